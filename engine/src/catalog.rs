@@ -1,0 +1,137 @@
+//! Finding runbooks: walk the runbooks directory, parse every candidate in
+//! parallel, and resolve an `ID` argument (exact id, unique prefix, or path).
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Result, did_you_mean};
+use crate::model::Runbook;
+use crate::parse;
+
+/// Every runbook under the configured directory, and the files that look like
+/// runbooks but do not parse.
+pub struct Catalog {
+    pub runbooks: Vec<Runbook>,
+    pub broken: Vec<(PathBuf, Error)>,
+}
+
+/// Markdown files under `dir`, sorted.
+pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "md"))
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
+impl Catalog {
+    pub fn load(config: &Config) -> Result<Catalog> {
+        if !config.runbooks.is_dir() {
+            return Err(Error::invalid(
+                Diagnostic::error("no-runbooks", format!("runbooks directory not found: {}", config.runbooks.display()))
+                    .hint("create it, or set `runbooks = \"…\"` in runbook.toml"),
+            ));
+        }
+        Ok(Catalog::from_files(&markdown_files(&config.runbooks), &config.root))
+    }
+
+    /// Parse files in parallel; wiki-only pages (no front matter, no steps) are
+    /// skipped silently.
+    pub fn from_files(files: &[PathBuf], root: &Path) -> Catalog {
+        let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let results: Vec<Option<std::result::Result<Runbook, (PathBuf, Error)>>> = files
+            .par_iter()
+            .map(|f| {
+                let bytes = match std::fs::read(f) {
+                    Ok(b) => b,
+                    Err(e) => return Some(Err((f.clone(), Error::Other(e.into())))),
+                };
+                if let Ok(text) = std::str::from_utf8(&bytes)
+                    && !parse::looks_like_runbook(text)
+                {
+                    return None;
+                }
+                let shown = relative_to(f, &abs_root);
+                Some(parse::parse_bytes(&shown, &bytes).map_err(|e| (f.clone(), e)))
+            })
+            .collect();
+        let mut runbooks = Vec::new();
+        let mut broken = Vec::new();
+        for r in results.into_iter().flatten() {
+            match r {
+                Ok(rb) => runbooks.push(rb),
+                Err(e) => broken.push(e),
+            }
+        }
+        runbooks.sort_by(|a, b| a.id.cmp(&b.id));
+        Catalog { runbooks, broken }
+    }
+
+    /// Resolve an id argument: a path to a `.md` file, an exact id, or a
+    /// unique prefix.
+    pub fn find(config: &Config, arg: &str) -> Result<Runbook> {
+        let as_path = Path::new(arg);
+        if arg.ends_with(".md") || arg.contains('/') {
+            if !as_path.is_file() {
+                return Err(Error::usage(format!("no such runbook file: {arg}"), "give a runbook id or an existing .md path"));
+            }
+            let shown = display_path(as_path, &std::env::current_dir().unwrap_or_default());
+            return parse::parse_bytes(&shown, &std::fs::read(as_path).map_err(anyhow::Error::from)?);
+        }
+        let cat = Catalog::load(config)?;
+        if let Some(rb) = cat.runbooks.iter().find(|r| r.id == arg) {
+            return Ok(rb.clone());
+        }
+        // A broken file whose stem is the id: show its errors, not "not found".
+        for (f, e) in &cat.broken {
+            if f.file_stem().is_some_and(|s| s == arg) {
+                return Err(match e {
+                    Error::Invalid(d) => Error::Invalid(d.clone()),
+                    other => Error::Other(anyhow::anyhow!("{other}")),
+                });
+            }
+        }
+        let matches: Vec<&Runbook> = cat.runbooks.iter().filter(|r| r.id.starts_with(arg)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => {
+                let ids: Vec<&str> = cat.runbooks.iter().map(|r| r.id.as_str()).collect();
+                let hint = match did_you_mean(arg, ids.iter().copied()) {
+                    Some(m) => format!("did you mean `{m}`? `runbook list` shows every runbook"),
+                    None => "`runbook list` shows every runbook".to_string(),
+                };
+                Err(Error::invalid(
+                    Diagnostic::error("unknown-runbook", format!("no runbook `{arg}` in {}", config.runbooks.display()))
+                        .hint(hint),
+                ))
+            }
+            many => {
+                let ids: Vec<&str> = many.iter().map(|r| r.id.as_str()).collect();
+                Err(Error::invalid(
+                    Diagnostic::error("ambiguous-runbook", format!("`{arg}` matches {} runbooks: {}", ids.len(), ids.join(", ")))
+                        .hint("type more of the id"),
+                ))
+            }
+        }
+    }
+}
+
+/// A path relative to `root` when it is inside it (for messages and JSON).
+pub fn display_path(p: &Path, root: &Path) -> PathBuf {
+    let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    relative_to(p, &abs_root)
+}
+
+fn relative_to(p: &Path, abs_root: &Path) -> PathBuf {
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    match abs.strip_prefix(abs_root) {
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p.to_path_buf(),
+    }
+}

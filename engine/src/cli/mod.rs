@@ -1,0 +1,42 @@
+//! Subcommands: each file turns parsed arguments into calls on the library
+//! and prints the result. `main.rs` maps the returned [`Exit`] or error to the
+//! process status.
+
+pub mod args;
+mod graph;
+mod list;
+mod plan;
+mod show;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::config::Config;
+use crate::error::{Exit, Result};
+pub use args::Cli;
+use args::Command;
+
+pub fn run(cli: Cli) -> Result<Exit> {
+    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let config = || Config::discover(cli.config.as_deref(), &cwd);
+    match cli.command {
+        Command::List { json } => list::run(&config()?, json),
+        Command::Show { id, json } => show::run(&config()?, &id, json),
+        Command::Plan { id, env, set, json } => plan::run(&config()?, &id, env.as_deref(), &set, json),
+        Command::Graph { id, format } => graph::run(&config()?, &id, format),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut out);
+            out.flush().ok();
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// Print to stdout, ignoring a closed pipe (`runbook list | head`).
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}

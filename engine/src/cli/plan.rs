@@ -1,0 +1,62 @@
+//! `runbook plan ID`: the order, the dependencies and the rendered commands.
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Exit, Result};
+use crate::plan::Dag;
+use crate::preview;
+use crate::vars;
+
+pub fn run(config: &Config, id: &str, env: Option<&str>, sets: &[String], json: bool) -> Result<Exit> {
+    let sets = vars::parse_sets(sets)?;
+    let profile = config.env(env)?;
+    let rb = Catalog::find(config, id)?;
+    let dag = Dag::build(&rb)?;
+    let resolved = vars::resolve(&rb, profile, &[], &sets);
+    let p = preview::build(&rb, &dag, &resolved, profile)?;
+    for w in &p.warnings {
+        eprintln!("{w}");
+    }
+    if json {
+        super::out(&(serde_json::to_string_pretty(&p).map_err(anyhow::Error::from)? + "\n"));
+        return Ok(Exit::Success);
+    }
+    let mut o = String::new();
+    o.push_str(&format!("{} — {}  ({})\n", p.runbook, p.title, p.path));
+    o.push_str(&format!("env: {}\n", p.env.as_deref().unwrap_or("(none)")));
+    if !p.vars.is_empty() {
+        let v: Vec<String> = p.vars.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
+        o.push_str(&format!("vars: {}\n", v.join(" ")));
+    }
+    o.push('\n');
+    for s in &p.steps {
+        let step = rb.step(&s.id).expect("preview steps come from the runbook");
+        let mut head = format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::tags(step).join(", "));
+        match s.will_run {
+            Some(false) if !s.attrs.undo => head.push_str("  — skipped: `when` is false"),
+            None => head.push_str("  — `when` decided at run time"),
+            _ => {}
+        }
+        o.push_str(&head);
+        o.push_str(&format!("  ({}:{})\n", p.path, s.line));
+        if let Some(a) = &s.after
+            && s.needs.is_empty()
+        {
+            o.push_str(&format!("    after {a}\n"));
+        }
+        let prefix = if step.kind == crate::model::StepKind::Manual { "    ☐ " } else { "    $ " };
+        for l in s.command.trim_end().lines() {
+            o.push_str(prefix);
+            o.push_str(l);
+            o.push('\n');
+        }
+    }
+    if p.levels.iter().any(|l| l.len() > 1) {
+        o.push_str("\nparallel levels:\n");
+        for (i, l) in p.levels.iter().enumerate() {
+            o.push_str(&format!("  {i}: {}\n", l.join(", ")));
+        }
+    }
+    super::out(&o);
+    Ok(Exit::Success)
+}

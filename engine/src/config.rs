@@ -1,0 +1,233 @@
+//! `runbook.toml`: where runbooks, fixtures and state live, the environment
+//! profiles, and which programs a rehearsal stubs (SPEC §3).
+//!
+//! Found by walking up from the current directory, so `runbook` works from any
+//! subdirectory of the repository; `--config` overrides. Without a config the
+//! current directory is the root and the defaults apply.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Diagnostic, Error, Result, did_you_mean};
+use crate::model::{Value, Vars};
+use crate::parse::LineIndex;
+
+pub const FILE_NAME: &str = "runbook.toml";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The repository root: the directory holding `runbook.toml`.
+    pub root: PathBuf,
+    pub file: Option<PathBuf>,
+    pub runbooks: PathBuf,
+    pub fixtures: PathBuf,
+    pub state: PathBuf,
+    pub default_env: Option<String>,
+    pub envs: BTreeMap<String, EnvProfile>,
+    pub stubs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmPolicy {
+    /// Only steps marked `confirm` ask.
+    #[default]
+    Marked,
+    /// Every step that is not `read` asks.
+    Write,
+    /// Every step asks.
+    All,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    pub run: String,
+    pub expect: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnvProfile {
+    pub name: String,
+    pub vars: Vars,
+    pub confirm: ConfirmPolicy,
+    pub guard: Option<Guard>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    runbooks: Option<String>,
+    fixtures: Option<String>,
+    state: Option<String>,
+    default_env: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    rehearse: RawRehearse,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRehearse {
+    #[serde(default)]
+    stub: Vec<String>,
+}
+
+pub const DEFAULT_STUBS: &[&str] = &["kubectl", "helm", "docker", "curl", "python3", "python"];
+
+impl Config {
+    /// The defaults, rooted at `root`, when there is no `runbook.toml`.
+    pub fn defaults(root: &Path) -> Config {
+        Config {
+            root: root.to_path_buf(),
+            file: None,
+            runbooks: root.join("runbooks"),
+            fixtures: root.join("fixtures"),
+            state: root.join(".runbook"),
+            default_env: None,
+            envs: BTreeMap::new(),
+            stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `--config FILE`, or `runbook.toml` in `start` or any parent.
+    pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Config> {
+        if let Some(p) = explicit {
+            if !p.is_file() {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("config file not found: {}", p.display()))
+                        .hint("pass the path of a runbook.toml, or drop --config to search upwards"),
+                ));
+            }
+            return Config::load(p);
+        }
+        let mut dir = Some(start);
+        while let Some(d) = dir {
+            let f = d.join(FILE_NAME);
+            if f.is_file() {
+                return Config::load(&f);
+            }
+            dir = d.parent();
+        }
+        Ok(Config::defaults(start))
+    }
+
+    pub fn load(file: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Error::invalid(Diagnostic::error("config", format!("cannot read config: {e}")).in_file(file))
+        })?;
+        Config::from_str(file, &text)
+    }
+
+    pub fn from_str(file: &Path, text: &str) -> Result<Config> {
+        let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| LineIndex::new(text).line(s.start)).unwrap_or(1);
+            Error::invalid(
+                Diagnostic::error("config", e.message().trim().to_string())
+                    .at(file, line)
+                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub (see SPEC §3)"),
+            )
+        })?;
+        let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
+        let mut envs = BTreeMap::new();
+        for (name, table) in raw.env {
+            let at = line_of(&format!("[env.{name}]"));
+            let mut p = EnvProfile { name: name.clone(), ..EnvProfile::default() };
+            for (k, v) in table {
+                match k.as_str() {
+                    "confirm" => {
+                        p.confirm = match v.as_str() {
+                            Some("write") => ConfirmPolicy::Write,
+                            Some("all") => ConfirmPolicy::All,
+                            Some("marked") => ConfirmPolicy::Marked,
+                            _ => {
+                                return Err(Error::invalid(
+                                    Diagnostic::error("config", format!("[env.{name}] confirm = {v}: not a confirm policy"))
+                                        .at(file, at)
+                                        .hint("use \"write\" (every non-read step asks), \"all\" or \"marked\" (default)"),
+                                ));
+                            }
+                        }
+                    }
+                    "guard" => {
+                        p.guard = Some(v.try_into().map_err(|e: toml::de::Error| {
+                            Error::invalid(
+                                Diagnostic::error("config", format!("[env.{name}] guard: {}", e.message().trim()))
+                                    .at(file, at)
+                                    .hint("guard = { run = \"kubectl config current-context\", expect = \"^prod-\" }"),
+                            )
+                        })?);
+                        let g = p.guard.as_ref().expect("just set");
+                        if let Err(e) = regex::Regex::new(&g.expect) {
+                            return Err(Error::invalid(
+                                Diagnostic::error("config", format!("[env.{name}] guard expect is not a regex: {e}"))
+                                    .at(file, at),
+                            ));
+                        }
+                    }
+                    _ => {
+                        let v: Value = serde_json::to_value(&v).map_err(|e| {
+                            Error::invalid(Diagnostic::error("config", format!("[env.{name}] {k}: {e}")).at(file, at))
+                        })?;
+                        p.vars.insert(k, v);
+                    }
+                }
+            }
+            envs.insert(name, p);
+        }
+        if let Some(d) = &raw.default_env
+            && !envs.contains_key(d)
+        {
+            return Err(Error::invalid(
+                Diagnostic::error("config", format!("default_env = \"{d}\" names no [env.{d}] table"))
+                    .at(file, line_of("default_env"))
+                    .hint("add the [env] table or fix the name"),
+            ));
+        }
+        let stubs = if raw.rehearse.stub.is_empty() {
+            DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
+        } else {
+            raw.rehearse.stub
+        };
+        Ok(Config {
+            runbooks: root.join(raw.runbooks.as_deref().unwrap_or("runbooks")),
+            fixtures: root.join(raw.fixtures.as_deref().unwrap_or("fixtures")),
+            state: root.join(raw.state.as_deref().unwrap_or(".runbook")),
+            default_env: raw.default_env,
+            envs,
+            stubs,
+            file: Some(file.to_path_buf()),
+            root,
+        })
+    }
+
+    /// The profile for `--env NAME` (or the default env); an unknown name is
+    /// an error listing the known ones.
+    pub fn env(&self, name: Option<&str>) -> Result<Option<&EnvProfile>> {
+        let Some(name) = name.or(self.default_env.as_deref()) else { return Ok(None) };
+        match self.envs.get(name) {
+            Some(p) => Ok(Some(p)),
+            None => {
+                let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
+                let mut hint = if known.is_empty() {
+                    "define it as an [env.NAME] table in runbook.toml".to_string()
+                } else {
+                    format!("known environments: {}", known.join(", "))
+                };
+                if let Some(m) = did_you_mean(name, known.iter().copied()) {
+                    hint = format!("did you mean `{m}`? {hint}");
+                }
+                let mut d = Diagnostic::error("unknown-env", format!("unknown environment `{name}`")).hint(hint);
+                if let Some(f) = &self.file {
+                    d = d.in_file(f);
+                }
+                Err(Error::invalid(d))
+            }
+        }
+    }
+}

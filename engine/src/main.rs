@@ -1,0 +1,28 @@
+//! The `runbook` binary: parse arguments, run, map the outcome to an exit code.
+
+use clap::Parser;
+
+use runbook::cli::{self, Cli};
+use runbook::error::{Error, Exit};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // clap's usage errors are invalid input (SPEC §4: exit 2).
+            std::process::exit(if e.use_stderr() { Exit::Invalid.code() } else { Exit::Success.code() });
+        }
+    };
+    let code = match cli::run(cli) {
+        Ok(exit) => exit.code(),
+        Err(e) => {
+            match &e {
+                Error::Failed(m) if m.is_empty() => {}
+                e => eprintln!("{e}"),
+            }
+            e.exit().code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,181 @@
+//! The runbook model: what a parsed markdown runbook is.
+//!
+//! The parser produces it, everything else (planner, templating, runner,
+//! rehearsal, check, the mdBook preprocessor) reads it. It is `Serialize` so
+//! that `show --json` and `plan --json` expose exactly what the engine sees.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A variable value as written in front matter, config or on the command line.
+pub type Value = serde_json::Value;
+
+/// Variables by name, in a stable order.
+pub type Vars = BTreeMap<String, Value>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Runbook {
+    pub id: String,
+    pub title: String,
+    pub path: PathBuf,
+    /// sha256 of the file's bytes: ties a journal to the text it ran.
+    pub hash: String,
+    pub vars: Vars,
+    pub secrets: Vec<String>,
+    /// Environments this runbook may run in; empty means all.
+    pub envs: Vec<String>,
+    pub requires: Vec<String>,
+    #[serde(with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Line of the front matter's opening `---` (1) when present.
+    pub front_matter_line: Option<usize>,
+    pub steps: Vec<Step>,
+    /// Fenced blocks without attributes: documentation, linted but never run.
+    pub doc_blocks: Vec<DocBlock>,
+}
+
+impl Runbook {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Is this variable secret (listed, or by its name, SPEC §2.1)?
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secrets.iter().any(|s| s == name) || crate::redact::is_secret_name(name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub id: String,
+    /// 1-based line of the opening fence.
+    pub line: usize,
+    /// 1-based line of the first body line.
+    pub body_line: usize,
+    pub lang: String,
+    pub kind: StepKind,
+    pub attrs: Attrs,
+    pub body: String,
+    /// The nearest heading above the block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
+impl Step {
+    /// Shell-like steps get shell quoting of substituted values.
+    pub fn is_shell(&self) -> bool {
+        matches!(self.kind, StepKind::Bash | StepKind::Sh)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocBlock {
+    pub line: usize,
+    pub body_line: usize,
+    pub lang: String,
+    pub body: String,
+    /// The fence ran to the end of its container without a closing fence.
+    pub unclosed: bool,
+}
+
+impl DocBlock {
+    /// Shell documentation blocks are still syntax-checked by `check`.
+    pub fn is_shell(&self) -> bool {
+        matches!(self.lang.as_str(), "bash" | "sh" | "shell")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    Bash,
+    Sh,
+    Python,
+    Manual,
+}
+
+impl StepKind {
+    /// The step kind for a fence language, if it is one.
+    pub fn from_lang(lang: &str) -> Option<StepKind> {
+        Some(match lang {
+            "bash" => StepKind::Bash,
+            "sh" => StepKind::Sh,
+            "python" | "python3" => StepKind::Python,
+            "manual" => StepKind::Manual,
+            _ => return None,
+        })
+    }
+
+    pub const LANGS: &'static [&'static str] = &["bash", "sh", "python", "python3", "manual"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Bash => "bash",
+            StepKind::Sh => "sh",
+            StepKind::Python => "python",
+            StepKind::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFail {
+    #[default]
+    Stop,
+    Continue,
+}
+
+/// The attributes of a step, typed (SPEC §2.2).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Attrs {
+    /// `None`: depends on the previous step for ordering only. `Some(vec![])`: a root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    pub read: bool,
+    /// `Some("")` for a bare `confirm`, `Some(text)` for `confirm="text"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    pub retry: u32,
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    pub on_fail: OnFail,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub interactive: bool,
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    pub undo: bool,
+}
+
+/// Durations serialize as humantime strings (`30s`, `5m`).
+pub mod opt_duration {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+}

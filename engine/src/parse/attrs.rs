@@ -1,0 +1,319 @@
+//! The attribute grammar of a step's info string (SPEC §2.2).
+//!
+//! ```text
+//! bash {#pods read needs=a,b when="env == 'devnet'" timeout=30s}
+//! ```
+//!
+//! Pandoc style: `#id`, `key=value`, `key="quoted value"` (or single quotes),
+//! bare `flag`. Tokenising is separate from typing so that errors can say
+//! precisely which token is wrong.
+
+use std::time::Duration;
+
+use crate::model::{Attrs, OnFail};
+
+/// Every attribute key the engine knows, for errors and `check`.
+pub const KNOWN_KEYS: &[&str] = &[
+    "id",
+    "needs",
+    "when",
+    "read",
+    "confirm",
+    "timeout",
+    "retry",
+    "delay",
+    "expect",
+    "capture",
+    "on-fail",
+    "cwd",
+    "interactive",
+    "budget",
+    "escalate",
+    "rollback",
+    "undo",
+];
+
+const FLAGS: &[&str] = &["read", "confirm", "interactive", "undo"];
+
+/// One `key[=value]` token, with whether the value was quoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttr {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// An attribute problem; the parser adds file:line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrError {
+    pub message: String,
+    pub hint: String,
+}
+
+fn err(message: impl Into<String>, hint: impl Into<String>) -> AttrError {
+    AttrError {
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// Split the inside of `{…}` into tokens.
+pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
+    let mut out = Vec::new();
+    let mut chars = src.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        if first == '"' || first == '\'' || first == '=' {
+            return Err(err(
+                format!("unexpected `{first}` in attributes `{{{src}}}`"),
+                "attributes are `#id`, `key=value`, `key=\"quoted value\"` or a bare `flag`",
+            ));
+        }
+        let mut key = String::new();
+        if first == '#' {
+            chars.next();
+            key.push_str("id");
+            let value: String = take_word(&mut chars);
+            if value.is_empty() {
+                return Err(err("`#` without an id", "write the step id right after `#`: `{#pods read}`"));
+            }
+            out.push(RawAttr { key, value: Some(value) });
+            continue;
+        }
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() || c == '=' {
+                break;
+            }
+            if c == '"' || c == '\'' {
+                return Err(err(
+                    format!("quote inside attribute name `{key}{c}…`"),
+                    "quote only values: `key=\"quoted value\"`",
+                ));
+            }
+            key.push(c);
+            chars.next();
+        }
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            let value = match chars.peek() {
+                Some(&q @ ('"' | '\'')) => {
+                    chars.next();
+                    let mut v = String::new();
+                    let mut closed = false;
+                    while let Some(c) = chars.next() {
+                        if c == '\\' && q == '"' {
+                            match chars.next() {
+                                Some(n @ ('"' | '\\')) => v.push(n),
+                                Some(n) => {
+                                    v.push('\\');
+                                    v.push(n);
+                                }
+                                None => break,
+                            }
+                        } else if c == q {
+                            closed = true;
+                            break;
+                        } else {
+                            v.push(c);
+                        }
+                    }
+                    if !closed {
+                        return Err(err(
+                            format!("unterminated quote in `{key}={q}{v}`"),
+                            format!("close the value with {q}, and escape an inner {q} as \\{q}"),
+                        ));
+                    }
+                    if chars.peek().is_some_and(|c| !c.is_whitespace()) {
+                        return Err(err(
+                            format!("text right after the closing quote of `{key}`"),
+                            "separate attributes with spaces",
+                        ));
+                    }
+                    v
+                }
+                _ => take_word(&mut chars),
+            };
+            out.push(RawAttr { key, value: Some(value) });
+        } else {
+            out.push(RawAttr { key, value: None });
+        }
+    }
+    Ok(out)
+}
+
+fn take_word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut v = String::new();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            break;
+        }
+        v.push(c);
+        chars.next();
+    }
+    v
+}
+
+/// Is this a valid step id (`[a-z0-9][a-z0-9._-]*`)?
+pub fn valid_id(id: &str) -> bool {
+    let mut c = id.chars();
+    matches!(c.next(), Some('a'..='z' | '0'..='9'))
+        && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
+}
+
+/// Is this a valid variable name for `capture=`?
+pub fn valid_var(name: &str) -> bool {
+    let mut c = name.chars();
+    matches!(c.next(), Some('a'..='z' | 'A'..='Z' | '_'))
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
+    humantime::parse_duration(v).map_err(|e| {
+        err(
+            format!("`{key}={v}` is not a duration: {e}"),
+            format!("write a duration like `{key}=30s`, `{key}=5m` or `{key}=1h30m`"),
+        )
+    })
+}
+
+/// Type the tokens into [`Attrs`] and the step id.
+pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
+    let mut a = Attrs::default();
+    let mut id = None;
+    let mut seen: Vec<String> = Vec::new();
+    for RawAttr { key, value } in raw {
+        if !KNOWN_KEYS.contains(&key.as_str()) {
+            let hint = match crate::error::did_you_mean(&key, KNOWN_KEYS.iter().copied()) {
+                Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
+                None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
+            };
+            return Err(err(format!("unknown attribute `{key}`"), hint));
+        }
+        if seen.contains(&key) {
+            return Err(err(format!("attribute `{key}` given twice"), "keep one of them"));
+        }
+        seen.push(key.clone());
+        let flag = FLAGS.contains(&key.as_str());
+        let value = match value {
+            None if flag => None,
+            None => {
+                return Err(err(
+                    format!("attribute `{key}` needs a value"),
+                    format!("write `{key}=…`"),
+                ));
+            }
+            Some(v) if flag && key != "confirm" => {
+                return Err(err(
+                    format!("`{key}` is a flag and takes no value (got `{key}={v}`)"),
+                    format!("write just `{key}`"),
+                ));
+            }
+            Some(v) => Some(v),
+        };
+        let v = value.clone().unwrap_or_default();
+        match key.as_str() {
+            "id" => id = Some(v),
+            "needs" => {
+                a.needs = Some(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                )
+            }
+            "when" => a.when = Some(v),
+            "read" => a.read = true,
+            "confirm" => a.confirm = Some(v),
+            "timeout" => a.timeout = Some(parse_duration(&key, &v)?),
+            "retry" => {
+                a.retry = v.parse().map_err(|_| {
+                    err(
+                        format!("`retry={v}` is not a whole number"),
+                        "write the number of extra attempts: `retry=3 delay=5s`",
+                    )
+                })?
+            }
+            "delay" => a.delay = Some(parse_duration(&key, &v)?),
+            "expect" => {
+                a.expect = Some(v);
+            }
+            "capture" => {
+                if !valid_var(&v) {
+                    return Err(err(
+                        format!("`capture={v}` is not a variable name"),
+                        "use letters, digits and `_`, starting with a letter: `capture=current_rev`",
+                    ));
+                }
+                a.capture = Some(v)
+            }
+            "on-fail" => {
+                a.on_fail = match v.as_str() {
+                    "stop" => OnFail::Stop,
+                    "continue" => OnFail::Continue,
+                    _ => {
+                        return Err(err(
+                            format!("`on-fail={v}` is not `stop` or `continue`"),
+                            "write `on-fail=continue` to record the failure and go on",
+                        ));
+                    }
+                }
+            }
+            "cwd" => a.cwd = Some(v),
+            "interactive" => a.interactive = true,
+            "budget" => a.budget = Some(parse_duration(&key, &v)?),
+            "escalate" => a.escalate = Some(v),
+            "rollback" => a.rollback = Some(v),
+            "undo" => a.undo = true,
+            _ => unreachable!("every known key is handled"),
+        }
+    }
+    if a.delay.is_some() && a.retry == 0 {
+        return Err(err("`delay=` without `retry=`", "add `retry=N` or drop `delay`"));
+    }
+    if a.escalate.is_some() && a.budget.is_none() {
+        return Err(err("`escalate=` without `budget=`", "add `budget=10m` (when to escalate)"));
+    }
+    Ok((id, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        let t = tokenize(r#"#pods read when="env == 'devnet'" timeout=30s confirm='go on'"#).unwrap();
+        assert_eq!(t.len(), 5);
+        assert_eq!(t[0], RawAttr { key: "id".into(), value: Some("pods".into()) });
+        assert_eq!(t[2].value.as_deref(), Some("env == 'devnet'"));
+        assert_eq!(t[4].value.as_deref(), Some("go on"));
+    }
+
+    #[test]
+    fn escaped_quote() {
+        let t = tokenize(r#"expect="say \"hi\"""#).unwrap();
+        assert_eq!(t[0].value.as_deref(), Some(r#"say "hi""#));
+    }
+
+    #[test]
+    fn unterminated() {
+        assert!(tokenize(r#"#a when="x"#).unwrap_err().message.contains("unterminated"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(valid_id("2.1-head_stall"));
+        assert!(!valid_id("Pods"));
+        assert!(!valid_id("-x"));
+        assert!(!valid_id(""));
+    }
+
+    #[test]
+    fn unknown_key_suggests() {
+        let e = build(vec![RawAttr { key: "timout".into(), value: Some("3s".into()) }]).unwrap_err();
+        assert!(e.hint.contains("did you mean `timeout`"), "{}", e.hint);
+    }
+}

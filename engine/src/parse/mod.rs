@@ -1,0 +1,352 @@
+//! Markdown → [`Runbook`].
+//!
+//! Steps are fenced code blocks whose info string carries `{…}` attributes
+//! after the language. Everything else is prose and never runs. Errors are
+//! collected (not just the first) so that one `check` shows all of them, each
+//! with the runbook's `file:line`.
+
+pub mod attrs;
+pub mod frontmatter;
+
+use std::path::Path;
+
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::model::{Attrs, DocBlock, Runbook, Step, StepKind};
+
+/// Byte offset → 1-based line.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(memchr_iter(text.as_bytes()).map(|i| i + 1));
+        LineIndex { starts }
+    }
+
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+fn memchr_iter(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i)
+}
+
+/// Read and parse a runbook file. Non-UTF-8 and empty files are errors.
+pub fn parse_file(path: &Path) -> Result<Runbook> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::invalid(
+            Diagnostic::error("io", format!("cannot read runbook: {e}"))
+                .in_file(path)
+                .hint("check the path and its permissions"),
+        )
+    })?;
+    parse_bytes(path, &bytes)
+}
+
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Runbook> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        Error::invalid(
+            Diagnostic::error("not-utf8", format!("not valid UTF-8 (byte {})", e.valid_up_to()))
+                .at(path, line)
+                .hint("save the file as UTF-8"),
+        )
+    })?;
+    if text.trim().is_empty() {
+        return Err(Error::invalid(
+            Diagnostic::error("empty", "empty file: a runbook needs at least one step")
+                .at(path, 1)
+                .hint("add a step such as ```bash {#first read}, or remove the file"),
+        ));
+    }
+    let hash = hex(&Sha256::digest(bytes));
+    parse_str(path, text, hash)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Quick test used by the catalog: could this markdown page be a runbook
+/// (front matter at byte 0, or at least one fence with `{` in its info)?
+pub fn looks_like_runbook(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.starts_with("---\n") || text.starts_with("---\r\n") {
+        return true;
+    }
+    text.lines().any(|l| {
+        let t = l.trim_start_matches([' ', '>', '-', '*', '\t']).trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let t = t.trim_start();
+        (t.starts_with("```") || t.starts_with("~~~")) && t.contains('{')
+    })
+}
+
+pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let lines = LineIndex::new(text);
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let split = frontmatter::split(&text[bom..]);
+    let body_start = bom + split.body_start;
+    let mut fm = frontmatter::FrontMatter::default();
+    let mut fm_line = None;
+    if let Some(yaml) = split.yaml {
+        fm_line = Some(1);
+        if split.unclosed {
+            errors.push(
+                Diagnostic::error("front-matter", "front matter is not closed")
+                    .at(path, 1)
+                    .hint("end the front matter with a line `---`"),
+            );
+        } else {
+            match frontmatter::parse(yaml) {
+                Ok(f) => fm = f,
+                Err((line, msg)) => errors.push(
+                    Diagnostic::error("front-matter", format!("front matter: {msg}"))
+                        .at(path, 1 + line.unwrap_or(0))
+                        .hint(format!(
+                            "front matter is YAML with the keys {}",
+                            frontmatter::KNOWN_KEYS
+                        )),
+                ),
+            }
+        }
+    }
+    let timeout = match &fm.timeout {
+        Some(t) => match humantime::parse_duration(t) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(
+                    Diagnostic::error("front-matter", format!("front matter `timeout: {t}`: {e}"))
+                        .at(path, 1)
+                        .hint("write a duration like `timeout: 30m`"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+
+    let mut steps: Vec<Step> = Vec::new();
+    let mut doc_blocks: Vec<DocBlock> = Vec::new();
+    let mut h1: Option<String> = None;
+    let mut section: Option<String> = None;
+    let mut heading: Option<(HeadingLevel, String)> = None;
+    let mut block: Option<(String, usize, std::ops::Range<usize>, String)> = None;
+
+    let md = &text[body_start..];
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH);
+    for (event, range) in parser.into_offset_iter() {
+        let range = (range.start + body_start)..(range.end + body_start);
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, String::new())),
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, t)) = heading.take() {
+                    let t = t.trim().to_string();
+                    if level == HeadingLevel::H1 && h1.is_none() {
+                        h1 = Some(t.clone());
+                    }
+                    section = Some(t);
+                }
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                let line = lines.line(range.start);
+                block = Some((info.to_string(), line, range, String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, _, _, body)) = block.as_mut() {
+                    body.push_str(&t);
+                } else if let Some((_, h)) = heading.as_mut() {
+                    h.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some((info, line, range, body)) = block.take() {
+                    let body = body.replace("\r\n", "\n");
+                    let unclosed = !fence_closed(&text[range.clone()]);
+                    classify(
+                        path,
+                        &info,
+                        line,
+                        body,
+                        unclosed,
+                        section.clone(),
+                        &mut steps,
+                        &mut doc_blocks,
+                        &mut errors,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("runbook").to_string();
+    let id = fm.id.clone().unwrap_or(stem);
+    if steps.is_empty() && split.yaml.is_none() && errors.is_empty() {
+        errors.push(
+            Diagnostic::error("no-steps", "no steps: no fenced block carries `{…}` attributes")
+                .at(path, 1)
+                .hint("annotate a block after its language: ```bash {#pods read}"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    Ok(Runbook {
+        title: fm.title.or(h1).unwrap_or_else(|| id.clone()),
+        id,
+        path: path.to_path_buf(),
+        hash,
+        vars: fm.vars,
+        secrets: fm.secrets,
+        envs: fm.envs,
+        requires: fm.requires,
+        timeout,
+        front_matter_line: fm_line,
+        steps,
+        doc_blocks,
+    })
+}
+
+/// Does the block's source end with a closing fence of its own kind?
+fn fence_closed(src: &str) -> bool {
+    let mut lines = src.lines().map(|l| l.trim_start_matches(['>', ' ', '\t']).trim_end());
+    let Some(open) = lines.next() else { return false };
+    let ch = if open.starts_with('~') { '~' } else { '`' };
+    let n = open.chars().take_while(|c| *c == ch).count();
+    let last = src.lines().rev().map(|l| l.trim_start_matches(['>', ' ', '\t']).trim_end()).find(|l| !l.is_empty());
+    match last {
+        Some(l) if src.lines().filter(|l| !l.trim().is_empty()).count() > 1 => {
+            l.chars().all(|c| c == ch) && l.len() >= n
+        }
+        _ => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    path: &Path,
+    info: &str,
+    line: usize,
+    body: String,
+    unclosed: bool,
+    section: Option<String>,
+    steps: &mut Vec<Step>,
+    docs: &mut Vec<DocBlock>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let info = info.trim();
+    let (lang, rest) = match info.find(|c: char| c.is_whitespace() || c == '{') {
+        Some(i) => (&info[..i], info[i..].trim_start()),
+        None => (info, ""),
+    };
+    let at = |d: Diagnostic| d.at(path, line);
+    if !rest.starts_with('{') {
+        docs.push(DocBlock { line, body_line: line + 1, lang: lang.to_string(), body, unclosed });
+        return;
+    }
+    if info[lang.len()..].starts_with('{') {
+        errors.push(at(Diagnostic::error(
+            "attr-syntax",
+            format!("no space between the language and the attributes in ```{info}"),
+        )
+        .hint(format!("write ```{lang} {rest}: without the space GitHub and rustdoc misread the block"))));
+        return;
+    }
+    let Some(inner) = rest.strip_prefix('{').and_then(|r| r.trim_end().strip_suffix('}')) else {
+        errors.push(at(Diagnostic::error("attr-syntax", format!("attributes not closed by `}}` in ```{info}"))
+            .hint("close the attribute set: ```bash {#id read}")));
+        return;
+    };
+    if unclosed {
+        errors.push(at(Diagnostic::error("unclosed-fence", "code block is not closed")
+            .hint("close the step with a fence line (```) of the same length as the opening")));
+        return;
+    }
+    if lang.is_empty() {
+        errors.push(at(Diagnostic::error("unknown-language", "step has no language")
+            .hint(format!("put the language first: ```bash {{{inner}}}; step languages: {}", StepKind::LANGS.join(", ")))));
+        return;
+    }
+    let raw = match attrs::tokenize(inner) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(at(Diagnostic::error("attr-syntax", e.message).hint(e.hint)));
+            return;
+        }
+    };
+    let (id, attrs): (Option<String>, Attrs) = match attrs::build(raw) {
+        Ok(x) => x,
+        Err(e) => {
+            let code = if e.message.starts_with("unknown attribute") { "unknown-attribute" } else { "attr-value" };
+            errors.push(at(Diagnostic::error(code, e.message).hint(e.hint)));
+            return;
+        }
+    };
+    let Some(kind) = StepKind::from_lang(lang) else {
+        errors.push(at(Diagnostic::error("unknown-language", format!("unknown step language `{lang}`"))
+            .hint(format!("step languages: {}; drop the `{{…}}` to keep it as documentation", StepKind::LANGS.join(", ")))));
+        return;
+    };
+    let Some(id) = id else {
+        errors.push(at(Diagnostic::error("missing-id", "step has no id")
+            .hint(format!("add an id first in the attributes: ```{lang} {{#my-step {inner}}}"))));
+        return;
+    };
+    if !attrs::valid_id(&id) {
+        errors.push(at(Diagnostic::error("invalid-id", format!("invalid step id `{id}`"))
+            .hint("ids are lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit")));
+        return;
+    }
+    if attrs.interactive && kind == StepKind::Manual {
+        errors.push(at(Diagnostic::error("attr-value", "a `manual` step cannot be `interactive`")
+            .hint("drop `interactive`: manual steps already wait for the operator")));
+        return;
+    }
+    steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(md: &str) -> Result<Runbook> {
+        parse_str(Path::new("t.md"), md, String::new())
+    }
+
+    #[test]
+    fn lines_in_lists_and_quotes() {
+        let md = "# T\n\n1. one\n   ```bash {#a read}\n   echo a\n   ```\n\n> ```sh {#b}\n> echo b\n> ```\n\n~~~bash {#c}\necho c\n~~~\n";
+        let rb = parse(md).unwrap();
+        let lines: Vec<_> = rb.steps.iter().map(|s| (s.id.as_str(), s.line)).collect();
+        assert_eq!(lines, [("a", 4), ("b", 8), ("c", 12)]);
+        assert_eq!(rb.steps[0].body, "echo a\n");
+        assert_eq!(rb.title, "T");
+    }
+
+    #[test]
+    fn crlf() {
+        let rb = parse("---\r\nid: x\r\n---\r\n# T\r\n\r\n```bash {#a}\r\necho a\r\n```\r\n").unwrap();
+        assert_eq!(rb.id, "x");
+        assert_eq!(rb.steps[0].line, 6);
+        assert_eq!(rb.steps[0].body, "echo a\n");
+    }
+
+    #[test]
+    fn front_matter_only_at_start() {
+        let rb = parse("# T\n\n---\nid: y\n---\n\n```bash {#a}\necho\n```\n").unwrap();
+        assert_eq!(rb.id, "t");
+    }
+
+    #[test]
+    fn unclosed_fence() {
+        let e = parse("# T\n\n```bash {#a}\necho\n").unwrap_err().to_string();
+        assert!(e.contains("t.md:3") && e.contains("not closed"), "{e}");
+    }
+}

@@ -1,0 +1,221 @@
+//! The step DAG (SPEC §2.2, `needs`).
+//!
+//! Two kinds of edge: `needs` is a hard dependency (the step runs only if the
+//! dependency passed), while the default edge to the previous step in document
+//! order only orders. `undo` blocks are outside the graph: they run only as
+//! rollbacks. The order is topological and stable (document order breaks
+//! ties), and steps are grouped into levels that could run in parallel.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use serde::Serialize;
+
+use crate::error::{Diagnostic, Error, Result, did_you_mean};
+use crate::model::Runbook;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeKind {
+    /// `needs=`: run only if the dependency passed.
+    Needs,
+    /// Document order: run after, whatever happened to it.
+    After,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Edge {
+    /// Index into `runbook.steps`.
+    pub from: usize,
+    pub kind: EdgeKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dag {
+    /// Incoming edges per step (indexed like `runbook.steps`).
+    pub deps: Vec<Vec<Edge>>,
+    /// Step indices (undo blocks excluded) in a stable topological order.
+    pub order: Vec<usize>,
+    /// Parallel level of each step in `order` (0 = roots).
+    pub level: Vec<usize>,
+    /// The undo block of each step, by index.
+    pub rollback: Vec<Option<usize>>,
+}
+
+impl Dag {
+    pub fn build(rb: &Runbook) -> Result<Dag> {
+        let mut errors = Vec::new();
+        let file = &rb.path;
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in rb.steps.iter().enumerate() {
+            if let Some(&first) = index.get(s.id.as_str()) {
+                errors.push(
+                    Diagnostic::error("duplicate-id", format!("duplicate step id `{}`", s.id))
+                        .at(file, s.line)
+                        .hint(format!("the id is first used at line {}; rename one of them", rb.steps[first].line)),
+                );
+            } else {
+                index.insert(&s.id, i);
+            }
+        }
+        let ids = || rb.steps.iter().map(|s| s.id.as_str());
+        let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); rb.steps.len()];
+        let mut rollback = vec![None; rb.steps.len()];
+        let mut prev: Option<usize> = None;
+        for (i, s) in rb.steps.iter().enumerate() {
+            if let Some(r) = &s.attrs.rollback {
+                match index.get(r.as_str()) {
+                    Some(&u) if rb.steps[u].attrs.undo => rollback[i] = Some(u),
+                    Some(_) => errors.push(
+                        Diagnostic::error("rollback-not-undo", format!("`rollback={r}` names a step that is not an `undo` block"))
+                            .at(file, s.line)
+                            .hint(format!("add the flag `undo` to step `{r}` so it runs only as a rollback")),
+                    ),
+                    None => errors.push(unknown(file, s.line, "rollback", r, ids())),
+                }
+            }
+            if s.attrs.undo {
+                if s.attrs.needs.is_some() {
+                    errors.push(
+                        Diagnostic::error("undo-needs", format!("undo block `{}` has `needs`", s.id))
+                            .at(file, s.line)
+                            .hint("an undo block runs only as the rollback of the step that names it; drop `needs`"),
+                    );
+                }
+                continue;
+            }
+            match &s.attrs.needs {
+                Some(needs) => {
+                    for n in needs {
+                        match index.get(n.as_str()) {
+                            Some(&j) if j == i => errors.push(
+                                Diagnostic::error("self-dependency", format!("step `{n}` needs itself"))
+                                    .at(file, s.line)
+                                    .hint("remove it from `needs`"),
+                            ),
+                            Some(&j) if rb.steps[j].attrs.undo => errors.push(
+                                Diagnostic::error("needs-undo", format!("`needs={n}` names an undo block"))
+                                    .at(file, s.line)
+                                    .hint("undo blocks only run as rollbacks; depend on the step they undo"),
+                            ),
+                            Some(&j) => deps[i].push(Edge { from: j, kind: EdgeKind::Needs }),
+                            None => errors.push(unknown(file, s.line, "needs", n, ids())),
+                        }
+                    }
+                }
+                None => {
+                    if let Some(p) = prev {
+                        deps[i].push(Edge { from: p, kind: EdgeKind::After });
+                    }
+                }
+            }
+            prev = Some(i);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+
+        // Kahn's algorithm, smallest document index first for a stable order.
+        let n = rb.steps.len();
+        let mut indegree = vec![0usize; n];
+        let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, d) in deps.iter().enumerate() {
+            indegree[i] = d.len();
+            for e in d {
+                out[e.from].push(i);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> =
+            (0..n).filter(|&i| indegree[i] == 0 && !rb.steps[i].attrs.undo).map(Reverse).collect();
+        let mut order = Vec::with_capacity(n);
+        let mut level_of = vec![0usize; n];
+        while let Some(Reverse(i)) = ready.pop() {
+            order.push(i);
+            level_of[i] = deps[i].iter().map(|e| level_of[e.from] + 1).max().unwrap_or(0);
+            for &j in &out[i] {
+                indegree[j] -= 1;
+                if indegree[j] == 0 {
+                    ready.push(Reverse(j));
+                }
+            }
+        }
+        let graph_len = rb.steps.iter().filter(|s| !s.attrs.undo).count();
+        if order.len() < graph_len {
+            let cycle = find_cycle(&deps, &indegree);
+            let names: Vec<&str> = cycle.iter().map(|&i| rb.steps[i].id.as_str()).collect();
+            let first = &rb.steps[cycle[0]];
+            return Err(Error::invalid(
+                Diagnostic::error("cycle", format!("dependency cycle: {}", names.join(" -> ")))
+                    .at(file, first.line)
+                    .hint("remove one of these `needs` so that the steps can be ordered"),
+            ));
+        }
+        let level = order.iter().map(|&i| level_of[i]).collect();
+        Ok(Dag { deps, order, level, rollback })
+    }
+
+    /// Steps grouped by parallel level, each group in document order.
+    pub fn levels(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for (&i, &l) in self.order.iter().zip(&self.level) {
+            if out.len() <= l {
+                out.resize(l + 1, Vec::new());
+            }
+            out[l].push(i);
+        }
+        for g in &mut out {
+            g.sort_unstable();
+        }
+        out
+    }
+
+    /// Every step that `i` transitively depends on (any edge kind).
+    pub fn ancestors(&self, i: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.deps.len()];
+        let mut stack = vec![i];
+        while let Some(j) = stack.pop() {
+            for e in &self.deps[j] {
+                if !seen[e.from] {
+                    seen[e.from] = true;
+                    stack.push(e.from);
+                }
+            }
+        }
+        (0..seen.len()).filter(|&j| seen[j]).collect()
+    }
+}
+
+fn unknown<'a>(file: &std::path::Path, line: usize, key: &str, name: &str, ids: impl Iterator<Item = &'a str>) -> Diagnostic {
+    let ids: Vec<&str> = ids.collect();
+    let hint = match did_you_mean(name, ids.iter().copied()) {
+        Some(m) => format!("did you mean `{m}`?"),
+        None => format!("step ids in this runbook: {}", ids.join(", ")),
+    };
+    Diagnostic::error("unknown-step", format!("`{key}={name}` names no step")).at(file, line).hint(hint)
+}
+
+/// A cycle among the nodes Kahn's algorithm could not order, printed from its
+/// first step in document order back to itself.
+fn find_cycle(deps: &[Vec<Edge>], indegree: &[usize]) -> Vec<usize> {
+    let stuck: Vec<bool> = indegree.iter().map(|&d| d > 0).collect();
+    let start = stuck.iter().position(|&s| s).unwrap_or(0);
+    // Walk dependencies backwards until a node repeats.
+    let mut path = vec![start];
+    let mut pos: HashMap<usize, usize> = HashMap::from([(start, 0)]);
+    let mut cur = start;
+    loop {
+        let next = deps[cur].iter().map(|e| e.from).find(|&f| stuck[f]).unwrap_or(start);
+        if let Some(&p) = pos.get(&next) {
+            // path[p..] is the cycle, in "depends on" direction; print it in run order.
+            let mut cycle: Vec<usize> = path[p..].to_vec();
+            cycle.reverse();
+            let min = cycle.iter().enumerate().min_by_key(|(_, i)| **i).map(|(k, _)| k).unwrap_or(0);
+            cycle.rotate_left(min);
+            cycle.push(cycle[0]);
+            return cycle;
+        }
+        pos.insert(next, path.len());
+        path.push(next);
+        cur = next;
+    }
+}

@@ -1,0 +1,188 @@
+//! A plan preview: every step rendered with the resolved variables, without
+//! running anything. `plan` prints it; `check` and the mdBook preprocessor
+//! reuse it. Captured values and step results do not exist yet, so they
+//! appear as placeholders and `when` conditions that read them are "decided
+//! at run time".
+
+use serde::Serialize;
+
+use crate::config::EnvProfile;
+use crate::error::{Diagnostic, Error, Result};
+use crate::model::{Runbook, Step};
+use crate::plan::{Dag, EdgeKind};
+use crate::template::{Capture, Context, Templater, quotes};
+use crate::vars::{Origin, Resolved};
+
+#[derive(Debug, Serialize)]
+pub struct Preview {
+    pub runbook: String,
+    pub title: String,
+    pub path: String,
+    pub env: Option<String>,
+    pub vars: Vec<VarView>,
+    pub steps: Vec<StepView>,
+    /// Steps grouped by parallel level (ids).
+    pub levels: Vec<Vec<String>>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VarView {
+    pub name: String,
+    pub value: String,
+    pub origin: Origin,
+    pub secret: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepView {
+    pub n: usize,
+    pub id: String,
+    pub line: usize,
+    pub kind: &'static str,
+    pub read: bool,
+    pub level: usize,
+    pub needs: Vec<String>,
+    pub after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// `true`/`false` when decidable now, `null` when decided at run time.
+    pub will_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    pub attrs: crate::model::Attrs,
+}
+
+/// The template context at plan time: variables, and placeholders for every
+/// capture.
+pub fn plan_context(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Context {
+    let mut ctx = Context { vars: vars.vars.clone(), env: env.map(|e| e.name.clone()), ..Context::default() };
+    for s in &rb.steps {
+        if let Some(c) = &s.attrs.capture {
+            ctx.captures.insert(c.clone(), Capture::Placeholder { step: s.id.clone() });
+        }
+    }
+    ctx
+}
+
+pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>) -> Result<Preview> {
+    if let Some(p) = env
+        && !rb.envs.is_empty()
+        && !rb.envs.contains(&p.name)
+    {
+        return Err(Error::invalid(
+            Diagnostic::error("env-not-allowed", format!("runbook `{}` is not for env `{}`", rb.id, p.name))
+                .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+                .hint(format!("its front matter allows: {}", rb.envs.join(", "))),
+        ));
+    }
+    let t = Templater::new(rb);
+    let ctx = plan_context(rb, vars, env);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut steps = Vec::new();
+    let undo_steps = rb.steps.iter().enumerate().filter(|(_, s)| s.attrs.undo).map(|(i, _)| (i, 0usize));
+    let order: Vec<(usize, usize)> = dag.order.iter().copied().zip(dag.level.iter().copied()).chain(undo_steps).collect();
+    for (n, &(i, level)) in order.iter().enumerate() {
+        let s = &rb.steps[i];
+        warnings.extend(quote_warnings(rb, s));
+        let command = match t.body(s, &ctx) {
+            Ok(c) => c,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        let will_run = match t.when(s, &ctx) {
+            Ok(w) => w,
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+            if let Some(v) = v
+                && let Err(d) = t.attr(s, a, v, &ctx)
+            {
+                errors.push(d);
+            }
+        }
+        let needs = dag.deps[i].iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
+        let after = dag.deps[i].iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
+        steps.push(StepView {
+            n: n + 1,
+            id: s.id.clone(),
+            line: s.line,
+            kind: s.kind.name(),
+            read: s.attrs.read,
+            level,
+            needs,
+            after,
+            when: s.attrs.when.clone(),
+            will_run: if s.attrs.undo { Some(false) } else { will_run },
+            confirm: s.attrs.confirm.clone(),
+            command: redact_vars(rb, vars, &command),
+            rollback: s.attrs.rollback.clone(),
+            section: s.section.clone(),
+            attrs: s.attrs.clone(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let levels = dag.levels().into_iter().map(|g| g.into_iter().map(|i| rb.steps[i].id.clone()).collect()).collect();
+    let vars_view = vars
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let secret = rb.is_secret(k);
+            VarView {
+                name: k.clone(),
+                value: if secret { crate::redact::MASK.into() } else { crate::vars::as_text(v) },
+                origin: vars.origin[k],
+                secret,
+            }
+        })
+        .collect();
+    Ok(Preview {
+        runbook: rb.id.clone(),
+        title: rb.title.clone(),
+        path: rb.path.display().to_string(),
+        env: env.map(|e| e.name.clone()),
+        vars: vars_view,
+        steps,
+        levels,
+        warnings,
+    })
+}
+
+/// `{{ }}` inside shell quotes: a warning at plan time, an error in `check`.
+pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
+    if !s.is_shell() {
+        return Vec::new();
+    }
+    quotes::find(&s.body)
+        .into_iter()
+        .map(|q| {
+            Diagnostic::warning("template-in-quotes", format!("`{{{{ }}}}` inside {} in step `{}`: quoting cannot protect the value there", q.quote, s.id))
+                .at(&rb.path, s.body_line + q.line)
+                .hint("move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`")
+        })
+        .collect()
+}
+
+/// Mask secret variable values in text.
+pub fn redact_vars(rb: &Runbook, vars: &Resolved, text: &str) -> String {
+    secret_redactor(rb, vars).redact(text).into_owned()
+}
+
+pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor {
+    crate::redact::Redactor::new(
+        vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)),
+    )
+}

@@ -1,0 +1,377 @@
+//! Templating of step bodies and attributes (SPEC §2.3), with minijinja.
+//!
+//! Substituted values are escaped for where they land: shell-quoted in
+//! `bash`/`sh` bodies (so `x; rm -rf /` stays one argument), Python string
+//! literals in `python` bodies, verbatim in `manual` checklists and in
+//! `expect`/`cwd`. `{{ v | safe }}` opts out. Undefined variables are errors,
+//! located at the runbook's line, not the block's.
+
+pub mod quotes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use minijinja::value::Value as JValue;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, escape_formatter};
+use serde::Serialize;
+
+use crate::error::Diagnostic;
+use crate::model::{Runbook, Step, StepKind, Vars};
+
+/// Names every template sees besides the variables.
+pub const BUILTINS: &[&str] = &["env", "steps"];
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let mut syntax = minijinja::syntax::SyntaxConfig::builder();
+    syntax.keep_trailing_newline(true);
+    env.set_syntax(syntax.build().expect("default delimiters are valid"));
+    env.set_auto_escape_callback(|name| match name.split(':').next() {
+        Some("shell") => AutoEscape::Custom("shell".into()),
+        Some("python") => AutoEscape::Custom("python".into()),
+        _ => AutoEscape::None,
+    });
+    env.set_formatter(|out, state, value| {
+        let AutoEscape::Custom(kind) = state.auto_escape() else {
+            return escape_formatter(out, state, value);
+        };
+        if value.is_safe() {
+            return escape_formatter(out, state, value);
+        }
+        let text = match kind.as_ref() {
+            "shell" => shell_quote(value)?,
+            _ => python_literal(value),
+        };
+        out.write_str(&text).map_err(minijinja::Error::from)
+    });
+    env
+});
+
+fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
+    let one = |s: &str| {
+        shlex::try_quote(s).map(|q| q.into_owned()).map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "a value contains a NUL byte, which no shell argument can hold",
+            )
+        })
+    };
+    if value.is_none() || value.is_undefined() {
+        return Ok("''".into());
+    }
+    if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
+        let items: Result<Vec<String>, _> = value.try_iter()?.map(|v| one(&v.to_string())).collect();
+        return Ok(items?.join(" "));
+    }
+    one(&value.to_string())
+}
+
+fn python_literal(value: &JValue) -> String {
+    if value.is_number() || matches!(value.kind(), minijinja::value::ValueKind::Bool) {
+        let s = value.to_string();
+        return match s.as_str() {
+            "true" => "True".into(),
+            "false" => "False".into(),
+            _ => s,
+        };
+    }
+    serde_json::to_string(&value.to_string()).unwrap_or_default()
+}
+
+/// What a step's templates are rendered against.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub vars: Vars,
+    /// The environment profile name (`env` in templates).
+    pub env: Option<String>,
+    /// `steps.<id>.{status,exit,stdout}`.
+    pub steps: BTreeMap<String, StepState>,
+    /// Captured values (or placeholders at plan time).
+    pub captures: BTreeMap<String, Capture>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepState {
+    pub status: String,
+    pub exit: Option<i32>,
+    pub stdout: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Capture {
+    Value(String),
+    /// Not known before the play: shown as `<name from step>`.
+    Placeholder { step: String },
+}
+
+impl Context {
+    fn to_value(&self) -> JValue {
+        let mut m: BTreeMap<String, JValue> = BTreeMap::new();
+        for (k, v) in &self.vars {
+            m.insert(k.clone(), JValue::from(minijinja::value::Serde(v)));
+        }
+        for (k, c) in &self.captures {
+            let v = match c {
+                Capture::Value(s) => JValue::from(s.clone()),
+                Capture::Placeholder { step } => JValue::from_safe_string(format!("<{k} from {step}>")),
+            };
+            m.insert(k.clone(), v);
+        }
+        m.insert("env".into(), JValue::from(self.env.clone().unwrap_or_default()));
+        m.insert("steps".into(), JValue::from(minijinja::value::Serde(&self.steps)));
+        JValue::from(m)
+    }
+
+    /// Is this name defined for templates?
+    pub fn defines(&self, name: &str) -> bool {
+        BUILTINS.contains(&name) || self.vars.contains_key(name) || self.captures.contains_key(name)
+    }
+}
+
+/// Rewrites `steps.miner-logs.stdout` into `steps["miner-logs"].stdout`, so
+/// that step ids with `-` or `.` can be written naturally in templates.
+pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
+    if !src.contains("steps.") {
+        return src.to_string();
+    }
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut rest = src;
+    while let Some(pos) = rest.find("steps.") {
+        let boundary = pos == 0 || !rest[..pos].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 6..];
+        let best = ids
+            .iter()
+            .filter(|id| {
+                after.starts_with(**id)
+                    && !after[id.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
+                    && (id.contains('-') || id.contains('.'))
+            })
+            .max_by_key(|id| id.len());
+        match (boundary, best) {
+            (true, Some(id)) => {
+                out.push_str("steps[\"");
+                out.push_str(id);
+                out.push_str("\"]");
+                rest = &after[id.len()..];
+            }
+            _ => {
+                out.push_str("steps.");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a template came from, for errors.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Body,
+    Attr(&'static str),
+}
+
+/// The renderer for one runbook.
+pub struct Templater<'r> {
+    rb: &'r Runbook,
+    ids: Vec<&'r str>,
+}
+
+impl<'r> Templater<'r> {
+    pub fn new(rb: &'r Runbook) -> Self {
+        Templater { rb, ids: rb.steps.iter().map(|s| s.id.as_str()).collect() }
+    }
+
+    fn locate(&self, step: &Step, src: Source, e: &minijinja::Error, text: &str) -> Diagnostic {
+        let line = match src {
+            Source::Body => step.body_line + e.line().unwrap_or(1).saturating_sub(1),
+            Source::Attr(_) => step.line,
+        };
+        let what = match src {
+            Source::Body => format!("step `{}`", step.id),
+            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
+        };
+        let _ = text;
+        let mut detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+        if e.kind() == minijinja::ErrorKind::UndefinedError {
+            // Top-level names were checked before rendering: this is a missing key.
+            detail = "undefined value (a missing key, or a step that has not run)".into();
+        }
+        let code = if e.kind() == minijinja::ErrorKind::SyntaxError { "template-syntax" } else { "template" };
+        Diagnostic::error(code, format!("{what}: {detail}"))
+            .at(&self.rb.path, line)
+            .hint("see https://docs.rs/minijinja for the template syntax; `{{ name }}` inserts a variable")
+    }
+
+    /// 1-based runbook line where `name` first appears in a template of the step.
+    pub fn line_of_name(&self, step: &Step, src: Source, name: &str) -> Option<usize> {
+        if let Source::Attr(_) = src {
+            return Some(step.line);
+        }
+        step.body.lines().position(|l| {
+            l.contains("{{") || l.contains("{%")
+        } && contains_word(l, name))
+        .map(|i| step.body_line + i)
+    }
+
+    /// Render a step body for execution or display.
+    pub fn body(&self, step: &Step, ctx: &Context) -> Result<String, Diagnostic> {
+        let name = match step.kind {
+            StepKind::Bash | StepKind::Sh => "shell:body",
+            StepKind::Python => "python:body",
+            StepKind::Manual => "text:body",
+        };
+        self.render(step, Source::Body, name, &step.body, ctx)
+    }
+
+    /// Render an attribute (`expect`, `cwd`) verbatim.
+    pub fn attr(&self, step: &Step, attr: &'static str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
+        self.render(step, Source::Attr(attr), "text:attr", text, ctx)
+    }
+
+    fn render(&self, step: &Step, src: Source, name: &str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
+        let text = rewrite_step_refs(text, &self.ids);
+        if let Some(d) = self.missing(step, src, &text, ctx) {
+            return Err(d);
+        }
+        let tmpl = ENV
+            .template_from_named_str(name, &text)
+            .map_err(|e| self.locate(step, src, &e, &text))?;
+        tmpl.render(ctx.to_value()).map_err(|e| self.locate(step, src, &e, &text))
+    }
+
+    fn missing(&self, step: &Step, src: Source, text: &str, ctx: &Context) -> Option<Diagnostic> {
+        if !text.contains("{{") && !text.contains("{%") && matches!(src, Source::Body) {
+            return None;
+        }
+        let names = match src {
+            Source::Attr("when") => undeclared_expr(text),
+            _ => undeclared(text),
+        };
+        let n = names.into_iter().find(|n| !ctx.defines(n))?;
+        let what = match src {
+            Source::Body => format!("step `{}`", step.id),
+            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
+        };
+        Some(
+            Diagnostic::error("undefined-variable", format!("undefined variable `{n}` in {what}"))
+                .at(&self.rb.path, self.line_of_name(step, src, &n).unwrap_or(step.line))
+                .hint(format!("define `{n}` in front matter `vars`, the env profile, or pass `--set {n}=…`")),
+        )
+    }
+
+    /// Evaluate `when`: `Ok(Some(b))`, or `Ok(None)` when it depends on
+    /// something only known at run time (captures, step results) and the
+    /// context holds placeholders.
+    pub fn when(&self, step: &Step, ctx: &Context) -> Result<Option<bool>, Diagnostic> {
+        let Some(expr) = &step.attrs.when else { return Ok(Some(true)) };
+        let expr = rewrite_step_refs(expr, &self.ids);
+        if let Some(d) = self.missing(step, Source::Attr("when"), &expr, ctx) {
+            return Err(d);
+        }
+        let names = undeclared_expr(&expr);
+        let runtime = names.iter().any(|n| {
+            (n == "steps" && ctx.steps.is_empty())
+                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
+        });
+        let compiled = ENV
+            .compile_expression(&expr)
+            .map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
+        if runtime {
+            return Ok(None);
+        }
+        let v = compiled.eval(ctx.to_value()).map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
+        Ok(Some(v.is_true()))
+    }
+
+    /// Compile every template of the step without rendering (syntax check).
+    pub fn check_syntax(&self, step: &Step) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let body = rewrite_step_refs(&step.body, &self.ids);
+        if let Err(e) = ENV.template_from_named_str("shell:body", &body) {
+            out.push(self.locate(step, Source::Body, &e, &body));
+        }
+        for (a, v) in [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd)] {
+            if let Some(v) = v
+                && let Err(e) = ENV.template_from_named_str("text:attr", v)
+            {
+                out.push(self.locate(step, Source::Attr(a), &e, v));
+            }
+        }
+        if let Some(w) = &step.attrs.when {
+            let w = rewrite_step_refs(w, &self.ids);
+            if let Err(e) = ENV.compile_expression(&w) {
+                out.push(self.locate(step, Source::Attr("when"), &e, &w));
+            }
+        }
+        out
+    }
+
+    /// The variables each template of a step reads (top-level names only).
+    pub fn names_used(&self, step: &Step) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut add = |t: &str| out.extend(undeclared(&rewrite_step_refs(t, &self.ids)));
+        add(&step.body);
+        if let Some(x) = &step.attrs.expect {
+            add(x);
+        }
+        if let Some(x) = &step.attrs.cwd {
+            add(x);
+        }
+        if let Some(w) = &step.attrs.when {
+            out.extend(undeclared_expr(&rewrite_step_refs(w, &self.ids)));
+        }
+        out
+    }
+}
+
+fn contains_word(line: &str, word: &str) -> bool {
+    line.match_indices(word).any(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// Top-level names a template reads (empty if it does not compile).
+pub fn undeclared(text: &str) -> BTreeSet<String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return BTreeSet::new();
+    }
+    match ENV.template_from_str(text) {
+        Ok(t) => t.undeclared_variables(false).into_iter().collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+/// Top-level names an expression reads.
+pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
+    match ENV.compile_expression(expr) {
+        Ok(e) => e.undeclared_variables(false).into_iter().collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrite() {
+        let ids = ["miner-logs", "a.b", "pods"];
+        assert_eq!(
+            rewrite_step_refs("'X' in steps.miner-logs.stdout and steps.pods.exit", &ids),
+            "'X' in steps[\"miner-logs\"].stdout and steps.pods.exit"
+        );
+        assert_eq!(rewrite_step_refs("mysteps.a.b", &ids), "mysteps.a.b");
+    }
+
+    #[test]
+    fn quotes_hostile_values() {
+        let v = JValue::from("x; rm -rf / $(touch pwned) `id` \"q\" 'q'\nnl");
+        let q = shell_quote(&v).unwrap();
+        assert_eq!(shlex::split(&q).unwrap(), vec![v.as_str().unwrap().to_string()]);
+    }
+}
