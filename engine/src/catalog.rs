@@ -34,8 +34,11 @@ impl Catalog {
     pub fn load(config: &Config) -> Result<Catalog> {
         if !config.runbooks.is_dir() {
             return Err(Error::invalid(
-                Diagnostic::error("no-runbooks", format!("runbooks directory not found: {}", config.runbooks.display()))
-                    .hint("create it, or set `runbooks = \"…\"` in runbook.toml"),
+                Diagnostic::error(
+                    "no-runbooks",
+                    format!("runbooks directory not found: {}", config.runbooks.display()),
+                )
+                .hint("create it, or set `runbooks = \"…\"` in runbook.toml"),
             ));
         }
         Ok(Catalog::from_files(&markdown_files(&config.runbooks), &config.root))
@@ -79,7 +82,10 @@ impl Catalog {
         let as_path = Path::new(arg);
         if arg.ends_with(".md") || arg.contains('/') {
             if !as_path.is_file() {
-                return Err(Error::usage(format!("no such runbook file: {arg}"), "give a runbook id or an existing .md path"));
+                return Err(Error::usage(
+                    format!("no such runbook file: {arg}"),
+                    "give a runbook id or an existing .md path",
+                ));
             }
             let shown = display_path(as_path, &std::env::current_dir().unwrap_or_default());
             return parse::parse_bytes(&shown, &std::fs::read(as_path).map_err(anyhow::Error::from)?);
@@ -107,15 +113,21 @@ impl Catalog {
                     None => "`runbook list` shows every runbook".to_string(),
                 };
                 Err(Error::invalid(
-                    Diagnostic::error("unknown-runbook", format!("no runbook `{arg}` in {}", config.runbooks.display()))
-                        .hint(hint),
+                    Diagnostic::error(
+                        "unknown-runbook",
+                        format!("no runbook `{arg}` in {}", config.runbooks.display()),
+                    )
+                    .hint(hint),
                 ))
             }
             many => {
                 let ids: Vec<&str> = many.iter().map(|r| r.id.as_str()).collect();
                 Err(Error::invalid(
-                    Diagnostic::error("ambiguous-runbook", format!("`{arg}` matches {} runbooks: {}", ids.len(), ids.join(", ")))
-                        .hint("type more of the id"),
+                    Diagnostic::error(
+                        "ambiguous-runbook",
+                        format!("`{arg}` matches {} runbooks: {}", ids.len(), ids.join(", ")),
+                    )
+                    .hint("type more of the id"),
                 ))
             }
         }

@@ -147,9 +147,12 @@ impl Config {
                             Some("marked") => ConfirmPolicy::Marked,
                             _ => {
                                 return Err(Error::invalid(
-                                    Diagnostic::error("config", format!("[env.{name}] confirm = {v}: not a confirm policy"))
-                                        .at(file, at)
-                                        .hint("use \"write\" (every non-read step asks), \"all\" or \"marked\" (default)"),
+                                    Diagnostic::error(
+                                        "config",
+                                        format!("[env.{name}] confirm = {v}: not a confirm policy"),
+                                    )
+                                    .at(file, at)
+                                    .hint("use \"write\" (every non-read step asks), \"all\" or \"marked\" (default)"),
                                 ));
                             }
                         }

@@ -67,9 +67,12 @@ impl Dag {
                 match index.get(r.as_str()) {
                     Some(&u) if rb.steps[u].attrs.undo => rollback[i] = Some(u),
                     Some(_) => errors.push(
-                        Diagnostic::error("rollback-not-undo", format!("`rollback={r}` names a step that is not an `undo` block"))
-                            .at(file, s.line)
-                            .hint(format!("add the flag `undo` to step `{r}` so it runs only as a rollback")),
+                        Diagnostic::error(
+                            "rollback-not-undo",
+                            format!("`rollback={r}` names a step that is not an `undo` block"),
+                        )
+                        .at(file, s.line)
+                        .hint(format!("add the flag `undo` to step `{r}` so it runs only as a rollback")),
                     ),
                     None => errors.push(unknown(file, s.line, "rollback", r, ids())),
                 }
@@ -185,7 +188,13 @@ impl Dag {
     }
 }
 
-fn unknown<'a>(file: &std::path::Path, line: usize, key: &str, name: &str, ids: impl Iterator<Item = &'a str>) -> Diagnostic {
+fn unknown<'a>(
+    file: &std::path::Path,
+    line: usize,
+    key: &str,
+    name: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Diagnostic {
     let ids: Vec<&str> = ids.collect();
     let hint = match did_you_mean(name, ids.iter().copied()) {
         Some(m) => format!("did you mean `{m}`?"),

@@ -87,7 +87,8 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
     let mut warnings = Vec::new();
     let mut steps = Vec::new();
     let undo_steps = rb.steps.iter().enumerate().filter(|(_, s)| s.attrs.undo).map(|(i, _)| (i, 0usize));
-    let order: Vec<(usize, usize)> = dag.order.iter().copied().zip(dag.level.iter().copied()).chain(undo_steps).collect();
+    let order: Vec<(usize, usize)> =
+        dag.order.iter().copied().zip(dag.level.iter().copied()).chain(undo_steps).collect();
     for (n, &(i, level)) in order.iter().enumerate() {
         let s = &rb.steps[i];
         warnings.extend(quote_warnings(rb, s));
@@ -112,7 +113,8 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
                 errors.push(d);
             }
         }
-        let needs = dag.deps[i].iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
+        let needs =
+            dag.deps[i].iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
         let after = dag.deps[i].iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
         steps.push(StepView {
             n: n + 1,
@@ -169,9 +171,12 @@ pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
     quotes::find(&s.body)
         .into_iter()
         .map(|q| {
-            Diagnostic::warning("template-in-quotes", format!("`{{{{ }}}}` inside {} in step `{}`: quoting cannot protect the value there", q.quote, s.id))
-                .at(&rb.path, s.body_line + q.line)
-                .hint("move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`")
+            Diagnostic::warning(
+                "template-in-quotes",
+                format!("`{{{{ }}}}` inside {} in step `{}`: quoting cannot protect the value there", q.quote, s.id),
+            )
+            .at(&rb.path, s.body_line + q.line)
+            .hint("move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`")
         })
         .collect()
 }

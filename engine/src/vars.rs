@@ -45,7 +45,12 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-pub fn resolve(rb: &Runbook, env: Option<&EnvProfile>, alert: &[(String, String)], sets: &[(String, String)]) -> Resolved {
+pub fn resolve(
+    rb: &Runbook,
+    env: Option<&EnvProfile>,
+    alert: &[(String, String)],
+    sets: &[(String, String)],
+) -> Resolved {
     let mut r = Resolved::default();
     for (k, v) in &rb.vars {
         r.insert(k.clone(), v.clone(), Origin::FrontMatter);

@@ -47,7 +47,9 @@ pub enum Command {
         json: bool,
     },
     /// Show the order, dependencies and rendered commands of a play; runs nothing.
-    #[command(after_help = "Examples:\n  runbook plan 2.1-head-stall --env devnet\n  runbook plan 4.2 --set rev=41 --json")]
+    #[command(
+        after_help = "Examples:\n  runbook plan 2.1-head-stall --env devnet\n  runbook plan 4.2 --set rev=41 --json"
+    )]
     Plan {
         id: String,
         /// Environment profile from runbook.toml.
@@ -60,7 +62,9 @@ pub enum Command {
         json: bool,
     },
     /// Print the step DAG as Graphviz dot or mermaid.
-    #[command(after_help = "Examples:\n  runbook graph 2.1 | dot -Tsvg > 2.1.svg\n  runbook graph 2.1 --format mermaid")]
+    #[command(
+        after_help = "Examples:\n  runbook graph 2.1 | dot -Tsvg > 2.1.svg\n  runbook graph 2.1 --format mermaid"
+    )]
     Graph {
         id: String,
         #[arg(long, value_enum, default_value = "dot")]

@@ -40,7 +40,11 @@ pub fn dot(rb: &Runbook, dag: &Dag) -> String {
             o.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", esc(&rb.steps[e.from].id), esc(&rb.steps[i].id)));
         }
         if let Some(u) = dag.rollback[i] {
-            o.push_str(&format!("  \"{}\" -> \"{}\" [style=dashed, label=\"rollback\"];\n", esc(&rb.steps[i].id), esc(&rb.steps[u].id)));
+            o.push_str(&format!(
+                "  \"{}\" -> \"{}\" [style=dashed, label=\"rollback\"];\n",
+                esc(&rb.steps[i].id),
+                esc(&rb.steps[u].id)
+            ));
         }
     }
     o.push_str("}\n");

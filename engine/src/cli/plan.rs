@@ -44,7 +44,7 @@ pub fn run(config: &Config, id: &str, env: Option<&str>, sets: &[String], json: 
         {
             o.push_str(&format!("    after {a}\n"));
         }
-        let prefix = if step.kind == crate::model::StepKind::Manual { "    ☐ " } else { "    $ " };
+        let prefix = if step.kind == crate::model::StepKind::Manual { "    " } else { "    $ " };
         for l in s.command.trim_end().lines() {
             o.push_str(prefix);
             o.push_str(l);

@@ -42,7 +42,10 @@ fn variables(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
     }
     used.into_iter()
         .map(|(name, used_by)| VarNeed {
-            default: rb.vars.get(&name).map(|v| if rb.is_secret(&name) { "***".into() } else { crate::vars::as_text(v) }),
+            default: rb
+                .vars
+                .get(&name)
+                .map(|v| if rb.is_secret(&name) { "***".into() } else { crate::vars::as_text(v) }),
             envs: config.envs.values().filter(|e| e.vars.contains_key(&name)).map(|e| e.name.clone()).collect(),
             captured_by: rb.steps.iter().find(|s| s.attrs.capture.as_deref() == Some(&name)).map(|s| s.id.clone()),
             secret: rb.is_secret(&name),
@@ -99,9 +102,19 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
         }
     }
     o.push_str("\nsteps:\n");
-    for &i in dag.order.iter().chain(rb.steps.iter().enumerate().filter(|(_, s)| s.attrs.undo).map(|(i, _)| i).collect::<Vec<_>>().iter()) {
+    for &i in dag
+        .order
+        .iter()
+        .chain(rb.steps.iter().enumerate().filter(|(_, s)| s.attrs.undo).map(|(i, _)| i).collect::<Vec<_>>().iter())
+    {
         let s = &rb.steps[i];
-        o.push_str(&format!("  {:<24} {:<6} line {:<4} {}\n", s.id, s.kind.name(), s.line, crate::render::tags(s).join(" ")));
+        o.push_str(&format!(
+            "  {:<24} {:<6} line {:<4} {}\n",
+            s.id,
+            s.kind.name(),
+            s.line,
+            crate::render::tags(s).join(" ")
+        ));
     }
     super::out(&o);
     Ok(Exit::Success)

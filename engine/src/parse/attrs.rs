@@ -50,10 +50,7 @@ pub struct AttrError {
 }
 
 fn err(message: impl Into<String>, hint: impl Into<String>) -> AttrError {
-    AttrError {
-        message: message.into(),
-        hint: hint.into(),
-    }
+    AttrError { message: message.into(), hint: hint.into() }
 }
 
 /// Split the inside of `{…}` into tokens.
@@ -158,15 +155,13 @@ fn take_word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
 /// Is this a valid step id (`[a-z0-9][a-z0-9._-]*`)?
 pub fn valid_id(id: &str) -> bool {
     let mut c = id.chars();
-    matches!(c.next(), Some('a'..='z' | '0'..='9'))
-        && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
+    matches!(c.next(), Some('a'..='z' | '0'..='9')) && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
 }
 
 /// Is this a valid variable name for `capture=`?
 pub fn valid_var(name: &str) -> bool {
     let mut c = name.chars();
-    matches!(c.next(), Some('a'..='z' | 'A'..='Z' | '_'))
-        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(c.next(), Some('a'..='z' | 'A'..='Z' | '_')) && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
@@ -199,10 +194,7 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
         let value = match value {
             None if flag => None,
             None => {
-                return Err(err(
-                    format!("attribute `{key}` needs a value"),
-                    format!("write `{key}=…`"),
-                ));
+                return Err(err(format!("attribute `{key}` needs a value"), format!("write `{key}=…`")));
             }
             Some(v) if flag && key != "confirm" => {
                 return Err(err(
@@ -216,13 +208,7 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
         match key.as_str() {
             "id" => id = Some(v),
             "needs" => {
-                a.needs = Some(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                )
+                a.needs = Some(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             }
             "when" => a.when = Some(v),
             "read" => a.read = true,

@@ -81,7 +81,9 @@ pub fn looks_like_runbook(text: &str) -> bool {
         return true;
     }
     text.lines().any(|l| {
-        let t = l.trim_start_matches([' ', '>', '-', '*', '\t']).trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        let t = l
+            .trim_start_matches([' ', '>', '-', '*', '\t'])
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
         let t = t.trim_start();
         (t.starts_with("```") || t.starts_with("~~~")) && t.contains('{')
     })
@@ -109,10 +111,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                 Err((line, msg)) => errors.push(
                     Diagnostic::error("front-matter", format!("front matter: {msg}"))
                         .at(path, 1 + line.unwrap_or(0))
-                        .hint(format!(
-                            "front matter is YAML with the keys {}",
-                            frontmatter::KNOWN_KEYS
-                        )),
+                        .hint(format!("front matter is YAML with the keys {}", frontmatter::KNOWN_KEYS)),
                 ),
             }
         }
@@ -140,7 +139,8 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     let mut block: Option<(String, usize, std::ops::Range<usize>, String)> = None;
 
     let md = &text[body_start..];
-    let parser = Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH);
+    let parser =
+        Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH);
     for (event, range) in parser.into_offset_iter() {
         let range = (range.start + body_start)..(range.end + body_start);
         match event {
@@ -270,8 +270,10 @@ fn classify(
         return;
     }
     if lang.is_empty() {
-        errors.push(at(Diagnostic::error("unknown-language", "step has no language")
-            .hint(format!("put the language first: ```bash {{{inner}}}; step languages: {}", StepKind::LANGS.join(", ")))));
+        errors.push(at(Diagnostic::error("unknown-language", "step has no language").hint(format!(
+            "put the language first: ```bash {{{inner}}}; step languages: {}",
+            StepKind::LANGS.join(", ")
+        ))));
         return;
     }
     let raw = match attrs::tokenize(inner) {
@@ -290,8 +292,9 @@ fn classify(
         }
     };
     let Some(kind) = StepKind::from_lang(lang) else {
-        errors.push(at(Diagnostic::error("unknown-language", format!("unknown step language `{lang}`"))
-            .hint(format!("step languages: {}; drop the `{{…}}` to keep it as documentation", StepKind::LANGS.join(", ")))));
+        errors.push(at(Diagnostic::error("unknown-language", format!("unknown step language `{lang}`")).hint(
+            format!("step languages: {}; drop the `{{…}}` to keep it as documentation", StepKind::LANGS.join(", ")),
+        )));
         return;
     };
     let Some(id) = id else {

@@ -102,7 +102,9 @@ pub struct StepState {
 pub enum Capture {
     Value(String),
     /// Not known before the play: shown as `<name from step>`.
-    Placeholder { step: String },
+    Placeholder {
+        step: String,
+    },
 }
 
 impl Context {
@@ -210,10 +212,10 @@ impl<'r> Templater<'r> {
         if let Source::Attr(_) = src {
             return Some(step.line);
         }
-        step.body.lines().position(|l| {
-            l.contains("{{") || l.contains("{%")
-        } && contains_word(l, name))
-        .map(|i| step.body_line + i)
+        step.body
+            .lines()
+            .position(|l| { l.contains("{{") || l.contains("{%") } && contains_word(l, name))
+            .map(|i| step.body_line + i)
     }
 
     /// Render a step body for execution or display.
@@ -236,9 +238,7 @@ impl<'r> Templater<'r> {
         if let Some(d) = self.missing(step, src, &text, ctx) {
             return Err(d);
         }
-        let tmpl = ENV
-            .template_from_named_str(name, &text)
-            .map_err(|e| self.locate(step, src, &e, &text))?;
+        let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
         tmpl.render(ctx.to_value()).map_err(|e| self.locate(step, src, &e, &text))
     }
 
@@ -273,12 +273,9 @@ impl<'r> Templater<'r> {
         }
         let names = undeclared_expr(&expr);
         let runtime = names.iter().any(|n| {
-            (n == "steps" && ctx.steps.is_empty())
-                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
+            (n == "steps" && ctx.steps.is_empty()) || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
         });
-        let compiled = ENV
-            .compile_expression(&expr)
-            .map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
+        let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
         if runtime {
             return Ok(None);
         }
@@ -331,7 +328,8 @@ fn contains_word(line: &str, word: &str) -> bool {
     line.match_indices(word).any(|(i, _)| {
         let before = line[..i].chars().next_back();
         let after = line[i + word.len()..].chars().next();
-        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
 }
 

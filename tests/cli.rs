@@ -1,0 +1,2 @@
+//! cli tests.
+use crate::common::*;

@@ -1,0 +1,2 @@
+//! parse tests.
+use crate::common::*;

@@ -1,0 +1,2 @@
+//! plan tests.
+use crate::common::*;
