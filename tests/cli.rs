@@ -1,2 +1,97 @@
-//! cli tests.
+//! `list`, `show`, `graph`, id resolution, config discovery, completions.
+
 use crate::common::*;
+
+fn two() -> Test {
+    Test::new()
+        .runbook("2.1-head-stall", "# Head\n\n```bash {#a read}\necho a\n```\n\n```bash {#b needs=a}\necho b\n```\n")
+        .runbook("2.2-rpc", "# RPC\n\n```bash {#a read}\necho a\n```\n")
+        .file("runbooks/SUMMARY.md", "# Summary\n\n- [Head](2.1-head-stall.md)\n")
+}
+
+#[test]
+fn list_human_and_json() {
+    two().args(["list"]).stdout_has("2.1-head-stall").stdout_has("2.2-rpc").stdout_lacks("SUMMARY").run();
+    let f = two().args(["list", "--json"]).run();
+    let j = f.json();
+    assert_eq!(j.as_array().unwrap().len(), 2);
+    assert_eq!(j[0]["id"], "2.1-head-stall");
+    assert_eq!(j[0]["steps"], 2);
+    assert_eq!(j[0]["path"], "runbooks/2.1-head-stall.md");
+}
+
+#[test]
+fn list_reports_broken_runbooks_with_exit_2() {
+    two()
+        .runbook("bad", "# B\n\n```bash {#x nope}\n:\n```\n")
+        .args(["list"])
+        .status(2)
+        .stdout_has("2.2-rpc")
+        .stderr_has("bad.md:3")
+        .run();
+}
+
+#[test]
+fn unique_prefix() {
+    two().args(["show", "2.1"]).stdout_has("2.1-head-stall — Head").run();
+}
+
+#[test]
+fn ambiguous_prefix_lists_candidates() {
+    two().args(["show", "2."]).status(2).stderr_has("matches 2 runbooks: 2.1-head-stall, 2.2-rpc").run();
+}
+
+#[test]
+fn unknown_runbook() {
+    two().args(["plan", "9.9"]).status(2).stderr_has("no runbook `9.9`").run();
+}
+
+#[test]
+fn config_found_from_subdirectory() {
+    two().file("sub/dir/keep", "").cwd("sub/dir").args(["list"]).stdout_has("2.2-rpc").run();
+}
+
+#[test]
+fn explicit_missing_config() {
+    two().args(["--config", "nope.toml", "list"]).status(2).stderr_has("config file not found").run();
+}
+
+#[test]
+fn invalid_config_names_line() {
+    two().config("runbooks = \"runbooks\"\nbogus = 1\n").args(["list"]).status(2).stderr_has("runbook.toml:2").run();
+}
+
+#[test]
+fn graph_dot_and_mermaid() {
+    two().args(["graph", "2.1"]).stdout_has("digraph").stdout_has("\"a\" -> \"b\";").run();
+    two().args(["graph", "2.1", "--format", "mermaid"]).stdout_has("flowchart TD").stdout_has("s0 --> s1").run();
+}
+
+#[test]
+fn usage_error_is_exit_2() {
+    two().args(["plan"]).status(2).run();
+    two().args(["frobnicate"]).status(2).run();
+}
+
+#[test]
+fn help_has_examples() {
+    two().args(["--help"]).stdout_has("Examples:").run();
+    two().args(["plan", "--help"]).stdout_has("runbook plan 2.1-head-stall --env devnet").run();
+}
+
+#[test]
+fn completions() {
+    two().args(["completions", "bash"]).stdout_has("_runbook").run();
+}
+
+#[test]
+fn show_lists_needed_variables() {
+    Test::new()
+        .runbook("v", "---\nvars:\n  tail: 200\n---\n# V\n\n```bash {#a capture=rev}\necho {{ namespace }} {{ tail }} {{ pod }}\n```\n\n```bash {#b}\necho {{ rev }}\n```\n")
+        .args(["show", "v"])
+        .stdout_has("namespace: env devnet/prod")
+        .stdout_has("tail: default 200")
+        .stdout_has("pod: --set required")
+        .stdout_has("rev: captured by a")
+        .run();
+}

@@ -1,2 +1,194 @@
-//! parse tests.
+//! Malformed runbooks: every one gets exit 2 and `file:line`, what is wrong
+//! and how to fix it (issue 2, "Bad input").
+
 use crate::common::*;
+
+/// `runbook plan bad` on a runbook `bad` must fail with exit 2 and say all of `needles`.
+fn bad(md: &str, needles: &[&str]) {
+    let mut t = Test::new().runbook("bad", md).args(["plan", "bad"]).status(2);
+    for n in needles {
+        t = t.stderr_has(n);
+    }
+    t.stderr_lacks("panicked").run();
+}
+
+#[test]
+fn unclosed_fence() {
+    bad("# T\n\n```bash {#a}\necho a\n", &["runbooks/bad.md:3", "not closed", "hint:"]);
+}
+
+#[test]
+fn unknown_attribute() {
+    bad(
+        "# T\n\n```bash {#a timout=3s}\necho a\n```\n",
+        &["runbooks/bad.md:3", "unknown attribute `timout`", "did you mean `timeout`"],
+    );
+}
+
+#[test]
+fn bad_attribute_quoting() {
+    bad("# T\n\n```bash {#a when=\"env == 'x'}\necho a\n```\n", &["bad.md:3", "unterminated quote"]);
+}
+
+#[test]
+fn attribute_without_space() {
+    bad("# T\n\n```bash{#a}\necho a\n```\n", &["bad.md:3", "no space between the language"]);
+}
+
+#[test]
+fn duplicate_id() {
+    bad(
+        "# T\n\n```bash {#a}\necho a\n```\n\n```bash {#a}\necho b\n```\n",
+        &["bad.md:7", "duplicate step id `a`", "line 3"],
+    );
+}
+
+#[test]
+fn missing_id() {
+    bad("# T\n\n```bash {read}\necho a\n```\n", &["bad.md:3", "step has no id", "{#my-step read}"]);
+}
+
+#[test]
+fn invalid_id_characters() {
+    bad("# T\n\n```bash {#Bad_ID!}\necho a\n```\n", &["bad.md:3", "invalid step id `Bad_ID!`"]);
+}
+
+#[test]
+fn unknown_needs() {
+    bad(
+        "# T\n\n```bash {#pods}\necho a\n```\n\n```bash {#b needs=pod}\necho b\n```\n",
+        &["bad.md:7", "`needs=pod` names no step", "did you mean `pods`"],
+    );
+}
+
+#[test]
+fn self_dependency() {
+    bad("# T\n\n```bash {#a needs=a}\necho a\n```\n", &["bad.md:3", "step `a` needs itself"]);
+}
+
+#[test]
+fn three_cycle() {
+    bad(
+        "# T\n\n```bash {#a needs=c}\n:\n```\n\n```bash {#b needs=a}\n:\n```\n\n```bash {#c needs=b}\n:\n```\n",
+        &["bad.md:3", "dependency cycle: a -> b -> c -> a"],
+    );
+}
+
+#[test]
+fn unknown_step_language() {
+    bad("# T\n\n```ruby {#a}\nputs 1\n```\n", &["bad.md:3", "unknown step language `ruby`", "bash, sh"]);
+}
+
+#[test]
+fn front_matter_not_yaml() {
+    bad("---\nvars: [unclosed\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:", "front matter"]);
+}
+
+#[test]
+fn front_matter_wrong_type() {
+    bad("---\nid: x\nrequires: 5\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:3", "front matter"]);
+}
+
+#[test]
+fn front_matter_unknown_key() {
+    bad("---\ntitel: x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "titel", "title"]);
+}
+
+#[test]
+fn template_syntax_error() {
+    bad("# T\n\n```bash {#a}\necho ok\necho {{ namespace \n```\n", &["bad.md:5", "step `a`"]);
+}
+
+#[test]
+fn undefined_variable() {
+    bad(
+        "# T\n\n```bash {#a}\necho ok\nkubectl get pods -n {{ nmespace }}\n```\n",
+        &["bad.md:5", "undefined variable `nmespace`", "--set nmespace="],
+    );
+}
+
+#[test]
+fn undefined_variable_in_when() {
+    bad("# T\n\n```bash {#a when=\"flavour == 'x'\"}\necho ok\n```\n", &["bad.md:3", "undefined variable `flavour`"]);
+}
+
+#[test]
+fn bad_duration() {
+    bad("# T\n\n```bash {#a timeout=soon}\n:\n```\n", &["bad.md:3", "`timeout=soon` is not a duration", "30s"]);
+}
+
+#[test]
+fn flag_with_value() {
+    bad("# T\n\n```bash {#a read=yes}\n:\n```\n", &["bad.md:3", "`read` is a flag"]);
+}
+
+#[test]
+fn rollback_to_non_undo() {
+    bad("# T\n\n```bash {#a rollback=b}\n:\n```\n\n```bash {#b}\n:\n```\n", &["bad.md:3", "not an `undo` block"]);
+}
+
+#[test]
+fn non_utf8_file() {
+    Test::new()
+        .bytes("runbooks/bad.md", b"# T\n\n```bash {#a}\necho \xff\xfe\n```\n")
+        .args(["plan", "bad"])
+        .status(2)
+        .stderr_has("runbooks/bad.md:4")
+        .stderr_has("not valid UTF-8")
+        .run();
+}
+
+#[test]
+fn empty_file_given_by_path() {
+    Test::new()
+        .file("runbooks/empty.md", "")
+        .args(["plan", "runbooks/empty.md"])
+        .status(2)
+        .stderr_has("empty.md:1")
+        .stderr_has("empty file")
+        .run();
+}
+
+#[test]
+fn empty_file_is_not_listed() {
+    // A wiki page without steps is not a runbook: `list` ignores it.
+    Test::new()
+        .file("runbooks/empty.md", "")
+        .runbook("a", "```bash {#x}\n:\n```")
+        .args(["list"])
+        .stdout_has("a ")
+        .stdout_lacks("empty")
+        .run();
+}
+
+#[test]
+fn all_errors_at_once() {
+    let f = Test::new()
+        .runbook("bad", "# T\n\n```bash {#a bogus}\n:\n```\n\n```ruby {#b}\n:\n```\n")
+        .args(["plan", "bad"])
+        .status(2)
+        .run();
+    assert!(f.stderr.contains("bad.md:3") && f.stderr.contains("bad.md:7"), "{}", f.stderr);
+}
+
+#[test]
+fn steps_inside_lists_quotes_tildes_and_crlf() {
+    let md = "# T\r\n\r\n1. first\r\n   ```bash {#a read}\r\n   echo a\r\n   ```\r\n\r\n> ~~~sh {#b}\r\n> echo b\r\n> ~~~\r\n";
+    let f = Test::new().file("runbooks/r.md", md).args(["show", "r", "--json"]).run();
+    let j = f.json();
+    let steps = j["runbook"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["line"], 4);
+    assert_eq!(steps[0]["body"], "echo a\n");
+    assert_eq!(steps[1]["line"], 8);
+    assert_eq!(steps[1]["kind"], "sh");
+}
+
+#[test]
+fn doc_blocks_never_become_steps() {
+    Test::new()
+        .runbook("r", "# T\n\n```bash\nrm -rf /\n```\n\n```bash {#a}\necho a\n```\n")
+        .args(["plan", "r"])
+        .stdout_has("echo a")
+        .stdout_lacks("rm -rf")
+        .run();
+}

@@ -1,2 +1,139 @@
-//! plan tests.
+//! `plan`: order, dependencies, rendered commands and variable precedence.
+
 use crate::common::*;
+
+const HEAD: &str = r#"
+---
+title: Head stall
+vars:
+  tail: 200
+  namespace: from-front-matter
+---
+# Head stall
+
+```bash {#pods read}
+kubectl get pods -n {{ namespace }}
+```
+
+```bash {#logs read capture=current_rev}
+kubectl logs deploy/x -n {{ namespace }} --tail={{ tail }}
+```
+
+```bash {#restart confirm needs=logs when="env == 'devnet' and 'WorkExpired' in steps.logs.stdout"}
+helm rollback rel {{ current_rev }} -n {{ namespace }}
+```
+
+```bash {#other needs=}
+echo independent
+```
+"#;
+
+#[test]
+fn precedence_front_matter_env_set() {
+    Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--env", "prod"])
+        .stdout_has("kubectl get pods -n animica\n")
+        .run();
+    Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--env", "prod", "--set", "namespace=over"])
+        .stdout_has("-n over\n")
+        .run();
+    Test::new().config("").runbook("h", HEAD).args(["plan", "h"]).stdout_has("-n from-front-matter\n").run();
+}
+
+#[test]
+fn hostile_set_is_one_quoted_word() {
+    let hostile = "x; rm -rf / $(touch pwned) `id` \"dq\" 'sq'\nsecond line";
+    let f = Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--json", "--set"])
+        .args([format!("namespace={hostile}")])
+        .run();
+    let j = f.json();
+    let cmd = j["steps"][0]["command"].as_str().unwrap();
+    let words = shlex::split(cmd).expect("the command still parses as shell words");
+    assert_eq!(words, ["kubectl", "get", "pods", "-n", hostile]);
+    assert!(!f.path().join("pwned").exists());
+}
+
+#[test]
+fn captures_are_placeholders_and_when_is_runtime() {
+    let f = Test::new().runbook("h", HEAD).args(["plan", "h", "--json"]).run();
+    let j = f.json();
+    let restart = &j["steps"][2];
+    assert_eq!(restart["id"], "restart");
+    assert_eq!(restart["command"], "helm rollback rel <current_rev from logs> -n animica-devnet\n");
+    assert!(restart["will_run"].is_null(), "decided at run time: {restart}");
+    assert_eq!(restart["needs"], serde_json::json!(["logs"]));
+}
+
+#[test]
+fn order_and_levels() {
+    let f = Test::new().runbook("h", HEAD).args(["plan", "h", "--json"]).run();
+    let j = f.json();
+    let ids: Vec<&str> = j["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["pods", "logs", "restart", "other"]);
+    assert_eq!(j["levels"], serde_json::json!([["pods", "other"], ["logs"], ["restart"]]));
+}
+
+#[test]
+fn when_false_is_shown_as_skipped() {
+    Test::new()
+        .runbook("w", "# W\n\n```bash {#dev when=\"env == 'devnet'\"}\necho dev\n```\n")
+        .args(["plan", "w", "--env", "prod"])
+        .stdout_has("skipped: `when` is false")
+        .run();
+}
+
+#[test]
+fn template_in_double_quotes_warns() {
+    Test::new()
+        .runbook("q", "# Q\n\n```bash {#a}\necho \"ns {{ namespace }}\"\n```\n")
+        .args(["plan", "q"])
+        .stderr_has("q.md:4: warning")
+        .stderr_has("inside double quotes")
+        .run();
+}
+
+#[test]
+fn secrets_are_masked() {
+    Test::new()
+        .runbook("s", "---\nvars:\n  api_token: hunter22\n---\n# S\n\n```bash {#a}\ncurl -H {{ api_token }} x\n```\n")
+        .args(["plan", "s"])
+        .stdout_lacks("hunter22")
+        .stdout_has("curl -H *** x")
+        .run();
+}
+
+#[test]
+fn unknown_env() {
+    Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--env", "prd"])
+        .status(2)
+        .stderr_has("unknown environment `prd`")
+        .stderr_has("did you mean `prod`")
+        .run();
+}
+
+#[test]
+fn set_without_equals() {
+    Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--set", "namespace"])
+        .status(2)
+        .stderr_has("expected KEY=VALUE")
+        .run();
+}
+
+#[test]
+fn env_not_allowed_by_front_matter() {
+    Test::new()
+        .runbook("d", "---\nenvs: [devnet]\n---\n# D\n\n```bash {#a}\n:\n```\n")
+        .args(["plan", "d", "--env", "prod"])
+        .status(2)
+        .stderr_has("not for env `prod`")
+        .run();
+}
