@@ -4,9 +4,12 @@
 
 use serde::Serialize;
 
-use crate::config::EnvProfile;
+use std::collections::BTreeMap;
+
+use crate::config::{Config, EnvProfile};
 use crate::error::{Error, Result};
 use crate::model::{Runbook, Value, Vars};
+use crate::template::Templater;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -77,3 +80,48 @@ pub fn as_text(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[derive(Debug, Serialize)]
+pub struct VarNeed {
+    pub name: String,
+    /// Front-matter default, if any.
+    pub default: Option<String>,
+    /// Which env profiles define it.
+    pub envs: Vec<String>,
+    /// Captured by this step.
+    pub captured_by: Option<String>,
+    /// Steps that use it.
+    pub used_by: Vec<String>,
+    pub secret: bool,
+}
+
+/// Every variable a runbook's templates read, and where it can come from.
+pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
+    let t = Templater::new(rb);
+    let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in &rb.steps {
+        for n in t.names_used(s) {
+            if crate::template::BUILTINS.contains(&n.as_str()) {
+                continue;
+            }
+            used.entry(n).or_default().push(s.id.clone());
+        }
+    }
+    for k in rb.vars.keys() {
+        used.entry(k.clone()).or_default();
+    }
+    used.into_iter()
+        .map(|(name, used_by)| VarNeed {
+            default: rb
+                .vars
+                .get(&name)
+                .map(|v| if rb.is_secret(&name) { "***".into() } else { crate::vars::as_text(v) }),
+            envs: config.envs.values().filter(|e| e.vars.contains_key(&name)).map(|e| e.name.clone()).collect(),
+            captured_by: rb.steps.iter().find(|s| s.attrs.capture.as_deref() == Some(&name)).map(|s| s.id.clone()),
+            secret: rb.is_secret(&name),
+            used_by,
+            name,
+        })
+        .collect()
+}
+
