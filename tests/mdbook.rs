@@ -1,0 +1,233 @@
+//! The mdBook preprocessor (`runbook mdbook`) and the wiki build
+//! (`scripts/build-book`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mdbook_preprocessor::PreprocessorContext;
+use mdbook_preprocessor::book::{Book, BookItem, Chapter};
+
+use crate::common::*;
+
+const RUNBOOK: &str = r#"---
+id: 2.1-head-stall
+vars:
+  tail: 200
+  api_token: hunter2
+envs: [devnet, prod]
+requires: [kubectl]
+timeout: 45m
+---
+
+# 2.1 Head not advancing
+
+Intro prose, with `code` and a [link](other.md).
+
+## Diagnose
+
+```bash {#pods read timeout=30s}
+kubectl get pods -n {{ namespace }}
+```
+
+> ```bash {#logs read capture=node_log retry=2 delay=5s expect="ready"}
+> kubectl logs node -n {{ namespace }} --tail={{ tail }}
+> ```
+
+```manual {#dashboard read}
+- [ ] Open Grafana → **Node** dashboard.
+```
+
+- Remediation:
+
+```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
+kubectl rollout restart statefulset/animica-node -n {{ namespace }}
+```
+
+```bash {#undo-restart undo}
+kubectl rollout undo statefulset/animica-node -n {{ namespace }}
+```
+
+- Afterwards: file a report.
+"#;
+
+const CONFIG_TOML: &str = r#"
+[env.devnet]
+namespace = "animica-devnet"
+
+[env.prod]
+namespace = "animica"
+confirm = "write"
+"#;
+
+#[test]
+fn rendered_page_snapshot() {
+    let config = runbook::config::Config::from_str(Path::new("runbook.toml"), CONFIG_TOML).unwrap();
+    let page = runbook::mdbook::render_page(Path::new("runbooks/2.1-head-stall.md"), RUNBOOK, &config).unwrap();
+    assert!(!page.contains("{#"), "{page}");
+    assert!(!page.contains("hunter2"), "secret default leaked:\n{page}");
+    assert!(!page.contains("timeout: 45m"), "front matter leaked:\n{page}");
+    insta::assert_snapshot!("rendered_page", page);
+}
+
+#[test]
+fn supports_every_renderer() {
+    for r in ["html", "markdown", "epub"] {
+        Test::new().args(["mdbook", "supports", r]).status(0).run();
+    }
+}
+
+#[test]
+fn help_names_it_the_preprocessor() {
+    Test::new().args(["mdbook", "--help"]).stdout_has("mdBook 0.5 preprocessor entry point").run();
+    Test::new().args(["--help"]).stdout_has("mdbook").run();
+}
+
+fn book_input(root: &Path, chapters: &[(&str, &str)]) -> String {
+    let mut config = mdbook_preprocessor::config::Config::default();
+    config.book.src = PathBuf::from("runbooks");
+    let ctx = PreprocessorContext::new(root.to_path_buf(), config, "html".into());
+    let mut book = Book::new();
+    for (file, content) in chapters {
+        book.push_item(Chapter::new(file, content.to_string(), *file, Vec::new()));
+    }
+    serde_json::to_string(&(&ctx, &book)).unwrap()
+}
+
+fn chapters(book: &Book) -> Vec<&Chapter> {
+    book.iter()
+        .filter_map(|i| match i {
+            BookItem::Chapter(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn preprocesses_runbooks_and_passes_other_pages_through() {
+    let t = Test::new();
+    let intro = "# Introduction\n\nNo steps here.\n\n```bash\necho docs\n```\n";
+    let input = book_input(t.path(), &[("introduction.md", intro), ("2.1-head-stall.md", RUNBOOK)]);
+    let f = t.args(["mdbook"]).stdin(&input).status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    let ch = chapters(&book);
+    assert_eq!(ch[0].content, intro, "a page that is not a runbook is unchanged");
+    let page = &ch[1].content;
+    assert!(page.starts_with("# 2.1 Head not advancing\n"), "{page}");
+    assert!(!page.contains("{#"), "{page}");
+    assert!(page.contains("id=\"step-pods\""), "{page}");
+    assert!(page.contains("\n```bash\nkubectl get pods"), "{page}");
+    assert!(page.contains("devnet: <code>animica-devnet</code>"), "env values from runbook.toml:\n{page}");
+}
+
+#[test]
+fn broken_runbook_fails_the_book_with_its_location() {
+    let t = Test::new();
+    let bad = "# Bad\n\n```bash {#x nope}\n:\n```\n";
+    let input = book_input(t.path(), &[("ok.md", RUNBOOK), ("bad.md", bad)]);
+    t.args(["mdbook"]).stdin(&input).status(2).stderr_has("runbooks/bad.md:3").stderr_has("unknown attribute").run();
+}
+
+#[test]
+fn garbage_input_is_invalid() {
+    Test::new().args(["mdbook"]).stdin("not json").status(2).stderr_has("mdBook").run();
+}
+
+// --- scripts/build-book, end to end (needs mdbook on PATH) ---
+
+fn mdbook_available() -> bool {
+    let ok = Command::new("mdbook").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: mdbook is not on PATH, skipping the wiki build test (CI installs it)");
+    }
+    ok
+}
+
+const BOOK_TOML: &str = "[book]\ntitle = \"t\"\nsrc = \"runbooks\"\n\n[build]\ncreate-missing = false\n\n[preprocessor.runbook]\ncommand = \"target/release/runbook mdbook\"\n";
+
+fn tiny_book() -> Test {
+    Test::new()
+        .file("book.toml", BOOK_TOML)
+        .file(
+            "runbooks/SUMMARY.md",
+            "# Summary\n\n[Introduction](introduction.md)\n\n- [Head](2.1-head-stall.md)\n- [Other](./other.md)\n",
+        )
+        .file("runbooks/introduction.md", "# Introduction\n\nThe wiki.\n")
+        .file("runbooks/2.1-head-stall.md", RUNBOOK)
+        .runbook("other", "# Other\n\n```manual {#look}\n- [ ] look\n```\n")
+}
+
+fn build_book(dir: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-book");
+    Command::new("bash").arg(script).arg(dir).env("RUNBOOK_BIN", bin()).env("RUNBOOK_LOG", "warn").output().unwrap()
+}
+
+fn html_files(dir: &Path) -> Vec<PathBuf> {
+    walk(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "html")).collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn build_book_renders_headers_and_leaks_no_attributes() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book();
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "build-book failed:\n{stderr}");
+    let page = std::fs::read_to_string(t.path().join("book/2.1-head-stall.html")).unwrap();
+    assert!(page.contains("<div class=\"runbook-step\" id=\"step-pods\">"), "{page}");
+    assert!(page.contains("asks: “restart the node?”"), "{page}");
+    assert!(page.contains("<ol class=\"runbook-plan\">"), "{page}");
+    assert!(page.contains("<code class=\"language-bash\">"), "{page}");
+    for f in html_files(&t.path().join("book")) {
+        let html = std::fs::read_to_string(&f).unwrap();
+        assert!(!html.contains("{#"), "{} has `{{#`", f.display());
+        assert!(!html.contains("requires: [kubectl]"), "{} shows the front matter", f.display());
+    }
+}
+
+#[test]
+fn build_book_fails_when_the_preprocessor_is_off() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book().file("book.toml", "[book]\ntitle = \"t\"\nsrc = \"runbooks\"\n");
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("book/2.1-head-stall.html: step attributes leaked"), "{stderr}");
+}
+
+#[test]
+fn build_book_fails_on_an_unlinked_runbook() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book().runbook("2.9-orphan", "# Orphan\n\n```bash {#a read}\necho\n```\n");
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("runbooks/2.9-orphan.md: runbook not linked in runbooks/SUMMARY.md"), "{stderr}");
+}
+
+#[test]
+fn build_book_fails_on_a_broken_runbook() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book().runbook("other", "# Other\n\n```bash {#x nope}\n:\n```\n");
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("runbooks/other.md:3: error: unknown attribute"), "{stderr}");
+    assert!(stderr.contains("mdbook build failed"), "{stderr}");
+}
