@@ -2,6 +2,13 @@
 
 mod common;
 
+mod check;
 mod cli;
+mod mdbook;
+mod observe;
+mod observe_play;
 mod parse;
 mod plan;
+mod play;
+mod rehearse;
+mod resume;

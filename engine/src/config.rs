@@ -27,6 +27,19 @@ pub struct Config {
     pub default_env: Option<String>,
     pub envs: BTreeMap<String, EnvProfile>,
     pub stubs: Vec<String>,
+    /// `[alerts]`: how `--from-alert` payloads map to variables and runbooks.
+    pub alerts: Alerts,
+}
+
+/// `[alerts]` of runbook.toml (issue 6): `[alerts.labels]` maps an alert
+/// label to a variable name, `[alerts.runbooks]` an alertname to a runbook id.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub runbooks: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -67,6 +80,8 @@ struct Raw {
     env: BTreeMap<String, toml::Table>,
     #[serde(default)]
     rehearse: RawRehearse,
+    #[serde(default)]
+    alerts: Alerts,
 }
 
 #[derive(Deserialize, Default)]
@@ -90,6 +105,7 @@ impl Config {
             default_env: None,
             envs: BTreeMap::new(),
             stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
+            alerts: Alerts::default(),
         }
     }
 
@@ -130,7 +146,7 @@ impl Config {
             Error::invalid(
                 Diagnostic::error("config", e.message().trim().to_string())
                     .at(file, line)
-                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub (see SPEC §3)"),
+                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)"),
             )
         })?;
         let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
@@ -192,6 +208,15 @@ impl Config {
                     .hint("add the [env] table or fix the name"),
             ));
         }
+        for (label, var) in &raw.alerts.labels {
+            if !crate::parse::attrs::valid_var(var) {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("[alerts.labels] {label} = \"{var}\": not a variable name"))
+                        .at(file, line_of("[alerts.labels]"))
+                        .hint("map a label to a variable: namespace = \"namespace\", instance = \"target\""),
+                ));
+            }
+        }
         let stubs = if raw.rehearse.stub.is_empty() {
             DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
         } else {
@@ -204,6 +229,7 @@ impl Config {
             default_env: raw.default_env,
             envs,
             stubs,
+            alerts: raw.alerts,
             file: Some(file.to_path_buf()),
             root,
         })

@@ -7,14 +7,20 @@
 //! `main.rs` is a thin shell over [`cli`].
 
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod mdbook;
 pub mod model;
+pub mod observe;
 pub mod parse;
 pub mod plan;
 pub mod preview;
 pub mod redact;
+pub mod rehearse;
 pub mod render;
+pub mod report;
+pub mod runner;
 pub mod template;
 pub mod vars;

@@ -6,6 +6,10 @@ use runbook::cli::{self, Cli};
 use runbook::error::{Error, Exit};
 
 fn main() {
+    // Under a stub name (`kubectl` -> runbook) inside a rehearsal: answer as the shim.
+    if let Some(code) = runbook::rehearse::shim::intercept() {
+        std::process::exit(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

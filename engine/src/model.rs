@@ -99,6 +99,10 @@ pub enum StepKind {
     Sh,
     Python,
     Manual,
+    /// Observability steps (docs/observability.md): run by [`crate::observe`], not a shell.
+    Promql,
+    Logql,
+    Http,
 }
 
 impl StepKind {
@@ -109,11 +113,26 @@ impl StepKind {
             "sh" => StepKind::Sh,
             "python" | "python3" => StepKind::Python,
             "manual" => StepKind::Manual,
+            "promql" => StepKind::Promql,
+            "logql" => StepKind::Logql,
+            "http" => StepKind::Http,
             _ => return None,
         })
     }
 
-    pub const LANGS: &'static [&'static str] = &["bash", "sh", "python", "python3", "manual"];
+    pub const LANGS: &'static [&'static str] =
+        &["bash", "sh", "python", "python3", "manual", "promql", "logql", "http"];
+
+    /// The observability kind of a query step, `None` for processes.
+    pub fn query(self) -> Option<crate::observe::QueryKind> {
+        use crate::observe::QueryKind;
+        match self {
+            StepKind::Promql => Some(QueryKind::Promql),
+            StepKind::Logql => Some(QueryKind::Logql),
+            StepKind::Http => Some(QueryKind::Http),
+            _ => None,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -121,6 +140,9 @@ impl StepKind {
             StepKind::Sh => "sh",
             StepKind::Python => "python",
             StepKind::Manual => "manual",
+            StepKind::Promql => "promql",
+            StepKind::Logql => "logql",
+            StepKind::Http => "http",
         }
     }
 }
@@ -165,6 +187,16 @@ pub struct Attrs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
     pub undo: bool,
+    /// Query steps: re-evaluate every `delay` for this long, failing at the
+    /// first false `expect` (docs/observability.md).
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub soak: Option<Duration>,
+    /// promql/logql: query this window ending now (`query_range`).
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub range: Option<Duration>,
+    /// promql/logql: the resolution of a range query.
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub step: Option<Duration>,
 }
 
 /// Durations serialize as humantime strings (`30s`, `5m`).

@@ -51,10 +51,15 @@ pub enum Command {
         after_help = "Examples:\n  runbook plan 2.1-head-stall --env devnet\n  runbook plan 4.2 --set rev=41 --json"
     )]
     Plan {
+        /// Runbook id or unique prefix (with --from-alert: default from [alerts.runbooks]).
+        #[arg(default_value = "", hide_default_value = true)]
         id: String,
         /// Environment profile from runbook.toml.
         #[arg(long, short)]
         env: Option<String>,
+        /// Take variables from an Alertmanager webhook payload (a file, or - for stdin).
+        #[arg(long, value_name = "FILE|-")]
+        from_alert: Option<String>,
         /// Set a variable (highest precedence); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
@@ -70,7 +75,132 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Run a runbook: the DAG in parallel, checkpointed, resumable.
+    #[command(
+        after_help = "Examples:\n  runbook play 2.1-head-stall --env devnet\n  runbook play 2.1 --read-only          triage: only `read` steps\n  runbook play 4.2 --env prod --set rev=41 --step\n  runbook play 2.1 --resume             continue an interrupted run\n  runbook play 2.1 --dry-run            rehearse against the fixtures"
+    )]
+    Play(PlayArgs),
+    /// List the recorded runs (newest last).
+    #[command(after_help = "Example:\n  runbook runs --json | jq '.[-1].run'")]
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The incident timeline of a run, as markdown (paste it into the incident doc) or JSON.
+    #[command(after_help = "Examples:\n  runbook report latest\n  runbook report 20261128T0315 --format json")]
+    Report {
+        /// Run id, a unique prefix of one, or `latest`.
+        run_id: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+    /// The mdBook 0.5 preprocessor entry point (book.toml: [preprocessor.runbook]).
+    ///
+    /// mdBook runs it with [context, book] as JSON on stdin and reads the book back
+    /// on stdout: runbook pages lose their front matter and step attributes and gain
+    /// step headers, a variables table and the plan. Not meant to be run by hand.
+    #[command(
+        after_help = "Example (book.toml):\n  [preprocessor.runbook]\n  command = \"target/release/runbook mdbook\""
+    )]
+    Mdbook {
+        #[command(subcommand)]
+        command: Option<MdbookCommand>,
+    },
+    /// Lint runbooks and rehearse every scenario of their fixtures (for CI).
+    ///
+    /// Without PATH, checks every runbook and fixture of runbook.toml. Exit 0: clean
+    /// (warnings allowed), 1: an error finding or a failed scenario, 2: an invalid
+    /// fixture or config.
+    #[command(
+        after_help = "Examples:\n  runbook check\n  runbook check runbooks/2.1-head-stall.md --format github\n  runbook check --bless                    rewrite the golden transcripts"
+    )]
+    Check {
+        /// Runbook files, fixture files or directories (default: the whole config).
+        paths: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: crate::check::format::Format,
+        /// Rewrite golden transcripts instead of comparing them.
+        #[arg(long)]
+        bless: bool,
+        /// Scenarios rehearsed in parallel (default: the number of CPUs).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Answer as a rehearsal stub (used by the sandbox's path stubs).
+    #[command(name = "__shim", hide = true)]
+    Shim {
+        name: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  runbook completions bash > /etc/bash_completion.d/runbook")]
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Md,
+    Json,
+}
+
+/// `runbook play` (SPEC §4).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlayArgs {
+    /// Runbook id, unique prefix, or path to a .md file (with --from-alert: default from [alerts.runbooks]).
+    #[arg(default_value = "", hide_default_value = true)]
+    pub id: String,
+    /// Take variables from an Alertmanager webhook payload (a file, or - for stdin): its labels map to
+    /// variables per [alerts.labels] of runbook.toml, below --set.
+    #[arg(long, value_name = "FILE|-")]
+    pub from_alert: Option<String>,
+    /// Environment profile from runbook.toml.
+    #[arg(long, short)]
+    pub env: Option<String>,
+    /// Set a variable (highest precedence); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Answer yes to every question (confirm, manual steps).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Ask before every step: continue, skip or quit.
+    #[arg(long)]
+    pub step: bool,
+    /// Run only `read` steps (triage).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Start at this step (earlier steps are skipped).
+    #[arg(long, value_name = "STEP", conflicts_with = "only")]
+    pub from: Option<String>,
+    /// Run only this step.
+    #[arg(long, value_name = "STEP")]
+    pub only: Option<String>,
+    /// Continue the unfinished run of this runbook and env, without asking.
+    #[arg(long, conflicts_with = "fresh")]
+    pub resume: bool,
+    /// Start a new run even if an unfinished one exists.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Do not run `undo` blocks when the play fails.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Steps run in parallel at most.
+    #[arg(long, short, default_value_t = crate::runner::DEFAULT_JOBS)]
+    pub jobs: usize,
+    /// Rehearse against the runbook's fixtures: real bash, fake external tools.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The fixture scenario to rehearse (default: every scenario).
+    #[arg(long, requires = "dry_run", value_name = "NAME")]
+    pub scenario: Option<String>,
+}
+
+/// `runbook mdbook supports RENDERER`, mdBook's capability query.
+#[derive(Debug, Subcommand)]
+pub enum MdbookCommand {
+    /// Answer mdBook whether this preprocessor supports a renderer (always yes: exit 0).
+    Supports { renderer: String },
 }

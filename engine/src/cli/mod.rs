@@ -2,10 +2,17 @@
 //! and prints the result. `main.rs` maps the returned [`Exit`] or error to the
 //! process status.
 
+mod alert;
 pub mod args;
+mod check;
 mod graph;
 mod list;
+mod mdbook;
 mod plan;
+mod play;
+mod report;
+mod runs;
+mod shim;
 mod show;
 
 use std::io::Write;
@@ -23,8 +30,21 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::List { json } => list::run(&config()?, json),
         Command::Show { id, json } => show::run(&config()?, &id, json),
-        Command::Plan { id, env, set, json } => plan::run(&config()?, &id, env.as_deref(), &set, json),
+        Command::Plan { id, env, from_alert, set, json } => {
+            let config = config()?;
+            let (id, alert) = alert::input(&config, &id, from_alert.as_deref())?;
+            plan::run(&config, &id, env.as_deref(), &alert, &set, json)
+        }
         Command::Graph { id, format } => graph::run(&config()?, &id, format),
+        Command::Play(a) => play::run(&config()?, a),
+        Command::Runs { json } => runs::run(&config()?, json),
+        Command::Report { run_id, format } => report::run(&config()?, &run_id, format),
+        Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),
+        Command::Mdbook { command: None } => mdbook::run(cli.config.as_deref()),
+        Command::Check { paths, format, bless, jobs, deny_warnings } => {
+            check::run(&config()?, &paths, format, bless, jobs, deny_warnings)
+        }
+        Command::Shim { name, args } => shim::run(&name, &args),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut out);

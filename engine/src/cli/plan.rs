@@ -7,12 +7,19 @@ use crate::plan::Dag;
 use crate::preview;
 use crate::vars;
 
-pub fn run(config: &Config, id: &str, env: Option<&str>, sets: &[String], json: bool) -> Result<Exit> {
+pub fn run(
+    config: &Config,
+    id: &str,
+    env: Option<&str>,
+    alert: &[(String, String)],
+    sets: &[String],
+    json: bool,
+) -> Result<Exit> {
     let sets = vars::parse_sets(sets)?;
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
-    let resolved = vars::resolve(&rb, profile, &[], &sets);
+    let resolved = vars::resolve(&rb, profile, alert, &sets);
     let p = preview::build(&rb, &dag, &resolved, profile)?;
     for w in &p.warnings {
         eprintln!("{w}");

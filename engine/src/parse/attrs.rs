@@ -31,6 +31,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "escalate",
     "rollback",
     "undo",
+    "soak",
+    "range",
+    "step",
 ];
 
 const FLAGS: &[&str] = &["read", "confirm", "interactive", "undo"];
@@ -253,11 +256,17 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
             "escalate" => a.escalate = Some(v),
             "rollback" => a.rollback = Some(v),
             "undo" => a.undo = true,
+            "soak" => a.soak = Some(parse_duration(&key, &v)?),
+            "range" => a.range = Some(parse_duration(&key, &v)?),
+            "step" => a.step = Some(parse_duration(&key, &v)?),
             _ => unreachable!("every known key is handled"),
         }
     }
-    if a.delay.is_some() && a.retry == 0 {
-        return Err(err("`delay=` without `retry=`", "add `retry=N` or drop `delay`"));
+    if a.delay.is_some() && a.retry == 0 && a.soak.is_none() {
+        return Err(err(
+            "`delay=` without `retry=` or `soak=`",
+            "add `retry=N` (or `soak=5m` on a query step) or drop `delay`",
+        ));
     }
     if a.escalate.is_some() && a.budget.is_none() {
         return Err(err("`escalate=` without `budget=`", "add `budget=10m` (when to escalate)"));

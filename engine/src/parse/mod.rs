@@ -312,6 +312,12 @@ fn classify(
             .hint("drop `interactive`: manual steps already wait for the operator")));
         return;
     }
+    if let Some((attr, hint)) = crate::observe::misplaced_attr(kind, &attrs) {
+        errors.push(at(
+            Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
+        ));
+        return;
+    }
     steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
 }
 

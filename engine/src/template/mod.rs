@@ -223,7 +223,8 @@ impl<'r> Templater<'r> {
         let name = match step.kind {
             StepKind::Bash | StepKind::Sh => "shell:body",
             StepKind::Python => "python:body",
-            StepKind::Manual => "text:body",
+            // Queries and requests are not shell: values go in verbatim.
+            StepKind::Manual | StepKind::Promql | StepKind::Logql | StepKind::Http => "text:body",
         };
         self.render(step, Source::Body, name, &step.body, ctx)
     }

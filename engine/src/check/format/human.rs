@@ -1,0 +1,94 @@
+//! `check --format human`: findings as `file:line: error[code]: message`
+//! with their hints, then one line per scenario (with what failed and the
+//! transcript diff), then a summary. Coloured on a terminal unless
+//! `NO_COLOR` is set.
+
+use super::super::Report;
+use crate::error::Severity;
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("1;33", s)
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+pub fn render(report: &Report, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    for r in &report.runbooks {
+        for d in &r.findings {
+            let sev = match d.severity {
+                Severity::Error => p.red(&format!("error[{}]", d.code)),
+                Severity::Warning => p.yellow(&format!("warning[{}]", d.code)),
+            };
+            let loc = d.location().map(|l| format!("{l}: ")).unwrap_or_default();
+            out.push_str(&format!("{loc}{sev}: {}\n", d.message));
+            if let Some(h) = &d.hint {
+                out.push_str(&p.dim(&format!("  hint: {h}")));
+                out.push('\n');
+            }
+        }
+        for s in &r.scenarios {
+            let time = crate::rehearse::secs(s.duration_ms);
+            if s.passed {
+                let blessed = if s.blessed { " (golden transcript written)" } else { "" };
+                out.push_str(&format!(
+                    "{} {} / {}  {}{blessed}\n",
+                    p.green("ok"),
+                    s.runbook,
+                    s.scenario,
+                    p.dim(&format!("({time})"))
+                ));
+            } else {
+                out.push_str(&format!(
+                    "{} {} / {}  {}:{}  {}\n",
+                    p.red("FAILED"),
+                    s.runbook,
+                    s.scenario,
+                    s.fixture.display(),
+                    s.line,
+                    p.dim(&format!("({time})"))
+                ));
+                for f in &s.failures {
+                    out.push_str(&format!("  - {f}\n"));
+                }
+                if let Some(d) = &s.diff {
+                    for l in d.lines() {
+                        let l = match l.chars().next() {
+                            Some('+') if !l.starts_with("+++") => p.green(l),
+                            Some('-') if !l.starts_with("---") => p.red(l),
+                            _ => l.to_string(),
+                        };
+                        out.push_str(&format!("    {l}\n"));
+                    }
+                }
+            }
+        }
+    }
+    let s = &report.summary;
+    let verdict = if s.errors == 0 && s.scenarios_failed == 0 { p.green("ok") } else { p.red("FAILED") };
+    out.push_str(&format!(
+        "\n{verdict}: {} runbooks, {} errors, {} warnings; {} scenarios rehearsed, {} failed{}\n",
+        s.runbooks,
+        s.errors,
+        s.warnings,
+        s.scenarios,
+        s.scenarios_failed,
+        if s.shellcheck { "" } else { " (shellcheck not installed: skipped)" }
+    ));
+    out
+}

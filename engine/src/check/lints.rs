@@ -1,0 +1,275 @@
+//! The structural lints of `check` (SPEC §5): everything the engine itself
+//! can see in a runbook without running a shell: parse and plan errors,
+//! template syntax, undefined variables per environment, `{{ }}` inside
+//! quotes, `<placeholder>` tokens, unclosed documentation fences, and a
+//! missing fixture.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::config::{Config, EnvProfile};
+use crate::error::{Diagnostic, Error, Severity};
+use crate::model::Runbook;
+use crate::plan::Dag;
+use crate::template::{BUILTINS, Source, Templater};
+
+/// A fenced block as the text lints see it: a step or a documentation block.
+#[derive(Debug, Clone)]
+pub struct Block<'r> {
+    /// Line of the opening fence.
+    pub line: usize,
+    pub body_line: usize,
+    pub lang: &'r str,
+    pub body: &'r str,
+    /// The step id, `None` for documentation.
+    pub step: Option<&'r str>,
+}
+
+impl Block<'_> {
+    /// `bash` or `sh` when the block is shell code.
+    pub fn dialect(&self) -> Option<&'static str> {
+        match self.lang {
+            "bash" | "shell" => Some("bash"),
+            "sh" => Some("sh"),
+            _ => None,
+        }
+    }
+
+    pub fn what(&self) -> String {
+        match self.step {
+            Some(id) => format!("step `{id}`"),
+            None => "documentation block".to_string(),
+        }
+    }
+}
+
+pub fn blocks(rb: &Runbook) -> Vec<Block<'_>> {
+    let mut out: Vec<Block> = rb
+        .steps
+        .iter()
+        .map(|s| Block { line: s.line, body_line: s.body_line, lang: &s.lang, body: &s.body, step: Some(&s.id) })
+        .chain(rb.doc_blocks.iter().map(|d| Block {
+            line: d.line,
+            body_line: d.body_line,
+            lang: &d.lang,
+            body: &d.body,
+            step: None,
+        }))
+        .collect();
+    out.sort_by_key(|b| b.line);
+    out
+}
+
+/// Diagnostics of a failed parse or plan, as findings.
+pub fn from_error(e: Error, file: &std::path::Path) -> Vec<Diagnostic> {
+    match e {
+        Error::Invalid(d) => d,
+        other => vec![Diagnostic::error("io", other.to_string()).in_file(file)],
+    }
+}
+
+/// Template syntax of every step.
+pub fn templates(rb: &Runbook) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    rb.steps.iter().flat_map(|s| t.check_syntax(s)).collect()
+}
+
+/// The environments a runbook may run in, with their profiles.
+fn envs<'c>(rb: &Runbook, config: &'c Config) -> Vec<Option<&'c EnvProfile>> {
+    let mut out: Vec<Option<&EnvProfile>> =
+        config.envs.values().filter(|p| rb.envs.is_empty() || rb.envs.contains(&p.name)).map(Some).collect();
+    if out.is_empty() {
+        out.push(None);
+    }
+    out
+}
+
+/// Front-matter `envs` that runbook.toml does not define.
+pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
+    if config.envs.is_empty() {
+        return Vec::new();
+    }
+    rb.envs
+        .iter()
+        .filter(|e| !config.envs.contains_key(*e))
+        .map(|e| {
+            let known: Vec<&str> = config.envs.keys().map(String::as_str).collect();
+            Diagnostic::error(
+                "unknown-env",
+                format!("front matter `envs` names `{e}`, which runbook.toml does not define"),
+            )
+            .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+            .hint(format!("environments in runbook.toml: {}", known.join(", ")))
+        })
+        .collect()
+}
+
+/// Undefined variables (SPEC §2.3): a name is defined in a step if it is a
+/// front-matter variable, a variable of the env profile (checked for every
+/// env the runbook may run in), a builtin, or captured by a step the step
+/// depends on (transitively). A name only a fixture scenario sets is a
+/// warning: the operator has to pass it with `--set`.
+pub fn undefined_vars(
+    rb: &Runbook,
+    dag: Option<&Dag>,
+    config: &Config,
+    scenario_vars: &BTreeSet<String>,
+) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    let envs = envs(rb, config);
+    let captures: BTreeMap<usize, &str> =
+        rb.steps.iter().enumerate().filter_map(|(i, s)| s.attrs.capture.as_deref().map(|c| (i, c))).collect();
+    let mut out = Vec::new();
+    for (i, s) in rb.steps.iter().enumerate() {
+        // What has certainly run (and captured) before this step.
+        let before: BTreeSet<usize> = match dag {
+            None => (0..rb.steps.len()).collect(),
+            Some(d) if s.attrs.undo => {
+                let mut b = BTreeSet::new();
+                for (k, r) in d.rollback.iter().enumerate() {
+                    if *r == Some(i) {
+                        b.insert(k);
+                        b.extend(d.ancestors(k));
+                    }
+                }
+                b
+            }
+            Some(d) => d.ancestors(i).into_iter().collect(),
+        };
+        for name in t.names_used(s) {
+            if BUILTINS.contains(&name.as_str()) || rb.vars.contains_key(&name) {
+                continue;
+            }
+            let captured_by: Vec<usize> = captures.iter().filter(|(_, c)| **c == name).map(|(i, _)| *i).collect();
+            if captured_by.iter().any(|j| before.contains(j)) {
+                continue;
+            }
+            let missing_in: Vec<&str> = envs
+                .iter()
+                .filter(|p| !p.is_some_and(|p| p.vars.contains_key(&name)))
+                .map(|p| p.map_or("(no env)", |p| p.name.as_str()))
+                .collect();
+            if missing_in.is_empty() {
+                continue;
+            }
+            let line = t.line_of_name(s, Source::Body, &name).unwrap_or(s.line);
+            let scope = if missing_in.len() == envs.len() {
+                String::new()
+            } else {
+                format!(" in env {}", missing_in.join(", "))
+            };
+            let d = if let Some(&j) = captured_by.first() {
+                let c = &rb.steps[j];
+                Diagnostic::error(
+                    "capture-order",
+                    format!("step `{}` uses `{name}`, captured by step `{}`, which it does not depend on", s.id, c.id),
+                )
+                .hint(format!("add `needs={}` to step `{}` so the capture exists when it runs", c.id, s.id))
+            } else if scenario_vars.contains(&name) {
+                Diagnostic::warning(
+                    "variable-without-default",
+                    format!("variable `{name}` of step `{}` has no default{scope}: only the fixture sets it", s.id),
+                )
+                .hint(format!("a play needs `--set {name}=…` (or prompts); give it a default in front matter `vars` if one makes sense"))
+            } else {
+                Diagnostic::error("undefined-variable", format!("undefined variable `{name}` in step `{}`{scope}", s.id))
+                    .hint(format!(
+                        "define `{name}` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`"
+                    ))
+            };
+            out.push(d.at(&rb.path, line));
+        }
+    }
+    out
+}
+
+/// `{{ }}` inside shell quotes: an error in `check` (SPEC §2.3).
+pub fn quotes(rb: &Runbook) -> Vec<Diagnostic> {
+    rb.steps
+        .iter()
+        .flat_map(|s| crate::preview::quote_warnings(rb, s))
+        .map(|d| Diagnostic { severity: Severity::Error, ..d })
+        .collect()
+}
+
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s=:/])<([A-Za-z][A-Za-z0-9_.-]*)>(?:$|[\s;|&)/:,.])").expect("placeholder regex")
+});
+
+/// A `<placeholder>` (line offset in the body, name) per line.
+pub fn placeholder_lines(body: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, l) in body.lines().enumerate() {
+        if l.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(c) = PLACEHOLDER.captures(l) {
+            out.push((i, c[1].to_string()));
+        }
+    }
+    out
+}
+
+/// `kubectl logs <pod> -n <ns>`: a placeholder for a human, a redirection
+/// (or a syntax error) for bash. An error in a step, a warning in docs.
+pub fn placeholders(rb: &Runbook) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for b in blocks(rb) {
+        if b.dialect().is_none() {
+            continue;
+        }
+        for (off, name) in placeholder_lines(b.body) {
+            let var = name.replace(['-', '.'], "_").to_lowercase();
+            let msg = format!("`<{name}>` placeholder in {}: bash reads it as a redirection", b.what());
+            let d = if b.step.is_some() {
+                Diagnostic::error("placeholder", msg)
+                    .hint(format!("use a variable: `{{{{ {var} }}}}`, defined in front matter `vars` or captured"))
+            } else {
+                Diagnostic::warning("placeholder", msg)
+                    .hint(format!("make it a step with `{{{{ {var} }}}}`, or mark the block as text (```text)"))
+            };
+            out.push(d.at(&rb.path, b.body_line + off));
+        }
+    }
+    out
+}
+
+/// A documentation fence that is never closed swallows the rest of the page.
+pub fn unclosed_docs(rb: &Runbook) -> Vec<Diagnostic> {
+    rb.doc_blocks
+        .iter()
+        .filter(|d| d.unclosed)
+        .map(|d| {
+            Diagnostic::error("unclosed-fence", "code block is not closed: the rest of the file renders as code")
+                .at(&rb.path, d.line)
+                .hint("close it with a fence line (```) of the same length as the opening")
+        })
+        .collect()
+}
+
+pub fn missing_fixture(rb: &Runbook, config: &Config) -> Option<Diagnostic> {
+    let f = crate::rehearse::fixture::Fixture::path_for(config, &rb.id);
+    if f.is_file() {
+        return None;
+    }
+    let shown = crate::catalog::display_path(&f, &config.root);
+    Some(
+        Diagnostic::warning("no-fixture", format!("runbook `{}` has no fixture: it is never rehearsed", rb.id))
+            .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+            .hint(format!("add {} with a [[scenario]] (SPEC §5)", shown.display())),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_tokens() {
+        let p = placeholder_lines("kubectl logs <pod> -n <ns>\necho a <b\ncat <<EOF\n# <x>\nk --x=<y>\n");
+        assert_eq!(p, [(0, "pod".to_string()), (4, "y".to_string())]);
+        assert!(placeholder_lines("diff <(a) <(b)\necho 2>&1\n").is_empty());
+    }
+}

@@ -1,0 +1,39 @@
+//! `runbook runs`: the recorded runs, oldest first.
+
+use crate::config::Config;
+use crate::error::{Exit, Result};
+use crate::report;
+
+pub fn run(config: &Config, json: bool) -> Result<Exit> {
+    let rows = report::list(&config.state);
+    if json {
+        super::out(&(serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)? + "\n"));
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
+        super::out(&format!("no recorded runs in {}\n", config.state.join("runs").display()));
+        return Ok(Exit::Success);
+    }
+    let w = rows.iter().map(|r| r.run.len()).max().unwrap_or(3).max(3);
+    let mut o = format!("{:<w$}  {:<11}  {:>7}  {:<20}  STARTED (UTC)\n", "RUN", "STATUS", "PASSED", "OPERATOR");
+    for r in &rows {
+        let status = if r.resumable && r.status != "running" { format!("{}*", r.status) } else { r.status.clone() };
+        let started = if r.started.is_empty() { String::new() } else { report::utc(&r.started) };
+        o.push_str(&format!(
+            "{:<w$}  {:<11}  {:>7}  {:<20}  {}\n",
+            r.run,
+            status,
+            format!("{}/{}", r.passed, r.steps),
+            r.operator,
+            started.trim_end_matches(" UTC")
+        ));
+        if let Some(e) = &r.error {
+            o.push_str(&format!("    {}\n", e.lines().next().unwrap_or("")));
+        }
+    }
+    if rows.iter().any(|r| r.resumable && r.status != "running") {
+        o.push_str("* resumable: runbook play ID --resume\n");
+    }
+    super::out(&o);
+    Ok(Exit::Success)
+}

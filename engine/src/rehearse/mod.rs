@@ -1,0 +1,300 @@
+//! Rehearsal (SPEC §5): a real play of a runbook, with real bash, against a
+//! fixture scenario whose stubs answer in place of `kubectl`, `helm`, repo
+//! scripts, ….
+//!
+//! It is the play's own scheduler ([`crate::runner::play`]) with a
+//! [`Sandbox`]: stub shims first on `PATH`, a scratch directory standing in
+//! for the repo root, the state dir, `HOME` and `TMPDIR` inside it, and the
+//! scenario's scripted answers. So captures, `when` and `expect` work on stub
+//! output exactly as they would on the real thing. Afterwards the outcome is
+//! compared with the scenario's expectations and golden transcript.
+
+pub mod fixture;
+pub mod play;
+pub mod sandbox;
+pub mod shim;
+pub mod transcript;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::{Runbook, Step};
+use crate::plan::Dag;
+use crate::runner::{self, Answer, Answers, PlayOptions, Question, Reporter, ResumeMode, Sandbox};
+use fixture::{Ans, Fixture, Scenario};
+use sandbox::SandboxDir;
+use shim::{ShimStub, Table};
+use transcript::TranscriptReporter;
+
+/// How to rehearse.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Rewrite golden transcripts instead of comparing them.
+    pub bless: bool,
+    /// `--jobs` of the rehearsed play.
+    pub jobs: usize,
+    /// `--env` over the scenario's env.
+    pub env: Option<String>,
+    /// `--set` over the scenario's vars.
+    pub sets: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { bless: false, jobs: runner::DEFAULT_JOBS, env: None, sets: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnusedStub {
+    pub cmd: String,
+    pub line: usize,
+}
+
+/// What one scenario came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRun {
+    pub runbook: String,
+    pub scenario: String,
+    pub fixture: PathBuf,
+    /// Line of the `[[scenario]]` in the fixture.
+    pub line: usize,
+    pub passed: bool,
+    /// The play's outcome (`passed`, `failed`, `refused`, `interrupted`),
+    /// `None` when the play could not start.
+    pub outcome: Option<String>,
+    pub steps: IndexMap<String, String>,
+    /// Each expectation that did not hold, in words.
+    pub failures: Vec<String>,
+    /// Unified diff against the golden transcript, on a mismatch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    pub blessed: bool,
+    pub unused_stubs: Vec<UnusedStub>,
+    pub duration_ms: u128,
+    #[serde(skip)]
+    pub transcript: String,
+}
+
+fn answer(a: Ans) -> Answer {
+    match a {
+        Ans::Yes => Answer::Yes,
+        Ans::No => Answer::No,
+        Ans::Skip => Answer::Skip,
+    }
+}
+
+/// Rehearse one scenario. `reporters` see the play as a real play would
+/// (the human output of `play --dry-run`); the transcript is collected on
+/// the side. `Err` only for input errors (an env that does not exist, …).
+pub fn run_scenario(
+    rb: &Runbook,
+    dag: &Dag,
+    config: &Config,
+    fx: &Fixture,
+    sc: &Scenario,
+    opts: &Options,
+    mut reporters: Vec<Box<dyn Reporter>>,
+) -> Result<ScenarioRun> {
+    let started = Instant::now();
+    let env_name = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str()));
+    let profile = config.env(env_name)?.cloned();
+    let table = Table {
+        stubs: sc
+            .stubs
+            .iter()
+            .map(|s| ShimStub { cmd: s.cmd.clone(), regex: s.regex.clone(), responses: s.responses.clone() })
+            .collect(),
+        locations: rb.steps.iter().map(|s| (s.id.clone(), format!("{}:{}", rb.path.display(), s.line))).collect(),
+    };
+    let sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
+    let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
+    let vars = crate::vars::resolve(rb, profile.as_ref(), &[], &sets);
+    let answers = sc.answers.clone();
+    let scripted = move |step: &Step, q: Question| match q {
+        // The env guard runs (against the stubs) unless the scenario says otherwise.
+        Question::Guard => Answer::Yes,
+        _ => answer(answers.for_step(&step.id)),
+    };
+    let env = sb.env();
+    let mut play = PlayOptions::new(vars);
+    play.env = profile.clone();
+    play.answers = Answers::Scripted(Arc::new(scripted));
+    play.resume = ResumeMode::Fresh;
+    play.jobs = opts.jobs.max(1);
+    play.sandbox = Some(Sandbox {
+        bin_dir: sb.bin.clone(),
+        workdir: sb.work.clone(),
+        env,
+        state_dir: sb.state.clone(),
+        clock: false,
+        queries: Arc::new(sc.queries.iter().map(|q| q.fresh()).collect()),
+    });
+    let staged = stage(rb);
+    let rb = &staged;
+    let tr = TranscriptReporter { shim_dir: Some(sb.shim.clone()), ..TranscriptReporter::default() };
+    reporters.push(Box::new(tr.clone()));
+    let result = runner::play(rb, dag, config, play, reporters);
+    let calls = sb.calls();
+    let mut run = ScenarioRun {
+        runbook: rb.id.clone(),
+        scenario: sc.name.clone(),
+        fixture: fx.path.clone(),
+        line: sc.line,
+        passed: false,
+        outcome: None,
+        steps: IndexMap::new(),
+        failures: Vec::new(),
+        diff: None,
+        blessed: false,
+        unused_stubs: Vec::new(),
+        duration_ms: 0,
+        transcript: String::new(),
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(Error::Invalid(d)) => return Err(Error::Invalid(d)),
+        Err(e) => {
+            let status = match &e {
+                Error::Refused(_) => "refused",
+                Error::Interrupted(_) => "interrupted",
+                _ => "error",
+            };
+            run.outcome = Some(status.to_string());
+            let want = sc.expect.outcome.map_or("passed", outcome_name);
+            if want != status {
+                run.failures.push(format!("the play did not start: {}", sb.scrub(&e.to_string())));
+            }
+            run.passed = run.failures.is_empty();
+            run.duration_ms = started.elapsed().as_millis();
+            return Ok(run);
+        }
+    };
+    let env_shown = profile.as_ref().map_or("local", |p| p.name.as_str());
+    run.transcript = sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls));
+    run.outcome = Some(outcome.status.name().to_string());
+    run.steps = outcome.steps.iter().map(|(k, v)| (k.clone(), v.status.name().to_string())).collect();
+    let want = sc.expect.outcome.map_or("passed", outcome_name);
+    if outcome.status.name() != want {
+        let mut f = format!("expected outcome {want}, got {}", outcome.status.name());
+        if let Some(m) = &outcome.message {
+            f.push_str(&format!(" ({})", sb.scrub(m)));
+        } else if let Some((id, r)) = outcome.steps.iter().find(|(_, r)| r.status == runner::StepStatus::Failed) {
+            // Name the step that decided it.
+            f.push_str(&format!("; step `{id}` failed"));
+            if let Some(reason) = &r.reason {
+                f.push_str(&format!(": {}", sb.scrub(reason)));
+            }
+        }
+        run.failures.push(f);
+    }
+    for (id, status, line) in &sc.expect.steps {
+        let got = outcome.steps.get(id).map_or("not-run", |r| r.status.name());
+        if got != status.name() {
+            let why = outcome.steps.get(id).and_then(|r| r.reason.clone()).map(|r| format!(" ({})", sb.scrub(&r)));
+            run.failures.push(format!(
+                "step `{id}`: expected {}, got {got}{} [{}:{line}]",
+                status.name(),
+                why.unwrap_or_default(),
+                fx.path.display()
+            ));
+        }
+    }
+    for c in calls.iter().filter(|c| c.stub.is_none()) {
+        let at = c
+            .step
+            .as_deref()
+            .and_then(|s| rb.step(s))
+            .map(|s| format!(" (step `{}`, {}:{})", s.id, rb.path.display(), s.line));
+        run.failures.push(format!("no fixture for: {}{}", c.cmd, at.unwrap_or_default()));
+    }
+    if let Some((name, _)) = &sc.expect.transcript {
+        let golden = fx.file.parent().map(|p| p.join(name)).unwrap_or_else(|| PathBuf::from(name));
+        if opts.bless {
+            std::fs::write(&golden, &run.transcript)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", golden.display()))?;
+            run.blessed = true;
+        } else {
+            match std::fs::read_to_string(&golden) {
+                Ok(want) if want == run.transcript => {}
+                Ok(want) => {
+                    run.failures.push(format!("transcript differs from {}", golden.display()));
+                    run.diff = Some(
+                        similar::TextDiff::from_lines(&want, &run.transcript)
+                            .unified_diff()
+                            .context_radius(3)
+                            .header(&golden.display().to_string(), "rehearsal")
+                            .to_string(),
+                    );
+                }
+                Err(_) => run.failures.push(format!(
+                    "golden transcript {} is missing: write it with `runbook check --bless`",
+                    golden.display()
+                )),
+            }
+        }
+    }
+    let used: std::collections::BTreeSet<usize> = calls.iter().filter_map(|c| c.stub).collect();
+    run.unused_stubs = sc
+        .stubs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, s)| UnusedStub { cmd: s.cmd.clone(), line: s.line })
+        .collect();
+    run.passed = run.failures.is_empty();
+    run.duration_ms = started.elapsed().as_millis();
+    Ok(run)
+}
+
+/// The runbook as a rehearsal plays it: no terminal is attached (there is
+/// none in CI, and the stubs answer `kubectl edit` or `exec -it` alike), so
+/// `interactive` steps run captured; and nobody waits: `retry` delays are
+/// zero, since the stubs answer at once.
+fn stage(rb: &Runbook) -> Runbook {
+    let mut rb = rb.clone();
+    for s in &mut rb.steps {
+        s.attrs.interactive = false;
+        if s.attrs.retry > 0 {
+            s.attrs.delay = Some(Duration::ZERO);
+        }
+    }
+    rb
+}
+
+fn outcome_name(o: fixture::ExpectOutcome) -> &'static str {
+    match o {
+        fixture::ExpectOutcome::Passed => "passed",
+        fixture::ExpectOutcome::Failed => "failed",
+        fixture::ExpectOutcome::Refused => "refused",
+        fixture::ExpectOutcome::Interrupted => "interrupted",
+    }
+}
+
+/// Load a runbook's fixture and check it against the runbook and config.
+pub fn load_fixture(rb: &Runbook, config: &Config) -> Result<Option<Fixture>> {
+    let path = Fixture::path_for(config, &rb.id);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let shown = crate::catalog::display_path(&path, &config.root);
+    let text = std::fs::read_to_string(&path).map_err(anyhow::Error::from)?;
+    let mut fx = fixture::parse(&shown, &text)?;
+    fx.file = path;
+    let errs = fx.validate(rb, config);
+    if !errs.is_empty() {
+        return Err(Error::Invalid(errs));
+    }
+    Ok(Some(fx))
+}
+
+/// Elapsed time, for the human summary.
+pub fn secs(ms: u128) -> String {
+    crate::runner::time::short(Duration::from_millis(ms as u64))
+}

@@ -1,0 +1,91 @@
+//! `runbook play ID --dry-run [--scenario NAME]`: rehearse a runbook's
+//! scenarios with the output of a real play, under a REHEARSAL banner, and
+//! say which expectation failed. Exit 0 when every scenario's expectations
+//! hold, 1 otherwise, 2 for a missing or invalid fixture.
+
+use std::io::Write;
+
+use crate::catalog::Catalog;
+use crate::cli::args::PlayArgs;
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Exit, Result};
+use crate::plan::Dag;
+use crate::runner;
+
+use super::{Options, load_fixture, run_scenario};
+
+pub fn dry_run(config: &Config, a: &PlayArgs) -> Result<Exit> {
+    let rb = Catalog::find(config, &a.id)?;
+    let dag = Dag::build(&rb)?;
+    let Some(fx) = load_fixture(&rb, config)? else {
+        let f = super::fixture::Fixture::path_for(config, &rb.id);
+        return Err(Error::invalid(
+            Diagnostic::error("no-fixture", format!("runbook `{}` has no fixture to rehearse", rb.id))
+                .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+                .hint(format!(
+                    "write {} with a [[scenario]] and its [[scenario.stub]] answers (SPEC §5)",
+                    crate::catalog::display_path(&f, &config.root).display()
+                )),
+        ));
+    };
+    let scenarios: Vec<&super::fixture::Scenario> = match &a.scenario {
+        None => fx.scenarios.iter().collect(),
+        Some(name) => match fx.scenarios.iter().find(|s| &s.name == name) {
+            Some(s) => vec![s],
+            None => {
+                let names: Vec<&str> = fx.scenarios.iter().map(|s| s.name.as_str()).collect();
+                let mut hint = format!("scenarios in {}: {}", fx.path.display(), names.join(", "));
+                if let Some(m) = crate::error::did_you_mean(name, names.iter().copied()) {
+                    hint = format!("did you mean `{m}`? {hint}");
+                }
+                return Err(Error::invalid(
+                    Diagnostic::error("unknown-scenario", format!("no scenario `{name}` for `{}`", rb.id))
+                        .in_file(&fx.path)
+                        .hint(hint),
+                ));
+            }
+        },
+    };
+    let opts = Options {
+        jobs: a.jobs.max(1),
+        env: a.env.clone(),
+        sets: crate::vars::parse_sets(&a.set)?,
+        ..Options::default()
+    };
+    let mut failed = Vec::new();
+    for sc in &scenarios {
+        let env = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str())).or(config.default_env.as_deref());
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(
+            o,
+            "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== real bash, stubbed tools; nothing outside a temporary directory changes",
+            rb.id,
+            sc.name,
+            env.unwrap_or("local"),
+            fx.path.display(),
+            sc.line
+        );
+        drop(o);
+        let run = run_scenario(&rb, &dag, config, &fx, sc, &opts, vec![runner::reporter::for_stdout()])?;
+        let mut o = std::io::stdout().lock();
+        if run.passed {
+            let _ = writeln!(o, "=== REHEARSAL passed: scenario {} holds its expectations\n", sc.name);
+        } else {
+            let _ = writeln!(o, "=== REHEARSAL FAILED: scenario {}", sc.name);
+            for f in &run.failures {
+                let _ = writeln!(o, "  - {f}");
+            }
+            if let Some(d) = &run.diff {
+                let _ = write!(o, "{d}");
+            }
+            let _ = writeln!(o);
+            failed.push(sc.name.clone());
+        }
+    }
+    if failed.is_empty() {
+        Ok(Exit::Success)
+    } else {
+        eprintln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
+        Err(Error::Failed(String::new()))
+    }
+}

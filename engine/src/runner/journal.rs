@@ -1,0 +1,356 @@
+//! The checkpoint journal (SPEC §6): `runs/<run-id>/journal.jsonl`.
+//!
+//! Append-only, one JSON object per line, written with `write(2)` as events
+//! happen (so a `kill -9` of the engine loses nothing: the kernel has it) and
+//! flushed to disk with `fdatasync` before every step's process starts and
+//! at the run's end: a `step-start` is durable before the step exists, and
+//! with it every earlier `step-end` (one sync per step, not two: the sync is
+//! what costs). After `kill -9` the journal says exactly which steps passed
+//! and which one was in flight. A crash can leave a torn last line; it is
+//! ignored.
+//!
+//! Schema (`"event"` is the tag; times are RFC 3339 UTC; nothing secret is
+//! ever written — values are redacted before they get here):
+//!
+//! | event | fields |
+//! |---|---|
+//! | `run-start` | `v` (1), `run`, `runbook`, `path`, `hash` (of the runbook file), `env`, `vars` {name: {value, origin, secret}}, `operator` (user@host), `pid`, `at` |
+//! | `resume` | `operator`, `pid`, `hash`, `at` |
+//! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
+//! | `spawned` | `step`, `pgid` (to reap leftovers after a crash) |
+//! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `at` |
+//! | `note` | `step`, `text`, `at` |
+//! | `run-end` | `status` (passed/failed/interrupted/refused), `rolled_back`, `message`, `at` |
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::StepStatus;
+use crate::error::{Diagnostic, Error, Result};
+
+pub const FILE: &str = "journal.jsonl";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VarRecord {
+    pub value: String,
+    pub origin: String,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Record {
+    RunStart {
+        v: u32,
+        run: String,
+        runbook: String,
+        path: String,
+        hash: String,
+        env: String,
+        vars: BTreeMap<String, VarRecord>,
+        operator: String,
+        pid: u32,
+        at: String,
+    },
+    Resume {
+        operator: String,
+        pid: u32,
+        hash: String,
+        at: String,
+    },
+    StepStart {
+        step: String,
+        attempt: u32,
+        command: String,
+        command_hash: String,
+        #[serde(default)]
+        undo: bool,
+        at: String,
+    },
+    Spawned {
+        step: String,
+        pgid: i32,
+    },
+    StepEnd {
+        step: String,
+        status: StepStatus,
+        exit: Option<i32>,
+        duration_ms: Option<u64>,
+        command_hash: Option<String>,
+        reason: Option<String>,
+        #[serde(default)]
+        captures: BTreeMap<String, String>,
+        #[serde(default)]
+        unrestorable: Vec<String>,
+        #[serde(default)]
+        tail: String,
+        #[serde(default)]
+        undo: bool,
+        at: String,
+    },
+    Note {
+        step: Option<String>,
+        text: String,
+        at: String,
+    },
+    RunEnd {
+        status: String,
+        #[serde(default)]
+        rolled_back: bool,
+        message: Option<String>,
+        at: String,
+    },
+}
+
+/// Appends records, each made durable before `append` returns.
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    /// `false` in a rehearsal (a temporary directory): skip the disk flush.
+    sync: bool,
+    dirty: bool,
+}
+
+impl Journal {
+    /// Open for appending, cutting a torn last line left by a crash.
+    pub fn open(path: &Path, sync: bool) -> Result<Journal> {
+        if let Ok(bytes) = std::fs::read(path)
+            && !bytes.is_empty()
+            && !bytes.ends_with(b"\n")
+        {
+            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let f = OpenOptions::new().write(true).open(path).map_err(|e| io(path, e))?;
+            f.set_len(keep as u64).map_err(|e| io(path, e))?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| io(path, e))?;
+        Ok(Journal { file, path: path.to_path_buf(), sync, dirty: false })
+    }
+
+    /// Append and make durable (this record and every one before it).
+    pub fn append(&mut self, r: &Record) -> Result<()> {
+        self.write(r)?;
+        self.sync()
+    }
+
+    /// Append now (a `kill -9` of the engine cannot lose it: it is in the
+    /// kernel), reach the disk with the next [`Journal::sync`]. Used for
+    /// step ends: the next step start, or the run end, syncs them, so each
+    /// step costs one `fdatasync`, not two.
+    pub fn append_lazy(&mut self, r: &Record) -> Result<()> {
+        self.write(r)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> Result<()> {
+        if self.sync {
+            self.file.sync_data().map_err(|e| io(&self.path, e))?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Sync if lazy records are waiting.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.dirty { self.sync() } else { Ok(()) }
+    }
+
+    fn write(&mut self, r: &Record) -> Result<()> {
+        let mut line = serde_json::to_string(r).map_err(anyhow::Error::from)?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(|e| io(&self.path, e))
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Other(anyhow::anyhow!("journal {}: {e}", path.display()))
+}
+
+/// Read a journal. A torn last line (crash mid-write) is ignored; any other
+/// unreadable line is an error naming `file:line` and the way out.
+pub fn read(path: &Path) -> Result<Vec<Record>> {
+    let text = std::fs::read(path).map_err(|e| io(path, e))?;
+    let text = String::from_utf8_lossy(&text);
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (n, l) in lines.iter().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(l) {
+            Ok(r) => out.push(r),
+            Err(_) if n + 1 == lines.len() && !complete => {}
+            Err(e) => return Err(corrupt(path, n + 1, &e.to_string())),
+        }
+    }
+    if !matches!(out.first(), Some(Record::RunStart { .. })) {
+        return Err(corrupt(path, 1, "the journal does not begin with a run-start record"));
+    }
+    Ok(out)
+}
+
+pub fn corrupt(path: &Path, line: usize, what: &str) -> Error {
+    Error::invalid(
+        Diagnostic::error("corrupt-journal", format!("unreadable run journal: {what}"))
+            .at(path, line)
+            .hint("start a new run with --fresh (the damaged run stays on disk for the post-mortem)"),
+    )
+}
+
+/// The latest state of one step in a run.
+#[derive(Debug, Clone, Default)]
+pub struct StepLog {
+    /// `None` while in flight (started, not ended).
+    pub status: Option<StepStatus>,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    pub exit: Option<i32>,
+    pub duration_ms: Option<u64>,
+    pub command: String,
+    pub command_hash: Option<String>,
+    pub reason: Option<String>,
+    pub captures: BTreeMap<String, String>,
+    pub unrestorable: Vec<String>,
+    pub tail: String,
+    pub pgid: Option<i32>,
+    pub undo: bool,
+    pub attempts: u32,
+}
+
+/// A run, folded from its journal.
+#[derive(Debug, Clone, Default)]
+pub struct RunLog {
+    pub run_id: String,
+    pub runbook: String,
+    pub path: String,
+    pub hash: String,
+    pub env: String,
+    pub vars: BTreeMap<String, VarRecord>,
+    pub operator: String,
+    pub pid: u32,
+    pub started: String,
+    pub ended: Option<String>,
+    /// `run-end` status, `None` when the run never ended (crash, or running).
+    pub status: Option<String>,
+    pub rolled_back: bool,
+    pub message: Option<String>,
+    pub steps: IndexMap<String, StepLog>,
+    /// Steps (not undo blocks) in the order they passed, across resumes.
+    pub passed_order: Vec<String>,
+    pub resumes: Vec<(String, String)>,
+    pub notes: Vec<(Option<String>, String, String)>,
+}
+
+impl RunLog {
+    pub fn from_records(records: &[Record]) -> RunLog {
+        let mut r = RunLog::default();
+        for rec in records {
+            match rec {
+                Record::RunStart { run, runbook, path, hash, env, vars, operator, pid, at, .. } => {
+                    r.run_id = run.clone();
+                    r.runbook = runbook.clone();
+                    r.path = path.clone();
+                    r.hash = hash.clone();
+                    r.env = env.clone();
+                    r.vars = vars.clone();
+                    r.operator = operator.clone();
+                    r.pid = *pid;
+                    r.started = at.clone();
+                }
+                Record::Resume { operator, pid, at, .. } => {
+                    r.resumes.push((at.clone(), operator.clone()));
+                    r.pid = *pid;
+                    // A resumed run is running again.
+                    r.status = None;
+                    r.ended = None;
+                    r.message = None;
+                }
+                Record::StepStart { step, attempt, command, command_hash, undo, at } => {
+                    let s = r.steps.entry(step.clone()).or_default();
+                    s.status = None;
+                    s.started = Some(at.clone());
+                    s.ended = None;
+                    s.command = command.clone();
+                    s.command_hash = Some(command_hash.clone());
+                    s.undo = *undo;
+                    s.attempts = *attempt;
+                    s.pgid = None;
+                    r.passed_order.retain(|p| p != step);
+                }
+                Record::Spawned { step, pgid } => {
+                    r.steps.entry(step.clone()).or_default().pgid = Some(*pgid);
+                }
+                Record::StepEnd {
+                    step,
+                    status,
+                    exit,
+                    duration_ms,
+                    command_hash,
+                    reason,
+                    captures,
+                    unrestorable,
+                    tail,
+                    undo,
+                    at,
+                } => {
+                    let s = r.steps.entry(step.clone()).or_default();
+                    s.status = Some(*status);
+                    s.ended = Some(at.clone());
+                    s.exit = *exit;
+                    s.duration_ms = *duration_ms;
+                    if command_hash.is_some() {
+                        s.command_hash = command_hash.clone();
+                    }
+                    s.reason = reason.clone();
+                    s.captures = captures.clone();
+                    s.unrestorable = unrestorable.clone();
+                    s.tail = tail.clone();
+                    s.undo = *undo;
+                    if s.started.is_none() {
+                        s.started = Some(at.clone());
+                    }
+                    r.passed_order.retain(|p| p != step);
+                    if *status == StepStatus::Passed && !undo {
+                        r.passed_order.push(step.clone());
+                    }
+                }
+                Record::Note { step, text, at } => r.notes.push((step.clone(), text.clone(), at.clone())),
+                Record::RunEnd { status, rolled_back, message, at } => {
+                    r.status = Some(status.clone());
+                    r.rolled_back = *rolled_back;
+                    r.message = message.clone();
+                    r.ended = Some(at.clone());
+                }
+            }
+        }
+        r
+    }
+
+    /// Can `--resume` continue this run?
+    pub fn resumable(&self) -> bool {
+        match self.status.as_deref() {
+            None => true,
+            Some("interrupted") | Some("refused") => !self.rolled_back,
+            _ => false,
+        }
+    }
+
+    /// Steps started and never ended.
+    pub fn in_flight(&self) -> Vec<&str> {
+        self.steps.iter().filter(|(_, s)| s.status.is_none()).map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+/// Every run directory under `state/runs`, oldest first.
+pub fn run_dirs(state: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(state.join("runs")) else { return Vec::new() };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join(FILE).is_file()).collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,278 @@
+//! Step output: bytes from a pipe to redacted display lines, the step log, a
+//! bounded tail and a bounded copy of stdout (for `capture`, `expect` and
+//! `steps.<id>.stdout`). Memory stays flat whatever a step prints.
+//!
+//! Lines are cut at `\n`; a line longer than [`MAX_LINE`] is emitted in
+//! pieces. Redaction runs on whole lines, and when a long line must be cut,
+//! the last `longest secret - 1` bytes are held back, so a secret split
+//! across two reads (or two pieces) is still masked. `\r` progress output
+//! shows what a terminal would (the last segment), and control characters and
+//! escape sequences are dropped, so a step cannot garble the display.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::events::{Event, Sink, Stream};
+use crate::redact::Redactor;
+
+/// Longest piece of a line emitted at once.
+pub const MAX_LINE: usize = 16 * 1024;
+/// How much stdout is kept for `capture`/`expect`.
+pub const KEEP_STDOUT: usize = 1 << 20;
+/// Lines kept for the report and the journal.
+pub const TAIL_LINES: usize = 20;
+/// Longest line kept in the tail.
+const TAIL_WIDTH: usize = 400;
+
+/// What the two pumps of a step share.
+pub struct StepOutput {
+    pub id: String,
+    pub sink: Arc<Sink>,
+    pub redactor: Arc<RwLock<Redactor>>,
+    pub log: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
+    pub tail: Mutex<VecDeque<String>>,
+    pub stdout: Mutex<Vec<u8>>,
+    pub stdout_truncated: std::sync::atomic::AtomicBool,
+    /// The step captures stdout into a secret: it is never shown or logged.
+    pub hide_stdout: bool,
+}
+
+impl StepOutput {
+    pub fn new(id: &str, sink: Arc<Sink>, redactor: Arc<RwLock<Redactor>>, log: Option<std::fs::File>) -> Self {
+        StepOutput {
+            id: id.to_string(),
+            sink,
+            redactor,
+            log: Mutex::new(log.map(|f| std::io::BufWriter::with_capacity(64 * 1024, f))),
+            tail: Mutex::new(VecDeque::new()),
+            stdout: Mutex::new(Vec::new()),
+            stdout_truncated: Default::default(),
+            hide_stdout: false,
+        }
+    }
+
+    /// A line the engine itself writes to the step log (attempt markers).
+    pub fn log_line(&self, text: &str) {
+        if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let _ = writeln!(w, "{text}");
+        }
+    }
+
+    pub fn flush(&self) {
+        if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let _ = w.flush();
+        }
+    }
+
+    /// Emit one display line (already redacted) to the sink, log and tail.
+    pub fn line(&self, stream: Stream, line: String) {
+        self.log_line(&line);
+        {
+            let mut t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            let mut short = line.clone();
+            if short.len() > TAIL_WIDTH {
+                let mut cut = TAIL_WIDTH;
+                while !short.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                short.truncate(cut);
+                short.push('…');
+            }
+            t.push_back(short);
+        }
+        self.sink.emit(&Event::Output { id: self.id.clone(), stream, line });
+    }
+
+    pub fn tail(&self) -> String {
+        let t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        t.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The kept stdout, unredacted (for captures; never displayed).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    pub fn clear_stdout(&self) {
+        self.stdout.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn keep(&self, data: &[u8]) {
+        let mut s = self.stdout.lock().unwrap_or_else(|p| p.into_inner());
+        let room = KEEP_STDOUT.saturating_sub(s.len());
+        if data.len() > room {
+            self.stdout_truncated.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        s.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// Read a pipe to its end.
+pub async fn pump<R: AsyncRead + Unpin>(mut r: R, stream: Stream, out: Arc<StepOutput>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = LineBuf::default();
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if stream == Stream::Stdout {
+            out.keep(&buf[..n]);
+            if out.hide_stdout {
+                continue;
+            }
+        }
+        let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
+        lines.push(&buf[..n], &red, &mut |l| out.line(stream, l));
+    }
+    let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
+    lines.finish(&red, &mut |l| out.line(stream, l));
+}
+
+/// Splits a byte stream into redacted, cleaned display lines.
+#[derive(Default)]
+pub struct LineBuf {
+    buf: Vec<u8>,
+}
+
+impl LineBuf {
+    pub fn push(&mut self, data: &[u8], red: &Redactor, out: &mut dyn FnMut(String)) {
+        self.buf.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(p) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8_lossy(&self.buf[start..start + p]);
+            out(clean(&red.redact(&line)));
+            start += p + 1;
+        }
+        self.buf.drain(..start);
+        while self.buf.len() > MAX_LINE {
+            // Keep an incomplete UTF-8 sequence at the end raw.
+            let mut end = self.buf.len();
+            let mut back = 0;
+            while back < 3 && end > 0 && (self.buf[end - 1] & 0xC0) == 0x80 {
+                end -= 1;
+                back += 1;
+            }
+            if end > 0 && self.buf[end - 1] >= 0xC0 {
+                end -= 1;
+            } else {
+                end = self.buf.len();
+            }
+            let text = String::from_utf8_lossy(&self.buf[..end]);
+            let red_text = red.redact(&text).into_owned();
+            let hold = red.max_len().saturating_sub(1);
+            let mut cut = red_text.len().saturating_sub(hold).max(1);
+            while !red_text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out(clean(&red_text[..cut]));
+            let mut rest = red_text.as_bytes()[cut..].to_vec();
+            rest.extend_from_slice(&self.buf[end..]);
+            if rest.len() >= self.buf.len() {
+                // Nothing could be emitted (a huge secret): give up holding.
+                self.buf.clear();
+                break;
+            }
+            self.buf = rest;
+        }
+    }
+
+    pub fn finish(&mut self, red: &Redactor, out: &mut dyn FnMut(String)) {
+        if !self.buf.is_empty() {
+            let line = String::from_utf8_lossy(&self.buf).into_owned();
+            out(clean(&red.redact(&line)));
+            self.buf.clear();
+        }
+    }
+}
+
+/// What a terminal would show of a line: the last `\r` segment, without
+/// control characters or escape sequences (tabs are kept).
+pub fn clean(line: &str) -> String {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let seg = line.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
+    let mut out = String::with_capacity(seg.len());
+    let mut chars = seg.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI `ESC [ … final`, OSC `ESC ] … BEL|ESC \`, or a two-char escape.
+                match chars.peek() {
+                    Some('[') => {
+                        chars.next();
+                        for c in chars.by_ref() {
+                            if ('@'..='~').contains(&c) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(']') => {
+                        chars.next();
+                        while let Some(c) = chars.next() {
+                            if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        chars.next();
+                    }
+                    None => {}
+                }
+            }
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]], secrets: &[&str]) -> Vec<String> {
+        let red = Redactor::new(secrets.iter().map(|s| s.to_string()));
+        let mut lb = LineBuf::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            lb.push(c, &red, &mut |l| out.push(l));
+        }
+        lb.finish(&red, &mut |l| out.push(l));
+        out
+    }
+
+    #[test]
+    fn secret_split_across_reads() {
+        assert_eq!(run(&[b"tok=hun", b"ter2\nx"], &["hunter2"]), vec!["tok=***", "x"]);
+    }
+
+    #[test]
+    fn long_line_secret_at_cut() {
+        let mut big = vec![b'a'; MAX_LINE - 3];
+        big.extend_from_slice(b"hun");
+        let out = run(&[&big, b"ter2 end\n"], &["hunter2"]);
+        let joined: String = out.concat();
+        assert!(joined.ends_with("***ter2 end") || joined.ends_with("*** end"), "{}", &joined[joined.len() - 20..]);
+        assert!(!joined.contains("hunter2"));
+    }
+
+    #[test]
+    fn cleans_progress_and_escapes() {
+        assert_eq!(clean("10%\r50%\r100%"), "100%");
+        assert_eq!(clean("\u{1b}[31mred\u{1b}[0m\u{7}"), "red");
+        assert_eq!(clean("done\r"), "done");
+    }
+
+    #[test]
+    fn non_utf8() {
+        assert_eq!(run(&[b"a\xffb\n"], &[]), vec!["a\u{fffd}b"]);
+    }
+}

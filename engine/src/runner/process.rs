@@ -1,0 +1,217 @@
+//! Step processes: spawning, process groups, killing, leftovers.
+//!
+//! A non-interactive step runs in its own process group with stdin from
+//! `/dev/null`, so that a timeout or Ctrl-C reaches its grandchildren too
+//! (SIGTERM to the group, a grace period, SIGKILL). An interactive step stays
+//! in the foreground group so it can read the terminal. The rendered body
+//! reaches the interpreter through an inherited pipe (`bash -euo pipefail
+//! /dev/fd/N`): never argv (visible in `ps`), never a file left on disk.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use crate::model::StepKind;
+
+/// What surely fits in a fresh pipe (Linux: 64 KiB; POSIX guarantees 4 KiB).
+const PIPE_ROOM: usize = 4096;
+
+/// Time between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(3);
+
+pub struct Spec<'a> {
+    pub kind: StepKind,
+    pub body: &'a str,
+    pub cwd: &'a Path,
+    pub env: &'a [(String, String)],
+    /// Prepended to PATH (the rehearsal's stub directory).
+    pub path_prefix: Option<&'a Path>,
+    pub interactive: bool,
+}
+
+pub struct Proc {
+    pub child: Child,
+    /// The process group to signal; `None` for interactive steps.
+    pub pgid: Option<i32>,
+}
+
+/// The interpreter and its flags for a step kind, found on the *real* PATH
+/// (a rehearsal may stub `python3` for the steps' own calls, not for the
+/// interpreter of a python step).
+pub fn interpreter(kind: StepKind) -> (PathBuf, &'static [&'static str]) {
+    let (prog, flags): (&str, &'static [&'static str]) = match kind {
+        StepKind::Bash | StepKind::Manual => ("bash", &["-euo", "pipefail"]),
+        StepKind::Sh => ("sh", &["-eu"]),
+        StepKind::Python => ("python3", &[]),
+        // Never spawned: query steps are run by `runner::query`.
+        StepKind::Promql | StepKind::Logql | StepKind::Http => ("bash", &["-euo", "pipefail"]),
+    };
+    static FOUND: std::sync::OnceLock<[PathBuf; 3]> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let path = std::env::var_os("PATH");
+        ["bash", "sh", "python3"].map(|p| which(p, path.as_deref()).unwrap_or_else(|| PathBuf::from(p)))
+    });
+    let i = match prog {
+        "bash" => 0,
+        "sh" => 1,
+        _ => 2,
+    };
+    (found[i].clone(), flags)
+}
+
+/// The first executable `prog` on `path`.
+pub fn which(prog: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = path?;
+    std::env::split_paths(path)
+        .map(|d| d.join(prog))
+        .find(|p| std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
+}
+
+/// PATH with `prefix` first.
+pub fn path_with(prefix: Option<&Path>) -> OsString {
+    let cur = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    match prefix {
+        None => cur,
+        Some(p) => {
+            let mut v = vec![p.to_path_buf()];
+            v.extend(std::env::split_paths(&cur));
+            std::env::join_paths(v).unwrap_or(cur)
+        }
+    }
+}
+
+pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
+    let (interp, flags) = interpreter(spec.kind);
+    let (reader, writer) = std::io::pipe()?;
+    let fd = reader.as_raw_fd();
+    // The read end is inherited by the interpreter, which opens it as its
+    // script. No `pre_exec` (that would force a full fork() of this process
+    // instead of posix_spawn: the main cost per step); the descriptor is
+    // inheritable only between here and the spawn.
+    nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+    let mut cmd = Command::new(&interp);
+    cmd.args(flags).arg(format!("/dev/fd/{fd}")).current_dir(spec.cwd).kill_on_drop(false);
+    cmd.env("PATH", path_with(spec.path_prefix));
+    for (k, v) in spec.env {
+        cmd.env(k, v);
+    }
+    if spec.interactive {
+        cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    }
+    let child = cmd.spawn()?;
+    drop(reader);
+    let body = spec.body.as_bytes();
+    if body.len() <= PIPE_ROOM {
+        // Fits in the pipe buffer: written at once, without blocking.
+        let mut w = writer;
+        let _ = w.write_all(body);
+    } else {
+        // A larger body would block until the interpreter reads: a thread writes it.
+        let body = body.to_vec();
+        std::thread::spawn(move || {
+            let mut w = writer;
+            let _ = w.write_all(&body);
+        });
+    }
+    let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
+    Ok(Proc { child, pgid })
+}
+
+/// Is any process left in the group?
+pub fn group_alive(pgid: i32) -> bool {
+    killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+pub fn signal_group(pgid: i32, sig: Signal) {
+    let _ = killpg(Pid::from_raw(pgid), sig);
+}
+
+/// SIGTERM the group (or the child alone), wait up to [`GRACE`] for the
+/// child, then SIGKILL whatever is left. Returns the child's exit status.
+pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
+    match p.pgid {
+        Some(g) => signal_group(g, Signal::SIGTERM),
+        None => {
+            if let Some(id) = p.child.id() {
+                let _ = kill(Pid::from_raw(id as i32), Signal::SIGTERM);
+            }
+        }
+    }
+    let status = match tokio::time::timeout(GRACE, p.child.wait()).await {
+        Ok(s) => s.ok(),
+        Err(_) => {
+            let _ = p.child.start_kill();
+            p.child.wait().await.ok()
+        }
+    };
+    if let Some(g) = p.pgid {
+        kill_leftovers(g).await;
+    }
+    status
+}
+
+/// After the main process ended: terminate what is left in its group.
+pub async fn kill_leftovers(pgid: i32) -> bool {
+    if !group_alive(pgid) {
+        return false;
+    }
+    signal_group(pgid, Signal::SIGTERM);
+    let until = tokio::time::Instant::now() + GRACE;
+    while group_alive(pgid) && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if group_alive(pgid) {
+        signal_group(pgid, Signal::SIGKILL);
+    }
+    true
+}
+
+/// After a crash of the engine: kill the processes still running for the
+/// step that was in flight (found by their `RUNBOOK_RUN`/`RUNBOOK_STEP`
+/// environment). Returns how many were killed.
+pub fn reap_orphans(run_id: &str, step: &str) -> usize {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
+    let me = std::process::id();
+    let want_run = format!("RUNBOOK_RUN={run_id}");
+    let want_step = format!("RUNBOOK_STEP={step}");
+    let mut killed = Vec::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        let mut run_ok = false;
+        let mut step_ok = false;
+        for kv in env.split(|&b| b == 0) {
+            run_ok |= kv == want_run.as_bytes();
+            step_ok |= kv == want_step.as_bytes();
+        }
+        if run_ok && step_ok && kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok() {
+            killed.push(pid);
+        }
+    }
+    // Wait briefly until they are gone, so the re-run does not overlap them.
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < until && killed.iter().any(|&p| super::lock::alive(p) && !zombie(p)) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed.len()
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}

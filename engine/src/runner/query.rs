@@ -1,0 +1,147 @@
+//! Query steps (`promql`, `logql`, `http`) in a play: what `step::once`
+//! does instead of spawning a process (docs/observability.md).
+//!
+//! The request runs on a blocking thread (bounded by the step's `timeout`,
+//! 30 s by default, per request). Its rendered result is the step's output
+//! and what `capture` stores becomes the kept stdout; `expect` is judged
+//! with the observe grammar. `soak=` repeats the evaluation every `delay`
+//! (30 s by default) for that long and fails at the first false `expect`;
+//! in a rehearsal the soak does not wait: it evaluates `soak / delay` times
+//! back to back (at most 100), answered by the fixture's `sequence`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::StepStatus;
+use super::events::Stream;
+use super::output::{LineBuf, StepOutput};
+use super::scheduler::Sched;
+use super::step::{Job, cancelled};
+use crate::model::Step;
+use crate::observe::{self, Backend, QueryKind, Servers, expect::Expect};
+
+/// Interval of a soak without `delay=`.
+pub const SOAK_INTERVAL: Duration = Duration::from_secs(30);
+/// Evaluations of a soak in a rehearsal, at most.
+const REHEARSAL_SOAK_MAX: u64 = 100;
+
+pub struct QueryJob {
+    pub kind: QueryKind,
+    pub expect: Option<Expect>,
+    pub servers: Servers,
+    pub backend: Arc<dyn Backend>,
+    pub range: Option<Duration>,
+    pub step: Option<Duration>,
+    pub soak: Option<Duration>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rehearsal: bool,
+    /// `file:line` of the query in the runbook, for server errors.
+    pub location: String,
+}
+
+/// Parse a rendered `expect` of a query step (the play fails the step with
+/// this message when it does not parse).
+pub(super) fn check_expect(s: &Step, src: &str) -> Result<Expect, String> {
+    let kind = s.kind.query().expect("a query step");
+    observe::expect::parse(src, kind.target())
+        .map_err(|e| format!("`expect` does not parse: {e} in `{src}` (docs/observability.md)"))
+}
+
+/// The query part of a step's job; `None` for process steps.
+pub(super) fn job(sched: &Sched, s: &Step, expect_src: Option<&str>) -> Option<Arc<QueryJob>> {
+    let kind = s.kind.query()?;
+    let opts = &sched.opts;
+    let path = sched.rb.path.strip_prefix(&sched.config.root).unwrap_or(&sched.rb.path);
+    let backend: Arc<dyn Backend> = match &opts.sandbox {
+        Some(sb) => Arc::new(observe::Fixtures(sb.queries.clone())),
+        None => Arc::new(observe::Live),
+    };
+    Some(Arc::new(QueryJob {
+        kind,
+        expect: expect_src.and_then(|x| check_expect(s, x).ok()),
+        servers: Servers::resolve(&opts.vars, &|k| std::env::var(k).ok()),
+        backend,
+        range: s.attrs.range,
+        step: s.attrs.step,
+        soak: s.attrs.soak,
+        interval: s.attrs.delay.unwrap_or(SOAK_INTERVAL),
+        timeout: s.attrs.timeout.unwrap_or(observe::DEFAULT_TIMEOUT),
+        rehearsal: opts.sandbox.is_some(),
+        location: format!("{}:{}", path.display(), s.body_line),
+    }))
+}
+
+fn show(out: &Arc<StepOutput>, stream: Stream, text: &str) {
+    let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut lines = LineBuf::default();
+    lines.push(text.as_bytes(), &red, &mut |l| out.line(stream, l));
+    lines.finish(&red, &mut |l| out.line(stream, l));
+}
+
+/// One attempt of a query step: `(status, reason)`.
+pub(super) async fn once(job: &Job, out: &Arc<StepOutput>, q: &Arc<QueryJob>) -> (StepStatus, Option<String>) {
+    let started = Instant::now();
+    let evaluations = match (q.soak, q.rehearsal) {
+        (None, _) => 1,
+        (Some(s), true) => (s.as_millis() / q.interval.as_millis().max(1)) as u64 + 1,
+        (Some(_), false) => u64::MAX,
+    }
+    .min(if q.rehearsal { REHEARSAL_SOAK_MAX } else { u64::MAX });
+    let mut n = 0;
+    loop {
+        n += 1;
+        if q.soak.is_some() {
+            out.log_line(&format!("--- soak: evaluation {n} ---"));
+        }
+        let (qj, text) = (q.clone(), job.body.clone());
+        let handle = tokio::task::spawn_blocking(move || {
+            let spec =
+                observe::Spec { kind: qj.kind, text: &text, range: qj.range, step: qj.step, timeout: qj.timeout };
+            observe::run(&*qj.backend, &qj.servers, &spec)
+        });
+        let mut cancel = job.cancel.clone();
+        let answer = tokio::select! {
+            r = handle => r,
+            _ = cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
+        };
+        let answer = match answer {
+            Ok(Ok(a)) => a,
+            Ok(Err(why)) => {
+                return (StepStatus::Failed, Some(soaked(q, n, format!("{why} (query at {})", q.location))));
+            }
+            Err(e) => return (StepStatus::Failed, Some(format!("the query could not run: {e}"))),
+        };
+        show(out, Stream::Stdout, &answer.output);
+        *out.stdout.lock().unwrap_or_else(|p| p.into_inner()) = answer.capture.clone().into_bytes();
+        match observe::judge(q.kind, q.expect.as_ref(), &answer) {
+            Err(why) => return (StepStatus::Failed, Some(soaked(q, n, why))),
+            Ok(note) if !note.is_empty() => show(out, Stream::Stderr, &note),
+            Ok(_) => {}
+        }
+        let Some(soak) = q.soak else { return (StepStatus::Passed, None) };
+        let elapsed = started.elapsed();
+        if n >= evaluations || (!q.rehearsal && elapsed >= soak) {
+            let text = format!("held for {} ({n} evaluations)", humantime::format_duration(soak));
+            show(out, Stream::Stderr, &text);
+            return (StepStatus::Passed, None);
+        }
+        if !q.rehearsal {
+            let wait = q.interval.min(soak.saturating_sub(elapsed));
+            let mut cancel = job.cancel.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
+            }
+        }
+    }
+}
+
+fn soaked(q: &QueryJob, n: u64, why: String) -> String {
+    match q.soak {
+        Some(s) if n > 1 => {
+            format!("{why} — at evaluation {n} of the {} soak", humantime::format_duration(s))
+        }
+        _ => why,
+    }
+}

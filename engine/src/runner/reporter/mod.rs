@@ -1,0 +1,44 @@
+//! The reporters of a real play: spinners on a terminal ([`term`]), plain
+//! lines prefixed with the step id otherwise ([`plain`]).
+
+pub mod plain;
+pub mod term;
+
+use std::io::IsTerminal;
+
+use super::Reporter;
+
+/// The reporter for this process's stdout.
+pub fn for_stdout() -> Box<dyn Reporter> {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    if std::io::stdout().is_terminal() {
+        Box::new(term::Term::new(color))
+    } else {
+        Box::new(plain::Plain::new(std::io::stdout()))
+    }
+}
+
+/// One line of the final summary, shared by both reporters.
+pub fn summary(o: &super::Outcome) -> Vec<String> {
+    use super::StepStatus::*;
+    // Undo blocks that never ran are "not run" without a reason: not counted.
+    let count = |st| o.steps.values().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
+    let passed = o.steps.values().filter(|r| r.status == Passed).count();
+    let mut parts = vec![format!("{passed} passed")];
+    for (st, name) in [(Failed, "failed"), (Skipped, "skipped"), (Interrupted, "interrupted"), (NotRun, "not run")] {
+        let n = count(st);
+        if n > 0 {
+            parts.push(format!("{n} {name}"));
+        }
+    }
+    let mut out = vec![format!("play {}: {} ({})", o.status.name(), parts.join(", "), o.run_id)];
+    for (id, r) in &o.steps {
+        if r.status == Failed {
+            out.push(format!("  failed: {id}{}", r.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default()));
+        }
+    }
+    if !o.rolled_back.is_empty() {
+        out.push(format!("  rolled back: {}", o.rolled_back.join(", ")));
+    }
+    out
+}

@@ -1,0 +1,256 @@
+//! Everything before the first step: env checks, `requires`, the lock, the
+//! resume decision, the run directory and its journal, the tracing log.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use super::journal::{self, Journal, Record, RunLog, VarRecord};
+use super::lock::{self, Holder, PlayLock};
+use super::{Answers, PlayOptions, ResumeMode, prompt, time};
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Result};
+use crate::model::Runbook;
+use crate::plan::Dag;
+
+/// The env name used when no profile is given.
+pub const LOCAL_ENV: &str = "local";
+
+pub struct Prepared {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub env_name: String,
+    pub journal: Journal,
+    pub previous: Option<RunLog>,
+    /// Things to tell the operator once reporting starts.
+    pub notes: Vec<String>,
+    pub _lock: PlayLock,
+}
+
+pub fn state_dir(config: &Config, opts: &PlayOptions) -> PathBuf {
+    opts.sandbox.as_ref().map(|s| s.state_dir.clone()).unwrap_or_else(|| config.state.clone())
+}
+
+pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &PlayOptions) -> Result<Prepared> {
+    let env_name = opts.env.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| LOCAL_ENV.to_string());
+    if let Some(p) = &opts.env
+        && !rb.envs.is_empty()
+        && !rb.envs.contains(&p.name)
+    {
+        return Err(Error::invalid(
+            Diagnostic::error("env-not-allowed", format!("runbook `{}` is not for env `{}`", rb.id, p.name))
+                .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+                .hint(format!("its front matter allows: {}", rb.envs.join(", "))),
+        ));
+    }
+    check_selectors(rb, dag, opts)?;
+    check_requires(rb, opts)?;
+    let state = state_dir(config, opts);
+    let (user, host) = lock::operator();
+    let operator = format!("{user}@{host}");
+    let now = std::time::SystemTime::now();
+    let mut notes = Vec::new();
+    let me = Holder { user, host, pid: std::process::id(), since: time::now_rfc3339(), run: String::new() };
+    let mut lock = lock::acquire(&lock::path(&state, &rb.id, &env_name), &me)?;
+    if let Some(h) = &lock.took_over {
+        notes.push(format!("took over the lock of {}@{} (pid {}, no longer running)", h.user, h.host, h.pid));
+    }
+
+    let previous = match opts.resume {
+        ResumeMode::Fresh => None,
+        mode => match latest_run(&state, &rb.id, &env_name)? {
+            Some((dir, log)) if log.resumable() => {
+                let resume = match mode {
+                    ResumeMode::Resume => true,
+                    _ => ask_resume(&log, &dir, opts)?,
+                };
+                if resume { Some(log) } else { None }
+            }
+            _ => {
+                if mode == ResumeMode::Resume {
+                    notes.push("--resume: no unfinished run of this runbook and env; starting a new run".into());
+                }
+                None
+            }
+        },
+    };
+
+    let (run_id, run_dir) = match &previous {
+        Some(p) => (p.run_id.clone(), state.join("runs").join(&p.run_id)),
+        None => new_run_dir(&state, &format!("{}-{}-{}", time::compact(now), rb.id, env_name))?,
+    };
+    lock.set_run(&me, &run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", run_dir.display()))?;
+    let mut journal = Journal::open(&run_dir.join(journal::FILE), opts.sandbox.is_none())?;
+    let pid = std::process::id();
+    match &previous {
+        Some(p) => {
+            journal.append(&Record::Resume {
+                operator: operator.clone(),
+                pid,
+                hash: rb.hash.clone(),
+                at: time::now_rfc3339(),
+            })?;
+            if p.hash != rb.hash {
+                notes.push("the runbook changed since this run started: steps whose command changed run again".into());
+            }
+            for step in p.in_flight() {
+                let n = super::process::reap_orphans(&p.run_id, step);
+                if n > 0 {
+                    notes.push(format!("killed {n} leftover process(es) of step `{step}` from the interrupted run"));
+                }
+            }
+        }
+        None => {
+            journal.append(&Record::RunStart {
+                v: 1,
+                run: run_id.clone(),
+                runbook: rb.id.clone(),
+                path: rb.path.display().to_string(),
+                hash: rb.hash.clone(),
+                env: env_name.clone(),
+                vars: var_records(rb, opts),
+                operator: operator.clone(),
+                pid,
+                at: time::now_rfc3339(),
+            })?;
+        }
+    }
+    if opts.sandbox.is_none() {
+        init_tracing(&run_dir);
+    }
+    tracing::info!(run = %run_id, runbook = %rb.id, env = %env_name, "play started");
+    Ok(Prepared { run_id, run_dir, env_name, journal, previous, notes, _lock: lock })
+}
+
+fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> {
+    let red = crate::preview::secret_redactor(rb, &opts.vars);
+    opts.vars
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let secret = rb.is_secret(k);
+            let text = crate::vars::as_text(v);
+            let value = if secret { crate::redact::MASK.to_string() } else { red.redact(&text).into_owned() };
+            let origin = opts
+                .vars
+                .origin
+                .get(k)
+                .and_then(|o| serde_json::to_value(o).ok())
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            (k.clone(), VarRecord { value, origin, secret })
+        })
+        .collect()
+}
+
+fn check_selectors(rb: &Runbook, dag: &Dag, opts: &PlayOptions) -> Result<()> {
+    for (flag, v) in [("--from", &opts.from), ("--only", &opts.only)] {
+        let Some(id) = v else { continue };
+        let ok = rb.step_index(id).is_some_and(|i| dag.order.contains(&i));
+        if !ok {
+            let ids: Vec<&str> = dag.order.iter().map(|&i| rb.steps[i].id.as_str()).collect();
+            let hint = match crate::error::did_you_mean(id, ids.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("steps: {}", ids.join(", ")),
+            };
+            return Err(Error::usage(format!("{flag} {id}: no such step in `{}`", rb.id), hint));
+        }
+    }
+    Ok(())
+}
+
+/// Every tool of `requires` must be on PATH (the sandbox's, in a rehearsal).
+fn check_requires(rb: &Runbook, opts: &PlayOptions) -> Result<()> {
+    let path = super::process::path_with(opts.sandbox.as_ref().map(|s| s.bin_dir.as_path()));
+    let missing: Vec<&str> =
+        rb.requires.iter().filter(|t| super::process::which(t, Some(&path)).is_none()).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "runbook `{}` requires {} not found on PATH: {}\n  hint: install {}, or fix PATH (front matter `requires`)",
+        rb.id,
+        if missing.len() == 1 { "a tool" } else { "tools" },
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" },
+    )))
+}
+
+/// The latest run of this runbook and env, read fully. A journal whose first
+/// line cannot be read is skipped here (it belongs to nobody we know).
+fn latest_run(state: &Path, runbook: &str, env: &str) -> Result<Option<(PathBuf, RunLog)>> {
+    for dir in journal::run_dirs(state).into_iter().rev() {
+        let file = dir.join(journal::FILE);
+        let first = std::fs::read_to_string(&file).ok().and_then(|t| t.lines().next().map(str::to_string));
+        let Some(first) = first else { continue };
+        let Ok(Record::RunStart { runbook: r, env: e, .. }) = serde_json::from_str::<Record>(&first) else {
+            continue;
+        };
+        if r == runbook && e == env {
+            let records = journal::read(&file)?;
+            return Ok(Some((dir, RunLog::from_records(&records))));
+        }
+    }
+    Ok(None)
+}
+
+fn ask_resume(log: &RunLog, dir: &Path, opts: &PlayOptions) -> Result<bool> {
+    let passed = log.steps.values().filter(|s| s.status == Some(super::StepStatus::Passed)).count();
+    let flight = log.in_flight();
+    let mut what = format!("{passed} step(s) passed");
+    if !flight.is_empty() {
+        what.push_str(&format!(", in flight: {}", flight.join(", ")));
+    }
+    let status = log.status.as_deref().unwrap_or("did not finish");
+    if matches!(opts.answers, Answers::Interactive) && prompt::terminal() {
+        let q = format!(
+            "An unfinished run {} ({status}, {what}; started {} by {}).\nResume it? [Y]es / [f]resh run / [q]uit: ",
+            log.run_id, log.started, log.operator
+        );
+        return match prompt::choose(&q, &['y', 'f', 'q'], Some('y'), &AtomicBool::new(false)) {
+            Some('y') => Ok(true),
+            Some('f') => Ok(false),
+            _ => Err(Error::Refused("no answer: nothing was run".into())),
+        };
+    }
+    Err(Error::Refused(format!(
+        "an unfinished run of this runbook and env exists: {} ({status}, {what}; {})\n  hint: pass --resume to continue it, or --fresh to start a new run",
+        log.run_id,
+        dir.display()
+    )))
+}
+
+fn new_run_dir(state: &Path, base: &str) -> Result<(String, PathBuf)> {
+    let runs = state.join("runs");
+    std::fs::create_dir_all(&runs).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", runs.display()))?;
+    for n in 1.. {
+        let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+        let dir = runs.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(anyhow::anyhow!("cannot create {}: {e}", dir.display()).into()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// `runs/<id>/runbook.log`: the engine's own log (level from `RUNBOOK_LOG`,
+/// default `info`). Once per process; later plays in the same process keep
+/// the first file.
+fn init_tracing(run_dir: &Path) {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(run_dir.join("runbook.log")) else {
+            return;
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_env("RUNBOOK_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    });
+}

@@ -1,0 +1,240 @@
+//! Running one step to its end: attempts (`retry`/`delay`), `timeout`,
+//! cancellation, `expect`, `budget`, leftovers, output pumps.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use tokio::sync::watch;
+
+use super::StepStatus;
+use super::events::{Sink, Stream};
+use super::output::{StepOutput, pump};
+use super::process::{self, Spec};
+use crate::model::StepKind;
+use crate::redact::Redactor;
+
+/// Delay between attempts when `retry` has no `delay`.
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
+/// How long to wait for output after the step's processes are gone (a
+/// detached process may hold the pipe open forever).
+const DRAIN: Duration = Duration::from_secs(2);
+
+pub struct Job {
+    pub id: String,
+    pub kind: StepKind,
+    /// The rendered body (not redacted: it runs).
+    pub body: String,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub path_prefix: Option<PathBuf>,
+    pub interactive: bool,
+    pub timeout: Option<Duration>,
+    pub retry: u32,
+    pub delay: Duration,
+    pub expect: Option<(Regex, String)>,
+    pub budget: Option<Duration>,
+    pub escalate: Option<String>,
+    /// `capture=NAME` with a secret NAME: stdout is kept, never shown.
+    pub secret_capture: Option<String>,
+    pub log_path: PathBuf,
+    pub sink: Arc<Sink>,
+    pub redactor: Arc<RwLock<Redactor>>,
+    pub cancel: watch::Receiver<bool>,
+    /// promql/logql/http: run by `runner::query`, not a process.
+    pub query: Option<Arc<super::query::QueryJob>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobResult {
+    pub status: StepStatus,
+    pub exit: Option<i32>,
+    pub reason: Option<String>,
+    pub duration: Duration,
+    pub tail: String,
+    /// Kept stdout, unredacted (captures, `steps.<id>.stdout`).
+    pub stdout: String,
+    pub attempts: u32,
+}
+
+struct Attempt {
+    status: StepStatus,
+    exit: Option<i32>,
+    reason: Option<String>,
+}
+
+pub async fn run(mut job: Job) -> JobResult {
+    let started = Instant::now();
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&job.log_path).ok();
+    let mut out = StepOutput::new(&job.id, job.sink.clone(), job.redactor.clone(), log);
+    if let Some(name) = &job.secret_capture {
+        out.hide_stdout = true;
+        let text = format!("stdout is captured into the secret `{name}`: not shown, not logged");
+        out.log_line(&format!("({text})"));
+        job.sink.note(Some(&job.id), text);
+    }
+    let out = Arc::new(out);
+    let budget = job.budget.map(|b| {
+        let sink = job.sink.clone();
+        let id = job.id.clone();
+        let hint = job.escalate.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(b).await;
+            let mut text = format!("over its budget of {}", humantime::format_duration(b));
+            if let Some(h) = hint {
+                text.push_str(&format!(" — escalate: {h}"));
+            }
+            sink.note(Some(&id), text);
+        })
+    });
+    let total = job.retry + 1;
+    let mut attempts = 0;
+    let mut last = Attempt { status: StepStatus::Failed, exit: None, reason: None };
+    for attempt in 1..=total {
+        attempts = attempt;
+        if attempt > 1 {
+            out.log_line(&format!("--- attempt {attempt} of {total} ---"));
+            out.clear_stdout();
+        }
+        last = once(&mut job, &out).await;
+        let stop_now = *job.cancel.borrow();
+        if last.status != StepStatus::Failed || attempt == total || stop_now {
+            break;
+        }
+        job.sink.note(
+            Some(&job.id),
+            format!(
+                "attempt {attempt} of {total} failed ({}); retrying in {}",
+                last.reason.as_deref().unwrap_or("failed"),
+                humantime::format_duration(job.delay)
+            ),
+        );
+        let mut cancel = job.cancel.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(job.delay) => {}
+            _ = cancelled(&mut cancel) => {
+                last = Attempt { status: StepStatus::Interrupted, exit: last.exit, reason: Some("interrupted".into()) };
+                break;
+            }
+        }
+    }
+    if let Some(b) = budget {
+        b.abort();
+    }
+    out.flush();
+    JobResult {
+        status: last.status,
+        exit: last.exit,
+        reason: last.reason,
+        duration: started.elapsed(),
+        tail: out.tail(),
+        stdout: out.stdout_text(),
+        attempts,
+    }
+}
+
+async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
+    if let Some(q) = job.query.clone() {
+        let (status, reason) = super::query::once(job, out, &q).await;
+        return Attempt { status, exit: None, reason };
+    }
+    let spec = Spec {
+        kind: job.kind,
+        body: &job.body,
+        cwd: &job.cwd,
+        env: &job.env,
+        path_prefix: job.path_prefix.as_deref(),
+        interactive: job.interactive,
+    };
+    let mut p = match process::spawn(&spec) {
+        Ok(p) => p,
+        Err(e) => {
+            let (interp, _) = process::interpreter(job.kind);
+            return Attempt {
+                status: StepStatus::Failed,
+                exit: None,
+                reason: Some(format!("cannot start {} in {}: {e}", interp.display(), job.cwd.display())),
+            };
+        }
+    };
+    let mut pumps = Vec::new();
+    if let Some(o) = p.child.stdout.take() {
+        pumps.push(tokio::spawn(pump(o, Stream::Stdout, out.clone())));
+    }
+    if let Some(e) = p.child.stderr.take() {
+        pumps.push(tokio::spawn(pump(e, Stream::Stderr, out.clone())));
+    }
+    let deadline = async {
+        match job.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut cancel = job.cancel.clone();
+    let mut timed_out = false;
+    let mut was_cancelled = false;
+    let status = tokio::select! {
+        s = p.child.wait() => s.ok(),
+        _ = deadline => {
+            timed_out = true;
+            process::terminate(&mut p).await
+        }
+        _ = cancelled(&mut cancel) => {
+            was_cancelled = true;
+            process::terminate(&mut p).await
+        }
+    };
+    if let Some(g) = p.pgid
+        && !timed_out
+        && !was_cancelled
+        && process::kill_leftovers(g).await
+    {
+        job.sink.note(Some(&job.id), "terminated processes the step left running in the background");
+    }
+    for h in pumps {
+        let abort = h.abort_handle();
+        if tokio::time::timeout(DRAIN, h).await.is_err() {
+            abort.abort();
+            job.sink.note(Some(&job.id), "output still held open by a detached process; not waiting for it");
+        }
+    }
+    let exit = status.and_then(|s| s.code());
+    let signal = status.and_then(|s| s.signal());
+    if was_cancelled {
+        return Attempt { status: StepStatus::Interrupted, exit, reason: Some("interrupted".into()) };
+    }
+    if timed_out {
+        let t = job.timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_default();
+        return Attempt { status: StepStatus::Failed, exit, reason: Some(format!("timed out after {t}")) };
+    }
+    match (exit, signal) {
+        (Some(0), _) => {}
+        (Some(c), _) => return Attempt { status: StepStatus::Failed, exit, reason: Some(format!("exit {c}")) },
+        (None, Some(s)) => {
+            let name = nix::sys::signal::Signal::try_from(s).map(|s| s.as_str().to_string()).unwrap_or(s.to_string());
+            return Attempt { status: StepStatus::Failed, exit, reason: Some(format!("killed by {name}")) };
+        }
+        (None, None) => {
+            return Attempt { status: StepStatus::Failed, exit, reason: Some("lost track of the process".into()) };
+        }
+    }
+    if let Some((re, src)) = &job.expect
+        && !re.is_match(&out.stdout_text())
+    {
+        let mut reason = format!("stdout does not match expect /{src}/");
+        if out.stdout_truncated.load(std::sync::atomic::Ordering::Relaxed) {
+            reason.push_str(" (only the first MiB of stdout is kept)");
+        }
+        return Attempt { status: StepStatus::Failed, exit, reason: Some(reason) };
+    }
+    Attempt { status: StepStatus::Passed, exit, reason: None }
+}
+
+/// Resolves when the play cancels its steps (never if the sender is gone).
+pub async fn cancelled(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,48 @@
+//! UTC timestamps without a calendar crate: RFC 3339 via humantime, and the
+//! compact sortable form used in run ids.
+
+use std::time::{Duration, SystemTime};
+
+/// `2026-11-28T03:15:00.123Z`
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// `20261128T031500Z`
+pub fn compact(t: SystemTime) -> String {
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    s.chars().filter(|c| *c != '-' && *c != ':').collect()
+}
+
+pub fn parse(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()
+}
+
+/// `1.2s`, `3m04s`, `1h02m`: short, for spinners and reports.
+pub fn short(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 10_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if ms < 60_000 {
+        format!("{}s", d.as_secs())
+    } else if ms < 3_600_000 {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    } else {
+        format!("{}h{:02}m", d.as_secs() / 3600, (d.as_secs() / 60) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_parse() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(compact(t), "20231114T221320Z");
+        let s = humantime::format_rfc3339_millis(t).to_string();
+        assert_eq!(parse(&s), Some(t));
+        assert_eq!(short(Duration::from_millis(1234)), "1.2s");
+        assert_eq!(short(Duration::from_secs(184)), "3m04s");
+    }
+}

@@ -1,0 +1,238 @@
+//! `runbook check`: each lint fires at the right file:line, a clean runbook
+//! has no finding, invalid fixtures are exit 2 with file:line, and the
+//! machine formats parse.
+
+use crate::common::*;
+
+const CLEAN: &str = r#"
+    # Clean
+
+    ```bash {#pods read capture=pod}
+    kubectl get pods -n {{ namespace }} -o name | head -1
+    ```
+
+    ```bash {#logs read needs=pods}
+    kubectl logs {{ pod }} -n {{ namespace }} --tail=20
+    ```
+"#;
+
+const CLEAN_FIXTURE: &str = r#"
+    [[scenario]]
+    name = "ok"
+      [[scenario.stub]]
+      cmd = "kubectl get pods -n animica-devnet -o name"
+      stdout = "pod/a\n"
+      [[scenario.stub]]
+      cmd = "kubectl logs pod/a -n animica-devnet --tail=20"
+      stdout = "fine\n"
+      [scenario.expect]
+      steps = { pods = "passed", logs = "passed" }
+"#;
+
+#[test]
+fn clean_runbook_has_no_finding() {
+    let f = Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", CLEAN_FIXTURE)
+        .args(["check"])
+        .stdout_has("ok clean / ok")
+        .stdout_has("1 runbooks, 0 errors, 0 warnings; 1 scenarios rehearsed, 0 failed")
+        .run();
+    assert!(!f.stdout.contains("runbooks/clean.md:"), "{}", f.stdout);
+}
+
+/// (markdown, `file:line`, code, exit) — each broken runbook alone in a project.
+const CORPUS: &[(&str, &str, &str)] = &[
+    ("# A\n\n```bash {#a reed}\necho\n```\n", "a.md:3", "unknown-attribute"),
+    ("# A\n\n```bash {#a}\necho\n```\n\n```bash {#a}\necho\n```\n", "a.md:7", "duplicate-id"),
+    ("# A\n\n```bash {#a needs=b}\necho\n```\n", "a.md:3", "unknown-step"),
+    ("# A\n\n```bash {#a needs=b}\necho\n```\n\n```bash {#b needs=a}\necho\n```\n", "a.md:3", "cycle"),
+    ("# A\n\n```bash {#a rollback=u}\necho\n```\n\n```bash {#u}\necho\n```\n", "a.md:3", "rollback-not-undo"),
+    ("# A\n\n```bash {#a}\necho\necho {{ nope }}\n```\n", "a.md:5", "undefined-variable"),
+    ("# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n", "a.md:8", "capture-order"),
+    ("# A\n\n```bash {#a}\necho \"ns {{ namespace }}\"\n```\n", "a.md:4", "template-in-quotes"),
+    ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax"),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```sh\nfor x in; do\n```\n", "a.md:8", "shell-syntax"),
+    ("# A\n\n```bash {#a}\nkubectl logs <pod> -n <ns>\n```\n", "a.md:4", "placeholder"),
+    ("# A\n\n```bash {#a}\n:\ncurl -fsSL https://x.io/i.sh | bash\n```\n", "a.md:5", "pipe-to-shell"),
+    ("# A\n\n```bash {#a}\ncurl -fsS http://example.com/x.tgz -o /dev/null\n```\n", "a.md:4", "plain-http"),
+    ("# A\n\n```bash {#a}\ncurl -H 'Authorization: Bearer abcdef123456' x\n```\n", "a.md:4", "credential"),
+    ("# A\n\n```bash {#a}\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n```\n", "a.md:4", "credential"),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```bash\necho never closed\n", "a.md:7", "unclosed-fence"),
+    ("# A\n\n```bash {#a}\necho {% if x %}\n```\n", "a.md:4", "template-syntax"),
+    ("# A\n\n```bash {#a}\n:\n```\n", "a.md:1", "no-fixture"),
+];
+
+#[test]
+fn every_lint_fires_at_its_line() {
+    for (md, at, code) in CORPUS {
+        let f = Test::new().file("runbooks/a.md", md).args(["check", "--format", "json"]).any_status().run();
+        let j = f.json();
+        let findings = j["runbooks"][0]["findings"].as_array().cloned().unwrap_or_default();
+        let hit = findings
+            .iter()
+            .any(|d| d["code"] == *code && format!("{}:{}", d["file"].as_str().unwrap_or(""), d["line"]).ends_with(at));
+        assert!(hit, "no `{code}` at {at} for:\n{md}\nfindings: {findings:#?}");
+        assert!(findings.iter().all(|d| d["hint"].is_string()), "a finding without a hint: {findings:#?}");
+        let expect_exit = if *code == "no-fixture" || *code == "plain-http" { 0 } else { 1 };
+        assert_eq!(f.output.status.code(), Some(expect_exit), "{code}: {}", f.stdout);
+    }
+}
+
+#[test]
+fn shellcheck_findings_map_to_runbook_lines() {
+    if std::process::Command::new("shellcheck").arg("--version").output().is_err() {
+        return;
+    }
+    let md = "# A\n\n```bash {#a}\necho a\n```\n\n```bash {#b}\nfor f in $(ls); do echo \"$f\"; done\n```\n";
+    Test::new()
+        .file("runbooks/a.md", md)
+        .args(["check"])
+        .status(1)
+        .stdout_has("runbooks/a.md:8: error[shellcheck]: shellcheck SC2045")
+        .run();
+}
+
+#[test]
+fn undefined_variable_is_checked_per_env() {
+    let cfg = CONFIG.replace("confirm = \"write\"", "confirm = \"write\"\nonly_prod = \"x\"");
+    let md = "# A\n\n```bash {#a}\necho {{ only_prod }}\n```\n";
+    Test::new()
+        .config(&cfg)
+        .file("runbooks/a.md", md)
+        .args(["check"])
+        .status(1)
+        .stdout_has(
+            "runbooks/a.md:4: error[undefined-variable]: undefined variable `only_prod` in step `a` in env devnet",
+        )
+        .run();
+    // Restricted to prod, it is defined.
+    let md = "---\nenvs: [prod]\n---\n# A\n\n```bash {#a}\necho {{ only_prod }}\n```\n";
+    Test::new().config(&cfg).file("runbooks/a.md", md).args(["check"]).stdout_lacks("undefined").run();
+}
+
+#[test]
+fn unused_stub_is_a_warning() {
+    let fx = CLEAN_FIXTURE.to_string() + "  [[scenario.stub]]\n  cmd = \"helm status *\"\n";
+    Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", &fx)
+        .args(["check"])
+        .stdout_has("fixtures/clean.toml:11: warning[unused-stub]: stub `helm status *` is never called")
+        .run();
+    Test::new().runbook("clean", CLEAN).fixture("clean", &fx).args(["check", "--deny-warnings"]).status(1).run();
+}
+
+/// (fixture, `file:line`, message) — each an invalid fixture, exit 2.
+const BAD_FIXTURES: &[(&str, &str, &str, &str)] = &[
+    ("ghost", "[[scenario]]\nname = \"x\"\n", "fixtures/ghost.toml:1", "runbook that does not exist"),
+    (
+        "clean",
+        "[[scenario]]\nname = \"x\"\nenv = \"staging\"\n",
+        "fixtures/clean.toml:3",
+        "unknown environment `staging`",
+    ),
+    (
+        "clean",
+        "[[scenario]]\nname = \"x\"\n[[scenario.stub]]\ncmd = \"kubectl get [pods\"\n",
+        "fixtures/clean.toml:4",
+        "not a valid glob",
+    ),
+    (
+        "clean",
+        "[[scenario]]\nname = \"x\"\n[scenario.expect]\nsteps = { podz = \"passed\" }\n",
+        "fixtures/clean.toml:4",
+        "names step `podz`",
+    ),
+    ("clean", "[[scenario]]\nname = \"x\"\nstubs = []\n", "fixtures/clean.toml:3", "unknown field `stubs`"),
+    (
+        "clean",
+        "[[scenario]]\nname = \"x\"\n[[scenario.stub]]\ncmd = \"k\"\nexit = 300\n",
+        "fixtures/clean.toml:5",
+        "0 to 255",
+    ),
+    (
+        "clean",
+        "[[scenario]]\nname = \"x\"\nanswers = { podz = \"skip\" }\n",
+        "fixtures/clean.toml:3",
+        "names step `podz`",
+    ),
+];
+
+#[test]
+fn invalid_fixtures_are_exit_2_with_file_line() {
+    for (name, toml, at, msg) in BAD_FIXTURES {
+        let t = Test::new().runbook("clean", CLEAN).file(&format!("fixtures/{name}.toml"), toml);
+        t.args(["check"]).status(2).stdout_has(&format!("{at}: error[fixture]: ")).stdout_has(msg).run();
+    }
+    // The same through play --dry-run.
+    Test::new()
+        .runbook("clean", CLEAN)
+        .file("fixtures/clean.toml", BAD_FIXTURES[1].1)
+        .args(["play", "clean", "--dry-run"])
+        .status(2)
+        .stderr_has("fixtures/clean.toml:3")
+        .run();
+}
+
+fn mixed() -> Test {
+    Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", CLEAN_FIXTURE)
+        .file("runbooks/bad.md", "# B\n\n```bash {#a}\necho \"{{ namespace }}\"\n```\n")
+}
+
+#[test]
+fn json_is_one_valid_document() {
+    let f = mixed().args(["check", "--format", "json"]).status(1).run();
+    let j = f.json();
+    assert_eq!(j["summary"]["runbooks"], 2);
+    assert_eq!(j["summary"]["scenarios"], 1);
+    let bad = j["runbooks"].as_array().unwrap().iter().find(|r| r["id"] == "bad").unwrap();
+    assert_eq!(bad["findings"][0]["severity"], "warning");
+    assert!(bad["findings"].as_array().unwrap().iter().any(|d| d["code"] == "template-in-quotes" && d["line"] == 4));
+    let clean = j["runbooks"].as_array().unwrap().iter().find(|r| r["id"] == "clean").unwrap();
+    assert_eq!(clean["scenarios"][0]["passed"], true);
+}
+
+#[test]
+fn junit_parses_and_lists_every_runbook_and_scenario() {
+    let f = mixed().args(["check", "--format", "junit"]).status(1).run();
+    let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+    let names: Vec<String> = r.test_suites.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["bad", "clean"]);
+    let cases: Vec<String> =
+        r.test_suites.iter().flat_map(|s| s.test_cases.iter().map(|c| c.name.to_string())).collect();
+    assert!(cases.contains(&"lint".to_string()), "{cases:?}");
+    assert!(cases.contains(&"scenario ok".to_string()), "{cases:?}");
+    assert!(cases.iter().any(|c| c.starts_with("error template-in-quotes at runbooks/bad.md:4")), "{cases:?}");
+    assert_eq!(r.failures, 1);
+}
+
+#[test]
+fn github_annotations() {
+    mixed()
+        .args(["check", "--format", "github"])
+        .status(1)
+        .stdout_has("::error file=runbooks/bad.md,line=4,title=template-in-quotes::")
+        .stdout_has("::warning file=runbooks/bad.md,line=1,title=no-fixture::")
+        .run();
+}
+
+#[test]
+fn failed_scenario_is_a_github_error_at_the_scenario() {
+    let fx = CLEAN_FIXTURE.replace("logs = \"passed\"", "logs = \"failed\"");
+    Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", &fx)
+        .args(["check", "--format", "github"])
+        .status(1)
+        .stdout_has("::error file=fixtures/clean.toml,line=1,title=rehearsal::scenario `ok` of `clean` failed")
+        .run();
+}
+
+#[test]
+fn paths_select_runbooks() {
+    mixed().args(["check", "runbooks/clean.md"]).stdout_has("1 runbooks, 0 errors").run();
+    mixed().args(["check", "runbooks/nope.md"]).status(2).stderr_has("no such file").run();
+}

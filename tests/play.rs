@@ -1,0 +1,710 @@
+//! `runbook play`: scheduling, processes, attributes, modes, output, secrets,
+//! locks, and bad input (SPEC §2.2, §4, §6).
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// Run `runbook` in an existing project directory.
+pub fn rb(dir: &Path, args: &[&str]) -> Output {
+    rb_cmd(dir, args).output().expect("run runbook")
+}
+
+pub fn rb_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("RUNBOOK_CONFIG")
+        .env("NO_COLOR", "1")
+        .env("RUNBOOK_LOG", "warn")
+        .stdin(Stdio::null());
+    c
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Poll until `f` holds (no timed assertion: a generous ceiling only).
+pub fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purpose.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !stat.is_empty() && !stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+}
+
+pub fn journal(dir: &Path) -> String {
+    let runs = dir.join(".runbook/runs");
+    let mut out = String::new();
+    let Ok(rd) = std::fs::read_dir(runs) else { return out };
+    for e in rd {
+        out.push_str(&std::fs::read_to_string(e.unwrap().path().join("journal.jsonl")).unwrap_or_default());
+    }
+    out
+}
+
+#[test]
+fn runs_steps_with_prefixed_output_and_journal() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#one read}
+            echo hello from {{ namespace }}
+            ```
+
+            ```sh {#two}
+            echo two >&2
+            ```
+
+            ```python {#three}
+            print("py", 1 + 1)
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("[one] hello from animica-devnet")
+        .stdout_has("[two] two")
+        .stdout_has("[three] py 2")
+        .stdout_has("play passed: 3 passed")
+        .run();
+    let j = journal(t.path());
+    for ev in ["\"run-start\"", "\"step-start\"", "\"step-end\"", "\"run-end\"", "\"status\":\"passed\""] {
+        assert!(j.contains(ev), "journal lacks {ev}:\n{j}");
+    }
+    let runs = t.path().join(".runbook/runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let name = run.file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.ends_with("-a-devnet") && name.starts_with("20"), "{name}");
+    assert!(std::fs::read_to_string(run.join("one.log")).unwrap().contains("hello from animica-devnet"));
+}
+
+#[test]
+fn needs_failure_skips_but_document_order_only_orders() {
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#bad on-fail=continue}
+            exit 4
+            ```
+
+            ```bash {#after}
+            echo after ran
+            ```
+
+            ```bash {#dependent needs=bad}
+            echo must not run
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .status(0)
+        .stdout_has("[after] after ran")
+        .stdout_has("--- dependent: skipped: needs `bad`, which failed")
+        .stdout_lacks("must not run")
+        .run();
+}
+
+#[test]
+fn on_fail_stop_halts_new_work() {
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#bad}
+            exit 4
+            ```
+
+            ```bash {#later}
+            echo later ran
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("<== bad: failed, exit 4")
+        .stdout_has("--- later: not-run")
+        .stdout_lacks("later ran")
+        .stderr_has("runbook report")
+        .run();
+}
+
+#[test]
+fn independent_steps_run_in_parallel() {
+    // `a` can only finish if `b` runs at the same time.
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#a needs= timeout=20s}
+            touch a.flag
+            while [ ! -f b.flag ]; do sleep 0.01; done
+            ```
+
+            ```bash {#b needs= timeout=20s}
+            touch b.flag
+            while [ ! -f a.flag ]; do sleep 0.01; done
+            ```
+            "#,
+        )
+        .args(["play", "a", "--jobs", "2"])
+        .stdout_has("play passed: 2 passed")
+        .run();
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#leaky timeout=1s}
+            sleep 1000 &
+            echo $! > grandchild.pid
+            wait
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("timed out after 1s")
+        .run();
+    let pid: i32 = std::fs::read_to_string(t.path().join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    wait_until("the grandchild to die", || !alive(pid));
+}
+
+#[test]
+fn leftover_background_processes_end_with_the_step() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#leaves}
+            sleep 1000 &
+            echo $! > bg.pid
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("terminated processes the step left running")
+        .run();
+    let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    wait_until("the background process to die", || !alive(pid));
+}
+
+#[test]
+fn sigint_kills_the_step_group_and_the_run_resumes() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#first}
+        echo first >> runs.txt
+        ```
+
+        ```bash {#slow}
+        echo slow >> runs.txt
+        if [ ! -f go ]; then
+          sleep 1000 &
+          echo $! > grandchild.pid
+          wait
+        fi
+        ```
+
+        ```bash {#last}
+        echo last >> runs.txt
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_until("the grandchild pid", || {
+        std::fs::read_to_string(dir.join("grandchild.pid")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid: i32 = std::fs::read_to_string(dir.join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"), "{}", text(&out));
+    wait_until("the grandchild to die", || !alive(pid));
+    // Not resumed without a flag off a terminal: exit 3 naming the flags.
+    let o = rb(&dir, &["play", "a"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"), "{}", text(&o));
+    std::fs::write(dir.join("go"), "").unwrap();
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let runs = std::fs::read_to_string(dir.join("runs.txt")).unwrap();
+    assert_eq!(runs, "first\nslow\nslow\nlast\n", "{}", text(&o));
+}
+
+#[test]
+fn sigterm_interrupts_too() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#slow}
+        touch started
+        sleep 1000
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the step to start", || dir.join("started").exists());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(journal(&dir).contains("\"status\":\"interrupted\""));
+}
+
+#[test]
+fn step_attributes_capture_when_expect_retry() {
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#get-rev read capture=rev}
+            echo "  41  "
+            ```
+
+            ```bash {#use-rev when="rev == '41'"}
+            echo rolling back to {{ rev }}
+            ```
+
+            ```bash {#never when="rev == '7'"}
+            echo never
+            ```
+
+            ```bash {#check expect="^ok"}
+            echo ok fine
+            ```
+
+            ```bash {#flaky retry=2 delay=0s}
+            n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n
+            [ "$n" -ge 1 ]
+            ```
+
+            ```bash {#status read}
+            echo previous={{ steps.get-rev.status }}
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("[use-rev] rolling back to 41")
+        .stdout_has("--- never: skipped: `when` is false")
+        .stdout_has("attempt 1 of 3 failed")
+        .stdout_has("<== flaky: passed")
+        .stdout_has("[status] previous=passed")
+        .run();
+}
+
+#[test]
+fn expect_mismatch_fails() {
+    Test::new()
+        .runbook("a", "```bash {#check expect=\"^Running\"}\necho Pending\n```\n")
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("stdout does not match expect /^Running/")
+        .run();
+}
+
+#[test]
+fn budget_is_not_a_timeout() {
+    Test::new()
+        .runbook("a", "```bash {#slowish budget=1s escalate=\"page the DA on-call\"}\nsleep 1.5; echo done\n```\n")
+        .args(["play", "a"])
+        .stdout_has("over its budget of 1s — escalate: page the DA on-call")
+        .stdout_has("<== slowish: passed")
+        .run();
+}
+
+#[test]
+fn cwd_is_relative_to_the_repo_root() {
+    Test::new()
+        .file("sub/dir/marker", "x")
+        .runbook("a", "```bash {#here cwd=sub/dir}\nls\n```\n")
+        .args(["play", "a"])
+        .cwd("runbooks")
+        .stdout_has("[here] marker")
+        .run();
+}
+
+#[test]
+fn confirm_needs_yes_off_a_terminal() {
+    let md = "```bash {#restart confirm=\"restart the node?\"}\necho restarted\n```\n";
+    let t =
+        Test::new().runbook("a", md).args(["play", "a"]).status(3).stderr_has("--yes").stdout_lacks("restarted").run();
+    let o = rb(t.path(), &["play", "a", "--resume", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[restart] restarted"));
+}
+
+#[test]
+fn manual_steps_are_answered() {
+    let md = "```manual {#look}\n- [ ] open the dashboard\n```\n";
+    Test::new().runbook("a", md).args(["play", "a"]).status(3).stderr_has("--yes").run();
+    Test::new()
+        .runbook("a", md)
+        .args(["play", "a", "--yes"])
+        .stdout_has("<== look: passed")
+        .stdout_has("open the dashboard")
+        .run();
+}
+
+#[test]
+fn env_confirm_policy_and_guard() {
+    let md = r#"
+        ```bash {#look read}
+        echo looking
+        ```
+
+        ```bash {#change}
+        echo changing
+        ```
+        "#;
+    let bin = tempfile::tempdir().unwrap();
+    let kubectl = bin.path().join("kubectl");
+    std::fs::write(&kubectl, "#!/bin/sh\necho prod-eu\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    // confirm = "write": the write step needs --yes.
+    Test::new()
+        .runbook("a", md)
+        .env("PATH", &path)
+        .args(["play", "a", "--env", "prod"])
+        .status(3)
+        .stdout_has("[look] looking")
+        .stderr_has("--yes")
+        .run();
+    // The guard runs before the first write step and refuses on mismatch.
+    std::fs::write(&kubectl, "#!/bin/sh\necho dev-cluster\n").unwrap();
+    Test::new()
+        .runbook("a", md)
+        .env("PATH", &path)
+        .args(["play", "a", "--env", "prod", "--yes"])
+        .status(3)
+        .stderr_has("printed `dev-cluster`, which does not match `^prod-`")
+        .stdout_lacks("changing")
+        .run();
+    std::fs::write(&kubectl, "#!/bin/sh\necho prod-eu\n").unwrap();
+    Test::new()
+        .runbook("a", md)
+        .env("PATH", &path)
+        .args(["play", "a", "--env", "prod", "--yes"])
+        .stdout_has("matches `^prod-`")
+        .stdout_has("[change] changing")
+        .run();
+}
+
+#[test]
+fn read_only_from_and_only() {
+    let md = r#"
+        ```bash {#r1 read}
+        echo r1
+        ```
+
+        ```bash {#w1}
+        echo w1
+        ```
+
+        ```bash {#r2 read needs=w1}
+        echo r2
+        ```
+        "#;
+    Test::new()
+        .runbook("a", md)
+        .args(["play", "a", "--read-only"])
+        .stdout_has("[r1] r1")
+        .stdout_has("[r2] r2")
+        .stdout_lacks("[w1] w1")
+        .stdout_has("not a `read` step (--read-only)")
+        .run();
+    Test::new()
+        .runbook("a", md)
+        .args(["play", "a", "--from", "w1"])
+        .stdout_lacks("[r1] r1")
+        .stdout_has("[w1] w1")
+        .stdout_has("[r2] r2")
+        .run();
+    Test::new()
+        .runbook("a", md)
+        .args(["play", "a", "--only", "r2"])
+        .stdout_has("[r2] r2")
+        .stdout_lacks("[w1] w1")
+        .run();
+    Test::new().runbook("a", md).args(["play", "a", "--only", "nope"]).status(2).stderr_has("no such step").run();
+}
+
+#[test]
+fn rollback_runs_undo_blocks_in_reverse_order() {
+    let md = r#"
+        ```bash {#one rollback=undo-one}
+        echo one
+        ```
+
+        ```bash {#two rollback=undo-two}
+        echo two
+        ```
+
+        ```bash {#boom}
+        exit 1
+        ```
+
+        ```bash {#undo-one undo}
+        echo undo one >> undo.txt
+        ```
+
+        ```bash {#undo-two undo}
+        echo undo two >> undo.txt
+        ```
+        "#;
+    let t =
+        Test::new().runbook("a", md).args(["play", "a"]).status(1).stdout_has("rolling back: undo-two, undo-one").run();
+    assert_eq!(std::fs::read_to_string(t.path().join("undo.txt")).unwrap(), "undo two\nundo one\n");
+    let t =
+        Test::new().runbook("a", md).args(["play", "a", "--no-rollback"]).status(1).stdout_lacks("rolling back").run();
+    assert!(!t.path().join("undo.txt").exists());
+}
+
+#[test]
+fn requires_names_every_missing_tool() {
+    Test::new()
+        .runbook("a", "---\nrequires: [bash, no-such-tool-x, no-such-tool-y]\n---\n```bash {#x}\necho x\n```\n")
+        .args(["play", "a"])
+        .status(3)
+        .stderr_has("no-such-tool-x, no-such-tool-y")
+        .stdout_lacks("[x] x")
+        .run();
+}
+
+#[test]
+fn play_timeout_stops_the_play() {
+    Test::new()
+        .runbook("a", "---\ntimeout: 1s\n---\n```bash {#slow}\nsleep 1000\n```\n")
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("the play timed out after 1s")
+        .run();
+}
+
+#[test]
+fn hostile_set_values_never_execute() {
+    for v in
+        ["$(touch pwned)", "`touch pwned`", "x; touch pwned", "a\ntouch pwned", "'\"; touch pwned; \"'", "$((1+1))"]
+    {
+        let t = Test::new()
+            .runbook("a", "```bash {#echo read}\necho value={{ v }}\nprintf '%s\\n' {{ v }} > value.txt\n```\n")
+            .args(["play", "a", "--set"])
+            .args([format!("v={v}")])
+            .run();
+        assert!(!t.path().join("pwned").exists(), "value {v:?} executed");
+        assert_eq!(std::fs::read_to_string(t.path().join("value.txt")).unwrap(), format!("{v}\n"));
+    }
+}
+
+#[test]
+fn secrets_are_redacted_everywhere_even_split_across_reads() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ---
+            vars:
+              db_password: hunter2hunter2
+            ---
+            ```bash {#leak}
+            s={{ db_password }}
+            printf 'pw=%s' "${s:0:9}"; sleep 0.2; printf '%s end\n' "${s:9}"
+            echo "$s" >&2
+            ```
+
+            ```bash {#token-step capture=api_token}
+            echo s3cr3t-$(echo t0ken)
+            ```
+
+            ```bash {#reuse}
+            echo using {{ api_token }} again
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("[leak] pw=*** end")
+        .stdout_has("[reuse] using *** again")
+        .stdout_lacks("hunter2")
+        .stdout_lacks("s3cr3t-t0ken")
+        .run();
+    let dir = t.path();
+    let report = rb(dir, &["report", "latest"]);
+    let report_json = rb(dir, &["report", "latest", "--format", "json"]);
+    let mut all = journal(dir) + &text(&report) + &text(&report_json);
+    for e in walkdir(dir.join(".runbook/runs")) {
+        all.push_str(&String::from_utf8_lossy(&std::fs::read(e).unwrap()));
+    }
+    assert!(!all.contains("hunter2"), "a secret leaked:\n{all}");
+    assert!(!all.contains("s3cr3t-t0ken"), "a captured secret leaked:\n{all}");
+}
+
+fn walkdir(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walkdir(p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn odd_output_does_not_break_display_or_log() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#odd}
+            printf 'bad \xff\xfe bytes\n'
+            printf '10%%\r50%%\r100%%\n'
+            printf '\033[31mred\033[0m\n'
+            head -c 200000 /dev/zero | tr '\0' 'y'; echo
+            printf 'no newline at the end'
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("[odd] bad \u{fffd}\u{fffd} bytes")
+        .stdout_has("[odd] 100%")
+        .stdout_has("[odd] red")
+        .stdout_has("[odd] no newline at the end")
+        .stdout_lacks("\r")
+        .stdout_lacks("\u{1b}")
+        .run();
+    let log = walkdir(t.path().join(".runbook/runs")).into_iter().find(|p| p.ends_with("odd.log")).unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("100%") && !log.contains('\r'));
+    assert!(log.len() > 200_000);
+}
+
+#[test]
+fn hundred_megabytes_of_output_keep_memory_flat() {
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipped: /usr/bin/time not installed");
+        return;
+    }
+    let t = Test::new()
+        .runbook("a", "```bash {#flood capture=x}\nhead -c 100000000 /dev/zero | tr '\\0' 'x' | fold -w 100\n```\n");
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(bin())
+        .args(["play", "a"])
+        .current_dir(t.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let kb: u64 = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("max RSS");
+    assert!(kb < 64 * 1024, "peak RSS {kb} kB");
+}
+
+#[test]
+fn lock_held_refuses_and_names_the_holder() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#hold}
+        touch started
+        while [ ! -f release ]; do sleep 0.02; done
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the first play to start its step", || dir.join("started").exists());
+    let o = rb(&dir, &["play", "a", "--fresh"]);
+    std::fs::write(dir.join("release"), "").unwrap();
+    let first = child.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("held by") && err.contains(&format!("pid {}", child_pid_hint(&err))), "{err}");
+    assert!(err.contains("a@devnet.lock"), "{err}");
+}
+
+fn child_pid_hint(err: &str) -> String {
+    err.split("pid ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("?").to_string()
+}
+
+#[test]
+fn stale_lock_of_a_dead_process_is_taken_over() {
+    let t = Test::new()
+        .runbook("a", "```bash {#x}\necho x\n```\n")
+        .file(
+            ".runbook/locks/a@devnet.lock",
+            r#"{"user":"ghost","host":"elsewhere","pid":999999,"since":"2026-01-01T00:00:00Z","run":""}"#,
+        )
+        .args(["play", "a"])
+        .stdout_has("took over the lock of ghost@elsewhere")
+        .run();
+    let _ = t;
+}
+
+#[test]
+fn no_env_profile_is_local() {
+    let t = Test::new()
+        .config("")
+        .runbook("a", "```bash {#x}\necho env=$RUNBOOK_ENV\n```\n")
+        .args(["play", "a"])
+        .stdout_has("[x] env=local")
+        .stdout_has("a @ local")
+        .run();
+    assert!(t.path().join(".runbook/locks/a@local.lock").exists());
+}
+
+#[test]
+fn runs_and_report() {
+    let t = Test::new()
+        .runbook("a", "```bash {#ok}\necho fine\n```\n\n```bash {#bad}\necho broken; exit 2\n```\n")
+        .args(["play", "a"])
+        .status(1)
+        .run();
+    let dir = t.path();
+    let runs = rb(dir, &["runs", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let run = v[0]["run"].as_str().unwrap().to_string();
+    assert_eq!(v[0]["status"], "failed");
+    let o = rb(dir, &["runs"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&run));
+    let prefix = &run[..10];
+    let md = rb(dir, &["report", prefix]);
+    let md = String::from_utf8_lossy(&md.stdout).to_string();
+    assert!(md.contains("# Incident timeline: a @ devnet"), "{md}");
+    assert!(md.contains("- **failed** `bad`"), "{md}");
+    assert!(md.contains("broken"), "{md}");
+    assert!(md.contains(" UTC"), "{md}");
+    let js = rb(dir, &["report", "latest", "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
+    assert_eq!(j["timeline"][1]["exit"], 2);
+    let none = rb(dir, &["report", "zzz"]);
+    assert_eq!(none.status.code(), Some(2));
+}

@@ -1,0 +1,256 @@
+//! `play --dry-run`: rehearsals against fixtures (SPEC §5), on runbooks the
+//! engine's own corpus does not have.
+
+use crate::common::*;
+
+const TRIAGE: &str = r#"
+    # Triage
+
+    ```bash {#pods read capture=pods}
+    kubectl get pods -n {{ namespace }} -o name | wc -l | tr -d ' '
+    ```
+
+    ```bash {#logs read capture=log}
+    kubectl logs deploy/miner -n {{ namespace }} --tail=50 | grep -c WorkExpired || true
+    ```
+
+    ```bash {#restart needs=logs when="log | int > 0" confirm}
+    kubectl rollout restart deploy/miner -n {{ namespace }}
+    ```
+
+    ```bash {#verify needs=pods expect="^ok"}
+    curl -fsS http://localhost:8545/healthz
+    ```
+"#;
+
+fn triage() -> Test {
+    Test::new().runbook("triage", TRIAGE)
+}
+
+const HEALTHY: &str = r#"
+    [[scenario]]
+    name = "healthy"
+      [[scenario.stub]]
+      cmd = "kubectl get pods -n animica-devnet -o name"
+      stdout = "pod/a\npod/b\n"
+      [[scenario.stub]]
+      cmd = "kubectl logs deploy/miner -n animica-devnet *"
+      stdout = "all good\n"
+      [[scenario.stub]]
+      cmd = "curl -fsS http://localhost:8545/healthz"
+      stdout = "ok"
+      [scenario.expect]
+      outcome = "passed"
+      steps = { pods = "passed", restart = "skipped", verify = "passed" }
+"#;
+
+#[test]
+fn passing_scenario() {
+    let f = triage()
+        .fixture("triage", HEALTHY)
+        .args(["play", "triage", "--dry-run"])
+        .stdout_has("REHEARSAL of triage")
+        .stdout_has("[pods] 2")
+        .stdout_has("REHEARSAL passed")
+        .run();
+    // Nothing is written outside the sandbox: no state dir in the project.
+    assert!(!f.path().join(".runbook").exists());
+}
+
+#[test]
+fn stub_output_makes_a_when_branch_fire() {
+    let fx = HEALTHY
+        .replace("all good\\n", "WorkExpired\\nWorkExpired\\n")
+        .replace(r#"restart = "skipped""#, r#"restart = "passed""#)
+        + r#"
+      [[scenario.stub]]
+      cmd = "kubectl rollout restart deploy/miner -n animica-devnet"
+      stdout = "deployment.apps/miner restarted\n"
+    "#;
+    triage()
+        .fixture("triage", &fx)
+        .args(["play", "triage", "--dry-run", "--scenario", "healthy"])
+        .stdout_has("deployment.apps/miner restarted")
+        .stdout_has("REHEARSAL passed")
+        .run();
+    // The same fixture with the old expectation fails, naming the step.
+    let fx2 = fx.replace(r#"restart = "passed""#, r#"restart = "skipped""#);
+    triage()
+        .fixture("triage", &fx2)
+        .args(["play", "triage", "--dry-run"])
+        .status(1)
+        .stdout_has("REHEARSAL FAILED")
+        .stdout_has("step `restart`: expected skipped, got passed")
+        .run();
+}
+
+#[test]
+fn missing_stub_names_the_call_and_the_runbook_line() {
+    let fx = HEALTHY.replace("cmd = \"kubectl get pods -n animica-devnet -o name\"", "cmd = \"kubectl get nodes\"");
+    triage()
+        .fixture("triage", &fx)
+        .args(["play", "triage", "--dry-run"])
+        .status(1)
+        .stdout_has("no fixture for: kubectl get pods -n animica-devnet -o name")
+        .stdout_has("runbooks/triage.md:3")
+        .run();
+}
+
+#[test]
+fn broken_shell_line_fails_the_rehearsal() {
+    let md = TRIAGE.replace("8545/healthz\n", "8545/healthz )\n");
+    Test::new()
+        .runbook("triage", &md)
+        .fixture("triage", HEALTHY)
+        .args(["play", "triage", "--dry-run"])
+        .status(1)
+        .stdout_has("REHEARSAL FAILED")
+        .stdout_has("step `verify`: expected passed, got failed")
+        .run();
+}
+
+#[test]
+fn sequences_answer_retries_in_turn() {
+    Test::new()
+        .runbook(
+            "r",
+            r#"
+            # R
+
+            ```bash {#wait read retry=3 delay=30s}
+            curl -fsS http://localhost:8545/healthz
+            ```
+            "#,
+        )
+        .fixture(
+            "r",
+            r#"
+            [[scenario]]
+            name = "comes-back"
+              [[scenario.stub]]
+              cmd = "curl *"
+              sequence = [ { exit = 7, stderr = "refused" }, { exit = 7 }, { stdout = "ok" } ]
+            "#,
+        )
+        .args(["check", "--format", "json"])
+        .stdout_has("\"passed\": true")
+        .run();
+}
+
+#[test]
+fn path_stubs_answer_repo_scripts() {
+    Test::new()
+        .config(&CONFIG.replace(r#"stub = ["kubectl", "helm", "curl"]"#, r#"stub = ["kubectl", "ops/smoke.sh"]"#))
+        .runbook(
+            "s",
+            r#"
+            # S
+
+            ```bash {#smoke}
+            bash ops/smoke.sh --fast
+            ./ops/smoke.sh again
+            ```
+            "#,
+        )
+        .fixture(
+            "s",
+            r#"
+            [[scenario]]
+            name = "smoke"
+              [[scenario.stub]]
+              cmd = "ops/smoke.sh --fast"
+              stdout = "FAST PASS"
+              [[scenario.stub]]
+              cmd = "ops/smoke.sh again"
+              stdout = "SECOND PASS"
+            "#,
+        )
+        .args(["play", "s", "--dry-run"])
+        .stdout_has("FAST PASS")
+        .stdout_has("SECOND PASS")
+        .run();
+}
+
+#[test]
+fn unknown_scenario_is_invalid_input() {
+    triage()
+        .fixture("triage", HEALTHY)
+        .args(["play", "triage", "--dry-run", "--scenario", "healthz"])
+        .status(2)
+        .stderr_has("did you mean `healthy`")
+        .run();
+}
+
+#[test]
+fn no_fixture_is_invalid_input() {
+    triage().args(["play", "triage", "--dry-run"]).status(2).stderr_has("has no fixture").run();
+}
+
+#[test]
+fn golden_transcript_mismatch_and_bless() {
+    let fx = HEALTHY.to_string() + "  transcript = \"triage.healthy.txt\"\n";
+    let t = triage().fixture("triage", &fx).file("fixtures/triage.healthy.txt", "stale\n");
+    let f =
+        t.args(["check", "runbooks/triage.md"]).status(1).stdout_has("transcript differs").stdout_has("-stale").run();
+    assert!(f.stdout.contains("+== step pods (line 3)"), "{}", f.stdout);
+    // --bless writes it; then it matches.
+    let dir = f.test.dir;
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(bin());
+        c.args(args).current_dir(dir.path()).env("NO_COLOR", "1").env_remove("RUNBOOK_CONFIG");
+        c.output().unwrap()
+    };
+    assert_eq!(run(&["check", "--bless"]).status.code(), Some(0));
+    let golden = std::fs::read_to_string(dir.path().join("fixtures/triage.healthy.txt")).unwrap();
+    for want in [
+        "== step pods (line 3)",
+        "$ kubectl get pods -n animica-devnet -o name | wc -l | tr -d ' '",
+        "> kubectl get pods -n animica-devnet -o name",
+        "| 2",
+        "-- passed (exit 0)",
+        "-- skipped",
+        "== outcome: passed",
+    ] {
+        assert!(golden.contains(want), "golden lacks {want:?}:\n{golden}");
+    }
+    assert!(!golden.contains("/tmp/"), "{golden}");
+    let again = run(&["check"]);
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+}
+
+#[test]
+fn transcript_scrubs_the_sandbox_path() {
+    let md = "# H\n\n```bash {#home read}\necho \"$HOME\"\n```\n";
+    let f = Test::new()
+        .runbook("h", md)
+        .fixture("h", "[[scenario]]\nname = \"x\"\n[scenario.expect]\ntranscript = \"h.x.txt\"\n")
+        .args(["check", "--bless"])
+        .run();
+    let golden = std::fs::read_to_string(f.path().join("fixtures/h.x.txt")).unwrap();
+    assert!(golden.contains("| $WORK/home"), "{golden}");
+}
+
+#[test]
+fn parallel_branches_share_sequences_under_a_lock() {
+    let mut md = String::from("# P\n\n");
+    for i in 0..4 {
+        md.push_str(&format!("```bash {{#b{i} read needs=}}\ncurl -fsS http://localhost/x\n```\n\n"));
+    }
+    let f = Test::new()
+        .runbook("p", &md)
+        .fixture(
+            "p",
+            r#"
+            [[scenario]]
+            name = "p"
+              [[scenario.stub]]
+              cmd = "curl -fsS http://localhost/x"
+              sequence = [ { stdout = "one" }, { stdout = "two" }, { stdout = "three" }, { stdout = "four" } ]
+            "#,
+        )
+        .args(["play", "p", "--dry-run"])
+        .run();
+    for w in ["one", "two", "three", "four"] {
+        assert_eq!(f.stdout.matches(&format!("] {w}\n")).count(), 1, "{}", f.stdout);
+    }
+}

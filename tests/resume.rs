@@ -1,0 +1,172 @@
+//! Checkpoints and resume (SPEC §6): `kill -9` at any moment, then
+//! `--resume`: passed steps never run again, the one in flight does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::*;
+use crate::play::{journal, rb, rb_cmd, text};
+
+fn counts(dir: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in std::fs::read_to_string(dir.join("runs.txt")).unwrap_or_default().lines() {
+        *m.entry(l.to_string()).or_default() += 1;
+    }
+    m
+}
+
+/// Steps whose latest step-end in the journal is `passed`.
+fn passed(dir: &Path) -> BTreeSet<String> {
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    for l in journal(dir).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else { continue };
+        let step = v["step"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("step-end") => {
+                last.insert(step, v["status"].as_str().unwrap_or_default().to_string());
+            }
+            Some("step-start") => {
+                last.insert(step, "started".into());
+            }
+            _ => {}
+        }
+    }
+    last.into_iter().filter(|(_, s)| s == "passed").map(|(k, _)| k).collect()
+}
+
+#[test]
+fn kill_9_at_any_moment_then_resume() {
+    let mut md = String::new();
+    for i in 0..12 {
+        // Two parallel chains, so kills land in the middle of parallel work too.
+        let needs = if i < 2 { "needs=".to_string() } else { format!("needs=s{}", i - 2) };
+        md.push_str(&format!("```bash {{#s{i} {needs}}}\necho s{i} >> runs.txt\nsleep 0.03\n```\n\n"));
+    }
+    let t = Test::new().runbook("a", &md);
+    let dir = t.path().to_path_buf();
+    let delays = [5u64, 20, 45, 70, 100, 30, 140, 60];
+    for (n, d) in delays.iter().enumerate() {
+        let before = counts(&dir);
+        let done = passed(&dir);
+        let args: &[&str] = if n == 0 { &["play", "a"] } else { &["play", "a", "--resume"] };
+        let mut child = rb_cmd(&dir, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(*d));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let after = counts(&dir);
+        for s in &done {
+            assert_eq!(before.get(s), after.get(s), "step {s} had passed but ran again (kill #{n})");
+        }
+        if passed(&dir).len() == 12 {
+            break;
+        }
+    }
+    let before = counts(&dir);
+    let done = passed(&dir);
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let after = counts(&dir);
+    for s in &done {
+        assert_eq!(before.get(s), after.get(s), "step {s} had passed but ran again");
+    }
+    for i in 0..12 {
+        assert!(after.get(&format!("s{i}")).copied().unwrap_or(0) >= 1, "s{i} never ran: {after:?}");
+    }
+}
+
+#[test]
+fn resume_restores_captures_and_reruns_changed_commands() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#get read capture=rev}
+        echo get >> runs.txt; echo 41
+        ```
+
+        ```bash {#use}
+        echo "use" >> runs.txt; echo rev={{ rev }}
+        ```
+
+        ```bash {#stop}
+        [ -f go ] || exit 1
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    // A failed run is finished, not resumable; Ctrl-C makes it resumable, so
+    // interrupt it instead: the third step waits.
+    std::fs::write(
+        dir.join("runbooks/a.md"),
+        "```bash {#get read capture=rev}\necho get >> runs.txt; echo 41\n```\n\n```bash {#use}\necho use >> runs.txt; echo rev={{ rev }}\n```\n\n```bash {#wait}\ntouch waiting; while [ ! -f go ]; do sleep 0.02; done\n```\n",
+    )
+    .unwrap();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    crate::play::wait_until("the wait step", || dir.join("waiting").exists());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(130));
+    // Edit `use`: its command changed, so it runs again (and says so).
+    let md = std::fs::read_to_string(dir.join("runbooks/a.md")).unwrap().replace("rev={{ rev }}", "rev2={{ rev }}");
+    std::fs::write(dir.join("runbooks/a.md"), md).unwrap();
+    std::fs::write(dir.join("go"), "").unwrap();
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(out.contains("[use] rev2=41"), "{}", text(&o));
+    assert!(out.contains("command changed since"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "get\nuse\nuse\n");
+}
+
+#[test]
+fn corrupted_journal_gives_a_way_out() {
+    let t = Test::new()
+        .runbook("a", "```bash {#x}\necho x >> runs.txt\n```\n\n```bash {#y}\n[ -f go ] || sleep 1000\n```\n");
+    let dir = t.path().to_path_buf();
+    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    crate::play::wait_until("x to run", || dir.join("runs.txt").exists());
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    let jf = run.join("journal.jsonl");
+    let good = std::fs::read_to_string(&jf).unwrap();
+    // A torn last line (crash mid-write) is fine.
+    std::fs::write(&jf, format!("{good}{{\"event\":\"step-st")).unwrap();
+    std::fs::write(dir.join("go"), "").unwrap();
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Garbage in the middle: a clear error naming the file and --fresh.
+    let mut lines: Vec<String> = std::fs::read_to_string(&jf).unwrap().lines().map(String::from).collect();
+    lines.insert(1, "{not json".into());
+    lines.retain(|l| !l.contains("run-end"));
+    std::fs::write(&jf, lines.join("\n") + "\n").unwrap();
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("journal.jsonl:2") && err.contains("--fresh"), "{err}");
+    let o = rb(&dir, &["play", "a", "--fresh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // `runs` lists the damaged run instead of failing.
+    let o = rb(&dir, &["runs"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("corrupt"), "{}", text(&o));
+}
+
+#[test]
+fn secret_capture_step_runs_again_on_resume() {
+    let t = Test::new().runbook(
+        "a",
+        "```bash {#login read capture=session_token}\necho login >> runs.txt; echo tok-$((123000+456))\n```\n\n```bash {#wait}\ntouch waiting; while [ ! -f go ]; do sleep 0.02; done; echo {{ session_token }} > used.txt\n```\n",
+    );
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    crate::play::wait_until("the wait step", || dir.join("waiting").exists());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    child.wait_with_output().unwrap();
+    assert!(!journal(&dir).contains("tok-123456"));
+    std::fs::write(dir.join("go"), "").unwrap();
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("holds a secret"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("used.txt")).unwrap(), "tok-123456\n");
+}
