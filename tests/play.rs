@@ -113,9 +113,11 @@ fn needs_failure_skips_but_document_order_only_orders() {
             "#,
         )
         .args(["play", "a"])
-        .status(0)
+        // The failure is recorded, not forgiven: the play goes on, then ends failed.
+        .status(1)
         .stdout_has("[after] after ran")
         .stdout_has("--- dependent: skipped: needs `bad`, which failed")
+        .stdout_has("play failed: 1 passed, 1 failed, 1 skipped")
         .stdout_lacks("must not run")
         .run();
 }

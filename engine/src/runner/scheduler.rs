@@ -71,6 +71,9 @@ pub(super) struct Sched<'a> {
     pub cancel: watch::Sender<bool>,
     /// Steps in the order they passed (restored ones first).
     pub passed_order: Vec<usize>,
+    /// Steps that failed with `on-fail=continue`: the play goes on, but its
+    /// outcome is still `failed` (the failure is recorded, not forgiven).
+    pub continued_failures: Vec<String>,
     pub guard_done: bool,
     /// Passed in a previous session of this run, not run again.
     pub resumed: Vec<bool>,
@@ -130,6 +133,7 @@ pub(super) async fn run(
         exclusive_running: false,
         cancel: watch::channel(false).0,
         passed_order: Vec::new(),
+        continued_failures: Vec::new(),
         guard_done: false,
         resumed: vec![false; n],
         hashes: Default::default(),
@@ -439,6 +443,7 @@ impl<'a> Sched<'a> {
                 let why = format!("step `{id}` failed{}", reason.map(|r| format!(": {r}")).unwrap_or_default());
                 if step.attrs.on_fail == OnFail::Continue {
                     self.note(Some(&id), "failed; on-fail=continue: going on".into());
+                    self.continued_failures.push(id.clone());
                 } else if self.stop.is_none() {
                     if !self.running.is_empty() {
                         self.note(None, format!("{why}: no new steps start; waiting for the running ones"));
@@ -481,6 +486,14 @@ impl<'a> Sched<'a> {
                 };
                 self.done(i, r, IndexMap::new(), Vec::new(), false);
             }
+        }
+        if self.stop.is_none() && !self.continued_failures.is_empty() {
+            let n = self.continued_failures.len();
+            let ids = self.continued_failures.join(", ");
+            self.stop = Some(Stop::Failed(format!(
+                "{n} step{} failed and the play went on (on-fail=continue): {ids}",
+                if n == 1 { "" } else { "s" }
+            )));
         }
         let status = match &self.stop {
             None => RunStatus::Passed,
