@@ -192,3 +192,25 @@ fn doc_blocks_never_become_steps() {
         .stdout_lacks("rm -rf")
         .run();
 }
+
+#[test]
+fn text_after_attributes() {
+    bad("# T\n\n```bash {#a read} extra\n:\n```\n", &["bad.md:3", "text after the attributes", "drop `extra`"]);
+}
+
+#[test]
+fn runbook_id_cannot_be_a_path() {
+    bad("---\nid: ../../etc/x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "invalid runbook id `../../etc/x`"]);
+}
+
+#[test]
+fn two_runbooks_with_one_id() {
+    Test::new()
+        .runbook("a", "---\nid: same\n---\n# A\n\n```bash {#x}\n:\n```\n")
+        .runbook("b", "---\nid: same\n---\n# B\n\n```bash {#x}\n:\n```\n")
+        .args(["list"])
+        .status(2)
+        .stderr_has("runbooks/b.md:2")
+        .stderr_has("runbook id `same` is also used by runbooks/a.md")
+        .run();
+}

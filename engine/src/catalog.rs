@@ -72,7 +72,24 @@ impl Catalog {
                 Err(e) => broken.push(e),
             }
         }
-        runbooks.sort_by(|a, b| a.id.cmp(&b.id));
+        runbooks.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
+        // Two files with one id: the first (by path) keeps it, the others are reported.
+        let mut i = 0;
+        while i + 1 < runbooks.len() {
+            if runbooks[i].id != runbooks[i + 1].id {
+                i += 1;
+                continue;
+            }
+            let dup = runbooks.remove(i + 1);
+            let first = &runbooks[i];
+            let d = Diagnostic::error(
+                "duplicate-runbook",
+                format!("runbook id `{}` is also used by {}", dup.id, first.path.display()),
+            )
+            .at(&dup.path, dup.front_matter_line.map_or(1, |_| 2))
+            .hint("give one of them another `id:` in front matter, or rename the file");
+            broken.push((dup.path.clone(), Error::invalid(d)));
+        }
         Catalog { runbooks, broken }
     }
 

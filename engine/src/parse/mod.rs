@@ -69,6 +69,14 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Runbook> {
     parse_str(path, text, hash)
 }
 
+/// Runbook ids name files and locks (`<id>@<env>.lock`): no separators, no
+/// leading dot.
+pub fn valid_runbook_id(id: &str) -> bool {
+    let mut c = id.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && c.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -188,6 +196,15 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
 
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("runbook").to_string();
     let id = fm.id.clone().unwrap_or(stem);
+    if !valid_runbook_id(&id) {
+        let (line, hint) = match &fm.id {
+            Some(_) => (2, "runbook ids are letters, digits, `.`, `_` and `-`, starting with a letter or digit"),
+            None => {
+                (1, "rename the file, or give the runbook an `id:` in front matter (letters, digits, `.`, `_`, `-`)")
+            }
+        };
+        errors.push(Diagnostic::error("invalid-id", format!("invalid runbook id `{id}`")).at(path, line).hint(hint));
+    }
     if steps.is_empty() && split.yaml.is_none() && errors.is_empty() {
         errors.push(
             Diagnostic::error("no-steps", "no steps: no fenced block carries `{…}` attributes")
@@ -212,6 +229,22 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
         steps,
         doc_blocks,
     })
+}
+
+/// Byte index of the `}` closing the attribute set that `s` starts with,
+/// skipping braces inside quoted values.
+fn closing_brace(s: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in s.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '}') => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Does the block's source end with a closing fence of its own kind?
@@ -260,8 +293,17 @@ fn classify(
         return;
     }
     let Some(inner) = rest.strip_prefix('{').and_then(|r| r.trim_end().strip_suffix('}')) else {
-        errors.push(at(Diagnostic::error("attr-syntax", format!("attributes not closed by `}}` in ```{info}"))
-            .hint("close the attribute set: ```bash {#id read}")));
+        let (message, hint) = match closing_brace(rest) {
+            Some(end) => (
+                format!("text after the attributes in ```{info}"),
+                format!("put everything inside the braces, or drop `{}`", rest[end + 1..].trim()),
+            ),
+            None => (
+                format!("attributes not closed by `}}` in ```{info}"),
+                "close the attribute set: ```bash {#id read}".to_string(),
+            ),
+        };
+        errors.push(at(Diagnostic::error("attr-syntax", message).hint(hint)));
         return;
     };
     if unclosed {
