@@ -373,7 +373,12 @@ pub fn markdown(r: &Report) -> String {
         if let Some((label, url)) = &e.link {
             o.push_str(&format!("[{label}]({url})\n\n"));
         }
-        o.push_str(&fence(&e.command, "bash"));
+        let lang = match &e.link {
+            Some((label, _)) if label.starts_with("Prometheus") => "promql",
+            Some(_) => "logql",
+            None => "bash",
+        };
+        o.push_str(&fence(&e.command, lang));
         if !e.tail.trim().is_empty() {
             o.push_str("\nOutput (last lines):\n\n");
             o.push_str(&fence(&e.tail, "text"));

@@ -124,4 +124,3 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
         })
         .collect()
 }
-
