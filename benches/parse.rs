@@ -35,6 +35,20 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box((rb.steps.len(), dag.order.len()))
         })
     });
+    g.bench_function("pulldown-cmark events, runbook options", |b| {
+        let o = pulldown_cmark::Options::ENABLE_TABLES
+            | pulldown_cmark::Options::ENABLE_TASKLISTS
+            | pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
+        b.iter(|| std::hint::black_box(pulldown_cmark::Parser::new_ext(&md, o).into_offset_iter().count()))
+    });
+    let yaml = md.split("---\n").nth(1).unwrap().to_string();
+    g.bench_function("yaml only", |b| {
+        b.iter(|| std::hint::black_box(runbook::parse::frontmatter::parse(&yaml).is_ok()))
+    });
+    let rb = runbook::parse::parse_str(Path::new("bench.md"), &md, String::new()).unwrap();
+    g.bench_function("plan only", |b| {
+        b.iter(|| std::hint::black_box(runbook::plan::Dag::build(&rb).unwrap().order.len()))
+    });
     g.finish();
 }
 

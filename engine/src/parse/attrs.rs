@@ -56,103 +56,110 @@ fn err(message: impl Into<String>, hint: impl Into<String>) -> AttrError {
     AttrError { message: message.into(), hint: hint.into() }
 }
 
-/// Split the inside of `{…}` into tokens.
+/// Split the inside of `{…}` into tokens. Works on byte offsets: every
+/// delimiter is ASCII, so slicing at them keeps UTF-8 intact.
 pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
-    let mut out = Vec::new();
-    let mut chars = src.chars().peekable();
+    let b = src.as_bytes();
+    let mut out = Vec::with_capacity(8);
+    let mut i = 0;
+    let word_end = |from: usize| b[from..].iter().position(|c| c.is_ascii_whitespace()).map_or(b.len(), |n| from + n);
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
         }
-        let Some(&first) = chars.peek() else { break };
-        if first == '"' || first == '\'' || first == '=' {
+        if i == b.len() {
+            break;
+        }
+        let first = b[i];
+        if matches!(first, b'"' | b'\'' | b'=') {
             return Err(err(
-                format!("unexpected `{first}` in attributes `{{{src}}}`"),
+                format!("unexpected `{}` in attributes `{{{src}}}`", first as char),
                 "attributes are `#id`, `key=value`, `key=\"quoted value\"` or a bare `flag`",
             ));
         }
-        let mut key = String::new();
-        if first == '#' {
-            chars.next();
-            key.push_str("id");
-            let value: String = take_word(&mut chars);
-            if value.is_empty() {
+        if first == b'#' {
+            let end = word_end(i + 1);
+            if end == i + 1 {
                 return Err(err("`#` without an id", "write the step id right after `#`: `{#pods read}`"));
             }
-            out.push(RawAttr { key, value: Some(value) });
+            out.push(RawAttr { key: "id".into(), value: Some(src[i + 1..end].to_string()) });
+            i = end;
             continue;
         }
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() || c == '=' {
-                break;
-            }
-            if c == '"' || c == '\'' {
-                return Err(err(
-                    format!("quote inside attribute name `{key}{c}…`"),
-                    "quote only values: `key=\"quoted value\"`",
-                ));
-            }
-            key.push(c);
-            chars.next();
+        let key_end = b[i..].iter().position(|c| c.is_ascii_whitespace() || *c == b'=').map_or(b.len(), |n| i + n);
+        let key = &src[i..key_end];
+        if let Some(q) = key.find(['"', '\'']) {
+            return Err(err(
+                format!("quote inside attribute name `{}…`", &key[..=q]),
+                "quote only values: `key=\"quoted value\"`",
+            ));
         }
-        if chars.peek() == Some(&'=') {
-            chars.next();
-            let value = match chars.peek() {
-                Some(&q @ ('"' | '\'')) => {
-                    chars.next();
-                    let mut v = String::new();
-                    let mut closed = false;
-                    while let Some(c) = chars.next() {
-                        if c == '\\' && q == '"' {
-                            match chars.next() {
-                                Some(n @ ('"' | '\\')) => v.push(n),
-                                Some(n) => {
-                                    v.push('\\');
-                                    v.push(n);
-                                }
-                                None => break,
-                            }
-                        } else if c == q {
-                            closed = true;
-                            break;
-                        } else {
-                            v.push(c);
+        i = key_end;
+        if i == b.len() || b[i] != b'=' {
+            out.push(RawAttr { key: key.to_string(), value: None });
+            continue;
+        }
+        i += 1;
+        let value = match b.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let start = i + 1;
+                let mut v = String::new();
+                let mut j = start;
+                let mut closed = false;
+                while j < b.len() {
+                    let c = b[j];
+                    if c == b'\\' && q == b'"' && j + 1 < b.len() {
+                        // `\"` and `\\` are escapes; any other backslash stays.
+                        let n = b[j + 1];
+                        if n != b'"' && n != b'\\' {
+                            v.push('\\');
                         }
+                        j += 1;
+                        let ch_len = src[j..].chars().next().map_or(1, char::len_utf8);
+                        v.push_str(&src[j..j + ch_len]);
+                        j += ch_len;
+                        continue;
                     }
-                    if !closed {
-                        return Err(err(
-                            format!("unterminated quote in `{key}={q}{v}`"),
-                            format!("close the value with {q}, and escape an inner {q} as \\{q}"),
-                        ));
+                    if c == q {
+                        closed = true;
+                        break;
                     }
-                    if chars.peek().is_some_and(|c| !c.is_whitespace()) {
-                        return Err(err(
-                            format!("text right after the closing quote of `{key}`"),
-                            "separate attributes with spaces",
-                        ));
+                    if c == b'\\' {
+                        // A backslash in single quotes, or the last byte: literal.
+                        v.push('\\');
+                        j += 1;
+                        continue;
                     }
-                    v
+                    let run = b[j..].iter().position(|c| *c == q || *c == b'\\').map_or(b.len(), |n| j + n);
+                    v.push_str(&src[j..run]);
+                    j = run;
                 }
-                _ => take_word(&mut chars),
-            };
-            out.push(RawAttr { key, value: Some(value) });
-        } else {
-            out.push(RawAttr { key, value: None });
-        }
+                let q = q as char;
+                if !closed {
+                    return Err(err(
+                        format!("unterminated quote in `{key}={q}{v}`"),
+                        format!("close the value with {q}, and escape an inner {q} as \\{q}"),
+                    ));
+                }
+                i = j + 1;
+                if i < b.len() && !b[i].is_ascii_whitespace() {
+                    return Err(err(
+                        format!("text right after the closing quote of `{key}`"),
+                        "separate attributes with spaces",
+                    ));
+                }
+                v
+            }
+            _ => {
+                let end = word_end(i);
+                let v = src[i..end].to_string();
+                i = end;
+                v
+            }
+        };
+        out.push(RawAttr { key: key.to_string(), value: Some(value) });
     }
     Ok(out)
-}
-
-fn take_word(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
-    let mut v = String::new();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            break;
-        }
-        v.push(c);
-        chars.next();
-    }
-    v
 }
 
 /// Is this a valid step id (`[a-z0-9][a-z0-9._-]*`)?
@@ -180,19 +187,19 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
 pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
     let mut a = Attrs::default();
     let mut id = None;
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<&'static str> = Vec::with_capacity(raw.len());
     for RawAttr { key, value } in raw {
-        if !KNOWN_KEYS.contains(&key.as_str()) {
+        let Some(&known) = KNOWN_KEYS.iter().find(|k| **k == key) else {
             let hint = match crate::error::did_you_mean(&key, KNOWN_KEYS.iter().copied()) {
                 Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
                 None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
             };
             return Err(err(format!("unknown attribute `{key}`"), hint));
-        }
-        if seen.contains(&key) {
+        };
+        if seen.contains(&known) {
             return Err(err(format!("attribute `{key}` given twice"), "keep one of them"));
         }
-        seen.push(key.clone());
+        seen.push(known);
         let flag = FLAGS.contains(&key.as_str());
         let value = match value {
             None if flag => None,
@@ -207,7 +214,7 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
             }
             Some(v) => Some(v),
         };
-        let v = value.clone().unwrap_or_default();
+        let v = value.unwrap_or_default();
         match key.as_str() {
             "id" => id = Some(v),
             "needs" => {
@@ -291,6 +298,16 @@ mod tests {
     fn escaped_quote() {
         let t = tokenize(r#"expect="say \"hi\"""#).unwrap();
         assert_eq!(t[0].value.as_deref(), Some(r#"say "hi""#));
+    }
+
+    #[test]
+    fn backslashes() {
+        let t = tokenize(r#"a="x\ny" b='c\d' c="end\"#).unwrap_err();
+        assert!(t.message.contains("unterminated"), "{}", t.message);
+        let t = tokenize(r#"a="x\ny" b='c\d' é="ü\"ß""#).unwrap();
+        assert_eq!(t[0].value.as_deref(), Some(r"x\ny"));
+        assert_eq!(t[1].value.as_deref(), Some(r"c\d"));
+        assert_eq!(t[2].value.as_deref(), Some("ü\"ß"));
     }
 
     #[test]

@@ -64,7 +64,11 @@ pub fn parse(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     if yaml.trim().is_empty() {
         return Ok(FrontMatter::default());
     }
-    serde_saphyr::from_str::<FrontMatter>(yaml).map_err(|e| {
+    // Front matter is a few lines the author wrote: the resource budget (meant
+    // for untrusted documents) only costs time here.
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();
         // The rendered message repeats the location; keep its first line.

@@ -24,17 +24,13 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(memchr_iter(text.as_bytes()).map(|i| i + 1));
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         LineIndex { starts }
     }
 
     pub fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset)
     }
-}
-
-fn memchr_iter(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i)
 }
 
 /// Read and parse a runbook file. Non-UTF-8 and empty files are errors.
@@ -147,8 +143,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     let mut block: Option<(String, usize, std::ops::Range<usize>, String)> = None;
 
     let md = &text[body_start..];
-    let parser =
-        Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH);
+    let parser = Parser::new_ext(md, Options::empty());
     for (event, range) in parser.into_offset_iter() {
         let range = (range.start + body_start)..(range.end + body_start);
         match event {
@@ -175,7 +170,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
             }
             Event::End(TagEnd::CodeBlock) => {
                 if let Some((info, line, range, body)) = block.take() {
-                    let body = body.replace("\r\n", "\n");
+                    let body = if body.contains('\r') { body.replace("\r\n", "\n") } else { body };
                     let unclosed = !fence_closed(&text[range.clone()]);
                     classify(
                         path,
