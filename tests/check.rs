@@ -236,3 +236,13 @@ fn paths_select_runbooks() {
     mixed().args(["check", "runbooks/clean.md"]).stdout_has("1 runbooks, 0 errors").run();
     mixed().args(["check", "runbooks/nope.md"]).status(2).stderr_has("no such file").run();
 }
+
+#[test]
+fn short_secret_values_are_a_warning() {
+    Test::new()
+        .runbook("s", "---\nvars:\n  key_id: 7\n---\n# S\n\n```bash {#a read}\necho {{ key_id }}\n```\n")
+        .args(["check", "runbooks/s.md"])
+        .stdout_has("s.md:1")
+        .stdout_has("secret `key_id` (front matter) is shorter than 4 characters")
+        .run();
+}

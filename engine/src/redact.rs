@@ -11,6 +11,11 @@ const SECRET_WORDS: &[&str] = &["secret", "password", "token", "key", "credentia
 
 pub const MASK: &str = "***";
 
+/// Values shorter than this are not masked: a variable named `key_id = 7`
+/// would otherwise turn every `7` of every output into `***`, and a 3-character
+/// value protects nothing. `check` warns about such secrets.
+pub const MIN_LEN: usize = 4;
+
 pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| lower.contains(w))
@@ -25,7 +30,7 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        let mut values: Vec<String> = values.into_iter().filter(|v| v.chars().count() >= MIN_LEN).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         Redactor { values }
@@ -67,8 +72,14 @@ mod tests {
     }
 
     #[test]
+    fn short_values_are_not_masked() {
+        let r = Redactor::new(["7".to_string(), "abc".to_string(), "s3cr3t".to_string()]);
+        assert_eq!(r.redact("id 7 abc s3cr3t"), "id 7 abc ***");
+    }
+
+    #[test]
     fn redacts_longest_first() {
-        let r = Redactor::new(["abc".to_string(), "abcdef".to_string()]);
-        assert_eq!(r.redact("x abcdef y abc"), "x *** y ***");
+        let r = Redactor::new(["abcd".to_string(), "abcdefgh".to_string()]);
+        assert_eq!(r.redact("x abcdefgh y abcd"), "x *** y ***");
     }
 }

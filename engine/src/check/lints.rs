@@ -249,6 +249,33 @@ pub fn unclosed_docs(rb: &Runbook) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// A secret whose value is too short to be masked (`redact::MIN_LEN`): its
+/// value would appear in logs, or its name only looks secret (`key_id`).
+pub fn short_secrets(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
+    let profiles = config.envs.values().map(|p| (format!("env `{}`", p.name), &p.vars));
+    std::iter::once(("front matter".to_string(), &rb.vars))
+        .chain(profiles)
+        .flat_map(|(from, vars)| {
+            vars.iter()
+                .filter(|(k, v)| {
+                    rb.is_secret(k) && {
+                        let t = crate::vars::as_text(v);
+                        !t.is_empty() && t.chars().count() < crate::redact::MIN_LEN
+                    }
+                })
+                .map(move |(k, _)| {
+                    Diagnostic::warning(
+                        "short-secret",
+                        format!("secret `{k}` ({from}) is shorter than {} characters: it is not masked", crate::redact::MIN_LEN),
+                    )
+                    .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+                    .hint(format!("if `{k}` is not secret, rename it (names with secret, password, token, key or credential are secret)"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 pub fn missing_fixture(rb: &Runbook, config: &Config) -> Option<Diagnostic> {
     let f = crate::rehearse::fixture::Fixture::path_for(config, &rb.id);
     if f.is_file() {

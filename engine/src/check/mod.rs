@@ -343,6 +343,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>) -> (Vec<Diagnos
     out.extend(lints::quotes(rb));
     out.extend(lints::placeholders(rb));
     out.extend(lints::unclosed_docs(rb));
+    out.extend(lints::short_secrets(rb, config));
     out.extend(crate::observe::check::lint(rb));
     let blocks = lints::blocks(rb);
     let (syntax, parses) = bash::syntax_findings(&rb.path, &blocks);

@@ -110,7 +110,19 @@ pub fn step_header(rb: &Runbook, s: &Step) -> String {
         parts.push(format!("retried up to {}×{every}", a.retry));
     }
     if let Some(e) = &a.expect {
-        parts.push(format!("output must match {}", code(e)));
+        if s.kind.query().is_some() {
+            parts.push(format!("passes when {}", code(e)));
+        } else {
+            parts.push(format!("output must match {}", code(e)));
+        }
+    }
+    if let Some(r) = a.range {
+        let res = a.step.map(|st| format!(" at {} resolution", dur(st))).unwrap_or_default();
+        parts.push(format!("over the last {}{res}", dur(r)));
+    }
+    if let Some(soak) = a.soak {
+        let every = a.delay.map(|d| format!(", every {}", dur(d))).unwrap_or_default();
+        parts.push(format!("re-checked for {}{every}; fails the moment it is false", dur(soak)));
     }
     if let Some(c) = &a.capture {
         parts.push(format!("output saved as {}", code(c)));
