@@ -12,3 +12,5 @@ mod plan;
 mod play;
 mod rehearse;
 mod resume;
+mod tty;
+mod tty_vars;

@@ -70,6 +70,16 @@ fn captures_are_placeholders_and_when_is_runtime() {
 }
 
 #[test]
+fn step_results_are_placeholders() {
+    let md = "# R\n\n```bash {#pods read}\nkubectl get pods\n```\n\n```bash {#show when=\"steps.pods.exit == 0\"}\necho {{ steps.pods.stdout }} {{ steps.pods.status }}\n```\n";
+    let f = Test::new().runbook("r", md).args(["plan", "r", "--json"]).run();
+    let show = &f.json()["steps"][1];
+    assert_eq!(show["command"], "echo <stdout of pods> <status of pods>\n");
+    assert!(show["will_run"].is_null(), "decided at run time: {show}");
+    Test::new().runbook("r", md).args(["plan", "r"]).stdout_has("echo <stdout of pods> <status of pods>").run();
+}
+
+#[test]
 fn order_and_levels() {
     let f = Test::new().runbook("h", HEAD).args(["plan", "h", "--json"]).run();
     let j = f.json();

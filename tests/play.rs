@@ -210,6 +210,25 @@ fn leftover_background_processes_end_with_the_step() {
 }
 
 #[test]
+fn process_substitution_is_not_a_leftover() {
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#subst}
+            diff <(echo a) <(echo a)
+            echo hi > >(cat)
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .stdout_has("[subst] hi")
+        .stdout_has("<== subst: passed")
+        .stdout_lacks("left running in the background")
+        .run();
+}
+
+#[test]
 fn sigint_kills_the_step_group_and_the_run_resumes() {
     let t = Test::new().runbook(
         "a",

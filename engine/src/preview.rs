@@ -10,7 +10,7 @@ use crate::config::EnvProfile;
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::{Runbook, Step};
 use crate::plan::{Dag, EdgeKind};
-use crate::template::{Capture, Context, Templater, quotes};
+use crate::template::{Capture, Context, StepState, Templater, quotes};
 use crate::vars::{Origin, Resolved};
 
 #[derive(Debug, Serialize)]
@@ -58,11 +58,16 @@ pub struct StepView {
     pub attrs: crate::model::Attrs,
 }
 
-/// The template context at plan time: variables, and placeholders for every
-/// capture.
+/// The template context at plan time (`plan`, `check`, the mdBook pages,
+/// and the check `play` makes before it runs anything): variables, and
+/// placeholders for what only the play knows — every capture
+/// (`<current_rev from get-rev>`) and every step's `status`, `exit` and
+/// `stdout` (`<stdout of pods>`). A `when` that reads them is decided at
+/// run time.
 pub fn plan_context(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Context {
     let mut ctx = Context { vars: vars.vars.clone(), env: env.map(|e| e.name.clone()), ..Context::default() };
     for s in &rb.steps {
+        ctx.steps.insert(s.id.clone(), StepState::placeholder());
         if let Some(c) = &s.attrs.capture {
             ctx.captures.insert(c.clone(), Capture::Placeholder { step: s.id.clone() });
         }

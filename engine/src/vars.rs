@@ -124,3 +124,42 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
         })
         .collect()
 }
+
+/// A variable the runbook's templates read that nothing defines.
+#[derive(Debug, Clone)]
+pub struct Missing {
+    pub name: String,
+    /// Steps whose templates read it, in document order.
+    pub used_by: Vec<String>,
+    pub secret: bool,
+    /// Where it is first read (runbook file, line).
+    pub file: std::path::PathBuf,
+    pub line: usize,
+}
+
+/// Every variable read by a template (body, `when`, `expect`, `cwd`) that is
+/// neither resolved nor captured by a step, in name order.
+pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
+    let t = Templater::new(rb);
+    let captured: Vec<&str> = rb.steps.iter().filter_map(|s| s.attrs.capture.as_deref()).collect();
+    let mut out: BTreeMap<String, Missing> = BTreeMap::new();
+    for s in &rb.steps {
+        for n in t.names_used(s) {
+            if crate::template::BUILTINS.contains(&n.as_str()) || captured.contains(&n.as_str()) {
+                continue;
+            }
+            if vars.vars.contains_key(&n) {
+                continue;
+            }
+            let m = out.entry(n.clone()).or_insert_with(|| Missing {
+                secret: rb.is_secret(&n),
+                used_by: Vec::new(),
+                file: rb.path.clone(),
+                line: t.line_of_name(s, crate::template::Source::Body, &n).unwrap_or(s.line),
+                name: n.clone(),
+            });
+            m.used_by.push(s.id.clone());
+        }
+    }
+    out.into_values().collect()
+}

@@ -1,6 +1,11 @@
 //! `runbook play ID`: resolve the runbook, env and variables, check every
 //! template renders (nothing runs if one cannot), then hand over to
 //! [`crate::runner::play`] and map its outcome to the exit code.
+//!
+//! A variable nothing defines is not an error here: a resumed run may bring
+//! it back, or the operator is asked for it (`runner::setup`). The check
+//! renders with a placeholder for it, so every other problem still shows
+//! before anything is asked.
 
 use super::args::PlayArgs;
 use crate::catalog::Catalog;
@@ -9,7 +14,7 @@ use crate::error::{Error, Exit, Result};
 use crate::model::Runbook;
 use crate::plan::Dag;
 use crate::runner::{self, Answers, PlayOptions, ResumeMode, RunStatus};
-use crate::template::{StepState, Templater};
+use crate::template::Templater;
 use crate::{preview, vars};
 
 pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
@@ -23,7 +28,11 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
     let resolved = vars::resolve(&rb, profile.as_ref(), &alert, &sets);
-    preflight(&rb, &resolved, profile.as_ref())?;
+    let mut checked = resolved.clone();
+    for m in vars::missing(&rb, &resolved) {
+        checked.insert(m.name, crate::model::Value::String(String::new()), vars::Origin::Prompt);
+    }
+    preflight(&rb, &checked, profile.as_ref())?;
     let answers = if a.yes {
         Answers::Yes
     } else if runner::on_terminal() {
@@ -67,13 +76,11 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
 }
 
 /// Every template must render before anything runs (undefined variables,
-/// syntax), with captures and step results as placeholders.
+/// syntax), in the plan-time context: captures and step results are
+/// placeholders.
 fn preflight(rb: &Runbook, vars: &vars::Resolved, env: Option<&crate::config::EnvProfile>) -> Result<()> {
     let t = Templater::new(rb);
-    let mut ctx = preview::plan_context(rb, vars, env);
-    for s in &rb.steps {
-        ctx.steps.insert(s.id.clone(), StepState { status: "pending".into(), exit: None, stdout: String::new() });
-    }
+    let ctx = preview::plan_context(rb, vars, env);
     let mut errors = Vec::new();
     for s in &rb.steps {
         for w in preview::quote_warnings(rb, s) {

@@ -125,7 +125,8 @@ impl<'a> Sched<'a> {
                                 continue;
                             }
                             Flow::Stop(stop) => {
-                                self.stop = Some(stop);
+                                // A Ctrl-C at the question has already stopped the play as interrupted.
+                                self.stop.get_or_insert(stop);
                                 return;
                             }
                         }
@@ -271,9 +272,7 @@ impl<'a> Sched<'a> {
             self.ctx.captures.insert(k.clone(), Capture::Value(v.clone()));
         }
         let stdout = ps.captures.values().next().cloned().unwrap_or_default();
-        self.ctx
-            .steps
-            .insert(id.clone(), crate::template::StepState { status: "passed".into(), exit: ps.exit, stdout });
+        self.ctx.steps.insert(id.clone(), crate::template::StepState::new("passed", ps.exit, stdout));
         self.state[i] = St::Done;
         self.resumed[i] = true;
         self.results[i] = super::StepResult {
@@ -382,8 +381,13 @@ impl<'a> Sched<'a> {
                 command: prep.display.clone(),
                 attempt: 1,
                 undo: false,
+                interactive: false,
             });
-            let q = format!("\n{}\ndone? [y]es / [n]o (the step fails) / [s]kip: ", indent(&prep.display));
+            let q = format!(
+                "\nmanual step `{}`:\n{}\ndone? [y]es / [n]o (the step fails) / [s]kip: ",
+                s.id,
+                indent(&prep.display)
+            );
             return match self.answer(s, Question::Manual, q, &['y', 's', 'n']).await {
                 Ok(Answer::Yes) => Flow::End(StepStatus::Passed, "the operator confirmed it is done".into()),
                 Ok(Answer::Skip) => Flow::End(StepStatus::Skipped, "skipped by the operator".into()),
@@ -431,15 +435,25 @@ impl<'a> Sched<'a> {
                 let mut h =
                     tokio::task::spawn_blocking(move || sink.prompt(|| prompt::choose(&text, choices, None, &cancel)));
                 let mut sigint = self.sigint.take();
+                let mut sigterm = self.sigterm.take();
                 let c = tokio::select! {
                     r = &mut h => r.ok().flatten(),
-                    _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-                        self.prompt_cancel.store(true, Ordering::SeqCst);
-                        let _ = h.await;
-                        None
-                    }
+                    _ = recv_opt(&mut sigint) => Some('!'),
+                    _ = recv_opt(&mut sigterm) => Some('T'),
                 };
                 self.sigint = sigint;
+                self.sigterm = sigterm;
+                // A signal at a question: stop asking, stop the play (exit 130, resumable).
+                if let Some(why) = match c {
+                    Some('!') => Some("interrupted at a question (Ctrl-C)"),
+                    Some('T') => Some("interrupted by SIGTERM at a question"),
+                    _ => None,
+                } {
+                    self.prompt_cancel.store(true, Ordering::SeqCst);
+                    let _ = h.await;
+                    self.interrupt(why);
+                    return Err(format!("interrupted at the question of step `{}`", s.id));
+                }
                 Ok(match c {
                     Some('y') | Some('c') => Answer::Yes,
                     Some('s') => Answer::Skip,
@@ -470,6 +484,7 @@ impl<'a> Sched<'a> {
             escalate: None,
             secret_capture: None,
             log_path: self.run_dir.join("guard.log"),
+            logs: self.logs.sender(),
             sink: std::sync::Arc::new(super::events::Sink::new(Vec::new())),
             redactor: self.redactor.clone(),
             cancel: self.cancel.subscribe(),
@@ -525,6 +540,7 @@ impl<'a> Sched<'a> {
             escalate: s.attrs.escalate.clone(),
             secret_capture: s.attrs.capture.clone().filter(|c| self.rb.is_secret(c)),
             log_path: self.run_dir.join(format!("{}.log", s.id)),
+            logs: self.logs.sender(),
             sink: self.sink.clone(),
             redactor: self.redactor.clone(),
             cancel: self.cancel.subscribe(),
@@ -549,7 +565,14 @@ impl<'a> Sched<'a> {
             return;
         }
         tracing::info!(step = %id, "step started");
-        self.sink.emit(&Event::StepStart { id, line: s.line, command: prep.display.clone(), attempt: 1, undo: false });
+        self.sink.emit(&Event::StepStart {
+            id,
+            line: s.line,
+            command: prep.display.clone(),
+            attempt: 1,
+            undo: false,
+            interactive: s.attrs.interactive,
+        });
         if let Some(st) = self.ctx.steps.get_mut(&s.id) {
             st.status = "running".into();
         }
@@ -559,6 +582,16 @@ impl<'a> Sched<'a> {
         }
         let job = self.job(i, &prep);
         self.running.spawn(async move { (i, step::run(job).await) });
+    }
+}
+
+/// The next delivery of a signal (never, without a handler).
+async fn recv_opt(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -56,12 +56,14 @@ pub enum Event {
         started: Option<String>,
     },
     /// `command` is the rendered body, redacted. `undo` marks a rollback.
+    /// `interactive`: the step owns the terminal, nothing may draw over it.
     StepStart {
         id: String,
         line: usize,
         command: String,
         attempt: u32,
         undo: bool,
+        interactive: bool,
     },
     /// One line of output, redacted, lossy UTF-8, without control characters.
     Output {

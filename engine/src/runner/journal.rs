@@ -1,13 +1,32 @@
 //! The checkpoint journal (SPEC §6): `runs/<run-id>/journal.jsonl`.
 //!
-//! Append-only, one JSON object per line, written with `write(2)` as events
-//! happen (so a `kill -9` of the engine loses nothing: the kernel has it) and
-//! flushed to disk with `fdatasync` before every step's process starts and
-//! at the run's end: a `step-start` is durable before the step exists, and
-//! with it every earlier `step-end` (one sync per step, not two: the sync is
-//! what costs). After `kill -9` the journal says exactly which steps passed
-//! and which one was in flight. A crash can leave a torn last line; it is
-//! ignored.
+//! Append-only, one JSON object per line. Every record is written with
+//! `write(2)` as the event happens — a `step-start` before the step's process
+//! exists, a `step-end` as soon as it is over — so a `kill -9` of the engine
+//! loses nothing: the kernel has every record. After `kill -9` the journal says
+//! exactly which steps passed and which one was in flight. A crash can leave
+//! a torn last line; it is ignored.
+//!
+//! # Durability (power loss)
+//!
+//! Reaching the disk (`fdatasync`, ~1–5 ms) costs more than a trivial step,
+//! so it is not on a step's path: a background syncer thread flushes the file
+//! whenever records were written since its last flush, one `fdatasync` for a
+//! whole burst (group commit). `run-end` waits for its flush, and so does the
+//! end of the play on every path (passed, failed, refused, interrupted — exit
+//! 130 — or an error): dropping the [`Journal`] joins the syncer after a last
+//! flush. A finished run is durable.
+//!
+//! The window: a power loss (or kernel crash) while a play runs can lose the
+//! records written since the syncer's last completed flush — at most a few
+//! milliseconds of records, the ones after the last `fdatasync` (e.g. the
+//! last `step-end`, or a `step-start` whose process had just begun). A resume
+//! after such a loss re-runs those steps: one that passed without its
+//! `step-end` on disk runs a second time, one whose `step-start` was lost is
+//! simply not in flight (nothing of it survived the power loss to reap).
+//! Steps therefore run at least once, as after any crash mid-step. A failed
+//! flush stops the play at the next record (never run what cannot be
+//! recorded). A rehearsal (temporary directory) never flushes.
 //!
 //! Schema (`"event"` is the tag; times are RFC 3339 UTC; nothing secret is
 //! ever written — values are redacted before they get here):
@@ -15,7 +34,7 @@
 //! | event | fields |
 //! |---|---|
 //! | `run-start` | `v` (1), `run`, `runbook`, `path`, `hash` (of the runbook file), `env`, `vars` {name: {value, origin, secret}}, `operator` (user@host), `pid`, `at` |
-//! | `resume` | `operator`, `pid`, `hash`, `at` |
+//! | `resume` | `operator`, `pid`, `hash`, `vars` (as in `run-start`, this session's), `at` |
 //! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
 //! | `spawned` | `step`, `pgid` (to reap leftovers after a crash) |
 //! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `at` |
@@ -26,6 +45,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -61,6 +81,9 @@ pub enum Record {
         operator: String,
         pid: u32,
         hash: String,
+        /// The variables of this session (restored, `--set`, prompted); empty in old journals.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        vars: BTreeMap<String, VarRecord>,
         at: String,
     },
     StepStart {
@@ -107,18 +130,96 @@ pub enum Record {
     },
 }
 
-/// Appends records, each made durable before `append` returns.
+/// Appends records (written at once, flushed to disk in the background).
 pub struct Journal {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
-    /// `false` in a rehearsal (a temporary directory): skip the disk flush.
-    sync: bool,
-    dirty: bool,
+    /// `None` in a rehearsal (a temporary directory): no disk flushes.
+    syncer: Option<Syncer>,
+}
+
+/// The background flusher: group commit of everything written so far.
+struct Syncer {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<SyncState>,
+    /// Wakes the syncer: records were written, or the journal closes.
+    work: Condvar,
+    /// Wakes those waiting for a flush.
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Records written so far.
+    written: u64,
+    /// Records known to be on disk.
+    synced: u64,
+    /// The first failed flush (the play stops at its next record).
+    error: Option<String>,
+    closing: bool,
+}
+
+fn lock(m: &Mutex<SyncState>) -> MutexGuard<'_, SyncState> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Syncer {
+    fn start(file: Arc<File>, dir: Option<PathBuf>) -> std::io::Result<Syncer> {
+        let shared = Arc::new(Shared::default());
+        let s = shared.clone();
+        let thread = std::thread::Builder::new().name("journal-sync".into()).spawn(move || flusher(&file, dir, &s))?;
+        Ok(Syncer { shared, thread: Some(thread) })
+    }
+}
+
+/// The syncer thread: flush whenever records were written since the last
+/// flush; exit after the last one once the journal closes.
+fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
+    let mut st = lock(&shared.state);
+    loop {
+        while st.synced == st.written && !st.closing {
+            st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if st.synced == st.written {
+            return;
+        }
+        let target = st.written;
+        drop(st);
+        let r = file.sync_data();
+        // Once: the run directory, so that a new journal's name survives too.
+        if let Some(d) = dir.take() {
+            let _ = File::open(d).and_then(|d| d.sync_all());
+        }
+        st = lock(&shared.state);
+        if let Err(e) = r {
+            st.error.get_or_insert_with(|| format!("cannot flush to disk: {e}"));
+        }
+        st.synced = target;
+        shared.done.notify_all();
+    }
+}
+
+impl Drop for Syncer {
+    /// The last flush, then the thread ends.
+    fn drop(&mut self) {
+        lock(&self.shared.state).closing = true;
+        self.shared.work.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Journal {
     /// Open for appending, cutting a torn last line left by a crash.
+    /// `sync`: flush to disk (in the background); `false` in a rehearsal.
     pub fn open(path: &Path, sync: bool) -> Result<Journal> {
+        let fresh = !path.exists();
         if let Ok(bytes) = std::fs::read(path)
             && !bytes.is_empty()
             && !bytes.ends_with(b"\n")
@@ -127,43 +228,47 @@ impl Journal {
             let f = OpenOptions::new().write(true).open(path).map_err(|e| io(path, e))?;
             f.set_len(keep as u64).map_err(|e| io(path, e))?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| io(path, e))?;
-        Ok(Journal { file, path: path.to_path_buf(), sync, dirty: false })
-    }
-
-    /// Append and make durable (this record and every one before it).
-    pub fn append(&mut self, r: &Record) -> Result<()> {
-        self.write(r)?;
-        self.sync()
+        let file = Arc::new(OpenOptions::new().create(true).append(true).open(path).map_err(|e| io(path, e))?);
+        let syncer = match sync {
+            false => None,
+            true => {
+                let dir = path.parent().filter(|_| fresh).map(Path::to_path_buf);
+                Some(Syncer::start(file.clone(), dir).map_err(|e| io(path, e))?)
+            }
+        };
+        Ok(Journal { file, path: path.to_path_buf(), syncer })
     }
 
     /// Append now (a `kill -9` of the engine cannot lose it: it is in the
-    /// kernel), reach the disk with the next [`Journal::sync`]. Used for
-    /// step ends: the next step start, or the run end, syncs them, so each
-    /// step costs one `fdatasync`, not two.
-    pub fn append_lazy(&mut self, r: &Record) -> Result<()> {
-        self.write(r)?;
-        self.dirty = true;
-        Ok(())
-    }
-
-    pub fn sync(&mut self) -> Result<()> {
-        if self.sync {
-            self.file.sync_data().map_err(|e| io(&self.path, e))?;
+    /// kernel); the syncer takes it to the disk shortly. Fails if writing
+    /// fails, or if an earlier flush failed.
+    pub fn append(&mut self, r: &Record) -> Result<()> {
+        if let Some(s) = &self.syncer
+            && let Some(e) = &lock(&s.shared.state).error
+        {
+            return Err(Error::Other(anyhow::anyhow!("journal {}: {e}", self.path.display())));
         }
-        self.dirty = false;
-        Ok(())
-    }
-
-    /// Sync if lazy records are waiting.
-    pub fn flush(&mut self) -> Result<()> {
-        if self.dirty { self.sync() } else { Ok(()) }
-    }
-
-    fn write(&mut self, r: &Record) -> Result<()> {
         let mut line = serde_json::to_string(r).map_err(anyhow::Error::from)?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|e| io(&self.path, e))
+        (&*self.file).write_all(line.as_bytes()).map_err(|e| io(&self.path, e))?;
+        if let Some(s) = &self.syncer {
+            lock(&s.shared.state).written += 1;
+            s.shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Wait until every record appended so far is on disk.
+    pub fn sync(&mut self) -> Result<()> {
+        let Some(s) = &self.syncer else { return Ok(()) };
+        let mut st = lock(&s.shared.state);
+        while st.synced < st.written {
+            st = s.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        match &st.error {
+            Some(e) => Err(Error::Other(anyhow::anyhow!("journal {}: {e}", self.path.display()))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -263,9 +368,11 @@ impl RunLog {
                     r.pid = *pid;
                     r.started = at.clone();
                 }
-                Record::Resume { operator, pid, at, .. } => {
+                Record::Resume { operator, pid, at, vars, .. } => {
                     r.resumes.push((at.clone(), operator.clone()));
                     r.pid = *pid;
+                    // The latest values given to the run (see setup::restore).
+                    r.vars.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
                     // A resumed run is running again.
                     r.status = None;
                     r.ended = None;

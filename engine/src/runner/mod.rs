@@ -15,8 +15,10 @@
 //!   `-2`, `-3` … appended if two runs start in the same second).
 //! - **Env without a profile** is called `local` (run id, lock name, report).
 //! - **Journal** (`runs/<run-id>/journal.jsonl`): one JSON object per line,
-//!   fdatasync'd after each; schema in [`journal`]. A resume appends to the
-//!   same journal, so one incident is one timeline.
+//!   written before and after every step (survives `kill -9`), flushed to
+//!   disk by a background syncer, and durable when the play ends (the
+//!   power-loss window and the schema are in [`journal`]). A resume appends
+//!   to the same journal, so one incident is one timeline.
 //! - **Resumable** = the latest run of this runbook@env ended without a
 //!   `run-end` (crash), or as `interrupted` or `refused` and was not rolled
 //!   back. A failed run is finished (its rollback may have run); re-run it
@@ -31,12 +33,14 @@
 //!   starts until they are done: a question is never interleaved with
 //!   output, and an interactive step owns the terminal (it stays in the
 //!   foreground process group so it can read it).
-//! - **Bodies** travel through a pipe (`bash -euo pipefail /dev/fd/N`), never
-//!   argv and never a file: nothing of a rendered body (secrets included) is
-//!   left on disk even after `kill -9`.
+//! - **Bodies** travel through an inherited descriptor (`bash -euo pipefail
+//!   /dev/fd/N`: a memfd on Linux, a pipe elsewhere), never argv and never a
+//!   file: nothing of a rendered body (secrets included) is left on disk even
+//!   after `kill -9`.
 //! - **A step's processes end with the step**: when its main process exits,
-//!   whatever is left in its process group is terminated (SIGTERM, grace,
-//!   SIGKILL). Detach daemons with `setsid`.
+//!   whatever still runs in its process group a moment later (`SETTLE`: time
+//!   for process substitutions to finish; zombies do not count) is terminated
+//!   (SIGTERM, grace, SIGKILL) and reported. Detach daemons with `setsid`.
 //! - **Resume after `kill -9`**: step processes carry `RUNBOOK_RUN` and
 //!   `RUNBOOK_STEP`; leftovers of the step that was in flight are killed
 //!   before it runs again.
@@ -51,6 +55,7 @@ mod decide;
 pub mod events;
 pub mod journal;
 pub mod lock;
+mod logs;
 mod output;
 mod process;
 mod prompt;
@@ -242,10 +247,11 @@ pub fn play(
     rb: &Runbook,
     dag: &Dag,
     config: &Config,
-    opts: PlayOptions,
+    mut opts: PlayOptions,
     reporters: Vec<Box<dyn Reporter>>,
 ) -> Result<Outcome> {
-    let prepared = setup::prepare(rb, dag, config, &opts)?;
+    // Settles the variables too (restored on resume, asked for when missing).
+    let prepared = setup::prepare(rb, dag, config, &mut opts)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

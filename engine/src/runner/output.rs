@@ -10,12 +10,12 @@
 //! escape sequences are dropped, so a step cannot garble the display.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::events::{Event, Sink, Stream};
+use super::logs::LogFile;
 use crate::redact::Redactor;
 
 /// Longest piece of a line emitted at once.
@@ -32,7 +32,7 @@ pub struct StepOutput {
     pub id: String,
     pub sink: Arc<Sink>,
     pub redactor: Arc<RwLock<Redactor>>,
-    pub log: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
+    pub log: Mutex<Option<LogFile>>,
     pub tail: Mutex<VecDeque<String>>,
     pub stdout: Mutex<Vec<u8>>,
     pub stdout_truncated: std::sync::atomic::AtomicBool,
@@ -41,12 +41,12 @@ pub struct StepOutput {
 }
 
 impl StepOutput {
-    pub fn new(id: &str, sink: Arc<Sink>, redactor: Arc<RwLock<Redactor>>, log: Option<std::fs::File>) -> Self {
+    pub fn new(id: &str, sink: Arc<Sink>, redactor: Arc<RwLock<Redactor>>, log: Option<LogFile>) -> Self {
         StepOutput {
             id: id.to_string(),
             sink,
             redactor,
-            log: Mutex::new(log.map(|f| std::io::BufWriter::with_capacity(64 * 1024, f))),
+            log: Mutex::new(log),
             tail: Mutex::new(VecDeque::new()),
             stdout: Mutex::new(Vec::new()),
             stdout_truncated: Default::default(),
@@ -57,13 +57,14 @@ impl StepOutput {
     /// A line the engine itself writes to the step log (attempt markers).
     pub fn log_line(&self, text: &str) {
         if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            let _ = writeln!(w, "{text}");
+            w.line(text);
         }
     }
 
+    /// The step is over: hand the rest of its log to the writer.
     pub fn flush(&self) {
         if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            let _ = w.flush();
+            w.close();
         }
     }
 

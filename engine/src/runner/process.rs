@@ -4,8 +4,19 @@
 //! `/dev/null`, so that a timeout or Ctrl-C reaches its grandchildren too
 //! (SIGTERM to the group, a grace period, SIGKILL). An interactive step stays
 //! in the foreground group so it can read the terminal. The rendered body
-//! reaches the interpreter through an inherited pipe (`bash -euo pipefail
-//! /dev/fd/N`): never argv (visible in `ps`), never a file left on disk.
+//! reaches the interpreter through an inherited descriptor (`bash -euo
+//! pipefail /dev/fd/N`): never argv (visible in `ps`), never a file left on
+//! disk. On Linux it is a memfd (anonymous memory that disappears with its
+//! last descriptor), elsewhere a pipe: bash reads a script it cannot seek one
+//! byte per `read(2)`, a memfd in blocks.
+//!
+//! **Leftovers.** When a step's main process exits, its group may still hold
+//! processes. Some are not leftovers: the children of a process substitution
+//! (`diff <(…) <(…)`, `tee >(…)`) are not waited for by bash, so they may
+//! still be finishing, or have exited and wait as zombies until init reaps
+//! them (which can take seconds in a container). So the group first gets
+//! [`SETTLE`] to empty by itself, zombies not counting; only what still runs
+//! after that is terminated, and reported.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -25,6 +36,10 @@ const PIPE_ROOM: usize = 4096;
 
 /// Time between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
+/// How long the group of a step whose main process exited may take to end
+/// by itself (process substitutions finishing) before what is left is
+/// terminated as leftovers.
+pub const SETTLE: Duration = Duration::from_millis(250);
 
 pub struct Spec<'a> {
     pub kind: StepKind,
@@ -88,15 +103,70 @@ pub fn path_with(prefix: Option<&Path>) -> OsString {
     }
 }
 
+/// Where the interpreter reads the body from.
+enum Script {
+    /// Written already; the interpreter reads it in blocks.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Memory(std::os::fd::OwnedFd),
+    /// The read end, and the write end still to fill.
+    Pipe(std::io::PipeReader, std::io::PipeWriter),
+}
+
+impl Script {
+    fn new(body: &[u8]) -> std::io::Result<Script> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use nix::sys::memfd::{MFdFlags, memfd_create};
+            // Fall back to a pipe where memfds are not allowed (seccomp, old kernels).
+            if let Ok(fd) = memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC) {
+                let mut f = std::fs::File::from(fd);
+                f.write_all(body)?;
+                return Ok(Script::Memory(f.into()));
+            }
+        }
+        let (reader, writer) = std::io::pipe()?;
+        Ok(Script::Pipe(reader, writer))
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Script::Memory(fd) => fd.as_fd(),
+            Script::Pipe(r, _) => r.as_fd(),
+        }
+    }
+
+    /// After the spawn: close our copy of what the interpreter reads, and
+    /// fill the pipe.
+    fn hand_over(self, body: &[u8]) {
+        let Script::Pipe(reader, writer) = self else { return };
+        drop(reader);
+        if body.len() <= PIPE_ROOM {
+            // Fits in the pipe buffer: written at once, without blocking.
+            let mut w = writer;
+            let _ = w.write_all(body);
+        } else {
+            // A larger body would block until the interpreter reads: a thread writes it.
+            let body = body.to_vec();
+            std::thread::spawn(move || {
+                let mut w = writer;
+                let _ = w.write_all(&body);
+            });
+        }
+    }
+}
+
 pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
     let (interp, flags) = interpreter(spec.kind);
-    let (reader, writer) = std::io::pipe()?;
-    let fd = reader.as_raw_fd();
-    // The read end is inherited by the interpreter, which opens it as its
-    // script. No `pre_exec` (that would force a full fork() of this process
-    // instead of posix_spawn: the main cost per step); the descriptor is
-    // inheritable only between here and the spawn.
-    nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
+    let body = spec.body.as_bytes();
+    let script = Script::new(body)?;
+    let fd = script.fd().as_raw_fd();
+    // Inherited by the interpreter, which opens it as its script. No
+    // `pre_exec` (that would force a full fork() of this process instead of
+    // posix_spawn: the main cost per step); the descriptor is inheritable
+    // only between here and the spawn.
+    nix::fcntl::fcntl(script.fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
     let mut cmd = Command::new(&interp);
     cmd.args(flags).arg(format!("/dev/fd/{fd}")).current_dir(spec.cwd).kill_on_drop(false);
     cmd.env("PATH", path_with(spec.path_prefix));
@@ -109,27 +179,41 @@ pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     }
     let child = cmd.spawn()?;
-    drop(reader);
-    let body = spec.body.as_bytes();
-    if body.len() <= PIPE_ROOM {
-        // Fits in the pipe buffer: written at once, without blocking.
-        let mut w = writer;
-        let _ = w.write_all(body);
-    } else {
-        // A larger body would block until the interpreter reads: a thread writes it.
-        let body = body.to_vec();
-        std::thread::spawn(move || {
-            let mut w = writer;
-            let _ = w.write_all(&body);
-        });
-    }
+    script.hand_over(body);
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
     Ok(Proc { child, pgid })
 }
 
-/// Is any process left in the group?
+/// Is any process left in the group (zombies included)?
 pub fn group_alive(pgid: i32) -> bool {
     killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+/// Is a process of the group still running? Zombies (exited, not yet reaped
+/// by their new parent) do not count. Without `/proc`, every member counts.
+pub fn group_running(pgid: i32) -> bool {
+    if !group_alive(pgid) {
+        return false;
+    }
+    let Ok(rd) = std::fs::read_dir("/proc") else { return true };
+    let me = std::process::id();
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|&pid| pid != me)
+        .any(|pid| match stat(pid) {
+            Some((state, pgrp)) => pgrp == pgid && !matches!(state, 'Z' | 'X' | 'x'),
+            None => false,
+        })
+}
+
+/// `(state, process group)` of a process, from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(char, i32)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    let mut f = s.rsplit_once(')')?.1.split_ascii_whitespace();
+    let state = f.next()?.chars().next()?;
+    let _ppid = f.next()?;
+    Some((state, f.next()?.parse().ok()?))
 }
 
 pub fn signal_group(pgid: i32, sig: Signal) {
@@ -154,26 +238,43 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
             p.child.wait().await.ok()
         }
     };
-    if let Some(g) = p.pgid {
-        kill_leftovers(g).await;
+    if let Some(g) = p.pgid
+        && group_running(g)
+    {
+        end_group(g).await;
     }
     status
 }
 
-/// After the main process ended: terminate what is left in its group.
+/// After the main process ended: give the group [`SETTLE`] to end by itself,
+/// then terminate what still runs. `true` when something had to be.
 pub async fn kill_leftovers(pgid: i32) -> bool {
-    if !group_alive(pgid) {
-        return false;
+    let until = tokio::time::Instant::now() + SETTLE;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if !group_running(pgid) {
+            return false;
+        }
+        if tokio::time::Instant::now() >= until {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(25));
     }
+    end_group(pgid).await;
+    true
+}
+
+/// SIGTERM the group, up to [`GRACE`] to end, then SIGKILL.
+async fn end_group(pgid: i32) {
     signal_group(pgid, Signal::SIGTERM);
     let until = tokio::time::Instant::now() + GRACE;
-    while group_alive(pgid) && tokio::time::Instant::now() < until {
+    while group_running(pgid) && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if group_alive(pgid) {
+    if group_running(pgid) {
         signal_group(pgid, Signal::SIGKILL);
     }
-    true
 }
 
 /// After a crash of the engine: kill the processes still running for the

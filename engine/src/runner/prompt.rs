@@ -5,6 +5,11 @@
 //! would steal the first line typed into a later interactive step. Polling
 //! also lets a timeout (Ctrl-C's "quit after 10 s") and a second Ctrl-C
 //! (the `cancel` flag) end the question.
+//!
+//! Values of secret variables are read with echo off. Before the play's own
+//! signal handling exists (the questions of `setup`), [`SignalFlag`] turns
+//! Ctrl-C and SIGTERM into the `cancel` flag, so the terminal's echo is
+//! always restored.
 
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -82,6 +87,82 @@ pub fn choose(question: &str, choices: &[char], default: Option<char>, cancel: &
                 }
             }
             _ => return None,
+        }
+    }
+}
+
+/// Ask for a value: one line, trimmed; with echo off when `secret`.
+pub fn value(question: &str, secret: bool, cancel: &AtomicBool) -> Reply {
+    if !secret {
+        return ask(question, None, cancel);
+    }
+    let _echo = EchoOff::new();
+    ask(question, None, cancel)
+}
+
+/// Echo off on stdin while alive (restored on drop).
+struct EchoOff(Option<nix::sys::termios::Termios>);
+
+impl EchoOff {
+    fn new() -> Self {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let Ok(old) = tcgetattr(stdin.as_fd()) else { return EchoOff(None) };
+        let mut quiet = old.clone();
+        // The typed characters stay hidden; the Enter still ends the line.
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        quiet.local_flags.insert(LocalFlags::ECHONL);
+        if tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet).is_err() {
+            return EchoOff(None);
+        }
+        EchoOff(Some(old))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, old);
+        }
+    }
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+/// While alive, SIGINT and SIGTERM set a flag (see [`SignalFlag::flag`])
+/// instead of ending the process; the previous dispositions are restored on
+/// drop.
+pub struct SignalFlag(Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>);
+
+impl SignalFlag {
+    pub fn install() -> Self {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        SIGNALLED.store(false, Ordering::SeqCst);
+        let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+        let mut old = Vec::new();
+        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: the handler only stores to an atomic (async-signal-safe).
+            if let Ok(o) = unsafe { sigaction(sig, &act) } {
+                old.push((sig, o));
+            }
+        }
+        SignalFlag(old)
+    }
+
+    pub fn flag(&self) -> &'static AtomicBool {
+        &SIGNALLED
+    }
+}
+
+impl Drop for SignalFlag {
+    fn drop(&mut self) {
+        for (sig, old) in &self.0 {
+            // SAFETY: puts back the disposition that was there before.
+            let _ = unsafe { nix::sys::signal::sigaction(*sig, old) };
         }
     }
 }

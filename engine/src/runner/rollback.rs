@@ -151,6 +151,7 @@ impl<'a> Sched<'a> {
             command: prep.display.clone(),
             attempt: 1,
             undo: true,
+            interactive: s.attrs.interactive,
         });
         let job = self.job(u, &prep);
         let r = step::run(job).await;

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 
 use super::events::{Event, Sink};
 use super::journal::{Journal, Record, RunLog};
+use super::logs::Logs;
 use super::setup::Prepared;
 use super::step::JobResult;
 use super::{Outcome, PlayOptions, RunStatus, StepResult, StepStatus, prompt, time};
@@ -53,6 +54,8 @@ pub(super) struct Sched<'a> {
     pub ctx: Context,
     pub sink: Arc<Sink>,
     pub journal: Journal,
+    /// Writes the step logs in the background; joined when the play ends.
+    pub logs: Logs,
     pub run_id: String,
     pub run_dir: PathBuf,
     pub env_name: String,
@@ -105,9 +108,10 @@ pub(super) async fn run(
     let mut ctx =
         Context { vars: opts.vars.vars.clone(), env: opts.env.as_ref().map(|e| e.name.clone()), ..Default::default() };
     for s in &rb.steps {
-        ctx.steps.insert(s.id.clone(), StepState { status: "pending".into(), exit: None, stdout: String::new() });
+        ctx.steps.insert(s.id.clone(), StepState::new("pending", None, String::new()));
     }
     let tty = matches!(opts.answers, super::Answers::Interactive) && prompt::terminal();
+    let logs = Logs::start().map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
     let n = rb.steps.len();
     let mut s = Sched {
         rb,
@@ -117,6 +121,7 @@ pub(super) async fn run(
         ctx,
         sink: Arc::new(sink),
         journal,
+        logs,
         run_id,
         run_dir,
         env_name,
@@ -183,28 +188,21 @@ impl<'a> Sched<'a> {
         self.redactor.read().unwrap_or_else(|p| p.into_inner()).redact(text).into_owned()
     }
 
-    /// Append to the journal; a failing journal stops the play (never run
-    /// what cannot be recorded).
+    /// Append to the journal (written at once, flushed to disk in the
+    /// background: see [`super::journal`]); a failing journal stops the play
+    /// (never run what cannot be recorded).
     pub fn record(&mut self, r: Record) {
         if let Err(e) = self.journal.append(&r) {
-            tracing::error!("{e}");
-            if self.stop.is_none() {
-                self.sink.note(None, format!("cannot write the journal: {e}; stopping"));
-                self.stop = Some(Stop::Failed(format!("cannot write the journal: {e}")));
-                let _ = self.cancel.send(true);
-            }
+            self.journal_failed(e);
         }
     }
 
-    /// Append now, durable with the next sync (before the next process starts).
-    pub fn record_lazy(&mut self, r: Record) {
-        if let Err(e) = self.journal.append_lazy(&r) {
-            tracing::error!("{e}");
-            if self.stop.is_none() {
-                self.sink.note(None, format!("cannot write the journal: {e}; stopping"));
-                self.stop = Some(Stop::Failed(format!("cannot write the journal: {e}")));
-                let _ = self.cancel.send(true);
-            }
+    fn journal_failed(&mut self, e: crate::error::Error) {
+        tracing::error!("{e}");
+        if self.stop.is_none() {
+            self.sink.note(None, format!("cannot write the journal: {e}; stopping"));
+            self.stop = Some(Stop::Failed(format!("cannot write the journal: {e}")));
+            let _ = self.cancel.send(true);
         }
     }
 
@@ -213,7 +211,7 @@ impl<'a> Sched<'a> {
         tracing::info!(step = step.unwrap_or(""), "{text}");
         self.sink.note(step, text.clone());
         let at = time::now_rfc3339();
-        if let Err(e) = self.journal.append_lazy(&Record::Note { step: step.map(str::to_string), text, at }) {
+        if let Err(e) = self.journal.append(&Record::Note { step: step.map(str::to_string), text, at }) {
             tracing::error!("{e}");
         }
     }
@@ -399,9 +397,7 @@ impl<'a> Sched<'a> {
         let reason = r.reason.as_deref().map(|x| self.redact(x));
         let tail = self.redact(&r.tail);
         let captures_j = captures.iter().map(|(k, v)| (k.clone(), self.redact(v))).collect();
-        self.ctx
-            .steps
-            .insert(id.clone(), StepState { status: r.status.name().into(), exit: r.exit, stdout: r.stdout.clone() });
+        self.ctx.steps.insert(id.clone(), StepState::new(r.status.name(), r.exit, r.stdout.clone()));
         let ran = r.attempts > 0;
         let duration = (ran && self.clock()).then_some(r.duration);
         self.results[i] = StepResult {
@@ -413,7 +409,7 @@ impl<'a> Sched<'a> {
             attempts: r.attempts,
         };
         let hash = self.ctx_hash(i);
-        self.record_lazy(Record::StepEnd {
+        self.record(Record::StepEnd {
             step: id.clone(),
             status: r.status,
             exit: r.exit,
@@ -520,6 +516,11 @@ impl<'a> Sched<'a> {
             message: message.clone(),
             at: time::now_rfc3339(),
         });
+        // A finished run is durable: wait for the syncer's flush of `run-end`.
+        if let Err(e) = self.journal.sync() {
+            tracing::error!("{e}");
+            self.sink.note(None, format!("the journal may not be complete on disk: {e}"));
+        }
         tracing::info!(status = status.name(), "play ended");
         let mut steps = IndexMap::new();
         for (i, s) in self.rb.steps.iter().enumerate() {

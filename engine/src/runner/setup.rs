@@ -1,9 +1,20 @@
 //! Everything before the first step: env checks, `requires`, the lock, the
-//! resume decision, the run directory and its journal, the tracing log.
+//! resume decision, the variables (restored on resume, asked for when
+//! missing), the run directory and its journal, the tracing log.
+//!
+//! - **Resume restores variables**: the `--set`, alert and prompt values of
+//!   the run's journal (its `run-start`, overlaid by each `resume`) come back
+//!   unless a new `--set` (or alert) gives them; secret ones were journaled
+//!   as `***` (and a value holding a secret, redacted), so they must be given
+//!   again (asked without echo on a terminal, else exit 2 naming them).
+//! - **Missing variables** (read by a template, defined nowhere, not a
+//!   capture) are asked for on a terminal without `--yes`, all before the
+//!   first step, secrets without echo; the answers have the highest
+//!   precedence and are journaled (secrets as `***`). Otherwise exit 2
+//!   naming each. A rehearsal never asks: its scenario is the input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use super::journal::{self, Journal, Record, RunLog, VarRecord};
 use super::lock::{self, Holder, PlayLock};
@@ -12,6 +23,7 @@ use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::Runbook;
 use crate::plan::Dag;
+use crate::vars::{Origin, Resolved};
 
 /// The env name used when no profile is given.
 pub const LOCAL_ENV: &str = "local";
@@ -31,7 +43,7 @@ pub fn state_dir(config: &Config, opts: &PlayOptions) -> PathBuf {
     opts.sandbox.as_ref().map(|s| s.state_dir.clone()).unwrap_or_else(|| config.state.clone())
 }
 
-pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &PlayOptions) -> Result<Prepared> {
+pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions) -> Result<Prepared> {
     let env_name = opts.env.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| LOCAL_ENV.to_string());
     if let Some(p) = &opts.env
         && !rb.envs.is_empty()
@@ -75,6 +87,8 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &PlayOptions) -> 
         },
     };
 
+    settle_vars(rb, opts, previous.as_ref(), &mut notes)?;
+
     let (run_id, run_dir) = match &previous {
         Some(p) => (p.run_id.clone(), state.join("runs").join(&p.run_id)),
         None => new_run_dir(&state, &format!("{}-{}-{}", time::compact(now), rb.id, env_name))?,
@@ -89,6 +103,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &PlayOptions) -> 
                 operator: operator.clone(),
                 pid,
                 hash: rb.hash.clone(),
+                vars: var_records(rb, opts),
                 at: time::now_rfc3339(),
             })?;
             if p.hash != rb.hash {
@@ -121,6 +136,122 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &PlayOptions) -> 
     }
     tracing::info!(run = %run_id, runbook = %rb.id, env = %env_name, "play started");
     Ok(Prepared { run_id, run_dir, env_name, journal, previous, notes, _lock: lock })
+}
+
+/// Restore the resumed run's variables, then make sure every variable the
+/// templates read has a value: ask on a terminal, else exit 2 naming them.
+fn settle_vars(rb: &Runbook, opts: &mut PlayOptions, previous: Option<&RunLog>, notes: &mut Vec<String>) -> Result<()> {
+    let mut again = Vec::new();
+    if let Some(p) = previous {
+        let (restored, secrets) = restore(rb, &mut opts.vars, &p.vars);
+        if !restored.is_empty() {
+            notes.push(format!("variables restored from run {}: {}", p.run_id, restored.join(" ")));
+        }
+        again = secrets;
+    }
+    if opts.sandbox.is_some() {
+        return Ok(());
+    }
+    let mut missing = crate::vars::missing(rb, &opts.vars);
+    for name in &again {
+        if !missing.iter().any(|m| &m.name == name) {
+            missing.push(crate::vars::Missing {
+                name: name.clone(),
+                used_by: Vec::new(),
+                secret: true,
+                file: rb.path.clone(),
+                line: rb.front_matter_line.unwrap_or(1),
+            });
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let run = previous.map(|p| p.run_id.as_str()).unwrap_or_default();
+    if !(matches!(opts.answers, Answers::Interactive) && prompt::terminal()) {
+        return Err(Error::Invalid(missing.iter().map(|m| unset(m, again.contains(&m.name), run)).collect()));
+    }
+    let n = missing.len();
+    eprintln!(
+        "{n} variable{} not set; answers are recorded in the run's journal (secrets as ***):",
+        if n == 1 { " is" } else { "s are" }
+    );
+    let signals = prompt::SignalFlag::install();
+    for (i, m) in missing.iter().enumerate() {
+        let mut why = Vec::new();
+        let given_before = again.contains(&m.name);
+        if given_before {
+            why.push(format!("given to run {run}: the journal keeps it redacted; not echoed"));
+        } else if m.secret {
+            why.push("secret, not echoed".to_string());
+        }
+        if !m.used_by.is_empty() {
+            why.push(format!("used by {}", m.used_by.join(", ")));
+        }
+        let q = format!("  {} ({}): ", m.name, why.join("; "));
+        let value = loop {
+            match prompt::value(&q, m.secret || given_before, signals.flag()) {
+                prompt::Reply::Line(v) if v.is_empty() => continue,
+                prompt::Reply::Line(v) => break v,
+                prompt::Reply::Cancelled => return Err(Error::Interrupted("interrupted: nothing was run".into())),
+                _ => {
+                    let rest = missing[i..].iter().map(|m| unset(m, again.contains(&m.name), run)).collect();
+                    return Err(Error::Invalid(rest));
+                }
+            }
+        };
+        opts.vars.insert(m.name.clone(), crate::model::Value::String(value), Origin::Prompt);
+    }
+    Ok(())
+}
+
+/// The diagnostic for a variable that has no value and cannot be asked for.
+fn unset(m: &crate::vars::Missing, redacted: bool, run: &str) -> Diagnostic {
+    let n = &m.name;
+    let msg = if redacted {
+        format!("variable `{n}` was given to run {run}, whose journal keeps it redacted: give it again")
+    } else {
+        let mut msg = format!("undefined variable `{n}`");
+        if let Some(first) = m.used_by.first() {
+            msg.push_str(&format!(" in step `{first}`"));
+        }
+        if m.used_by.len() > 1 {
+            msg.push_str(&format!(" (also used by {})", m.used_by[1..].join(", ")));
+        }
+        msg
+    };
+    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).hint(format!(
+        "pass `--set {n}=…`{}, or play on a terminal without --yes to be asked",
+        if redacted { "" } else { " (or define it in front matter `vars` or the env profile)" }
+    ))
+}
+
+/// Take over the `--set`, alert and prompt values a run was given (non-secret
+/// ones; a new `--set` or alert wins). Returns the restored `name=value`s and
+/// the names that must be given again (secret, or journaled redacted).
+fn restore(rb: &Runbook, vars: &mut Resolved, recorded: &BTreeMap<String, VarRecord>) -> (Vec<String>, Vec<String>) {
+    let mut restored = Vec::new();
+    let mut again = Vec::new();
+    for (k, r) in recorded {
+        let origin = match r.origin.as_str() {
+            "set" => Origin::Set,
+            "alert" => Origin::Alert,
+            "prompt" => Origin::Prompt,
+            _ => continue,
+        };
+        if matches!(vars.origin.get(k), Some(Origin::Set | Origin::Alert | Origin::Prompt)) {
+            continue;
+        }
+        // A value that held a secret was journaled redacted: restoring the
+        // `***` would run with a wrong value.
+        if r.secret || rb.is_secret(k) || r.value.contains(crate::redact::MASK) {
+            again.push(k.clone());
+            continue;
+        }
+        vars.insert(k.clone(), crate::model::Value::String(r.value.clone()), origin);
+        restored.push(format!("{k}={}", r.value));
+    }
+    (restored, again)
 }
 
 fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> {
@@ -205,12 +336,16 @@ fn ask_resume(log: &RunLog, dir: &Path, opts: &PlayOptions) -> Result<bool> {
     let status = log.status.as_deref().unwrap_or("did not finish");
     if matches!(opts.answers, Answers::Interactive) && prompt::terminal() {
         let q = format!(
-            "An unfinished run {} ({status}, {what}; started {} by {}).\nResume it? [Y]es / [f]resh run / [q]uit: ",
+            "An unfinished run {} ({status}, {what}; started {} by {}).\nResume it? [Y]es / [n]o, start a fresh run / [q]uit: ",
             log.run_id, log.started, log.operator
         );
-        return match prompt::choose(&q, &['y', 'f', 'q'], Some('y'), &AtomicBool::new(false)) {
+        let signals = prompt::SignalFlag::install();
+        return match prompt::choose(&q, &['y', 'n', 'f', 'q'], Some('y'), signals.flag()) {
             Some('y') => Ok(true),
-            Some('f') => Ok(false),
+            Some('n') | Some('f') => Ok(false),
+            None if signals.flag().load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(Error::Interrupted("interrupted: nothing was run".into()))
+            }
             _ => Err(Error::Refused("no answer: nothing was run".into())),
         };
     }

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::StepStatus;
 use super::events::{Sink, Stream};
+use super::logs::{LogFile, LogSender};
 use super::output::{StepOutput, pump};
 use super::process::{self, Spec};
 use crate::model::StepKind;
@@ -40,6 +41,8 @@ pub struct Job {
     /// `capture=NAME` with a secret NAME: stdout is kept, never shown.
     pub secret_capture: Option<String>,
     pub log_path: PathBuf,
+    /// The play's log writer (see `runner::logs`).
+    pub logs: LogSender,
     pub sink: Arc<Sink>,
     pub redactor: Arc<RwLock<Redactor>>,
     pub cancel: watch::Receiver<bool>,
@@ -67,8 +70,8 @@ struct Attempt {
 
 pub async fn run(mut job: Job) -> JobResult {
     let started = Instant::now();
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&job.log_path).ok();
-    let mut out = StepOutput::new(&job.id, job.sink.clone(), job.redactor.clone(), log);
+    let log = LogFile::new(&job.logs, job.log_path.clone());
+    let mut out = StepOutput::new(&job.id, job.sink.clone(), job.redactor.clone(), Some(log));
     if let Some(name) = &job.secret_capture {
         out.hide_stdout = true;
         let text = format!("stdout is captured into the secret `{name}`: not shown, not logged");

@@ -96,6 +96,30 @@ pub struct StepState {
     pub status: String,
     pub exit: Option<i32>,
     pub stdout: String,
+    /// Not known before the play: each field shows as `<stdout of id>`, and a
+    /// `when` reading `steps` is decided at run time.
+    #[serde(skip)]
+    pub placeholder: bool,
+}
+
+impl StepState {
+    pub fn new(status: &str, exit: Option<i32>, stdout: String) -> Self {
+        StepState { status: status.to_string(), exit, stdout, placeholder: false }
+    }
+
+    /// The plan-time state of a step: placeholders only.
+    pub fn placeholder() -> Self {
+        StepState { status: String::new(), exit: None, stdout: String::new(), placeholder: true }
+    }
+
+    fn to_value(&self, id: &str) -> JValue {
+        if !self.placeholder {
+            return JValue::from(minijinja::value::Serde(self));
+        }
+        let field = |f: &str| JValue::from_safe_string(format!("<{f} of {id}>"));
+        let m: BTreeMap<&str, JValue> = ["status", "exit", "stdout"].into_iter().map(|f| (f, field(f))).collect();
+        JValue::from(m)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,20 +132,29 @@ pub enum Capture {
 }
 
 impl Context {
-    fn to_value(&self) -> JValue {
+    /// The template's view of the context. `Some(names)`: only those (the
+    /// names the template reads) are converted — converting everything, every
+    /// step's stdout included, for every render made a play quadratic.
+    fn to_value(&self, names: Option<&BTreeSet<String>>) -> JValue {
         let mut m: BTreeMap<String, JValue> = BTreeMap::new();
-        for (k, v) in &self.vars {
+        let wanted = |k: &str| names.is_none_or(|n| n.contains(k));
+        for (k, v) in self.vars.iter().filter(|(k, _)| wanted(k)) {
             m.insert(k.clone(), JValue::from(minijinja::value::Serde(v)));
         }
-        for (k, c) in &self.captures {
+        for (k, c) in self.captures.iter().filter(|(k, _)| wanted(k)) {
             let v = match c {
                 Capture::Value(s) => JValue::from(s.clone()),
                 Capture::Placeholder { step } => JValue::from_safe_string(format!("<{k} from {step}>")),
             };
             m.insert(k.clone(), v);
         }
-        m.insert("env".into(), JValue::from(self.env.clone().unwrap_or_default()));
-        m.insert("steps".into(), JValue::from(minijinja::value::Serde(&self.steps)));
+        if wanted("env") {
+            m.insert("env".into(), JValue::from(self.env.clone().unwrap_or_default()));
+        }
+        if wanted("steps") {
+            let steps: BTreeMap<&str, JValue> = self.steps.iter().map(|(k, s)| (k.as_str(), s.to_value(k))).collect();
+            m.insert("steps".into(), JValue::from(steps));
+        }
         JValue::from(m)
     }
 
@@ -236,22 +269,25 @@ impl<'r> Templater<'r> {
 
     fn render(&self, step: &Step, src: Source, name: &str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
         let text = rewrite_step_refs(text, &self.ids);
-        if let Some(d) = self.missing(step, src, &text, ctx) {
-            return Err(d);
+        // No template syntax: the text is its own rendering (most bodies).
+        if !["{{", "{%", "{#"].iter().any(|t| text.contains(t)) {
+            return Ok(text);
         }
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
-        tmpl.render(ctx.to_value()).map_err(|e| self.locate(step, src, &e, &text))
+        let names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
+        if let Some(d) = self.missing(step, src, &names, ctx) {
+            return Err(d);
+        }
+        let out = match tmpl.render(ctx.to_value(Some(&names))) {
+            // Should a name escape the analysis, render against everything.
+            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.to_value(None)),
+            r => r,
+        };
+        out.map_err(|e| self.locate(step, src, &e, &text))
     }
 
-    fn missing(&self, step: &Step, src: Source, text: &str, ctx: &Context) -> Option<Diagnostic> {
-        if !text.contains("{{") && !text.contains("{%") && matches!(src, Source::Body) {
-            return None;
-        }
-        let names = match src {
-            Source::Attr("when") => undeclared_expr(text),
-            _ => undeclared(text),
-        };
-        let n = names.into_iter().find(|n| !ctx.defines(n))?;
+    fn missing(&self, step: &Step, src: Source, names: &BTreeSet<String>, ctx: &Context) -> Option<Diagnostic> {
+        let n = names.iter().find(|n| !ctx.defines(n))?.clone();
         let what = match src {
             Source::Body => format!("step `{}`", step.id),
             Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
@@ -269,18 +305,24 @@ impl<'r> Templater<'r> {
     pub fn when(&self, step: &Step, ctx: &Context) -> Result<Option<bool>, Diagnostic> {
         let Some(expr) = &step.attrs.when else { return Ok(Some(true)) };
         let expr = rewrite_step_refs(expr, &self.ids);
-        if let Some(d) = self.missing(step, Source::Attr("when"), &expr, ctx) {
+        let src = Source::Attr("when");
+        let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, src, &e, &expr))?;
+        let names: BTreeSet<String> = compiled.undeclared_variables(false).into_iter().collect();
+        if let Some(d) = self.missing(step, src, &names, ctx) {
             return Err(d);
         }
-        let names = undeclared_expr(&expr);
         let runtime = names.iter().any(|n| {
-            (n == "steps" && ctx.steps.is_empty()) || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
+            (n == "steps" && (ctx.steps.is_empty() || ctx.steps.values().any(|s| s.placeholder)))
+                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
         });
-        let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
         if runtime {
             return Ok(None);
         }
-        let v = compiled.eval(ctx.to_value()).map_err(|e| self.locate(step, Source::Attr("when"), &e, &expr))?;
+        let v = match compiled.eval(ctx.to_value(Some(&names))) {
+            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => compiled.eval(ctx.to_value(None)),
+            r => r,
+        };
+        let v = v.map_err(|e| self.locate(step, src, &e, &expr))?;
         Ok(Some(v.is_true()))
     }
 

@@ -1,5 +1,9 @@
 //! The terminal: a spinner with elapsed time per running step, the steps'
 //! output above the spinners, colour unless `NO_COLOR` is set.
+//!
+//! An `interactive` step gets no spinner: it owns the terminal (an editor, a
+//! shell, a `read`), and a spinner redrawn every 100 ms would write over
+//! what it shows. It runs alone, so nothing else draws meanwhile.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +38,12 @@ impl Term {
 impl Reporter for Term {
     fn event(&mut self, e: &Event) {
         match e {
+            Event::StepStart { id, command, undo, interactive: true, .. } => {
+                let what = if *undo { format!("undo {id}") } else { id.clone() };
+                let first = command.trim().lines().next().unwrap_or("").to_string();
+                let arrow = self.paint("36", ">");
+                self.print(format!("{arrow} {what} (interactive: the terminal is the step's until it ends): {first}"));
+            }
             Event::StepStart { id, command, undo, .. } => {
                 let style = ProgressStyle::with_template(if self.color {
                     "{spinner:.cyan} {prefix:.bold} {elapsed:.dim} {msg:.dim}"

@@ -1,0 +1,141 @@
+//! Step logs (`runs/<run-id>/<step>.log`, SPEC §6), written by a background
+//! thread of the play.
+//!
+//! Creating a file is not free (up to a millisecond on a busy ext4, more
+//! than a trivial step costs), so neither the creation of a step's log nor
+//! its writes are on the step's path: output reaches the writer thread in
+//! chunks of up to [`CHUNK`] bytes through a bounded channel (memory stays
+//! flat whatever a step prints; a disk slower than the step slows the step's
+//! output down, as a direct write would). The play stops the writer and
+//! waits for it before it returns, so every log is complete once `play` is
+//! over. Logs are not checkpoints: they are never flushed to disk with
+//! `fdatasync` (the journal is), and a `kill -9` of the engine loses what
+//! the writer had not written yet.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// A chunk is handed to the writer once it holds this much.
+pub const CHUNK: usize = 64 * 1024;
+/// Chunks in flight, at most (memory bound: `CHUNK * DEPTH`).
+const DEPTH: usize = 16;
+
+enum Msg {
+    /// Append `data` to `path` (created if needed); `last` closes the file.
+    Chunk {
+        path: Arc<PathBuf>,
+        data: Vec<u8>,
+        last: bool,
+    },
+    Stop,
+}
+
+/// The writer thread of one play. Dropping it writes what was sent and
+/// waits for the thread.
+pub struct Logs {
+    tx: SyncSender<Msg>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What steps hold to send their output to the writer.
+#[derive(Clone)]
+pub struct LogSender(SyncSender<Msg>);
+
+impl Logs {
+    pub fn start() -> std::io::Result<Logs> {
+        let (tx, rx) = sync_channel(DEPTH);
+        let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx))?;
+        Ok(Logs { tx, thread: Some(thread) })
+    }
+
+    pub fn sender(&self) -> LogSender {
+        LogSender(self.tx.clone())
+    }
+}
+
+impl Drop for Logs {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer(rx: Receiver<Msg>) {
+    // `None`: the file could not be opened; its output is dropped (a log is
+    // a convenience, the journal is the record).
+    let mut open: HashMap<Arc<PathBuf>, Option<File>> = HashMap::new();
+    for m in rx {
+        let Msg::Chunk { path, data, last } = m else { break };
+        let f =
+            open.entry(path.clone()).or_insert_with(|| OpenOptions::new().create(true).append(true).open(&*path).ok());
+        if let Some(f) = f
+            && !data.is_empty()
+        {
+            let _ = f.write_all(&data);
+        }
+        if last {
+            open.remove(&path);
+        }
+    }
+}
+
+/// One step's log: lines are collected here and handed to the writer in
+/// chunks; [`LogFile::close`] hands over the rest (and creates the file
+/// even when the step printed nothing).
+pub struct LogFile {
+    path: Arc<PathBuf>,
+    buf: Vec<u8>,
+    tx: LogSender,
+}
+
+impl LogFile {
+    pub fn new(tx: &LogSender, path: PathBuf) -> LogFile {
+        LogFile { path: Arc::new(path), buf: Vec::new(), tx: tx.clone() }
+    }
+
+    pub fn line(&mut self, text: &str) {
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.send(false);
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.send(true);
+    }
+
+    fn send(&mut self, last: bool) {
+        let data = std::mem::take(&mut self.buf);
+        // Fails only once the play has stopped the writer: nothing to keep then.
+        let _ = self.tx.0.send(Msg::Chunk { path: self.path.clone(), data, last });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_complete_when_the_writer_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Logs::start().unwrap();
+        let mut a = LogFile::new(&logs.sender(), dir.path().join("a.log"));
+        let mut b = LogFile::new(&logs.sender(), dir.path().join("b.log"));
+        let big = "x".repeat(1000);
+        for _ in 0..200 {
+            a.line(&big);
+        }
+        a.close();
+        b.close();
+        drop(logs);
+        assert_eq!(std::fs::read_to_string(dir.path().join("a.log")).unwrap().len(), 200 * 1001);
+        assert_eq!(std::fs::read_to_string(dir.path().join("b.log")).unwrap(), "");
+    }
+}

@@ -1,0 +1,173 @@
+//! Variables at play time (SPEC §2.3, §6): a missing variable is asked for
+//! on a terminal (secrets without echo) and is an error naming it
+//! otherwise; a resume restores the variables its run was given, except
+//! secrets and redacted values, which must be given again. The terminal
+//! cases run on the pty harness of `tty`.
+
+use crate::common::*;
+use crate::play::{journal, rb, text};
+use crate::tty::{Tty, has, lacks, records, run_count, runbook_in};
+
+const VARS: &str = r#"
+    # Vars
+
+    ```bash {#show read}
+    echo rev is {{ rev }}
+    ```
+
+    ```bash {#call}
+    echo calling with {{ api_token }}
+    ```
+
+    ```bash {#again read}
+    echo still {{ rev }}
+    ```
+"#;
+
+#[test]
+fn missing_variables_are_asked_for_secrets_without_echo() {
+    let t = Test::new().runbook("v", VARS);
+    let mut p = Tty::spawn(t.path(), &["play", "v"]);
+    p.expect("2 variables are not set");
+    p.expect("api_token (secret, not echoed; used by call): ");
+    p.line("s3cr3t-value-42");
+    p.expect("rev (used by show, again): ");
+    // An empty answer asks again.
+    p.line("");
+    p.expect("rev (used by show, again): ");
+    p.line("41");
+    p.expect("[show] rev is 41");
+    let seen = p.done(0);
+    has(&seen, "[call] calling with ***");
+    has(&seen, "[again] still 41");
+    // Typed with echo off: the secret never reached the screen.
+    lacks(&seen, "s3cr3t-value-42");
+    let j = journal(t.path());
+    assert!(!j.contains("s3cr3t-value-42"), "{j}");
+    let start = &records(t.path(), "run-start")[0];
+    assert_eq!(start["vars"]["rev"]["value"], "41", "{start}");
+    assert_eq!(start["vars"]["rev"]["origin"], "prompt", "{start}");
+    assert_eq!(start["vars"]["api_token"]["value"], "***", "{start}");
+    assert_eq!(start["vars"]["api_token"]["secret"], true, "{start}");
+}
+
+#[test]
+fn answers_are_asked_only_for_what_is_missing() {
+    let t = Test::new().runbook("v", VARS);
+    let mut p = Tty::spawn(t.path(), &["play", "v", "--set", "rev=7"]);
+    p.expect("1 variable is not set");
+    p.expect("api_token (");
+    p.line("tok-123456");
+    let seen = p.done(0);
+    lacks(&seen, "rev (");
+    has(&seen, "[show] rev is 7");
+}
+
+#[test]
+fn ctrl_c_at_a_variable_question_runs_nothing_and_restores_echo() {
+    let t = Test::new().runbook("v", VARS);
+    let mut p = Tty::spawn_then_stty(t.path(), &["play", "v", "--set", "rev=7"]);
+    p.expect("api_token (secret, not echoed; used by call): ");
+    p.ctrl_c();
+    let seen = p.done(130);
+    has(&seen, "interrupted: nothing was run");
+    assert_eq!(run_count(t.path()), 0, "{seen}");
+    // `stty -a` after runbook exited: echo is on again.
+    assert!(regex::Regex::new(r"(^|\s)echo(\s|$)").unwrap().is_match(&seen), "echo left off:\n{seen}");
+}
+
+#[test]
+fn sigterm_at_a_secret_question_restores_echo() {
+    let t = Test::new().runbook("v", VARS);
+    let mut p = Tty::spawn_then_stty(t.path(), &["play", "v", "--set", "rev=7"]);
+    p.expect("api_token (secret, not echoed; used by call): ");
+    // runbook is the shell's child here.
+    let pid = runbook_in(t.path());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let seen = p.done(130);
+    has(&seen, "interrupted: nothing was run");
+    assert!(regex::Regex::new(r"(^|\s)echo(\s|$)").unwrap().is_match(&seen), "echo left off:\n{seen}");
+}
+
+#[test]
+fn missing_variables_off_a_terminal_are_an_error_naming_them() {
+    let o = Test::new()
+        .runbook("v", VARS)
+        .args(["play", "v", "--set", "rev=1"])
+        .status(2)
+        .stderr_has("v.md:8")
+        .stderr_has("undefined variable `api_token` in step `call`")
+        .stderr_has("--set api_token=")
+        .run();
+    assert_eq!(run_count(o.path()), 0, "{}", o.stderr);
+    // --yes on a terminal does not ask either.
+    let t = Test::new().runbook("v", VARS);
+    let mut p = Tty::spawn(t.path(), &["play", "v", "--yes"]);
+    p.expect("undefined variable `api_token`");
+    let seen = p.done(2);
+    has(&seen, "undefined variable `rev` in step `show` (also used by again)");
+}
+
+const RESUME_VARS: &str = r#"
+    # Resume vars
+
+    ```bash {#one read}
+    echo one {{ rev }}
+    ```
+
+    ```bash {#two confirm}
+    echo two {{ rev }} {{ ns }} {{ api_token }}
+    ```
+"#;
+
+#[test]
+fn resume_restores_set_variables_unless_set_again() {
+    let t = Test::new().runbook("r", RESUME_VARS);
+    let o = rb(t.path(), &["play", "r", "--set", "rev=41", "--set", "ns=blue", "--set", "api_token=tok-9876"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    // The secret is not in the journal: it must be given again.
+    let o = rb(t.path(), &["play", "r", "--resume", "--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("variable `api_token` was given to run") && out.contains("--set api_token="), "{out}");
+    // rev and ns come back; a new --set wins over the journal.
+    let o = rb(t.path(), &["play", "r", "--resume", "--yes", "--set", "api_token=tok-9876", "--set", "ns=green"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("[two] two 41 green ***"), "{out}");
+    assert!(out.contains("variables restored from run") && out.contains("rev=41"), "{out}");
+    assert!(!out.contains("[one]"), "{out}");
+    let resume = records(t.path(), "resume").pop().expect("a resume record");
+    assert_eq!(resume["vars"]["ns"]["value"], "green", "{resume}");
+    assert_eq!(resume["vars"]["api_token"]["value"], "***", "{resume}");
+}
+
+#[test]
+fn resume_on_a_terminal_asks_for_secrets_again() {
+    let t = Test::new().runbook("r", RESUME_VARS);
+    let o = rb(t.path(), &["play", "r", "--set", "rev=41", "--set", "ns=blue", "--set", "api_token=tok-9876"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let mut p = Tty::spawn(t.path(), &["play", "r"]);
+    p.expect("Resume it?");
+    p.line("y");
+    p.expect("1 variable is not set");
+    p.expect("api_token (given to run ");
+    p.line("tok-5555");
+    p.expect("run it?");
+    p.line("y");
+    p.expect("[two] two 41 blue ***");
+    p.done(0);
+}
+
+#[test]
+fn resume_does_not_restore_a_value_journaled_redacted() {
+    let t = Test::new().runbook("r", RESUME_VARS);
+    let o = rb(t.path(), &["play", "r", "--set", "rev=41", "--set", "ns=ns-tok-9876", "--set", "api_token=tok-9876"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let start = &records(t.path(), "run-start")[0];
+    assert_eq!(start["vars"]["ns"]["value"], "ns-***", "{start}");
+    let o = rb(t.path(), &["play", "r", "--resume", "--yes", "--set", "api_token=tok-9876"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("variable `ns` was given to run") && out.contains("--set ns="), "{out}");
+}
