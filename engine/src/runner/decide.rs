@@ -250,18 +250,7 @@ impl<'a> Sched<'a> {
     }
 
     pub(super) fn end_without_run(&mut self, i: usize, status: StepStatus, reason: String) {
-        let id = self.rb.steps[i].id.clone();
-        let r = JobResult {
-            status,
-            exit: None,
-            reason: Some(reason),
-            duration: Duration::ZERO,
-            tail: String::new(),
-            stdout: String::new(),
-            attempts: 0,
-        };
-        let _ = id;
-        self.done(i, r, IndexMap::new(), Vec::new(), false);
+        self.done(i, JobResult::decided(status, Some(reason), 0), IndexMap::new(), Vec::new(), false);
     }
 
     fn resume_passed(&mut self, i: usize) {
@@ -304,15 +293,7 @@ impl<'a> Sched<'a> {
             undo: false,
             at: time::now_rfc3339(),
         });
-        let r = JobResult {
-            status: StepStatus::Passed,
-            exit: None,
-            reason: Some(reason),
-            duration: Duration::ZERO,
-            tail: String::new(),
-            stdout: String::new(),
-            attempts: 1,
-        };
+        let r = JobResult::decided(StepStatus::Passed, Some(reason), 1);
         self.done(i, r, IndexMap::new(), Vec::new(), false);
     }
 

@@ -4,8 +4,6 @@
 //! recorded and the rest still run. Undo blocks obey the env's confirm policy
 //! and guard like any write step. One at a time, each with its own timeout.
 
-use std::time::Duration;
-
 use indexmap::IndexMap;
 use tokio::sync::watch;
 
@@ -50,29 +48,13 @@ impl<'a> Sched<'a> {
         let s = &self.rb.steps[u];
         let id = s.id.clone();
         let skip = |this: &mut Self, reason: String| {
-            let r = JobResult {
-                status: StepStatus::Skipped,
-                exit: None,
-                reason: Some(reason),
-                duration: Duration::ZERO,
-                tail: String::new(),
-                stdout: String::new(),
-                attempts: 0,
-            };
+            let r = JobResult::decided(StepStatus::Skipped, Some(reason), 0);
             this.done(u, r, IndexMap::new(), Vec::new(), true);
         };
         let body = match self.t.body(s, &self.ctx) {
             Ok(b) => b,
             Err(d) => {
-                let r = JobResult {
-                    status: StepStatus::Failed,
-                    exit: None,
-                    reason: Some(format!("cannot render the undo block: {d}")),
-                    duration: Duration::ZERO,
-                    tail: String::new(),
-                    stdout: String::new(),
-                    attempts: 0,
-                };
+                let r = JobResult::decided(StepStatus::Failed, Some(format!("cannot render the undo block: {d}")), 0);
                 self.done(u, r, IndexMap::new(), Vec::new(), true);
                 return;
             }
@@ -123,15 +105,7 @@ impl<'a> Sched<'a> {
             }
         }
         if s.kind == StepKind::Manual {
-            let r = JobResult {
-                status: StepStatus::Passed,
-                exit: None,
-                reason: Some("the operator confirmed it is done".into()),
-                duration: Duration::ZERO,
-                tail: String::new(),
-                stdout: String::new(),
-                attempts: 1,
-            };
+            let r = JobResult::decided(StepStatus::Passed, Some("the operator confirmed it is done".into()), 1);
             self.done(u, r, IndexMap::new(), Vec::new(), true);
             self.rolled_back.push(id);
             return;

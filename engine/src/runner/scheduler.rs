@@ -471,15 +471,7 @@ impl<'a> Sched<'a> {
             let i = self.dag.order[pos];
             if self.state[i] == St::Pending {
                 let reason = if why.is_empty() { None } else { Some(format!("the play stopped: {why}")) };
-                let r = JobResult {
-                    status: StepStatus::NotRun,
-                    exit: None,
-                    reason,
-                    duration: Duration::ZERO,
-                    tail: String::new(),
-                    stdout: String::new(),
-                    attempts: 0,
-                };
+                let r = JobResult::decided(StepStatus::NotRun, reason, 0);
                 self.done(i, r, IndexMap::new(), Vec::new(), false);
             }
         }

@@ -62,6 +62,22 @@ pub struct JobResult {
     pub attempts: u32,
 }
 
+impl JobResult {
+    /// A result decided without running a process (skipped, not run, an undo
+    /// that cannot render, a manual step confirmed): no exit code, no output.
+    pub fn decided(status: StepStatus, reason: Option<String>, attempts: u32) -> Self {
+        JobResult {
+            status,
+            exit: None,
+            reason,
+            duration: Duration::ZERO,
+            tail: String::new(),
+            stdout: String::new(),
+            attempts,
+        }
+    }
+}
+
 struct Attempt {
     status: StepStatus,
     exit: Option<i32>,
