@@ -12,10 +12,12 @@
 //! Reaching the disk (`fdatasync`, ~1–5 ms) costs more than a trivial step,
 //! so it is not on a step's path: a background syncer thread flushes the file
 //! whenever records were written since its last flush, one `fdatasync` for a
-//! whole burst (group commit). `run-end` waits for its flush, and so does the
-//! end of the play on every path (passed, failed, refused, interrupted — exit
-//! 130 — or an error): dropping the [`Journal`] joins the syncer after a last
-//! flush. A finished run is durable.
+//! whole burst (group commit). It is woken each time the play's event loop
+//! goes idle ([`Kicker`]), so the records of one turn of the loop (a step's
+//! end and the next step's start) share a flush. `run-end` waits for its
+//! flush, and so does the end of the play on every path (passed, failed,
+//! refused, interrupted — exit 130 — or an error): dropping the [`Journal`]
+//! joins the syncer after a last flush. A finished run is durable.
 //!
 //! The window: a power loss (or kernel crash) while a play runs can lose the
 //! records written since the syncer's last completed flush — at most a few
@@ -45,6 +47,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use indexmap::IndexMap;
@@ -146,8 +149,14 @@ struct Syncer {
 
 #[derive(Default)]
 struct Shared {
+    /// Records written so far (counted after their `write` returned).
+    written: AtomicU64,
+    /// `written` as of the last [`Kicker::kick`] that woke the syncer.
+    kicked: AtomicU64,
+    /// A flush failed: the next record fails (details in `state`).
+    failed: AtomicBool,
     state: Mutex<SyncState>,
-    /// Wakes the syncer: records were written, or the journal closes.
+    /// Wakes the syncer: a flush is wanted, or the journal closes.
     work: Condvar,
     /// Wakes those waiting for a flush.
     done: Condvar,
@@ -155,17 +164,46 @@ struct Shared {
 
 #[derive(Default)]
 struct SyncState {
-    /// Records written so far.
-    written: u64,
+    /// Flush at least this many records.
+    wanted: u64,
     /// Records known to be on disk.
     synced: u64,
-    /// The first failed flush (the play stops at its next record).
+    /// The first failed flush.
     error: Option<String>,
     closing: bool,
 }
 
 fn lock(m: &Mutex<SyncState>) -> MutexGuard<'_, SyncState> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Ask for a flush of everything written so far.
+    fn want(&self, st: &mut SyncState) -> u64 {
+        let w = self.written.load(Ordering::Acquire);
+        if st.wanted < w {
+            st.wanted = w;
+            self.work.notify_one();
+        }
+        w
+    }
+}
+
+/// Wakes the syncer when records wait for their flush. The play calls it
+/// each time its event loop goes idle (tokio's `on_thread_park`), so the
+/// records of one turn — a step's `step-end` and the next step's
+/// `step-start` — share one `fdatasync`, and no record waits longer than
+/// the turn that wrote it.
+#[derive(Clone)]
+pub struct Kicker(Arc<Shared>);
+
+impl Kicker {
+    pub fn kick(&self) {
+        let w = self.0.written.load(Ordering::Acquire);
+        if self.0.kicked.swap(w, Ordering::AcqRel) < w {
+            self.0.want(&mut lock(&self.0.state));
+        }
+    }
 }
 
 impl Syncer {
@@ -177,18 +215,23 @@ impl Syncer {
     }
 }
 
-/// The syncer thread: flush whenever records were written since the last
-/// flush; exit after the last one once the journal closes.
+/// The syncer thread: flush whenever a flush is wanted and records were
+/// written since the last one; exit after the last flush once the journal
+/// closes.
 fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
     let mut st = lock(&shared.state);
     loop {
-        while st.synced == st.written && !st.closing {
+        while st.synced >= st.wanted && !st.closing {
             st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
         }
-        if st.synced == st.written {
-            return;
+        // Everything written by now is covered by this flush.
+        let target = shared.written.load(Ordering::Acquire);
+        if st.synced >= target {
+            if st.closing {
+                return;
+            }
+            continue;
         }
-        let target = st.written;
         drop(st);
         let r = file.sync_data();
         // Once: the run directory, so that a new journal's name survives too.
@@ -198,6 +241,7 @@ fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
         st = lock(&shared.state);
         if let Err(e) = r {
             st.error.get_or_insert_with(|| format!("cannot flush to disk: {e}"));
+            shared.failed.store(true, Ordering::Release);
         }
         st.synced = target;
         shared.done.notify_all();
@@ -207,7 +251,11 @@ fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
 impl Drop for Syncer {
     /// The last flush, then the thread ends.
     fn drop(&mut self) {
-        lock(&self.shared.state).closing = true;
+        {
+            let mut st = lock(&self.shared.state);
+            self.shared.want(&mut st);
+            st.closing = true;
+        }
         self.shared.work.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -239,21 +287,27 @@ impl Journal {
         Ok(Journal { file, path: path.to_path_buf(), syncer })
     }
 
+    /// Wakes the syncer; `None` when nothing is flushed (rehearsal).
+    pub fn kicker(&self) -> Option<Kicker> {
+        self.syncer.as_ref().map(|s| Kicker(s.shared.clone()))
+    }
+
     /// Append now (a `kill -9` of the engine cannot lose it: it is in the
-    /// kernel); the syncer takes it to the disk shortly. Fails if writing
-    /// fails, or if an earlier flush failed.
+    /// kernel); the syncer takes it to the disk when the play's event loop
+    /// next goes idle ([`Kicker`]). Fails if writing fails, or if an earlier
+    /// flush failed.
     pub fn append(&mut self, r: &Record) -> Result<()> {
         if let Some(s) = &self.syncer
-            && let Some(e) = &lock(&s.shared.state).error
+            && s.shared.failed.load(Ordering::Acquire)
         {
+            let e = lock(&s.shared.state).error.clone().unwrap_or_default();
             return Err(Error::Other(anyhow::anyhow!("journal {}: {e}", self.path.display())));
         }
         let mut line = serde_json::to_string(r).map_err(anyhow::Error::from)?;
         line.push('\n');
         (&*self.file).write_all(line.as_bytes()).map_err(|e| io(&self.path, e))?;
         if let Some(s) = &self.syncer {
-            lock(&s.shared.state).written += 1;
-            s.shared.work.notify_one();
+            s.shared.written.fetch_add(1, Ordering::AcqRel);
         }
         Ok(())
     }
@@ -262,7 +316,8 @@ impl Journal {
     pub fn sync(&mut self) -> Result<()> {
         let Some(s) = &self.syncer else { return Ok(()) };
         let mut st = lock(&s.shared.state);
-        while st.synced < st.written {
+        let w = s.shared.want(&mut st);
+        while st.synced < w {
             st = s.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         match &st.error {
@@ -460,4 +515,40 @@ pub fn run_dirs(state: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join(FILE).is_file()).collect();
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(text: &str) -> Record {
+        Record::Note { step: None, text: text.into(), at: String::new() }
+    }
+
+    #[test]
+    fn records_are_written_at_once_and_flushed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let mut j = Journal::open(&path, true).unwrap();
+        j.append(&note("a")).unwrap();
+        // Written before any flush: a `kill -9` now would not lose it.
+        assert!(std::fs::read_to_string(&path).unwrap().contains("\"a\""));
+        j.kicker().unwrap().kick();
+        j.append(&note("b")).unwrap();
+        j.sync().unwrap();
+        let s = &j.syncer.as_ref().unwrap().shared;
+        assert_eq!(lock(&s.state).synced, 2);
+        j.append(&note("c")).unwrap();
+        drop(j); // the last flush, then the syncer ends
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn a_rehearsal_journal_never_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join(FILE), false).unwrap();
+        assert!(j.kicker().is_none());
+        j.append(&note("a")).unwrap();
+        j.sync().unwrap();
+    }
 }

@@ -252,8 +252,15 @@ pub fn play(
 ) -> Result<Outcome> {
     // Settles the variables too (restored on resume, asked for when missing).
     let prepared = setup::prepare(rb, dag, config, &mut opts)?;
+    // Group commit of the journal: its records are flushed when the loop goes idle.
+    let kicker = prepared.journal.kicker();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(move || {
+            if let Some(k) = &kicker {
+                k.kick();
+            }
+        })
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
     let sink = events::Sink::new(reporters);

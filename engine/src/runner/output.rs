@@ -116,10 +116,13 @@ impl StepOutput {
 
 /// Read a pipe to its end.
 pub async fn pump<R: AsyncRead + Unpin>(mut r: R, stream: Stream, out: Arc<StepOutput>) {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Not zeroed: most steps print a few lines (touching 64 KiB for each
+    // step's two pipes showed up in the per-step cost).
+    let mut buf = Vec::with_capacity(64 * 1024);
     let mut lines = LineBuf::default();
     loop {
-        let n = match r.read(&mut buf).await {
+        buf.clear();
+        let n = match r.read_buf(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

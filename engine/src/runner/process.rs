@@ -117,8 +117,13 @@ impl Script {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use nix::sys::memfd::{MFdFlags, memfd_create};
-            // Fall back to a pipe where memfds are not allowed (seccomp, old kernels).
-            if let Ok(fd) = memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC) {
+            // Never executable (required by `vm.memfd_noexec=2`); kernels before
+            // 6.3 do not know the flag. Fall back to a pipe where memfds are
+            // not allowed at all (seccomp, old kernels).
+            let noexec = MFdFlags::from_bits_retain(nix::libc::MFD_NOEXEC_SEAL as _);
+            let fd = memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC | noexec)
+                .or_else(|_| memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC));
+            if let Ok(fd) = fd {
                 let mut f = std::fs::File::from(fd);
                 f.write_all(body)?;
                 return Ok(Script::Memory(f.into()));
