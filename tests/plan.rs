@@ -147,3 +147,15 @@ fn env_not_allowed_by_front_matter() {
         .stderr_has("not for env `prod`")
         .run();
 }
+
+#[test]
+fn bash_length_expansion_is_not_a_template_comment() {
+    Test::new()
+        .runbook(
+            "l",
+            "# L\n\n```bash {#a}\nitems=(a b c)\necho ${#items[@]} {{ namespace }} {## a template comment ##}\n```\n",
+        )
+        .args(["plan", "l"])
+        .stdout_has("$ echo ${#items[@]} animica-devnet\n")
+        .run();
+}

@@ -26,7 +26,10 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
-    env.set_syntax(syntax.build().expect("default delimiters are valid"));
+    // Bash's `${#array[@]}` would open a Jinja comment `{#`: template
+    // comments are `{## … ##}` instead.
+    syntax.comment_delimiters("{##", "##}");
+    env.set_syntax(syntax.build().expect("valid delimiters"));
     env.set_auto_escape_callback(|name| match name.split(':').next() {
         Some("shell") => AutoEscape::Custom("shell".into()),
         Some("python") => AutoEscape::Custom("python".into()),
