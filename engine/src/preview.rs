@@ -75,7 +75,9 @@ pub fn plan_context(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> 
     ctx
 }
 
-pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>) -> Result<Preview> {
+/// A runbook whose front matter `envs` excludes the chosen env is refused
+/// (plan and play alike).
+pub fn check_env_allowed(rb: &Runbook, env: Option<&EnvProfile>) -> Result<()> {
     if let Some(p) = env
         && !rb.envs.is_empty()
         && !rb.envs.contains(&p.name)
@@ -86,6 +88,11 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
                 .hint(format!("its front matter allows: {}", rb.envs.join(", "))),
         ));
     }
+    Ok(())
+}
+
+pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>) -> Result<Preview> {
+    check_env_allowed(rb, env)?;
     let t = Templater::new(rb);
     let ctx = plan_context(rb, vars, env);
     let mut errors = Vec::new();

@@ -281,18 +281,23 @@ impl<'a> Sched<'a> {
         });
     }
 
-    /// A manual step the operator confirmed done.
-    fn manual_done(&mut self, i: usize, prep: &Prep, reason: String) {
-        let id = self.rb.steps[i].id.clone();
+    /// The `step-start` checkpoint (and the command hash kept for its end).
+    fn record_start(&mut self, i: usize, id: &str, prep: &Prep) {
         self.hashes.insert(i, prep.hash.clone());
         self.record(Record::StepStart {
-            step: id.clone(),
+            step: id.to_string(),
             attempt: 1,
             command: prep.display.clone(),
             command_hash: prep.hash.clone(),
             undo: false,
             at: time::now_rfc3339(),
         });
+    }
+
+    /// A manual step the operator confirmed done.
+    fn manual_done(&mut self, i: usize, prep: &Prep, reason: String) {
+        let id = self.rb.steps[i].id.clone();
+        self.record_start(i, &id, prep);
         let r = JobResult::decided(StepStatus::Passed, Some(reason), 1);
         self.done(i, r, IndexMap::new(), Vec::new(), false);
     }
@@ -533,15 +538,7 @@ impl<'a> Sched<'a> {
     fn start(&mut self, i: usize, prep: Prep) {
         let s = &self.rb.steps[i];
         let id = s.id.clone();
-        self.hashes.insert(i, prep.hash.clone());
-        self.record(Record::StepStart {
-            step: id.clone(),
-            attempt: 1,
-            command: prep.display.clone(),
-            command_hash: prep.hash.clone(),
-            undo: false,
-            at: time::now_rfc3339(),
-        });
+        self.record_start(i, &id, &prep);
         if self.stop.is_some() {
             return;
         }

@@ -45,16 +45,7 @@ pub fn state_dir(config: &Config, opts: &PlayOptions) -> PathBuf {
 
 pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions) -> Result<Prepared> {
     let env_name = opts.env.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| LOCAL_ENV.to_string());
-    if let Some(p) = &opts.env
-        && !rb.envs.is_empty()
-        && !rb.envs.contains(&p.name)
-    {
-        return Err(Error::invalid(
-            Diagnostic::error("env-not-allowed", format!("runbook `{}` is not for env `{}`", rb.id, p.name))
-                .at(&rb.path, rb.front_matter_line.unwrap_or(1))
-                .hint(format!("its front matter allows: {}", rb.envs.join(", "))),
-        ));
-    }
+    crate::preview::check_env_allowed(rb, opts.env.as_ref())?;
     check_selectors(rb, dag, opts)?;
     check_requires(rb, opts)?;
     let state = state_dir(config, opts);
