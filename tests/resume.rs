@@ -63,14 +63,19 @@ fn kill_9_at_any_moment_then_resume() {
             break;
         }
     }
-    let before = counts(&dir);
-    let done = passed(&dir);
-    let o = rb(&dir, &["play", "a", "--resume"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let after = counts(&dir);
-    for s in &done {
-        assert_eq!(before.get(s), after.get(s), "step {s} had passed but ran again");
+    // On a fast machine a resumed play can finish inside its kill window: then
+    // there is nothing left to resume (a `--resume` would start a new run).
+    if passed(&dir).len() < 12 {
+        let before = counts(&dir);
+        let done = passed(&dir);
+        let o = rb(&dir, &["play", "a", "--resume"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let after = counts(&dir);
+        for s in &done {
+            assert_eq!(before.get(s), after.get(s), "step {s} had passed but ran again");
+        }
     }
+    let after = counts(&dir);
     for i in 0..12 {
         assert!(after.get(&format!("s{i}")).copied().unwrap_or(0) >= 1, "s{i} never ran: {after:?}");
     }
