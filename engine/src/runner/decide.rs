@@ -49,8 +49,7 @@ enum Flow {
 }
 
 pub(super) fn hash(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 fn verb(s: StepStatus) -> &'static str {
@@ -542,7 +541,7 @@ impl<'a> Sched<'a> {
         if self.stop.is_some() {
             return;
         }
-        tracing::info!(step = %id, "step started");
+        tracing::debug!(step = %id, "step started");
         self.sink.emit(&Event::StepStart {
             id,
             line: s.line,

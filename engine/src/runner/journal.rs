@@ -14,15 +14,21 @@
 //! whenever records were written since its last flush, one `fdatasync` for a
 //! whole burst (group commit). It is woken each time the play's event loop
 //! goes idle ([`Kicker`]), so the records of one turn of the loop (a step's
-//! end and the next step's start) share a flush. `run-end` waits for its
-//! flush, and so does the end of the play on every path (passed, failed,
-//! refused, interrupted — exit 130 — or an error): dropping the [`Journal`]
-//! joins the syncer after a last flush. A finished run is durable.
+//! end and the next step's start) share a flush. Flushes start at most every
+//! [`COMMIT_INTERVAL`]: a burst of short steps shares one flush instead of
+//! paying one each (a flush is not free even off the step's path: the wake-up,
+//! the file system's commit, the device), while a step longer than the
+//! interval still has its `step-start` on disk while it runs. `run-end` waits
+//! for its flush at once, and so does the end of the play on every path
+//! (passed, failed, refused, interrupted — exit 130 — or an error): dropping
+//! the [`Journal`] joins the syncer after a last flush. A finished run is
+//! durable.
 //!
 //! The window: a power loss (or kernel crash) while a play runs can lose the
-//! records written since the syncer's last completed flush — at most a few
-//! milliseconds of records, the ones after the last `fdatasync` (e.g. the
-//! last `step-end`, or a `step-start` whose process had just begun). A resume
+//! records written since the syncer's last completed flush — at most
+//! [`COMMIT_INTERVAL`] plus one flush of records, the ones after the last
+//! `fdatasync` (e.g. the last `step-end`, or a `step-start` whose process had
+//! just begun). A resume
 //! after such a loss re-runs those steps: one that passed without its
 //! `step-end` on disk runs a second time, one whose `step-start` was lost is
 //! simply not in flight (nothing of it survived the power loss to reap).
@@ -49,6 +55,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -166,6 +173,11 @@ struct Shared {
 struct SyncState {
     /// Flush at least this many records.
     wanted: u64,
+    /// The syncer waits out [`COMMIT_INTERVAL`] after a flush: kicks only
+    /// raise `wanted` then, without waking it.
+    resting: bool,
+    /// Someone waits for a flush ([`Journal::sync`]): the rest is cut short.
+    urgent: bool,
     /// Records known to be on disk.
     synced: u64,
     /// The first failed flush.
@@ -183,11 +195,16 @@ impl Shared {
         let w = self.written.load(Ordering::Acquire);
         if st.wanted < w {
             st.wanted = w;
-            self.work.notify_one();
+            if !st.resting {
+                self.work.notify_one();
+            }
         }
         w
     }
 }
+
+/// The shortest time between the starts of two flushes while a play runs.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Wakes the syncer when records wait for their flush. The play calls it
 /// each time its event loop goes idle (tokio's `on_thread_park`), so the
@@ -233,6 +250,7 @@ fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
             continue;
         }
         drop(st);
+        let started = Instant::now();
         let r = file.sync_data();
         // Once: the run directory, so that a new journal's name survives too.
         if let Some(d) = dir.take() {
@@ -244,7 +262,30 @@ fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
             shared.failed.store(true, Ordering::Release);
         }
         st.synced = target;
+        if st.synced >= st.wanted {
+            st.urgent = false;
+        }
         shared.done.notify_all();
+        // Rest until the interval is over, unless someone waits for a flush
+        // or the journal closes ([`Syncer::hurry`] unparks this thread).
+        st.resting = true;
+        while !st.urgent && !st.closing {
+            let Some(left) = COMMIT_INTERVAL.checked_sub(started.elapsed()).filter(|d| !d.is_zero()) else { break };
+            drop(st);
+            std::thread::park_timeout(left);
+            st = lock(&shared.state);
+        }
+        st.resting = false;
+    }
+}
+
+impl Syncer {
+    /// Wake the syncer now, resting or not.
+    fn hurry(&self) {
+        self.shared.work.notify_one();
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
+        }
     }
 }
 
@@ -256,7 +297,7 @@ impl Drop for Syncer {
             self.shared.want(&mut st);
             st.closing = true;
         }
-        self.shared.work.notify_one();
+        self.hurry();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -317,6 +358,10 @@ impl Journal {
         let Some(s) = &self.syncer else { return Ok(()) };
         let mut st = lock(&s.shared.state);
         let w = s.shared.want(&mut st);
+        if st.synced < w {
+            st.urgent = true;
+            s.hurry();
+        }
         while st.synced < w {
             st = s.shared.done.wait(st).unwrap_or_else(|p| p.into_inner());
         }

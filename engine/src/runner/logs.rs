@@ -6,7 +6,11 @@
 //! its writes are on the step's path: output reaches the writer thread in
 //! chunks of up to [`CHUNK`] bytes through a bounded channel (memory stays
 //! flat whatever a step prints; a disk slower than the step slows the step's
-//! output down, as a direct write would). The play stops the writer and
+//! output down, as a direct write would). Waking a thread is not free either
+//! (a system call, often an inter-processor interrupt), so after some work the
+//! writer rests for [`REST`] and then takes everything sent meanwhile in one
+//! go: the short last chunks of a burst of quick steps cost no wake-up each.
+//! A full chunk wakes it at once, so a step that prints a lot is not slowed. The play stops the writer and
 //! waits for it before it returns, so every log is complete once `play` is
 //! over. Logs are not checkpoints: they are never flushed to disk with
 //! `fdatasync` (the journal is), and a `kill -9` of the engine loses what
@@ -22,7 +26,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 /// A chunk is handed to the writer once it holds this much.
 pub const CHUNK: usize = 64 * 1024;
 /// Chunks in flight, at most (memory bound: `CHUNK * DEPTH`).
-const DEPTH: usize = 16;
+const DEPTH: usize = 64;
+/// How long the writer waits for more after some work, unless woken.
+const REST: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Msg {
     /// Append `data` to `path` (created if needed); `last` closes the file.
@@ -41,9 +47,10 @@ pub struct Logs {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// What steps hold to send their output to the writer.
+/// What steps hold to send their output to the writer (and to wake it when
+/// a chunk is full).
 #[derive(Clone)]
-pub struct LogSender(SyncSender<Msg>);
+pub struct LogSender(SyncSender<Msg>, std::thread::Thread);
 
 impl Logs {
     pub fn start() -> std::io::Result<Logs> {
@@ -53,7 +60,8 @@ impl Logs {
     }
 
     pub fn sender(&self) -> LogSender {
-        LogSender(self.tx.clone())
+        let thread = self.thread.as_ref().map(|t| t.thread().clone()).unwrap_or_else(std::thread::current);
+        LogSender(self.tx.clone(), thread)
     }
 }
 
@@ -61,16 +69,36 @@ impl Drop for Logs {
     fn drop(&mut self) {
         let _ = self.tx.send(Msg::Stop);
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
+}
+
+/// Messages as they come: waits for the first, then, after each batch,
+/// rests [`REST`] (cut short by an unpark) and takes what came meanwhile.
+fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
+    let mut rested = false;
+    std::iter::from_fn(move || {
+        loop {
+            if let Ok(m) = rx.try_recv() {
+                return Some(m);
+            }
+            if rested {
+                rested = false;
+                return rx.recv().ok();
+            }
+            std::thread::park_timeout(REST);
+            rested = true;
+        }
+    })
 }
 
 fn writer(rx: Receiver<Msg>) {
     // `None`: the file could not be opened; its output is dropped (a log is
     // a convenience, the journal is the record).
     let mut open: HashMap<Arc<PathBuf>, Option<File>> = HashMap::new();
-    for m in rx {
+    for m in batches(&rx) {
         let Msg::Chunk { path, data, last } = m else { break };
         let f =
             open.entry(path.clone()).or_insert_with(|| OpenOptions::new().create(true).append(true).open(&*path).ok());
@@ -113,8 +141,12 @@ impl LogFile {
 
     fn send(&mut self, last: bool) {
         let data = std::mem::take(&mut self.buf);
+        let full = data.len() >= CHUNK;
         // Fails only once the play has stopped the writer: nothing to keep then.
         let _ = self.tx.0.send(Msg::Chunk { path: self.path.clone(), data, last });
+        if full {
+            self.tx.1.unpark();
+        }
     }
 }
 

@@ -64,6 +64,7 @@ pub mod reporter;
 mod rollback;
 mod scheduler;
 mod setup;
+mod spawn;
 mod step;
 pub mod time;
 

@@ -18,16 +18,14 @@
 //! [`SETTLE`] to empty by itself, zombies not counting; only what still runs
 //! after that is terminated, and reported.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use tokio::process::{Child, Command};
 
 use crate::model::StepKind;
 
@@ -52,7 +50,7 @@ pub struct Spec<'a> {
 }
 
 pub struct Proc {
-    pub child: Child,
+    pub child: super::spawn::Child,
     /// The process group to signal; `None` for interactive steps.
     pub pgid: Option<i32>,
 }
@@ -167,23 +165,24 @@ pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
     let body = spec.body.as_bytes();
     let script = Script::new(body)?;
     let fd = script.fd().as_raw_fd();
-    // Inherited by the interpreter, which opens it as its script. No
-    // `pre_exec` (that would force a full fork() of this process instead of
-    // posix_spawn: the main cost per step); the descriptor is inheritable
+    // Inherited by the interpreter, which opens it as its script; inheritable
     // only between here and the spawn.
     nix::fcntl::fcntl(script.fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
-    let mut cmd = Command::new(&interp);
-    cmd.args(flags).arg(format!("/dev/fd/{fd}")).current_dir(spec.cwd).kill_on_drop(false);
-    cmd.env("PATH", path_with(spec.path_prefix));
-    for (k, v) in spec.env {
-        cmd.env(k, v);
-    }
-    if spec.interactive {
-        cmd.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
-    } else {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    }
-    let child = cmd.spawn()?;
+    let script_arg = OsString::from(format!("/dev/fd/{fd}"));
+    let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+    args.push(&script_arg);
+    let path = path_with(spec.path_prefix);
+    let mut env: Vec<(&str, &OsStr)> = Vec::with_capacity(spec.env.len() + 1);
+    env.push(("PATH", &path));
+    env.extend(spec.env.iter().map(|(k, v)| (k.as_str(), OsStr::new(v))));
+    let child = super::spawn::spawn(&super::spawn::Command {
+        program: &interp,
+        args: &args,
+        cwd: spec.cwd,
+        env: &env,
+        stdio: if spec.interactive { super::spawn::Stdio::Inherit } else { super::spawn::Stdio::Piped },
+        new_group: !spec.interactive,
+    })?;
     script.hand_over(body);
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
     Ok(Proc { child, pgid })

@@ -422,7 +422,7 @@ impl<'a> Sched<'a> {
             undo,
             at: time::now_rfc3339(),
         });
-        tracing::info!(step = %id, status = r.status.name(), exit = ?r.exit, "step ended");
+        tracing::debug!(step = %id, status = r.status.name(), exit = ?r.exit, "step ended");
         self.sink.emit(&Event::StepEnd {
             id: id.clone(),
             status: r.status,

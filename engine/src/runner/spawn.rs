@@ -1,0 +1,388 @@
+//! Starting a step's interpreter with `posix_spawn(3)` directly, and waiting
+//! for it without a signal handler.
+//!
+//! Why not `std::process::Command` (or tokio's, which wraps it): every spawn
+//! with a changed environment rebuilds the whole environment — a snapshot of
+//! `environ` into a map, then one C string per variable — and a step always
+//! changes it (`RUNBOOK_STEP`). With short steps that copy was a measurable
+//! part of the engine's cost per step (scripts/bench seq), so the environment
+//! is built here once per process and only the few per-step variables are
+//! added to the pointer array.
+//!
+//! What the child gets is what `Command` gave it: the signal mask emptied and
+//! every signal disposition back to its default (so an ignored `SIGPIPE` or
+//! `SIGINT` of the engine is not inherited), optionally its own process
+//! group, stdio redirected, the working directory changed (glibc ≥ 2.29, musl,
+//! macOS: `posix_spawn_file_actions_addchdir_np`). The exit is awaited on a
+//! pidfd (Linux ≥ 5.3) registered with the runtime; where there is none, a
+//! blocking thread waits for it.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+
+use nix::libc;
+use tokio::net::unix::pipe;
+
+/// What the child's standard streams are.
+pub enum Stdio {
+    /// The engine's own (interactive steps: the terminal).
+    Inherit,
+    /// stdin from `/dev/null`, stdout and stderr into pipes read by the engine.
+    Piped,
+}
+
+pub struct Command<'a> {
+    pub program: &'a Path,
+    pub args: &'a [&'a OsStr],
+    pub cwd: &'a Path,
+    /// Set on top of the engine's environment (overriding it).
+    pub env: &'a [(&'a str, &'a OsStr)],
+    pub stdio: Stdio,
+    /// Put the child in a new process group of its own.
+    pub new_group: bool,
+}
+
+/// A spawned child. Dropping it without waiting leaves its reaping to a
+/// background thread, so no zombie stays behind.
+pub struct Child {
+    pid: libc::pid_t,
+    status: Option<ExitStatus>,
+    #[cfg(target_os = "linux")]
+    pidfd: Option<tokio::io::unix::AsyncFd<OwnedFd>>,
+    pub stdout: Option<pipe::Receiver>,
+    pub stderr: Option<pipe::Receiver>,
+}
+
+fn cstr(s: &[u8]) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument"))
+}
+
+/// The engine's environment as `KEY=value` C strings, built once: the engine
+/// never changes its own environment while it runs.
+fn base_env() -> Arc<Vec<CString>> {
+    static BASE: Mutex<Option<Arc<Vec<CString>>>> = Mutex::new(None);
+    let mut b = BASE.lock().unwrap_or_else(|p| p.into_inner());
+    b.get_or_insert_with(|| {
+        Arc::new(
+            std::env::vars_os()
+                .filter_map(|(k, v)| {
+                    let mut kv = OsString::with_capacity(k.len() + v.len() + 1);
+                    kv.push(&k);
+                    kv.push("=");
+                    kv.push(&v);
+                    CString::new(kv.into_vec_bytes()).ok()
+                })
+                .collect(),
+        )
+    })
+    .clone()
+}
+
+trait IntoVecBytes {
+    fn into_vec_bytes(self) -> Vec<u8>;
+}
+
+impl IntoVecBytes for OsString {
+    fn into_vec_bytes(self) -> Vec<u8> {
+        std::os::unix::ffi::OsStringExt::into_vec(self)
+    }
+}
+
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by no one else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
+}
+
+/// Owns the attribute objects so every path frees them.
+struct Attrs {
+    fa: libc::posix_spawn_file_actions_t,
+    attr: libc::posix_spawnattr_t,
+}
+
+impl Attrs {
+    fn new() -> io::Result<Box<Attrs>> {
+        // SAFETY: zeroed storage is what the init functions expect to fill;
+        // both are destroyed in Drop only after a successful init of each.
+        unsafe {
+            let mut a: Box<Attrs> = Box::new(std::mem::zeroed());
+            check(libc::posix_spawn_file_actions_init(&mut a.fa))?;
+            if let Err(e) = check(libc::posix_spawnattr_init(&mut a.attr)) {
+                libc::posix_spawn_file_actions_destroy(&mut a.fa);
+                std::mem::forget(a);
+                return Err(e);
+            }
+            Ok(a)
+        }
+    }
+}
+
+impl Drop for Attrs {
+    fn drop(&mut self) {
+        // SAFETY: both were initialised in `Attrs::new`.
+        unsafe {
+            libc::posix_spawn_file_actions_destroy(&mut self.fa);
+            libc::posix_spawnattr_destroy(&mut self.attr);
+        }
+    }
+}
+
+pub fn spawn(cmd: &Command) -> io::Result<Child> {
+    let program = cstr(cmd.program.as_os_str().as_bytes())?;
+    let mut argv_c = vec![program.clone()];
+    for a in cmd.args {
+        argv_c.push(cstr(a.as_bytes())?);
+    }
+    let cwd = cstr(cmd.cwd.as_os_str().as_bytes())?;
+    let extra: Vec<CString> = cmd
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
+            kv.extend_from_slice(k.as_bytes());
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstr(&kv)
+        })
+        .collect::<io::Result<_>>()?;
+    let base = base_env();
+    let overridden = |kv: &CString| {
+        let b = kv.as_bytes();
+        cmd.env.iter().any(|(k, _)| b.len() > k.len() && b.starts_with(k.as_bytes()) && b[k.len()] == b'=')
+    };
+    let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(base.len() + extra.len() + 1);
+    envp.extend(base.iter().filter(|kv| !overridden(kv)).map(|kv| kv.as_ptr() as *mut _));
+    envp.extend(extra.iter().map(|kv| kv.as_ptr() as *mut _));
+    envp.push(std::ptr::null_mut());
+    let mut argv: Vec<*mut libc::c_char> = argv_c.iter().map(|a| a.as_ptr() as *mut _).collect();
+    argv.push(std::ptr::null_mut());
+
+    let mut a = Attrs::new()?;
+    // Kept open until the spawn has returned (the child dup2s them).
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let mut readers: Option<(OwnedFd, OwnedFd)> = None;
+    // SAFETY: every pointer handed to libc below (C strings, arrays, the
+    // attribute objects) outlives the posix_spawn call that reads them.
+    unsafe {
+        if let Stdio::Piped = cmd.stdio {
+            let null = std::fs::File::open("/dev/null")?;
+            let (out_r, out_w) = pipe_cloexec()?;
+            let (err_r, err_w) = pipe_cloexec()?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, null.as_raw_fd(), 0))?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, out_w.as_raw_fd(), 1))?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, err_w.as_raw_fd(), 2))?;
+            keep.extend([null.into(), out_w, err_w]);
+            readers = Some((out_r, err_r));
+        }
+        check(libc::posix_spawn_file_actions_addchdir_np(&mut a.fa, cwd.as_ptr()))?;
+        let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+        if cmd.new_group {
+            flags |= libc::POSIX_SPAWN_SETPGROUP;
+            check(libc::posix_spawnattr_setpgroup(&mut a.attr, 0))?;
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        check(libc::posix_spawnattr_setsigmask(&mut a.attr, &set))?;
+        libc::sigfillset(&mut set);
+        check(libc::posix_spawnattr_setsigdefault(&mut a.attr, &set))?;
+        check(libc::posix_spawnattr_setflags(&mut a.attr, flags as _))?;
+        let mut pid: libc::pid_t = 0;
+        check(libc::posix_spawn(&mut pid, program.as_ptr(), &a.fa, &a.attr, argv.as_ptr(), envp.as_ptr()))?;
+        drop(keep);
+        let mut child = Child {
+            pid,
+            status: None,
+            #[cfg(target_os = "linux")]
+            pidfd: pidfd(pid),
+            stdout: None,
+            stderr: None,
+        };
+        if let Some((o, e)) = readers {
+            child.stdout = Some(receiver(o)?);
+            child.stderr = Some(receiver(e)?);
+        }
+        Ok(child)
+    }
+}
+
+fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if fl < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    pipe::Receiver::from_owned_fd_unchecked(fd)
+}
+
+/// A pidfd for `pid` registered with the runtime; `None` on kernels without
+/// `pidfd_open` (waited for by a blocking thread then).
+#[cfg(target_os = "linux")]
+fn pidfd(pid: libc::pid_t) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: a plain system call; the descriptor it returns is ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: just created, owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: an OwnedFd stays valid as long as the AsyncFd owns it, and
+    // is closed only when the AsyncFd (and its registration) is dropped.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
+}
+
+/// `Some(status)` once the child has exited (and is reaped), without blocking.
+fn try_reap(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
+    let mut st: libc::c_int = 0;
+    // SAFETY: waitpid on our own child.
+    match unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } {
+        0 => Ok(None),
+        p if p == pid => Ok(Some(ExitStatus::from_raw(st))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+impl Child {
+    pub fn id(&self) -> Option<u32> {
+        if self.status.is_some() { None } else { Some(self.pid as u32) }
+    }
+
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &self.pidfd {
+            loop {
+                let mut ready = fd.readable().await?;
+                if let Some(s) = try_reap(self.pid)? {
+                    self.status = Some(s);
+                    return Ok(s);
+                }
+                ready.clear_ready();
+            }
+        }
+        let pid = self.pid;
+        let s = tokio::task::spawn_blocking(move || {
+            let mut st: libc::c_int = 0;
+            loop {
+                // SAFETY: waitpid on our own child.
+                let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+                if r == pid {
+                    return Ok(ExitStatus::from_raw(st));
+                }
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.status = Some(s);
+        Ok(s)
+    }
+
+    /// SIGKILL the child (not its group), unless it was reaped already.
+    pub fn start_kill(&mut self) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        // SAFETY: signalling our own child, which is not reaped yet (so the
+        // pid cannot have been reused).
+        if unsafe { libc::kill(self.pid, libc::SIGKILL) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.status.is_some() || matches!(try_reap(self.pid), Ok(Some(_)) | Err(_)) {
+            return;
+        }
+        let pid = self.pid;
+        // Still running: reap it whenever it ends.
+        let _ = std::thread::Builder::new().name("reaper".into()).spawn(move || {
+            let mut st = 0;
+            // SAFETY: waitpid on our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn run(script: &str, env: &[(&str, &OsStr)], new_group: bool) -> (ExitStatus, String, u32) {
+        let args = [OsStr::new("-c"), OsStr::new(script)];
+        let mut c = spawn(&Command {
+            program: Path::new("/bin/sh"),
+            args: &args,
+            cwd: Path::new("/"),
+            env,
+            stdio: Stdio::Piped,
+            new_group,
+        })
+        .unwrap();
+        let pid = c.id().unwrap();
+        let mut out = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut out).await.unwrap();
+        (c.wait().await.unwrap(), out, pid)
+    }
+
+    #[tokio::test]
+    async fn environment_cwd_stdin_and_exit_status() {
+        let env = [("RUNBOOK_TEST_X", OsStr::new("a b")), ("HOME", OsStr::new("/nowhere"))];
+        let (st, out, _) = run(r#"echo "$RUNBOOK_TEST_X|$HOME|$(pwd)|$(cat)"; exit 3"#, &env, false).await;
+        assert_eq!(out, "a b|/nowhere|/|\n");
+        assert_eq!(st.code(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn signals_are_reset_and_group_is_new() {
+        // The test binary ignores SIGPIPE (Rust does): the child must not.
+        // (glibc's posix_spawn leaves its internal signals 32 and 33 ignored,
+        // as `std::process::Command` does: only 1–31 are checked.)
+        let (_, out, pid) = run("grep SigIgn /proc/self/status; cut -d' ' -f5 /proc/$$/stat", &[], true).await;
+        let mut lines = out.lines();
+        let ign = lines.next().and_then(|l| l.strip_prefix("SigIgn:\t")).unwrap();
+        assert_eq!(u64::from_str_radix(ign, 16).unwrap() & 0x7fff_ffff, 0, "ignored signals: {ign}");
+        assert_eq!(lines.next(), Some(pid.to_string().as_str()), "own process group");
+    }
+
+    #[tokio::test]
+    async fn killed_child_reports_the_signal() {
+        let args = [OsStr::new("-c"), OsStr::new("sleep 30")];
+        let mut c = spawn(&Command {
+            program: Path::new("/bin/sh"),
+            args: &args,
+            cwd: Path::new("/"),
+            env: &[],
+            stdio: Stdio::Piped,
+            new_group: true,
+        })
+        .unwrap();
+        c.start_kill().unwrap();
+        assert_eq!(c.wait().await.unwrap().signal(), Some(libc::SIGKILL));
+        assert_eq!(c.id(), None);
+    }
+}
