@@ -68,6 +68,8 @@ pub fn parse(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // for untrusted documents) only costs time here.
     let mut options = serde_saphyr::Options::default();
     options.budget = None;
+    // Comments are validated either way; nothing here reads their text.
+    options.emit_comments = false;
     serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();

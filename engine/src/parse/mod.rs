@@ -95,7 +95,7 @@ pub fn looks_like_runbook(text: &str) -> bool {
 
 pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    let lines = LineIndex::new(text);
+    let mut lines = LineCounter { text: text.as_bytes(), pos: 0, line: 1 };
     let mut errors: Vec<Diagnostic> = Vec::new();
     let split = frontmatter::split(&text[bom..]);
     let body_start = bom + split.body_start;
@@ -242,18 +242,39 @@ fn closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-/// Does the block's source end with a closing fence of its own kind?
+/// Does the block's source end with a closing fence of its own kind? Its
+/// last non-blank line (blockquote markers aside), not the opening one, is
+/// made of the opening's fence character, at least as many.
 fn fence_closed(src: &str) -> bool {
-    let mut lines = src.lines().map(|l| l.trim_start_matches(['>', ' ', '\t']).trim_end());
-    let Some(open) = lines.next() else { return false };
-    let ch = if open.starts_with('~') { '~' } else { '`' };
-    let n = open.chars().take_while(|c| *c == ch).count();
-    let last = src.lines().rev().map(|l| l.trim_start_matches(['>', ' ', '\t']).trim_end()).find(|l| !l.is_empty());
-    match last {
-        Some(l) if src.lines().filter(|l| !l.trim().is_empty()).count() > 1 => {
-            l.chars().all(|c| c == ch) && l.len() >= n
+    fn strip(l: &str) -> &str {
+        l.trim_start_matches(['>', ' ', '\t']).trim_end()
+    }
+    let Some(first_end) = src.find('\n') else { return false };
+    let open = strip(&src[..first_end]);
+    let ch = if open.starts_with('~') { b'~' } else { b'`' };
+    let n = open.bytes().take_while(|&b| b == ch).count();
+    match src[first_end + 1..].rsplit('\n').map(strip).find(|l| !l.is_empty()) {
+        Some(l) => l.len() >= n && l.bytes().all(|b| b == ch),
+        None => false,
+    }
+}
+
+/// Byte offset → 1-based line, for offsets that only grow (the parser's
+/// events come in document order): each byte is scanned once.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    fn line(&mut self, offset: usize) -> usize {
+        if offset < self.pos {
+            (self.pos, self.line) = (0, 1);
         }
-        _ => false,
+        self.line += memchr::memchr_iter(b'\n', &self.text[self.pos..offset]).count();
+        self.pos = offset;
+        self.line
     }
 }
 
@@ -361,6 +382,24 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fence_closing_lines() {
+        assert!(fence_closed("```bash\necho\n```\n"));
+        assert!(fence_closed("````bash\necho\n`````\n\n"));
+        assert!(fence_closed("> ~~~sh\n> echo\n> ~~~\n"));
+        assert!(!fence_closed("````bash\necho\n```\n"), "shorter than the opening");
+        assert!(!fence_closed("```bash\necho\n~~~\n"), "other character");
+        assert!(!fence_closed("```\n\n  \n"), "only the opening line");
+        assert!(!fence_closed("```bash"));
+    }
+
+    #[test]
+    fn line_counter_restarts_when_going_back() {
+        let t = "a\nb\nc\n";
+        let mut c = LineCounter { text: t.as_bytes(), pos: 0, line: 1 };
+        assert_eq!((c.line(0), c.line(2), c.line(4), c.line(2)), (1, 2, 3, 2));
+    }
 
     fn parse(md: &str) -> Result<Runbook> {
         parse_str(Path::new("t.md"), md, String::new())
