@@ -10,9 +10,9 @@
 //! (a system call, often an inter-processor interrupt), so after some work the
 //! writer rests for [`REST`] and then takes everything sent meanwhile in one
 //! go: the short last chunks of a burst of quick steps cost no wake-up each.
-//! A full chunk wakes it at once, so a step that prints a lot is not slowed. The play stops the writer and
-//! waits for it before it returns, so every log is complete once `play` is
-//! over. Logs are not checkpoints: they are never flushed to disk with
+//! A full chunk wakes it at once, so a step that prints a lot is not slowed.
+//! The play stops the writer and waits for it before it returns, so every
+//! log is complete once `play` is over. Logs are not checkpoints: they are never flushed to disk with
 //! `fdatasync` (the journal is), and a `kill -9` of the engine loses what
 //! the writer had not written yet.
 

@@ -20,7 +20,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
@@ -76,22 +76,12 @@ fn base_env() -> Arc<Vec<CString>> {
                     kv.push(&k);
                     kv.push("=");
                     kv.push(&v);
-                    CString::new(kv.into_vec_bytes()).ok()
+                    CString::new(kv.into_vec()).ok()
                 })
                 .collect(),
         )
     })
     .clone()
-}
-
-trait IntoVecBytes {
-    fn into_vec_bytes(self) -> Vec<u8>;
-}
-
-impl IntoVecBytes for OsString {
-    fn into_vec_bytes(self) -> Vec<u8> {
-        std::os::unix::ffi::OsStringExt::into_vec(self)
-    }
 }
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -123,6 +113,8 @@ impl Attrs {
             check(libc::posix_spawn_file_actions_init(&mut a.fa))?;
             if let Err(e) = check(libc::posix_spawnattr_init(&mut a.attr)) {
                 libc::posix_spawn_file_actions_destroy(&mut a.fa);
+                // Not dropped: Drop would destroy `fa` again and an
+                // uninitialised `attr`. Leaks one small box, on ENOMEM only.
                 std::mem::forget(a);
                 return Err(e);
             }
