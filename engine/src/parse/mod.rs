@@ -61,7 +61,7 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Runbook> {
                 .hint("add a step such as ```bash {#first read}, or remove the file"),
         ));
     }
-    let hash = hex(&Sha256::digest(bytes));
+    let hash = format!("{:x}", Sha256::digest(bytes));
     parse_str(path, text, hash)
 }
 
@@ -71,10 +71,6 @@ pub fn valid_runbook_id(id: &str) -> bool {
     let mut c = id.chars();
     c.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && c.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Quick test used by the catalog: could this markdown page be a runbook

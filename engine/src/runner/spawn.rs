@@ -17,14 +17,14 @@
 //! pidfd (Linux ≥ 5.3) registered with the runtime; where there is none, a
 //! blocking thread waits for it.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
-use std::sync::{Arc, Mutex};
+use std::sync::OnceLock;
 
 use nix::libc;
 use tokio::net::unix::pipe;
@@ -63,25 +63,20 @@ fn cstr(s: &[u8]) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument"))
 }
 
-/// The engine's environment as `KEY=value` C strings, built once: the engine
-/// never changes its own environment while it runs.
-fn base_env() -> Arc<Vec<CString>> {
-    static BASE: Mutex<Option<Arc<Vec<CString>>>> = Mutex::new(None);
-    let mut b = BASE.lock().unwrap_or_else(|p| p.into_inner());
-    b.get_or_insert_with(|| {
-        Arc::new(
-            std::env::vars_os()
-                .filter_map(|(k, v)| {
-                    let mut kv = OsString::with_capacity(k.len() + v.len() + 1);
-                    kv.push(&k);
-                    kv.push("=");
-                    kv.push(&v);
-                    CString::new(kv.into_vec()).ok()
-                })
-                .collect(),
-        )
-    })
-    .clone()
+/// `KEY=value` as a C string.
+fn env_entry(k: &[u8], v: &[u8]) -> io::Result<CString> {
+    let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
+    kv.extend_from_slice(k);
+    kv.push(b'=');
+    kv.extend_from_slice(v);
+    cstr(&kv)
+}
+
+/// The engine's environment as C strings, built once: the engine never
+/// changes its own environment while it runs.
+fn base_env() -> &'static [CString] {
+    static BASE: OnceLock<Vec<CString>> = OnceLock::new();
+    BASE.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
 }
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -140,17 +135,8 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         argv_c.push(cstr(a.as_bytes())?);
     }
     let cwd = cstr(cmd.cwd.as_os_str().as_bytes())?;
-    let extra: Vec<CString> = cmd
-        .env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
-            kv.extend_from_slice(k.as_bytes());
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstr(&kv)
-        })
-        .collect::<io::Result<_>>()?;
+    let extra: Vec<CString> =
+        cmd.env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<_>>()?;
     let base = base_env();
     let overridden = |kv: &CString| {
         let b = kv.as_bytes();
