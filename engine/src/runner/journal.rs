@@ -204,7 +204,7 @@ impl Shared {
 }
 
 /// The shortest time between the starts of two flushes while a play runs.
-pub const COMMIT_INTERVAL: Duration = Duration::from_millis(10);
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(25);
 
 /// Wakes the syncer when records wait for their flush. The play calls it
 /// each time its event loop goes idle (tokio's `on_thread_park`), so the

@@ -12,7 +12,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
 
 use super::events::{Event, Sink, Stream};
 use super::logs::LogFile;
@@ -114,29 +117,101 @@ impl StepOutput {
     }
 }
 
-/// Read a pipe to its end.
-pub async fn pump<R: AsyncRead + Unpin>(mut r: R, stream: Stream, out: Arc<StepOutput>) {
-    // Not zeroed: most steps print a few lines (touching 64 KiB for each
-    // step's two pipes showed up in the per-step cost).
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut lines = LineBuf::default();
-    loop {
-        buf.clear();
-        let n = match r.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+/// Reads one output pipe of a step (a non-blocking read end) to its end.
+///
+/// [`Pump::drain`] takes what the pipe holds without waiting, so a step that
+/// is already over needs no registration with the runtime at all;
+/// [`Pump::run`] waits for the rest.
+pub struct Pump {
+    /// `None` once handed to the runtime.
+    pipe: Option<std::fs::File>,
+    stream: Stream,
+    out: Arc<StepOutput>,
+    lines: LineBuf,
+}
+
+impl Pump {
+    pub fn new(fd: OwnedFd, stream: Stream, out: Arc<StepOutput>) -> Pump {
+        Pump { pipe: Some(fd.into()), stream, out, lines: LineBuf::default() }
+    }
+
+    /// Read what the pipe holds now; `true` once the stream has ended (its
+    /// last partial line is emitted then).
+    pub fn drain(&mut self) -> bool {
+        let Some(f) = self.pipe.take() else { return true };
+        // Plain reads into memory that is not zeroed first (zeroing a buffer
+        // for each of a step's two pipes showed up in the per-step cost;
+        // `read_to_end` would stat and seek the pipe too); bounded by what
+        // the pipe holds, 64 KiB unless the step grew it.
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        let ended = loop {
+            buf.clear();
+            let room = buf.spare_capacity_mut();
+            // SAFETY: `read` writes at most `room.len()` bytes into memory we
+            // own; only the bytes it reports are then taken as initialised.
+            let n = unsafe { nix::libc::read(f.as_raw_fd(), room.as_mut_ptr().cast(), room.len()) };
+            match n {
+                0 => break true,
+                n if n > 0 => {
+                    // SAFETY: the first `n` bytes were written by `read`.
+                    unsafe { buf.set_len(n as usize) };
+                    self.feed(&buf);
+                }
+                _ => match std::io::Error::last_os_error().kind() {
+                    std::io::ErrorKind::Interrupted => {}
+                    std::io::ErrorKind::WouldBlock => break false,
+                    _ => break true,
+                },
+            }
         };
-        if stream == Stream::Stdout {
-            out.keep(&buf[..n]);
+        match ended {
+            true => self.finish(),
+            false => self.pipe = Some(f),
+        }
+        ended
+    }
+
+    /// Read to the end of the stream, waiting for data.
+    pub async fn run(mut self) {
+        if let Some(f) = self.pipe.take()
+            && let Ok(mut r) = pipe::Receiver::from_owned_fd_unchecked(f.into())
+        {
+            // Not zeroed: most steps print a few lines (touching 64 KiB for
+            // each step's two pipes showed up in the per-step cost).
+            let mut buf = Vec::with_capacity(64 * 1024);
+            loop {
+                buf.clear();
+                match r.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => self.feed(&buf),
+                }
+            }
+        }
+        self.finish();
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let out = &self.out;
+        if self.stream == Stream::Stdout {
+            out.keep(data);
             if out.hide_stdout {
-                continue;
+                return;
             }
         }
         let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
-        lines.push(&buf[..n], &red, &mut |l| out.line(stream, l));
+        let stream = self.stream;
+        self.lines.push(data, &red, &mut |l| out.line(stream, l));
     }
-    let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
-    lines.finish(&red, &mut |l| out.line(stream, l));
+
+    fn finish(&mut self) {
+        let out = &self.out;
+        let red = out.redactor.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let stream = self.stream;
+        self.lines.finish(&red, &mut |l| out.line(stream, l));
+    }
 }
 
 /// Splits a byte stream into redacted, cleaned display lines.

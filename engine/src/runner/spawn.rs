@@ -27,7 +27,6 @@ use std::process::ExitStatus;
 use std::sync::OnceLock;
 
 use nix::libc;
-use tokio::net::unix::pipe;
 
 /// What the child's standard streams are.
 pub enum Stdio {
@@ -55,8 +54,15 @@ pub struct Child {
     status: Option<ExitStatus>,
     #[cfg(target_os = "linux")]
     pidfd: Option<tokio::io::unix::AsyncFd<OwnedFd>>,
-    pub stdout: Option<pipe::Receiver>,
-    pub stderr: Option<pipe::Receiver>,
+    /// Without a pidfd: the blocking thread that waits for the child. Kept
+    /// here, so that a `wait` given up halfway (a `select!`, a timeout) and
+    /// taken up again awaits the same thread, which may have reaped the
+    /// child already.
+    waiter: Option<tokio::task::JoinHandle<io::Result<ExitStatus>>>,
+    /// Read ends of the output pipes, non-blocking and not yet registered
+    /// with the runtime (the caller decides when to start reading).
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
 }
 
 fn cstr(s: &[u8]) -> io::Result<CString> {
@@ -77,6 +83,17 @@ fn env_entry(k: &[u8], v: &[u8]) -> io::Result<CString> {
 fn base_env() -> &'static [CString] {
     static BASE: OnceLock<Vec<CString>> = OnceLock::new();
     BASE.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
+}
+
+/// `/dev/null` for the steps' stdin, opened once per process (close-on-exec,
+/// so only the `dup2` in the child hands it on).
+fn dev_null() -> io::Result<RawFd> {
+    static NULL: OnceLock<std::fs::File> = OnceLock::new();
+    if let Some(f) = NULL.get() {
+        return Ok(f.as_raw_fd());
+    }
+    let f = std::fs::File::open("/dev/null")?;
+    Ok(NULL.get_or_init(|| f).as_raw_fd())
 }
 
 fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -157,13 +174,12 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
     // attribute objects) outlives the posix_spawn call that reads them.
     unsafe {
         if let Stdio::Piped = cmd.stdio {
-            let null = std::fs::File::open("/dev/null")?;
             let (out_r, out_w) = pipe_cloexec()?;
             let (err_r, err_w) = pipe_cloexec()?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, null.as_raw_fd(), 0))?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, dev_null()?, 0))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, out_w.as_raw_fd(), 1))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, err_w.as_raw_fd(), 2))?;
-            keep.extend([null.into(), out_w, err_w]);
+            keep.extend([out_w, err_w]);
             readers = Some((out_r, err_r));
         }
         check(libc::posix_spawn_file_actions_addchdir_np(&mut a.fa, cwd.as_ptr()))?;
@@ -186,18 +202,19 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
             status: None,
             #[cfg(target_os = "linux")]
             pidfd: pidfd(pid),
+            waiter: None,
             stdout: None,
             stderr: None,
         };
         if let Some((o, e)) = readers {
-            child.stdout = Some(receiver(o)?);
-            child.stderr = Some(receiver(e)?);
+            child.stdout = Some(nonblocking(o)?);
+            child.stderr = Some(nonblocking(e)?);
         }
         Ok(child)
     }
 }
 
-fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
+fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
         let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
@@ -205,7 +222,7 @@ fn receiver(fd: OwnedFd) -> io::Result<pipe::Receiver> {
             return Err(io::Error::last_os_error());
         }
     }
-    pipe::Receiver::from_owned_fd_unchecked(fd)
+    Ok(fd)
 }
 
 /// A pidfd for `pid` registered with the runtime; `None` on kernels without
@@ -256,29 +273,33 @@ impl Child {
             }
         }
         let pid = self.pid;
-        let s = tokio::task::spawn_blocking(move || {
-            let mut st: libc::c_int = 0;
-            loop {
-                // SAFETY: waitpid on our own child.
-                let r = unsafe { libc::waitpid(pid, &mut st, 0) };
-                if r == pid {
-                    return Ok(ExitStatus::from_raw(st));
+        let waiter = self.waiter.get_or_insert_with(|| {
+            tokio::task::spawn_blocking(move || {
+                let mut st: libc::c_int = 0;
+                loop {
+                    // SAFETY: waitpid on our own child.
+                    let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+                    if r == pid {
+                        return Ok(ExitStatus::from_raw(st));
+                    }
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
                 }
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
-        })
-        .await
-        .map_err(io::Error::other)??;
+            })
+        });
+        let s = waiter.await.map_err(io::Error::other);
+        self.waiter = None;
+        let s = s??;
         self.status = Some(s);
         Ok(s)
     }
 
     /// SIGKILL the child (not its group), unless it was reaped already.
     pub fn start_kill(&mut self) -> io::Result<()> {
-        if self.status.is_some() {
+        // A finished waiter thread has reaped it (not seen by `wait` yet).
+        if self.status.is_some() || self.waiter.as_ref().is_some_and(|w| w.is_finished()) {
             return Ok(());
         }
         // SAFETY: signalling our own child, which is not reaped yet (so the
@@ -292,7 +313,8 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        if self.status.is_some() || matches!(try_reap(self.pid), Ok(Some(_)) | Err(_)) {
+        // A waiter thread reaps it whenever it ends.
+        if self.status.is_some() || self.waiter.is_some() || matches!(try_reap(self.pid), Ok(Some(_)) | Err(_)) {
             return;
         }
         let pid = self.pid;
@@ -309,6 +331,7 @@ impl Drop for Child {
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+    use tokio::net::unix::pipe;
 
     async fn run(script: &str, env: &[(&str, &OsStr)], new_group: bool) -> (ExitStatus, String, u32) {
         let args = [OsStr::new("-c"), OsStr::new(script)];
@@ -323,7 +346,8 @@ mod tests {
         .unwrap();
         let pid = c.id().unwrap();
         let mut out = String::new();
-        c.stdout.take().unwrap().read_to_string(&mut out).await.unwrap();
+        let rx = pipe::Receiver::from_owned_fd_unchecked(c.stdout.take().unwrap()).unwrap();
+        tokio::io::BufReader::new(rx).read_to_string(&mut out).await.unwrap();
         (c.wait().await.unwrap(), out, pid)
     }
 
@@ -362,5 +386,30 @@ mod tests {
         c.start_kill().unwrap();
         assert_eq!(c.wait().await.unwrap().signal(), Some(libc::SIGKILL));
         assert_eq!(c.id(), None);
+    }
+
+    #[tokio::test]
+    async fn a_wait_given_up_halfway_can_be_taken_up_again() {
+        for pidfd in [true, false] {
+            let args = [OsStr::new("-c"), OsStr::new("sleep 0.1; exit 4")];
+            let mut c = spawn(&Command {
+                program: Path::new("/bin/sh"),
+                args: &args,
+                cwd: Path::new("/"),
+                env: &[],
+                stdio: Stdio::Piped,
+                new_group: true,
+            })
+            .unwrap();
+            if !pidfd {
+                // As on kernels without pidfd_open: a blocking thread waits.
+                c.pidfd = None;
+            }
+            let early = tokio::time::timeout(std::time::Duration::from_millis(20), c.wait()).await;
+            assert!(early.is_err(), "pidfd {pidfd}: returned before the child ended");
+            // Long enough for a waiting thread to have reaped the child.
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            assert_eq!(c.wait().await.unwrap().code(), Some(4), "pidfd {pidfd}");
+        }
     }
 }

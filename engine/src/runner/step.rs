@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::StepStatus;
 use super::events::{Sink, Stream};
 use super::logs::{LogFile, LogSender};
-use super::output::{StepOutput, pump};
+use super::output::{Pump, StepOutput};
 use super::process::{self, Spec};
 use crate::model::StepKind;
 use crate::redact::Redactor;
@@ -22,6 +22,14 @@ pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
 /// How long to wait for output after the step's processes are gone (a
 /// detached process may hold the pipe open forever).
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long a step's output pipes are left unwatched after it starts.
+/// Watching them means a wake-up of the engine for every write of the step
+/// and another for each pipe's end, each one preempting the step's own
+/// process on its CPU; a step that is over within this time is read in one
+/// go after its exit instead (what it printed waits in the pipe, 64 KiB of
+/// it; a step printing more waits for the reader at most this long, once).
+/// The operator sees a longer step's first output this much later.
+const QUIET: Duration = Duration::from_millis(20);
 
 pub struct Job {
     pub id: String,
@@ -178,25 +186,38 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             };
         }
     };
-    let mut pumps = Vec::new();
-    if let Some(o) = p.child.stdout.take() {
-        pumps.push(tokio::spawn(pump(o, Stream::Stdout, out.clone())));
-    }
-    if let Some(e) = p.child.stderr.take() {
-        pumps.push(tokio::spawn(pump(e, Stream::Stderr, out.clone())));
-    }
+    let deadline_at = job.timeout.map(|t| tokio::time::Instant::now() + t);
     let deadline = async {
-        match job.timeout {
-            Some(t) => tokio::time::sleep(t).await,
+        match deadline_at {
+            Some(t) => tokio::time::sleep_until(t).await,
             None => std::future::pending().await,
         }
     };
+    tokio::pin!(deadline);
     let mut cancel = job.cancel.clone();
+    // A quiet start: the pipes are not watched during the step's first
+    // moments (see QUIET). Their contents wait in the pipe meanwhile.
+    tokio::select! {
+        biased;
+        _ = p.child.wait() => {}
+        _ = tokio::time::sleep(QUIET) => {}
+        _ = &mut deadline => {}
+        _ = cancelled(&mut cancel) => {}
+    }
+    let mut pumps = Vec::new();
+    let streams = [(p.child.stdout.take(), Stream::Stdout), (p.child.stderr.take(), Stream::Stderr)];
+    for (fd, stream) in streams {
+        let Some(fd) = fd else { continue };
+        let mut pump = Pump::new(fd, stream, out.clone());
+        if !pump.drain() {
+            pumps.push(tokio::spawn(pump.run()));
+        }
+    }
     let mut timed_out = false;
     let mut was_cancelled = false;
     let status = tokio::select! {
         s = p.child.wait() => s.ok(),
-        _ = deadline => {
+        _ = &mut deadline => {
             timed_out = true;
             process::terminate(&mut p).await
         }
