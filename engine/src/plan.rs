@@ -46,25 +46,35 @@ impl Dag {
     pub fn build(rb: &Runbook) -> Result<Dag> {
         let mut errors = Vec::new();
         let file = &rb.path;
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        for (i, s) in rb.steps.iter().enumerate() {
-            if let Some(&first) = index.get(s.id.as_str()) {
-                errors.push(
-                    Diagnostic::error("duplicate-id", format!("duplicate step id `{}`", s.id))
-                        .at(file, s.line)
-                        .hint(format!("the id is first used at line {}; rename one of them", rb.steps[first].line)),
-                );
-            } else {
-                index.insert(&s.id, i);
+        // Step ids sorted (stable: the first of equal ids comes first), looked
+        // up by binary search: cheaper than hashing for a runbook's few steps.
+        let mut sorted: Vec<(&str, usize)> = rb.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut dups: Vec<(usize, usize)> = Vec::new();
+        sorted.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                dups.push((later.1, first.1));
             }
+            same
+        });
+        dups.sort_unstable();
+        for (i, first) in dups {
+            let s = &rb.steps[i];
+            errors.push(
+                Diagnostic::error("duplicate-id", format!("duplicate step id `{}`", s.id))
+                    .at(file, s.line)
+                    .hint(format!("the id is first used at line {}; rename one of them", rb.steps[first].line)),
+            );
         }
+        let index = Index(sorted);
         let ids = || rb.steps.iter().map(|s| s.id.as_str());
         let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); rb.steps.len()];
         let mut rollback = vec![None; rb.steps.len()];
         let mut prev: Option<usize> = None;
         for (i, s) in rb.steps.iter().enumerate() {
             if let Some(r) = &s.attrs.rollback {
-                match index.get(r.as_str()) {
+                match index.get(r) {
                     Some(&u) if rb.steps[u].attrs.undo => rollback[i] = Some(u),
                     Some(_) => errors.push(
                         Diagnostic::error(
@@ -90,7 +100,7 @@ impl Dag {
             match &s.attrs.needs {
                 Some(needs) => {
                     for n in needs {
-                        match index.get(n.as_str()) {
+                        match index.get(n) {
                             Some(&j) if j == i => errors.push(
                                 Diagnostic::error("self-dependency", format!("step `{n}` needs itself"))
                                     .at(file, s.line)
@@ -121,11 +131,23 @@ impl Dag {
         // Kahn's algorithm, smallest document index first for a stable order.
         let n = rb.steps.len();
         let mut indegree = vec![0usize; n];
-        let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+        // Outgoing edges in one array (`out[start[i]..start[i + 1]]`).
+        let mut start = vec![0usize; n + 1];
         for (i, d) in deps.iter().enumerate() {
             indegree[i] = d.len();
             for e in d {
-                out[e.from].push(i);
+                start[e.from + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut out = vec![0usize; start[n]];
+        let mut fill = start.clone();
+        for (i, d) in deps.iter().enumerate() {
+            for e in d {
+                out[fill[e.from]] = i;
+                fill[e.from] += 1;
             }
         }
         let mut ready: BinaryHeap<Reverse<usize>> =
@@ -135,7 +157,7 @@ impl Dag {
         while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
             level_of[i] = deps[i].iter().map(|e| level_of[e.from] + 1).max().unwrap_or(0);
-            for &j in &out[i] {
+            for &j in &out[start[i]..start[i + 1]] {
                 indegree[j] -= 1;
                 if indegree[j] == 0 {
                     ready.push(Reverse(j));
@@ -185,6 +207,15 @@ impl Dag {
             }
         }
         (0..seen.len()).filter(|&j| seen[j]).collect()
+    }
+}
+
+/// Step ids to indices.
+struct Index<'a>(Vec<(&'a str, usize)>);
+
+impl Index<'_> {
+    fn get(&self, id: &str) -> Option<&usize> {
+        self.0.binary_search_by(|(k, _)| (*k).cmp(id)).ok().map(|p| &self.0[p].1)
     }
 }
 

@@ -8,6 +8,7 @@
 //! bare `flag`. Tokenising is separate from typing so that errors can say
 //! precisely which token is wrong.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::model::{Attrs, OnFail};
@@ -38,11 +39,12 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 const FLAGS: &[&str] = &["read", "confirm", "interactive", "undo"];
 
-/// One `key[=value]` token, with whether the value was quoted.
+/// One `key[=value]` token, borrowed from the info string (a quoted value
+/// is copied only when it holds escapes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawAttr {
-    pub key: String,
-    pub value: Option<String>,
+pub struct RawAttr<'a> {
+    pub key: &'a str,
+    pub value: Option<Cow<'a, str>>,
 }
 
 /// An attribute problem; the parser adds file:line.
@@ -58,7 +60,7 @@ fn err(message: impl Into<String>, hint: impl Into<String>) -> AttrError {
 
 /// Split the inside of `{…}` into tokens. Works on byte offsets: every
 /// delimiter is ASCII, so slicing at them keeps UTF-8 intact.
-pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
+pub fn tokenize(src: &str) -> Result<Vec<RawAttr<'_>>, AttrError> {
     let b = src.as_bytes();
     let mut out = Vec::with_capacity(8);
     let mut i = 0;
@@ -82,7 +84,7 @@ pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
             if end == i + 1 {
                 return Err(err("`#` without an id", "write the step id right after `#`: `{#pods read}`"));
             }
-            out.push(RawAttr { key: "id".into(), value: Some(src[i + 1..end].to_string()) });
+            out.push(RawAttr { key: "id", value: Some(Cow::Borrowed(&src[i + 1..end])) });
             i = end;
             continue;
         }
@@ -96,52 +98,29 @@ pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
         }
         i = key_end;
         if i == b.len() || b[i] != b'=' {
-            out.push(RawAttr { key: key.to_string(), value: None });
+            out.push(RawAttr { key, value: None });
             continue;
         }
         i += 1;
         let value = match b.get(i) {
             Some(&q @ (b'"' | b'\'')) => {
                 let start = i + 1;
-                let mut v = String::new();
-                let mut j = start;
-                let mut closed = false;
-                while j < b.len() {
-                    let c = b[j];
-                    if c == b'\\' && q == b'"' && j + 1 < b.len() {
-                        // `\"` and `\\` are escapes; any other backslash stays.
-                        let n = b[j + 1];
-                        if n != b'"' && n != b'\\' {
-                            v.push('\\');
+                // Most values hold no escape: a slice of the source.
+                let stop = b[start..].iter().position(|&c| c == q || (c == b'\\' && q == b'"')).map(|n| start + n);
+                let (v, close) = match stop {
+                    Some(j) if b[j] == q => (Cow::Borrowed(&src[start..j]), j),
+                    _ => match unescape(src, start, q) {
+                        Ok((v, j)) => (Cow::Owned(v), j),
+                        Err(v) => {
+                            let q = q as char;
+                            return Err(err(
+                                format!("unterminated quote in `{key}={q}{v}`"),
+                                format!("close the value with {q}, and escape an inner {q} as \\{q}"),
+                            ));
                         }
-                        j += 1;
-                        let ch_len = src[j..].chars().next().map_or(1, char::len_utf8);
-                        v.push_str(&src[j..j + ch_len]);
-                        j += ch_len;
-                        continue;
-                    }
-                    if c == q {
-                        closed = true;
-                        break;
-                    }
-                    if c == b'\\' {
-                        // A backslash in single quotes, or the last byte: literal.
-                        v.push('\\');
-                        j += 1;
-                        continue;
-                    }
-                    let run = b[j..].iter().position(|c| *c == q || *c == b'\\').map_or(b.len(), |n| j + n);
-                    v.push_str(&src[j..run]);
-                    j = run;
-                }
-                let q = q as char;
-                if !closed {
-                    return Err(err(
-                        format!("unterminated quote in `{key}={q}{v}`"),
-                        format!("close the value with {q}, and escape an inner {q} as \\{q}"),
-                    ));
-                }
-                i = j + 1;
+                    },
+                };
+                i = close + 1;
                 if i < b.len() && !b[i].is_ascii_whitespace() {
                     return Err(err(
                         format!("text right after the closing quote of `{key}`"),
@@ -152,14 +131,51 @@ pub fn tokenize(src: &str) -> Result<Vec<RawAttr>, AttrError> {
             }
             _ => {
                 let end = word_end(i);
-                let v = src[i..end].to_string();
+                let v = &src[i..end];
                 i = end;
-                v
+                Cow::Borrowed(v)
             }
         };
-        out.push(RawAttr { key: key.to_string(), value: Some(value) });
+        out.push(RawAttr { key, value: Some(value) });
     }
     Ok(out)
+}
+
+/// A quoted value with escapes, from `start` (after the opening quote `q`):
+/// the value and the index of the closing quote, or what was read when the
+/// quote is not closed. In double quotes `\"` and `\\` are escapes and any
+/// other backslash stays; in single quotes a backslash is literal.
+fn unescape(src: &str, start: usize, q: u8) -> Result<(String, usize), String> {
+    let b = src.as_bytes();
+    let mut v = String::new();
+    let mut j = start;
+    while j < b.len() {
+        let c = b[j];
+        if c == b'\\' && q == b'"' && j + 1 < b.len() {
+            let n = b[j + 1];
+            if n != b'"' && n != b'\\' {
+                v.push('\\');
+            }
+            j += 1;
+            let ch_len = src[j..].chars().next().map_or(1, char::len_utf8);
+            v.push_str(&src[j..j + ch_len]);
+            j += ch_len;
+            continue;
+        }
+        if c == q {
+            return Ok((v, j));
+        }
+        if c == b'\\' {
+            // A backslash in single quotes, or the last byte: literal.
+            v.push('\\');
+            j += 1;
+            continue;
+        }
+        let run = b[j..].iter().position(|c| *c == q || *c == b'\\').map_or(b.len(), |n| j + n);
+        v.push_str(&src[j..run]);
+        j = run;
+    }
+    Err(v)
 }
 
 /// Is this a valid step id (`[a-z0-9][a-z0-9._-]*`)?
@@ -184,13 +200,13 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
 }
 
 /// Type the tokens into [`Attrs`] and the step id.
-pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
+pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError> {
     let mut a = Attrs::default();
     let mut id = None;
     let mut seen: Vec<&'static str> = Vec::with_capacity(raw.len());
     for RawAttr { key, value } in raw {
         let Some(&known) = KNOWN_KEYS.iter().find(|k| **k == key) else {
-            let hint = match crate::error::did_you_mean(&key, KNOWN_KEYS.iter().copied()) {
+            let hint = match crate::error::did_you_mean(key, KNOWN_KEYS.iter().copied()) {
                 Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
                 None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
             };
@@ -200,13 +216,13 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
             return Err(err(format!("attribute `{key}` given twice"), "keep one of them"));
         }
         seen.push(known);
-        let flag = FLAGS.contains(&key.as_str());
+        let flag = FLAGS.contains(&known);
         let value = match value {
             None if flag => None,
             None => {
                 return Err(err(format!("attribute `{key}` needs a value"), format!("write `{key}=…`")));
             }
-            Some(v) if flag && key != "confirm" => {
+            Some(v) if flag && known != "confirm" => {
                 return Err(err(
                     format!("`{key}` is a flag and takes no value (got `{key}={v}`)"),
                     format!("write just `{key}`"),
@@ -215,15 +231,15 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
             Some(v) => Some(v),
         };
         let v = value.unwrap_or_default();
-        match key.as_str() {
-            "id" => id = Some(v),
+        match known {
+            "id" => id = Some(v.into_owned()),
             "needs" => {
                 a.needs = Some(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             }
-            "when" => a.when = Some(v),
+            "when" => a.when = Some(v.into_owned()),
             "read" => a.read = true,
-            "confirm" => a.confirm = Some(v),
-            "timeout" => a.timeout = Some(parse_duration(&key, &v)?),
+            "confirm" => a.confirm = Some(v.into_owned()),
+            "timeout" => a.timeout = Some(parse_duration(key, &v)?),
             "retry" => {
                 a.retry = v.parse().map_err(|_| {
                     err(
@@ -232,10 +248,8 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
                     )
                 })?
             }
-            "delay" => a.delay = Some(parse_duration(&key, &v)?),
-            "expect" => {
-                a.expect = Some(v);
-            }
+            "delay" => a.delay = Some(parse_duration(key, &v)?),
+            "expect" => a.expect = Some(v.into_owned()),
             "capture" => {
                 if !valid_var(&v) {
                     return Err(err(
@@ -243,10 +257,10 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
                         "use letters, digits and `_`, starting with a letter: `capture=current_rev`",
                     ));
                 }
-                a.capture = Some(v)
+                a.capture = Some(v.into_owned())
             }
             "on-fail" => {
-                a.on_fail = match v.as_str() {
+                a.on_fail = match &*v {
                     "stop" => OnFail::Stop,
                     "continue" => OnFail::Continue,
                     _ => {
@@ -257,15 +271,15 @@ pub fn build(raw: Vec<RawAttr>) -> Result<(Option<String>, Attrs), AttrError> {
                     }
                 }
             }
-            "cwd" => a.cwd = Some(v),
+            "cwd" => a.cwd = Some(v.into_owned()),
             "interactive" => a.interactive = true,
-            "budget" => a.budget = Some(parse_duration(&key, &v)?),
-            "escalate" => a.escalate = Some(v),
-            "rollback" => a.rollback = Some(v),
+            "budget" => a.budget = Some(parse_duration(key, &v)?),
+            "escalate" => a.escalate = Some(v.into_owned()),
+            "rollback" => a.rollback = Some(v.into_owned()),
             "undo" => a.undo = true,
-            "soak" => a.soak = Some(parse_duration(&key, &v)?),
-            "range" => a.range = Some(parse_duration(&key, &v)?),
-            "step" => a.step = Some(parse_duration(&key, &v)?),
+            "soak" => a.soak = Some(parse_duration(key, &v)?),
+            "range" => a.range = Some(parse_duration(key, &v)?),
+            "step" => a.step = Some(parse_duration(key, &v)?),
             _ => unreachable!("every known key is handled"),
         }
     }
@@ -289,7 +303,7 @@ mod tests {
     fn tokens() {
         let t = tokenize(r#"#pods read when="env == 'devnet'" timeout=30s confirm='go on'"#).unwrap();
         assert_eq!(t.len(), 5);
-        assert_eq!(t[0], RawAttr { key: "id".into(), value: Some("pods".into()) });
+        assert_eq!(t[0], RawAttr { key: "id", value: Some("pods".into()) });
         assert_eq!(t[2].value.as_deref(), Some("env == 'devnet'"));
         assert_eq!(t[4].value.as_deref(), Some("go on"));
     }
@@ -325,7 +339,7 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests() {
-        let e = build(vec![RawAttr { key: "timout".into(), value: Some("3s".into()) }]).unwrap_err();
+        let e = build(vec![RawAttr { key: "timout", value: Some("3s".into()) }]).unwrap_err();
         assert!(e.hint.contains("did you mean `timeout`"), "{}", e.hint);
     }
 }
