@@ -123,6 +123,20 @@ fn unused_stub_is_a_warning() {
     Test::new().runbook("clean", CLEAN).fixture("clean", &fx).args(["check", "--deny-warnings"]).status(1).run();
 }
 
+#[test]
+fn a_stubbed_tool_called_by_its_path_is_a_warning() {
+    let md = "# A\n\n```bash {#a read}\n/usr/bin/kubectl get pods\nv=$(/usr/local/bin/helm version)\nls /usr/bin/kubectl\n# /usr/bin/docker ps\n/usr/bin/git status\nkubectl get ns\n```\n";
+    Test::new()
+        .runbook("a", md)
+        .args(["check"])
+        .stdout_has("runbooks/a.md:4: warning[absolute-tool-path]: step `a` calls `/usr/bin/kubectl` by its path")
+        .stdout_has("runbooks/a.md:5: warning[absolute-tool-path]: step `a` calls `/usr/local/bin/helm` by its path")
+        .stdout_lacks("runbooks/a.md:6: warning[absolute-tool-path]")
+        .stdout_lacks("docker")
+        .stdout_lacks("/usr/bin/git")
+        .run();
+}
+
 /// (fixture, `file:line`, message) — each an invalid fixture, exit 2.
 const BAD_FIXTURES: &[(&str, &str, &str, &str)] = &[
     ("ghost", "[[scenario]]\nname = \"x\"\n", "fixtures/ghost.toml:1", "runbook that does not exist"),

@@ -294,6 +294,22 @@ fn unmatched_query_in_a_rehearsal_names_the_query() {
         .run();
 }
 
+#[test]
+fn unused_query_fixture_is_a_warning() {
+    Test::new()
+        .runbook("g", "# G\n\n```promql {#q read}\nup\n```\n")
+        .fixture(
+            "g",
+            "[[scenario]]\nname = \"s\"\n[[scenario.query]]\nkind = \"promql\"\nmatch = \"up\"\nvalue = \"1\"\n\
+             [[scenario.query]]\nkind = \"logql\"\nmatch = \"*panic*\"\nlines = []\n",
+        )
+        .args(["check"])
+        .status(0)
+        .stdout_has("fixtures/g.toml:7: warning[unused-query]: query fixture `logql *panic*` is never asked for by scenario `s`")
+        .stdout_lacks("promql up` is never")
+        .run();
+}
+
 const ALERT: &str = r#"{
   "version": "4", "groupKey": "{}:{alertname=\"PeersLow\"}", "truncatedAlerts": 0, "status": "firing",
   "receiver": "runbook", "groupLabels": {"alertname": "PeersLow"},

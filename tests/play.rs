@@ -274,6 +274,53 @@ fn sigint_kills_the_step_group_and_the_run_resumes() {
 }
 
 #[test]
+fn sigint_during_a_rollback_stops_it() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#one rollback=undo-one}
+        echo one
+        ```
+
+        ```bash {#two rollback=undo-two}
+        echo two
+        ```
+
+        ```bash {#boom}
+        exit 1
+        ```
+
+        ```bash {#undo-one undo}
+        echo undo one >> undo.txt
+        ```
+
+        ```bash {#undo-two undo}
+        sleep 20 &
+        echo $! > grandchild.pid
+        wait
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_until("the undo's grandchild pid", || {
+        std::fs::read_to_string(dir.join("grandchild.pid")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid: i32 = std::fs::read_to_string(dir.join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{all}");
+    assert!(all.contains("the rollback was interrupted by SIGINT"), "{all}");
+    assert!(!all.contains("--resume"), "a rolled-back run is not resumable: {all}");
+    wait_until("the undo's grandchild to die", || !alive(pid));
+    assert!(!dir.join("undo.txt").exists(), "the next undo block ran: {all}");
+    let j = journal(&dir);
+    assert!(j.contains("\"status\":\"interrupted\""), "{j}");
+    assert!(j.contains("the rollback was interrupted"), "{j}");
+}
+
+#[test]
 fn sigterm_interrupts_too() {
     let t = Test::new().runbook(
         "a",

@@ -276,6 +276,43 @@ pub fn short_secrets(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// A stubbed program called by an absolute path (`/usr/bin/kubectl`): the
+/// rehearsal's stubs are found on PATH, so that call would reach the real
+/// program during `check` (where `KUBECONFIG` and `HOME` point into the
+/// sandbox, so a real kubectl at least finds no cluster).
+pub fn absolute_tools(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
+    static CALL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?m)(?:^\s*|[;|&(`]\s*|\$\(\s*|\b(?:sudo|exec|env|time|xargs|watch)\s+)((?:/[A-Za-z0-9_.+-]+)*/s?bin/([A-Za-z0-9_.+-]+))\b")
+            .expect("valid regex")
+    });
+    let mut out = Vec::new();
+    for s in &rb.steps {
+        if !matches!(s.lang.as_str(), "bash" | "sh" | "shell") {
+            continue;
+        }
+        for (n, text) in s.body.lines().enumerate() {
+            let code = text.trim_start();
+            if code.starts_with('#') {
+                continue;
+            }
+            for c in CALL.captures_iter(text) {
+                let (path, tool) = (&c[1], &c[2]);
+                if config.stubs.iter().any(|t| t == tool) {
+                    out.push(
+                        Diagnostic::warning(
+                            "absolute-tool-path",
+                            format!("step `{}` calls `{path}` by its path: a rehearsal cannot stub it", s.id),
+                        )
+                        .at(&rb.path, s.body_line + n)
+                        .hint(format!("call `{tool}` by name (it is looked up on PATH, where the stub comes first)")),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
 pub fn missing_fixture(rb: &Runbook, config: &Config) -> Option<Diagnostic> {
     let f = crate::rehearse::fixture::Fixture::path_for(config, &rb.id);
     if f.is_file() {

@@ -299,6 +299,16 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
                         .hint("remove it, or fix its glob so that it matches the call (`runbook play ID --dry-run`)"),
                     );
                 }
+                for u in &run.unused_queries {
+                    rep.findings.push(
+                        Diagnostic::warning(
+                            "unused-query",
+                            format!("query fixture `{}` is never asked for by scenario `{}`", u.cmd, run.scenario),
+                        )
+                        .at(&run.fixture, u.line)
+                        .hint("remove it, or fix its `match` so that it matches the step's query (whitespace runs count as one space)"),
+                    );
+                }
                 rep.scenarios.push(run);
             }
             Err(d) => {
@@ -344,6 +354,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>) -> (Vec<Diagnos
     out.extend(lints::placeholders(rb));
     out.extend(lints::unclosed_docs(rb));
     out.extend(lints::short_secrets(rb, config));
+    out.extend(lints::absolute_tools(rb, config));
     out.extend(crate::observe::check::lint(rb));
     let blocks = lints::blocks(rb);
     let (syntax, parses) = bash::syntax_findings(&rb.path, &blocks);

@@ -77,6 +77,9 @@ pub struct ScenarioRun {
     pub diff: Option<String>,
     pub blessed: bool,
     pub unused_stubs: Vec<UnusedStub>,
+    /// `[[scenario.query]]` entries no query step asked for (`cmd` is
+    /// `kind match`).
+    pub unused_queries: Vec<UnusedStub>,
     pub duration_ms: u128,
     #[serde(skip)]
     pub transcript: String,
@@ -123,6 +126,7 @@ pub fn run_scenario(
         _ => answer(answers.for_step(&step.id)),
     };
     let env = sb.env();
+    let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
     let mut play = PlayOptions::new(vars);
     play.env = profile.clone();
     play.answers = Answers::Scripted(Arc::new(scripted));
@@ -134,7 +138,7 @@ pub fn run_scenario(
         env,
         state_dir: sb.state.clone(),
         clock: false,
-        queries: Arc::new(sc.queries.iter().map(|q| q.fresh()).collect()),
+        queries: queries.clone(),
     });
     let staged = stage(rb);
     let rb = &staged;
@@ -154,6 +158,7 @@ pub fn run_scenario(
         diff: None,
         blessed: false,
         unused_stubs: Vec::new(),
+        unused_queries: Vec::new(),
         duration_ms: 0,
         transcript: String::new(),
     };
@@ -247,6 +252,11 @@ pub fn run_scenario(
         .enumerate()
         .filter(|(i, _)| !used.contains(i))
         .map(|(_, s)| UnusedStub { cmd: s.cmd.clone(), line: s.line })
+        .collect();
+    run.unused_queries = queries
+        .iter()
+        .filter(|q| !q.used())
+        .map(|q| UnusedStub { cmd: format!("{} {}", q.kind.name(), q.pattern), line: q.line })
         .collect();
     run.passed = run.failures.is_empty();
     run.duration_ms = started.elapsed().as_millis();

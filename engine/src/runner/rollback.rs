@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use super::decide::{Prep, hash};
 use super::events::Event;
 use super::journal::Record;
-use super::scheduler::Sched;
+use super::scheduler::{Sched, recv};
 use super::step::{self, JobResult};
 use super::{Answer, Question, StepStatus, time};
 use crate::model::StepKind;
@@ -40,8 +40,40 @@ impl<'a> Sched<'a> {
         let (tx, _) = watch::channel(false);
         self.cancel = tx;
         for (of, u) in undos {
+            if self.rollback_interrupted.is_some() {
+                let r = JobResult::decided(StepStatus::NotRun, Some("the rollback was interrupted".into()), 0);
+                self.done(u, r, IndexMap::new(), Vec::new(), true);
+                continue;
+            }
             self.undo_one(of, u).await;
         }
+    }
+
+    /// Run an undo block; SIGINT or SIGTERM meanwhile stops it (its process
+    /// group is terminated as on a timeout) and the rest of the rollback:
+    /// an operator who interrupts a rollback wants control back, not the
+    /// next undo. An interactive undo gets SIGINT from the terminal itself.
+    async fn run_undo(&mut self, job: step::Job, interactive: bool) -> JobResult {
+        let mut sigint = self.sigint.take();
+        let mut sigterm = self.sigterm.take();
+        let run = step::run(job);
+        tokio::pin!(run);
+        let why = tokio::select! {
+            r = &mut run => {
+                self.sigint = sigint;
+                self.sigterm = sigterm;
+                return r;
+            }
+            _ = recv(&mut sigint), if !interactive => "SIGINT",
+            _ = recv(&mut sigterm) => "SIGTERM",
+        };
+        self.sigint = sigint;
+        self.sigterm = sigterm;
+        let why = format!("the rollback was interrupted by {why}");
+        self.note(None, format!("{why}: stopping the running undo block; the others do not run"));
+        self.rollback_interrupted = Some(why);
+        let _ = self.cancel.send(true);
+        run.await
     }
 
     async fn undo_one(&mut self, of: usize, u: usize) {
@@ -128,8 +160,8 @@ impl<'a> Sched<'a> {
             interactive: s.attrs.interactive,
         });
         let job = self.job(u, &prep);
-        let r = step::run(job).await;
-        if r.status != StepStatus::Passed {
+        let r = self.run_undo(job, s.attrs.interactive).await;
+        if r.status != StepStatus::Passed && self.rollback_interrupted.is_none() {
             self.note(Some(&id), "the undo failed; the rollback goes on with the others".into());
         }
         self.done(u, r, IndexMap::new(), Vec::new(), true);

@@ -83,6 +83,8 @@ pub(super) struct Sched<'a> {
     /// The redacted command hash each started step ran with.
     pub hashes: std::collections::HashMap<usize, String>,
     pub rolled_back: Vec<String>,
+    /// SIGINT/SIGTERM during the rollback: why it stopped.
+    pub rollback_interrupted: Option<String>,
     pub tty: bool,
     /// Set by a Ctrl-C while a question is on the terminal.
     pub prompt_cancel: Arc<AtomicBool>,
@@ -143,6 +145,7 @@ pub(super) async fn run(
         resumed: vec![false; n],
         hashes: Default::default(),
         rolled_back: Vec::new(),
+        rollback_interrupted: None,
         tty,
         prompt_cancel: Arc::new(AtomicBool::new(false)),
         sigint: signal(SignalKind::interrupt()).ok(),
@@ -170,7 +173,7 @@ pub(super) fn add_secret(secrets: &mut Vec<String>, v: &str) {
     }
 }
 
-async fn recv(s: &mut Option<Signal>) {
+pub(super) async fn recv(s: &mut Option<Signal>) {
     match s {
         Some(s) => {
             s.recv().await;
@@ -489,16 +492,21 @@ impl<'a> Sched<'a> {
             Some(Stop::Refused(_)) => RunStatus::Refused,
             Some(Stop::Interrupted(_)) => RunStatus::Interrupted,
         };
+        let status = if self.rollback_interrupted.is_some() { RunStatus::Interrupted } else { status };
         let env_flag = self.opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
         let message = match (&self.stop, status) {
             (None, _) => None,
-            (Some(_), RunStatus::Interrupted) if !self.rollback_requested => {
+            (Some(_), RunStatus::Interrupted) if !self.rollback_requested && self.rollback_interrupted.is_none() => {
                 Some(format!("{why}; the run is resumable: runbook play {}{env_flag} --resume", self.rb.id))
             }
             (Some(_), RunStatus::Refused) => {
                 Some(format!("{why}\n  the run is resumable: runbook play {}{env_flag} --resume", self.rb.id))
             }
             _ => Some(why.clone()),
+        };
+        let message = match &self.rollback_interrupted {
+            Some(r) => Some(message.map_or_else(|| r.clone(), |m| format!("{m}; {r}"))),
+            None => message,
         };
         let message = message.map(|m| self.redact(&m));
         let rolled_back = !self.rolled_back.is_empty();
