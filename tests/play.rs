@@ -752,7 +752,7 @@ fn no_env_profile_is_local() {
 #[test]
 fn runs_and_report() {
     let t = Test::new()
-        .runbook("a", "```bash {#ok}\necho fine\n```\n\n```bash {#bad}\necho broken; exit 2\n```\n")
+        .runbook("a", "```bash {#ok capture=rev}\necho 'r`7'\n```\n\n```bash {#bad}\necho broken; exit 2\n```\n")
         .args(["play", "a"])
         .status(1)
         .run();
@@ -770,9 +770,11 @@ fn runs_and_report() {
     assert!(md.contains("- **failed** `bad`"), "{md}");
     assert!(md.contains("broken"), "{md}");
     assert!(md.contains(" UTC"), "{md}");
+    assert!(md.contains("Captured: `rev` = ``r`7``"), "{md}");
     let js = rb(dir, &["report", "latest", "--format", "json"]);
     let j: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
     assert_eq!(j["timeline"][1]["exit"], 2);
+    assert_eq!(j["timeline"][0]["captures"]["rev"], "r`7");
     let none = rb(dir, &["report", "zzz"]);
     assert_eq!(none.status.code(), Some(2));
 }

@@ -7,6 +7,7 @@
 //! tail of its output. Everything comes from the journal, which never holds
 //! a secret, so neither does the report.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -141,6 +142,9 @@ pub struct Entry {
     pub duration_ms: Option<u64>,
     pub command: String,
     pub reason: Option<String>,
+    /// Values the step captured (`capture=`), as the journal has them (secrets redacted).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
     pub tail: String,
     /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,7 +191,7 @@ pub fn load(dir: &Path) -> Result<Report> {
             Record::StepStart { step, command, at, .. } => {
                 starts.insert(step.clone(), (at.clone(), command.clone()));
             }
-            Record::StepEnd { step, status, exit, duration_ms, reason, tail, undo, at, .. } => {
+            Record::StepEnd { step, status, exit, duration_ms, reason, tail, undo, at, captures, .. } => {
                 let (started, command) = match starts.remove(step) {
                     Some((s, c)) => (Some(s), c),
                     None => (None, String::new()),
@@ -202,6 +206,7 @@ pub fn load(dir: &Path) -> Result<Report> {
                     duration_ms: *duration_ms,
                     command,
                     reason: reason.clone(),
+                    captures: captures.clone(),
                     tail: tail.clone(),
                     link: None,
                 });
@@ -224,6 +229,7 @@ pub fn load(dir: &Path) -> Result<Report> {
             duration_ms: None,
             command,
             reason: Some("in flight when the engine stopped (no end recorded)".into()),
+            captures: BTreeMap::new(),
             tail: String::new(),
             link: None,
         });
@@ -269,6 +275,19 @@ fn dur(ms: Option<u64>) -> String {
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Inline code that its content cannot close (a value may hold backticks);
+/// a multi-line value is shown on one line.
+fn code(s: &str) -> String {
+    let s = s.replace('\n', " ⏎ ");
+    let mut ticks = 1;
+    while s.contains(&"`".repeat(ticks)) {
+        ticks += 1;
+    }
+    let f = "`".repeat(ticks);
+    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    format!("{f}{pad}{s}{pad}{f}")
 }
 
 pub fn markdown(r: &Report) -> String {
@@ -369,6 +388,10 @@ pub fn markdown(r: &Report) -> String {
         }
         if !facts.is_empty() {
             o.push_str(&format!("{}\n\n", facts.join(" · ")));
+        }
+        if !e.captures.is_empty() {
+            let c: Vec<String> = e.captures.iter().map(|(k, v)| format!("`{k}` = {}", code(v))).collect();
+            o.push_str(&format!("Captured: {}\n\n", c.join(", ")));
         }
         if let Some((label, url)) = &e.link {
             o.push_str(&format!("[{label}]({url})\n\n"));
