@@ -356,6 +356,17 @@ fn from_alert_maps_labels_and_picks_the_runbook() {
         .status(0)
         .stdout_has("echo ns=animica-staging pod=animica-node-9")
         .run();
+    // A rehearsal of the alert's runbook gets its labels too, below the
+    // scenario's own vars.
+    Test::new()
+        .config(ALERT_CONFIG)
+        .runbook("peers", rb)
+        .fixture("peers", "[[scenario]]\nname = \"s\"\nvars = { namespace = \"animica-fixture\" }\n")
+        .file("alert.json", ALERT)
+        .args(["play", "--from-alert", "alert.json", "--dry-run"])
+        .status(0)
+        .stdout_has("[show] ns=animica-fixture pod=animica-node-2")
+        .run();
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let (id, alert) = super::alert::input(config, &a.id, a.from_alert.as_deref())?;
     a.id = id;
     if a.dry_run {
-        return crate::rehearse::play::dry_run(config, &a);
+        return crate::rehearse::play::dry_run(config, &a, &alert);
     }
     let sets = vars::parse_sets(&a.set)?;
     let profile = config.env(a.env.as_deref())?.cloned();

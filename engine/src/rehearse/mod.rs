@@ -43,11 +43,14 @@ pub struct Options {
     pub env: Option<String>,
     /// `--set` over the scenario's vars.
     pub sets: Vec<(String, String)>,
+    /// Variables from `--from-alert`: above the env profile, below the
+    /// scenario's own vars (which keep its stubs' world consistent).
+    pub alert: Vec<(String, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { bless: false, jobs: runner::DEFAULT_JOBS, env: None, sets: Vec::new() }
+        Options { bless: false, jobs: runner::DEFAULT_JOBS, env: None, sets: Vec::new(), alert: Vec::new() }
     }
 }
 
@@ -118,7 +121,7 @@ pub fn run_scenario(
     };
     let sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
     let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
-    let vars = crate::vars::resolve(rb, profile.as_ref(), &[], &sets);
+    let vars = crate::vars::resolve(rb, profile.as_ref(), &opts.alert, &sets);
     let answers = sc.answers.clone();
     let scripted = move |step: &Step, q: Question| match q {
         // The env guard runs (against the stubs) unless the scenario says otherwise.

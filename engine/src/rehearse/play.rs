@@ -14,7 +14,8 @@ use crate::runner;
 
 use super::{Options, load_fixture, run_scenario};
 
-pub fn dry_run(config: &Config, a: &PlayArgs) -> Result<Exit> {
+/// `alert`: the variables of `--from-alert` (the runbook was picked by it).
+pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Result<Exit> {
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
     let Some(fx) = load_fixture(&rb, config)? else {
@@ -50,6 +51,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs) -> Result<Exit> {
         jobs: a.jobs.max(1),
         env: a.env.clone(),
         sets: crate::vars::parse_sets(&a.set)?,
+        alert: alert.to_vec(),
         ..Options::default()
     };
     let mut failed = Vec::new();
