@@ -392,6 +392,29 @@ fn ctrl_c_then_continue_keeps_the_step_running() {
 }
 
 #[test]
+fn ctrl_c_is_not_echoed_over_the_spinners_and_the_terminal_is_restored() {
+    // indicatif leaves the cursor in the last column of a spinner line: an
+    // echoed `^C` wrapped onto a new line and the spinner line was left on
+    // screen when the Ctrl-C question cleared the spinners.
+    let t = Test::new().runbook("l", LONG);
+    let mut p = Tty::spawn_then_stty(t.path(), &["play", "l"]);
+    p.expect("[long] waiting");
+    p.expect_re(r"long \d+s");
+    p.ctrl_c();
+    p.expect(CTRL_C_PROMPT);
+    p.line("c");
+    p.expect("continuing");
+    std::fs::write(t.path().join("go"), "").unwrap();
+    p.expect("[long] finished");
+    let seen = p.done(0);
+    let (play, stty) = seen.split_once("speed ").expect("stty -a output");
+    lacks(play, "^C");
+    // `stty -a` after the play: the echo of control characters is back.
+    has(stty, " echoctl");
+    lacks(stty, "-echoctl");
+}
+
+#[test]
 fn ctrl_c_then_quit_exits_130_and_the_run_resumes() {
     let t = Test::new().runbook("l", LONG);
     let mut p = Tty::spawn(t.path(), &["play", "l"]);

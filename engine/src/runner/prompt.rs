@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+pub use nix::sys::termios::LocalFlags;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -96,30 +97,31 @@ pub fn value(question: &str, secret: bool, cancel: &AtomicBool) -> Reply {
     if !secret {
         return ask(question, None, cancel);
     }
-    let _echo = EchoOff::new();
+    // The typed characters stay hidden; the Enter still ends the line.
+    let _echo = TermFlags::remove(LocalFlags::ECHO, LocalFlags::ECHONL);
     ask(question, None, cancel)
 }
 
-/// Echo off on stdin while alive (restored on drop).
-struct EchoOff(Option<nix::sys::termios::Termios>);
+/// Local flags of the terminal on stdin changed while alive (the previous
+/// settings restored on drop); does nothing when stdin is not a terminal.
+pub struct TermFlags(Option<nix::sys::termios::Termios>);
 
-impl EchoOff {
-    fn new() -> Self {
-        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+impl TermFlags {
+    pub fn remove(off: LocalFlags, on: LocalFlags) -> Self {
+        use nix::sys::termios::{SetArg, tcgetattr, tcsetattr};
         let stdin = std::io::stdin();
-        let Ok(old) = tcgetattr(stdin.as_fd()) else { return EchoOff(None) };
-        let mut quiet = old.clone();
-        // The typed characters stay hidden; the Enter still ends the line.
-        quiet.local_flags.remove(LocalFlags::ECHO);
-        quiet.local_flags.insert(LocalFlags::ECHONL);
-        if tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &quiet).is_err() {
-            return EchoOff(None);
+        let Ok(old) = tcgetattr(stdin.as_fd()) else { return TermFlags(None) };
+        let mut new = old.clone();
+        new.local_flags.remove(off);
+        new.local_flags.insert(on);
+        if tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &new).is_err() {
+            return TermFlags(None);
         }
-        EchoOff(Some(old))
+        TermFlags(Some(old))
     }
 }
 
-impl Drop for EchoOff {
+impl Drop for TermFlags {
     fn drop(&mut self) {
         if let Some(old) = &self.0 {
             let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, old);

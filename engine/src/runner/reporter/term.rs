@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::super::prompt::{LocalFlags, TermFlags};
 use super::super::{Event, Reporter, StepStatus};
 use crate::runner::time;
 
@@ -17,11 +18,36 @@ pub struct Term {
     mp: MultiProgress,
     bars: HashMap<String, ProgressBar>,
     color: bool,
+    /// The terminal does not echo `^C` while spinners are drawn (see
+    /// [`Term::quiet_ctrl_c`]); `None` while a question or an interactive
+    /// step has the terminal.
+    echoctl: Option<TermFlags>,
 }
 
 impl Term {
     pub fn new(color: bool) -> Self {
-        Term { mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()), bars: HashMap::new(), color }
+        let mut t = Term {
+            mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            bars: HashMap::new(),
+            color,
+            echoctl: None,
+        };
+        t.quiet_ctrl_c(true);
+        t
+    }
+
+    /// indicatif pads each line to the terminal's width and leaves the
+    /// cursor in the last column, so the `^C` a terminal echoes on Ctrl-C
+    /// wraps onto a line of its own, below the lines indicatif knows it drew:
+    /// clearing the spinners for the Ctrl-C question then left a stale
+    /// spinner line on the screen. So the echo of control characters
+    /// (`ECHOCTL`) is off while spinners may be drawn, and back on for
+    /// questions and interactive steps, and when the play ends.
+    fn quiet_ctrl_c(&mut self, quiet: bool) {
+        self.echoctl = None;
+        if quiet {
+            self.echoctl = Some(TermFlags::remove(LocalFlags::ECHOCTL, LocalFlags::empty()));
+        }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -39,6 +65,7 @@ impl Reporter for Term {
     fn event(&mut self, e: &Event) {
         match e {
             Event::StepStart { id, command, undo, interactive: true, .. } => {
+                self.quiet_ctrl_c(false);
                 let what = if *undo { format!("undo {id}") } else { id.clone() };
                 let first = command.trim().lines().next().unwrap_or("").to_string();
                 let arrow = self.paint("36", ">");
@@ -66,6 +93,10 @@ impl Reporter for Term {
                 if let Some(pb) = self.bars.remove(id) {
                     pb.finish_and_clear();
                     self.mp.remove(&pb);
+                }
+                // An interactive step runs alone: the terminal is ours again.
+                if self.echoctl.is_none() {
+                    self.quiet_ctrl_c(true);
                 }
                 let (mark, code) = match status {
                     StepStatus::Passed => ("✓", "32"),
@@ -103,6 +134,9 @@ impl Reporter for Term {
     }
 
     fn suspend(&mut self, f: &mut dyn FnMut()) {
-        self.mp.suspend(f)
+        let quiet = self.echoctl.is_some();
+        self.quiet_ctrl_c(false);
+        self.mp.suspend(f);
+        self.quiet_ctrl_c(quiet);
     }
 }
