@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::play::{journal, rb, rb_cmd, text};
+use crate::play::{journal, rb, rb_cmd, text, wait_until};
 
 fn counts(dir: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -174,4 +174,50 @@ fn secret_capture_step_runs_again_on_resume() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("holds a secret"), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(dir.join("used.txt")).unwrap(), "tok-123456\n");
+}
+
+#[test]
+fn a_run_killed_while_rolling_back_is_not_resumed() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#one rollback=undo-one}
+        echo one >> runs.txt
+        ```
+
+        ```bash {#boom}
+        [ -f go ] || exit 1
+        ```
+
+        ```bash {#undo-one undo}
+        if [ ! -f go ]; then
+          sleep 20 &
+          echo $! > undo.pid
+          wait
+        fi
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the undo block to start", || {
+        std::fs::read_to_string(dir.join("undo.pid")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let _ = child.kill(); // SIGKILL, in the middle of the rollback
+    let _ = child.wait();
+    let sleeper: i32 = std::fs::read_to_string(dir.join("undo.pid")).unwrap().trim().parse().unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sleeper), nix::sys::signal::Signal::SIGKILL);
+    std::fs::write(dir.join("go"), "").unwrap();
+    for args in [&["play", "a", "--resume"][..], &["play", "a"][..]] {
+        let o = rb(&dir, args);
+        let all = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {all}");
+        assert!(all.contains("stopped while rolling back"), "{all}");
+        assert!(all.contains("cut short: undo-one"), "{all}");
+        assert!(all.contains("--fresh"), "{all}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\n", "a step ran again");
+    let o = rb(&dir, &["play", "a", "--fresh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\none\n");
 }

@@ -539,10 +539,24 @@ impl RunLog {
         r
     }
 
-    /// Can `--resume` continue this run?
+    /// The engine stopped (a crash, `kill -9`) while this run was rolling
+    /// back: undo blocks have started, the run has no end.
+    pub fn rolling_back(&self) -> bool {
+        self.status.is_none() && self.steps.values().any(|s| s.undo)
+    }
+
+    /// Undo blocks of a rollback: (passed, not passed or never ended).
+    pub fn undo_blocks(&self) -> (Vec<&str>, Vec<&str>) {
+        let undos = self.steps.iter().filter(|(_, s)| s.undo);
+        let (done, rest): (Vec<_>, Vec<_>) = undos.partition(|(_, s)| s.status == Some(StepStatus::Passed));
+        (done.into_iter().map(|(k, _)| k.as_str()).collect(), rest.into_iter().map(|(k, _)| k.as_str()).collect())
+    }
+
+    /// Can `--resume` continue this run? Not one that was rolling back:
+    /// going on forward would run over a half-undone state.
     pub fn resumable(&self) -> bool {
         match self.status.as_deref() {
-            None => true,
+            None => !self.rolling_back(),
             Some("interrupted") | Some("refused") => !self.rolled_back,
             _ => false,
         }

@@ -62,6 +62,22 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
     let previous = match opts.resume {
         ResumeMode::Fresh => None,
         mode => match latest_run(&state, &rb.id, &env_name)? {
+            Some((_, log)) if log.rolling_back() => {
+                let (done, rest) = log.undo_blocks();
+                let list = |v: &[&str]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
+                return Err(Error::Refused(format!(
+                    "run {} stopped while rolling back (undo blocks passed: {}; failed, skipped or cut short: {}): \
+                     it cannot be resumed, steps would run again over a half-undone state\n  \
+                     see what ran with `runbook report {}`, finish the rollback by hand, then start over with \
+                     `runbook play {}{env_flag} --fresh`",
+                    log.run_id,
+                    list(&done),
+                    list(&rest),
+                    log.run_id,
+                    rb.id
+                )));
+            }
             Some((dir, log)) if log.resumable() => {
                 let resume = match mode {
                     ResumeMode::Resume => true,
