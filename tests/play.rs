@@ -321,6 +321,30 @@ fn sigint_during_a_rollback_stops_it() {
 }
 
 #[test]
+fn a_step_flooding_its_output_still_times_out() {
+    // A step that prints without end keeps its pipe full: reading it must
+    // not hold up the play's event loop (the timeout, signals).
+    let t = Test::new().runbook("a", "```bash {#flood timeout=1s}\nyes\n```\n");
+    let dir = t.path().to_path_buf();
+    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the play did not end 30 s after a 1 s timeout");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("timed out after 1s"), "{err}");
+}
+
+#[test]
 fn sigterm_interrupts_too() {
     let t = Test::new().runbook(
         "a",

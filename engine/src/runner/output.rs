@@ -117,6 +117,9 @@ impl StepOutput {
     }
 }
 
+/// The most [`Pump::drain`] reads in one call: what a default pipe holds.
+const DRAIN_AT_ONCE: usize = 64 * 1024;
+
 /// Reads one output pipe of a step (a non-blocking read end) to its end.
 ///
 /// [`Pump::drain`] takes what the pipe holds without waiting, so a step that
@@ -135,16 +138,22 @@ impl Pump {
         Pump { pipe: Some(fd.into()), stream, out, lines: LineBuf::default() }
     }
 
-    /// Read what the pipe holds now; `true` once the stream has ended (its
-    /// last partial line is emitted then).
+    /// Read what the pipe holds now, up to [`DRAIN_AT_ONCE`]; `true` once
+    /// the stream has ended (its last partial line is emitted then). The
+    /// bound matters: a step still running can refill the pipe as fast as it
+    /// is read, and the play's event loop (signals, timeouts, other steps)
+    /// waits while this reads.
     pub fn drain(&mut self) -> bool {
         let Some(f) = self.pipe.take() else { return true };
         // Plain reads into memory that is not zeroed first (zeroing a buffer
         // for each of a step's two pipes showed up in the per-step cost;
-        // `read_to_end` would stat and seek the pipe too); bounded by what
-        // the pipe holds, 64 KiB unless the step grew it.
+        // `read_to_end` would stat and seek the pipe too).
         let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        let mut taken = 0;
         let ended = loop {
+            if taken >= DRAIN_AT_ONCE {
+                break false;
+            }
             buf.clear();
             let room = buf.spare_capacity_mut();
             // SAFETY: `read` writes at most `room.len()` bytes into memory we
@@ -155,6 +164,7 @@ impl Pump {
                 n if n > 0 => {
                     // SAFETY: the first `n` bytes were written by `read`.
                     unsafe { buf.set_len(n as usize) };
+                    taken += n as usize;
                     self.feed(&buf);
                 }
                 _ => match std::io::Error::last_os_error().kind() {
