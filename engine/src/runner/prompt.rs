@@ -102,29 +102,35 @@ pub fn value(question: &str, secret: bool, cancel: &AtomicBool) -> Reply {
     ask(question, None, cancel)
 }
 
-/// Local flags of the terminal on stdin changed while alive (the previous
-/// settings restored on drop); does nothing when stdin is not a terminal.
-pub struct TermFlags(Option<nix::sys::termios::Termios>);
+/// Local flags of a terminal changed while alive (the previous settings
+/// restored on drop); does nothing when the descriptor is not a terminal.
+pub struct TermFlags(Option<(std::os::fd::OwnedFd, nix::sys::termios::Termios)>);
 
 impl TermFlags {
+    /// On the terminal of stdin (where answers are read).
     pub fn remove(off: LocalFlags, on: LocalFlags) -> Self {
+        TermFlags::remove_on(std::io::stdin().as_fd(), off, on)
+    }
+
+    pub fn remove_on(fd: std::os::fd::BorrowedFd<'_>, off: LocalFlags, on: LocalFlags) -> Self {
         use nix::sys::termios::{SetArg, tcgetattr, tcsetattr};
-        let stdin = std::io::stdin();
-        let Ok(old) = tcgetattr(stdin.as_fd()) else { return TermFlags(None) };
+        let Ok(old) = tcgetattr(fd) else { return TermFlags(None) };
         let mut new = old.clone();
         new.local_flags.remove(off);
         new.local_flags.insert(on);
-        if tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &new).is_err() {
+        // Its own descriptor, so that the drop restores the same terminal.
+        let Ok(fd) = fd.try_clone_to_owned() else { return TermFlags(None) };
+        if tcsetattr(&fd, SetArg::TCSANOW, &new).is_err() {
             return TermFlags(None);
         }
-        TermFlags(Some(old))
+        TermFlags(Some((fd, old)))
     }
 }
 
 impl Drop for TermFlags {
     fn drop(&mut self) {
-        if let Some(old) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, old);
+        if let Some((fd, old)) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(fd, nix::sys::termios::SetArg::TCSANOW, old);
         }
     }
 }

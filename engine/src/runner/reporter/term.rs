@@ -6,6 +6,7 @@
 //! what it shows. It runs alone, so nothing else draws meanwhile.
 
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -46,7 +47,9 @@ impl Term {
     fn quiet_ctrl_c(&mut self, quiet: bool) {
         self.echoctl = None;
         if quiet {
-            self.echoctl = Some(TermFlags::remove(LocalFlags::ECHOCTL, LocalFlags::empty()));
+            // The terminal the spinners are drawn on (stdin may be redirected).
+            let out = std::io::stdout();
+            self.echoctl = Some(TermFlags::remove_on(out.as_fd(), LocalFlags::ECHOCTL, LocalFlags::empty()));
         }
     }
 
