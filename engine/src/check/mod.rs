@@ -289,25 +289,33 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         let Some(rep) = reports.get_mut(&path) else { continue };
         match r {
             Ok(run) => {
-                for u in &run.unused_stubs {
-                    rep.findings.push(
-                        Diagnostic::warning(
-                            "unused-stub",
-                            format!("stub `{}` is never called by scenario `{}`", u.cmd, run.scenario),
-                        )
-                        .at(&run.fixture, u.line)
-                        .hint("remove it, or fix its glob so that it matches the call (`runbook play ID --dry-run`)"),
-                    );
-                }
-                for u in &run.unused_queries {
-                    rep.findings.push(
-                        Diagnostic::warning(
-                            "unused-query",
-                            format!("query fixture `{}` is never asked for by scenario `{}`", u.cmd, run.scenario),
-                        )
-                        .at(&run.fixture, u.line)
-                        .hint("remove it, or fix its `match` so that it matches the step's query (whitespace runs count as one space)"),
-                    );
+                let unused = [
+                    (
+                        "unused-stub",
+                        "stub",
+                        "is never called",
+                        "remove it, or fix its glob so that it matches the call (`runbook play ID --dry-run`)",
+                        &run.unused_stubs,
+                    ),
+                    (
+                        "unused-query",
+                        "query fixture",
+                        "is never asked for",
+                        "remove it, or fix its `match` so that it matches the step's query (whitespace runs count as one space)",
+                        &run.unused_queries,
+                    ),
+                ];
+                for (code, what, never, hint, list) in unused {
+                    for u in list {
+                        rep.findings.push(
+                            Diagnostic::warning(
+                                code,
+                                format!("{what} `{}` {never} by scenario `{}`", u.cmd, run.scenario),
+                            )
+                            .at(&run.fixture, u.line)
+                            .hint(hint),
+                        );
+                    }
                 }
                 rep.scenarios.push(run);
             }

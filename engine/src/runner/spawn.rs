@@ -333,9 +333,10 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::unix::pipe;
 
-    async fn run(script: &str, env: &[(&str, &OsStr)], new_group: bool) -> (ExitStatus, String, u32) {
+    /// `sh -c SCRIPT` in `/`, output piped.
+    fn sh(script: &str, env: &[(&str, &OsStr)], new_group: bool) -> Child {
         let args = [OsStr::new("-c"), OsStr::new(script)];
-        let mut c = spawn(&Command {
+        spawn(&Command {
             program: Path::new("/bin/sh"),
             args: &args,
             cwd: Path::new("/"),
@@ -343,7 +344,11 @@ mod tests {
             stdio: Stdio::Piped,
             new_group,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    async fn run(script: &str, env: &[(&str, &OsStr)], new_group: bool) -> (ExitStatus, String, u32) {
+        let mut c = sh(script, env, new_group);
         let pid = c.id().unwrap();
         let mut out = String::new();
         let rx = pipe::Receiver::from_owned_fd_unchecked(c.stdout.take().unwrap()).unwrap();
@@ -373,16 +378,7 @@ mod tests {
 
     #[tokio::test]
     async fn killed_child_reports_the_signal() {
-        let args = [OsStr::new("-c"), OsStr::new("sleep 30")];
-        let mut c = spawn(&Command {
-            program: Path::new("/bin/sh"),
-            args: &args,
-            cwd: Path::new("/"),
-            env: &[],
-            stdio: Stdio::Piped,
-            new_group: true,
-        })
-        .unwrap();
+        let mut c = sh("sleep 30", &[], true);
         c.start_kill().unwrap();
         assert_eq!(c.wait().await.unwrap().signal(), Some(libc::SIGKILL));
         assert_eq!(c.id(), None);
@@ -391,16 +387,7 @@ mod tests {
     #[tokio::test]
     async fn a_wait_given_up_halfway_can_be_taken_up_again() {
         for pidfd in [true, false] {
-            let args = [OsStr::new("-c"), OsStr::new("sleep 0.1; exit 4")];
-            let mut c = spawn(&Command {
-                program: Path::new("/bin/sh"),
-                args: &args,
-                cwd: Path::new("/"),
-                env: &[],
-                stdio: Stdio::Piped,
-                new_group: true,
-            })
-            .unwrap();
+            let mut c = sh("sleep 0.1; exit 4", &[], true);
             if !pidfd {
                 // As on kernels without pidfd_open: a blocking thread waits.
                 c.pidfd = None;
