@@ -41,6 +41,13 @@ pub fn wait_until(what: &str, f: impl Fn() -> bool) {
     }
 }
 
+/// Wait until a step has written a pid (a line) into `file`, and read it.
+pub fn written_pid(dir: &Path, file: &str) -> i32 {
+    let path = dir.join(file);
+    wait_until(file, || std::fs::read_to_string(&path).is_ok_and(|s| s.ends_with('\n')));
+    std::fs::read_to_string(&path).unwrap().trim().parse().unwrap()
+}
+
 pub fn alive(pid: i32) -> bool {
     // A zombie is dead for our purpose.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -253,10 +260,7 @@ fn sigint_kills_the_step_group_and_the_run_resumes() {
     );
     let dir = t.path().to_path_buf();
     let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_until("the grandchild pid", || {
-        std::fs::read_to_string(dir.join("grandchild.pid")).is_ok_and(|s| s.ends_with('\n'))
-    });
-    let pid: i32 = std::fs::read_to_string(dir.join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    let pid = written_pid(&dir, "grandchild.pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
@@ -275,38 +279,10 @@ fn sigint_kills_the_step_group_and_the_run_resumes() {
 
 #[test]
 fn sigint_during_a_rollback_stops_it() {
-    let t = Test::new().runbook(
-        "a",
-        r#"
-        ```bash {#one rollback=undo-one}
-        echo one
-        ```
-
-        ```bash {#two rollback=undo-two}
-        echo two
-        ```
-
-        ```bash {#boom}
-        exit 1
-        ```
-
-        ```bash {#undo-one undo}
-        echo undo one >> undo.txt
-        ```
-
-        ```bash {#undo-two undo}
-        sleep 20 &
-        echo $! > grandchild.pid
-        wait
-        ```
-        "#,
-    );
+    let t = Test::new().runbook("a", &rollback_runbook("sleep 20 &\necho $! > grandchild.pid\nwait"));
     let dir = t.path().to_path_buf();
     let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    wait_until("the undo's grandchild pid", || {
-        std::fs::read_to_string(dir.join("grandchild.pid")).is_ok_and(|s| s.ends_with('\n'))
-    });
-    let pid: i32 = std::fs::read_to_string(dir.join("grandchild.pid")).unwrap().trim().parse().unwrap();
+    let pid = written_pid(&dir, "grandchild.pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();
     let all = text(&out);
@@ -543,29 +519,19 @@ fn read_only_from_and_only() {
     Test::new().runbook("a", md).args(["play", "a", "--only", "nope"]).status(2).stderr_has("no such step").run();
 }
 
+/// Two steps with undo blocks, then a failing one: a rollback runs
+/// `undo-two` (with `undo_two` as its body), then `undo-one`.
+fn rollback_runbook(undo_two: &str) -> String {
+    format!(
+        "```bash {{#one rollback=undo-one}}\necho one\n```\n\n```bash {{#two rollback=undo-two}}\necho two\n```\n\n\
+         ```bash {{#boom}}\nexit 1\n```\n\n```bash {{#undo-one undo}}\necho undo one >> undo.txt\n```\n\n\
+         ```bash {{#undo-two undo}}\n{undo_two}\n```\n"
+    )
+}
+
 #[test]
 fn rollback_runs_undo_blocks_in_reverse_order() {
-    let md = r#"
-        ```bash {#one rollback=undo-one}
-        echo one
-        ```
-
-        ```bash {#two rollback=undo-two}
-        echo two
-        ```
-
-        ```bash {#boom}
-        exit 1
-        ```
-
-        ```bash {#undo-one undo}
-        echo undo one >> undo.txt
-        ```
-
-        ```bash {#undo-two undo}
-        echo undo two >> undo.txt
-        ```
-        "#;
+    let md = &rollback_runbook("echo undo two >> undo.txt");
     let t =
         Test::new().runbook("a", md).args(["play", "a"]).status(1).stdout_has("rolling back: undo-two, undo-one").run();
     assert_eq!(std::fs::read_to_string(t.path().join("undo.txt")).unwrap(), "undo two\nundo one\n");

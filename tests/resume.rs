@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::play::{journal, rb, rb_cmd, text, wait_until};
+use crate::play::{journal, rb, rb_cmd, text, written_pid};
 
 fn counts(dir: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -200,12 +200,9 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
     );
     let dir = t.path().to_path_buf();
     let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_until("the undo block to start", || {
-        std::fs::read_to_string(dir.join("undo.pid")).is_ok_and(|s| s.ends_with('\n'))
-    });
+    let sleeper = written_pid(&dir, "undo.pid");
     let _ = child.kill(); // SIGKILL, in the middle of the rollback
     let _ = child.wait();
-    let sleeper: i32 = std::fs::read_to_string(dir.join("undo.pid")).unwrap().trim().parse().unwrap();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sleeper), nix::sys::signal::Signal::SIGKILL);
     std::fs::write(dir.join("go"), "").unwrap();
     for args in [&["play", "a", "--resume"][..], &["play", "a"][..]] {
