@@ -177,6 +177,67 @@ fn independent_steps_run_in_parallel() {
 }
 
 #[test]
+fn a_step_holds_only_its_own_script_and_pipes() {
+    // Two steps at once: neither may hold the other's script or pipes (each
+    // is handed to its own child only, even while the other starts).
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#one needs= timeout=20s}
+        echo $$ > one.pid
+        while [ ! -f go.flag ]; do sleep 0.01; done
+        ```
+
+        ```bash {#two needs= timeout=20s}
+        echo $$ > two.pid
+        while [ ! -f go.flag ]; do sleep 0.01; done
+        ```
+        "#,
+    );
+    let mut cmd = rb_cmd(t.path(), &["play", "a", "--jobs", "2"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The engine passes on what it inherited itself, as any shell does; it
+    // inherits nothing here (the test harness may hold a jobserver's pipes).
+    // SAFETY: only `close`, async-signal-safe, between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            for fd in 3..1024 {
+                nix::libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    for f in ["one.pid", "two.pid"] {
+        let pid = written_pid(t.path(), f);
+        let (mut null, mut pipes, mut scripts, mut other) = (0, 0, std::collections::BTreeSet::new(), Vec::new());
+        for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+            let e = e.unwrap();
+            let target = std::fs::read_link(e.path()).unwrap().to_string_lossy().into_owned();
+            if target == "/dev/null" {
+                null += 1;
+            } else if target.starts_with("pipe:") {
+                pipes += 1;
+            } else if target.starts_with("/memfd:runbook-step") {
+                use std::os::unix::fs::MetadataExt;
+                scripts.insert(std::fs::metadata(e.path()).unwrap().ino());
+            } else {
+                other.push(target);
+            }
+        }
+        assert_eq!(
+            (null, pipes, scripts.len(), other),
+            (1, 2, 1, Vec::<String>::new()),
+            "{f}: stdin, stdout, stderr, its script"
+        );
+    }
+    std::fs::write(t.path().join("go.flag"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
 fn timeout_kills_the_whole_process_group() {
     let t = Test::new()
         .runbook(

@@ -80,7 +80,10 @@ impl<'a> Sched<'a> {
     pub(super) async fn schedule(&mut self) {
         loop {
             let mut progressed = false;
-            for pos in 0..self.dag.order.len() {
+            while self.dag.order.get(self.first_pending).is_some_and(|&i| self.state[i] != St::Pending) {
+                self.first_pending += 1;
+            }
+            for pos in self.first_pending..self.dag.order.len() {
                 if self.stop.is_some() || self.exclusive_running {
                     return;
                 }

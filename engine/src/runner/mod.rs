@@ -54,6 +54,7 @@
 mod decide;
 pub mod events;
 pub mod journal;
+mod launch;
 pub mod lock;
 mod logs;
 mod output;
@@ -63,6 +64,7 @@ mod query;
 pub mod reporter;
 mod rollback;
 mod scheduler;
+mod script;
 mod setup;
 mod spawn;
 mod step;

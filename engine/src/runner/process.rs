@@ -4,11 +4,8 @@
 //! `/dev/null`, so that a timeout or Ctrl-C reaches its grandchildren too
 //! (SIGTERM to the group, a grace period, SIGKILL). An interactive step stays
 //! in the foreground group so it can read the terminal. The rendered body
-//! reaches the interpreter through an inherited descriptor (`bash -euo
-//! pipefail /dev/fd/N`): never argv (visible in `ps`), never a file left on
-//! disk. On Linux it is a memfd (anonymous memory that disappears with its
-//! last descriptor), elsewhere a pipe: bash reads a script it cannot seek one
-//! byte per `read(2)`, a memfd in blocks.
+//! reaches the interpreter through an inherited descriptor
+//! ([`super::script`]).
 //!
 //! **Leftovers.** When a step's main process exits, its group may still hold
 //! processes. Some are not leftovers: the children of a process substitution
@@ -19,7 +16,6 @@
 //! after that is terminated, and reported.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,10 +23,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+use super::script::Script;
 use crate::model::StepKind;
-
-/// What surely fits in a fresh pipe (Linux: 64 KiB; POSIX guarantees 4 KiB).
-const PIPE_ROOM: usize = 4096;
 
 /// Time between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -53,6 +47,8 @@ pub struct Proc {
     pub child: super::spawn::Child,
     /// The process group to signal; `None` for interactive steps.
     pub pgid: Option<i32>,
+    /// The body the interpreter reads, kept until the step is done with it.
+    _script: Script,
 }
 
 /// The interpreter and its flags for a step kind, found on the *real* PATH
@@ -90,7 +86,10 @@ pub fn which(prog: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
 
 /// PATH with `prefix` first.
 pub fn path_with(prefix: Option<&Path>) -> OsString {
-    let cur = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    // Read once: the engine never changes its own environment.
+    static PATH: std::sync::OnceLock<OsString> = std::sync::OnceLock::new();
+    let cur =
+        PATH.get_or_init(|| std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())).clone();
     match prefix {
         None => cur,
         Some(p) => {
@@ -101,73 +100,11 @@ pub fn path_with(prefix: Option<&Path>) -> OsString {
     }
 }
 
-/// Where the interpreter reads the body from.
-enum Script {
-    /// Written already; the interpreter reads it in blocks.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    Memory(std::os::fd::OwnedFd),
-    /// The read end, and the write end still to fill.
-    Pipe(std::io::PipeReader, std::io::PipeWriter),
-}
-
-impl Script {
-    fn new(body: &[u8]) -> std::io::Result<Script> {
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        {
-            use nix::sys::memfd::{MFdFlags, memfd_create};
-            // Never executable (required by `vm.memfd_noexec=2`); kernels before
-            // 6.3 do not know the flag. Fall back to a pipe where memfds are
-            // not allowed at all (seccomp, old kernels).
-            let noexec = MFdFlags::from_bits_retain(nix::libc::MFD_NOEXEC_SEAL as _);
-            let fd = memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC | noexec)
-                .or_else(|_| memfd_create(c"runbook-step", MFdFlags::MFD_CLOEXEC));
-            if let Ok(fd) = fd {
-                let mut f = std::fs::File::from(fd);
-                f.write_all(body)?;
-                return Ok(Script::Memory(f.into()));
-            }
-        }
-        let (reader, writer) = std::io::pipe()?;
-        Ok(Script::Pipe(reader, writer))
-    }
-
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            Script::Memory(fd) => fd.as_fd(),
-            Script::Pipe(r, _) => r.as_fd(),
-        }
-    }
-
-    /// After the spawn: close our copy of what the interpreter reads, and
-    /// fill the pipe.
-    fn hand_over(self, body: &[u8]) {
-        let Script::Pipe(reader, writer) = self else { return };
-        drop(reader);
-        if body.len() <= PIPE_ROOM {
-            // Fits in the pipe buffer: written at once, without blocking.
-            let mut w = writer;
-            let _ = w.write_all(body);
-        } else {
-            // A larger body would block until the interpreter reads: a thread writes it.
-            let body = body.to_vec();
-            std::thread::spawn(move || {
-                let mut w = writer;
-                let _ = w.write_all(&body);
-            });
-        }
-    }
-}
-
 pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
     let (interp, flags) = interpreter(spec.kind);
     let body = spec.body.as_bytes();
-    let script = Script::new(body)?;
+    let mut script = Script::new(body)?;
     let fd = script.fd().as_raw_fd();
-    // Inherited by the interpreter, which opens it as its script; inheritable
-    // only between here and the spawn.
-    nix::fcntl::fcntl(script.fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))?;
     let script_arg = OsString::from(format!("/dev/fd/{fd}"));
     let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
     args.push(&script_arg);
@@ -182,10 +119,11 @@ pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
         env: &env,
         stdio: if spec.interactive { super::spawn::Stdio::Inherit } else { super::spawn::Stdio::Piped },
         new_group: !spec.interactive,
+        inherit: Some(fd),
     })?;
     script.hand_over(body);
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
-    Ok(Proc { child, pgid })
+    Ok(Proc { child, pgid, _script: script })
 }
 
 /// Is any process left in the group (zombies included)?

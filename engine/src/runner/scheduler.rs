@@ -63,6 +63,11 @@ pub(super) struct Sched<'a> {
     pub secrets: Vec<String>,
     pub redactor: Arc<RwLock<Redactor>>,
     pub state: Vec<St>,
+    /// Every position of `dag.order` before this one holds a step that is
+    /// no longer pending (a step never becomes pending again): where
+    /// [`Sched::schedule`] starts looking, so a long play does not rescan
+    /// its finished steps on every turn.
+    pub first_pending: usize,
     pub results: Vec<StepResult>,
     /// Left out by `--from`/`--only`/`--read-only`: does not block `needs`.
     pub excluded: Vec<bool>,
@@ -131,6 +136,7 @@ pub(super) async fn run(
         redactor: Arc::new(RwLock::new(Redactor::new(secrets.clone()))),
         secrets,
         state: vec![St::Pending; n],
+        first_pending: 0,
         results: (0..n).map(|_| StepResult::new(StepStatus::NotRun, None)).collect(),
         excluded: vec![false; n],
         stop: None,

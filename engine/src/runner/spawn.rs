@@ -1,5 +1,5 @@
-//! Starting a step's interpreter with `posix_spawn(3)` directly, and waiting
-//! for it without a signal handler.
+//! Starting a step's interpreter (see [`super::launch`] for how), and
+//! waiting for it without a signal handler.
 //!
 //! Why not `std::process::Command` (or tokio's, which wraps it): every spawn
 //! with a changed environment rebuilds the whole environment — a snapshot of
@@ -10,12 +10,11 @@
 //! added to the pointer array.
 //!
 //! What the child gets is what `Command` gave it: the signal mask emptied and
-//! every signal disposition back to its default (so an ignored `SIGPIPE` or
+//! signal dispositions back to their default (so an ignored `SIGPIPE` or
 //! `SIGINT` of the engine is not inherited), optionally its own process
-//! group, stdio redirected, the working directory changed (glibc ≥ 2.29, musl,
-//! macOS: `posix_spawn_file_actions_addchdir_np`). The exit is awaited on a
-//! pidfd (Linux ≥ 5.3) registered with the runtime; where there is none, a
-//! blocking thread waits for it.
+//! group, stdio redirected, the working directory changed. The exit is
+//! awaited on a pidfd (Linux ≥ 5.3) registered with the runtime; where there
+//! is none, a blocking thread waits for it.
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -27,6 +26,8 @@ use std::process::ExitStatus;
 use std::sync::OnceLock;
 
 use nix::libc;
+
+use super::launch::{Launch, launch};
 
 /// What the child's standard streams are.
 pub enum Stdio {
@@ -45,6 +46,8 @@ pub struct Command<'a> {
     pub stdio: Stdio,
     /// Put the child in a new process group of its own.
     pub new_group: bool,
+    /// A close-on-exec descriptor the child (only) inherits.
+    pub inherit: Option<RawFd>,
 }
 
 /// A spawned child. Dropping it without waiting leaves its reaping to a
@@ -106,45 +109,6 @@ fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
-}
-
-/// Owns the attribute objects so every path frees them.
-struct Attrs {
-    fa: libc::posix_spawn_file_actions_t,
-    attr: libc::posix_spawnattr_t,
-}
-
-impl Attrs {
-    fn new() -> io::Result<Box<Attrs>> {
-        // SAFETY: zeroed storage is what the init functions expect to fill;
-        // both are destroyed in Drop only after a successful init of each.
-        unsafe {
-            let mut a: Box<Attrs> = Box::new(std::mem::zeroed());
-            check(libc::posix_spawn_file_actions_init(&mut a.fa))?;
-            if let Err(e) = check(libc::posix_spawnattr_init(&mut a.attr)) {
-                libc::posix_spawn_file_actions_destroy(&mut a.fa);
-                // Not dropped: Drop would destroy `fa` again and an
-                // uninitialised `attr`. Leaks one small box, on ENOMEM only.
-                std::mem::forget(a);
-                return Err(e);
-            }
-            Ok(a)
-        }
-    }
-}
-
-impl Drop for Attrs {
-    fn drop(&mut self) {
-        // SAFETY: both were initialised in `Attrs::new`.
-        unsafe {
-            libc::posix_spawn_file_actions_destroy(&mut self.fa);
-            libc::posix_spawnattr_destroy(&mut self.attr);
-        }
-    }
-}
-
 pub fn spawn(cmd: &Command) -> io::Result<Child> {
     let program = cstr(cmd.program.as_os_str().as_bytes())?;
     let mut argv_c = vec![program.clone()];
@@ -166,51 +130,54 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
     let mut argv: Vec<*mut libc::c_char> = argv_c.iter().map(|a| a.as_ptr() as *mut _).collect();
     argv.push(std::ptr::null_mut());
 
-    let mut a = Attrs::new()?;
-    // Kept open until the spawn has returned (the child dup2s them).
-    let mut keep: Vec<OwnedFd> = Vec::new();
-    let mut readers: Option<(OwnedFd, OwnedFd)> = None;
-    // SAFETY: every pointer handed to libc below (C strings, arrays, the
-    // attribute objects) outlives the posix_spawn call that reads them.
-    unsafe {
-        if let Stdio::Piped = cmd.stdio {
-            let (out_r, out_w) = pipe_cloexec()?;
-            let (err_r, err_w) = pipe_cloexec()?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, dev_null()?, 0))?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, out_w.as_raw_fd(), 1))?;
-            check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, err_w.as_raw_fd(), 2))?;
-            keep.extend([out_w, err_w]);
-            readers = Some((out_r, err_r));
-        }
-        check(libc::posix_spawn_file_actions_addchdir_np(&mut a.fa, cwd.as_ptr()))?;
-        let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
-        if cmd.new_group {
-            flags |= libc::POSIX_SPAWN_SETPGROUP;
-            check(libc::posix_spawnattr_setpgroup(&mut a.attr, 0))?;
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        check(libc::posix_spawnattr_setsigmask(&mut a.attr, &set))?;
-        libc::sigfillset(&mut set);
-        check(libc::posix_spawnattr_setsigdefault(&mut a.attr, &set))?;
-        check(libc::posix_spawnattr_setflags(&mut a.attr, flags as _))?;
-        let mut pid: libc::pid_t = 0;
-        check(libc::posix_spawn(&mut pid, program.as_ptr(), &a.fa, &a.attr, argv.as_ptr(), envp.as_ptr()))?;
-        drop(keep);
-        let mut child = Child {
-            pid,
-            status: None,
-            #[cfg(target_os = "linux")]
-            pidfd: pidfd(pid),
-            waiter: None,
-            stdout: None,
-            stderr: None,
-        };
-        if let Some((o, e)) = readers {
-            child.stdout = Some(nonblocking(o)?);
-            child.stderr = Some(nonblocking(e)?);
-        }
-        Ok(child)
+    // The write ends are kept open until the child has them (then dropped).
+    let pipes = match cmd.stdio {
+        Stdio::Piped => Some(Pipes::new()?),
+        Stdio::Inherit => None,
+    };
+    let stdio = match &pipes {
+        Some(p) => Some([dev_null()?, p.out_w.as_raw_fd(), p.err_w.as_raw_fd()]),
+        None => None,
+    };
+    let pid = launch(&Launch {
+        program: &program,
+        argv: &argv,
+        envp: &envp,
+        cwd: &cwd,
+        stdio,
+        new_group: cmd.new_group,
+        inherit: cmd.inherit,
+    })?;
+    let mut child = Child {
+        pid,
+        status: None,
+        #[cfg(target_os = "linux")]
+        pidfd: pidfd(pid),
+        waiter: None,
+        stdout: None,
+        stderr: None,
+    };
+    if let Some(p) = pipes {
+        child.stdout = Some(p.out_r);
+        child.stderr = Some(p.err_r);
+    }
+    Ok(child)
+}
+
+/// A step's output pipes: read ends non-blocking for the engine, write ends
+/// for the child's stdout and stderr. All close-on-exec.
+struct Pipes {
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+    out_w: OwnedFd,
+    err_w: OwnedFd,
+}
+
+impl Pipes {
+    fn new() -> io::Result<Pipes> {
+        let (out_r, out_w) = pipe_cloexec()?;
+        let (err_r, err_w) = pipe_cloexec()?;
+        Ok(Pipes { out_r: nonblocking(out_r)?, err_r: nonblocking(err_r)?, out_w, err_w })
     }
 }
 
@@ -343,6 +310,7 @@ mod tests {
             env,
             stdio: Stdio::Piped,
             new_group,
+            inherit: None,
         })
         .unwrap()
     }
@@ -374,6 +342,20 @@ mod tests {
         let ign = lines.next().and_then(|l| l.strip_prefix("SigIgn:\t")).unwrap();
         assert_eq!(u64::from_str_radix(ign, 16).unwrap() & 0x7fff_ffff, 0, "ignored signals: {ign}");
         assert_eq!(lines.next(), Some(pid.to_string().as_str()), "own process group");
+    }
+
+    #[tokio::test]
+    async fn a_program_or_directory_that_cannot_be_used_is_an_error() {
+        let missing = Path::new("/nonexistent/runbook-test");
+        let spawn_in = |program: &Path, cwd: &Path| {
+            spawn(&Command { program, args: &[], cwd, env: &[], stdio: Stdio::Piped, new_group: true, inherit: None })
+        };
+        let e = spawn_in(missing, Path::new("/")).err().expect("no such program");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        let e = spawn_in(Path::new("/bin/sh"), missing).err().expect("no such directory");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        let e = spawn_in(Path::new("/dev/null"), Path::new("/")).err().expect("not executable");
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
     }
 
     #[tokio::test]

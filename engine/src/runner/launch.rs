@@ -1,0 +1,273 @@
+//! Starting a child process: `clone(CLONE_VM | CLONE_VFORK)` on Linux,
+//! `posix_spawn(3)` elsewhere. [`super::spawn`] prepares what the child gets
+//! (argv, environment, descriptors) and waits for it; this module only starts
+//! it.
+//!
+//! Why not glibc's `posix_spawn` on Linux: it does the same vfork-style
+//! clone, but maps a fresh stack for the child every time and unmaps it
+//! afterwards. In a process with other threads (the engine has its log writer
+//! and journal syncer) that unmapping flushes the TLB of the other CPUs by
+//! interrupt, and with the stack's page faults it was about a tenth of the
+//! engine's own time per step with short steps (scripts/bench seq). Here the
+//! stack is mapped once, with a guard page, and reused under a lock (the
+//! parent is suspended until the child has called `execve`, so one stack is
+//! enough per spawn in flight).
+//!
+//! What the child does before `execve` is what `posix_spawn` with
+//! `SETSIGDEF`, `SETSIGMASK`, `SETPGROUP`, `dup2` and `addchdir_np` did:
+//! signals 1–31 back to their default disposition (an ignored `SIGPIPE`
+//! would be inherited; a handler would run on the parent's memory), its own
+//! process group if asked, stdio redirected, the one descriptor it is to
+//! inherit made inheritable, the working directory changed, an empty signal
+//! mask. Real-time signals are not touched: an `execve`
+//! resets handled ones, and the engine ignores none. All signals are blocked
+//! in the parent around the clone, so that no handler runs in the child,
+//! which shares the parent's memory until `execve`. Only system calls are
+//! made in the child: no allocation, no lock, nothing that can panic.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::RawFd;
+
+use nix::libc;
+
+/// What to start: C strings and null-terminated pointer arrays, built by the
+/// caller and alive for the call.
+pub struct Launch<'a> {
+    pub program: &'a CStr,
+    pub argv: &'a [*mut libc::c_char],
+    pub envp: &'a [*mut libc::c_char],
+    pub cwd: &'a CStr,
+    /// The child's stdin, stdout and stderr; `None`: the engine's own.
+    /// Each is above 2: Rust's runtime opens `/dev/null` on a standard
+    /// descriptor closed at start, so whatever the engine opens later is
+    /// above 2, and no `dup2` in the child overwrites a source of a later one.
+    pub stdio: Option<[RawFd; 3]>,
+    /// Put the child in a new process group of its own.
+    pub new_group: bool,
+    /// A close-on-exec descriptor the child inherits (the flag is cleared
+    /// on the child's copy only), at the same number.
+    pub inherit: Option<RawFd>,
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::launch;
+#[cfg(not(target_os = "linux"))]
+pub use other::launch;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// The child's stack: far more than the few calls it makes need.
+    const STACK: usize = 64 * 1024;
+
+    /// Top of the mapped stack (0: not mapped yet). The lock is held for
+    /// the whole clone: the child runs on this stack until it has exec'd.
+    static STACK_TOP: Mutex<usize> = Mutex::new(0);
+
+    /// What the child reads; `err` is what it writes back (shared memory).
+    struct Args<'a> {
+        l: &'a Launch<'a>,
+        err: AtomicI32,
+    }
+
+    fn map_stack() -> io::Result<usize> {
+        let page = 4096;
+        // SAFETY: a fresh anonymous mapping, never unmapped (one per process).
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                STACK + page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            // The guard page: an overflow faults instead of writing over
+            // whatever lies below.
+            if libc::mprotect(base, page, libc::PROT_NONE) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(base as usize + STACK + page)
+        }
+    }
+
+    pub fn launch(l: &Launch) -> io::Result<libc::pid_t> {
+        debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
+        let args = Args { l, err: AtomicI32::new(0) };
+        let mut top = STACK_TOP.lock().unwrap_or_else(|e| e.into_inner());
+        if *top == 0 {
+            *top = map_stack()?;
+        }
+        // SAFETY: `child` only makes system calls on data that outlives the
+        // clone (the parent is suspended until the child exec'd or exited,
+        // CLONE_VFORK); all signals are blocked so no handler runs in the
+        // child; the stack is ours alone while the lock is held.
+        let (pid, clone_err) = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let pid = libc::clone(
+                child,
+                *top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                &args as *const Args as *mut libc::c_void,
+            );
+            let e = io::Error::last_os_error();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            (pid, e)
+        };
+        drop(top);
+        if pid < 0 {
+            return Err(clone_err);
+        }
+        let e = args.err.load(Ordering::Acquire);
+        if e != 0 {
+            let mut st = 0;
+            // SAFETY: reaping our own child, which has exited.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            return Err(io::Error::from_raw_os_error(e));
+        }
+        Ok(pid)
+    }
+
+    fn errno() -> i32 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)
+    }
+
+    /// Records why the child could not exec and ends it.
+    fn fail(a: &Args) -> ! {
+        a.err.store(errno(), Ordering::Release);
+        // SAFETY: `_exit` runs no atexit handler and touches no shared state.
+        unsafe { libc::_exit(127) }
+    }
+
+    extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the parent's `Args`, alive and unchanged while the
+        // parent is suspended; only system calls follow.
+        unsafe {
+            let a = &*(arg as *const Args);
+            let l = a.l;
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                }
+            }
+            if l.new_group && libc::setpgid(0, 0) != 0 {
+                fail(a);
+            }
+            if let Some(fds) = l.stdio {
+                for (target, fd) in (0..).zip(fds) {
+                    if libc::dup2(fd, target) < 0 {
+                        fail(a);
+                    }
+                }
+            }
+            if let Some(fd) = l.inherit
+                && libc::fcntl(fd, libc::F_SETFD, 0) != 0
+            {
+                fail(a);
+            }
+            if libc::chdir(l.cwd.as_ptr()) != 0 {
+                fail(a);
+            }
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            libc::execve(l.program.as_ptr(), l.argv.as_ptr() as *const _, l.envp.as_ptr() as *const _);
+            fail(a)
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod other {
+    use super::*;
+
+    fn check(rc: libc::c_int) -> io::Result<()> {
+        if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
+    }
+
+    /// Owns the attribute objects so every path frees them.
+    struct Attrs {
+        fa: libc::posix_spawn_file_actions_t,
+        attr: libc::posix_spawnattr_t,
+    }
+
+    impl Attrs {
+        fn new() -> io::Result<Box<Attrs>> {
+            // SAFETY: zeroed storage is what the init functions expect to
+            // fill; both are destroyed in Drop only after a successful init.
+            unsafe {
+                let mut a: Box<Attrs> = Box::new(std::mem::zeroed());
+                check(libc::posix_spawn_file_actions_init(&mut a.fa))?;
+                if let Err(e) = check(libc::posix_spawnattr_init(&mut a.attr)) {
+                    libc::posix_spawn_file_actions_destroy(&mut a.fa);
+                    // Not dropped: Drop would destroy `fa` again and an
+                    // uninitialised `attr`. Leaks one small box, on ENOMEM only.
+                    std::mem::forget(a);
+                    return Err(e);
+                }
+                Ok(a)
+            }
+        }
+    }
+
+    impl Drop for Attrs {
+        fn drop(&mut self) {
+            // SAFETY: both were initialised in `Attrs::new`.
+            unsafe {
+                libc::posix_spawn_file_actions_destroy(&mut self.fa);
+                libc::posix_spawnattr_destroy(&mut self.attr);
+            }
+        }
+    }
+
+    pub fn launch(l: &Launch) -> io::Result<libc::pid_t> {
+        let mut a = Attrs::new()?;
+        // SAFETY: every pointer handed to libc below (C strings, arrays, the
+        // attribute objects) outlives the posix_spawn call that reads them.
+        unsafe {
+            if let Some(fds) = l.stdio {
+                for (target, fd) in (0..).zip(fds) {
+                    check(libc::posix_spawn_file_actions_adddup2(&mut a.fa, fd, target))?;
+                }
+            }
+            check(libc::posix_spawn_file_actions_addchdir_np(&mut a.fa, l.cwd.as_ptr()))?;
+            let mut flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+            if l.new_group {
+                flags |= libc::POSIX_SPAWN_SETPGROUP;
+                check(libc::posix_spawnattr_setpgroup(&mut a.attr, 0))?;
+            }
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            check(libc::posix_spawnattr_setsigmask(&mut a.attr, &set))?;
+            libc::sigfillset(&mut set);
+            check(libc::posix_spawnattr_setsigdefault(&mut a.attr, &set))?;
+            check(libc::posix_spawnattr_setflags(&mut a.attr, flags as _))?;
+            // Inheritable only for the spawn: whoever spawns next (a step in
+            // parallel) must not get it.
+            if let Some(fd) = l.inherit
+                && libc::fcntl(fd, libc::F_SETFD, 0) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let mut pid: libc::pid_t = 0;
+            let rc = libc::posix_spawn(&mut pid, l.program.as_ptr(), &a.fa, &a.attr, l.argv.as_ptr(), l.envp.as_ptr());
+            if let Some(fd) = l.inherit {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+            check(rc)?;
+            Ok(pid)
+        }
+    }
+}
