@@ -238,6 +238,46 @@ fn a_step_holds_only_its_own_script_and_pipes() {
 }
 
 #[test]
+fn a_long_step_output_shows_while_it_runs() {
+    // The step ends only once its first line has reached the play's output.
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#long timeout=20s}
+        echo first line
+        while [ ! -f seen.flag ]; do sleep 0.01; done
+        echo after
+        ```
+        "#,
+    );
+    let mut child = rb_cmd(t.path(), &["play", "a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("[long] first line") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(n > 0, "output ended before the first line: {seen}");
+        seen.push_str(&line);
+    }
+    std::fs::write(t.path().join("seen.flag"), "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{seen}{rest}");
+    assert!(rest.contains("[long] after"), "{rest}");
+}
+
+#[test]
+fn a_missing_working_directory_fails_the_step() {
+    Test::new()
+        .runbook("a", "```bash {#here cwd=nowhere}\ntrue\n```\n")
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("working directory")
+        .stdout_has("nowhere does not exist")
+        .run();
+}
+
+#[test]
 fn timeout_kills_the_whole_process_group() {
     let t = Test::new()
         .runbook(

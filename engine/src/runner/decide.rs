@@ -63,10 +63,6 @@ fn verb(s: StepStatus) -> &'static str {
 }
 
 impl<'a> Sched<'a> {
-    fn deps_done(&self, i: usize) -> bool {
-        self.dag.deps[i].iter().all(|e| self.state[e.from] == St::Done)
-    }
-
     /// Does this step ask before running (env policy, `confirm`)?
     pub(super) fn needs_confirm(&self, s: &Step) -> bool {
         if s.kind == StepKind::Manual {
@@ -80,15 +76,15 @@ impl<'a> Sched<'a> {
     pub(super) async fn schedule(&mut self) {
         loop {
             let mut progressed = false;
-            while self.dag.order.get(self.first_pending).is_some_and(|&i| self.state[i] != St::Pending) {
-                self.first_pending += 1;
-            }
-            for pos in self.first_pending..self.dag.order.len() {
+            let mut from = 0;
+            while let Some(pos) = self.ready.next(from) {
+                from = pos + 1;
                 if self.stop.is_some() || self.exclusive_running {
                     return;
                 }
                 let i = self.dag.order[pos];
-                if self.state[i] != St::Pending || !self.deps_done(i) {
+                if self.state[i] != St::Pending {
+                    self.ready.taken(pos);
                     continue;
                 }
                 if self.running.len() >= self.opts.jobs.max(1) {
@@ -229,9 +225,6 @@ impl<'a> Sched<'a> {
                 Err(d) => return fail(format!("cannot render `cwd`: {d}")),
             },
         };
-        if s.kind != StepKind::Manual && !cwd.is_dir() {
-            return fail(format!("working directory {} does not exist", cwd.display()));
-        }
         let expect = match &s.attrs.expect {
             None => None,
             Some(x) => match self.t.attr(s, "expect", x, &self.ctx) {
@@ -264,7 +257,7 @@ impl<'a> Sched<'a> {
         }
         let stdout = ps.captures.values().next().cloned().unwrap_or_default();
         self.ctx.steps.insert(id.clone(), crate::template::StepState::new("passed", ps.exit, stdout));
-        self.state[i] = St::Done;
+        self.set_done(i);
         self.resumed[i] = true;
         self.results[i] = super::StepResult {
             status: StepStatus::Passed,
@@ -476,6 +469,7 @@ impl<'a> Sched<'a> {
             sink: std::sync::Arc::new(super::events::Sink::new(Vec::new())),
             redactor: self.redactor.clone(),
             cancel: self.cancel.subscribe(),
+            quiet: self.quiet.tick(),
             query: None,
         };
         let r = step::run(job).await;
@@ -532,6 +526,7 @@ impl<'a> Sched<'a> {
             sink: self.sink.clone(),
             redactor: self.redactor.clone(),
             cancel: self.cancel.subscribe(),
+            quiet: self.quiet.tick(),
             query: super::query::job(self, s, prep.expect.as_ref().map(|(_, src)| src.as_str())),
         }
     }

@@ -9,7 +9,8 @@
 //! output down, as a direct write would). Waking a thread is not free either
 //! (a system call, often an inter-processor interrupt), so after some work the
 //! writer rests for [`REST`] and then takes everything sent meanwhile in one
-//! go: the short last chunks of a burst of quick steps cost no wake-up each.
+//! go, and keeps resting for a while before it blocks: the short last chunks
+//! of a burst of quick steps cost no wake-up each.
 //! A full chunk wakes it at once, so a step that prints a lot is not slowed.
 //! The play stops the writer and waits for it before it returns, so every
 //! log is complete once `play` is over. Logs are not checkpoints: they are never flushed to disk with
@@ -29,6 +30,9 @@ pub const CHUNK: usize = 64 * 1024;
 const DEPTH: usize = 64;
 /// How long the writer waits for more after some work, unless woken.
 const REST: std::time::Duration = std::time::Duration::from_millis(10);
+/// Rests without a message before the writer blocks (one second: a play's
+/// steps usually come quicker than that, a long step's output too).
+const IDLE_RESTS: u32 = 100;
 
 enum Msg {
     /// Append `data` to `path` (created if needed); `last` closes the file.
@@ -77,19 +81,27 @@ impl Drop for Logs {
 
 /// Messages as they come: waits for the first, then, after each batch,
 /// rests [`REST`] (cut short by an unpark) and takes what came meanwhile.
+/// It keeps resting and looking for [`IDLE_RESTS`] rests in a row before it
+/// blocks on the channel: a send to a blocked receiver wakes it (a system
+/// call on the sending step's path), a send to a resting one does not.
 fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
-    let mut rested = false;
+    let mut idle = None;
     std::iter::from_fn(move || {
         loop {
             if let Ok(m) = rx.try_recv() {
+                idle = Some(0);
                 return Some(m);
             }
-            if rested {
-                rested = false;
-                return rx.recv().ok();
+            match idle {
+                Some(n) if n < IDLE_RESTS => {
+                    std::thread::park_timeout(REST);
+                    idle = Some(n + 1);
+                }
+                _ => {
+                    idle = Some(0);
+                    return rx.recv().ok();
+                }
             }
-            std::thread::park_timeout(REST);
-            rested = true;
         }
     })
 }

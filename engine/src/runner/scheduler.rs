@@ -22,7 +22,7 @@ use super::events::{Event, Sink};
 use super::journal::{Journal, Record, RunLog};
 use super::logs::Logs;
 use super::setup::Prepared;
-use super::step::JobResult;
+use super::step::{self, JobResult};
 use super::{Outcome, PlayOptions, RunStatus, StepResult, StepStatus, prompt, time};
 use crate::config::Config;
 use crate::error::Result;
@@ -63,11 +63,7 @@ pub(super) struct Sched<'a> {
     pub secrets: Vec<String>,
     pub redactor: Arc<RwLock<Redactor>>,
     pub state: Vec<St>,
-    /// Every position of `dag.order` before this one holds a step that is
-    /// no longer pending (a step never becomes pending again): where
-    /// [`Sched::schedule`] starts looking, so a long play does not rescan
-    /// its finished steps on every turn.
-    pub first_pending: usize,
+    pub ready: Ready,
     pub results: Vec<StepResult>,
     /// Left out by `--from`/`--only`/`--read-only`: does not block `needs`.
     pub excluded: Vec<bool>,
@@ -77,6 +73,8 @@ pub(super) struct Sched<'a> {
     pub running: JoinSet<(usize, JobResult)>,
     pub exclusive_running: bool,
     pub cancel: watch::Sender<bool>,
+    /// Ends the steps' quiet starts (see `step::QUIET`).
+    pub quiet: step::QuietClock,
     /// Steps in the order they passed (restored ones first).
     pub passed_order: Vec<usize>,
     /// Steps that failed with `on-fail=continue`: the play goes on, but its
@@ -95,6 +93,70 @@ pub(super) struct Sched<'a> {
     pub prompt_cancel: Arc<AtomicBool>,
     pub sigint: Option<Signal>,
     pub sigterm: Option<Signal>,
+}
+
+/// The pending steps whose dependencies are all done, by position in
+/// `dag.order`: what [`Sched::schedule`] goes through, rather than every
+/// pending step on every turn (quadratic in a long runbook).
+pub(super) struct Ready {
+    /// Dependencies of each step not done yet.
+    waiting: Vec<usize>,
+    /// The steps that depend on each step.
+    dependents: Vec<Vec<usize>>,
+    /// Each step's position in `dag.order` (`None`: an undo block).
+    pos: Vec<Option<usize>>,
+    set: std::collections::BTreeSet<usize>,
+}
+
+impl Ready {
+    fn new(dag: &Dag) -> Ready {
+        let n = dag.deps.len();
+        let mut pos = vec![None; n];
+        for (p, &i) in dag.order.iter().enumerate() {
+            pos[i] = Some(p);
+        }
+        let mut dependents = vec![Vec::new(); n];
+        for (i, deps) in dag.deps.iter().enumerate() {
+            for e in deps {
+                dependents[e.from].push(i);
+            }
+        }
+        let waiting: Vec<usize> = dag.deps.iter().map(Vec::len).collect();
+        let set = (0..n).filter(|&i| waiting[i] == 0).filter_map(|i| pos[i]).collect();
+        Ready { waiting, dependents, pos, set }
+    }
+
+    /// Step `i` is done (once): its dependents may become ready.
+    fn done(&mut self, i: usize) {
+        for &j in &self.dependents[i] {
+            self.waiting[j] -= 1;
+            if self.waiting[j] == 0
+                && let Some(p) = self.pos[j]
+            {
+                self.set.insert(p);
+            }
+        }
+    }
+
+    /// The first ready position at or after `from`.
+    pub(super) fn next(&self, from: usize) -> Option<usize> {
+        self.set.range(from..).next().copied()
+    }
+
+    /// The step at `pos` is no longer pending.
+    pub(super) fn taken(&mut self, pos: usize) {
+        self.set.remove(&pos);
+    }
+}
+
+impl Sched<'_> {
+    /// Marks step `i` done (its dependents may become ready).
+    pub(super) fn set_done(&mut self, i: usize) {
+        if self.state[i] != St::Done {
+            self.state[i] = St::Done;
+            self.ready.done(i);
+        }
+    }
 }
 
 pub(super) async fn run(
@@ -136,7 +198,7 @@ pub(super) async fn run(
         redactor: Arc::new(RwLock::new(Redactor::new(secrets.clone()))),
         secrets,
         state: vec![St::Pending; n],
-        first_pending: 0,
+        ready: Ready::new(dag),
         results: (0..n).map(|_| StepResult::new(StepStatus::NotRun, None)).collect(),
         excluded: vec![false; n],
         stop: None,
@@ -145,6 +207,7 @@ pub(super) async fn run(
         running: JoinSet::new(),
         exclusive_running: false,
         cancel: watch::channel(false).0,
+        quiet: step::QuietClock::start(),
         passed_order: Vec::new(),
         continued_failures: Vec::new(),
         guard_done: false,
@@ -402,7 +465,7 @@ impl<'a> Sched<'a> {
     ) {
         let step = &self.rb.steps[i];
         let id = step.id.clone();
-        self.state[i] = St::Done;
+        self.set_done(i);
         let reason = r.reason.as_deref().map(|x| self.redact(x));
         let tail = self.redact(&r.tail);
         let captures_j = captures.iter().map(|(k, v)| (k.clone(), self.redact(v))).collect();

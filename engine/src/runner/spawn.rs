@@ -88,6 +88,30 @@ fn base_env() -> &'static [CString] {
     BASE.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
 }
 
+/// Appends to `envp` the engine's environment without the variables `env`
+/// overrides. The steps of a play all override the same names, so the
+/// filtered list is kept for the last set of names, not rebuilt per step.
+fn base_without(env: &[(&str, &OsStr)], envp: &mut Vec<*mut libc::c_char>) {
+    /// The names, and the entries of [`base_env`] left (as addresses: they
+    /// point into a `static`).
+    static LAST: std::sync::Mutex<Option<(Vec<String>, Vec<usize>)>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let same = last
+        .as_ref()
+        .is_some_and(|(names, _)| names.len() == env.len() && names.iter().zip(env).all(|(n, (k, _))| n == k));
+    if !same {
+        let overridden = |kv: &CString| {
+            let b = kv.as_bytes();
+            env.iter().any(|(k, _)| b.len() > k.len() && b.starts_with(k.as_bytes()) && b[k.len()] == b'=')
+        };
+        let left = base_env().iter().filter(|kv| !overridden(kv)).map(|kv| kv.as_ptr() as usize).collect();
+        *last = Some((env.iter().map(|(k, _)| k.to_string()).collect(), left));
+    }
+    if let Some((_, left)) = last.as_ref() {
+        envp.extend(left.iter().map(|&p| p as *mut libc::c_char));
+    }
+}
+
 /// `/dev/null` for the steps' stdin, opened once per process (close-on-exec,
 /// so only the `dup2` in the child hands it on).
 fn dev_null() -> io::Result<RawFd> {
@@ -118,13 +142,8 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
     let cwd = cstr(cmd.cwd.as_os_str().as_bytes())?;
     let extra: Vec<CString> =
         cmd.env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<_>>()?;
-    let base = base_env();
-    let overridden = |kv: &CString| {
-        let b = kv.as_bytes();
-        cmd.env.iter().any(|(k, _)| b.len() > k.len() && b.starts_with(k.as_bytes()) && b[k.len()] == b'=')
-    };
-    let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(base.len() + extra.len() + 1);
-    envp.extend(base.iter().filter(|kv| !overridden(kv)).map(|kv| kv.as_ptr() as *mut _));
+    let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(base_env().len() + extra.len() + 1);
+    base_without(cmd.env, &mut envp);
     envp.extend(extra.iter().map(|kv| kv.as_ptr() as *mut _));
     envp.push(std::ptr::null_mut());
     let mut argv: Vec<*mut libc::c_char> = argv_c.iter().map(|a| a.as_ptr() as *mut _).collect();
@@ -181,13 +200,12 @@ impl Pipes {
     }
 }
 
+/// The read end of a new pipe, made non-blocking. Its only other status
+/// flag would be `O_RDONLY`, which `F_SETFL` leaves alone: no `F_GETFL`.
 fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        if fl < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(fd)
 }
@@ -330,6 +348,16 @@ mod tests {
         let (st, out, _) = run(r#"echo "$RUNBOOK_TEST_X|$HOME|$(pwd)|$(cat)"; exit 3"#, &env, false).await;
         assert_eq!(out, "a b|/nowhere|/|\n");
         assert_eq!(st.code(), Some(3));
+    }
+
+    #[tokio::test]
+    async fn each_set_of_overridden_names_filters_the_environment_anew() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let over = [("HOME", OsStr::new("/nowhere"))];
+        let count = "echo \"$HOME\" $(env | grep -c '^HOME=')";
+        assert_eq!(run(count, &over, false).await.1, "/nowhere 1\n");
+        assert_eq!(run(count, &[], false).await.1, format!("{home} {}\n", usize::from(!home.is_empty())));
+        assert_eq!(run(count, &over, false).await.1, "/nowhere 1\n");
     }
 
     #[tokio::test]

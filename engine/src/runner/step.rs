@@ -22,14 +22,54 @@ pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
 /// How long to wait for output after the step's processes are gone (a
 /// detached process may hold the pipe open forever).
 const DRAIN: Duration = Duration::from_secs(2);
-/// How long a step's output pipes are left unwatched after it starts.
-/// Watching them means a wake-up of the engine for every write of the step
-/// and another for each pipe's end, each one preempting the step's own
-/// process on its CPU; a step that is over within this time is read in one
-/// go after its exit instead (what it printed waits in the pipe, 64 KiB of
-/// it; a step printing more waits for the reader at most this long, once).
-/// The operator sees a longer step's first output this much later.
-const QUIET: Duration = Duration::from_millis(20);
+/// How long a step's output pipes are left unwatched after it starts, at
+/// most: until the next tick of the play's [`QuietClock`], which ticks this
+/// often. Watching them means a wake-up of the engine for every write of
+/// the step and another for each pipe's end, each one preempting the step's
+/// own process on its CPU; a step that is over by then is read in one go
+/// after its exit instead (what it printed waits in the pipe, 64 KiB of it;
+/// a step printing more waits for the reader at most this long, once). The
+/// operator sees a longer step's first output up to this much later.
+pub const QUIET: Duration = Duration::from_millis(20);
+
+/// The clock that ends quiet starts: one timer for the whole play instead
+/// of one per step. A new timer due before every other one wakes the
+/// runtime's driver (a write to its eventfd and one more poll): two system
+/// calls per trivial step, a few percent of its cost. Dropping the clock
+/// stops it.
+pub struct QuietClock {
+    tick: Arc<tokio::sync::Notify>,
+    task: tokio::task::AbortHandle,
+}
+
+impl QuietClock {
+    /// Starts ticking on the current runtime.
+    pub fn start() -> QuietClock {
+        let tick = Arc::new(tokio::sync::Notify::new());
+        let t = tick.clone();
+        let task = tokio::spawn(async move {
+            let mut every = tokio::time::interval(QUIET);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                t.notify_waiters();
+            }
+        })
+        .abort_handle();
+        QuietClock { tick, task }
+    }
+
+    /// What a [`Job`] waits on.
+    pub fn tick(&self) -> Arc<tokio::sync::Notify> {
+        self.tick.clone()
+    }
+}
+
+impl Drop for QuietClock {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 pub struct Job {
     pub id: String,
@@ -54,6 +94,8 @@ pub struct Job {
     pub sink: Arc<Sink>,
     pub redactor: Arc<RwLock<Redactor>>,
     pub cancel: watch::Receiver<bool>,
+    /// Ends the quiet start (see [`QuietClock`]).
+    pub quiet: Arc<tokio::sync::Notify>,
     /// promql/logql/http: run by `runner::query`, not a process.
     pub query: Option<Arc<super::query::QueryJob>>,
 }
@@ -177,6 +219,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     };
     let mut p = match process::spawn(&spec) {
         Ok(p) => p,
+        // Checked only now: a stat per step for an error that is rare.
+        Err(_) if !job.cwd.is_dir() => {
+            let reason = format!("working directory {} does not exist", job.cwd.display());
+            return Attempt { status: StepStatus::Failed, exit: None, reason: Some(reason) };
+        }
         Err(e) => {
             let (interp, _) = process::interpreter(job.kind);
             return Attempt {
@@ -200,7 +247,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     tokio::select! {
         biased;
         _ = p.child.wait() => {}
-        _ = tokio::time::sleep(QUIET) => {}
+        _ = job.quiet.notified() => {}
         _ = &mut deadline => {}
         _ = cancelled(&mut cancel) => {}
     }
