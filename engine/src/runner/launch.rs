@@ -50,6 +50,14 @@ pub struct Launch<'a> {
     pub inherit: Option<RawFd>,
 }
 
+/// A started child.
+pub struct Launched {
+    pub pid: libc::pid_t,
+    /// A pidfd for it, made by the clone itself (Linux ≥ 5.2).
+    #[cfg(target_os = "linux")]
+    pub pidfd: Option<std::os::fd::OwnedFd>,
+}
+
 #[cfg(target_os = "linux")]
 pub use linux::launch;
 #[cfg(not(target_os = "linux"))]
@@ -58,6 +66,7 @@ pub use other::launch;
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
+    use std::os::fd::{FromRawFd, OwnedFd};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -98,9 +107,11 @@ mod linux {
         }
     }
 
-    pub fn launch(l: &Launch) -> io::Result<libc::pid_t> {
+    pub fn launch(l: &Launch) -> io::Result<Launched> {
         debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
         let args = Args { l, err: AtomicI32::new(0) };
+        // Written by the kernel (CLONE_PIDFD, Linux ≥ 5.2; ignored before).
+        let mut pidfd: libc::c_int = -1;
         let mut top = STACK_TOP.lock().unwrap_or_else(|e| e.into_inner());
         if *top == 0 {
             *top = map_stack()?;
@@ -117,8 +128,9 @@ mod linux {
             let pid = libc::clone(
                 child,
                 *top as *mut libc::c_void,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
                 &args as *const Args as *mut libc::c_void,
+                &mut pidfd as *mut libc::c_int,
             );
             let e = io::Error::last_os_error();
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
@@ -128,6 +140,8 @@ mod linux {
         if pid < 0 {
             return Err(clone_err);
         }
+        // SAFETY: a descriptor the kernel just made for us, or none.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
         let e = args.err.load(Ordering::Acquire);
         if e != 0 {
             let mut st = 0;
@@ -135,7 +149,7 @@ mod linux {
             unsafe { libc::waitpid(pid, &mut st, 0) };
             return Err(io::Error::from_raw_os_error(e));
         }
-        Ok(pid)
+        Ok(Launched { pid, pidfd })
     }
 
     fn errno() -> i32 {
@@ -232,7 +246,7 @@ mod other {
         }
     }
 
-    pub fn launch(l: &Launch) -> io::Result<libc::pid_t> {
+    pub fn launch(l: &Launch) -> io::Result<Launched> {
         let mut a = Attrs::new()?;
         // SAFETY: every pointer handed to libc below (C strings, arrays, the
         // attribute objects) outlives the posix_spawn call that reads them.
@@ -267,7 +281,7 @@ mod other {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
             check(rc)?;
-            Ok(pid)
+            Ok(Launched { pid })
         }
     }
 }

@@ -158,7 +158,7 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         Some(p) => Some([dev_null()?, p.out_w.as_raw_fd(), p.err_w.as_raw_fd()]),
         None => None,
     };
-    let pid = launch(&Launch {
+    let launched = launch(&Launch {
         program: &program,
         argv: &argv,
         envp: &envp,
@@ -167,11 +167,12 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         new_group: cmd.new_group,
         inherit: cmd.inherit,
     })?;
+    let pid = launched.pid;
     let mut child = Child {
         pid,
         status: None,
         #[cfg(target_os = "linux")]
-        pidfd: pidfd(pid),
+        pidfd: pidfd(pid, launched.pidfd),
         waiter: None,
         stdout: None,
         stderr: None,
@@ -210,17 +211,23 @@ fn nonblocking(fd: OwnedFd) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A pidfd for `pid` registered with the runtime; `None` on kernels without
-/// `pidfd_open` (waited for by a blocking thread then).
+/// A pidfd for `pid` (the clone's, else one from `pidfd_open`) registered
+/// with the runtime; `None` on kernels without pidfds (Linux < 5.3: a
+/// blocking thread waits then).
 #[cfg(target_os = "linux")]
-fn pidfd(pid: libc::pid_t) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
-    // SAFETY: a plain system call; the descriptor it returns is ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: just created, owned by no one else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+fn pidfd(pid: libc::pid_t, made: Option<OwnedFd>) -> Option<tokio::io::unix::AsyncFd<OwnedFd>> {
+    let fd = match made {
+        Some(fd) => fd,
+        None => {
+            // SAFETY: a plain system call; the descriptor it returns is ours.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::PIDFD_NONBLOCK) };
+            if fd < 0 {
+                return None;
+            }
+            // SAFETY: just created, owned by no one else.
+            unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+        }
+    };
     // SAFETY: an OwnedFd stays valid as long as the AsyncFd owns it, and
     // is closed only when the AsyncFd (and its registration) is dropped.
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
