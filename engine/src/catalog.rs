@@ -30,6 +30,9 @@ pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// From this many files on, they are parsed in parallel.
+const PARALLEL_FROM: usize = 64;
+
 impl Catalog {
     pub fn load(config: &Config) -> Result<Catalog> {
         if !config.runbooks.is_dir() {
@@ -44,26 +47,31 @@ impl Catalog {
         Ok(Catalog::from_files(&markdown_files(&config.runbooks), &config.root))
     }
 
-    /// Parse files in parallel; wiki-only pages (no front matter, no steps) are
-    /// skipped silently.
+    /// Parse files (in parallel when there are many); wiki-only pages (no
+    /// front matter, no steps) are skipped silently.
     pub fn from_files(files: &[PathBuf], root: &Path) -> Catalog {
         let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let results: Vec<Option<std::result::Result<Runbook, (PathBuf, Error)>>> = files
-            .par_iter()
-            .map(|f| {
-                let bytes = match std::fs::read(f) {
-                    Ok(b) => b,
-                    Err(e) => return Some(Err((f.clone(), Error::Other(e.into())))),
-                };
-                if let Ok(text) = std::str::from_utf8(&bytes)
-                    && !parse::looks_like_runbook(text)
-                {
-                    return None;
-                }
-                let shown = relative_to(f, &abs_root);
-                Some(parse::parse_bytes(&shown, &bytes).map_err(|e| (f.clone(), e)))
-            })
-            .collect();
+        let one = |f: &PathBuf| {
+            let bytes = match std::fs::read(f) {
+                Ok(b) => b,
+                Err(e) => return Some(Err((f.clone(), Error::Other(e.into())))),
+            };
+            if let Ok(text) = std::str::from_utf8(&bytes)
+                && !parse::looks_like_runbook(text)
+            {
+                return None;
+            }
+            let shown = relative_to(f, &abs_root);
+            Some(parse::parse_bytes(&shown, &bytes).map_err(|e| (f.clone(), e)))
+        };
+        // A runbook parses in tens of microseconds; starting a thread pool
+        // costs more than parsing a project's few, and its idle threads spin
+        // for a while on the CPUs the play's first steps need.
+        let results: Vec<Option<std::result::Result<Runbook, (PathBuf, Error)>>> = if files.len() < PARALLEL_FROM {
+            files.iter().map(one).collect()
+        } else {
+            files.par_iter().map(one).collect()
+        };
         let mut runbooks = Vec::new();
         let mut broken = Vec::new();
         for r in results.into_iter().flatten() {
