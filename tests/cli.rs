@@ -32,6 +32,21 @@ fn list_reports_broken_runbooks_with_exit_2() {
 }
 
 #[test]
+fn many_runbooks_list_the_same_as_few() {
+    // From 64 files on they are parsed in parallel: same list, same order,
+    // broken ones reported the same way.
+    let mut t = two().runbook("bad", "# B\n\n```bash {#x nope}\n:\n```\n");
+    for i in 0..70 {
+        t = t.runbook(&format!("gen-{i:03}"), &format!("# Gen {i}\n\n```bash {{#a read}}\necho {i}\n```\n"));
+    }
+    let f = t.args(["list", "--json"]).status(2).stderr_has("bad.md:3").run();
+    let ids: Vec<String> = f.json().as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let mut want = vec!["2.1-head-stall".to_string(), "2.2-rpc".to_string()];
+    want.extend((0..70).map(|i| format!("gen-{i:03}")));
+    assert_eq!(ids, want);
+}
+
+#[test]
 fn unique_prefix() {
     two().args(["show", "2.1"]).stdout_has("2.1-head-stall — Head").run();
 }
