@@ -16,11 +16,12 @@
 //! What the child does before `execve` is what `posix_spawn` with
 //! `SETSIGDEF`, `SETSIGMASK`, `SETPGROUP`, `dup2` and `addchdir_np` did:
 //! signals 1–31 back to their default disposition (an ignored `SIGPIPE`
-//! would be inherited; a handler would run on the parent's memory), its own
-//! process group if asked, stdio redirected, the one descriptor it is to
+//! would be inherited; a handler would run on the parent's memory), and the
+//! real-time ones the engine ignores (an `execve` resets handled ones), its
+//! own process group if asked, stdio redirected, the one descriptor it is to
 //! inherit made inheritable, the working directory changed, an empty signal
-//! mask. Real-time signals are not touched: an `execve`
-//! resets handled ones, and the engine ignores none. All signals are blocked
+//! mask. Unlike glibc's `posix_spawn`, it leaves no signal ignored at all,
+//! glibc's internal 32 and 33 included. All signals are blocked
 //! in the parent around the clone, so that no handler runs in the child,
 //! which shares the parent's memory until `execve`. Only system calls are
 //! made in the child: no allocation, no lock, nothing that can panic.
@@ -80,7 +81,32 @@ mod linux {
     /// What the child reads; `err` is what it writes back (shared memory).
     struct Args<'a> {
         l: &'a Launch<'a>,
+        /// Bit `n - 1` set: real-time signal `n` is to be reset.
+        ignored_rt: u64,
         err: AtomicI32,
+    }
+
+    /// The real-time signals to reset in every child: 32 and 33 (glibc's
+    /// own, which it does not let us look up, and which glibc-based
+    /// launchers such as `posix_spawn` leave ignored in what they start —
+    /// the engine itself, say), and those of 34–64 the engine was started
+    /// with ignored. Looked up once: the engine never changes them.
+    fn ignored_rt() -> u64 {
+        static MASK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *MASK.get_or_init(|| {
+            let mut mask = (1u64 << 31) | (1 << 32);
+            for sig in 34..=64 {
+                // SAFETY: a query into a zeroed struct of the right type.
+                let ignored = unsafe {
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+                };
+                if ignored {
+                    mask |= 1 << (sig - 1);
+                }
+            }
+            mask
+        })
     }
 
     fn map_stack() -> io::Result<usize> {
@@ -109,7 +135,7 @@ mod linux {
 
     pub fn launch(l: &Launch) -> io::Result<Launched> {
         debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
-        let args = Args { l, err: AtomicI32::new(0) };
+        let args = Args { l, ignored_rt: ignored_rt(), err: AtomicI32::new(0) };
         // Written by the kernel (CLONE_PIDFD, Linux ≥ 5.2; ignored before).
         let mut pidfd: libc::c_int = -1;
         let mut top = STACK_TOP.lock().unwrap_or_else(|e| e.into_inner());
@@ -175,6 +201,17 @@ mod linux {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                     libc::sigaction(sig, &dfl, std::ptr::null_mut());
                 }
+            }
+            // Real-time signals: only those the engine ignores (an `execve`
+            // resets handled ones). glibc's wrapper refuses 32 and 33, its
+            // own: the raw call with an all-zero action (SIG_DFL, no flags,
+            // whatever the architecture's layout) sets them.
+            let zero = [0u64; 4];
+            let mut ignored = a.ignored_rt;
+            while ignored != 0 {
+                let sig = ignored.trailing_zeros() as libc::c_long + 1;
+                ignored &= ignored - 1;
+                libc::syscall(libc::SYS_rt_sigaction, sig, zero.as_ptr(), std::ptr::null_mut::<u64>(), 8usize);
             }
             if l.new_group && libc::setpgid(0, 0) != 0 {
                 fail(a);

@@ -369,13 +369,18 @@ mod tests {
 
     #[tokio::test]
     async fn signals_are_reset_and_group_is_new() {
-        // The test binary ignores SIGPIPE (Rust does): the child must not.
-        // (glibc's posix_spawn leaves its internal signals 32 and 33 ignored,
-        // as `std::process::Command` does: only 1–31 are checked.)
-        let (_, out, pid) = run("grep SigIgn /proc/self/status; cut -d' ' -f5 /proc/$$/stat", &[], true).await;
+        // The test binary ignores SIGPIPE (Rust does): the child must not;
+        // nor may it inherit a blocked signal (all are blocked around the
+        // clone). glibc's posix_spawn would leave its internal signals 32
+        // and 33 ignored; the Linux launcher leaves none.
+        let script = "grep -E 'Sig(Ign|Blk)' /proc/self/status; cut -d' ' -f5 /proc/$$/stat";
+        let (_, out, pid) = run(script, &[], true).await;
         let mut lines = out.lines();
+        let blk = lines.next().and_then(|l| l.strip_prefix("SigBlk:\t")).unwrap();
+        assert_eq!(u64::from_str_radix(blk, 16).unwrap(), 0, "blocked signals: {blk}");
         let ign = lines.next().and_then(|l| l.strip_prefix("SigIgn:\t")).unwrap();
-        assert_eq!(u64::from_str_radix(ign, 16).unwrap() & 0x7fff_ffff, 0, "ignored signals: {ign}");
+        let checked = if cfg!(target_os = "linux") { u64::MAX } else { 0x7fff_ffff };
+        assert_eq!(u64::from_str_radix(ign, 16).unwrap() & checked, 0, "ignored signals: {ign}");
         assert_eq!(lines.next(), Some(pid.to_string().as_str()), "own process group");
     }
 
