@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::play::{journal, rb, rb_cmd, text, written_pid};
+use crate::play::{alive, journal, rb, rb_cmd, text, wait_until, written_pid};
 
 fn counts(dir: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -203,7 +203,6 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
     let sleeper = written_pid(&dir, "undo.pid");
     let _ = child.kill(); // SIGKILL, in the middle of the rollback
     let _ = child.wait();
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sleeper), nix::sys::signal::Signal::SIGKILL);
     std::fs::write(dir.join("go"), "").unwrap();
     for args in [&["play", "a", "--resume"][..], &["play", "a"][..]] {
         let o = rb(&dir, args);
@@ -214,7 +213,75 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
         assert!(all.contains("--fresh"), "{all}");
     }
     assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\n", "a step ran again");
+    assert!(alive(sleeper), "the undo block's process outlived the engine");
+    // Starting over kills what the cut-short undo block left running.
     let o = rb(&dir, &["play", "a", "--fresh"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("leftover process(es) of step `undo-one` from the unfinished run"), "{}", text(&o));
+    wait_until("the undo block's leftover to die", || !alive(sleeper));
     assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\none\n");
+}
+
+#[test]
+fn a_fresh_run_over_a_crashed_one_kills_its_leftovers() {
+    let t = Test::new().runbook(
+        "a",
+        r#"
+        ```bash {#slow}
+        sleep 30 &
+        echo $! > slow.pid
+        wait
+        ```
+        "#,
+    );
+    let dir = t.path().to_path_buf();
+    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let sleeper = written_pid(&dir, "slow.pid");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive(sleeper), "the step's process outlived the engine");
+    std::fs::write(dir.join("runbooks/a.md"), "```bash {#quick}\ntrue\n```\n").unwrap();
+    let o = rb(&dir, &["play", "a", "--fresh"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("leftover process(es) of step `slow` from the unfinished run"), "{}", text(&o));
+    wait_until("the crashed run's leftover to die", || !alive(sleeper));
+    // A finished run leaves nothing to kill and says nothing about it.
+    let o = rb(&dir, &["play", "a", "--fresh"]);
+    assert!(!text(&o).contains("leftover"), "{}", text(&o));
+}
+
+#[test]
+fn starting_over_kills_only_this_projects_leftovers() {
+    // Two checkouts play the same runbook, in the same second: the same run
+    // id. Starting over in one must not kill the other's step.
+    let md = r#"
+        ```bash {#slow}
+        sleep 30 &
+        echo $! > slow.pid
+        wait
+        ```
+        "#;
+    for attempt in 0..5 {
+        let (a, b) = (Test::new().runbook("a", md), Test::new().runbook("a", md));
+        let mut ca = rb_cmd(a.path(), &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut cb = rb_cmd(b.path(), &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let (pa, pb) = (written_pid(a.path(), "slow.pid"), written_pid(b.path(), "slow.pid"));
+        let id =
+            |t: &Test| std::fs::read_dir(t.path().join(".runbook/runs")).unwrap().next().unwrap().unwrap().file_name();
+        let same = id(&a) == id(&b);
+        let _ = ca.kill();
+        let _ = ca.wait();
+        let o = rb(a.path(), &["play", "a", "--fresh", "--read-only"]);
+        assert!(text(&o).contains("leftover process(es) of step `slow`"), "{}", text(&o));
+        wait_until("this project's leftover to die", || !alive(pa));
+        assert!(alive(pb), "the other project's step was killed (same run id: {same})");
+        let _ = cb.kill();
+        let _ = cb.wait();
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pb), nix::sys::signal::Signal::SIGKILL);
+        if same {
+            return;
+        }
+        eprintln!("attempt {attempt}: the two runs started in different seconds; again");
+    }
+    panic!("never got two runs with the same id");
 }

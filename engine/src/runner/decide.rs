@@ -495,6 +495,7 @@ impl<'a> Sched<'a> {
     pub(super) fn step_env(&self, id: &str) -> Vec<(String, String)> {
         let mut env = vec![
             ("RUNBOOK_RUN".to_string(), self.run_id.clone()),
+            ("RUNBOOK_RUN_DIR".to_string(), self.run_key.clone()),
             ("RUNBOOK_STEP".to_string(), id.to_string()),
             ("RUNBOOK_ENV".to_string(), self.env_name.clone()),
         ];

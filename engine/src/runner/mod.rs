@@ -41,9 +41,11 @@
 //!   whatever still runs in its process group a moment later (`SETTLE`: time
 //!   for process substitutions to finish; zombies do not count) is terminated
 //!   (SIGTERM, grace, SIGKILL) and reported. Detach daemons with `setsid`.
-//! - **Resume after `kill -9`**: step processes carry `RUNBOOK_RUN` and
-//!   `RUNBOOK_STEP`; leftovers of the step that was in flight are killed
-//!   before it runs again.
+//! - **Resume after `kill -9`**: step processes carry `RUNBOOK_RUN`,
+//!   `RUNBOOK_RUN_DIR` (the run directory's absolute path: unique on the
+//!   machine, unlike the run id) and `RUNBOOK_STEP`; leftovers of the step
+//!   that was in flight are killed before it runs again, and when a new run
+//!   starts over the unfinished one (`--fresh`, or "no" to the question).
 //! - **Secret captures** (a `capture=` name that is secret, or a captured
 //!   value that needed redaction) cannot be restored from a journal that never
 //!   holds secrets: on resume their step runs again, and says so.

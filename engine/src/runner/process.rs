@@ -220,12 +220,13 @@ async fn end_group(pgid: i32) {
 }
 
 /// After a crash of the engine: kill the processes still running for the
-/// step that was in flight (found by their `RUNBOOK_RUN`/`RUNBOOK_STEP`
-/// environment). Returns how many were killed.
-pub fn reap_orphans(run_id: &str, step: &str) -> usize {
+/// step that was in flight (found by their `RUNBOOK_RUN_DIR`/`RUNBOOK_STEP`
+/// environment; `run_key` is the run directory's absolute path). Returns how
+/// many were killed.
+pub fn reap_orphans(run_key: &str, step: &str) -> usize {
     let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
     let me = std::process::id();
-    let want_run = format!("RUNBOOK_RUN={run_id}");
+    let want_run = format!("RUNBOOK_RUN_DIR={run_key}");
     let want_step = format!("RUNBOOK_STEP={step}");
     let mut killed = Vec::new();
     for e in rd.filter_map(|e| e.ok()) {

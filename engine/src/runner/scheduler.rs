@@ -58,6 +58,8 @@ pub(super) struct Sched<'a> {
     pub logs: Logs,
     pub run_id: String,
     pub run_dir: PathBuf,
+    /// `RUNBOOK_RUN_DIR` of the steps (see `setup::run_key`).
+    pub run_key: String,
     pub env_name: String,
     pub previous: Option<RunLog>,
     pub secrets: Vec<String>,
@@ -167,7 +169,7 @@ pub(super) async fn run(
     p: Prepared,
     sink: Sink,
 ) -> Result<Outcome> {
-    let Prepared { run_id, run_dir, env_name, journal, previous, notes, _lock, .. } = p;
+    let Prepared { run_id, run_dir, run_key, env_name, journal, previous, notes, _lock, .. } = p;
     let mut secrets: Vec<String> = Vec::new();
     for (k, v) in &opts.vars.vars {
         if rb.is_secret(k) {
@@ -193,6 +195,7 @@ pub(super) async fn run(
         logs,
         run_id,
         run_dir,
+        run_key,
         env_name,
         previous,
         redactor: Arc::new(RwLock::new(Redactor::new(secrets.clone()))),

@@ -31,6 +31,9 @@ pub const LOCAL_ENV: &str = "local";
 pub struct Prepared {
     pub run_id: String,
     pub run_dir: PathBuf,
+    /// The run directory's absolute path, as step processes carry it
+    /// (`RUNBOOK_RUN_DIR`, see [`run_key`]).
+    pub run_key: String,
     pub env_name: String,
     pub journal: Journal,
     pub previous: Option<RunLog>,
@@ -94,6 +97,9 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
         },
     };
 
+    if previous.is_none() {
+        reap_unfinished(&state, &rb.id, &env_name, &mut notes);
+    }
     settle_vars(rb, opts, previous.as_ref(), &mut notes)?;
 
     let (run_id, run_dir) = match &previous {
@@ -102,6 +108,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
     };
     lock.set_run(&me, &run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", run_dir.display()))?;
+    let run_key = run_key(&run_dir);
     let mut journal = Journal::open(&run_dir.join(journal::FILE), opts.sandbox.is_none())?;
     let pid = std::process::id();
     match &previous {
@@ -117,7 +124,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
                 notes.push("the runbook changed since this run started: steps whose command changed run again".into());
             }
             for step in p.in_flight() {
-                let n = super::process::reap_orphans(&p.run_id, step);
+                let n = super::process::reap_orphans(&run_key, step);
                 if n > 0 {
                     notes.push(format!("killed {n} leftover process(es) of step `{step}` from the interrupted run"));
                 }
@@ -142,7 +149,16 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
         init_tracing(&run_dir);
     }
     tracing::info!(run = %run_id, runbook = %rb.id, env = %env_name, "play started");
-    Ok(Prepared { run_id, run_dir, env_name, journal, previous, notes, _lock: lock })
+    Ok(Prepared { run_id, run_dir, run_key, env_name, journal, previous, notes, _lock: lock })
+}
+
+/// What a run's step processes carry as `RUNBOOK_RUN_DIR` and what finds
+/// them again after a crash: the run directory's absolute path. The run id
+/// alone is not unique on a machine — two checkouts can start the same
+/// runbook in the same second — and a resume must kill its own leftovers
+/// only.
+fn run_key(run_dir: &Path) -> String {
+    std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf()).display().to_string()
 }
 
 /// Restore the resumed run's variables, then make sure every variable the
@@ -318,7 +334,21 @@ fn check_requires(rb: &Runbook, opts: &PlayOptions) -> Result<()> {
 /// The latest run of this runbook and env, read fully. A journal whose first
 /// line cannot be read is skipped here (it belongs to nobody we know).
 fn latest_run(state: &Path, runbook: &str, env: &str) -> Result<Option<(PathBuf, RunLog)>> {
-    for dir in journal::run_dirs(state).into_iter().rev() {
+    match latest_journal(state, runbook, env) {
+        Some((dir, file)) => Ok(Some((dir, RunLog::from_records(&journal::read(&file)?)))),
+        None => Ok(None),
+    }
+}
+
+/// The run directory and journal of the latest run of `runbook`@`env`.
+fn latest_journal(state: &Path, runbook: &str, env: &str) -> Option<(PathBuf, PathBuf)> {
+    // Newest first, by name (run ids start with the time); a directory is
+    // looked into only until the latest run of this runbook@env is found,
+    // not stat'ed up front: a state directory collects thousands of runs.
+    let Ok(rd) = std::fs::read_dir(state.join("runs")) else { return None };
+    let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    dirs.sort();
+    for dir in dirs.into_iter().rev() {
         let file = dir.join(journal::FILE);
         let first = std::fs::read_to_string(&file).ok().and_then(|t| t.lines().next().map(str::to_string));
         let Some(first) = first else { continue };
@@ -326,11 +356,40 @@ fn latest_run(state: &Path, runbook: &str, env: &str) -> Result<Option<(PathBuf,
             continue;
         };
         if r == runbook && e == env {
-            let records = journal::read(&file)?;
-            return Ok(Some((dir, RunLog::from_records(&records))));
+            return Some((dir, file));
         }
     }
-    Ok(None)
+    None
+}
+
+/// A new run over an unfinished one (a crash, then `--fresh` or "no" to the
+/// resume question): what still runs of the old run's steps and undo blocks
+/// that were in flight is killed, as a resume would, so the new run does
+/// not overlap it. Best effort: an unreadable journal (which `--fresh` is
+/// the way out of) is left alone.
+fn reap_unfinished(state: &Path, runbook: &str, env: &str, notes: &mut Vec<String>) {
+    let Some((dir, file)) = latest_journal(state, runbook, env) else { return };
+    let Ok(text) = std::fs::read_to_string(&file) else { return };
+    // The common case, a finished run, needs no parse of the whole journal.
+    let last = text.lines().rev().find(|l| !l.trim().is_empty());
+    if last.is_some_and(|l| matches!(serde_json::from_str::<Record>(l), Ok(Record::RunEnd { .. }))) {
+        return;
+    }
+    let Ok(records) = journal::read(&file) else { return };
+    let log = RunLog::from_records(&records);
+    if log.status.is_some() {
+        return;
+    }
+    let key = run_key(&dir);
+    for step in log.in_flight() {
+        let n = super::process::reap_orphans(&key, step);
+        if n > 0 {
+            notes.push(format!(
+                "killed {n} leftover process(es) of step `{step}` from the unfinished run {}",
+                log.run_id
+            ));
+        }
+    }
 }
 
 fn ask_resume(log: &RunLog, dir: &Path, opts: &PlayOptions) -> Result<bool> {
