@@ -59,10 +59,18 @@ pub struct Launched {
     pub pidfd: Option<std::os::fd::OwnedFd>,
 }
 
+/// Starts the child: on Linux with the clone below, falling back to
+/// `posix_spawn` where the kernel or a seccomp filter refuses that clone
+/// (the flags `posix_spawn` uses are the same but for `CLONE_PIDFD`).
 #[cfg(target_os = "linux")]
-pub use linux::launch;
+pub fn launch(l: &Launch) -> io::Result<Launched> {
+    match linux::launch(l)? {
+        Some(launched) => Ok(launched),
+        None => posix::launch(l),
+    }
+}
 #[cfg(not(target_os = "linux"))]
-pub use other::launch;
+pub use posix::launch;
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -133,7 +141,8 @@ mod linux {
         }
     }
 
-    pub fn launch(l: &Launch) -> io::Result<Launched> {
+    /// `None`: the clone itself was refused (`EINVAL`, `EPERM`, `ENOSYS`).
+    pub fn launch(l: &Launch) -> io::Result<Option<Launched>> {
         debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
         let args = Args { l, ignored_rt: ignored_rt(), err: AtomicI32::new(0) };
         // Written by the kernel (CLONE_PIDFD, Linux ≥ 5.2; ignored before).
@@ -164,7 +173,10 @@ mod linux {
         };
         drop(top);
         if pid < 0 {
-            return Err(clone_err);
+            return match clone_err.raw_os_error() {
+                Some(libc::EINVAL | libc::EPERM | libc::ENOSYS) => Ok(None),
+                _ => Err(clone_err),
+            };
         }
         // SAFETY: a descriptor the kernel just made for us, or none.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
@@ -175,7 +187,7 @@ mod linux {
             unsafe { libc::waitpid(pid, &mut st, 0) };
             return Err(io::Error::from_raw_os_error(e));
         }
-        Ok(Launched { pid, pidfd })
+        Ok(Some(Launched { pid, pidfd }))
     }
 
     fn errno() -> i32 {
@@ -240,8 +252,7 @@ mod linux {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-mod other {
+mod posix {
     use super::*;
 
     fn check(rc: libc::c_int) -> io::Result<()> {
@@ -318,7 +329,72 @@ mod other {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
             check(rc)?;
-            Ok(Launched { pid })
+            Ok(Launched {
+                pid,
+                #[cfg(target_os = "linux")]
+                pidfd: None,
+            })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    /// Runs `sh -c SCRIPT` in `/tmp` with `launcher`, stdout into a pipe, one
+    /// close-on-exec file to inherit; returns what it printed.
+    fn run(launcher: fn(&Launch) -> io::Result<i32>) -> String {
+        let (mut r, w) = std::io::pipe().unwrap();
+        let null = std::fs::File::open("/dev/null").unwrap();
+        let inherited = tempfile::tempfile().unwrap(); // close-on-exec, like every engine descriptor
+        let fd = inherited.as_raw_fd();
+        let script = format!(
+            "cd -P . && pwd; [ -e /proc/self/fd/{fd} ] && echo inherited; grep SigIgn /proc/self/status; cut -d' ' -f5 /proc/$$/stat; echo $$"
+        );
+        let c = |s: &str| CString::new(s).unwrap();
+        let (prog, dash_c, body, cwd) = (c("/bin/sh"), c("-c"), c(&script), c("/tmp"));
+        let argv = [prog.as_ptr() as *mut _, dash_c.as_ptr() as *mut _, body.as_ptr() as *mut _, std::ptr::null_mut()];
+        let path = c("PATH=/usr/bin:/bin");
+        let envp = [path.as_ptr() as *mut _, std::ptr::null_mut()];
+        let stdio = Some([null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]);
+        let l =
+            Launch { program: &prog, argv: &argv, envp: &envp, cwd: &cwd, stdio, new_group: true, inherit: Some(fd) };
+        let pid = launcher(&l).unwrap();
+        drop(w);
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        let mut st = 0;
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        out
+    }
+
+    fn check(out: &str) {
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines.first().copied(),
+            std::fs::canonicalize("/tmp").ok().as_deref().and_then(|p| p.to_str()),
+            "{out}"
+        );
+        assert_eq!(lines.get(1).copied(), Some("inherited"), "{out}");
+        let ign = lines.get(2).and_then(|l| l.strip_prefix("SigIgn:\t")).unwrap_or("?");
+        assert_eq!(u64::from_str_radix(ign, 16).map(|m| m & 0x7fff_ffff), Ok(0), "{out}");
+        assert_eq!(lines.get(3), lines.get(4), "own process group: {out}");
+    }
+
+    #[test]
+    fn posix_spawn_does_what_the_clone_does() {
+        // The fallback where the clone is refused, and the launcher elsewhere.
+        check(&run(|l| posix::launch(l).map(|x| x.pid)));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_clone_does_it() {
+        check(&run(|l| linux::launch(l).map(|x| x.expect("clone refused").pid)));
     }
 }
