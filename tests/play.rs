@@ -48,6 +48,18 @@ pub fn written_pid(dir: &Path, file: &str) -> i32 {
     std::fs::read_to_string(&path).unwrap().trim().parse().unwrap()
 }
 
+/// Starts `runbook play ID` in `dir`, waits until a step has written a pid
+/// into `file`, then kills the engine (SIGKILL): that process is left
+/// running, as after a crash. Returns its pid.
+pub fn crash_while_running(dir: &Path, id: &str, file: &str) -> i32 {
+    let mut child = rb_cmd(dir, &["play", id]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = written_pid(dir, file);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive(pid), "the step's process outlived the engine");
+    pid
+}
+
 pub fn alive(pid: i32) -> bool {
     // A zombie is dead for our purpose.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

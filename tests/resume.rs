@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::*;
-use crate::play::{alive, journal, rb, rb_cmd, text, wait_until, written_pid};
+use crate::play::{alive, crash_while_running, journal, rb, rb_cmd, text, wait_until, written_pid};
 
 fn counts(dir: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -199,10 +199,8 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
         "#,
     );
     let dir = t.path().to_path_buf();
-    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let sleeper = written_pid(&dir, "undo.pid");
-    let _ = child.kill(); // SIGKILL, in the middle of the rollback
-    let _ = child.wait();
+    // In the middle of the rollback.
+    let sleeper = crash_while_running(&dir, "a", "undo.pid");
     std::fs::write(dir.join("go"), "").unwrap();
     for args in [&["play", "a", "--resume"][..], &["play", "a"][..]] {
         let o = rb(&dir, args);
@@ -213,7 +211,7 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
         assert!(all.contains("--fresh"), "{all}");
     }
     assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\n", "a step ran again");
-    assert!(alive(sleeper), "the undo block's process outlived the engine");
+    assert!(alive(sleeper), "the refusals killed the undo block's process");
     // Starting over kills what the cut-short undo block left running.
     let o = rb(&dir, &["play", "a", "--fresh"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -235,11 +233,7 @@ fn a_fresh_run_over_a_crashed_one_kills_its_leftovers() {
         "#,
     );
     let dir = t.path().to_path_buf();
-    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let sleeper = written_pid(&dir, "slow.pid");
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(alive(sleeper), "the step's process outlived the engine");
+    let sleeper = crash_while_running(&dir, "a", "slow.pid");
     std::fs::write(dir.join("runbooks/a.md"), "```bash {#quick}\ntrue\n```\n").unwrap();
     let o = rb(&dir, &["play", "a", "--fresh"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -263,14 +257,12 @@ fn starting_over_kills_only_this_projects_leftovers() {
         "#;
     for attempt in 0..5 {
         let (a, b) = (Test::new().runbook("a", md), Test::new().runbook("a", md));
-        let mut ca = rb_cmd(a.path(), &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let mut cb = rb_cmd(b.path(), &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let (pa, pb) = (written_pid(a.path(), "slow.pid"), written_pid(b.path(), "slow.pid"));
+        let pa = crash_while_running(a.path(), "a", "slow.pid");
+        let pb = written_pid(b.path(), "slow.pid");
         let id =
             |t: &Test| std::fs::read_dir(t.path().join(".runbook/runs")).unwrap().next().unwrap().unwrap().file_name();
         let same = id(&a) == id(&b);
-        let _ = ca.kill();
-        let _ = ca.wait();
         let o = rb(a.path(), &["play", "a", "--fresh", "--read-only"]);
         assert!(text(&o).contains("leftover process(es) of step `slow`"), "{}", text(&o));
         wait_until("this project's leftover to die", || !alive(pa));

@@ -568,10 +568,17 @@ impl RunLog {
     }
 }
 
-/// Every run directory under `state/runs`, oldest first.
+/// Every run directory under `state/runs` that holds a journal, oldest first.
 pub fn run_dirs(state: &Path) -> Vec<PathBuf> {
+    run_dirs_unchecked(state).into_iter().filter(|p| p.join(FILE).is_file()).collect()
+}
+
+/// Every directory under `state/runs`, oldest first (run ids start with the
+/// time), without looking into them: for callers that stop at the first
+/// match and need not stat thousands of old runs.
+pub fn run_dirs_unchecked(state: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(state.join("runs")) else { return Vec::new() };
-    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join(FILE).is_file()).collect();
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     v.sort();
     v
 }

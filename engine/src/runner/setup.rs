@@ -342,13 +342,9 @@ fn latest_run(state: &Path, runbook: &str, env: &str) -> Result<Option<(PathBuf,
 
 /// The run directory and journal of the latest run of `runbook`@`env`.
 fn latest_journal(state: &Path, runbook: &str, env: &str) -> Option<(PathBuf, PathBuf)> {
-    // Newest first, by name (run ids start with the time); a directory is
-    // looked into only until the latest run of this runbook@env is found,
-    // not stat'ed up front: a state directory collects thousands of runs.
-    let Ok(rd) = std::fs::read_dir(state.join("runs")) else { return None };
-    let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    dirs.sort();
-    for dir in dirs.into_iter().rev() {
+    // Newest first; a directory is looked into only until the latest run of
+    // this runbook@env is found: a state directory collects thousands of runs.
+    for dir in journal::run_dirs_unchecked(state).into_iter().rev() {
         let file = dir.join(journal::FILE);
         let first = std::fs::read_to_string(&file).ok().and_then(|t| t.lines().next().map(str::to_string));
         let Some(first) = first else { continue };
