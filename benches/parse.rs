@@ -5,6 +5,11 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+// The allocator of the `runbook` binary, so that both sides are measured as
+// the binary runs them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn corpus() -> String {
     let para = "The on-call engineer checks the pods, the logs of the node and of the miner, and compares the head \
                 height with the expected block interval. If the head is stalled, the remediation below applies.";

@@ -2,6 +2,10 @@
 //! `valgrind --tool=callgrind` to compare parse + plan with bare pulldown-cmark
 //! deterministically (criterion's wall-clock numbers drift on a busy machine).
 //! Usage: parse_loop [events|parse|yaml] FILE N
+// The allocator of the `runbook` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "parse".into());

@@ -5,6 +5,11 @@ use clap::Parser;
 use runbook::cli::{self, Cli};
 use runbook::error::{Error, Exit};
 
+// mimalloc: parsing allocates many small strings, and glibc's malloc spent a
+// tenth of a parse on them (docs/decisions.md, "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // Under a stub name (`kubectl` -> runbook) inside a rehearsal: answer as the shim.
     if let Some(code) = runbook::rehearse::shim::intercept() {

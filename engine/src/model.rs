@@ -63,9 +63,9 @@ pub struct Step {
     pub kind: StepKind,
     pub attrs: Attrs,
     pub body: String,
-    /// The nearest heading above the block.
+    /// The nearest heading above the block (shared by the steps under it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub section: Option<String>,
+    pub section: Option<std::sync::Arc<str>>,
 }
 
 impl Step {

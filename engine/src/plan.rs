@@ -32,8 +32,10 @@ pub struct Edge {
 
 #[derive(Debug, Clone)]
 pub struct Dag {
-    /// Incoming edges per step (indexed like `runbook.steps`).
-    pub deps: Vec<Vec<Edge>>,
+    /// Incoming edges of all steps, step after step: those of step `i` are
+    /// `edges[dep_start[i]..dep_start[i + 1]]` (one allocation, not one per step).
+    edges: Vec<Edge>,
+    dep_start: Vec<usize>,
     /// Step indices (undo blocks excluded) in a stable topological order.
     pub order: Vec<usize>,
     /// Parallel level of each step in `order` (0 = roots).
@@ -69,10 +71,15 @@ impl Dag {
         }
         let index = Index(sorted);
         let ids = || rb.steps.iter().map(|s| s.id.as_str());
-        let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); rb.steps.len()];
+        let mut edges: Vec<Edge> = Vec::with_capacity(rb.steps.len());
+        let mut dep_start: Vec<usize> = Vec::with_capacity(rb.steps.len() + 1);
+        dep_start.push(0);
         let mut rollback = vec![None; rb.steps.len()];
         let mut prev: Option<usize> = None;
         for (i, s) in rb.steps.iter().enumerate() {
+            if i > 0 {
+                dep_start.push(edges.len());
+            }
             if let Some(r) = &s.attrs.rollback {
                 match index.get(r) {
                     Some(&u) if rb.steps[u].attrs.undo => rollback[i] = Some(u),
@@ -111,41 +118,40 @@ impl Dag {
                                     .at(file, s.line)
                                     .hint("undo blocks only run as rollbacks; depend on the step they undo"),
                             ),
-                            Some(&j) => deps[i].push(Edge { from: j, kind: EdgeKind::Needs }),
+                            Some(&j) => edges.push(Edge { from: j, kind: EdgeKind::Needs }),
                             None => errors.push(unknown(file, s.line, "needs", n, ids())),
                         }
                     }
                 }
                 None => {
                     if let Some(p) = prev {
-                        deps[i].push(Edge { from: p, kind: EdgeKind::After });
+                        edges.push(Edge { from: p, kind: EdgeKind::After });
                     }
                 }
             }
             prev = Some(i);
         }
+        dep_start.push(edges.len());
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
+        let deps = |i: usize| &edges[dep_start[i]..dep_start[i + 1]];
 
         // Kahn's algorithm, smallest document index first for a stable order.
         let n = rb.steps.len();
-        let mut indegree = vec![0usize; n];
+        let mut indegree: Vec<usize> = (0..n).map(|i| deps(i).len()).collect();
         // Outgoing edges in one array (`out[start[i]..start[i + 1]]`).
         let mut start = vec![0usize; n + 1];
-        for (i, d) in deps.iter().enumerate() {
-            indegree[i] = d.len();
-            for e in d {
-                start[e.from + 1] += 1;
-            }
+        for e in &edges {
+            start[e.from + 1] += 1;
         }
         for i in 0..n {
             start[i + 1] += start[i];
         }
         let mut out = vec![0usize; start[n]];
         let mut fill = start.clone();
-        for (i, d) in deps.iter().enumerate() {
-            for e in d {
+        for i in 0..n {
+            for e in deps(i) {
                 out[fill[e.from]] = i;
                 fill[e.from] += 1;
             }
@@ -156,7 +162,7 @@ impl Dag {
         let mut level_of = vec![0usize; n];
         while let Some(Reverse(i)) = ready.pop() {
             order.push(i);
-            level_of[i] = deps[i].iter().map(|e| level_of[e.from] + 1).max().unwrap_or(0);
+            level_of[i] = deps(i).iter().map(|e| level_of[e.from] + 1).max().unwrap_or(0);
             for &j in &out[start[i]..start[i + 1]] {
                 indegree[j] -= 1;
                 if indegree[j] == 0 {
@@ -166,7 +172,7 @@ impl Dag {
         }
         let graph_len = rb.steps.iter().filter(|s| !s.attrs.undo).count();
         if order.len() < graph_len {
-            let cycle = find_cycle(&deps, &indegree);
+            let cycle = find_cycle(deps, &indegree);
             let names: Vec<&str> = cycle.iter().map(|&i| rb.steps[i].id.as_str()).collect();
             let first = &rb.steps[cycle[0]];
             return Err(Error::invalid(
@@ -176,7 +182,21 @@ impl Dag {
             ));
         }
         let level = order.iter().map(|&i| level_of[i]).collect();
-        Ok(Dag { deps, order, level, rollback })
+        Ok(Dag { edges, dep_start, order, level, rollback })
+    }
+
+    /// The incoming edges of step `i`.
+    pub fn deps(&self, i: usize) -> &[Edge] {
+        &self.edges[self.dep_start[i]..self.dep_start[i + 1]]
+    }
+
+    /// The number of steps (undo blocks included).
+    pub fn len(&self) -> usize {
+        self.dep_start.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Steps grouped by parallel level, each group in document order.
@@ -196,10 +216,10 @@ impl Dag {
 
     /// Every step that `i` transitively depends on (any edge kind).
     pub fn ancestors(&self, i: usize) -> Vec<usize> {
-        let mut seen = vec![false; self.deps.len()];
+        let mut seen = vec![false; self.len()];
         let mut stack = vec![i];
         while let Some(j) = stack.pop() {
-            for e in &self.deps[j] {
+            for e in self.deps(j) {
                 if !seen[e.from] {
                     seen[e.from] = true;
                     stack.push(e.from);
@@ -236,7 +256,7 @@ fn unknown<'a>(
 
 /// A cycle among the nodes Kahn's algorithm could not order, printed from its
 /// first step in document order back to itself.
-fn find_cycle(deps: &[Vec<Edge>], indegree: &[usize]) -> Vec<usize> {
+fn find_cycle<'e>(deps: impl Fn(usize) -> &'e [Edge], indegree: &[usize]) -> Vec<usize> {
     let stuck: Vec<bool> = indegree.iter().map(|&d| d > 0).collect();
     let start = stuck.iter().position(|&s| s).unwrap_or(0);
     // Walk dependencies backwards until a node repeats.
@@ -244,7 +264,7 @@ fn find_cycle(deps: &[Vec<Edge>], indegree: &[usize]) -> Vec<usize> {
     let mut pos: HashMap<usize, usize> = HashMap::from([(start, 0)]);
     let mut cur = start;
     loop {
-        let next = deps[cur].iter().map(|e| e.from).find(|&f| stuck[f]).unwrap_or(start);
+        let next = deps(cur).iter().map(|e| e.from).find(|&f| stuck[f]).unwrap_or(start);
         if let Some(&p) = pos.get(&next) {
             // path[p..] is the cycle, in "depends on" direction; print it in run order.
             let mut cycle: Vec<usize> = path[p..].to_vec();

@@ -54,7 +54,7 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub section: Option<String>,
+    pub section: Option<std::sync::Arc<str>>,
     pub attrs: crate::model::Attrs,
 }
 
@@ -126,8 +126,8 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
             }
         }
         let needs =
-            dag.deps[i].iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
-        let after = dag.deps[i].iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
+            dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
+        let after = dag.deps(i).iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
         steps.push(StepView {
             n: n + 1,
             id: s.id.clone(),

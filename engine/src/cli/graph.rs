@@ -35,7 +35,7 @@ pub fn dot(rb: &Runbook, dag: &Dag) -> String {
         o.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"{style}];\n", esc(&s.id), esc(&s.id), s.kind.name()));
     }
     for &i in &dag.order {
-        for e in &dag.deps[i] {
+        for e in dag.deps(i) {
             let style = if e.kind == EdgeKind::After { " [style=dotted]" } else { "" };
             o.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", esc(&rb.steps[e.from].id), esc(&rb.steps[i].id)));
         }
@@ -63,7 +63,7 @@ pub fn mermaid(rb: &Runbook, dag: &Dag) -> String {
         }
     }
     for &i in &dag.order {
-        for e in &dag.deps[i] {
+        for e in dag.deps(i) {
             let arrow = if e.kind == EdgeKind::After { "-.->" } else { "-->" };
             o.push_str(&format!("  {} {arrow} {}\n", node(e.from), node(i)));
         }

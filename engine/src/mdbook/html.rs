@@ -260,12 +260,12 @@ pub fn overview(rb: &Runbook, dag: &Dag, config: &Config) -> String {
             if s.attrs.read { "read-only" } else { "changes the system" }
         )];
         let needs: Vec<&str> =
-            dag.deps[i].iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.as_str()).collect();
+            dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.as_str()).collect();
         if !needs.is_empty() {
             bits.push(format!("needs {}", links(&needs)));
         }
         let prev = k.checked_sub(1).map(|p| dag.order[p]);
-        if let Some(e) = dag.deps[i].iter().find(|e| e.kind == EdgeKind::After)
+        if let Some(e) = dag.deps(i).iter().find(|e| e.kind == EdgeKind::After)
             && Some(e.from) != prev
         {
             bits.push(format!("after {}", step_link(&rb.steps[e.from].id)));

@@ -37,6 +37,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "step",
 ];
 
+// `build` keeps the keys it has seen as bits of a u32.
+const _: () = assert!(KNOWN_KEYS.len() <= 32);
+
 const FLAGS: &[&str] = &["read", "confirm", "interactive", "undo"];
 
 /// One `key[=value]` token, borrowed from the info string (a quoted value
@@ -191,6 +194,19 @@ pub fn valid_var(name: &str) -> bool {
 }
 
 pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
+    // `30s`, `5m`, `2h`: most durations, read without humantime's general parser.
+    if let Some((n, unit)) = v.len().checked_sub(1).map(|i| v.split_at(i))
+        && (1..=9).contains(&n.len())
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && let Some(scale) = match unit {
+            "s" => Some(1),
+            "m" => Some(60),
+            "h" => Some(3600),
+            _ => None,
+        }
+    {
+        return Ok(Duration::from_secs(n.parse::<u64>().unwrap_or(0) * scale));
+    }
     humantime::parse_duration(v).map_err(|e| {
         err(
             format!("`{key}={v}` is not a duration: {e}"),
@@ -203,19 +219,21 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
 pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError> {
     let mut a = Attrs::default();
     let mut id = None;
-    let mut seen: Vec<&'static str> = Vec::with_capacity(raw.len());
+    // Bit i: KNOWN_KEYS[i] was given.
+    let mut seen = 0u32;
     for RawAttr { key, value } in raw {
-        let Some(&known) = KNOWN_KEYS.iter().find(|k| **k == key) else {
+        let Some(slot) = KNOWN_KEYS.iter().position(|k| *k == key) else {
             let hint = match crate::error::did_you_mean(key, KNOWN_KEYS.iter().copied()) {
                 Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
                 None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
             };
             return Err(err(format!("unknown attribute `{key}`"), hint));
         };
-        if seen.contains(&known) {
+        let known = KNOWN_KEYS[slot];
+        if seen & (1 << slot) != 0 {
             return Err(err(format!("attribute `{key}` given twice"), "keep one of them"));
         }
-        seen.push(known);
+        seen |= 1 << slot;
         let flag = FLAGS.contains(&known);
         let value = match value {
             None if flag => None,
@@ -335,6 +353,14 @@ mod tests {
         assert!(!valid_id("Pods"));
         assert!(!valid_id("-x"));
         assert!(!valid_id(""));
+    }
+
+    #[test]
+    fn durations_read_like_humantime() {
+        for v in ["30s", "5m", "2h", "0s", "999999999h", "1h30m", "1500ms", "10 s", "s", "7d", "1.5s", "٣s"] {
+            let ours = parse_duration("timeout", v).ok();
+            assert_eq!(ours, humantime::parse_duration(v).ok(), "{v}");
+        }
     }
 
     #[test]

@@ -131,43 +131,58 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
         None => None,
     };
 
-    let mut steps: Vec<Step> = Vec::new();
+    // Room for a typical runbook's steps: a Step is large, and growing the
+    // vector copies every step already in it.
+    let mut steps: Vec<Step> = Vec::with_capacity(16);
     let mut doc_blocks: Vec<DocBlock> = Vec::new();
     let mut h1: Option<String> = None;
-    let mut section: Option<String> = None;
-    let mut heading: Option<(HeadingLevel, String)> = None;
-    let mut block: Option<(String, usize, std::ops::Range<usize>, String)> = None;
+    let mut section: Option<std::sync::Arc<str>> = None;
+    // The level of the heading being read, and its text so far (one buffer
+    // for all headings).
+    let mut heading: Option<HeadingLevel> = None;
+    let mut heading_text = String::new();
+    // The open block: info string, line, whether its fence is unclosed, body,
+    // and whether the body was already cut from the source (Text events are
+    // then skipped).
+    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, bool, String, bool)> = None;
 
     let md = &text[body_start..];
     let parser = Parser::new_ext(md, Options::empty());
     for (event, range) in parser.into_offset_iter() {
         let range = (range.start + body_start)..(range.end + body_start);
         match event {
-            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, String::new())),
+            Event::Start(Tag::Heading { level, .. }) => {
+                heading_text.clear();
+                heading = Some(level);
+            }
             Event::End(TagEnd::Heading(_)) => {
-                if let Some((level, t)) = heading.take() {
-                    let t = t.trim().to_string();
+                if let Some(level) = heading.take() {
+                    let t: std::sync::Arc<str> = std::sync::Arc::from(heading_text.trim());
                     if level == HeadingLevel::H1 && h1.is_none() {
-                        h1 = Some(t.clone());
+                        h1 = Some(t.to_string());
                     }
                     section = Some(t);
                 }
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 let line = lines.line(range.start);
-                block = Some((info.to_string(), line, range, String::new()));
+                let closing = closing_fence(&text[range.clone()]);
+                let body = top_level_body(text, &range, closing);
+                let sliced = body.is_some();
+                block = Some((info, line, closing.is_none(), body.unwrap_or_default(), sliced));
             }
             Event::Text(t) | Event::Code(t) => {
-                if let Some((_, _, _, body)) = block.as_mut() {
-                    body.push_str(&t);
-                } else if let Some((_, h)) = heading.as_mut() {
-                    h.push_str(&t);
+                if let Some((_, _, _, body, sliced)) = block.as_mut() {
+                    if !*sliced {
+                        body.push_str(&t);
+                    }
+                } else if heading.is_some() {
+                    heading_text.push_str(&t);
                 }
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, line, range, body)) = block.take() {
+                if let Some((info, line, unclosed, body, _)) = block.take() {
                     let body = if body.contains('\r') { body.replace("\r\n", "\n") } else { body };
-                    let unclosed = !fence_closed(&text[range.clone()]);
                     classify(
                         path,
                         &info,
@@ -238,21 +253,44 @@ fn closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-/// Does the block's source end with a closing fence of its own kind? Its
-/// last non-blank line (blockquote markers aside), not the opening one, is
+/// Where the closing fence line of a block's source starts, if it has one:
+/// its last non-blank line (blockquote markers aside), not the opening one,
 /// made of the opening's fence character, at least as many.
-fn fence_closed(src: &str) -> bool {
+fn closing_fence(src: &str) -> Option<usize> {
     fn strip(l: &str) -> &str {
         l.trim_start_matches(['>', ' ', '\t']).trim_end()
     }
-    let Some(first_end) = src.find('\n') else { return false };
+    let first_end = memchr::memchr(b'\n', src.as_bytes())?;
     let open = strip(&src[..first_end]);
     let ch = if open.starts_with('~') { b'~' } else { b'`' };
     let n = open.bytes().take_while(|&b| b == ch).count();
-    match src[first_end + 1..].rsplit('\n').map(strip).find(|l| !l.is_empty()) {
-        Some(l) => l.len() >= n && l.bytes().all(|b| b == ch),
-        None => false,
+    let body = first_end + 1;
+    let mut end = src.len();
+    loop {
+        let start = memchr::memrchr(b'\n', &src.as_bytes()[body..end]).map_or(body, |i| body + i + 1);
+        let l = strip(&src[start..end]);
+        if !l.is_empty() {
+            return (l.len() >= n && l.bytes().all(|b| b == ch)).then_some(start);
+        }
+        if start == body {
+            return None;
+        }
+        end = start - 1;
     }
+}
+
+/// The body of a closed fenced block whose fence starts a line, cut from the
+/// source: such a block is in no list or quote, so pulldown-cmark would hand
+/// over the lines between the fences unchanged. `None` for any other block.
+fn top_level_body(text: &str, range: &std::ops::Range<usize>, closing: Option<usize>) -> Option<String> {
+    // An unclosed block's trailing blank lines are dropped by pulldown-cmark.
+    let closing = closing?;
+    if range.start != 0 && text.as_bytes()[range.start - 1] != b'\n' {
+        return None;
+    }
+    let src = &text[range.clone()];
+    let body = memchr::memchr(b'\n', src.as_bytes())? + 1;
+    Some(src[body..closing].to_string())
 }
 
 /// Byte offset → 1-based line, for offsets that only grow (the parser's
@@ -281,7 +319,7 @@ fn classify(
     line: usize,
     body: String,
     unclosed: bool,
-    section: Option<String>,
+    section: Option<std::sync::Arc<str>>,
     steps: &mut Vec<Step>,
     docs: &mut Vec<DocBlock>,
     errors: &mut Vec<Diagnostic>,
@@ -379,6 +417,10 @@ fn classify(
 mod tests {
     use super::*;
 
+    fn fence_closed(src: &str) -> bool {
+        closing_fence(src).is_some()
+    }
+
     #[test]
     fn fence_closing_lines() {
         assert!(fence_closed("```bash\necho\n```\n"));
@@ -388,6 +430,8 @@ mod tests {
         assert!(!fence_closed("```bash\necho\n~~~\n"), "other character");
         assert!(!fence_closed("```\n\n  \n"), "only the opening line");
         assert!(!fence_closed("```bash"));
+        assert_eq!(closing_fence("```bash\necho\n```\n\n"), Some(13));
+        assert_eq!(closing_fence("```\n```"), Some(4));
     }
 
     #[test]
@@ -409,6 +453,63 @@ mod tests {
         assert_eq!(lines, [("a", 4), ("b", 8), ("c", 12)]);
         assert_eq!(rb.steps[0].body, "echo a\n");
         assert_eq!(rb.title, "T");
+    }
+
+    /// Bodies cut from the source are what pulldown-cmark's own text events
+    /// would have given.
+    #[test]
+    fn bodies_match_pulldown() {
+        let mut docs: Vec<String> = vec![
+            "```bash {#a}\necho a\n  b\n```\n".into(),
+            "  ```bash {#a}\n  echo a\n    b\n  ```\n".into(),
+            " ```bash {#a}\necho a\n ```\n".into(),
+            "```bash {#a}\n```\n".into(),
+            "```bash {#a}\n\n\necho\n\n```\n\n\n".into(),
+            "````bash {#a}\n```\nx\n````\n".into(),
+            "~~~bash {#a}\necho\n~~~~~\n".into(),
+            "```bash {#a}\r\necho a\r\n```\r\n".into(),
+            "- item\n\n  ```bash {#a}\n  echo\n  ```\n".into(),
+            "> ```bash {#a}\n> echo\n> ```\n".into(),
+            "```bash {#a}\necho\n```\n\n```\nunclosed doc\n".into(),
+            "```bash {#a}\necho\n```\n\n```\nunclosed\n  ".into(),
+        ];
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+        for e in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            if looks_like_runbook(&text) {
+                docs.push(text);
+            }
+        }
+        let (n, mut compared) = (docs.len(), 0);
+        for md in docs {
+            let mut expected = Vec::new();
+            let mut open = None;
+            for ev in Parser::new_ext(&md, Options::empty()) {
+                match ev {
+                    Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => open = Some(String::new()),
+                    Event::Text(t) => {
+                        if let Some(b) = open.as_mut() {
+                            b.push_str(&t)
+                        }
+                    }
+                    Event::End(TagEnd::CodeBlock) => expected.extend(open.take().map(|b| b.replace("\r\n", "\n"))),
+                    _ => {}
+                }
+            }
+            let rb = parse(&md).unwrap();
+            compared += 1;
+            let mut got: Vec<(usize, String)> = rb.steps.iter().map(|s| (s.line, s.body.clone())).collect();
+            got.extend(rb.doc_blocks.iter().map(|d| (d.line, d.body.clone())));
+            got.sort();
+            let got: Vec<String> = got.into_iter().map(|(_, b)| b).collect();
+            if md.starts_with("---") {
+                // Front matter is not markdown: compare the blocks after it.
+                assert_eq!(got, expected[expected.len() - got.len()..], "in:\n{md}");
+            } else {
+                assert_eq!(got, expected, "in:\n{md}");
+            }
+        }
+        assert_eq!(compared, n);
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl<'a> Sched<'a> {
         if self.opts.read_only && !s.attrs.read {
             return excl("not a `read` step (--read-only)".into());
         }
-        for e in &self.dag.deps[i] {
+        for e in self.dag.deps(i) {
             if e.kind == EdgeKind::Needs && !self.excluded[e.from] {
                 let st = self.results[e.from].status;
                 if st != StepStatus::Passed {

@@ -112,18 +112,18 @@ pub(super) struct Ready {
 
 impl Ready {
     fn new(dag: &Dag) -> Ready {
-        let n = dag.deps.len();
+        let n = dag.len();
         let mut pos = vec![None; n];
         for (p, &i) in dag.order.iter().enumerate() {
             pos[i] = Some(p);
         }
         let mut dependents = vec![Vec::new(); n];
-        for (i, deps) in dag.deps.iter().enumerate() {
+        for (i, deps) in (0..dag.len()).map(|i| (i, dag.deps(i))) {
             for e in deps {
                 dependents[e.from].push(i);
             }
         }
-        let waiting: Vec<usize> = dag.deps.iter().map(Vec::len).collect();
+        let waiting: Vec<usize> = (0..dag.len()).map(|i| dag.deps(i).len()).collect();
         let set = (0..n).filter(|&i| waiting[i] == 0).filter_map(|i| pos[i]).collect();
         Ready { waiting, dependents, pos, set }
     }

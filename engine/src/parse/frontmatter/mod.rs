@@ -4,11 +4,13 @@
 //! so the front matter is split off here, before markdown parsing, and the
 //! markdown parser is told how many lines it skipped.
 
+mod plain;
+
 use serde::Deserialize;
 
 use crate::model::Vars;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontMatter {
     pub id: Option<String>,
@@ -64,6 +66,14 @@ pub fn parse(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     if yaml.trim().is_empty() {
         return Ok(FrontMatter::default());
     }
+    if let Some(fm) = plain::parse(yaml) {
+        return Ok(fm);
+    }
+    parse_yaml(yaml)
+}
+
+/// The whole of YAML, through serde-saphyr.
+fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // Front matter is a few lines the author wrote: the resource budget (meant
     // for untrusted documents) only costs time here.
     let mut options = serde_saphyr::Options::default();
