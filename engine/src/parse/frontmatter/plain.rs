@@ -481,6 +481,13 @@ mod tests {
             }
             valid += usize::from(saphyr(&yaml).is_some());
             plain += usize::from(agrees(&yaml));
+            // The same text with a few characters YAML cares about thrown in.
+            let mut mutated: Vec<char> = yaml.chars().collect();
+            for _ in 0..1 + next(3) {
+                let at = next(mutated.len() + 1);
+                mutated.insert(at, [' ', '\n', ':', '-', '#', '\'', '"', '[', ']', ',', 'é', '\t'][next(12)]);
+            }
+            agrees(&mutated.into_iter().collect::<String>());
         }
         // The comparison means something only if the plain reader answered often.
         assert!(plain * 5 > valid, "plain reader answered {plain} of {valid} valid front matters");
