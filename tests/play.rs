@@ -112,6 +112,17 @@ fn runs_steps_with_prefixed_output_and_journal() {
     assert!(std::fs::read_to_string(run.join("one.log")).unwrap().contains("hello from animica-devnet"));
 }
 
+/// A runbook that is only front matter and prose so far plays nothing and
+/// passes (the DAG's step count is checked in `plan.rs`'s unit tests).
+#[test]
+fn a_runbook_without_steps_plays_nothing() {
+    Test::new()
+        .runbook("a", "---\nid: a\n---\n# To be written\n")
+        .args(["play", "a"])
+        .stdout_has("play passed: 0 passed")
+        .run();
+}
+
 #[test]
 fn needs_failure_skips_but_document_order_only_orders() {
     Test::new()

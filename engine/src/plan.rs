@@ -77,9 +77,6 @@ impl Dag {
         let mut rollback = vec![None; rb.steps.len()];
         let mut prev: Option<usize> = None;
         for (i, s) in rb.steps.iter().enumerate() {
-            if i > 0 {
-                dep_start.push(edges.len());
-            }
             if let Some(r) = &s.attrs.rollback {
                 match index.get(r) {
                     Some(&u) if rb.steps[u].attrs.undo => rollback[i] = Some(u),
@@ -102,6 +99,7 @@ impl Dag {
                             .hint("an undo block runs only as the rollback of the step that names it; drop `needs`"),
                     );
                 }
+                dep_start.push(edges.len());
                 continue;
             }
             match &s.attrs.needs {
@@ -130,8 +128,8 @@ impl Dag {
                 }
             }
             prev = Some(i);
+            dep_start.push(edges.len());
         }
-        dep_start.push(edges.len());
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
@@ -277,5 +275,43 @@ fn find_cycle<'e>(deps: impl Fn(usize) -> &'e [Edge], indegree: &[usize]) -> Vec
         pos.insert(next, path.len());
         path.push(next);
         cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dag(md: &str) -> Dag {
+        let rb = crate::parse::parse_str(std::path::Path::new("t.md"), md, String::new()).unwrap();
+        Dag::build(&rb).unwrap()
+    }
+
+    #[test]
+    fn no_steps() {
+        let d = dag("---\nid: empty\n---\n# Nothing to run yet\n");
+        assert_eq!((d.len(), d.order.len()), (0, 0));
+        assert!(d.levels().is_empty());
+    }
+
+    #[test]
+    fn edges_per_step() {
+        let d = dag(concat!(
+            "```bash {#a}\na\n```\n",
+            "```bash {#b rollback=u}\nb\n```\n",
+            "```bash {#u undo}\nu\n```\n",
+            "```bash {#c needs=a,b}\nc\n```\n",
+            "```bash {#d}\nd\n```\n",
+        ));
+        let deps = |i| d.deps(i).iter().map(|e| (e.from, e.kind)).collect::<Vec<_>>();
+        assert_eq!(d.len(), 5);
+        assert_eq!(deps(0), []);
+        assert_eq!(deps(1), [(0, EdgeKind::After)]);
+        assert_eq!(deps(2), [], "an undo block is outside the graph");
+        assert_eq!(deps(3), [(0, EdgeKind::Needs), (1, EdgeKind::Needs)]);
+        assert_eq!(deps(4), [(3, EdgeKind::After)]);
+        assert_eq!(d.order, [0, 1, 3, 4]);
+        assert_eq!(d.rollback[1], Some(2));
+        assert_eq!(d.ancestors(4), [0, 1, 3]);
     }
 }
