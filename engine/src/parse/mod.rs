@@ -166,8 +166,10 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 let line = lines.line(range.start);
-                let closing = closing_fence(&text[range.clone()]);
-                let body = top_level_body(text, &range, closing);
+                let top_level = starts_line(text, &range);
+                let src = &text[range.clone()];
+                let closing = closing_fence(src, top_level);
+                let body = if top_level { top_level_body(src, closing) } else { None };
                 let sliced = body.is_some();
                 block = Some((info, line, closing.is_none(), body.unwrap_or_default(), sliced));
             }
@@ -254,23 +256,33 @@ fn closing_brace(s: &str) -> Option<usize> {
 }
 
 /// Where the closing fence line of a block's source starts, if it has one:
-/// its last non-blank line (blockquote markers aside), not the opening one,
-/// made of the opening's fence character, at least as many.
-fn closing_fence(src: &str) -> Option<usize> {
-    fn strip(l: &str) -> &str {
-        l.trim_start_matches(['>', ' ', '\t']).trim_end()
+/// its last non-blank line, not the opening one, made of the opening's fence
+/// character, at least as many. A block whose fence starts a line
+/// (`top_level`) is in no container: its closing fence is indented less than
+/// 4 columns, and a `>` before it is text. Elsewhere blockquote markers and
+/// indentation are skipped.
+fn closing_fence(src: &str, top_level: bool) -> Option<usize> {
+    fn strip(l: &str, top_level: bool) -> &str {
+        let l = l.trim_end();
+        if top_level {
+            let t = l.trim_start_matches(' ');
+            if l.len() - t.len() >= 4 || t.starts_with('\t') { "" } else { t }
+        } else {
+            l.trim_start_matches(['>', ' ', '\t'])
+        }
     }
     let first_end = memchr::memchr(b'\n', src.as_bytes())?;
-    let open = strip(&src[..first_end]);
+    let open = strip(&src[..first_end], top_level);
     let ch = if open.starts_with('~') { b'~' } else { b'`' };
     let n = open.bytes().take_while(|&b| b == ch).count();
     let body = first_end + 1;
     let mut end = src.len();
     loop {
         let start = memchr::memrchr(b'\n', &src.as_bytes()[body..end]).map_or(body, |i| body + i + 1);
-        let l = strip(&src[start..end]);
-        if !l.is_empty() {
-            return (l.len() >= n && l.bytes().all(|b| b == ch)).then_some(start);
+        let line = &src[start..end];
+        if !line.trim().is_empty() {
+            let l = strip(line, top_level);
+            return (n > 0 && l.len() >= n && l.bytes().all(|b| b == ch)).then_some(start);
         }
         if start == body {
             return None;
@@ -279,18 +291,17 @@ fn closing_fence(src: &str) -> Option<usize> {
     }
 }
 
-/// The body of a closed fenced block whose fence starts a line, cut from the
-/// source: such a block is in no list or quote, so pulldown-cmark would hand
-/// over the lines between the fences unchanged. `None` for any other block.
-fn top_level_body(text: &str, range: &std::ops::Range<usize>, closing: Option<usize>) -> Option<String> {
-    // An unclosed block's trailing blank lines are dropped by pulldown-cmark.
-    let closing = closing?;
-    if range.start != 0 && text.as_bytes()[range.start - 1] != b'\n' {
-        return None;
-    }
-    let src = &text[range.clone()];
+/// Does the block at `range` start a line (no list or quote around it)?
+fn starts_line(text: &str, range: &std::ops::Range<usize>) -> bool {
+    range.start == 0 || text.as_bytes()[range.start - 1] == b'\n'
+}
+
+/// The body of a closed top-level block, cut from the source: pulldown-cmark
+/// would hand over exactly the lines between its fences. `None` for any other
+/// block (an unclosed block's trailing blank lines are dropped, for one).
+fn top_level_body(src: &str, closing: Option<usize>) -> Option<String> {
     let body = memchr::memchr(b'\n', src.as_bytes())? + 1;
-    Some(src[body..closing].to_string())
+    Some(src[body..closing?].to_string())
 }
 
 /// Byte offset → 1-based line, for offsets that only grow (the parser's
@@ -418,7 +429,7 @@ mod tests {
     use super::*;
 
     fn fence_closed(src: &str) -> bool {
-        closing_fence(src).is_some()
+        closing_fence(src, false).is_some()
     }
 
     #[test]
@@ -430,8 +441,11 @@ mod tests {
         assert!(!fence_closed("```bash\necho\n~~~\n"), "other character");
         assert!(!fence_closed("```\n\n  \n"), "only the opening line");
         assert!(!fence_closed("```bash"));
-        assert_eq!(closing_fence("```bash\necho\n```\n\n"), Some(13));
-        assert_eq!(closing_fence("```\n```"), Some(4));
+        assert_eq!(closing_fence("```bash\necho\n```\n\n", true), Some(13));
+        assert_eq!(closing_fence("```\n```", true), Some(4));
+        assert_eq!(closing_fence("```\nx\n> ```\n", true), None, "a `>` is text at top level");
+        assert_eq!(closing_fence("```\nx\n    ```\n", true), None, "indented 4: code");
+        assert_eq!(closing_fence("```\nx\n   ```  \n", true), Some(6));
     }
 
     #[test]
@@ -471,8 +485,39 @@ mod tests {
             "- item\n\n  ```bash {#a}\n  echo\n  ```\n".into(),
             "> ```bash {#a}\n> echo\n> ```\n".into(),
             "```bash {#a}\necho\n```\n\n```\nunclosed doc\n".into(),
+            "```bash {#a}\necho\n```\n\n```\nstill open\n    ```\n".into(),
+            "```bash {#a}\necho\n```\n\n```\nstill open\n\t```\n".into(),
+            "```bash {#a}\necho\n```\n\n```\nclosed\n   ```\n".into(),
             "```bash {#a}\necho\n```\n\n```\nunclosed\n  ".into(),
         ];
+        // Generated: documentation blocks (never an error) of every shape
+        // after a step, so that every document parses.
+        let opens = ["```", "````", "~~~", " ```", "   ```", "    ```", "> ```", "- ```", "1. ```", "\t```"];
+        let lines = ["echo a", "", "  x", "```", "~~~", "````", "    ```", "\t```", "> y", "   ```", "- z"];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..500 {
+            let mut md = String::from("```bash {#a}\necho\n```\n\n");
+            for _ in 0..1 + next(3) {
+                md.push_str(opens[next(opens.len())]);
+                md.push_str(["\n", "sh\n", "text\r\n"][next(3)]);
+                for _ in 0..next(4) {
+                    md.push_str(lines[next(lines.len())]);
+                    md.push('\n');
+                }
+                if next(4) > 0 {
+                    md.push_str(lines[3 + next(3)]);
+                    md.push('\n');
+                }
+                md.push('\n');
+            }
+            docs.push(md);
+        }
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
         for e in std::fs::read_dir(dir).unwrap() {
             let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
