@@ -424,6 +424,18 @@ fn classify(
     steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
 }
 
+/// A deterministic pick in `0..n` for the generated-input tests
+/// (xorshift64: the same documents on every run).
+#[cfg(test)]
+pub(crate) fn picker(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,13 +506,7 @@ mod tests {
         // after a step, so that every document parses.
         let opens = ["```", "````", "~~~", " ```", "   ```", "    ```", "> ```", "- ```", "1. ```", "\t```"];
         let lines = ["echo a", "", "  x", "```", "~~~", "````", "    ```", "\t```", "> y", "   ```", "- z"];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = picker(0x2545_f491_4f6c_dd1d);
         for _ in 0..500 {
             let mut md = String::from("```bash {#a}\necho\n```\n\n");
             for _ in 0..1 + next(3) {
