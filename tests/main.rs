@@ -14,3 +14,4 @@ mod rehearse;
 mod resume;
 mod tty;
 mod tty_vars;
+mod warm;

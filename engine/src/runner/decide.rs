@@ -217,13 +217,9 @@ impl<'a> Sched<'a> {
                 };
             }
         }
-        let base = self.opts.sandbox.as_ref().map(|b| b.workdir.clone()).unwrap_or_else(|| self.config.root.clone());
-        let cwd = match &s.attrs.cwd {
-            None => base,
-            Some(c) => match self.t.attr(s, "cwd", c, &self.ctx) {
-                Ok(c) => base.join(c.trim()),
-                Err(d) => return fail(format!("cannot render `cwd`: {d}")),
-            },
+        let cwd = match self.step_cwd(s) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
         };
         let expect = match &s.attrs.expect {
             None => None,
@@ -471,6 +467,7 @@ impl<'a> Sched<'a> {
             cancel: self.cancel.subscribe(),
             quiet: self.quiet.tick(),
             query: None,
+            warm: None,
         };
         let r = step::run(job).await;
         let out = r.stdout.trim().to_string();
@@ -490,6 +487,19 @@ impl<'a> Sched<'a> {
         }
         self.note(None, format!("guard of env `{env}`: `{}` → `{out}` matches `{}`", g.run, g.expect));
         Ok(())
+    }
+
+    /// The working directory of a step: its `cwd`, rendered now, under the
+    /// repository root (or the rehearsal's stand-in for it).
+    pub(super) fn step_cwd(&self, s: &Step) -> Result<PathBuf, String> {
+        let base = self.opts.sandbox.as_ref().map(|b| b.workdir.clone()).unwrap_or_else(|| self.config.root.clone());
+        match &s.attrs.cwd {
+            None => Ok(base),
+            Some(c) => match self.t.attr(s, "cwd", c, &self.ctx) {
+                Ok(c) => Ok(base.join(c.trim())),
+                Err(d) => Err(format!("cannot render `cwd`: {d}")),
+            },
+        }
     }
 
     pub(super) fn step_env(&self, id: &str) -> Vec<(String, String)> {
@@ -529,6 +539,7 @@ impl<'a> Sched<'a> {
             cancel: self.cancel.subscribe(),
             quiet: self.quiet.tick(),
             query: super::query::job(self, s, prep.expect.as_ref().map(|(_, src)| src.as_str())),
+            warm: None,
         }
     }
 
@@ -556,8 +567,11 @@ impl<'a> Sched<'a> {
         if s.attrs.interactive {
             self.exclusive_running = true;
         }
-        let job = self.job(i, &prep);
+        let mut job = self.job(i, &prep);
+        // Fed before anything else is spawned: this step is what the play waits for.
+        job.warm = self.warm.take().and_then(|w| w.fire(i, &prep.cwd, &prep.body));
         self.running.spawn(async move { (i, step::run(job).await) });
+        self.warm_next();
     }
 }
 

@@ -71,6 +71,7 @@ mod setup;
 mod spawn;
 mod step;
 pub mod time;
+mod warm;
 
 pub use prompt::terminal as on_terminal;
 

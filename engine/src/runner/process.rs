@@ -48,7 +48,7 @@ pub struct Proc {
     /// The process group to signal; `None` for interactive steps.
     pub pgid: Option<i32>,
     /// The body the interpreter reads, kept until the step is done with it.
-    _script: Script,
+    script: Script,
 }
 
 /// The interpreter and its flags for a step kind, found on the *real* PATH
@@ -101,9 +101,30 @@ pub fn path_with(prefix: Option<&Path>) -> OsString {
 }
 
 pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
-    let (interp, flags) = interpreter(spec.kind);
     let body = spec.body.as_bytes();
-    let mut script = Script::new(body)?;
+    let mut p = start(spec, Script::new(body)?)?;
+    p.script.hand_over(body);
+    Ok(p)
+}
+
+/// Starts the interpreter on an empty pipe: it starts up, then waits for
+/// its script until [`Proc::feed`] (see [`super::warm`]). `spec.body` is
+/// not used.
+pub fn spawn_waiting(spec: &Spec) -> std::io::Result<Proc> {
+    let mut p = start(spec, Script::empty_pipe()?)?;
+    p.script.close_reader();
+    Ok(p)
+}
+
+impl Proc {
+    /// The body of a process from [`spawn_waiting`]: it runs now.
+    pub fn feed(&mut self, body: &[u8]) {
+        self.script.fill(body);
+    }
+}
+
+fn start(spec: &Spec, script: Script) -> std::io::Result<Proc> {
+    let (interp, flags) = interpreter(spec.kind);
     let fd = script.fd().as_raw_fd();
     let script_arg = OsString::from(format!("/dev/fd/{fd}"));
     let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
@@ -121,9 +142,8 @@ pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
         new_group: !spec.interactive,
         inherit: Some(fd),
     })?;
-    script.hand_over(body);
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
-    Ok(Proc { child, pgid, _script: script })
+    Ok(Proc { child, pgid, script })
 }
 
 /// Is any process left in the group (zombies included)?

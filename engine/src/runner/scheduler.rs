@@ -95,6 +95,10 @@ pub(super) struct Sched<'a> {
     pub prompt_cancel: Arc<AtomicBool>,
     pub sigint: Option<Signal>,
     pub sigterm: Option<Signal>,
+    /// The interpreter started for the step expected next (`runner::warm`).
+    pub warm: Option<super::warm::Warm>,
+    /// Positions of `dag.order` before this one are no longer pending.
+    pub warm_pos: usize,
 }
 
 /// The pending steps whose dependencies are all done, by position in
@@ -222,10 +226,13 @@ pub(super) async fn run(
         prompt_cancel: Arc::new(AtomicBool::new(false)),
         sigint: signal(SignalKind::interrupt()).ok(),
         sigterm: signal(SignalKind::terminate()).ok(),
+        warm: None,
+        warm_pos: 0,
         opts,
     };
     s.begin(&notes);
     s.main_loop().await;
+    s.warm = None;
     if s.should_roll_back() {
         s.roll_back().await;
     }
@@ -335,6 +342,9 @@ impl<'a> Sched<'a> {
         let deadline = self.rb.timeout.map(|d| tokio::time::Instant::now() + d);
         let mut ctrlc: Option<tokio::task::JoinHandle<Option<char>>> = None;
         loop {
+            if self.stop.is_some() {
+                self.warm = None;
+            }
             if self.stop.is_none() && ctrlc.is_none() {
                 self.schedule().await;
             }

@@ -78,11 +78,32 @@ impl Script {
         }
     }
 
+    /// An empty pipe, whatever the platform: the interpreter started on it
+    /// waits for its body until [`Script::fill`] (see [`super::warm`]).
+    pub fn empty_pipe() -> std::io::Result<Script> {
+        let (reader, writer) = std::io::pipe()?;
+        Ok(Script::Pipe(Some(reader), Some(writer)))
+    }
+
     /// After the spawn: close our copy of a pipe's read end and fill the
     /// pipe. A memfd is kept until the script is dropped.
     pub fn hand_over(&mut self, body: &[u8]) {
-        let Script::Pipe(reader, writer) = self else { return };
-        drop(reader.take());
+        self.close_reader();
+        self.fill(body);
+    }
+
+    /// After the spawn: only the interpreter holds a pipe's read end now, so
+    /// it sees the end of its script when the write end closes.
+    pub fn close_reader(&mut self) {
+        if let Script::Pipe(reader, _) = self {
+            drop(reader.take());
+        }
+    }
+
+    /// Write the body into a pipe and close it: the interpreter reads it,
+    /// then the end of its script. Nothing for a memfd (written already).
+    pub fn fill(&mut self, body: &[u8]) {
+        let Script::Pipe(_, writer) = self else { return };
         let Some(mut w) = writer.take() else { return };
         if body.len() <= PIPE_ROOM {
             // Fits in the pipe buffer: written at once, without blocking.

@@ -98,6 +98,9 @@ pub struct Job {
     pub quiet: Arc<tokio::sync::Notify>,
     /// promql/logql/http: run by `runner::query`, not a process.
     pub query: Option<Arc<super::query::QueryJob>>,
+    /// The first attempt's process, started ahead and fed the body already
+    /// (see `runner::warm`).
+    pub warm: Option<process::Proc>,
 }
 
 #[derive(Debug, Clone)]
@@ -217,7 +220,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         path_prefix: job.path_prefix.as_deref(),
         interactive: job.interactive,
     };
-    let mut p = match process::spawn(&spec) {
+    let spawned = match job.warm.take() {
+        Some(p) => Ok(p),
+        None => process::spawn(&spec),
+    };
+    let mut p = match spawned {
         Ok(p) => p,
         // Checked only now: a stat per step for an error that is rare.
         Err(_) if !job.cwd.is_dir() => {
