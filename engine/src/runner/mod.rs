@@ -36,7 +36,9 @@
 //! - **Bodies** travel through an inherited descriptor (`bash -euo pipefail
 //!   /dev/fd/N`: a memfd on Linux, a pipe elsewhere), never argv and never a
 //!   file: nothing of a rendered body (secrets included) is left on disk even
-//!   after `kill -9`.
+//!   after `kill -9`. The interpreter of the step expected next is started
+//!   ahead, on an empty pipe, and fed its body when its turn comes
+//!   (`warm.rs`).
 //! - **A step's processes end with the step**: when its main process exits,
 //!   whatever still runs in its process group a moment later (`SETTLE`: time
 //!   for process substitutions to finish; zombies do not count) is terminated
