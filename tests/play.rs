@@ -896,3 +896,63 @@ fn runs_and_report() {
     let none = rb(dir, &["report", "zzz"]);
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn the_incident_report_reads_as_a_timeline() {
+    // What an incident commander pastes into the incident doc: a failed
+    // expectation, a retry, a secret, a capture, a skipped step, a rollback.
+    let t = Test::new()
+        .runbook(
+            "deploy",
+            r#"
+            ---
+            title: Deploy the widget
+            vars:
+              release: v1.2.3
+              api_token: s3cr3t-tok
+            ---
+            # Deploy
+
+            ```bash {#version read capture=current}
+            echo v1.2.2
+            ```
+
+            ```bash {#auth read}
+            echo using token {{ api_token }}
+            ```
+
+            ```bash {#rollout retry=1 delay=10ms rollback=unroll}
+            echo deploying {{ release }} over {{ current }}
+            [ -f tried ] || { touch tried; echo first try fails >&2; exit 7; }
+            ```
+
+            ```bash {#unroll undo}
+            echo rolled back
+            ```
+
+            ```bash {#cleanup when="current == 'v0'"}
+            echo never
+            ```
+
+            ```bash {#verify expect="ok"}
+            echo "health: bad"
+            ```
+            "#,
+        )
+        .args(["play", "deploy", "--yes"])
+        .status(1)
+        .run();
+    let md = rb(t.path(), &["report", "latest"]);
+    assert_eq!(md.status.code(), Some(0), "{}", text(&md));
+    let md = String::from_utf8_lossy(&md.stdout).into_owned();
+    insta::with_settings!({filters => vec![
+        (r"\d{8}T\d{6}Z", "[RUN]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "[DATE TIME]"),
+        (r"\b\d{2}:\d{2}:\d{2}\b", "[TIME]"),
+        (r"\b\d+\.\d+s\b", "[SECS]"),
+        (r"sha256 `[0-9a-f]+`", "sha256 `[HASH]`"),
+        (r"\| Operator \| [^|]+ \|", "| Operator | [USER@HOST] |"),
+    ]}, {
+        insta::assert_snapshot!("incident_report", md);
+    });
+}

@@ -146,6 +146,9 @@ pub struct Entry {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, String>,
     pub tail: String,
+    /// Attempts made, when `retry` took more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
     /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<(String, String)>,
@@ -191,7 +194,7 @@ pub fn load(dir: &Path) -> Result<Report> {
             Record::StepStart { step, command, at, .. } => {
                 starts.insert(step.clone(), (at.clone(), command.clone()));
             }
-            Record::StepEnd { step, status, exit, duration_ms, reason, tail, undo, at, captures, .. } => {
+            Record::StepEnd { step, status, exit, duration_ms, reason, tail, undo, at, captures, attempts, .. } => {
                 let (started, command) = match starts.remove(step) {
                     Some((s, c)) => (Some(s), c),
                     None => (None, String::new()),
@@ -208,6 +211,7 @@ pub fn load(dir: &Path) -> Result<Report> {
                     reason: reason.clone(),
                     captures: captures.clone(),
                     tail: tail.clone(),
+                    attempts: (*attempts > 1).then_some(*attempts),
                     link: None,
                 });
             }
@@ -231,6 +235,7 @@ pub fn load(dir: &Path) -> Result<Report> {
             reason: Some("in flight when the engine stopped (no end recorded)".into()),
             captures: BTreeMap::new(),
             tail: String::new(),
+            attempts: None,
             link: None,
         });
     }
@@ -342,7 +347,10 @@ pub fn markdown(r: &Report) -> String {
     if !undos.is_empty() {
         o.push_str(&format!("- rollback: {}\n", undos.join(", ")));
     }
-    if let Some(m) = &r.message {
+    // The play's stop reason, unless it only repeats a failure listed above.
+    if let Some(m) = &r.message
+        && !failed.iter().any(|e| m.starts_with(&format!("step `{}` failed", e.step)))
+    {
         o.push_str(&format!("- {}\n", m.lines().next().unwrap_or("")));
     }
     o.push_str("\n## Timeline\n\n| Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n");
@@ -356,7 +364,7 @@ pub fn markdown(r: &Report) -> String {
             e.status.name(),
             e.exit.map(|c| c.to_string()).unwrap_or_default(),
             dur(e.duration_ms),
-            cell(e.reason.as_deref().filter(|x| !x.starts_with("exit ")).unwrap_or(""))
+            cell(&note(e))
         ));
     }
     if !r.notes.is_empty() {
@@ -383,6 +391,9 @@ pub fn markdown(r: &Report) -> String {
         if e.duration_ms.is_some() {
             facts.push(dur(e.duration_ms));
         }
+        if let Some(n) = e.attempts {
+            facts.push(format!("{n} attempts"));
+        }
         if let Some(x) = e.reason.as_ref().filter(|x| !x.starts_with("exit ")) {
             facts.push(x.clone());
         }
@@ -408,6 +419,17 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     o
+}
+
+/// The timeline's note on a step: its reason (an exit code has its own
+/// column) and how many attempts it took, if more than one.
+fn note(e: &Entry) -> String {
+    let reason = e.reason.as_deref().filter(|x| !x.starts_with("exit "));
+    match (e.attempts, reason) {
+        (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
+        (Some(n), None) => format!("{n} attempts"),
+        (None, r) => r.unwrap_or("").to_string(),
+    }
 }
 
 /// A fenced block that its content cannot close.

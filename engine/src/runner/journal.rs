@@ -45,7 +45,7 @@
 //! | `resume` | `operator`, `pid`, `hash`, `vars` (as in `run-start`, this session's), `at` |
 //! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
 //! | `spawned` | `step`, `pgid` (to reap leftovers after a crash) |
-//! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `at` |
+//! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `attempts` (only when `retry` took more than one), `at` |
 //! | `note` | `step`, `text`, `at` |
 //! | `run-end` | `status` (passed/failed/interrupted/refused), `rolled_back`, `message`, `at` |
 
@@ -124,6 +124,9 @@ pub enum Record {
         tail: String,
         #[serde(default)]
         undo: bool,
+        /// Attempts made (`retry`); absent (0) in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "at_most_one")]
+        attempts: u32,
         at: String,
     },
     Note {
@@ -504,9 +507,13 @@ impl RunLog {
                     unrestorable,
                     tail,
                     undo,
+                    attempts,
                     at,
                 } => {
                     let s = r.steps.entry(step.clone()).or_default();
+                    if *attempts > 0 {
+                        s.attempts = *attempts;
+                    }
                     s.status = Some(*status);
                     s.ended = Some(at.clone());
                     s.exit = *exit;
@@ -581,6 +588,11 @@ pub fn run_dirs_unchecked(state: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     v.sort();
     v
+}
+
+/// One attempt is the rule: not written.
+fn at_most_one(n: &u32) -> bool {
+    *n <= 1
 }
 
 #[cfg(test)]

@@ -64,6 +64,12 @@ impl StepOutput {
         }
     }
 
+    /// A line of the engine's own (not the step's) in the log and the tail.
+    pub fn marker(&self, text: &str) {
+        self.log_line(text);
+        self.push_tail(text);
+    }
+
     /// The step is over: hand the rest of its log to the writer.
     pub fn flush(&self) {
         if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
@@ -74,23 +80,25 @@ impl StepOutput {
     /// Emit one display line (already redacted) to the sink, log and tail.
     pub fn line(&self, stream: Stream, line: String) {
         self.log_line(&line);
-        {
-            let mut t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
-            if t.len() == TAIL_LINES {
-                t.pop_front();
-            }
-            let mut short = line.clone();
-            if short.len() > TAIL_WIDTH {
-                let mut cut = TAIL_WIDTH;
-                while !short.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                short.truncate(cut);
-                short.push('…');
-            }
-            t.push_back(short);
-        }
+        self.push_tail(&line);
         self.sink.emit(&Event::Output { id: self.id.clone(), stream, line });
+    }
+
+    /// Keep a line in the bounded tail, cut to [`TAIL_WIDTH`].
+    fn push_tail(&self, line: &str) {
+        let mut t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        if t.len() == TAIL_LINES {
+            t.pop_front();
+        }
+        let mut cut = line.len().min(TAIL_WIDTH);
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut short = line[..cut].to_string();
+        if cut < line.len() {
+            short.push('…');
+        }
+        t.push_back(short);
     }
 
     pub fn tail(&self) -> String {

@@ -505,6 +505,7 @@ impl<'a> Sched<'a> {
             unrestorable,
             tail,
             undo,
+            attempts: r.attempts,
             at: time::now_rfc3339(),
         });
         tracing::debug!(step = %id, status = r.status.name(), exit = ?r.exit, "step ended");

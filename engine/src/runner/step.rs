@@ -167,7 +167,8 @@ pub async fn run(mut job: Job) -> JobResult {
     for attempt in 1..=total {
         attempts = attempt;
         if attempt > 1 {
-            out.log_line(&format!("--- attempt {attempt} of {total} ---"));
+            // In the tail too: the report shows where each attempt's output begins.
+            out.marker(&format!("--- attempt {attempt} of {total} ---"));
             out.clear_stdout();
         }
         last = once(&mut job, &out).await;
