@@ -108,6 +108,16 @@ fn template_in_double_quotes_warns() {
 }
 
 #[test]
+fn two_templates_in_one_quoted_line_warn_once() {
+    let t = Test::new()
+        .runbook("q", "# Q\n\n```bash {#a}\necho \"{{ namespace }} {{ namespace }}\"\necho \"{{ namespace }}\"\n```\n")
+        .args(["plan", "q"])
+        .run();
+    assert_eq!(t.stderr.matches("q.md:4: warning").count(), 1, "{}", t.stderr);
+    assert_eq!(t.stderr.matches("q.md:5: warning").count(), 1, "{}", t.stderr);
+}
+
+#[test]
 fn secrets_are_masked() {
     Test::new()
         .runbook("s", "---\nvars:\n  api_token: hunter22\n---\n# S\n\n```bash {#a}\ncurl -H {{ api_token }} x\n```\n")

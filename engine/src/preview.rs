@@ -180,7 +180,10 @@ pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
     if !s.is_shell() {
         return Vec::new();
     }
-    quotes::find(&s.body)
+    let mut found = quotes::find(&s.body);
+    // One warning per line and kind of quote: `"{{ a }} {{ b }}"` is one mistake.
+    found.dedup_by(|b, a| a.line == b.line && a.quote == b.quote);
+    found
         .into_iter()
         .map(|q| {
             Diagnostic::warning(
