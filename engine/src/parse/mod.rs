@@ -144,7 +144,10 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     // The open block: info string, line, whether its fence is unclosed, body,
     // and whether the body was already cut from the source (Text events are
     // then skipped).
-    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, bool, String, bool)> = None;
+    // The open block: info string, line, the closing fence's line index
+    // within the block when it must be checked against the body (see
+    // `Closing`), body, and whether the body was cut from the source.
+    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, Closing, String, bool)> = None;
 
     let md = &text[body_start..];
     let parser = Parser::new_ext(md, Options::empty());
@@ -171,7 +174,12 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                 let closing = closing_fence(src, top_level);
                 let body = if top_level { top_level_body(src, closing) } else { None };
                 let sliced = body.is_some();
-                block = Some((info, line, closing.is_none(), body.unwrap_or_default(), sliced));
+                let state = match closing {
+                    None => Closing::Missing,
+                    Some(_) if top_level => Closing::Found,
+                    Some(at) => Closing::Line(memchr::memchr_iter(b'\n', &src.as_bytes()[..at]).count()),
+                };
+                block = Some((info, line, state, body.unwrap_or_default(), sliced));
             }
             Event::Text(t) | Event::Code(t) => {
                 if let Some((_, _, _, body, sliced)) = block.as_mut() {
@@ -183,8 +191,16 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                 }
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, line, unclosed, body, _)) = block.take() {
+                if let Some((info, line, closing, body, _)) = block.take() {
                     let body = if body.contains('\r') { body.replace("\r\n", "\n") } else { body };
+                    let unclosed = match closing {
+                        Closing::Missing => true,
+                        Closing::Found => false,
+                        // pulldown-cmark took the fence-like line for content
+                        // (over-indented in its list item, say): the block
+                        // runs on to its container's end.
+                        Closing::Line(k) => memchr::memchr_iter(b'\n', body.as_bytes()).count() >= k,
+                    };
                     classify(
                         path,
                         &info,
@@ -289,6 +305,20 @@ fn closing_fence(src: &str, top_level: bool) -> Option<usize> {
         }
         end = start - 1;
     }
+}
+
+/// What the source says of a block's closing fence.
+#[derive(Clone, Copy)]
+enum Closing {
+    /// Its last non-blank line is no closing fence.
+    Missing,
+    /// A top-level block's closing fence.
+    Found,
+    /// In a list or quote, whose markers and indentation [`closing_fence`]
+    /// skips without knowing the container's indentation: the fence-like
+    /// line, at this line index within the block (the opening is 0), closes
+    /// it only if the body pulldown-cmark gives has fewer lines than that.
+    Line(usize),
 }
 
 /// Does the block at `range` start a line (no list or quote around it)?
@@ -575,6 +605,28 @@ mod tests {
     fn front_matter_only_at_start() {
         let rb = parse("# T\n\n---\nid: y\n---\n\n```bash {#a}\necho\n```\n").unwrap();
         assert_eq!(rb.id, "t");
+    }
+
+    #[test]
+    fn fences_in_lists_and_quotes() {
+        let ok = |md: &str| parse(md).map(|rb| rb.steps[0].body.clone()).map_err(|e| e.to_string());
+        assert_eq!(
+            ok("# T\n\n- item\n\n  ```bash {#a}\n  echo hi\n\n  echo two\n  ```\n").unwrap(),
+            "echo hi\n\necho two\n"
+        );
+        assert_eq!(ok("# T\n\n> ```bash {#a}\n> echo hi\n> ```\n").unwrap(), "echo hi\n");
+        assert_eq!(ok("# T\n\n1. x\n   ```bash {#a}\n   echo\n   ```\n2. y\n").unwrap(), "echo\n");
+        for md in [
+            // Indented 4 past the item's content: code, not a fence.
+            "# T\n\n- item\n\n  ```bash {#a}\n  echo hi\n      ```\n",
+            "# T\n\n- item\n\n  ```bash {#a}\n  echo hi\n      ```\n\nafter\n",
+            // The quote ends before any fence.
+            "# T\n\n> ```bash {#a}\n> echo hi\n\ntext\n",
+            "# T\n\n> - x\n>   ```bash {#a}\n>   echo\n>         ```\n",
+        ] {
+            let e = ok(md).unwrap_err();
+            assert!(e.contains("not closed"), "{md:?}: {e}");
+        }
     }
 
     #[test]
