@@ -260,3 +260,30 @@ fn short_secret_values_are_a_warning() {
         .stdout_has("secret `key_id` (front matter) is shorter than 4 characters")
         .run();
 }
+
+#[test]
+fn a_runbook_that_does_not_parse_keeps_its_fixture() {
+    // Its fixture is not an orphan: one error, at the runbook, exit 1 (a
+    // finding), whether the file is named or the whole project checked.
+    let broken = CLEAN.replace("{#pods read capture=pod}", "{#pods raed capture=pod}");
+    for args in [vec!["check"], vec!["check", "runbooks/clean.md"]] {
+        let f = Test::new()
+            .runbook("clean", &broken)
+            .fixture("clean", CLEAN_FIXTURE)
+            .args(args.clone())
+            .status(1)
+            .stdout_has("unknown-attribute")
+            .stdout_lacks("does not exist")
+            .run();
+        assert!(f.stdout.contains("1 runbooks, 1 errors"), "{args:?}: {}", f.stdout);
+    }
+    // The same with broken front matter, whose `id:` names the fixture.
+    let broken = format!("---\nid: clean\ntitle: [unclosed\n---\n{}", CLEAN);
+    Test::new()
+        .runbook("other-name", &broken)
+        .fixture("clean", CLEAN_FIXTURE)
+        .args(["check"])
+        .status(1)
+        .stdout_lacks("does not exist")
+        .run();
+}

@@ -133,6 +133,8 @@ fn collect(config: &Config, paths: &[PathBuf]) -> Result<Inputs> {
 struct Parsed {
     shown: PathBuf,
     rb: std::result::Result<Runbook, Vec<Diagnostic>>,
+    /// The file's text when it did not parse (to find its id all the same).
+    source: String,
 }
 
 pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report> {
@@ -152,11 +154,15 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         .par_iter()
         .map(|p| {
             let shown = catalog::display_path(p, &config.root);
+            let mut source = String::new();
             let rb = match std::fs::read(p) {
-                Ok(bytes) => parse::parse_bytes(&shown, &bytes).map_err(|e| lints::from_error(e, &shown)),
+                Ok(bytes) => parse::parse_bytes(&shown, &bytes).map_err(|e| {
+                    source = String::from_utf8_lossy(&bytes).into_owned();
+                    lints::from_error(e, &shown)
+                }),
                 Err(e) => Err(vec![Diagnostic::error("io", format!("cannot read runbook: {e}")).in_file(&shown)]),
             };
-            Parsed { shown, rb }
+            Parsed { shown, rb, source }
         })
         .collect();
 
@@ -180,7 +186,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
     if !wanted.is_empty() && config.runbooks.is_dir() {
         let cat = Catalog::load(config)?;
         for rb in cat.runbooks.into_iter().filter(|r| wanted.contains(&r.id)) {
-            parsed.push(Parsed { shown: rb.path.clone(), rb: Ok(rb) });
+            parsed.push(Parsed { shown: rb.path.clone(), rb: Ok(rb), source: String::new() });
         }
     }
 
@@ -189,9 +195,16 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
     let mut fixtures: BTreeMap<String, Fixture> = BTreeMap::new();
     let by_id: BTreeMap<String, &Runbook> =
         parsed.iter().filter_map(|p| p.rb.as_ref().ok().map(|r| (r.id.clone(), r))).collect();
+    // Runbooks that do not parse still own their fixtures: those are not
+    // checked (against what?), and not reported as orphans either.
+    let unparsed: BTreeSet<String> =
+        parsed.iter().filter(|p| p.rb.is_err()).flat_map(|p| parse::possible_ids(&p.shown, &p.source)).collect();
     for f in &fixture_files {
         let shown = catalog::display_path(f, &config.root);
         let id = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if !by_id.contains_key(&id) && unparsed.contains(&id) {
+            continue;
+        }
         let loaded = std::fs::read_to_string(f)
             .map_err(|e| {
                 Error::invalid(Diagnostic::error("fixture", format!("cannot read fixture: {e}")).in_file(&shown))

@@ -89,6 +89,20 @@ pub fn looks_like_runbook(text: &str) -> bool {
     })
 }
 
+/// The ids a file that does not parse may have meant: its stem, and an
+/// `id:` line of its front matter (read as plain text: the YAML may be what
+/// is broken).
+pub fn possible_ids(path: &Path, text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = path.file_stem().map(|s| s.to_string_lossy().into_owned()).into_iter().collect();
+    let split = frontmatter::split(text.strip_prefix('\u{feff}').unwrap_or(text));
+    if let Some(yaml) = split.yaml
+        && let Some(v) = yaml.lines().find_map(|l| l.strip_prefix("id:"))
+    {
+        ids.push(v.trim().trim_matches(['"', '\'']).to_string());
+    }
+    ids
+}
+
 pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let mut lines = LineCounter { text: text.as_bytes(), pos: 0, line: 1 };
