@@ -21,6 +21,16 @@ fn list_human_and_json() {
 }
 
 #[test]
+fn a_page_that_only_shows_step_syntax_is_wiki_not_a_runbook() {
+    // SPEC §3: no front matter and no step. The quick test sees a fence
+    // with `{`; the parse finds the step syntax only inside an example.
+    let howto = "# Writing steps\n\n````markdown\n```bash {#pods read}\nkubectl get pods\n```\n````\n\n    ```bash {#indented}\n";
+    let f = two().file("runbooks/howto.md", howto).args(["list", "--json"]).run();
+    assert_eq!(f.json().as_array().unwrap().len(), 2, "{}", f.stdout);
+    two().file("runbooks/howto.md", howto).args(["check"]).stdout_lacks("howto").run();
+}
+
+#[test]
 fn list_reports_broken_runbooks_with_exit_2() {
     two()
         .runbook("bad", "# B\n\n```bash {#x nope}\n:\n```\n")

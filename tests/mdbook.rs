@@ -106,11 +106,13 @@ fn chapters(book: &Book) -> Vec<&Chapter> {
 fn preprocesses_runbooks_and_passes_other_pages_through() {
     let t = Test::new();
     let intro = "# Introduction\n\nNo steps here.\n\n```bash\necho docs\n```\n";
-    let input = book_input(t.path(), &[("introduction.md", intro), ("2.1-head-stall.md", RUNBOOK)]);
+    let input =
+        book_input(t.path(), &[("introduction.md", intro), ("2.1-head-stall.md", RUNBOOK), ("howto.md", HOWTO)]);
     let f = t.args(["mdbook"]).stdin(&input).status(0).run();
     let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
     let ch = chapters(&book);
     assert_eq!(ch[0].content, intro, "a page that is not a runbook is unchanged");
+    assert_eq!(ch[2].content, HOWTO, "a page that only shows step syntax is unchanged");
     let page = &ch[1].content;
     assert!(page.starts_with("# 2.1 Head not advancing\n"), "{page}");
     assert!(!page.contains("{#"), "{page}");
@@ -144,14 +146,18 @@ fn mdbook_available() -> bool {
 
 const BOOK_TOML: &str = "[book]\ntitle = \"t\"\nsrc = \"runbooks\"\n\n[build]\ncreate-missing = false\n\n[preprocessor.runbook]\ncommand = \"target/release/runbook mdbook\"\n";
 
+/// A wiki page about writing runbooks: step syntax inside an example, no step.
+const HOWTO: &str = "# Writing steps\n\nAnnotate a block after its language:\n\n````markdown\n```bash {#pods read}\nkubectl get pods\n```\n````\n\nOr inline: `{#id read}`.\n";
+
 fn tiny_book() -> Test {
     Test::new()
         .file("book.toml", BOOK_TOML)
         .file(
             "runbooks/SUMMARY.md",
-            "# Summary\n\n[Introduction](introduction.md)\n\n- [Head](2.1-head-stall.md)\n- [Other](./other.md)\n",
+            "# Summary\n\n[Introduction](introduction.md)\n\n- [Head](2.1-head-stall.md)\n- [Other](./other.md)\n- [How to](howto.md)\n",
         )
         .file("runbooks/introduction.md", "# Introduction\n\nThe wiki.\n")
+        .file("runbooks/howto.md", HOWTO)
         .file("runbooks/2.1-head-stall.md", RUNBOOK)
         .runbook("other", "# Other\n\n```manual {#look}\n- [ ] look\n```\n")
 }
@@ -188,9 +194,16 @@ fn build_book_renders_headers_and_leaks_no_attributes() {
     assert!(page.contains("asks: “restart the node?”"), "{page}");
     assert!(page.contains("<ol class=\"runbook-plan\">"), "{page}");
     assert!(page.contains("<code class=\"language-bash\">"), "{page}");
+    let howto = std::fs::read_to_string(t.path().join("book/howto.html")).unwrap();
+    assert!(howto.contains("{#pods read}"), "the example of step syntax stays: {howto}");
     for f in html_files(&t.path().join("book")) {
         let html = std::fs::read_to_string(&f).unwrap();
-        assert!(!html.contains("{#"), "{} has `{{#`", f.display());
+        // Attributes leak into a code block's class (`language-bash {#pods read}`).
+        let leaked = html.split("class=\"language-").skip(1).any(|rest| rest.split('"').next().unwrap().contains("{#"));
+        assert!(!leaked, "{} has step attributes in a class", f.display());
+        if !f.ends_with("howto.html") && !f.ends_with("print.html") {
+            assert!(!html.contains("{#"), "{} has `{{#`", f.display());
+        }
         assert!(!html.contains("requires: [kubectl]"), "{} shows the front matter", f.display());
     }
 }

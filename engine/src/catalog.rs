@@ -62,7 +62,10 @@ impl Catalog {
                 return None;
             }
             let shown = relative_to(f, &abs_root);
-            Some(parse::parse_bytes(&shown, &bytes).map_err(|e| (f.clone(), e)))
+            match parse::parse_bytes(&shown, &bytes) {
+                Err(e) if parse::is_wiki_page(&e) => None,
+                r => Some(r.map_err(|e| (f.clone(), e))),
+            }
         };
         // A runbook parses in tens of microseconds; starting a thread pool
         // costs more than parsing a project's few, and its idle threads spin

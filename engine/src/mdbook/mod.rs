@@ -27,7 +27,7 @@ use crate::plan::Dag;
 /// Is this page a runbook (the same test the catalog uses)? Other pages pass
 /// through the preprocessor unchanged.
 pub fn is_runbook(text: &str) -> bool {
-    parse::looks_like_runbook(text)
+    parse::is_runbook(text)
 }
 
 /// Rewrite every runbook chapter of a book. `src` is the book's source

@@ -89,6 +89,24 @@ pub fn looks_like_runbook(text: &str) -> bool {
     })
 }
 
+/// A page the quick test let through (a fence with `{` somewhere) that
+/// turned out to have no front matter and no step: a wiki page (SPEC §3),
+/// e.g. one that shows step syntax inside a ````markdown example.
+pub fn is_wiki_page(e: &Error) -> bool {
+    matches!(e, Error::Invalid(d) if only_no_steps(d))
+}
+
+/// The parse's findings say only "no steps" (see [`is_wiki_page`]).
+pub fn only_no_steps(d: &[Diagnostic]) -> bool {
+    d.len() == 1 && d[0].code == "no-steps"
+}
+
+/// Is this page a runbook: front matter, or at least one step?
+pub fn is_runbook(text: &str) -> bool {
+    looks_like_runbook(text)
+        && !matches!(parse_str(Path::new("page.md"), text, String::new()), Err(e) if is_wiki_page(&e))
+}
+
 /// The ids a file that does not parse may have meant: its stem, and an
 /// `id:` line of its front matter (read as plain text: the YAML may be what
 /// is broken).
