@@ -173,13 +173,11 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     // for all headings).
     let mut heading: Option<HeadingLevel> = None;
     let mut heading_text = String::new();
-    // The open block: info string, line, whether its fence is unclosed, body,
-    // and whether the body was already cut from the source (Text events are
-    // then skipped).
-    // The open block: info string, line, the closing fence's line index
-    // within the block when it must be checked against the body (see
-    // `Closing`), body, and whether the body was cut from the source.
-    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, Closing, String, bool)> = None;
+    // The open block: info string, line, its opening fence (character,
+    // length), the closing fence's line index within the block when it must
+    // be checked against the body (see `Closing`), body, and whether the
+    // body was cut from the source (Text events are then skipped).
+    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, (u8, usize), Closing, String, bool)> = None;
 
     let md = &text[body_start..];
     let parser = Parser::new_ext(md, Options::empty());
@@ -211,10 +209,10 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                     Some(_) if top_level => Closing::Found,
                     Some(at) => Closing::Line(memchr::memchr_iter(b'\n', &src.as_bytes()[..at]).count()),
                 };
-                block = Some((info, line, state, body.unwrap_or_default(), sliced));
+                block = Some((info, line, opening_fence(src), state, body.unwrap_or_default(), sliced));
             }
             Event::Text(t) | Event::Code(t) => {
-                if let Some((_, _, _, body, sliced)) = block.as_mut() {
+                if let Some((_, _, _, _, body, sliced)) = block.as_mut() {
                     if !*sliced {
                         body.push_str(&t);
                     }
@@ -223,7 +221,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                 }
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, line, closing, body, _)) = block.take() {
+                if let Some((info, line, (ch, n), closing, body, _)) = block.take() {
                     let body = if body.contains('\r') { body.replace("\r\n", "\n") } else { body };
                     let unclosed = match closing {
                         Closing::Missing => true,
@@ -233,6 +231,23 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                         // runs on to its container's end.
                         Closing::Line(k) => memchr::memchr_iter(b'\n', body.as_bytes()).count() >= k,
                     };
+                    let step = info.contains('{');
+                    if let Some(k) = opening_inside(&body, ch, n, !step) {
+                        let fence = format!("{n} {}", if ch == b'~' { "tildes" } else { "backticks" });
+                        let what = if step { "step" } else { "code block" };
+                        errors.push(
+                            Diagnostic::error(
+                                "unclosed-fence",
+                                format!(
+                                    "the {what} opened at line {line} runs on into this line, which opens another block"
+                                ),
+                            )
+                            .at(path, line + 1 + k)
+                            .hint(format!(
+                                "add the {what}'s closing fence (a line of {fence}) where it ends, above this line"
+                            )),
+                        );
+                    }
                     classify(
                         path,
                         &info,
@@ -337,6 +352,31 @@ fn closing_fence(src: &str, top_level: bool) -> Option<usize> {
         }
         end = start - 1;
     }
+}
+
+/// The character and length of the fence that opens the block at the start
+/// of `src` (after any list or quote markers).
+fn opening_fence(src: &str) -> (u8, usize) {
+    let first = src.lines().next().unwrap_or("");
+    let Some(at) = first.find(['`', '~']) else { return (b'`', 3) };
+    let ch = first.as_bytes()[at];
+    (ch, first[at..].bytes().take_while(|&b| b == ch).count())
+}
+
+/// A line of a block's body that looks like the opening of another block:
+/// the block's own fence character, at least as many, and an info string
+/// (with `{` attributes, when `steps_only`). It cannot be content anyone
+/// meant: no closing fence can follow it inside this block without closing
+/// this block instead. So the block's own closing fence is missing above
+/// it, and the block swallowed what came after (a step, often). Its index
+/// among the body's lines.
+fn opening_inside(body: &str, ch: u8, n: usize, steps_only: bool) -> Option<usize> {
+    body.lines().position(|l| {
+        let t = l.trim_start();
+        let run = t.bytes().take_while(|&b| b == ch).count();
+        let info = t[run..].trim();
+        run >= n && !info.is_empty() && (!steps_only || info.contains('{')) && (ch == b'~' || !info.contains('`'))
+    })
 }
 
 /// What the source says of a block's closing fence.
@@ -658,6 +698,30 @@ mod tests {
         ] {
             let e = ok(md).unwrap_err();
             assert!(e.contains("not closed"), "{md:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_closing_fence_is_found_where_the_next_block_opens() {
+        let err = |md: &str| parse(md).unwrap_err().to_string();
+        // A manual step's closing fence deleted: it swallows the next step.
+        let e = err("# T\n\n```manual {#look}\n- [ ] look\n\n```bash {#next}\necho\n```\n");
+        assert!(e.contains("t.md:6") && e.contains("the step opened at line 3 runs on"), "{e}");
+        // A prose block's: the step after it vanishes.
+        let e = err("# T\n\n```text\nexample\n\n```bash {#gone}\necho\n```\n\n```bash {#a}\ntrue\n```\n");
+        assert!(e.contains("t.md:6") && e.contains("the code block opened at line 3"), "{e}");
+        // In a list item too.
+        let e = err("# T\n\n- x\n\n  ```bash {#a}\n  echo\n\n  ```bash {#b}\n  echo\n  ```\n");
+        assert!(e.contains("t.md:8"), "{e}");
+        // Not: a longer fence around an example, a prose block showing a
+        // fence without attributes, a line of backticks with backticks after.
+        for md in [
+            "# T\n\n````manual {#m}\n```bash {#x}\necho\n```\n````\n",
+            "# T\n\n```text\n```python\n```\n\n```bash {#a}\ntrue\n```\n",
+            "# T\n\n```bash {#a}\necho '```x``` is inline code'\n```\n",
+            "# T\n\n~~~bash {#a}\ncat <<'EOF'\n```bash {#not-a-step}\nEOF\n~~~\n",
+        ] {
+            assert!(parse(md).is_ok(), "{md:?}: {:?}", parse(md).err().map(|e| e.to_string()));
         }
     }
 
