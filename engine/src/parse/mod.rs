@@ -173,11 +173,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     // for all headings).
     let mut heading: Option<HeadingLevel> = None;
     let mut heading_text = String::new();
-    // The open block: info string, line, its opening fence (character,
-    // length), the closing fence's line index within the block when it must
-    // be checked against the body (see `Closing`), body, and whether the
-    // body was cut from the source (Text events are then skipped).
-    let mut block: Option<(pulldown_cmark::CowStr<'_>, usize, (u8, usize), Closing, String, bool)> = None;
+    let mut block: Option<OpenBlock<'_>> = None;
 
     let md = &text[body_start..];
     let parser = Parser::new_ext(md, Options::empty());
@@ -209,19 +205,26 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                     Some(_) if top_level => Closing::Found,
                     Some(at) => Closing::Line(memchr::memchr_iter(b'\n', &src.as_bytes()[..at]).count()),
                 };
-                block = Some((info, line, opening_fence(src), state, body.unwrap_or_default(), sliced));
+                block = Some(OpenBlock {
+                    info,
+                    line,
+                    fence: opening_fence(src),
+                    closing: state,
+                    body: body.unwrap_or_default(),
+                    sliced,
+                });
             }
             Event::Text(t) | Event::Code(t) => {
-                if let Some((_, _, _, _, body, sliced)) = block.as_mut() {
-                    if !*sliced {
-                        body.push_str(&t);
+                if let Some(b) = block.as_mut() {
+                    if !b.sliced {
+                        b.body.push_str(&t);
                     }
                 } else if heading.is_some() {
                     heading_text.push_str(&t);
                 }
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, line, (ch, n), closing, body, _)) = block.take() {
+                if let Some(OpenBlock { info, line, fence: (ch, n), closing, body, .. }) = block.take() {
                     let body = if body.contains('\r') { body.replace("\r\n", "\n") } else { body };
                     let unclosed = match closing {
                         Closing::Missing => true,
@@ -352,6 +355,18 @@ fn closing_fence(src: &str, top_level: bool) -> Option<usize> {
         }
         end = start - 1;
     }
+}
+
+/// The fenced block being read.
+struct OpenBlock<'a> {
+    info: pulldown_cmark::CowStr<'a>,
+    line: usize,
+    /// Its opening fence: character and length.
+    fence: (u8, usize),
+    closing: Closing,
+    body: String,
+    /// The body was cut from the source: Text events are skipped.
+    sliced: bool,
 }
 
 /// The character and length of the fence that opens the block at the start
