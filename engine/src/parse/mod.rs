@@ -386,6 +386,9 @@ fn opening_fence(src: &str) -> (u8, usize) {
 /// it, and the block swallowed what came after (a step, often). Its index
 /// among the body's lines.
 fn opening_inside(body: &str, ch: u8, n: usize, steps_only: bool) -> Option<usize> {
+    // Most bodies hold no fence at all: one fast search rules them out.
+    let fence = [ch; 3];
+    memchr::memmem::find(body.as_bytes(), &fence[..n.min(3)])?;
     body.lines().position(|l| {
         let t = l.trim_start();
         let run = t.bytes().take_while(|&b| b == ch).count();
