@@ -956,3 +956,16 @@ fn the_incident_report_reads_as_a_timeline() {
         insta::assert_snapshot!("incident_report", md);
     });
 }
+
+#[test]
+fn a_play_whose_output_nobody_reads_any_more_ends_normally() {
+    // `runbook play … 2>&1 | head -1`: stdout and stderr closed under it.
+    // The play runs to its end and exits with its own code, not a panic's.
+    let t = Test::new().runbook("a", "```bash {#one}\necho one\n```\n\n```bash {#two}\necho two; exit 3\n```\n");
+    let mut child = rb_cmd(t.path(), &["play", "a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a failed play, not a crash");
+    assert!(journal(t.path()).contains("\"event\":\"run-end\",\"status\":\"failed\""), "{}", journal(t.path()));
+}

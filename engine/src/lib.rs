@@ -6,6 +6,17 @@
 //! ([`template`]) and previews the result ([`preview`]). The binary in
 //! `main.rs` is a thin shell over [`cli`].
 
+/// `eprintln!` that never panics: a closed stderr (`runbook play 2>&1 | head
+/// -1`) must not turn a finished play into a crash (exit 101). What is lost
+/// is a message on a stream nobody reads any more.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod catalog;
 pub mod check;
 pub mod cli;

@@ -28,7 +28,7 @@ fn main() {
         Err(e) => {
             match &e {
                 Error::Failed(m) if m.is_empty() => {}
-                e => eprintln!("{e}"),
+                e => runbook::errln!("{e}"),
             }
             e.exit().code()
         }

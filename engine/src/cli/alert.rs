@@ -32,14 +32,14 @@ pub fn input(config: &Config, id: &str, from_alert: Option<&str>) -> Result<(Str
     };
     let (vars, notes) = a.vars(&config.alerts);
     let shown_vars: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    eprintln!(
+    crate::errln!(
         "alert {} ({}): {}",
         a.alertname.as_deref().unwrap_or("(no alertname)"),
         a.status,
         if shown_vars.is_empty() { "no variables".to_string() } else { shown_vars.join(" ") }
     );
     for n in notes {
-        eprintln!("  note: {n}");
+        crate::errln!("  note: {n}");
     }
     Ok((id, vars))
 }

@@ -45,7 +45,7 @@ fn source_dir(ctx: &PreprocessorContext, config: &Config) -> PathBuf {
 fn warn_on_version(ctx: &PreprocessorContext) {
     let minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
     if minor(&ctx.mdbook_version) != minor(mdbook_preprocessor::MDBOOK_VERSION) {
-        eprintln!(
+        crate::errln!(
             "warning: runbook's preprocessor was built for mdBook {}, called by mdBook {}",
             mdbook_preprocessor::MDBOOK_VERSION,
             ctx.mdbook_version

@@ -22,7 +22,7 @@ pub fn run(
     let resolved = vars::resolve(&rb, profile, alert, &sets);
     let p = preview::build(&rb, &dag, &resolved, profile)?;
     for w in &p.warnings {
-        eprintln!("{w}");
+        crate::errln!("{w}");
     }
     if json {
         super::out(&(serde_json::to_string_pretty(&p).map_err(anyhow::Error::from)? + "\n"));

@@ -62,13 +62,13 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
         RunStatus::Passed => Ok(Exit::Success),
         RunStatus::Failed => {
             if !msg.is_empty() {
-                eprintln!("{msg}");
+                crate::errln!("{msg}");
             }
-            eprintln!("report: runbook report {}", outcome.run_id);
+            crate::errln!("report: runbook report {}", outcome.run_id);
             Err(Error::Failed(String::new()))
         }
         RunStatus::Interrupted => {
-            eprintln!("{msg}");
+            crate::errln!("{msg}");
             Ok(Exit::Interrupted)
         }
         RunStatus::Refused => Err(Error::Refused(msg)),
@@ -84,7 +84,7 @@ fn preflight(rb: &Runbook, vars: &vars::Resolved, env: Option<&crate::config::En
     let mut errors = Vec::new();
     for s in &rb.steps {
         for w in preview::quote_warnings(rb, s) {
-            eprintln!("{w}");
+            crate::errln!("{w}");
         }
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);

@@ -87,7 +87,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
     if failed.is_empty() {
         Ok(Exit::Success)
     } else {
-        eprintln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
+        crate::errln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
         Err(Error::Failed(String::new()))
     }
 }

@@ -80,7 +80,7 @@ pub fn intercept() -> Option<i32> {
 /// Answer one call of `name args…`; returns the exit code.
 pub fn run(name: &str, args: &[String]) -> i32 {
     let Some(state) = std::env::var_os(STATE_ENV).map(PathBuf::from) else {
-        eprintln!("runbook __shim: {STATE_ENV} is not set: the shim only answers inside a rehearsal");
+        crate::errln!("runbook __shim: {STATE_ENV} is not set: the shim only answers inside a rehearsal");
         return 2;
     };
     drain_stdin();
@@ -110,12 +110,12 @@ pub fn run(name: &str, args: &[String]) -> i32 {
                 (Err(_), Ok(l)) => format!(" ({l})"),
                 _ => String::new(),
             };
-            eprintln!("no fixture for: {cmd}{at}");
-            eprintln!("  hint: add a [[scenario.stub]] with cmd = \"{}\" to the fixture", cmd.replace('"', "\\\""));
+            crate::errln!("no fixture for: {cmd}{at}");
+            crate::errln!("  hint: add a [[scenario.stub]] with cmd = \"{}\" to the fixture", cmd.replace('"', "\\\""));
             NO_FIXTURE_EXIT
         }
         Err(e) => {
-            eprintln!("runbook shim: {e:#}");
+            crate::errln!("runbook shim: {e:#}");
             NO_FIXTURE_EXIT
         }
     }

@@ -43,13 +43,13 @@ pub fn ask(question: &str, timeout: Option<Duration>, cancel: &AtomicBool) -> Re
     let stdin = std::io::stdin();
     loop {
         if cancel.load(Ordering::SeqCst) {
-            eprintln!();
+            crate::errln!();
             return Reply::Cancelled;
         }
         if let Some(t) = timeout
             && start.elapsed() >= t
         {
-            eprintln!();
+            crate::errln!();
             return Reply::Timeout;
         }
         let fd = stdin.as_fd();

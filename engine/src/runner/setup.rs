@@ -195,7 +195,7 @@ fn settle_vars(rb: &Runbook, opts: &mut PlayOptions, previous: Option<&RunLog>, 
         return Err(Error::Invalid(missing.iter().map(|m| unset(m, again.contains(&m.name), run)).collect()));
     }
     let n = missing.len();
-    eprintln!(
+    crate::errln!(
         "{n} variable{} not set; answers are recorded in the run's journal (secrets as ***):",
         if n == 1 { " is" } else { "s are" }
     );

@@ -59,7 +59,8 @@ impl Term {
 
     fn print(&self, line: String) {
         if self.mp.println(&line).is_err() {
-            println!("{line}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "{line}");
         }
     }
 }
