@@ -287,3 +287,23 @@ fn a_runbook_that_does_not_parse_keeps_its_fixture() {
         .stdout_lacks("does not exist")
         .run();
 }
+
+#[test]
+fn a_failed_scenario_says_where_and_what_the_step_said_and_nothing_else() {
+    // A typo in a command: the scenario fails at the first step. Its stubs
+    // are never called because of that: no warning about them.
+    let f = Test::new()
+        .runbook("clean", &CLEAN.replace("kubectl get pods", "kubctl get pods"))
+        .fixture("clean", CLEAN_FIXTURE)
+        .args(["check"])
+        .status(1)
+        .stdout_lacks("unused-stub")
+        .run();
+    assert!(
+        f.stdout.contains(
+            "expected outcome passed, got failed (step `pods` failed: exit 127) at runbooks/clean.md:3; last output: line 1: kubctl: command not found"
+        ),
+        "{}",
+        f.stdout
+    );
+}

@@ -320,7 +320,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
                         &run.unused_queries,
                     ),
                 ];
-                for (code, what, never, hint, list) in unused {
+                // A failed scenario stops early: what it never called is a
+                // consequence, and would bury the failure.
+                for (code, what, never, hint, list) in unused.into_iter().filter(|_| run.passed) {
                     for u in list {
                         rep.findings.push(
                             Diagnostic::warning(

@@ -88,6 +88,24 @@ pub struct ScenarioRun {
     pub transcript: String,
 }
 
+/// Where a failed step is in its runbook and the last line it printed
+/// (`kubctl: command not found`): what the author needs to fix it.
+fn step_detail(rb: &Runbook, id: &str, r: &runner::StepResult, sb: &SandboxDir) -> String {
+    let mut d = String::new();
+    if let Some(s) = rb.step(id) {
+        d.push_str(&format!(" at {}:{}", rb.path.display(), s.line));
+    }
+    if let Some(last) = r.tail.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        // bash names the script it reads, `/dev/fd/N`: noise here.
+        let last = match last.strip_prefix("/dev/fd/").and_then(|r| r.split_once(": ")) {
+            Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest,
+            _ => last,
+        };
+        d.push_str(&format!("; last output: {}", sb.scrub(last)));
+    }
+    d
+}
+
 fn answer(a: Ans) -> Answer {
     match a {
         Ans::Yes => Answer::Yes,
@@ -191,14 +209,19 @@ pub fn run_scenario(
     let want = sc.expect.outcome.map_or("passed", outcome_name);
     if outcome.status.name() != want {
         let mut f = format!("expected outcome {want}, got {}", outcome.status.name());
+        let failed = outcome.steps.iter().find(|(_, r)| r.status == runner::StepStatus::Failed);
         if let Some(m) = &outcome.message {
             f.push_str(&format!(" ({})", sb.scrub(m)));
-        } else if let Some((id, r)) = outcome.steps.iter().find(|(_, r)| r.status == runner::StepStatus::Failed) {
+        } else if let Some((id, r)) = failed {
             // Name the step that decided it.
             f.push_str(&format!("; step `{id}` failed"));
             if let Some(reason) = &r.reason {
                 f.push_str(&format!(": {}", sb.scrub(reason)));
             }
+        }
+        // Where that step is, and what it said last.
+        if let Some((id, r)) = failed {
+            f.push_str(&step_detail(rb, id, r, &sb));
         }
         run.failures.push(f);
     }
@@ -206,8 +229,12 @@ pub fn run_scenario(
         let got = outcome.steps.get(id).map_or("not-run", |r| r.status.name());
         if got != status.name() {
             let why = outcome.steps.get(id).and_then(|r| r.reason.clone()).map(|r| format!(" ({})", sb.scrub(&r)));
+            let detail = match outcome.steps.get(id) {
+                Some(r) if r.status == runner::StepStatus::Failed => step_detail(rb, id, r, &sb),
+                _ => String::new(),
+            };
             run.failures.push(format!(
-                "step `{id}`: expected {}, got {got}{} [{}:{line}]",
+                "step `{id}`: expected {}, got {got}{} [{}:{line}]{detail}",
                 status.name(),
                 why.unwrap_or_default(),
                 fx.path.display()
