@@ -969,3 +969,35 @@ fn a_play_whose_output_nobody_reads_any_more_ends_normally() {
     assert_eq!(status.code(), Some(1), "a failed play, not a crash");
     assert!(journal(t.path()).contains("\"event\":\"run-end\",\"status\":\"failed\""), "{}", journal(t.path()));
 }
+
+#[test]
+fn a_process_a_step_leaves_behind_can_neither_read_nor_change_later_scripts() {
+    // `one` leaves a process in a session of its own (out of reach of the
+    // group kill), holding `one`'s script descriptor. While `two` runs it
+    // reads that descriptor, and tries to write it. Warm interpreters off:
+    // every step reads a memfd.
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#one}
+            fd=${0#/dev/fd/}
+            setsid bash -c "sleep 0.3; cat /proc/self/fd/$fd > spy.tmp; mv spy.tmp spy.out; { printf 'touch injected\n' > /proc/self/fd/$fd; } 2>/dev/null; echo \$? > spy.write" </dev/null >/dev/null 2>&1 &
+            ```
+
+            ```bash {#two}
+            sleep 0.8 # SECRET-OF-TWO
+            ```
+            "#,
+        )
+        .env("RUNBOOK_WARM", "0")
+        .args(["play", "a"])
+        .run();
+    let dir = t.path();
+    wait_until("the spy", || dir.join("spy.write").exists());
+    let seen = std::fs::read_to_string(dir.join("spy.out")).unwrap();
+    assert!(!seen.contains("SECRET-OF-TWO"), "a leftover read a later step's script:\n{seen}");
+    assert!(seen.contains("setsid"), "it reads its own step's body: {seen}");
+    let wrote = std::fs::read_to_string(dir.join("spy.write")).unwrap();
+    assert_ne!(wrote.trim(), "0", "a leftover could write a step's script");
+}
