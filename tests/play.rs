@@ -1001,3 +1001,25 @@ fn a_process_a_step_leaves_behind_can_neither_read_nor_change_later_scripts() {
     let wrote = std::fs::read_to_string(dir.join("spy.write")).unwrap();
     assert_ne!(wrote.trim(), "0", "a leftover could write a step's script");
 }
+
+#[test]
+fn secrets_with_quotes_backslashes_and_tabs_are_masked_in_their_quoted_forms_too() {
+    // A quote, a backslash, `'` with `!`, a tab: the rendered command holds
+    // the value shell-quoted or as a Python literal, not as itself.
+    for value in ["Qw\"Er\\Ty", "it's!a\tsecret"] {
+        let t = Test::new().runbook(
+            "a",
+            "---\nsecrets: [db_password]\n---\n```bash {#use-pw}\npw={{ db_password }}\necho \"$pw\"\n```\n\n```python {#py}\npw = {{ db_password }}\nprint(pw)\n```\n",
+        );
+        let set = format!("db_password={value}");
+        let play = rb(t.path(), &["play", "a", "--set", &set]);
+        assert_eq!(play.status.code(), Some(0), "{}", text(&play));
+        let plan = rb(t.path(), &["plan", "a", "--set", &set]);
+        let report = rb(t.path(), &["report", "latest"]);
+        let all = format!("{}{}{}{}", text(&play), text(&plan), text(&report), journal(t.path()));
+        for piece in ["Er\\", "Qw\\\"", "s!a", "it'"] {
+            assert!(!all.contains(piece), "{value:?}: `{piece}` shown:\n{all}");
+        }
+        assert!(all.contains("==> use-pw: pw=***"), "{all}");
+    }
+}

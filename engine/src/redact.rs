@@ -31,6 +31,13 @@ pub struct Redactor {
 impl Redactor {
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
         let mut values: Vec<String> = values.into_iter().filter(|v| v.chars().count() >= MIN_LEN).collect();
+        // The escaped forms a template gives a value: a quote or a backslash
+        // in a secret makes them differ from the value itself.
+        let quoted: Vec<String> = values
+            .iter()
+            .flat_map(|v| crate::template::quoted_forms(v).into_iter().filter(move |q| !q.contains(v.as_str())))
+            .collect();
+        values.extend(quoted);
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         Redactor { values }

@@ -70,6 +70,16 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     one(&value.to_string())
 }
 
+/// How a text value can appear in a rendered body besides as itself: the
+/// shell word and the Python literal the templates make of it. A secret's
+/// are masked too, or `Qw"Er\Ty` would show as `"Qw\"Er\\Ty"`.
+pub fn quoted_forms(v: &str) -> Vec<String> {
+    let v = JValue::from(v);
+    let mut forms: Vec<String> = shell_quote(&v).ok().into_iter().collect();
+    forms.push(python_literal(&v));
+    forms
+}
+
 fn python_literal(value: &JValue) -> String {
     if value.is_number() || matches!(value.kind(), minijinja::value::ValueKind::Bool) {
         let s = value.to_string();
