@@ -254,3 +254,32 @@ fn a_step_after_a_long_one_gets_a_young_interpreter() {
         .run();
     assert!(t.stdout.contains("age: young"), "{}", t.stdout);
 }
+
+#[test]
+fn a_step_after_one_that_renames_the_host_sees_the_new_name() {
+    // bash sets `$HOSTNAME` (when not inherited) as it starts: an
+    // interpreter warmed before the rename would keep the old one. Needs
+    // a UTS namespace of its own (root, or user namespaces) not to rename
+    // this machine.
+    let unshare = std::process::Command::new("unshare").args(["-u", "true"]).output();
+    if !unshare.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `unshare -u` is not allowed here");
+        return;
+    }
+    let t = Test::new().runbook(
+        "a",
+        "```bash {#rename}\nhostname runbook-renamed\n```\n\n```bash {#check}\necho \"host=$HOSTNAME\"\n```\n",
+    );
+    let out = std::process::Command::new("unshare")
+        .arg("-u")
+        .arg(crate::common::bin())
+        .args(["play", "a"])
+        .current_dir(t.path())
+        .env_remove("HOSTNAME")
+        .env_remove("RUNBOOK_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("host=runbook-renamed"), "{}", text(&out));
+}

@@ -20,8 +20,10 @@
 //! (another step came first, the step's `cwd` rendered differently, its body
 //! is long, the play stopped) is killed with its group, having run nothing.
 //! So is one whose working directory is no longer the one at its path (the
-//! step before made it again), and one older than [`MAX_AGE`] (bash's
-//! `$SECONDS` counts from the interpreter's start).
+//! step before made it again), one started under another host name (bash
+//! sets `$HOSTNAME` as it starts), and one older than [`MAX_AGE`] (bash's
+//! `$SECONDS` counts from the interpreter's start, and this bounds how stale
+//! anything else read at start-up can be).
 //! If the engine itself dies (`kill -9`), the pipe's write end closes with
 //! it: the interpreter reads an empty script and exits 0.
 //!
@@ -57,7 +59,14 @@ pub struct Warm {
     step: usize,
     cwd: PathBuf,
     born: Instant,
+    /// The host name when it started: bash sets `$HOSTNAME` from it then.
+    host: Option<std::ffi::OsString>,
     proc: Option<Proc>,
+}
+
+/// The machine's host name now.
+fn host_name() -> Option<std::ffi::OsString> {
+    nix::sys::utsname::uname().ok().map(|u| u.nodename().to_os_string())
 }
 
 /// Can a step with this spec have a warm interpreter?
@@ -84,15 +93,20 @@ impl Warm {
             return None;
         }
         let proc = process::spawn_waiting(spec).ok()?;
-        Some(Warm { step, cwd: spec.cwd.to_path_buf(), born: Instant::now(), proc: Some(proc) })
+        Some(Warm { step, cwd: spec.cwd.to_path_buf(), born: Instant::now(), host: host_name(), proc: Some(proc) })
     }
 
     /// The step's process, running `body` from now on; `None` (and this
     /// interpreter killed) when it was started for another step or another
     /// working directory, the body is longer than [`BODY_MAX`], it is older
-    /// than [`MAX_AGE`], or its directory is no longer the one at `cwd`.
+    /// than [`MAX_AGE`], its directory is no longer the one at `cwd`, or
+    /// the host name changed since it started (a step that renames the host,
+    /// then one that checks `$HOSTNAME`).
     pub fn fire(mut self, step: usize, cwd: &Path, body: &str) -> Option<Proc> {
         if step != self.step || cwd != self.cwd || body.len() > BODY_MAX || self.born.elapsed() > MAX_AGE {
+            return None;
+        }
+        if host_name() != self.host {
             return None;
         }
         let mut p = self.proc.take()?;
