@@ -520,6 +520,27 @@ fn expect_mismatch_fails() {
 }
 
 #[test]
+fn expect_matches_line_by_line_as_grep_does() {
+    // `^` and `$` anchor at each line: `echo ok` ends with a newline, and
+    // a line in the middle of the output counts.
+    Test::new()
+        .runbook(
+            "a",
+            "```bash {#exact expect=\"^ok$\"}\necho ok\n```\n\n```bash {#middle expect=\"^Running$\"}\nprintf 'Pending\\nRunning\\nDone\\n'\n```\n",
+        )
+        .args(["play", "a"])
+        .stdout_has("<== exact: passed")
+        .stdout_has("<== middle: passed")
+        .run();
+    Test::new()
+        .runbook("a", "```bash {#partial expect=\"^Run$\"}\necho Running\n```\n")
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("stdout does not match expect /^Run$/")
+        .run();
+}
+
+#[test]
 fn budget_is_not_a_timeout() {
     Test::new()
         .runbook("a", "```bash {#slowish budget=1s escalate=\"page the DA on-call\"}\nsleep 1.5; echo done\n```\n")

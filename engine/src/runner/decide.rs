@@ -229,7 +229,9 @@ impl<'a> Sched<'a> {
                     Ok(_) => Some((Regex::new("").expect("the empty regex"), src)),
                     Err(e) => return fail(e),
                 },
-                Ok(src) => match Regex::new(&src) {
+                // Line by line, as grep: `^ok$` matches `echo ok`, whose
+                // stdout ends with a newline (found in review).
+                Ok(src) => match regex::RegexBuilder::new(&src).multi_line(true).build() {
                     Ok(re) => Some((re, src)),
                     Err(e) => return fail(format!("`expect` is not a regex: {e}")),
                 },
