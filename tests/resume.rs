@@ -277,3 +277,25 @@ fn starting_over_kills_only_this_projects_leftovers() {
     }
     panic!("never got two runs with the same id");
 }
+
+#[test]
+fn resume_over_a_finished_run_refuses_and_says_how_to_go_on() {
+    // `--resume --yes` must not start over: every write step would run again.
+    let t = Test::new().runbook(
+        "a",
+        "```bash {#one}\necho one >> runs.txt\n```\n\n```bash {#two}\necho two >> runs.txt; exit 4\n```\n",
+    );
+    let dir = t.path();
+    assert_eq!(rb(dir, &["play", "a", "--yes"]).status.code(), Some(1));
+    let o = rb(dir, &["play", "a", "--yes", "--resume"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nothing to resume"), "{err}");
+    assert!(err.contains("runbook play a --env devnet --from two`"), "{err}");
+    assert!(err.contains("runbook play a --env devnet --fresh`"), "{err}");
+    assert_eq!(counts(dir).get("one"), Some(&1), "nothing ran again");
+    // Without any earlier run, `--resume` starts one.
+    let t = Test::new().runbook("b", "```bash {#one}\ntrue\n```\n");
+    let o = rb(t.path(), &["play", "b", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

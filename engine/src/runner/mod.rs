@@ -22,7 +22,9 @@
 //! - **Resumable** = the latest run of this runbook@env ended without a
 //!   `run-end` (crash), or as `interrupted` or `refused` and was not rolled
 //!   back. A failed run is finished (its rollback may have run); re-run it
-//!   from a step with `--from`.
+//!   from a step with `--from`. `--resume` over a finished run refuses
+//!   (exit 3) and names `--from STEP` and `--fresh`, rather than run every
+//!   step again; with no earlier run at all it starts one.
 //! - **Answers**: a declined `confirm` is a refusal: the play stops (running
 //!   steps finish), exit 3, the run stays resumable. `Skip` skips the step.
 //!   A manual step answered "no" (not done) fails. `--step` "quit" is a

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{self, Journal, Record, RunLog, VarRecord};
 use super::lock::{self, Holder, PlayLock};
-use super::{Answers, PlayOptions, ResumeMode, prompt, time};
+use super::{Answers, PlayOptions, ResumeMode, StepStatus, prompt, time};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::Runbook;
@@ -44,6 +44,25 @@ pub struct Prepared {
 
 pub fn state_dir(config: &Config, opts: &PlayOptions) -> PathBuf {
     opts.sandbox.as_ref().map(|s| s.state_dir.clone()).unwrap_or_else(|| config.state.clone())
+}
+
+/// Why `--resume` has nothing to resume, and the ways on.
+fn nothing_to_resume(rb: &Runbook, log: &RunLog, opts: &PlayOptions) -> String {
+    let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
+    let again = format!("runbook play {}{env_flag}", rb.id);
+    let status = log.status.as_deref().unwrap_or("unfinished");
+    let failed = log.steps.iter().find(|(_, s)| s.status == Some(StepStatus::Failed) && !s.undo).map(|(k, _)| k);
+    let mut m = format!("--resume: the latest run, {}, {status}", log.run_id);
+    if log.rolled_back {
+        m.push_str(" and was rolled back");
+    }
+    m.push_str(": it is finished, there is nothing to resume");
+    if let Some(step) = failed {
+        m.push_str(&format!("\n  re-run from the step that failed: `{again} --from {step}`"));
+    }
+    m.push_str(&format!("\n  or start over, every step again: `{again} --fresh`"));
+    m.push_str(&format!("\n  see what ran: `runbook report {}`", log.run_id));
+    m
 }
 
 pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions) -> Result<Prepared> {
@@ -88,9 +107,15 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
                 };
                 if resume { Some(log) } else { None }
             }
+            // `--resume` over a finished run: starting over would run every
+            // step again, write steps included, which is not what the
+            // operator asked for (found in review).
+            Some((_, log)) if mode == ResumeMode::Resume => {
+                return Err(Error::Refused(nothing_to_resume(rb, &log, opts)));
+            }
             _ => {
                 if mode == ResumeMode::Resume {
-                    notes.push("--resume: no unfinished run of this runbook and env; starting a new run".into());
+                    notes.push("--resume: no earlier run of this runbook and env; starting a new run".into());
                 }
                 None
             }
