@@ -326,6 +326,34 @@ fn timeout_kills_the_whole_process_group() {
 }
 
 #[test]
+fn a_step_deaf_to_sigterm_gets_one_grace_period_then_sigkill() {
+    // The step and its child ignore SIGTERM: SIGKILL comes one grace period
+    // (3 s) after the timeout, not two. The recorded duration says which.
+    let t = Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#deaf timeout=1s}
+            trap '' TERM
+            bash -c "trap '' TERM; sleep 1000" &
+            echo $! > child.pid
+            while true; do sleep 0.05; done
+            ```
+            "#,
+        )
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("timed out after 1s")
+        .run();
+    let pid: i32 = std::fs::read_to_string(t.path().join("child.pid")).unwrap().trim().parse().unwrap();
+    wait_until("the child to die", || !alive(pid));
+    let end = journal(t.path()).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&end).unwrap();
+    let ms = v["duration_ms"].as_u64().unwrap();
+    assert!((4000..6500).contains(&ms), "timeout 1 s + one grace period of 3 s, got {ms} ms");
+}
+
+#[test]
 fn leftover_background_processes_end_with_the_step() {
     let t = Test::new()
         .runbook(

@@ -183,8 +183,11 @@ pub fn signal_group(pgid: i32, sig: Signal) {
 }
 
 /// SIGTERM the group (or the child alone), wait up to [`GRACE`] for the
-/// child, then SIGKILL whatever is left. Returns the child's exit status.
+/// child and the rest of its group, then SIGKILL whatever is left. One grace
+/// period in all (a step ignoring SIGTERM, children too, once waited two).
+/// Returns the child's exit status.
 pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
+    let deadline = tokio::time::Instant::now() + GRACE;
     match p.pgid {
         Some(g) => signal_group(g, Signal::SIGTERM),
         None => {
@@ -193,17 +196,25 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
             }
         }
     }
-    let status = match tokio::time::timeout(GRACE, p.child.wait()).await {
+    let status = match tokio::time::timeout_at(deadline, p.child.wait()).await {
         Ok(s) => s.ok(),
         Err(_) => {
-            let _ = p.child.start_kill();
+            match p.pgid {
+                Some(g) => signal_group(g, Signal::SIGKILL),
+                None => {
+                    let _ = p.child.start_kill();
+                }
+            }
             p.child.wait().await.ok()
         }
     };
-    if let Some(g) = p.pgid
-        && group_running(g)
-    {
-        end_group(g).await;
+    if let Some(g) = p.pgid {
+        while group_running(g) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if group_running(g) {
+            signal_group(g, Signal::SIGKILL);
+        }
     }
     status
 }
