@@ -586,7 +586,10 @@ pub fn run_dirs(state: &Path) -> Vec<PathBuf> {
 pub fn run_dirs_unchecked(state: &Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(state.join("runs")) else { return Vec::new() };
     let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    v.sort();
+    // Run ids sort by time, then by the `-2`, `-3` … of runs started in the
+    // same second: numerically, or `-10` would come before `-9` (found in
+    // review: `report latest` and `--resume` picked an older run).
+    v.sort_by(|a, b| natord::compare(&a.to_string_lossy(), &b.to_string_lossy()));
     v
 }
 
@@ -597,6 +600,36 @@ fn at_most_one(n: &u32) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn runs_of_the_same_second_sort_by_their_number() {
+        let state = tempfile::tempdir().unwrap();
+        let ids = [
+            "20261130T034244Z-a-local-10",
+            "20261130T034244Z-a-local",
+            "20261130T034244Z-a-local-9",
+            "20261130T034244Z-a-local-2",
+            "20261130T034245Z-a-local",
+        ];
+        for id in ids {
+            let d = state.path().join("runs").join(id);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(FILE), "").unwrap();
+        }
+        let got: Vec<String> =
+            run_dirs(state.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            got,
+            [
+                "20261130T034244Z-a-local",
+                "20261130T034244Z-a-local-2",
+                "20261130T034244Z-a-local-9",
+                "20261130T034244Z-a-local-10",
+                "20261130T034245Z-a-local"
+            ]
+        );
+    }
+
     use super::*;
 
     fn note(text: &str) -> Record {
