@@ -44,7 +44,8 @@ pub fn status_of(log: &RunLog) -> String {
     }
 }
 
-/// Every recorded run, oldest first. An unreadable journal is listed with its error.
+/// Every recorded run, oldest first. An unreadable journal is listed with
+/// its error.
 pub fn list(state: &Path) -> Vec<RunRow> {
     journal::run_dirs(state)
         .into_iter()

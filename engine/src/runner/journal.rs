@@ -576,8 +576,14 @@ impl RunLog {
 }
 
 /// Every run directory under `state/runs` that holds a journal, oldest first.
+/// An empty journal is no run: the engine was killed before it wrote the
+/// run's first record, so nothing of it ever happened (it was listed as
+/// `corrupt` for ever; found in review).
 pub fn run_dirs(state: &Path) -> Vec<PathBuf> {
-    run_dirs_unchecked(state).into_iter().filter(|p| p.join(FILE).is_file()).collect()
+    run_dirs_unchecked(state)
+        .into_iter()
+        .filter(|p| std::fs::metadata(p.join(FILE)).is_ok_and(|m| m.is_file() && m.len() > 0))
+        .collect()
 }
 
 /// Every directory under `state/runs`, oldest first (run ids start with the
@@ -614,7 +620,7 @@ mod tests {
         for id in ids {
             let d = state.path().join("runs").join(id);
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join(FILE), "").unwrap();
+            std::fs::write(d.join(FILE), "{}\n").unwrap();
         }
         let got: Vec<String> =
             run_dirs(state.path()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
