@@ -307,3 +307,23 @@ fn a_failed_scenario_says_where_and_what_the_step_said_and_nothing_else() {
         f.stdout
     );
 }
+
+#[test]
+fn a_reference_to_a_step_that_does_not_exist_is_an_error() {
+    let f = Test::new()
+        .runbook(
+            "a",
+            "# A\n\n```bash {#count read capture=n}\necho 3\n```\n\n```bash {#scale when=\"steps.cuont.status == 'passed'\"}\necho {{ steps.count.stdout }} {{ steps.miner-lgo.stdout }}\n```\n",
+        )
+        .args(["check"])
+        .status(1)
+        .run();
+    assert!(
+        f.stdout.contains("a.md:7: error[unknown-step-ref]: step `scale` refers to `steps.cuont` in `when`, but no step has the id `cuont`"),
+        "{}",
+        f.stdout
+    );
+    assert!(f.stdout.contains("did you mean `steps.count`?"), "{}", f.stdout);
+    assert!(f.stdout.contains("refers to `steps.miner-lgo` in its body"), "{}", f.stdout);
+    assert!(!f.stdout.contains("`steps.count` in"), "a known step is fine: {}", f.stdout);
+}

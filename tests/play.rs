@@ -1080,3 +1080,19 @@ fn secrets_with_quotes_backslashes_and_tabs_are_masked_in_their_quoted_forms_too
         assert!(all.contains("==> use-pw: pw=***"), "{all}");
     }
 }
+
+#[test]
+fn a_when_that_cannot_be_evaluated_fails_the_step_rather_than_skip_it() {
+    // `3 replicas | int` is no number: the scale-down must not be skipped unseen.
+    Test::new()
+        .runbook(
+            "a",
+            "```bash {#count read capture=replicas}\necho 3 replicas\n```\n\n```bash {#scale-down when=\"replicas | int > 2\"}\necho scaling\n```\n",
+        )
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("scale-down: failed")
+        .stdout_has("`when` cannot be evaluated")
+        .stdout_lacks("scaling")
+        .run();
+}

@@ -209,9 +209,12 @@ impl<'a> Sched<'a> {
                     excluded: false,
                 };
             }
+            // A broken condition is a broken runbook: the step fails (and
+            // `on-fail` decides), rather than being skipped unseen — it may
+            // be the remediation (found in review).
             Err(d) => {
                 return Decision::End {
-                    status: StepStatus::Skipped,
+                    status: StepStatus::Failed,
                     reason: format!("`when` cannot be evaluated: {}", d.message),
                     excluded: false,
                 };

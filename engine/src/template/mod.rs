@@ -339,6 +339,39 @@ impl<'r> Templater<'r> {
         Ok(Some(v.is_true()))
     }
 
+    /// `steps.<id>` references of the step's templates to no step, with the
+    /// attribute they are in (`None`: the body). Inside the body, `cwd` and
+    /// `expect` only what is between template delimiters counts; `when` is
+    /// an expression throughout.
+    pub fn unknown_step_refs(&self, step: &Step) -> Vec<(String, Option<&'static str>)> {
+        let mut out = Vec::new();
+        let mut scan = |text: &str, attr: Option<&'static str>| {
+            for id in step_refs(text) {
+                let known = self.ids.iter().any(|k| id == *k || id.starts_with(&format!("{k}.")));
+                if !known {
+                    let shown = id.split('.').next().unwrap_or(&id).to_string();
+                    if !out.iter().any(|(o, _)| *o == shown) {
+                        out.push((shown, attr));
+                    }
+                }
+            }
+        };
+        for (text, attr) in [(&step.body, None), (step.attrs.cwd.as_ref().unwrap_or(&String::new()), Some("cwd"))] {
+            for region in template_regions(text) {
+                scan(region, attr);
+            }
+        }
+        if let Some(x) = &step.attrs.expect {
+            for region in template_regions(x) {
+                scan(region, Some("expect"));
+            }
+        }
+        if let Some(w) = &step.attrs.when {
+            scan(w, Some("when"));
+        }
+        out
+    }
+
     /// Compile every template of the step without rendering (syntax check).
     pub fn check_syntax(&self, step: &Step) -> Vec<Diagnostic> {
         let mut out = Vec::new();
@@ -378,6 +411,43 @@ impl<'r> Templater<'r> {
         }
         out
     }
+}
+
+/// The text inside `{{ … }}` and `{% … %}` of a template.
+fn template_regions(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start + 1..];
+        let close = match after.as_bytes().first() {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let inner = &after[1..];
+        let Some(end) = inner.find(close) else { break };
+        out.push(&inner[..end]);
+        rest = &inner[end + 2..];
+    }
+    out
+}
+
+/// The `<id>` (with what follows it, dots included) of each `steps.<id>` in
+/// an expression.
+fn step_refs(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (pos, _) in expr.match_indices("steps.") {
+        let boundary = pos == 0 || !expr[..pos].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
+        let token: String =
+            expr[pos + 6..].chars().take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')).collect();
+        if boundary && !token.is_empty() {
+            out.push(token);
+        }
+    }
+    out
 }
 
 fn contains_word(line: &str, word: &str) -> bool {
