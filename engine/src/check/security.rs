@@ -28,11 +28,21 @@ static PIPE_SHELL: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DOWNLOAD_HTTP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\b(?:curl|wget)\b.*?\bhttp://([^\s/'"):?#]+)"#).expect("regex"));
+/// `--password X`, and `NAME=X` where NAME ends with a credential word
+/// (`DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`; not `TOKEN_FILE`), the value
+/// quoted or not.
 static PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?:--(?:password|passwd|token|api-key)[\s=]+|(?:password|passwd|secret|token|api[_-]?key)=)([^\s'"&;]+)"#,
+        r#"(?i)(?:--(?:password|passwd|token|api-key)[\s=]+|(?:password|passwd|secret|token|api[_-]?key|access[_-]?key)=)["']?([^\s'"&;]+)"#,
     )
     .expect("regex")
+});
+/// `mysql -pSECRET` (the password glued to `-p`; `-p` alone prompts).
+static MYSQL_P: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"\b(?:mysql|mysqldump|mysqladmin)\b[^|;&]*?\s-p["']?([^\s'"&;|]+)"#).expect("regex"));
+/// `curl -u user:SECRET` / `--user user:SECRET`.
+static CURL_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\bcurl\b[^|;&]*?\s(?:-u|--user)[\s=]*["']?[^\s:'"]*:([^\s'"&;|]+)"#).expect("regex")
 });
 static BEARER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(?i)authorization:\s*(?:bearer|basic)\s+([^\s'"]+)"#).expect("regex"));
@@ -94,9 +104,9 @@ pub fn lint(file: &std::path::Path, blocks: &[Block]) -> Vec<Diagnostic> {
                     .hint("use https://, or a cluster-internal address"),
                 );
             }
-            let credential = PASSWORD
-                .captures(l)
-                .filter(|c| !is_reference(&c[1]))
+            let credential = [&*PASSWORD, &*MYSQL_P, &*CURL_USER]
+                .iter()
+                .find_map(|re| re.captures(l).filter(|c| !is_reference(&c[1])))
                 .map(|_| "a literal password or token")
                 .or_else(|| {
                     BEARER.captures(l).filter(|c| !is_reference(&c[1])).map(|_| "a literal Authorization header")
@@ -142,5 +152,28 @@ mod tests {
         assert_eq!(codes("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"), ["credential"]);
         assert_eq!(codes("-----BEGIN RSA PRIVATE KEY-----\n"), ["credential"]);
         assert!(codes("# curl x | sh\n").is_empty());
+    }
+
+    #[test]
+    fn credentials_in_the_forms_review_found_unflagged() {
+        for body in [
+            "export DB_PASSWORD=\"S3cretPw\"\n",
+            "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENG\n",
+            "mysql -uroot -pS3cretPw db\n",
+            "curl -u admin:S3cretPw https://x.example\n",
+            "curl --user 'admin:S3cretPw' https://x.example\n",
+        ] {
+            assert_eq!(codes(body), ["credential"], "{body}");
+        }
+        for body in [
+            "export TOKEN_FILE=/etc/token\n",
+            "export DB_PASSWORD=\"$PW\"\n",
+            "mysql -uroot -p db\nmysql -P3306 -h db\n",
+            "curl -u \"$USER:$PASS\" https://x.example\n",
+            "curl -u admin: https://x.example\n",
+            "kubectl get secret db-password -o name\n",
+        ] {
+            assert!(codes(body).is_empty(), "{body}: {:?}", codes(body));
+        }
     }
 }
