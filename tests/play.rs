@@ -998,6 +998,9 @@ fn the_incident_report_reads_as_a_timeline() {
         )
         .args(["play", "deploy", "--yes"])
         .status(1)
+        // The same counts as the report: the undo block is not a step.
+        .stdout_has("play failed: 3 passed, 1 failed, 1 skipped (")
+        .stdout_has("  rolled back: unroll")
         .run();
     let md = rb(t.path(), &["report", "latest"]);
     assert_eq!(md.status.code(), Some(0), "{}", text(&md));

@@ -21,9 +21,12 @@ pub fn for_stdout() -> Box<dyn Reporter> {
 /// One line of the final summary, shared by both reporters.
 pub fn summary(o: &super::Outcome) -> Vec<String> {
     use super::StepStatus::*;
-    // Undo blocks that never ran are "not run" without a reason: not counted.
-    let count = |st| o.steps.values().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
-    let passed = o.steps.values().filter(|r| r.status == Passed).count();
+    // Steps only, as the report counts them: undo blocks that ran are listed
+    // as rolled back below, and those that never ran are "not run" without
+    // a reason.
+    let steps = || o.steps.iter().filter(|(id, _)| !o.rolled_back.contains(id)).map(|(_, r)| r);
+    let count = |st| steps().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
+    let passed = steps().filter(|r| r.status == Passed).count();
     let mut parts = vec![format!("{passed} passed")];
     for (st, name) in [(Failed, "failed"), (Skipped, "skipped"), (Interrupted, "interrupted"), (NotRun, "not run")] {
         let n = count(st);
