@@ -1099,3 +1099,19 @@ fn a_when_that_cannot_be_evaluated_fails_the_step_rather_than_skip_it() {
         .stdout_lacks("scaling")
         .run();
 }
+
+#[test]
+fn output_held_by_a_detached_process_is_waited_for_once() {
+    // `setsid sleep &` keeps the step's stdout and stderr open: the step
+    // waits for them once (2 s), not once per stream.
+    let t = Test::new()
+        .runbook("a", "```bash {#detach}\nsetsid sleep 30 &\necho $! > bg.pid\n```\n")
+        .args(["play", "a"])
+        .run();
+    let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid")).unwrap().trim().parse().unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(t.stdout.matches("output still held open by a detached process").count(), 1, "{}", t.stdout);
+    let end = journal(t.path()).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
+    let ms = serde_json::from_str::<serde_json::Value>(&end).unwrap()["duration_ms"].as_u64().unwrap();
+    assert!(ms < 3500, "one wait of 2 s, got {ms} ms");
+}

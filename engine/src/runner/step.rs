@@ -288,12 +288,19 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     {
         job.sink.note(Some(&job.id), "terminated processes the step left running in the background");
     }
+    // One wait for both streams, not one each (a detached process usually
+    // holds both: that cost twice DRAIN; found in review).
+    let drained = tokio::time::Instant::now() + DRAIN;
+    let mut held = false;
     for h in pumps {
         let abort = h.abort_handle();
-        if tokio::time::timeout(DRAIN, h).await.is_err() {
+        if tokio::time::timeout_at(drained, h).await.is_err() {
             abort.abort();
-            job.sink.note(Some(&job.id), "output still held open by a detached process; not waiting for it");
+            held = true;
         }
+    }
+    if held {
+        job.sink.note(Some(&job.id), "output still held open by a detached process; not waiting for it");
     }
     let exit = status.and_then(|s| s.code());
     let signal = status.and_then(|s| s.signal());
