@@ -169,3 +169,17 @@ fn bash_length_expansion_is_not_a_template_comment() {
         .stdout_has("$ echo ${#items[@]} animica-devnet\n")
         .run();
 }
+
+#[test]
+fn a_step_needing_a_skipped_step_is_shown_skipped() {
+    Test::new()
+        .runbook(
+            "r",
+            "# R\n\n```bash {#rollback when=\"env == 'nowhere'\"}\necho undo\n```\n\n```bash {#rollback-status needs=rollback}\necho status\n```\n\n```bash {#after-all}\necho done\n```\n",
+        )
+        .args(["plan", "r"])
+        .stdout_has("rollback  [write, when env == 'nowhere']  — skipped: `when` is false")
+        .stdout_has("rollback-status  [write, needs rollback]  — skipped: needs `rollback`, which is skipped")
+        .stdout_lacks("after-all  [write]  — skipped")
+        .run();
+}

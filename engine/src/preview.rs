@@ -48,6 +48,10 @@ pub struct StepView {
     pub when: Option<String>,
     /// `true`/`false` when decidable now, `null` when decided at run time.
     pub will_run: Option<bool>,
+    /// Why it will not run, when `will_run` is false: its `when`, or a step it
+    /// `needs` that will not run (the play skips it then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
     pub command: String,
@@ -125,8 +129,22 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
                 errors.push(d);
             }
         }
-        let needs =
+        let needs: Vec<String> =
             dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
+        // A step whose `needs` will not run is skipped too; one whose `needs`
+        // is decided at run time is decided then as well.
+        let mut skip = (will_run == Some(false)).then(|| "`when` is false".to_string());
+        let mut will_run = will_run;
+        for dep in &needs {
+            match steps.iter().find(|v: &&StepView| &v.id == dep).map(|v| v.will_run) {
+                Some(Some(false)) if skip.is_none() => {
+                    skip = Some(format!("needs `{dep}`, which is skipped"));
+                    will_run = Some(false);
+                }
+                Some(None) if will_run == Some(true) => will_run = None,
+                _ => {}
+            }
+        }
         let after = dag.deps(i).iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
         steps.push(StepView {
             n: n + 1,
@@ -139,6 +157,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
             after,
             when: s.attrs.when.clone(),
             will_run: if s.attrs.undo { Some(false) } else { will_run },
+            skip: if s.attrs.undo { None } else { skip },
             confirm: s.attrs.confirm.clone(),
             command: redact_vars(rb, vars, &command),
             rollback: s.attrs.rollback.clone(),

@@ -40,8 +40,11 @@ pub fn run(
         let step = rb.step(&s.id).expect("preview steps come from the runbook");
         let mut head = format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::tags(step).join(", "));
         match s.will_run {
-            Some(false) if !s.attrs.undo => head.push_str("  — skipped: `when` is false"),
-            None => head.push_str("  — `when` decided at run time"),
+            Some(false) if !s.attrs.undo => {
+                head.push_str(&format!("  — skipped: {}", s.skip.as_deref().unwrap_or("`when` is false")))
+            }
+            None if s.when.is_some() => head.push_str("  — `when` decided at run time"),
+            None => head.push_str("  — runs if what it needs runs (decided at run time)"),
             _ => {}
         }
         o.push_str(&head);
