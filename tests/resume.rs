@@ -299,3 +299,23 @@ fn resume_over_a_finished_run_refuses_and_says_how_to_go_on() {
     let o = rb(t.path(), &["play", "b", "--resume"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
+    // `env -i` (as sudo's env_reset) drops RUNBOOK_*: the recorded process
+    // group still finds it, so the step never runs twice at once.
+    let t = Test::new().runbook(
+        "a",
+        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 3; echo \"done $$\" >> log'\n```\n",
+    );
+    let dir = t.path();
+    let old = crash_while_running(dir, "a", "inner.pid");
+    std::fs::remove_file(dir.join("inner.pid")).unwrap();
+    let o = rb(dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!alive(old), "the old process was killed");
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(!log.contains(&format!("done {old}")), "the old copy ran on:\n{log}");
+    assert_eq!(log.matches("done").count(), 1, "{log}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("leftover process"), "{}", text(&o));
+}

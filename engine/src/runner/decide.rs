@@ -473,6 +473,7 @@ impl<'a> Sched<'a> {
             quiet: self.quiet.tick(),
             query: None,
             warm: None,
+            journal: None,
         };
         let r = step::run(job).await;
         let out = r.stdout.trim().to_string();
@@ -545,6 +546,7 @@ impl<'a> Sched<'a> {
             quiet: self.quiet.tick(),
             query: super::query::job(self, s, prep.expect.as_ref().map(|(_, src)| src.as_str())),
             warm: None,
+            journal: Some(self.journal.appender()),
         }
     }
 

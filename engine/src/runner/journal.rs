@@ -45,6 +45,7 @@
 //! | `resume` | `operator`, `pid`, `hash`, `vars` (as in `run-start`, this session's), `at` |
 //! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
 //! | `spawned` | `step`, `pgid` (to reap leftovers after a crash) |
+//! | `spawned` | `step`, `pgid` (the process group of an attempt), `born_ms` (when its leader started, ms since boot): a resume kills what is left of it |
 //! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `attempts` (only when `retry` took more than one), `at` |
 //! | `note` | `step`, `text`, `at` |
 //! | `run-end` | `status` (passed/failed/interrupted/refused), `rolled_back`, `message`, `at` |
@@ -105,9 +106,15 @@ pub enum Record {
         undo: bool,
         at: String,
     },
+    /// A step's process started: its process group, and when its leader
+    /// started (ms since boot, `CLOCK_BOOTTIME`), so that a resume can kill
+    /// what is left of it even where its environment was reset (`env -i`,
+    /// `sudo`), and never a later group that reuses the number.
     Spawned {
         step: String,
         pgid: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        born_ms: Option<u64>,
     },
     StepEnd {
         step: String,
@@ -341,19 +348,16 @@ impl Journal {
     /// next goes idle ([`Kicker`]). Fails if writing fails, or if an earlier
     /// flush failed.
     pub fn append(&mut self, r: &Record) -> Result<()> {
-        if let Some(s) = &self.syncer
-            && s.shared.failed.load(Ordering::Acquire)
-        {
-            let e = lock(&s.shared.state).error.clone().unwrap_or_default();
-            return Err(Error::Other(anyhow::anyhow!("journal {}: {e}", self.path.display())));
+        append(&self.file, &self.path, self.syncer.as_ref().map(|s| &s.shared), r)
+    }
+
+    /// A handle that appends to this journal from elsewhere (a step's task).
+    pub fn appender(&self) -> Appender {
+        Appender {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            shared: self.syncer.as_ref().map(|s| s.shared.clone()),
         }
-        let mut line = serde_json::to_string(r).map_err(anyhow::Error::from)?;
-        line.push('\n');
-        (&*self.file).write_all(line.as_bytes()).map_err(|e| io(&self.path, e))?;
-        if let Some(s) = &self.syncer {
-            s.shared.written.fetch_add(1, Ordering::AcqRel);
-        }
-        Ok(())
     }
 
     /// Wait until every record appended so far is on disk.
@@ -373,6 +377,37 @@ impl Journal {
             None => Ok(()),
         }
     }
+}
+
+/// Appends to a journal from a step's task: one `write` of a whole line to
+/// a file opened for appending, so it never interleaves with the engine's.
+#[derive(Clone)]
+pub struct Appender {
+    file: Arc<File>,
+    path: PathBuf,
+    shared: Option<Arc<Shared>>,
+}
+
+impl Appender {
+    pub fn append(&self, r: &Record) -> Result<()> {
+        append(&self.file, &self.path, self.shared.as_ref(), r)
+    }
+}
+
+fn append(file: &File, path: &Path, shared: Option<&Arc<Shared>>, r: &Record) -> Result<()> {
+    if let Some(s) = shared
+        && s.failed.load(Ordering::Acquire)
+    {
+        let e = lock(&s.state).error.clone().unwrap_or_default();
+        return Err(Error::Other(anyhow::anyhow!("journal {}: {e}", path.display())));
+    }
+    let mut line = serde_json::to_string(r).map_err(anyhow::Error::from)?;
+    line.push('\n');
+    (&*file).write_all(line.as_bytes()).map_err(|e| io(path, e))?;
+    if let Some(s) = shared {
+        s.written.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {
@@ -427,6 +462,8 @@ pub struct StepLog {
     pub unrestorable: Vec<String>,
     pub tail: String,
     pub pgid: Option<i32>,
+    /// When the group's leader started (see [`Record::Spawned`]).
+    pub born_ms: Option<u64>,
     pub undo: bool,
     pub attempts: u32,
 }
@@ -491,10 +528,13 @@ impl RunLog {
                     s.undo = *undo;
                     s.attempts = *attempt;
                     s.pgid = None;
+                    s.born_ms = None;
                     r.passed_order.retain(|p| p != step);
                 }
-                Record::Spawned { step, pgid } => {
-                    r.steps.entry(step.clone()).or_default().pgid = Some(*pgid);
+                Record::Spawned { step, pgid, born_ms } => {
+                    let s = r.steps.entry(step.clone()).or_default();
+                    s.pgid = Some(*pgid);
+                    s.born_ms = *born_ms;
                 }
                 Record::StepEnd {
                     step,

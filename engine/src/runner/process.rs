@@ -47,6 +47,8 @@ pub struct Proc {
     pub child: super::spawn::Child,
     /// The process group to signal; `None` for interactive steps.
     pub pgid: Option<i32>,
+    /// When it started, in ms since boot (see [`boot_ms`]).
+    pub born_ms: u64,
     /// The body the interpreter reads, kept until the step is done with it.
     script: Script,
 }
@@ -143,7 +145,55 @@ fn start(spec: &Spec, script: Script) -> std::io::Result<Proc> {
         inherit: Some(fd),
     })?;
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
-    Ok(Proc { child, pgid, script })
+    Ok(Proc { child, pgid, born_ms: boot_ms(), script })
+}
+
+/// Milliseconds since boot, on the clock `/proc/<pid>/stat` start times use.
+pub fn boot_ms() -> u64 {
+    let mut ts = nix::libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    if unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// After a crash: kill what is left of a step's process group as its
+/// journal recorded it (`Spawned`), which also reaches processes whose
+/// environment was reset (`env -i`; found in review: the step ran twice at
+/// once after a resume). Only if it is still that group: its leader, when
+/// alive, must have started when recorded (a number is reused only once the
+/// whole group is gone). Returns how many processes were killed.
+pub fn reap_group(pgid: i32, born_ms: Option<u64>) -> usize {
+    if pgid <= 1 || !group_alive(pgid) || pgid == nix::unistd::getpgrp().as_raw() {
+        return 0;
+    }
+    if let Some((_, pgrp, started)) = stat_full(pgid as u32)
+        && pgrp == pgid
+    {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) }.max(1) as u64;
+        let same = born_ms.is_some_and(|b| (started * 1000 / hz).abs_diff(b) <= 250);
+        if !same {
+            return 0;
+        }
+    }
+    let members = group_members(pgid);
+    signal_group(pgid, Signal::SIGKILL);
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < until && group_running(pgid) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    members
+}
+
+/// Running processes (zombies not counted) of a group.
+fn group_members(pgid: i32) -> usize {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|&pid| matches!(stat(pid), Some((state, g)) if g == pgid && !matches!(state, 'Z' | 'X' | 'x')))
+        .count()
 }
 
 /// Is any process left in the group (zombies included)?
@@ -166,6 +216,17 @@ pub fn group_running(pgid: i32) -> bool {
             Some((state, pgrp)) => pgrp == pgid && !matches!(state, 'Z' | 'X' | 'x'),
             None => false,
         })
+}
+
+/// `(state, process group, start time in clock ticks since boot)`.
+fn stat_full(pid: u32) -> Option<(char, i32, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut f = s.rsplit_once(')')?.1.split_ascii_whitespace();
+    let state = f.next()?.chars().next()?;
+    let pgrp = f.nth(1)?.parse().ok()?;
+    // After pgrp: session … itrealvalue (16 fields), then starttime.
+    let started = f.nth(16)?.parse().ok()?;
+    Some((state, pgrp, started))
 }
 
 /// `(state, process group)` of a process, from `/proc/<pid>/stat`.
@@ -289,4 +350,26 @@ fn zombie(pid: u32) -> bool {
         .ok()
         .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
         .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_group_is_killed_only_if_its_leader_started_when_recorded() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let born = boot_ms();
+        let pgid = child.id() as i32;
+        assert_eq!(
+            reap_group(pgid, Some(born.saturating_sub(60_000))),
+            0,
+            "a leader born a minute apart is another group"
+        );
+        assert_eq!(reap_group(pgid, None), 0, "nothing recorded: nothing to compare");
+        assert!(child.try_wait().unwrap().is_none(), "still running");
+        assert_eq!(reap_group(pgid, Some(born)), 1);
+        assert!(child.wait().unwrap().code().is_none(), "killed");
+    }
 }

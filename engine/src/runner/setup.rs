@@ -149,7 +149,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, config: &Config, opts: &mut PlayOptions)
                 notes.push("the runbook changed since this run started: steps whose command changed run again".into());
             }
             for step in p.in_flight() {
-                let n = super::process::reap_orphans(&run_key, step);
+                let n = super::process::reap_orphans(&run_key, step) + reap_recorded(p, step);
                 if n > 0 {
                     notes.push(format!("killed {n} leftover process(es) of step `{step}` from the interrupted run"));
                 }
@@ -403,13 +403,22 @@ fn reap_unfinished(state: &Path, runbook: &str, env: &str, notes: &mut Vec<Strin
     }
     let key = run_key(&dir);
     for step in log.in_flight() {
-        let n = super::process::reap_orphans(&key, step);
+        let n = super::process::reap_orphans(&key, step) + reap_recorded(&log, step);
         if n > 0 {
             notes.push(format!(
                 "killed {n} leftover process(es) of step `{step}` from the unfinished run {}",
                 log.run_id
             ));
         }
+    }
+}
+
+/// What is left of the process group the journal recorded for a step in
+/// flight (processes whose environment was reset escape `reap_orphans`).
+fn reap_recorded(log: &RunLog, step: &str) -> usize {
+    match log.steps.get(step) {
+        Some(s) => s.pgid.map_or(0, |g| super::process::reap_group(g, s.born_ms)),
+        None => 0,
     }
 }
 

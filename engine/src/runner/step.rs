@@ -101,6 +101,8 @@ pub struct Job {
     /// The first attempt's process, started ahead and fed the body already
     /// (see `runner::warm`).
     pub warm: Option<process::Proc>,
+    /// Where to record the process group of each attempt (`Spawned`).
+    pub journal: Option<super::journal::Appender>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,6 +243,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             };
         }
     };
+    if let (Some(j), Some(g)) = (&job.journal, p.pgid) {
+        // Best effort: what it is for (a resume after a crash) has the
+        // processes' environment to go by too.
+        let _ = j.append(&super::journal::Record::Spawned { step: job.id.clone(), pgid: g, born_ms: Some(p.born_ms) });
+    }
     let deadline_at = job.timeout.map(|t| tokio::time::Instant::now() + t);
     let deadline = async {
         match deadline_at {
