@@ -44,7 +44,6 @@
 //! | `run-start` | `v` (1), `run`, `runbook`, `path`, `hash` (of the runbook file), `env`, `vars` {name: {value, origin, secret}}, `operator` (user@host), `pid`, `at` |
 //! | `resume` | `operator`, `pid`, `hash`, `vars` (as in `run-start`, this session's), `at` |
 //! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
-//! | `spawned` | `step`, `pgid` (to reap leftovers after a crash) |
 //! | `spawned` | `step`, `pgid` (the process group of an attempt), `born_ms` (when its leader started, ms since boot): a resume kills what is left of it |
 //! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `attempts` (only when `retry` took more than one), `at` |
 //! | `note` | `step`, `text`, `at` |
