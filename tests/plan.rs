@@ -183,3 +183,22 @@ fn a_step_needing_a_skipped_step_is_shown_skipped() {
         .stdout_lacks("after-all  [write]  — skipped")
         .run();
 }
+
+#[test]
+fn plan_shows_what_the_env_adds_questions_and_guard() {
+    let md = "# P\n\n```bash {#a read}\necho a\n```\n";
+    Test::new()
+        .runbook("p", md)
+        .args(["plan", "p", "--env", "prod"])
+        .stdout_has("asks: before every step not marked `read` (env confirm = \"write\")")
+        .stdout_has(
+            "guard: `kubectl config current-context` must print a match of /^prod-/ before the first write step",
+        )
+        .run();
+    Test::new()
+        .runbook("p", md)
+        .args(["plan", "p", "--env", "devnet"])
+        .stdout_lacks("guard:")
+        .stdout_lacks("asks:")
+        .run();
+}

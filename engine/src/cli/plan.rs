@@ -31,6 +31,22 @@ pub fn run(
     let mut o = String::new();
     o.push_str(&format!("{} — {}  ({})\n", p.runbook, p.title, p.path));
     o.push_str(&format!("env: {}\n", p.env.as_deref().unwrap_or("(none)")));
+    // What the env itself adds to a play: who is asked, and what is checked.
+    if let Some(e) = profile {
+        match e.confirm {
+            crate::config::ConfirmPolicy::Write => {
+                o.push_str("asks: before every step not marked `read` (env confirm = \"write\")\n")
+            }
+            crate::config::ConfirmPolicy::All => o.push_str("asks: before every step (env confirm = \"all\")\n"),
+            crate::config::ConfirmPolicy::Marked => {}
+        }
+        if let Some(g) = &e.guard {
+            o.push_str(&format!(
+                "guard: `{}` must print a match of /{}/ before the first write step\n",
+                g.run, g.expect
+            ));
+        }
+    }
     if !p.vars.is_empty() {
         let v: Vec<String> = p.vars.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
         o.push_str(&format!("vars: {}\n", v.join(" ")));
