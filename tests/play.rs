@@ -1115,3 +1115,18 @@ fn output_held_by_a_detached_process_is_waited_for_once() {
     let ms = serde_json::from_str::<serde_json::Value>(&end).unwrap()["duration_ms"].as_u64().unwrap();
     assert!(ms < 3500, "one wait of 2 s, got {ms} ms");
 }
+
+#[test]
+fn the_report_fences_each_step_in_its_own_language() {
+    let t = Test::new()
+        .runbook(
+            "a",
+            "```sh {#posix}\necho sh\n```\n\n```python {#py}\nprint('py')\n```\n\n```bash {#b}\necho b\n```\n",
+        )
+        .args(["play", "a"])
+        .run();
+    let md = String::from_utf8_lossy(&rb(t.path(), &["report", "latest"]).stdout).into_owned();
+    for fence in ["```sh\necho sh\n```", "```python\nprint('py')\n```", "```bash\necho b\n```"] {
+        assert!(md.contains(fence), "{fence:?} in:\n{md}");
+    }
+}

@@ -147,6 +147,9 @@ pub struct Entry {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub captures: BTreeMap<String, String>,
     pub tail: String,
+    /// The step's language when it is not bash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
     /// Attempts made, when `retry` took more than one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
@@ -189,16 +192,16 @@ pub fn load(dir: &Path) -> Result<Report> {
     let log = RunLog::from_records(&records);
     let mut timeline = Vec::new();
     let mut notes = Vec::new();
-    let mut starts: std::collections::HashMap<String, (String, String)> = Default::default();
+    let mut starts: std::collections::HashMap<String, (String, String, Option<String>)> = Default::default();
     for r in &records {
         match r {
-            Record::StepStart { step, command, at, .. } => {
-                starts.insert(step.clone(), (at.clone(), command.clone()));
+            Record::StepStart { step, command, at, lang, .. } => {
+                starts.insert(step.clone(), (at.clone(), command.clone(), lang.clone()));
             }
             Record::StepEnd { step, status, exit, duration_ms, reason, tail, undo, at, captures, attempts, .. } => {
-                let (started, command) = match starts.remove(step) {
-                    Some((s, c)) => (Some(s), c),
-                    None => (None, String::new()),
+                let (started, command, lang) = match starts.remove(step) {
+                    Some((s, c, l)) => (Some(s), c, l),
+                    None => (None, String::new(), None),
                 };
                 timeline.push(Entry {
                     step: step.clone(),
@@ -213,6 +216,7 @@ pub fn load(dir: &Path) -> Result<Report> {
                     captures: captures.clone(),
                     tail: tail.clone(),
                     attempts: (*attempts > 1).then_some(*attempts),
+                    lang,
                     link: None,
                 });
             }
@@ -223,7 +227,7 @@ pub fn load(dir: &Path) -> Result<Report> {
         }
     }
     // Steps that started and never ended (the engine was killed).
-    for (step, (at, command)) in starts {
+    for (step, (at, command, lang)) in starts {
         timeline.push(Entry {
             step,
             undo: false,
@@ -237,6 +241,7 @@ pub fn load(dir: &Path) -> Result<Report> {
             captures: BTreeMap::new(),
             tail: String::new(),
             attempts: None,
+            lang,
             link: None,
         });
     }
@@ -411,7 +416,7 @@ pub fn markdown(r: &Report) -> String {
         let lang = match &e.link {
             Some((label, _)) if label.starts_with("Prometheus") => "promql",
             Some(_) => "logql",
-            None => "bash",
+            None => e.lang.as_deref().unwrap_or("bash"),
         };
         o.push_str(&fence(&e.command, lang));
         if !e.tail.trim().is_empty() {

@@ -286,6 +286,8 @@ impl<'a> Sched<'a> {
             command: prep.display.clone(),
             command_hash: prep.hash.clone(),
             undo: false,
+            lang: (self.rb.steps[i].kind != crate::model::StepKind::Bash)
+                .then(|| self.rb.steps[i].kind.name().to_string()),
             at: time::now_rfc3339(),
         });
     }

@@ -43,7 +43,7 @@
 //! |---|---|
 //! | `run-start` | `v` (1), `run`, `runbook`, `path`, `hash` (of the runbook file), `env`, `vars` {name: {value, origin, secret}}, `operator` (user@host), `pid`, `at` |
 //! | `resume` | `operator`, `pid`, `hash`, `vars` (as in `run-start`, this session's), `at` |
-//! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `at` |
+//! | `step-start` | `step`, `attempt`, `command` (rendered, redacted), `command_hash` (sha256 of it), `undo`, `lang` (when not bash), `at` |
 //! | `spawned` | `step`, `pgid` (the process group of an attempt), `born_ms` (when its leader started, ms since boot): a resume kills what is left of it |
 //! | `step-end` | `step`, `status`, `exit`, `duration_ms`, `command_hash`, `reason`, `captures` {name: value}, `unrestorable` (captures that needed redaction), `tail`, `undo`, `attempts` (only when `retry` took more than one), `at` |
 //! | `note` | `step`, `text`, `at` |
@@ -103,6 +103,9 @@ pub enum Record {
         command_hash: String,
         #[serde(default)]
         undo: bool,
+        /// The step's language when it is not bash (the report's code fence).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lang: Option<String>,
         at: String,
     },
     /// A step's process started: its process group, and when its leader
@@ -517,7 +520,7 @@ impl RunLog {
                     r.ended = None;
                     r.message = None;
                 }
-                Record::StepStart { step, attempt, command, command_hash, undo, at } => {
+                Record::StepStart { step, attempt, command, command_hash, undo, at, .. } => {
                     let s = r.steps.entry(step.clone()).or_default();
                     s.status = None;
                     s.started = Some(at.clone());

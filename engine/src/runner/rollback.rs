@@ -149,6 +149,7 @@ impl<'a> Sched<'a> {
             command: prep.display.clone(),
             command_hash: prep.hash.clone(),
             undo: true,
+            lang: (s.kind != crate::model::StepKind::Bash).then(|| s.kind.name().to_string()),
             at: time::now_rfc3339(),
         });
         self.sink.emit(&Event::StepStart {
