@@ -76,6 +76,12 @@ pub fn journal(dir: &Path) -> String {
     out
 }
 
+/// The recorded duration of the first step that ended, in ms.
+fn first_step_ms(dir: &Path) -> u64 {
+    let end = journal(dir).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
+    serde_json::from_str::<serde_json::Value>(&end).unwrap()["duration_ms"].as_u64().unwrap()
+}
+
 #[test]
 fn runs_steps_with_prefixed_output_and_journal() {
     let t = Test::new()
@@ -347,9 +353,7 @@ fn a_step_deaf_to_sigterm_gets_one_grace_period_then_sigkill() {
         .run();
     let pid: i32 = std::fs::read_to_string(t.path().join("child.pid")).unwrap().trim().parse().unwrap();
     wait_until("the child to die", || !alive(pid));
-    let end = journal(t.path()).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
-    let v: serde_json::Value = serde_json::from_str(&end).unwrap();
-    let ms = v["duration_ms"].as_u64().unwrap();
+    let ms = first_step_ms(t.path());
     assert!((4000..6500).contains(&ms), "timeout 1 s + one grace period of 3 s, got {ms} ms");
 }
 
@@ -1111,8 +1115,7 @@ fn output_held_by_a_detached_process_is_waited_for_once() {
     let pid: i32 = std::fs::read_to_string(t.path().join("bg.pid")).unwrap().trim().parse().unwrap();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
     assert_eq!(t.stdout.matches("output still held open by a detached process").count(), 1, "{}", t.stdout);
-    let end = journal(t.path()).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
-    let ms = serde_json::from_str::<serde_json::Value>(&end).unwrap()["duration_ms"].as_u64().unwrap();
+    let ms = first_step_ms(t.path());
     assert!(ms < 3500, "one wait of 2 s, got {ms} ms");
 }
 
