@@ -82,6 +82,40 @@ fn explicit_missing_config() {
 }
 
 #[test]
+fn outside_any_project_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(bin())
+        .arg("list")
+        .current_dir(dir.path())
+        .env_remove("RUNBOOK_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no runbook.toml in ") && err.contains("or any directory above it"), "{err}");
+}
+
+#[test]
+fn an_empty_default_is_shown_as_such() {
+    Test::new()
+        .runbook("v", "---\nvars:\n  proof: \"\"\n---\n# V\n\n```bash {#a}\necho {{ proof }}\n```\n")
+        .args(["show", "v"])
+        .stdout_has("proof: default \"\" (empty)")
+        .run();
+}
+
+#[test]
+fn a_yaml_error_gives_one_line_number_the_files() {
+    Test::new()
+        .runbook("y", "---\ntitle: x\nvars:\n  a: [1\n---\n```bash {#a}\necho\n```\n")
+        .args(["plan", "y"])
+        .status(2)
+        .stderr_has("y.md:4: error: front matter: unclosed bracket '[' (column 6)")
+        .stderr_lacks("at line")
+        .run();
+}
+
+#[test]
 fn invalid_config_names_line() {
     two().config("runbooks = \"runbooks\"\nbogus = 1\n").args(["list"]).status(2).stderr_has("runbook.toml:2").run();
 }

@@ -36,12 +36,21 @@ const PARALLEL_FROM: usize = 64;
 impl Catalog {
     pub fn load(config: &Config) -> Result<Catalog> {
         if !config.runbooks.is_dir() {
+            // Outside any project, say that first: it is the usual cause.
+            let hint = match &config.file {
+                Some(_) => "create it, or set `runbooks = \"…\"` in runbook.toml".to_string(),
+                None => format!(
+                    "no {} in {} or any directory above it: run runbook inside a project, or pass --config FILE",
+                    crate::config::FILE_NAME,
+                    config.root.display()
+                ),
+            };
             return Err(Error::invalid(
                 Diagnostic::error(
                     "no-runbooks",
                     format!("runbooks directory not found: {}", config.runbooks.display()),
                 )
-                .hint("create it, or set `runbooks = \"…\"` in runbook.toml"),
+                .hint(hint),
             ));
         }
         Ok(Catalog::from_files(&markdown_files(&config.runbooks), &config.root))

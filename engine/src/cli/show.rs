@@ -39,7 +39,8 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
         for v in &vars {
             let mut from = Vec::new();
             if let Some(d) = &v.default {
-                from.push(format!("default {d}"));
+                // An empty default would read as nothing at all.
+                from.push(if d.is_empty() { "default \"\" (empty)".to_string() } else { format!("default {d}") });
             }
             if !v.envs.is_empty() {
                 from.push(format!("env {}", v.envs.join("/")));

@@ -85,6 +85,12 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
         let msg = e.without_snippet().to_string();
         // The rendered message repeats the location; keep its first line.
         let msg = msg.lines().next().unwrap_or("invalid YAML").to_string();
+        // …and ends with the YAML's own `at line N, column M`, one line off the
+        // file's (the `---` comes first): the caller gives the file's line.
+        let msg = match msg.rsplit_once(" at line ").and_then(|(head, at)| Some((head, at.split_once(", column ")?))) {
+            Some((head, (l, col))) if l.bytes().all(|b| b.is_ascii_digit()) => format!("{head} (column {col})"),
+            _ => msg,
+        };
         (line, msg)
     })
 }
