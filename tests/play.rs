@@ -176,9 +176,9 @@ fn on_fail_stop_halts_new_work() {
         .args(["play", "a"])
         .status(1)
         .stdout_has("<== bad: failed, exit 4")
-        .stdout_has("--- later: not-run")
+        .stdout_has("1 failed, 1 not run")
         .stdout_lacks("later ran")
-        .stderr_has("runbook report")
+        .stdout_has("runbook report")
         .run();
 }
 
@@ -419,12 +419,13 @@ fn sigint_kills_the_step_group_and_the_run_resumes() {
         "#,
     );
     let dir = t.path().to_path_buf();
-    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pid = written_pid(&dir, "grandchild.pid");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"), "{}", text(&out));
+    // The closing screen says what to type next.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--resume"), "{}", text(&out));
     wait_until("the grandchild to die", || !alive(pid));
     // Not resumed without a flag off a terminal: exit 3 naming the flags.
     let o = rb(&dir, &["play", "a"]);
@@ -462,7 +463,9 @@ fn a_step_flooding_its_output_still_times_out() {
     // not hold up the play's event loop (the timeout, signals).
     let t = Test::new().runbook("a", "```bash {#flood timeout=1s}\nyes\n```\n");
     let dir = t.path().to_path_buf();
-    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // The closing screen goes to a file: a pipe nobody reads would fill up.
+    let out = std::fs::File::create(dir.join("out.txt")).unwrap();
+    let mut child = rb_cmd(&dir, &["play", "a"]).stdout(out).stderr(Stdio::null()).spawn().unwrap();
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -474,8 +477,8 @@ fn a_step_flooding_its_output_still_times_out() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let out = std::fs::read_to_string(dir.join("out.txt")).unwrap();
+    let err = out.lines().filter(|l| !l.starts_with("[flood]")).collect::<Vec<_>>().join("\n");
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("timed out after 1s"), "{err}");
 }
@@ -597,7 +600,7 @@ fn cwd_is_relative_to_the_repo_root() {
 fn confirm_needs_yes_off_a_terminal() {
     let md = "```bash {#restart confirm=\"restart the node?\"}\necho restarted\n```\n";
     let t =
-        Test::new().runbook("a", md).args(["play", "a"]).status(3).stderr_has("--yes").stdout_lacks("restarted").run();
+        Test::new().runbook("a", md).args(["play", "a"]).status(3).stdout_has("--yes").stdout_lacks("restarted").run();
     let o = rb(t.path(), &["play", "a", "--resume", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("[restart] restarted"));
@@ -606,7 +609,7 @@ fn confirm_needs_yes_off_a_terminal() {
 #[test]
 fn manual_steps_are_answered() {
     let md = "```manual {#look}\n- [ ] open the dashboard\n```\n";
-    Test::new().runbook("a", md).args(["play", "a"]).status(3).stderr_has("--yes").run();
+    Test::new().runbook("a", md).args(["play", "a"]).status(3).stdout_has("--yes").run();
     Test::new()
         .runbook("a", md)
         .args(["play", "a", "--yes"])
@@ -639,7 +642,7 @@ fn env_confirm_policy_and_guard() {
         .args(["play", "a", "--env", "prod"])
         .status(3)
         .stdout_has("[look] looking")
-        .stderr_has("--yes")
+        .stdout_has("--yes")
         .run();
     // The guard runs before the first write step and refuses on mismatch.
     std::fs::write(&kubectl, "#!/bin/sh\necho dev-cluster\n").unwrap();
@@ -648,7 +651,7 @@ fn env_confirm_policy_and_guard() {
         .env("PATH", &path)
         .args(["play", "a", "--env", "prod", "--yes"])
         .status(3)
-        .stderr_has("printed `dev-cluster`, which does not match `^prod-`")
+        .stdout_has("printed `dev-cluster`, which does not match `^prod-`")
         .stdout_lacks("changing")
         .run();
     std::fs::write(&kubectl, "#!/bin/sh\necho prod-eu\n").unwrap();

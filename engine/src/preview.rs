@@ -225,3 +225,28 @@ pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor
         vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)),
     )
 }
+
+/// Every template of the runbook renders with these variables (captures and
+/// step results are placeholders): what a play checks before its first step,
+/// so nothing runs when a later step could not.
+pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Result<()> {
+    let t = Templater::new(rb);
+    let ctx = plan_context(rb, vars, env);
+    let mut errors = Vec::new();
+    for s in &rb.steps {
+        if let Err(d) = t.body(s, &ctx) {
+            errors.push(d);
+        }
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+            if let Some(v) = v
+                && let Err(d) = t.attr(s, a, v, &ctx)
+            {
+                errors.push(d);
+            }
+        }
+        if let Err(d) = t.when(s, &ctx) {
+            errors.push(d);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}

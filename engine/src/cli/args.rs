@@ -187,9 +187,9 @@ pub struct PlayArgs {
     /// Do not run `undo` blocks when the play fails.
     #[arg(long)]
     pub no_rollback: bool,
-    /// Steps run in parallel at most.
-    #[arg(long, short, default_value_t = crate::runner::DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// Steps run in parallel at most [default: 4; a resume keeps the run's].
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
     /// Rehearse against the runbook's fixtures: real bash, fake external tools.
     #[arg(long)]
     pub dry_run: bool,

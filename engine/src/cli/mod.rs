@@ -9,7 +9,7 @@ mod graph;
 mod list;
 mod mdbook;
 mod plan;
-mod play;
+pub mod play;
 mod report;
 mod runs;
 mod shim;

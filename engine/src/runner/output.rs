@@ -17,9 +17,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
-use super::events::{Event, Sink, Stream};
-use super::logs::LogFile;
+use super::events::{Sink, Stream};
 use crate::redact::Redactor;
+use crate::store::logs::LogFile;
 
 /// Longest piece of a line emitted at once.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -81,7 +81,7 @@ impl StepOutput {
     pub fn line(&self, stream: Stream, line: String) {
         self.log_line(&line);
         self.push_tail(&line);
-        self.sink.emit(&Event::Output { id: self.id.clone(), stream, line });
+        self.sink.output(&self.id, stream, line);
     }
 
     /// Keep a line in the bounded tail, cut to [`TAIL_WIDTH`].
@@ -201,7 +201,16 @@ impl Pump {
                 buf.clear();
                 match r.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => self.feed(&buf),
+                    Ok(n) => {
+                        self.feed(&buf);
+                        // A read is one unit of the runtime's budget, but a
+                        // full chunk is thousands of lines to show: a step
+                        // flooding its output would hold the play's loop
+                        // (its timeout, signals) for seconds between yields.
+                        if n >= 16 * 1024 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
                 }
             }
         }
