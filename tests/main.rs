@@ -4,6 +4,7 @@ mod common;
 
 mod check;
 mod cli;
+mod layering;
 mod mdbook;
 mod observe;
 mod observe_play;

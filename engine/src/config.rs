@@ -209,7 +209,7 @@ impl Config {
             ));
         }
         for (label, var) in &raw.alerts.labels {
-            if !crate::parse::attrs::valid_var(var) {
+            if !crate::parse::valid_var(var) {
                 return Err(Error::invalid(
                     Diagnostic::error("config", format!("[alerts.labels] {label} = \"{var}\": not a variable name"))
                         .at(file, line_of("[alerts.labels]"))

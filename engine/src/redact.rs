@@ -33,10 +33,7 @@ impl Redactor {
         let mut values: Vec<String> = values.into_iter().filter(|v| v.chars().count() >= MIN_LEN).collect();
         // The escaped forms a template gives a value: a quote or a backslash
         // in a secret makes them differ from the value itself.
-        let quoted: Vec<String> = values
-            .iter()
-            .flat_map(|v| crate::template::quoted_forms(v).into_iter().filter(move |q| !q.contains(v.as_str())))
-            .collect();
+        let quoted: Vec<String> = values.iter().flat_map(|v| crate::quote::forms(v)).collect();
         values.extend(quoted);
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();

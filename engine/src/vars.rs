@@ -38,7 +38,7 @@ impl Resolved {
 pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
     sets.iter()
         .map(|s| match s.split_once('=') {
-            Some((k, v)) if crate::parse::attrs::valid_var(k.trim()) => Ok((k.trim().to_string(), v.to_string())),
+            Some((k, v)) if crate::parse::valid_var(k.trim()) => Ok((k.trim().to_string(), v.to_string())),
             Some((k, _)) => Err(Error::usage(
                 format!("--set {s}: `{k}` is not a variable name"),
                 "variable names are letters, digits and `_`, starting with a letter: --set rev=41",

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::model::{Attrs, OnFail};
+use crate::model::{Attrs, OnFail, QueryKind, StepKind};
 
 /// Every attribute key the engine knows, for errors and `check`.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -311,6 +311,35 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
         return Err(err("`escalate=` without `budget=`", "add `budget=10m` (when to escalate)"));
     }
     Ok((id, a))
+}
+
+/// An attribute that makes no sense on this kind of step, with a hint
+/// (`soak` on a bash step, `range` on an http step, an interactive query).
+pub fn misplaced(kind: StepKind, a: &Attrs) -> Option<(&'static str, String)> {
+    let q = kind.query();
+    let given = |set: bool, name: &'static str| set.then_some(name);
+    if q.is_none() {
+        let attr = given(a.soak.is_some(), "soak")
+            .or(given(a.range.is_some(), "range"))
+            .or(given(a.step.is_some(), "step"))?;
+        return Some((attr, format!("`{attr}=` is for promql, logql and http steps (docs/observability.md)")));
+    }
+    if q == Some(QueryKind::Http) {
+        let attr = given(a.range.is_some(), "range").or(given(a.step.is_some(), "step"));
+        if let Some(attr) = attr {
+            return Some((attr, format!("`{attr}=` is the window of a promql or logql query; an http step has none")));
+        }
+    }
+    if a.step.is_some() && a.range.is_none() {
+        return Some(("step", "`step=` is the resolution of a range query: add `range=1h`".into()));
+    }
+    if a.interactive {
+        return Some(("interactive", "a query step does not use the terminal: drop `interactive`".into()));
+    }
+    if a.cwd.is_some() {
+        return Some(("cwd", "a query step runs no process: drop `cwd`".into()));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 pub mod attrs;
 pub mod frontmatter;
 
+pub use attrs::{valid_id, valid_var};
+
 use std::path::Path;
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -535,7 +537,7 @@ fn classify(
             .hint("drop `interactive`: manual steps already wait for the operator")));
         return;
     }
-    if let Some((attr, hint)) = crate::observe::misplaced_attr(kind, &attrs) {
+    if let Some((attr, hint)) = attrs::misplaced(kind, &attrs) {
         errors.push(at(
             Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
         ));

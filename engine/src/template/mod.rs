@@ -53,7 +53,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     let one = |s: &str| {
-        shlex::try_quote(s).map(|q| q.into_owned()).map_err(|_| {
+        crate::quote::shell_word(s).ok_or_else(|| {
             minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
                 "a value contains a NUL byte, which no shell argument can hold",
@@ -70,16 +70,6 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     one(&value.to_string())
 }
 
-/// How a text value can appear in a rendered body besides as itself: the
-/// shell word and the Python literal the templates make of it. A secret's
-/// are masked too, or `Qw"Er\Ty` would show as `"Qw\"Er\\Ty"`.
-pub fn quoted_forms(v: &str) -> Vec<String> {
-    let v = JValue::from(v);
-    let mut forms: Vec<String> = shell_quote(&v).ok().into_iter().collect();
-    forms.push(python_literal(&v));
-    forms
-}
-
 fn python_literal(value: &JValue) -> String {
     if value.is_number() || matches!(value.kind(), minijinja::value::ValueKind::Bool) {
         let s = value.to_string();
@@ -89,7 +79,7 @@ fn python_literal(value: &JValue) -> String {
             _ => s,
         };
     }
-    serde_json::to_string(&value.to_string()).unwrap_or_default()
+    crate::quote::python_str(&value.to_string())
 }
 
 /// What a step's templates are rendered against.
