@@ -43,14 +43,11 @@ fn modules() -> BTreeSet<String> {
         .collect()
 }
 
-/// The files of module `m`: `m.rs` or everything under `m/`.
+/// The files of module `m`: `m.rs` and everything under `m/`.
 fn files(m: &str) -> Vec<PathBuf> {
     let file = src().join(format!("{m}.rs"));
-    if file.is_file() {
-        return vec![file];
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![src().join(m)];
+    let mut out: Vec<PathBuf> = file.is_file().then_some(file).into_iter().collect();
+    let mut stack: Vec<PathBuf> = Some(src().join(m)).filter(|d| d.is_dir()).into_iter().collect();
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();

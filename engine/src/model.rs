@@ -16,6 +16,9 @@ pub type Value = serde_json::Value;
 /// Variables by name, in a stable order.
 pub type Vars = BTreeMap<String, Value>;
 
+/// Names every template sees besides the variables: no variable may take them.
+pub const BUILTINS: &[&str] = &["env", "steps"];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Runbook {
     pub id: String,
