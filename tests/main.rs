@@ -13,6 +13,7 @@ mod plan;
 mod play;
 mod rehearse;
 mod resume;
+mod secrets;
 mod tty;
 mod tty_vars;
 mod warm;
