@@ -28,6 +28,7 @@ pub mod observe;
 pub mod parse;
 pub mod plan;
 pub mod preview;
+pub mod quote;
 pub mod redact;
 pub mod rehearse;
 pub mod render;

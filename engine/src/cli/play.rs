@@ -11,7 +11,7 @@
 use super::args::PlayArgs;
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::error::{Error, Exit, Result};
+use crate::error::{Exit, Result};
 use crate::model::Runbook;
 use crate::plan::Dag;
 use crate::run::event::Mode;
@@ -32,9 +32,6 @@ pub fn mode(a: &PlayArgs) -> Mode {
 pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let (id, alert) = super::alert::input(config, &a.id, a.from_alert.as_deref())?;
     a.id = id;
-    if a.jobs == Some(0) {
-        return Err(Error::usage("--jobs 0: at least one step must be able to run", "pass --jobs 1 or more"));
-    }
     let sets = vars::parse_sets(&a.set)?;
     let profile = config.env(a.env.as_deref())?.cloned();
     let rb = Catalog::find(config, &a.id)?;

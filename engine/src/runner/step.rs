@@ -160,7 +160,7 @@ pub async fn run(mut job: Job) -> JobResult {
             note(text);
         })
     });
-    let total = job.retry + 1;
+    let total = job.retry.saturating_add(1);
     let mut attempts = 0;
     let mut last = Attempt { status: StepStatus::Failed, exit: None, reason: None };
     for attempt in 1..=total {
@@ -171,6 +171,7 @@ pub async fn run(mut job: Job) -> JobResult {
             out.clear_stdout();
         }
         last = once(&mut job, &out).await;
+        out.hold_secret();
         let stop_now = *job.cancel.borrow();
         if last.status != StepStatus::Failed || attempt == total || stop_now {
             break;
@@ -192,6 +193,8 @@ pub async fn run(mut job: Job) -> JobResult {
     if let Some(b) = budget {
         b.abort();
     }
+    // Stderr of a secret capture, masked now that the secret is known.
+    out.release_held();
     out.flush();
     JobResult {
         status: last.status,
