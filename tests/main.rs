@@ -13,6 +13,8 @@ mod plan;
 mod play;
 mod rehearse;
 mod resume;
+mod resume_prop;
+mod run_log;
 mod secrets;
 mod tty;
 mod tty_vars;

@@ -89,8 +89,12 @@ pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
 pub fn find(store: &dyn Store, arg: &str) -> Result<String> {
     let ids = store.runs()?;
     if arg == "latest" {
-        // Newest by start time; ids sort by time.
-        return ids.last().cloned().ok_or_else(|| no_runs(store));
+        // Newest by start time (ids sort by time) that can be read: a damaged
+        // run is listed by `runs`, and named by its id.
+        if ids.is_empty() {
+            return Err(no_runs(store));
+        }
+        return ids.iter().rev().find(|id| store.events(id).is_ok()).cloned().ok_or_else(|| no_runs(store));
     }
     if ids.iter().any(|d| d == arg) {
         return Ok(arg.to_string());

@@ -306,8 +306,8 @@ impl RunState {
     fn new_session(&mut self, s: &Session, at: &str) {
         let n = if s.n > 0 { s.n } else { self.session() + 1 };
         let finished = self.end.is_some();
+        // A step lost by an earlier session stays lost until it starts again.
         for (id, st) in self.steps.iter_mut() {
-            st.lost = false;
             if st.in_flight() {
                 st.status = Some(StepStatus::Interrupted);
                 st.reason = Some("in flight when the engine stopped (no end recorded)".into());

@@ -214,7 +214,7 @@ async fn session_loop(
     dag: &Dag,
     env: &PlayEnv,
     opts: PlayOptions,
-    first: crate::run::Event,
+    first: session::First,
     kind: Option<crate::run::event::SessionKind>,
     operator: String,
     env_name: String,
@@ -229,7 +229,10 @@ async fn session_loop(
         }
     }
     let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
-    recorder.record(first);
+    match first {
+        session::First::Written(e) => recorder.written(e),
+        session::First::Record(e) => recorder.record(e),
+    }
     let (ctx, d) = {
         let st = recorder.state();
         let ctx = crate::template::Context {

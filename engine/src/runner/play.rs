@@ -397,6 +397,11 @@ impl<'a> Loop<'a> {
         self.ctx.steps.insert(s.id.clone(), StepState::new(r.status.name(), r.exit, r.stdout.clone()));
         let stdout = self.d.reads_stdout[i].then(|| self.x.redact(&r.stdout));
         let stdout_redacted = stdout.as_deref().is_some_and(|o| o != r.stdout);
+        if r.exit == Some(127)
+            && let Some(cmd) = command_not_found(&r.tail)
+        {
+            r.reason = Some(format!("exit 127: command not found: {cmd}"));
+        }
         let ran = r.attempts > 0;
         let failed = r.status == StepStatus::Failed;
         let stops = failed && !undo && s.attrs.on_fail == OnFail::Stop;
@@ -529,6 +534,15 @@ impl<'a> Loop<'a> {
         }
         ctx
     }
+}
+
+/// The program bash could not find (`bash: line 3: kubctl: command not
+/// found`), from the step's last lines.
+fn command_not_found(tail: &str) -> Option<String> {
+    tail.lines().rev().find_map(|l| {
+        let head = l.trim().strip_suffix(": command not found")?;
+        Some(head.rsplit(": ").next().unwrap_or(head).trim().to_string()).filter(|c| !c.is_empty())
+    })
 }
 
 /// What a panic said.

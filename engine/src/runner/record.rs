@@ -76,6 +76,13 @@ impl Recorder {
         self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
     }
 
+    /// An event the store already holds (a new run's first): folded and
+    /// shown, not appended again.
+    pub fn written(&self, entry: Entry) {
+        self.lock().state.apply(&entry);
+        self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
+    }
+
     pub fn note(&self, step: Option<&str>, text: impl Into<String>) {
         let text = text.into();
         tracing::info!(step = step.unwrap_or(""), "{text}");

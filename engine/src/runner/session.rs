@@ -38,12 +38,19 @@ pub struct Prepared {
     pub lease: Box<dyn Lease>,
     /// The run so far (empty for a new run).
     pub state: RunState,
-    /// The session's first event (`run-start` or `session`).
-    pub first: Event,
+    /// The session's first event.
+    pub first: First,
     pub kind: Option<SessionKind>,
     pub operator: String,
     /// Things to tell the operator once reporting starts.
     pub notes: Vec<String>,
+}
+
+/// A session's first event: a new run's `run-start`, written when the store
+/// created the run, or a later session's `session`, to record.
+pub enum First {
+    Written(crate::run::Entry),
+    Record(Event),
 }
 
 pub fn env_name(opts: &PlayOptions) -> String {
@@ -132,27 +139,37 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
                 step_mode: opts.step_mode,
                 plan: (st.hash != rb.hash || st.plan.is_empty()).then(|| plan(rb, dag)),
             });
-            (id, st, first)
+            (id, st, First::Record(first))
         }
         None => {
             let base = format!("{}-{}-{}", crate::time::compact(std::time::SystemTime::now()), rb.id, env_name);
-            let id = env.store.create(&base)?;
-            let first = Event::RunStart(RunStart {
-                v: crate::run::event::FORMAT,
-                run: id.clone(),
-                runbook: rb.id.clone(),
-                path: rb.path.display().to_string(),
-                hash: rb.hash.clone(),
-                env: env_name.clone(),
-                vars,
-                operator: operator.clone(),
-                pid: std::process::id(),
-                mode: mode.clone(),
-                answering,
-                step_mode: opts.step_mode,
-                plan: plan(rb, dag),
-            });
-            (id, RunState::default(), first)
+            let mut entry = None;
+            let mut first = |id: &str| {
+                let e = crate::run::Entry {
+                    seq: 1,
+                    at: if env.clock { crate::time::now_rfc3339() } else { String::new() },
+                    event: Event::RunStart(RunStart {
+                        v: crate::run::event::FORMAT,
+                        run: id.to_string(),
+                        runbook: rb.id.clone(),
+                        path: rb.path.display().to_string(),
+                        hash: rb.hash.clone(),
+                        env: env_name.clone(),
+                        vars: vars.clone(),
+                        operator: operator.clone(),
+                        pid: std::process::id(),
+                        mode: mode.clone(),
+                        answering,
+                        step_mode: opts.step_mode,
+                        plan: plan(rb, dag),
+                    }),
+                };
+                entry = Some(e.clone());
+                e
+            };
+            let id = env.store.create(&base, &mut first)?;
+            let first = entry.ok_or_else(|| anyhow::anyhow!("the store created run {id} without its first event"))?;
+            (id, RunState::default(), First::Written(first))
         }
     };
     lease.set_run(&run_id);

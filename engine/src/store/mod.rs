@@ -99,8 +99,10 @@ pub trait Store: Send + Sync {
     /// The latest run of runbook@env, if any.
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>>;
 
-    /// A new, empty run with an id made from `base`, unique in the store.
-    fn create(&self, base: &str) -> Result<String>;
+    /// A new run with an id made from `base`, unique in the store, holding
+    /// its first event (`first(id)`) from the moment it exists: a run is never
+    /// seen without its `run-start`, so an empty journal is always damage.
+    fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String>;
 
     /// Append to `run` under `lease`. `durable`: survive a power loss (a
     /// rehearsal's store does not need to).

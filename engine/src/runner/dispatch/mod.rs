@@ -18,6 +18,8 @@
 //! - a failure the crashed session was stopping on goes on to its rollback
 //!   and end, as it would have without the crash.
 
+#[cfg(test)]
+mod prop;
 mod ready;
 mod rollback;
 mod step;
@@ -291,9 +293,14 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Start (or decide) what can be started now; `None` when nothing can.
-    /// The first ready step in plan order is the one decided: a step that
-    /// must wait (a question while others run) holds back the later ones.
+    /// Steps lost in flight by a crashed session start again first (they
+    /// held their slots of `--jobs`); then the first ready step in plan
+    /// order is the one decided: a step that must wait (a question while
+    /// others run) holds back the later ones.
     fn schedule(&mut self, st: &RunState, ctx: &Context, red: &Redactor) -> Option<Action> {
+        if let Some(a) = self.schedule_lost(st, ctx, red) {
+            return Some(a);
+        }
         while let Some(pos) = self.ready.next(0) {
             if self.interactive_running {
                 return None;
@@ -311,21 +318,30 @@ impl<'a> Dispatcher<'a> {
         None
     }
 
-    /// In a failure's stop: only steps lost in flight by a crashed session.
+    /// In a failure's stop: only steps lost in flight by a crashed session
+    /// (they were running, and would have finished); steps that passed
+    /// before are kept as usual on the way to them.
     fn schedule_lost(&mut self, st: &RunState, ctx: &Context, red: &Redactor) -> Option<Action> {
         let mut from = 0;
         while let Some(pos) = self.ready.next(from) {
             from = pos + 1;
             let i = self.dag.order[pos];
-            let lost = st.step(&self.rb.steps[i].id).is_some_and(|s| s.lost);
-            if !lost {
+            let prev = st.step(&self.rb.steps[i].id);
+            let lost = prev.is_some_and(|s| s.lost);
+            let passed = prev.is_some_and(|s| s.passed());
+            if !lost && !passed {
                 continue;
             }
-            if self.running.len() >= self.policy.jobs.max(1) {
+            if lost && self.running.len() >= self.policy.jobs.max(1) {
                 return None;
             }
-            if let step::Decision::Act(a) = self.decide(i, st, ctx, red) {
-                return Some(*a);
+            match self.decide(i, st, ctx, red) {
+                step::Decision::Kept => {
+                    self.keep(i);
+                    from = 0;
+                }
+                step::Decision::Act(a) if lost => return Some(*a),
+                _ => {}
             }
         }
         None

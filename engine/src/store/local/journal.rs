@@ -125,7 +125,7 @@ impl Kicker {
 }
 
 impl Syncer {
-    fn start(file: Arc<File>, dir: Option<PathBuf>) -> std::io::Result<Syncer> {
+    fn start(file: Arc<File>, dir: Vec<PathBuf>) -> std::io::Result<Syncer> {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         let thread = std::thread::Builder::new().name("journal-sync".into()).spawn(move || flusher(&file, dir, &s))?;
@@ -136,7 +136,7 @@ impl Syncer {
 /// The syncer thread: flush whenever a flush is wanted and records were
 /// written since the last one; exit after the last flush once the journal
 /// closes.
-fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
+fn flusher(file: &File, mut dirs: Vec<PathBuf>, shared: &Shared) {
     let mut st = lock(&shared.state);
     loop {
         while st.synced >= st.wanted && !st.closing {
@@ -153,8 +153,9 @@ fn flusher(file: &File, mut dir: Option<PathBuf>, shared: &Shared) {
         drop(st);
         let started = Instant::now();
         let r = file.sync_data();
-        // Once: the run directory, so that a new journal's name survives too.
-        if let Some(d) = dir.take() {
+        // Once: the run directory and its parent, so that a new run's name
+        // (renamed into place when it was created) survives too.
+        for d in std::mem::take(&mut dirs) {
             let _ = File::open(d).and_then(|d| d.sync_all());
         }
         st = lock(&shared.state);
@@ -209,7 +210,6 @@ impl Journal {
     /// Open for appending, cutting a torn last line left by a crash.
     /// `sync`: flush to disk (in the background); `false` in a rehearsal.
     pub fn open(path: &Path, sync: bool) -> Result<Journal> {
-        let fresh = !path.exists();
         if let Ok(bytes) = std::fs::read(path)
             && !bytes.is_empty()
             && !bytes.ends_with(b"\n")
@@ -223,8 +223,8 @@ impl Journal {
         let syncer = match sync {
             false => None,
             true => {
-                let dir = path.parent().filter(|_| fresh).map(Path::to_path_buf);
-                Some(Syncer::start(file.clone(), dir).map_err(|e| io(path, e))?)
+                let dirs = path.ancestors().skip(1).take(2).map(Path::to_path_buf).collect();
+                Some(Syncer::start(file.clone(), dirs).map_err(|e| io(path, e))?)
             }
         };
         Ok(Journal { file, path: path.to_path_buf(), syncer })

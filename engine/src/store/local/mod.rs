@@ -83,15 +83,7 @@ impl Store for LocalStore {
     }
 
     fn runs(&self) -> Result<Vec<String>> {
-        // An empty journal is no run: the engine was killed before it wrote
-        // the run's first event.
-        Ok(self
-            .dirs()
-            .into_iter()
-            .filter(|id| {
-                std::fs::metadata(self.run_dir(id).join(journal::FILE)).is_ok_and(|m| m.is_file() && m.len() > 0)
-            })
-            .collect())
+        Ok(self.dirs())
     }
 
     fn events(&self, run: &str) -> Result<Vec<Entry>> {
@@ -122,16 +114,44 @@ impl Store for LocalStore {
         Ok(None)
     }
 
-    fn create(&self, base: &str) -> Result<String> {
+    fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String> {
         let runs = self.root.join("runs");
         make_dir(&runs)?;
+        let err =
+            |what: &Path, e: std::io::Error| Error::Other(anyhow::anyhow!("cannot create {}: {e}", what.display()));
         for n in 1.. {
             let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
             let dir = runs.join(&id);
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            if dir.exists() {
+                continue;
+            }
+            // Written aside, then renamed into place: the run appears with
+            // its first event, or not at all.
+            let tmp = runs.join(format!(".new-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::DirBuilder::new().mode(0o700).create(&tmp).map_err(|e| err(&tmp, e))?;
+            let mut line = serde_json::to_string(&first(&id)).map_err(anyhow::Error::from)?;
+            line.push('\n');
+            let file = tmp.join(journal::FILE);
+            OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&file)
+                .and_then(|mut f| f.write_all(line.as_bytes()))
+                .map_err(|e| err(&file, e))?;
+            match std::fs::rename(&tmp, &dir) {
                 Ok(()) => return Ok(id),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(anyhow::anyhow!("cannot create {}: {e}", dir.display()).into()),
+                // Another play took the id meanwhile.
+                Err(e) if dir.exists() => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    tracing::debug!("run id {id} taken: {e}");
+                    continue;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    return Err(err(&dir, e));
+                }
             }
         }
         unreachable!("the loop returns")
