@@ -324,7 +324,7 @@ fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
     // group still finds it, so the step never runs twice at once.
     let t = Test::new().runbook(
         "a",
-        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 3; echo \"done $$\" >> log'\n```\n",
+        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 1; echo \"done $$\" >> log'\n```\n",
     );
     let dir = t.path();
     let old = crash_while_running(dir, "a", "inner.pid");

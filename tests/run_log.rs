@@ -14,7 +14,7 @@ echo "miner: WorkExpired"
 
 ```bash {#slow read}
 echo $$ > slow.pid
-sleep 30
+while [ ! -f go ]; do sleep 0.02; done
 ```
 
 ```bash {#b when="'WorkExpired' in steps.a.stdout"}
@@ -27,6 +27,7 @@ fn a_resume_decides_on_what_a_step_printed_before_the_crash() {
     let t = Test::new().runbook("r", WORK_EXPIRED);
     let dir = t.path();
     crash_while_running(dir, "r", "slow.pid");
+    std::fs::write(dir.join("go"), "").unwrap();
     let o = rb(dir, &["play", "r", "--yes", "--resume"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
@@ -210,4 +211,39 @@ fn a_missing_command_is_named_on_the_failure_screen() {
     assert!(out.contains("failed: pods — exit 127: command not found: kubctl"), "{out}");
     assert!(out.contains("escalate (pods): page the platform team"), "{out}");
     assert!(out.contains("next:"), "{out}");
+}
+
+/// A run recorded by the first journal format (`v: 1`), as the engine wrote
+/// it before the event log: `runs`, `report` and `--resume` still read it.
+const V1_JOURNAL: &str = r#"{"event":"run-start","v":1,"run":"20261130T034244Z-a-devnet","runbook":"a","path":"runbooks/a.md","hash":"0000","env":"devnet","vars":{"namespace":{"value":"animica-devnet","origin":"env","secret":false},"rev":{"value":"41","origin":"set","secret":false}},"operator":"ops@laptop","pid":4242,"at":"2026-11-30T03:42:44.100Z"}
+{"event":"step-start","step":"one","attempt":1,"command":"echo one 41","command_hash":"h1","undo":false,"at":"2026-11-30T03:42:44.200Z"}
+{"event":"spawned","step":"one","pgid":4243,"born_ms":1000}
+{"event":"step-end","step":"one","status":"passed","exit":0,"duration_ms":12,"command_hash":"h1","reason":null,"captures":{},"unrestorable":[],"tail":"one 41","undo":false,"at":"2026-11-30T03:42:44.300Z"}
+{"event":"step-start","step":"two","attempt":1,"command":"sleep 30","command_hash":"h2","undo":false,"at":"2026-11-30T03:42:44.400Z"}
+{"event":"note","step":null,"text":"interrupted by SIGINT: stopping the running steps","at":"2026-11-30T03:42:45.000Z"}
+{"event":"step-end","step":"two","status":"interrupted","exit":null,"duration_ms":600,"command_hash":"h2","reason":"interrupted","captures":{},"unrestorable":[],"tail":"","undo":false,"at":"2026-11-30T03:42:45.100Z"}
+{"event":"step-end","step":"three","status":"not-run","exit":null,"duration_ms":null,"command_hash":null,"reason":"the play stopped: interrupted by SIGINT","captures":{},"unrestorable":[],"tail":"","undo":false,"at":"2026-11-30T03:42:45.100Z"}
+{"event":"run-end","status":"interrupted","rolled_back":false,"message":"interrupted by SIGINT; the run is resumable: runbook play a --env devnet --resume","at":"2026-11-30T03:42:45.200Z"}
+"#;
+
+#[test]
+fn runs_of_the_first_journal_format_stay_readable_and_resumable() {
+    let md = "```bash {#one}\necho one {{ rev }}\n```\n\n```bash {#two}\necho two\n```\n\n```bash {#three}\necho three {{ rev }}\n```\n";
+    let t = Test::new().runbook("a", md).file(".runbook/runs/20261130T034244Z-a-devnet/journal.jsonl", V1_JOURNAL);
+    let dir = t.path();
+    let runs = text(&rb(dir, &["runs"]));
+    assert!(runs.contains("20261130T034244Z-a-devnet  interrupted*") && runs.contains("1/3"), "{runs}");
+    let report = text(&rb(dir, &["report", "latest"]));
+    assert!(report.contains("| Operator | ops@laptop |") && report.contains("`rev=41`"), "{report}");
+    assert!(report.contains("- 1 passed, 0 failed, 0 skipped, 1 not run"), "{report}");
+    // Its --set value comes back; the step that passed stands (its command
+    // hash is of the old format, so it runs again, and says why).
+    let o = rb(dir, &["play", "a", "--resume"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("variables restored from run 20261130T034244Z-a-devnet: rev=41"), "{out}");
+    assert!(out.contains("[three] three 41"), "{out}");
+    let r = rb(dir, &["report", "latest", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 2, "{v}");
 }
