@@ -153,8 +153,8 @@ pub fn boot_ms() -> u64 {
 
 /// After a crash: kill what is left of a step's process group as its
 /// journal recorded it (`Spawned`), which also reaches processes whose
-/// environment was reset (`env -i`; found in review: the step ran twice at
-/// once after a resume). Only if it is still that group: its leader, when
+/// environment was reset (`env -i`, as `sudo` does: without this, the step
+/// would run twice at once after a resume). Only if it is still that group: its leader, when
 /// alive, must have started when recorded (a number is reused only once the
 /// whole group is gone). Returns how many processes were killed.
 pub fn reap_group(pgid: i32, born_ms: Option<u64>) -> usize {
