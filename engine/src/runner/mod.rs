@@ -48,6 +48,7 @@ mod dispatch;
 pub mod env;
 pub mod events;
 mod execute;
+mod fault;
 mod guard;
 mod launch;
 mod outcome;

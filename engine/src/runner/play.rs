@@ -335,11 +335,16 @@ impl<'a> Loop<'a> {
         if let Some(st) = self.ctx.steps.get_mut(&id) {
             st.status = "running".into();
         }
+        assert!(!super::fault::at("loop-panic", &id), "injected fault: loop-panic at {id}");
         let mut job = self.x.job(s.step, &s.prep);
         // Fed before anything else is spawned: this step is what the play waits for.
         job.warm = self.warm.take().and_then(|w| w.fire(s.step, &s.prep.cwd, &s.prep.body));
         let i = s.step;
-        let h = self.running.spawn(async move { (i, step::run(job).await) });
+        let panic = super::fault::at("step-panic", &id);
+        let h = self.running.spawn(async move {
+            assert!(!panic, "injected fault: step-panic");
+            (i, step::run(job).await)
+        });
         self.tasks.insert(h.id(), i);
     }
 
