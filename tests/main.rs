@@ -15,3 +15,4 @@ mod resume;
 mod tty;
 mod tty_vars;
 mod warm;
+mod wiki_browser;

@@ -41,6 +41,7 @@ kubectl get pods -n {{ namespace }}
 
 ```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
 kubectl rollout restart statefulset/animica-node -n {{ namespace }}
+kubectl --token {{ api_token }} annotate statefulset/animica-node -n {{ namespace }} restarted=1
 ```
 
 ```bash {#undo-restart undo}
@@ -51,11 +52,14 @@ kubectl rollout undo statefulset/animica-node -n {{ namespace }}
 "#;
 
 const CONFIG_TOML: &str = r#"
+default_env = "devnet"
+
 [env.devnet]
 namespace = "animica-devnet"
 
 [env.prod]
 namespace = "animica"
+api_token = "pr0d-t0ken"
 confirm = "write"
 "#;
 
@@ -65,6 +69,7 @@ fn rendered_page_snapshot() {
     let page = runbook::mdbook::render_page(Path::new("runbooks/2.1-head-stall.md"), RUNBOOK, &config).unwrap();
     assert!(!page.contains("{#"), "{page}");
     assert!(!page.contains("hunter2"), "secret default leaked:\n{page}");
+    assert!(!page.contains("pr0d-t0ken"), "secret of an env leaked:\n{page}");
     assert!(!page.contains("timeout: 45m"), "front matter leaked:\n{page}");
     insta::assert_snapshot!("rendered_page", page);
 }
@@ -117,7 +122,11 @@ fn preprocesses_runbooks_and_passes_other_pages_through() {
     assert!(page.starts_with("# 2.1 Head not advancing\n"), "{page}");
     assert!(!page.contains("{#"), "{page}");
     assert!(page.contains("id=\"step-pods\""), "{page}");
-    assert!(page.contains("\n```bash\nkubectl get pods"), "{page}");
+    // The test project's runbook.toml (tests/common): devnet by default.
+    let devnet = "<pre class=\"runbook-code\" data-runbook-env=\"devnet\"><code class=\"language-bash\">kubectl get pods -n animica-devnet</code></pre>";
+    assert!(page.contains(devnet), "{page}");
+    let prod = "<pre class=\"runbook-code\" data-runbook-env=\"prod\" hidden><code class=\"language-bash\">kubectl get pods -n animica</code></pre>";
+    assert!(page.contains(prod), "{page}");
     assert!(page.contains("devnet: <code>animica-devnet</code>"), "env values from runbook.toml:\n{page}");
 }
 
