@@ -218,6 +218,53 @@ fn build_book_renders_headers_and_leaks_no_attributes() {
 }
 
 #[test]
+fn build_book_shows_the_default_env_without_scripts() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book();
+    let out = build_book(t.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(t.path().join("book/2.1-head-stall.html")).unwrap();
+    // The default env's command is in the page as it is; the other env's twin is hidden.
+    let devnet = "<pre class=\"runbook-code\" data-runbook-env=\"devnet\"><code class=\"language-bash\">kubectl get pods -n animica-devnet</code></pre>";
+    assert!(page.contains(devnet), "{page}");
+    let prod = "<pre class=\"runbook-code\" data-runbook-env=\"prod\" hidden=\"\"><code class=\"language-bash\">kubectl get pods -n animica</code></pre>";
+    assert!(page.contains(prod), "{page}");
+}
+
+/// A preprocessor that leaves `{{ namespace }}` in the commands (here: the
+/// real one, with its devnet value turned back into the template) fails the
+/// build, naming the page, the step and the variable.
+#[test]
+fn build_book_fails_on_an_unrendered_command() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book();
+    let wrapper = t.path().join("unrendering-runbook");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nif [ \"$1\" = mdbook ] && [ $# = 1 ]; then {bin} mdbook | sed 's/animica-devnet/{{{{ namespace }}}}/g'\nelse exec {bin} \"$@\"; fi\n",
+            bin = bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-book");
+    let out = Command::new("bash").arg(script).arg(t.path()).env("RUNBOOK_BIN", &wrapper).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "book/2.1-head-stall.html: step pods still shows {{ namespace }}, but namespace has a value in the default env"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn build_book_fails_when_the_preprocessor_is_off() {
     if !mdbook_available() {
         return;

@@ -232,3 +232,21 @@ fn screenshots_light_and_dark() {
         }
     }
 }
+
+#[test]
+fn placeholders_stay_marked_after_highlighting() {
+    let Some((b, book)) = setup() else { return };
+    let p = open(&b, book, "2.3-p2p-partition.html");
+    let pre = "#step-ban-peer ~ pre.runbook-code:not([hidden])";
+    // highlight.js has run over the block (it adds `hljs`), and kept the mark.
+    p.wait_for(&format!("document.querySelector('{pre} code').classList.contains('hljs')"));
+    let mark: String = p.eval(&format!("document.querySelector('{pre} code .runbook-ph').innerText"));
+    assert_eq!(mark, "<suspect_peer from handshake-peers>");
+    let title: String = p.eval(&format!("document.querySelector('{pre} code .runbook-ph').title"));
+    assert_eq!(title, "captured by step handshake-peers during the play");
+    assert!(
+        command(&p, "ban-peer")
+            .starts_with("python -m p2p.cli.peer ban --peer <suspect_peer from handshake-peers> --minutes ")
+    );
+    assert!(header(&p, "ban-peer").contains("only if suspect_peer (captured by handshake-peers) is set"));
+}

@@ -356,6 +356,42 @@ mod tests {
         assert!(r.as_written && r.plain() == "echo {{ n + 1 }}\n", "{r:?}");
     }
 
+    proptest::proptest! {
+        /// Whatever the values, the wiki's command is the one the plan renders
+        /// (the sentinels never cut into real text), and a secret's value is
+        /// in no view.
+        #[test]
+        fn rendering_matches_the_plan_and_hides_secrets(
+            value in "[ -~]{0,24}",
+            secret in "[a-zA-Z0-9]{6,16}",
+            python in proptest::bool::ANY,
+        ) {
+            let lang = if python { "python" } else { "bash" };
+            let yaml = |v: &str| serde_json::to_string(v).unwrap();
+            let md = format!(
+                "---\nvars:\n  v: {}\n  db_password: {}\n---\n```{lang} {{#a}}\necho {{{{ v }}}} {{{{ db_password }}}} {{{{ namespace }}}}\n```\n",
+                yaml(&value),
+                yaml(&secret)
+            );
+            let (rb, config) = setup(&md);
+            for view in views(&rb, &config) {
+                let r = view.body(&rb, &rb.steps[0]);
+                proptest::prop_assert!(!r.as_written);
+                let mut resolved = crate::vars::resolve(&rb, view.env, &[], &[]);
+                resolved.vars.remove("db_password");
+                let mut ctx = plan_context(&rb, &resolved, view.env);
+                ctx.vars.insert("db_password".into(), Value::String("<db_password: secret>".into()));
+                let expected = Templater::new(&rb).body(&rb.steps[0], &ctx).unwrap();
+                // The plan quotes the stand-in like a value; the wiki marks it instead.
+                let quoted = crate::template::quoted_forms("<db_password: secret>");
+                let expected = quoted.iter().fold(expected, |e, q| e.replace(q, "<db_password: secret>"));
+                proptest::prop_assert_eq!(r.plain(), expected);
+                let shown = format!("{:?}", r);
+                proptest::prop_assert!(!shown.contains(&secret));
+            }
+        }
+    }
+
     #[test]
     fn when_is_decided_per_env() {
         let md = "---\nvars:\n  x: ~\n---\n```bash {#a when=\"env == 'devnet'\"}\n:\n```\n```bash {#b when=\"x == '1'\"}\n:\n```\n";

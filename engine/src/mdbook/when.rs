@@ -653,6 +653,19 @@ mod tests {
         assert_eq!(w, "only if <code>x</code> is <code>&lt;b&gt;</code>");
     }
 
+    proptest::proptest! {
+        /// Any text: words or `None`, never a panic, and nothing it quotes
+        /// becomes markup.
+        #[test]
+        fn any_expression_is_words_or_none(expr in "[ -~]{0,60}") {
+            if let Some(w) = words(&expr, &["a-b"], &|_| Known::Value("<x>".into())) {
+                let stripped = w.replace("<code>", "").replace("</code>", "");
+                let stripped = stripped.split("<span").next().unwrap_or_default().to_string();
+                proptest::prop_assert!(!stripped.contains('<'), "{}", w);
+            }
+        }
+    }
+
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let e = format!("{}x{}", "(".repeat(5000), ")".repeat(5000));
