@@ -207,6 +207,8 @@ fn slo_gates_in_words_with_their_values() {
     assert!(overflow.is_empty(), "clipped: {overflow:?}");
 }
 
+/// The first screen of both pages, light (devnet, the default) and dark
+/// (prod chosen in the selector).
 #[test]
 fn screenshots_light_and_dark() {
     let Some((b, book)) = setup() else { return };
@@ -214,17 +216,22 @@ fn screenshots_light_and_dark() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf =
         if update { Path::new(env!("CARGO_MANIFEST_DIR")).join("docs") } else { tmp.path().to_path_buf() };
-    for (page, name) in [("2.1-head-stall.html", "2.1-head-stall"), ("7-slo-gates.html", "7-slo-gates")] {
-        for theme in ["light", "navy"] {
-            let p = open(&b, book, page);
+    for name in ["2.1-head-stall", "7-slo-gates"] {
+        for (theme, shade, env) in [("light", "light", "devnet"), ("navy", "dark", "prod")] {
+            let p = open(&b, book, &format!("{name}.html"));
             p.resize(1280, 1000);
             p.click("#mdbook-theme-toggle");
             p.wait_for("document.getElementById('mdbook-theme-list').style.display === 'block'");
             p.click(&format!("#mdbook-theme-{theme}"));
             p.wait_for(&format!("document.documentElement.classList.contains('{theme}')"));
+            if p.eval::<bool>("document.getElementById('mdbook-theme-list').style.display === 'block'") {
+                p.click("#mdbook-theme-toggle");
+                p.wait_for("document.getElementById('mdbook-theme-list').style.display !== 'block'");
+            }
+            switch(&p, env);
+            p.eval::<bool>("document.activeElement.blur(), true");
             // Theme colours change with a CSS transition: wait until it is over.
             p.wait_for("document.getAnimations().length === 0");
-            let shade = if theme == "light" { "light" } else { "dark" };
             let file = dir.join(format!("wiki-{name}-{shade}.png"));
             p.screenshot(&file, false);
             let png = std::fs::read(&file).unwrap();

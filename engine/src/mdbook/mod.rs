@@ -1,11 +1,14 @@
-//! The mdBook 0.5 preprocessor: runbooks as wiki pages.
+//! The mdBook 0.5 preprocessor: runbooks as wiki pages for the responder.
 //!
 //! mdBook turns every token of a fence's info string into a CSS class and
 //! renders YAML front matter as text, so a runbook page needs rewriting before
-//! mdBook sees it: the front matter goes, each step fence keeps only its
-//! language, and what the attributes said is shown to a human instead — a
-//! header line above each step, and an overview (variables, plan) under the
-//! title. `manual` steps become the checklist they are.
+//! mdBook sees it. The front matter goes; under the title comes a summary
+//! line (what the runbook does, how to play it, the env selector); the
+//! machinery (variables, plan, rollbacks) is folded after the symptoms; each
+//! step gets a header that says in words what its attributes do, and its
+//! code as it runs in each env of runbook.toml (`views`), the default env's
+//! shown, the others hidden twins that docs/wiki/runbook.js switches to.
+//! `manual` steps become the checklist they are.
 //!
 //! The transform is pure ([`render_page`], [`render_book`]); the stdin/stdout
 //! JSON glue is in `cli/mdbook.rs`. A runbook that does not parse fails the

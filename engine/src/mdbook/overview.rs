@@ -29,6 +29,19 @@ impl Page<'_> {
         let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
         let checks = plural(reads, "read-only check", "read-only checks");
         let n_changes = plural(changes.len(), "change", "changes");
+        // How each change runs: "each only when its diagnosis matches and after asking".
+        let mut how = Vec::new();
+        if reads > 0 && !changes.is_empty() && conditional == changes.len() {
+            how.push("only when its diagnosis matches");
+        }
+        if !changes.is_empty() && all_ask {
+            how.push("after asking");
+        }
+        let how = match (how.is_empty(), changes.len()) {
+            (true, _) => String::new(),
+            (false, 1) => format!(", {}", how.join(" and ")),
+            (false, _) => format!(", each {}", how.join(" and ")),
+        };
         let mut what = if changes.is_empty() && by_hand == 0 {
             let gates = steps.iter().filter(|s| s.attrs.expect.is_some()).count();
             let cont = steps.iter().any(|s| s.attrs.on_fail == crate::model::OnFail::Continue);
@@ -40,18 +53,12 @@ impl Page<'_> {
         } else if changes.is_empty() {
             format!("{checks}, then {} done by hand", plural(by_hand, "checklist", "checklists"))
         } else if reads > 0 && conditional == changes.len() {
-            let each = if changes.len() == 1 { "" } else { "each " };
-            format!(
-                "Diagnoses with {checks}, then fixes what they find: {n_changes}, {each}only when its diagnosis matches"
-            )
+            format!("Diagnoses with {checks}, then fixes what they find: {n_changes}{how}")
         } else if reads > 0 {
-            format!("{checks} and {n_changes} to the system, in the order of the plan")
+            format!("{checks} and {n_changes} to the system{how}, in the order of the plan")
         } else {
-            format!("{n_changes} to the system, in the order of the plan")
+            format!("{n_changes} to the system{how}, in the order of the plan")
         };
-        if !changes.is_empty() && all_ask {
-            what.push_str(if changes.len() == 1 { ", after asking" } else { ", each after asking" });
-        }
         if by_hand > 0 && !changes.is_empty() {
             what.push_str(&format!("; {} done by hand", plural(by_hand, "checklist", "checklists")));
         }
