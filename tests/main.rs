@@ -4,6 +4,7 @@ mod common;
 
 mod check;
 mod cli;
+mod layering;
 mod mdbook;
 mod observe;
 mod observe_play;
@@ -12,6 +13,9 @@ mod plan;
 mod play;
 mod rehearse;
 mod resume;
+mod resume_prop;
+mod run_log;
+mod secrets;
 mod tty;
 mod tty_vars;
 mod warm;

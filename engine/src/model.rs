@@ -16,6 +16,9 @@ pub type Value = serde_json::Value;
 /// Variables by name, in a stable order.
 pub type Vars = BTreeMap<String, Value>;
 
+/// Names every template sees besides the variables: no variable may take them.
+pub const BUILTINS: &[&str] = &["env", "steps"];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Runbook {
     pub id: String,
@@ -99,7 +102,7 @@ pub enum StepKind {
     Sh,
     Python,
     Manual,
-    /// Observability steps (docs/observability.md): run by [`crate::observe`], not a shell.
+    /// Observability steps (docs/observability.md): queries, not processes.
     Promql,
     Logql,
     Http,
@@ -124,8 +127,7 @@ impl StepKind {
         &["bash", "sh", "python", "python3", "manual", "promql", "logql", "http"];
 
     /// The observability kind of a query step, `None` for processes.
-    pub fn query(self) -> Option<crate::observe::QueryKind> {
-        use crate::observe::QueryKind;
+    pub fn query(self) -> Option<QueryKind> {
         match self {
             StepKind::Promql => Some(QueryKind::Promql),
             StepKind::Logql => Some(QueryKind::Logql),
@@ -143,6 +145,25 @@ impl StepKind {
             StepKind::Promql => "promql",
             StepKind::Logql => "logql",
             StepKind::Http => "http",
+        }
+    }
+}
+
+/// The three kinds of observability steps (run by `observe`, which adds
+/// what each kind means for queries and conditions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    Promql,
+    Logql,
+    Http,
+}
+
+impl QueryKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryKind::Promql => "promql",
+            QueryKind::Logql => "logql",
+            QueryKind::Http => "http",
         }
     }
 }

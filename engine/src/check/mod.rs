@@ -143,7 +143,11 @@ pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report>
         .num_threads(opts.jobs.max(1))
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the check pool: {e}"))?;
-    pool.install(|| run_in_pool(config, inputs, opts))
+    let mut report = pool.install(|| run_in_pool(config, inputs, opts))?;
+    if paths.is_empty() {
+        security::report_command_lines(config, &mut report);
+    }
+    Ok(report)
 }
 
 fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report> {
@@ -386,6 +390,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>) -> (Vec<Diagnos
     out.extend(syntax);
     out.extend(bash::shellcheck(&rb.path, &blocks, &parses));
     out.extend(security::lint(&rb.path, &blocks));
+    out.extend(crate::vars::untyped_comparisons(rb));
     out.extend(lints::missing_fixture(rb, config));
     (out, dag)
 }

@@ -383,7 +383,9 @@ mod tests {
                 ctx.vars.insert("db_password".into(), Value::String("<db_password: secret>".into()));
                 let expected = Templater::new(&rb).body(&rb.steps[0], &ctx).unwrap();
                 // The plan quotes the stand-in like a value; the wiki marks it instead.
-                let quoted = crate::template::quoted_forms("<db_password: secret>");
+                let stand_in = "<db_password: secret>";
+                let quoted: Vec<String> =
+                    crate::quote::shell_word(stand_in).into_iter().chain([crate::quote::python_str(stand_in)]).collect();
                 let expected = quoted.iter().fold(expected, |e, q| e.replace(q, "<db_password: secret>"));
                 proptest::prop_assert_eq!(r.plain(), expected);
                 let shown = format!("{:?}", r);
