@@ -241,7 +241,8 @@ impl<'c> View<'c> {
     /// variable without a value here).
     pub fn when(&self, rb: &Runbook, step: &Step) -> Option<bool> {
         let w = step.attrs.when.as_deref()?;
-        let ids: Vec<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+        let mut ids: Vec<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+        ids.sort_unstable();
         if super::when::env_rules_out(w, &ids, self.env.map(|e| e.name.as_str()).unwrap_or_default()) {
             return Some(false);
         }

@@ -15,6 +15,14 @@ use crate::template::rewrite_step_refs;
 use parse::{Cmp, Expr, Operand, parse};
 
 /// What a variable is in the environment a page is rendered for.
+/// `steps.miner-logs.stdout` → `steps["miner-logs"].stdout`, as the engine
+/// reads it (the template's rewrite wants the ids sorted).
+fn rewrite(expr: &str, step_ids: &[&str]) -> String {
+    let mut ids = step_ids.to_vec();
+    ids.sort_unstable();
+    rewrite_step_refs(expr, &ids)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Known {
     /// A value (not secret).
@@ -28,7 +36,7 @@ pub enum Known {
 /// The condition in words, as escaped HTML ("only on devnet, and only if …"),
 /// or `None` when the expression is not one of the shapes this understands.
 pub fn words(expr: &str, step_ids: &[&str], var: &dyn Fn(&str) -> Known) -> Option<String> {
-    let e = parse(&rewrite_step_refs(expr, step_ids))?;
+    let e = parse(&rewrite(expr, step_ids))?;
     let w = Words { var };
     let mut conj = Vec::new();
     flatten_and(e, &mut conj);
@@ -50,7 +58,7 @@ pub fn words(expr: &str, step_ids: &[&str], var: &dyn Fn(&str) -> Known) -> Opti
 /// (`env == 'devnet' and …` in prod)? Then the step is skipped there,
 /// whatever the rest (decided during the play) says.
 pub fn env_rules_out(expr: &str, step_ids: &[&str], env: &str) -> bool {
-    let Some(e) = parse(&rewrite_step_refs(expr, step_ids)) else { return false };
+    let Some(e) = parse(&rewrite(expr, step_ids)) else { return false };
     let mut conj = Vec::new();
     flatten_and(e, &mut conj);
     let is_env = |o: &Operand| matches!(o.plain(), Operand::Path(p) if p.len() == 1 && p[0] == "env");
