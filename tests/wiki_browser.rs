@@ -207,6 +207,24 @@ fn slo_gates_in_words_with_their_values() {
     assert!(overflow.is_empty(), "clipped: {overflow:?}");
 }
 
+/// With JavaScript off the page shows the default env: its commands, the
+/// env's name instead of the selector, nothing of the other envs.
+#[test]
+fn readable_with_scripts_off() {
+    let Some((b, book)) = setup() else { return };
+    let p = b.open_without_scripts(&Browser::file_url(&book.join("book/2.1-head-stall.html")));
+    assert!(p.eval::<bool>("document.documentElement.dataset.runbookShown === undefined"), "the page script ran");
+    assert_eq!(command(&p, "pods"), "kubectl get pods -n animica-devnet -o wide");
+    let hidden: Vec<String> = p.eval(
+        "[...document.querySelectorAll('[data-runbook-env]')].filter(e => e.offsetParent !== null)
+            .map(e => e.dataset.runbookEnv).filter(k => !k.split(' ').includes('devnet'))",
+    );
+    assert!(hidden.is_empty(), "another env's twins are shown: {hidden:?}");
+    let line: String = p.eval("document.querySelector('.runbook-envs').innerText");
+    assert!(line.starts_with("Commands and values for devnet (the default; the others: prod)"), "{line}");
+    assert!(!p.eval::<bool>("document.querySelector('select.runbook-env-select').offsetParent !== null"));
+}
+
 /// The first screen of both pages, light (devnet, the default) and dark
 /// (prod chosen in the selector).
 #[test]

@@ -9,7 +9,8 @@
 //! page.select("select.runbook-env-select", "prod");
 //! page.hover("pre"); page.click("pre .clip-button");
 //! let text: String = page.eval("document.querySelector('pre:not([hidden]) code').innerText");
-//! page.screenshot(Path::new("shot.png"));
+//! page.screenshot(Path::new("shot.png"), false);
+//! let plain = browser.open_without_scripts(&url);                // JavaScript off
 //! ```
 //!
 //! Tests wait for page state (a JS expression turning true), never for time:
@@ -24,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chromiumoxide::browser::{Browser as CdpBrowser, BrowserConfig};
-use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
+use chromiumoxide::cdp::browser_protocol::emulation::{
+    SetDeviceMetricsOverrideParams, SetScriptExecutionDisabledParams,
+};
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::page::ScreenshotParams;
 use futures::StreamExt;
@@ -110,6 +113,21 @@ impl Browser {
         let page = self.rt.block_on(async {
             let page = browser.new_page(url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
             page.wait_for_navigation().await.unwrap_or_else(|e| panic!("{url} does not load: {e}"));
+            page
+        });
+        let page = Page { browser: self, page };
+        page.wait_for("document.readyState === 'complete'");
+        page
+    }
+
+    /// A new tab on `url` with the page's own scripts off (what a reader
+    /// with JavaScript disabled sees); `eval` and `wait_for` still work.
+    pub fn open_without_scripts(&self, url: &str) -> Page<'_> {
+        let browser = self.browser.as_ref().expect("a running browser");
+        let page = self.rt.block_on(async {
+            let page = browser.new_page("about:blank").await.expect("a blank tab");
+            page.execute(SetScriptExecutionDisabledParams::new(true)).await.expect("scripts off");
+            page.goto(url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
             page
         });
         let page = Page { browser: self, page };
