@@ -20,3 +20,4 @@ mod secrets;
 mod tty;
 mod tty_vars;
 mod warm;
+mod wiki_browser;
