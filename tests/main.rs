@@ -3,8 +3,8 @@
 mod common;
 
 mod check;
-mod faults;
 mod cli;
+mod faults;
 mod layering;
 mod mdbook;
 mod observe;

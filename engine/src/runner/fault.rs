@@ -5,6 +5,9 @@
 //!
 //! - `step-panic:ID`: the task running step `ID` panics.
 //! - `loop-panic:ID`: the play's loop panics as it starts step `ID`.
+//! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
+//!   between its `clone` and its `execve` (when it shares the engine's
+//!   descriptors, the play's lock included).
 
 /// Is `fault` asked for at step `id`?
 #[cfg(debug_assertions)]
@@ -15,4 +18,21 @@ pub fn at(fault: &str, id: &str) -> bool {
 #[cfg(not(debug_assertions))]
 pub fn at(_: &str, _: &str) -> bool {
     false
+}
+
+/// The number given with `fault` (`spawn-pause:300` → 300), if asked for.
+#[cfg(debug_assertions)]
+pub fn value(fault: &str) -> Option<u32> {
+    static V: std::sync::OnceLock<Option<(String, u32)>> = std::sync::OnceLock::new();
+    let v = V.get_or_init(|| {
+        let s = std::env::var("RUNBOOK_FAULT").ok()?;
+        let (f, n) = s.split_once(':')?;
+        Some((f.to_string(), n.parse().ok()?))
+    });
+    v.as_ref().filter(|(f, _)| f == fault).map(|&(_, n)| n)
+}
+
+#[cfg(not(debug_assertions))]
+pub fn value(_: &str) -> Option<u32> {
+    None
 }

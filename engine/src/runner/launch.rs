@@ -49,6 +49,10 @@ pub struct Launch<'a> {
     /// A close-on-exec descriptor the child inherits (the flag is cleared
     /// on the child's copy only), at the same number.
     pub inherit: Option<RawFd>,
+    /// Milliseconds the child waits before its `execve`: a fault injected
+    /// by the tests (`RUNBOOK_FAULT=spawn-pause:MS`, debug builds only), to
+    /// hold open the window in which it shares the engine's descriptors.
+    pub pause_ms: u32,
 }
 
 /// A started child.
@@ -243,6 +247,13 @@ mod linux {
             if libc::chdir(l.cwd.as_ptr()) != 0 {
                 fail(a);
             }
+            if l.pause_ms > 0 {
+                let ts = libc::timespec {
+                    tv_sec: (l.pause_ms / 1000) as libc::time_t,
+                    tv_nsec: (l.pause_ms % 1000) as libc::c_long * 1_000_000,
+                };
+                libc::nanosleep(&ts, std::ptr::null_mut());
+            }
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
             libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
@@ -361,8 +372,16 @@ mod tests {
         let path = c("PATH=/usr/bin:/bin");
         let envp = [path.as_ptr() as *mut _, std::ptr::null_mut()];
         let stdio = Some([null.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]);
-        let l =
-            Launch { program: &prog, argv: &argv, envp: &envp, cwd: &cwd, stdio, new_group: true, inherit: Some(fd) };
+        let l = Launch {
+            program: &prog,
+            argv: &argv,
+            envp: &envp,
+            cwd: &cwd,
+            stdio,
+            new_group: true,
+            inherit: Some(fd),
+            pause_ms: 0,
+        };
         let pid = launcher(&l).unwrap();
         drop(w);
         let mut out = String::new();

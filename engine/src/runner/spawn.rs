@@ -166,6 +166,7 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         stdio,
         new_group: cmd.new_group,
         inherit: cmd.inherit,
+        pause_ms: super::fault::value("spawn-pause").unwrap_or(0),
     })?;
     let pid = launched.pid;
     let mut child = Child {
