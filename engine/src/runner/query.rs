@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::StepStatus;
 use super::events::Stream;
 use super::output::{LineBuf, StepOutput};
-use super::step::{Job, cancelled};
+use tokio::sync::watch;
 use crate::model::Step;
 use crate::observe::{self, Backend, QueryKind, Servers, expect::Expect};
 
@@ -39,14 +39,6 @@ pub struct QueryJob {
     pub location: String,
 }
 
-/// Parse a rendered `expect` of a query step (the play fails the step with
-/// this message when it does not parse).
-pub(super) fn check_expect(s: &Step, src: &str) -> Result<Expect, String> {
-    let kind = s.kind.query().expect("a query step");
-    observe::expect::parse(src, kind.target())
-        .map_err(|e| format!("`expect` does not parse: {e} in `{src}` (docs/observability.md)"))
-}
-
 /// The query part of a step's job; `None` for process steps. `location`
 /// is `file:line` of the query in the runbook.
 pub(super) fn job(
@@ -59,7 +51,7 @@ pub(super) fn job(
     let kind = s.kind.query()?;
     Some(Arc::new(QueryJob {
         kind,
-        expect: expect_src.and_then(|x| check_expect(s, x).ok()),
+        expect: expect_src.and_then(|x| observe::expect::parse(x, kind.target()).ok()),
         servers: Servers::resolve(vars, &|k| std::env::var(k).ok()),
         backend: env.queries.clone(),
         range: s.attrs.range,
@@ -80,7 +72,13 @@ fn show(out: &Arc<StepOutput>, stream: Stream, text: &str) {
 }
 
 /// One attempt of a query step: `(status, reason)`.
-pub(super) async fn once(job: &Job, out: &Arc<StepOutput>, q: &Arc<QueryJob>) -> (StepStatus, Option<String>) {
+/// `body`: the rendered query; `cancel` fires when the play stops its steps.
+pub(super) async fn once(
+    body: &str,
+    cancel: &watch::Receiver<bool>,
+    out: &Arc<StepOutput>,
+    q: &Arc<QueryJob>,
+) -> (StepStatus, Option<String>) {
     let started = Instant::now();
     let evaluations = match (q.soak, q.rehearsal) {
         (None, _) => 1,
@@ -94,16 +92,16 @@ pub(super) async fn once(job: &Job, out: &Arc<StepOutput>, q: &Arc<QueryJob>) ->
         if q.soak.is_some() {
             out.log_line(&format!("--- soak: evaluation {n} ---"));
         }
-        let (qj, text) = (q.clone(), job.body.clone());
+        let (qj, text) = (q.clone(), body.to_string());
         let handle = tokio::task::spawn_blocking(move || {
             let spec =
                 observe::Spec { kind: qj.kind, text: &text, range: qj.range, step: qj.step, timeout: qj.timeout };
             observe::run(&*qj.backend, &qj.servers, &spec)
         });
-        let mut cancel = job.cancel.clone();
+        let mut cancel = cancel.clone();
         let answer = tokio::select! {
             r = handle => r,
-            _ = cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
+            _ = super::timing::cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
         };
         let answer = match answer {
             Ok(Ok(a)) => a,
@@ -128,10 +126,10 @@ pub(super) async fn once(job: &Job, out: &Arc<StepOutput>, q: &Arc<QueryJob>) ->
         }
         if !q.rehearsal {
             let wait = q.interval.min(soak.saturating_sub(elapsed));
-            let mut cancel = job.cancel.clone();
+            let mut cancel = cancel.clone();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
+                _ = super::timing::cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
             }
         }
     }

@@ -184,7 +184,7 @@ pub async fn run(mut job: Job) -> JobResult {
         let mut cancel = job.cancel.clone();
         tokio::select! {
             _ = tokio::time::sleep(job.delay) => {}
-            _ = cancelled(&mut cancel) => {
+            _ = super::timing::cancelled(&mut cancel) => {
                 last = Attempt { status: StepStatus::Interrupted, exit: last.exit, reason: Some("interrupted".into()) };
                 break;
             }
@@ -209,7 +209,7 @@ pub async fn run(mut job: Job) -> JobResult {
 
 async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     if let Some(q) = job.query.clone() {
-        let (status, reason) = super::query::once(job, out, &q).await;
+        let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q).await;
         return Attempt { status, exit: None, reason };
     }
     let spec = Spec {
@@ -260,7 +260,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         _ = p.child.wait() => {}
         _ = job.quiet.notified() => {}
         _ = &mut deadline => {}
-        _ = cancelled(&mut cancel) => {}
+        _ = super::timing::cancelled(&mut cancel) => {}
     }
     let mut pumps = Vec::new();
     let streams = [(p.child.stdout.take(), Stream::Stdout), (p.child.stderr.take(), Stream::Stderr)];
@@ -279,7 +279,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             timed_out = true;
             process::terminate(&mut p).await
         }
-        _ = cancelled(&mut cancel) => {
+        _ = super::timing::cancelled(&mut cancel) => {
             was_cancelled = true;
             process::terminate(&mut p).await
         }
@@ -335,11 +335,4 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         return Attempt { status: StepStatus::Failed, exit, reason: Some(reason) };
     }
     Attempt { status: StepStatus::Passed, exit, reason: None }
-}
-
-/// Resolves when the play cancels its steps (never if the sender is gone).
-pub async fn cancelled(rx: &mut watch::Receiver<bool>) {
-    if rx.wait_for(|c| *c).await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

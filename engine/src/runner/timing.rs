@@ -1,4 +1,5 @@
-//! The play's waiting periods, in one place and settable: a test (or an
+//! The play's waiting periods, in one place and settable (and the wait for
+//! its cancel): a test (or an
 //! operator with unusual needs) sets them through the environment instead of
 //! sleeping through them. Values are humantime durations (`50ms`, `3s`).
 //!
@@ -36,4 +37,11 @@ pub fn drain() -> Duration {
 pub fn ctrl_c_wait() -> Duration {
     static C: OnceLock<Duration> = OnceLock::new();
     setting("RUNBOOK_CTRLC_WAIT", Duration::from_secs(10), &C)
+}
+
+/// Resolves when the play cancels its steps (never if the sender is gone).
+pub async fn cancelled(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    if rx.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

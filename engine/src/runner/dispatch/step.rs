@@ -40,6 +40,15 @@ fn verb(s: Option<StepStatus>) -> &'static str {
     }
 }
 
+/// A query step's rendered `expect` must parse in the observe grammar; the
+/// step fails with this message when it does not.
+fn check_expect(s: &crate::model::Step, src: &str) -> Result<(), String> {
+    let kind = s.kind.query().expect("a query step");
+    crate::observe::expect::parse(src, kind.target())
+        .map(|_| ())
+        .map_err(|e| format!("`expect` does not parse: {e} in `{src}` (docs/observability.md)"))
+}
+
 /// A step's end decided without running it.
 pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Event {
     Event::StepEnd(StepEnd {
@@ -179,7 +188,7 @@ impl Dispatcher<'_> {
             None => None,
             Some(x) => match self.t.attr(s, "expect", x, ctx) {
                 // Query steps: the observe grammar, judged by the executor.
-                Ok(src) if s.kind.query().is_some() => match super::super::query::check_expect(s, &src) {
+                Ok(src) if s.kind.query().is_some() => match check_expect(s, &src) {
                     Ok(_) => Some((regex::Regex::new("").expect("the empty regex"), src)),
                     Err(e) => return end(StepStatus::Failed, e),
                 },
