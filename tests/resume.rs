@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::*;
 use crate::play::{alive, crash_while_running, journal, rb, rb_cmd, text, wait_until, written_pid};
 
-fn counts(dir: &Path) -> BTreeMap<String, usize> {
+pub fn counts(dir: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for l in std::fs::read_to_string(dir.join("runs.txt")).unwrap_or_default().lines() {
         *m.entry(l.to_string()).or_default() += 1;

@@ -18,6 +18,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 use crate::common::*;
 use crate::play::{journal, rb, rb_cmd, text};
+use crate::resume::{counts as runs, passed};
 
 #[derive(Debug, Clone)]
 struct StepSpec {
@@ -150,33 +151,6 @@ fn decisions(dir: &Path) -> (BTreeMap<String, String>, BTreeSet<String>, String)
         }
     }
     (steps, undone, r["status"].as_str().unwrap_or_default().to_string())
-}
-
-/// Steps whose latest end in the journal is `passed`.
-fn passed(dir: &Path) -> BTreeSet<String> {
-    let mut last: BTreeMap<String, String> = BTreeMap::new();
-    for l in journal(dir).lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else { continue };
-        let step = v["step"].as_str().unwrap_or_default().to_string();
-        match v["event"].as_str() {
-            Some("step-end") => {
-                last.insert(step, v["status"].as_str().unwrap_or_default().to_string());
-            }
-            Some("step-start") => {
-                last.insert(step, "started".into());
-            }
-            _ => {}
-        }
-    }
-    last.into_iter().filter(|(_, s)| s == "passed").map(|(k, _)| k).collect()
-}
-
-fn runs(dir: &Path) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for l in std::fs::read_to_string(dir.join("runs.txt")).unwrap_or_default().lines() {
-        *m.entry(l.to_string()).or_default() += 1;
-    }
-    m
 }
 
 fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseError> {

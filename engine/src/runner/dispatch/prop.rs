@@ -160,36 +160,8 @@ impl World<'_> {
             Some(SessionKind::Resume)
         };
         let first = match kind {
-            None => Event::RunStart(RunStart {
-                v: FORMAT,
-                run: "r".into(),
-                runbook: "p".into(),
-                path: "p.md".into(),
-                hash: "h".into(),
-                env: "local".into(),
-                vars: Default::default(),
-                operator: "u@h".into(),
-                pid: 1,
-                mode: Mode::default(),
-                answering: Answering::Yes,
-                step_mode: false,
-                plan: Vec::new(),
-            }),
-            Some(kind) => Event::Session(Session {
-                n: 0,
-                run: "r".into(),
-                runbook: "p".into(),
-                env: "local".into(),
-                kind,
-                operator: "u@h".into(),
-                pid: 2,
-                hash: "h".into(),
-                vars: Default::default(),
-                mode: None,
-                answering: Answering::Yes,
-                step_mode: false,
-                plan: None,
-            }),
+            None => super::tests::start_event(),
+            Some(kind) => super::tests::session(kind),
         };
         let start = self.log.len();
         let budget = kill.map(|k| start + k);

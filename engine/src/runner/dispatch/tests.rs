@@ -30,7 +30,7 @@ fn entries(events: Vec<Event>) -> Vec<Entry> {
     events.into_iter().enumerate().map(|(n, event)| Entry { seq: n as u64 + 1, at: String::new(), event }).collect()
 }
 
-fn start_event() -> Event {
+pub(super) fn start_event() -> Event {
     Event::RunStart(RunStart {
         v: FORMAT,
         run: "r".into(),
@@ -48,7 +48,7 @@ fn start_event() -> Event {
     })
 }
 
-fn session(kind: SessionKind) -> Event {
+pub(super) fn session(kind: SessionKind) -> Event {
     Event::Session(Session {
         n: 0,
         run: "r".into(),
