@@ -32,11 +32,16 @@ pub enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the runbooks.
-    #[command(after_help = "Example:\n  runbook list --json | jq '.[].id'")]
+    /// List the runbooks (with --all, the plain markdown pages too).
+    #[command(
+        after_help = "Examples:\n  runbook list --json | jq '.[].id'\n  runbook list --all        pages without steps too (`runbook import` converts them)"
+    )]
     List {
         #[arg(long)]
         json: bool,
+        /// Also list plain pages: markdown without steps, whose shell blocks `check` lints.
+        #[arg(long)]
+        all: bool,
     },
     /// Show a runbook: its variables, environments and steps.
     #[command(after_help = "Example:\n  runbook show 2.1")]
@@ -128,6 +133,31 @@ pub enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Turn a plain markdown runbook into an executable one (on stdout, or into OUT).
+    ///
+    /// Every unannotated shell block becomes a step: `<placeholders>` become variables,
+    /// diagnosis blocks `read`, the others ask first (`confirm`), never-ending commands get
+    /// a `timeout`, terminal-needing ones `interactive`. Prose stays byte for byte; what was
+    /// decided is printed on stderr.
+    #[command(
+        after_help = "Examples:\n  runbook import wiki/redis-failover.md                 print the executable page\n  runbook import wiki/redis-failover.md -o runbooks/redis-failover.md"
+    )]
+    Import {
+        /// The markdown page to convert.
+        file: PathBuf,
+        /// Write here instead of stdout (never over another existing file; FILE itself converts in place).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Start a project here: runbook.toml, an example runbook and its fixture, a CI workflow.
+    #[command(
+        after_help = "Examples:\n  runbook init\n  runbook init --wiki         also book.toml and runbooks/SUMMARY.md for an mdBook wiki"
+    )]
+    Init {
+        /// Also write book.toml and runbooks/SUMMARY.md (an mdBook wiki of the runbooks).
+        #[arg(long)]
+        wiki: bool,
     },
     /// Answer as a rehearsal stub (used by the sandbox's path stubs).
     #[command(name = "__shim", hide = true)]

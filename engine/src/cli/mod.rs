@@ -6,6 +6,8 @@ mod alert;
 pub mod args;
 mod check;
 mod graph;
+mod import;
+mod init;
 mod list;
 mod mdbook;
 mod plan;
@@ -28,7 +30,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let config = || Config::discover(cli.config.as_deref(), &cwd);
     match cli.command {
-        Command::List { json } => list::run(&config()?, json),
+        Command::List { json, all } => list::run(&config()?, json, all),
         Command::Show { id, json } => show::run(&config()?, &id, json),
         Command::Plan { id, env, from_alert, set, json } => {
             let config = config()?;
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Check { paths, format, bless, jobs, deny_warnings } => {
             check::run(&config()?, &paths, format, bless, jobs, deny_warnings)
         }
+        Command::Import { file, output } => import::run(&file, output.as_deref()),
+        Command::Init { wiki } => init::run(&cwd, wiki),
         Command::Shim { name, args } => shim::run(&name, &args),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
