@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -47,6 +48,7 @@ pub enum Command {
     #[command(after_help = "Example:\n  runbook show 2.1")]
     Show {
         /// Runbook id, unique prefix, or path to a .md file.
+        #[arg(add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         #[arg(long)]
         json: bool,
@@ -57,10 +59,10 @@ pub enum Command {
     )]
     Plan {
         /// Runbook id or unique prefix (with --from-alert: default from [alerts.runbooks]).
-        #[arg(default_value = "", hide_default_value = true)]
+        #[arg(default_value = "", hide_default_value = true, add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         /// Environment profile from runbook.toml.
-        #[arg(long, short)]
+        #[arg(long, short, add = ArgValueCandidates::new(super::complete::env_names))]
         env: Option<String>,
         /// Take variables from an Alertmanager webhook payload (a file, or - for stdin).
         #[arg(long, value_name = "FILE|-")]
@@ -76,6 +78,7 @@ pub enum Command {
         after_help = "Examples:\n  runbook graph 2.1 | dot -Tsvg > 2.1.svg\n  runbook graph 2.1 --format mermaid"
     )]
     Graph {
+        #[arg(add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
@@ -166,8 +169,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Print a shell completion script.
-    #[command(after_help = "Example:\n  runbook completions bash > /etc/bash_completion.d/runbook")]
+    /// Print the shell hook that completes runbook ids, envs, steps and scenarios of the project.
+    #[command(
+        after_help = "Examples:\n  runbook completions bash > /etc/bash_completion.d/runbook\n  source <(COMPLETE=bash runbook)        the same hook, without this subcommand"
+    )]
     Completions { shell: clap_complete::Shell },
 }
 
@@ -181,14 +186,14 @@ pub enum ReportFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlayArgs {
     /// Runbook id, unique prefix, or path to a .md file (with --from-alert: default from [alerts.runbooks]).
-    #[arg(default_value = "", hide_default_value = true)]
+    #[arg(default_value = "", hide_default_value = true, add = ArgValueCandidates::new(super::complete::runbook_ids))]
     pub id: String,
     /// Take variables from an Alertmanager webhook payload (a file, or - for stdin): its labels map to
     /// variables per [alerts.labels] of runbook.toml, below --set.
     #[arg(long, value_name = "FILE|-")]
     pub from_alert: Option<String>,
     /// Environment profile from runbook.toml.
-    #[arg(long, short)]
+    #[arg(long, short, add = ArgValueCandidates::new(super::complete::env_names))]
     pub env: Option<String>,
     /// Set a variable (highest precedence); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -203,10 +208,10 @@ pub struct PlayArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Start at this step (earlier steps are skipped).
-    #[arg(long, value_name = "STEP", conflicts_with = "only")]
+    #[arg(long, value_name = "STEP", conflicts_with = "only", add = ArgValueCandidates::new(super::complete::step_ids))]
     pub from: Option<String>,
     /// Run only this step.
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = ArgValueCandidates::new(super::complete::step_ids))]
     pub only: Option<String>,
     /// Continue the unfinished run of this runbook and env, without asking.
     #[arg(long, conflicts_with = "fresh")]
@@ -224,7 +229,7 @@ pub struct PlayArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// The fixture scenario to rehearse (default: every scenario).
-    #[arg(long, requires = "dry_run", value_name = "NAME")]
+    #[arg(long, requires = "dry_run", value_name = "NAME", add = ArgValueCandidates::new(super::complete::scenario_names))]
     pub scenario: Option<String>,
 }
 

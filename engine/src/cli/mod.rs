@@ -5,6 +5,7 @@
 mod alert;
 pub mod args;
 mod check;
+pub mod complete;
 mod graph;
 mod import;
 mod init;
@@ -18,8 +19,6 @@ mod shim;
 mod show;
 
 use std::io::Write;
-
-use clap::CommandFactory;
 
 use crate::config::Config;
 use crate::error::{Exit, Result};
@@ -51,7 +50,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Shim { name, args } => shim::run(&name, &args),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
-            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut out);
+            complete::registration(shell, &mut out).map_err(anyhow::Error::from)?;
             out.flush().ok();
             Ok(Exit::Success)
         }
