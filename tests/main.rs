@@ -4,6 +4,9 @@ mod common;
 
 mod check;
 mod cli;
+mod complete;
+mod import;
+mod init;
 mod mdbook;
 mod observe;
 mod observe_play;

@@ -865,7 +865,7 @@ pub fn effect(c: &Call) -> Effect {
     if let Some(r) = RULES.iter().find(|r| r.hazard == Hazard::ChangesSystem && (r.detect)(c)) {
         return Effect::Write(r.pattern);
     }
-    if NEUTRAL.contains(&c.program.as_str()) {
+    if NEUTRAL.contains(&c.program.as_str()) || (matches!(c.program.as_str(), "kubectl" | "helm") && c.dry_run()) {
         return Effect::Read;
     }
     if let Some((_, subs)) = READS.iter().find(|(p, _)| *p == c.program) {

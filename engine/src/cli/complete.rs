@@ -56,8 +56,19 @@ fn typed() -> Vec<String> {
 
 /// Flags that take a value, whose value is no positional argument.
 const VALUE_FLAGS: [&str; 13] = [
-    "--env", "-e", "--set", "--from", "--only", "--jobs", "-j", "--scenario", "--from-alert", "--config", "--format",
-    "--record-fixture", "-o",
+    "--env",
+    "-e",
+    "--set",
+    "--from",
+    "--only",
+    "--jobs",
+    "-j",
+    "--scenario",
+    "--from-alert",
+    "--config",
+    "--format",
+    "--record-fixture",
+    "-o",
 ];
 
 fn config() -> Option<Config> {

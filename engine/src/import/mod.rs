@@ -270,7 +270,12 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
             std::iter::once(format!("#{id}")).chain(decision.attrs.iter().cloned()).collect::<Vec<_>>().join(" ");
         page_edits.push(rewrite::Edit { range: b.info.end..b.info.end, text: format!(" {{{attrs}}}") });
         for e in edits {
-            let (Some(start), Some(end)) = (b.page_offset(e.range.start), b.page_offset(e.range.end)) else { continue };
+            // An edit ends with its line's text; an insertion at a line's
+            // start goes after the container prefix of that line.
+            let line_start = e.range.start == 0 || b.body.as_bytes()[e.range.start - 1] == b'\n';
+            let start = b.page_offset(e.range.start, e.range.start < e.range.end || line_start);
+            let end = if e.range.start == e.range.end { start } else { b.page_offset(e.range.end, false) };
+            let (Some(start), Some(end)) = (start, end) else { continue };
             let mut t = e.text;
             if let Some(line) = t.strip_suffix('\n') {
                 // A new line before a body line: that line's container prefix after it.

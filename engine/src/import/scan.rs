@@ -32,9 +32,12 @@ pub struct Fenced {
 }
 
 impl Fenced {
-    /// The page offset of a body offset.
-    pub fn page_offset(&self, at: usize) -> Option<usize> {
+    /// The page offset of a body offset. At the end of a piece (a line's
+    /// end, where a CRLF page has its `\r`), `after` says which side: the
+    /// end of this line's text (`false`) or the start of the next piece.
+    pub fn page_offset(&self, at: usize, after: bool) -> Option<usize> {
         let k = self.pieces.partition_point(|(start, _)| *start <= at).checked_sub(1)?;
+        let k = if !after && k > 0 && self.pieces[k].0 == at { k - 1 } else { k };
         let (start, range) = &self.pieces[k];
         let off = range.start + (at - start);
         (off <= range.end).then_some(off)
@@ -156,7 +159,7 @@ mod tests {
         for b in &blocks {
             assert!(b.verbatim);
             for at in 0..b.body.len() {
-                let off = b.page_offset(at).unwrap();
+                let off = b.page_offset(at, true).unwrap();
                 assert_eq!(md.as_bytes()[off], b.body.as_bytes()[at]);
             }
         }
