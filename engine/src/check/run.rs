@@ -214,6 +214,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         Scenario(PathBuf, Box<std::result::Result<ScenarioRun, Vec<Diagnostic>>>),
     }
     let batch = parsed.len().div_ceil(2 * opts.jobs.max(1)).max(1);
+    // shellcheck's findings are kept in the state directory (not in a shared store).
+    let shellcheck_cache =
+        (!config.state.to_string_lossy().contains("://")).then(|| config.state.join("cache/shellcheck"));
     let tasks: Vec<Task> = fixtures
         .iter()
         .filter_map(|(id, fx)| Some((by_id.get(id).copied()?, dags.get(id)?, fx)))
@@ -242,7 +245,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
                     .filter_map(|p| p.rb.as_ref().ok())
                     .flat_map(|rb| lints::blocks(rb).into_iter().filter_map(|b| bash::ShellBlock::new(&rb.path, b)))
                     .collect();
-                Done::Shell(bash::check(&blocks, true))
+                Done::Shell(bash::check(&blocks, true, shellcheck_cache.as_deref()))
             }
             Task::Scenario(rb, dag, fx, i) => {
                 let r = rehearse::run_scenario(rb, dag, config, fx, &fx.scenarios[*i], &ropts, Vec::new());
