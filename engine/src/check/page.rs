@@ -196,36 +196,37 @@ mod tests {
     #[test]
     fn each_hazard_fires_and_its_safe_twin_does_not() {
         use Severity::*;
-        let cases: &[(&str, &str, &str, Option<(&str, Severity)>)] = &[
-            ("kubectl logs -f deploy/x", "", "read", Some(("never-ending", Error))),
-            ("kubectl logs --tail=100 deploy/x", "", "read", None),
-            ("kubectl logs -f deploy/x", "", "read timeout=5m", None),
-            ("timeout 60 kubectl logs -f deploy/x", "", "read", None),
-            ("kubectl get pods -w", "", "read", Some(("never-ending", Error))),
-            ("kubectl get pods -o wide", "", "read", None),
-            ("watch kubectl get pods", "", "read", Some(("never-ending", Error))),
-            ("tail -f /var/log/syslog", "", "read", Some(("never-ending", Error))),
-            ("tail -n 100 /var/log/syslog", "", "read", None),
-            ("kubectl port-forward svc/x 8545:8545", "", "read", Some(("never-ending", Error))),
-            ("kubectl exec -it pod -- sh", "", "", Some(("needs-terminal", Error))),
-            ("kubectl exec pod -- cat /etc/hosts", "", "", None),
-            ("kubectl exec -it pod -- sh", "", "interactive", None),
-            ("kubectl edit cm x", "", "", Some(("needs-terminal", Error))),
-            ("kubectl patch cm x -p '{}'", "", "", None),
-            ("kubectl delete pod x", "", "read", Some(("write-in-read", Error))),
-            ("kubectl get pod x", "", "read", None),
-            ("kubectl delete pod x", "", "confirm", None),
-            ("kubectl scale deploy/x --replicas=3", "", "read", Some(("write-in-read", Error))),
-            ("redis-cli -n 0 FLUSHALL", "", "read", Some(("write-in-read", Error))),
-            ("redis-cli -n 0 info", "", "read", None),
-            ("kubectl apply -f x.yaml --dry-run=client", "", "read", None),
-            ("echo \"kubectl delete pod x\"", "", "read", None),
-            ("sudo systemctl status x", "", "read", Some(("sudo-prompt", Warning))),
-            ("sudo -n systemctl status x", "", "read", None),
-            ("curl -X POST http://x/api", "", "read", Some(("write-in-read", Error))),
-            ("curl -fsS http://x/api", "", "read", None),
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, Severity)>);
+        let cases: &[Case] = &[
+            ("kubectl logs -f deploy/x", "read", Some(("never-ending", Error))),
+            ("kubectl logs --tail=100 deploy/x", "read", None),
+            ("kubectl logs -f deploy/x", "read timeout=5m", None),
+            ("timeout 60 kubectl logs -f deploy/x", "read", None),
+            ("kubectl get pods -w", "read", Some(("never-ending", Error))),
+            ("kubectl get pods -o wide", "read", None),
+            ("watch kubectl get pods", "read", Some(("never-ending", Error))),
+            ("tail -f /var/log/syslog", "read", Some(("never-ending", Error))),
+            ("tail -n 100 /var/log/syslog", "read", None),
+            ("kubectl port-forward svc/x 8545:8545", "read", Some(("never-ending", Error))),
+            ("kubectl exec -it pod -- sh", "", Some(("needs-terminal", Error))),
+            ("kubectl exec pod -- cat /etc/hosts", "", None),
+            ("kubectl exec -it pod -- sh", "interactive", None),
+            ("kubectl edit cm x", "", Some(("needs-terminal", Error))),
+            ("kubectl patch cm x -p '{}'", "", None),
+            ("kubectl delete pod x", "read", Some(("write-in-read", Error))),
+            ("kubectl get pod x", "read", None),
+            ("kubectl delete pod x", "confirm", None),
+            ("kubectl scale deploy/x --replicas=3", "read", Some(("write-in-read", Error))),
+            ("redis-cli -n 0 FLUSHALL", "read", Some(("write-in-read", Error))),
+            ("redis-cli -n 0 info", "read", None),
+            ("kubectl apply -f x.yaml --dry-run=client", "read", None),
+            ("echo \"kubectl delete pod x\"", "read", None),
+            ("sudo systemctl status x", "read", Some(("sudo-prompt", Warning))),
+            ("sudo -n systemctl status x", "read", None),
+            ("curl -X POST http://x/api", "read", Some(("write-in-read", Error))),
+            ("curl -fsS http://x/api", "read", None),
         ];
-        for (cmd, _, attrs, want) in cases {
+        for (cmd, attrs, want) in cases {
             let md = format!("# T\n\n```bash {{#s {attrs}}}\n{cmd}\n```\n");
             let got: Vec<_> = codes(&md).into_iter().map(|(_, c, s)| (c, s)).collect();
             let want: Vec<_> = want.iter().map(|(c, s)| (*c, *s)).collect();

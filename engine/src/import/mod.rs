@@ -381,11 +381,8 @@ fn vars_block_end(yaml: &str) -> Option<VarsAt> {
                 }
                 found = Some(offset + l.len());
             }
-            Some(_) if t.is_empty() || t.starts_with(' ') || t.starts_with('#') => {
-                if t.starts_with(' ') {
-                    found = Some(offset + l.len());
-                }
-            }
+            Some(_) if t.starts_with(' ') => found = Some(offset + l.len()),
+            Some(_) if t.is_empty() || t.starts_with('#') => {}
             Some(end) => return Some(VarsAt::BlockEnd(end)),
             None => {}
         }
