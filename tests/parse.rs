@@ -127,6 +127,8 @@ fn list_tells_plain_pages_from_runbooks() {
             .runbook("a", "# A\n\n```bash {#x read}\n:\n```\n")
             .file("runbooks/wiki.md", "---\ntags: [ops]\n---\n# Wiki page\n\n```bash\nkubectl get pods\n```\n")
             .file("runbooks/SUMMARY.md", "# Summary\n")
+            // Front matter that configures a run makes a runbook, even without steps yet.
+            .file("runbooks/draft.md", "---\nvars:\n  ns: x\n---\n# Draft\n")
     };
     t().args(["list"])
         .stdout_lacks("wiki")
@@ -135,11 +137,20 @@ fn list_tells_plain_pages_from_runbooks() {
     t().args(["list", "--all"])
         .stdout_has("runbooks/wiki.md     page      Wiki page (1 shell block)")
         .stdout_has("a                     1 steps  A")
+        .stdout_has("draft                 0 steps  Draft")
         .run();
     let j = t().args(["list", "--all", "--json"]).run().json();
     let kinds: Vec<(&str, &str)> =
         j.as_array().unwrap().iter().map(|i| (i["path"].as_str().unwrap(), i["kind"].as_str().unwrap())).collect();
-    assert_eq!(kinds, [("runbooks/a.md", "runbook"), ("runbooks/SUMMARY.md", "page"), ("runbooks/wiki.md", "page")]);
+    assert_eq!(
+        kinds,
+        [
+            ("runbooks/a.md", "runbook"),
+            ("runbooks/draft.md", "runbook"),
+            ("runbooks/SUMMARY.md", "page"),
+            ("runbooks/wiki.md", "page")
+        ]
+    );
     // A page with front matter but no step is a page: `plan` says so and how to convert it.
     t().args(["plan", "runbooks/wiki.md"]).status(2).stderr_has("no steps").stderr_has("runbook import").run();
 }

@@ -106,7 +106,8 @@ pub fn only_no_steps(d: &[Diagnostic]) -> bool {
     d.len() == 1 && d[0].code == "no-steps"
 }
 
-/// Is this page a runbook: does a fenced block carry attributes?
+/// Is this page a runbook (a fenced block carries attributes, or front
+/// matter configures a run)?
 pub fn is_runbook(text: &str) -> bool {
     looks_like_runbook(text)
         && !matches!(parse_str(Path::new("page.md"), text, String::new()), Err(e) if is_wiki_page(&e))
@@ -127,7 +128,8 @@ pub fn possible_ids(path: &Path, text: &str) -> Vec<String> {
 }
 
 /// A markdown page: a runbook, or a plain page (no fenced block carries
-/// attributes), whose shell blocks `check` still lints and `import` converts.
+/// attributes, and front matter, if any, holds only `title` and wiki keys),
+/// whose shell blocks `check` still lints and `import` converts.
 /// A plain page is a [`Runbook`] without steps: title, front matter and
 /// documentation blocks.
 #[derive(Debug, Clone)]
@@ -327,7 +329,16 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
         };
         errors.push(Diagnostic::error("invalid-id", format!("invalid runbook id `{id}`")).at(path, line).hint(hint));
     }
-    if !annotated {
+    // A runbook: a step (or a fence meant as one), or front matter that
+    // configures a run. `title` and wiki keys (`tags`, `owner`) do not.
+    let runbook = annotated
+        || fm.id.is_some()
+        || !fm.vars.is_empty()
+        || !fm.secrets.is_empty()
+        || !fm.envs.is_empty()
+        || !fm.requires.is_empty()
+        || fm.timeout.is_some();
+    if !runbook {
         // A plain page: its file name need not be a runbook id.
         errors.retain(|d| d.code != "invalid-id");
     }
@@ -349,7 +360,7 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
         steps,
         doc_blocks,
     };
-    Ok(if annotated { Page::Runbook(page) } else { Page::Plain(page) })
+    Ok(if runbook { Page::Runbook(page) } else { Page::Plain(page) })
 }
 
 /// Byte index of the `}` closing the attribute set that `s` starts with,
