@@ -132,7 +132,7 @@ fn list_tells_plain_pages_from_runbooks() {
     };
     t().args(["list"])
         .stdout_lacks("wiki")
-        .stderr_has("1 runbooks, 2 plain pages (no steps): `runbook list --all` lists them")
+        .stderr_has("2 runbooks, 2 plain pages (no steps): `runbook list --all` lists them")
         .run();
     t().args(["list", "--all"])
         .stdout_has("runbooks/wiki.md     page      Wiki page (1 shell block)")
