@@ -125,7 +125,11 @@ fn list_tells_plain_pages_from_runbooks() {
     let t = || {
         Test::new()
             .runbook("a", "# A\n\n```bash {#x read}\n:\n```\n")
-            .file("runbooks/wiki.md", "---\ntags: [ops]\n---\n# Wiki page\n\n```bash\nkubectl get pods\n```\n")
+            // Wiki front matter, a list item, a quote with a tilde fence, CRLF.
+            .file(
+                "runbooks/wiki.md",
+                "---\r\ntags: [ops]\r\n---\r\n# Wiki page\r\n\r\n1. Look:\r\n   ```bash\r\n   kubectl get pods\r\n   ```\r\n\r\n> ~~~sh\r\n> echo \"a 'quoted' word\"\r\n> ~~~\r\n\r\n```text\r\nnot shell\r\n```\r\n",
+            )
             .file("runbooks/SUMMARY.md", "# Summary\n")
             // Front matter that configures a run makes a runbook, even without steps yet.
             .file("runbooks/draft.md", "---\nvars:\n  ns: x\n---\n# Draft\n")
@@ -135,7 +139,7 @@ fn list_tells_plain_pages_from_runbooks() {
         .stderr_has("2 runbooks, 2 plain pages (no steps): `runbook list --all` lists them")
         .run();
     t().args(["list", "--all"])
-        .stdout_has("runbooks/wiki.md     page      Wiki page (1 shell block)")
+        .stdout_has("runbooks/wiki.md     page      Wiki page (2 shell blocks)")
         .stdout_has("a                     1 steps  A")
         .stdout_has("draft                 0 steps  Draft")
         .run();

@@ -5,7 +5,8 @@
 //! Severity: in a step, a placeholder and the hazards that break a play
 //! (never-ending, needs-terminal, write-in-read) are errors and a prompting
 //! `sudo` is a warning; in the blocks of a plain page, which a human copies
-//! and which `runbook import` would make steps, all are warnings. The
+//! and which `runbook import` would make steps, all are warnings (its shell
+//! syntax and shellcheck errors stay errors: `bash.rs`). The
 //! unannotated blocks of a runbook are documentation by its author's choice
 //! (a `kubectl logs -f` to run in a second terminal): hazards are not
 //! reported there, placeholders are (they are wrong even when copied).

@@ -51,11 +51,23 @@ const PIECES: [&str; 22] = [
 fn batches_agree_with_one_shell_per_script() {
     let dir = tempfile::tempdir().unwrap();
     let mut next = crate::parse::picker(0x51ab_c0de_0bad_f00d);
+    // Scripts broken alone that parse together, then random ones.
+    let pairs: [&[&str]; 6] = [
+        &["echo ok\n", "if true; then\n", "fi\n", "echo ok\n"],
+        &["{\n", "}\n"],
+        &["echo \"a\n", "b\"\n"],
+        &["echo a |\n", "cat\n"],
+        &["cat <<EOF\n", "x\nEOF\n"],
+        &["a=$(echo x\n", ")\n"],
+    ];
     for dialect in ["bash", "sh"] {
-        for round in 0..40 {
-            let scripts: Vec<String> = (0..1 + next(8))
-                .map(|_| (0..1 + next(3)).map(|_| PIECES[next(PIECES.len())]).collect::<String>())
-                .collect();
+        for round in 0..60 {
+            let scripts: Vec<String> = match pairs.get(round) {
+                Some(p) => p.iter().map(|s| s.to_string()).collect(),
+                None => (0..1 + next(8))
+                    .map(|_| (0..1 + next(3)).map(|_| PIECES[next(PIECES.len())]).collect::<String>())
+                    .collect(),
+            };
             let refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
             let batch = syntax_batch(dialect, &refs, dir.path());
             for (s, got) in refs.iter().zip(batch) {
