@@ -41,6 +41,7 @@ kubectl get pods -n {{ namespace }}
 
 ```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
 kubectl rollout restart statefulset/animica-node -n {{ namespace }}
+kubectl --token {{ api_token }} annotate statefulset/animica-node -n {{ namespace }} restarted=1
 ```
 
 ```bash {#undo-restart undo}
@@ -51,11 +52,14 @@ kubectl rollout undo statefulset/animica-node -n {{ namespace }}
 "#;
 
 const CONFIG_TOML: &str = r#"
+default_env = "devnet"
+
 [env.devnet]
 namespace = "animica-devnet"
 
 [env.prod]
 namespace = "animica"
+api_token = "pr0d-t0ken"
 confirm = "write"
 "#;
 
@@ -65,6 +69,7 @@ fn rendered_page_snapshot() {
     let page = runbook::mdbook::render_page(Path::new("runbooks/2.1-head-stall.md"), RUNBOOK, &config).unwrap();
     assert!(!page.contains("{#"), "{page}");
     assert!(!page.contains("hunter2"), "secret default leaked:\n{page}");
+    assert!(!page.contains("pr0d-t0ken"), "secret of an env leaked:\n{page}");
     assert!(!page.contains("timeout: 45m"), "front matter leaked:\n{page}");
     insta::assert_snapshot!("rendered_page", page);
 }
@@ -117,7 +122,11 @@ fn preprocesses_runbooks_and_passes_other_pages_through() {
     assert!(page.starts_with("# 2.1 Head not advancing\n"), "{page}");
     assert!(!page.contains("{#"), "{page}");
     assert!(page.contains("id=\"step-pods\""), "{page}");
-    assert!(page.contains("\n```bash\nkubectl get pods"), "{page}");
+    // The test project's runbook.toml (tests/common): devnet by default.
+    let devnet = "<pre class=\"runbook-code\" data-runbook-env=\"devnet\"><code class=\"language-bash\">kubectl get pods -n animica-devnet</code></pre>";
+    assert!(page.contains(devnet), "{page}");
+    let prod = "<pre class=\"runbook-code\" data-runbook-env=\"prod\" hidden><code class=\"language-bash\">kubectl get pods -n animica</code></pre>";
+    assert!(page.contains(prod), "{page}");
     assert!(page.contains("devnet: <code>animica-devnet</code>"), "env values from runbook.toml:\n{page}");
 }
 
@@ -206,6 +215,53 @@ fn build_book_renders_headers_and_leaks_no_attributes() {
         }
         assert!(!html.contains("requires: [kubectl]"), "{} shows the front matter", f.display());
     }
+}
+
+#[test]
+fn build_book_shows_the_default_env_without_scripts() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book();
+    let out = build_book(t.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(t.path().join("book/2.1-head-stall.html")).unwrap();
+    // The default env's command is in the page as it is; the other env's twin is hidden.
+    let devnet = "<pre class=\"runbook-code\" data-runbook-env=\"devnet\"><code class=\"language-bash\">kubectl get pods -n animica-devnet</code></pre>";
+    assert!(page.contains(devnet), "{page}");
+    let prod = "<pre class=\"runbook-code\" data-runbook-env=\"prod\" hidden=\"\"><code class=\"language-bash\">kubectl get pods -n animica</code></pre>";
+    assert!(page.contains(prod), "{page}");
+}
+
+/// A preprocessor that leaves `{{ namespace }}` in the commands (here: the
+/// real one, with its devnet value turned back into the template) fails the
+/// build, naming the page, the step and the variable.
+#[test]
+fn build_book_fails_on_an_unrendered_command() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book();
+    let wrapper = t.path().join("unrendering-runbook");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nif [ \"$1\" = mdbook ] && [ $# = 1 ]; then {bin} mdbook | sed 's/animica-devnet/{{{{ namespace }}}}/g'\nelse exec {bin} \"$@\"; fi\n",
+            bin = bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-book");
+    let out = Command::new("bash").arg(script).arg(t.path()).env("RUNBOOK_BIN", &wrapper).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "book/2.1-head-stall.html: step pods still shows {{ namespace }}, but namespace has a value in the default env"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

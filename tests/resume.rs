@@ -177,7 +177,9 @@ fn secret_capture_step_runs_again_on_resume() {
 }
 
 #[test]
-fn a_run_killed_while_rolling_back_is_not_resumed() {
+fn a_run_killed_while_rolling_back_finishes_its_rollback_when_resumed() {
+    // As without the crash: the rollback goes on (the undo block in flight
+    // runs again, after its leftovers are killed); no step runs forward.
     let t = Test::new().runbook(
         "a",
         r#"
@@ -190,6 +192,7 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
         ```
 
         ```bash {#undo-one undo}
+        echo undo >> undo.txt
         if [ ! -f go ]; then
           sleep 20 &
           echo $! > undo.pid
@@ -202,22 +205,22 @@ fn a_run_killed_while_rolling_back_is_not_resumed() {
     // In the middle of the rollback.
     let sleeper = crash_while_running(&dir, "a", "undo.pid");
     std::fs::write(dir.join("go"), "").unwrap();
-    for args in [&["play", "a", "--resume"][..], &["play", "a"][..]] {
-        let o = rb(&dir, args);
-        let all = text(&o);
-        assert_eq!(o.status.code(), Some(3), "{args:?}: {all}");
-        assert!(all.contains("stopped while rolling back"), "{all}");
-        assert!(all.contains("cut short: undo-one"), "{all}");
-        assert!(all.contains("--fresh"), "{all}");
-    }
-    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\n", "a step ran again");
-    assert!(alive(sleeper), "the refusals killed the undo block's process");
-    // Starting over kills what the cut-short undo block left running.
-    let o = rb(&dir, &["play", "a", "--fresh"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("leftover process(es) of step `undo-one` from the unfinished run"), "{}", text(&o));
+    // Not without a flag off a terminal.
+    let o = rb(&dir, &["play", "a"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(alive(sleeper), "the refusal killed the undo block's process");
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{all}");
+    assert!(all.contains("leftover process(es) of step `undo-one`"), "{all}");
+    assert!(all.contains("rolled back: undo-one"), "{all}");
     wait_until("the undo block's leftover to die", || !alive(sleeper));
-    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\none\n");
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "one\n", "a step ran again");
+    assert_eq!(std::fs::read_to_string(dir.join("undo.txt")).unwrap(), "undo\nundo\n", "the undo in flight ran again");
+    // Rolled back: finished for good.
+    let o = rb(&dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("rolled back") && text(&o).contains("--fresh"), "{}", text(&o));
 }
 
 #[test]
@@ -279,19 +282,34 @@ fn starting_over_kills_only_this_projects_leftovers() {
 }
 
 #[test]
-fn resume_over_a_finished_run_refuses_and_says_how_to_go_on() {
-    // `--resume --yes` must not start over: every write step would run again.
+fn resume_over_a_failed_run_continues_it_and_over_a_passed_one_refuses() {
+    // One incident, one run: `--resume` after a failure offers the failed
+    // step again (`--yes` answers), never the steps that passed.
     let t = Test::new().runbook(
         "a",
-        "```bash {#one}\necho one >> runs.txt\n```\n\n```bash {#two}\necho two >> runs.txt; exit 4\n```\n",
+        "```bash {#one}\necho one >> runs.txt\n```\n\n```bash {#two}\necho two >> runs.txt; [ -f fixed ] || exit 4\n```\n",
     );
     let dir = t.path();
     assert_eq!(rb(dir, &["play", "a", "--yes"]).status.code(), Some(1));
+    // Off a terminal without --yes: the question cannot be asked.
+    let o = rb(dir, &["play", "a", "--resume"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("--yes") && text(&o).contains("--from"), "{}", text(&o));
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let o = rb(dir, &["play", "a", "--yes", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("session 3"), "{}", text(&o));
+    assert_eq!(counts(dir).get("one"), Some(&1), "a passed step ran again");
+    assert_eq!(counts(dir).get("two"), Some(&2));
+    // One run: one journal, one report over both sessions.
+    assert_eq!(std::fs::read_dir(dir.join(".runbook/runs")).unwrap().count(), 1);
+    let report = text(&rb(dir, &["report", "latest"]));
+    assert!(report.contains("| Continued |") && report.contains("| retry | **yes** | `--yes` |"), "{report}");
+    // A passed run is finished: nothing to resume, and no step runs again.
     let o = rb(dir, &["play", "a", "--yes", "--resume"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("nothing to resume"), "{err}");
-    assert!(err.contains("runbook play a --env devnet --from two`"), "{err}");
     assert!(err.contains("runbook play a --env devnet --fresh`"), "{err}");
     assert_eq!(counts(dir).get("one"), Some(&1), "nothing ran again");
     // Without any earlier run, `--resume` starts one.
@@ -306,7 +324,7 @@ fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
     // group still finds it, so the step never runs twice at once.
     let t = Test::new().runbook(
         "a",
-        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 3; echo \"done $$\" >> log'\n```\n",
+        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 1; echo \"done $$\" >> log'\n```\n",
     );
     let dir = t.path();
     let old = crash_while_running(dir, "a", "inner.pid");

@@ -137,7 +137,7 @@ fn resume_restores_set_variables_unless_set_again() {
     assert!(out.contains("[two] two 41 green ***"), "{out}");
     assert!(out.contains("variables restored from run") && out.contains("rev=41"), "{out}");
     assert!(!out.contains("[one]"), "{out}");
-    let resume = records(t.path(), "resume").pop().expect("a resume record");
+    let resume = records(t.path(), "session").pop().expect("a session record");
     assert_eq!(resume["vars"]["ns"]["value"], "green", "{resume}");
     assert_eq!(resume["vars"]["api_token"]["value"], "***", "{resume}");
 }

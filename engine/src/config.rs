@@ -152,9 +152,29 @@ impl Config {
         let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
         let mut envs = BTreeMap::new();
         for (name, table) in raw.env {
-            let at = line_of(&format!("[env.{name}]"));
+            let at = env_line(text, &name);
+            // Env names name lock files and run ids (`<runbook>@<env>.lock`).
+            if !crate::parse::valid_runbook_id(&name) {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("[env.\"{}\"]: not an environment name", name.escape_debug()))
+                        .at(file, at)
+                        .hint(
+                            "environment names are letters, digits, `.`, `_` and `-`, starting with a letter or digit",
+                        ),
+                ));
+            }
             let mut p = EnvProfile { name: name.clone(), ..EnvProfile::default() };
             for (k, v) in table {
+                if !matches!(k.as_str(), "confirm" | "guard") && !crate::parse::valid_var(&k)
+                    || k == "env"
+                    || k == "steps"
+                {
+                    return Err(Error::invalid(
+                        Diagnostic::error("config", format!("[env.{name}] `{}`: not a variable name", k.escape_debug()))
+                            .at(file, at)
+                            .hint("variable names are letters, digits and `_`, starting with a letter (not `env` or `steps`, which templates define)"),
+                    ));
+                }
                 match k.as_str() {
                     "confirm" => {
                         p.confirm = match v.as_str() {
@@ -202,6 +222,7 @@ impl Config {
         if let Some(d) = &raw.default_env
             && !envs.contains_key(d)
         {
+            let d = d.escape_debug();
             return Err(Error::invalid(
                 Diagnostic::error("config", format!("default_env = \"{d}\" names no [env.{d}] table"))
                     .at(file, line_of("default_env"))
@@ -209,7 +230,7 @@ impl Config {
             ));
         }
         for (label, var) in &raw.alerts.labels {
-            if !crate::parse::attrs::valid_var(var) {
+            if !crate::parse::valid_var(var) {
                 return Err(Error::invalid(
                     Diagnostic::error("config", format!("[alerts.labels] {label} = \"{var}\": not a variable name"))
                         .at(file, line_of("[alerts.labels]"))
@@ -259,4 +280,13 @@ impl Config {
             }
         }
     }
+}
+
+/// The line of `[env.NAME]` (or a quoted or dotted spelling of it) in the
+/// config text; 1 when it cannot be found.
+fn env_line(text: &str, name: &str) -> usize {
+    let forms =
+        [format!("[env.{name}]"), format!("[env.\"{name}\"]"), format!("[env.'{name}']"), format!("env.{name}.")];
+    let idx = LineIndex::new(text);
+    forms.iter().find_map(|f| text.find(f.as_str())).map_or(1, |o| idx.line(o))
 }

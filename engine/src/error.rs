@@ -108,9 +108,13 @@ pub enum Error {
     /// Refused: lock held, confirmation declined, guard mismatch (exit 3).
     #[error("{0}")]
     Refused(String),
-    /// A step failed or `check` found a problem (exit 1); already reported.
+    /// A step failed or `check` found a problem (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// Already told on the terminal (a play's closing screen, a rehearsal's
+    /// verdict): only the exit code is left to give.
+    #[error("")]
+    Reported(Exit),
     /// Interrupted by a signal (exit 130); the run is resumable.
     #[error("{0}")]
     Interrupted(String),
@@ -130,6 +134,7 @@ impl Error {
             Error::Refused(_) => Exit::Refused,
             Error::Failed(_) | Error::Other(_) => Exit::Failure,
             Error::Interrupted(_) => Exit::Interrupted,
+            Error::Reported(e) => *e,
         }
     }
 

@@ -29,7 +29,7 @@ fn main() {
         Ok(exit) => exit.code(),
         Err(e) => {
             match &e {
-                Error::Failed(m) if m.is_empty() => {}
+                Error::Reported(_) => {}
                 e => runbook::errln!("{e}"),
             }
             e.exit().code()

@@ -20,6 +20,9 @@ pub type Vars = BTreeMap<String, Value>;
 /// the wiki and `show`, in the order written.
 pub type Meta = indexmap::IndexMap<String, Value>;
 
+/// Names every template sees besides the variables: no variable may take them.
+pub const BUILTINS: &[&str] = &["env", "steps"];
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Runbook {
     pub id: String,
@@ -106,7 +109,7 @@ pub enum StepKind {
     Sh,
     Python,
     Manual,
-    /// Observability steps (docs/observability.md): run by [`crate::observe`], not a shell.
+    /// Observability steps (docs/observability.md): queries, not processes.
     Promql,
     Logql,
     Http,
@@ -131,8 +134,7 @@ impl StepKind {
         &["bash", "sh", "python", "python3", "manual", "promql", "logql", "http"];
 
     /// The observability kind of a query step, `None` for processes.
-    pub fn query(self) -> Option<crate::observe::QueryKind> {
-        use crate::observe::QueryKind;
+    pub fn query(self) -> Option<QueryKind> {
         match self {
             StepKind::Promql => Some(QueryKind::Promql),
             StepKind::Logql => Some(QueryKind::Logql),
@@ -150,6 +152,25 @@ impl StepKind {
             StepKind::Promql => "promql",
             StepKind::Logql => "logql",
             StepKind::Http => "http",
+        }
+    }
+}
+
+/// The three kinds of observability steps (run by `observe`, which adds
+/// what each kind means for queries and conditions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryKind {
+    Promql,
+    Logql,
+    Http,
+}
+
+impl QueryKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryKind::Promql => "promql",
+            QueryKind::Logql => "logql",
+            QueryKind::Http => "http",
         }
     }
 }

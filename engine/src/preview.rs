@@ -99,9 +99,12 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
     check_env_allowed(rb, env)?;
     let t = Templater::new(rb);
     let ctx = plan_context(rb, vars, env);
+    let red = secret_redactor(rb, vars);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut steps = Vec::new();
+    // `will_run` of each step shown so far, by step index.
+    let mut shown: Vec<Option<Option<bool>>> = vec![None; rb.steps.len()];
     let undo_steps = rb.steps.iter().enumerate().filter(|(_, s)| s.attrs.undo).map(|(i, _)| (i, 0usize));
     let order: Vec<(usize, usize)> =
         dag.order.iter().copied().zip(dag.level.iter().copied()).chain(undo_steps).collect();
@@ -129,22 +132,24 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
                 errors.push(d);
             }
         }
-        let needs: Vec<String> =
-            dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| rb.steps[e.from].id.clone()).collect();
+        let need_ix: Vec<usize> = dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| e.from).collect();
+        let needs: Vec<String> = need_ix.iter().map(|&j| rb.steps[j].id.clone()).collect();
         // A step whose `needs` will not run is skipped too; one whose `needs`
         // is decided at run time is decided then as well.
         let mut skip = (will_run == Some(false)).then(|| "`when` is false".to_string());
         let mut will_run = will_run;
-        for dep in &needs {
-            match steps.iter().find(|v: &&StepView| &v.id == dep).map(|v| v.will_run) {
+        for &j in &need_ix {
+            match shown[j] {
                 Some(Some(false)) if skip.is_none() => {
-                    skip = Some(format!("needs `{dep}`, which is skipped"));
+                    skip = Some(format!("needs `{}`, which is skipped", rb.steps[j].id));
                     will_run = Some(false);
                 }
                 Some(None) if will_run == Some(true) => will_run = None,
                 _ => {}
             }
         }
+        let will_run = if s.attrs.undo { Some(false) } else { will_run };
+        shown[i] = Some(will_run);
         let after = dag.deps(i).iter().find(|e| e.kind == EdgeKind::After).map(|e| rb.steps[e.from].id.clone());
         steps.push(StepView {
             n: n + 1,
@@ -156,10 +161,10 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>)
             needs,
             after,
             when: s.attrs.when.clone(),
-            will_run: if s.attrs.undo { Some(false) } else { will_run },
+            will_run,
             skip: if s.attrs.undo { None } else { skip },
             confirm: s.attrs.confirm.clone(),
-            command: redact_vars(rb, vars, &command),
+            command: red.redact(&command).into_owned(),
             rollback: s.attrs.rollback.clone(),
             section: s.section.clone(),
             attrs: s.attrs.clone(),
@@ -224,4 +229,29 @@ pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor
     crate::redact::Redactor::new(
         vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)),
     )
+}
+
+/// Every template of the runbook renders with these variables (captures and
+/// step results are placeholders): what a play checks before its first step,
+/// so nothing runs when a later step could not.
+pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Result<()> {
+    let t = Templater::new(rb);
+    let ctx = plan_context(rb, vars, env);
+    let mut errors = Vec::new();
+    for s in &rb.steps {
+        if let Err(d) = t.body(s, &ctx) {
+            errors.push(d);
+        }
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+            if let Some(v) = v
+                && let Err(d) = t.attr(s, a, v, &ctx)
+            {
+                errors.push(d);
+            }
+        }
+        if let Err(d) = t.when(s, &ctx) {
+            errors.push(d);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }

@@ -29,15 +29,10 @@ pub struct Redactor {
 }
 
 impl Redactor {
+    /// A redactor for these secret values, each as text (a list or map
+    /// variable as its JSON text, see [`forms`]).
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| v.chars().count() >= MIN_LEN).collect();
-        // The escaped forms a template gives a value: a quote or a backslash
-        // in a secret makes them differ from the value itself.
-        let quoted: Vec<String> = values
-            .iter()
-            .flat_map(|v| crate::template::quoted_forms(v).into_iter().filter(move |q| !q.contains(v.as_str())))
-            .collect();
-        values.extend(quoted);
+        let mut values: Vec<String> = values.into_iter().flat_map(|v| forms(&v)).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         Redactor { values }
@@ -67,6 +62,51 @@ impl Redactor {
     }
 }
 
+/// Every form of a secret value that can reach a sink, at least
+/// [`MIN_LEN`] characters each:
+///
+/// - the value itself;
+/// - each line of a multi-line value (output is masked line by line);
+/// - each leaf of a list or map, given as its JSON text (`["aaaa1111zz",
+///   "bbbb2222zz"]`: `{{ keys }}` in a shell step prints the items one by
+///   one, `{{ cfg.pass }}` only the leaf): every leaf of a secret is secret;
+/// - the escaped forms the templates give each of those (shell word,
+///   Python literal: a quote or a backslash makes them differ).
+pub fn forms(value: &str) -> Vec<String> {
+    let mut plain = Vec::new();
+    expand(value, &mut plain, 0);
+    let quoted: Vec<String> = plain.iter().flat_map(|v| crate::quote::forms(v)).collect();
+    plain.extend(quoted);
+    plain.retain(|v| v.chars().count() >= MIN_LEN);
+    plain
+}
+
+fn expand(v: &str, out: &mut Vec<String>, depth: usize) {
+    out.push(v.to_string());
+    if v.contains('\n') {
+        out.extend(v.lines().map(str::trim).filter(|l| !l.is_empty() && *l != v).map(str::to_string));
+    }
+    let t = v.trim_start();
+    // serde_json refuses nesting past 128 levels; `depth` bounds JSON text
+    // inside JSON strings.
+    if depth < 4
+        && (t.starts_with('[') || t.starts_with('{'))
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(v)
+    {
+        leaves(&json, out, depth + 1);
+    }
+}
+
+fn leaves(v: &serde_json::Value, out: &mut Vec<String>, depth: usize) {
+    match v {
+        serde_json::Value::String(s) => expand(s, out, depth),
+        serde_json::Value::Array(items) => items.iter().for_each(|x| leaves(x, out, depth)),
+        serde_json::Value::Object(m) => m.values().for_each(|x| leaves(x, out, depth)),
+        serde_json::Value::Null => {}
+        other => out.push(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +122,26 @@ mod tests {
     fn short_values_are_not_masked() {
         let r = Redactor::new(["7".to_string(), "abc".to_string(), "s3cr3t".to_string()]);
         assert_eq!(r.redact("id 7 abc s3cr3t"), "id 7 abc ***");
+    }
+
+    #[test]
+    fn every_leaf_of_a_list_or_map_is_secret() {
+        let r = Redactor::new([serde_json::json!(["aaaa1111zz", "bbbb2222zz", 7]).to_string()]);
+        assert_eq!(r.redact("k1=aaaa1111zz k2=bbbb2222zz 7"), "k1=*** k2=*** 7");
+        let r =
+            Redactor::new([serde_json::json!({"user": "ab", "pass": "hunter2x", "db": {"pw": 12345678}}).to_string()]);
+        assert_eq!(r.redact("pass hunter2x pw 12345678 user ab"), "pass *** pw *** user ab");
+        let r = Redactor::new(["line-one-secret\n  line-two-secret\n".to_string()]);
+        assert_eq!(r.redact("line-two-secret"), "***");
+        let r = Redactor::new([serde_json::json!(["it's-a\"quote"]).to_string()]);
+        assert_eq!(r.redact("x = \"it's-a\\\"quote\""), "x = ***");
+    }
+
+    #[test]
+    fn deep_json_is_not_a_problem() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let r = Redactor::new([deep.clone()]);
+        assert_eq!(r.redact(&deep), "***");
     }
 
     #[test]

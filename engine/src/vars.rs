@@ -1,15 +1,33 @@
 //! Variable resolution (SPEC §2.3): front matter `vars` < env profile <
 //! alert labels < `--set` < answers to prompts. Each value remembers where it
 //! came from, for `show` and `plan`.
+//!
+//! - **Typed values** ([`typed`]): a value from an env profile, an alert,
+//!   `--set`, `--set-file` or `RUNBOOK_VAR_<name>` takes the type of the
+//!   variable's front matter default when it reads as one: `revision: 0` and
+//!   `--set revision=0` give the number 0, so `when="revision == 0"` holds.
+//! - **Required variables**: a null default (`target: ~`) is no value. The
+//!   variable is reported [`missing`] until something gives it one (asked on
+//!   a terminal, else exit 2), and templates treat it as undefined: it never
+//!   renders as an empty string.
+//! - **`RUNBOOK_VAR_<name>` and `--set-file name=PATH`** ([`command_line`])
+//!   keep a secret out of argv, which `ps` shows every user; both count as
+//!   `--set` (origin `set`), the environment first, then files, then `--set`:
+//!   the last given wins.
+
+mod typed;
 
 use serde::Serialize;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 
 use crate::config::{Config, EnvProfile};
 use crate::error::{Error, Result};
 use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
+
+pub use typed::{typed, untyped_comparisons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -34,18 +52,103 @@ impl Resolved {
     }
 }
 
-/// Parse `--set k=v` pairs.
+/// The environment variables that set a variable: `RUNBOOK_VAR_<name>`.
+pub const ENV_PREFIX: &str = "RUNBOOK_VAR_";
+
+/// The largest file `--set-file` reads (a token, a key, a certificate).
+pub const MAX_SET_FILE: u64 = 1 << 20;
+
+/// Why a name cannot be given a value from outside, if it cannot.
+fn bad_name(k: &str) -> Option<(String, &'static str)> {
+    if !crate::parse::valid_var(k) {
+        return Some((
+            format!("`{k}` is not a variable name"),
+            "variable names are letters, digits and `_`, starting with a letter: --set rev=41",
+        ));
+    }
+    match k {
+        "env" => Some((
+            "`env` is the environment's name in templates, chosen with --env".into(),
+            "pass --env NAME to choose the environment; a variable needs another name",
+        )),
+        "steps" => Some((
+            "`steps` holds the steps' results in templates and cannot be set".into(),
+            "a variable needs another name",
+        )),
+        _ => None,
+    }
+}
+
+/// Parse `--set k=v` pairs. An error never shows the value: it may be a secret.
 pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
     sets.iter()
         .map(|s| match s.split_once('=') {
-            Some((k, v)) if crate::parse::attrs::valid_var(k.trim()) => Ok((k.trim().to_string(), v.to_string())),
-            Some((k, _)) => Err(Error::usage(
-                format!("--set {s}: `{k}` is not a variable name"),
-                "variable names are letters, digits and `_`, starting with a letter: --set rev=41",
-            )),
+            Some((k, v)) => match bad_name(k.trim()) {
+                None => Ok((k.trim().to_string(), v.to_string())),
+                Some((why, hint)) => Err(Error::usage(format!("--set {}=…: {why}", k.trim()), hint)),
+            },
             None => Err(Error::usage(format!("--set {s}: expected KEY=VALUE"), format!("write --set {s}=VALUE"))),
         })
         .collect()
+}
+
+/// `RUNBOOK_VAR_<name>` of `environ`, then `--set-file name=PATH`, then
+/// `--set`, as one list of `--set` arguments (the last given wins).
+pub fn command_line(
+    sets: &[String],
+    files: &[String],
+    environ: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<Vec<String>> {
+    let mut from_env: Vec<String> = Vec::new();
+    for (k, v) in environ {
+        let Some(name) = k.to_str().and_then(|k| k.strip_prefix(ENV_PREFIX)) else { continue };
+        if let Some((why, hint)) = bad_name(name) {
+            return Err(Error::usage(format!("{ENV_PREFIX}{name}: {why}"), hint));
+        }
+        let v = v.into_string().map_err(|_| {
+            Error::usage(format!("{ENV_PREFIX}{name}: the value is not valid UTF-8"), "export it as UTF-8 text")
+        })?;
+        from_env.push(format!("{name}={v}"));
+    }
+    from_env.sort();
+    let mut out = from_env;
+    for f in files {
+        let Some((k, path)) = f.split_once('=') else {
+            return Err(Error::usage(
+                format!("--set-file {f}: expected KEY=PATH"),
+                format!("write --set-file {f}=PATH"),
+            ));
+        };
+        let k = k.trim();
+        if let Some((why, hint)) = bad_name(k) {
+            return Err(Error::usage(format!("--set-file {k}=…: {why}"), hint));
+        }
+        out.push(format!("{k}={}", read_set_file(k, path)?));
+    }
+    out.extend(sets.iter().cloned());
+    Ok(out)
+}
+
+/// A `--set-file` value: the file's text without its last line ending.
+fn read_set_file(k: &str, path: &str) -> Result<String> {
+    let fail =
+        |why: String| Error::usage(format!("--set-file {k}={path}: {why}"), "give the path of a UTF-8 text file");
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a file".into()));
+    }
+    if meta.len() > MAX_SET_FILE {
+        return Err(fail(format!("{} bytes, more than the {MAX_SET_FILE} a variable may hold", meta.len())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let mut text = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".into()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
 }
 
 pub fn resolve(
@@ -58,16 +161,17 @@ pub fn resolve(
     for (k, v) in &rb.vars {
         r.insert(k.clone(), v.clone(), Origin::FrontMatter);
     }
+    let default = |k: &str| rb.vars.get(k);
     if let Some(p) = env {
         for (k, v) in &p.vars {
-            r.insert(k.clone(), v.clone(), Origin::Env);
+            r.insert(k.clone(), typed(default(k), v.clone()), Origin::Env);
         }
     }
     for (k, v) in alert {
-        r.insert(k.clone(), Value::String(v.clone()), Origin::Alert);
+        r.insert(k.clone(), typed(default(k), Value::String(v.clone())), Origin::Alert);
     }
     for (k, v) in sets {
-        r.insert(k.clone(), Value::String(v.clone()), Origin::Set);
+        r.insert(k.clone(), typed(default(k), Value::String(v.clone())), Origin::Set);
     }
     r
 }
@@ -112,9 +216,11 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
     }
     used.into_iter()
         .map(|(name, used_by)| VarNeed {
+            // A null default is none: the variable is required.
             default: rb
                 .vars
                 .get(&name)
+                .filter(|v| !v.is_null())
                 .map(|v| if rb.is_secret(&name) { "***".into() } else { crate::vars::as_text(v) }),
             envs: config.envs.values().filter(|e| e.vars.contains_key(&name)).map(|e| e.name.clone()).collect(),
             captured_by: rb.steps.iter().find(|s| s.attrs.capture.as_deref() == Some(&name)).map(|s| s.id.clone()),
@@ -138,17 +244,19 @@ pub struct Missing {
 }
 
 /// Every variable read by a template (body, `when`, `expect`, `cwd`) that is
-/// neither resolved nor captured by a step, in name order.
+/// neither resolved nor captured by a step, and every required variable
+/// (null default) nothing gave a value, in name order.
 pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
     let t = Templater::new(rb);
     let captured: Vec<&str> = rb.steps.iter().filter_map(|s| s.attrs.capture.as_deref()).collect();
+    let unset = |n: &str| vars.vars.get(n).is_none_or(Value::is_null);
     let mut out: BTreeMap<String, Missing> = BTreeMap::new();
     for s in &rb.steps {
         for n in t.names_used(s) {
             if crate::template::BUILTINS.contains(&n.as_str()) || captured.contains(&n.as_str()) {
                 continue;
             }
-            if vars.vars.contains_key(&n) {
+            if !unset(&n) {
                 continue;
             }
             let m = out.entry(n.clone()).or_insert_with(|| Missing {
@@ -161,5 +269,30 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             m.used_by.push(s.id.clone());
         }
     }
+    // Required but read by no template: still required.
+    for (n, _) in rb.vars.iter().filter(|(n, v)| v.is_null() && unset(n) && !captured.contains(&n.as_str())) {
+        out.entry(n.clone()).or_insert_with(|| Missing {
+            name: n.clone(),
+            used_by: Vec::new(),
+            secret: rb.is_secret(n),
+            file: rb.path.clone(),
+            line: declared_at(rb, n),
+        });
+    }
     out.into_values().collect()
+}
+
+/// The line of the runbook where front matter declares `name` (else the
+/// front matter's first line).
+fn declared_at(rb: &Runbook, name: &str) -> usize {
+    let start = rb.front_matter_line.unwrap_or(1);
+    std::fs::read_to_string(&rb.path)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .skip(start)
+                .take_while(|l| l.trim_end() != "---")
+                .position(|l| l.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with(':')))
+        })
+        .map_or(start, |i| start + 1 + i)
 }

@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

@@ -47,13 +47,11 @@ pub struct Options {
 
 /// The findings and scenarios of one runbook (or of a fixture whose runbook
 /// does not exist: then `id` is `None` and `path` is the fixture), or the
-/// findings of a plain page (`plain`; listed only when it has some).
+/// findings of a plain page (`id` `None`, listed only when it has some).
 #[derive(Debug, Serialize)]
 pub struct RunbookReport {
     pub id: Option<String>,
     pub path: PathBuf,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub plain: bool,
     pub findings: Vec<Diagnostic>,
     pub scenarios: Vec<ScenarioRun>,
 }
@@ -119,6 +117,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(lints::absolute_tools(rb, config));
     out.extend(crate::observe::check::lint(rb));
     out.extend(security::lint(&rb.path, &lints::blocks(rb)));
+    out.extend(crate::vars::untyped_comparisons(rb));
     out.extend(lints::missing_fixture(rb, config));
     (out, dag)
 }

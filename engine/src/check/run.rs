@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Options, Report, RunbookReport, Summary, bash, lint, lints, page};
+use super::{Options, Report, RunbookReport, Summary, bash, lint, lints, page, security};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, Severity};
@@ -81,7 +81,11 @@ pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report>
         .num_threads(opts.jobs.max(1))
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the check pool: {e}"))?;
-    pool.install(|| run_in_pool(config, inputs, opts))
+    let mut report = pool.install(|| run_in_pool(config, inputs, opts))?;
+    if paths.is_empty() {
+        security::report_command_lines(config, &mut report);
+    }
+    Ok(report)
 }
 
 fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report> {
@@ -186,7 +190,6 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         let rep = reports.entry(owner.clone()).or_insert_with(|| RunbookReport {
             id: by_id.get(&id).map(|r| r.id.clone()),
             path: owner,
-            plain: false,
             findings: Vec::new(),
             scenarios: Vec::new(),
         });
@@ -259,11 +262,10 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         match d {
             // A plain page is reported only when something is found.
             Done::Lint(_, _, true, findings) if findings.is_empty() => {}
-            Done::Lint(path, id, plain, findings) => {
+            Done::Lint(path, id, _, findings) => {
                 let rep = reports.entry(path.clone()).or_insert_with(|| RunbookReport {
                     id,
                     path,
-                    plain,
                     findings: Vec::new(),
                     scenarios: Vec::new(),
                 });
@@ -278,7 +280,6 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         let rep = reports.entry(path.clone()).or_insert_with(|| RunbookReport {
             id: None,
             path,
-            plain: true,
             findings: Vec::new(),
             scenarios: Vec::new(),
         });
@@ -332,10 +333,10 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         r.findings.sort_by(|a, b| (&a.file, a.line, a.code).cmp(&(&b.file, b.line, b.code)));
         r.findings.dedup();
     }
-    let pages = parsed.iter().filter(|p| p.plain).count();
+    let plain: BTreeSet<&Path> = parsed.iter().filter(|p| p.plain).map(|p| p.shown.as_path()).collect();
     let mut summary = Summary {
-        runbooks: runbooks.iter().filter(|r| !r.plain).count(),
-        pages,
+        runbooks: runbooks.iter().filter(|r| !plain.contains(r.path.as_path())).count(),
+        pages: plain.len(),
         shellcheck: bash::shellcheck_available(),
         ..Summary::default()
     };

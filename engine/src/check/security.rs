@@ -15,12 +15,23 @@
 //!
 //! Comment lines of shell blocks are skipped; credentials are looked for in
 //! every block, whatever its language.
+//!
+//! - **secret-on-command-line** (warning, [`command_lines`]): a docs or CI
+//!   file of the project (`*.md`, `.github/workflows/*`, `.gitlab-ci.yml`,
+//!   `.ci/`, `scripts/`, `Makefile`, `justfile`, `*.sh`) shows a `runbook`
+//!   command passing a secret variable with `--set`: argv is visible to
+//!   every user in `ps` (and kept in shell history) for the whole play.
+//!   `RUNBOOK_VAR_<name>` or `--set-file` keep it out.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
 use super::lints::Block;
+use crate::config::Config;
 use crate::error::Diagnostic;
 
 static PIPE_SHELL: LazyLock<Regex> = LazyLock::new(|| {
@@ -125,6 +136,114 @@ pub fn lint(file: &std::path::Path, blocks: &[Block]) -> Vec<Diagnostic> {
     out
 }
 
+/// `--set NAME=` (or `--set=NAME=`), NAME captured.
+static SET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"--set(?:\s+|=)["']?([A-Za-z_][A-Za-z0-9_]*)="#).expect("regex"));
+/// A command line of ours: `runbook …` or `cargo run … -- …`.
+static OURS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\brunbook\b|\bcargo\s+run\b").expect("regex"));
+
+/// The largest docs or CI file read.
+const MAX_FILE: u64 = 1 << 20;
+
+/// Is this (project-relative) file a docs or CI file?
+fn docs_or_ci(rel: &Path) -> bool {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let under = |d: &str| rel.starts_with(d);
+    matches!(ext, "md" | "markdown" | "sh" | "bash")
+        || (under(".github/workflows") && matches!(ext, "yml" | "yaml"))
+        || under(".ci")
+        || under("scripts")
+        || matches!(name, ".gitlab-ci.yml" | "Makefile" | "makefile" | "justfile" | "Justfile")
+}
+
+/// Every `runbook … --set SECRET=…` in the project's docs and CI files.
+/// `secrets`: the names runbooks list under `secrets` (names that say
+/// secret, password, token, key or credential are secret anyway).
+pub fn command_lines(config: &Config, secrets: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let root = &config.root;
+    let skip: Vec<PathBuf> = [config.state.clone(), root.join("target"), root.join("node_modules")].into();
+    let walk = walkdir::WalkDir::new(root).max_depth(8).into_iter().filter_entry(|e| {
+        let hidden = e.depth() > 0
+            && e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n != ".github" && n != ".ci" && n != ".gitlab-ci.yml");
+        !hidden && !skip.iter().any(|s| e.path() == s)
+    });
+    let mut out = Vec::new();
+    for e in walk.filter_map(|e| e.ok()) {
+        let Ok(rel) = e.path().strip_prefix(root) else { continue };
+        if !e.file_type().is_file() || !docs_or_ci(rel) || e.metadata().map_or(true, |m| m.len() > MAX_FILE) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else { continue };
+        out.extend(scan(rel, &text, secrets));
+    }
+    out
+}
+
+/// Add [`command_lines`] findings to a whole-project check's report, each
+/// under its file (a runbook's own entry when the file is a runbook).
+pub fn report_command_lines(config: &Config, report: &mut super::Report) {
+    let listed: BTreeSet<String> = report
+        .runbooks
+        .iter()
+        .filter(|r| r.id.is_some())
+        .filter_map(|r| crate::parse::parse_file(&config.root.join(&r.path)).ok())
+        .flat_map(|rb| rb.secrets)
+        .collect();
+    for d in command_lines(config, &listed) {
+        let file = d.file.clone().unwrap_or_default();
+        report.summary.warnings += 1;
+        match report.runbooks.iter_mut().find(|r| r.path == file) {
+            Some(r) => r.findings.push(d),
+            None => report.runbooks.push(super::RunbookReport {
+                id: None,
+                path: file,
+                findings: vec![d],
+                scenarios: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// The findings of one file's text.
+fn scan(file: &Path, text: &str, secrets: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        // A logical line: continued with a trailing backslash.
+        let first = i;
+        let mut logical = String::from(lines[i]);
+        while logical.ends_with('\\') && i + 1 < lines.len() {
+            logical.pop();
+            i += 1;
+            logical.push(' ');
+            logical.push_str(lines[i]);
+        }
+        i += 1;
+        if !OURS.is_match(&logical) {
+            continue;
+        }
+        for c in SET.captures_iter(&logical) {
+            let name = &c[1];
+            if !(secrets.contains(name) || crate::redact::is_secret_name(name)) {
+                continue;
+            }
+            out.push(
+                Diagnostic::warning(
+                    "secret-on-command-line",
+                    format!("`--set {name}=…` puts a secret on the command line, where `ps` shows it to every user of the machine for the whole play"),
+                )
+                .at(file, first + 1)
+                .hint(format!("export RUNBOOK_VAR_{name}=… (from a secret store), or pass --set-file {name}=PATH")),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +294,20 @@ mod tests {
         ] {
             assert!(codes(body).is_empty(), "{body}: {:?}", codes(body));
         }
+    }
+
+    #[test]
+    fn secrets_given_with_set_on_our_command_lines() {
+        let secrets: BTreeSet<String> = ["dbpass".to_string()].into();
+        let lines = |text: &str| -> Vec<usize> {
+            scan(Path::new("README.md"), text, &secrets).into_iter().filter_map(|d| d.line).collect()
+        };
+        let text = "runbook play 4.2 --set rev=41\n\
+                    runbook play 4.2 --set db_password=$DB_PASSWORD\n\
+                    cargo run -- play x --set=api_token=x\n\
+                    runbook plan x \\\n  --env prod \\\n  --set 'dbpass=abc'\n\
+                    helm upgrade x --set db_password=abc\n\
+                    runbook play x --set-file db_password=/run/secrets/db\n";
+        assert_eq!(lines(text), [2, 3, 4]);
     }
 }

@@ -70,6 +70,9 @@ pub enum Command {
         /// Set a variable (highest precedence); repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Set a variable to a file's content (a secret stays out of argv); repeatable.
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -131,7 +134,7 @@ pub enum Command {
         #[arg(long)]
         bless: bool,
         /// Scenarios rehearsed in parallel (default: the number of CPUs).
-        #[arg(long, short)]
+        #[arg(long, short, value_parser = at_least_one())]
         jobs: Option<usize>,
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
@@ -195,9 +198,13 @@ pub struct PlayArgs {
     /// Environment profile from runbook.toml.
     #[arg(long, short, add = ArgValueCandidates::new(super::complete::env_names))]
     pub env: Option<String>,
-    /// Set a variable (highest precedence); repeatable.
+    /// Set a variable (highest precedence); repeatable. `RUNBOOK_VAR_<KEY>` in the environment sets one too.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Set a variable to a file's content, without its last newline (a secret stays out of argv,
+    /// which `ps` shows); repeatable.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
     /// Answer yes to every question (confirm, manual steps).
     #[arg(long, short)]
     pub yes: bool,
@@ -222,9 +229,9 @@ pub struct PlayArgs {
     /// Do not run `undo` blocks when the play fails.
     #[arg(long)]
     pub no_rollback: bool,
-    /// Steps run in parallel at most.
-    #[arg(long, short, default_value_t = crate::runner::DEFAULT_JOBS)]
-    pub jobs: usize,
+    /// Steps run in parallel at most [default: 4; a resume keeps the run's].
+    #[arg(long, short, value_parser = at_least_one())]
+    pub jobs: Option<usize>,
     /// Rehearse against the runbook's fixtures: real bash, fake external tools.
     #[arg(long)]
     pub dry_run: bool,
@@ -238,4 +245,9 @@ pub struct PlayArgs {
 pub enum MdbookCommand {
     /// Answer mdBook whether this preprocessor supports a renderer (always yes: exit 0).
     Supports { renderer: String },
+}
+
+/// `--jobs`: a whole number from 1 (0 would run nothing, for ever).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }

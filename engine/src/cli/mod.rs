@@ -12,7 +12,7 @@ mod init;
 mod list;
 mod mdbook;
 mod plan;
-mod play;
+pub mod play;
 mod report;
 mod runs;
 mod shim;
@@ -31,13 +31,17 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::List { json, all } => list::run(&config()?, json, all),
         Command::Show { id, json } => show::run(&config()?, &id, json),
-        Command::Plan { id, env, from_alert, set, json } => {
+        Command::Plan { id, env, from_alert, set, set_file, json } => {
             let config = config()?;
+            let set = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
             let (id, alert) = alert::input(&config, &id, from_alert.as_deref())?;
             plan::run(&config, &id, env.as_deref(), &alert, &set, json)
         }
         Command::Graph { id, format } => graph::run(&config()?, &id, format),
-        Command::Play(a) => play::run(&config()?, a),
+        Command::Play(mut a) => {
+            a.set = crate::vars::command_line(&a.set, &a.set_file, std::env::vars_os())?;
+            play::run(&config()?, a)
+        }
         Command::Runs { json } => runs::run(&config()?, json),
         Command::Report { run_id, format } => report::run(&config()?, &run_id, format),
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),

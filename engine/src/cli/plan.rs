@@ -52,8 +52,10 @@ pub fn run(
         o.push_str(&format!("vars: {}\n", v.join(" ")));
     }
     o.push('\n');
+    let by_id: std::collections::HashMap<&str, &crate::model::Step> =
+        rb.steps.iter().map(|s| (s.id.as_str(), s)).collect();
     for s in &p.steps {
-        let step = rb.step(&s.id).expect("preview steps come from the runbook");
+        let step = by_id[s.id.as_str()];
         let mut head = format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::tags(step).join(", "));
         match s.will_run {
             Some(false) if !s.attrs.undo => {

@@ -5,13 +5,14 @@ use crate::error::{Exit, Result};
 use crate::report;
 
 pub fn run(config: &Config, json: bool) -> Result<Exit> {
-    let rows = report::list(&config.state);
+    let store = crate::store::open(config)?;
+    let rows = report::list(store.as_ref())?;
     if json {
         super::out(&(serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)? + "\n"));
         return Ok(Exit::Success);
     }
     if rows.is_empty() {
-        super::out(&format!("no recorded runs in {}\n", config.state.join("runs").display()));
+        super::out(&format!("no recorded runs in {}\n", store.name()));
         return Ok(Exit::Success);
     }
     let w = rows.iter().map(|r| r.run.len()).max().unwrap_or(3).max(3);

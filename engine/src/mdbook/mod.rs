@@ -1,17 +1,24 @@
-//! The mdBook 0.5 preprocessor: runbooks as wiki pages.
+//! The mdBook 0.5 preprocessor: runbooks as wiki pages for the responder.
 //!
 //! mdBook turns every token of a fence's info string into a CSS class and
 //! renders YAML front matter as text, so a runbook page needs rewriting before
-//! mdBook sees it: the front matter goes, each step fence keeps only its
-//! language, and what the attributes said is shown to a human instead — a
-//! header line above each step, and an overview (variables, plan) under the
-//! title. `manual` steps become the checklist they are.
+//! mdBook sees it. The front matter goes; under the title comes a summary
+//! line (what the runbook does, how to play it, the env selector); the
+//! machinery (variables, plan, rollbacks) is folded after the symptoms; each
+//! step gets a header that says in words what its attributes do, and its
+//! code as it runs in each env of runbook.toml (`views`), the default env's
+//! shown, the others hidden twins that docs/wiki/runbook.js switches to.
+//! `manual` steps become the checklist they are.
 //!
 //! The transform is pure ([`render_page`], [`render_book`]); the stdin/stdout
 //! JSON glue is in `cli/mdbook.rs`. A runbook that does not parse fails the
 //! whole book with its `file:line` diagnostics, so a broken page never ships.
 
+mod gate;
 pub mod html;
+mod overview;
+pub mod views;
+pub mod when;
 
 use std::path::Path;
 
@@ -20,9 +27,11 @@ use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, T
 
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result};
-use crate::model::{Runbook, StepKind};
+use crate::model::StepKind;
 use crate::parse::{self, LineIndex, frontmatter};
 use crate::plan::Dag;
+use html::Page;
+use views::{Rendered, Seg};
 
 /// Is this page a runbook (the same test the catalog uses)? Other pages pass
 /// through the preprocessor unchanged.
@@ -60,10 +69,66 @@ struct Fence {
 pub fn render_page(path: &Path, text: &str, config: &Config) -> Result<String> {
     let rb = parse::parse_str(path, text, String::new())?;
     let dag = Dag::build(&rb)?;
-    Ok(rewrite(&rb, &dag, text, config))
+    Ok(rewrite(&Page::new(&rb, &dag, config), text))
 }
 
-fn rewrite(rb: &Runbook, dag: &Dag, text: &str, config: &Config) -> String {
+/// The page's layout, by 0-based line: the fences, the end of the first H1,
+/// and where the folded machinery goes — before the first top-level heading
+/// after the H1 that is not the symptoms, or the first top-level fence,
+/// whichever comes first, so that a responder reads the symptoms first.
+struct Layout {
+    fences: Vec<Fence>,
+    h1_end: Option<usize>,
+    machinery_at: Option<usize>,
+}
+
+fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
+    let index = LineIndex::new(text);
+    let mut fences: Vec<Fence> = Vec::new();
+    let mut h1_end: Option<usize> = None;
+    let mut heading: Option<(usize, String)> = None;
+    let mut machinery_at: Option<usize> = None;
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
+    for (event, range) in Parser::new_ext(&text[body_start..], opts).into_offset_iter() {
+        let (start, end) = (range.start + body_start, range.end + body_start);
+        let line = index.line(start) - 1;
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
+                let last = end.saturating_sub(1).max(start);
+                fences.push(Fence { open: line, close: index.line(last) - 1 });
+                let top = lines.get(line).is_some_and(|l| l.starts_with("```") || l.starts_with("~~~"));
+                if top && h1_end.is_some() && machinery_at.is_none() {
+                    machinery_at = Some(line);
+                }
+            }
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) if h1_end.is_none() => {
+                h1_end = Some(index.line(end.saturating_sub(1).max(start)) - 1);
+            }
+            Event::Start(Tag::Heading { level, .. }) if level != HeadingLevel::H1 => {
+                heading = Some((line, String::new()))
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, h)) = heading.as_mut() {
+                    h.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((line, h)) = heading.take()
+                    && !h.trim().to_lowercase().starts_with("symptom")
+                    && lines.get(line).is_some_and(|l| l.starts_with('#'))
+                    && machinery_at.is_none()
+                {
+                    machinery_at = Some(line);
+                }
+            }
+            _ => {}
+        }
+    }
+    Layout { fences, h1_end, machinery_at }
+}
+
+fn rewrite(page: &Page, text: &str) -> String {
+    let rb = page.rb;
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let split = frontmatter::split(&text[bom..]);
     let body_start = bom + if split.yaml.is_some() { split.body_start } else { 0 };
@@ -72,54 +137,48 @@ fn rewrite(rb: &Runbook, dag: &Dag, text: &str, config: &Config) -> String {
     while body_start > 0 && lines.get(skip_lines).is_some_and(|l| l.trim().is_empty()) {
         skip_lines += 1;
     }
+    let Layout { fences, h1_end, mut machinery_at } = layout(text, body_start, &lines);
 
-    // Fences and the first H1, located by line in the whole text.
-    let index = LineIndex::new(text);
-    let mut fences: Vec<Fence> = Vec::new();
-    let mut h1_end: Option<usize> = None;
-    let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
-    for (event, range) in Parser::new_ext(&text[body_start..], opts).into_offset_iter() {
-        let (start, end) = (range.start + body_start, range.end + body_start);
-        match event {
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
-                let last = end.saturating_sub(1).max(start);
-                fences.push(Fence { open: index.line(start) - 1, close: index.line(last) - 1 });
-            }
-            Event::End(TagEnd::Heading(HeadingLevel::H1)) if h1_end.is_none() => {
-                h1_end = Some(index.line(end.saturating_sub(1).max(start)) - 1);
-            }
-            _ => {}
-        }
-    }
-
-    let overview = html::overview(rb, dag, config);
-    let mut out = String::with_capacity(text.len() + overview.len() + rb.steps.len() * 200);
+    let summary = page.summary();
+    let machinery = page.machinery();
+    let mut out = String::with_capacity(text.len() * 2 + summary.len() + machinery.len());
     if h1_end.is_none() {
-        out.push_str(&format!("# {}\n\n{overview}\n", rb.title));
+        out.push_str(&format!("# {}\n\n{summary}\n", rb.title));
+        machinery_at = machinery_at.or(Some(skip_lines));
     }
     let mut i = skip_lines;
     while i < lines.len() {
         let line = lines[i];
-        let step = rb.steps.iter().find(|s| s.line == i + 1);
+        if machinery_at == Some(i) {
+            out.push_str(&format!("\n{machinery}\n"));
+        }
         let fence = fences.iter().find(|f| f.open == i);
-        match (step, fence) {
-            (Some(s), Some(f)) => {
+        let step = rb.steps.iter().find(|s| s.line == i + 1);
+        let doc = rb.doc_blocks.iter().find(|d| d.line == i + 1 && !d.unclosed && has_template(&d.body));
+        match (step, doc, fence) {
+            (Some(s), _, Some(f)) => {
                 let (prefix, fence_str, lang) = split_fence_line(line);
                 let cont = continuation(prefix);
                 out.push_str(prefix);
-                out.push_str(&html::step_header(rb, s));
+                out.push_str(&page.step_header(s));
                 out.push('\n');
                 out.push_str(cont.trim_end());
                 out.push('\n');
                 if s.kind == StepKind::Manual {
-                    push_manual(&mut out, &cont, fence_str, &s.body);
-                    i = f.close + 1;
-                    continue;
+                    push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(rb, s));
+                } else {
+                    out.push_str(&cont);
+                    out.push_str(&page.code_blocks(lang, &cont, false, |v| v.body(rb, s)));
                 }
-                out.push_str(&cont);
-                out.push_str(fence_str);
-                out.push_str(lang);
-                out.push('\n');
+                i = f.close + 1;
+                continue;
+            }
+            (None, Some(d), Some(f)) => {
+                let (prefix, _, lang) = split_fence_line(line);
+                out.push_str(prefix);
+                out.push_str(&page.code_blocks(lang, &continuation(prefix), true, |v| v.doc(rb, d)));
+                i = f.close + 1;
+                continue;
             }
             _ => {
                 out.push_str(line);
@@ -130,12 +189,57 @@ fn rewrite(rb: &Runbook, dag: &Dag, text: &str, config: &Config) -> String {
         }
         if h1_end == Some(i) {
             out.push('\n');
-            out.push_str(&overview);
+            out.push_str(&summary);
             out.push('\n');
         }
         i += 1;
     }
+    if machinery_at.is_none_or(|m| m >= lines.len()) {
+        out.push_str(&format!("\n{machinery}"));
+    }
     out
+}
+
+fn has_template(body: &str) -> bool {
+    body.contains("{{") || body.contains("{%")
+}
+
+/// A manual step's checklist for each env: one list when the envs agree,
+/// else one per env in a `<div data-runbook-env>`.
+fn push_manual_views(
+    page: &Page,
+    out: &mut String,
+    cont: &str,
+    fence: &str,
+    render: impl Fn(&views::View) -> Rendered,
+) {
+    let groups = page.groups(|v| manual_text(&render(v), &v.key));
+    if groups.len() == 1 {
+        push_manual(out, cont, fence, &groups[0].1);
+        return;
+    }
+    for (n, (keys, body)) in groups.iter().enumerate() {
+        out.push_str(&format!("{cont}<div class=\"runbook-env\"{}>\n", html::env_attrs(keys, n == 0)));
+        out.push_str(cont.trim_end());
+        out.push('\n');
+        push_manual(out, cont, fence, body);
+        out.push_str(cont.trim_end());
+        out.push('\n');
+        out.push_str(&format!("{cont}</div>\n"));
+        out.push_str(cont.trim_end());
+        out.push('\n');
+    }
+}
+
+/// A checklist's markdown with its placeholders as inline HTML.
+fn manual_text(r: &Rendered, env: &str) -> String {
+    r.segs
+        .iter()
+        .map(|s| match s {
+            Seg::Text(t) => t.clone(),
+            Seg::Ph(_) => html::segs(&Rendered { segs: vec![s.clone()], as_written: false }, env, false),
+        })
+        .collect()
 }
 
 /// `> 1. ```bash {#a}` → (`> 1. `, "```", "bash").
@@ -202,25 +306,36 @@ mod tests {
         assert!(!out.contains("{#"), "{out}");
         assert!(!out.contains("id: t"), "{out}");
         assert!(out.starts_with("# T\n"), "{out}");
-        assert!(out.contains("\n```bash\necho {{ tail }}\n```\n"), "{out}");
+        assert!(
+            out.contains("\n<pre class=\"runbook-code\"><code class=\"language-bash\">echo 5</code></pre>\n"),
+            "{out}"
+        );
         assert!(out.contains("id=\"step-a\""), "{out}");
         assert!(out.contains("timeout 30s"), "{out}");
     }
 
     #[test]
     fn header_stays_in_its_container() {
-        let out = page("# T\n\n1. one\n   ```bash {#a}\n   echo a\n   ```\n\n> ```sh {#b}\n> echo b\n> ```\n");
+        let out =
+            page("# T\n\n1. one\n   ```bash {#a}\n   echo a\n\n   echo c\n   ```\n\n> ```sh {#b}\n> echo b\n> ```\n");
         assert!(out.contains("   <div class=\"runbook-step\" id=\"step-a\">"), "{out}");
-        assert!(out.contains("\n\n   ```bash\n   echo a\n"), "{out}");
+        let pre = "\n\n   <pre class=\"runbook-code\"><code class=\"language-bash\">echo a\n\n   echo c</code></pre>\n";
+        assert!(out.contains(pre), "{out}");
         assert!(out.contains("> <div class=\"runbook-step\" id=\"step-b\">"), "{out}");
-        assert!(out.contains(">\n> ```sh\n> echo b\n"), "{out}");
+        assert!(
+            out.contains(">\n> <pre class=\"runbook-code\"><code class=\"language-sh\">echo b</code></pre>\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn list_marker_on_the_fence_line() {
         let out = page("# T\n\n- ```bash {#a}\n  echo a\n  ```\n");
         assert!(out.contains("- <div class=\"runbook-step\""), "{out}");
-        assert!(out.contains("\n  ```bash\n  echo a\n"), "{out}");
+        assert!(
+            out.contains("\n  <pre class=\"runbook-code\"><code class=\"language-bash\">echo a</code></pre>\n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -234,13 +349,43 @@ mod tests {
     #[test]
     fn no_h1_gets_the_title() {
         let out = page("---\ntitle: Hello\n---\n```bash {#a}\necho\n```\n");
-        assert!(out.starts_with("# Hello\n\n<div class=\"runbook-overview\">"), "{out}");
+        assert!(out.starts_with("# Hello\n\n<div class=\"runbook-summary\""), "{out}");
     }
 
     #[test]
     fn values_are_escaped() {
         let out = page("# T\n\n```bash {#a confirm=\"<b>sure</b> & go\"}\necho\n```\n");
         assert!(out.contains("asks: “&lt;b&gt;sure&lt;/b&gt; &amp; go”"), "{out}");
+    }
+
+    /// Every `when` and `expect` of the Animica runbooks reads as words, in
+    /// every env of the project's runbook.toml.
+    #[test]
+    fn every_condition_of_the_runbooks_reads_as_words() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = Config::load(&root.join("runbook.toml")).unwrap();
+        let rbs = crate::catalog::Catalog::load(&config).unwrap();
+        let (mut whens, mut expects) = (0, 0);
+        for rb in rbs.runbooks.iter() {
+            let dag = Dag::build(rb).unwrap();
+            let page = Page::new(rb, &dag, &config);
+            for s in &rb.steps {
+                for v in &page.views {
+                    if let Some(w) = &s.attrs.when {
+                        let html = page.when_html(s, v).unwrap();
+                        assert!(html.contains("class=\"runbook-when\""), "{}: `{w}` in {}: {html}", rb.id, v.key);
+                        whens += 1;
+                    }
+                    if let Some(e) = &s.attrs.expect {
+                        let html = page.expect_html(s, v).unwrap();
+                        assert!(html.contains("class=\"runbook-expect\""), "{}: `{e}` in {}: {html}", rb.id, v.key);
+                        assert!(!html.contains("{{"), "{html}");
+                        expects += 1;
+                    }
+                }
+            }
+        }
+        assert!(whens > 50 && expects > 30, "{whens} whens, {expects} expects: the runbooks were not all read");
     }
 
     #[test]

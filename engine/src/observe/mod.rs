@@ -34,23 +34,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Window of a logql step without `range=`.
 pub const DEFAULT_LOG_RANGE: Duration = Duration::from_secs(3600);
 
-/// The three kinds of observability steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryKind {
-    Promql,
-    Logql,
-    Http,
-}
+pub use crate::model::QueryKind;
 
 impl QueryKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            QueryKind::Promql => "promql",
-            QueryKind::Logql => "logql",
-            QueryKind::Http => "http",
-        }
-    }
-
+    /// What an `expect` condition of this kind reads.
     pub fn target(self) -> Target {
         match self {
             QueryKind::Promql => Target::Query,
@@ -273,33 +260,4 @@ pub fn lint(kind: QueryKind, body: &str, expect: Option<&str>) -> Vec<(Option<us
         out.push((Some(0), format!("empty {} step", kind.name()), "write the query in the block".into()));
     }
     out
-}
-
-/// An attribute that makes no sense on this kind of step, with a hint
-/// (`soak` on a bash step, `range` on an http step, an interactive query).
-pub fn misplaced_attr(kind: crate::model::StepKind, a: &crate::model::Attrs) -> Option<(&'static str, String)> {
-    let q = kind.query();
-    let given = |set: bool, name: &'static str| set.then_some(name);
-    if q.is_none() {
-        let attr = given(a.soak.is_some(), "soak")
-            .or(given(a.range.is_some(), "range"))
-            .or(given(a.step.is_some(), "step"))?;
-        return Some((attr, format!("`{attr}=` is for promql, logql and http steps (docs/observability.md)")));
-    }
-    if q == Some(QueryKind::Http) {
-        let attr = given(a.range.is_some(), "range").or(given(a.step.is_some(), "step"));
-        if let Some(attr) = attr {
-            return Some((attr, format!("`{attr}=` is the window of a promql or logql query; an http step has none")));
-        }
-    }
-    if a.step.is_some() && a.range.is_none() {
-        return Some(("step", "`step=` is the resolution of a range query: add `range=1h`".into()));
-    }
-    if a.interactive {
-        return Some(("interactive", "a query step does not use the terminal: drop `interactive`".into()));
-    }
-    if a.cwd.is_some() {
-        return Some(("cwd", "a query step runs no process: drop `cwd`".into()));
-    }
-    None
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{QueryKind, Servers, link};
-use crate::runner::journal::VarRecord;
+use crate::run::event::VarRecord;
 use crate::vars::{Origin, Resolved};
 
 /// Window of a graph link when the step has no `range=`/`soak=` longer than it.
@@ -36,7 +36,7 @@ impl Links {
         let mut r = Resolved::default();
         for (k, v) in vars.iter().filter(|(_, v)| !v.secret) {
             let o = if v.origin == "set" { Origin::Set } else { Origin::Env };
-            r.insert(k.clone(), serde_json::Value::String(v.value.clone()), o);
+            r.insert(k.clone(), v.value.clone(), o);
         }
         Links { steps, servers: Servers::resolve(&r, &|k| std::env::var(k).ok()) }
     }

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::model::{Attrs, OnFail};
+use crate::model::{Attrs, OnFail, QueryKind, StepKind};
 
 /// Every attribute key the engine knows, for errors and `check`.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -193,7 +193,38 @@ pub fn valid_var(name: &str) -> bool {
     matches!(c.next(), Some('a'..='z' | 'A'..='Z' | '_')) && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The longest duration a runbook may give (`timeout`, `delay`, `budget`,
+/// `soak`, `range`, `step`, front matter `timeout`): 30 days. Longer ones are
+/// typos, and a clock plus an unbounded duration overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The most extra attempts `retry=` may ask for.
+pub const MAX_RETRY: u32 = 10_000;
+
+/// A duration value: humantime's syntax, at most [`MAX_DURATION`], and not
+/// zero unless `key` is `delay` (a timeout, budget, window or soak of
+/// nothing is a mistake).
 pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
+    let d = read_duration(key, v)?;
+    let example = match key {
+        "budget" | "soak" => "10m",
+        "range" => "1h",
+        "step" => "1m",
+        _ => "30s",
+    };
+    if d > MAX_DURATION {
+        return Err(err(
+            format!("`{key}={v}` is longer than the 30 days a duration may be"),
+            format!("write a duration of at most 30d, like `{key}={example}`"),
+        ));
+    }
+    if d.is_zero() && key != "delay" {
+        return Err(err(format!("`{key}={v}` is zero"), format!("give it a length, like `{key}={example}`")));
+    }
+    Ok(d)
+}
+
+fn read_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
     // `30s`, `5m`, `2h`: most durations, read without humantime's general parser.
     if let Some((n, unit)) = v.len().checked_sub(1).map(|i| v.split_at(i))
         && (1..=9).contains(&n.len())
@@ -259,9 +290,9 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
             "confirm" => a.confirm = Some(v.into_owned()),
             "timeout" => a.timeout = Some(parse_duration(key, &v)?),
             "retry" => {
-                a.retry = v.parse().map_err(|_| {
+                a.retry = v.parse().ok().filter(|n| *n <= MAX_RETRY).ok_or_else(|| {
                     err(
-                        format!("`retry={v}` is not a whole number"),
+                        format!("`retry={v}` is not a whole number from 0 to {MAX_RETRY}"),
                         "write the number of extra attempts: `retry=3 delay=5s`",
                     )
                 })?
@@ -313,6 +344,35 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
     Ok((id, a))
 }
 
+/// An attribute that makes no sense on this kind of step, with a hint
+/// (`soak` on a bash step, `range` on an http step, an interactive query).
+pub fn misplaced(kind: StepKind, a: &Attrs) -> Option<(&'static str, String)> {
+    let q = kind.query();
+    let given = |set: bool, name: &'static str| set.then_some(name);
+    if q.is_none() {
+        let attr = given(a.soak.is_some(), "soak")
+            .or(given(a.range.is_some(), "range"))
+            .or(given(a.step.is_some(), "step"))?;
+        return Some((attr, format!("`{attr}=` is for promql, logql and http steps (docs/observability.md)")));
+    }
+    if q == Some(QueryKind::Http) {
+        let attr = given(a.range.is_some(), "range").or(given(a.step.is_some(), "step"));
+        if let Some(attr) = attr {
+            return Some((attr, format!("`{attr}=` is the window of a promql or logql query; an http step has none")));
+        }
+    }
+    if a.step.is_some() && a.range.is_none() {
+        return Some(("step", "`step=` is the resolution of a range query: add `range=1h`".into()));
+    }
+    if a.interactive {
+        return Some(("interactive", "a query step does not use the terminal: drop `interactive`".into()));
+    }
+    if a.cwd.is_some() {
+        return Some(("cwd", "a query step runs no process: drop `cwd`".into()));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,9 +418,24 @@ mod tests {
     #[test]
     fn durations_read_like_humantime() {
         for v in ["30s", "5m", "2h", "0s", "999999999h", "1h30m", "1500ms", "10 s", "s", "7d", "1.5s", "٣s"] {
-            let ours = parse_duration("timeout", v).ok();
+            let ours = read_duration("timeout", v).ok();
             assert_eq!(ours, humantime::parse_duration(v).ok(), "{v}");
         }
+    }
+
+    #[test]
+    fn durations_are_bounded_and_not_zero() {
+        for v in ["9999999999999999999s", "9223372036854775807s", "999999999h", "31d", "30d 1s", "720h1s"] {
+            let e = parse_duration("timeout", v).unwrap_err();
+            assert!(e.message.contains("30 days"), "{v}: {}", e.message);
+        }
+        assert_eq!(parse_duration("budget", "30d").unwrap(), MAX_DURATION);
+        for key in ["timeout", "budget", "soak", "range", "step"] {
+            assert!(parse_duration(key, "0s").unwrap_err().message.contains("is zero"), "{key}");
+        }
+        assert_eq!(parse_duration("delay", "0s").unwrap(), Duration::ZERO);
+        let e = build(vec![RawAttr { key: "retry", value: Some("4294967295".into()) }]).unwrap_err();
+        assert!(e.message.contains("from 0 to"), "{}", e.message);
     }
 
     #[test]

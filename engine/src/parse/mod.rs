@@ -8,6 +8,8 @@
 pub mod attrs;
 pub mod frontmatter;
 
+pub use attrs::{valid_id, valid_var};
+
 use std::path::Path;
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
@@ -82,10 +84,10 @@ pub fn valid_runbook_id(id: &str) -> bool {
 /// wiki's, so the page is parsed to know)?
 pub fn looks_like_runbook(text: &str) -> bool {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.starts_with("---\n") || text.starts_with("---\r\n") {
+    if text.starts_with("---\n") || text.starts_with("---\r") {
         return true;
     }
-    text.lines().any(|l| {
+    text.split(['\n', '\r']).any(|l| {
         let t = l
             .trim_start_matches([' ', '>', '-', '*', '\t'])
             .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
@@ -125,6 +127,12 @@ pub fn possible_ids(path: &Path, text: &str) -> Vec<String> {
         ids.push(v.trim().trim_matches(['"', '\'']).to_string());
     }
     ids
+}
+
+/// A lone `\r` (not before `\n`) anywhere in the text: the classic Mac
+/// line ending, which CommonMark reads as a line ending too.
+fn lone_cr(text: &str) -> bool {
+    memchr::memchr_iter(b'\r', text.as_bytes()).any(|i| text.as_bytes().get(i + 1) != Some(&b'\n'))
 }
 
 /// A markdown page: a runbook, or a plain page (no fenced block carries
@@ -169,6 +177,15 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
 }
 
 pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
+    // Lone CRs become LFs, so that every line count and body below sees
+    // the lines an editor shows (the hash stays that of the file's bytes).
+    let normalised;
+    let text = if memchr::memchr(b'\r', text.as_bytes()).is_some() && lone_cr(text) {
+        normalised = text.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        text
+    };
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let mut lines = LineCounter { text: text.as_bytes(), pos: 0, line: 1 };
     let mut errors: Vec<Diagnostic> = Vec::new();
@@ -195,14 +212,40 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
             }
         }
     }
+    for name in fm.vars.keys() {
+        let why = if crate::model::BUILTINS.contains(&name.as_str()) {
+            "templates define it (the env's name, the steps' results)"
+        } else if !attrs::valid_var(name) {
+            "letters, digits and `_`, starting with a letter"
+        } else {
+            continue;
+        };
+        let declares = |l: &str| {
+            let l = l.trim_start().trim_start_matches(['"', '\'']);
+            l.strip_prefix(name.as_str())
+                .is_some_and(|r| r.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+        };
+        let line = split.yaml.and_then(|y| y.lines().position(declares)).map_or(1, |i| i + 2);
+        errors.push(
+            Diagnostic::error(
+                "front-matter",
+                format!("front matter `vars`: `{}` is not a variable name", name.escape_debug()),
+            )
+            .at(path, line)
+            .hint(format!("rename it: variable names are {why}")),
+        );
+    }
     let timeout = match &fm.timeout {
-        Some(t) => match humantime::parse_duration(t) {
+        Some(t) => match attrs::parse_duration("timeout", t) {
             Ok(d) => Some(d),
             Err(e) => {
+                let message = e.message.replace(&format!("`timeout={t}`"), &format!("`timeout: {t}`"));
+                let line =
+                    split.yaml.and_then(|y| y.lines().position(|l| l.starts_with("timeout:"))).map_or(1, |i| i + 2);
                 errors.push(
-                    Diagnostic::error("front-matter", format!("front matter `timeout: {t}`: {e}"))
-                        .at(path, 1)
-                        .hint("write a duration like `timeout: 30m`"),
+                    Diagnostic::error("front-matter", format!("front matter {message}"))
+                        .at(path, line)
+                        .hint("write a duration like `timeout: 30m` (at most 30d)"),
                 );
                 None
             }
@@ -593,7 +636,7 @@ fn classify(
             .hint("drop `interactive`: manual steps already wait for the operator")));
         return;
     }
-    if let Some((attr, hint)) = crate::observe::misplaced_attr(kind, &attrs) {
+    if let Some((attr, hint)) = attrs::misplaced(kind, &attrs) {
         errors.push(at(
             Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
         ));
@@ -739,6 +782,38 @@ mod tests {
             }
         }
         assert_eq!(compared, n);
+    }
+
+    #[test]
+    fn lone_cr_line_endings_are_line_endings() {
+        let md =
+            "---\rvars:\r  ns: a\r---\r# T\r\r```bash {#a read}\recho {{ ns }}\rdate\r```\r\r```sh {#b}\recho b\r```\r";
+        assert!(looks_like_runbook(md));
+        let rb = parse(md).unwrap();
+        let got: Vec<(&str, usize, &str)> = rb.steps.iter().map(|s| (s.id.as_str(), s.line, s.body.as_str())).collect();
+        assert_eq!(got, [("a", 7, "echo {{ ns }}\ndate\n"), ("b", 12, "echo b\n")]);
+        assert_eq!(rb.vars["ns"], "a");
+        let mixed = parse("# T\r\n\r\n```bash {#a}\recho a\r\n```\n").unwrap();
+        assert_eq!(mixed.steps[0].body, "echo a\n");
+    }
+
+    #[test]
+    fn reserved_and_invalid_var_names() {
+        for (fm, name) in [("env: x", "env"), ("steps: 1", "steps"), ("\"a-b\": 1", "a-b")] {
+            let e = parse(&format!("---\nvars:\n  {fm}\n---\n```bash {{#a}}\necho\n```\n")).unwrap_err();
+            let Error::Invalid(d) = e else { panic!() };
+            assert!(d[0].message.contains(&format!("`{name}` is not a variable name")), "{}", d[0].message);
+            assert_eq!(d[0].line, Some(3));
+        }
+    }
+
+    #[test]
+    fn front_matter_durations_are_bounded() {
+        let e = parse("---\ntitle: x\ntimeout: 9223372036854775807s\n---\n```bash {#a}\necho\n```\n").unwrap_err();
+        let Error::Invalid(d) = e else { panic!() };
+        assert!(d[0].message.contains("30 days"), "{}", d[0].message);
+        assert_eq!(d[0].line, Some(3));
+        assert!(parse("---\ntimeout: 0s\n---\n```bash {#a}\necho\n```\n").is_err());
     }
 
     #[test]

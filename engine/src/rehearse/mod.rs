@@ -26,7 +26,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{Runbook, Step};
 use crate::plan::Dag;
-use crate::runner::{self, Answer, Answers, PlayOptions, Question, Reporter, ResumeMode, Sandbox};
+use crate::run::event::Mode;
+use crate::runner::{self, Answer, Answers, PlayEnv, PlayOptions, Question, Reporter, ResumeMode};
 use fixture::{Ans, Fixture, Scenario};
 use sandbox::SandboxDir;
 use shim::{ShimStub, Table};
@@ -46,11 +47,21 @@ pub struct Options {
     /// Variables from `--from-alert`: above the env profile, below the
     /// scenario's own vars (which keep its stubs' world consistent).
     pub alert: Vec<(String, String)>,
+    /// `--read-only`, `--only`, `--from`, `--no-rollback` of `play --dry-run`:
+    /// a rehearsal honours every filter a play does.
+    pub mode: Mode,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { bless: false, jobs: runner::DEFAULT_JOBS, env: None, sets: Vec::new(), alert: Vec::new() }
+        Options {
+            bless: false,
+            jobs: runner::DEFAULT_JOBS,
+            env: None,
+            sets: Vec::new(),
+            alert: Vec::new(),
+            mode: Mode::default(),
+        }
     }
 }
 
@@ -152,20 +163,24 @@ pub fn run_scenario(
     play.env = profile.clone();
     play.answers = Answers::Scripted(Arc::new(scripted));
     play.resume = ResumeMode::Fresh;
-    play.jobs = opts.jobs.max(1);
-    play.sandbox = Some(Sandbox {
-        bin_dir: sb.bin.clone(),
-        workdir: sb.work.clone(),
-        env,
-        state_dir: sb.state.clone(),
+    play.mode = Mode { jobs: opts.jobs.max(1), ..opts.mode.clone() };
+    let place = PlayEnv {
+        store: Box::new(crate::store::LocalStore::new(sb.state.clone())),
+        root: sb.work.clone(),
+        path_prefix: Some(sb.bin.clone()),
+        step_env: env,
         clock: false,
-        queries: queries.clone(),
-    });
+        queries: Arc::new(crate::observe::Fixtures(queries.clone())),
+        durable: false,
+        soak_waits: false,
+        ask_missing: false,
+        engine_log: false,
+    };
     let staged = stage(rb);
     let rb = &staged;
     let tr = TranscriptReporter { shim_dir: Some(sb.shim.clone()), ..TranscriptReporter::default() };
     reporters.push(Box::new(tr.clone()));
-    let result = runner::play(rb, dag, config, play, reporters);
+    let result = runner::play(rb, dag, config, &place, play, reporters);
     let calls = sb.calls();
     let mut run = ScenarioRun {
         runbook: rb.id.clone(),

@@ -48,7 +48,8 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
         },
     };
     let opts = Options {
-        jobs: a.jobs.max(1),
+        jobs: a.jobs.unwrap_or(runner::DEFAULT_JOBS).max(1),
+        mode: crate::cli::play::mode(a),
         env: a.env.clone(),
         sets: crate::vars::parse_sets(&a.set)?,
         alert: alert.to_vec(),
@@ -88,6 +89,6 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
         Ok(Exit::Success)
     } else {
         crate::errln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
-        Err(Error::Failed(String::new()))
+        Err(Error::Reported(Exit::Failure))
     }
 }

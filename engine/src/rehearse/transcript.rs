@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::model::Runbook;
-use crate::runner::{Event, Outcome, Reporter, Stream};
+use crate::run::Event;
+use crate::runner::{Outcome, PlayEvent, Reporter, Stream};
 
 use super::shim::Call;
 
@@ -60,20 +61,11 @@ pub struct TranscriptReporter {
 }
 
 impl Reporter for TranscriptReporter {
-    fn event(&mut self, e: &Event) {
+    fn event(&mut self, e: &PlayEvent) {
         let mut c = self.collected.lock().unwrap_or_else(|p| p.into_inner());
         match e {
-            Event::StepStart { id, command, .. } => {
-                let s = c.steps.entry(id.clone()).or_default();
-                let calls_before = match (&self.shim_dir, s.attempts.is_empty()) {
-                    (Some(d), false) => {
-                        super::shim::read_calls(d).iter().filter(|k| k.step.as_deref() == Some(id)).count()
-                    }
-                    _ => 0,
-                };
-                s.attempts.push(Attempt { command: command.clone(), calls_before, ..Attempt::default() });
-            }
-            Event::Output { id, stream, line } => {
+            PlayEvent::Recorded(entry) => self.recorded(&mut c, &entry.event),
+            PlayEvent::Output { step: id, stream, line } => {
                 let s = c.steps.entry(id.clone()).or_default();
                 if s.attempts.is_empty() {
                     s.attempts.push(Attempt::default());
@@ -84,19 +76,48 @@ impl Reporter for TranscriptReporter {
                     Stream::Stderr => a.stderr.push(line.clone()),
                 }
             }
-            Event::Note { id: Some(id), text } => {
+            PlayEvent::Finished(_) => {}
+        }
+    }
+}
+
+impl TranscriptReporter {
+    fn recorded(&self, c: &mut Collected, e: &Event) {
+        match e {
+            Event::StepStart(st) => {
+                let (id, command) = (&st.step, &st.command);
                 let s = c.steps.entry(id.clone()).or_default();
-                match s.attempts.last_mut() {
-                    Some(a) if s.end.is_none() => a.notes.push(text.clone()),
-                    _ => s.notes.push(text.clone()),
+                let calls_before = match (&self.shim_dir, s.attempts.is_empty()) {
+                    (Some(d), false) => {
+                        super::shim::read_calls(d).iter().filter(|k| k.step.as_deref() == Some(id)).count()
+                    }
+                    _ => 0,
+                };
+                s.attempts.push(Attempt { command: command.clone(), calls_before, ..Attempt::default() });
+            }
+            Event::Note(n) => match &n.step {
+                Some(id) => {
+                    let s = c.steps.entry(id.clone()).or_default();
+                    match s.attempts.last_mut() {
+                        Some(a) if s.end.is_none() => a.notes.push(n.text.clone()),
+                        _ => s.notes.push(n.text.clone()),
+                    }
+                }
+                None => c.run_notes.push(n.text.clone()),
+            },
+            Event::Excluded(x) => {
+                for id in &x.steps {
+                    let s = c.steps.entry(id.clone()).or_default();
+                    s.end = Some(("skipped".into(), None, Some(x.reason.clone())));
                 }
             }
-            Event::Note { id: None, text } => c.run_notes.push(text.clone()),
-            Event::StepEnd { id, status, exit, reason, .. } => {
-                let s = c.steps.entry(id.clone()).or_default();
-                s.end = Some((status.name().to_string(), *exit, reason.clone()));
+            Event::StepEnd(e) => {
+                let s = c.steps.entry(e.step.clone()).or_default();
+                s.end = Some((e.status.name().to_string(), e.exit, e.reason.clone()));
             }
-            Event::RunStart { .. } | Event::RunEnd { .. } => {}
+            Event::Stop(stop) => c.run_notes.push(format!("stopping: {}", stop.why)),
+            Event::Rollback(r) => c.run_notes.push(format!("rolling back: {}", r.undo.join(", "))),
+            _ => {}
         }
     }
 }

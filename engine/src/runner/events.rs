@@ -1,16 +1,18 @@
-//! What a play tells the outside world while it runs.
+//! What a play tells the outside world while it runs: the run's events as
+//! they are recorded, the steps' output lines (logged, never journaled), and
+//! the outcome at the end. The terminal, the rehearsal's transcript and
+//! anything else that watches a play are [`Reporter`]s of this one stream;
+//! the journal is written from the same events by the recorder.
 //!
-//! The scheduler never prints: it emits [`Event`]s to pluggable [`Reporter`]s
-//! (spinners on a terminal, plain prefixed lines in a pipe, the rehearsal's
-//! transcript). Everything in an event is already redacted, so a reporter can
-//! print it as is.
+//! Everything in an event is already redacted, so a reporter can print it
+//! as is.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use super::Outcome;
+use crate::run::Entry;
 
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,78 +22,20 @@ pub enum Stream {
     Stderr,
 }
 
-/// The status of a step (journal, report, `steps.<id>.status` in templates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepStatus {
-    Passed,
-    Failed,
-    Skipped,
-    NotRun,
-    Interrupted,
-}
-
-impl StepStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            StepStatus::Passed => "passed",
-            StepStatus::Failed => "failed",
-            StepStatus::Skipped => "skipped",
-            StepStatus::NotRun => "not-run",
-            StepStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
-pub enum Event {
-    /// `started` is `None` when the sandbox asks for no wall-clock times.
-    RunStart {
-        run_id: String,
-        runbook: String,
-        env: String,
-        /// name, value (secrets already `***`).
-        vars: Vec<(String, String)>,
-        resumed: bool,
-        started: Option<String>,
-    },
-    /// `command` is the rendered body, redacted. `undo` marks a rollback.
-    /// `interactive`: the step owns the terminal, nothing may draw over it.
-    StepStart {
-        id: String,
-        line: usize,
-        command: String,
-        attempt: u32,
-        undo: bool,
-        interactive: bool,
-    },
-    /// One line of output, redacted, lossy UTF-8, without control characters.
-    Output {
-        id: String,
-        stream: Stream,
-        line: String,
-    },
-    /// `duration` is `None` when the sandbox asks for no wall-clock times.
-    StepEnd {
-        id: String,
-        status: StepStatus,
-        exit: Option<i32>,
-        duration: Option<Duration>,
-        reason: Option<String>,
-    },
-    /// Budgets, skips, retries, rollback, guard, resume decisions.
-    Note {
-        id: Option<String>,
-        text: String,
-    },
-    RunEnd {
-        outcome: Outcome,
-    },
+pub enum PlayEvent {
+    /// An event of the run, as journaled.
+    Recorded(Box<Entry>),
+    /// One line of a step's output: redacted, lossy UTF-8, without control
+    /// characters.
+    Output { step: String, stream: Stream, line: String },
+    /// The play is over.
+    Finished(Box<Outcome>),
 }
 
 /// Receives every event of a play, in order.
 pub trait Reporter: Send {
-    fn event(&mut self, e: &Event);
+    fn event(&mut self, e: &PlayEvent);
 
     /// Run `f` (a terminal prompt) with the display paused, e.g. spinners
     /// cleared. The default just runs it.
@@ -100,12 +44,12 @@ pub trait Reporter: Send {
     }
 }
 
-/// Fans events out to the reporters; shared by the scheduler and the output pumps.
+/// Fans events out to the reporters; shared by the play and the output pumps.
 pub(crate) struct Sink {
     reporters: Mutex<Vec<Box<dyn Reporter>>>,
     /// While a question is on the terminal, events wait here (bounded;
     /// the count of dropped output lines is kept).
-    held: Mutex<Option<(Vec<Event>, usize)>>,
+    held: Mutex<Option<(Vec<PlayEvent>, usize)>>,
 }
 
 /// Events held back while a question is asked, at most.
@@ -116,12 +60,12 @@ impl Sink {
         Sink { reporters: Mutex::new(reporters), held: Mutex::new(None) }
     }
 
-    pub fn emit(&self, e: &Event) {
+    pub fn emit(&self, e: PlayEvent) {
         {
             let mut h = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((buf, dropped)) = h.as_mut() {
-                if buf.len() < HOLD || !matches!(e, Event::Output { .. }) {
-                    buf.push(e.clone());
+                if buf.len() < HOLD || !matches!(e, PlayEvent::Output { .. }) {
+                    buf.push(e);
                 } else {
                     *dropped += 1;
                 }
@@ -130,12 +74,12 @@ impl Sink {
         }
         let mut r = self.reporters.lock().unwrap_or_else(|p| p.into_inner());
         for rep in r.iter_mut() {
-            rep.event(e);
+            rep.event(&e);
         }
     }
 
-    pub fn note(&self, id: Option<&str>, text: impl Into<String>) {
-        self.emit(&Event::Note { id: id.map(str::to_string), text: text.into() });
+    pub fn output(&self, step: &str, stream: Stream, line: String) {
+        self.emit(PlayEvent::Output { step: step.to_string(), stream, line });
     }
 
     /// Ask a question on the terminal: the display is paused and other
@@ -145,11 +89,16 @@ impl Sink {
         let out = self.suspend(f);
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((events, dropped)) = held {
-            for e in &events {
+            for e in events {
                 self.emit(e);
             }
             if dropped > 0 {
-                self.note(None, format!("{dropped} output lines not shown while asking (they are in the step logs)"));
+                let mut r = self.reporters.lock().unwrap_or_else(|p| p.into_inner());
+                let line = format!("({dropped} output lines not shown while asking: they are in the step logs)");
+                let e = PlayEvent::Output { step: String::new(), stream: Stream::Stderr, line };
+                for rep in r.iter_mut() {
+                    rep.event(&e);
+                }
             }
         }
         out

@@ -1,102 +1,95 @@
-//! `runbook play`: running a runbook's DAG for real (SPEC §2.2, §4, §6).
+//! `runbook play`: running a runbook's DAG (SPEC §2.2, §4, §6).
 //!
-//! # API (also used by the rehearsal, `play --dry-run` and `check`)
+//! # Shape
 //!
-//! [`play`] takes the parsed runbook, its [`Dag`], the config and
-//! [`PlayOptions`], runs the steps, emits [`Event`]s to the given
-//! [`Reporter`]s and returns an [`Outcome`] with a status per step. A
-//! rehearsal passes a [`Sandbox`] (stub `bin_dir` first on `PATH`, a temporary
-//! `workdir` standing in for the repository root, its own `state_dir`, no
-//! wall-clock times when `clock` is false) and [`Answers::Scripted`].
+//! The journal is the run: every fact that decides anything is an event
+//! ([`crate::run`]), and the run's state is their fold. A play is
+//! - a **dispatcher** (`dispatch/`) that only decides: the state in, the
+//!   next action out (record, ask, run the guard, start a step, wait,
+//!   finish); it runs nothing and is unit-tested without processes;
+//! - an **executor** (`execute`, `step`, `process`, `spawn`, `warm`,
+//!   `query`, `output`) that runs steps' processes and queries;
+//! - a **recorder** (`record`) through which every event passes once: to the
+//!   store (the journal), into the fold, to the reporters (`reporter/`, the
+//!   rehearsal's transcript, the live view);
+//! - the **loop** (`play`) that performs the dispatcher's actions and turns
+//!   what happens (a step's end, a signal, an answer) into events.
+//!
+//! A resume folds the journal into the same state and hands it to a new
+//! dispatcher, so it decides as the interrupted session would have. Where a
+//! play happens (the live world, a rehearsal's sandbox) is a [`PlayEnv`].
 //!
 //! # Decisions
 //!
-//! - **Run id**: `<UTC yyyymmddThhmmssZ>-<runbook>-<env>` (sortable by time;
-//!   `-2`, `-3` … appended if two runs start in the same second).
-//! - **Env without a profile** is called `local` (run id, lock name, report).
-//! - **Journal** (`runs/<run-id>/journal.jsonl`): one JSON object per line,
-//!   written before and after every step (survives `kill -9`), flushed to
-//!   disk by a background syncer, and durable when the play ends (the
-//!   power-loss window and the schema are in [`journal`]). A resume appends
-//!   to the same journal, so one incident is one timeline.
-//! - **Resumable** = the latest run of this runbook@env ended without a
-//!   `run-end` (crash), or as `interrupted` or `refused` and was not rolled
-//!   back. A failed run is finished (its rollback may have run); re-run it
-//!   from a step with `--from`. `--resume` over a finished run refuses
-//!   (exit 3) and names `--from STEP` and `--fresh`, rather than run every
-//!   step again; with no earlier run at all it starts one.
-//! - **Answers**: a declined `confirm` is a refusal: the play stops (running
-//!   steps finish), exit 3, the run stays resumable. `Skip` skips the step.
-//!   A manual step answered "no" (not done) fails. `--step` "quit" is a
-//!   refusal too. A non-interactive play that needs an answer stops with
-//!   exit 3 naming `--yes`.
-//! - **Exclusive steps**: a step that needs a question answered, and an
-//!   `interactive` step, start only when nothing else runs, and nothing else
-//!   starts until they are done: a question is never interleaved with
-//!   output, and an interactive step owns the terminal (it stays in the
-//!   foreground process group so it can read it).
-//! - **Bodies** travel through an inherited descriptor (`bash -euo pipefail
-//!   /dev/fd/N`: a memfd on Linux, a pipe elsewhere), never argv and never a
-//!   file: nothing of a rendered body (secrets included) is left on disk even
-//!   after `kill -9`. The interpreter of the step expected next is started
-//!   ahead, on an empty pipe, and fed its body when its turn comes
-//!   (`warm.rs`).
-//! - **A step's processes end with the step**: when its main process exits,
-//!   whatever still runs in its process group a moment later (`SETTLE`: time
-//!   for process substitutions to finish; zombies do not count) is terminated
-//!   (SIGTERM, grace, SIGKILL) and reported. Detach daemons with `setsid`.
-//! - **Resume after `kill -9`**: step processes carry `RUNBOOK_RUN`,
-//!   `RUNBOOK_RUN_DIR` (the run directory's absolute path: unique on the
-//!   machine, unlike the run id) and `RUNBOOK_STEP`; leftovers of the step
-//!   that was in flight are killed before it runs again, and when a new run
-//!   starts over the unfinished one (`--fresh`, or "no" to the question).
-//! - **Secret captures** (a `capture=` name that is secret, or a captured
-//!   value that needed redaction) cannot be restored from a journal that never
-//!   holds secrets: on resume their step runs again, and says so.
-//! - **Filters** (`--from`, `--only`, `--read-only`) skip steps without
-//!   blocking their `needs` dependents: the operator chose what to run.
-//! - **`requires`** missing tools refuse the play (exit 3), all named at once.
+//! - **Run id**: `<UTC yyyymmddThhmmssZ>-<runbook>-<env>` (`-2`, `-3` … for
+//!   runs of the same second). An env without a profile is `local`.
+//! - **Answers**: every question (confirm, manual, `--step`, retry, undo,
+//!   Ctrl-C) and its answer is an event: who, how (`prompt`, `--yes`, a
+//!   scenario, a timeout), when. A declined `confirm` stops the play (exit 3,
+//!   resumable); skip skips the step; a manual step answered "no" fails. A
+//!   play that cannot ask stops at the first question, naming `--yes`.
+//! - **Exclusive steps**: a step that asks first, and an `interactive` step,
+//!   start only when nothing else runs, and nothing starts while they do.
+//! - **Bodies** reach the interpreter through an inherited descriptor (a
+//!   sealed memfd, or a pipe), never argv or a file. The interpreter of the
+//!   step expected next is started ahead, on an empty pipe (`warm.rs`).
+//! - **A step's processes end with the step**: what is left in its process
+//!   group after a moment is terminated and reported. Step processes carry
+//!   `RUNBOOK_RUN`, `RUNBOOK_RUN_DIR` and `RUNBOOK_STEP`, and each attempt's
+//!   process group is journaled: a resume kills leftovers of what was in
+//!   flight before it runs again.
+//! - **Filters** (`--from`, `--only`, `--read-only`) leave steps out without
+//!   blocking their `needs` dependents, in one `excluded` event.
+//! - **A panic** in a step's task or in the loop fails the run (recorded,
+//!   resumable, exit 1), never passes it.
 
-mod decide;
+mod ask;
+mod dispatch;
+pub mod env;
 pub mod events;
-pub mod journal;
+mod execute;
+mod fault;
+mod guard;
 mod launch;
-pub mod lock;
-mod logs;
+mod outcome;
 mod output;
+mod play;
 mod process;
-mod prompt;
+pub mod prompt;
 mod query;
+mod record;
 pub mod reporter;
-mod rollback;
-mod scheduler;
 mod script;
-mod setup;
+mod session;
+mod signals;
 mod spawn;
 mod step;
-pub mod time;
+pub mod timing;
 mod warm;
 
+pub use crate::time;
 pub use prompt::terminal as on_terminal;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
 
-use indexmap::IndexMap;
-use serde::Serialize;
-
-pub use events::{Event, Reporter, StepStatus, Stream};
+pub use crate::run::event::Question;
+pub use crate::run::{RunStatus, StepStatus};
+pub use env::PlayEnv;
+pub use events::{PlayEvent, Reporter, Stream};
+pub use outcome::{Outcome, StepResult};
+pub use session::LOCAL_ENV;
 
 use crate::config::{Config, EnvProfile};
 use crate::error::Result;
 use crate::model::{Runbook, Step};
 use crate::plan::Dag;
+use crate::redact::Redactor;
+use crate::run::event::Mode;
 
 /// Default `--jobs`.
 pub const DEFAULT_JOBS: usize = 4;
 
-/// Everything `play` needs besides the runbook itself.
+/// Everything `play` needs besides the runbook and where it plays.
 #[derive(Clone)]
 pub struct PlayOptions {
     pub env: Option<EnvProfile>,
@@ -104,31 +97,22 @@ pub struct PlayOptions {
     pub answers: Answers,
     /// `--step`: ask before every step.
     pub step_mode: bool,
-    pub read_only: bool,
-    pub from: Option<String>,
-    pub only: Option<String>,
+    /// `--read-only`, `--only`, `--from`, `--jobs` (0: the run's, or the
+    /// default), `--no-rollback`.
+    pub mode: Mode,
     pub resume: ResumeMode,
-    pub no_rollback: bool,
-    pub jobs: usize,
-    /// `Some` in a rehearsal.
-    pub sandbox: Option<Sandbox>,
 }
 
 impl PlayOptions {
-    /// Defaults: no env, no vars, answers refused, 4 jobs.
+    /// Defaults: no env, no vars, answers refused, the default jobs.
     pub fn new(vars: crate::vars::Resolved) -> Self {
         PlayOptions {
             env: None,
             vars,
             answers: Answers::Refuse,
             step_mode: false,
-            read_only: false,
-            from: None,
-            only: None,
+            mode: Mode::default(),
             resume: ResumeMode::Ask,
-            no_rollback: false,
-            jobs: DEFAULT_JOBS,
-            sandbox: None,
         }
     }
 }
@@ -136,7 +120,7 @@ impl PlayOptions {
 /// A question asked during a play: the step and what is asked.
 pub type ScriptedAnswers = Arc<dyn Fn(&Step, Question) -> Answer + Send + Sync>;
 
-/// How questions (confirm, manual, `--step`, guard) are answered.
+/// How questions (confirm, manual, `--step`, retry, guard) are answered.
 #[derive(Clone)]
 pub enum Answers {
     /// Ask on the terminal; off a terminal behave like `Refuse`.
@@ -150,19 +134,7 @@ pub enum Answers {
     Scripted(ScriptedAnswers),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Question {
-    /// `confirm`, or the env's confirm policy: run this step?
-    Confirm,
-    /// A `manual` step: is the checklist done?
-    Manual,
-    /// `--step`: continue (Yes), skip (Skip) or quit (No)?
-    Step,
-    /// Asked only of `Scripted` answers, with the first write step, before the
-    /// env guard runs: Yes runs the guard, Skip bypasses it, No refuses.
-    Guard,
-}
-
+/// A scripted answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Yes,
@@ -175,104 +147,213 @@ pub enum ResumeMode {
     /// Ask on a terminal; otherwise an unfinished run refuses (exit 3) naming
     /// `--resume` / `--fresh`.
     Ask,
-    /// Resume the unfinished run if there is one (else start a new run).
+    /// Go on with the latest run if it can (else start a new run).
     Resume,
-    /// Start a new run, leaving any unfinished one as it is.
+    /// Start a new run, leaving any earlier one as it is.
     Fresh,
 }
 
-/// The rehearsal's hooks (SPEC §5).
-#[derive(Debug, Clone)]
-pub struct Sandbox {
-    /// Prepended to `PATH` for every step and for the guard command.
-    pub bin_dir: PathBuf,
-    /// Stands in for the repository root: base of every step's `cwd`.
-    pub workdir: PathBuf,
-    /// Extra environment variables for step processes.
-    pub env: Vec<(String, String)>,
-    /// Journal, logs and locks go here instead of `config.state`.
-    pub state_dir: PathBuf,
-    /// `false`: no wall-clock times or durations in events.
-    pub clock: bool,
-    /// The scenario's `[[scenario.query]]` answers for promql/logql/http steps.
-    pub queries: Arc<Vec<crate::observe::fixture::Query>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Passed,
-    Failed,
-    Interrupted,
-    Refused,
-}
-
-impl RunStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            RunStatus::Passed => "passed",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Refused => "refused",
-        }
+/// A secret value, and each of its lines (a multi-line secret is printed line by line).
+pub(crate) fn add_secret(secrets: &mut Vec<String>, v: &str) {
+    if v.is_empty() {
+        return;
+    }
+    secrets.push(v.to_string());
+    if v.contains('\n') {
+        secrets.extend(v.lines().map(str::trim).filter(|l| l.len() >= 4).map(str::to_string));
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct StepResult {
-    pub status: StepStatus,
-    pub exit: Option<i32>,
-    pub reason: Option<String>,
-    #[serde(with = "crate::model::opt_duration")]
-    pub duration: Option<Duration>,
-    /// The last lines of output (stdout and stderr), redacted.
-    pub tail: String,
-    /// Runs of the step in this play (retries count; 0 = not run now).
-    pub attempts: u32,
-}
-
-impl StepResult {
-    pub fn new(status: StepStatus, reason: Option<String>) -> Self {
-        StepResult { status, exit: None, reason, duration: None, tail: String::new(), attempts: 0 }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub run_id: String,
-    pub status: RunStatus,
-    /// Every step of the runbook (undo blocks included), in document order.
-    pub steps: IndexMap<String, StepResult>,
-    /// Why the play stopped, for the operator (which flag to use, …).
-    pub message: Option<String>,
-    /// Undo blocks that ran, in the order they ran.
-    pub rolled_back: Vec<String>,
-    pub run_dir: PathBuf,
-}
-
-/// Play a runbook. Errors before the first step (lock held, journal unreadable,
-/// missing tools, unresumable state) are returned as `Err`; everything that
-/// happens once steps run is in the [`Outcome`].
+/// Play a runbook. Errors before the first step (lock held, journal
+/// unreadable, missing tools, unresumable state) are returned as `Err`;
+/// everything that happens once the run is recorded is in the [`Outcome`].
 pub fn play(
     rb: &Runbook,
     dag: &Dag,
     config: &Config,
+    env: &PlayEnv,
     mut opts: PlayOptions,
     reporters: Vec<Box<dyn Reporter>>,
 ) -> Result<Outcome> {
-    // Settles the variables too (restored on resume, asked for when missing).
-    let prepared = setup::prepare(rb, dag, config, &mut opts)?;
-    // Group commit of the journal: its records are flushed when the loop goes idle.
-    let kicker = prepared.journal.kicker();
+    let _ = config;
+    let tty = matches!(opts.answers, Answers::Interactive) && prompt::terminal();
+    let p = session::prepare(rb, dag, env, &mut opts, tty)?;
+    if env.engine_log
+        && let Some(dir) = env.store.local_dir(&p.run_id)
+    {
+        session::init_tracing(&dir);
+    }
+    tracing::info!(run = %p.run_id, runbook = %rb.id, env = %p.env_name, "play started");
+    let writer = env.store.writer(&p.run_id, p.lease.as_ref(), env.durable)?;
+    let sink = Arc::new(events::Sink::new(reporters));
+    let recorder = record::Recorder::new(p.state, writer, sink.clone(), env.clock);
+    // Group commit of the journal: its events are flushed when the loop goes idle.
+    let idle = recorder.idle_hook();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .on_thread_park(move || {
-            if let Some(k) = &kicker {
-                k.kick();
+            if let Some(k) = &idle {
+                k();
             }
         })
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
-    let sink = events::Sink::new(reporters);
-    rt.block_on(scheduler::run(rb, dag, config, opts, prepared, sink))
+    let run = || {
+        rt.block_on(session_loop(rb, dag, env, opts, p.first, p.kind, p.operator, p.env_name, p.notes, &recorder, tty))
+    };
+    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(o) => o,
+        Err(panic) => crashed(rb, env, &recorder, &panic),
+    };
+    drop(p.lease);
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session_loop(
+    rb: &Runbook,
+    dag: &Dag,
+    env: &PlayEnv,
+    opts: PlayOptions,
+    first: session::First,
+    kind: Option<crate::run::event::SessionKind>,
+    operator: String,
+    env_name: String,
+    notes: Vec<String>,
+    recorder: &Arc<record::Recorder>,
+    tty: bool,
+) -> Outcome {
+    let mut secrets: Vec<String> = Vec::new();
+    for (k, v) in &opts.vars.vars {
+        if rb.is_secret(k) {
+            add_secret(&mut secrets, &crate::vars::as_text(v));
+        }
+    }
+    let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
+    match first {
+        session::First::Written(e) => recorder.written(e),
+        session::First::Record(e) => recorder.record(e),
+    }
+    let (ctx, d) = {
+        let st = recorder.state();
+        let ctx = crate::template::Context {
+            vars: opts.vars.vars.clone(),
+            env: opts.env.as_ref().map(|e| e.name.clone()),
+            ..Default::default()
+        };
+        let ctx = play::Loop::context(rb, &st, ctx);
+        let mode = st.mode.clone();
+        let policy = dispatch::Policy {
+            confirm: opts.env.as_ref().map(|e| e.confirm).unwrap_or_default(),
+            guard: opts.env.as_ref().is_some_and(|e| e.guard.is_some()),
+            answering: session::answering(&opts, tty),
+            step_mode: opts.step_mode,
+            jobs: if mode.jobs == 0 { DEFAULT_JOBS } else { mode.jobs },
+            mode,
+            root: env.root.clone(),
+            kind,
+        };
+        (ctx, dispatch::Dispatcher::new(rb, dag, policy, &st))
+    };
+    let run_id = recorder.state().run.clone();
+    let x = execute::Executor {
+        env,
+        rb,
+        vars: opts.vars.clone(),
+        run_key: env.store.run_key(&run_id),
+        run_id,
+        env_name: env_name.clone(),
+        env_guard: opts.env.as_ref().and_then(|e| e.guard.clone()),
+        logs: recorder.logs(),
+        sink: recorder.sink.clone(),
+        recorder: recorder.clone(),
+        redactor,
+        cancel: tokio::sync::watch::channel(false).0,
+        quiet: step::QuietClock::start(),
+    };
+    let mut l = play::Loop::new(d, x, rb, ctx, opts.answers.clone(), operator, tty, secrets);
+    for n in notes {
+        l.note(None, n);
+    }
+    session_note(&mut l);
+    let end = l.run().await;
+    let message = end.message.as_deref().map(|m| l.x.redact(m));
+    tracing::info!(status = end.status.name(), "play ended");
+    l.record(crate::run::Event::RunEnd(crate::run::event::RunEnd { message, ..end }));
+    if let Err(e) = recorder.sync() {
+        tracing::error!("{e}");
+        l.note(None, format!("the journal may not be complete: {e}"));
+    }
+    drop(l);
+    let outcome = {
+        let st = recorder.state();
+        outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run))
+    };
+    recorder.close();
+    recorder.sink.emit(PlayEvent::Finished(Box::new(outcome.clone())));
+    outcome
+}
+
+/// What a resumed session starts from, in one note.
+fn session_note(l: &mut play::Loop<'_>) {
+    let text = {
+        let st = l.x.recorder.state();
+        if st.session() < 2 {
+            return;
+        }
+        let kept: Vec<&str> = st.passed_order.iter().map(String::as_str).collect();
+        let lost: Vec<&str> = st.steps.iter().filter(|(_, s)| s.lost).map(|(k, _)| k.as_str()).collect();
+        let mut t = format!("session {} of run {}", st.session(), st.run);
+        if !kept.is_empty() {
+            t.push_str(&format!("; passed before, not run again: {}", kept.join(", ")));
+        }
+        if !lost.is_empty() {
+            t.push_str(&format!("; in flight when it stopped, run again: {}", lost.join(", ")));
+        }
+        t
+    };
+    l.note(None, text);
+}
+
+/// The loop panicked: a bug. What was running is killed, the run is recorded
+/// as failed (resumable), and the play ends with exit 1.
+fn crashed(
+    rb: &Runbook,
+    env: &PlayEnv,
+    recorder: &Arc<record::Recorder>,
+    panic: &Box<dyn std::any::Any + Send>,
+) -> Outcome {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    let groups: Vec<(i32, Option<u64>)> = {
+        let st = recorder.state();
+        st.steps.values().filter(|s| s.in_flight()).filter_map(|s| s.pgid.map(|g| (g, s.born_ms))).collect()
+    };
+    for (g, born) in groups {
+        process::reap_group(g, born);
+    }
+    let why = format!("internal error of the engine: {what} (please report it)");
+    use crate::run::event::{RunEnd, Stop, StopKind};
+    recorder.record(crate::run::Event::Stop(Stop {
+        kind: StopKind::Failed,
+        why: why.clone(),
+        roll_back: false,
+        cancel: true,
+    }));
+    recorder.record(crate::run::Event::RunEnd(RunEnd {
+        status: RunStatus::Failed,
+        rolled_back: false,
+        message: Some(why),
+    }));
+    let _ = recorder.sync();
+    let outcome = {
+        let st = recorder.state();
+        outcome::build(rb, &st, None, env.store.local_dir(&st.run))
+    };
+    recorder.close();
+    recorder.sink.emit(PlayEvent::Finished(Box::new(outcome.clone())));
+    outcome
 }

@@ -3,11 +3,18 @@
 //! `steps.<id>.stdout`). Memory stays flat whatever a step prints.
 //!
 //! Lines are cut at `\n`; a line longer than [`MAX_LINE`] is emitted in
-//! pieces. Redaction runs on whole lines, and when a long line must be cut,
-//! the last `longest secret - 1` bytes are held back, so a secret split
-//! across two reads (or two pieces) is still masked. `\r` progress output
-//! shows what a terminal would (the last segment), and control characters and
-//! escape sequences are dropped, so a step cannot garble the display.
+//! pieces. `\r` progress output shows what a terminal would (the last
+//! segment), and control characters and escape sequences are dropped, so a
+//! step cannot garble the display. Cleaning comes first and masking second,
+//! on whole lines: `grep --color=always` puts escapes inside a secret, and
+//! only the cleaned text shows it whole. When a long line must be cut, the
+//! last `longest secret - 1` bytes of the cleaned text are held back (and an
+//! escape sequence cut in the middle waits for its end), so a secret split
+//! across two reads (or two pieces) is still masked.
+//!
+//! A step whose stdout is captured into a secret holds its stderr lines
+//! back (the last [`HELD_LINES`]) until the step is over, when its stdout,
+//! the secret, is known: they are masked with it then, and shown.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,9 +24,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 
-use super::events::{Event, Sink, Stream};
-use super::logs::LogFile;
+use super::events::{Sink, Stream};
 use crate::redact::Redactor;
+use crate::store::logs::LogFile;
 
 /// Longest piece of a line emitted at once.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -29,6 +36,9 @@ pub const KEEP_STDOUT: usize = 1 << 20;
 pub const TAIL_LINES: usize = 20;
 /// Longest line kept in the tail.
 const TAIL_WIDTH: usize = 400;
+/// Stderr lines held back while a secret capture is unknown (the last ones
+/// are kept: an error is usually at the end).
+pub const HELD_LINES: usize = 1000;
 
 /// What the two pumps of a step share.
 pub struct StepOutput {
@@ -39,8 +49,19 @@ pub struct StepOutput {
     pub tail: Mutex<VecDeque<String>>,
     pub stdout: Mutex<Vec<u8>>,
     pub stdout_truncated: std::sync::atomic::AtomicBool,
-    /// The step captures stdout into a secret: it is never shown or logged.
+    /// The step captures stdout into a secret: it is never shown or logged,
+    /// and stderr lines wait in `held` until the step is over.
     pub hide_stdout: bool,
+    held: Mutex<Held>,
+}
+
+/// Stderr lines waiting for a secret capture, and what was dropped.
+#[derive(Default)]
+struct Held {
+    lines: VecDeque<String>,
+    dropped: usize,
+    /// Each attempt's stdout (trimmed), the secrets to mask the lines with.
+    secrets: Vec<String>,
 }
 
 impl StepOutput {
@@ -54,6 +75,32 @@ impl StepOutput {
             stdout: Mutex::new(Vec::new()),
             stdout_truncated: Default::default(),
             hide_stdout: false,
+            held: Mutex::default(),
+        }
+    }
+
+    /// A secret capture's attempt is over (another may follow): its stdout
+    /// is a value to mask the held stderr with.
+    pub fn hold_secret(&self) {
+        if self.hide_stdout {
+            let value = self.stdout_text().trim().to_string();
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).secrets.push(value);
+        }
+    }
+
+    /// The step is over: mask the held stderr lines with the captured
+    /// values and emit them.
+    pub fn release_held(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        if held.lines.is_empty() {
+            return;
+        }
+        let red = Redactor::new(held.secrets);
+        if held.dropped > 0 {
+            self.emit(Stream::Stderr, format!("({} earlier lines of stderr dropped)", held.dropped));
+        }
+        for l in held.lines {
+            self.emit(Stream::Stderr, red.redact(&l).into_owned());
         }
     }
 
@@ -77,11 +124,25 @@ impl StepOutput {
         }
     }
 
-    /// Emit one display line (already redacted) to the sink, log and tail.
+    /// Emit one display line (already redacted) to the sink, log and tail;
+    /// a stderr line of a secret capture waits (see [`StepOutput::release_held`]).
     pub fn line(&self, stream: Stream, line: String) {
+        if self.hide_stdout && stream == Stream::Stderr {
+            let mut h = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if h.lines.len() == HELD_LINES {
+                h.lines.pop_front();
+                h.dropped += 1;
+            }
+            h.lines.push_back(line);
+            return;
+        }
+        self.emit(stream, line);
+    }
+
+    fn emit(&self, stream: Stream, line: String) {
         self.log_line(&line);
         self.push_tail(&line);
-        self.sink.emit(&Event::Output { id: self.id.clone(), stream, line });
+        self.sink.output(&self.id, stream, line);
     }
 
     /// Keep a line in the bounded tail, cut to [`TAIL_WIDTH`].
@@ -201,7 +262,16 @@ impl Pump {
                 buf.clear();
                 match r.read_buf(&mut buf).await {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => self.feed(&buf),
+                    Ok(n) => {
+                        self.feed(&buf);
+                        // A read is one unit of the runtime's budget, but a
+                        // full chunk is thousands of lines to show: a step
+                        // flooding its output would hold the play's loop
+                        // (its timeout, signals) for seconds between yields.
+                        if n >= 16 * 1024 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
                 }
             }
         }
@@ -232,7 +302,7 @@ impl Pump {
     }
 }
 
-/// Splits a byte stream into redacted, cleaned display lines.
+/// Splits a byte stream into cleaned, redacted display lines.
 #[derive(Default)]
 pub struct LineBuf {
     buf: Vec<u8>,
@@ -242,38 +312,37 @@ impl LineBuf {
     pub fn push(&mut self, data: &[u8], red: &Redactor, out: &mut dyn FnMut(String)) {
         self.buf.extend_from_slice(data);
         let mut start = 0;
-        while let Some(p) = self.buf[start..].iter().position(|&b| b == b'\n') {
+        while let Some(p) = memchr::memchr(b'\n', &self.buf[start..]) {
             let line = String::from_utf8_lossy(&self.buf[start..start + p]);
-            out(clean(&red.redact(&line)));
+            out(red.redact(&clean(&line)).into_owned());
             start += p + 1;
         }
         self.buf.drain(..start);
         while self.buf.len() > MAX_LINE {
-            // Keep an incomplete UTF-8 sequence at the end raw.
-            let mut end = self.buf.len();
-            let mut back = 0;
-            while back < 3 && end > 0 && (self.buf[end - 1] & 0xC0) == 0x80 {
-                end -= 1;
-                back += 1;
-            }
-            if end > 0 && self.buf[end - 1] >= 0xC0 {
-                end -= 1;
-            } else {
-                end = self.buf.len();
-            }
-            let text = String::from_utf8_lossy(&self.buf[..end]);
+            let end = piece_end(&self.buf);
+            let text = clean(&String::from_utf8_lossy(&self.buf[..end]));
             let red_text = red.redact(&text).into_owned();
+            // Held back: what could be the start of a secret that goes on
+            // in the next piece.
             let hold = red.max_len().saturating_sub(1);
-            let mut cut = red_text.len().saturating_sub(hold).max(1);
+            let mut cut = red_text.len().saturating_sub(hold);
             while !red_text.is_char_boundary(cut) {
                 cut -= 1;
             }
-            out(clean(&red_text[..cut]));
+            if cut > 0 {
+                out(red_text[..cut].to_string());
+            }
             let mut rest = red_text.as_bytes()[cut..].to_vec();
             rest.extend_from_slice(&self.buf[end..]);
             if rest.len() >= self.buf.len() {
                 // Nothing could be emitted (a huge secret): give up holding.
-                self.buf.clear();
+                if !red_text.is_empty() {
+                    out(red_text);
+                }
+                self.buf.drain(..end);
+                if self.buf.len() > MAX_LINE {
+                    self.buf.clear();
+                }
                 break;
             }
             self.buf = rest;
@@ -283,9 +352,44 @@ impl LineBuf {
     pub fn finish(&mut self, red: &Redactor, out: &mut dyn FnMut(String)) {
         if !self.buf.is_empty() {
             let line = String::from_utf8_lossy(&self.buf).into_owned();
-            out(clean(&red.redact(&line)));
+            out(red.redact(&clean(&line)).into_owned());
             self.buf.clear();
         }
+    }
+}
+
+/// Where to cut a piece of a long line: not inside a UTF-8 sequence, and
+/// not inside an escape sequence (which would show half of it as text);
+/// an escape longer than 256 bytes is cut all the same.
+fn piece_end(buf: &[u8]) -> usize {
+    let mut end = buf.len();
+    let mut back = 0;
+    while back < 3 && end > 0 && (buf[end - 1] & 0xC0) == 0x80 {
+        end -= 1;
+        back += 1;
+    }
+    if end > 0 && buf[end - 1] >= 0xC0 {
+        end -= 1;
+    } else {
+        end = buf.len();
+    }
+    let window = end.saturating_sub(256);
+    if let Some(esc) = memchr::memrchr(0x1b, &buf[window..end]).map(|i| window + i)
+        && !escape_ended(&buf[esc..end])
+        && esc > 0
+    {
+        return esc;
+    }
+    end
+}
+
+/// Does the escape sequence at the start of `s` end within it?
+fn escape_ended(s: &[u8]) -> bool {
+    match s.get(1) {
+        None => false,
+        Some(b'[') => s[2..].iter().any(|c| (0x40..=0x7e).contains(c)),
+        Some(b']') => s[2..].windows(2).any(|w| w == b"\x1b\\") || s[2..].contains(&0x07),
+        Some(_) => true,
     }
 }
 
@@ -366,6 +470,25 @@ mod tests {
         assert_eq!(clean("10%\r50%\r100%"), "100%");
         assert_eq!(clean("\u{1b}[31mred\u{1b}[0m\u{7}"), "red");
         assert_eq!(clean("done\r"), "done");
+    }
+
+    #[test]
+    fn escapes_inside_a_secret_are_stripped_before_masking() {
+        // `echo pw=hunter2hunter2 | grep --color=always hunter`
+        let coloured = b"pw=\x1b[01;31m\x1b[Khunter\x1b[m\x1b[K2\x1b[01;31m\x1b[Khunter\x1b[m\x1b[K2\n";
+        assert_eq!(run(&[coloured], &["hunter2"]), vec!["pw=******"]);
+        let osc = b"\x1b]8;;http://x\x1b\\hun\x1b]8;;\x1b\\ter2\n";
+        assert_eq!(run(&[osc], &["hunter2"]), vec!["***"]);
+    }
+
+    #[test]
+    fn escapes_in_a_long_line_cut_across_reads() {
+        let mut big = vec![b'a'; MAX_LINE + 10];
+        big.extend_from_slice(b"hun\x1b[01;3");
+        let out = run(&[&big, b"1mter2 end\n"], &["hunter2"]);
+        let joined: String = out.concat();
+        assert!(joined.ends_with("*** end"), "{}", &joined[joined.len() - 20..]);
+        assert!(!joined.contains('\x1b') && !joined.contains("1m"));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! (`diff <(…) <(…)`, `tee >(…)`) are not waited for by bash, so they may
 //! still be finishing, or have exited and wait as zombies until init reaps
 //! them (which can take seconds in a container). So the group first gets
-//! [`SETTLE`] to empty by itself, zombies not counting; only what still runs
+//! a moment (`RUNBOOK_SETTLE`, [`super::timing`]) to empty by itself, zombies not counting; only what still runs
 //! after that is terminated, and reported.
 
 use std::ffi::{OsStr, OsString};
@@ -25,13 +25,6 @@ use nix::unistd::Pid;
 
 use super::script::Script;
 use crate::model::StepKind;
-
-/// Time between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(3);
-/// How long the group of a step whose main process exited may take to end
-/// by itself (process substitutions finishing) before what is left is
-/// terminated as leftovers.
-pub const SETTLE: Duration = Duration::from_millis(250);
 
 pub struct Spec<'a> {
     pub kind: StepKind,
@@ -160,8 +153,8 @@ pub fn boot_ms() -> u64 {
 
 /// After a crash: kill what is left of a step's process group as its
 /// journal recorded it (`Spawned`), which also reaches processes whose
-/// environment was reset (`env -i`; found in review: the step ran twice at
-/// once after a resume). Only if it is still that group: its leader, when
+/// environment was reset (`env -i`, as `sudo` does: without this, the step
+/// would run twice at once after a resume). Only if it is still that group: its leader, when
 /// alive, must have started when recorded (a number is reused only once the
 /// whole group is gone). Returns how many processes were killed.
 pub fn reap_group(pgid: i32, born_ms: Option<u64>) -> usize {
@@ -243,12 +236,12 @@ pub fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);
 }
 
-/// SIGTERM the group (or the child alone), wait up to [`GRACE`] for the
+/// SIGTERM the group (or the child alone), wait up to the grace period ([`super::timing::grace`]) for the
 /// child and the rest of its group, then SIGKILL whatever is left. One grace
 /// period in all (a step ignoring SIGTERM, children too, once waited two).
 /// Returns the child's exit status.
 pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
-    let deadline = tokio::time::Instant::now() + GRACE;
+    let deadline = tokio::time::Instant::now() + super::timing::grace();
     match p.pgid {
         Some(g) => signal_group(g, Signal::SIGTERM),
         None => {
@@ -280,10 +273,10 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
     status
 }
 
-/// After the main process ended: give the group [`SETTLE`] to end by itself,
+/// After the main process ended: give the group a moment ([`super::timing::settle`]) to end by itself,
 /// then terminate what still runs. `true` when something had to be.
 pub async fn kill_leftovers(pgid: i32) -> bool {
-    let until = tokio::time::Instant::now() + SETTLE;
+    let until = tokio::time::Instant::now() + super::timing::settle();
     let mut pause = Duration::from_millis(1);
     loop {
         if !group_running(pgid) {
@@ -299,10 +292,10 @@ pub async fn kill_leftovers(pgid: i32) -> bool {
     true
 }
 
-/// SIGTERM the group, up to [`GRACE`] to end, then SIGKILL.
+/// SIGTERM the group, up to the grace period ([`super::timing::grace`]) to end, then SIGKILL.
 async fn end_group(pgid: i32) {
     signal_group(pgid, Signal::SIGTERM);
-    let until = tokio::time::Instant::now() + GRACE;
+    let until = tokio::time::Instant::now() + super::timing::grace();
     while group_running(pgid) && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -315,11 +308,13 @@ async fn end_group(pgid: i32) {
 /// step that was in flight (found by their `RUNBOOK_RUN_DIR`/`RUNBOOK_STEP`
 /// environment; `run_key` is the run directory's absolute path). Returns how
 /// many were killed.
-pub fn reap_orphans(run_key: &str, step: &str) -> usize {
+/// `step`: `None` for every step of the run (a run whose journal cannot
+/// say which was in flight).
+pub fn reap_orphans(run_key: &str, step: Option<&str>) -> usize {
     let Ok(rd) = std::fs::read_dir("/proc") else { return 0 };
     let me = std::process::id();
     let want_run = format!("RUNBOOK_RUN_DIR={run_key}");
-    let want_step = format!("RUNBOOK_STEP={step}");
+    let want_step = step.map(|s| format!("RUNBOOK_STEP={s}"));
     let mut killed = Vec::new();
     for e in rd.filter_map(|e| e.ok()) {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
@@ -328,10 +323,10 @@ pub fn reap_orphans(run_key: &str, step: &str) -> usize {
         }
         let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
         let mut run_ok = false;
-        let mut step_ok = false;
+        let mut step_ok = want_step.is_none();
         for kv in env.split(|&b| b == 0) {
             run_ok |= kv == want_run.as_bytes();
-            step_ok |= kv == want_step.as_bytes();
+            step_ok |= want_step.as_ref().is_some_and(|w| kv == w.as_bytes());
         }
         if run_ok && step_ok && kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok() {
             killed.push(pid);
@@ -339,7 +334,8 @@ pub fn reap_orphans(run_key: &str, step: &str) -> usize {
     }
     // Wait briefly until they are gone, so the re-run does not overlap them.
     let until = std::time::Instant::now() + Duration::from_secs(2);
-    while std::time::Instant::now() < until && killed.iter().any(|&p| super::lock::alive(p) && !zombie(p)) {
+    while std::time::Instant::now() < until && killed.iter().any(|&p| crate::store::local::lock::alive(p) && !zombie(p))
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     killed.len()

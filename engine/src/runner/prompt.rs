@@ -92,6 +92,27 @@ pub fn choose(question: &str, choices: &[char], default: Option<char>, cancel: &
     }
 }
 
+/// Ask for one of `keys` with a time limit: the key and how it came
+/// (typed, or `default` when nobody answered in time or the line was
+/// empty); `None` when cancelled or at EOF.
+pub fn ask_key(
+    question: &str,
+    keys: &[char],
+    default: char,
+    wait: Duration,
+    cancel: &AtomicBool,
+) -> Option<(char, crate::run::event::How)> {
+    use crate::run::event::How;
+    match ask(question, Some(wait), cancel) {
+        Reply::Line(l) => match l.chars().next().map(|c| c.to_ascii_lowercase()) {
+            Some(c) if keys.contains(&c) => Some((c, How::Prompt)),
+            _ => Some((default, How::Prompt)),
+        },
+        Reply::Timeout => Some((default, How::Timeout)),
+        _ => None,
+    }
+}
+
 /// Ask for a value: one line, trimmed; with echo off when `secret`.
 pub fn value(question: &str, secret: bool, cancel: &AtomicBool) -> Reply {
     if !secret {

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use super::StepStatus;
 use super::events::Stream;
 use super::output::{LineBuf, StepOutput};
-use super::scheduler::Sched;
 use super::step::{Job, cancelled};
 use crate::model::Step;
 use crate::observe::{self, Backend, QueryKind, Servers, expect::Expect};
@@ -48,27 +47,28 @@ pub(super) fn check_expect(s: &Step, src: &str) -> Result<Expect, String> {
         .map_err(|e| format!("`expect` does not parse: {e} in `{src}` (docs/observability.md)"))
 }
 
-/// The query part of a step's job; `None` for process steps.
-pub(super) fn job(sched: &Sched, s: &Step, expect_src: Option<&str>) -> Option<Arc<QueryJob>> {
+/// The query part of a step's job; `None` for process steps. `location`
+/// is `file:line` of the query in the runbook.
+pub(super) fn job(
+    env: &super::env::PlayEnv,
+    vars: &crate::vars::Resolved,
+    location: String,
+    s: &Step,
+    expect_src: Option<&str>,
+) -> Option<Arc<QueryJob>> {
     let kind = s.kind.query()?;
-    let opts = &sched.opts;
-    let path = sched.rb.path.strip_prefix(&sched.config.root).unwrap_or(&sched.rb.path);
-    let backend: Arc<dyn Backend> = match &opts.sandbox {
-        Some(sb) => Arc::new(observe::Fixtures(sb.queries.clone())),
-        None => Arc::new(observe::Live),
-    };
     Some(Arc::new(QueryJob {
         kind,
         expect: expect_src.and_then(|x| check_expect(s, x).ok()),
-        servers: Servers::resolve(&opts.vars, &|k| std::env::var(k).ok()),
-        backend,
+        servers: Servers::resolve(vars, &|k| std::env::var(k).ok()),
+        backend: env.queries.clone(),
         range: s.attrs.range,
         step: s.attrs.step,
         soak: s.attrs.soak,
         interval: s.attrs.delay.unwrap_or(SOAK_INTERVAL),
         timeout: s.attrs.timeout.unwrap_or(observe::DEFAULT_TIMEOUT),
-        rehearsal: opts.sandbox.is_some(),
-        location: format!("{}:{}", path.display(), s.body_line),
+        rehearsal: !env.soak_waits,
+        location,
     }))
 }
 

@@ -11,17 +11,14 @@ use tokio::sync::watch;
 
 use super::StepStatus;
 use super::events::{Sink, Stream};
-use super::logs::{LogFile, LogSender};
 use super::output::{Pump, StepOutput};
 use super::process::{self, Spec};
 use crate::model::StepKind;
 use crate::redact::Redactor;
+use crate::store::logs::{LogFile, LogSender};
 
 /// Delay between attempts when `retry` has no `delay`.
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
-/// How long to wait for output after the step's processes are gone (a
-/// detached process may hold the pipe open forever).
-const DRAIN: Duration = Duration::from_secs(2);
 /// How long a step's output pipes are left unwatched after it starts, at
 /// most: until the next tick of the play's [`QuietClock`], which ticks this
 /// often. Watching them means a wake-up of the engine for every write of
@@ -88,7 +85,8 @@ pub struct Job {
     pub escalate: Option<String>,
     /// `capture=NAME` with a secret NAME: stdout is kept, never shown.
     pub secret_capture: Option<String>,
-    pub log_path: PathBuf,
+    /// The name of the step's log in the store (the step id, or `guard`).
+    pub log: String,
     /// The play's log writer (see `runner::logs`).
     pub logs: LogSender,
     pub sink: Arc<Sink>,
@@ -101,8 +99,24 @@ pub struct Job {
     /// The first attempt's process, started ahead and fed the body already
     /// (see `runner::warm`).
     pub warm: Option<process::Proc>,
-    /// Where to record the process group of each attempt (`Spawned`).
-    pub journal: Option<super::journal::Appender>,
+    /// Where to record the process group of each attempt (`spawned`).
+    pub recorder: Option<Arc<super::record::Recorder>>,
+}
+
+impl Job {
+    /// Something the play should know about this step: recorded (journal,
+    /// report), or only shown where there is no run to record it in.
+    fn note(&self, text: String) {
+        (self.notes())(text)
+    }
+
+    fn notes(&self) -> impl Fn(String) + Send + 'static {
+        let (rec, sink, id) = (self.recorder.clone(), self.sink.clone(), self.id.clone());
+        move |text: String| match &rec {
+            Some(r) => r.note(Some(&id), text),
+            None => sink.output(&id, Stream::Stderr, format!("({text})")),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,22 +131,6 @@ pub struct JobResult {
     pub attempts: u32,
 }
 
-impl JobResult {
-    /// A result decided without running a process (skipped, not run, an undo
-    /// that cannot render, a manual step confirmed): no exit code, no output.
-    pub fn decided(status: StepStatus, reason: Option<String>, attempts: u32) -> Self {
-        JobResult {
-            status,
-            exit: None,
-            reason,
-            duration: Duration::ZERO,
-            tail: String::new(),
-            stdout: String::new(),
-            attempts,
-        }
-    }
-}
-
 struct Attempt {
     status: StepStatus,
     exit: Option<i32>,
@@ -141,18 +139,17 @@ struct Attempt {
 
 pub async fn run(mut job: Job) -> JobResult {
     let started = Instant::now();
-    let log = LogFile::new(&job.logs, job.log_path.clone());
+    let log = LogFile::new(&job.logs, &job.log);
     let mut out = StepOutput::new(&job.id, job.sink.clone(), job.redactor.clone(), Some(log));
     if let Some(name) = &job.secret_capture {
         out.hide_stdout = true;
         let text = format!("stdout is captured into the secret `{name}`: not shown, not logged");
         out.log_line(&format!("({text})"));
-        job.sink.note(Some(&job.id), text);
+        job.note(text);
     }
     let out = Arc::new(out);
     let budget = job.budget.map(|b| {
-        let sink = job.sink.clone();
-        let id = job.id.clone();
+        let note = job.notes();
         let hint = job.escalate.clone();
         tokio::spawn(async move {
             tokio::time::sleep(b).await;
@@ -160,10 +157,10 @@ pub async fn run(mut job: Job) -> JobResult {
             if let Some(h) = hint {
                 text.push_str(&format!(" — escalate: {h}"));
             }
-            sink.note(Some(&id), text);
+            note(text);
         })
     });
-    let total = job.retry + 1;
+    let total = job.retry.saturating_add(1);
     let mut attempts = 0;
     let mut last = Attempt { status: StepStatus::Failed, exit: None, reason: None };
     for attempt in 1..=total {
@@ -174,18 +171,16 @@ pub async fn run(mut job: Job) -> JobResult {
             out.clear_stdout();
         }
         last = once(&mut job, &out).await;
+        out.hold_secret();
         let stop_now = *job.cancel.borrow();
         if last.status != StepStatus::Failed || attempt == total || stop_now {
             break;
         }
-        job.sink.note(
-            Some(&job.id),
-            format!(
-                "attempt {attempt} of {total} failed ({}); retrying in {}",
-                last.reason.as_deref().unwrap_or("failed"),
-                humantime::format_duration(job.delay)
-            ),
-        );
+        job.note(format!(
+            "attempt {attempt} of {total} failed ({}); retrying in {}",
+            last.reason.as_deref().unwrap_or("failed"),
+            humantime::format_duration(job.delay)
+        ));
         let mut cancel = job.cancel.clone();
         tokio::select! {
             _ = tokio::time::sleep(job.delay) => {}
@@ -198,6 +193,8 @@ pub async fn run(mut job: Job) -> JobResult {
     if let Some(b) = budget {
         b.abort();
     }
+    // Stderr of a secret capture, masked now that the secret is known.
+    out.release_held();
     out.flush();
     JobResult {
         status: last.status,
@@ -243,12 +240,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             };
         }
     };
-    if let (Some(j), Some(g)) = (&job.journal, p.pgid) {
-        // Best effort: what it is for (a resume after a crash) has the
-        // processes' environment to go by too.
-        let _ = j.append(&super::journal::Record::Spawned { step: job.id.clone(), pgid: g, born_ms: Some(p.born_ms) });
+    if let (Some(r), Some(g)) = (&job.recorder, p.pgid) {
+        r.spawned(&job.id, g, p.born_ms);
     }
-    let deadline_at = job.timeout.map(|t| tokio::time::Instant::now() + t);
+    // A timeout too far away to be represented is no timeout.
+    let deadline_at = job.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
     let deadline = async {
         match deadline_at {
             Some(t) => tokio::time::sleep_until(t).await,
@@ -293,11 +289,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         && !was_cancelled
         && process::kill_leftovers(g).await
     {
-        job.sink.note(Some(&job.id), "terminated processes the step left running in the background");
+        job.note("terminated processes the step left running in the background".into());
     }
     // One wait for both streams, not one each (a detached process usually
-    // holds both: that cost twice DRAIN; found in review).
-    let drained = tokio::time::Instant::now() + DRAIN;
+    // holds both).
+    let drained = tokio::time::Instant::now() + super::timing::drain();
     let mut held = false;
     for h in pumps {
         let abort = h.abort_handle();
@@ -307,7 +303,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         }
     }
     if held {
-        job.sink.note(Some(&job.id), "output still held open by a detached process; not waiting for it");
+        job.note("output still held open by a detached process; not waiting for it".into());
     }
     let exit = status.and_then(|s| s.code());
     let signal = status.and_then(|s| s.signal());

@@ -42,7 +42,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::process::{self, Proc, Spec};
-use super::scheduler::{Sched, St};
 use crate::model::StepKind;
 
 /// The longest body fed to a warm interpreter (see the module's doc).
@@ -141,60 +140,5 @@ impl Drop for Warm {
             // Dropping the child leaves its reaping to a background thread.
             drop(p);
         }
-    }
-}
-
-impl Sched<'_> {
-    /// After a step started: warm the interpreter of the first pending step
-    /// in plan order (in a sequential runbook, the next one), unless one is
-    /// warm already or the play is stopping.
-    pub(super) fn warm_next(&mut self) {
-        if self.stop.is_some() {
-            self.warm = None;
-            return;
-        }
-        if self.warm.is_some() {
-            return;
-        }
-        // States only leave `Pending`: positions before the cursor never
-        // need looking at again.
-        while self.warm_pos < self.dag.order.len() && self.state[self.dag.order[self.warm_pos]] != St::Pending {
-            self.warm_pos += 1;
-        }
-        let Some(&j) = self.dag.order.get(self.warm_pos) else { return };
-        let s = &self.rb.steps[j];
-        if !matches!(s.kind, StepKind::Bash | StepKind::Sh) || s.attrs.interactive || !self.may_start_soon(s) {
-            return;
-        }
-        // A `cwd` that renders only later (from a capture) is checked again
-        // when the step starts.
-        let Ok(cwd) = self.step_cwd(s) else { return };
-        let env = self.step_env(&s.id);
-        let path_prefix = self.opts.sandbox.as_ref().map(|b| b.bin_dir.clone());
-        let spec = Spec {
-            kind: s.kind,
-            body: "",
-            cwd: &cwd,
-            env: &env,
-            path_prefix: path_prefix.as_deref(),
-            interactive: false,
-        };
-        self.warm = Warm::start(j, &spec);
-    }
-
-    /// Is the step likely to start without a pause? Not when a filter
-    /// leaves it out, when it passed in the session resumed (it will most
-    /// likely be taken as passed), or when it asks a question first (an
-    /// answer takes longer than [`MAX_AGE`]). A wrong guess costs only an
-    /// interpreter started for nothing, or not started.
-    fn may_start_soon(&self, s: &crate::model::Step) -> bool {
-        let filtered = self.opts.only.as_ref().is_some_and(|o| o != &s.id) || (self.opts.read_only && !s.attrs.read);
-        let resumed = self
-            .previous
-            .as_ref()
-            .and_then(|p| p.steps.get(&s.id))
-            .is_some_and(|p| p.status == Some(super::StepStatus::Passed));
-        let asks = !matches!(self.opts.answers, super::Answers::Yes) && (self.opts.step_mode || self.needs_confirm(s));
-        !filtered && !resumed && !asks
     }
 }

@@ -6,6 +6,7 @@
 //! `expect`/`cwd`. `{{ v | safe }}` opts out. Undefined variables are errors,
 //! located at the runbook's line, not the block's.
 
+pub mod bounds;
 pub mod quotes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,11 +20,12 @@ use crate::error::Diagnostic;
 use crate::model::{Runbook, Step, StepKind, Vars};
 
 /// Names every template sees besides the variables.
-pub const BUILTINS: &[&str] = &["env", "steps"];
+pub const BUILTINS: &[&str] = crate::model::BUILTINS;
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(bounds::FUEL));
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
     // Bash's `${#array[@]}` would open a Jinja comment `{#`: template
@@ -53,7 +55,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     let one = |s: &str| {
-        shlex::try_quote(s).map(|q| q.into_owned()).map_err(|_| {
+        crate::quote::shell_word(s).ok_or_else(|| {
             minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
                 "a value contains a NUL byte, which no shell argument can hold",
@@ -70,16 +72,6 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     one(&value.to_string())
 }
 
-/// How a text value can appear in a rendered body besides as itself: the
-/// shell word and the Python literal the templates make of it. A secret's
-/// are masked too, or `Qw"Er\Ty` would show as `"Qw\"Er\\Ty"`.
-pub fn quoted_forms(v: &str) -> Vec<String> {
-    let v = JValue::from(v);
-    let mut forms: Vec<String> = shell_quote(&v).ok().into_iter().collect();
-    forms.push(python_literal(&v));
-    forms
-}
-
 fn python_literal(value: &JValue) -> String {
     if value.is_number() || matches!(value.kind(), minijinja::value::ValueKind::Bool) {
         let s = value.to_string();
@@ -89,7 +81,7 @@ fn python_literal(value: &JValue) -> String {
             _ => s,
         };
     }
-    serde_json::to_string(&value.to_string()).unwrap_or_default()
+    crate::quote::python_str(&value.to_string())
 }
 
 /// What a step's templates are rendered against.
@@ -149,6 +141,11 @@ impl Context {
     /// names the template reads) are converted — converting everything, every
     /// step's stdout included, for every render made a play quadratic.
     fn to_value(&self, names: Option<&BTreeSet<String>>) -> JValue {
+        self.view(names, None)
+    }
+
+    /// [`Context::to_value`], with `steps` limited to `ids` when given.
+    fn view(&self, names: Option<&BTreeSet<String>>, ids: Option<&BTreeSet<&str>>) -> JValue {
         let mut m: BTreeMap<String, JValue> = BTreeMap::new();
         let wanted = |k: &str| names.is_none_or(|n| n.contains(k));
         for (k, v) in self.vars.iter().filter(|(k, _)| wanted(k)) {
@@ -165,20 +162,27 @@ impl Context {
             m.insert("env".into(), JValue::from(self.env.clone().unwrap_or_default()));
         }
         if wanted("steps") {
-            let steps: BTreeMap<&str, JValue> = self.steps.iter().map(|(k, s)| (k.as_str(), s.to_value(k))).collect();
+            let steps: BTreeMap<&str, JValue> = match ids {
+                Some(ids) => ids.iter().filter_map(|k| Some((*k, self.steps.get(*k)?.to_value(k)))).collect(),
+                None => self.steps.iter().map(|(k, s)| (k.as_str(), s.to_value(k))).collect(),
+            };
             m.insert("steps".into(), JValue::from(steps));
         }
         JValue::from(m)
     }
 
-    /// Is this name defined for templates?
+    /// Is this name defined for templates? A variable whose value is null
+    /// is required and not given yet: it is not.
     pub fn defines(&self, name: &str) -> bool {
-        BUILTINS.contains(&name) || self.vars.contains_key(name) || self.captures.contains_key(name)
+        BUILTINS.contains(&name)
+            || self.vars.get(name).is_some_and(|v| !v.is_null())
+            || self.captures.contains_key(name)
     }
 }
 
 /// Rewrites `steps.miner-logs.stdout` into `steps["miner-logs"].stdout`, so
 /// that step ids with `-` or `.` can be written naturally in templates.
+/// `ids` is sorted.
 pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
     if !src.contains("steps.") {
         return src.to_string();
@@ -189,14 +193,7 @@ pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
         let boundary = pos == 0 || !rest[..pos].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 6..];
-        let best = ids
-            .iter()
-            .filter(|id| {
-                after.starts_with(**id)
-                    && !after[id.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-')
-                    && (id.contains('-') || id.contains('.'))
-            })
-            .max_by_key(|id| id.len());
+        let best = longest_id(ids, after).filter(|id| id.contains('-') || id.contains('.'));
         match (boundary, best) {
             (true, Some(id)) => {
                 out.push_str("steps[\"");
@@ -214,6 +211,18 @@ pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
     out
 }
 
+/// The longest step id (of the sorted `ids`) that `text` starts with and
+/// that ends where an id may end: at the end of the id-like run of
+/// characters, or before a `.` in it. Binary searches, so a template with
+/// many references costs no more in a runbook with many steps.
+fn longest_id<'a>(ids: &[&'a str], text: &str) -> Option<&'a str> {
+    let run = text.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))).unwrap_or(text.len());
+    let token = &text[..run];
+    let ends = token.match_indices('.').map(|(i, _)| i).chain([token.len()]);
+    let ends: Vec<usize> = ends.collect();
+    ends.into_iter().rev().find_map(|e| ids.binary_search(&&token[..e]).ok().map(|p| ids[p]))
+}
+
 /// Where a template came from, for errors.
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
@@ -224,12 +233,16 @@ pub enum Source {
 /// The renderer for one runbook.
 pub struct Templater<'r> {
     rb: &'r Runbook,
+    /// The step ids, sorted, for binary search.
     ids: Vec<&'r str>,
 }
 
 impl<'r> Templater<'r> {
     pub fn new(rb: &'r Runbook) -> Self {
-        Templater { rb, ids: rb.steps.iter().map(|s| s.id.as_str()).collect() }
+        let mut ids: Vec<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Templater { rb, ids }
     }
 
     fn locate(&self, step: &Step, src: Source, e: &minijinja::Error, text: &str) -> Diagnostic {
@@ -280,23 +293,45 @@ impl<'r> Templater<'r> {
         self.render(step, Source::Attr(attr), "text:attr", text, ctx)
     }
 
+    /// A template beyond [`bounds`], as a diagnostic at the step.
+    fn bounded(&self, step: &Step, src: Source, text: &str, expr: bool) -> Result<(), Diagnostic> {
+        bounds::check(text, expr).map_err(|why| self.too_much(step, src, why))
+    }
+
+    fn too_much(&self, step: &Step, src: Source, why: String) -> Diagnostic {
+        let what = match src {
+            Source::Body => format!("step `{}`", step.id),
+            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
+        };
+        Diagnostic::error("template-too-large", format!("{what}: {why}"))
+            .at(&self.rb.path, step.line)
+            .hint("split the work into steps, or compute it in the step's shell code")
+    }
+
     fn render(&self, step: &Step, src: Source, name: &str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
         let text = rewrite_step_refs(text, &self.ids);
         // No template syntax: the text is its own rendering (most bodies).
         if !["{{", "{%", "{#"].iter().any(|t| text.contains(t)) {
             return Ok(text);
         }
+        self.bounded(step, src, &text, false)?;
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
         let names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
         if let Some(d) = self.missing(step, src, &names, ctx) {
             return Err(d);
         }
-        let out = match tmpl.render(ctx.to_value(Some(&names))) {
+        let ids = self.steps_read(&text, &names);
+        let out = match tmpl.render(ctx.view(Some(&names), ids.as_ref())) {
             // Should a name escape the analysis, render against everything.
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.to_value(None)),
             r => r,
         };
-        out.map_err(|e| self.locate(step, src, &e, &text))
+        let out = out.map_err(|e| self.locate(step, src, &e, &text))?;
+        if out.len() > bounds::MAX_RENDERED {
+            let why = format!("renders to {} bytes, more than {}", out.len(), bounds::MAX_RENDERED);
+            return Err(self.too_much(step, src, why));
+        }
+        Ok(out)
     }
 
     fn missing(&self, step: &Step, src: Source, names: &BTreeSet<String>, ctx: &Context) -> Option<Diagnostic> {
@@ -305,11 +340,50 @@ impl<'r> Templater<'r> {
             Source::Body => format!("step `{}`", step.id),
             Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
         };
+        let line = self.line_of_name(step, src, &n).unwrap_or(step.line);
+        if ctx.vars.get(&n).is_some_and(|v| v.is_null()) {
+            return Some(
+                Diagnostic::error("undefined-variable", format!("required variable `{n}` has no value in {what}"))
+                    .at(&self.rb.path, line)
+                    .hint(format!("its default is null (required): pass `--set {n}=…` or set it in the env profile")),
+            );
+        }
         Some(
             Diagnostic::error("undefined-variable", format!("undefined variable `{n}` in {what}"))
-                .at(&self.rb.path, self.line_of_name(step, src, &n).unwrap_or(step.line))
+                .at(&self.rb.path, line)
                 .hint(format!("define `{n}` in front matter `vars`, the env profile, or pass `--set {n}=…`")),
         )
+    }
+
+    /// The step ids a template (after [`rewrite_step_refs`]) reads, when
+    /// every use of `steps` names one (`steps.a`, `steps["a-b"]`); `None`
+    /// when it may read any (`for s in steps`). Converting only those keeps
+    /// a render's cost independent of the number of steps.
+    fn steps_read<'t>(&'t self, text: &str, names: &BTreeSet<String>) -> Option<BTreeSet<&'t str>> {
+        if !names.contains("steps") {
+            return Some(BTreeSet::new());
+        }
+        let mut ids = BTreeSet::new();
+        for (pos, _) in text.match_indices("steps") {
+            let before = text[..pos].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let after = &text[pos + 5..];
+            if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let id = if let Some(r) = after.strip_prefix("[\"") {
+                r.split('"').next()
+            } else if let Some(r) = after.strip_prefix('.') {
+                let end = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(r.len());
+                Some(&r[..end])
+            } else {
+                None
+            }?;
+            ids.insert(self.ids[self.ids.binary_search(&id).ok()?]);
+        }
+        Some(ids)
     }
 
     /// Evaluate `when`: `Ok(Some(b))`, or `Ok(None)` when it depends on
@@ -319,19 +393,27 @@ impl<'r> Templater<'r> {
         let Some(expr) = &step.attrs.when else { return Ok(Some(true)) };
         let expr = rewrite_step_refs(expr, &self.ids);
         let src = Source::Attr("when");
+        self.bounded(step, src, &expr, true)?;
         let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, src, &e, &expr))?;
         let names: BTreeSet<String> = compiled.undeclared_variables(false).into_iter().collect();
         if let Some(d) = self.missing(step, src, &names, ctx) {
             return Err(d);
         }
+        let ids = self.steps_read(&expr, &names);
+        let placeholder = |k: &str| ctx.steps.get(k).is_none_or(|s| s.placeholder);
         let runtime = names.iter().any(|n| {
-            (n == "steps" && (ctx.steps.is_empty() || ctx.steps.values().any(|s| s.placeholder)))
+            (n == "steps"
+                && (ctx.steps.is_empty()
+                    || match &ids {
+                        Some(ids) => ids.iter().any(|k| placeholder(k)),
+                        None => ctx.steps.values().any(|s| s.placeholder),
+                    }))
                 || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
         });
         if runtime {
             return Ok(None);
         }
-        let v = match compiled.eval(ctx.to_value(Some(&names))) {
+        let v = match compiled.eval(ctx.view(Some(&names), ids.as_ref())) {
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => compiled.eval(ctx.to_value(None)),
             r => r,
         };
@@ -347,7 +429,7 @@ impl<'r> Templater<'r> {
         let mut out = Vec::new();
         let mut scan = |text: &str, attr: Option<&'static str>| {
             for id in step_refs(text) {
-                let known = self.ids.iter().any(|k| id == *k || id.starts_with(&format!("{k}.")));
+                let known = longest_id(&self.ids, &id).is_some_and(|k| id == k || id[k.len()..].starts_with('.'));
                 if !known {
                     let shown = id.split('.').next().unwrap_or(&id).to_string();
                     if !out.iter().any(|(o, _)| *o == shown) {
@@ -376,19 +458,24 @@ impl<'r> Templater<'r> {
     pub fn check_syntax(&self, step: &Step) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         let body = rewrite_step_refs(&step.body, &self.ids);
-        if let Err(e) = ENV.template_from_named_str("shell:body", &body) {
+        if let Err(d) = self.bounded(step, Source::Body, &body, false) {
+            out.push(d);
+        } else if let Err(e) = ENV.template_from_named_str("shell:body", &body) {
             out.push(self.locate(step, Source::Body, &e, &body));
         }
         for (a, v) in [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd)] {
-            if let Some(v) = v
-                && let Err(e) = ENV.template_from_named_str("text:attr", v)
-            {
+            let Some(v) = v else { continue };
+            if let Err(d) = self.bounded(step, Source::Attr(a), v, false) {
+                out.push(d);
+            } else if let Err(e) = ENV.template_from_named_str("text:attr", v) {
                 out.push(self.locate(step, Source::Attr(a), &e, v));
             }
         }
         if let Some(w) = &step.attrs.when {
             let w = rewrite_step_refs(w, &self.ids);
-            if let Err(e) = ENV.compile_expression(&w) {
+            if let Err(d) = self.bounded(step, Source::Attr("when"), &w, true) {
+                out.push(d);
+            } else if let Err(e) = ENV.compile_expression(&w) {
                 out.push(self.locate(step, Source::Attr("when"), &e, &w));
             }
         }
@@ -461,7 +548,7 @@ fn contains_word(line: &str, word: &str) -> bool {
 
 /// Top-level names a template reads (empty if it does not compile).
 pub fn undeclared(text: &str) -> BTreeSet<String> {
-    if !text.contains("{{") && !text.contains("{%") {
+    if !text.contains("{{") && !text.contains("{%") || bounds::check(text, false).is_err() {
         return BTreeSet::new();
     }
     match ENV.template_from_str(text) {
@@ -472,6 +559,9 @@ pub fn undeclared(text: &str) -> BTreeSet<String> {
 
 /// Top-level names an expression reads.
 pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
+    if bounds::check(expr, true).is_err() {
+        return BTreeSet::new();
+    }
     match ENV.compile_expression(expr) {
         Ok(e) => e.undeclared_variables(false).into_iter().collect(),
         Err(_) => BTreeSet::new(),
@@ -484,12 +574,14 @@ mod tests {
 
     #[test]
     fn rewrite() {
-        let ids = ["miner-logs", "a.b", "pods"];
+        let ids = ["a.b", "miner-logs", "pods"];
         assert_eq!(
             rewrite_step_refs("'X' in steps.miner-logs.stdout and steps.pods.exit", &ids),
             "'X' in steps[\"miner-logs\"].stdout and steps.pods.exit"
         );
         assert_eq!(rewrite_step_refs("mysteps.a.b", &ids), "mysteps.a.b");
+        assert_eq!(rewrite_step_refs("steps.a.b.stdout", &ids), "steps[\"a.b\"].stdout");
+        assert_eq!(rewrite_step_refs("steps.miner-logsx", &ids), "steps.miner-logsx");
     }
 
     #[test]

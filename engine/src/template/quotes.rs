@@ -23,6 +23,8 @@ pub struct QuotedTemplate {
     pub quote: &'static str,
 }
 
+/// Works on bytes: every character that matters is ASCII, so the scan is
+/// linear in the body (a line of 100,000 tags included).
 pub fn find(body: &str) -> Vec<QuotedTemplate> {
     let mut out = Vec::new();
     let mut stack = vec![Ctx::Top];
@@ -38,65 +40,64 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
             }
             continue;
         }
-        let b: Vec<char> = line.chars().collect();
+        let b = line.as_bytes();
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
             let top = *stack.last().unwrap_or(&Ctx::Top);
-            if c == '{' && b.get(i + 1) == Some(&'{') {
+            if c == b'{' && b.get(i + 1) == Some(&b'{') {
                 match top {
                     Ctx::Double => out.push(QuotedTemplate { line: ln, quote: "double quotes" }),
                     Ctx::Single => out.push(QuotedTemplate { line: ln, quote: "single quotes" }),
                     _ => {}
                 }
                 // Skip to the closing `}}` so that quotes inside the tag are not shell quotes.
-                match line[char_offset(line, i)..].find("}}") {
+                match memchr::memmem::find(&b[i + 2..], b"}}") {
                     Some(end) => {
-                        let byte = char_offset(line, i) + end + 2;
-                        i = line[..byte].chars().count();
+                        i += 2 + end + 2;
                         continue;
                     }
                     None => break,
                 }
             }
             match (top, c) {
-                (Ctx::Single, '\'') => {
+                (Ctx::Single, b'\'') => {
                     stack.pop();
                 }
                 (Ctx::Single, _) => {}
-                (_, '\\') => i += 1,
-                (Ctx::Double, '"') => {
+                (_, b'\\') => i += 1,
+                (Ctx::Double, b'"') => {
                     stack.pop();
                 }
-                (_, '$') if b.get(i + 1) == Some(&'(') => {
+                (_, b'$') if b.get(i + 1) == Some(&b'(') => {
                     stack.push(Ctx::Subst);
                     i += 1;
                 }
-                (Ctx::Subst, ')') => {
+                (Ctx::Subst, b')') => {
                     stack.pop();
                 }
                 (Ctx::Double, _) => {}
-                (_, '"') => stack.push(Ctx::Double),
-                (_, '\'') => stack.push(Ctx::Single),
-                (_, '#') if i == 0 || b[i - 1].is_whitespace() => break,
-                (_, '<') if b.get(i + 1) == Some(&'<') && b.get(i + 2) != Some(&'<') => {
+                (_, b'"') => stack.push(Ctx::Double),
+                (_, b'\'') => stack.push(Ctx::Single),
+                (_, b'#') if i == 0 || b[i - 1].is_ascii_whitespace() => break,
+                (_, b'<') if b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') => {
                     let mut j = i + 2;
-                    let strip = b.get(j) == Some(&'-');
+                    let strip = b.get(j) == Some(&b'-');
                     if strip {
                         j += 1;
                     }
-                    while b.get(j).is_some_and(|c| c.is_whitespace()) {
+                    while b.get(j).is_some_and(|c| c.is_ascii_whitespace()) {
                         j += 1;
                     }
-                    let word: String = b[j..]
+                    let k = j + b[j..]
                         .iter()
-                        .take_while(|c| !c.is_whitespace() && !matches!(c, ';' | '|' | '&' | ')'))
-                        .collect();
-                    let term = word.trim_matches(|c| c == '\'' || c == '"').to_string();
+                        .position(|c| c.is_ascii_whitespace() || matches!(c, b';' | b'|' | b'&' | b')'))
+                        .unwrap_or(b.len() - j);
+                    let term = line[j..k].trim_matches(|c| c == '\'' || c == '"').to_string();
                     if !term.is_empty() {
                         pending_heredoc = Some((term, strip));
                     }
-                    i = j + word.chars().count();
+                    i = k;
                     continue;
                 }
                 _ => {}
@@ -107,12 +108,12 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
         if !matches!(stack.last(), Some(Ctx::Double | Ctx::Single)) {
             heredoc = pending_heredoc.take();
         }
+        // An unclosed `$(` on a line of its own cannot grow the stack for ever.
+        if stack.len() > 1024 {
+            stack.truncate(1);
+        }
     }
     out
-}
-
-fn char_offset(s: &str, chars: usize) -> usize {
-    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
 }
 
 #[cfg(test)]
@@ -146,6 +147,12 @@ mod tests {
     #[test]
     fn quotes_inside_tag_are_not_shell_quotes() {
         assert!(lines("echo {{ steps[\"a\"].stdout }} done\n").is_empty());
+    }
+
+    #[test]
+    fn multibyte_text_around_tags() {
+        assert_eq!(lines("echo \"é {{ x }} ü\" '{{ y }}' ß {{ z }}\n"), [0, 0]);
+        assert!(lines("echo é{{ x }}ü\n").is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub fn for_stdout() -> Box<dyn Reporter> {
     }
 }
 
-/// One line of the final summary, shared by both reporters.
+/// The closing screen, shared by both reporters: the count, what failed
+/// (once), the escalation hints, and what to type next.
 pub fn summary(o: &super::Outcome) -> Vec<String> {
     use super::StepStatus::*;
     // Steps only, as the report counts them: undo blocks that ran are listed
@@ -26,22 +27,39 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     // a reason.
     let steps = || o.steps.iter().filter(|(id, _)| !o.rolled_back.contains(id)).map(|(_, r)| r);
     let count = |st| steps().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
-    let passed = steps().filter(|r| r.status == Passed).count();
-    let mut parts = vec![format!("{passed} passed")];
+    let mut parts = vec![format!("{} passed", count(Passed))];
     for (st, name) in [(Failed, "failed"), (Skipped, "skipped"), (Interrupted, "interrupted"), (NotRun, "not run")] {
         let n = count(st);
         if n > 0 {
             parts.push(format!("{n} {name}"));
         }
     }
-    let mut out = vec![format!("play {}: {} ({})", o.status.name(), parts.join(", "), o.run_id)];
+    let mut out = vec![format!("play {}: {} (run {})", o.status.name(), parts.join(", "), o.run_id)];
+    let mut failed = Vec::new();
     for (id, r) in &o.steps {
-        if r.status == Failed {
+        if r.status == Failed && !o.rolled_back.contains(id) {
+            failed.push(id.as_str());
             out.push(format!("  failed: {id}{}", r.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default()));
         }
     }
+    // The reason the play stopped, unless it only repeats a failure above.
+    if let Some(m) = &o.message
+        && !failed.iter().any(|f| m.starts_with(&format!("step `{f}` failed")))
+    {
+        out.push(format!("  {}", m.lines().next().unwrap_or("")));
+    }
+    for (id, e) in &o.escalate {
+        out.push(format!("  escalate ({id}): {e}"));
+    }
     if !o.rolled_back.is_empty() {
         out.push(format!("  rolled back: {}", o.rolled_back.join(", ")));
+    }
+    if !o.next.is_empty() {
+        out.push("next:".into());
+        let w = o.next.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
+        for (c, what) in &o.next {
+            out.push(format!("  {c:<w$}   {what}"));
+        }
     }
     out
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::super::prompt::{LocalFlags, TermFlags};
-use super::super::{Event, Reporter, StepStatus};
-use crate::runner::time;
+use super::super::{PlayEvent, Reporter, StepStatus};
+use crate::run::Event;
 
 pub struct Term {
     mp: MultiProgress,
@@ -66,71 +66,77 @@ impl Term {
 }
 
 impl Reporter for Term {
-    fn event(&mut self, e: &Event) {
+    fn event(&mut self, e: &PlayEvent) {
         match e {
-            Event::StepStart { id, command, undo, interactive: true, .. } => {
-                self.quiet_ctrl_c(false);
-                let what = if *undo { format!("undo {id}") } else { id.clone() };
-                let first = command.trim().lines().next().unwrap_or("").to_string();
-                let arrow = self.paint("36", ">");
-                self.print(format!("{arrow} {what} (interactive: the terminal is the step's until it ends): {first}"));
-            }
-            Event::StepStart { id, command, undo, .. } => {
-                let style = ProgressStyle::with_template(if self.color {
-                    "{spinner:.cyan} {prefix:.bold} {elapsed:.dim} {msg:.dim}"
-                } else {
-                    "{spinner} {prefix} {elapsed} {msg}"
-                })
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-                let pb = self.mp.add(ProgressBar::new_spinner().with_style(style));
-                pb.set_prefix(if *undo { format!("undo {id}") } else { id.clone() });
-                let first = command.trim().lines().next().unwrap_or("").to_string();
-                pb.set_message(first);
-                pb.enable_steady_tick(Duration::from_millis(100));
-                self.bars.insert(id.clone(), pb);
-            }
-            Event::Output { id, line, .. } => {
-                let p = self.paint("2", &format!("[{id}]"));
+            PlayEvent::Recorded(entry) => match &entry.event {
+                Event::StepStart(s) if s.interactive => {
+                    self.quiet_ctrl_c(false);
+                    let what = if s.undo { format!("undo {}", s.step) } else { s.step.clone() };
+                    let arrow = self.paint("36", ">");
+                    let first = super::plain::first_line(&s.command);
+                    self.print(format!(
+                        "{arrow} {what} (interactive: the terminal is the step's until it ends): {first}"
+                    ));
+                }
+                // A manual step is a question: no spinner over it.
+                Event::StepStart(s) if s.lang.as_deref() == Some("manual") => {}
+                Event::StepStart(s) => {
+                    let style = ProgressStyle::with_template(if self.color {
+                        "{spinner:.cyan} {prefix:.bold} {elapsed:.dim} {msg:.dim}"
+                    } else {
+                        "{spinner} {prefix} {elapsed} {msg}"
+                    })
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                    let pb = self.mp.add(ProgressBar::new_spinner().with_style(style));
+                    pb.set_prefix(if s.undo { format!("undo {}", s.step) } else { s.step.clone() });
+                    pb.set_message(super::plain::first_line(&s.command));
+                    pb.enable_steady_tick(Duration::from_millis(100));
+                    self.bars.insert(s.step.clone(), pb);
+                }
+                Event::StepEnd(end) => {
+                    if let Some(pb) = self.bars.remove(&end.step) {
+                        pb.finish_and_clear();
+                        self.mp.remove(&pb);
+                    }
+                    // An interactive step runs alone: the terminal is ours again.
+                    if self.echoctl.is_none() {
+                        self.quiet_ctrl_c(true);
+                    }
+                    let (mark, code) = match end.status {
+                        StepStatus::Passed => ("✓", "32"),
+                        StepStatus::Failed => ("✗", "31"),
+                        StepStatus::Interrupted => ("!", "33"),
+                        StepStatus::Skipped | StepStatus::NotRun => ("-", "2"),
+                    };
+                    let what = if end.undo { format!("undo {}", end.step) } else { end.step.clone() };
+                    let mut s = format!("{} {what} {}", self.paint(code, mark), end.status.name());
+                    if let (Some(c), StepStatus::Failed) = (end.exit, end.status) {
+                        s.push_str(&format!(", exit {c}"));
+                    }
+                    if let Some(d) = end.duration_ms {
+                        s.push_str(&format!(" ({})", crate::time::short(Duration::from_millis(d))));
+                    }
+                    if let Some(r) = super::plain::reason(end) {
+                        s.push_str(&format!(": {r}"));
+                    }
+                    self.print(s);
+                }
+                other => {
+                    let note = matches!(other, Event::Note(_) | Event::Stop(_) | Event::Answer(_));
+                    for l in super::plain::render(e) {
+                        let l = if note { self.paint("33", &l) } else { l };
+                        self.print(l);
+                    }
+                }
+            },
+            PlayEvent::Output { step, line, .. } => {
+                let p = self.paint("2", &format!("[{step}]"));
                 self.print(format!("{p} {line}"));
             }
-            Event::StepEnd { id, status, exit, duration, reason } => {
-                if let Some(pb) = self.bars.remove(id) {
-                    pb.finish_and_clear();
-                    self.mp.remove(&pb);
-                }
-                // An interactive step runs alone: the terminal is ours again.
-                if self.echoctl.is_none() {
-                    self.quiet_ctrl_c(true);
-                }
-                let (mark, code) = match status {
-                    StepStatus::Passed => ("✓", "32"),
-                    StepStatus::Failed => ("✗", "31"),
-                    StepStatus::Interrupted => ("!", "33"),
-                    StepStatus::Skipped | StepStatus::NotRun => ("-", "2"),
-                };
-                let mut s = format!("{} {id} {}", self.paint(code, mark), status.name());
-                if let (Some(c), StepStatus::Failed) = (exit, status) {
-                    s.push_str(&format!(", exit {c}"));
-                }
-                if let Some(d) = duration {
-                    s.push_str(&format!(" ({})", time::short(*d)));
-                }
-                if let Some(r) = reason
-                    && !r.starts_with("exit ")
-                {
-                    s.push_str(&format!(": {r}"));
-                }
-                self.print(s);
-            }
-            other => {
-                for l in super::plain::render(other) {
-                    let l = match other {
-                        Event::Note { .. } => self.paint("33", &l),
-                        Event::RunEnd { outcome } if outcome.status != crate::runner::RunStatus::Passed => {
-                            self.paint("1", &l)
-                        }
-                        _ => l,
-                    };
+            PlayEvent::Finished(o) => {
+                for (n, l) in super::summary(o).into_iter().enumerate() {
+                    let l =
+                        if n == 0 && o.status != crate::runner::RunStatus::Passed { self.paint("1", &l) } else { l };
                     self.print(l);
                 }
             }

@@ -14,6 +14,16 @@ pub fn compact(t: SystemTime) -> String {
     s.chars().filter(|c| *c != '-' && *c != ':').collect()
 }
 
+/// The time of a run id (`20261128T031500Z`).
+pub fn parse_compact(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let t = format!("{}-{}-{}T{}:{}:{}Z", &s[..4], &s[4..6], &s[6..8], &s[9..11], &s[11..13], &s[13..15]);
+    humantime::parse_rfc3339(&t).ok()
+}
+
 pub fn parse(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()
 }
@@ -40,6 +50,8 @@ mod tests {
     fn compact_and_parse() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(compact(t), "20231114T221320Z");
+        assert_eq!(parse_compact("20231114T221320Z"), Some(t));
+        assert_eq!(parse_compact("2023-11-14T22:13"), None);
         let s = humantime::format_rfc3339_millis(t).to_string();
         assert_eq!(parse(&s), Some(t));
         assert_eq!(short(Duration::from_millis(1234)), "1.2s");

@@ -1,5 +1,6 @@
-//! Step logs (`runs/<run-id>/<step>.log`, SPEC §6), written by a background
-//! thread of the play.
+//! Step logs (SPEC §6), written by a background thread of the play: the
+//! steps hand over chunks of output, a [`Chunks`] of the store takes them
+//! where they belong (`runs/<run-id>/<step>.log` for the local store).
 //!
 //! Creating a file is not free (up to a millisecond on a busy ext4, more
 //! than a trivial step costs), so neither the creation of a step's log nor
@@ -17,10 +18,6 @@
 //! `fdatasync` (the journal is), and a `kill -9` of the engine loses what
 //! the writer had not written yet.
 
-use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -35,13 +32,20 @@ const REST: std::time::Duration = std::time::Duration::from_millis(10);
 const IDLE_RESTS: u32 = 100;
 
 enum Msg {
-    /// Append `data` to `path` (created if needed); `last` closes the file.
+    /// Append `data` to the log of `step` (created if needed); `last` closes it.
     Chunk {
-        path: Arc<PathBuf>,
+        step: Arc<str>,
         data: Vec<u8>,
         last: bool,
     },
     Stop,
+}
+
+/// Where a store keeps step logs. Called on the writer thread only.
+pub trait Chunks: Send {
+    /// Append `data` to the log of `step`; `last`: the step's log is
+    /// complete for now (a retry or a resume may append more later).
+    fn write(&mut self, step: &str, data: &[u8], last: bool);
 }
 
 /// The writer thread of one play. Dropping it writes what was sent and
@@ -56,10 +60,18 @@ pub struct Logs {
 #[derive(Clone)]
 pub struct LogSender(SyncSender<Msg>, std::thread::Thread);
 
+impl LogSender {
+    /// A sender whose chunks go nowhere (the writer is gone).
+    pub fn closed() -> LogSender {
+        let (tx, _) = sync_channel(1);
+        LogSender(tx, std::thread::current())
+    }
+}
+
 impl Logs {
-    pub fn start() -> std::io::Result<Logs> {
+    pub fn start(chunks: Box<dyn Chunks>) -> std::io::Result<Logs> {
         let (tx, rx) = sync_channel(DEPTH);
-        let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx))?;
+        let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx, chunks))?;
         Ok(Logs { tx, thread: Some(thread) })
     }
 
@@ -106,22 +118,10 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
     })
 }
 
-fn writer(rx: Receiver<Msg>) {
-    // `None`: the file could not be opened; its output is dropped (a log is
-    // a convenience, the journal is the record).
-    let mut open: HashMap<Arc<PathBuf>, Option<File>> = HashMap::new();
+fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>) {
     for m in batches(&rx) {
-        let Msg::Chunk { path, data, last } = m else { break };
-        let f =
-            open.entry(path.clone()).or_insert_with(|| OpenOptions::new().create(true).append(true).open(&*path).ok());
-        if let Some(f) = f
-            && !data.is_empty()
-        {
-            let _ = f.write_all(&data);
-        }
-        if last {
-            open.remove(&path);
-        }
+        let Msg::Chunk { step, data, last } = m else { break };
+        chunks.write(&step, &data, last);
     }
 }
 
@@ -129,14 +129,14 @@ fn writer(rx: Receiver<Msg>) {
 /// chunks; [`LogFile::close`] hands over the rest (and creates the file
 /// even when the step printed nothing).
 pub struct LogFile {
-    path: Arc<PathBuf>,
+    step: Arc<str>,
     buf: Vec<u8>,
     tx: LogSender,
 }
 
 impl LogFile {
-    pub fn new(tx: &LogSender, path: PathBuf) -> LogFile {
-        LogFile { path: Arc::new(path), buf: Vec::new(), tx: tx.clone() }
+    pub fn new(tx: &LogSender, step: &str) -> LogFile {
+        LogFile { step: step.into(), buf: Vec::new(), tx: tx.clone() }
     }
 
     pub fn line(&mut self, text: &str) {
@@ -155,7 +155,7 @@ impl LogFile {
         let data = std::mem::take(&mut self.buf);
         let full = data.len() >= CHUNK;
         // Fails only once the play has stopped the writer: nothing to keep then.
-        let _ = self.tx.0.send(Msg::Chunk { path: self.path.clone(), data, last });
+        let _ = self.tx.0.send(Msg::Chunk { step: self.step.clone(), data, last });
         if full {
             self.tx.1.unpark();
         }
@@ -169,9 +169,9 @@ mod tests {
     #[test]
     fn logs_are_complete_when_the_writer_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let logs = Logs::start().unwrap();
-        let mut a = LogFile::new(&logs.sender(), dir.path().join("a.log"));
-        let mut b = LogFile::new(&logs.sender(), dir.path().join("b.log"));
+        let logs = Logs::start(Box::new(super::super::local::Files::new(dir.path()))).unwrap();
+        let mut a = LogFile::new(&logs.sender(), "a");
+        let mut b = LogFile::new(&logs.sender(), "b");
         let big = "x".repeat(1000);
         for _ in 0..200 {
             a.line(&big);

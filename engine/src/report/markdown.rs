@@ -1,0 +1,239 @@
+//! The incident report as markdown, meant to be pasted into an incident
+//! document: a header table (runbook, env, vars, sessions), a summary with
+//! the failures first and each step once, the approvals (who answered what,
+//! how, when), a timeline table, then each step with its command and the
+//! tail of its output.
+
+use super::{Entry, Report};
+use crate::run::StepStatus;
+
+/// `2026-11-28T03:15:00.123Z` → `2026-11-28 03:15:00 UTC`
+pub fn utc(t: &str) -> String {
+    let t = t.trim_end_matches('Z');
+    let t = t.split('.').next().unwrap_or(t);
+    format!("{} UTC", t.replace('T', " "))
+}
+
+fn clock(t: &str) -> String {
+    utc(t).split(' ').nth(1).unwrap_or("").to_string()
+}
+
+fn dur(ms: Option<u64>) -> String {
+    ms.map(|m| crate::time::short(std::time::Duration::from_millis(m))).unwrap_or_else(|| "–".into())
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Inline code that its content cannot close (a value may hold backticks);
+/// a multi-line value is shown on one line.
+fn code(s: &str) -> String {
+    let s = s.replace('\n', " ⏎ ");
+    let mut ticks = 1;
+    while s.contains(&"`".repeat(ticks)) {
+        ticks += 1;
+    }
+    let f = "`".repeat(ticks);
+    let pad = if s.starts_with('`') || s.ends_with('`') { " " } else { "" };
+    format!("{f}{pad}{s}{pad}{f}")
+}
+
+pub fn markdown(r: &Report) -> String {
+    let mut o = String::new();
+    o.push_str(&format!("# Incident timeline: {} @ {}\n\n", r.runbook, r.env));
+    o.push_str("| | |\n|---|---|\n");
+    o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, &r.hash[..r.hash.len().min(12)]));
+    o.push_str(&format!("| Run | `{}` |\n", r.run));
+    o.push_str(&format!("| Environment | {} |\n", r.env));
+    o.push_str(&format!("| Operator | {} |\n", r.operator));
+    o.push_str(&format!("| Started | {} |\n", utc(&r.started)));
+    if let Some(e) = &r.ended {
+        let span = match (crate::time::parse(&r.started), crate::time::parse(e)) {
+            (Some(a), Some(b)) => b.duration_since(a).ok().map(|d| format!(" ({})", crate::time::short(d))),
+            _ => None,
+        };
+        o.push_str(&format!("| Ended | {}{} |\n", utc(e), span.unwrap_or_default()));
+    }
+    for ss in r.sessions.iter().skip(1) {
+        let what = match ss.kind.as_str() {
+            "continue" => "Continued",
+            "take-over" => "Taken over",
+            _ => "Resumed",
+        };
+        o.push_str(&format!("| {what} | {} by {} (session {}) |\n", utc(&ss.at), ss.operator, ss.n));
+    }
+    if !r.mode.is_empty() {
+        o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
+    }
+    o.push_str(&format!("| Status | **{}**{} |\n", r.status, if r.rolled_back { " (rolled back)" } else { "" }));
+    if !r.vars.is_empty() {
+        let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, cell(&v.text()))).collect();
+        o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
+    }
+    o.push_str("\n## Summary\n\n");
+    // Each step once, as the run left it; its failures from the timeline.
+    let last_end = |id: &str| r.timeline.iter().rev().find(|e| e.step == id);
+    let failed: Vec<&Entry> =
+        r.steps.iter().filter(|s| s.status == StepStatus::Failed).filter_map(|s| last_end(&s.step)).collect();
+    for e in &failed {
+        o.push_str(&format!(
+            "- **failed** `{}`{} at {}{}{}\n",
+            e.step,
+            if e.undo { " (undo)" } else { "" },
+            clock(&e.ended),
+            e.exit.map(|c| format!(", exit {c}")).unwrap_or_default(),
+            e.reason.as_deref().filter(|x| !x.starts_with("exit ")).map(|x| format!(": {x}")).unwrap_or_default()
+        ));
+    }
+    for s in r.steps.iter().filter(|s| s.status == StepStatus::Interrupted) {
+        o.push_str(&format!("- **interrupted** `{}`\n", s.step));
+    }
+    let count = |st: StepStatus| r.steps.iter().filter(|s| s.status == st && !s.undo).count();
+    let not_run = r.steps.iter().filter(|s| !s.undo && s.status == StepStatus::NotRun).count();
+    o.push_str(&format!(
+        "- {} passed, {} failed, {} skipped, {} not run\n",
+        count(StepStatus::Passed),
+        count(StepStatus::Failed),
+        count(StepStatus::Skipped),
+        not_run
+    ));
+    let excluded: Vec<&str> = r.steps.iter().filter_map(|s| s.excluded.as_deref()).collect();
+    if !excluded.is_empty() {
+        let mut reasons: Vec<&str> = excluded.clone();
+        reasons.dedup();
+        o.push_str(&format!("- {} left out: {}\n", excluded.len(), reasons.join("; ")));
+    }
+    let again: Vec<String> = r
+        .steps
+        .iter()
+        .filter(|s| s.sessions.len() > 1)
+        .map(|s| {
+            let sessions: Vec<String> = s.sessions.iter().map(u32::to_string).collect();
+            format!("`{}` (sessions {}, {} runs)", s.step, sessions.join(", "), s.runs)
+        })
+        .collect();
+    if !again.is_empty() {
+        o.push_str(&format!("- in more than one session: {}\n", again.join(", ")));
+    }
+    let undos: Vec<String> =
+        r.steps.iter().filter(|s| s.undo).map(|s| format!("`{}` {}", s.step, s.status.name())).collect();
+    if !undos.is_empty() {
+        o.push_str(&format!("- rollback: {}\n", undos.join(", ")));
+    }
+    // The play's stop reason, unless it only repeats a failure listed above.
+    if let Some(m) = &r.message
+        && !failed.iter().any(|e| m.starts_with(&format!("step `{}` failed", e.step)))
+    {
+        o.push_str(&format!("- {}\n", m.lines().next().unwrap_or("")));
+    }
+    if !r.approvals.is_empty() {
+        o.push_str(
+            "\n## Approvals\n\n| Time (UTC) | Step | Question | Answer | How | By |\n|---|---|---|---|---|---|\n",
+        );
+        for a in &r.approvals {
+            let how = match a.how.as_str() {
+                "yes" => "`--yes`",
+                "prompt" => "at the prompt",
+                "timeout" => "no answer in time (default)",
+                "scenario" => "rehearsal scenario",
+                other => other,
+            };
+            let step = a.step.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "(the play)".into());
+            o.push_str(&format!(
+                "| {} | {step} | {} | **{}** | {how} | {} |\n",
+                clock(&a.at),
+                a.question,
+                a.reply,
+                cell(&a.by)
+            ));
+        }
+    }
+    o.push_str("\n## Timeline\n\n| Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n");
+    for e in &r.timeline {
+        let at = e.started.as_deref().unwrap_or(&e.ended);
+        o.push_str(&format!(
+            "| {} | `{}`{} | {} | {} | {} | {} |\n",
+            clock(at),
+            e.step,
+            if e.undo { " (undo)" } else { "" },
+            e.status.name(),
+            e.exit.map(|c| c.to_string()).unwrap_or_default(),
+            dur(e.duration_ms),
+            cell(&note(e))
+        ));
+    }
+    if !r.notes.is_empty() {
+        o.push_str("\n## Notes\n\n");
+        for n in &r.notes {
+            let who = n.step.as_deref().map(|s| format!("`{s}`: ")).unwrap_or_default();
+            o.push_str(&format!("- {} {who}{}\n", clock(&n.at), n.text));
+        }
+    }
+    o.push_str("\n## Steps\n");
+    for e in r.timeline.iter().filter(|e| e.started.is_some() && !e.command.is_empty()) {
+        let at = e.started.as_deref().unwrap_or(&e.ended);
+        o.push_str(&format!(
+            "\n### {} `{}`{} — {}\n\n",
+            utc(at),
+            e.step,
+            if e.undo { " (undo)" } else { "" },
+            e.status.name()
+        ));
+        let mut facts = Vec::new();
+        if let Some(c) = e.exit {
+            facts.push(format!("exit {c}"));
+        }
+        if e.duration_ms.is_some() {
+            facts.push(dur(e.duration_ms));
+        }
+        if let Some(n) = e.attempts {
+            facts.push(format!("{n} attempts"));
+        }
+        if let Some(x) = e.reason.as_ref().filter(|x| !x.starts_with("exit ")) {
+            facts.push(x.clone());
+        }
+        if !facts.is_empty() {
+            o.push_str(&format!("{}\n\n", facts.join(" · ")));
+        }
+        if !e.captures.is_empty() {
+            let c: Vec<String> = e.captures.iter().map(|(k, v)| format!("`{k}` = {}", code(v))).collect();
+            o.push_str(&format!("Captured: {}\n\n", c.join(", ")));
+        }
+        if let Some((label, url)) = &e.link {
+            o.push_str(&format!("[{label}]({url})\n\n"));
+        }
+        let lang = match &e.link {
+            Some((label, _)) if label.starts_with("Prometheus") => "promql",
+            Some(_) => "logql",
+            None => e.lang.as_deref().unwrap_or("bash"),
+        };
+        o.push_str(&fence(&e.command, lang));
+        if !e.tail.trim().is_empty() {
+            o.push_str("\nOutput (last lines):\n\n");
+            o.push_str(&fence(&e.tail, "text"));
+        }
+    }
+    o
+}
+
+/// The timeline's note on a step: its reason (an exit code has its own
+/// column) and how many attempts it took, if more than one.
+fn note(e: &Entry) -> String {
+    let reason = e.reason.as_deref().filter(|x| !x.starts_with("exit "));
+    match (e.attempts, reason) {
+        (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
+        (Some(n), None) => format!("{n} attempts"),
+        (None, r) => r.unwrap_or("").to_string(),
+    }
+}
+
+/// A fenced block that its content cannot close.
+fn fence(text: &str, lang: &str) -> String {
+    let mut ticks = 3;
+    while text.contains(&"`".repeat(ticks)) {
+        ticks += 1;
+    }
+    let f = "`".repeat(ticks);
+    format!("{f}{lang}\n{}\n{f}\n", text.trim_end())
+}

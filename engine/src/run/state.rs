@@ -1,0 +1,513 @@
+//! The state of a run as a fold of its events ([`RunState::apply`]).
+//!
+//! The play keeps its run in one of these and applies every event it
+//! records; a resume folds the journal into the same state and so starts
+//! from exactly what the interrupted session knew. `runs`, `report`, the
+//! shared store and the live view read runs the same way.
+//!
+//! Session rules: a new session (`session` event) turns the steps that were
+//! in flight into `interrupted` (their ends were never recorded) and forgets
+//! the previous session's filters, answers and guard. A failure the previous
+//! session was stopping on, or a rollback it was asked for, carries over a
+//! plain resume (the run was on its way to a rollback, and goes on with it);
+//! a continuation of a finished run starts clean.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use super::event::*;
+
+/// One step of a run, as its events left it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepState {
+    /// `None` while in flight, or before it was decided at all.
+    pub status: Option<StepStatus>,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    pub exit: Option<i32>,
+    pub duration_ms: Option<u64>,
+    pub attempts: u32,
+    pub line: usize,
+    pub command: String,
+    pub command_hash: Option<String>,
+    pub lang: Option<String>,
+    pub interactive: bool,
+    pub reason: Option<String>,
+    pub captures: BTreeMap<String, String>,
+    pub unrestorable: Vec<String>,
+    pub stdout: Option<String>,
+    pub stdout_redacted: bool,
+    pub tail: String,
+    pub undo: bool,
+    /// The process group of the latest attempt (see [`Spawned`]).
+    pub pgid: Option<i32>,
+    pub born_ms: Option<u64>,
+    /// Left out by a session's filters, and why (a later session decides
+    /// it again).
+    pub excluded: Option<String>,
+    /// In flight when the engine stopped: its end was never recorded.
+    pub lost: bool,
+    /// Sessions the step ran in (started or was decided), in order.
+    pub sessions: Vec<u32>,
+    /// The session of the latest start or end.
+    pub session: u32,
+}
+
+impl StepState {
+    /// Started and not ended.
+    pub fn in_flight(&self) -> bool {
+        self.started.is_some() && self.status.is_none()
+    }
+
+    pub fn passed(&self) -> bool {
+        self.status == Some(StepStatus::Passed)
+    }
+}
+
+/// A session of the run: the first one (`run-start`) and each later one.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub n: u32,
+    pub kind: Option<SessionKind>,
+    pub operator: String,
+    pub pid: u32,
+    pub at: String,
+    pub answering: Answering,
+    pub step_mode: bool,
+}
+
+/// An answer, with the session it was given in.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerLog {
+    pub seq: u64,
+    pub at: String,
+    pub session: u32,
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteLog {
+    pub at: String,
+    pub step: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunState {
+    pub run: String,
+    pub runbook: String,
+    pub path: String,
+    /// Of the runbook when the latest session started.
+    pub hash: String,
+    pub env: String,
+    /// The values given to the run; later sessions overlay theirs.
+    pub vars: BTreeMap<String, VarRecord>,
+    pub started: String,
+    /// The journal format of the run's first session.
+    pub format: u32,
+    /// The mode in force (the run's, or as a session narrowed it).
+    pub mode: Mode,
+    /// The runbook's steps in plan order, as the latest session had them.
+    pub plan: Vec<Planned>,
+    pub sessions: Vec<SessionInfo>,
+    pub steps: IndexMap<String, StepState>,
+    /// Steps (not undo blocks) in the order they passed, across sessions.
+    pub passed_order: Vec<String>,
+    pub answers: Vec<AnswerLog>,
+    pub notes: Vec<NoteLog>,
+    /// The guard of this session: `Some(passed)` once it ran.
+    pub guard: Option<bool>,
+    /// Why the play stops starting steps, if it does.
+    pub stop: Option<Stop>,
+    /// The rollback under way (or done): its undo blocks in order.
+    pub rollback: Option<Vec<String>>,
+    /// A signal stopped the rollback: the undo blocks left do not run.
+    pub rollback_cut: Option<String>,
+    pub end: Option<RunEnd>,
+    pub ended: Option<String>,
+    pub last_seq: u64,
+}
+
+impl RunState {
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> RunState {
+        let mut s = RunState::default();
+        for e in entries {
+            s.apply(e);
+        }
+        s
+    }
+
+    /// The number of the current session (1 for the first).
+    pub fn session(&self) -> u32 {
+        self.sessions.last().map_or(0, |s| s.n)
+    }
+
+    pub fn step(&self, id: &str) -> Option<&StepState> {
+        self.steps.get(id)
+    }
+
+    fn entry(&mut self, id: &str) -> &mut StepState {
+        self.steps.entry(id.to_string()).or_default()
+    }
+
+    /// Fold one event in. Entries of `v: 1` journals (no `seq`) are numbered
+    /// in order.
+    pub fn apply(&mut self, e: &Entry) {
+        self.last_seq = if e.seq == 0 { self.last_seq + 1 } else { e.seq };
+        let at = &e.at;
+        let session = self.session();
+        match &e.event {
+            Event::RunStart(r) => {
+                self.run = r.run.clone();
+                self.runbook = r.runbook.clone();
+                self.path = r.path.clone();
+                self.hash = r.hash.clone();
+                self.env = r.env.clone();
+                self.vars = r.vars.clone();
+                self.started = at.clone();
+                self.format = r.v;
+                self.mode = r.mode.clone();
+                self.plan = r.plan.clone();
+                self.sessions = vec![SessionInfo {
+                    n: 1,
+                    kind: None,
+                    operator: r.operator.clone(),
+                    pid: r.pid,
+                    at: at.clone(),
+                    answering: r.answering,
+                    step_mode: r.step_mode,
+                }];
+            }
+            Event::Session(s) => self.new_session(s, at),
+            Event::Excluded(x) => {
+                for id in &x.steps {
+                    let st = self.entry(id);
+                    st.excluded = Some(x.reason.clone());
+                    st.status = Some(StepStatus::Skipped);
+                    st.reason = Some(x.reason.clone());
+                    st.ended = Some(at.clone());
+                    st.attempts = 0;
+                    st.session = session;
+                }
+            }
+            Event::StepStart(s) => {
+                let st = self.entry(&s.step);
+                st.status = None;
+                st.started = Some(at.clone());
+                st.ended = None;
+                st.exit = None;
+                st.reason = None;
+                st.line = s.line;
+                st.command = s.command.clone();
+                st.command_hash = Some(s.command_hash.clone());
+                st.lang = s.lang.clone();
+                st.interactive = s.interactive;
+                st.undo = s.undo;
+                st.attempts = s.attempt;
+                st.pgid = None;
+                st.born_ms = None;
+                st.excluded = None;
+                st.lost = false;
+                st.session = session;
+                if st.sessions.last() != Some(&session) {
+                    st.sessions.push(session);
+                }
+                self.passed_order.retain(|p| p != &s.step);
+            }
+            Event::Spawned(s) => {
+                let st = self.entry(&s.step);
+                st.pgid = Some(s.pgid);
+                st.born_ms = s.born_ms;
+            }
+            Event::Answer(a) => {
+                self.answers.push(AnswerLog { seq: self.last_seq, at: at.clone(), session, answer: a.clone() });
+            }
+            Event::Guard(g) => self.guard = Some(g.passed),
+            Event::StepEnd(s) => {
+                let first_format = self.format < 2;
+                let st = self.entry(&s.step);
+                // `v: 1` journals left `attempts` out for 0 and 1: a step
+                // decided without running had no start, no exit, no time.
+                let decided = s.duration_ms.is_none() && s.exit.is_none() && st.started.is_none();
+                st.attempts = if first_format && decided { 0 } else { s.attempts };
+                st.status = Some(s.status);
+                st.ended = Some(at.clone());
+                if st.attempts == 0 {
+                    st.started = None;
+                } else if st.started.is_none() {
+                    st.started = Some(at.clone());
+                }
+                st.exit = s.exit;
+                st.duration_ms = s.duration_ms;
+                if s.command_hash.is_some() {
+                    st.command_hash = s.command_hash.clone();
+                }
+                st.reason = s.reason.clone();
+                st.captures = s.captures.clone();
+                st.unrestorable = s.unrestorable.clone();
+                st.stdout = s.stdout.clone();
+                st.stdout_redacted = s.stdout_redacted;
+                st.tail = s.tail.clone();
+                st.undo = s.undo;
+                st.excluded = None;
+                st.lost = false;
+                st.session = session;
+                if st.sessions.last() != Some(&session) {
+                    st.sessions.push(session);
+                }
+                self.passed_order.retain(|p| p != &s.step);
+                if s.status == StepStatus::Passed && !s.undo {
+                    self.passed_order.push(s.step.clone());
+                }
+                if s.stop && s.status == StepStatus::Failed && self.stop.is_none() {
+                    let why = match &s.reason {
+                        Some(r) => format!("step `{}` failed: {r}", s.step),
+                        None => format!("step `{}` failed", s.step),
+                    };
+                    self.stop = Some(Stop { kind: StopKind::Failed, why, roll_back: false, cancel: false });
+                }
+            }
+            Event::Stop(s) => {
+                // A signal during the rollback stops the rollback; why the
+                // play stopped in the first place stands.
+                if s.cancel && self.rollback.is_some() && self.end.is_none() {
+                    self.rollback_cut.get_or_insert_with(|| s.why.clone());
+                    if let Some(cur) = &mut self.stop {
+                        cur.cancel = true;
+                    }
+                    return;
+                }
+                // The first reason stands; a later signal may still cancel
+                // running steps or ask for the rollback.
+                match &mut self.stop {
+                    None => self.stop = Some(s.clone()),
+                    Some(cur) => {
+                        cur.cancel |= s.cancel;
+                        cur.roll_back |= s.roll_back;
+                        if s.kind == StopKind::Interrupted && cur.kind != StopKind::Interrupted {
+                            cur.kind = StopKind::Interrupted;
+                            cur.why = s.why.clone();
+                        }
+                    }
+                }
+            }
+            Event::Rollback(r) => self.rollback = Some(r.undo.clone()),
+            Event::Note(n) => self.notes.push(NoteLog { at: at.clone(), step: n.step.clone(), text: n.text.clone() }),
+            Event::RunEnd(r) => {
+                self.end = Some(r.clone());
+                self.ended = Some(at.clone());
+            }
+        }
+    }
+
+    fn new_session(&mut self, s: &Session, at: &str) {
+        let n = if s.n > 0 { s.n } else { self.session() + 1 };
+        let finished = self.end.is_some();
+        // A step lost by an earlier session stays lost until it starts again.
+        for (id, st) in self.steps.iter_mut() {
+            if st.in_flight() {
+                st.status = Some(StepStatus::Interrupted);
+                st.reason = Some("in flight when the engine stopped (no end recorded)".into());
+                st.ended = None;
+                st.lost = true;
+                self.passed_order.retain(|p| p != id);
+            }
+        }
+        let carry = !finished
+            && s.kind == SessionKind::Resume
+            && self.stop.as_ref().is_some_and(|x| x.kind == StopKind::Failed || x.roll_back);
+        if !carry {
+            self.stop = None;
+            // A rollback that had not finished goes on; one that did is history.
+            if finished {
+                self.rollback = None;
+                self.rollback_cut = None;
+            }
+        }
+        self.guard = None;
+        self.end = None;
+        self.ended = None;
+        if !s.hash.is_empty() {
+            self.hash = s.hash.clone();
+        }
+        self.vars.extend(s.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(m) = &s.mode {
+            self.mode = m.clone();
+        }
+        if let Some(p) = &s.plan {
+            self.plan = p.clone();
+        }
+        self.sessions.push(SessionInfo {
+            n,
+            kind: Some(s.kind),
+            operator: s.operator.clone(),
+            pid: s.pid,
+            at: at.to_string(),
+            answering: s.answering,
+            step_mode: s.step_mode,
+        });
+    }
+
+    /// Steps started and never ended.
+    pub fn in_flight(&self) -> Vec<&str> {
+        self.steps.iter().filter(|(_, s)| s.in_flight()).map(|(k, _)| k.as_str()).collect()
+    }
+
+    /// The run stopped (crash) while rolling back: undo blocks ran, no end.
+    pub fn rolling_back(&self) -> bool {
+        self.end.is_none() && self.rollback.is_some()
+    }
+
+    /// Undo blocks of the rollback: (passed, not passed or never ended).
+    pub fn undo_blocks(&self) -> (Vec<&str>, Vec<&str>) {
+        let undos = self.steps.iter().filter(|(_, s)| s.undo);
+        let (done, rest): (Vec<_>, Vec<_>) = undos.partition(|(_, s)| s.passed());
+        (done.into_iter().map(|(k, _)| k.as_str()).collect(), rest.into_iter().map(|(k, _)| k.as_str()).collect())
+    }
+
+    /// Can `--resume` go on with this run? Not one that passed or was rolled
+    /// back; a failed one continues (one incident, one run).
+    pub fn resumable(&self) -> bool {
+        match &self.end {
+            None => true,
+            Some(e) => e.status != RunStatus::Passed && !e.rolled_back,
+        }
+    }
+
+    /// The status `runs` shows: the end's, or `unfinished`.
+    pub fn status_name(&self) -> &'static str {
+        match &self.end {
+            Some(e) => e.status.name(),
+            None => "unfinished",
+        }
+    }
+
+    /// Steps the run counts (not undo blocks): (passed, failed, all seen).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let steps = self.steps.values().filter(|s| !s.undo);
+        let (mut p, mut f, mut n) = (0, 0, 0);
+        for s in steps {
+            n += 1;
+            match s.status {
+                Some(StepStatus::Passed) => p += 1,
+                Some(StepStatus::Failed) => f += 1,
+                _ => {}
+            }
+        }
+        (p, f, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(seq: u64, event: Event) -> Entry {
+        Entry { seq, at: format!("t{seq}"), event }
+    }
+
+    fn start() -> Event {
+        Event::RunStart(RunStart {
+            v: FORMAT,
+            run: "r".into(),
+            runbook: "a".into(),
+            path: "a.md".into(),
+            hash: "h".into(),
+            env: "local".into(),
+            vars: BTreeMap::new(),
+            operator: "u@h".into(),
+            pid: 1,
+            mode: Mode::default(),
+            answering: Answering::Yes,
+            step_mode: false,
+            plan: Vec::new(),
+        })
+    }
+
+    fn step_start(id: &str) -> Event {
+        Event::StepStart(StepStart {
+            step: id.into(),
+            line: 1,
+            attempt: 1,
+            command: "echo".into(),
+            command_hash: "c".into(),
+            undo: false,
+            lang: None,
+            interactive: false,
+        })
+    }
+
+    fn step_end(id: &str, status: StepStatus, stdout: &str) -> Event {
+        Event::StepEnd(StepEnd {
+            step: id.into(),
+            status,
+            exit: Some(0),
+            duration_ms: Some(1),
+            command_hash: None,
+            reason: None,
+            captures: BTreeMap::new(),
+            unrestorable: Vec::new(),
+            stdout: Some(stdout.into()),
+            stdout_redacted: false,
+            tail: String::new(),
+            undo: false,
+            attempts: 1,
+            stop: false,
+        })
+    }
+
+    fn session(kind: SessionKind) -> Event {
+        Event::Session(Session {
+            n: 0,
+            run: "r".into(),
+            runbook: "a".into(),
+            env: "local".into(),
+            kind,
+            operator: "v@h".into(),
+            pid: 2,
+            hash: "h".into(),
+            vars: BTreeMap::new(),
+            mode: None,
+            answering: Answering::Ask,
+            step_mode: false,
+            plan: None,
+        })
+    }
+
+    #[test]
+    fn a_resume_keeps_what_passed_and_interrupts_what_was_in_flight() {
+        let events = [
+            e(1, start()),
+            e(2, step_start("a")),
+            e(3, step_end("a", StepStatus::Passed, "miner: WorkExpired\n")),
+            e(4, step_start("slow")),
+            e(5, session(SessionKind::Resume)),
+        ];
+        let s = RunState::from_entries(&events);
+        assert_eq!(s.step("a").unwrap().stdout.as_deref(), Some("miner: WorkExpired\n"));
+        assert_eq!(s.step("slow").unwrap().status, Some(StepStatus::Interrupted));
+        assert_eq!(s.passed_order, ["a"]);
+        assert_eq!(s.session(), 2);
+        assert_eq!(s.last_seq, 5);
+        assert!(s.in_flight().is_empty());
+    }
+
+    #[test]
+    fn a_failure_being_rolled_back_carries_over_a_resume_not_a_continuation() {
+        let stop = Event::Stop(Stop { kind: StopKind::Failed, why: "x".into(), roll_back: false, cancel: false });
+        let s = RunState::from_entries(&[e(1, start()), e(2, stop.clone()), e(3, session(SessionKind::Resume))]);
+        assert_eq!(s.stop.as_ref().map(|s| s.kind), Some(StopKind::Failed));
+        let end = Event::RunEnd(RunEnd { status: RunStatus::Failed, rolled_back: false, message: None });
+        let s = RunState::from_entries(&[e(1, start()), e(2, stop), e(3, end), e(4, session(SessionKind::Continue))]);
+        assert!(s.stop.is_none() && s.end.is_none() && s.resumable());
+    }
+
+    #[test]
+    fn numbered_in_order_when_the_journal_has_no_seq() {
+        let s = RunState::from_entries(&[e(0, start()), e(0, step_start("a"))]);
+        assert_eq!(s.last_seq, 2);
+    }
+}

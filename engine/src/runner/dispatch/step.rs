@@ -1,0 +1,340 @@
+//! One ready step: left standing (it passed before), skipped (`needs`,
+//! `when`), failed (it cannot render), asked about (retry, guard, `--step`,
+//! confirm, manual), or started.
+
+use sha2::{Digest, Sha256};
+
+use super::{Action, Ask, Dispatcher, Prep, Start};
+use crate::model::{OnFail, StepKind};
+use crate::plan::EdgeKind;
+use crate::redact::Redactor;
+use crate::run::event::{Answering, Question, Reply, StepEnd, StepStart, Stop, StopKind};
+use crate::run::{Event, RunState, StepStatus};
+use crate::template::Context;
+
+pub(super) enum Decision {
+    /// Passed in an earlier session; stands.
+    Kept,
+    /// Must wait until nothing else runs (a question, an interactive step).
+    Hold,
+    Act(Box<Action>),
+}
+
+impl Decision {
+    fn act(a: Action) -> Decision {
+        Decision::Act(Box::new(a))
+    }
+}
+
+pub fn hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+fn verb(s: Option<StepStatus>) -> &'static str {
+    match s {
+        Some(StepStatus::Passed) => "passed",
+        Some(StepStatus::Failed) => "failed",
+        Some(StepStatus::Skipped) => "was skipped",
+        Some(StepStatus::Interrupted) => "was interrupted",
+        Some(StepStatus::NotRun) | None => "did not run",
+    }
+}
+
+/// A step's end decided without running it.
+pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Event {
+    Event::StepEnd(StepEnd {
+        step: id.to_string(),
+        status,
+        exit: None,
+        duration_ms: None,
+        command_hash: None,
+        reason: Some(reason),
+        captures: Default::default(),
+        unrestorable: Vec::new(),
+        stdout: None,
+        stdout_redacted: false,
+        tail: String::new(),
+        undo: false,
+        attempts: 0,
+        stop,
+    })
+}
+
+const YES_SKIP_NO: &[(char, Reply)] = &[('y', Reply::Yes), ('s', Reply::Skip), ('n', Reply::No)];
+const STEP: &[(char, Reply)] = &[('c', Reply::Continue), ('s', Reply::Skip), ('q', Reply::Quit)];
+
+/// Why a play that cannot ask stops at a question.
+pub(super) fn cannot_ask(id: &str, q: Question) -> String {
+    let what = match q {
+        Question::Confirm => "confirm",
+        Question::Manual => "a manual checklist: done?",
+        Question::Step => "--step",
+        Question::Retry => "it failed before: run it again?",
+        Question::Undo => "an undo block asks first",
+        Question::Guard | Question::CtrlC => "a question",
+    };
+    let how = match q {
+        Question::Step => " (or drop --step), or play on a terminal",
+        Question::Retry => ", --from STEP to go on after it, or play on a terminal",
+        _ => ", or play on a terminal",
+    };
+    format!(
+        "step `{id}` needs an answer ({what}) and this play cannot ask: pass --yes to answer yes to every question{how}"
+    )
+}
+
+pub(super) fn indent(text: &str) -> String {
+    text.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+impl Dispatcher<'_> {
+    /// This session's answer to `q` about step `i`, if given.
+    pub(super) fn answered(&self, st: &RunState, i: usize, q: Question) -> Option<Reply> {
+        let id = &self.rb.steps[i].id;
+        let session = st.session();
+        st.answers
+            .iter()
+            .rev()
+            .take_while(|a| a.session == session)
+            .find(|a| a.answer.question == q && a.answer.step.as_deref() == Some(id))
+            .map(|a| a.answer.reply)
+    }
+
+    fn fails_stop(&self, i: usize) -> bool {
+        self.rb.steps[i].attrs.on_fail == OnFail::Stop
+    }
+
+    pub(super) fn decide(&mut self, i: usize, st: &RunState, ctx: &Context, red: &Redactor) -> Decision {
+        let s = &self.rb.steps[i];
+        let id = s.id.as_str();
+        let end = |status, reason: String| {
+            let stop = status == StepStatus::Failed && s.attrs.on_fail == OnFail::Stop;
+            Decision::act(Action::Record(decided(id, status, reason, stop)))
+        };
+        for e in self.dag.deps(i) {
+            if e.kind != EdgeKind::Needs {
+                continue;
+            }
+            let dep = st.step(&self.rb.steps[e.from].id);
+            if dep.is_some_and(|d| d.excluded.is_some()) {
+                continue;
+            }
+            let status = dep.and_then(|d| d.status);
+            if status != Some(StepStatus::Passed) {
+                return end(
+                    StepStatus::Skipped,
+                    format!("needs `{}`, which {}", self.rb.steps[e.from].id, verb(status)),
+                );
+            }
+        }
+        let body = match self.t.body(s, ctx) {
+            Ok(b) => b,
+            Err(d) => return end(StepStatus::Failed, format!("cannot render the step: {d}")),
+        };
+        let display = red.redact(&body).into_owned();
+        let hash = hash(&display);
+        let mut notes = Vec::new();
+        if let Some(p) = st.step(id).filter(|p| p.passed() && !p.undo) {
+            let reads = self.reads_stdout[i];
+            if p.command_hash.as_deref() != Some(hash.as_str()) {
+                notes.push("passed in an earlier session, but its command changed since: running it again".into());
+            } else if !p.unrestorable.is_empty() {
+                notes.push(format!(
+                    "passed in an earlier session, but its capture `{}` holds a secret the journal does not keep: running it again",
+                    p.unrestorable.join("`, `")
+                ));
+            } else if reads && p.stdout_redacted {
+                notes.push(
+                    "passed in an earlier session, but its output, which a template reads, held a secret the journal does not keep: running it again"
+                        .into(),
+                );
+            } else if reads && p.stdout.is_none() {
+                notes.push(
+                    "passed in an earlier session, which did not keep its output (a template reads it now): running it again"
+                        .into(),
+                );
+            } else {
+                return Decision::Kept;
+            }
+        }
+        match self.t.when(s, ctx) {
+            Ok(Some(true)) => {}
+            Ok(Some(false)) => {
+                return end(
+                    StepStatus::Skipped,
+                    format!("`when` is false: {}", s.attrs.when.as_deref().unwrap_or_default()),
+                );
+            }
+            Ok(None) => return end(StepStatus::Skipped, "`when` cannot be decided".into()),
+            // A broken condition is a broken runbook: the step fails (and
+            // `on-fail` decides), rather than being skipped unseen: it may
+            // be the remediation.
+            Err(d) => return end(StepStatus::Failed, format!("`when` cannot be evaluated: {}", d.message)),
+        }
+        let cwd = match self.cwd(i, ctx) {
+            Ok(c) => c,
+            Err(e) => return end(StepStatus::Failed, e),
+        };
+        let expect = match &s.attrs.expect {
+            None => None,
+            Some(x) => match self.t.attr(s, "expect", x, ctx) {
+                // Query steps: the observe grammar, judged by the executor.
+                Ok(src) if s.kind.query().is_some() => match super::super::query::check_expect(s, &src) {
+                    Ok(_) => Some((regex::Regex::new("").expect("the empty regex"), src)),
+                    Err(e) => return end(StepStatus::Failed, e),
+                },
+                // Line by line, as grep: `^ok$` matches `echo ok`.
+                Ok(src) => match regex::RegexBuilder::new(&src).multi_line(true).build() {
+                    Ok(re) => Some((re, src)),
+                    Err(e) => return end(StepStatus::Failed, format!("`expect` is not a regex: {e}")),
+                },
+                Err(d) => return end(StepStatus::Failed, format!("cannot render `expect`: {d}")),
+            },
+        };
+        let prep = Prep { body, display, hash, cwd, expect };
+        self.questions(i, st, prep, notes)
+    }
+
+    /// The working directory of a step: its `cwd`, rendered now, under the root.
+    pub fn cwd(&self, i: usize, ctx: &Context) -> Result<std::path::PathBuf, String> {
+        let s = &self.rb.steps[i];
+        let base = self.policy.root.clone();
+        match &s.attrs.cwd {
+            None => Ok(base),
+            Some(c) => match self.t.attr(s, "cwd", c, ctx) {
+                Ok(c) => Ok(base.join(c.trim())),
+                Err(d) => Err(format!("cannot render `cwd`: {d}")),
+            },
+        }
+    }
+
+    /// Retry, guard, `--step`, confirm and manual, in that order; then start.
+    fn questions(&mut self, i: usize, st: &RunState, prep: Prep, notes: Vec<String>) -> Decision {
+        let s = &self.rb.steps[i];
+        let id = s.id.clone();
+        let instant = matches!(self.policy.answering, Answering::Yes | Answering::Scenario);
+        let confirm = self.needs_confirm(i);
+        let guard = !s.attrs.read && self.policy.guard && st.guard.is_none();
+        let asks = !instant && (self.retry[i] || self.policy.step_mode || confirm || s.kind == StepKind::Manual);
+        if (asks || guard || s.attrs.interactive) && !self.running.is_empty() {
+            return Decision::Hold;
+        }
+        let stop = |why: String| {
+            Decision::act(Action::Record(Event::Stop(Stop {
+                kind: StopKind::Refused,
+                why,
+                roll_back: false,
+                cancel: false,
+            })))
+        };
+        let refuse = self.policy.answering == Answering::Refuse;
+        let ask = |question, text: String, choices| {
+            if refuse {
+                stop(cannot_ask(&id, question))
+            } else {
+                Decision::act(Action::Ask(Ask { step: i, question, text, choices }))
+            }
+        };
+        let skipped = |why: &str| Decision::act(Action::Record(decided(&id, StepStatus::Skipped, why.into(), false)));
+        if self.retry[i] {
+            match self.answered(st, i, Question::Retry) {
+                None => {
+                    let why = st.step(&id).and_then(|p| p.reason.clone()).unwrap_or_else(|| "failed".into());
+                    let q = format!(
+                        "\nstep `{id}` failed in an earlier session ({why})\n{}\nrun it again? [y]es / [s]kip it / [n]o (stop): ",
+                        indent(&prep.display)
+                    );
+                    return ask(Question::Retry, q, YES_SKIP_NO);
+                }
+                Some(Reply::Yes) => {}
+                Some(Reply::Skip) => return skipped("not run again (skipped by the operator)"),
+                Some(_) => return stop(format!("the operator did not run failed step `{id}` again")),
+            }
+        }
+        if guard {
+            return Decision::act(Action::Guard);
+        }
+        if self.policy.step_mode {
+            match self.answered(st, i, Question::Step) {
+                None => {
+                    let q = format!(
+                        "\nnext: {id} ({}:{})\n{}\n[c]ontinue / [s]kip / [q]uit: ",
+                        self.rb.path.display(),
+                        s.line,
+                        indent(&prep.display)
+                    );
+                    return ask(Question::Step, q, STEP);
+                }
+                Some(Reply::Continue) | Some(Reply::Yes) => {}
+                Some(Reply::Skip) => return skipped("skipped by the operator (--step)"),
+                Some(_) => return stop(format!("stopped by the operator before step `{id}` (--step)")),
+            }
+        }
+        if confirm {
+            match self.answered(st, i, Question::Confirm) {
+                None => {
+                    let why = match s.attrs.confirm.as_deref() {
+                        Some(t) if !t.is_empty() => t.to_string(),
+                        Some(_) => format!("step `{id}` asks for confirmation"),
+                        None => format!("step `{id}` changes the system (this env confirms every write step)"),
+                    };
+                    let q = format!(
+                        "\nconfirm: {why}\n{}\nrun it? [y]es / [n]o (stop the play) / [s]kip: ",
+                        indent(&prep.display)
+                    );
+                    return ask(Question::Confirm, q, YES_SKIP_NO);
+                }
+                Some(Reply::Yes) => {}
+                Some(Reply::Skip) => return skipped("skipped by the operator"),
+                Some(_) => return stop(format!("the operator declined step `{id}`")),
+            }
+        }
+        if s.kind == StepKind::Manual {
+            if refuse {
+                return stop(cannot_ask(&id, Question::Manual));
+            }
+            // Its start is when the question is put: the operator's time is its duration.
+            self.manual = Some(i);
+            return Decision::act(Action::Record(Event::StepStart(StepStart {
+                step: id,
+                line: s.line,
+                attempt: 1,
+                command: prep.display.clone(),
+                command_hash: prep.hash.clone(),
+                undo: false,
+                lang: Some("manual".into()),
+                interactive: false,
+            })));
+        }
+        Decision::act(Action::Start(Start { step: i, prep, undo: false, notes }))
+    }
+
+    /// A manual step on the screen: ask until it is answered, then end it.
+    pub(super) fn manual_answer(&mut self, i: usize, st: &RunState) -> Action {
+        let s = &self.rb.steps[i];
+        match self.answered(st, i, Question::Manual) {
+            None => {
+                let display = st.step(&s.id).map(|p| p.command.clone()).unwrap_or_default();
+                let q = format!(
+                    "\nmanual step `{}`:\n{}\ndone? [y]es / [n]o (the step fails) / [s]kip: ",
+                    s.id,
+                    indent(&display)
+                );
+                Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO })
+            }
+            Some(r) => {
+                let (status, reason) = match r {
+                    Reply::Yes => (StepStatus::Passed, "the operator confirmed it is done"),
+                    Reply::Skip => (StepStatus::Skipped, "skipped by the operator"),
+                    _ => (StepStatus::Failed, "the operator answered: not done"),
+                };
+                let mut e = decided(&s.id, status, reason.into(), status == StepStatus::Failed && self.fails_stop(i));
+                if let Event::StepEnd(end) = &mut e {
+                    end.attempts = 1;
+                    end.command_hash = st.step(&s.id).and_then(|p| p.command_hash.clone());
+                }
+                Action::Record(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Where a play happens: the live world ([`PlayEnv::live`]) or a rehearsal's
+//! sandbox (built by `crate::rehearse`). One type, each difference a field,
+//! so that the play itself never asks whether it is rehearsing: a rehearsal
+//! honours every filter and checks every template exactly as a play does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::observe::Backend;
+use crate::store::Store;
+
+pub struct PlayEnv {
+    /// Where the run is recorded and the lock taken.
+    pub store: Box<dyn Store>,
+    /// Base of every step's `cwd`: the repository root, or its stand-in.
+    pub root: PathBuf,
+    /// First on `PATH` for steps, the guard and `requires` (the stubs).
+    pub path_prefix: Option<PathBuf>,
+    /// Extra environment of step processes.
+    pub step_env: Vec<(String, String)>,
+    /// Times in events (a rehearsal's transcript has none).
+    pub clock: bool,
+    /// Answers promql/logql/http steps: the servers, or a scenario's fixtures.
+    pub queries: Arc<dyn Backend>,
+    /// The journal survives a power loss (a rehearsal's need not).
+    pub durable: bool,
+    /// A soak waits between evaluations (a rehearsal evaluates back to back).
+    pub soak_waits: bool,
+    /// Variables nothing defines are asked for on a terminal (a rehearsal's
+    /// scenario is its whole input).
+    pub ask_missing: bool,
+    /// The engine's own log (`runbook.log`) in the run's directory.
+    pub engine_log: bool,
+}
+
+impl PlayEnv {
+    /// A real play: the project's store, its root, the real tools.
+    pub fn live(config: &Config) -> Result<PlayEnv> {
+        Ok(PlayEnv {
+            store: crate::store::open(config)?,
+            root: config.root.clone(),
+            path_prefix: None,
+            step_env: Vec::new(),
+            clock: true,
+            queries: Arc::new(crate::observe::Live),
+            durable: true,
+            soak_waits: true,
+            ask_missing: true,
+            engine_log: true,
+        })
+    }
+}

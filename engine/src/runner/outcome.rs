@@ -1,0 +1,107 @@
+//! What a play came to, read from the run's state at its end: a status per
+//! step (for the closing screen, the rehearsal's expectations, the exit
+//! code) and what the operator types next.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::model::Runbook;
+use crate::run::{RunState, RunStatus, StepStatus};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub status: StepStatus,
+    pub exit: Option<i32>,
+    pub reason: Option<String>,
+    #[serde(with = "crate::model::opt_duration")]
+    pub duration: Option<Duration>,
+    /// The last lines of output (stdout and stderr), redacted.
+    pub tail: String,
+    /// Runs of the step in this session (retries count; 0: not run now).
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    /// Every step of the runbook (undo blocks included), in document order.
+    pub steps: IndexMap<String, StepResult>,
+    /// Why the play stopped.
+    pub message: Option<String>,
+    /// Undo blocks that ran, in the order they ran.
+    pub rolled_back: Vec<String>,
+    /// The run's directory on this machine, if the store has one.
+    pub run_dir: Option<PathBuf>,
+    /// What to type next: (command, what it does).
+    pub next: Vec<(String, String)>,
+    /// `escalate` of the steps that failed: (step, text).
+    pub escalate: Vec<(String, String)>,
+}
+
+pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<PathBuf>) -> Outcome {
+    let session = st.session();
+    let end = st.end.clone();
+    let status = end.as_ref().map_or(RunStatus::Interrupted, |e| e.status);
+    let why = end.as_ref().and_then(|e| e.message.clone());
+    let mut steps = IndexMap::new();
+    for s in &rb.steps {
+        let r = match st.step(&s.id) {
+            None => {
+                let reason = why.as_ref().filter(|_| !s.attrs.undo).map(|w| format!("the play stopped: {w}"));
+                StepResult {
+                    status: StepStatus::NotRun,
+                    exit: None,
+                    reason,
+                    duration: None,
+                    tail: String::new(),
+                    attempts: 0,
+                }
+            }
+            Some(p) => {
+                let earlier = p.session < session && p.passed();
+                StepResult {
+                    status: if p.lost { StepStatus::Interrupted } else { p.status.unwrap_or(StepStatus::Interrupted) },
+                    exit: p.exit,
+                    reason: if earlier { Some("passed in an earlier session".into()) } else { p.reason.clone() },
+                    duration: p.duration_ms.map(Duration::from_millis),
+                    tail: p.tail.clone(),
+                    attempts: if earlier { 0 } else { p.attempts },
+                }
+            }
+        };
+        steps.insert(s.id.clone(), r);
+    }
+    let rolled_back: Vec<String> = st
+        .rollback
+        .iter()
+        .flatten()
+        .filter(|u| st.step(u).is_some_and(|x| x.status.is_some() && x.attempts > 0))
+        .cloned()
+        .collect();
+    let failed: Vec<&str> = steps
+        .iter()
+        .filter(|(id, r)| r.status == StepStatus::Failed && !rolled_back.contains(id))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let escalate = failed
+        .iter()
+        .filter_map(|id| rb.step(id).and_then(|s| s.attrs.escalate.clone()).map(|e| (id.to_string(), e)))
+        .collect();
+    let mut next = Vec::new();
+    let resumable = st.resumable();
+    if status != RunStatus::Passed && resumable {
+        let what = match (status, failed.first()) {
+            (RunStatus::Failed, Some(f)) => format!("continue this run: `{f}` is offered again"),
+            _ => "continue this run where it stopped".to_string(),
+        };
+        next.push((super::session::resume_hint(rb, env, &st.mode), what));
+    }
+    if status != RunStatus::Passed {
+        next.push((format!("runbook report {}", st.run), "the incident timeline, as markdown".into()));
+    }
+    Outcome { run_id: st.run.clone(), status, steps, message: why, rolled_back, run_dir, next, escalate }
+}

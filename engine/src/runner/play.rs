@@ -1,0 +1,563 @@
+//! The play's loop: ask the dispatcher what to do, do it (record, ask,
+//! run the guard, start a step), and when it says wait, wait for a step to
+//! end, a signal, the play's timeout or the answer to Ctrl-C's question.
+//! Everything that happens is recorded as an event, which the dispatcher
+//! then sees as state.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::dispatch::{Action, Dispatcher, Start};
+use super::execute::Executor;
+use super::signals::Signals;
+use super::step::{self, JobResult};
+use super::warm::Warm;
+use super::{Answers, prompt};
+use crate::model::{OnFail, Runbook};
+use crate::redact::Redactor;
+use crate::run::event::{Answer, How, Question, Reply, RunEnd, StepEnd, StepStart, Stop, StopKind};
+use crate::run::{Event, StepStatus};
+use crate::template::{Capture, Context, StepState};
+
+pub struct Loop<'a> {
+    pub d: Dispatcher<'a>,
+    pub x: Executor<'a>,
+    pub rb: &'a Runbook,
+    pub ctx: Context,
+    pub answers: Answers,
+    pub operator: String,
+    pub tty: bool,
+    pub secrets: Vec<String>,
+    pub timeout: Option<std::time::Duration>,
+    pub signals: Signals,
+    running: JoinSet<(usize, JobResult)>,
+    tasks: HashMap<tokio::task::Id, usize>,
+    /// When each running step started (the duration of a manual step).
+    started: HashMap<usize, Instant>,
+    /// The command hash each running step started with.
+    hashes: HashMap<usize, String>,
+    warm: Option<Warm>,
+    play_timed_out: bool,
+    /// The store refused an event: already stopped for it.
+    store_failed: bool,
+    /// Ends the Ctrl-C question (a second Ctrl-C, a signal).
+    prompt_cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// An answer to Ctrl-C's question, or none (a second Ctrl-C, stdin closed).
+type CtrlC = tokio::task::JoinHandle<Option<(char, How)>>;
+
+/// A step's task ended: its step and result, or how it failed.
+type Joined = Option<Result<(tokio::task::Id, (usize, JobResult)), tokio::task::JoinError>>;
+
+impl<'a> Loop<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        d: Dispatcher<'a>,
+        x: Executor<'a>,
+        rb: &'a Runbook,
+        ctx: Context,
+        answers: Answers,
+        operator: String,
+        tty: bool,
+        secrets: Vec<String>,
+    ) -> Self {
+        Loop {
+            d,
+            x,
+            rb,
+            ctx,
+            answers,
+            operator,
+            tty,
+            secrets,
+            timeout: rb.timeout,
+            signals: Signals::install(),
+            running: JoinSet::new(),
+            tasks: HashMap::new(),
+            started: HashMap::new(),
+            hashes: HashMap::new(),
+            warm: None,
+            play_timed_out: false,
+            store_failed: false,
+            prompt_cancel: Default::default(),
+        }
+    }
+
+    fn now(&self) -> String {
+        if self.x.env.clock { crate::time::now_rfc3339() } else { String::new() }
+    }
+
+    /// Record an event: the store, the fold, the reporters, the dispatcher's
+    /// indexes. A stop that cancels fires the running steps' cancel.
+    pub fn record(&mut self, mut ev: Event) {
+        if let Event::StepEnd(e) = &mut ev
+            && let Some(i) = self.d.index(&e.step)
+        {
+            if e.duration_ms.is_none()
+                && e.attempts > 0
+                && self.x.env.clock
+                && let Some(t) = self.started.get(&i)
+            {
+                e.duration_ms = Some(t.elapsed().as_millis() as u64);
+            }
+            self.started.remove(&i);
+        }
+        if let Event::StepStart(s) = &ev
+            && let Some(i) = self.d.index(&s.step)
+        {
+            self.started.insert(i, Instant::now());
+        }
+        let cancel = matches!(&ev, Event::Stop(s) if s.cancel);
+        let rollback = matches!(&ev, Event::Rollback(_));
+        self.d.observe(&ev);
+        self.x.recorder.record(ev);
+        if cancel {
+            let _ = self.x.cancel.send(true);
+            self.warm = None;
+        }
+        if rollback {
+            // Undo blocks run after an interrupt too: a cancel of their own.
+            self.x.cancel = watch::channel(false).0;
+        }
+        if !self.store_failed
+            && let Some(e) = self.x.recorder.failed()
+        {
+            self.store_failed = true;
+            let why = format!("cannot record the run: {e}");
+            self.record(Event::Stop(Stop { kind: StopKind::Failed, why, roll_back: false, cancel: true }));
+        }
+    }
+
+    pub fn note(&mut self, step: Option<&str>, text: String) {
+        let text = self.x.redact(&text);
+        self.x.recorder.note(step, text);
+    }
+
+    fn stop(&mut self, kind: StopKind, why: String, roll_back: bool) {
+        self.record(Event::Stop(Stop { kind, why, roll_back, cancel: true }));
+    }
+
+    /// The play, to its end.
+    pub async fn run(&mut self) -> RunEnd {
+        let deadline = self.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
+        let mut ctrlc: Option<CtrlC> = None;
+        loop {
+            if ctrlc.is_none()
+                && let Some(end) = self.turn().await
+            {
+                return end;
+            }
+            if self.x.recorder.state().stop.is_some() {
+                // Started for a step that will not start now.
+                self.warm = None;
+            }
+            self.warm_next();
+            let has_ctrlc = ctrlc.is_some();
+            let timeout = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let choice = async {
+                match ctrlc.as_mut() {
+                    Some(h) => h.await.ok().flatten(),
+                    None => std::future::pending().await,
+                }
+            };
+            enum Ev {
+                Done(Joined),
+                Signal(&'static str),
+                Timeout,
+                Choice(Option<(char, How)>),
+            }
+            let ev = tokio::select! {
+                r = self.running.join_next_with_id(), if !self.running.is_empty() => Ev::Done(r),
+                s = self.signals.recv() => Ev::Signal(s),
+                _ = timeout, if !self.play_timed_out => Ev::Timeout,
+                c = choice, if has_ctrlc => Ev::Choice(c),
+            };
+            match ev {
+                Ev::Done(Some(Ok((id, (i, r))))) => {
+                    self.tasks.remove(&id);
+                    self.finished(i, r);
+                }
+                Ev::Done(Some(Err(e))) => {
+                    let i = self.tasks.remove(&e.id());
+                    self.panicked(i, e);
+                }
+                Ev::Done(None) => {}
+                Ev::Signal("SIGINT") if self.interactive_running() => {} // the step got it from the terminal
+                Ev::Signal("SIGINT") if ctrlc.is_some() => {
+                    self.end_question(ctrlc.take()).await;
+                    self.stop(StopKind::Interrupted, "interrupted (second Ctrl-C)".into(), false);
+                }
+                Ev::Signal("SIGINT") if self.tty && self.x.recorder.state().stop.is_none() => {
+                    ctrlc = Some(self.ctrl_c_question());
+                }
+                Ev::Signal(sig) => {
+                    self.end_question(ctrlc.take()).await;
+                    let why = if self.x.recorder.state().rolling_back() {
+                        format!("the rollback was interrupted by {sig}")
+                    } else {
+                        format!("interrupted by {sig}")
+                    };
+                    self.stop(StopKind::Interrupted, why, false);
+                }
+                Ev::Timeout => {
+                    self.play_timed_out = true;
+                    let t = humantime::format_duration(self.timeout.unwrap_or_default()).to_string();
+                    self.note(None, format!("the play timed out after {t} (front matter `timeout`): stopping"));
+                    self.stop(StopKind::Failed, format!("the play timed out after {t}"), false);
+                }
+                Ev::Choice(c) => {
+                    ctrlc = None;
+                    self.ctrl_c_answer(c);
+                }
+            }
+        }
+    }
+
+    fn interactive_running(&self) -> bool {
+        let st = self.x.recorder.state();
+        st.steps.values().any(|s| s.in_flight() && s.interactive && s.session == st.session())
+    }
+
+    /// Act on the dispatcher's decisions until it says wait (`None`) or
+    /// that the run is over.
+    async fn turn(&mut self) -> Option<RunEnd> {
+        loop {
+            let action = {
+                let st = self.x.recorder.state();
+                let red = self.x.redactor.read().unwrap_or_else(|p| p.into_inner());
+                self.d.next(&st, &self.ctx, &red)
+            };
+            match action {
+                Action::Record(ev) => {
+                    let note = self.failure_note(&ev);
+                    self.record(ev);
+                    if let Some(n) = note {
+                        self.note(None, n);
+                    }
+                }
+                Action::Ask(a) => self.ask(a).await,
+                Action::Guard => self.guard().await,
+                Action::Start(s) => self.start(s).await,
+                Action::Wait => return None,
+                Action::Finish(end) => return Some(end),
+            }
+        }
+    }
+
+    /// A failure that stops the play while others still run: say that they
+    /// are waited for.
+    fn failure_note(&self, ev: &Event) -> Option<String> {
+        let Event::StepEnd(e) = ev else { return None };
+        if !e.stop || self.running.is_empty() || self.x.recorder.state().stop.is_some() {
+            return None;
+        }
+        Some(format!("step `{}` failed: no new steps start; waiting for the running ones", e.step))
+    }
+
+    async fn ask(&mut self, a: super::dispatch::Ask) {
+        let step = &self.rb.steps[a.step];
+        let asked = self.now();
+        let sink = self.x.sink.clone();
+        let got = super::ask::ask(&a, step, &self.answers, &sink, &self.operator, asked, &mut self.signals).await;
+        match got {
+            super::ask::Asked::Answer(ans) => self.record(Event::Answer(ans)),
+            super::ask::Asked::Signal(sig) => {
+                let why = match sig {
+                    "SIGINT" => "interrupted at a question (Ctrl-C)".to_string(),
+                    sig => format!("interrupted by {sig} at a question"),
+                };
+                self.stop(StopKind::Interrupted, why, false);
+            }
+        }
+    }
+
+    async fn guard(&mut self) {
+        let Some(g) = self.x.env_guard.clone() else { return };
+        if let Answers::Scripted(f) = &self.answers {
+            let first = self.rb.steps.iter().find(|s| !s.attrs.read).unwrap_or(&self.rb.steps[0]);
+            match f(first, Question::Guard) {
+                super::Answer::Skip => {
+                    let why = Some("bypassed by the scenario".to_string());
+                    self.record(super::guard::result(&g, true, String::new(), why));
+                    return;
+                }
+                super::Answer::No => {
+                    let why = "the env guard was declined".to_string();
+                    self.record(super::guard::result(&g, false, String::new(), Some(why.clone())));
+                    self.record(Event::Stop(Stop { kind: StopKind::Refused, why, roll_back: false, cancel: false }));
+                    return;
+                }
+                super::Answer::Yes => {}
+            }
+        }
+        let env = self.x.env_name.clone();
+        for ev in super::guard::run(&self.x, &g, &env).await {
+            self.record(ev);
+        }
+    }
+
+    /// Journal first (durable), then the process.
+    async fn start(&mut self, s: Start) {
+        let step = &self.rb.steps[s.step];
+        let id = step.id.clone();
+        for n in s.notes {
+            self.note(Some(&id), n);
+        }
+        self.hashes.insert(s.step, s.prep.hash.clone());
+        self.record(Event::StepStart(StepStart {
+            step: id.clone(),
+            line: step.line,
+            attempt: 1,
+            command: s.prep.display.clone(),
+            command_hash: s.prep.hash.clone(),
+            undo: s.undo,
+            lang: (step.kind != crate::model::StepKind::Bash).then(|| step.kind.name().to_string()),
+            interactive: step.attrs.interactive,
+        }));
+        let durable = self.x.recorder.durable().await;
+        if let Err(e) = &durable {
+            self.stop(StopKind::Failed, format!("cannot record the start of step `{id}`: {e}"), false);
+        }
+        if durable.is_err() || self.store_failed {
+            let end = super::dispatch::step_end(&id, StepStatus::NotRun, "not started: the run cannot be recorded");
+            self.record(end);
+            return;
+        }
+        if let Some(st) = self.ctx.steps.get_mut(&id) {
+            st.status = "running".into();
+        }
+        assert!(!super::fault::at("loop-panic", &id), "injected fault: loop-panic at {id}");
+        let mut job = self.x.job(s.step, &s.prep);
+        // Fed before anything else is spawned: this step is what the play waits for.
+        job.warm = self.warm.take().and_then(|w| w.fire(s.step, &s.prep.cwd, &s.prep.body));
+        let i = s.step;
+        let panic = super::fault::at("step-panic", &id);
+        let h = self.running.spawn(async move {
+            assert!(!panic, "injected fault: step-panic");
+            (i, step::run(job).await)
+        });
+        self.tasks.insert(h.id(), i);
+    }
+
+    /// After a start: the interpreter of the step expected next starts now
+    /// (see `runner::warm`).
+    fn warm_next(&mut self) {
+        if self.warm.is_some() || self.running.is_empty() {
+            return;
+        }
+        let next = {
+            let st = self.x.recorder.state();
+            self.d.likely_next(&st)
+        };
+        let Some(j) = next else { return };
+        // A `cwd` that renders only later (from a capture) is checked again
+        // when the step starts.
+        let Ok(cwd) = self.d.cwd(j, &self.ctx) else { return };
+        let s = &self.rb.steps[j];
+        let env = self.x.step_env(&s.id);
+        let spec = super::process::Spec {
+            kind: s.kind,
+            body: "",
+            cwd: &cwd,
+            env: &env,
+            path_prefix: self.x.env.path_prefix.as_deref(),
+            interactive: false,
+        };
+        self.warm = Warm::start(j, &spec);
+    }
+
+    /// A step's job ended: its end event, the template context.
+    fn finished(&mut self, i: usize, mut r: JobResult) {
+        let s = &self.rb.steps[i];
+        let undo = self.x.recorder.state().step(&s.id).is_some_and(|p| p.undo);
+        if self.play_timed_out && r.status == StepStatus::Interrupted {
+            r.status = StepStatus::Failed;
+            r.reason = Some("killed: the play timed out".into());
+        }
+        let mut captures = std::collections::BTreeMap::new();
+        let mut unrestorable = Vec::new();
+        if r.status == StepStatus::Passed
+            && let Some(name) = &s.attrs.capture
+        {
+            let value = r.stdout.trim().to_string();
+            if self.rb.is_secret(name) {
+                super::add_secret(&mut self.secrets, &value);
+                *self.x.redactor.write().unwrap_or_else(|p| p.into_inner()) = Redactor::new(self.secrets.clone());
+                unrestorable.push(name.clone());
+            } else if self.x.redact(&value) != value {
+                unrestorable.push(name.clone());
+            }
+            self.ctx.captures.insert(name.clone(), Capture::Value(value.clone()));
+            captures.insert(name.clone(), self.x.redact(&value));
+        }
+        self.ctx.steps.insert(s.id.clone(), StepState::new(r.status.name(), r.exit, r.stdout.clone()));
+        let stdout = self.d.reads_stdout[i].then(|| self.x.redact(&r.stdout));
+        let stdout_redacted = stdout.as_deref().is_some_and(|o| o != r.stdout);
+        if r.exit == Some(127)
+            && let Some(cmd) = command_not_found(&r.tail)
+        {
+            r.reason = Some(format!("exit 127: command not found: {cmd}"));
+        }
+        let ran = r.attempts > 0;
+        let failed = r.status == StepStatus::Failed;
+        let stops = failed && !undo && s.attrs.on_fail == OnFail::Stop;
+        if failed && !undo && s.attrs.on_fail == OnFail::Continue {
+            self.note(Some(&s.id.clone()), "failed; on-fail=continue: going on".into());
+        }
+        if failed && undo {
+            self.note(Some(&s.id.clone()), "the undo failed; the rollback goes on with the others".into());
+        }
+        let end = StepEnd {
+            step: s.id.clone(),
+            status: r.status,
+            exit: r.exit,
+            duration_ms: (ran && self.x.env.clock).then_some(r.duration.as_millis() as u64),
+            command_hash: self.hashes.remove(&i),
+            reason: r.reason.as_deref().map(|x| self.x.redact(x)),
+            captures,
+            unrestorable,
+            stdout,
+            stdout_redacted,
+            tail: self.x.redact(&r.tail),
+            undo,
+            attempts: r.attempts,
+            stop: stops,
+        };
+        let ev = Event::StepEnd(end);
+        let note = self.failure_note(&ev);
+        self.record(ev);
+        if let Some(n) = note {
+            self.note(None, n);
+        }
+    }
+
+    /// A step's task panicked: a bug of the engine, never a pass. The step
+    /// fails and the play stops (resumable).
+    fn panicked(&mut self, i: Option<usize>, e: tokio::task::JoinError) {
+        let what = panic_text(e);
+        tracing::error!("a step's task failed: {what}");
+        if let Some(i) = i {
+            let id = self.rb.steps[i].id.clone();
+            let mut ev = super::dispatch::step_end(&id, StepStatus::Failed, "");
+            if let Event::StepEnd(end) = &mut ev {
+                end.reason = Some(format!("internal error of the engine while running it: {what}"));
+                end.attempts = 1;
+                end.command_hash = self.hashes.remove(&i);
+            }
+            self.record(ev);
+        }
+        self.stop(StopKind::Failed, format!("internal error of the engine: {what} (please report it)"), false);
+    }
+
+    /// Take Ctrl-C's question off the terminal.
+    async fn end_question(&mut self, q: Option<CtrlC>) {
+        if let Some(h) = q {
+            self.prompt_cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = h.await;
+        }
+    }
+
+    fn ctrl_c_question(&mut self) -> CtrlC {
+        let can_roll_back = {
+            let st = self.x.recorder.state();
+            self.d.can_roll_back(&st)
+        };
+        let sink = self.x.sink.clone();
+        let wait = super::timing::ctrl_c_wait();
+        self.prompt_cancel.store(false, std::sync::atomic::Ordering::SeqCst);
+        let cancel = self.prompt_cancel.clone();
+        tokio::task::spawn_blocking(move || {
+            sink.prompt(|| {
+                let secs = match wait.subsec_millis() {
+                    0 => format!("{} s", wait.as_secs()),
+                    _ => humantime::format_duration(wait).to_string(),
+                };
+                let q = if can_roll_back {
+                    format!(
+                        "\nCtrl-C: [q]uit (default in {secs}; the run stays resumable) / [r]oll back / [c]ontinue: "
+                    )
+                } else {
+                    format!("\nCtrl-C: [q]uit (default in {secs}; the run stays resumable) / [c]ontinue: ")
+                };
+                let keys: &[char] = if can_roll_back { &['q', 'r', 'c'] } else { &['q', 'c'] };
+                prompt::ask_key(&q, keys, 'q', wait, &cancel)
+            })
+        })
+    }
+
+    fn ctrl_c_answer(&mut self, c: Option<(char, How)>) {
+        let (reply, how) = match c {
+            Some(('c', h)) => (Reply::Continue, h),
+            Some(('r', h)) => (Reply::RollBack, h),
+            Some((_, h)) => (Reply::Quit, h),
+            None => (Reply::Quit, How::Prompt),
+        };
+        let asked = self.now();
+        self.record(Event::Answer(Answer {
+            step: None,
+            question: Question::CtrlC,
+            reply,
+            how,
+            by: self.operator.clone(),
+            asked,
+        }));
+        match reply {
+            Reply::Continue => self.note(None, "Ctrl-C: continuing".into()),
+            Reply::RollBack => {
+                self.stop(StopKind::Interrupted, "interrupted by the operator: rolling back".into(), true)
+            }
+            _ => self.stop(StopKind::Interrupted, "interrupted by the operator".into(), false),
+        }
+    }
+
+    /// The running steps' template context entries: `pending` until they end.
+    pub fn context(rb: &Runbook, st: &crate::run::RunState, mut ctx: Context) -> Context {
+        for s in &rb.steps {
+            let state = match st.step(&s.id) {
+                Some(p) if !p.lost && p.status.is_some() => StepState::new(
+                    p.status.map_or("pending", |x| x.name()),
+                    p.exit,
+                    p.stdout.clone().unwrap_or_default(),
+                ),
+                _ => StepState::new("pending", None, String::new()),
+            };
+            ctx.steps.insert(s.id.clone(), state);
+            if let Some(p) = st.step(&s.id).filter(|p| p.passed() && !p.undo) {
+                for (k, v) in &p.captures {
+                    ctx.captures.insert(k.clone(), Capture::Value(v.clone()));
+                }
+            }
+        }
+        ctx
+    }
+}
+
+/// The program bash could not find (`bash: line 3: kubctl: command not
+/// found`), from the step's last lines.
+fn command_not_found(tail: &str) -> Option<String> {
+    tail.lines().rev().find_map(|l| {
+        let head = l.trim().strip_suffix(": command not found")?;
+        Some(head.rsplit(": ").next().unwrap_or(head).trim().to_string()).filter(|c| !c.is_empty())
+    })
+}
+
+/// What a panic said.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "the task was cancelled".into();
+    }
+    let Ok(p) = e.try_into_panic() else { return "a panic".into() };
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}

@@ -1,0 +1,148 @@
+//! The recorder: every event of a play goes through here, in order. It gets
+//! its sequence number and time, is appended to the store (the journal),
+//! folded into the run's state ([`RunState`]), and shown by the reporters.
+//! So the journal, the play's own decisions and the terminal never disagree:
+//! they are one stream.
+//!
+//! Shared (`Arc`) between the play's loop and the steps' tasks, which record
+//! the process group of each attempt the moment it exists.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::events::{PlayEvent, Sink};
+use crate::error::Result;
+use crate::run::event::{Note, Spawned};
+use crate::run::{Entry, Event, RunState};
+use crate::store::logs::LogSender;
+use crate::store::{Durable, Writer};
+
+pub struct Recorder {
+    inner: Mutex<Inner>,
+    pub sink: Arc<Sink>,
+    /// `false` in a rehearsal: no times in events.
+    clock: bool,
+}
+
+struct Inner {
+    state: RunState,
+    writer: Box<dyn Writer>,
+    /// The first append the store refused.
+    failed: Option<String>,
+}
+
+/// The run's state, locked while held: read it, decide, let go.
+pub struct State<'a>(MutexGuard<'a, Inner>);
+
+impl std::ops::Deref for State<'_> {
+    type Target = RunState;
+    fn deref(&self) -> &RunState {
+        &self.0.state
+    }
+}
+
+impl Recorder {
+    /// `state`: the run so far (folded from the store on a resume).
+    pub fn new(state: RunState, writer: Box<dyn Writer>, sink: Arc<Sink>, clock: bool) -> Arc<Recorder> {
+        Arc::new(Recorder { inner: Mutex::new(Inner { state, writer, failed: None }), sink, clock })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self) -> State<'_> {
+        State(self.lock())
+    }
+
+    /// Record an event. A store that refuses it does not stop the fold or
+    /// the display; [`Recorder::failed`] says so, and the play stops.
+    pub fn record(&self, event: Event) {
+        let entry = {
+            let mut g = self.lock();
+            let entry = Entry {
+                seq: g.state.last_seq + 1,
+                at: if self.clock { crate::time::now_rfc3339() } else { String::new() },
+                event,
+            };
+            if g.failed.is_none()
+                && let Err(e) = g.writer.append(&entry)
+            {
+                tracing::error!("{e}");
+                g.failed = Some(e.to_string());
+            }
+            g.state.apply(&entry);
+            entry
+        };
+        self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
+    }
+
+    /// An event the store already holds (a new run's first): folded and
+    /// shown, not appended again.
+    pub fn written(&self, entry: Entry) {
+        self.lock().state.apply(&entry);
+        self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
+    }
+
+    pub fn note(&self, step: Option<&str>, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!(step = step.unwrap_or(""), "{text}");
+        self.record(Event::Note(Note { step: step.map(str::to_string), text }));
+    }
+
+    /// The first append the store refused, if any.
+    pub fn failed(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Everything recorded so far, durable enough for a step to start.
+    pub fn durable(&self) -> Durable {
+        self.lock().writer.durable()
+    }
+
+    /// Wait until everything recorded is durable.
+    pub fn sync(&self) -> Result<()> {
+        self.lock().writer.sync()
+    }
+
+    pub fn logs(&self) -> LogSender {
+        self.lock().writer.logs()
+    }
+
+    pub fn idle_hook(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        self.lock().writer.idle()
+    }
+
+    /// A step's process group, recorded as soon as it exists (a resume after
+    /// a crash kills what is left of it).
+    pub fn spawned(&self, step: &str, pgid: i32, born_ms: u64) {
+        self.record(Event::Spawned(Spawned { step: step.to_string(), pgid, born_ms: Some(born_ms) }));
+    }
+
+    /// Closes the store's writer (its last flush, its log writer joined).
+    pub fn close(&self) {
+        let mut g = self.lock();
+        let _ = g.writer.sync();
+        g.writer = Box::new(Closed);
+    }
+}
+
+/// What is left after [`Recorder::close`].
+struct Closed;
+
+impl Writer for Closed {
+    fn append(&mut self, _: &Entry) -> Result<()> {
+        Err(anyhow::anyhow!("the run is closed").into())
+    }
+    fn durable(&mut self) -> Durable {
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn logs(&self) -> LogSender {
+        LogSender::closed()
+    }
+    fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

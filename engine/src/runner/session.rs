@@ -1,0 +1,558 @@
+//! Everything before the first step of a session: env checks, `requires`,
+//! the lock, which run this is (a new one, or the resume or continuation of
+//! the latest), its mode, its variables, and its first event.
+//!
+//! - **Resume** (`--resume`, or yes to the question): the latest run of this
+//!   runbook@env goes on if it did not pass and was not rolled back. A run
+//!   that had not finished resumes; one that failed continues (one incident,
+//!   one run). Without a flag, only an unfinished run is asked about (off a
+//!   terminal: exit 3 naming `--resume`/`--fresh`).
+//! - **A run never widens.** A session keeps the run's filters and mode; a
+//!   flag may narrow them (`--from` a later step, `--read-only`), never
+//!   widen them: that is a new run (`--fresh`).
+//! - **A damaged journal** is never silently started over: `--resume`
+//!   refuses, naming `--fresh`; `--fresh` (or a new run over an unfinished
+//!   one) first kills what is left of the old run's processes.
+//! - **Variables** given to the run (`--set`, alerts, prompts) come back
+//!   unless given again; secret ones were journaled as `***` and must be
+//!   given again (asked without echo on a terminal, else exit 2 naming them).
+
+use std::collections::BTreeMap;
+
+use super::env::PlayEnv;
+use super::{Answers, PlayOptions, ResumeMode, prompt};
+use crate::error::{Diagnostic, Error, Result};
+use crate::model::Runbook;
+use crate::plan::Dag;
+use crate::run::event::{Answering, Mode, RunStart, Session, SessionKind, VarRecord};
+use crate::run::{Event, RunState, RunStatus};
+use crate::store::{Holder, Latest, Lease};
+use crate::vars::{Origin, Resolved};
+
+/// The env name used when no profile is given.
+pub const LOCAL_ENV: &str = "local";
+
+pub struct Prepared {
+    pub run_id: String,
+    pub env_name: String,
+    pub lease: Box<dyn Lease>,
+    /// The run so far (empty for a new run).
+    pub state: RunState,
+    /// The session's first event.
+    pub first: First,
+    pub kind: Option<SessionKind>,
+    pub operator: String,
+    /// Things to tell the operator once reporting starts.
+    pub notes: Vec<String>,
+}
+
+/// A session's first event: a new run's `run-start`, written when the store
+/// created the run, or a later session's `session`, to record.
+pub enum First {
+    Written(crate::run::Entry),
+    Record(Event),
+}
+
+pub fn env_name(opts: &PlayOptions) -> String {
+    opts.env.as_ref().map(|e| e.name.clone()).unwrap_or_else(|| LOCAL_ENV.to_string())
+}
+
+pub fn answering(opts: &PlayOptions, tty: bool) -> Answering {
+    match &opts.answers {
+        Answers::Yes => Answering::Yes,
+        Answers::Scripted(_) => Answering::Scenario,
+        Answers::Interactive if tty => Answering::Ask,
+        _ => Answering::Refuse,
+    }
+}
+
+/// The command that resumes this run, with its mode spelled out.
+pub fn resume_hint(rb: &Runbook, env: Option<&str>, mode: &Mode) -> String {
+    let mut c = format!("runbook play {}", rb.id);
+    if let Some(e) = env {
+        c.push_str(&format!(" --env {e}"));
+    }
+    if mode.read_only {
+        c.push_str(" --read-only");
+    }
+    if let Some(o) = &mode.only {
+        c.push_str(&format!(" --only {o}"));
+    }
+    if let Some(f) = &mode.from {
+        c.push_str(&format!(" --from {f}"));
+    }
+    c.push_str(" --resume");
+    c
+}
+
+pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, tty: bool) -> Result<Prepared> {
+    let env_name = env_name(opts);
+    crate::preview::check_env_allowed(rb, opts.env.as_ref())?;
+    check_selectors(rb, dag, &opts.mode)?;
+    check_requires(rb, env)?;
+    let me = Holder::me();
+    let operator = me.operator();
+    let mut notes = Vec::new();
+    let mut lease = env.store.lock(&rb.id, &env_name, &me)?;
+    if let Some(h) = lease.took_over() {
+        notes.push(format!("took over the lock of {}@{} (pid {}, no longer running)", h.user, h.host, h.pid));
+    }
+    let latest = env.store.latest(&rb.id, &env_name)?;
+    let previous = pick(rb, env, opts, latest, tty, &mut notes)?;
+    let kind = previous.as_ref().map(|(_, st)| match &st.end {
+        Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
+        _ => SessionKind::Resume,
+    });
+    let mode = match &previous {
+        Some((_, st)) => narrow(rb, &st.mode, &opts.mode, &env_name)?,
+        None => opts.mode.clone(),
+    };
+    opts.mode = mode.clone();
+    settle_vars(rb, env, opts, previous.as_ref().map(|(_, s)| s), &mut notes, tty)?;
+    crate::preview::preflight(rb, &opts.vars, opts.env.as_ref())?;
+    let answering = answering(opts, tty);
+    let vars = var_records(rb, opts);
+    let (run_id, state, first) = match previous {
+        Some((id, st)) => {
+            if st.hash != rb.hash {
+                notes.push("the runbook changed since this run started: steps whose command changed run again".into());
+            }
+            let key = env.store.run_key(&id);
+            for step in st.in_flight() {
+                let n = super::process::reap_orphans(&key, Some(step)) + reap_recorded(&st, step);
+                if n > 0 {
+                    notes.push(format!("killed {n} leftover process(es) of step `{step}` from the interrupted run"));
+                }
+            }
+            let first = Event::Session(Session {
+                n: st.session() + 1,
+                run: id.clone(),
+                runbook: rb.id.clone(),
+                env: env_name.clone(),
+                kind: kind.unwrap_or_default(),
+                operator: operator.clone(),
+                pid: std::process::id(),
+                hash: rb.hash.clone(),
+                vars,
+                mode: (mode != st.mode).then(|| mode.clone()),
+                answering,
+                step_mode: opts.step_mode,
+                plan: (st.hash != rb.hash || st.plan.is_empty()).then(|| plan(rb, dag)),
+            });
+            (id, st, First::Record(first))
+        }
+        None => {
+            let base = format!("{}-{}-{}", crate::time::compact(std::time::SystemTime::now()), rb.id, env_name);
+            let mut entry = None;
+            let mut first = |id: &str| {
+                let e = crate::run::Entry {
+                    seq: 1,
+                    at: if env.clock { crate::time::now_rfc3339() } else { String::new() },
+                    event: Event::RunStart(RunStart {
+                        v: crate::run::event::FORMAT,
+                        run: id.to_string(),
+                        runbook: rb.id.clone(),
+                        path: rb.path.display().to_string(),
+                        hash: rb.hash.clone(),
+                        env: env_name.clone(),
+                        vars: vars.clone(),
+                        operator: operator.clone(),
+                        pid: std::process::id(),
+                        mode: mode.clone(),
+                        answering,
+                        step_mode: opts.step_mode,
+                        plan: plan(rb, dag),
+                    }),
+                };
+                entry = Some(e.clone());
+                e
+            };
+            let id = env.store.create(&base, &mut first)?;
+            let first = entry.ok_or_else(|| anyhow::anyhow!("the store created run {id} without its first event"))?;
+            (id, RunState::default(), First::Written(first))
+        }
+    };
+    lease.set_run(&run_id);
+    Ok(Prepared { run_id, env_name, lease, state, first, kind, operator, notes })
+}
+
+/// The runbook's steps in plan order, then its undo blocks.
+fn plan(rb: &Runbook, dag: &Dag) -> Vec<crate::run::event::Planned> {
+    let undo = (0..rb.steps.len()).filter(|&i| rb.steps[i].attrs.undo);
+    dag.order
+        .iter()
+        .copied()
+        .chain(undo)
+        .map(|i| {
+            let s = &rb.steps[i];
+            crate::run::event::Planned {
+                id: s.id.clone(),
+                needs: s.attrs.needs.clone().unwrap_or_default(),
+                undo: s.attrs.undo,
+                read: s.attrs.read,
+            }
+        })
+        .collect()
+}
+
+/// Which earlier run this session goes on with, if any.
+fn pick(
+    rb: &Runbook,
+    env: &PlayEnv,
+    opts: &PlayOptions,
+    latest: Option<Latest>,
+    tty: bool,
+    notes: &mut Vec<String>,
+) -> Result<Option<(String, RunState)>> {
+    let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
+    let Some(Latest { id, events }) = latest else {
+        if opts.resume == ResumeMode::Resume {
+            notes.push("--resume: no earlier run of this runbook and env; starting a new run".into());
+        }
+        return Ok(None);
+    };
+    let st = match events {
+        Ok(ev) => RunState::from_entries(&ev),
+        // A resume never starts over silently: the damaged run's steps may
+        // still run. A new run (asked for, or a plain play) first kills them.
+        Err(e) if opts.resume == ResumeMode::Resume => return Err(e),
+        Err(_) => {
+            reap_damaged(env, &id, notes);
+            notes.push(format!("the latest run of this runbook and env, {id}, cannot be read: starting a new run"));
+            return Ok(None);
+        }
+    };
+    let unfinished = st.end.as_ref().is_none_or(|e| matches!(e.status, RunStatus::Interrupted | RunStatus::Refused))
+        && st.resumable();
+    match opts.resume {
+        ResumeMode::Fresh => {
+            reap_unfinished(env, &id, &st, notes);
+            Ok(None)
+        }
+        ResumeMode::Resume if st.resumable() => Ok(Some((id, st))),
+        ResumeMode::Resume => Err(Error::Refused(nothing_to_resume(rb, &id, &st, &env_flag))),
+        ResumeMode::Ask if unfinished => {
+            if ask_resume(&id, &st, opts, tty, &env_flag, rb)? {
+                Ok(Some((id, st)))
+            } else {
+                reap_unfinished(env, &id, &st, notes);
+                Ok(None)
+            }
+        }
+        ResumeMode::Ask => Ok(None),
+    }
+}
+
+/// The session's mode: the run's, narrowed by this session's flags, never
+/// widened.
+fn narrow(rb: &Runbook, run: &Mode, asked: &Mode, env: &str) -> Result<Mode> {
+    let widen = |what: String| {
+        Error::Refused(format!(
+            "--resume: {what}: a resume never widens a run\n  hint: start a new run for it: `runbook play {} --env {env} --fresh …`",
+            rb.id
+        ))
+    };
+    let mut m = run.clone();
+    if let Some(o) = &asked.only {
+        if run.only.as_ref().is_some_and(|r| r != o) {
+            return Err(widen(format!("the run was started with --only {}", run.only.as_deref().unwrap_or(""))));
+        }
+        if run.read_only && rb.step(o).is_some_and(|s| !s.attrs.read) {
+            return Err(widen(format!("the run is read-only (--read-only) and `{o}` changes the system")));
+        }
+        m.only = Some(o.clone());
+    }
+    if let Some(f) = &asked.from {
+        let pos = |id: &str| rb.steps.iter().position(|s| s.id == id);
+        if let Some(r) = &run.from
+            && pos(f) < pos(r)
+        {
+            return Err(widen(format!("the run was started --from {r}, which is after `{f}`")));
+        }
+        m.from = Some(f.clone());
+    }
+    m.read_only |= asked.read_only;
+    m.no_rollback |= asked.no_rollback;
+    if asked.jobs > 0 {
+        m.jobs = asked.jobs;
+    }
+    Ok(m)
+}
+
+/// Why `--resume` has nothing to resume, and the ways on.
+fn nothing_to_resume(rb: &Runbook, id: &str, st: &RunState, env_flag: &str) -> String {
+    let again = format!("runbook play {}{env_flag}", rb.id);
+    let mut m = format!("--resume: the latest run, {id}, {}", st.status_name());
+    if st.end.as_ref().is_some_and(|e| e.rolled_back) {
+        m.push_str(" and was rolled back");
+    }
+    m.push_str(": it is finished, there is nothing to resume");
+    m.push_str(&format!("\n  start a new run: `{again} --fresh`"));
+    m.push_str(&format!("\n  see what ran: `runbook report {id}`"));
+    m
+}
+
+fn ask_resume(id: &str, st: &RunState, opts: &PlayOptions, tty: bool, env_flag: &str, rb: &Runbook) -> Result<bool> {
+    let passed = st.steps.values().filter(|s| s.passed() && !s.undo).count();
+    let flight = st.in_flight();
+    let mut what = format!("{passed} step(s) passed");
+    if !flight.is_empty() {
+        what.push_str(&format!(", in flight: {}", flight.join(", ")));
+    }
+    let status = st.end.as_ref().map_or("did not finish", |e| e.status.name());
+    let operator = st.sessions.first().map(|s| s.operator.as_str()).unwrap_or("");
+    if matches!(opts.answers, Answers::Interactive) && tty {
+        let q = format!(
+            "An unfinished run {id} ({status}, {what}; started {} by {operator}).\nResume it? [Y]es / [n]o, start a fresh run / [q]uit: ",
+            st.started
+        );
+        let signals = prompt::SignalFlag::install();
+        return match prompt::choose(&q, &['y', 'n', 'f', 'q'], Some('y'), signals.flag()) {
+            Some('y') => Ok(true),
+            Some('n') | Some('f') => Ok(false),
+            None if signals.flag().load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(Error::Interrupted("interrupted: nothing was run".into()))
+            }
+            _ => Err(Error::Refused("no answer: nothing was run".into())),
+        };
+    }
+    Err(Error::Refused(format!(
+        "an unfinished run of this runbook and env exists: {id} ({status}, {what})\n  hint: `runbook play {}{env_flag} --resume` continues it, `--fresh` starts a new run",
+        rb.id
+    )))
+}
+
+/// A new run over an unfinished one: what still runs of the old run's steps
+/// in flight is killed, as a resume would, so the new run does not overlap it.
+fn reap_unfinished(env: &PlayEnv, id: &str, st: &RunState, notes: &mut Vec<String>) {
+    if st.end.is_some() {
+        return;
+    }
+    let key = env.store.run_key(id);
+    for step in st.in_flight() {
+        let n = super::process::reap_orphans(&key, Some(step)) + reap_recorded(st, step);
+        if n > 0 {
+            notes.push(format!("killed {n} leftover process(es) of step `{step}` from the unfinished run {id}"));
+        }
+    }
+}
+
+/// A new run over a run whose journal cannot be read: whatever of it still
+/// runs is killed, whichever step it belonged to.
+fn reap_damaged(env: &PlayEnv, id: &str, notes: &mut Vec<String>) {
+    let n = super::process::reap_orphans(&env.store.run_key(id), None);
+    if n > 0 {
+        notes.push(format!("killed {n} leftover process(es) of the damaged run {id}"));
+    }
+}
+
+/// What is left of the process group the journal recorded for a step in
+/// flight (processes whose environment was reset escape `reap_orphans`).
+fn reap_recorded(st: &RunState, step: &str) -> usize {
+    match st.step(step) {
+        Some(s) => s.pgid.map_or(0, |g| super::process::reap_group(g, s.born_ms)),
+        None => 0,
+    }
+}
+
+/// Restore the resumed run's variables, then make sure every variable the
+/// templates read has a value: ask on a terminal, else exit 2 naming them.
+fn settle_vars(
+    rb: &Runbook,
+    env: &PlayEnv,
+    opts: &mut PlayOptions,
+    previous: Option<&RunState>,
+    notes: &mut Vec<String>,
+    tty: bool,
+) -> Result<()> {
+    let mut again = Vec::new();
+    if let Some(p) = previous {
+        let (restored, secrets) = restore(rb, &mut opts.vars, &p.vars);
+        if !restored.is_empty() {
+            notes.push(format!("variables restored from run {}: {}", p.run, restored.join(" ")));
+        }
+        again = secrets;
+    }
+    if !env.ask_missing {
+        return Ok(());
+    }
+    let mut missing = crate::vars::missing(rb, &opts.vars);
+    for name in &again {
+        if !missing.iter().any(|m| &m.name == name) {
+            missing.push(crate::vars::Missing {
+                name: name.clone(),
+                used_by: Vec::new(),
+                secret: true,
+                file: rb.path.clone(),
+                line: rb.front_matter_line.unwrap_or(1),
+            });
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let run = previous.map(|p| p.run.as_str()).unwrap_or_default();
+    if !(matches!(opts.answers, Answers::Interactive) && tty) {
+        return Err(Error::Invalid(missing.iter().map(|m| unset(m, again.contains(&m.name), run)).collect()));
+    }
+    let n = missing.len();
+    crate::errln!(
+        "{n} variable{} not set; answers are recorded in the run's journal (secrets as ***):",
+        if n == 1 { " is" } else { "s are" }
+    );
+    let signals = prompt::SignalFlag::install();
+    for (i, m) in missing.iter().enumerate() {
+        let mut why = Vec::new();
+        let given_before = again.contains(&m.name);
+        if given_before {
+            why.push(format!("given to run {run}: the journal keeps it redacted; not echoed"));
+        } else if m.secret {
+            why.push("secret, not echoed".to_string());
+        }
+        if !m.used_by.is_empty() {
+            why.push(format!("used by {}", m.used_by.join(", ")));
+        }
+        let q = format!("  {} ({}): ", m.name, why.join("; "));
+        let value = loop {
+            match prompt::value(&q, m.secret || given_before, signals.flag()) {
+                prompt::Reply::Line(v) if v.is_empty() => continue,
+                prompt::Reply::Line(v) => break v,
+                prompt::Reply::Cancelled => return Err(Error::Interrupted("interrupted: nothing was run".into())),
+                _ => {
+                    let rest = missing[i..].iter().map(|m| unset(m, again.contains(&m.name), run)).collect();
+                    return Err(Error::Invalid(rest));
+                }
+            }
+        };
+        opts.vars.insert(m.name.clone(), crate::model::Value::String(value), Origin::Prompt);
+    }
+    Ok(())
+}
+
+/// The diagnostic for a variable that has no value and cannot be asked for.
+fn unset(m: &crate::vars::Missing, redacted: bool, run: &str) -> Diagnostic {
+    let n = &m.name;
+    let msg = if redacted {
+        format!("variable `{n}` was given to run {run}, whose journal keeps it redacted: give it again")
+    } else {
+        let mut msg = format!("undefined variable `{n}`");
+        if let Some(first) = m.used_by.first() {
+            msg.push_str(&format!(" in step `{first}`"));
+        }
+        if m.used_by.len() > 1 {
+            msg.push_str(&format!(" (also used by {})", m.used_by[1..].join(", ")));
+        }
+        msg
+    };
+    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).hint(format!(
+        "pass `--set {n}=…`{}, or play on a terminal without --yes to be asked",
+        if redacted { "" } else { " (or define it in front matter `vars` or the env profile)" }
+    ))
+}
+
+/// Take over the `--set`, alert and prompt values a run was given (non-secret
+/// ones; a new `--set` or alert wins). Returns the restored `name=value`s and
+/// the names that must be given again (secret, or journaled redacted).
+fn restore(rb: &Runbook, vars: &mut Resolved, recorded: &BTreeMap<String, VarRecord>) -> (Vec<String>, Vec<String>) {
+    let mut restored = Vec::new();
+    let mut again = Vec::new();
+    for (k, r) in recorded {
+        let origin = match r.origin.as_str() {
+            "set" => Origin::Set,
+            "alert" => Origin::Alert,
+            "prompt" => Origin::Prompt,
+            _ => continue,
+        };
+        if matches!(vars.origin.get(k), Some(Origin::Set | Origin::Alert | Origin::Prompt)) {
+            continue;
+        }
+        // A value that held a secret was journaled redacted: restoring the
+        // `***` would run with a wrong value.
+        if r.secret || rb.is_secret(k) || r.text().contains(crate::redact::MASK) {
+            again.push(k.clone());
+            continue;
+        }
+        vars.insert(k.clone(), r.value.clone(), origin);
+        restored.push(format!("{k}={}", r.text()));
+    }
+    (restored, again)
+}
+
+fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> {
+    let red = crate::preview::secret_redactor(rb, &opts.vars);
+    opts.vars
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let secret = rb.is_secret(k);
+            let value = if secret {
+                serde_json::Value::String(crate::redact::MASK.to_string())
+            } else {
+                match v {
+                    serde_json::Value::String(s) => serde_json::Value::String(red.redact(s).into_owned()),
+                    other => {
+                        let text = other.to_string();
+                        let shown = red.redact(&text);
+                        if shown == text { other.clone() } else { serde_json::Value::String(shown.into_owned()) }
+                    }
+                }
+            };
+            let origin = opts.vars.origin.get(k).map(|o| crate::run::event::name(o)).unwrap_or_default().to_string();
+            (k.clone(), VarRecord { value, origin, secret })
+        })
+        .collect()
+}
+
+fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
+    for (flag, v) in [("--from", &mode.from), ("--only", &mode.only)] {
+        let Some(id) = v else { continue };
+        let ok = rb.step_index(id).is_some_and(|i| dag.order.contains(&i));
+        if !ok {
+            let ids: Vec<&str> = dag.order.iter().map(|&i| rb.steps[i].id.as_str()).collect();
+            let hint = match crate::error::did_you_mean(id, ids.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => format!("steps: {}", ids.join(", ")),
+            };
+            return Err(Error::usage(format!("{flag} {id}: no such step in `{}`", rb.id), hint));
+        }
+    }
+    Ok(())
+}
+
+/// Every tool of `requires` must be on PATH (the sandbox's, in a rehearsal).
+fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
+    let path = super::process::path_with(env.path_prefix.as_deref());
+    let missing: Vec<&str> =
+        rb.requires.iter().filter(|t| super::process::which(t, Some(&path)).is_none()).map(String::as_str).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "runbook `{}` requires {} not found on PATH: {}\n  hint: install {}, or fix PATH (front matter `requires`)",
+        rb.id,
+        if missing.len() == 1 { "a tool" } else { "tools" },
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" },
+    )))
+}
+
+/// `runs/<id>/runbook.log`: the engine's own log (level from `RUNBOOK_LOG`,
+/// default `info`). Once per process; later plays in the same process keep
+/// the first file.
+pub fn init_tracing(dir: &std::path::Path) {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join("runbook.log"))
+        else {
+            return;
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_env("RUNBOOK_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    });
+}

@@ -1,0 +1,339 @@
+//! The embedded store: a directory (`.runbook/` by default) on this machine.
+//!
+//! ```text
+//! runs/<run-id>/journal.jsonl     the run's events (journal.rs)
+//! runs/<run-id>/<step>.log        each step's output
+//! runs/<run-id>/runbook.log       the engine's own log
+//! locks/<runbook>@<env>.lock      one play at a time (lock.rs)
+//! ```
+//!
+//! Directories are created 0700 and files 0600: a run's output is the
+//! operator's business. Run ids start with the UTC time, so the directory
+//! names sort as the runs started (`-2`, `-3`… numerically).
+
+pub mod journal;
+pub mod lock;
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::logs::{Chunks, LogSender, Logs};
+use super::{Durable, Holder, Latest, Lease, Prune, Store, Writer};
+use crate::error::{Error, Result};
+use crate::run::{Entry, Event};
+
+pub struct LocalStore {
+    pub root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf) -> Self {
+        LocalStore { root }
+    }
+
+    pub fn run_dir(&self, run: &str) -> PathBuf {
+        self.root.join("runs").join(run)
+    }
+
+    /// Run directories, oldest first (`-10` after `-9`).
+    fn dirs(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.root.join("runs")) else { return Vec::new() };
+        let mut v: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        v.sort_by(|a, b| natord::compare(a, b));
+        v
+    }
+}
+
+/// `mkdir -p` with mode 0700 for what it creates.
+pub fn make_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot create {}: {e}", dir.display())))
+}
+
+/// Does this run id name a run of runbook@env (`<time>-<runbook>-<env>`,
+/// then `-N` for runs of the same second)? Found by name, a run whose journal
+/// is damaged is still found.
+pub fn id_matches(id: &str, runbook: &str, env: &str) -> bool {
+    let Some(rest) = id.get(17..).filter(|_| id.as_bytes().get(16) == Some(&b'-')) else { return false };
+    let Some(tail) = rest.strip_prefix(runbook).and_then(|r| r.strip_prefix('-')).and_then(|r| r.strip_prefix(env))
+    else {
+        return false;
+    };
+    tail.is_empty() || tail.strip_prefix('-').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+impl Store for LocalStore {
+    fn name(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
+        let path = lock::path(&self.root, runbook, env);
+        Ok(Box::new(LocalLease { lock: lock::acquire(&path, me)?, me: me.clone() }))
+    }
+
+    fn runs(&self) -> Result<Vec<String>> {
+        Ok(self.dirs())
+    }
+
+    fn events(&self, run: &str) -> Result<Vec<Entry>> {
+        journal::read(&self.run_dir(run).join(journal::FILE))
+    }
+
+    fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
+        // Newest first; a directory is looked into only until the latest run
+        // of this runbook@env is found: a state directory collects thousands.
+        for id in self.dirs().into_iter().rev() {
+            let file = self.run_dir(&id).join(journal::FILE);
+            let first = std::fs::read_to_string(&file).ok().and_then(|t| t.lines().next().map(str::to_string));
+            let ours = match first.as_deref().map(serde_json::from_str::<Entry>) {
+                Some(Ok(Entry { event: Event::RunStart(r), .. })) => r.runbook == runbook && r.env == env,
+                // Damaged, empty or missing: the name says whose it was.
+                _ => id_matches(&id, runbook, env),
+            };
+            if !ours {
+                continue;
+            }
+            let events = if file.exists() {
+                journal::read(&file)
+            } else {
+                Err(journal::corrupt(&file, 1, "the journal is missing"))
+            };
+            return Ok(Some(Latest { id, events }));
+        }
+        Ok(None)
+    }
+
+    fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String> {
+        let runs = self.root.join("runs");
+        make_dir(&runs)?;
+        let err =
+            |what: &Path, e: std::io::Error| Error::Other(anyhow::anyhow!("cannot create {}: {e}", what.display()));
+        for n in 1.. {
+            let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+            let dir = runs.join(&id);
+            if dir.exists() {
+                continue;
+            }
+            // Written aside, then renamed into place: the run appears with
+            // its first event, or not at all.
+            let tmp = runs.join(format!(".new-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::DirBuilder::new().mode(0o700).create(&tmp).map_err(|e| err(&tmp, e))?;
+            let mut line = serde_json::to_string(&first(&id)).map_err(anyhow::Error::from)?;
+            line.push('\n');
+            let file = tmp.join(journal::FILE);
+            OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&file)
+                .and_then(|mut f| f.write_all(line.as_bytes()))
+                .map_err(|e| err(&file, e))?;
+            match std::fs::rename(&tmp, &dir) {
+                Ok(()) => return Ok(id),
+                // Another play took the id meanwhile.
+                Err(e) if dir.exists() => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    tracing::debug!("run id {id} taken: {e}");
+                    continue;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    return Err(err(&dir, e));
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn writer(&self, run: &str, _lease: &dyn Lease, durable: bool) -> Result<Box<dyn Writer>> {
+        let dir = self.run_dir(run);
+        make_dir(&dir)?;
+        let journal = journal::Journal::open(&dir.join(journal::FILE), durable)?;
+        let logs = Logs::start(Box::new(Files::new(&dir)))
+            .map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
+        Ok(Box::new(LocalWriter { journal, logs }))
+    }
+
+    fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.run_dir(run).join(format!("{step}.log"))) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("cannot read the log of `{step}` in run {run}: {e}").into()),
+        }
+    }
+
+    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
+        let ids = self.dirs();
+        let now = p.now.unwrap_or_else(std::time::SystemTime::now);
+        let keep_from = p.keep.map_or(0, |k| ids.len().saturating_sub(k));
+        let mut removed = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if p.keep.is_some() && i >= keep_from {
+                continue;
+            }
+            let started = id.get(..16).and_then(crate::time::parse_compact);
+            if let Some(age) = p.older_than {
+                // A name without a time is not ours to judge: kept.
+                let Some(t) = started else { continue };
+                if now.duration_since(t).unwrap_or_default() < age {
+                    continue;
+                }
+            }
+            if self.running(id) {
+                continue;
+            }
+            let dir = self.run_dir(id);
+            std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
+            removed.push(id.clone());
+        }
+        Ok(removed)
+    }
+
+    fn run_key(&self, run: &str) -> String {
+        let dir = self.run_dir(run);
+        std::fs::canonicalize(&dir).unwrap_or(dir).display().to_string()
+    }
+
+    fn local_dir(&self, run: &str) -> Option<PathBuf> {
+        Some(self.run_dir(run))
+    }
+}
+
+impl LocalStore {
+    /// Is a play of this run going on now? Its runbook@env lock is held.
+    fn running(&self, id: &str) -> bool {
+        let Ok(events) = self.events(id) else { return false };
+        let Some(Entry { event: Event::RunStart(r), .. }) = events.first() else { return false };
+        let path = lock::path(&self.root, &r.runbook, &r.env);
+        lock::held(&path)
+    }
+}
+
+struct LocalLease {
+    lock: lock::PlayLock,
+    me: Holder,
+}
+
+impl Lease for LocalLease {
+    fn took_over(&self) -> Option<&Holder> {
+        self.lock.took_over.as_ref()
+    }
+
+    fn set_run(&mut self, run: &str) {
+        self.lock.set_run(&self.me, run);
+    }
+}
+
+struct LocalWriter {
+    journal: journal::Journal,
+    logs: Logs,
+}
+
+impl Writer for LocalWriter {
+    fn append(&mut self, e: &Entry) -> Result<()> {
+        self.journal.append(e)
+    }
+
+    /// Written is enough: the kernel has it whatever happens to the engine
+    /// (the power-loss window is in [`journal`]).
+    fn durable(&mut self) -> Durable {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn logs(&self) -> LogSender {
+        self.logs.sender()
+    }
+
+    fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        self.journal.kicker().map(|k| Box::new(move || k.kick()) as Box<dyn Fn() + Send + Sync>)
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.journal.sync()
+    }
+}
+
+/// Step logs as files of the run directory: `<step>.log`, 0600.
+pub struct Files {
+    dir: PathBuf,
+    /// `None`: the file could not be opened; its output is dropped (a log
+    /// is a convenience, the journal is the record).
+    open: HashMap<String, Option<File>>,
+}
+
+impl Files {
+    pub fn new(dir: &Path) -> Self {
+        Files { dir: dir.to_path_buf(), open: HashMap::new() }
+    }
+}
+
+impl Chunks for Files {
+    fn write(&mut self, step: &str, data: &[u8], last: bool) {
+        let dir = &self.dir;
+        let f = self.open.entry(step.to_string()).or_insert_with(|| {
+            OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join(format!("{step}.log"))).ok()
+        });
+        if let Some(f) = f
+            && !data.is_empty()
+        {
+            let _ = f.write_all(data);
+        }
+        if last {
+            self.open.remove(step);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_of_the_same_second_sort_by_their_number() {
+        let state = tempfile::tempdir().unwrap();
+        let ids = [
+            "20261130T034244Z-a-local-10",
+            "20261130T034244Z-a-local",
+            "20261130T034244Z-a-local-9",
+            "20261130T034244Z-a-local-2",
+            "20261130T034245Z-a-local",
+        ];
+        for id in ids {
+            let d = state.path().join("runs").join(id);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(journal::FILE), "{}\n").unwrap();
+        }
+        let got = LocalStore::new(state.path().to_path_buf()).runs().unwrap();
+        assert_eq!(
+            got,
+            [
+                "20261130T034244Z-a-local",
+                "20261130T034244Z-a-local-2",
+                "20261130T034244Z-a-local-9",
+                "20261130T034244Z-a-local-10",
+                "20261130T034245Z-a-local"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_is_found_by_its_name() {
+        assert!(id_matches("20261130T034244Z-2.1-head-stall-devnet", "2.1-head-stall", "devnet"));
+        assert!(id_matches("20261130T034244Z-2.1-head-stall-devnet-12", "2.1-head-stall", "devnet"));
+        assert!(!id_matches("20261130T034244Z-2.1-head-stall-devnet-x", "2.1-head-stall", "devnet"));
+        assert!(!id_matches("20261130T034244Z-2.1-head-stall-prod", "2.1-head-stall", "devnet"));
+        assert!(!id_matches("20261130T034244Z-2.1-head-devnet", "2.1-head-stall", "devnet"));
+    }
+}

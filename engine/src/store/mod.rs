@@ -1,0 +1,156 @@
+//! Where runs live (SPEC §6): each run's events, its step logs, and the lock
+//! of each runbook@env. [`local`] keeps them under `.runbook/` (the embedded
+//! default); a `postgres://` state shares them with the team. Every store
+//! holds the same events ([`crate::run`]), so every command reads a run the
+//! same way whatever the store.
+//!
+//! A play takes the [`Lease`] of its runbook@env, then appends to its run
+//! through a [`Writer`]: an event is appended in order, and a step starts
+//! only once its `step-start` is [`Writer::durable`]. Step output goes to the
+//! store's log writer ([`logs`]) in chunks, off the step's path.
+
+pub mod local;
+pub mod logs;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::run::Entry;
+
+pub use local::LocalStore;
+
+/// Who holds (or held) a lock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Holder {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub since: String,
+    #[serde(default)]
+    pub run: String,
+}
+
+impl Holder {
+    /// This process, now.
+    pub fn me() -> Holder {
+        let (user, host) = operator();
+        Holder { user, host, pid: std::process::id(), since: crate::time::now_rfc3339(), run: String::new() }
+    }
+
+    pub fn operator(&self) -> String {
+        format!("{}@{}", self.user, self.host)
+    }
+}
+
+/// `user`, `host` of this process.
+pub fn operator() -> (String, String) {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
+    (user, host)
+}
+
+/// The latest run of a runbook@env, found even when its events cannot be read.
+pub struct Latest {
+    pub id: String,
+    pub events: Result<Vec<Entry>>,
+}
+
+/// What `runs --prune` removes: runs started before `older_than` ago, and
+/// beyond the newest `keep`; with both, a run must be both. A running run
+/// (its lock held) is never removed.
+#[derive(Debug, Clone, Default)]
+pub struct Prune {
+    pub older_than: Option<Duration>,
+    pub keep: Option<usize>,
+    pub now: Option<SystemTime>,
+}
+
+/// Resolves once what was appended is durable enough for a step to start.
+pub type Durable = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+pub trait Store: Send + Sync {
+    /// How messages name the store (never with a password).
+    fn name(&self) -> String;
+
+    /// Take the lock of runbook@env, or refuse (exit 3) naming its holder.
+    fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>>;
+
+    /// Every run id, oldest first.
+    fn runs(&self) -> Result<Vec<String>>;
+
+    /// A run's events, in order; an unreadable run is an error naming where.
+    fn events(&self, run: &str) -> Result<Vec<Entry>>;
+
+    /// The events after `seq` (the live view's follow-up reads).
+    fn events_after(&self, run: &str, seq: u64) -> Result<Vec<Entry>> {
+        Ok(self.events(run)?.into_iter().filter(|e| e.seq > seq).collect())
+    }
+
+    /// The latest run of runbook@env, if any.
+    fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>>;
+
+    /// A new run with an id made from `base`, unique in the store, holding
+    /// its first event (`first(id)`) from the moment it exists: a run is never
+    /// seen without its `run-start`, so an empty journal is always damage.
+    fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String>;
+
+    /// Append to `run` under `lease`. `durable`: survive a power loss (a
+    /// rehearsal's store does not need to).
+    fn writer(&self, run: &str, lease: &dyn Lease, durable: bool) -> Result<Box<dyn Writer>>;
+
+    /// A step's logged output, if any.
+    fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Remove old runs; returns the ids removed.
+    fn prune(&self, p: &Prune) -> Result<Vec<String>>;
+
+    /// What a run's step processes carry as `RUNBOOK_RUN_DIR`: unique on
+    /// this machine, it finds their leftovers after a crash.
+    fn run_key(&self, run: &str) -> String;
+
+    /// A directory of this machine for the run's own files (the engine's
+    /// log), where the store has one.
+    fn local_dir(&self, run: &str) -> Option<PathBuf>;
+}
+
+/// The lock of a runbook@env, held until dropped.
+pub trait Lease: Send {
+    /// The holder before us, who died holding it (named when taking over).
+    fn took_over(&self) -> Option<&Holder>;
+    /// Name the run in the lock once its id is known.
+    fn set_run(&mut self, run: &str);
+    /// Why the lock was lost, if it was: the play stops starting steps.
+    fn lost(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Appends a run's events and logs.
+pub trait Writer: Send {
+    /// Append (in order). Fails when the store cannot take it: the play then
+    /// stops starting steps (never run what cannot be recorded).
+    fn append(&mut self, e: &Entry) -> Result<()>;
+    /// Everything appended so far, durable enough for a step to start.
+    fn durable(&mut self) -> Durable;
+    /// The step logs' sender.
+    fn logs(&self) -> logs::LogSender;
+    /// Called when the play's loop goes idle (group commit).
+    fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>>;
+    /// Wait until everything appended is durable (the end of a play).
+    fn sync(&mut self) -> Result<()>;
+}
+
+/// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
+pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
+    Ok(Box::new(LocalStore::new(config.state.clone())))
+}

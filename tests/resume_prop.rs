@@ -1,0 +1,250 @@
+//! The invariant of resume with real processes: generated runbooks
+//! (parallel branches, `needs`, captures, `when` on stdout and exit codes,
+//! retries, `on-fail=continue`, undo blocks) are played once without
+//! interruption and once with `kill -9`s of the engine at random moments,
+//! each followed by `--resume`. Both must end with the same status for
+//! every step, the same undo blocks run, the same end; no step that had
+//! passed may run again. `RUNBOOK_SOAK_CASES` runs more cases
+//! (`scripts/soak`); the pure simulation of the same property, with
+//! thousands of cases, is `runner::dispatch::prop`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+use crate::common::*;
+use crate::play::{journal, rb, rb_cmd, text};
+
+#[derive(Debug, Clone)]
+struct StepSpec {
+    needs: Option<Vec<usize>>,
+    token: &'static str,
+    exit: i32,
+    when: Option<(u8, usize)>,
+    capture: bool,
+    cont: bool,
+    undo: bool,
+    /// Fails this many times before it passes (with `retry` to match).
+    flaky: u8,
+    sleep_ms: u8,
+}
+
+const TOKENS: [&str; 3] = ["ok", "WorkExpired", "degraded"];
+
+fn step(i: usize) -> impl Strategy<Value = StepSpec> {
+    let needs = if i == 0 {
+        Just(None).boxed()
+    } else {
+        prop_oneof![3 => Just(None), 2 => proptest::sample::subsequence((0..i).collect::<Vec<_>>(), 0..=i.min(2)).prop_map(Some)]
+            .boxed()
+    };
+    (
+        needs,
+        0..3usize,
+        prop_oneof![6 => Just(0), 1 => Just(1), 1 => Just(3)],
+        0..5u8,
+        any::<bool>(),
+        any::<bool>(),
+        0..3u8,
+        0..3u8,
+        0..40u8,
+    )
+        .prop_map(move |(needs, t, exit, w, capture, cont, undo, flaky, sleep_ms)| {
+            let deps: Vec<usize> = match &needs {
+                Some(n) => n.clone(),
+                None if i > 0 => vec![i - 1],
+                None => Vec::new(),
+            };
+            let when = (w < 4).then(|| deps.last().map(|&d| (w, d))).flatten();
+            StepSpec {
+                needs,
+                token: TOKENS[t],
+                exit,
+                when,
+                capture,
+                cont,
+                undo: undo == 0,
+                flaky: flaky.min(1),
+                sleep_ms,
+            }
+        })
+}
+
+fn spec() -> impl Strategy<Value = (Vec<StepSpec>, usize)> {
+    (3..8usize, 1..4usize).prop_flat_map(|(n, jobs)| ((0..n).map(step).collect::<Vec<_>>(), Just(jobs)))
+}
+
+/// Each step logs its run to `runs.txt` first, then does its work.
+fn markdown(steps: &[StepSpec]) -> String {
+    let mut md = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        let mut attrs = vec![format!("#s{i}")];
+        if let Some(n) = &s.needs {
+            attrs.push(format!("needs={}", n.iter().map(|d| format!("s{d}")).collect::<Vec<_>>().join(",")));
+        }
+        if let Some((kind, d)) = s.when {
+            let dep = &steps[d];
+            let cond = match kind {
+                0 => format!("'{}' in steps.s{d}.stdout", dep.token),
+                1 => format!("steps.s{d}.exit == {}", dep.exit),
+                2 if dep.capture => format!("c{d} == '{}'", dep.token),
+                _ => format!("steps.s{d}.status == 'passed'"),
+            };
+            attrs.push(format!("when=\"{cond}\""));
+        }
+        if s.capture {
+            attrs.push(format!("capture=c{i}"));
+        }
+        if s.cont {
+            attrs.push("on-fail=continue".into());
+        }
+        if s.flaky > 0 {
+            attrs.push("retry=2 delay=0s".into());
+        }
+        if s.undo {
+            attrs.push(format!("rollback=u{i}"));
+        }
+        // A flaky step fails its first attempt ever and passes a later one:
+        // with `retry=2` it ends as its exit code says, whatever the kills.
+        let flaky = if s.flaky > 0 {
+            format!("n=$(cat .att{i} 2>/dev/null || echo 0); echo $((n+1)) > .att{i}; [ \"$n\" -ge 1 ] || exit 7\n")
+        } else {
+            String::new()
+        };
+        md.push_str(&format!(
+            "```bash {{{}}}\necho s{i} >> runs.txt\n{flaky}sleep 0.0{:02}\necho {}\nexit {}\n```\n\n",
+            attrs.join(" "),
+            s.sleep_ms,
+            s.token,
+            s.exit
+        ));
+    }
+    for (i, s) in steps.iter().enumerate() {
+        if s.undo {
+            md.push_str(&format!("```bash {{#u{i} undo}}\necho u{i} >> runs.txt\necho undone\n```\n\n"));
+        }
+    }
+    md
+}
+
+/// What a run decided: each step's status, the undo blocks that passed, the end.
+fn decisions(dir: &Path) -> (BTreeMap<String, String>, BTreeSet<String>, String) {
+    let o = rb(dir, &["report", "latest", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    let mut steps = BTreeMap::new();
+    let mut undone = BTreeSet::new();
+    for s in r["steps"].as_array().expect("steps") {
+        let id = s["step"].as_str().unwrap_or_default().to_string();
+        let status = s["status"].as_str().unwrap_or_default().to_string();
+        if s["undo"].as_bool() == Some(true) {
+            if status == "passed" {
+                undone.insert(id);
+            }
+        } else {
+            steps.insert(id, status);
+        }
+    }
+    (steps, undone, r["status"].as_str().unwrap_or_default().to_string())
+}
+
+/// Steps whose latest end in the journal is `passed`.
+fn passed(dir: &Path) -> BTreeSet<String> {
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    for l in journal(dir).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else { continue };
+        let step = v["step"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("step-end") => {
+                last.insert(step, v["status"].as_str().unwrap_or_default().to_string());
+            }
+            Some("step-start") => {
+                last.insert(step, "started".into());
+            }
+            _ => {}
+        }
+    }
+    last.into_iter().filter(|(_, s)| s == "passed").map(|(k, _)| k).collect()
+}
+
+fn runs(dir: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in std::fs::read_to_string(dir.join("runs.txt")).unwrap_or_default().lines() {
+        *m.entry(l.to_string()).or_default() += 1;
+    }
+    m
+}
+
+fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseError> {
+    // With real processes, which parallel steps are already running when a
+    // failure stops the play is a matter of timing, kills or not: steps run
+    // in parallel only where no failure stops the play (the simulation in
+    // `runner::dispatch::prop` covers parallel stops, with a fixed order).
+    let stops = steps.iter().any(|s| s.exit != 0 && !s.cont);
+    let jobs = if stops { 1 } else { jobs };
+    let md = markdown(steps);
+    let jobs = jobs.to_string();
+    let play = ["play", "p", "--yes", "--jobs", jobs.as_str()];
+    let whole = Test::new().runbook("p", &md);
+    let o = rb(whole.path(), &play);
+    prop_assert!(matches!(o.status.code(), Some(0 | 1)), "{}\n{md}", text(&o));
+    let want = decisions(whole.path());
+
+    let cut = Test::new().runbook("p", &md);
+    let dir = cut.path();
+    let mut first = true;
+    for &ms in kills {
+        let before = runs(dir);
+        let done = passed(dir);
+        let mut args: Vec<&str> = play.to_vec();
+        if !first {
+            args.push("--resume");
+        }
+        let mut child = rb_cmd(dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().expect("wait");
+        let after = runs(dir);
+        for s in &done {
+            prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);
+        }
+        first = false;
+        if status.code().is_some() {
+            break; // it had ended before the kill
+        }
+    }
+    // Resume until the run ends (a run that ended says so and exits 3).
+    for _ in 0..3 {
+        let before = runs(dir);
+        let done = passed(dir);
+        let mut args: Vec<&str> = play.to_vec();
+        args.push("--resume");
+        let o = rb(dir, &args);
+        let after = runs(dir);
+        for s in &done {
+            prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);
+        }
+        if o.status.code() != Some(130) {
+            break;
+        }
+    }
+    let got = decisions(dir);
+    prop_assert_eq!(&got.0, &want.0, "step decisions differ\n{}\n--- journal\n{}", md, journal(dir));
+    prop_assert_eq!(&got.1, &want.1, "undo blocks differ\n{}", md);
+    prop_assert_eq!(&got.2, &want.2, "ends differ\n{}", md);
+    Ok(())
+}
+
+#[test]
+fn kill_9_anywhere_then_resume_decides_as_without_the_kills() {
+    let cases = std::env::var("RUNBOOK_SOAK_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    let kills = proptest::collection::vec(5..250u64, 1..4);
+    runner
+        .run(&(spec(), kills), |((steps, jobs), kills)| check(&steps, jobs, &kills))
+        .unwrap_or_else(|e| panic!("{e}"));
+}

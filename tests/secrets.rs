@@ -1,0 +1,386 @@
+//! The secret-leak sweep (SPEC §6, issue 20): runbooks use secrets in every
+//! form (scalar, list, map, quoted, coloured with ANSI escapes, split across
+//! reads, on stderr, captured; given by `--set`, `--set-file`,
+//! `RUNBOOK_VAR_`, an env profile, a fixture), and every byte the engine
+//! writes is searched for every form of every secret value.
+//!
+//! What is swept is a list of [`Source`]s: each command's stdout and stderr,
+//! and every file under the project that is not one of the test's own
+//! inputs (the state dir with its journals, logs and locks, goldens written
+//! by `--bless`, …). A new sink (a database, a web page) is one more
+//! `Source`: its bytes, by a name.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::*;
+
+/// The secrets, each with a value that appears nowhere else.
+struct Secrets(Vec<(&'static str, String)>);
+
+impl Secrets {
+    fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, v)| v.as_str())
+    }
+}
+
+/// A piece of what the engine wrote.
+enum Source {
+    /// A command's output, by the command line.
+    Output(String, Output),
+    /// Every file under a directory, but these (the test's inputs).
+    Tree(PathBuf, Vec<PathBuf>),
+}
+
+impl Source {
+    /// `(name, bytes)` of everything this source holds.
+    fn bytes(&self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            Source::Output(cmd, o) => {
+                vec![(format!("`{cmd}` stdout"), o.stdout.clone()), (format!("`{cmd}` stderr"), o.stderr.clone())]
+            }
+            Source::Tree(root, inputs) => files(root)
+                .into_iter()
+                .filter(|p| !inputs.iter().any(|i| p == i))
+                .map(|p| (p.strip_prefix(root).unwrap_or(&p).display().to_string(), std::fs::read(&p).unwrap()))
+                .collect(),
+        }
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// The forms a value can take in a sink: as it is, JSON-escaped, shell- and
+/// HTML-quoted.
+fn forms(v: &str) -> Vec<String> {
+    let json = serde_json::to_string(v).unwrap();
+    let mut out = vec![v.to_string(), json[1..json.len() - 1].to_string(), json];
+    out.extend(shlex::try_quote(v).ok().map(|q| q.into_owned()));
+    out.push(v.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;"));
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The text as found, without line breaks (a secret cut into two display
+/// lines), and without escape sequences (a secret with colours inside).
+fn views(bytes: &[u8]) -> Vec<(&'static str, String)> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let joined: String = text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+    let plain = strip_escapes(&text);
+    vec![("as written", text), ("lines joined", joined), ("escapes removed", plain)]
+}
+
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('[') => {
+                for c in it.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = it.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && it.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every leak: source, view, secret and form, with the text around it.
+fn sweep(sources: &[Source], secrets: &Secrets) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for src in sources {
+        for (name, bytes) in src.bytes() {
+            for (view, text) in views(&bytes) {
+                for (secret, value) in &secrets.0 {
+                    for form in forms(value) {
+                        if let Some(at) = text.find(&form) {
+                            let from = text[..at].char_indices().rev().nth(40).map_or(0, |(i, _)| i);
+                            let to = (at + form.len() + 40).min(text.len());
+                            let to = (to..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+                            leaks.push(format!("{name} ({view}): {secret} as {form:?}: …{}…", &text[from..to]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    leaks.sort();
+    leaks.dedup();
+    leaks
+}
+
+fn assert_clean(sources: &[Source], secrets: &Secrets) {
+    let leaks = sweep(sources, secrets);
+    assert!(leaks.is_empty(), "{} secret leak(s):\n{}", leaks.len(), leaks.join("\n"));
+}
+
+/// Run the binary in the project, with extra environment.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Source {
+    let mut c = std::process::Command::new(bin());
+    c.args(args).current_dir(dir).env_remove("RUNBOOK_CONFIG").env("NO_COLOR", "1").env("RUNBOOK_LOG", "info");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.stdin(std::process::Stdio::null()).output().unwrap();
+    Source::Output(args.join(" "), out)
+}
+
+const CONFIG: &str = r#"
+default_env = "devnet"
+
+[env.devnet]
+namespace = "animica-devnet"
+keys = ["aaaa1111zz", "bbbb2222zz"]
+
+[env.devnet.cfg]
+user = "ops"
+pass = "cfgpass-9876"
+
+[env.devnet.nested]
+inner = { deep = "deep-leaf-4321" }
+
+[rehearse]
+stub = ["kubectl"]
+"#;
+
+/// Every form of use, in one runbook. `api_token` is captured (computed,
+/// so that the runbook's text does not hold it); the others come from
+/// outside.
+const RUNBOOK: &str = r#"
+---
+secrets: [keys, cfg, nested, quoted]
+vars:
+  db_password: ~
+---
+# Secrets
+
+```bash {#scalar read}
+echo "pw={{ db_password }} file={{ file_secret }} env={{ env_secret }}"
+```
+
+```bash {#list read}
+for k in {{ keys }}; do echo "key=$k"; done
+echo "all: {{ keys | join(',') | safe }}"
+```
+
+```bash {#map read}
+echo "pass={{ cfg.pass }} deep={{ nested.inner.deep }}"
+```
+
+```python {#quoted read}
+print("q=" + {{ quoted }})
+```
+
+```bash {#coloured read}
+echo "pw={{ db_password }}{{ db_password }}" | grep --color=always pw-scalar
+printf 'x=pw-sc\033[31mal\033[0mar-XQ77\n'
+```
+
+```bash {#split read}
+head -c 65533 /dev/zero | tr '\0' a
+printf '%s\n' {{ db_password }}
+head -c 70000 /dev/zero | tr '\0' b
+printf '%s' {{ env_secret }} | head -c 5
+printf '%s\n' {{ env_secret }} | tail -c +6
+```
+
+```bash {#stderr read}
+echo "err={{ db_password }} {{ cfg.pass }}" >&2
+```
+
+```bash {#token read capture=api_token}
+t="tok-captured-$((5100 + 50))"
+echo "$t"
+echo "debug: got $t" >&2
+```
+
+```bash {#use-token read}
+echo "using {{ api_token }}"
+```
+
+```bash {#fails read on-fail=continue}
+echo "failing with {{ db_password }}"
+exit 3
+```
+"#;
+
+fn secrets() -> Secrets {
+    Secrets(vec![
+        ("db_password (--set, scalar)", "pw-scalar-XQ77".into()),
+        ("file_secret (--set-file)", "from-a-file-8812".into()),
+        ("env_secret (RUNBOOK_VAR_)", "from-the-env-6603".into()),
+        ("keys[0] (env profile list)", "aaaa1111zz".into()),
+        ("keys[1] (env profile list)", "bbbb2222zz".into()),
+        ("cfg.pass (env profile table)", "cfgpass-9876".into()),
+        ("nested.inner.deep (nested table)", "deep-leaf-4321".into()),
+        ("quoted (quote and backslash)", "Qw\"Er\\Ty-77".into()),
+        ("api_token (captured)", "tok-captured-5150".into()),
+    ])
+}
+
+/// The project, and the files that are its inputs (they hold the values).
+fn project() -> (Test, Vec<PathBuf>) {
+    let t = Test::new()
+        .config(CONFIG)
+        .runbook("s", RUNBOOK)
+        .file("secret.txt", "from-a-file-8812\n")
+        // A non-secret name, secret by the runbook's `secrets`.
+        .file("quoted.txt", "Qw\"Er\\Ty-77");
+    let inputs = ["runbook.toml", "runbooks/s.md", "secret.txt", "quoted.txt"].map(|f| t.path().join(f)).to_vec();
+    (t, inputs)
+}
+
+fn secret_args() -> Vec<&'static str> {
+    vec![
+        "--set",
+        "db_password=pw-scalar-XQ77",
+        "--set-file",
+        "file_secret=secret.txt",
+        "--set-file",
+        "quoted=quoted.txt",
+    ]
+}
+
+const ENV: &[(&str, &str)] = &[("RUNBOOK_VAR_env_secret", "from-the-env-6603")];
+
+#[test]
+fn a_play_and_everything_it_leaves_never_show_a_secret() {
+    let (t, inputs) = project();
+    let dir = t.path();
+    let mut args = vec!["play", "s", "--yes"];
+    args.extend(secret_args());
+    let play = run(dir, &args, ENV);
+    if let Source::Output(_, o) = &play {
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        // The play ran every form (one step fails on purpose).
+        assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        for shown in [
+            "[list] key=***",
+            "[map] pass=*** deep=***",
+            "[quoted] q=***",
+            "[coloured] x=***",
+            "[stderr] err=*** ***",
+            "[use-token] using ***",
+        ] {
+            assert!(stdout.contains(shown), "{shown:?} not in:\n{stdout}");
+        }
+    }
+    let mut sources = vec![play];
+    let mut plan = vec!["plan", "s"];
+    plan.extend(secret_args());
+    sources.push(run(dir, &plan, ENV));
+    let mut plan_json = plan.clone();
+    plan_json.push("--json");
+    sources.push(run(dir, &plan_json, ENV));
+    for cmd in [
+        &["report", "latest"][..],
+        &["report", "latest", "--format", "json"],
+        &["runs", "--json"],
+        &["show", "s"],
+        &["show", "s", "--json"],
+    ] {
+        sources.push(run(dir, cmd, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    assert_clean(&sources, &secrets());
+}
+
+#[test]
+fn the_sweep_finds_a_leak_in_every_view() {
+    // The sweep itself: a leak as written, split over two lines, or with
+    // escapes inside, in a file or an output, is found.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.log"), "x pw-scal\nar-XQ77 y").unwrap();
+    std::fs::write(dir.path().join("b.json"), "{\"v\":\"Qw\\\"Er\\\\Ty-77\"}").unwrap();
+    std::fs::write(dir.path().join("c.txt"), "\u{1b}[31mcfgpass\u{1b}[0m-9876").unwrap();
+    let found = sweep(&[Source::Tree(dir.path().to_path_buf(), Vec::new())], &secrets());
+    let names: Vec<&str> = found.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert!(names.contains(&"a.log") && names.contains(&"b.json") && names.contains(&"c.txt"), "{found:#?}");
+}
+
+/// A rehearsal's secrets come from its scenario, and its stubs see them.
+const FIXTURE: &str = r#"
+[[scenario]]
+name = "with-secrets"
+vars = { db_password = "pw-scalar-XQ77", file_secret = "from-a-file-8812", env_secret = "from-the-env-6603", quoted = "Qw\"Er\\Ty-77" }
+  [[scenario.stub]]
+  cmd = "kubectl --token * get pods"
+  stdout = "pod/a\n"
+  [scenario.expect]
+  outcome = "passed"
+"#;
+
+const REHEARSED: &str = r#"
+---
+secrets: [keys, cfg, nested, quoted]
+vars:
+  db_password: ~
+---
+# Rehearsed
+
+```bash {#pods read}
+kubectl --token {{ db_password }} get pods
+echo "pw={{ db_password }}" >&2
+```
+"#;
+
+fn rehearsal_project() -> (Test, Vec<PathBuf>) {
+    let t = Test::new().config(CONFIG).runbook("r", REHEARSED).file("fixtures/r.toml", FIXTURE);
+    let inputs = ["runbook.toml", "runbooks/r.md", "fixtures/r.toml"].map(|f| t.path().join(f)).to_vec();
+    (t, inputs)
+}
+
+#[test]
+fn check_output_in_every_format_never_shows_a_secret() {
+    let (t, inputs) = rehearsal_project();
+    let dir = t.path();
+    let mut sources = Vec::new();
+    for format in ["human", "json", "github"] {
+        sources.push(run(dir, &["check", "--format", format, "runbooks/r.md"], &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    assert_clean(&sources, &secrets());
+}
+
+// Rehearsal transcripts, goldens, diffs and junit print a stubbed call's
+// argv as it was (`> kubectl --token pw-scalar-XQ77 get pods`): that is
+// issue 20 item 7, the rehearsal helper's. Only this test waits for it.
+#[test]
+#[ignore = "needs the rehearsal transcript masking (issue 20 item 7)"]
+fn rehearsal_transcripts_goldens_and_junit_never_show_a_secret() {
+    let (t, inputs) = rehearsal_project();
+    let dir = t.path();
+    let golden = FIXTURE.replace("outcome = \"passed\"", "outcome = \"passed\"\n  transcript = \"r.golden.txt\"");
+    std::fs::write(dir.join("fixtures/r.toml"), golden).unwrap();
+    let sources = vec![
+        run(dir, &["play", "r", "--dry-run"], &[]),
+        run(dir, &["check", "--bless", "runbooks/r.md"], &[]),
+        run(dir, &["check", "--format", "junit", "runbooks/r.md"], &[]),
+        run(dir, &["check", "--format", "json", "runbooks/r.md"], &[]),
+        Source::Tree(dir.to_path_buf(), inputs),
+    ];
+    assert_clean(&sources, &secrets());
+}
