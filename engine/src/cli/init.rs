@@ -134,6 +134,13 @@ jobs:
         run: cargo install --locked --git "$RUNBOOK_GIT" runbook
         env:
           RUNBOOK_GIT: https://github.com/your-org/runbook
+      # shellcheck's findings, by the content of each page: unchanged pages
+      # are not checked again (runbook keeps them in .runbook/cache).
+      - uses: actions/cache@v4
+        with:
+          path: .runbook/cache
+          key: runbook-${{ github.sha }}
+          restore-keys: runbook-
       - name: runbook check
         run: runbook check --format github
 "#;
