@@ -327,3 +327,107 @@ fn a_reference_to_a_step_that_does_not_exist_is_an_error() {
     assert!(f.stdout.contains("refers to `steps.miner-lgo` in its body"), "{}", f.stdout);
     assert!(!f.stdout.contains("`steps.count` in"), "a known step is fine: {}", f.stdout);
 }
+
+// ---- Plain pages (issue 16): linted like runbooks' blocks ----
+
+#[test]
+fn a_plain_page_is_checked_not_skipped() {
+    let page = "# Notes\n\nRestart it:\n\n```bash\nkubectl rollout restart deploy/web\nkubectl get deploy web -o wide\"\n```\n";
+    let f = Test::new()
+        .file("runbooks/notes.md", page)
+        .args(["check", "runbooks/notes.md"])
+        .status(1)
+        .stdout_has("runbooks/notes.md:7: error[shell-syntax]: bash syntax error in documentation block")
+        .run();
+    assert!(f.stdout.contains("FAILED: 0 runbooks, 1 plain pages, 1 errors, 0 warnings"), "{}", f.stdout);
+    // Under runbooks/ without a path, and any other path given.
+    Test::new().file("runbooks/notes.md", page).args(["check"]).status(1).stdout_has("notes.md:7").run();
+    Test::new()
+        .file("docs/ops/notes.md", page)
+        .args(["check", "docs"])
+        .status(1)
+        .stdout_has("docs/ops/notes.md:7")
+        .run();
+    // A clean page is counted, not listed.
+    Test::new()
+        .file("runbooks/ok.md", "# Ok\n\n```bash\nkubectl get pods\n```\n")
+        .args(["check", "--format", "json"])
+        .stdout_lacks("ok.md")
+        .stdout_has("\"pages\": 1")
+        .run();
+}
+
+#[test]
+fn a_placeholder_no_longer_hides_a_syntax_error() {
+    for (body, hint) in [
+        ("kubectl get deploy web -o wide\" <deployment>", "{{ deployment }}"),
+        ("git commit -m \"<change-description>\" && echo \"", "{{ change_description }}"),
+        ("kubectl delete pdb <service>-pdb; echo (", "{{ service }}"),
+    ] {
+        let md = format!("# A\n\n```bash\n{body}\n```\n");
+        let f = Test::new().file("runbooks/a.md", &md).args(["check", "--format", "json"]).status(1).run();
+        let j = f.json();
+        let codes: Vec<(String, i64)> = j["runbooks"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["code"].as_str().unwrap().to_string(), d["line"].as_i64().unwrap()))
+            .collect();
+        assert!(codes.contains(&("placeholder".into(), 4)), "{body}: {codes:?}");
+        assert!(codes.iter().any(|(c, _)| c == "shell-syntax"), "{body}: {codes:?}");
+        assert!(f.stdout.contains(hint), "{body}: {}", f.stdout);
+    }
+}
+
+#[test]
+fn each_shellcheck_finding_once() {
+    if std::process::Command::new("shellcheck").arg("--version").output().is_err() {
+        return;
+    }
+    let md = "# A\n\n```bash {#a}\necho a > x.txt > y.txt > z.txt\n```\n";
+    let f = Test::new().file("runbooks/a.md", md).args(["check"]).status(1).run();
+    assert_eq!(f.stdout.matches("shellcheck SC2261").count(), 1, "{}", f.stdout);
+}
+
+#[test]
+fn shellcheck_is_not_given_a_huge_line() {
+    if std::process::Command::new("shellcheck").arg("--version").output().is_err() {
+        return;
+    }
+    let md = format!("# A\n\n```bash\necho {}\n```\n", "x".repeat(5000));
+    Test::new()
+        .file("runbooks/a.md", &md)
+        .args(["check"])
+        .stdout_has("runbooks/a.md:3: warning[shellcheck-skipped]: documentation block is too large for shellcheck")
+        .run();
+}
+
+#[test]
+fn hazards_of_steps_are_errors_and_the_safe_twin_passes() {
+    let md = "# A\n\n```bash {#logs read}\nkubectl logs -f deploy/web\n```\n\n```bash {#shell}\nkubectl exec -it web-0 -- sh\n```\n\n```bash {#look read}\nkubectl scale deploy/web --replicas=0\n```\n";
+    Test::new()
+        .runbook("a", md)
+        .args(["check"])
+        .status(1)
+        .stdout_has("a.md:4: error[never-ending]: step `logs` runs `kubectl logs -f deploy/web`, which never ends (kubectl logs -f), and has no `timeout`")
+        .stdout_has("a.md:8: error[needs-terminal]: step `shell` runs `kubectl exec -it web-0 -- sh`, which needs a terminal")
+        .stdout_has("a.md:12: error[write-in-read]: step `look` is marked `read` but runs `kubectl scale deploy/web --replicas=0`")
+        .run();
+    let safe = "# A\n\n```bash {#logs read}\nkubectl logs --tail=100 deploy/web\n```\n\n```bash {#shell}\nkubectl exec web-0 -- cat /etc/hostname\n```\n\n```bash {#look read}\nkubectl get deploy/web\n```\n";
+    Test::new().runbook("a", safe).args(["check"]).stdout_lacks("error[").run();
+}
+
+/// Lists, quotes, CRLF, tildes and wiki front matter: the lines are right.
+#[test]
+fn pages_of_every_shape() {
+    let md = "---\r\ntags: [redis]\r\nowner: sre\r\nvar:\r\n  x: 1\r\n---\r\n# P\r\n\r\n- step one:\r\n  ```bash\r\n  kubectl logs <pod>\r\n  ```\r\n\r\n> ~~~sh\r\n> echo (\r\n> ~~~\r\n";
+    let f = Test::new().file("runbooks/p.md", md).args(["check"]).status(1).run();
+    for want in [
+        "runbooks/p.md:4: warning[front-matter-key]: front matter key `var` is not a runbook key",
+        "did you mean `vars`?",
+        "runbooks/p.md:11: warning[placeholder]: `<pod>` placeholder",
+        "runbooks/p.md:15: error[shell-syntax]: sh syntax error",
+    ] {
+        assert!(f.stdout.contains(want), "no {want:?} in\n{}", f.stdout);
+    }
+}

@@ -4,7 +4,10 @@ mod common;
 
 mod check;
 mod cli;
+mod complete;
 mod faults;
+mod import;
+mod init;
 mod layering;
 mod mdbook;
 mod observe;

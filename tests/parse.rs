@@ -90,8 +90,73 @@ fn front_matter_wrong_type() {
 }
 
 #[test]
-fn front_matter_unknown_key() {
-    bad("---\ntitel: x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "titel", "title"]);
+fn front_matter_near_miss_is_a_warning_with_did_you_mean() {
+    // Wiki keys are metadata; a key that looks like a runbook key misspelt is
+    // a warning of check, at its line, and the runbook still plans.
+    let md = "---\ntitel: x\n---\n# T\n\n```bash {#a}\n:\n```\n";
+    Test::new().runbook("bad", md).args(["plan", "bad"]).run();
+    Test::new()
+        .runbook("bad", md)
+        .args(["check"])
+        .stdout_has("runbooks/bad.md:2: warning[front-matter-key]: front matter key `titel` is not a runbook key")
+        .stdout_has("did you mean `title`?")
+        .run();
+}
+
+#[test]
+fn wiki_front_matter_is_kept_and_shown() {
+    let md = "---\ntitle: Redis failover\ntags: [redis, database]\nowner: team-sre\nseverity: 2\n---\n# T\n\n```bash {#a read}\n:\n```\n";
+    let f = Test::new()
+        .runbook("r", md)
+        .args(["show", "r"])
+        .stdout_has("  tags:     redis, database")
+        .stdout_has("  owner:    team-sre")
+        .stdout_has("  severity: 2")
+        .run();
+    assert!(f.stdout.starts_with("r — Redis failover"), "{}", f.stdout);
+    let j = Test::new().runbook("r", md).args(["show", "r", "--json"]).run().json();
+    assert_eq!(j["runbook"]["meta"]["tags"], serde_json::json!(["redis", "database"]));
+    assert_eq!(j["runbook"]["meta"]["severity"], 2);
+    Test::new().runbook("r", md).args(["check"]).stdout_lacks("front-matter").run();
+}
+
+#[test]
+fn list_tells_plain_pages_from_runbooks() {
+    let t = || {
+        Test::new()
+            .runbook("a", "# A\n\n```bash {#x read}\n:\n```\n")
+            // Wiki front matter, a list item, a quote with a tilde fence, CRLF.
+            .file(
+                "runbooks/wiki.md",
+                "---\r\ntags: [ops]\r\n---\r\n# Wiki page\r\n\r\n1. Look:\r\n   ```bash\r\n   kubectl get pods\r\n   ```\r\n\r\n> ~~~sh\r\n> echo \"a 'quoted' word\"\r\n> ~~~\r\n\r\n```text\r\nnot shell\r\n```\r\n",
+            )
+            .file("runbooks/SUMMARY.md", "# Summary\n")
+            // Front matter that configures a run makes a runbook, even without steps yet.
+            .file("runbooks/draft.md", "---\nvars:\n  ns: x\n---\n# Draft\n")
+    };
+    t().args(["list"])
+        .stdout_lacks("wiki")
+        .stderr_has("2 runbooks, 2 plain pages (no steps): `runbook list --all` lists them")
+        .run();
+    t().args(["list", "--all"])
+        .stdout_has("runbooks/wiki.md     page      Wiki page (2 shell blocks)")
+        .stdout_has("a                     1 steps  A")
+        .stdout_has("draft                 0 steps  Draft")
+        .run();
+    let j = t().args(["list", "--all", "--json"]).run().json();
+    let kinds: Vec<(&str, &str)> =
+        j.as_array().unwrap().iter().map(|i| (i["path"].as_str().unwrap(), i["kind"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("runbooks/a.md", "runbook"),
+            ("runbooks/draft.md", "runbook"),
+            ("runbooks/SUMMARY.md", "page"),
+            ("runbooks/wiki.md", "page")
+        ]
+    );
+    // A page with front matter but no step is a page: `plan` says so and how to convert it.
+    t().args(["plan", "runbooks/wiki.md"]).status(2).stderr_has("no steps").stderr_has("runbook import").run();
 }
 
 #[test]

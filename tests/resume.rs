@@ -18,7 +18,7 @@ pub fn counts(dir: &Path) -> BTreeMap<String, usize> {
 }
 
 /// Steps whose latest step-end in the journal is `passed`.
-fn passed(dir: &Path) -> BTreeSet<String> {
+pub fn passed(dir: &Path) -> BTreeSet<String> {
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     for l in journal(dir).lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else { continue };

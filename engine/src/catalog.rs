@@ -8,12 +8,16 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, did_you_mean};
 use crate::model::Runbook;
-use crate::parse;
+use crate::parse::{self, Page};
 
 /// Every runbook under the configured directory, and the files that look like
 /// runbooks but do not parse.
 pub struct Catalog {
     pub runbooks: Vec<Runbook>,
+    /// The other markdown pages (no step): parsed by [`Catalog::load_all`],
+    /// only counted by [`Catalog::load`].
+    pub pages: Vec<Runbook>,
+    pub plain_pages: usize,
     pub broken: Vec<(PathBuf, Error)>,
 }
 
@@ -56,39 +60,55 @@ impl Catalog {
         Ok(Catalog::from_files(&markdown_files(&config.runbooks), &config.root))
     }
 
-    /// Parse files (in parallel when there are many); wiki-only pages (no
-    /// front matter, no steps) are skipped silently.
+    /// [`Catalog::load`], with the plain pages parsed too (`list --all`).
+    pub fn load_all(config: &Config) -> Result<Catalog> {
+        let mut cat = Catalog::load(config)?;
+        if cat.plain_pages > 0 {
+            cat = Catalog::parse_files(&markdown_files(&config.runbooks), &config.root, true);
+        }
+        Ok(cat)
+    }
+
+    /// Parse files (in parallel when there are many); plain pages (no step)
+    /// are only counted.
     pub fn from_files(files: &[PathBuf], root: &Path) -> Catalog {
+        Catalog::parse_files(files, root, false)
+    }
+
+    fn parse_files(files: &[PathBuf], root: &Path, keep_pages: bool) -> Catalog {
         let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let one = |f: &PathBuf| {
-            let bytes = match std::fs::read(f) {
-                Ok(b) => b,
-                Err(e) => return Some(Err((f.clone(), Error::Other(e.into())))),
-            };
-            if let Ok(text) = std::str::from_utf8(&bytes)
+        // `None`: a plain page, known as one without parsing it.
+        let one = |f: &PathBuf| -> std::result::Result<Option<Page>, (PathBuf, Error)> {
+            let bytes = std::fs::read(f).map_err(|e| (f.clone(), Error::Other(e.into())))?;
+            if !keep_pages
+                && let Ok(text) = std::str::from_utf8(&bytes)
                 && !parse::looks_like_runbook(text)
             {
-                return None;
+                return Ok(None);
             }
             let shown = relative_to(f, &abs_root);
-            match parse::parse_bytes(&shown, &bytes) {
-                Err(e) if parse::is_wiki_page(&e) => None,
-                r => Some(r.map_err(|e| (f.clone(), e))),
-            }
+            parse::parse_page_bytes(&shown, &bytes).map(Some).map_err(|e| (f.clone(), e))
         };
         // A runbook parses in tens of microseconds; starting a thread pool
         // costs more than parsing a project's few, and its idle threads spin
         // for a while on the CPUs the play's first steps need.
-        let results: Vec<Option<std::result::Result<Runbook, (PathBuf, Error)>>> = if files.len() < PARALLEL_FROM {
+        let results: Vec<std::result::Result<Option<Page>, (PathBuf, Error)>> = if files.len() < PARALLEL_FROM {
             files.iter().map(one).collect()
         } else {
             files.par_iter().map(one).collect()
         };
         let mut runbooks = Vec::new();
+        let mut pages = Vec::new();
+        let mut plain_pages = 0;
         let mut broken = Vec::new();
-        for r in results.into_iter().flatten() {
+        for r in results {
             match r {
-                Ok(rb) => runbooks.push(rb),
+                Ok(Some(Page::Runbook(rb))) => runbooks.push(rb),
+                Ok(Some(Page::Plain(p))) => {
+                    plain_pages += 1;
+                    pages.push(p);
+                }
+                Ok(None) => plain_pages += 1,
                 Err(e) => broken.push(e),
             }
         }
@@ -110,7 +130,7 @@ impl Catalog {
             .hint("give one of them another `id:` in front matter, or rename the file");
             broken.push((dup.path.clone(), Error::invalid(d)));
         }
-        Catalog { runbooks, broken }
+        Catalog { runbooks, pages, plain_pages, broken }
     }
 
     /// Resolve an id argument: a path to a `.md` file, an exact id, or a

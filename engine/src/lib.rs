@@ -22,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod import;
 pub mod mdbook;
 pub mod model;
 pub mod observe;

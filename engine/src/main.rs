@@ -15,6 +15,8 @@ fn main() {
     if let Some(code) = runbook::rehearse::shim::intercept() {
         std::process::exit(code);
     }
+    // `COMPLETE=bash runbook -- …`: a shell asking for completions.
+    cli::complete::answer_and_exit();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

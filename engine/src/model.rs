@@ -16,6 +16,10 @@ pub type Value = serde_json::Value;
 /// Variables by name, in a stable order.
 pub type Vars = BTreeMap<String, Value>;
 
+/// Front-matter keys the engine does not read (`tags`, `owner`, …), kept for
+/// the wiki and `show`, in the order written.
+pub type Meta = indexmap::IndexMap<String, Value>;
+
 /// Names every template sees besides the variables: no variable may take them.
 pub const BUILTINS: &[&str] = &["env", "steps"];
 
@@ -35,6 +39,9 @@ pub struct Runbook {
     pub timeout: Option<Duration>,
     /// Line of the front matter's opening `---` (1) when present.
     pub front_matter_line: Option<usize>,
+    /// Other front-matter keys (SPEC §2.1): metadata for the wiki.
+    #[serde(skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
     pub steps: Vec<Step>,
     /// Fenced blocks without attributes: documentation, linted but never run.
     pub doc_blocks: Vec<DocBlock>,

@@ -1,8 +1,8 @@
 //! The structural lints of `check` (SPEC §5): everything the engine itself
 //! can see in a runbook without running a shell: parse and plan errors,
 //! template syntax, undefined variables per environment, `{{ }}` inside
-//! quotes, `<placeholder>` tokens, unclosed documentation fences, and a
-//! missing fixture.
+//! quotes, unclosed documentation fences, and a missing fixture. The lints
+//! of any page (placeholders, hazards, front matter) are in `page.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -205,55 +205,35 @@ pub fn undefined_vars(
     out
 }
 
-/// `{{ }}` inside shell quotes: an error in `check` (SPEC §2.3).
+/// `{{ }}` inside shell quotes: an error in `check` (SPEC §2.3). A `{{`
+/// inside `{% raw %}` is literal text (a Go template `'{{.Status}}'`).
 pub fn quotes(rb: &Runbook) -> Vec<Diagnostic> {
     rb.steps
         .iter()
-        .flat_map(|s| crate::preview::quote_warnings(rb, s))
+        .flat_map(|s| match without_raw(&s.body) {
+            Some(body) => crate::preview::quote_warnings(rb, &crate::model::Step { body, ..s.clone() }),
+            None => crate::preview::quote_warnings(rb, s),
+        })
         .map(|d| Diagnostic { severity: Severity::Error, ..d })
         .collect()
 }
 
-static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s=:/])<([A-Za-z][A-Za-z0-9_.-]*)>(?:$|[\s;|&)/:,.])").expect("placeholder regex")
-});
-
-/// A `<placeholder>` (line offset in the body, name) per line.
-pub fn placeholder_lines(body: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    for (i, l) in body.lines().enumerate() {
-        if l.trim_start().starts_with('#') {
-            continue;
-        }
-        if let Some(c) = PLACEHOLDER.captures(l) {
-            out.push((i, c[1].to_string()));
-        }
+/// The body with the text of its `{% raw %}…{% endraw %}` spans blanked
+/// (newlines kept), or `None` when it has none.
+fn without_raw(body: &str) -> Option<String> {
+    if !body.contains("{% raw %}") {
+        return None;
     }
-    out
-}
-
-/// `kubectl logs <pod> -n <ns>`: a placeholder for a human, a redirection
-/// (or a syntax error) for bash. An error in a step, a warning in docs.
-pub fn placeholders(rb: &Runbook) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for b in blocks(rb) {
-        if b.dialect().is_none() {
-            continue;
-        }
-        for (off, name) in placeholder_lines(b.body) {
-            let var = name.replace(['-', '.'], "_").to_lowercase();
-            let msg = format!("`<{name}>` placeholder in {}: bash reads it as a redirection", b.what());
-            let d = if b.step.is_some() {
-                Diagnostic::error("placeholder", msg)
-                    .hint(format!("use a variable: `{{{{ {var} }}}}`, defined in front matter `vars` or captured"))
-            } else {
-                Diagnostic::warning("placeholder", msg)
-                    .hint(format!("make it a step with `{{{{ {var} }}}}`, or mark the block as text (```text)"))
-            };
-            out.push(d.at(&rb.path, b.body_line + off));
-        }
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(k) = rest.find("{% raw %}") {
+        out.push_str(&rest[..k]);
+        let end = rest[k..].find("{% endraw %}").map_or(rest.len(), |e| k + e);
+        out.extend(rest[k..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+        rest = &rest[end..];
     }
-    out
+    out.push_str(rest);
+    Some(out)
 }
 
 /// A documentation fence that is never closed swallows the rest of the page.
@@ -344,16 +324,4 @@ pub fn missing_fixture(rb: &Runbook, config: &Config) -> Option<Diagnostic> {
             .at(&rb.path, rb.front_matter_line.unwrap_or(1))
             .hint(format!("add {} with a [[scenario]] (SPEC §5)", shown.display())),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholder_tokens() {
-        let p = placeholder_lines("kubectl logs <pod> -n <ns>\necho a <b\ncat <<EOF\n# <x>\nk --x=<y>\n");
-        assert_eq!(p, [(0, "pod".to_string()), (4, "y".to_string())]);
-        assert!(placeholder_lines("diff <(a) <(b)\necho 2>&1\n").is_empty());
-    }
 }

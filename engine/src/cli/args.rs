@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -32,16 +33,22 @@ pub enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the runbooks.
-    #[command(after_help = "Example:\n  runbook list --json | jq '.[].id'")]
+    /// List the runbooks (with --all, the plain markdown pages too).
+    #[command(
+        after_help = "Examples:\n  runbook list --json | jq '.[].id'\n  runbook list --all        pages without steps too (`runbook import` converts them)"
+    )]
     List {
         #[arg(long)]
         json: bool,
+        /// Also list plain pages: markdown without steps, whose shell blocks `check` lints.
+        #[arg(long)]
+        all: bool,
     },
     /// Show a runbook: its variables, environments and steps.
     #[command(after_help = "Example:\n  runbook show 2.1")]
     Show {
         /// Runbook id, unique prefix, or path to a .md file.
+        #[arg(add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         #[arg(long)]
         json: bool,
@@ -52,10 +59,10 @@ pub enum Command {
     )]
     Plan {
         /// Runbook id or unique prefix (with --from-alert: default from [alerts.runbooks]).
-        #[arg(default_value = "", hide_default_value = true)]
+        #[arg(default_value = "", hide_default_value = true, add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         /// Environment profile from runbook.toml.
-        #[arg(long, short)]
+        #[arg(long, short, add = ArgValueCandidates::new(super::complete::env_names))]
         env: Option<String>,
         /// Take variables from an Alertmanager webhook payload (a file, or - for stdin).
         #[arg(long, value_name = "FILE|-")]
@@ -74,6 +81,7 @@ pub enum Command {
         after_help = "Examples:\n  runbook graph 2.1 | dot -Tsvg > 2.1.svg\n  runbook graph 2.1 --format mermaid"
     )]
     Graph {
+        #[arg(add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
@@ -132,6 +140,31 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Turn a plain markdown runbook into an executable one (on stdout, or into OUT).
+    ///
+    /// Every unannotated shell block becomes a step: `<placeholders>` become variables,
+    /// diagnosis blocks `read`, the others ask first (`confirm`), never-ending commands get
+    /// a `timeout`, terminal-needing ones `interactive`. Prose stays byte for byte; what was
+    /// decided is printed on stderr.
+    #[command(
+        after_help = "Examples:\n  runbook import wiki/redis-failover.md                 print the executable page\n  runbook import wiki/redis-failover.md -o runbooks/redis-failover.md"
+    )]
+    Import {
+        /// The markdown page to convert.
+        file: PathBuf,
+        /// Write here instead of stdout (never over another existing file; FILE itself converts in place).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Start a project here: runbook.toml, an example runbook and its fixture, a CI workflow.
+    #[command(
+        after_help = "Examples:\n  runbook init\n  runbook init --wiki         also book.toml and runbooks/SUMMARY.md for an mdBook wiki"
+    )]
+    Init {
+        /// Also write book.toml and runbooks/SUMMARY.md (an mdBook wiki of the runbooks).
+        #[arg(long)]
+        wiki: bool,
+    },
     /// Answer as a rehearsal stub (used by the sandbox's path stubs).
     #[command(name = "__shim", hide = true)]
     Shim {
@@ -139,8 +172,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Print a shell completion script.
-    #[command(after_help = "Example:\n  runbook completions bash > /etc/bash_completion.d/runbook")]
+    /// Print the shell hook that completes runbook ids, envs, steps and scenarios of the project.
+    #[command(
+        after_help = "Examples:\n  runbook completions bash > /etc/bash_completion.d/runbook\n  source <(COMPLETE=bash runbook)        the same hook, without this subcommand"
+    )]
     Completions { shell: clap_complete::Shell },
 }
 
@@ -154,14 +189,14 @@ pub enum ReportFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlayArgs {
     /// Runbook id, unique prefix, or path to a .md file (with --from-alert: default from [alerts.runbooks]).
-    #[arg(default_value = "", hide_default_value = true)]
+    #[arg(default_value = "", hide_default_value = true, add = ArgValueCandidates::new(super::complete::runbook_ids))]
     pub id: String,
     /// Take variables from an Alertmanager webhook payload (a file, or - for stdin): its labels map to
     /// variables per [alerts.labels] of runbook.toml, below --set.
     #[arg(long, value_name = "FILE|-")]
     pub from_alert: Option<String>,
     /// Environment profile from runbook.toml.
-    #[arg(long, short)]
+    #[arg(long, short, add = ArgValueCandidates::new(super::complete::env_names))]
     pub env: Option<String>,
     /// Set a variable (highest precedence); repeatable. `RUNBOOK_VAR_<KEY>` in the environment sets one too.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -180,10 +215,10 @@ pub struct PlayArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Start at this step (earlier steps are skipped).
-    #[arg(long, value_name = "STEP", conflicts_with = "only")]
+    #[arg(long, value_name = "STEP", conflicts_with = "only", add = ArgValueCandidates::new(super::complete::step_ids))]
     pub from: Option<String>,
     /// Run only this step.
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", add = ArgValueCandidates::new(super::complete::step_ids))]
     pub only: Option<String>,
     /// Continue the unfinished run of this runbook and env, without asking.
     #[arg(long, conflicts_with = "fresh")]
@@ -201,7 +236,7 @@ pub struct PlayArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// The fixture scenario to rehearse (default: every scenario).
-    #[arg(long, requires = "dry_run", value_name = "NAME")]
+    #[arg(long, requires = "dry_run", value_name = "NAME", add = ArgValueCandidates::new(super::complete::scenario_names))]
     pub scenario: Option<String>,
 }
 

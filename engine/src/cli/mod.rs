@@ -5,7 +5,10 @@
 mod alert;
 pub mod args;
 mod check;
+pub mod complete;
 mod graph;
+mod import;
+mod init;
 mod list;
 mod mdbook;
 mod plan;
@@ -17,8 +20,6 @@ mod show;
 
 use std::io::Write;
 
-use clap::CommandFactory;
-
 use crate::config::Config;
 use crate::error::{Exit, Result};
 pub use args::Cli;
@@ -28,7 +29,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let config = || Config::discover(cli.config.as_deref(), &cwd);
     match cli.command {
-        Command::List { json } => list::run(&config()?, json),
+        Command::List { json, all } => list::run(&config()?, json, all),
         Command::Show { id, json } => show::run(&config()?, &id, json),
         Command::Plan { id, env, from_alert, set, set_file, json } => {
             let config = config()?;
@@ -48,10 +49,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Check { paths, format, bless, jobs, deny_warnings } => {
             check::run(&config()?, &paths, format, bless, jobs, deny_warnings)
         }
+        Command::Import { file, output } => import::run(&file, output.as_deref()),
+        Command::Init { wiki } => init::run(&cwd, wiki),
         Command::Shim { name, args } => shim::run(&name, &args),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
-            clap_complete::generate(shell, &mut Cli::command(), "runbook", &mut out);
+            complete::registration(shell, &mut out).map_err(anyhow::Error::from)?;
             out.flush().ok();
             Ok(Exit::Success)
         }

@@ -47,15 +47,19 @@ pub fn parse_file(path: &Path) -> Result<Runbook> {
     parse_bytes(path, &bytes)
 }
 
-pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Runbook> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
+fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         Error::invalid(
             Diagnostic::error("not-utf8", format!("not valid UTF-8 (byte {})", e.valid_up_to()))
                 .at(path, line)
                 .hint("save the file as UTF-8"),
         )
-    })?;
+    })
+}
+
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Runbook> {
+    let text = utf8(path, bytes)?;
     if text.trim().is_empty() {
         return Err(Error::invalid(
             Diagnostic::error("empty", "empty file: a runbook needs at least one step")
@@ -76,7 +80,8 @@ pub fn valid_runbook_id(id: &str) -> bool {
 }
 
 /// Quick test used by the catalog: could this markdown page be a runbook
-/// (front matter at byte 0, or at least one fence with `{` in its info)?
+/// (at least one fence with `{` in its info; front matter alone may be a
+/// wiki's, so the page is parsed to know)?
 pub fn looks_like_runbook(text: &str) -> bool {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.starts_with("---\n") || text.starts_with("---\r") {
@@ -92,7 +97,7 @@ pub fn looks_like_runbook(text: &str) -> bool {
 }
 
 /// A page the quick test let through (a fence with `{` somewhere) that
-/// turned out to have no front matter and no step: a wiki page (SPEC §3),
+/// turned out to have no step: a wiki page (SPEC §3),
 /// e.g. one that shows step syntax inside a ````markdown example.
 pub fn is_wiki_page(e: &Error) -> bool {
     matches!(e, Error::Invalid(d) if only_no_steps(d))
@@ -103,7 +108,8 @@ pub fn only_no_steps(d: &[Diagnostic]) -> bool {
     d.len() == 1 && d[0].code == "no-steps"
 }
 
-/// Is this page a runbook: front matter, or at least one step?
+/// Is this page a runbook (a fenced block carries attributes, or front
+/// matter configures a run)?
 pub fn is_runbook(text: &str) -> bool {
     looks_like_runbook(text)
         && !matches!(parse_str(Path::new("page.md"), text, String::new()), Err(e) if is_wiki_page(&e))
@@ -129,7 +135,48 @@ fn lone_cr(text: &str) -> bool {
     memchr::memchr_iter(b'\r', text.as_bytes()).any(|i| text.as_bytes().get(i + 1) != Some(&b'\n'))
 }
 
+/// A markdown page: a runbook, or a plain page (no fenced block carries
+/// attributes, and front matter, if any, holds only `title` and wiki keys),
+/// whose shell blocks `check` still lints and `import` converts.
+/// A plain page is a [`Runbook`] without steps: title, front matter and
+/// documentation blocks.
+#[derive(Debug, Clone)]
+pub enum Page {
+    Runbook(Runbook),
+    Plain(Runbook),
+}
+
+impl Page {
+    pub fn runbook(&self) -> &Runbook {
+        match self {
+            Page::Runbook(r) | Page::Plain(r) => r,
+        }
+    }
+
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Page::Plain(_))
+    }
+}
+
+/// Parse any markdown page (an empty file is a plain page).
+pub fn parse_page_bytes(path: &Path, bytes: &[u8]) -> Result<Page> {
+    let text = utf8(path, bytes)?;
+    parse_page(path, text, format!("{:x}", Sha256::digest(bytes)))
+}
+
+/// Parse a runbook: a plain page is an error (`no-steps`).
 pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
+    match parse_page(path, text, hash)? {
+        Page::Runbook(rb) => Ok(rb),
+        Page::Plain(_) => Err(Error::invalid(
+            Diagnostic::error("no-steps", "no steps: no fenced block carries `{…}` attributes")
+                .at(path, 1)
+                .hint("annotate a block after its language (```bash {#pods read}), or convert the page: `runbook import FILE`"),
+        )),
+    }
+}
+
+pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
     // Lone CRs become LFs, so that every line count and body below sees
     // the lines an editor shows (the hash stays that of the file's bytes).
     let normalised;
@@ -217,6 +264,8 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
     let mut heading: Option<HeadingLevel> = None;
     let mut heading_text = String::new();
     let mut block: Option<OpenBlock<'_>> = None;
+    // A fence carries attributes: the page is meant as a runbook.
+    let mut annotated = false;
 
     let md = &text[body_start..];
     let parser = Parser::new_ext(md, Options::empty());
@@ -278,6 +327,7 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
                         Closing::Line(k) => memchr::memchr_iter(b'\n', body.as_bytes()).count() >= k,
                     };
                     let step = info.contains('{');
+                    annotated |= step;
                     if let Some(k) = opening_inside(&body, ch, n, !step) {
                         let fence = format!("{n} {}", if ch == b'~' { "tildes" } else { "backticks" });
                         let what = if step { "step" } else { "code block" };
@@ -322,17 +372,23 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
         };
         errors.push(Diagnostic::error("invalid-id", format!("invalid runbook id `{id}`")).at(path, line).hint(hint));
     }
-    if steps.is_empty() && split.yaml.is_none() && errors.is_empty() {
-        errors.push(
-            Diagnostic::error("no-steps", "no steps: no fenced block carries `{…}` attributes")
-                .at(path, 1)
-                .hint("annotate a block after its language: ```bash {#pods read}"),
-        );
+    // A runbook: a step (or a fence meant as one), or front matter that
+    // configures a run. `title` and wiki keys (`tags`, `owner`) do not.
+    let runbook = annotated
+        || fm.id.is_some()
+        || !fm.vars.is_empty()
+        || !fm.secrets.is_empty()
+        || !fm.envs.is_empty()
+        || !fm.requires.is_empty()
+        || fm.timeout.is_some();
+    if !runbook {
+        // A plain page: its file name need not be a runbook id.
+        errors.retain(|d| d.code != "invalid-id");
     }
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    Ok(Runbook {
+    let page = Runbook {
         title: fm.title.or(h1).unwrap_or_else(|| id.clone()),
         id,
         path: path.to_path_buf(),
@@ -343,9 +399,11 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
         requires: fm.requires,
         timeout,
         front_matter_line: fm_line,
+        meta: fm.meta,
         steps,
         doc_blocks,
-    })
+    };
+    Ok(if runbook { Page::Runbook(page) } else { Page::Plain(page) })
 }
 
 /// Byte index of the `}` closing the attribute set that `s` starts with,

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use super::StepStatus;
 use super::events::Stream;
 use super::output::{LineBuf, StepOutput};
-use tokio::sync::watch;
 use crate::model::Step;
 use crate::observe::{self, Backend, QueryKind, Servers, expect::Expect};
+use tokio::sync::watch;
 
 /// Interval of a soak without `delay=`.
 pub const SOAK_INTERVAL: Duration = Duration::from_secs(30);

@@ -52,8 +52,9 @@ pub fn render(report: &Report) -> String {
         }
     }
     let s = &report.summary;
+    let pages = if s.pages > 0 { format!(", {} plain pages", s.pages) } else { String::new() };
     out.push_str(&format!(
-        "checked {} runbooks: {} errors, {} warnings, {} of {} scenarios failed\n",
+        "checked {} runbooks{pages}: {} errors, {} warnings, {} of {} scenarios failed\n",
         s.runbooks, s.errors, s.warnings, s.scenarios_failed, s.scenarios
     ));
     out

@@ -81,8 +81,9 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let s = &report.summary;
     let verdict = if s.errors == 0 && s.scenarios_failed == 0 { p.green("ok") } else { p.red("FAILED") };
+    let pages = if s.pages > 0 { format!(", {} plain pages", s.pages) } else { String::new() };
     out.push_str(&format!(
-        "\n{verdict}: {} runbooks, {} errors, {} warnings; {} scenarios rehearsed, {} failed{}\n",
+        "\n{verdict}: {} runbooks{pages}, {} errors, {} warnings; {} scenarios rehearsed, {} failed{}\n",
         s.runbooks,
         s.errors,
         s.warnings,

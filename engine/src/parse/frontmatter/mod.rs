@@ -3,30 +3,65 @@
 //! pulldown-cmark would report a `---` metadata block anywhere in a document,
 //! so the front matter is split off here, before markdown parsing, and the
 //! markdown parser is told how many lines it skipped.
+//!
+//! Keys the engine does not know (`tags`, `owner`, `severity`, … written for
+//! a wiki) are kept as metadata ([`FrontMatter::meta`]); [`near_misses`] names
+//! the ones that look like a misspelt runbook key (`var:` for `vars:`).
 
+mod de;
 mod plain;
 
-use serde::Deserialize;
+use crate::model::{Meta, Vars};
 
-use crate::model::Vars;
-
-#[derive(Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, PartialEq)]
 pub struct FrontMatter {
     pub id: Option<String>,
     pub title: Option<String>,
-    #[serde(default)]
     pub vars: Vars,
-    #[serde(default)]
     pub secrets: Vec<String>,
-    #[serde(default)]
     pub envs: Vec<String>,
-    #[serde(default)]
     pub requires: Vec<String>,
     pub timeout: Option<String>,
+    /// Every other key, in the order written.
+    pub meta: Meta,
 }
 
+/// The keys the engine reads, in the order of SPEC §2.1.
+pub const KEYS: [&str; 7] = ["id", "title", "vars", "secrets", "envs", "requires", "timeout"];
+
 pub const KNOWN_KEYS: &str = "id, title, vars, secrets, envs, requires, timeout";
+
+/// Metadata keys that look like a misspelt runbook key, with that key:
+/// another case (`Title`), a missing or extra letter or two letters swapped
+/// (`var`, `timout`, `titel`), or a usual synonym (`variables`). Wiki keys
+/// (`tags`, `owner`, `type`, `severity`) are none of these.
+pub fn near_misses(meta: &Meta) -> Vec<(&str, &'static str)> {
+    const SYNONYMS: [(&str, &str); 6] = [
+        ("variables", "vars"),
+        ("variable", "vars"),
+        ("environments", "envs"),
+        ("environment", "envs"),
+        ("requirements", "requires"),
+        ("secret_vars", "secrets"),
+    ];
+    meta.keys()
+        .filter_map(|k| {
+            let norm = k.to_lowercase().replace('-', "_");
+            let known = SYNONYMS.iter().find(|(s, _)| *s == norm).map(|(_, k)| *k).or_else(|| {
+                KEYS.iter()
+                    .copied()
+                    .find(|known| norm == *known || (norm.len() >= 3 && strsim::osa_distance(&norm, known) == 1))
+            })?;
+            Some((k.as_str(), known))
+        })
+        .collect()
+}
+
+/// The 1-based line (within the YAML) of a top-level key written plainly.
+pub fn key_line(yaml: &str, key: &str) -> Option<usize> {
+    let at = |l: &str| l.strip_prefix(key).is_some_and(|rest| rest.trim_start_matches(' ').starts_with(':'));
+    yaml.lines().position(at).map(|i| i + 1)
+}
 
 /// The front matter block: its YAML text and where the markdown starts.
 pub struct Split<'a> {
@@ -93,4 +128,38 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
         };
         (line, msg)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wiki_keys_are_metadata_and_only_near_misses_are_named() {
+        let fm = parse_yaml(
+            "title: T\ntags: [a, b]\nowner: sre\nseverity: 2\ntype: runbook\nvar:\n  x: 1\nSecrets: [k]\ntimout: 5m\nvariables: {}\ndate: 2024-01-01\n",
+        )
+        .unwrap();
+        assert_eq!(fm.title.as_deref(), Some("T"));
+        assert!(fm.vars.is_empty());
+        let misses = near_misses(&fm.meta);
+        assert_eq!(misses, [("var", "vars"), ("Secrets", "secrets"), ("timout", "timeout"), ("variables", "vars")]);
+        assert_eq!(fm.meta.len(), 9);
+    }
+
+    #[test]
+    fn a_wrong_type_is_reported_at_its_line() {
+        let (line, msg) = parse_yaml("id: x\ntags: [a]\nrequires: 5\n").unwrap_err();
+        assert_eq!(line, Some(3), "{msg}");
+        let (_, msg) = parse_yaml("tags: [a]\ntags: [b]\n").unwrap_err();
+        assert!(msg.contains("duplicate"), "{msg}");
+        let (_, msg) = parse_yaml("id: x\nid: y\n").unwrap_err();
+        assert!(msg.contains("duplicate"), "{msg}");
+    }
+
+    #[test]
+    fn key_lines() {
+        assert_eq!(key_line("id: x\nvar :\n  a: 1\n", "var"), Some(2));
+        assert_eq!(key_line("variables: 1\n", "var"), None);
+    }
 }

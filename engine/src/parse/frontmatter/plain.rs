@@ -5,13 +5,14 @@
 //! parsers of granit, saphyr and yaml-rust2 1.2–2.2 µs): as much as
 //! pulldown-cmark spends on a whole 4 KB runbook. Nearly every front matter is
 //! the SPEC §2.1 example's shape: `key: value` lines, a `vars:` block of
-//! `name: value` lines, one-line `[a, b]` lists or `- item` lists.
+//! `name: value` lines, one-line `[a, b]` lists or `- item` lists; wiki keys
+//! (`tags: [db]`, `owner: sre`) have it too and become metadata.
 //!
 //! This reader accepts only that shape and only values whose meaning no YAML
 //! resolver can dispute: quoted text without escapes, plain text that cannot
 //! be a number, boolean or null, and plain decimal integers. On anything else
-//! (a tag, an anchor, a block scalar, an escape, a duplicate or unknown key,
-//! `yes`, `0x1f`, `1.5`, a tab…) it returns `None` and serde-saphyr parses the
+//! (a tag, an anchor, a block scalar, an escape, a duplicate key, `yes`,
+//! `0x1f`, `1e3`, a tab…) it returns `None` and serde-saphyr parses the
 //! whole front matter, errors and their lines included. So the result never
 //! differs from serde-saphyr's: a unit test compares both on every runbook of
 //! the repository and on thousands of generated front matters.
@@ -35,11 +36,26 @@ pub fn parse(yaml: &str) -> Option<FrontMatter> {
             return None;
         }
         let (key, rest) = key_value(line.text)?;
-        let slot = ["id", "title", "vars", "secrets", "envs", "requires", "timeout"].iter().position(|k| *k == key)?;
+        i += 1;
+        let Some(slot) = super::KEYS.iter().position(|k| *k == key) else {
+            // Metadata: any value of the plain shape.
+            let value = if rest.is_empty() {
+                let (v, next) = block(&lines, i, 0)?;
+                i = next;
+                v
+            } else if rest.starts_with('[') {
+                Value::Array(flow(rest)?)
+            } else {
+                scalar(rest, false)?
+            };
+            if fm.meta.insert(key.to_string(), value).is_some() {
+                return None;
+            }
+            continue;
+        };
         if std::mem::replace(&mut seen[slot], true) {
             return None;
         }
-        i += 1;
         if rest.is_empty() {
             // A nested block: `vars:` mapping or a `- item` list.
             let (value, next) = block(&lines, i, 0)?;
@@ -397,6 +413,16 @@ mod tests {
     }
 
     #[test]
+    fn reads_wiki_keys_as_metadata() {
+        let yaml = "title: Redis failover\ntags: [redis, database]\nowner: team-sre\nseverity: P1\nlinks:\n  dashboard: https://grafana.example/d/x\nreviewers:\n  - ana\n";
+        let fm = parse(yaml).expect("plain shape");
+        assert_eq!(fm.meta.keys().collect::<Vec<_>>(), ["tags", "owner", "severity", "links", "reviewers"]);
+        assert_eq!(fm.meta["tags"], serde_json::json!(["redis", "database"]));
+        assert_eq!(fm.meta["links"]["dashboard"], "https://grafana.example/d/x");
+        assert!(agrees(yaml));
+    }
+
+    #[test]
     fn leaves_the_rest_to_serde_saphyr() {
         for yaml in [
             "id: yes\n",
@@ -411,7 +437,8 @@ mod tests {
             "vars:\n  a: b\n  a: c\n",
             "title: Head not\n  advancing\n",
             "title: a: b\n",
-            "unknown: x\n",
+            "unknown: yes\n",
+            "tags: [a]\ntags: [b]\n",
             "id: x\nid: y\n",
             "vars:\n\ta: b\n",
             "timeout:\nid: x\n",
@@ -440,8 +467,10 @@ mod tests {
     /// Random front matters from pieces YAML resolvers disagree on.
     #[test]
     fn agrees_with_serde_saphyr_on_generated_front_matter() {
-        const KEYS: [&str; 12] =
-            ["id", "title", "vars", "secrets", "envs", "requires", "timeout", "vars", "title", "envs", "other", "Id"];
+        const KEYS: [&str; 15] = [
+            "id", "title", "vars", "secrets", "envs", "requires", "timeout", "vars", "title", "envs", "other", "Id",
+            "tags", "owner", "var",
+        ];
         let mut next = crate::parse::picker(0x9e37_79b9_7f4a_7c15);
         let (mut plain, mut valid) = (0, 0);
         for _ in 0..4000 {

@@ -1,0 +1,150 @@
+//! Shell syntax (`bash -n`, `sh -n`) and `shellcheck` of every shell block,
+//! steps and documentation alike, batched: a few processes per batch of
+//! pages, not one per block ([`syntax_batch`], [`shellcheck`]).
+//!
+//! Templates and placeholders are neutralised first, line for line, so that
+//! the shell's line numbers map straight back to the page: `{{ … }}` becomes
+//! one word (`RB_VALUE`, as after shell quoting), `{% … %}` and `{## … ##}`
+//! (template comments: `{#` is bash's `${#x}`) vanish (keeping their newlines, so both branches of an `if` are
+//! checked), `<pod>` becomes `RB_PLACEHOLDER` (the placeholder lint reports
+//! it; a syntax error on its line is still found).
+//!
+//! shellcheck runs over the blocks that passed the syntax check (a block
+//! that does not parse would derail the ones after it), one file per page
+//! and dialect, many files per process, with `-S warning` and these
+//! exclusions, which misfire on runbook steps:
+//!
+//! - SC2034 (assigned but unused) and SC2154 (used but not assigned):
+//!   variables come from templates, the runner's environment and other steps.
+//! - SC1090/SC1091 (cannot follow `source`): the sourced files are not here.
+//! - SC2164 (`cd` without `|| exit`): steps run under `bash -e`.
+//!
+//! shellcheck is bounded: a block with a line over [`MAX_LINE`] bytes or a
+//! body over [`MAX_BLOCK`] is not given to it (a 400 KB line took it over a
+//! minute and 660 MB), and a process is killed after [`SHELLCHECK_TIMEOUT`];
+//! both are reported as warnings. Each finding is reported once per line.
+
+mod shellcheck;
+mod syntax;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::lints::Block;
+use crate::error::Diagnostic;
+pub use shellcheck::shellcheck_available;
+use shellcheck::{ScCache, shellcheck};
+pub use syntax::{syntax, syntax_batch};
+
+/// A shell that runs nothing from its environment (`BASH_ENV`, `ENV`).
+fn shell(program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.env_remove("BASH_ENV").env_remove("ENV").stdin(Stdio::null());
+    c
+}
+
+pub const SHELLCHECK_EXCLUDE: &str = "SC2034,SC2154,SC1090,SC1091,SC2164";
+
+/// The word a `{{ … }}` stands for in syntax checks.
+pub const VALUE_WORD: &str = "RB_VALUE";
+
+/// shellcheck is not given a block with a longer line…
+pub const MAX_LINE: usize = 4 * 1024;
+/// …or a longer body.
+pub const MAX_BLOCK: usize = 64 * 1024;
+/// A shellcheck process is killed after this long.
+pub const SHELLCHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Replace template syntax, keeping every newline where it was.
+pub fn neutralize(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let next = ["{{", "{%", "{##"].iter().filter_map(|t| rest.find(t).map(|i| (i, *t))).min();
+        let Some((i, open)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..i]);
+        let close = match open {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "##}",
+        };
+        let after = &rest[i + open.len()..];
+        let Some(end) = after.find(close) else {
+            // Unclosed tag: the template check reports it; leave the text.
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let inner = &after[..end];
+        if open == "{{" {
+            out.push_str(VALUE_WORD);
+        }
+        out.extend(std::iter::repeat_n('\n', inner.matches('\n').count()));
+        rest = &after[end + close.len()..];
+    }
+}
+
+/// What the shell tools are given for a body: templates and placeholders neutralised.
+pub fn prepare(body: &str) -> String {
+    super::placeholders::neutralize(&neutralize(body))
+}
+
+/// A shell block of some page, prepared for the shell tools.
+pub struct ShellBlock<'a> {
+    pub file: &'a Path,
+    pub block: Block<'a>,
+    pub dialect: &'static str,
+    pub script: String,
+}
+
+impl<'a> ShellBlock<'a> {
+    pub fn new(file: &'a Path, block: Block<'a>) -> Option<Self> {
+        let dialect = block.dialect()?;
+        let script = prepare(block.body);
+        Some(ShellBlock { file, block, dialect, script })
+    }
+}
+
+/// Syntax and (when installed) shellcheck findings of a batch of blocks.
+/// `cache`: where shellcheck's findings are kept by content (none: always run it).
+pub fn check(blocks: &[ShellBlock], shellcheck_on: bool, cache: Option<&Path>) -> Vec<Diagnostic> {
+    let Ok(dir) = tempfile::tempdir() else {
+        return vec![
+            Diagnostic::warning("shell-check", "cannot create a temporary directory: shell syntax not checked")
+                .hint("check that $TMPDIR is writable"),
+        ];
+    };
+    let mut out = Vec::new();
+    let mut parses = vec![false; blocks.len()];
+    for dialect in ["bash", "sh"] {
+        let idx: Vec<usize> = (0..blocks.len()).filter(|&k| blocks[k].dialect == dialect).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let scripts: Vec<&str> = idx.iter().map(|&k| blocks[k].script.as_str()).collect();
+        for (&k, r) in idx.iter().zip(syntax_batch(dialect, &scripts, dir.path())) {
+            let b = &blocks[k];
+            match r {
+                None => parses[k] = true,
+                Some((n, msg)) => out.push(
+                    Diagnostic::error("shell-syntax", format!("{dialect} syntax error in {}: {msg}", b.block.what()))
+                        .at(b.file, b.block.body_line + n - 1)
+                        .hint(format!(
+                            "`{dialect} -n` rejects this line; check quotes, brackets and `fi`/`done`/`esac`"
+                        )),
+                ),
+            }
+        }
+    }
+    if shellcheck_on && shellcheck_available() {
+        let cache = cache.map(|d| ScCache { dir: d.to_path_buf() });
+        out.extend(shellcheck(blocks, &parses, dir.path(), cache.as_ref()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,69 @@
+//! `runbook init`: a project that `check` passes from the first minute, and
+//! no existing file ever overwritten.
+
+use crate::common::*;
+
+/// An empty directory (the builder's project, emptied).
+fn empty() -> Test {
+    let t = Test::new();
+    for f in ["runbook.toml", "runbooks", "fixtures"] {
+        let p = t.path().join(f);
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap();
+        } else {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn init_then_check_passes() {
+    let f = empty()
+        .args(["init"])
+        .stdout_has("created  runbook.toml")
+        .stdout_has("created  .github/workflows/runbook.yml")
+        .run();
+    let dir = f.path().to_path_buf();
+    assert!(!f.stdout.contains(" book.toml"), "{}", f.stdout);
+    let wf = std::fs::read_to_string(dir.join(".github/workflows/runbook.yml")).unwrap();
+    assert!(wf.contains("runbook check --format github"), "{wf}");
+    let toml = std::fs::read_to_string(dir.join("runbook.toml")).unwrap();
+    assert!(toml.lines().filter(|l| l.starts_with('#')).count() >= 5, "a commented runbook.toml:\n{toml}");
+    let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(0), "{out}");
+    assert!(out.contains("1 runbooks, 0 errors, 0 warnings; 2 scenarios rehearsed, 0 failed"), "{out}");
+}
+
+#[test]
+fn init_wiki_adds_the_book() {
+    let f = empty()
+        .args(["init", "--wiki"])
+        .stdout_has("created  book.toml")
+        .stdout_has("created  runbooks/SUMMARY.md")
+        .run();
+    let dir = f.path().to_path_buf();
+    let book = std::fs::read_to_string(dir.join("book.toml")).unwrap();
+    assert!(book.contains("src = \"runbooks\"") && book.contains("[preprocessor.runbook]"), "{book}");
+    let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+#[test]
+fn existing_files_are_kept() {
+    let f = empty()
+        .file("runbook.toml", "# mine\n")
+        .file("runbooks/example.md", "mine\n")
+        .args(["init"])
+        .stdout_has("kept     runbook.toml (exists)")
+        .stdout_has("kept     runbooks/example.md (exists)")
+        .stdout_has("created  fixtures/example.toml")
+        .run();
+    let dir = f.path().to_path_buf();
+    assert_eq!(std::fs::read_to_string(dir.join("runbook.toml")).unwrap(), "# mine\n");
+    assert_eq!(std::fs::read_to_string(dir.join("runbooks/example.md")).unwrap(), "mine\n");
+    // A second run writes nothing.
+    let again = std::process::Command::new(bin()).arg("init").current_dir(&dir).output().unwrap();
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("created"));
+}
