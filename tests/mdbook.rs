@@ -131,6 +131,17 @@ fn preprocesses_runbooks_and_passes_other_pages_through() {
 }
 
 #[test]
+fn a_wiki_pages_own_front_matter_is_not_shown() {
+    let t = Test::new();
+    let page =
+        "---\ntitle: Rotating certificates\ntags: [tls]\nowner: platform\n---\n# Rotating certificates\n\nText.\n";
+    let input = book_input(t.path(), &[("certs.md", page)]);
+    let f = t.args(["mdbook"]).stdin(&input).status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    assert_eq!(chapters(&book)[0].content, "# Rotating certificates\n\nText.\n");
+}
+
+#[test]
 fn broken_runbook_fails_the_book_with_its_location() {
     let t = Test::new();
     let bad = "# Bad\n\n```bash {#x nope}\n:\n```\n";

@@ -47,6 +47,11 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
         let BookItem::Chapter(ch) = item else { return };
         let Some(rel) = ch.source_path.as_ref().or(ch.path.as_ref()) else { return };
         if !is_runbook(&ch.content) {
+            // A wiki page's own front matter (tags, owner…) is not for readers.
+            let split = parse::frontmatter::split(&ch.content);
+            if split.yaml.is_some() && !split.unclosed {
+                ch.content = ch.content[split.body_start..].to_string();
+            }
             return;
         }
         match render_page(&src.join(rel), &ch.content, config) {
