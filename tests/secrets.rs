@@ -18,12 +18,6 @@ use crate::common::*;
 /// The secrets, each with a value that appears nowhere else.
 struct Secrets(Vec<(&'static str, String)>);
 
-impl Secrets {
-    fn values(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(_, v)| v.as_str())
-    }
-}
-
 /// A piece of what the engine wrote.
 enum Source {
     /// A command's output, by the command line.
