@@ -75,7 +75,7 @@ pub fn templates(rb: &Runbook) -> Vec<Diagnostic> {
     let t = Templater::new(rb);
     let mut out: Vec<Diagnostic> = rb.steps.iter().flat_map(|s| t.check_syntax(s)).collect();
     // `steps.cuont.status`: at run time an undefined value, which a `when`
-    // cannot decide on (found in review: the step was silently skipped).
+    // cannot decide on.
     for s in &rb.steps {
         for (id, attr) in t.unknown_step_refs(s) {
             let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
