@@ -55,7 +55,7 @@ impl Client {
         for (step, t) in &feed.logs {
             let end = t.from + t.text.len();
             let have = self.sent.get(step).copied().unwrap_or(0);
-            if have == end && have != 0 {
+            if have == end {
                 continue;
             }
             let (from, text) = if have >= t.from && have <= end && t.text.is_char_boundary(have - t.from) {
@@ -63,9 +63,6 @@ impl Client {
             } else {
                 (t.from, t.text.as_str())
             };
-            if text.is_empty() && have != 0 {
-                continue;
-            }
             let data = serde_json::json!({ "step": step, "from": from, "text": text }).to_string();
             self.queue.push_back(SseEvent::default().event("output").data(data));
             self.sent.insert(step.clone(), end);
@@ -132,4 +129,33 @@ pub async fn runs_events(State(app): State<Arc<App>>) -> Response {
         }
     });
     Sse::new(s).keep_alive(keep_alive()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::hub::Tail;
+
+    fn client() -> Client {
+        let (_tx, rx) = watch::channel(Arc::new(Feed::default()));
+        Client { rx, last: 0, sent: HashMap::new(), told_error: false, queue: VecDeque::new() }
+    }
+
+    fn feed(logs: &[(&str, usize, &str)]) -> Feed {
+        let logs = logs.iter().map(|(s, from, t)| (s.to_string(), Tail { from: *from, text: t.to_string() })).collect();
+        Feed { events: Vec::new(), logs, error: None }
+    }
+
+    #[test]
+    fn output_is_sent_once_and_an_empty_log_never() {
+        let mut c = client();
+        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")]));
+        assert_eq!(c.queue.len(), 1, "only b's output");
+        c.queue.clear();
+        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")]));
+        assert!(c.queue.is_empty(), "nothing new, nothing sent");
+        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\ntwo\n")]));
+        assert_eq!(c.queue.len(), 1);
+        assert_eq!(c.sent["b"], 8);
+    }
 }
