@@ -207,10 +207,67 @@ fn the_event_stream_has_every_event_and_resumes_after_last_event_id() {
         assert_eq!(v["seq"].to_string(), *id);
     }
     assert!(events[0].2.contains("\"event\":\"run-start\""));
-    // A reconnection gets what follows its last event.
-    let rest = stream(&url, &[("Last-Event-ID", "3")], ended);
-    let ids: Vec<u64> = rest.iter().filter(|m| m.0 == "message").map(|m| m.1.parse().unwrap()).collect();
-    assert_eq!(ids, (4..=last).collect::<Vec<_>>());
+    // A reconnection after any event gets exactly what follows it.
+    for k in 0..last {
+        let rest = stream(&url, &[("Last-Event-ID", &k.to_string())], ended);
+        let ids: Vec<u64> = rest.iter().filter(|m| m.0 == "message").map(|m| m.1.parse().unwrap()).collect();
+        assert_eq!(ids, (k + 1..=last).collect::<Vec<_>>(), "after {k}");
+    }
+}
+
+#[test]
+fn a_client_following_a_play_gets_every_event_once_in_order_and_the_output_as_it_comes() {
+    let gate = tempfile::tempdir().unwrap();
+    let go = gate.path().join("go");
+    let t = gated(&go);
+    let s = Serve::start(t.path(), &[], &[]);
+    let mut play = start_play(&t, "gated");
+    let id = until("the run to start", || runs_json(&t).as_array()?.first()?["run"].as_str().map(str::to_string));
+    let url = format!("{}/api/runs/{id}/events", s.url);
+    // The output of the step in flight comes before the step ends: the gate
+    // opens only once the client has seen it.
+    let msgs = stream(&url, &[], |m| {
+        let waiting = m.iter().any(|(e, _, d)| e == "output" && d.contains("waiting"));
+        if waiting && !go.exists() {
+            std::fs::write(&go, "").unwrap();
+        }
+        let released = m.iter().any(|(e, _, d)| e == "output" && d.contains("released"));
+        ended(m) && released
+    });
+    assert!(play.wait().unwrap().success());
+    let ids: Vec<u64> = msgs.iter().filter(|m| m.0 == "message").map(|m| m.1.parse().unwrap()).collect();
+    let last = *ids.last().unwrap();
+    assert_eq!(ids, (1..=last).collect::<Vec<_>>());
+    let out: String = msgs
+        .iter()
+        .filter(|m| m.0 == "output")
+        .map(|m| serde_json::from_str::<Value>(&m.2).unwrap())
+        .filter(|v| v["step"] == "wait")
+        .map(|v| v["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(out, "waiting\nreleased\n", "each byte of the output once, in order");
+}
+
+#[test]
+fn a_damaged_run_is_listed_as_runs_lists_it_and_its_stream_says_so() {
+    let t = project();
+    play(&t, 1);
+    let id = only_run(&t);
+    let s = Serve::start(t.path(), &[], &[]);
+    let url = format!("{}/api/runs/{id}/events", s.url);
+    let journal = t.path().join(".runbook/runs").join(&id).join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, text.replacen("\"event\":\"step-start\"", "\"event\":\"step-stort\"", 1)).unwrap();
+    let api: Value = serde_json::from_str(&get_ok(&format!("{}/api/runs", s.url))).unwrap();
+    assert_eq!(api, runs_json(&t));
+    assert_eq!(api[0]["status"], "corrupt");
+    let (status, _, body) = get(&format!("{}/api/runs/{id}", s.url), &[]);
+    assert_eq!(status, 500);
+    assert!(body.contains("journal.jsonl:2"), "{body}");
+    let msgs = stream(&url, &[], |m| m.iter().any(|x| x.0 == "unreadable"));
+    assert!(msgs.iter().all(|m| m.0 != "message"), "no event of a damaged journal");
+    let page = get(&format!("{}/", s.url), &[]);
+    assert!(page.2.contains("corrupt"));
 }
 
 #[test]

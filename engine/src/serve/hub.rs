@@ -11,12 +11,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::App;
 use crate::run::{Entry, Event, RunState};
 use crate::store::Store;
+
+/// How long the log of a step that ended is still read.
+const LOG_GRACE: Duration = Duration::from_secs(2);
 
 /// How much of a step's output a feed keeps (its tail).
 pub const TAIL: usize = 64 * 1024;
@@ -110,6 +114,10 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
     let mut events: Vec<Entry> = Vec::new();
     let mut logs: BTreeMap<String, Tail> = BTreeMap::new();
     let mut sizes: HashMap<String, usize> = HashMap::new();
+    // Steps that ended lately: their log's last chunk may land after their
+    // `step-end` (the log writer is behind the journal), so they are read a
+    // while longer.
+    let mut ended: HashMap<String, Instant> = HashMap::new();
     loop {
         {
             let mut runs = app.hub.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -119,7 +127,9 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
             }
         }
         let after = state.last_seq;
-        let in_flight: Vec<String> = state.in_flight().into_iter().map(str::to_string).collect();
+        ended.retain(|_, at| at.elapsed() < LOG_GRACE);
+        let mut in_flight: Vec<String> = state.in_flight().into_iter().map(str::to_string).collect();
+        in_flight.extend(ended.keys().cloned());
         let id = run.clone();
         let read = app
             .store(move |s| {
@@ -145,6 +155,9 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
             Ok((Ok(new), read_logs)) => {
                 for e in &new {
                     state.apply(e);
+                    if let Event::StepEnd(x) = &e.event {
+                        ended.insert(x.step.clone(), Instant::now());
+                    }
                 }
                 changed |= !new.is_empty();
                 events.extend(new);

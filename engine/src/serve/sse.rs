@@ -46,12 +46,7 @@ struct Client {
 impl Client {
     /// Queue what the feed has that this client was not sent.
     fn catch_up(&mut self, feed: &Feed) {
-        let start = feed.events.partition_point(|e| e.seq <= self.last);
-        for e in &feed.events[start..] {
-            let data = serde_json::to_string(e).unwrap_or_default();
-            self.queue.push_back(SseEvent::default().id(e.seq.to_string()).data(data));
-            self.last = e.seq;
-        }
+        // Output first: what a step printed comes before its end.
         for (step, t) in &feed.logs {
             let end = t.from + t.text.len();
             let have = self.sent.get(step).copied().unwrap_or(0);
@@ -66,6 +61,12 @@ impl Client {
             let data = serde_json::json!({ "step": step, "from": from, "text": text }).to_string();
             self.queue.push_back(SseEvent::default().event("output").data(data));
             self.sent.insert(step.clone(), end);
+        }
+        let start = feed.events.partition_point(|e| e.seq <= self.last);
+        for e in &feed.events[start..] {
+            let data = serde_json::to_string(e).unwrap_or_default();
+            self.queue.push_back(SseEvent::default().id(e.seq.to_string()).data(data));
+            self.last = e.seq;
         }
         if let Some(e) = &feed.error
             && !self.told_error
