@@ -388,19 +388,21 @@ fn every_response(s: &Serve, id: &str, steps: &[&str]) -> Vec<(String, String)> 
 
 #[test]
 fn a_secret_is_shown_by_no_page_api_or_stream() {
-    let t = Test::new().runbook(
+    let config =
+        CONFIG.replace("namespace = \"animica-devnet\"", "namespace = \"animica-devnet\"\ndb_pass = \"envpass-8812\"");
+    let t = Test::new().config(&config).runbook(
         "demo",
         r#"
         ---
         id: demo
-        secrets: [api_key]
+        secrets: [api_key, db_pass]
         vars:
           api_key: ~
         ---
         # Secret
 
         ```bash {#use read}
-        echo "key={{ api_key }}"; echo "err {{ api_key }}" >&2
+        echo "key={{ api_key }}"; echo "err {{ api_key }}" >&2; echo "db={{ db_pass }}"
         ```
 
         ```bash {#derived read}
@@ -415,7 +417,9 @@ fn a_secret_is_shown_by_no_page_api_or_stream() {
     let bodies = every_response(&s, &id, &["use", "derived"]);
     assert!(bodies.iter().any(|(_, b)| b.contains("key=***")), "the masked value is shown");
     for (what, body) in &bodies {
-        assert!(!body.contains("sk-serve-5531"), "{what} shows the secret:\n{body}");
+        for secret in ["sk-serve-5531", "envpass-8812"] {
+            assert!(!body.contains(secret), "{what} shows {secret}:\n{body}");
+        }
     }
 }
 
