@@ -20,6 +20,7 @@ mod resume;
 mod resume_prop;
 mod run_log;
 mod secrets;
+mod serve;
 mod tty;
 mod tty_vars;
 mod warm;

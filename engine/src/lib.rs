@@ -36,6 +36,7 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod runner;
+pub mod serve;
 pub mod store;
 pub mod template;
 pub mod time;

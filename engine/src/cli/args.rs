@@ -105,6 +105,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
+    /// A live, read-only web view of the runs (and the runbooks) of the project's store.
+    #[command(
+        after_help = "Examples:\n  runbook serve                                  http://127.0.0.1:8089/\n  runbook serve --listen 0.0.0.0:8089 --token \"$(openssl rand -hex 16)\""
+    )]
+    Serve {
+        /// Where to listen (host:port). Off loopback, a token is required.
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: String,
+        /// Require this token: `Authorization: Bearer T`, or open the URL once with `?token=T`.
+        #[arg(long, env = "RUNBOOK_SERVE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// The mdBook 0.5 preprocessor entry point (book.toml: [preprocessor.runbook]).
     ///
     /// mdBook runs it with [context, book] as JSON on stdin and reads the book back

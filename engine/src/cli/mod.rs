@@ -15,6 +15,7 @@ mod plan;
 pub mod play;
 mod report;
 mod runs;
+mod serve;
 mod shim;
 mod show;
 
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         }
         Command::Runs { json } => runs::run(&config()?, json),
         Command::Report { run_id, format } => report::run(&config()?, &run_id, format),
+        Command::Serve { listen, token } => serve::run(&config()?, listen, token),
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),
         Command::Mdbook { command: None } => mdbook::run(cli.config.as_deref()),
         Command::Check { paths, format, bless, jobs, deny_warnings } => {

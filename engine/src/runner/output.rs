@@ -111,6 +111,18 @@ impl StepOutput {
         }
     }
 
+    /// Output in the log not yet handed to its writer.
+    fn log_pending(&self) -> bool {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(LogFile::pending)
+    }
+
+    /// Hand the log's collected output to its writer now (see [`LIVE_LOG`]).
+    fn log_live(&self) {
+        if let Some(w) = self.log.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            w.hand_over();
+        }
+    }
+
     /// A line of the engine's own (not the step's) in the log and the tail.
     pub fn marker(&self, text: &str) {
         self.log_line(text);
@@ -189,6 +201,12 @@ impl StepOutput {
 /// The most [`Pump::drain`] reads in one call: what a default pipe holds.
 const DRAIN_AT_ONCE: usize = 64 * 1024;
 
+/// A step still running has its output in its log within this (the live
+/// view, `runbook serve`, tails the log): once its first unsent line is this
+/// old, what was collected is handed to the log writer. A step over sooner
+/// costs nothing more; a long one, at most one hand-over per period.
+pub const LIVE_LOG: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Reads one output pipe of a step (a non-blocking read end) to its end.
 ///
 /// [`Pump::drain`] takes what the pipe holds without waiting, so a step that
@@ -258,9 +276,31 @@ impl Pump {
             // Not zeroed: most steps print a few lines (touching 64 KiB for
             // each step's two pipes showed up in the per-step cost).
             let mut buf = Vec::with_capacity(64 * 1024);
+            let mut live_at: Option<tokio::time::Instant> = None;
             loop {
                 buf.clear();
-                match r.read_buf(&mut buf).await {
+                // Output that never pauses still reaches the log in time.
+                if live_at.is_some_and(|at| tokio::time::Instant::now() >= at) {
+                    self.out.log_live();
+                    live_at = None;
+                }
+                if live_at.is_none() && self.out.log_pending() {
+                    live_at = Some(tokio::time::Instant::now() + LIVE_LOG);
+                }
+                let read = match live_at {
+                    // `read_buf` is cancel-safe: nothing read is lost.
+                    Some(at) => tokio::select! {
+                        biased;
+                        res = r.read_buf(&mut buf) => res,
+                        _ = tokio::time::sleep_until(at) => {
+                            self.out.log_live();
+                            live_at = None;
+                            continue;
+                        }
+                    },
+                    None => r.read_buf(&mut buf).await,
+                };
+                match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         self.feed(&buf);

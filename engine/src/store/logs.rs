@@ -151,6 +151,20 @@ impl LogFile {
         self.send(true);
     }
 
+    /// Lines collected and not yet handed to the writer.
+    pub fn pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Hand over what is collected now and wake the writer: the output of a
+    /// step still running reaches its log (the live view tails it).
+    pub fn hand_over(&mut self) {
+        if self.pending() {
+            self.send(false);
+            self.tx.1.unpark();
+        }
+    }
+
     fn send(&mut self, last: bool) {
         let data = std::mem::take(&mut self.buf);
         let full = data.len() >= CHUNK;

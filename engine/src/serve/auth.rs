@@ -1,0 +1,125 @@
+//! Who may read, and what the browser may do with what it reads.
+//!
+//! With a token (`--token`, `RUNBOOK_SERVE_TOKEN`) every request needs it:
+//! `Authorization: Bearer T` (scripts, curl), or the cookie a browser gets
+//! once from `?token=T` (it is then redirected to the same URL without it,
+//! so the token does not stay in the address bar or the history). Every
+//! response carries a Content-Security-Policy that allows only the page's
+//! own embedded scripts and styles: text a step printed can never run.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::App;
+
+const COOKIE: &str = "runbook_serve_token";
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Compare without leaking, through timing, how much of a guess was right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn bearer(h: &HeaderMap) -> Option<&str> {
+    h.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+fn cookie(h: &HeaderMap) -> Option<&str> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// The `token` of a query string, and the query without it.
+fn split_token(query: &str) -> (Option<String>, String) {
+    let mut token = None;
+    let mut rest = Vec::new();
+    for (k, v) in url_pairs(query) {
+        if k == "token" {
+            token = Some(v);
+        } else {
+            rest.push(format!("{}={}", enc(&k), enc(&v)));
+        }
+    }
+    (token, rest.join("&"))
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+fn enc(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).map(|e| e[1..].to_string()).unwrap_or_default()
+}
+
+/// The token check (a no-op without a token).
+pub async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let Some(want) = app.token.as_deref() else { return next.run(req).await };
+    let h = req.headers();
+    if bearer(h).is_some_and(|t| same(t, want)) || cookie(h).is_some_and(|t| same(t, want)) {
+        return next.run(req).await;
+    }
+    if let Some(q) = req.uri().query() {
+        let (token, rest) = split_token(q);
+        if token.as_deref().is_some_and(|t| same(t, want)) {
+            let path = req.uri().path();
+            let to = if rest.is_empty() { path.to_string() } else { format!("{path}?{rest}") };
+            let set = format!("{COOKIE}={want}; Path=/; HttpOnly; SameSite=Strict");
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            if let (Ok(loc), Ok(c)) = (HeaderValue::from_str(&to), HeaderValue::from_str(&set)) {
+                r.headers_mut().insert(header::LOCATION, loc);
+                r.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            return r;
+        }
+    }
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        "runbook serve: a token is needed: open the URL once with ?token=T, or send Authorization: Bearer T\n",
+    )
+        .into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// The security headers of every response.
+pub async fn headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_leaves_the_query_and_the_rest_stays() {
+        assert_eq!(split_token("token=abc"), (Some("abc".into()), String::new()));
+        assert_eq!(split_token("env=prod&token=a%20b"), (Some("a b".into()), "env=prod".into()));
+        assert_eq!(split_token("env=prod"), (None, "env=prod".into()));
+    }
+
+    #[test]
+    fn cookies_and_bearer_are_read() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; runbook_serve_token=tok; b=2"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+        assert_eq!(cookie(&h), Some("tok"));
+        assert_eq!(bearer(&h), Some("xyz"));
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+}

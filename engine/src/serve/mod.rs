@@ -1,0 +1,195 @@
+//! `runbook serve`: the live incident view, a read-only web page of the runs
+//! as they happen, for whoever is not at the keyboard (the incident
+//! commander, the engineer taking over, the status page writer).
+//!
+//! It reads only through the [`Store`] trait, the fold ([`crate::run::RunState`])
+//! and the report ([`crate::report`]), so it shows the local store and the
+//! shared one alike. Nothing can be started, answered or changed from it: it
+//! has no route but `GET` (and `HEAD`).
+//!
+//! The pieces: [`api`] (JSON), [`sse`] (server-sent event streams, fed by
+//! the shared pollers of [`hub`]), [`pages`] (HTML from minijinja templates,
+//! escaped), [`assets`] (CSS and JS, embedded: no CDN on an isolated ops
+//! network), [`auth`] (the token, the security headers). Store calls are
+//! blocking (a file read, a database round trip), so they run on tokio's
+//! blocking pool, never on the thread serving the connections.
+
+mod api;
+mod assets;
+mod auth;
+mod hub;
+mod ids;
+mod pages;
+mod sse;
+mod view;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Exit, Result};
+use crate::store::Store;
+
+/// The token's environment variable (the same as `--token`).
+pub const TOKEN_ENV: &str = "RUNBOOK_SERVE_TOKEN";
+/// How often a followed run's store is read, in milliseconds.
+pub const POLL_ENV: &str = "RUNBOOK_SERVE_POLL_MS";
+/// A followed run is read this often by default: a step event reaches a
+/// client within this (plus a read).
+const POLL_DEFAULT: Duration = Duration::from_millis(25);
+
+/// What `runbook serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: String,
+    pub token: Option<String>,
+}
+
+/// What every handler shares.
+pub struct App {
+    store: Arc<dyn Store>,
+    config: Config,
+    token: Option<String>,
+    /// How often a followed run is read; the runs list, four times slower.
+    poll: Duration,
+    hub: hub::Hub,
+}
+
+impl App {
+    /// Run `f` on the store off the connections' thread.
+    async fn store<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || f(app.store.as_ref()))
+            .await
+            .map_err(|e| Error::Other(anyhow::anyhow!("a store read failed: {e}")))?
+    }
+}
+
+/// Where to listen: `host:port`, loopback unless a token guards it.
+fn address(listen: &str, token: Option<&str>) -> Result<SocketAddr> {
+    let bad = |why: String| {
+        Error::invalid(
+            Diagnostic::error("serve-listen", format!("--listen {listen}: {why}"))
+                .hint("give host:port, e.g. --listen 127.0.0.1:8089"),
+        )
+    };
+    let addr = match listen.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => listen
+            .to_socket_addrs()
+            .map_err(|e| bad(e.to_string()))?
+            .next()
+            .ok_or_else(|| bad("the name has no address".into()))?,
+    };
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        return Err(Error::invalid(
+            Diagnostic::error(
+                "serve-token",
+                format!("--listen {listen} is not a loopback address, and no token guards it"),
+            )
+            .hint(format!("give --token T (or {TOKEN_ENV}); readers then open the URL once with ?token=T")),
+        ));
+    }
+    Ok(addr)
+}
+
+fn poll_interval() -> Duration {
+    std::env::var(POLL_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(POLL_DEFAULT, Duration::from_millis)
+}
+
+/// The routes: `GET` only.
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(pages::runs))
+        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/report.md", get(pages::report_md))
+        .route("/parts/runs", get(pages::runs_part))
+        .route("/parts/runs/{id}", get(pages::run_part))
+        .route("/runbooks", get(pages::runbooks))
+        .route("/runbooks/{id}", get(pages::runbook))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/api/runs", get(api::runs))
+        .route("/api/runs/{id}", get(api::run))
+        .route("/api/runs/{id}/events", get(sse::run_events))
+        .route("/api/runs/{id}/log/{step}", get(api::log))
+        .route("/api/events", get(sse::runs_events))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(auth::headers))
+        .with_state(app)
+}
+
+/// Serve the project's store until interrupted.
+pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
+    let token = opts.token.clone().filter(|t| !t.is_empty());
+    let addr = address(&opts.listen, token.as_deref())?;
+    let store: Arc<dyn Store> = Arc::from(crate::store::open(config)?);
+    let app = Arc::new(App { store, config: config.clone(), token, poll: poll_interval(), hub: hub::Hub::default() });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            Error::invalid(
+                Diagnostic::error("serve-listen", format!("cannot listen on {addr}: {e}"))
+                    .hint("another process holds the port? pick another with --listen"),
+            )
+        })?;
+        let local = listener.local_addr().map_err(anyhow::Error::from)?;
+        // The first line says where: scripts and tests read it (`--listen 127.0.0.1:0`).
+        crate::cli::out(&format!("runbook serve: http://{local}/\n"));
+        crate::errln!("serving {} (read-only); Ctrl-C stops", app.store.name());
+        let server = axum::serve(listener, router(app));
+        tokio::select! {
+            r = server => r.map_err(anyhow::Error::from)?,
+            _ = stop() => {}
+        }
+        Ok(Exit::Success)
+    })
+}
+
+/// Ctrl-C or SIGTERM: open event streams are simply dropped.
+async fn stop() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_needs_no_token_and_any_other_address_does() {
+        assert!(address("127.0.0.1:8089", None).is_ok());
+        assert!(address("[::1]:0", None).is_ok());
+        assert!(address("localhost:0", None).is_ok());
+        let e = address("0.0.0.0:8089", None).unwrap_err();
+        assert_eq!(e.exit(), Exit::Invalid);
+        assert!(address("0.0.0.0:8089", Some("")).is_err());
+        assert!(address("0.0.0.0:8089", Some("t")).is_ok());
+        assert!(address("nonsense", None).is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! What the pages show, as data for the templates: a run's page from its
+//! events (the fold, the report) and its step logs, and a runbook's page as
+//! the wiki renders it. Nothing here is HTML but the wiki's own rendering.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::hub;
+use crate::config::Config;
+use crate::error::Result;
+use crate::report::{self, Approval, Session};
+use crate::run::RunState;
+use crate::store::Store;
+
+/// A step as the run page shows it.
+#[derive(Debug, Serialize)]
+pub struct StepView {
+    pub id: String,
+    /// A step status, or `running`, `pending` (the run may still reach it).
+    pub status: String,
+    pub command: String,
+    pub lang: Option<String>,
+    pub exit: Option<i32>,
+    pub duration: String,
+    pub attempts: u32,
+    pub undo: bool,
+    pub read: bool,
+    pub reason: Option<String>,
+    pub needs: Vec<String>,
+    /// Column of the DAG: after every step it waits for.
+    pub level: usize,
+    /// The tail of its output, starting at byte `output_from` of its log.
+    pub output: String,
+    pub output_from: usize,
+    /// The byte of its log the output ends at (where the stream goes on).
+    pub output_end: usize,
+    pub escalate: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub run: String,
+    pub runbook: String,
+    pub env: String,
+    pub operator: String,
+    pub status: String,
+    pub started: String,
+    pub ended: Option<String>,
+    pub duration: String,
+    pub mode: Vec<String>,
+    pub message: Option<String>,
+    /// Why the play stops starting steps, while it does.
+    pub stop: Option<String>,
+    pub steps: Vec<StepView>,
+    /// The DAG's columns: step ids by level.
+    pub levels: Vec<Vec<usize>>,
+    /// Failed steps (indexes into `steps`), shown first.
+    pub failures: Vec<usize>,
+    pub approvals: Vec<Approval>,
+    pub sessions: Vec<Session>,
+    /// How to go on with the run, when it can.
+    pub resume: Option<String>,
+    pub timeline: Vec<report::Entry>,
+    /// `runbook report`'s markdown.
+    pub markdown: String,
+    pub last_seq: u64,
+}
+
+/// `2m 3s` from `started` to `ended`, or to now while running.
+pub fn span(started: &str, ended: Option<&str>, running: bool) -> String {
+    let end = match ended {
+        Some(e) => crate::time::parse(e),
+        None if running => Some(std::time::SystemTime::now()),
+        None => None,
+    };
+    match (crate::time::parse(started), end) {
+        (Some(a), Some(b)) => b.duration_since(a).map(crate::time::short).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The `escalate` text of the runbook's steps, if the runbook is still there.
+fn escalations(config: &Config, runbook: &str) -> HashMap<String, String> {
+    let Ok(rb) = crate::catalog::Catalog::find(config, runbook) else { return HashMap::new() };
+    rb.steps.into_iter().filter_map(|s| Some((s.id, s.attrs.escalate?))).collect()
+}
+
+pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
+    let events = store.events(id)?;
+    let st = RunState::from_entries(&events);
+    let rep = report::build(&events, Some(&config.root));
+    let markdown = report::markdown(&rep);
+    let status = report::status_of(&st);
+    let running = status == "running";
+    let escalate = escalations(config, &st.runbook);
+    let mut steps = Vec::new();
+    // The plan's order, then what the plan did not have (undo blocks, old journals).
+    let mut order: Vec<(String, Vec<String>, bool)> =
+        st.plan.iter().filter(|p| !p.undo).map(|p| (p.id.clone(), p.needs.clone(), p.read)).collect();
+    for k in st.steps.keys() {
+        if !order.iter().any(|(o, _, _)| o == k) {
+            order.push((k.clone(), Vec::new(), false));
+        }
+    }
+    let mut level: HashMap<String, usize> = HashMap::new();
+    let mut prev: Option<String> = None;
+    for (sid, needs, read) in order {
+        let s = st.step(&sid);
+        let lv = if needs.is_empty() {
+            prev.as_ref().and_then(|p| level.get(p)).map_or(0, |l| l + 1)
+        } else {
+            needs.iter().filter_map(|n| level.get(n)).max().map_or(0, |l| l + 1)
+        };
+        level.insert(sid.clone(), lv);
+        prev = Some(sid.clone());
+        let status = match s {
+            Some(s) if s.lost => "interrupted".to_string(),
+            Some(s) if s.in_flight() => "running".into(),
+            Some(s) => s.status.map_or("pending", |x| x.name()).to_string(),
+            None if running => "pending".into(),
+            None => "not-run".into(),
+        };
+        let started = s.is_some_and(|s| s.started.is_some() || s.attempts > 0);
+        let out = if started { store.log(id, &sid).ok().flatten().map(|b| hub::tail(&b)) } else { None };
+        let out = out.unwrap_or_default();
+        steps.push(StepView {
+            escalate: escalate.get(&sid).cloned(),
+            status,
+            command: s.map(|s| s.command.clone()).unwrap_or_default(),
+            lang: s.and_then(|s| s.lang.clone()),
+            exit: s.and_then(|s| s.exit),
+            duration: s
+                .and_then(|s| s.duration_ms)
+                .map(|m| crate::time::short(std::time::Duration::from_millis(m)))
+                .unwrap_or_default(),
+            attempts: s.map_or(0, |s| s.attempts),
+            undo: s.is_some_and(|s| s.undo),
+            read,
+            reason: s.and_then(|s| s.reason.clone()),
+            needs,
+            level: lv,
+            output_end: out.from + out.text.len(),
+            output: out.text,
+            output_from: out.from,
+            id: sid,
+        });
+    }
+    let mut levels: Vec<Vec<usize>> = Vec::new();
+    for (i, s) in steps.iter().enumerate().filter(|(_, s)| !s.undo) {
+        if levels.len() <= s.level {
+            levels.resize(s.level + 1, Vec::new());
+        }
+        levels[s.level].push(i);
+    }
+    let failures = steps.iter().enumerate().filter(|(_, s)| s.status == "failed").map(|(i, _)| i).collect();
+    let resume = (st.resumable() && !running && !st.runbook.is_empty())
+        .then(|| format!("runbook play {} --env {} --resume", st.runbook, st.env));
+    Ok(RunView {
+        run: id.to_string(),
+        runbook: st.runbook.clone(),
+        env: st.env.clone(),
+        operator: rep.operator.clone(),
+        started: if st.started.is_empty() { String::new() } else { report::utc(&st.started) },
+        ended: st.ended.as_deref().map(report::utc),
+        duration: span(&st.started, st.ended.as_deref(), running),
+        mode: rep.mode.clone(),
+        message: rep.message.clone(),
+        stop: st.stop.as_ref().filter(|_| st.end.is_none()).map(|s| s.why.clone()),
+        steps,
+        levels,
+        failures,
+        approvals: rep.approvals,
+        sessions: rep.sessions,
+        resume,
+        markdown,
+        timeline: rep.timeline,
+        last_seq: st.last_seq,
+        status,
+    })
+}
+
+/// A runbook of the catalog as the wiki shows it: `(id, title, html)`.
+pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String, String)>> {
+    let cat = crate::catalog::Catalog::load(config)?;
+    let Some(rb) = cat.runbooks.iter().find(|r| r.id == id) else { return Ok(None) };
+    let file = if rb.path.is_absolute() { rb.path.clone() } else { config.root.join(&rb.path) };
+    let text = std::fs::read_to_string(&file).map_err(anyhow::Error::from)?;
+    let md = crate::mdbook::render_page(Path::new(&rb.path), &text, config)?;
+    let opts = pulldown_cmark::Options::ENABLE_TABLES
+        | pulldown_cmark::Options::ENABLE_TASKLISTS
+        | pulldown_cmark::Options::ENABLE_STRIKETHROUGH
+        | pulldown_cmark::Options::ENABLE_FOOTNOTES
+        | pulldown_cmark::Options::ENABLE_HEADING_ATTRIBUTES;
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&md, opts));
+    Ok(Some((rb.id.clone(), rb.title.clone(), html)))
+}
