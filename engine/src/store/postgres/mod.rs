@@ -322,8 +322,12 @@ impl Store for PgStore {
         Ok(doomed)
     }
 
+    /// The run as the database names it: the same from every checkout of
+    /// this machine, so a resume from another checkout finds the leftovers
+    /// of a killed engine's step here even before their `spawned` event was
+    /// committed.
     fn run_key(&self, run: &str) -> String {
-        self.local.join("runs").join(run).display().to_string()
+        format!("{}/{run}", self.name())
     }
 
     fn local_dir(&self, run: &str) -> Option<PathBuf> {
