@@ -24,7 +24,9 @@ fn server() -> Option<String> {
                 Ok("true"),
                 "RUNBOOK_TEST_PG_URL is not set: .ci/run starts a PostgreSQL cluster (scripts/pg-cluster start)"
             );
-            eprintln!("notice: RUNBOOK_TEST_PG_URL not set, skipping the PostgreSQL tests (eval \"$(scripts/pg-cluster start)\")");
+            eprintln!(
+                "notice: RUNBOOK_TEST_PG_URL not set, skipping the PostgreSQL tests (eval \"$(scripts/pg-cluster start)\")"
+            );
             None
         }
     }
@@ -92,11 +94,7 @@ impl Checkout {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
-        c.args(args)
-            .current_dir(self.path())
-            .env_remove("RUNBOOK_STATE")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+        c.args(args).current_dir(self.path()).env_remove("RUNBOOK_STATE").env("NO_COLOR", "1").stdin(Stdio::null());
         c
     }
 
@@ -295,7 +293,8 @@ fn the_store_refuses_a_stale_session() {
     assert_eq!(first.wait().unwrap().code(), Some(1), "{}", a.output_of("first"));
     let said = a.output_of("first");
     assert!(said.contains("mallory@elsewhere") && said.contains("refused"), "{said}");
-    let after = db.sql("SELECT count(*) FROM runbook_events WHERE body LIKE '%\"step\":\"s2\"%' AND body LIKE '%step-end%'");
+    let after =
+        db.sql("SELECT count(*) FROM runbook_events WHERE body LIKE '%\"step\":\"s2\"%' AND body LIKE '%step-end%'");
     assert_eq!(after, "0", "no event of the stale session is stored");
     assert_eq!(count(&sh.log(), "s3"), 0, "no step started after the lock was lost");
 }
@@ -316,8 +315,7 @@ fn twenty_plays_of_different_runbooks_at_once() {
         .collect();
     let refs: Vec<(&str, &str)> = books.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let c = Checkout::new(&db.url, &refs);
-    let mut kids: Vec<(String, Child)> =
-        books.iter().map(|(id, _)| (id.clone(), c.spawn(&["play", id], id))).collect();
+    let mut kids: Vec<(String, Child)> = books.iter().map(|(id, _)| (id.clone(), c.spawn(&["play", id], id))).collect();
     for (id, k) in &mut kids {
         assert!(k.wait().unwrap().success(), "{id}: {}", c.output_of(id));
     }
@@ -439,9 +437,8 @@ impl Cluster {
         let o = Command::new(Self::script()).arg("start").output().unwrap();
         assert!(o.status.success(), "scripts/pg-cluster start: {}", String::from_utf8_lossy(&o.stderr));
         let out = String::from_utf8_lossy(&o.stdout).to_string();
-        let var = |k: &str| {
-            out.lines().find_map(|l| l.strip_prefix(&format!("export {k}=")).map(str::to_string)).expect(k)
-        };
+        let var =
+            |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("export {k}=")).map(str::to_string)).expect(k);
         Some(Cluster { dir: var("RUNBOOK_TEST_PG_DIR"), url: var("RUNBOOK_TEST_PG_URL") })
     }
 

@@ -92,7 +92,9 @@ pub enum Command {
     )]
     Play(PlayArgs),
     /// List the recorded runs (newest last).
-    #[command(after_help = "Examples:\n  runbook runs --json | jq '.[-1].run'\n  runbook runs --prune --older-than 90d --keep 20")]
+    #[command(
+        after_help = "Examples:\n  runbook runs --json | jq '.[-1].run'\n  runbook runs --prune --older-than 90d --keep 20"
+    )]
     Runs {
         #[arg(long)]
         json: bool,

@@ -48,10 +48,9 @@ pub struct Target {
 impl Target {
     pub fn parse(url: &str) -> Result<Target> {
         let bad = |what: String| {
-            Error::invalid(
-                Diagnostic::error("state-url", format!("state: {what}"))
-                    .hint("state = \"postgres://USER@HOST:5432/DB?sslmode=require\" (password from PGPASSWORD or ~/.pgpass)"),
-            )
+            Error::invalid(Diagnostic::error("state-url", format!("state: {what}")).hint(
+                "state = \"postgres://USER@HOST:5432/DB?sslmode=require\" (password from PGPASSWORD or ~/.pgpass)",
+            ))
         };
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut sslmode = None;
@@ -96,11 +95,16 @@ impl Target {
             "allow" | "prefer" => (SslMode::Prefer, false),
             "require" => (SslMode::Require, false),
             "verify-ca" | "verify-full" => (SslMode::Require, true),
-            other => return Err(bad(format!("sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"))),
+            other => {
+                return Err(bad(format!(
+                    "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
+                )));
+            }
         };
         config.ssl_mode(mode);
         let tls = tls(verify, rootcert.as_deref()).map_err(|e| bad(format!("TLS: {e}")))?;
-        let display = format!("{}@{host}:{port}/{}", config.get_user().unwrap_or(""), config.get_dbname().unwrap_or(""));
+        let display =
+            format!("{}@{host}:{port}/{}", config.get_user().unwrap_or(""), config.get_dbname().unwrap_or(""));
         Ok(Target { config, tls, display, address: format!("{host}:{port}") })
     }
 
@@ -113,9 +117,7 @@ impl Target {
     }
 
     /// One connection of its own (the lease's), driven on the current runtime.
-    pub async fn connect(
-        &self,
-    ) -> std::result::Result<(tokio_postgres::Client, Connection), tokio_postgres::Error> {
+    pub async fn connect(&self) -> std::result::Result<(tokio_postgres::Client, Connection), tokio_postgres::Error> {
         self.config.connect(self.tls.clone()).await
     }
 

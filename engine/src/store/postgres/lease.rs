@@ -191,7 +191,10 @@ async fn watch(
 /// Is the row still ours? `Some(why)` when it is not.
 async fn check(client: &Client, shared: &Shared) -> Option<String> {
     let row = client
-        .query_opt("SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&shared.runbook, &shared.env])
+        .query_opt(
+            "SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2",
+            &[&shared.runbook, &shared.env],
+        )
         .await
         .ok()?;
     let (token, holder): (i64, String) = row.map(|r| (r.get(0), r.get(1)))?;

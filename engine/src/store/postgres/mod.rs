@@ -131,8 +131,7 @@ impl PgStore {
     }
 
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
-        let (t, rb, e, h, name) =
-            (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
+        let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
         let (shared, previous, stop) = self.rt.call(lease::acquire(t, rb, e, h, take_over, name))??;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
         self.replay(&shared);
@@ -204,8 +203,9 @@ impl Store for PgStore {
     fn events_after(&self, run: &str, seq: u64) -> Result<Vec<Entry>> {
         let (r, s) = (run.to_string(), seq as i64);
         let rows: Vec<(i64, String)> = self.q(move |c| async move {
-            let rows =
-                c.query("SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq", &[&r, &s]).await?;
+            let rows = c
+                .query("SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq", &[&r, &s])
+                .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })?;
         let name = self.name();
@@ -271,7 +271,8 @@ impl Store for PgStore {
             Ok(c.query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r]).await?.get(0))
         })?;
         let chunks = logs::PgChunks::new(self.rt.handle().clone(), self.pool.clone(), run);
-        let logs = Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
+        let logs =
+            Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);
         Ok(Box::new(writer::PgWriter::start(self.rt.handle(), self.pool.clone(), l, run, spool, logs, last as u64)))
     }
@@ -279,7 +280,8 @@ impl Store for PgStore {
     fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>> {
         let (r, s) = (run.to_string(), step.to_string());
         let chunks: Vec<Vec<u8>> = self.q(move |c| async move {
-            let rows = c.query("SELECT data FROM runbook_logs WHERE run = $1 AND step = $2 ORDER BY n", &[&r, &s]).await?;
+            let rows =
+                c.query("SELECT data FROM runbook_logs WHERE run = $1 AND step = $2 ORDER BY n", &[&r, &s]).await?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })?;
         Ok((!chunks.is_empty()).then(|| chunks.concat()))

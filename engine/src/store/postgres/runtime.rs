@@ -45,7 +45,10 @@ impl Rt {
 }
 
 /// Run `f` on `handle`'s runtime and wait for it, from any thread.
-pub fn call<T: Send + 'static>(handle: &tokio::runtime::Handle, f: impl Future<Output = T> + Send + 'static) -> Result<T> {
+pub fn call<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Result<T> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     handle.spawn(async move {
         let _ = tx.send(f.await);

@@ -256,7 +256,10 @@ async fn insert(pool: &deadpool_postgres::Pool, lease: &LeaseShared, run: &str, 
     // Fewer rows: either the token is not ours any more, or some were
     // committed by an attempt whose answer was lost (the conflict).
     match client
-        .query_opt("SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&lease.runbook, &lease.env])
+        .query_opt(
+            "SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2",
+            &[&lease.runbook, &lease.env],
+        )
         .await
     {
         Ok(Some(r)) if r.get::<_, i64>(0) == lease.token => Outcome::Committed,
