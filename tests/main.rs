@@ -15,6 +15,7 @@ mod observe_play;
 mod parse;
 mod plan;
 mod play;
+mod postgres;
 mod rehearse;
 mod resume;
 mod resume_prop;

@@ -23,7 +23,11 @@ pub struct Config {
     pub file: Option<PathBuf>,
     pub runbooks: PathBuf,
     pub fixtures: PathBuf,
+    /// The local store's directory; with a shared store, this machine's
+    /// own files (engine logs, the spool of events the database missed).
     pub state: PathBuf,
+    /// `state = "postgres://…"` (or `RUNBOOK_STATE`): the team's database.
+    pub shared_state: Option<String>,
     pub default_env: Option<String>,
     pub envs: BTreeMap<String, EnvProfile>,
     pub stubs: Vec<String>,
@@ -93,6 +97,19 @@ struct RawRehearse {
 
 pub const DEFAULT_STUBS: &[&str] = &["kubectl", "helm", "docker", "curl", "python3", "python"];
 
+/// `RUNBOOK_STATE`, else `state` of runbook.toml, else `.runbook`: a
+/// directory, or a `postgres://` URL (this machine's files then stay in
+/// `.runbook`).
+fn state(root: &Path, configured: Option<&str>) -> (PathBuf, Option<String>) {
+    let env = std::env::var("RUNBOOK_STATE").ok().filter(|s| !s.is_empty());
+    let value = env.as_deref().or(configured).unwrap_or(".runbook");
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        (root.join(".runbook"), Some(value.to_string()))
+    } else {
+        (root.join(value), None)
+    }
+}
+
 impl Config {
     /// The defaults, rooted at `root`, when there is no `runbook.toml`.
     pub fn defaults(root: &Path) -> Config {
@@ -101,7 +118,8 @@ impl Config {
             file: None,
             runbooks: root.join("runbooks"),
             fixtures: root.join("fixtures"),
-            state: root.join(".runbook"),
+            state: state(root, None).0,
+            shared_state: state(root, None).1,
             default_env: None,
             envs: BTreeMap::new(),
             stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
@@ -246,7 +264,8 @@ impl Config {
         Ok(Config {
             runbooks: root.join(raw.runbooks.as_deref().unwrap_or("runbooks")),
             fixtures: root.join(raw.fixtures.as_deref().unwrap_or("fixtures")),
-            state: root.join(raw.state.as_deref().unwrap_or(".runbook")),
+            state: state(&root, raw.state.as_deref()).0,
+            shared_state: state(&root, raw.state.as_deref()).1,
             default_env: raw.default_env,
             envs,
             stubs,

@@ -92,10 +92,21 @@ pub enum Command {
     )]
     Play(PlayArgs),
     /// List the recorded runs (newest last).
-    #[command(after_help = "Example:\n  runbook runs --json | jq '.[-1].run'")]
+    #[command(
+        after_help = "Examples:\n  runbook runs --json | jq '.[-1].run'\n  runbook runs --prune --older-than 90d --keep 20"
+    )]
     Runs {
         #[arg(long)]
         json: bool,
+        /// Remove old runs (their events and logs) from the store; a running run is kept.
+        #[arg(long)]
+        prune: bool,
+        /// With --prune: runs started longer ago than this (e.g. 90d, 12h).
+        #[arg(long, requires = "prune", value_name = "AGE", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// With --prune: keep the newest N runs whatever their age.
+        #[arg(long, requires = "prune", value_name = "N")]
+        keep: Option<usize>,
     },
     /// The incident timeline of a run, as markdown (paste it into the incident doc) or JSON.
     #[command(after_help = "Examples:\n  runbook report latest\n  runbook report 20261128T0315 --format json")]
@@ -238,6 +249,10 @@ pub struct PlayArgs {
     /// Start a new run even if an unfinished one exists.
     #[arg(long)]
     pub fresh: bool,
+    /// Continue the run another engine holds (shared store): asks first (--yes off a terminal); that
+    /// engine starts no more steps and says who took over.
+    #[arg(long, conflicts_with = "fresh")]
+    pub take_over: bool,
     /// Do not run `undo` blocks when the play fails.
     #[arg(long)]
     pub no_rollback: bool,

@@ -43,7 +43,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
             a.set = crate::vars::command_line(&a.set, &a.set_file, std::env::vars_os())?;
             play::run(&config()?, a)
         }
-        Command::Runs { json } => runs::run(&config()?, json),
+        Command::Runs { json, prune: false, .. } => runs::run(&config()?, json),
+        Command::Runs { prune: true, older_than, keep, .. } => runs::prune(&config()?, older_than, keep),
         Command::Report { run_id, format } => report::run(&config()?, &run_id, format),
         Command::Serve { listen, token } => serve::run(&config()?, listen, token),
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),

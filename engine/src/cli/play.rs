@@ -57,7 +57,8 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     opts.answers = answers;
     opts.step_mode = a.step;
     opts.mode = mode(&a);
-    opts.resume = if a.resume {
+    opts.take_over = a.take_over;
+    opts.resume = if a.resume || a.take_over {
         ResumeMode::Resume
     } else if a.fresh {
         ResumeMode::Fresh

@@ -38,3 +38,22 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
     super::out(&o);
     Ok(Exit::Success)
 }
+
+/// `runbook runs --prune`: remove runs older than `older_than` and beyond
+/// the newest `keep`, from either store; a running run is never removed.
+pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Option<usize>) -> Result<Exit> {
+    if older_than.is_none() && keep.is_none() {
+        return Err(crate::error::Error::usage(
+            "--prune needs --older-than AGE, --keep N, or both",
+            "runbook runs --prune --older-than 90d --keep 20",
+        ));
+    }
+    let store = crate::store::open(config)?;
+    let removed = store.prune(&crate::store::Prune { older_than, keep, now: None })?;
+    let mut o = format!("removed {} run(s) from {}\n", removed.len(), store.name());
+    for id in &removed {
+        o.push_str(&format!("  {id}\n"));
+    }
+    super::out(&o);
+    Ok(Exit::Success)
+}

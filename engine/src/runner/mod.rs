@@ -101,6 +101,8 @@ pub struct PlayOptions {
     /// default), `--no-rollback`.
     pub mode: Mode,
     pub resume: ResumeMode,
+    /// `--take-over`: continue the run another engine holds (asked first).
+    pub take_over: bool,
 }
 
 impl PlayOptions {
@@ -113,6 +115,7 @@ impl PlayOptions {
             step_mode: false,
             mode: Mode::default(),
             resume: ResumeMode::Ask,
+            take_over: false,
         }
     }
 }

@@ -93,13 +93,23 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let me = Holder::me();
     let operator = me.operator();
     let mut notes = Vec::new();
-    let mut lease = env.store.lock(&rb.id, &env_name, &me)?;
-    if let Some(h) = lease.took_over() {
-        notes.push(format!("took over the lock of {}@{} (pid {}, no longer running)", h.user, h.host, h.pid));
+    let mut lease = if opts.take_over {
+        confirm_take_over(rb, env, &env_name, opts, tty)?;
+        env.store.take_over(&rb.id, &env_name, &me)?
+    } else {
+        env.store.lock(&rb.id, &env_name, &me)?
+    };
+    match lease.took_over() {
+        Some(h) if opts.take_over => notes.push(format!("took the run over from {}", h.describe())),
+        Some(h) => {
+            notes.push(format!("took over the lock of {}@{} (pid {}, no longer running)", h.user, h.host, h.pid))
+        }
+        None => {}
     }
     let latest = env.store.latest(&rb.id, &env_name)?;
     let previous = pick(rb, env, opts, latest, tty, &mut notes)?;
     let kind = previous.as_ref().map(|(_, st)| match &st.end {
+        _ if opts.take_over => SessionKind::TakeOver,
         Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
         _ => SessionKind::Resume,
     });
@@ -174,6 +184,24 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     };
     lease.set_run(&run_id);
     Ok(Prepared { run_id, env_name, lease, state, first, kind, operator, notes })
+}
+
+/// `--take-over` asks first: the holder stops starting steps. Off a
+/// terminal only `--yes` says yes (else exit 3 naming the holder).
+fn confirm_take_over(rb: &Runbook, env: &PlayEnv, env_name: &str, opts: &PlayOptions, tty: bool) -> Result<()> {
+    let who = env.store.holder(&rb.id, env_name)?.map_or_else(|| "no engine now".to_string(), |h| h.describe());
+    let what = format!("take over the run of {}@{env_name} from {who}? Its engine starts no more steps", rb.id);
+    match opts.answers {
+        Answers::Yes => Ok(()),
+        _ if tty => {
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            match prompt::choose(&format!("{what}. [y/N] "), &['y', 'n'], Some('n'), &cancel) {
+                Some('y') => Ok(()),
+                _ => Err(Error::Refused(format!("--take-over declined: the run stays with {who}"))),
+            }
+        }
+        _ => Err(Error::Refused(format!("--take-over: {what}\n  hint: confirm with --yes"))),
+    }
 }
 
 /// The runbook's steps in plan order, then its undo blocks.

@@ -11,6 +11,7 @@
 
 pub mod local;
 pub mod logs;
+pub mod postgres;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ impl Holder {
 
     pub fn operator(&self) -> String {
         format!("{}@{}", self.user, self.host)
+    }
+
+    /// `user@host (pid N, since T, run R)`, as refusals name a holder.
+    pub fn describe(&self) -> String {
+        let run = if self.run.is_empty() { String::new() } else { format!(", run {}", self.run) };
+        format!("{}@{} (pid {}, since {}{run})", self.user, self.host, self.pid, self.since)
     }
 }
 
@@ -84,6 +91,18 @@ pub trait Store: Send + Sync {
 
     /// Take the lock of runbook@env, or refuse (exit 3) naming its holder.
     fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>>;
+
+    /// `--take-over`: take the lock from a live holder, which then stops
+    /// starting steps. A store whose holders are all on this machine has
+    /// nothing to take from: it takes the lock as [`Store::lock`] does.
+    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
+        self.lock(runbook, env, me)
+    }
+
+    /// Who holds the lock of runbook@env now, where the store can tell.
+    fn holder(&self, _runbook: &str, _env: &str) -> Result<Option<Holder>> {
+        Ok(None)
+    }
 
     /// Every run id, oldest first.
     fn runs(&self) -> Result<Vec<String>>;
@@ -152,5 +171,30 @@ pub trait Writer: Send {
 
 /// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
 pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
-    Ok(Box::new(LocalStore::new(config.state.clone())))
+    match &config.shared_state {
+        Some(url) => Ok(Box::new(postgres::PgStore::open(url, config.state.clone())?)),
+        None => Ok(Box::new(LocalStore::new(config.state.clone()))),
+    }
+}
+
+/// Which of `ids` (oldest first; their names start with the UTC time they
+/// started) a prune removes, before the store spares running ones.
+pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {
+    let now = p.now.unwrap_or_else(SystemTime::now);
+    let keep_from = p.keep.map_or(ids.len(), |k| ids.len().saturating_sub(k));
+    let mut out = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        if i >= keep_from {
+            continue;
+        }
+        if let Some(age) = p.older_than {
+            // A name without a time is not ours to judge: kept.
+            let Some(t) = id.get(..16).and_then(crate::time::parse_compact) else { continue };
+            if now.duration_since(t).unwrap_or_default() < age {
+                continue;
+            }
+        }
+        out.push(id.clone());
+    }
+    out
 }

@@ -1,0 +1,339 @@
+//! The shared store (SPEC §6, issue 17): a team's PostgreSQL database,
+//! chosen by `state = "postgres://…"` (or `RUNBOOK_STATE`). It holds what
+//! the local store keeps under `.runbook/` — every run's events, step logs
+//! and the lock of each runbook@env — so any engineer's machine can list,
+//! report and resume any run, and two plays of one runbook@env are refused
+//! wherever they start.
+//!
+//! ```text
+//! runbook_runs    (id, runbook, env, created)   one row per run
+//! runbook_events  (run, seq, body)              the run's events, as JSON
+//! runbook_logs    (run, step, n, data)          step output, chunked
+//! runbook_locks   (runbook, env, token, holder) the lock row (lease.rs)
+//! runbook_schema  (version, applied)            migrations (schema.rs)
+//! ```
+//!
+//! This machine keeps only what is its own: the engine's log and the spool
+//! of events the database could not take (`spool.rs`), in the local state
+//! directory.
+
+pub mod connect;
+pub mod lease;
+pub mod logs;
+pub mod runtime;
+pub mod schema;
+pub mod spool;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use self::connect::Target;
+use self::runtime::Rt;
+use super::logs::Logs;
+use super::{Holder, Latest, Lease, Prune, Store, Writer};
+use crate::error::{Diagnostic, Error, Result};
+use crate::run::{Entry, Event};
+
+/// A duration from an environment variable in seconds (fractions allowed).
+pub fn env_duration(var: &str, default: Duration) -> Duration {
+    std::env::var(var).ok().and_then(|v| v.parse::<f64>().ok()).map_or(default, Duration::from_secs_f64)
+}
+
+pub struct PgStore {
+    target: Target,
+    pool: deadpool_postgres::Pool,
+    /// This machine's state directory (engine logs, spool).
+    local: PathBuf,
+    /// The lease taken by this process, for its writers' fencing.
+    current: Mutex<Option<Arc<lease::Shared>>>,
+    rt: Rt,
+}
+
+type Pg = std::result::Result<deadpool_postgres::Object, deadpool_postgres::PoolError>;
+
+impl PgStore {
+    /// Connect, and bring the schema up to date: exit 2 naming host and
+    /// port when the database cannot be reached.
+    pub fn open(url: &str, local: PathBuf) -> Result<PgStore> {
+        let target = Target::parse(url)?;
+        let rt = Rt::start()?;
+        let pool = target.pool()?;
+        let (p, name, t) = (pool.clone(), target.display.clone(), target.clone());
+        rt.call(async move {
+            let mut c = p.get().await.map_err(|e| unreachable(&t, e))?;
+            schema::migrate(&mut c, &name).await
+        })??;
+        Ok(PgStore { target, pool, local, current: Mutex::new(None), rt })
+    }
+
+    /// A query on a pooled connection, waited for.
+    fn q<T: Send + 'static, F>(&self, f: impl FnOnce(deadpool_postgres::Object) -> F + Send + 'static) -> Result<T>
+    where
+        F: std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>> + Send,
+    {
+        let (pool, t) = (self.pool.clone(), self.target.clone());
+        self.rt.call(async move {
+            let c: Pg = pool.get().await;
+            let c = c.map_err(|e| unreachable(&t, e))?;
+            f(c).await.map_err(|e| Error::Other(anyhow::anyhow!("state database {}: {e}", t.display)))
+        })?
+    }
+
+    /// Write the spools of runbook@env left on this machine (under the new
+    /// lease's token), before the run is read.
+    fn replay(&self, l: &Arc<lease::Shared>) {
+        for (run, file, entries) in spool::list(&self.local) {
+            let (pool, l2, r2) = (self.pool.clone(), l.clone(), run.clone());
+            let res = self.rt.call(async move {
+                let c = pool.get().await.map_err(|e| e.to_string())?;
+                let row = c
+                    .query_opt("SELECT runbook, env FROM runbook_runs WHERE id = $1", &[&r2])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let Some(row) = row else { return Ok(None) };
+                if row.get::<_, &str>(0) != l2.runbook || row.get::<_, &str>(1) != l2.env {
+                    return Ok(Some(false));
+                }
+                let max: i64 = c
+                    .query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r2])
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .get(0);
+                let rest: Vec<&Entry> = entries.iter().filter(|e| e.seq as i64 > max).collect();
+                if rest.first().is_some_and(|e| e.seq as i64 != max + 1) {
+                    return Ok(None);
+                }
+                let seqs: Vec<i64> = rest.iter().map(|e| e.seq as i64).collect();
+                let bodies: Vec<String> = rest.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
+                c.execute(
+                    "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
+                     INSERT INTO runbook_events (run, seq, body)
+                     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)",
+                    &[&l2.runbook, &l2.env, &l2.token, &r2, &seqs, &bodies],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok::<_, String>(Some(true))
+            });
+            match res {
+                Ok(Ok(Some(true))) => {
+                    tracing::info!("wrote the events of run {run} kept on this machine while the database was away");
+                    let _ = std::fs::remove_file(&file);
+                }
+                Ok(Ok(Some(false))) => {}
+                Ok(Ok(None)) => spool::set_aside(&file),
+                Ok(Err(e)) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
+                Err(e) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
+            }
+        }
+    }
+
+    fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
+        let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
+        let (shared, previous, stop) = self.rt.call(lease::acquire(t, rb, e, h, take_over, name))??;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
+        self.replay(&shared);
+        Ok(Box::new(lease::PgLease {
+            shared,
+            previous,
+            handle: self.rt.handle().clone(),
+            pool: self.pool.clone(),
+            stop: Some(stop),
+        }))
+    }
+}
+
+fn unreachable(t: &Target, e: deadpool_postgres::PoolError) -> Error {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => match e.as_db_error() {
+            // The server answered: not a reachability problem (auth, no such database…).
+            Some(db) => Error::invalid(
+                Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
+                    .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
+            ),
+            None => t.unreachable(&e),
+        },
+        other => t.unreachable(&other),
+    }
+}
+
+fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
+    Error::invalid(
+        Diagnostic::error("corrupt-journal", format!("unreadable run {run} in {name} (event {seq}): {what}"))
+            .hint("start a new run with --fresh (the damaged run stays for the post-mortem)"),
+    )
+}
+
+impl Store for PgStore {
+    fn name(&self) -> String {
+        format!("postgres://{}", self.target.display)
+    }
+
+    fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
+        self.take(runbook, env, me, false)
+    }
+
+    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
+        self.take(runbook, env, me, true)
+    }
+
+    fn holder(&self, runbook: &str, env: &str) -> Result<Option<Holder>> {
+        let (rb, e) = (runbook.to_string(), env.to_string());
+        let h: Option<String> = self.q(move |c| async move {
+            let r = c.query_opt("SELECT holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&rb, &e]).await?;
+            Ok(r.map(|r| r.get(0)))
+        })?;
+        Ok(h.and_then(|h| serde_json::from_str(&h).ok()))
+    }
+
+    fn runs(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self.q(|c| async move {
+            Ok(c.query("SELECT id FROM runbook_runs", &[]).await?.iter().map(|r| r.get(0)).collect())
+        })?;
+        ids.sort_by(|a, b| natord::compare(a, b));
+        Ok(ids)
+    }
+
+    fn events(&self, run: &str) -> Result<Vec<Entry>> {
+        self.events_after(run, 0)
+    }
+
+    fn events_after(&self, run: &str, seq: u64) -> Result<Vec<Entry>> {
+        let (r, s) = (run.to_string(), seq as i64);
+        let rows: Vec<(i64, String)> = self.q(move |c| async move {
+            let rows = c
+                .query("SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq", &[&r, &s])
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        let name = self.name();
+        let mut out = Vec::with_capacity(rows.len());
+        for (seq, body) in rows {
+            out.push(serde_json::from_str::<Entry>(&body).map_err(|e| corrupt(&name, run, seq, &e.to_string()))?);
+        }
+        if seq == 0 && !matches!(out.first(), Some(Entry { event: Event::RunStart(_), .. })) {
+            return Err(corrupt(&name, run, 1, "the run does not begin with a run-start event"));
+        }
+        Ok(out)
+    }
+
+    fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
+        let (rb, e) = (runbook.to_string(), env.to_string());
+        let ids: Vec<String> = self.q(move |c| async move {
+            let rows = c.query("SELECT id FROM runbook_runs WHERE runbook = $1 AND env = $2", &[&rb, &e]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })?;
+        let Some(id) = ids.into_iter().max_by(|a, b| natord::compare(a, b)) else { return Ok(None) };
+        let events = self.events(&id);
+        Ok(Some(Latest { id, events }))
+    }
+
+    fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String> {
+        for n in 1.. {
+            let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+            let entry = first(&id);
+            let Event::RunStart(rs) = &entry.event else {
+                return Err(Error::Other(anyhow::anyhow!("a run must begin with run-start")));
+            };
+            let (rb, env) = (rs.runbook.clone(), rs.env.clone());
+            let body = serde_json::to_string(&entry).map_err(anyhow::Error::from)?;
+            let i = id.clone();
+            let created: bool = self.q(move |mut c| async move {
+                let tx = c.transaction().await?;
+                let n = tx
+                    .execute(
+                        "INSERT INTO runbook_runs (id, runbook, env) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        &[&i, &rb, &env],
+                    )
+                    .await?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                tx.execute("INSERT INTO runbook_events (run, seq, body) VALUES ($1, 1, $2)", &[&i, &body]).await?;
+                tx.commit().await?;
+                Ok(true)
+            })?;
+            if created {
+                return Ok(id);
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn writer(&self, run: &str, _lease: &dyn Lease, _durable: bool) -> Result<Box<dyn Writer>> {
+        let Some(l) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return Err(Error::Other(anyhow::anyhow!("no lock of the state database is held for run {run}")));
+        };
+        let r = run.to_string();
+        let last: i64 = self.q(move |c| async move {
+            Ok(c.query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r]).await?.get(0))
+        })?;
+        let chunks = logs::PgChunks::new(self.rt.handle().clone(), self.pool.clone(), run);
+        let logs =
+            Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
+        let spool = spool::path(&self.local, run);
+        Ok(Box::new(writer::PgWriter::start(self.rt.handle(), self.pool.clone(), l, run, spool, logs, last as u64)))
+    }
+
+    fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>> {
+        let (r, s) = (run.to_string(), step.to_string());
+        let chunks: Vec<Vec<u8>> = self.q(move |c| async move {
+            let rows =
+                c.query("SELECT data FROM runbook_logs WHERE run = $1 AND step = $2 ORDER BY n", &[&r, &s]).await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })?;
+        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+    }
+
+    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
+        type Rows = (Vec<(String, String, String)>, Vec<(String, String, String)>, Vec<i64>);
+        let (runs, locks, held): Rows = self.q(|c| async move {
+            let runs = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
+            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks", &[]).await?;
+            let held = c
+                .query(
+                    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
+                     WHERE locktype = 'advisory' AND granted AND objsubid = 1",
+                    &[],
+                )
+                .await?;
+            Ok((
+                runs.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
+                locks.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
+                held.iter().map(|r| r.get(0)).collect(),
+            ))
+        })?;
+        // A run is going on when its runbook@env lock is held and names it.
+        let running = |id: &str, rb: &str, env: &str| {
+            let k = lease::key(rb, env) as u64;
+            held.iter().any(|h| *h as u64 == k)
+                && locks.iter().any(|(r, e, h)| {
+                    r == rb && e == env && serde_json::from_str::<Holder>(h).is_ok_and(|h| h.run == id)
+                })
+        };
+        let mut ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
+        ids.sort_by(|a, b| natord::compare(a, b));
+        let doomed: Vec<String> = super::prunable(&ids, p)
+            .into_iter()
+            .filter(|id| !runs.iter().any(|(i, rb, env)| i == id && running(i, rb, env)))
+            .collect();
+        let d = doomed.clone();
+        self.q(move |c| async move { c.execute("DELETE FROM runbook_runs WHERE id = ANY($1)", &[&d]).await })?;
+        Ok(doomed)
+    }
+
+    /// The run as the database names it: the same from every checkout of
+    /// this machine, so a resume from another checkout finds the leftovers
+    /// of a killed engine's step here even before their `spawned` event was
+    /// committed.
+    fn run_key(&self, run: &str) -> String {
+        format!("{}/{run}", self.name())
+    }
+
+    fn local_dir(&self, run: &str) -> Option<PathBuf> {
+        let dir = self.local.join("runs").join(run);
+        super::local::make_dir(&dir).ok().map(|_| dir)
+    }
+}

@@ -1,0 +1,277 @@
+//! Appending a run's events to the shared store.
+//!
+//! [`Writer::append`] queues the event and returns: a task of the store's
+//! runtime writes everything queued in one statement (group commit: a
+//! step's end and the next step's start share a round trip). Every batch
+//! carries the lease's fencing token and is written only while the lock row
+//! still has it (`FOR SHARE` on the row, so a take-over waits for the batch
+//! or the batch sees the new token): a session that lost the lock can never
+//! write. A step starts once [`Writer::durable`] says its `step-start` is
+//! committed.
+//!
+//! When the database goes away, the queue is kept: written to this
+//! machine's spool ([`super::spool`]) at once, retried until the database
+//! returns. No step starts meanwhile (its start cannot be durable); a step
+//! in flight finishes and its end waits in the queue. Waiting is bounded by
+//! `RUNBOOK_PG_WAIT` (seconds, default 30): then the play stops (exit 1,
+//! resumable) and the spool is written by the next session on this machine.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use super::lease::Shared as LeaseShared;
+use crate::error::{Error, Result};
+use crate::run::Entry;
+use crate::store::logs::{LogSender, Logs};
+use crate::store::{Durable, Writer};
+
+struct Queue {
+    /// Appended, not yet committed: `(seq, json)`.
+    pending: Vec<(i64, String)>,
+    /// The last seq appended.
+    last: u64,
+    /// The store refuses this session (fenced): every later append fails.
+    fatal: Option<String>,
+    /// The database is unreachable now (why).
+    outage: Option<String>,
+    /// The pending events are in the spool file.
+    spooled: bool,
+}
+
+pub struct Shared {
+    q: Mutex<Queue>,
+    wake: Notify,
+    /// The last committed seq (changes also wake waiters on a fatal error).
+    committed: watch::Sender<u64>,
+    run: String,
+    spool: PathBuf,
+}
+
+impl Shared {
+    fn q(&self) -> MutexGuard<'_, Queue> {
+        self.q.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct PgWriter {
+    shared: Arc<Shared>,
+    lease: Arc<LeaseShared>,
+    handle: tokio::runtime::Handle,
+    task: tokio::task::JoinHandle<()>,
+    logs: Logs,
+}
+
+/// How long a step waits for the database to take its start, and the end of
+/// a play for its last events (`RUNBOOK_PG_WAIT`, seconds).
+fn wait() -> Duration {
+    super::env_duration("RUNBOOK_PG_WAIT", Duration::from_secs(30))
+}
+
+impl PgWriter {
+    pub fn start(
+        handle: &tokio::runtime::Handle,
+        pool: deadpool_postgres::Pool,
+        lease: Arc<LeaseShared>,
+        run: &str,
+        spool: PathBuf,
+        logs: Logs,
+        last: u64,
+    ) -> PgWriter {
+        let shared = Arc::new(Shared {
+            q: Mutex::new(Queue { pending: Vec::new(), last, fatal: None, outage: None, spooled: false }),
+            wake: Notify::new(),
+            committed: watch::channel(last).0,
+            run: run.to_string(),
+            spool,
+        });
+        let task = handle.spawn(commit_loop(pool, lease.clone(), shared.clone()));
+        PgWriter { shared, lease, handle: handle.clone(), task, logs }
+    }
+
+    /// Wait until `target` is committed, the store refuses us, or `wait()`.
+    fn waiter(&self, target: u64) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let s = self.shared.clone();
+        let mut rx = s.committed.subscribe();
+        async move {
+            let limit = wait();
+            let r = tokio::time::timeout(limit, async {
+                loop {
+                    if let Some(f) = s.q().fatal.clone() {
+                        return Err(f);
+                    }
+                    if *rx.borrow_and_update() >= target {
+                        return Ok(());
+                    }
+                    if rx.changed().await.is_err() {
+                        return Err("the writer stopped".to_string());
+                    }
+                }
+            })
+            .await;
+            match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Error::Other(anyhow::anyhow!("{e}"))),
+                Err(_) => {
+                    let why = s.q().outage.clone().unwrap_or_else(|| "no answer".into());
+                    Err(Error::Other(anyhow::anyhow!(
+                        "the state database did not take the run's events within {}s ({why}); they are kept in {} and written when it returns (resume the run then)",
+                        limit.as_secs(),
+                        s.spool.display()
+                    )))
+                }
+            }
+        }
+    }
+}
+
+impl Writer for PgWriter {
+    fn append(&mut self, e: &Entry) -> Result<()> {
+        if let Some(why) = self.lease.lost() {
+            return Err(Error::Other(anyhow::anyhow!("{why}")));
+        }
+        let json = serde_json::to_string(e).map_err(anyhow::Error::from)?;
+        let mut q = self.shared.q();
+        if let Some(f) = &q.fatal {
+            return Err(Error::Other(anyhow::anyhow!("{f}")));
+        }
+        q.pending.push((e.seq as i64, json));
+        q.last = e.seq;
+        if q.spooled {
+            // Still out: the spool holds everything not yet committed.
+            let _ = super::spool::write(&self.shared.spool, &q.pending);
+        }
+        drop(q);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    fn durable(&mut self) -> Durable {
+        let target = self.shared.q().last;
+        let w = self.handle.spawn(self.waiter(target));
+        Box::pin(async move { w.await.map_err(|e| Error::Other(anyhow::anyhow!("{e}")))? })
+    }
+
+    fn logs(&self) -> LogSender {
+        self.logs.sender()
+    }
+
+    fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        let target = self.shared.q().last;
+        super::runtime::call(&self.handle, self.waiter(target))?
+    }
+}
+
+impl Drop for PgWriter {
+    /// What was never committed stays in the spool for the next session.
+    fn drop(&mut self) {
+        self.task.abort();
+        let q = self.shared.q();
+        if !q.pending.is_empty() && q.fatal.is_none() && !q.spooled {
+            let _ = super::spool::write(&self.shared.spool, &q.pending);
+        }
+    }
+}
+
+/// The fenced insert: written only while the lock row has our token.
+const INSERT: &str = "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
+     INSERT INTO runbook_events (run, seq, body)
+     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)
+     ON CONFLICT (run, seq) DO NOTHING";
+
+enum Outcome {
+    Committed,
+    Fenced(String),
+    Down(String),
+}
+
+async fn commit_loop(pool: deadpool_postgres::Pool, lease: Arc<LeaseShared>, s: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let batch: Vec<(i64, String)> = s.q().pending.clone();
+        if batch.is_empty() {
+            s.wake.notified().await;
+            continue;
+        }
+        match insert(&pool, &lease, &s.run, &batch).await {
+            Outcome::Committed => {
+                backoff = Duration::from_millis(50);
+                let mut q = s.q();
+                q.pending.drain(..batch.len());
+                q.outage = None;
+                if q.spooled && q.pending.is_empty() {
+                    q.spooled = false;
+                    let _ = std::fs::remove_file(&s.spool);
+                } else if q.spooled {
+                    let _ = super::spool::write(&s.spool, &q.pending);
+                }
+                drop(q);
+                let last = batch.last().map_or(0, |b| b.0 as u64);
+                s.committed.send_replace(last);
+            }
+            Outcome::Fenced(why) => {
+                lease.lose(why.clone());
+                s.q().fatal = Some(why);
+                s.committed.send_modify(|_| {});
+                return;
+            }
+            Outcome::Down(why) => {
+                {
+                    let mut q = s.q();
+                    if q.outage.is_none() {
+                        tracing::warn!("the state database is unreachable: {why}; retrying");
+                    }
+                    q.outage = Some(why);
+                    if !q.spooled {
+                        q.spooled = super::spool::write(&s.spool, &q.pending).is_ok();
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+async fn insert(pool: &deadpool_postgres::Pool, lease: &LeaseShared, run: &str, batch: &[(i64, String)]) -> Outcome {
+    let client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => return Outcome::Down(e.to_string()),
+    };
+    let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
+    let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
+    let n = match client.execute(INSERT, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
+        Ok(n) => n,
+        Err(e) => return Outcome::Down(e.to_string()),
+    };
+    if n as usize == batch.len() {
+        return Outcome::Committed;
+    }
+    // Fewer rows: either the token is not ours any more, or some were
+    // committed by an attempt whose answer was lost (the conflict).
+    match client
+        .query_opt(
+            "SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2",
+            &[&lease.runbook, &lease.env],
+        )
+        .await
+    {
+        Ok(Some(r)) if r.get::<_, i64>(0) == lease.token => Outcome::Committed,
+        Ok(r) => {
+            let who = r
+                .and_then(|r| serde_json::from_str::<crate::store::Holder>(r.get::<_, &str>(1)).ok())
+                .map_or_else(|| "another engine".to_string(), |h| super::lease::describe(&h));
+            Outcome::Fenced(format!(
+                "the store refused this session's events: the lock of {}@{} was taken over by {who}; this engine starts no more steps",
+                lease.runbook, lease.env
+            ))
+        }
+        Err(e) => Outcome::Down(e.to_string()),
+    }
+}

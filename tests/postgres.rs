@@ -1,0 +1,497 @@
+//! Team mode against a real PostgreSQL (issue 17): two project checkouts
+//! sharing one database, as two engineers' laptops would.
+//!
+//! The server comes from `RUNBOOK_TEST_PG_URL` (`scripts/pg-cluster start`;
+//! `.ci/run` starts one). Without it the tests print a notice and pass; under
+//! `CI=true` they fail. Each test has a database of its own (CREATE DATABASE),
+//! so they run in parallel; the tests that restart or stop the server start
+//! a cluster of their own. Waits poll for a state (`RUNBOOK_TEST_WAIT`
+//! seconds at most), never sleep through a fixed period.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{bin, unindent};
+
+/// The server's URL, or `None` (with a notice) when none is given.
+fn server() -> Option<String> {
+    match std::env::var("RUNBOOK_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "RUNBOOK_TEST_PG_URL is not set: .ci/run starts a PostgreSQL cluster (scripts/pg-cluster start)"
+            );
+            eprintln!(
+                "notice: RUNBOOK_TEST_PG_URL not set, skipping the PostgreSQL tests (eval \"$(scripts/pg-cluster start)\")"
+            );
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced.
+fn with_db(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{db}")
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let o = Command::new("psql").args([url, "-XAtqc", sql]).output().expect("psql runs");
+    assert!(o.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A database of one test's own.
+struct Db {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Db {
+    fn new(server: &str, test: &str) -> Db {
+        let name = format!("t_{test}_{}", std::process::id());
+        psql(server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        psql(server, &format!("CREATE DATABASE {name}"));
+        Db { admin: server.to_string(), url: with_db(server, &name), name }
+    }
+
+    fn sql(&self, q: &str) -> String {
+        psql(&self.url, q)
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([&self.admin, "-XAtqc", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}
+
+/// A project checkout whose `state` is the team database.
+struct Checkout {
+    dir: tempfile::TempDir,
+}
+
+impl Checkout {
+    fn new(state: &str, runbooks: &[(&str, &str)]) -> Checkout {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("runbooks")).unwrap();
+        std::fs::write(dir.path().join("runbook.toml"), format!("state = \"{state}\"\n")).unwrap();
+        for (name, md) in runbooks {
+            std::fs::write(dir.path().join(format!("runbooks/{name}.md")), unindent(md)).unwrap();
+        }
+        Checkout { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args).current_dir(self.path()).env_remove("RUNBOOK_STATE").env("NO_COLOR", "1").stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// In the background, its output in files of the checkout.
+    fn spawn(&self, args: &[&str], name: &str) -> Child {
+        let out = std::fs::File::create(self.path().join(format!("{name}.out"))).unwrap();
+        let err = std::fs::File::create(self.path().join(format!("{name}.err"))).unwrap();
+        self.cmd(args).stdout(out).stderr(err).spawn().unwrap()
+    }
+
+    fn output_of(&self, name: &str) -> String {
+        let o = std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default();
+        let e = std::fs::read_to_string(self.path().join(format!("{name}.err"))).unwrap_or_default();
+        format!("{o}{e}")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Poll until `ok`, at most `RUNBOOK_TEST_WAIT` seconds (default 60).
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let end = Instant::now() + Duration::from_secs(limit);
+    while !ok() {
+        assert!(Instant::now() < end, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Lines of the step log equal to `line`.
+fn count(log: &Path, line: &str) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| *l == line).count()
+}
+
+/// Three steps appending to `log`; `s2` waits for `gate` to exist.
+fn gated(log: &Path, gate: &Path) -> String {
+    let (log, gate) = (log.display(), gate.display());
+    format!(
+        "
+        # Gated
+
+        ```bash {{#s1}}
+        echo s1 >> {log}
+        ```
+
+        ```bash {{#s2}}
+        echo s2-start >> {log}
+        while [ ! -e {gate} ]; do sleep 0.02; done
+        echo s2 >> {log}
+        ```
+
+        ```bash {{#s3}}
+        echo s3 >> {log}
+        ```
+        "
+    )
+}
+
+/// A shared place for the step log and the gate (both checkouts see it).
+struct Shared {
+    dir: tempfile::TempDir,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared { dir: tempfile::tempdir().unwrap() }
+    }
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("steps.log")
+    }
+    fn gate(&self) -> PathBuf {
+        self.dir.path().join("gate")
+    }
+    fn open(&self) {
+        std::fs::write(self.gate(), "").unwrap();
+    }
+    fn runbook(&self) -> String {
+        gated(&self.log(), &self.gate())
+    }
+}
+
+#[test]
+fn the_lock_holds_across_two_checkouts_and_both_see_the_runs() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "lock");
+    let sh = Shared::new();
+    let rb = sh.runbook();
+    let (a, b) = (Checkout::new(&db.url, &[("gated", &rb)]), Checkout::new(&db.url, &[("gated", &rb)]));
+    let mut first = a.spawn(&["play", "gated"], "first");
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let o = b.run(&["play", "gated"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let t = text(&o);
+    let pid = first.id().to_string();
+    let run = db.sql("SELECT id FROM runbook_runs");
+    for part in ["is held by", "@", &format!("pid {pid}"), "since", &run, "--take-over"] {
+        assert!(t.contains(part), "the refusal names {part}: {t}");
+    }
+    assert!(!t.contains("runbook-test-pw"), "no password in messages: {t}");
+    sh.open();
+    assert!(first.wait().unwrap().success(), "{}", a.output_of("first"));
+    for c in [&a, &b] {
+        let o = c.run(&["runs"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains(&run) && text(&o).contains("passed"), "{}", text(&o));
+        let o = c.run(&["report", "latest"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains("`s3`") && text(&o).contains("**passed**"), "{}", text(&o));
+    }
+    // A clean end frees the lock at once: the second checkout plays.
+    let o = b.run(&["play", "gated", "--fresh"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+#[test]
+fn a_run_killed_on_one_machine_resumes_on_the_other_without_running_a_step_twice() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "kill");
+    let sh = Shared::new();
+    let rb = sh.runbook();
+    let (a, b) = (Checkout::new(&db.url, &[("gated", &rb)]), Checkout::new(&db.url, &[("gated", &rb)]));
+    let mut first = a.spawn(&["play", "gated"], "first");
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    // The database frees the lock once it notices the connection is gone.
+    wait_for("the lock to be freed", || {
+        db.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == "0"
+    });
+    // The second checkout resumes; the gate opens once its s2 runs (the
+    // killed engine's s2, left waiting on this machine, is reaped by then).
+    let mut second = b.spawn(&["play", "gated", "--resume"], "second");
+    wait_for("s2 to start again", || count(&sh.log(), "s2-start") == 2);
+    sh.open();
+    assert!(second.wait().unwrap().success(), "{}", b.output_of("second"));
+    let said = b.output_of("second");
+    assert!(said.contains("passed before, not run again: s1"), "{said}");
+    for (line, n) in [("s1", 1), ("s2", 1), ("s3", 1)] {
+        assert_eq!(count(&sh.log(), line), n, "{line}: {}", std::fs::read_to_string(sh.log()).unwrap());
+    }
+    let o = a.run(&["report", "latest"]);
+    assert!(text(&o).contains("**passed**"), "{}", text(&o));
+}
+
+#[test]
+fn take_over_asks_first_then_the_first_engine_stops_and_names_who_took_over() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "takeover");
+    let sh = Shared::new();
+    let rb = sh.runbook();
+    let (a, b) = (Checkout::new(&db.url, &[("gated", &rb)]), Checkout::new(&db.url, &[("gated", &rb)]));
+    let mut first = a.spawn(&["play", "gated"], "first");
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let o = b.run(&["play", "gated", "--take-over"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(text(&o).contains(&format!("pid {}", first.id())) && text(&o).contains("--yes"), "{}", text(&o));
+    let mut second = b.spawn(&["play", "gated", "--take-over", "--yes"], "second");
+    let status = first.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", a.output_of("first"));
+    let said = a.output_of("first");
+    assert!(said.contains("taken over by") && said.contains(&format!("pid {}", second.id())), "{said}");
+    sh.open();
+    assert!(second.wait().unwrap().success(), "{}", b.output_of("second"));
+    assert!(b.output_of("second").contains("taking over"), "{}", b.output_of("second"));
+    assert_eq!(count(&sh.log(), "s1"), 1);
+    assert_eq!(count(&sh.log(), "s3"), 1);
+    let kinds = db.sql("SELECT count(*) FROM runbook_events WHERE body LIKE '%\"kind\":\"take-over\"%'");
+    assert_eq!(kinds, "1");
+}
+
+#[test]
+fn the_store_refuses_a_stale_session() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "fence");
+    let sh = Shared::new();
+    let a = Checkout::new(&db.url, &[("gated", &sh.runbook())]);
+    let mut first = a.spawn(&["play", "gated"], "first");
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    // Another session took the lock while this one was cut off (no notice
+    // reaches it): only the token tells.
+    db.sql(
+        r#"UPDATE runbook_locks SET token = token + 1,
+           holder = '{"user":"mallory","host":"elsewhere","pid":4242,"since":"then","run":""}'"#,
+    );
+    sh.open();
+    assert_eq!(first.wait().unwrap().code(), Some(1), "{}", a.output_of("first"));
+    let said = a.output_of("first");
+    assert!(said.contains("mallory@elsewhere") && said.contains("refused"), "{said}");
+    let after =
+        db.sql("SELECT count(*) FROM runbook_events WHERE body LIKE '%\"step\":\"s2\"%' AND body LIKE '%step-end%'");
+    assert_eq!(after, "0", "no event of the stale session is stored");
+    assert_eq!(count(&sh.log(), "s3"), 0, "no step started after the lock was lost");
+}
+
+#[test]
+fn twenty_plays_of_different_runbooks_at_once() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "twenty");
+    let logs = tempfile::tempdir().unwrap();
+    let books: Vec<(String, String)> = (0..20)
+        .map(|i| {
+            let log = logs.path().join(format!("r{i:02}.log"));
+            let md = (1..=3)
+                .map(|s| format!("```bash {{#s{s}}}\necho s{s} >> {}\n```\n\n", log.display()))
+                .collect::<String>();
+            (format!("r{i:02}"), format!("# R{i}\n\n{md}"))
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = books.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let c = Checkout::new(&db.url, &refs);
+    let mut kids: Vec<(String, Child)> = books.iter().map(|(id, _)| (id.clone(), c.spawn(&["play", id], id))).collect();
+    for (id, k) in &mut kids {
+        assert!(k.wait().unwrap().success(), "{id}: {}", c.output_of(id));
+    }
+    for (id, _) in &books {
+        let log = logs.path().join(format!("{id}.log"));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "s1\ns2\ns3\n", "{id}");
+    }
+    assert_eq!(db.sql("SELECT count(*) FROM runbook_runs"), "20");
+    let o = c.run(&["runs", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let passed = rows.as_array().unwrap().iter().filter(|r| r["status"] == "passed").count();
+    assert_eq!(passed, 20, "{}", text(&o));
+}
+
+#[test]
+fn a_secret_never_reaches_the_database_in_clear() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "secret");
+    let secret = "tok-7c1e93-never-stored";
+    let rb = "
+        ---
+        secrets: [token]
+        vars:
+          token: ~
+        ---
+        # Secret
+
+        ```bash {#use}
+        echo \"token={{ token }}\"
+        echo \"again {{ token }}\" >&2
+        ```
+        ";
+    let c = Checkout::new(&db.url, &[("secret", rb)]);
+    let o = c.run(&["play", "secret", "--set", &format!("token={secret}")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let dump = [
+        db.sql("SELECT string_agg(body, E'\\n') FROM runbook_events"),
+        db.sql("SELECT string_agg(convert_from(data, 'UTF8'), E'\\n') FROM runbook_logs"),
+        db.sql("SELECT string_agg(holder, E'\\n') FROM runbook_locks"),
+        db.sql("SELECT string_agg(id || runbook || env, E'\\n') FROM runbook_runs"),
+    ]
+    .join("\n");
+    assert!(dump.contains("token=") && dump.contains("***"), "the output is stored, masked: {dump}");
+    assert!(!dump.contains(secret), "the secret is stored in clear: {dump}");
+    assert!(!dump.contains(&secret[..12]), "a part of the secret is stored: {dump}");
+}
+
+#[test]
+fn an_unreachable_database_is_exit_2_naming_host_and_port_never_the_password() {
+    // No server needed: a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://alice:Sup3r-Secret-pw@127.0.0.1:{port}/team");
+    let c = Checkout::new(&url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    for args in [&["play", "a"][..], &["runs"], &["report", "latest"]] {
+        let o = c.run(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(&format!("127.0.0.1:{port}")), "{}", text(&o));
+        assert!(!text(&o).contains("Sup3r-Secret-pw"), "{}", text(&o));
+    }
+    assert!(!c.path().join("ran").exists());
+}
+
+#[test]
+fn runs_prune_removes_old_runs_from_both_stores() {
+    let md = "# A\n\n```bash {#x}\necho x\n```\n";
+    let prune = |c: &Checkout, store_runs: &dyn Fn() -> usize| {
+        for _ in 0..3 {
+            let o = c.run(&["play", "a", "--fresh"]);
+            assert_eq!(code(&o), 0, "{}", text(&o));
+        }
+        assert_eq!(store_runs(), 3);
+        let o = c.run(&["runs", "--prune"]);
+        assert_eq!(code(&o), 2, "--prune alone says what it needs: {}", text(&o));
+        let o = c.run(&["runs", "--prune", "--older-than", "90d"]);
+        assert!(text(&o).contains("removed 0 run(s)"), "{}", text(&o));
+        let o = c.run(&["runs", "--prune", "--keep", "1"]);
+        assert!(text(&o).contains("removed 2 run(s)"), "{}", text(&o));
+        assert_eq!(store_runs(), 1);
+        let o = c.run(&["report", "latest"]);
+        assert_eq!(code(&o), 0, "the newest run stays: {}", text(&o));
+    };
+    let local = Checkout::new(".runbook", &[("a", md)]);
+    let dir = local.path().join(".runbook/runs");
+    prune(&local, &|| std::fs::read_dir(&dir).map_or(0, |d| d.count()));
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "prune");
+    let shared = Checkout::new(&db.url, &[("a", md)]);
+    prune(&shared, &|| db.sql("SELECT count(*) FROM runbook_runs").parse().unwrap());
+    assert_eq!(db.sql("SELECT count(DISTINCT run) FROM runbook_events"), "1", "events go with their run");
+}
+
+#[test]
+fn a_database_schema_newer_than_the_binary_is_refused() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "schema");
+    let c = Checkout::new(&db.url, &[]);
+    let o = c.run(&["runs"]);
+    assert_eq!(code(&o), 0, "migrations applied on first use: {}", text(&o));
+    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "1");
+    db.sql("INSERT INTO runbook_schema (version) VALUES (999)");
+    let o = c.run(&["runs"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("schema version 999") && text(&o).contains("upgrade runbook"), "{}", text(&o));
+}
+
+/// A cluster of one test's own, for the tests that stop or restart it.
+struct Cluster {
+    dir: String,
+    url: String,
+}
+
+impl Cluster {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-cluster")
+    }
+
+    fn start() -> Option<Cluster> {
+        server()?;
+        let o = Command::new(Self::script()).arg("start").output().unwrap();
+        assert!(o.status.success(), "scripts/pg-cluster start: {}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let var =
+            |k: &str| out.lines().find_map(|l| l.strip_prefix(&format!("export {k}=")).map(str::to_string)).expect(k);
+        Some(Cluster { dir: var("RUNBOOK_TEST_PG_DIR"), url: var("RUNBOOK_TEST_PG_URL") })
+    }
+
+    fn ctl(&self, what: &str) {
+        let o = Command::new(Self::script()).args([what, &self.dir]).output().unwrap();
+        assert!(o.status.success(), "scripts/pg-cluster {what}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::script()).args(["stop", &self.dir]).output();
+    }
+}
+
+#[test]
+fn the_database_restarted_mid_play_loses_nothing() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let c = Checkout::new(&cluster.url, &[("gated", &sh.runbook())]);
+    let mut play = c.spawn(&["play", "gated"], "play");
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    cluster.ctl("restart");
+    sh.open();
+    assert!(play.wait().unwrap().success(), "{}", c.output_of("play"));
+    for line in ["s1", "s2", "s3"] {
+        assert_eq!(count(&sh.log(), line), 1, "{line}");
+    }
+    let o = c.run(&["report", "latest"]);
+    assert!(text(&o).contains("**passed**") && text(&o).contains("`s3`"), "{}", text(&o));
+}
+
+#[test]
+fn the_database_gone_mid_play_keeps_the_step_end_and_resumes_after() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let c = Checkout::new(&cluster.url, &[("gated", &sh.runbook())]);
+    let mut play = c.cmd(&["play", "gated"]).env("RUNBOOK_PG_WAIT", "2").stdout(Stdio::null()).spawn().unwrap();
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    cluster.ctl("halt");
+    sh.open();
+    // The step in flight finishes; nothing starts after it; exit 1.
+    assert_eq!(play.wait().unwrap().code(), Some(1));
+    assert_eq!(count(&sh.log(), "s2"), 1);
+    assert_eq!(count(&sh.log(), "s3"), 0, "no step starts without the database");
+    let pending = c.path().join(".runbook/pending");
+    assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 1, "the events are kept on this machine");
+    cluster.ctl("start");
+    let o = c.run(&["play", "gated", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed before, not run again: s1, s2"), "{}", text(&o));
+    for line in ["s1", "s2", "s3"] {
+        assert_eq!(count(&sh.log(), line), 1, "{line}");
+    }
+    assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 0, "the spool is written and gone");
+}
