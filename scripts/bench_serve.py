@@ -15,6 +15,7 @@ usage: bench_serve.py RUNBOOK WORKDIR [ROUNDS]
 import http.client
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,17 +82,30 @@ def parse_at(s):
 class Follower(threading.Thread):
     """An SSE client of a run: reads until run-end, noting when each event came."""
 
-    def __init__(self, host, port, run):
+    def __init__(self, host, port, run, timed=True):
         super().__init__(daemon=True)
-        self.host, self.port, self.run_id = host, port, run
+        self.host, self.port, self.run_id, self.timed = host, port, run, timed
         self.connected = threading.Event()
         self.got = []  # (receipt time, entry)
+        self.ended = False
 
     def run(self):
         c = http.client.HTTPConnection(self.host, self.port, timeout=120)
         c.request("GET", f"/api/runs/{self.run_id}/events")
         r = c.getresponse()
         self.connected.set()
+        if not self.timed:
+            # As a browser on another machine would: the bytes are read, and
+            # the harness spends as little of this machine's CPU as it can.
+            tail = b""
+            while not self.ended:
+                chunk = r.read1(65536)
+                if not chunk:
+                    break
+                self.ended = b'"event":"run-end"' in tail + chunk
+                tail = chunk[-64:]
+            c.close()
+            return
         data = []
         while True:
             line = r.fp.readline()
@@ -111,6 +125,7 @@ class Follower(threading.Thread):
                 if "seq" in e:
                     self.got.append((now, e))
                     if e.get("event") == "run-end":
+                        self.ended = True
                         c.close()
                         return
 
@@ -123,7 +138,7 @@ def play_with(d, gate, host, port, clients, known):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = wait_run(host, port, known)
     known.add(run)
-    fs = [Follower(host, port, run) for _ in range(clients)]
+    fs = [Follower(host, port, run, timed=clients == 1) for _ in range(clients)]
     for f in fs:
         f.start()
     for f in fs:
@@ -139,6 +154,17 @@ def play_with(d, gate, host, port, clients, known):
     gate_end = next(parse_at(e["at"]) for e in events if e.get("event") == "step-end" and e.get("step") == "gate")
     run_end = next(parse_at(e["at"]) for e in events if e.get("event") == "run-end")
     return run_end - gate_end, fs, opened
+
+
+def cpu_ms(pid):
+    """User + system CPU time of a process so far, in ms."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_ms():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1000
 
 
 def latency():
@@ -167,15 +193,24 @@ def clients():
     known = set()
     try:
         spans = {0: [], 50: []}
+        cpu = {0: [], 50: []}
         for _ in range(ROUNDS):
             for n in (0, 50):
+                s0, c0 = cpu_ms(srv.pid), children_cpu_ms()
                 span, fs, _ = play_with(d, gate, host, port, n, known)
+                cpu[n].append((cpu_ms(srv.pid) - s0, children_cpu_ms() - c0))
                 spans[n].append(span)
-                if n and not all(any(e.get("event") == "run-end" for _, e in f.got) for f in fs):
+                if n and not all(f.ended for f in fs):
                     print("clients: a follower did not see the run's end")
         a, b = statistics.median(spans[0]), statistics.median(spans[50])
         print(f"clients: 200-step play, median of {ROUNDS}: alone {a * 1000:.0f} ms, with 50 SSE clients "
               f"{b * 1000:.0f} ms, slowdown {(b / a - 1) * 100:+.1f}% (target <= 5%)")
+        serve50 = statistics.median(x[0] for x in cpu[50])
+        play50 = statistics.median(x[1] for x in cpu[50])
+        print(f"  CPU per play, medians: the play (engine + steps) {play50:.0f} ms; serve with 50 clients "
+              f"{serve50:.0f} ms (alone: {statistics.median(x[0] for x in cpu[0]):.0f} ms)")
+        print("  rounds (ms): alone " + " ".join(f"{x * 1000:.0f}" for x in spans[0])
+              + "; with 50 " + " ".join(f"{x * 1000:.0f}" for x in spans[50]))
     finally:
         srv.kill()
         srv.wait()

@@ -22,6 +22,7 @@ mod resume_prop;
 mod run_log;
 mod secrets;
 mod serve;
+mod serve_browser;
 mod tty;
 mod tty_vars;
 mod warm;

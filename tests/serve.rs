@@ -1,23 +1,19 @@
 //! `runbook serve` (issue 18): the JSON API and event streams over HTTP
-//! against a started server, its security (token, CSP, ids, escaping,
-//! secrets, read-only), and its pages in a real browser (headless Chromium)
-//! following a play as it runs.
+//! against a started server, and its security (token, CSP, ids, escaping,
+//! secrets, read-only). The pages in a real browser: `serve_browser.rs`.
 //!
-//! Plays that must be caught while running wait for a file the test creates
-//! (a gate): the test opens the page, checks the page shows the run in
-//! flight, opens the gate, then waits for the page's state. Never for time.
-//!
-//! `RUNBOOK_UPDATE_SCREENSHOTS=1 cargo test --test integration serve::`
-//! rewrites docs/serve-runs.png and docs/serve-run.png.
+//! A play that must be caught while running waits for a file the test
+//! creates (a gate): the test follows it, then opens the gate. Never a wait
+//! for time.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::browser::{Browser, Page, WAIT_LIMIT};
+use crate::common::browser::WAIT_LIMIT;
 use crate::common::*;
 
 /// A started `runbook serve` on a free port of loopback, killed on drop.
@@ -79,7 +75,7 @@ fn get(url: &str, headers: &[(&str, &str)]) -> (u16, ureq::http::HeaderMap, Stri
     (status, h, body)
 }
 
-fn get_ok(url: &str) -> String {
+pub fn get_ok(url: &str) -> String {
     let (status, _, body) = get(url, &[]);
     assert_eq!(status, 200, "GET {url}: {body}");
     body
@@ -126,7 +122,7 @@ fn ended(msgs: &[(String, String, String)]) -> bool {
 
 /// A project with one runbook, `demo`: `a` prints `<script>`, `b` needs it,
 /// `c` fails with an escalation.
-fn project() -> Test {
+pub fn project() -> Test {
     Test::new().runbook(
         "demo",
         r#"
@@ -150,17 +146,26 @@ fn project() -> Test {
     )
 }
 
-fn play(t: &Test, status: i32) {
+pub fn play(t: &Test, status: i32) {
     let out = t.command().args(["play", "demo", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(status), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn runs_json(t: &Test) -> Value {
+pub fn runs_json(t: &Test) -> Value {
     let out = t.command().args(["runs", "--json"]).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn only_run(t: &Test) -> String {
+/// The id of the run a play just started (not the `.new-…` directory it is
+/// created in).
+pub fn started(t: &Test) -> String {
+    until("the run to start", || {
+        let rows = runs_json(t);
+        rows.as_array()?.iter().filter_map(|r| r["run"].as_str()).find(|r| !r.starts_with('.')).map(str::to_string)
+    })
+}
+
+pub fn only_run(t: &Test) -> String {
     runs_json(t)[0]["run"].as_str().unwrap().to_string()
 }
 
@@ -222,7 +227,7 @@ fn a_client_following_a_play_gets_every_event_once_in_order_and_the_output_as_it
     let t = gated(&go);
     let s = Serve::start(t.path(), &[], &[]);
     let mut play = start_play(&t, "gated");
-    let id = until("the run to start", || runs_json(&t).as_array()?.first()?["run"].as_str().map(str::to_string));
+    let id = started(&t);
     let url = format!("{}/api/runs/{id}/events", s.url);
     // The output of the step in flight comes before the step ends: the gate
     // opens only once the client has seen it.
@@ -434,36 +439,10 @@ fn what_a_step_prints_stays_text() {
         assert!(!page.contains("<script>window.pwned"), "{path}");
         assert!(page.contains("&lt;script&gt;window.pwned"), "{path}");
     }
-    let Some(b) = Browser::launch() else { return };
-    let p = b.open(&format!("{}/runs/{id}", s.url));
-    wait(&p, "document.documentElement.dataset.live === 'open'");
-    let text: String = p.eval("document.querySelector('pre.out[data-out=\"a\"]').innerText");
-    assert_eq!(text.trim(), "<script>window.pwned = 1</script>");
-    assert!(p.eval::<bool>("window.pwned === undefined"), "the step's output ran as a script");
-}
-
-/// Wait for a JS expression in the page (inlined: the page's CSP forbids
-/// `eval`).
-fn wait(p: &Page, js: &str) {
-    let ms = WAIT_LIMIT.as_millis();
-    let waiter = format!(
-        "new Promise((resolve) => {{
-            const t0 = performance.now();
-            const check = () => {{
-                let ok = false;
-                try {{ ok = !!({js}); }} catch (e) {{}}
-                if (ok) resolve(true);
-                else if (performance.now() - t0 > {ms}) resolve(false);
-                else setTimeout(check, 10);
-            }};
-            check();
-        }})"
-    );
-    assert!(p.eval::<bool>(&waiter), "waited {WAIT_LIMIT:?} for `{js}` in {}", p.url());
 }
 
 /// Poll the server until `f` holds (the play runs in another process).
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let t0 = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -475,7 +454,7 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A play held at its first step until the gate file exists.
-fn gated(gate: &Path) -> Test {
+pub fn gated(gate: &Path) -> Test {
     Test::new().runbook(
         "gated",
         &format!(
@@ -506,120 +485,6 @@ fn gated(gate: &Path) -> Test {
     )
 }
 
-fn start_play(t: &Test, id: &str) -> Child {
+pub fn start_play(t: &Test, id: &str) -> Child {
     t.command().args(["play", id, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
-}
-
-fn screenshot(p: &Page, name: &str) {
-    let path: PathBuf = if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOTS").is_some() {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name)
-    } else {
-        std::env::temp_dir().join(format!("runbook-{}-{name}", std::process::id()))
-    };
-    p.screenshot(&path, false);
-    let mut head = [0u8; 8];
-    std::fs::File::open(&path).unwrap().read_exact(&mut head).unwrap();
-    assert_eq!(&head, b"\x89PNG\r\n\x1a\n");
-}
-
-#[test]
-fn a_run_page_opened_at_the_start_follows_the_play_to_its_end() {
-    let Some(b) = Browser::launch() else { return };
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let t = gated(&go);
-    let s = Serve::start(t.path(), &[], &[]);
-    let mut play = start_play(&t, "gated");
-    let id = until("the run to start", || runs_json(&t).as_array()?.first()?["run"].as_str().map(str::to_string));
-    let p = b.open(&format!("{}/runs/{id}", s.url));
-    // The page shows the run in flight: `wait` running, its output so far.
-    wait(&p, "document.documentElement.dataset.live === 'open'");
-    wait(&p, "document.querySelector('[data-step=\"wait\"]').dataset.stepStatus === 'running'");
-    wait(&p, "document.querySelector('pre.out[data-out=\"wait\"]').innerText.includes('waiting')");
-    assert_ne!(p.eval::<String>("document.querySelector('.run').dataset.runStatus"), "passed");
-    std::fs::write(&go, "").unwrap();
-    // Without a reload, every step comes to its final status.
-    wait(&p, "document.querySelector('.run').dataset.runStatus === 'passed'");
-    let statuses: Vec<String> =
-        p.eval("[...document.querySelectorAll('[data-step-status]')].map(e => e.dataset.stepStatus)");
-    assert_eq!(statuses, ["passed"; 4]);
-    let nodes: Vec<String> = p.eval("[...document.querySelectorAll('.dag .node')].map(e => e.dataset.status)");
-    assert_eq!(nodes, ["passed"; 4]);
-    wait(&p, "document.querySelector('pre.out[data-out=\"wait\"]').innerText.includes('released')");
-    assert_eq!(p.eval::<u64>("performance.getEntriesByType('navigation').length"), 1, "never reloaded");
-    assert!(play.wait().unwrap().success());
-}
-
-#[test]
-fn the_runs_list_updates_live_and_the_screenshots() {
-    let Some(b) = Browser::launch() else { return };
-    let gate = tempfile::tempdir().unwrap();
-    let go = gate.path().join("go");
-    let t = gated(&go)
-        .runbook(
-            "db-failover",
-            r#"
-            ---
-            id: db-failover
-            ---
-            # Fail the database over
-
-            ```bash {#replicas read}
-            echo "replica-1 lag=0s"; echo "replica-2 lag=3s"
-            ```
-
-            ```bash {#promote needs=replicas budget=5m escalate="call the DBA on duty (#db-oncall)"}
-            echo "promoting replica-1"; echo "error: replica-1 is fenced" >&2; exit 1
-            ```
-
-            ```bash {#repoint needs=promote}
-            echo "kubectl -n {{ namespace }} set env deploy/api DB_HOST=replica-1"
-            ```
-            "#,
-        )
-        .runbook("smoke", "# Smoke\n\n```bash {#ping read}\necho pong\n```\n");
-    let s = Serve::start(t.path(), &[], &[]);
-    let p = b.open(&format!("{}/", s.url));
-    wait(&p, "document.documentElement.dataset.live === 'open'");
-    assert!(p.eval::<bool>("!!document.querySelector('.empty')"));
-    for id in ["smoke", "db-failover"] {
-        let out = t.command().args(["play", id, "--yes"]).output().unwrap();
-        assert!(out.status.code().is_some());
-    }
-    wait(&p, "document.querySelectorAll('tr[data-run]').length === 2");
-    let mut play = start_play(&t, "gated");
-    wait(&p, "document.querySelector('tr[data-run]').dataset.runStatus === 'running'");
-    let first: String = p.eval("document.querySelector('tr[data-run] td:nth-child(2)').innerText");
-    assert_eq!(first, "gated", "running runs first");
-    screenshot(&p, "serve-runs.png");
-    let failed: String = p.eval("document.querySelector('tr[data-run-status=\"failed\"] a.run-link').href");
-    let r = b.open(&failed);
-    wait(&r, "document.documentElement.dataset.live === 'open'");
-    assert!(r.eval::<String>("document.querySelector('.failures').innerText").contains("call the DBA on duty"));
-    screenshot(&r, "serve-run.png");
-    std::fs::write(&go, "").unwrap();
-    wait(&p, "document.querySelector('tr[data-run]').dataset.runStatus === 'passed'");
-    assert!(play.wait().unwrap().success());
-}
-
-#[test]
-fn a_runbook_page_renders_as_in_the_wiki_with_the_env_selector_and_copy_buttons() {
-    let Some(b) = Browser::launch() else { return };
-    let t = Test::new().runbook(
-        "pods",
-        "---\nid: pods\n---\n# Pods\n\n```bash {#pods read}\nkubectl get pods -n {{ namespace }}\n```\n",
-    );
-    let s = Serve::start(t.path(), &[], &[]);
-    let p = b.open(&format!("{}/runbooks/pods", s.url));
-    wait(&p, "document.documentElement.dataset.runbookShown === 'devnet'");
-    let shown = "[...document.querySelectorAll('pre:not([hidden]) code')].map(c => c.innerText).join('\\n')";
-    assert!(p.eval::<String>(shown).contains("kubectl get pods -n animica-devnet"));
-    p.select("select.runbook-env-select", "prod");
-    wait(&p, "document.documentElement.dataset.runbookShown === 'prod'");
-    assert!(p.eval::<String>(shown).contains("kubectl get pods -n animica"));
-    assert!(p.eval::<bool>(
-        "[...document.querySelectorAll('pre:not([hidden])')].every(p => p.querySelector('button.copy'))"
-    ));
-    p.click("pre:not([hidden]) button.copy");
-    wait(&p, "document.querySelector('pre:not([hidden]) button.copy').dataset.copied === 'yes'");
 }

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -19,8 +18,9 @@ use super::App;
 use crate::run::{Entry, Event, RunState};
 use crate::store::Store;
 
-/// How long the log of a step that ended is still read.
-const LOG_GRACE: Duration = Duration::from_secs(2);
+/// How many more reads the log of a step that ended gets: its last chunk
+/// can land just after its `step-end` (the log writer is behind the journal).
+const READS_AFTER_END: u32 = 8;
 
 /// How much of a step's output a feed keeps (its tail).
 pub const TAIL: usize = 64 * 1024;
@@ -29,13 +29,21 @@ pub const TAIL: usize = 64 * 1024;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tail {
     pub from: usize,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
-/// What a run's poller has read so far.
+/// An event of the run, as JSON once for every client.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: u64,
+    pub json: Arc<str>,
+}
+
+/// What a run's poller has read so far: every event, and the output of the
+/// steps in flight (or just over).
 #[derive(Debug, Default)]
 pub struct Feed {
-    pub events: Vec<Entry>,
+    pub events: Vec<Frame>,
     pub logs: BTreeMap<String, Tail>,
     /// The run cannot be read (damaged, removed): the clients are told, once.
     pub error: Option<String>,
@@ -109,15 +117,36 @@ struct Read {
     logs: Vec<(String, Option<Vec<u8>>)>,
 }
 
+/// The steps whose logs a poll reads: in flight, and just over.
+#[derive(Default)]
+struct Watched {
+    state: RunState,
+    /// Steps over, with the reads their logs still get.
+    ended: HashMap<String, u32>,
+    sizes: HashMap<String, usize>,
+}
+
+impl Watched {
+    fn steps(&mut self) -> Vec<String> {
+        self.ended.retain(|_, left| *left > 0);
+        self.ended.values_mut().for_each(|left| *left -= 1);
+        let mut v: Vec<String> = self.state.in_flight().into_iter().map(str::to_string).collect();
+        v.extend(self.ended.keys().cloned());
+        v
+    }
+
+    fn apply(&mut self, e: &Entry) {
+        self.state.apply(e);
+        if let Event::StepEnd(x) = &e.event {
+            self.ended.insert(x.step.clone(), READS_AFTER_END);
+        }
+    }
+}
+
 async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
-    let mut state = RunState::default();
-    let mut events: Vec<Entry> = Vec::new();
+    let mut w = Watched::default();
+    let mut events: Vec<Frame> = Vec::new();
     let mut logs: BTreeMap<String, Tail> = BTreeMap::new();
-    let mut sizes: HashMap<String, usize> = HashMap::new();
-    // Steps that ended lately: their log's last chunk may land after their
-    // `step-end` (the log writer is behind the journal), so they are read a
-    // while longer.
-    let mut ended: HashMap<String, Instant> = HashMap::new();
     loop {
         {
             let mut runs = app.hub.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,22 +155,19 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
                 return;
             }
         }
-        let after = state.last_seq;
-        ended.retain(|_, at| at.elapsed() < LOG_GRACE);
-        let mut in_flight: Vec<String> = state.in_flight().into_iter().map(str::to_string).collect();
-        in_flight.extend(ended.keys().cloned());
+        let after = w.state.last_seq;
+        let watched = w.steps();
         let id = run.clone();
         let read = app
             .store(move |s| {
                 let events = s.events_after(&id, after);
-                // Steps in flight, and those that just ended (their last output).
-                let mut steps = in_flight;
+                // And the steps that started meanwhile.
+                let mut steps = watched;
                 if let Ok(new) = &events {
-                    for e in new {
-                        if let Event::StepStart(x) = &e.event {
-                            steps.push(x.step.clone());
-                        }
-                    }
+                    steps.extend(new.iter().filter_map(|e| match &e.event {
+                        Event::StepStart(x) => Some(x.step.clone()),
+                        _ => None,
+                    }));
                 }
                 steps.sort();
                 steps.dedup();
@@ -153,20 +179,25 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
         let mut error = None;
         match read.map(|r| (r.events, r.logs)) {
             Ok((Ok(new), read_logs)) => {
-                for e in &new {
-                    state.apply(e);
-                    if let Event::StepEnd(x) = &e.event {
-                        ended.insert(x.step.clone(), Instant::now());
-                    }
-                }
                 changed |= !new.is_empty();
-                events.extend(new);
+                for e in &new {
+                    w.apply(e);
+                    let json = serde_json::to_string(e).unwrap_or_default();
+                    // The fold numbers the lines of `v: 1` journals.
+                    events.push(Frame { seq: w.state.last_seq, json: json.into() });
+                }
+                // Only the logs being watched stay in the feed.
+                let keep: Vec<&String> = read_logs.iter().map(|(s, _)| s).collect();
+                let before = logs.len();
+                logs.retain(|s, _| keep.contains(&s));
+                w.sizes.retain(|s, _| keep.contains(&s));
+                changed |= logs.len() != before;
                 for (step, bytes) in read_logs {
                     let Some(bytes) = bytes else { continue };
-                    if sizes.get(&step) == Some(&bytes.len()) {
+                    if w.sizes.get(&step) == Some(&bytes.len()) {
                         continue;
                     }
-                    sizes.insert(step.clone(), bytes.len());
+                    w.sizes.insert(step.clone(), bytes.len());
                     logs.insert(step, tail(&bytes));
                     changed = true;
                 }
@@ -187,7 +218,7 @@ pub fn tail(bytes: &[u8]) -> Tail {
     while from < bytes.len() && from > 0 && (bytes[from] & 0xC0) == 0x80 {
         from += 1;
     }
-    Tail { from, text: String::from_utf8_lossy(&bytes[from..]).into_owned() }
+    Tail { from, text: String::from_utf8_lossy(&bytes[from..]).into() }
 }
 
 #[cfg(test)]

@@ -47,8 +47,10 @@ fn render(name: &str, ctx: minijinja::Value) -> Response {
     }
 }
 
-/// Running runs first, then the others, newest first.
+/// Running runs first, then the others, newest first; not a run still being
+/// created (the local store's `.new-…` directory, listed by `runs` meanwhile).
 fn ordered(mut rows: Vec<RunRow>) -> Vec<RunRow> {
+    rows.retain(|r| !r.run.starts_with('.'));
     rows.reverse();
     rows.sort_by_key(|r| r.status != "running");
     rows

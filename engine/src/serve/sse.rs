@@ -12,14 +12,15 @@
 //! `/api/events`: the runs list, a `runs` message with the rows of
 //! `runs --json` each time they change.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
@@ -29,9 +30,26 @@ use super::App;
 use super::api::known_run;
 use super::hub::{Feed, Hub};
 
+/// A comment line every so often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 #[derive(Debug, Default, Deserialize)]
 pub struct After {
     after: Option<u64>,
+}
+
+/// One message of the stream, in the text/event-stream format.
+fn message(out: &mut String, event: Option<&str>, id: Option<u64>, data: &str) {
+    if let Some(e) = event {
+        let _ = writeln!(out, "event: {e}");
+    }
+    if let Some(id) = id {
+        let _ = writeln!(out, "id: {id}");
+    }
+    for line in data.split('\n') {
+        let _ = writeln!(out, "data: {}", line.trim_end_matches('\r'));
+    }
+    out.push('\n');
 }
 
 /// A client of a run's stream: what it has been sent.
@@ -40,12 +58,13 @@ struct Client {
     last: u64,
     sent: HashMap<String, usize>,
     told_error: bool,
-    queue: VecDeque<SseEvent>,
 }
 
 impl Client {
-    /// Queue what the feed has that this client was not sent.
-    fn catch_up(&mut self, feed: &Feed) {
+    /// What the feed has that this client was not sent, as one chunk (one
+    /// write for a burst of events, whatever its size).
+    fn catch_up(&mut self, feed: &Feed) -> String {
+        let mut out = String::new();
         // Output first: what a step printed comes before its end.
         for (step, t) in &feed.logs {
             let end = t.from + t.text.len();
@@ -56,24 +75,24 @@ impl Client {
             let (from, text) = if have >= t.from && have <= end && t.text.is_char_boundary(have - t.from) {
                 (have, &t.text[have - t.from..])
             } else {
-                (t.from, t.text.as_str())
+                (t.from, &t.text[..])
             };
             let data = serde_json::json!({ "step": step, "from": from, "text": text }).to_string();
-            self.queue.push_back(SseEvent::default().event("output").data(data));
+            message(&mut out, Some("output"), None, &data);
             self.sent.insert(step.clone(), end);
         }
         let start = feed.events.partition_point(|e| e.seq <= self.last);
         for e in &feed.events[start..] {
-            let data = serde_json::to_string(e).unwrap_or_default();
-            self.queue.push_back(SseEvent::default().id(e.seq.to_string()).data(data));
+            message(&mut out, None, Some(e.seq), &e.json);
             self.last = e.seq;
         }
         if let Some(e) = &feed.error
             && !self.told_error
         {
             self.told_error = true;
-            self.queue.push_back(SseEvent::default().event("unreadable").data(e.clone()));
+            message(&mut out, Some("unreadable"), None, e);
         }
+        out
     }
 }
 
@@ -81,8 +100,18 @@ fn last_event_id(h: &HeaderMap) -> Option<u64> {
     h.get("last-event-id")?.to_str().ok()?.trim().parse().ok()
 }
 
-fn keep_alive() -> KeepAlive {
-    KeepAlive::new().interval(Duration::from_secs(15))
+fn event_stream(s: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(s))
+        .into_response()
+}
+
+/// Wait for a change of `rx`: `Some(true)` changed, `Some(false)` time for
+/// a keep-alive, `None` the sender is gone.
+async fn changed<T>(rx: &mut watch::Receiver<T>) -> Option<bool> {
+    tokio::select! {
+        r = rx.changed() => r.ok().map(|_| true),
+        _ = tokio::time::sleep(KEEP_ALIVE) => Some(false),
+    }
 }
 
 pub async fn run_events(
@@ -95,41 +124,40 @@ pub async fn run_events(
         return r;
     }
     let last = last_event_id(&headers).or(q.after).unwrap_or(0);
-    let client =
-        Client { rx: Hub::follow(&app, &id), last, sent: HashMap::new(), told_error: false, queue: VecDeque::new() };
-    Sse::new(run_stream(client)).keep_alive(keep_alive()).into_response()
-}
-
-fn run_stream(client: Client) -> impl Stream<Item = Result<SseEvent, Infallible>> {
-    stream::unfold(client, |mut c| async move {
+    let mut rx = Hub::follow(&app, &id);
+    rx.mark_changed();
+    let client = Client { rx, last, sent: HashMap::new(), told_error: false };
+    event_stream(stream::unfold(client, |mut c| async move {
         loop {
-            if let Some(e) = c.queue.pop_front() {
-                return Some((Ok(e), c));
+            if !changed(&mut c.rx).await? {
+                return Some((Ok(Bytes::from_static(b":\n\n")), c));
             }
             let feed = c.rx.borrow_and_update().clone();
-            c.catch_up(&feed);
-            if !c.queue.is_empty() {
-                continue;
+            let chunk = c.catch_up(&feed);
+            if !chunk.is_empty() {
+                return Some((Ok(Bytes::from(chunk)), c));
             }
-            c.rx.changed().await.ok()?;
         }
-    })
+    }))
 }
 
 pub async fn runs_events(State(app): State<Arc<App>>) -> Response {
     let mut rx = Hub::follow_list(&app);
     // The current rows first, then each change.
     rx.mark_changed();
-    let s = stream::unfold(rx, |mut rx| async move {
+    event_stream(stream::unfold(rx, |mut rx| async move {
         loop {
-            rx.changed().await.ok()?;
+            if !changed(&mut rx).await? {
+                return Some((Ok(Bytes::from_static(b":\n\n")), rx));
+            }
             let json = rx.borrow_and_update().clone();
             if !json.is_empty() {
-                return Some((Ok::<_, Infallible>(SseEvent::default().event("runs").data(json.as_str())), rx));
+                let mut out = String::new();
+                message(&mut out, Some("runs"), None, &json);
+                return Some((Ok(Bytes::from(out)), rx));
             }
         }
-    });
-    Sse::new(s).keep_alive(keep_alive()).into_response()
+    }))
 }
 
 #[cfg(test)]
@@ -139,24 +167,30 @@ mod tests {
 
     fn client() -> Client {
         let (_tx, rx) = watch::channel(Arc::new(Feed::default()));
-        Client { rx, last: 0, sent: HashMap::new(), told_error: false, queue: VecDeque::new() }
+        Client { rx, last: 0, sent: HashMap::new(), told_error: false }
     }
 
     fn feed(logs: &[(&str, usize, &str)]) -> Feed {
-        let logs = logs.iter().map(|(s, from, t)| (s.to_string(), Tail { from: *from, text: t.to_string() })).collect();
+        let logs = logs.iter().map(|(s, from, t)| (s.to_string(), Tail { from: *from, text: (*t).into() })).collect();
         Feed { events: Vec::new(), logs, error: None }
     }
 
     #[test]
     fn output_is_sent_once_and_an_empty_log_never() {
         let mut c = client();
-        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")]));
-        assert_eq!(c.queue.len(), 1, "only b's output");
-        c.queue.clear();
-        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")]));
-        assert!(c.queue.is_empty(), "nothing new, nothing sent");
-        c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\ntwo\n")]));
-        assert_eq!(c.queue.len(), 1);
+        let out = c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")]));
+        assert_eq!(out, "event: output\ndata: {\"from\":0,\"step\":\"b\",\"text\":\"one\\n\"}\n\n", "only b's output");
+        assert_eq!(c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\n")])), "", "nothing new, nothing sent");
+        let out = c.catch_up(&feed(&[("a", 0, ""), ("b", 0, "one\ntwo\n")]));
+        assert!(out.contains("\"from\":4,") && out.contains("\"text\":\"two\\n\""), "{out}");
         assert_eq!(c.sent["b"], 8);
+    }
+
+    #[test]
+    fn a_message_with_lines_is_a_data_line_each() {
+        let mut out = String::new();
+        message(&mut out, Some("unreadable"), None, "a\nb");
+        message(&mut out, None, Some(7), "{}");
+        assert_eq!(out, "event: unreadable\ndata: a\ndata: b\n\nid: 7\ndata: {}\n\n");
     }
 }

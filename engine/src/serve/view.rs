@@ -142,7 +142,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             needs,
             level: lv,
             output_end: out.from + out.text.len(),
-            output: out.text,
+            output: out.text.to_string(),
             output_from: out.from,
             id: sid,
         });

@@ -132,11 +132,14 @@ pub struct LogFile {
     step: Arc<str>,
     buf: Vec<u8>,
     tx: LogSender,
+    /// Handed over while running ([`LogFile::hand_over`]): a step long
+    /// enough to be watched, whose end wakes the writer too.
+    live: bool,
 }
 
 impl LogFile {
     pub fn new(tx: &LogSender, step: &str) -> LogFile {
-        LogFile { step: step.into(), buf: Vec::new(), tx: tx.clone() }
+        LogFile { step: step.into(), buf: Vec::new(), tx: tx.clone(), live: false }
     }
 
     pub fn line(&mut self, text: &str) {
@@ -149,6 +152,9 @@ impl LogFile {
 
     pub fn close(&mut self) {
         self.send(true);
+        if self.live {
+            self.tx.1.unpark();
+        }
     }
 
     /// Lines collected and not yet handed to the writer.
@@ -162,6 +168,7 @@ impl LogFile {
         if self.pending() {
             self.send(false);
             self.tx.1.unpark();
+            self.live = true;
         }
     }
 

@@ -307,6 +307,47 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// The events after `seq` (the live view reads a growing journal many times
+/// a second): a line up to `seq` is skipped by its `{"seq":N` prefix, not
+/// parsed. Lines of the first format (no `seq`) are numbered in order, as
+/// the fold numbers them.
+pub fn read_after(path: &Path, seq: u64) -> Result<Vec<Entry>> {
+    if seq == 0 {
+        return read(path);
+    }
+    let text = std::fs::read(path).map_err(|e| io(path, e))?;
+    let text = String::from_utf8_lossy(&text);
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for (n, l) in lines.iter().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        at += 1;
+        if let Some(s) = quick_seq(l)
+            && s <= seq
+        {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(l) {
+            Ok(r) if (if r.seq == 0 { at } else { r.seq }) > seq => out.push(r),
+            Ok(_) => {}
+            Err(_) if n + 1 == lines.len() && !complete => {}
+            Err(e) => return Err(corrupt(path, n + 1, &e.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+/// `N` of a line that begins `{"seq":N,` (as every line this engine writes).
+fn quick_seq(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("{\"seq\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
 pub fn corrupt(path: &Path, line: usize, what: &str) -> Error {
     Error::invalid(
         Diagnostic::error("corrupt-journal", format!("unreadable run journal: {what}"))
@@ -317,6 +358,27 @@ pub fn corrupt(path: &Path, line: usize, what: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn read_after_gives_what_read_gives_past_a_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        let start = r#"{"seq":1,"at":"t","event":"run-start","v":2,"run":"r","runbook":"a","path":"a.md","hash":"h","env":"e","operator":"u@h"}"#;
+        let mut text = format!("{start}\n");
+        for i in 2..=12 {
+            text.push_str(&format!("{{\"seq\":{i},\"at\":\"t\",\"event\":\"note\",\"text\":\"n{i}\"}}\n"));
+        }
+        text.push_str("{\"seq\":13,\"at\"");
+        std::fs::write(&path, &text).unwrap();
+        let all = read(&path).unwrap();
+        for k in 0..=13 {
+            let after: Vec<u64> = read_after(&path, k).unwrap().iter().map(|e| e.seq).collect();
+            let want: Vec<u64> = all.iter().map(|e| e.seq).filter(|s| *s > k).collect();
+            assert_eq!(after, want, "after {k}");
+        }
+        assert_eq!(quick_seq(r#"{"seq":42,"at":""}"#), Some(42));
+        assert_eq!(quick_seq(r#"{"at":"","seq":4}"#), None);
+    }
 
     use super::*;
 

@@ -90,6 +90,10 @@ impl Store for LocalStore {
         journal::read(&self.run_dir(run).join(journal::FILE))
     }
 
+    fn events_after(&self, run: &str, seq: u64) -> Result<Vec<Entry>> {
+        journal::read_after(&self.run_dir(run).join(journal::FILE), seq)
+    }
+
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
         // Newest first; a directory is looked into only until the latest run
         // of this runbook@env is found: a state directory collects thousands.
