@@ -97,7 +97,7 @@ pub async fn acquire(
     take_over: bool,
     name: String,
 ) -> Result<(Arc<Shared>, Option<Holder>, oneshot::Sender<oneshot::Sender<()>>)> {
-    let (client, notes) = open(&target).await.map_err(|e| target.unreachable(&e))?;
+    let (client, notes) = open(&target).await.map_err(|e| target.unreachable(&super::chain(&e)))?;
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
     let key = key(&runbook, &env);
     let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await.map_err(sql)?.get(0);

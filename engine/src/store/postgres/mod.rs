@@ -153,10 +153,25 @@ fn unreachable(t: &Target, e: deadpool_postgres::PoolError) -> Error {
                 Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
                     .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
             ),
-            None => t.unreachable(&e),
+            None if chain(&e).contains("password missing") => Error::invalid(
+                Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
+                    .hint("give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)"),
+            ),
+            None => t.unreachable(&chain(&e)),
         },
         other => t.unreachable(&other),
     }
+}
+
+/// An error with its causes: `error connecting to server: Connection refused`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
 }
 
 fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
