@@ -204,6 +204,10 @@ fn the_lock_holds_across_two_checkouts_and_both_see_the_runs() {
         assert!(t.contains(part), "the refusal names {part}: {t}");
     }
     assert!(!t.contains("runbook-test-pw"), "no password in messages: {t}");
+    // What is played right now, seen from the other checkout.
+    let o = b.run(&["runs", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "running", "{}", text(&o));
     sh.open();
     assert!(first.wait().unwrap().success(), "{}", a.output_of("first"));
     for c in [&a, &b] {

@@ -107,6 +107,12 @@ pub trait Store: Send + Sync {
     /// Every run id, oldest first.
     fn runs(&self) -> Result<Vec<String>>;
 
+    /// The runs being played now, on any machine, where the store can tell
+    /// (`None`: ask the run's engine pid on this host).
+    fn playing(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     /// A run's events, in order; an unreadable run is an error naming where.
     fn events(&self, run: &str) -> Result<Vec<Entry>>;
 

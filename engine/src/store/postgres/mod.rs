@@ -302,11 +302,10 @@ impl Store for PgStore {
         Ok((!chunks.is_empty()).then(|| chunks.concat()))
     }
 
-    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
-        type Rows = (Vec<(String, String, String)>, Vec<(String, String, String)>, Vec<i64>);
-        let (runs, locks, held): Rows = self.q(|c| async move {
-            let runs = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
-            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks", &[]).await?;
+    fn playing(&self) -> Result<Option<Vec<String>>> {
+        type Rows = (Vec<(String, String, String)>, Vec<i64>);
+        let (locks, held): Rows = self.q(|c| async move {
+            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks WHERE holder <> ''", &[]).await?;
             let held = c
                 .query(
                     "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
@@ -315,25 +314,25 @@ impl Store for PgStore {
                 )
                 .await?;
             Ok((
-                runs.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
                 locks.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
                 held.iter().map(|r| r.get(0)).collect(),
             ))
         })?;
-        // A run is going on when its runbook@env lock is held and names it.
-        let running = |id: &str, rb: &str, env: &str| {
-            let k = lease::key(rb, env) as u64;
-            held.iter().any(|h| *h as u64 == k)
-                && locks.iter().any(|(r, e, h)| {
-                    r == rb && e == env && serde_json::from_str::<Holder>(h).is_ok_and(|h| h.run == id)
-                })
-        };
-        let mut ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
-        ids.sort_by(|a, b| natord::compare(a, b));
-        let doomed: Vec<String> = super::prunable(&ids, p)
-            .into_iter()
-            .filter(|id| !runs.iter().any(|(i, rb, env)| i == id && running(i, rb, env)))
-            .collect();
+        // A lock row names a run being played while its advisory lock is held.
+        Ok(Some(
+            locks
+                .into_iter()
+                .filter(|(rb, env, _)| held.contains(&lease::key(rb, env)))
+                .filter_map(|(_, _, h)| serde_json::from_str::<Holder>(&h).ok().map(|h| h.run))
+                .filter(|r| !r.is_empty())
+                .collect(),
+        ))
+    }
+
+    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
+        let playing = self.playing()?.unwrap_or_default();
+        let ids = self.runs()?;
+        let doomed: Vec<String> = super::prunable(&ids, p).into_iter().filter(|id| !playing.contains(id)).collect();
         let d = doomed.clone();
         self.q(move |c| async move { c.execute("DELETE FROM runbook_runs WHERE id = ANY($1)", &[&d]).await })?;
         Ok(doomed)
