@@ -48,6 +48,8 @@ pub struct PgStore {
     local: PathBuf,
     /// The lease taken by this process, for its writers' fencing.
     current: Mutex<Option<Arc<lease::Shared>>>,
+    /// The lease connection, opened with the store (a play takes one lock).
+    spare: Mutex<Option<lease::Spare>>,
     rt: Rt,
 }
 
@@ -65,7 +67,8 @@ impl PgStore {
             let mut c = p.get().await.map_err(|e| unreachable(&t, e))?;
             schema::migrate(&mut c, &name).await
         })??;
-        Ok(PgStore { target, pool, local, current: Mutex::new(None), rt })
+        let spare = Mutex::new(Some(lease::spare(&target, rt.handle())));
+        Ok(PgStore { target, pool, local, current: Mutex::new(None), spare, rt })
     }
 
     /// A query on a pooled connection, waited for.
@@ -132,7 +135,8 @@ impl PgStore {
 
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
         let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
-        let (shared, previous, stop) = self.rt.call(lease::acquire(t, rb, e, h, take_over, name))??;
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (shared, previous, stop) = self.rt.call(lease::acquire(t, spare, rb, e, h, take_over, name))??;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
         self.replay(&shared);
         Ok(Box::new(lease::PgLease {

@@ -246,7 +246,11 @@ async fn insert(pool: &deadpool_postgres::Pool, lease: &LeaseShared, run: &str, 
     };
     let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
     let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
-    let n = match client.execute(INSERT, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
+    let stmt = match client.prepare_cached(INSERT).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::Down(e.to_string()),
+    };
+    let n = match client.execute(&stmt, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
         Ok(n) => n,
         Err(e) => return Outcome::Down(e.to_string()),
     };
