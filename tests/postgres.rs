@@ -204,6 +204,10 @@ fn the_lock_holds_across_two_checkouts_and_both_see_the_runs() {
         assert!(t.contains(part), "the refusal names {part}: {t}");
     }
     assert!(!t.contains("runbook-test-pw"), "no password in messages: {t}");
+    // What is played right now, seen from the other checkout.
+    let o = b.run(&["runs", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "running", "{}", text(&o));
     sh.open();
     assert!(first.wait().unwrap().success(), "{}", a.output_of("first"));
     for c in [&a, &b] {
@@ -494,4 +498,41 @@ fn the_database_gone_mid_play_keeps_the_step_end_and_resumes_after() {
         assert_eq!(count(&sh.log(), line), 1, "{line}");
     }
     assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 0, "the spool is written and gone");
+}
+
+#[test]
+fn credentials_come_from_pgpassword_or_a_private_pgpass() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "creds");
+    // The same URL without its password.
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let (auth, tail) = rest.split_once('@').unwrap();
+    let (user, password) = auth.split_once(':').expect("the test URL has a password");
+    let bare = format!("{scheme}://{user}@{tail}");
+    let c = Checkout::new(&bare, &[]);
+    let runs = |envs: &[(&str, &str)]| {
+        let mut cmd = c.cmd(&["runs"]);
+        cmd.env_remove("PGPASSWORD").env("PGPASSFILE", c.path().join("none"));
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let o = runs(&[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("password"), "{}", text(&o));
+    let o = runs(&[("PGPASSWORD", password)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let pgpass = c.path().join("pgpass");
+    let port = tail.split(':').nth(1).and_then(|p| p.split('/').next()).unwrap();
+    std::fs::write(&pgpass, format!("# team\n127.0.0.1:{port}:*:{user}:{password}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = pgpass.display().to_string();
+    let o = runs(&[("PGPASSFILE", &file)]);
+    assert_eq!(code(&o), 2, "a pgpass others can read is ignored: {}", text(&o));
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = runs(&[("PGPASSFILE", &file)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!text(&o).contains(password));
 }

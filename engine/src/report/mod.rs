@@ -75,11 +75,22 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
 
 /// Every recorded run, oldest first. An unreadable run is listed with its error.
 pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
+    let playing = store.playing()?;
     Ok(store
         .runs()?
         .into_iter()
         .map(|id| match store.events(&id) {
-            Ok(events) => row(&id, &RunState::from_entries(&events)),
+            Ok(events) => {
+                let mut r = row(&id, &RunState::from_entries(&events));
+                // A shared store knows what is played on every machine.
+                if let Some(p) = &playing
+                    && r.ended.is_none()
+                    && matches!(r.status.as_str(), "running" | "unfinished")
+                {
+                    r.status = if p.contains(&id) { "running" } else { "unfinished" }.into();
+                }
+                r
+            }
             Err(e) => RunRow { status: "corrupt".into(), error: Some(e.to_string()), ..row(&id, &RunState::default()) },
         })
         .collect())

@@ -107,6 +107,12 @@ pub trait Store: Send + Sync {
     /// Every run id, oldest first.
     fn runs(&self) -> Result<Vec<String>>;
 
+    /// The runs being played now, on any machine, where the store can tell
+    /// (`None`: ask the run's engine pid on this host).
+    fn playing(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
+
     /// A run's events, in order; an unreadable run is an error naming where.
     fn events(&self, run: &str) -> Result<Vec<Entry>>;
 
@@ -197,4 +203,24 @@ pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {
         out.push(id.clone());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_takes_runs_both_old_and_beyond_the_newest_kept() {
+        let ids: Vec<String> =
+            ["20260101T000000Z-a-local", "20260601T000000Z-a-local", "20261201T000000Z-a-local", "x"]
+                .map(String::from)
+                .to_vec();
+        let now = crate::time::parse_compact("20261202T000000Z");
+        let day = Duration::from_secs(86_400);
+        let p = |older: Option<u64>, keep| Prune { older_than: older.map(|d| day * d as u32), keep, now };
+        assert_eq!(prunable(&ids, &p(Some(90), None)), ids[..2]);
+        assert_eq!(prunable(&ids, &p(None, Some(1))), ids[..3]);
+        assert_eq!(prunable(&ids, &p(Some(90), Some(3))), ids[..1]);
+        assert!(prunable(&ids, &p(Some(365), None)).is_empty());
+    }
 }

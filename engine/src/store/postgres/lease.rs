@@ -21,6 +21,7 @@ use std::time::Duration;
 use futures_util::future::poll_fn;
 use sha2::Digest;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::Type;
 use tokio_postgres::{AsyncMessage, Client};
 
 use super::connect::Target;
@@ -60,7 +61,7 @@ pub fn key(runbook: &str, env: &str) -> i64 {
 }
 
 /// Notifications of a lease connection; `None` once the connection is gone.
-type Notes = mpsc::UnboundedReceiver<String>;
+pub type Notes = mpsc::UnboundedReceiver<String>;
 
 async fn open(target: &Target) -> std::result::Result<(Client, Notes), tokio_postgres::Error> {
     let (client, mut conn) = target.connect().await?;
@@ -87,25 +88,47 @@ pub fn describe(h: &Holder) -> String {
     h.describe()
 }
 
+/// A lease connection opened ahead, while the store opens (and the play
+/// parses and plans): taking the lock then costs two round trips.
+pub type Spare = tokio::task::JoinHandle<std::result::Result<(Client, Notes), tokio_postgres::Error>>;
+
+pub fn spare(target: &Target, handle: &tokio::runtime::Handle) -> Spare {
+    let t = target.clone();
+    handle.spawn(async move { open(&t).await })
+}
+
 /// Take the lock (or, with `take_over`, take it from a live holder).
 /// Returns the lease and the holder before us, if the row named one.
 pub async fn acquire(
     target: Target,
+    spare: Option<Spare>,
     runbook: String,
     env: String,
     me: Holder,
     take_over: bool,
     name: String,
 ) -> Result<(Arc<Shared>, Option<Holder>, oneshot::Sender<oneshot::Sender<()>>)> {
-    let (client, notes) = open(&target).await.map_err(|e| target.unreachable(&e))?;
+    let ready = match spare {
+        Some(h) => h.await.ok().and_then(|r| r.ok()).filter(|(c, _)| !c.is_closed()),
+        None => None,
+    };
+    let (client, notes) = match ready {
+        Some(c) => c,
+        None => open(&target).await.map_err(|e| target.unreachable(&super::chain(&e)))?,
+    };
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
     let key = key(&runbook, &env);
-    let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await.map_err(sql)?.get(0);
+    // Typed queries: no round trip to prepare them.
     let row = client
-        .query_opt("SELECT holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&runbook, &env])
+        .query_typed(
+            "SELECT pg_try_advisory_lock($1), (SELECT holder FROM runbook_locks WHERE runbook = $2 AND env = $3)",
+            &[(&key, Type::INT8), (&runbook, Type::TEXT), (&env, Type::TEXT)],
+        )
         .await
         .map_err(sql)?;
-    let previous: Option<Holder> = row.and_then(|r| serde_json::from_str(r.get::<_, &str>(0)).ok());
+    let got = row.first().is_some_and(|r| r.get::<_, bool>(0));
+    let previous: Option<Holder> =
+        row.first().and_then(|r| r.get::<_, Option<String>>(1)).and_then(|h| serde_json::from_str(&h).ok());
     if !got && !take_over {
         let who = previous.as_ref().map_or_else(|| "another engine".to_string(), describe);
         return Err(Error::Refused(format!(
@@ -114,21 +137,26 @@ pub async fn acquire(
         )));
     }
     let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
-    let token: i64 = client
-        .query_one(
-            "INSERT INTO runbook_locks (runbook, env, token, holder) VALUES ($1, $2, 1, $3)
-             ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
-             RETURNING token",
-            &[&runbook, &env, &holder],
+    let rows = client
+        .query_typed(
+            "WITH up AS (
+                 INSERT INTO runbook_locks (runbook, env, token, holder) VALUES ($1, $2, 1, $3)
+                 ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
+                 RETURNING token)
+             SELECT token, pg_notify('runbook_lock', $4) FROM up",
+            &[(&runbook, Type::TEXT), (&env, Type::TEXT), (&holder, Type::TEXT), (&key.to_string(), Type::TEXT)],
         )
         .await
-        .map_err(sql)?
-        .get(0);
-    client.execute("SELECT pg_notify('runbook_lock', $1)", &[&key.to_string()]).await.map_err(sql)?;
+        .map_err(sql)?;
+    let token: i64 = rows.first().map(|r| r.get(0)).ok_or_else(|| sql_missing(&name))?;
     let shared = Arc::new(Shared { runbook, env, key, token, lost: Mutex::new(None), me: Mutex::new(me) });
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(watch(target, client, notes, shared.clone(), got, stopped));
     Ok((shared, previous, stop))
+}
+
+fn sql_missing(name: &str) -> Error {
+    Error::Other(anyhow::anyhow!("state database {name}: lock: the lock row was not written"))
 }
 
 /// How often a taker-over tries for the advisory lock its predecessor

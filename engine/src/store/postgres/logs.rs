@@ -35,7 +35,6 @@ const INSERT: &str = "INSERT INTO runbook_logs (run, step, n, data)
 impl Chunks for PgChunks {
     fn write(&mut self, step: &str, data: &[u8], last: bool) {
         let size = self.sizes.entry(step.to_string()).or_insert(0);
-        let first = *size == 0;
         let room = self.limit.saturating_sub(*size);
         let mut data = data.to_vec();
         if data.len() > room {
@@ -51,8 +50,9 @@ impl Chunks for PgChunks {
         } else {
             *size += data.len();
         }
-        // An empty last chunk still records that the step has a log.
-        if data.is_empty() && !(last && first) {
+        // Nothing printed, nothing stored (a step without output has no log).
+        let _ = last;
+        if data.is_empty() {
             return;
         }
         let (pool, run, step) = (self.pool.clone(), self.run.clone(), step.to_string());

@@ -48,6 +48,8 @@ pub struct PgStore {
     local: PathBuf,
     /// The lease taken by this process, for its writers' fencing.
     current: Mutex<Option<Arc<lease::Shared>>>,
+    /// The lease connection, opened with the store (a play takes one lock).
+    spare: Mutex<Option<lease::Spare>>,
     rt: Rt,
 }
 
@@ -65,7 +67,8 @@ impl PgStore {
             let mut c = p.get().await.map_err(|e| unreachable(&t, e))?;
             schema::migrate(&mut c, &name).await
         })??;
-        Ok(PgStore { target, pool, local, current: Mutex::new(None), rt })
+        let spare = Mutex::new(Some(lease::spare(&target, rt.handle())));
+        Ok(PgStore { target, pool, local, current: Mutex::new(None), spare, rt })
     }
 
     /// A query on a pooled connection, waited for.
@@ -132,7 +135,8 @@ impl PgStore {
 
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
         let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
-        let (shared, previous, stop) = self.rt.call(lease::acquire(t, rb, e, h, take_over, name))??;
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (shared, previous, stop) = self.rt.call(lease::acquire(t, spare, rb, e, h, take_over, name))??;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
         self.replay(&shared);
         Ok(Box::new(lease::PgLease {
@@ -153,10 +157,25 @@ fn unreachable(t: &Target, e: deadpool_postgres::PoolError) -> Error {
                 Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
                     .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
             ),
-            None => t.unreachable(&e),
+            None if chain(&e).contains("password missing") => Error::invalid(
+                Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
+                    .hint("give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)"),
+            ),
+            None => t.unreachable(&chain(&e)),
         },
         other => t.unreachable(&other),
     }
+}
+
+/// An error with its causes: `error connecting to server: Connection refused`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
 }
 
 fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
@@ -287,11 +306,10 @@ impl Store for PgStore {
         Ok((!chunks.is_empty()).then(|| chunks.concat()))
     }
 
-    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
-        type Rows = (Vec<(String, String, String)>, Vec<(String, String, String)>, Vec<i64>);
-        let (runs, locks, held): Rows = self.q(|c| async move {
-            let runs = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
-            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks", &[]).await?;
+    fn playing(&self) -> Result<Option<Vec<String>>> {
+        type Rows = (Vec<(String, String, String)>, Vec<i64>);
+        let (locks, held): Rows = self.q(|c| async move {
+            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks WHERE holder <> ''", &[]).await?;
             let held = c
                 .query(
                     "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
@@ -300,25 +318,25 @@ impl Store for PgStore {
                 )
                 .await?;
             Ok((
-                runs.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
                 locks.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
                 held.iter().map(|r| r.get(0)).collect(),
             ))
         })?;
-        // A run is going on when its runbook@env lock is held and names it.
-        let running = |id: &str, rb: &str, env: &str| {
-            let k = lease::key(rb, env) as u64;
-            held.iter().any(|h| *h as u64 == k)
-                && locks.iter().any(|(r, e, h)| {
-                    r == rb && e == env && serde_json::from_str::<Holder>(h).is_ok_and(|h| h.run == id)
-                })
-        };
-        let mut ids: Vec<String> = runs.iter().map(|r| r.0.clone()).collect();
-        ids.sort_by(|a, b| natord::compare(a, b));
-        let doomed: Vec<String> = super::prunable(&ids, p)
-            .into_iter()
-            .filter(|id| !runs.iter().any(|(i, rb, env)| i == id && running(i, rb, env)))
-            .collect();
+        // A lock row names a run being played while its advisory lock is held.
+        Ok(Some(
+            locks
+                .into_iter()
+                .filter(|(rb, env, _)| held.contains(&lease::key(rb, env)))
+                .filter_map(|(_, _, h)| serde_json::from_str::<Holder>(&h).ok().map(|h| h.run))
+                .filter(|r| !r.is_empty())
+                .collect(),
+        ))
+    }
+
+    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
+        let playing = self.playing()?.unwrap_or_default();
+        let ids = self.runs()?;
+        let doomed: Vec<String> = super::prunable(&ids, p).into_iter().filter(|id| !playing.contains(id)).collect();
         let d = doomed.clone();
         self.q(move |c| async move { c.execute("DELETE FROM runbook_runs WHERE id = ANY($1)", &[&d]).await })?;
         Ok(doomed)

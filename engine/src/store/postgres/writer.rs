@@ -144,14 +144,16 @@ impl Writer for PgWriter {
             let _ = super::spool::write(&self.shared.spool, &q.pending);
         }
         drop(q);
-        self.shared.wake.notify_one();
+        // Committed when someone waits for it, or when the play goes idle
+        // ([`Writer::idle`]): the events of one turn of the play's loop share
+        // one statement.
         Ok(())
     }
 
     fn durable(&mut self) -> Durable {
         let target = self.shared.q().last;
-        let w = self.handle.spawn(self.waiter(target));
-        Box::pin(async move { w.await.map_err(|e| Error::Other(anyhow::anyhow!("{e}")))? })
+        self.shared.wake.notify_one();
+        Box::pin(self.waiter(target))
     }
 
     fn logs(&self) -> LogSender {
@@ -159,10 +161,16 @@ impl Writer for PgWriter {
     }
 
     fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
-        None
+        let s = self.shared.clone();
+        Some(Box::new(move || {
+            if !s.q().pending.is_empty() {
+                s.wake.notify_one();
+            }
+        }))
     }
 
     fn sync(&mut self) -> Result<()> {
+        self.shared.wake.notify_one();
         let target = self.shared.q().last;
         super::runtime::call(&self.handle, self.waiter(target))?
     }
@@ -246,7 +254,11 @@ async fn insert(pool: &deadpool_postgres::Pool, lease: &LeaseShared, run: &str, 
     };
     let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
     let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
-    let n = match client.execute(INSERT, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
+    let stmt = match client.prepare_cached(INSERT).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::Down(e.to_string()),
+    };
+    let n = match client.execute(&stmt, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
         Ok(n) => n,
         Err(e) => return Outcome::Down(e.to_string()),
     };
