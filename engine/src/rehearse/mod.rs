@@ -9,6 +9,7 @@
 //! output exactly as they would on the real thing. Afterwards the outcome is
 //! compared with the scenario's expectations and golden transcript.
 
+pub mod contain;
 pub mod fixture;
 pub mod play;
 pub mod sandbox;
@@ -95,6 +96,11 @@ pub struct ScenarioRun {
     /// `kind match`).
     pub unused_queries: Vec<UnusedStub>,
     pub duration_ms: u128,
+    /// Whether the scenario ran in namespaces of its own ([`contain`]).
+    pub contained: bool,
+    /// Why it did not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_contained: Option<String>,
     #[serde(skip)]
     pub transcript: String,
 }
@@ -115,6 +121,40 @@ fn step_detail(rb: &Runbook, id: &str, r: &runner::StepResult, sb: &SandboxDir) 
         d.push_str(&format!("; last output: {}", sb.scrub(last)));
     }
     d
+}
+
+/// The scenario's namespaces, and the repo root its steps run in (the real
+/// one, seen through the overlay). `Err`: why it runs uncontained.
+fn contain(sb: &SandboxDir, config: &Config) -> std::result::Result<(contain::Container, PathBuf), String> {
+    if let Some(why) = contain::refused() {
+        return Err(why);
+    }
+    let repo = std::fs::canonicalize(&config.root).map_err(|e| format!("repo root {}: {e}", config.root.display()))?;
+    let exe = sandbox::shim_exe().map_err(|e| e.to_string())?;
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .and_then(|h| std::fs::canonicalize(h).ok())
+        .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
+    let mut spec = contain::Spec {
+        scratch: sb.root.clone(),
+        home,
+        programs: Vec::new(),
+        dirs: DIRS.get_or_init(contain::program_dirs).clone(),
+        absolute: Vec::new(),
+        scripts: Vec::new(),
+        exe: exe.clone(),
+    };
+    for s in &config.stubs {
+        match sandbox::StubKind::of(s) {
+            sandbox::StubKind::Program(p) => spec.programs.push(p.to_string()),
+            sandbox::StubKind::Absolute(p) => spec.absolute.push(p.to_path_buf()),
+            sandbox::StubKind::Script(rel) => spec.scripts.push((repo.join(rel), sandbox::script(&exe, rel))),
+            sandbox::StubKind::Invalid => {}
+        }
+    }
+    let c = contain::Container::start(&spec)?;
+    Ok((c, repo))
 }
 
 fn answer(a: Ans) -> Answer {
@@ -148,7 +188,15 @@ pub fn run_scenario(
             .collect(),
         locations: rb.steps.iter().map(|s| (s.id.clone(), format!("{}:{}", rb.path.display(), s.line))).collect(),
     };
-    let sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
+    let mut sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
+    let container = contain(&sb, config);
+    let (root, enter) = match &container {
+        Ok(c) => {
+            sb.repo = Some(c.1.clone());
+            (c.1.clone(), c.0.fds())
+        }
+        Err(_) => (sb.work.clone(), Vec::new()),
+    };
     let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
     let vars = crate::vars::resolve(rb, profile.as_ref(), &opts.alert, &sets);
     let answers = sc.answers.clone();
@@ -166,9 +214,10 @@ pub fn run_scenario(
     play.mode = Mode { jobs: opts.jobs.max(1), ..opts.mode.clone() };
     let place = PlayEnv {
         store: Box::new(crate::store::LocalStore::new(sb.state.clone())),
-        root: sb.work.clone(),
+        root,
         path_prefix: Some(sb.bin.clone()),
         step_env: env,
+        enter,
         clock: false,
         queries: Arc::new(crate::observe::Fixtures(queries.clone())),
         durable: false,
@@ -181,6 +230,8 @@ pub fn run_scenario(
     let tr = TranscriptReporter { shim_dir: Some(sb.shim.clone()), ..TranscriptReporter::default() };
     reporters.push(Box::new(tr.clone()));
     let result = runner::play(rb, dag, config, &place, play, reporters);
+    // Every process the scenario left is ended before its calls are read.
+    let not_contained = container.err();
     let calls = sb.calls();
     let mut run = ScenarioRun {
         runbook: rb.id.clone(),
@@ -196,6 +247,8 @@ pub fn run_scenario(
         unused_stubs: Vec::new(),
         unused_queries: Vec::new(),
         duration_ms: 0,
+        contained: not_contained.is_none(),
+        not_contained,
         transcript: String::new(),
     };
     let outcome = match result {
