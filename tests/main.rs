@@ -5,6 +5,7 @@ mod common;
 mod check;
 mod cli;
 mod complete;
+mod contain;
 mod faults;
 mod import;
 mod init;

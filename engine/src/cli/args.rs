@@ -139,6 +139,9 @@ pub enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Fail (exit 1) when a scenario could not be rehearsed contained (CI).
+        #[arg(long)]
+        contained: bool,
     },
     /// Turn a plain markdown runbook into an executable one (on stdout, or into OUT).
     ///

@@ -46,8 +46,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Report { run_id, format } => report::run(&config()?, &run_id, format),
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),
         Command::Mdbook { command: None } => mdbook::run(cli.config.as_deref()),
-        Command::Check { paths, format, bless, jobs, deny_warnings } => {
-            check::run(&config()?, &paths, format, bless, jobs, deny_warnings)
+        Command::Check { paths, format, bless, jobs, deny_warnings, contained } => {
+            check::run(&config()?, &paths, format, bless, jobs, deny_warnings, contained)
         }
         Command::Import { file, output } => import::run(&file, output.as_deref()),
         Command::Init { wiki } => init::run(&cwd, wiki),

@@ -138,6 +138,7 @@ fn contain(sb: &SandboxDir, config: &Config) -> std::result::Result<(contain::Co
         .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
     let mut spec = contain::Spec {
         scratch: sb.root.clone(),
+        repo: Some(repo.clone()),
         home,
         programs: Vec::new(),
         dirs: DIRS.get_or_init(contain::program_dirs).clone(),

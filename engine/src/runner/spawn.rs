@@ -393,7 +393,16 @@ mod tests {
     async fn a_program_or_directory_that_cannot_be_used_is_an_error() {
         let missing = Path::new("/nonexistent/runbook-test");
         let spawn_in = |program: &Path, cwd: &Path| {
-            spawn(&Command { program, args: &[], cwd, env: &[], stdio: Stdio::Piped, new_group: true, inherit: None, enter: &[] })
+            spawn(&Command {
+                program,
+                args: &[],
+                cwd,
+                env: &[],
+                stdio: Stdio::Piped,
+                new_group: true,
+                inherit: None,
+                enter: &[],
+            })
         };
         let e = spawn_in(missing, Path::new("/")).err().expect("no such program");
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");

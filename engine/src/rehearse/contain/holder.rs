@@ -96,16 +96,42 @@ fn build(spec: &Spec) -> Result<i32> {
         }
     }
     let _ = mount(Some("sysfs"), &new.join("sys"), Some("sysfs"), MsFlags::MS_RDONLY | nosuid(), None::<&str>);
+    let mut fresh: Vec<PathBuf> = ["/tmp", "/run", "/var/tmp", "/dev"].map(PathBuf::from).into();
     if let Some(home) = &spec.home {
         let p = inside(&new, home);
         if p.is_dir() {
             tmpfs(&p)?;
+            fresh.push(home.clone());
         }
+    }
+    // What the steps need that a fresh directory hid: the repo (overlaid
+    // again) and the shim binary (bound read-only).
+    let hidden = |p: &Path| fresh.iter().any(|f| p.starts_with(f));
+    if let Some(repo) = spec.repo.as_ref().filter(|r| hidden(r)) {
+        let at = inside(&new, repo);
+        std::fs::create_dir_all(&at)?;
+        layer(repo, &at, &layers.join("repo"))?;
+    }
+    if hidden(&spec.exe) {
+        let at = inside(&new, &spec.exe);
+        if let Some(p) = at.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::File::create(&at)?;
+        mount(Some(&spec.exe), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>).context("binding the shim")?;
+        let _ = mount(
+            None::<&str>,
+            &at,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        );
     }
     let at = inside(&new, &spec.scratch);
     std::fs::create_dir_all(&at)?;
     // Not recursive: the stage below it stays out of sight.
-    mount(Some(&spec.scratch), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>).context("binding the scratch tree")?;
+    mount(Some(&spec.scratch), &at, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .context("binding the scratch tree")?;
     shadow(spec, &new);
 
     unshare(CloneFlags::CLONE_NEWPID).context("PID namespace refused")?;

@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 pub struct Spec {
     /// The scenario's scratch tree: bound at its path, writable.
     pub scratch: PathBuf,
+    /// The repo root: visible at its path (overlaid again when it lies
+    /// below a fresh directory such as `/tmp`).
+    pub repo: Option<PathBuf>,
     /// The real `$HOME`, hidden under a fresh tmpfs (`None` when the repo
     /// or the scratch tree lies below it).
     pub home: Option<PathBuf>,
