@@ -7,6 +7,7 @@ mod cli;
 mod complete;
 mod contain;
 mod faults;
+mod fixtures_gen;
 mod import;
 mod init;
 mod layering;

@@ -279,7 +279,7 @@ pub fn run_scenario(
     if outcome.status.name() != want {
         let mut f = format!("expected outcome {want}, got {}", outcome.status.name());
         let failed = outcome.steps.iter().find(|(_, r)| r.status == runner::StepStatus::Failed);
-        if let Some(m) = &outcome.message {
+        if let Some(m) = outcome.message.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
             f.push_str(&format!(" ({})", sb.scrub(m)));
         } else if let Some((id, r)) = failed {
             // Name the step that decided it.
@@ -297,7 +297,12 @@ pub fn run_scenario(
     for (id, status, line) in &sc.expect.steps {
         let got = outcome.steps.get(id).map_or("not-run", |r| r.status.name());
         if got != status.name() {
-            let why = outcome.steps.get(id).and_then(|r| r.reason.clone()).map(|r| format!(" ({})", sb.scrub(&r)));
+            let why = outcome
+                .steps
+                .get(id)
+                .and_then(|r| r.reason.clone())
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| format!(" ({})", sb.scrub(&r)));
             let detail = match outcome.steps.get(id) {
                 Some(r) if r.status == runner::StepStatus::Failed => step_detail(rb, id, r, &sb),
                 _ => String::new(),
@@ -310,13 +315,23 @@ pub fn run_scenario(
             ));
         }
     }
-    for c in calls.iter().filter(|c| c.stub.is_none()) {
+    // Every call no stub answered (each was answered empty, so the play went
+    // on): one failure each, with the entry to paste.
+    let mut named = std::collections::BTreeSet::new();
+    for c in calls.iter().filter(|c| c.stub.is_none() && named.insert(c.cmd.clone())) {
         let at = c
             .step
             .as_deref()
             .and_then(|s| rb.step(s))
             .map(|s| format!(" (step `{}`, {}:{})", s.id, rb.path.display(), s.line));
-        run.failures.push(format!("no fixture for: {}{}", c.cmd, at.unwrap_or_default()));
+        run.failures.push(format!(
+            "no fixture for: {}{}; answered empty. Add to scenario `{}` of {}:\n{}",
+            sb.scrub(&c.cmd.escape_debug().to_string()),
+            at.unwrap_or_default(),
+            sc.name,
+            fx.path.display(),
+            fixture::stub_entry(&sb.scrub(&c.cmd))
+        ));
     }
     if let Some((name, _)) = &sc.expect.transcript {
         let golden = fx.file.parent().map(|p| p.join(name)).unwrap_or_else(|| PathBuf::from(name));

@@ -89,7 +89,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
         } else {
             let _ = writeln!(o, "=== REHEARSAL FAILED: scenario {}", sc.name);
             for f in &run.failures {
-                let _ = writeln!(o, "  - {f}");
+                let _ = writeln!(o, "  - {}", f.replace('\n', "\n      "));
             }
             if let Some(d) = &run.diff {
                 let _ = write!(o, "{d}");
