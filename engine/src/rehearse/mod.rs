@@ -208,6 +208,8 @@ pub fn run_scenario(
     };
     let env = sb.env();
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
+    let mut secrets: Vec<String> =
+        vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)).collect();
     let mut play = PlayOptions::new(vars);
     play.env = profile.clone();
     play.answers = Answers::Scripted(Arc::new(scripted));
@@ -233,7 +235,7 @@ pub fn run_scenario(
     let result = runner::play(rb, dag, config, &place, play, reporters);
     // Every process the scenario left is ended before its calls are read.
     let not_contained = container.err();
-    let calls = sb.calls();
+    let mut calls = sb.calls();
     let mut run = ScenarioRun {
         runbook: rb.id.clone(),
         scenario: sc.name.clone(),
@@ -272,7 +274,23 @@ pub fn run_scenario(
         }
     };
     let env_shown = profile.as_ref().map_or("local", |p| p.name.as_str());
-    run.transcript = sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls));
+    // A stub's argv is printed as the step rendered it: its secrets (the
+    // variables', and what secret captures caught) are masked like in every
+    // other sink, in the transcript, the golden, the diff and the failures.
+    // A secret capture's value is what the stubs its step called answered.
+    let capturing = |id: &str| rb.step(id).and_then(|s| s.attrs.capture.as_ref()).is_some_and(|c| rb.is_secret(c));
+    for c in calls.iter().filter(|c| c.step.as_deref().is_some_and(capturing)) {
+        for r in c.stub.and_then(|i| sc.stubs.get(i)).map_or(&[][..], |s| &s.responses[..]) {
+            if !r.stdout.trim().is_empty() {
+                secrets.push(r.stdout.trim().to_string());
+            }
+        }
+    }
+    let red = crate::redact::Redactor::new(secrets);
+    for c in &mut calls {
+        c.cmd = red.redact(&c.cmd).into_owned();
+    }
+    run.transcript = red.redact(&sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls))).into_owned();
     run.outcome = Some(outcome.status.name().to_string());
     run.steps = outcome.steps.iter().map(|(k, v)| (k.clone(), v.status.name().to_string())).collect();
     let want = sc.expect.outcome.map_or("passed", outcome_name);
@@ -372,6 +390,9 @@ pub fn run_scenario(
         .filter(|q| !q.used())
         .map(|q| UnusedStub { cmd: format!("{} {}", q.kind.name(), q.pattern), line: q.line })
         .collect();
+    for f in &mut run.failures {
+        *f = red.redact(f).into_owned();
+    }
     run.passed = run.failures.is_empty();
     run.duration_ms = started.elapsed().as_millis();
     Ok(run)
