@@ -168,6 +168,11 @@ pub enum Command {
         #[arg(long)]
         wiki: bool,
     },
+    /// Write fixture scenarios: `runbook fixture new ID` scaffolds one from the plan.
+    Fixture {
+        #[command(subcommand)]
+        command: crate::cli::fixture::FixtureCommand,
+    },
     /// Answer as a rehearsal stub (used by the sandbox's path stubs).
     #[command(name = "__shim", hide = true)]
     Shim {

@@ -6,6 +6,7 @@ mod alert;
 pub mod args;
 mod check;
 pub mod complete;
+pub mod fixture;
 mod graph;
 mod import;
 mod init;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Check { paths, format, bless, jobs, deny_warnings, contained } => {
             check::run(&config()?, &paths, format, bless, jobs, deny_warnings, contained)
         }
+        Command::Fixture { command } => fixture::run(&config()?, command),
         Command::Import { file, output } => import::run(&file, output.as_deref()),
         Command::Init { wiki } => init::run(&cwd, wiki),
         Command::Shim { name, args } => shim::run(&name, &args),

@@ -13,8 +13,10 @@ pub mod contain;
 pub mod fixture;
 pub mod play;
 pub mod sandbox;
+pub mod scaffold;
 pub mod shim;
 pub mod transcript;
+pub mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
