@@ -12,6 +12,7 @@
 pub mod contain;
 pub mod fixture;
 pub mod play;
+pub mod record;
 pub mod sandbox;
 pub mod scaffold;
 pub mod shim;

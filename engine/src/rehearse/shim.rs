@@ -68,12 +68,18 @@ pub fn intercept() -> Option<i32> {
     let mut args = std::env::args_os();
     let argv0 = args.next()?;
     let name = Path::new(&argv0).file_name()?.to_string_lossy().into_owned();
-    if std::env::var_os(STATE_ENV).is_none() || name == "runbook" {
+    // Outside a rehearsal, a shim of `play --record-fixture` (see `record`).
+    let recording = std::env::var_os(STATE_ENV).is_none();
+    if name == "runbook" || (recording && std::env::var_os(super::record::RECORD_ENV).is_none()) {
         return None;
     }
     let exe = std::env::current_exe().ok();
     if exe.as_deref().and_then(Path::file_name).is_some_and(|f| f.to_string_lossy() == name) {
         return None;
+    }
+    if recording {
+        let rest: Vec<std::ffi::OsString> = args.collect();
+        return Some(super::record::pass_through(&name, &rest));
     }
     let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
     Some(run(&name, &rest))

@@ -35,6 +35,8 @@ pub struct NewStub {
     pub exit: i32,
     /// Said after the `cmd` line (`# step pods, runbooks/x.md:12`).
     pub note: Option<String>,
+    /// Successive answers (instead of the one above), the last repeating.
+    pub sequence: Vec<super::fixture::Response>,
 }
 
 impl NewScenario {
@@ -63,6 +65,19 @@ impl NewScenario {
                 t.push_str(&format!("   # {n}"));
             }
             t.push('\n');
+            if !s.sequence.is_empty() {
+                t.push_str("  sequence = [\n");
+                for r in &s.sequence {
+                    t.push_str(&format!(
+                        "    {{ stdout = {}, stderr = {}, exit = {} }},\n",
+                        toml_string(&r.stdout),
+                        toml_string(&r.stderr),
+                        r.exit
+                    ));
+                }
+                t.push_str("  ]\n");
+                continue;
+            }
             t.push_str(&format!("  stdout = {}\n", multiline(&s.stdout)));
             if !s.stderr.is_empty() {
                 t.push_str(&format!("  stderr = {}\n", multiline(&s.stderr)));
