@@ -47,6 +47,14 @@ struct Recorded {
     exit: i32,
 }
 
+/// What the recorded play was given and came to.
+pub struct Played<'a> {
+    pub vars: &'a crate::vars::Resolved,
+    /// `--set`: kept in the scenario's vars (secrets as [`STAND_IN`]).
+    pub sets: &'a [(String, String)],
+    pub outcome: &'a Outcome,
+}
+
 pub struct Recording {
     dir: tempfile::TempDir,
     /// The shims: first on `PATH` of the play's steps.
@@ -86,10 +94,9 @@ impl Recording {
         rb: &Runbook,
         name: &str,
         env: Option<&str>,
-        vars: &crate::vars::Resolved,
-        sets: &[(String, String)],
-        outcome: &Outcome,
+        played: Played,
     ) -> anyhow::Result<(PathBuf, Put, usize)> {
+        let Played { vars, sets, outcome } = played;
         let text = std::fs::read_to_string(self.dir.path().join(CALLS)).unwrap_or_default();
         let calls: Vec<Recorded> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         let mut secrets: Vec<String> = vars

@@ -67,6 +67,8 @@ fn build(spec: &Spec) -> Result<i32> {
     std::fs::create_dir_all(&new)?;
     std::fs::create_dir_all(&layers)?;
     tmpfs(&new)?;
+    // Our own stage (below the scratch tree) does not count.
+    let mounted: Vec<PathBuf> = mount_points().into_iter().filter(|m| !m.starts_with(&spec.scratch)).collect();
     for (i, e) in std::fs::read_dir("/")?.filter_map(|e| e.ok()).enumerate() {
         let name = e.file_name();
         let host = Path::new("/").join(&name);
@@ -78,7 +80,9 @@ fn build(spec: &Spec) -> Result<i32> {
             std::fs::create_dir(&target)?;
             let special = matches!(name.to_str(), Some("proc" | "sys" | "dev" | "tmp" | "run"));
             if !special {
-                layer(&host, &target, &layers.join(i.to_string()))?;
+                // The kernel refuses an overlay that would uncover a mount below.
+                let covers = mounted.iter().any(|m| m != &host && m.starts_with(&host));
+                layer(&host, &target, &layers.join(i.to_string()), !covers)?;
             }
         }
     }
@@ -110,7 +114,8 @@ fn build(spec: &Spec) -> Result<i32> {
     if let Some(repo) = spec.repo.as_ref().filter(|r| hidden(r)) {
         let at = inside(&new, repo);
         std::fs::create_dir_all(&at)?;
-        layer(repo, &at, &layers.join("repo"))?;
+        let covers = mounted.iter().any(|m| m != repo && m.starts_with(repo));
+        layer(repo, &at, &layers.join("repo"), !covers)?;
     }
     if hidden(&spec.exe) {
         let at = inside(&new, &spec.exe);
@@ -188,12 +193,12 @@ fn bind(from: &Path, to: &Path) -> Result<()> {
 /// A host directory in the new root: an overlay whose upper layer is in the
 /// stage tmpfs, or, where the kernel refuses one (a directory with mounts
 /// below it, which an overlay would uncover), the directory bound read-only.
-fn layer(host: &Path, target: &Path, dir: &Path) -> Result<()> {
+fn layer(host: &Path, target: &Path, dir: &Path, overlay: bool) -> Result<()> {
     let (upper, work) = (dir.join("u"), dir.join("w"));
     std::fs::create_dir_all(&upper)?;
     std::fs::create_dir_all(&work)?;
     let plain = |p: &Path| p.to_str().filter(|s| !s.contains([',', ':', '\\'])).map(str::to_string);
-    if let (Some(l), Some(u), Some(w)) = (plain(host), plain(&upper), plain(&work)) {
+    if let (true, Some(l), Some(u), Some(w)) = (overlay, plain(host), plain(&upper), plain(&work)) {
         let opts = format!("lowerdir={l},upperdir={u},workdir={w}");
         if mount(Some("overlay"), target, Some("overlay"), nosuid(), Some(opts.as_str())).is_ok() {
             return Ok(());
@@ -201,6 +206,14 @@ fn layer(host: &Path, target: &Path, dir: &Path) -> Result<()> {
     }
     bind(host, target)?;
     read_only(target).with_context(|| format!("{} cannot be overlaid nor made read-only", host.display()))
+}
+
+/// The mount points of this namespace (`/proc/self/mountinfo`, field 5;
+/// spaces and the like come octal-escaped, which only makes such a path
+/// miss here, and the overlay then be tried and refused).
+fn mount_points() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines().filter_map(|l| l.split(' ').nth(4)).map(PathBuf::from).collect()
 }
 
 /// `mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)` (Linux ≥ 5.12).

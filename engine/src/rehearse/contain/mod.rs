@@ -209,6 +209,11 @@ impl Drop for Container {
             // rest of the namespace before the holder's wait returns.
             self.stdin.take();
             let _ = self.child.wait();
+            // Closing the last reference to the mount namespace unmounts its
+            // tree, which waits for an RCU grace period (10-20 ms on a busy
+            // VM): done aside, nothing of the scenario is alive any more.
+            let fds = std::mem::take(&mut self.fds);
+            let _ = std::thread::Builder::new().name("ns-close".into()).spawn(move || drop(fds));
         }
     }
 }
