@@ -87,6 +87,9 @@ static PLACEHOLDER: LazyLock<Regex> =
 static EXPANSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#?$!-]").expect("valid regex"));
 
+/// Stands for a placeholder while a segment is split into words.
+const MARK: &str = "\u{1}placeholder\u{1}";
+
 /// `text` with its placeholders as `*`.
 fn placeholders_to_star(text: &str) -> String {
     PLACEHOLDER.replace_all(text, "*").into_owned()
@@ -97,7 +100,9 @@ pub fn calls(body: &str, stubs: &[String]) -> Vec<String> {
     let joined = body.replace("\\\n", " ");
     let mut out = Vec::new();
     for seg in segments(&joined) {
-        let Some(words) = shlex::split(seg.trim()) else { continue };
+        // A placeholder has spaces (and a `<`): one word, whatever shlex says.
+        let seg = PLACEHOLDER.replace_all(seg.trim(), MARK);
+        let Some(words) = shlex::split(&seg) else { continue };
         let mut w: &[String] = &words;
         loop {
             match w.first().map(String::as_str) {
@@ -115,13 +120,11 @@ pub fn calls(body: &str, stubs: &[String]) -> Vec<String> {
         for a in &w[1..] {
             // A word that is only an expansion may expand to nothing: its `*`
             // takes the space before it.
-            if !EXPANSION.replace_all(a, "").is_empty() {
+            if !EXPANSION.replace_all(&a.replace(MARK, "x"), "").is_empty() {
                 cmd.push(' ');
             }
-            let parts: Vec<String> = PLACEHOLDER
-                .split(a)
-                .map(|p| EXPANSION.split(p).map(escape_glob).collect::<Vec<_>>().join("*"))
-                .collect();
+            let parts: Vec<String> =
+                a.split(MARK).map(|p| EXPANSION.split(p).map(escape_glob).collect::<Vec<_>>().join("*")).collect();
             cmd.push_str(&parts.join("*"));
         }
         out.push(cmd);
