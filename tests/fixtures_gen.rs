@@ -214,3 +214,31 @@ fn a_recorded_play_replays_without_the_tools_and_masks_secrets() {
     assert_eq!(text2.matches("name = \"live\"").count(), 1, "{text2}");
     assert!(text2.starts_with(hand), "{text2}");
 }
+
+#[test]
+fn query_answers_are_recorded_and_replayed() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let srv = crate::common::servers::HttpServer::start(move |_| {
+        if h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            (503, "text/plain", "starting".into())
+        } else {
+            (200, "text/plain", "healthy".into())
+        }
+    });
+    let rb = format!(
+        "# Health\n\n```http {{#wait read retry=3 delay=10ms expect='status == 200'}}\nGET {}/healthz\n```\n",
+        srv.url()
+    );
+    let f = Test::new()
+        .file("runbooks/health.md", &rb)
+        .args(["play", "health", "--yes", "--record-fixture", "live"])
+        .stdout_has("recorded scenario `live`")
+        .run();
+    let text = std::fs::read_to_string(f.path().join("fixtures/health.toml")).unwrap();
+    assert!(text.contains("kind = \"http\"") && text.contains("sequence = ["), "{text}");
+    drop(srv);
+    // The server is gone: the rehearsal answers from what was recorded.
+    let (code, out) = again(f.path(), &["check"], None);
+    assert_eq!(code, 0, "{out}\n{text}");
+}

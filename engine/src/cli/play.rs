@@ -73,6 +73,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     if let Some(r) = &recording {
         env.path_prefix = Some(r.bin.clone());
         env.step_env.extend(r.env());
+        env.queries = r.queries.clone();
     }
     let outcome = runner::play(&rb, &dag, config, &env, opts, vec![runner::reporter::for_stdout()])?;
     if let (Some(r), Some(name)) = (recording, &a.record_fixture) {

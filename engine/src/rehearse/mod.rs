@@ -13,6 +13,7 @@ pub mod contain;
 pub mod fixture;
 pub mod play;
 pub mod record;
+pub mod record_queries;
 pub mod sandbox;
 pub mod scaffold;
 pub mod shim;

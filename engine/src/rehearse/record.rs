@@ -13,12 +13,14 @@
 //! `***`. The scenario is written with [`super::write`]: a second recording
 //! replaces only that scenario.
 //!
-//! Not recorded: repo scripts given as paths (they are run from the repo as
-//! they are), programs called by absolute path, and query steps' answers
-//! (promql, logql, http: add `[[scenario.query]]` by hand).
+//! The answers of query steps (promql, logql, http) become
+//! `[[scenario.query]]`s ([`super::record_queries`]). Not recorded: repo
+//! scripts given as paths (they are run from the repo as they are), and
+//! programs called by absolute path.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,8 @@ pub struct Recording {
     dir: tempfile::TempDir,
     /// The shims: first on `PATH` of the play's steps.
     pub bin: PathBuf,
+    /// Answers the query steps (the real servers) and keeps their answers.
+    pub queries: Arc<super::record_queries::Recorder>,
 }
 
 impl Recording {
@@ -78,7 +82,8 @@ impl Recording {
                 std::os::unix::fs::symlink(&exe, &link).with_context(|| format!("cannot shim `{name}`"))?;
             }
         }
-        Ok(Recording { dir, bin })
+        let queries = Arc::new(super::record_queries::Recorder::new(Arc::new(crate::observe::Live)));
+        Ok(Recording { dir, bin, queries })
     }
 
     /// Extra environment of the play's steps.
@@ -156,6 +161,7 @@ impl Recording {
                 (s.stdout, s.stderr, s.exit) = (r.stdout, r.stderr, r.exit);
             }
         }
+        sc.queries = self.queries.tables(&red, &secrets);
         sc.steps = outcome
             .steps
             .iter()
