@@ -127,41 +127,6 @@ fn step_detail(rb: &Runbook, id: &str, r: &runner::StepResult, sb: &SandboxDir) 
     d
 }
 
-/// The scenario's namespaces, and the repo root its steps run in (the real
-/// one, seen through the overlay). `Err`: why it runs uncontained.
-fn contain(sb: &SandboxDir, config: &Config) -> std::result::Result<(contain::Container, PathBuf), String> {
-    if let Some(why) = contain::refused() {
-        return Err(why);
-    }
-    let repo = std::fs::canonicalize(&config.root).map_err(|e| format!("repo root {}: {e}", config.root.display()))?;
-    let exe = sandbox::shim_exe().map_err(|e| e.to_string())?;
-    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .and_then(|h| std::fs::canonicalize(h).ok())
-        .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
-    let mut spec = contain::Spec {
-        scratch: sb.root.clone(),
-        repo: Some(repo.clone()),
-        home,
-        programs: Vec::new(),
-        dirs: DIRS.get_or_init(contain::program_dirs).clone(),
-        absolute: Vec::new(),
-        scripts: Vec::new(),
-        exe: exe.clone(),
-    };
-    for s in &config.stubs {
-        match sandbox::StubKind::of(s) {
-            sandbox::StubKind::Program(p) => spec.programs.push(p.to_string()),
-            sandbox::StubKind::Absolute(p) => spec.absolute.push(p.to_path_buf()),
-            sandbox::StubKind::Script(rel) => spec.scripts.push((repo.join(rel), sandbox::script(&exe, rel))),
-            sandbox::StubKind::Invalid => {}
-        }
-    }
-    let c = contain::Container::start(&spec)?;
-    Ok((c, repo))
-}
-
 fn answer(a: Ans) -> Answer {
     match a {
         Ans::Yes => Answer::Yes,
@@ -194,7 +159,7 @@ pub fn run_scenario(
         locations: rb.steps.iter().map(|s| (s.id.clone(), format!("{}:{}", rb.path.display(), s.line))).collect(),
     };
     let mut sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
-    let container = contain(&sb, config);
+    let container = contain::for_scenario(&sb, config);
     let (root, enter) = match &container {
         Ok(c) => {
             sb.repo = Some(c.1.clone());

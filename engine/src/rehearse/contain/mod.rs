@@ -23,6 +23,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::sandbox::SandboxDir;
+use crate::config::Config;
+
 /// What the holder builds (handed over as JSON on its command line).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Spec {
@@ -216,6 +219,43 @@ impl Drop for Container {
             let _ = std::thread::Builder::new().name("ns-close".into()).spawn(move || drop(fds));
         }
     }
+}
+
+/// The scenario's namespaces, and the repo root its steps run in (the real
+/// one, seen through the overlay). `Err`: why it runs uncontained.
+pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, PathBuf), String> {
+    if let Some(why) = refused() {
+        return Err(why);
+    }
+    let repo = std::fs::canonicalize(&config.root).map_err(|e| format!("repo root {}: {e}", config.root.display()))?;
+    let exe = super::sandbox::shim_exe().map_err(|e| e.to_string())?;
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .and_then(|h| std::fs::canonicalize(h).ok())
+        .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
+    let mut spec = Spec {
+        scratch: sb.root.clone(),
+        repo: Some(repo.clone()),
+        home,
+        programs: Vec::new(),
+        dirs: DIRS.get_or_init(program_dirs).clone(),
+        absolute: Vec::new(),
+        scripts: Vec::new(),
+        exe: exe.clone(),
+    };
+    for s in &config.stubs {
+        match super::sandbox::StubKind::of(s) {
+            super::sandbox::StubKind::Program(p) => spec.programs.push(p.to_string()),
+            super::sandbox::StubKind::Absolute(p) => spec.absolute.push(p.to_path_buf()),
+            super::sandbox::StubKind::Script(rel) => {
+                spec.scripts.push((repo.join(rel), super::sandbox::script(&exe, rel)))
+            }
+            super::sandbox::StubKind::Invalid => {}
+        }
+    }
+    let c = Container::start(&spec)?;
+    Ok((c, repo))
 }
 
 /// Directories a program is looked up in: `PATH`'s and the usual ones,
