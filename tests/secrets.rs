@@ -360,10 +360,8 @@ fn check_output_in_every_format_never_shows_a_secret() {
 }
 
 // Rehearsal transcripts, goldens, diffs and junit print a stubbed call's
-// argv as it was (`> kubectl --token pw-scalar-XQ77 get pods`): that is
-// issue 20 item 7, the rehearsal helper's. Only this test waits for it.
+// argv (`> kubectl --token *** get pods`): masked like every other sink.
 #[test]
-#[ignore = "needs the rehearsal transcript masking (issue 20 item 7)"]
 fn rehearsal_transcripts_goldens_and_junit_never_show_a_secret() {
     let (t, inputs) = rehearsal_project();
     let dir = t.path();
@@ -374,7 +372,16 @@ fn rehearsal_transcripts_goldens_and_junit_never_show_a_secret() {
         run(dir, &["check", "--bless", "runbooks/r.md"], &[]),
         run(dir, &["check", "--format", "junit", "runbooks/r.md"], &[]),
         run(dir, &["check", "--format", "json", "runbooks/r.md"], &[]),
-        Source::Tree(dir.to_path_buf(), inputs),
     ];
+    // A golden that differs: the diff shows the masked argv on both sides.
+    let g = dir.join("fixtures/r.golden.txt");
+    let blessed = std::fs::read_to_string(&g).unwrap();
+    assert!(blessed.contains("> kubectl --token"), "{blessed}");
+    std::fs::write(&g, blessed.replace("get pods", "get nodes")).unwrap();
+    let diff = run(dir, &["check", "runbooks/r.md"], &[]);
+    let Source::Output(_, o) = &diff else { unreachable!() };
+    assert!(String::from_utf8_lossy(&o.stdout).contains("+> kubectl --token"), "no diff shown");
+    let mut sources = sources;
+    sources.extend([diff, Source::Tree(dir.to_path_buf(), inputs)]);
     assert_clean(&sources, &secrets());
 }

@@ -256,6 +256,19 @@ impl Config {
                 ));
             }
         }
+        // A stub is written into the rehearsal's scratch tree (and, contained,
+        // over a path of its own root): an entry that climbs out could only
+        // name a file outside it.
+        for s in &raw.rehearse.stub {
+            let climbs = Path::new(s).components().any(|c| matches!(c, std::path::Component::ParentDir));
+            if s.trim().is_empty() || climbs || s.ends_with('/') {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("[rehearse] stub \"{}\": not a program or path", s.escape_debug()))
+                        .at(file, line_of("stub"))
+                        .hint("name a program (`kubectl`), a repo script relative to the repo root without `..` (`ops/scripts/x.sh`), or an absolute program path (`/usr/local/bin/kubectl`, shadowed only inside a contained rehearsal)"),
+                ));
+            }
+        }
         let stubs = if raw.rehearse.stub.is_empty() {
             DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
         } else {

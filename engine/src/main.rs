@@ -11,6 +11,13 @@ use runbook::error::{Error, Exit};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // `runbook __contain SPEC`: the namespaces of a contained rehearsal,
+    // made while the process is still single-threaded.
+    #[cfg(target_os = "linux")]
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__contain") {
+        let spec = std::env::args().nth(2).unwrap_or_default();
+        std::process::exit(runbook::rehearse::contain::holder::main(&spec));
+    }
     // Under a stub name (`kubectl` -> runbook) inside a rehearsal: answer as the shim.
     if let Some(code) = runbook::rehearse::shim::intercept() {
         std::process::exit(code);

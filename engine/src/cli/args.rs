@@ -162,6 +162,9 @@ pub enum Command {
         /// Fail (exit 1) on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Fail (exit 1) when a scenario could not be rehearsed contained (CI).
+        #[arg(long)]
+        contained: bool,
     },
     /// Turn a plain markdown runbook into an executable one (on stdout, or into OUT).
     ///
@@ -187,6 +190,11 @@ pub enum Command {
         /// Also write book.toml and runbooks/SUMMARY.md (an mdBook wiki of the runbooks).
         #[arg(long)]
         wiki: bool,
+    },
+    /// Write fixture scenarios: `runbook fixture new ID` scaffolds one from the plan.
+    Fixture {
+        #[command(subcommand)]
+        command: crate::cli::fixture::FixtureCommand,
     },
     /// Answer as a rehearsal stub (used by the sandbox's path stubs).
     #[command(name = "__shim", hide = true)]
@@ -265,6 +273,10 @@ pub struct PlayArgs {
     /// The fixture scenario to rehearse (default: every scenario).
     #[arg(long, requires = "dry_run", value_name = "NAME", add = ArgValueCandidates::new(super::complete::scenario_names))]
     pub scenario: Option<String>,
+    /// Play for real and record every stubbed program's calls and answers into
+    /// fixtures/<id>.toml as scenario NAME (replacing only a scenario of that name).
+    #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]
+    pub record_fixture: Option<String>,
 }
 
 /// `runbook mdbook supports RENDERER`, mdBook's capability query.

@@ -14,11 +14,33 @@ pub fn run(
     bless: bool,
     jobs: Option<usize>,
     deny_warnings: bool,
+    contained: bool,
 ) -> Result<Exit> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let opts = check::Options { jobs, bless, deny_warnings };
     let report = check::run(config, paths, &opts)?;
     let color = format == Format::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Said first: every rehearsal below ran on this machine unprotected.
+    let scenarios = report.runbooks.iter().flat_map(|r| &r.scenarios);
+    let mut refused = scenarios.clone().find_map(|s| s.not_contained.clone());
+    if refused.is_none() && contained && scenarios.clone().next().is_none() {
+        refused = crate::rehearse::contain::probe();
+    }
+    if let Some(why) = &refused {
+        let line = format!("=== not contained: {why}");
+        match format {
+            Format::Human => super::out(&format!("{line}\n")),
+            _ => crate::errln!("{line}"),
+        }
+    }
     super::out(&check::format::render(&report, format, color));
+    if let (true, Some(why)) = (contained, &refused) {
+        crate::errln!("check --contained: rehearsals could not be contained: {why}");
+        crate::errln!("  hint: run where user namespaces are allowed (Linux, `unshare -Urmn true` succeeds)");
+        return Ok(match report.exit(deny_warnings) {
+            Exit::Success => Exit::Failure,
+            e => e,
+        });
+    }
     Ok(report.exit(deny_warnings))
 }

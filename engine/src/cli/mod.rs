@@ -6,6 +6,7 @@ mod alert;
 pub mod args;
 mod check;
 pub mod complete;
+pub mod fixture;
 mod graph;
 mod import;
 mod init;
@@ -49,9 +50,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Serve { listen, token } => serve::run(&config()?, listen, token),
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),
         Command::Mdbook { command: None } => mdbook::run(cli.config.as_deref()),
-        Command::Check { paths, format, bless, jobs, deny_warnings } => {
-            check::run(&config()?, &paths, format, bless, jobs, deny_warnings)
+        Command::Check { paths, format, bless, jobs, deny_warnings, contained } => {
+            check::run(&config()?, &paths, format, bless, jobs, deny_warnings, contained)
         }
+        Command::Fixture { command } => fixture::run(&config()?, command),
         Command::Import { file, output } => import::run(&file, output.as_deref()),
         Command::Init { wiki } => init::run(&cwd, wiki),
         Command::Shim { name, args } => shim::run(&name, &args),

@@ -52,6 +52,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     } else {
         Answers::Refuse
     };
+    let recorded_vars = resolved.clone();
     let mut opts = PlayOptions::new(resolved);
     opts.env = profile;
     opts.answers = answers;
@@ -65,8 +66,32 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     } else {
         ResumeMode::Ask
     };
-    let env = PlayEnv::live(config)?;
+    let mut env = PlayEnv::live(config)?;
+    let recording = match &a.record_fixture {
+        Some(_) => Some(crate::rehearse::record::Recording::start(config)?),
+        None => None,
+    };
+    if let Some(r) = &recording {
+        env.path_prefix = Some(r.bin.clone());
+        env.step_env.extend(r.env());
+        env.queries = r.queries.clone();
+    }
     let outcome = runner::play(&rb, &dag, config, &env, opts, vec![runner::reporter::for_stdout()])?;
+    if let (Some(r), Some(name)) = (recording, &a.record_fixture) {
+        let env_name = a.env.as_deref().or(config.default_env.as_deref());
+        let played = crate::rehearse::record::Played { vars: &recorded_vars, sets: &sets, outcome: &outcome };
+        let (path, put, n) = r.finish(config, &rb, name, env_name, played)?;
+        let how = match put {
+            crate::rehearse::write::Put::Replaced => "replaced",
+            _ => "recorded",
+        };
+        println!(
+            "{how} scenario `{name}` in {} ({n} calls, outcome {}): replay it with `runbook play {} --dry-run --scenario {name}`",
+            crate::catalog::display_path(&path, &config.root).display(),
+            outcome.status.name(),
+            rb.id
+        );
+    }
     Ok(match outcome.status {
         RunStatus::Passed => Exit::Success,
         RunStatus::Failed => Exit::Failure,

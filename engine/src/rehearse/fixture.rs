@@ -188,9 +188,10 @@ const KEYS_HINT: &str = "scenario keys: name, description, env, vars, answers, [
                          exit, sequence), [[scenario.query]] (kind, match, value, rows, lines, status, body, error, sequence), \
                          [scenario.expect] (outcome, steps, transcript); see SPEC §5";
 
-/// Compile a stub's `cmd` glob: `*` matches any run of characters (spaces
-/// and `/` included), `?` one character, `[abc]` and `{a,b}` as in globset;
-/// a `\` escapes the next character.
+/// Compile a stub's `cmd` glob: `*` matches any run of characters (spaces,
+/// `/` and newlines included: a multi-line `curl -d '{…}'` matches `curl -d *`),
+/// `?` one character (a newline too), `[abc]` and `{a,b}` as in globset; a
+/// `\` escapes the next character ([`escape_glob`]).
 pub fn compile_glob(cmd: &str) -> std::result::Result<String, String> {
     let g = globset::GlobBuilder::new(cmd)
         .literal_separator(false)
@@ -198,7 +199,46 @@ pub fn compile_glob(cmd: &str) -> std::result::Result<String, String> {
         .empty_alternates(true)
         .build()
         .map_err(|e| e.kind().to_string())?;
-    Ok(g.regex().to_string())
+    Ok(format!("(?s){}", g.regex()))
+}
+
+/// `cmd` as a glob that matches exactly it: `* ? [ ] { } \` escaped
+/// (`-o jsonpath={.spec.replicas}` pasted from a hint matches itself).
+pub fn escape_glob(cmd: &str) -> String {
+    let mut out = String::with_capacity(cmd.len());
+    for c in cmd.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A TOML basic string on one line (newlines as `\n`): pasted at any
+/// indentation, it means the same.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A ready-to-paste `[[scenario.stub]]` for a call no stub answers.
+pub fn stub_entry(cmd: &str) -> String {
+    let value = toml_string(&escape_glob(cmd));
+    format!("[[scenario.stub]]\ncmd = {value}\nstdout = \"\"   # TODO: what the real program prints\nexit = 0")
 }
 
 /// Load and check a fixture file on its own.

@@ -9,11 +9,16 @@
 //! output exactly as they would on the real thing. Afterwards the outcome is
 //! compared with the scenario's expectations and golden transcript.
 
+pub mod contain;
 pub mod fixture;
 pub mod play;
+pub mod record;
+pub mod record_queries;
 pub mod sandbox;
+pub mod scaffold;
 pub mod shim;
 pub mod transcript;
+pub mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,6 +100,11 @@ pub struct ScenarioRun {
     /// `kind match`).
     pub unused_queries: Vec<UnusedStub>,
     pub duration_ms: u128,
+    /// Whether the scenario ran in namespaces of its own ([`contain`]).
+    pub contained: bool,
+    /// Why it did not, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_contained: Option<String>,
     #[serde(skip)]
     pub transcript: String,
 }
@@ -148,7 +158,15 @@ pub fn run_scenario(
             .collect(),
         locations: rb.steps.iter().map(|s| (s.id.clone(), format!("{}:{}", rb.path.display(), s.line))).collect(),
     };
-    let sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
+    let mut sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
+    let container = contain::for_scenario(&sb, config);
+    let (root, enter) = match &container {
+        Ok(c) => {
+            sb.repo = Some(c.1.clone());
+            (c.1.clone(), c.0.fds())
+        }
+        Err(_) => (sb.work.clone(), Vec::new()),
+    };
     let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
     let vars = crate::vars::resolve(rb, profile.as_ref(), &opts.alert, &sets);
     let answers = sc.answers.clone();
@@ -159,6 +177,8 @@ pub fn run_scenario(
     };
     let env = sb.env();
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
+    let mut secrets: Vec<String> =
+        vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)).collect();
     let mut play = PlayOptions::new(vars);
     play.env = profile.clone();
     play.answers = Answers::Scripted(Arc::new(scripted));
@@ -166,9 +186,10 @@ pub fn run_scenario(
     play.mode = Mode { jobs: opts.jobs.max(1), ..opts.mode.clone() };
     let place = PlayEnv {
         store: Box::new(crate::store::LocalStore::new(sb.state.clone())),
-        root: sb.work.clone(),
+        root,
         path_prefix: Some(sb.bin.clone()),
         step_env: env,
+        enter,
         clock: false,
         queries: Arc::new(crate::observe::Fixtures(queries.clone())),
         durable: false,
@@ -181,7 +202,9 @@ pub fn run_scenario(
     let tr = TranscriptReporter { shim_dir: Some(sb.shim.clone()), ..TranscriptReporter::default() };
     reporters.push(Box::new(tr.clone()));
     let result = runner::play(rb, dag, config, &place, play, reporters);
-    let calls = sb.calls();
+    // Every process the scenario left is ended before its calls are read.
+    let not_contained = container.err();
+    let mut calls = sb.calls();
     let mut run = ScenarioRun {
         runbook: rb.id.clone(),
         scenario: sc.name.clone(),
@@ -196,6 +219,8 @@ pub fn run_scenario(
         unused_stubs: Vec::new(),
         unused_queries: Vec::new(),
         duration_ms: 0,
+        contained: not_contained.is_none(),
+        not_contained,
         transcript: String::new(),
     };
     let outcome = match result {
@@ -218,14 +243,30 @@ pub fn run_scenario(
         }
     };
     let env_shown = profile.as_ref().map_or("local", |p| p.name.as_str());
-    run.transcript = sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls));
+    // A stub's argv is printed as the step rendered it: its secrets (the
+    // variables', and what secret captures caught) are masked like in every
+    // other sink, in the transcript, the golden, the diff and the failures.
+    // A secret capture's value is what the stubs its step called answered.
+    let capturing = |id: &str| rb.step(id).and_then(|s| s.attrs.capture.as_ref()).is_some_and(|c| rb.is_secret(c));
+    for c in calls.iter().filter(|c| c.step.as_deref().is_some_and(capturing)) {
+        for r in c.stub.and_then(|i| sc.stubs.get(i)).map_or(&[][..], |s| &s.responses[..]) {
+            if !r.stdout.trim().is_empty() {
+                secrets.push(r.stdout.trim().to_string());
+            }
+        }
+    }
+    let red = crate::redact::Redactor::new(secrets);
+    for c in &mut calls {
+        c.cmd = red.redact(&c.cmd).into_owned();
+    }
+    run.transcript = red.redact(&sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls))).into_owned();
     run.outcome = Some(outcome.status.name().to_string());
     run.steps = outcome.steps.iter().map(|(k, v)| (k.clone(), v.status.name().to_string())).collect();
     let want = sc.expect.outcome.map_or("passed", outcome_name);
     if outcome.status.name() != want {
         let mut f = format!("expected outcome {want}, got {}", outcome.status.name());
         let failed = outcome.steps.iter().find(|(_, r)| r.status == runner::StepStatus::Failed);
-        if let Some(m) = &outcome.message {
+        if let Some(m) = outcome.message.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
             f.push_str(&format!(" ({})", sb.scrub(m)));
         } else if let Some((id, r)) = failed {
             // Name the step that decided it.
@@ -243,7 +284,12 @@ pub fn run_scenario(
     for (id, status, line) in &sc.expect.steps {
         let got = outcome.steps.get(id).map_or("not-run", |r| r.status.name());
         if got != status.name() {
-            let why = outcome.steps.get(id).and_then(|r| r.reason.clone()).map(|r| format!(" ({})", sb.scrub(&r)));
+            let why = outcome
+                .steps
+                .get(id)
+                .and_then(|r| r.reason.clone())
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| format!(" ({})", sb.scrub(&r)));
             let detail = match outcome.steps.get(id) {
                 Some(r) if r.status == runner::StepStatus::Failed => step_detail(rb, id, r, &sb),
                 _ => String::new(),
@@ -256,13 +302,23 @@ pub fn run_scenario(
             ));
         }
     }
-    for c in calls.iter().filter(|c| c.stub.is_none()) {
+    // Every call no stub answered (each was answered empty, so the play went
+    // on): one failure each, with the entry to paste.
+    let mut named = std::collections::BTreeSet::new();
+    for c in calls.iter().filter(|c| c.stub.is_none() && named.insert(c.cmd.clone())) {
         let at = c
             .step
             .as_deref()
             .and_then(|s| rb.step(s))
             .map(|s| format!(" (step `{}`, {}:{})", s.id, rb.path.display(), s.line));
-        run.failures.push(format!("no fixture for: {}{}", c.cmd, at.unwrap_or_default()));
+        run.failures.push(format!(
+            "no fixture for: {}{}; answered empty. Add to scenario `{}` of {}:\n{}",
+            sb.scrub(&c.cmd.escape_debug().to_string()),
+            at.unwrap_or_default(),
+            sc.name,
+            fx.path.display(),
+            fixture::stub_entry(&sb.scrub(&c.cmd))
+        ));
     }
     if let Some((name, _)) = &sc.expect.transcript {
         let golden = fx.file.parent().map(|p| p.join(name)).unwrap_or_else(|| PathBuf::from(name));
@@ -303,6 +359,9 @@ pub fn run_scenario(
         .filter(|q| !q.used())
         .map(|q| UnusedStub { cmd: format!("{} {}", q.kind.name(), q.pattern), line: q.line })
         .collect();
+    for f in &mut run.failures {
+        *f = red.redact(f).into_owned();
+    }
     run.passed = run.failures.is_empty();
     run.duration_ms = started.elapsed().as_millis();
     Ok(run)

@@ -56,27 +56,40 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
         ..Options::default()
     };
     let mut failed = Vec::new();
+    let mut refused = super::contain::probe();
+    if let Some(why) = &refused {
+        println!("=== not contained: {why}");
+    }
     for sc in &scenarios {
         let env = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str())).or(config.default_env.as_deref());
         let mut o = std::io::stdout().lock();
         let _ = writeln!(
             o,
-            "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== real bash, stubbed tools; nothing outside a temporary directory changes",
+            "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== {}",
             rb.id,
             sc.name,
             env.unwrap_or("local"),
             fx.path.display(),
-            sc.line
+            sc.line,
+            if refused.is_some() {
+                "real bash, stubbed tools, NOT contained: what a step writes outside its temporary directory stays"
+            } else {
+                "real bash, stubbed tools, contained: writes vanish with the scenario, no network, no process outlives it"
+            }
         );
         drop(o);
         let run = run_scenario(&rb, &dag, config, &fx, sc, &opts, vec![runner::reporter::for_stdout()])?;
         let mut o = std::io::stdout().lock();
+        if let (Some(why), None) = (&run.not_contained, &refused) {
+            let _ = writeln!(o, "=== not contained: {why}");
+            refused = Some(why.clone());
+        }
         if run.passed {
             let _ = writeln!(o, "=== REHEARSAL passed: scenario {} holds its expectations\n", sc.name);
         } else {
             let _ = writeln!(o, "=== REHEARSAL FAILED: scenario {}", sc.name);
             for f in &run.failures {
-                let _ = writeln!(o, "  - {f}");
+                let _ = writeln!(o, "  - {}", f.replace('\n', "\n      "));
             }
             if let Some(d) = &run.diff {
                 let _ = write!(o, "{d}");

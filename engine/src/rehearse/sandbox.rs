@@ -25,6 +25,42 @@ pub struct SandboxDir {
     pub state: PathBuf,
     pub home: PathBuf,
     pub tmp: PathBuf,
+    /// The real repo root the steps run in, when contained.
+    pub repo: Option<PathBuf>,
+}
+
+/// What a `[rehearse] stub` entry names.
+pub enum StubKind<'a> {
+    /// `kubectl`: shadowed first on `PATH` (and, contained, in every bin directory).
+    Program(&'a str),
+    /// `/usr/local/bin/kubectl`: shadowed at that path, contained; first on
+    /// `PATH` under its file name either way. Never written on the host.
+    Absolute(&'a Path),
+    /// `ops/scripts/x.sh`: relative to the repo root.
+    Script(&'a Path),
+    /// Empty, or with a `..` component: it could only point outside the
+    /// scratch tree (the config is refused before; nothing is written).
+    Invalid,
+}
+
+impl StubKind<'_> {
+    pub fn of(s: &str) -> StubKind<'_> {
+        let p = Path::new(s);
+        if s.is_empty() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            StubKind::Invalid
+        } else if p.is_absolute() {
+            if p.file_name().is_some() { StubKind::Absolute(p) } else { StubKind::Invalid }
+        } else if s.contains('/') {
+            StubKind::Script(Path::new(s.trim_start_matches("./")))
+        } else {
+            StubKind::Program(s)
+        }
+    }
+}
+
+/// The shim of a path stub: `runbook __shim REL "$@"`.
+pub fn script(exe: &Path, rel: &Path) -> String {
+    format!("#!/bin/sh\nexec {} __shim {} \"$@\"\n", sh_quote(exe), sh_quote(rel))
 }
 
 /// The binary that answers as a shim: `RUNBOOK_SHIM_EXE` (tests of the
@@ -49,6 +85,7 @@ impl SandboxDir {
             state: root.join("state"),
             home: root.join("home"),
             tmp: root.join("tmp"),
+            repo: None,
             root,
             _dir: dir,
         };
@@ -57,19 +94,25 @@ impl SandboxDir {
         }
         let exe = shim_exe()?;
         for s in stubs {
-            if s.contains('/') {
-                let rel = s.trim_start_matches("./");
-                let target = sb.work.join(rel);
-                if let Some(p) = target.parent() {
-                    std::fs::create_dir_all(p)?;
+            let program = match StubKind::of(s) {
+                StubKind::Script(rel) => {
+                    let target = sb.work.join(rel);
+                    if let Some(p) = target.parent() {
+                        std::fs::create_dir_all(p)?;
+                    }
+                    std::fs::write(&target, script(&exe, rel))?;
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
+                    continue;
                 }
-                let script = format!("#!/bin/sh\nexec {} __shim {} \"$@\"\n", sh_quote(&exe), sh_quote(Path::new(rel)));
-                std::fs::write(&target, script)?;
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
-            } else {
-                std::os::unix::fs::symlink(&exe, sb.bin.join(s))
-                    .with_context(|| format!("cannot create the shim for `{s}`"))?;
+                StubKind::Invalid => continue,
+                StubKind::Program(p) => p.to_string(),
+                StubKind::Absolute(p) => p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            };
+            let link = sb.bin.join(&program);
+            if link.symlink_metadata().is_ok() {
+                continue;
             }
+            std::os::unix::fs::symlink(&exe, &link).with_context(|| format!("cannot create the shim for `{s}`"))?;
         }
         shim::write_table(&sb.shim, table)?;
         Ok(sb)
@@ -92,9 +135,15 @@ impl SandboxDir {
         shim::read_calls(&self.shim)
     }
 
-    /// Replace the sandbox path with `$WORK` (deterministic transcripts).
+    /// Replace the sandbox path with `$WORK`, and the repo root the steps
+    /// run in (the real one when contained, its stand-in otherwise) with
+    /// `$REPO`: transcripts are the same contained or not, here or in CI.
     pub fn scrub(&self, text: &str) -> String {
-        text.replace(&self.root.display().to_string(), "$WORK")
+        let mut t = text.replace(&self.work.display().to_string(), "$REPO");
+        if let Some(r) = self.repo.as_ref().filter(|r| r.components().count() > 2) {
+            t = t.replace(&r.display().to_string(), "$REPO");
+        }
+        t.replace(&self.root.display().to_string(), "$WORK")
     }
 }
 

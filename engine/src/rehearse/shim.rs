@@ -30,8 +30,10 @@ pub const CALLS_FILE: &str = "calls.jsonl";
 const COUNTERS_FILE: &str = "counters.json";
 const LOCK_FILE: &str = "lock";
 
-/// Exit code of a call that no stub answers (bash's "command not found").
-pub const NO_FIXTURE_EXIT: i32 = 127;
+/// Exit code of a call that no stub answers: it is answered empty, so that
+/// the rehearsal goes on and names every missing stub in one run (the
+/// scenario fails all the same).
+pub const NO_FIXTURE_EXIT: i32 = 0;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShimStub {
@@ -66,12 +68,18 @@ pub fn intercept() -> Option<i32> {
     let mut args = std::env::args_os();
     let argv0 = args.next()?;
     let name = Path::new(&argv0).file_name()?.to_string_lossy().into_owned();
-    if std::env::var_os(STATE_ENV).is_none() || name == "runbook" {
+    // Outside a rehearsal, a shim of `play --record-fixture` (see `record`).
+    let recording = std::env::var_os(STATE_ENV).is_none();
+    if name == "runbook" || (recording && std::env::var_os(super::record::RECORD_ENV).is_none()) {
         return None;
     }
     let exe = std::env::current_exe().ok();
     if exe.as_deref().and_then(Path::file_name).is_some_and(|f| f.to_string_lossy() == name) {
         return None;
+    }
+    if recording {
+        let rest: Vec<std::ffi::OsString> = args.collect();
+        return Some(super::record::pass_through(&name, &rest));
     }
     let rest: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
     Some(run(&name, &rest))
@@ -110,13 +118,13 @@ pub fn run(name: &str, args: &[String]) -> i32 {
                 (Err(_), Ok(l)) => format!(" ({l})"),
                 _ => String::new(),
             };
-            crate::errln!("no fixture for: {cmd}{at}");
-            crate::errln!("  hint: add a [[scenario.stub]] with cmd = \"{}\" to the fixture", cmd.replace('"', "\\\""));
+            // One line, whatever the argv holds: it may be a step's last output.
+            crate::errln!("no fixture for: {}{at}; answered empty (the scenario fails)", cmd.escape_debug());
             NO_FIXTURE_EXIT
         }
         Err(e) => {
             crate::errln!("runbook shim: {e:#}");
-            NO_FIXTURE_EXIT
+            127
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct PlayEnv {
     pub path_prefix: Option<PathBuf>,
     /// Extra environment of step processes.
     pub step_env: Vec<(String, String)>,
+    /// Namespace descriptors every step process enters before its `execve`
+    /// (a contained rehearsal: `crate::rehearse::contain`); kept open by
+    /// whoever built this for as long as the play runs.
+    pub enter: Vec<std::os::fd::RawFd>,
     /// Times in events (a rehearsal's transcript has none).
     pub clock: bool,
     /// Answers promql/logql/http steps: the servers, or a scenario's fixtures.
@@ -43,6 +47,7 @@ impl PlayEnv {
             root: config.root.clone(),
             path_prefix: None,
             step_env: Vec::new(),
+            enter: Vec::new(),
             clock: true,
             queries: Arc::new(crate::observe::Live),
             durable: true,

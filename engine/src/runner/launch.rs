@@ -49,6 +49,10 @@ pub struct Launch<'a> {
     /// A close-on-exec descriptor the child inherits (the flag is cleared
     /// on the child's copy only), at the same number.
     pub inherit: Option<RawFd>,
+    /// Namespace descriptors (`/proc/PID/ns/*`, the user namespace first)
+    /// the child joins with `setns` before it changes directory: a contained
+    /// rehearsal's steps. Only the clone below can: `posix_spawn` refuses.
+    pub enter: &'a [RawFd],
     /// Milliseconds the child waits before its `execve`: a fault injected
     /// by the tests (`RUNBOOK_FAULT=spawn-pause:MS`, debug builds only), to
     /// hold open the window in which it shares the engine's descriptors.
@@ -244,6 +248,11 @@ mod linux {
             {
                 fail(a);
             }
+            for &fd in l.enter {
+                if libc::setns(fd, 0) != 0 {
+                    fail(a);
+                }
+            }
             if libc::chdir(l.cwd.as_ptr()) != 0 {
                 fail(a);
             }
@@ -306,6 +315,9 @@ mod posix {
     }
 
     pub fn launch(l: &Launch) -> io::Result<Launched> {
+        if !l.enter.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "cannot enter namespaces with posix_spawn"));
+        }
         let mut a = Attrs::new()?;
         // SAFETY: every pointer handed to libc below (C strings, arrays, the
         // attribute objects) outlives the posix_spawn call that reads them.
@@ -380,6 +392,7 @@ mod tests {
             stdio,
             new_group: true,
             inherit: Some(fd),
+            enter: &[],
             pause_ms: 0,
         };
         let pid = launcher(&l).unwrap();

@@ -370,6 +370,7 @@ impl<'a> Loop<'a> {
             cwd: &cwd,
             env: &env,
             path_prefix: self.x.env.path_prefix.as_deref(),
+            enter: &self.x.env.enter,
             interactive: false,
         };
         self.warm = Warm::start(j, &spec);

@@ -33,6 +33,8 @@ pub struct Spec<'a> {
     pub env: &'a [(String, String)],
     /// Prepended to PATH (the rehearsal's stub directory).
     pub path_prefix: Option<&'a Path>,
+    /// Namespace descriptors the process enters (`PlayEnv::enter`).
+    pub enter: &'a [std::os::fd::RawFd],
     pub interactive: bool,
 }
 
@@ -136,6 +138,7 @@ fn start(spec: &Spec, script: Script) -> std::io::Result<Proc> {
         stdio: if spec.interactive { super::spawn::Stdio::Inherit } else { super::spawn::Stdio::Piped },
         new_group: !spec.interactive,
         inherit: Some(fd),
+        enter: spec.enter,
     })?;
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
     Ok(Proc { child, pgid, born_ms: boot_ms(), script })

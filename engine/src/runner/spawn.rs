@@ -48,6 +48,8 @@ pub struct Command<'a> {
     pub new_group: bool,
     /// A close-on-exec descriptor the child (only) inherits.
     pub inherit: Option<RawFd>,
+    /// Namespaces the child enters before its `execve` (see [`Launch::enter`]).
+    pub enter: &'a [RawFd],
 }
 
 /// A spawned child. Dropping it without waiting leaves its reaping to a
@@ -166,6 +168,7 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         stdio,
         new_group: cmd.new_group,
         inherit: cmd.inherit,
+        enter: cmd.enter,
         pause_ms: super::fault::value("spawn-pause").unwrap_or(0),
     })?;
     let pid = launched.pid;
@@ -337,6 +340,7 @@ mod tests {
             stdio: Stdio::Piped,
             new_group,
             inherit: None,
+            enter: &[],
         })
         .unwrap()
     }
@@ -389,7 +393,16 @@ mod tests {
     async fn a_program_or_directory_that_cannot_be_used_is_an_error() {
         let missing = Path::new("/nonexistent/runbook-test");
         let spawn_in = |program: &Path, cwd: &Path| {
-            spawn(&Command { program, args: &[], cwd, env: &[], stdio: Stdio::Piped, new_group: true, inherit: None })
+            spawn(&Command {
+                program,
+                args: &[],
+                cwd,
+                env: &[],
+                stdio: Stdio::Piped,
+                new_group: true,
+                inherit: None,
+                enter: &[],
+            })
         };
         let e = spawn_in(missing, Path::new("/")).err().expect("no such program");
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");

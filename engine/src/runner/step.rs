@@ -76,6 +76,8 @@ pub struct Job {
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub path_prefix: Option<PathBuf>,
+    /// Namespaces to enter (see `PlayEnv::enter`).
+    pub enter: Vec<std::os::fd::RawFd>,
     pub interactive: bool,
     pub timeout: Option<Duration>,
     pub retry: u32,
@@ -218,6 +220,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         cwd: &job.cwd,
         env: &job.env,
         path_prefix: job.path_prefix.as_deref(),
+        enter: &job.enter,
         interactive: job.interactive,
     };
     let spawned = match job.warm.take() {

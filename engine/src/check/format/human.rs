@@ -64,7 +64,7 @@ pub fn render(report: &Report, color: bool) -> String {
                     p.dim(&format!("({time})"))
                 ));
                 for f in &s.failures {
-                    out.push_str(&format!("  - {f}\n"));
+                    out.push_str(&format!("  - {}\n", f.replace('\n', "\n      ")));
                 }
                 if let Some(d) = &s.diff {
                     for l in d.lines() {

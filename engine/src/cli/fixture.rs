@@ -1,0 +1,67 @@
+//! `runbook fixture new ID [--scenario NAME] [--env E]`: scaffold a fixture
+//! scenario from the plan (see [`crate::rehearse::scaffold`]).
+
+use clap::Subcommand;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Diagnostic, Error, Exit, Result};
+use crate::plan::Dag;
+use crate::rehearse::fixture::Fixture;
+use crate::rehearse::write::{self, Put};
+
+#[derive(Debug, Subcommand)]
+pub enum FixtureCommand {
+    /// Write a scenario with one stub per stubbed call of the plan, outputs marked TODO.
+    #[command(
+        after_help = "Examples:\n  runbook fixture new 2.1-head-stall\n  runbook fixture new 2.1 --scenario prod-stall --env prod"
+    )]
+    New {
+        /// Runbook id or unique prefix.
+        id: String,
+        /// Name of the scenario (default: `scaffold`).
+        #[arg(long, default_value = "scaffold")]
+        scenario: String,
+        /// Environment the plan is rendered for (and the scenario's `env`).
+        #[arg(long)]
+        env: Option<String>,
+        /// Variables, as for `plan` (`--set k=v`).
+        #[arg(long, value_name = "K=V")]
+        set: Vec<String>,
+    },
+}
+
+pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
+    let FixtureCommand::New { id, scenario, env, set } = cmd;
+    let sets = crate::vars::parse_sets(&set)?;
+    let profile = config.env(env.as_deref())?;
+    let rb = Catalog::find(config, &id)?;
+    let dag = Dag::build(&rb)?;
+    let resolved = crate::vars::resolve(&rb, profile, &[], &sets);
+    let preview = crate::preview::build(&rb, &dag, &resolved, profile)?;
+    let mut sc = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
+    sc.vars = sets;
+    let path = Fixture::path_for(config, &rb.id);
+    let shown = crate::catalog::display_path(&path, &config.root);
+    match write::put(&path, &sc, false).map_err(Error::Other)? {
+        None => Err(Error::invalid(
+            Diagnostic::error("fixture", format!("scenario `{scenario}` already exists"))
+                .in_file(&shown)
+                .hint("choose another name with --scenario (a scaffold never overwrites a scenario)"),
+        )),
+        Some(done) => {
+            let how = match done {
+                Put::Created => "wrote",
+                _ => "added to",
+            };
+            println!(
+                "{how} {}: scenario `{scenario}` with {} stubs and {} queries, outputs marked TODO",
+                shown.display(),
+                sc.stubs.len(),
+                sc.queries.len()
+            );
+            println!("next: fill in the TODOs, then `runbook play {} --dry-run --scenario {scenario}`", rb.id);
+            Ok(Exit::Success)
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Contained rehearsals (SPEC §5, docs/containment.md): each escape a step
+//! could try is played in a rehearsal, and the host is looked at afterwards.
+//! Where user namespaces are refused the tests skip with a notice, and fail
+//! under `CI=true` (`.ci/run` runs where they are allowed).
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// Whether this machine lets the rehearsal contain; says why not.
+fn containable() -> bool {
+    let ok = std::process::Command::new("unshare").args(["-Urmn", "true"]).status().is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "user namespaces are refused here (`unshare -Urmn true` failed): contained rehearsals cannot be tested"
+        );
+        eprintln!("notice: user namespaces refused here, skipping a containment test");
+    }
+    ok
+}
+
+/// A marker no other test or process uses.
+fn marker(what: &str) -> String {
+    format!("runbook-escape-{what}-{}-{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish() % 1_000_000_007
+}
+
+/// A runbook of one `bash` step per body, a fixture with one scenario that
+/// expects every step `passed` with `stubs` (TOML `[[scenario.stub]]`s).
+fn project(bodies: &[&str], stubs: &str) -> Test {
+    let mut md = String::from("# Escape\n\n");
+    let mut steps = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        md.push_str(&format!("```bash {{#s{i}}}\n{b}\n```\n\n"));
+        steps.push(format!("s{i} = \"passed\""));
+    }
+    let fx = format!(
+        "[[scenario]]\nname = \"escape\"\n{stubs}\n[scenario.expect]\noutcome = \"passed\"\nsteps = {{ {} }}\n",
+        steps.join(", ")
+    );
+    Test::new().file("runbooks/escape.md", &md).file("fixtures/escape.toml", &fx)
+}
+
+#[test]
+fn writes_to_tmp_home_etc_root_and_the_repo_vanish() {
+    if !containable() {
+        return;
+    }
+    let m = marker("write");
+    // Not below /tmp, which is fresh inside anyway: $HOME itself must be.
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let real_home = home.path().display().to_string();
+    let bodies = [
+        format!("echo x > /tmp/{m}"),
+        format!("echo x > \"$HOME/{m}\"; echo x > {real_home}/{m}"),
+        format!("echo x > /etc/{m}"),
+        format!("cd / && touch {m}"),
+        format!("echo x > {m}.txt && mkdir -p build && echo y > build/{m}"),
+        // Within the scenario, writes behave as in reality.
+        format!("test -s /tmp/{m} && test -s /etc/{m} && test -s {m}.txt && test -s build/{m}"),
+    ];
+    let b: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let f = project(&b, "").env("HOME", &real_home).args(["check", "--contained"]).stdout_lacks("not contained").run();
+    for p in [format!("/tmp/{m}"), format!("/etc/{m}"), format!("/{m}"), format!("{real_home}/{m}")] {
+        assert!(!Path::new(&p).exists(), "{p} was written on the host");
+    }
+    assert!(!f.path().join(format!("{m}.txt")).exists(), "the repo was written");
+    assert!(!f.path().join("build").exists(), "the repo was written");
+}
+
+#[test]
+fn a_tool_called_by_absolute_path_is_stubbed() {
+    if !containable() {
+        return;
+    }
+    // Whether or not they are installed here, both paths answer from the stubs.
+    let stubs = r#"
+  [[scenario.stub]]
+  cmd = "curl -fsS https://prod.example/api"
+  stdout = "stubbed-curl"
+  [[scenario.stub]]
+  cmd = "kubectl get pods"
+  stdout = "stubbed-kubectl"
+"#;
+    project(
+        &[
+            "test \"$(/usr/bin/curl -fsS https://prod.example/api)\" = stubbed-curl",
+            "test \"$(/usr/local/bin/kubectl get pods)\" = stubbed-kubectl",
+            "test \"$(\"$(command -v curl)\" -fsS https://prod.example/api)\" = stubbed-curl",
+        ],
+        stubs,
+    )
+    .args(["check", "--contained"])
+    .run();
+}
+
+#[test]
+fn the_hosts_loopback_is_out_of_reach() {
+    if !containable() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body =
+        format!("if (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; then echo reached; exit 1; fi; echo refused");
+    project(&[&body], "").args(["check", "--contained"]).run();
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the host's listener was reached: {other:?}"),
+    }
+}
+
+/// Processes whose command line holds `m`, on the host.
+fn running(m: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(m))
+        .count()
+}
+
+#[test]
+fn a_daemon_that_outlives_its_step_ends_with_the_scenario() {
+    if !containable() {
+        return;
+    }
+    let m = marker("daemon");
+    let start = format!("setsid nohup bash -c 'exec -a {m} sleep 3000' >/dev/null 2>&1 < /dev/null &");
+    // It outlives its step within the scenario, as it would in reality.
+    let seen = format!("for _ in $(seq 100); do pgrep -f {m} >/dev/null && exit 0; sleep 0.05; done; exit 1");
+    project(&[&start, &seen], "").args(["check", "--contained"]).run();
+    assert_eq!(running(&m), 0, "a process of the scenario outlived it");
+}
+
+#[test]
+fn a_symlink_out_of_the_scratch_tree_leads_nowhere() {
+    if !containable() {
+        return;
+    }
+    let m = marker("link");
+    let outside = tempfile::Builder::new().prefix("runbook-outside-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let o = outside.path().display();
+    let bodies = [
+        format!("ln -s {o} \"$TMPDIR/out\" && echo x > \"$TMPDIR/out/{m}\""),
+        format!("ln -s /etc/{m} \"$HOME/etc-link\" && echo x > \"$HOME/etc-link\""),
+    ];
+    let b: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    project(&b, "").args(["check", "--contained"]).run();
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "written through a symlink");
+    assert!(!Path::new(&format!("/etc/{m}")).exists());
+}
+
+#[test]
+fn uncontained_says_so_first_and_check_contained_fails() {
+    let t = || project(&["true"], "").env("RUNBOOK_CONTAIN", "0");
+    let f = t().args(["play", "escape", "--dry-run"]).run();
+    assert_eq!(f.stdout.lines().next(), Some("=== not contained: RUNBOOK_CONTAIN=0"), "{}", f.stdout);
+    assert!(f.stdout.contains("NOT contained"));
+    t().args(["check"]).stdout_has("=== not contained: RUNBOOK_CONTAIN=0").run();
+    t().args(["check", "--contained"])
+        .status(1)
+        .stderr_has("check --contained: rehearsals could not be contained: RUNBOOK_CONTAIN=0")
+        .run();
+}
+
+#[test]
+fn contained_rehearsal_says_so() {
+    if !containable() {
+        return;
+    }
+    project(&["true"], "")
+        .args(["play", "escape", "--dry-run"])
+        .stdout_has("stubbed tools, contained")
+        .stdout_lacks("not contained")
+        .run();
+}
+
+#[test]
+fn stub_entries_never_write_outside_the_scratch_tree() {
+    let m = marker("stub");
+    let abs = format!("/usr/local/bin/{m}");
+    // `..`: refused with the config's line, nothing written.
+    let config = format!("{}\n", CONFIG.replace(r#"stub = ["kubectl", "helm", "curl"]"#, r#"stub = ["../x.sh"]"#));
+    project(&["true"], "")
+        .config(&config)
+        .args(["check"])
+        .status(2)
+        .stderr_has("[rehearse] stub \"../x.sh\": not a program or path")
+        .stderr_has("runbook.toml:")
+        .run();
+    // Absolute: answered (by its file name uncontained, at its path contained), never written on the host.
+    let config = CONFIG.replace(r#"stub = ["kubectl", "helm", "curl"]"#, &format!(r#"stub = ["{abs}"]"#));
+    let stubs = format!("  [[scenario.stub]]\n  cmd = \"{m} version\"\n  stdout = \"v1\"\n");
+    for contain in ["1", "0"] {
+        project(&[&format!("test \"$({m} version)\" = v1")], &stubs)
+            .config(&config)
+            .env("RUNBOOK_CONTAIN", contain)
+            .args(["check"])
+            .run();
+        assert!(!Path::new(&abs).exists(), "{abs} was written (RUNBOOK_CONTAIN={contain})");
+    }
+}

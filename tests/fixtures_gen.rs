@@ -1,0 +1,244 @@
+//! Writing fixtures: every missing stub named in one run with an entry to
+//! paste (SPEC §5), scaffolding from the plan (`runbook fixture new`), and
+//! recording from a real play (`play --record-fixture`).
+
+use crate::common::*;
+
+const DEPLOY: &str = r#"
+    # Deploy
+
+    ```bash {#replicas read capture=replicas}
+    kubectl get deploy/miner -n {{ namespace }} -o jsonpath={.spec.replicas}
+    ```
+
+    ```bash {#notify}
+    curl -fsS -X POST https://hooks.example/notify -d '{
+      "text": "scaled to {{ replicas }}"
+    }'
+    ```
+
+    ```bash {#pods read}
+    kubectl get pods -n {{ namespace }}
+    ```
+"#;
+
+/// Run the binary again in a project; exit code and stdout + stderr.
+fn again(dir: &std::path::Path, args: &[&str], path: Option<&str>) -> (i32, String) {
+    let mut c = std::process::Command::new(bin());
+    c.args(args).current_dir(dir).env_remove("RUNBOOK_CONFIG").env("NO_COLOR", "1").stdin(std::process::Stdio::null());
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+    )
+}
+
+/// The pasted entries of a failed rehearsal's output, as TOML.
+fn pasted(stdout: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for l in stdout.lines() {
+        let t = l.trim_start();
+        if t.starts_with("[[scenario.stub]]") {
+            inside = true;
+        } else if !(t.starts_with("cmd = ") || t.starts_with("stdout = ") || t.starts_with("exit = ")) {
+            inside = false;
+        }
+        if inside {
+            out.push_str(t);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn every_missing_stub_is_named_in_one_run_and_the_pasted_entries_match() {
+    let fx = "[[scenario]]\nname = \"s\"\n";
+    let f = Test::new()
+        .runbook("deploy", DEPLOY)
+        .file("fixtures/deploy.toml", fx)
+        .args(["play", "deploy", "--dry-run"])
+        .status(1)
+        .stdout_has("no fixture for: kubectl get deploy/miner -n animica-devnet -o jsonpath={.spec.replicas} (step `replicas`, runbooks/deploy.md:3)")
+        .stdout_has("no fixture for: kubectl get pods -n animica-devnet (step `pods`")
+        .stdout_has("no fixture for: curl -fsS -X POST https://hooks.example/notify -d {\\n")
+        .stdout_has(r#"cmd = "kubectl get deploy/miner -n animica-devnet -o jsonpath=\\{.spec.replicas\\}""#)
+        .stdout_lacks("()")
+        .run();
+    let entries = pasted(&f.stdout);
+    assert_eq!(entries.matches("[[scenario.stub]]").count(), 3, "{}", f.stdout);
+    // Every failure line is whole: no line of the output ends mid-entry.
+    for l in f.stdout.lines().filter(|l| l.starts_with("  - no fixture for")) {
+        assert!(l.ends_with(':'), "{l}");
+    }
+    // Pasted as is, they answer every call.
+    let fixed = format!("{fx}{entries}");
+    Test::new()
+        .runbook("deploy", DEPLOY)
+        .file("fixtures/deploy.toml", &fixed)
+        .args(["play", "deploy", "--dry-run"])
+        .stdout_has("REHEARSAL passed")
+        .run();
+}
+
+#[test]
+fn a_star_matches_across_the_newlines_of_an_argument() {
+    let fx = r#"
+        [[scenario]]
+        name = "s"
+          [[scenario.stub]]
+          cmd = "kubectl get deploy/miner *"
+          stdout = "3"
+          [[scenario.stub]]
+          cmd = "curl -fsS -X POST https://hooks.example/notify -d *scaled to 3*"
+          [[scenario.stub]]
+          cmd = "kubectl get pods *"
+    "#;
+    Test::new()
+        .runbook("deploy", DEPLOY)
+        .fixture("deploy", fx)
+        .args(["play", "deploy", "--dry-run"])
+        .stdout_has("REHEARSAL passed")
+        .run();
+}
+
+#[test]
+fn fixture_new_scaffolds_an_exact_stub_per_call_and_keeps_other_scenarios() {
+    let hand = "# written by hand\n[[scenario]]\nname = \"hand\"   # keep me\n  [[scenario.stub]]\n  cmd = \"kubectl *\"\n  [[scenario.stub]]\n  cmd = \"curl *\"\n";
+    let f = Test::new()
+        .runbook("deploy", DEPLOY)
+        .file("fixtures/deploy.toml", hand)
+        .args(["fixture", "new", "deploy", "--scenario", "todo"])
+        .stdout_has("scenario `todo` with 3 stubs")
+        .run();
+    let text = std::fs::read_to_string(f.path().join("fixtures/deploy.toml")).unwrap();
+    assert!(text.starts_with(hand), "{text}");
+    assert!(
+        text.contains(r#"cmd = "kubectl get deploy/miner -n animica-devnet -o jsonpath=\\{.spec.replicas\\}""#),
+        "{text}"
+    );
+    assert!(text.contains("TODO"), "{text}");
+    // It loads, and every call has its stub: nothing is missing.
+    let (code, out) = again(f.path(), &["play", "deploy", "--dry-run", "--scenario", "todo"], None);
+    assert!(code <= 1 && out.contains("=== REHEARSAL") && !out.contains("no fixture for"), "{out}");
+}
+
+#[test]
+fn fixture_new_never_overwrites_a_scenario() {
+    Test::new()
+        .runbook("deploy", DEPLOY)
+        .file("fixtures/deploy.toml", "[[scenario]]\nname = \"scaffold\"\n")
+        .args(["fixture", "new", "deploy"])
+        .status(2)
+        .stderr_has("scenario `scaffold` already exists")
+        .run();
+}
+
+const RECORDED: &str = r#"
+    ---
+    secrets: [token]
+    vars:
+      token: ~
+    ---
+    # Recorded
+
+    ```bash {#pods read capture=n}
+    kubectl --token {{ token }} get pods | wc -l | tr -d ' '
+    ```
+
+    ```bash {#health needs=pods}
+    curl -fsS http://svc/healthz
+    curl -fsS http://svc/healthz
+    ```
+"#;
+
+/// Fake `kubectl` and `curl` in a directory of their own: `curl` answers
+/// `starting` first, then `ok`.
+fn fake_tools(dir: &std::path::Path) -> String {
+    let bin = dir.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let state = dir.join("curl-calls");
+    let tools = [
+        ("kubectl", "#!/bin/sh\nprintf 'pod/a\\npod/b\\n'\necho \"kubectl saw $*\" >&2\n".to_string()),
+        (
+            "curl",
+            format!(
+                "#!/bin/sh\nn=$(cat {s} 2>/dev/null || echo 0)\necho $((n + 1)) > {s}\nif [ \"$n\" = 0 ]; then echo starting; else echo ok; fi\n",
+                s = state.display()
+            ),
+        ),
+    ];
+    for (name, body) in tools {
+        let p = bin.join(name);
+        std::fs::write(&p, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+#[test]
+fn a_recorded_play_replays_without_the_tools_and_masks_secrets() {
+    let secret = "tok-SECRET-991";
+    let hand = "# written by hand\n[[scenario]]\nname = \"hand\"   # keep me\nvars = { token = \"t\" }\n  [[scenario.stub]]\n  cmd = \"kubectl *\"\n  stdout = \"x\\n\"\n  [[scenario.stub]]\n  cmd = \"curl *\"\n";
+    let t = Test::new().runbook("rec", RECORDED).file("fixtures/rec.toml", hand);
+    let path = fake_tools(t.path());
+    let f = t
+        .env("PATH", &path)
+        .args(["play", "rec", "--yes", "--set", &format!("token={secret}"), "--record-fixture", "live"])
+        .stdout_has("[pods] 2")
+        .stdout_has("recorded scenario `live` in fixtures/rec.toml (3 calls, outcome passed)")
+        .run();
+    let fx = f.path().join("fixtures/rec.toml");
+    let text = std::fs::read_to_string(&fx).unwrap();
+    assert!(text.starts_with(hand), "{text}");
+    assert!(!text.contains(secret), "the secret was recorded:\n{text}");
+    assert!(text.contains(r#"cmd = "kubectl --token * get pods""#), "{text}");
+    assert!(text.contains("sequence = ["), "{text}");
+    assert!(text.contains(r#"pods = "passed""#), "{text}");
+    // Replays under check with no fake tool on PATH.
+    let (code, out) = again(f.path(), &["check"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 scenarios rehearsed, 0 failed"), "{out}");
+    // Recording again replaces only that scenario.
+    let set = format!("token={secret}");
+    let args = ["play", "rec", "--yes", "--fresh", "--set", &set, "--record-fixture", "live"];
+    let (code, out) = again(f.path(), &args, Some(&path));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("replaced scenario `live`"), "{out}");
+    let text2 = std::fs::read_to_string(&fx).unwrap();
+    assert_eq!(text2.matches("name = \"live\"").count(), 1, "{text2}");
+    assert!(text2.starts_with(hand), "{text2}");
+}
+
+#[test]
+fn query_answers_are_recorded_and_replayed() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let srv = crate::common::servers::HttpServer::start(move |_| {
+        if h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            (503, "text/plain", "starting".into())
+        } else {
+            (200, "text/plain", "healthy".into())
+        }
+    });
+    let rb = format!(
+        "# Health\n\n```http {{#wait read retry=3 delay=10ms expect='status == 200'}}\nGET {}/healthz\n```\n",
+        srv.url()
+    );
+    let f = Test::new()
+        .file("runbooks/health.md", &rb)
+        .args(["play", "health", "--yes", "--record-fixture", "live"])
+        .stdout_has("recorded scenario `live`")
+        .run();
+    let text = std::fs::read_to_string(f.path().join("fixtures/health.toml")).unwrap();
+    assert!(text.contains("kind = \"http\"") && text.contains("sequence = ["), "{text}");
+    drop(srv);
+    // The server is gone: the rehearsal answers from what was recorded.
+    let (code, out) = again(f.path(), &["check"], None);
+    assert_eq!(code, 0, "{out}\n{text}");
+}
