@@ -6,6 +6,8 @@ mod check;
 mod cli;
 mod complete;
 mod faults;
+mod fuzz;
+mod hardening;
 mod import;
 mod init;
 mod layering;
