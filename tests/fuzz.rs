@@ -65,7 +65,8 @@ fn generated_projects_never_panic_abort_or_hide_where() {
     let bounds = Bounds {
         bin: crate::common::bin(),
         memory: env("RUNBOOK_FUZZ_MEMORY", 4 << 30),
-        time: Duration::from_secs(env("RUNBOOK_FUZZ_SECS", 120)),
+        cpu: env("RUNBOOK_FUZZ_CPU", 120),
+        time: Duration::from_secs(env("RUNBOOK_FUZZ_SECS", 600)),
     };
     let (n, found) =
         fuzz(env("RUNBOOK_FUZZ_SEED", 20), env("RUNBOOK_FUZZ_CASES", 12), None, Scale { huge: 3000 }, &bounds);
@@ -83,7 +84,8 @@ fn endless() {
     let bounds = Bounds {
         bin,
         memory: env("RUNBOOK_FUZZ_MEMORY", 1 << 30),
-        time: Duration::from_secs(env("RUNBOOK_FUZZ_SECS", 30)),
+        cpu: env("RUNBOOK_FUZZ_CPU", 20),
+        time: Duration::from_secs(env("RUNBOOK_FUZZ_SECS", 300)),
     };
     let seed =
         env("RUNBOOK_FUZZ_SEED", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());

@@ -1,6 +1,9 @@
 //! One fuzz case against the binary: the generated project is written to a
 //! temporary directory, each command runs in a process group of its own
-//! under a memory limit (`prlimit --as`) and a time limit, and its ending is
+//! under a memory limit (`prlimit --as`), a CPU-time limit (`prlimit
+//! --cpu`: the machine is shared, so wall time says more about the others'
+//! load than about the engine) and a generous wall-time limit for hangs
+//! that burn no CPU, and its ending is
 //! held to the invariants. A case that breaks one is saved as a reproducer.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +22,9 @@ pub struct Bounds {
     pub bin: PathBuf,
     /// Address space of each command (`prlimit --as`).
     pub memory: u64,
-    /// Wall time of each command.
+    /// CPU time of each command's engine process, in seconds.
+    pub cpu: u64,
+    /// Wall time of each command (a hang).
     pub time: Duration,
 }
 
@@ -78,6 +83,7 @@ fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> O
     let err = dir.join(".fuzz-err");
     let mut cmd = Command::new("prlimit");
     cmd.arg(format!("--as={}", bounds.memory))
+        .arg(format!("--cpu={}:{}", bounds.cpu, bounds.cpu + 1))
         .arg("--")
         .arg(&bounds.bin)
         .args(args)
@@ -108,6 +114,9 @@ fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> O
     let finding = |what: String| {
         Some(Finding { command: command.clone(), what: format!("{what} ({elapsed:?})\n{}", excerpt(&stderr)) })
     };
+    if status.signal() == Some(nix::libc::SIGXCPU) {
+        return finding(format!("over {} s of CPU", bounds.cpu));
+    }
     if let Some(sig) = status.signal() {
         return finding(format!("killed by signal {sig} (abort, stack overflow or memory)"));
     }
