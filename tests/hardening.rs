@@ -250,3 +250,19 @@ fn the_state_directory_made_by_check_is_the_operators_alone_too() {
         assert_eq!(mode(&d), 0o700, "{}", d.display());
     }
 }
+
+#[test]
+fn a_runbook_over_16_mib_is_refused_at_line_1() {
+    // Found by the fuzz harness: `show` of a 300 MB runbook died for want of
+    // memory (1 GiB of address space). Every command refuses it the same way.
+    let md = format!("# Big\n\n```bash {{#a}}\n{}```\n", "echo x\n".repeat((16 << 20) / 7 + 1));
+    let t = Test::new().runbook("big", &md);
+    for args in [&["plan", "big"][..], &["show", "runbooks/big.md"], &["list"]] {
+        let o = rb(t.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("big.md:1") && text(&o).contains("at most 16 MiB"), "{args:?}: {}", text(&o));
+    }
+    let o = rb(t.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("big.md:1") && text(&o).contains("at most 16 MiB"), "{}", text(&o));
+}
