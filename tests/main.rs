@@ -8,6 +8,8 @@ mod complete;
 mod contain;
 mod faults;
 mod fixtures_gen;
+mod fuzz;
+mod hardening;
 mod import;
 mod init;
 mod layering;

@@ -269,11 +269,14 @@ impl Config {
                 ));
             }
         }
-        let stubs = if raw.rehearse.stub.is_empty() {
+        let mut stubs = if raw.rehearse.stub.is_empty() {
             DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
         } else {
             raw.rehearse.stub
         };
+        // A program named twice is one shim (the second failed: File exists).
+        let mut seen = std::collections::HashSet::new();
+        stubs.retain(|s| seen.insert(s.clone()));
         Ok(Config {
             runbooks: root.join(raw.runbooks.as_deref().unwrap_or("runbooks")),
             fixtures: root.join(raw.fixtures.as_deref().unwrap_or("fixtures")),

@@ -77,8 +77,11 @@ struct Parsed {
 
 pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report> {
     let inputs = collect(config, paths)?;
+    // The main thread's stack (8 MiB), not rayon's 2 MiB: parsing YAML
+    // nested to serde-saphyr's limit overflowed a debug build's 2 MiB.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
+        .stack_size(8 << 20)
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the check pool: {e}"))?;
     let mut report = pool.install(|| run_in_pool(config, inputs, opts))?;

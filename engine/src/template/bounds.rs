@@ -95,7 +95,8 @@ fn count(b: &[u8], start: usize, close: Option<&[u8; 2]>) -> Result<usize, Strin
         }
         i += 1;
     }
-    Ok(i)
+    // An escape at the very end of an unclosed string steps past it.
+    Ok(i.min(b.len()))
 }
 
 #[cfg(test)]
@@ -118,5 +119,14 @@ mod tests {
         assert!(check(&format!("{{% if {}x %}}{{% endif %}}", "not ".repeat(300)), false).is_err());
         let strings = format!("{{{{ '{}' }}}}", "~".repeat(10_000));
         assert!(check(&strings, false).is_ok(), "operators inside a string do not count");
+    }
+
+    #[test]
+    fn an_unclosed_string_ending_in_a_backslash_is_no_panic() {
+        // Found by the fuzz harness: the escape skipped past the end.
+        for t in ["{{ '\\", "{{ \"ab\\", "x {% '\\", "{{ '\\ }} {{ '"] {
+            assert!(check(t, false).is_ok(), "{t:?}");
+        }
+        assert!(check("'\\", true).is_ok());
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use wait_timeout::ChildExt;
 
-use super::{MAX_BLOCK, MAX_LINE, SHELLCHECK_EXCLUDE, SHELLCHECK_TIMEOUT, ShellBlock};
+use super::{MAX_BLOCK, MAX_LINE, SHELLCHECK_EXCLUDE, ShellBlock, shellcheck_timeout};
 use crate::error::Diagnostic;
 
 /// `shellcheck --version`'s text, when shellcheck runs.
@@ -71,7 +71,9 @@ impl ScCache {
     }
 
     fn put(&self, text: &str, comments: &[ScComment]) {
-        if std::fs::create_dir_all(&self.dir).is_err() {
+        // The state directory is the operator's alone (0700), whoever makes it.
+        use std::os::unix::fs::DirBuilderExt;
+        if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).is_err() {
             return;
         }
         let Ok(json) = serde_json::to_vec(comments) else { return };
@@ -178,7 +180,10 @@ pub(super) fn shellcheck(
                     out.push(
                         Diagnostic::warning(
                             "shellcheck-timeout",
-                            format!("shellcheck did not finish in {} s: not checked", SHELLCHECK_TIMEOUT.as_secs()),
+                            format!(
+                                "shellcheck did not finish in {}: not checked",
+                                humantime::format_duration(shellcheck_timeout())
+                            ),
                         )
                         .in_file(p)
                         .hint("look for a very long or generated block in the page"),
@@ -229,7 +234,7 @@ fn run_shellcheck(
         .stderr(Stdio::null())
         .spawn()
         .map_err(|_| false)?;
-    match child.wait_timeout(SHELLCHECK_TIMEOUT) {
+    match child.wait_timeout(shellcheck_timeout()) {
         Ok(Some(_)) => {}
         _ => {
             let _ = child.kill();
