@@ -234,7 +234,7 @@ async fn check(client: &Client, shared: &Shared) -> Option<String> {
 }
 
 /// A clean end: the row no longer names us (only a crashed holder is
-/// named), then the connection closes, freeing the advisory lock.
+/// named), and the advisory lock is let go before the lease's drop returns.
 async fn finish(client: Option<&Client>, shared: &Shared, done: Option<oneshot::Sender<()>>) {
     if let Some(c) = client {
         let _ = c
@@ -243,6 +243,9 @@ async fn finish(client: Option<&Client>, shared: &Shared, done: Option<oneshot::
                 &[&shared.runbook, &shared.env, &shared.token],
             )
             .await;
+        // Let go now, not when the server notices the connection closed: a
+        // play started right after this one ends is not refused.
+        let _ = c.batch_execute("SELECT pg_advisory_unlock_all()").await;
     }
     if let Some(d) = done {
         let _ = d.send(());
