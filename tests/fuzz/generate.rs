@@ -90,6 +90,12 @@ impl<'a> Gen<'a> {
         }
         md.push_str(&format!("# {}\n\n", self.text()));
         for i in 0..steps {
+            // Past 8 MiB a case tests the generator more than the engine
+            // (the engine refuses a runbook over 16 MiB).
+            if md.len() > 8 << 20 {
+                self.notes.push(format!("stopped at step {i} (8 MiB)"));
+                break;
+            }
             if self.chance(0.3) {
                 md.push_str(&self.prose());
             }
@@ -102,6 +108,10 @@ impl<'a> Gen<'a> {
         self.mutate(&mut runbook);
         if self.wild {
             self.mutate_bytes(&mut runbook);
+        }
+        if self.chance(0.002) {
+            self.notes.push("padded past 16 MiB".into());
+            runbook.extend(b"\n".repeat((16 << 20) + 1 - runbook.len().min(16 << 20)));
         }
         Case { runbook, fixture, config, sets, notes: self.notes }
     }
