@@ -44,6 +44,10 @@ fn fuzz(seed: u64, count: u64, deadline: Option<Instant>, scale: Scale, bounds: 
     while n < count && deadline.is_none_or(|d| Instant::now() < d) {
         let s = seed.wrapping_add(n);
         let c = case(s, scale);
+        // RUNBOOK_FUZZ_KEEP=DIR: every case written out, to see what they are.
+        if let Some(keep) = std::env::var_os("RUNBOOK_FUZZ_KEEP") {
+            run::write(&c, &PathBuf::from(keep).join(format!("case-{s}")));
+        }
         if let Some(f) = run::run(&c, bounds, &mut stats) {
             let at = run::save(&c, s, &f, &out);
             eprintln!("fuzz: FINDING {}: {} — {}\n  reproducer: {}", found.len() + 1, f.command, f.what, at.display());
@@ -91,7 +95,8 @@ fn endless() {
         env("RUNBOOK_FUZZ_SEED", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
     let count = env("RUNBOOK_FUZZ_CASES", u64::MAX);
     eprintln!(
-        "fuzz: seed {seed}, for {duration:?}, {} per command, {} MiB each",
+        "fuzz: seed {seed}, for {duration:?}; per command {} s of CPU, {} wall, {} MiB",
+        bounds.cpu,
         humantime::format_duration(bounds.time),
         bounds.memory >> 20
     );

@@ -90,6 +90,12 @@ impl<'a> Gen<'a> {
         }
         md.push_str(&format!("# {}\n\n", self.text()));
         for i in 0..steps {
+            // Past 8 MiB a case tests the generator more than the engine
+            // (the engine refuses a runbook over 16 MiB).
+            if md.len() > 8 << 20 {
+                self.notes.push(format!("stopped at step {i} (8 MiB)"));
+                break;
+            }
             if self.chance(0.3) {
                 md.push_str(&self.prose());
             }
@@ -102,6 +108,10 @@ impl<'a> Gen<'a> {
         self.mutate(&mut runbook);
         if self.wild {
             self.mutate_bytes(&mut runbook);
+        }
+        if self.chance(0.002) {
+            self.notes.push("padded past 16 MiB".into());
+            runbook.extend(b"\n".repeat((16 << 20) + 1 - runbook.len().min(16 << 20)));
         }
         Case { runbook, fixture, config, sets, notes: self.notes }
     }
@@ -162,8 +172,9 @@ impl<'a> Gen<'a> {
     }
 
     fn duration(&mut self) -> String {
-        let tame = ["30s", "1ms", "1h 2m", "30d", "2s", "10m"];
+        let tame = ["30s", "1ms", "\"1h 2m\"", "30d", "2s", "10m"];
         let wild = [
+            "1h 2m",
             "0s",
             "9999999999999999999s",
             "9223372036854775807s",
@@ -329,7 +340,7 @@ impl<'a> Gen<'a> {
         for _ in 0..self.count(6) {
             let kind = if self.wild { self.below(20) } else { [1, 2, 3, 4, 5, 6, 8, 10, 11, 13, 0][self.below(11)] };
             // A tame step names each attribute once.
-            if !self.wild && !used.insert(kind) {
+            if !self.wild && !used.insert(if kind == 4 { 3 } else { kind }) {
                 continue;
             }
             let attr = match kind {
@@ -357,7 +368,7 @@ impl<'a> Gen<'a> {
                     format!("expect={}", self.quoted(&v))
                 }
                 9 => format!("capture={}", self.attr_value(&["rev", "api_token", "steps", "env", "9x"])),
-                10 => format!("on-fail={}", self.attr_value(&["stop", "continue", "maybe"])),
+                10 => format!("on-fail={}", self.either(&["stop", "continue"], &["maybe"])),
                 11 => {
                     let v = self.either(&[".", "runbooks"], &["sub", "../..", "/tmp"]).to_string();
                     format!("cwd={}", self.quoted(&v))
@@ -386,7 +397,9 @@ impl<'a> Gen<'a> {
 
     fn tag(&mut self) -> String {
         let v = self.pick(VARS);
-        match self.below(if self.wild { 12 } else { 9 }) {
+        // Tame: tags that render whatever the variables' values are.
+        let kind = if self.wild { self.below(12) } else { [0, 5, 6, 7, 8][self.below(5)] };
+        match kind {
             0 => format!("{{{{ {v} }}}}"),
             1 => "{{ steps.s0.stdout }}".into(),
             2 => "{{ steps[\"s0\"].exit }}".into(),
@@ -400,12 +413,14 @@ impl<'a> Gen<'a> {
             }
             7 => {
                 let n = 1 + self.count(30);
-                format!("{{% for i in range({n}) %}}{{% for j in range({n}) %}}{{{{ i }}}}{{% endfor %}}{{% endfor %}}")
+                let xs = "x".repeat(n);
+                format!("{{% for i in '{xs}' %}}{{% for j in '{xs}' %}}{{{{ i }}}}{{% endfor %}}{{% endfor %}}")
             }
             8 => {
-                let n = if self.wild { 40 } else { self.below(16) };
+                // String doubling by a recursive macro: past the fuel in a wild case.
+                let n = if self.wild { 60 } else { self.below(16) };
                 format!(
-                    "{{% set s = 'ab' %}}{{% for i in range({n}) %}}{{% set s = s ~ s %}}{{% endfor %}}{{{{ s | length }}}}"
+                    "{{% macro d(s, n) %}}{{% if n %}}{{{{ d(s ~ s, n - 1) }}}}{{% else %}}{{{{ s | length }}}}{{% endif %}}{{% endmacro %}}{{{{ d('ab', {n}) }}}}"
                 )
             }
             9 => "{{ 'x' * 99999999 }}".into(),
