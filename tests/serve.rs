@@ -485,6 +485,25 @@ pub fn gated(gate: &Path) -> Test {
     )
 }
 
-pub fn start_play(t: &Test, id: &str) -> Child {
-    t.command().args(["play", id, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+/// A play in the background; killed on drop if the test fails before its
+/// gate opens (it would wait for it forever).
+pub struct Playing(Child);
+
+impl Playing {
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub fn start_play(t: &Test, id: &str) -> Playing {
+    Playing(t.command().args(["play", id, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
 }
