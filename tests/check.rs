@@ -36,7 +36,7 @@ fn clean_runbook_has_no_finding() {
         .fixture("clean", CLEAN_FIXTURE)
         .args(["check"])
         .stdout_has("ok clean / ok")
-        .stdout_has("1 runbooks, 0 errors, 0 warnings; 1 scenarios rehearsed, 0 failed")
+        .stdout_has("1 runbook, 0 errors, 0 warnings; 1 scenario rehearsed, 0 failed")
         .run();
     assert!(!f.stdout.contains("runbooks/clean.md:"), "{}", f.stdout);
 }
@@ -247,7 +247,7 @@ fn failed_scenario_is_a_github_error_at_the_scenario() {
 
 #[test]
 fn paths_select_runbooks() {
-    mixed().args(["check", "runbooks/clean.md"]).stdout_has("1 runbooks, 0 errors").run();
+    mixed().args(["check", "runbooks/clean.md"]).stdout_has("1 runbook, 0 errors").run();
     mixed().args(["check", "runbooks/nope.md"]).status(2).stderr_has("no such file").run();
 }
 
@@ -275,7 +275,7 @@ fn a_runbook_that_does_not_parse_keeps_its_fixture() {
             .stdout_has("unknown-attribute")
             .stdout_lacks("does not exist")
             .run();
-        assert!(f.stdout.contains("1 runbooks, 1 errors"), "{args:?}: {}", f.stdout);
+        assert!(f.stdout.contains("1 runbook, 1 error"), "{args:?}: {}", f.stdout);
     }
     // The same with broken front matter, whose `id:` names the fixture.
     let broken = format!("---\nid: clean\ntitle: [unclosed\n---\n{}", CLEAN);
@@ -339,7 +339,7 @@ fn a_plain_page_is_checked_not_skipped() {
         .status(1)
         .stdout_has("runbooks/notes.md:7: error[shell-syntax]: bash syntax error in documentation block")
         .run();
-    assert!(f.stdout.contains("FAILED: 0 runbooks, 1 plain pages, 1 errors, 0 warnings"), "{}", f.stdout);
+    assert!(f.stdout.contains("FAILED: 0 runbooks, 1 plain page, 1 error, 0 warnings"), "{}", f.stdout);
     // Under runbooks/ without a path, and any other path given.
     Test::new().file("runbooks/notes.md", page).args(["check"]).status(1).stdout_has("notes.md:7").run();
     Test::new()

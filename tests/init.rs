@@ -33,7 +33,7 @@ fn init_then_check_passes() {
     let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
     let out = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(0), "{out}");
-    assert!(out.contains("1 runbooks, 0 errors, 0 warnings; 2 scenarios rehearsed, 0 failed"), "{out}");
+    assert!(out.contains("1 runbook, 0 errors, 0 warnings; 2 scenarios rehearsed, 0 failed"), "{out}");
 }
 
 #[test]

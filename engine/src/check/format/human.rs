@@ -81,15 +81,20 @@ pub fn render(report: &Report, color: bool) -> String {
     }
     let s = &report.summary;
     let verdict = if s.errors == 0 && s.scenarios_failed == 0 { p.green("ok") } else { p.red("FAILED") };
-    let pages = if s.pages > 0 { format!(", {} plain pages", s.pages) } else { String::new() };
+    let pages = if s.pages > 0 { format!(", {}", count(s.pages, "plain page")) } else { String::new() };
     out.push_str(&format!(
-        "\n{verdict}: {} runbooks{pages}, {} errors, {} warnings; {} scenarios rehearsed, {} failed{}\n",
-        s.runbooks,
-        s.errors,
-        s.warnings,
-        s.scenarios,
+        "\n{verdict}: {}{pages}, {}, {}; {} rehearsed, {} failed{}\n",
+        count(s.runbooks, "runbook"),
+        count(s.errors, "error"),
+        count(s.warnings, "warning"),
+        count(s.scenarios, "scenario"),
         s.scenarios_failed,
         if s.shellcheck { "" } else { " (shellcheck not installed: skipped)" }
     ));
     out
+}
+
+/// `1 error`, `2 errors`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
