@@ -266,3 +266,24 @@ fn a_runbook_over_16_mib_is_refused_at_line_1() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("big.md:1") && text(&o).contains("at most 16 MiB"), "{}", text(&o));
 }
+
+#[test]
+fn a_timeout_that_passes_during_the_quiet_start_is_a_timeout_not_a_panic() {
+    // Found by the fuzz harness (its reproducer, tests/data/fuzz-timeout-1ms):
+    // `timeout=1ms` passed before the step's output was watched, and the
+    // finished deadline was polled again ("`async fn` resumed after
+    // completion") in check's rehearsal, three times out of three.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-timeout-1ms");
+    let t = Test::new()
+        .config(&std::fs::read_to_string(src.join("runbook.toml")).unwrap())
+        .file("runbooks/f.md", &std::fs::read_to_string(src.join("runbooks/f.md")).unwrap())
+        .file("fixtures/f.toml", &std::fs::read_to_string(src.join("fixtures/f.toml")).unwrap());
+    for _ in 0..3 {
+        let o = rb(t.path(), &["check"]);
+        assert!(!text(&o).contains("panicked") && o.status.code() != Some(101), "{}", text(&o));
+    }
+    let t = Test::new().runbook("q", "```python {#a timeout=1ms}\nimport time\ntime.sleep(5)\n```\n");
+    let o = rb(t.path(), &["play", "q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("timed out after 1ms"), "{}", text(&o));
+}

@@ -258,11 +258,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     let mut cancel = job.cancel.clone();
     // A quiet start: the pipes are not watched during the step's first
     // moments (see QUIET). Their contents wait in the pipe meanwhile.
+    // A deadline passed already must not be polled again (a completed
+    // future panics: found by the fuzz harness with `timeout=1ms`).
+    let mut expired = false;
     tokio::select! {
         biased;
         _ = p.child.wait() => {}
         _ = job.quiet.notified() => {}
-        _ = &mut deadline => {}
+        _ = &mut deadline => expired = true,
         _ = super::timing::cancelled(&mut cancel) => {}
     }
     let mut pumps = Vec::new();
@@ -278,7 +281,11 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     let mut was_cancelled = false;
     let status = tokio::select! {
         s = p.child.wait() => s.ok(),
-        _ = &mut deadline => {
+        _ = async {}, if expired => {
+            timed_out = true;
+            process::terminate(&mut p).await
+        }
+        _ = &mut deadline, if !expired => {
             timed_out = true;
             process::terminate(&mut p).await
         }
