@@ -208,6 +208,15 @@ fn the_lock_holds_across_two_checkouts_and_both_see_the_runs() {
     let o = b.run(&["runs", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows[0]["status"], "running", "{}", text(&o));
+    // And by the live view of the other checkout: its list and the run's page.
+    let view = crate::serve::Serve::start(b.path(), &[], &[]);
+    let api = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&crate::serve::get_ok(&format!("{}{path}", view.url))).unwrap()
+    };
+    assert_eq!(api("/api/runs")[0]["status"], "running");
+    assert_eq!(api(&format!("/api/runs/{run}"))["status"], "running");
+    assert!(crate::serve::get_ok(&format!("{}/runs/{run}", view.url)).contains("running"));
+    drop(view);
     sh.open();
     assert!(first.wait().unwrap().success(), "{}", a.output_of("first"));
     for c in [&a, &b] {

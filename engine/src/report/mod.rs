@@ -53,6 +53,18 @@ pub fn status_of(st: &RunState) -> String {
     }
 }
 
+/// [`status_of`], told by a shared store which runs are played on any machine.
+pub fn status_in(store: &dyn Store, id: &str, st: &RunState) -> Result<String> {
+    let status = status_of(st);
+    if st.end.is_some() {
+        return Ok(status);
+    }
+    Ok(match store.playing()? {
+        Some(p) => if p.iter().any(|r| r == id) { "running" } else { "unfinished" }.into(),
+        None => status,
+    })
+}
+
 /// The row of a run from its state.
 pub fn row(id: &str, st: &RunState) -> RunRow {
     let (passed, failed, steps) = st.counts();

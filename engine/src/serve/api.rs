@@ -61,9 +61,17 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         Ok((st, _)) => st,
         Err(r) => return r,
     };
+    let status = {
+        let (id, st) = (id.clone(), st.clone());
+        app.store(move |s| crate::report::status_in(s, &id, &st)).await.map_err(failed)
+    };
+    let status = match status {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let mut v = serde_json::to_value(&st).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
-        o.insert("status".into(), crate::report::status_of(&st).into());
+        o.insert("status".into(), status.into());
     }
     json(v.to_string())
 }

@@ -92,7 +92,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let st = RunState::from_entries(&events);
     let rep = report::build(&events, Some(&config.root));
     let markdown = report::markdown(&rep);
-    let status = report::status_of(&st);
+    let status = report::status_in(store, id, &st)?;
     let running = status == "running";
     let escalate = escalations(config, &st.runbook);
     let mut steps = Vec::new();
