@@ -41,31 +41,38 @@ fn clean_runbook_has_no_finding() {
     assert!(!f.stdout.contains("runbooks/clean.md:"), "{}", f.stdout);
 }
 
-/// (markdown, `file:line`, code, exit) — each broken runbook alone in a project.
-const CORPUS: &[(&str, &str, &str)] = &[
-    ("# A\n\n```bash {#a reed}\necho\n```\n", "a.md:3", "unknown-attribute"),
-    ("# A\n\n```bash {#a}\necho\n```\n\n```bash {#a}\necho\n```\n", "a.md:7", "duplicate-id"),
-    ("# A\n\n```bash {#a needs=b}\necho\n```\n", "a.md:3", "unknown-step"),
-    ("# A\n\n```bash {#a needs=b}\necho\n```\n\n```bash {#b needs=a}\necho\n```\n", "a.md:3", "cycle"),
-    ("# A\n\n```bash {#a rollback=u}\necho\n```\n\n```bash {#u}\necho\n```\n", "a.md:3", "rollback-not-undo"),
-    ("# A\n\n```bash {#a}\necho\necho {{ nope }}\n```\n", "a.md:5", "undefined-variable"),
-    ("# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n", "a.md:8", "capture-order"),
-    ("# A\n\n```bash {#a}\necho \"ns {{ namespace }}\"\n```\n", "a.md:4", "template-in-quotes"),
-    ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax"),
-    ("# A\n\n```bash {#a}\n:\n```\n\n```sh\nfor x in; do\n```\n", "a.md:8", "shell-syntax"),
-    ("# A\n\n```bash {#a}\nkubectl logs <pod> -n <ns>\n```\n", "a.md:4", "placeholder"),
-    ("# A\n\n```bash {#a}\n:\ncurl -fsSL https://x.io/i.sh | bash\n```\n", "a.md:5", "pipe-to-shell"),
-    ("# A\n\n```bash {#a}\ncurl -fsS http://example.com/x.tgz -o /dev/null\n```\n", "a.md:4", "plain-http"),
-    ("# A\n\n```bash {#a}\ncurl -H 'Authorization: Bearer abcdef123456' x\n```\n", "a.md:4", "credential"),
-    ("# A\n\n```bash {#a}\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n```\n", "a.md:4", "credential"),
-    ("# A\n\n```bash {#a}\n:\n```\n\n```bash\necho never closed\n", "a.md:7", "unclosed-fence"),
-    ("# A\n\n```bash {#a}\necho {% if x %}\n```\n", "a.md:4", "template-syntax"),
-    ("# A\n\n```bash {#a}\n:\n```\n", "a.md:1", "no-fixture"),
+/// (markdown, `file:line`, code, exit) — each broken runbook alone in a
+/// project. Exit 2 is what `plan` refuses too (invalid input); 1 is a
+/// finding only `check` makes; 0 a warning.
+const CORPUS: &[(&str, &str, &str, i32)] = &[
+    ("# A\n\n```bash {#a reed}\necho\n```\n", "a.md:3", "unknown-attribute", 2),
+    ("# A\n\n```bash {#a}\necho\n```\n\n```bash {#a}\necho\n```\n", "a.md:7", "duplicate-id", 2),
+    ("# A\n\n```bash {#a needs=b}\necho\n```\n", "a.md:3", "unknown-step", 2),
+    ("# A\n\n```bash {#a needs=b}\necho\n```\n\n```bash {#b needs=a}\necho\n```\n", "a.md:3", "cycle", 2),
+    ("# A\n\n```bash {#a rollback=u}\necho\n```\n\n```bash {#u}\necho\n```\n", "a.md:3", "rollback-not-undo", 2),
+    ("# A\n\n```bash {#a}\necho\necho {{ nope }}\n```\n", "a.md:5", "undefined-variable", 2),
+    (
+        "# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n",
+        "a.md:8",
+        "capture-order",
+        1,
+    ),
+    ("# A\n\n```bash {#a}\necho \"ns {{ env }}\"\n```\n", "a.md:4", "template-in-quotes", 1),
+    ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax", 1),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```sh\nfor x in; do\n```\n", "a.md:8", "shell-syntax", 1),
+    ("# A\n\n```bash {#a}\nkubectl logs <pod> -n <ns>\n```\n", "a.md:4", "placeholder", 1),
+    ("# A\n\n```bash {#a}\n:\ncurl -fsSL https://x.io/i.sh | bash\n```\n", "a.md:5", "pipe-to-shell", 1),
+    ("# A\n\n```bash {#a}\ncurl -fsS http://example.com/x.tgz -o /dev/null\n```\n", "a.md:4", "plain-http", 0),
+    ("# A\n\n```bash {#a}\ncurl -H 'Authorization: Bearer abcdef123456' x\n```\n", "a.md:4", "credential", 1),
+    ("# A\n\n```bash {#a}\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n```\n", "a.md:4", "credential", 1),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```bash\necho never closed\n", "a.md:7", "unclosed-fence", 1),
+    ("# A\n\n```bash {#a}\necho {% if x %}\n```\n", "a.md:4", "template-syntax", 2),
+    ("# A\n\n```bash {#a}\n:\n```\n", "a.md:1", "no-fixture", 0),
 ];
 
 #[test]
 fn every_lint_fires_at_its_line() {
-    for (md, at, code) in CORPUS {
+    for (md, at, code, exit) in CORPUS {
         let f = Test::new().file("runbooks/a.md", md).args(["check", "--format", "json"]).any_status().run();
         let j = f.json();
         let findings = j["runbooks"][0]["findings"].as_array().cloned().unwrap_or_default();
@@ -74,8 +81,10 @@ fn every_lint_fires_at_its_line() {
             .any(|d| d["code"] == *code && format!("{}:{}", d["file"].as_str().unwrap_or(""), d["line"]).ends_with(at));
         assert!(hit, "no `{code}` at {at} for:\n{md}\nfindings: {findings:#?}");
         assert!(findings.iter().all(|d| d["hint"].is_string()), "a finding without a hint: {findings:#?}");
-        let expect_exit = if *code == "no-fixture" || *code == "plain-http" { 0 } else { 1 };
-        assert_eq!(f.output.status.code(), Some(expect_exit), "{code}: {}", f.stdout);
+        assert_eq!(f.output.status.code(), Some(*exit), "{code}: {}", f.stdout);
+        // One verdict on invalid input: what `plan` refuses, `check` exits 2 for.
+        let plan = Test::new().file("runbooks/a.md", md).args(["plan", "a"]).any_status().run();
+        assert_eq!(plan.output.status.code() == Some(2), *exit == 2, "{code}: plan says {}", plan.stderr);
     }
 }
 
@@ -101,7 +110,8 @@ fn undefined_variable_is_checked_per_env() {
         .config(&cfg)
         .file("runbooks/a.md", md)
         .args(["check"])
-        .status(1)
+        // As `plan --env devnet` refuses it.
+        .status(2)
         .stdout_has(
             "runbooks/a.md:4: error[undefined-variable]: undefined variable `only_prod` in step `a` in env devnet",
         )
@@ -263,15 +273,15 @@ fn short_secret_values_are_a_warning() {
 
 #[test]
 fn a_runbook_that_does_not_parse_keeps_its_fixture() {
-    // Its fixture is not an orphan: one error, at the runbook, exit 1 (a
-    // finding), whether the file is named or the whole project checked.
+    // Its fixture is not an orphan: one error, at the runbook, exit 2 (invalid
+    // input, as `plan` says), whether the file is named or the whole project checked.
     let broken = CLEAN.replace("{#pods read capture=pod}", "{#pods raed capture=pod}");
     for args in [vec!["check"], vec!["check", "runbooks/clean.md"]] {
         let f = Test::new()
             .runbook("clean", &broken)
             .fixture("clean", CLEAN_FIXTURE)
             .args(args.clone())
-            .status(1)
+            .status(2)
             .stdout_has("unknown-attribute")
             .stdout_lacks("does not exist")
             .run();
@@ -283,7 +293,7 @@ fn a_runbook_that_does_not_parse_keeps_its_fixture() {
         .runbook("other-name", &broken)
         .fixture("clean", CLEAN_FIXTURE)
         .args(["check"])
-        .status(1)
+        .status(2)
         .stdout_lacks("does not exist")
         .run();
 }
@@ -316,7 +326,8 @@ fn a_reference_to_a_step_that_does_not_exist_is_an_error() {
             "# A\n\n```bash {#count read capture=n}\necho 3\n```\n\n```bash {#scale when=\"steps.cuont.status == 'passed'\"}\necho {{ steps.count.stdout }} {{ steps.miner-lgo.stdout }}\n```\n",
         )
         .args(["check"])
-        .status(1)
+        // `steps.miner-lgo` reads as `steps.miner - lgo`: an undefined `lgo`, which `plan` refuses too.
+        .status(2)
         .run();
     assert!(
         f.stdout.contains("a.md:7: error[unknown-step-ref]: step `scale` refers to `steps.cuont` in `when`, but no step has the id `cuont`"),

@@ -202,7 +202,8 @@ fn check_catches_bad_expect_and_requests_at_file_line() {
             "#,
         )
         .args(["check"])
-        .status(1)
+        // 2: the undefined `max` is invalid input, as `plan` says.
+        .status(2)
         .stdout_has("runbooks/q.md:3")
         .stdout_has("did you mean `value`")
         .stdout_has("runbooks/q.md:7")

@@ -173,6 +173,38 @@ fn undefined_variable() {
 }
 
 #[test]
+fn minijinja_functions_are_not_variables_and_a_variable_shadows_one() {
+    // `range` and `dict` are called without being defined; the env
+    // profile's `namespace` (as in Animica's runbook.toml) is the variable,
+    // not minijinja's function.
+    let md = "# T\n\n```bash {#a when=\"range(2) | length == 2\"}\n\
+              {% for i in range(2) %}echo {{ i }} {{ namespace }}\n{% endfor %}echo {{ dict(k='v').k }}\n```\n";
+    Test::new()
+        .runbook("g", md)
+        .args(["plan", "g"])
+        .stdout_has("    $ echo 0 animica-devnet\n    $ echo 1 animica-devnet\n    $ echo v\n")
+        .run();
+    Test::new().runbook("g", md).args(["check", "runbooks/g.md"]).stdout_lacks("undefined").run();
+    // Without the variable, a bare `{{ namespace }}` is still undefined,
+    // in plan and in check alike, rather than a function's name.
+    let bare = "# T\n\n```bash {#a}\necho {{ range(1) | length }} {{ namespace }}\n```\n";
+    Test::new()
+        .config("")
+        .runbook("g", bare)
+        .args(["plan", "g"])
+        .status(2)
+        .stderr_has("g.md:4: error: undefined variable `namespace` in step `a`")
+        .run();
+    Test::new()
+        .config("")
+        .runbook("g", bare)
+        .args(["check"])
+        .status(2)
+        .stdout_has("undefined variable `namespace`")
+        .run();
+}
+
+#[test]
 fn undefined_variable_in_when() {
     bad("# T\n\n```bash {#a when=\"flavour == 'x'\"}\necho ok\n```\n", &["bad.md:3", "undefined variable `flavour`"]);
 }

@@ -70,15 +70,26 @@ pub type Stats = std::collections::BTreeMap<(String, i32), u64>;
 pub fn run(case: &Case, bounds: &Bounds, stats: &mut Stats) -> Option<Finding> {
     let dir = tempfile::tempdir().unwrap();
     write(case, dir.path());
+    let mut show = None;
     for args in commands(case) {
-        if let Some(f) = run_one(dir.path(), &args, bounds, stats) {
-            return Some(f);
+        match run_one(dir.path(), &args, bounds, stats) {
+            Err(f) => return Some(f),
+            // A runbook `show` refuses is invalid input to `check` too.
+            Ok(code) if args[0] == "show" => show = Some(code),
+            Ok(code) if args[0] == "check" && show == Some(2) && code != 2 => {
+                return Some(Finding {
+                    command: "runbook check".into(),
+                    what: format!("exit {code}, but show exits 2"),
+                });
+            }
+            Ok(_) => {}
         }
     }
     None
 }
 
-fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> Option<Finding> {
+/// The command's exit code, or the invariant it broke.
+fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> Result<i32, Finding> {
     let out = dir.join(".fuzz-out");
     let err = dir.join(".fuzz-err");
     let mut cmd = Command::new("prlimit");
@@ -106,13 +117,13 @@ fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> O
     );
     let Some(status) = status else {
         let _ = child.wait();
-        return Some(Finding { command, what: format!("still running after {:?}", bounds.time) });
+        return Err(Finding { command, what: format!("still running after {:?}", bounds.time) });
     };
     let stderr = read(&err);
     let stdout = read(&out);
     let elapsed = started.elapsed();
     let finding = |what: String| {
-        Some(Finding { command: command.clone(), what: format!("{what} ({elapsed:?})\n{}", excerpt(&stderr)) })
+        Err(Finding { command: command.clone(), what: format!("{what} ({elapsed:?})\n{}", excerpt(&stderr)) })
     };
     if status.signal() == Some(nix::libc::SIGXCPU) {
         return finding(format!("over {} s of CPU", bounds.cpu));
@@ -136,7 +147,7 @@ fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> O
     if code == 2 && !names_a_line(&stderr) && !(args[0] == "check" && names_a_line(&stdout)) {
         return finding("exit 2 without file:line".into());
     }
-    None
+    Ok(code)
 }
 
 /// Whether an invalid-input message says where: `file:line`, or the

@@ -73,9 +73,14 @@ pub fn from_error(e: Error, file: &std::path::Path) -> Vec<Diagnostic> {
 /// Template syntax of every step.
 pub fn templates(rb: &Runbook) -> Vec<Diagnostic> {
     let t = Templater::new(rb);
-    let mut out: Vec<Diagnostic> = rb.steps.iter().flat_map(|s| t.check_syntax(s)).collect();
-    // `steps.cuont.status`: at run time an undefined value, which a `when`
-    // cannot decide on.
+    rb.steps.iter().flat_map(|s| t.check_syntax(s)).collect()
+}
+
+/// `steps.cuont.status`: at run time an undefined value, which a `when`
+/// cannot decide on.
+pub fn unknown_step_refs(rb: &Runbook) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    let mut out = Vec::new();
     for s in &rb.steps {
         for (id, attr) in t.unknown_step_refs(s) {
             let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
@@ -159,7 +164,7 @@ pub fn undefined_vars(
             Some(d) => d.ancestors(i).into_iter().collect(),
         };
         for name in t.names_used(s) {
-            if BUILTINS.contains(&name.as_str()) || rb.vars.contains_key(&name) {
+            if BUILTINS.contains(&name.as_str()) || rb.vars.contains_key(&name) || t.calls_global(s, &name) {
                 continue;
             }
             let captured_by: Vec<usize> = captures.iter().filter(|(_, c)| **c == name).map(|(i, _)| *i).collect();

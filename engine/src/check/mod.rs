@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::{Diagnostic, Exit};
+use crate::error::{Diagnostic, Exit, Severity};
 use crate::model::Runbook;
 use crate::plan::Dag;
 use crate::rehearse::ScenarioRun;
@@ -91,9 +91,11 @@ impl Report {
 }
 
 /// The lints of one parsed runbook that need no shell (those are batched
-/// over many pages: [`bash::check`]), and its DAG when it builds. `text`
-/// is the file's text.
-pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> (Vec<Diagnostic>, Option<Dag>) {
+/// over many pages: [`bash::check`]), and whether the runbook is invalid
+/// input: what `plan` refuses with exit 2 too (a DAG that does not build, a
+/// template that does not compile, a variable with no value in some env).
+/// `text` is the file's text.
+pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> (Vec<Diagnostic>, bool) {
     let mut out = Vec::new();
     let dag = match Dag::build(rb) {
         Ok(d) => Some(d),
@@ -102,13 +104,19 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
             None
         }
     };
-    out.extend(lints::templates(rb));
-    out.extend(lints::unknown_envs(rb, config));
     let scenario_vars: BTreeSet<String> = fx
         .map(|f| f.scenarios.iter().flat_map(|s| s.vars.iter().map(|(k, _)| k.clone())).collect())
         .unwrap_or_default();
-    out.extend(lints::undefined_vars(rb, dag.as_ref(), config, &scenario_vars));
+    let syntax = lints::templates(rb);
+    let vars = lints::undefined_vars(rb, dag.as_ref(), config, &scenario_vars);
+    let invalid = dag.is_none()
+        || !syntax.is_empty()
+        || vars.iter().any(|d| d.code == "undefined-variable" && d.severity == Severity::Error);
+    out.extend(syntax);
+    out.extend(vars);
     out.extend(lints::quotes(rb));
+    out.extend(lints::unknown_step_refs(rb));
+    out.extend(lints::unknown_envs(rb, config));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
     out.extend(page::front_matter_keys(rb, text));
@@ -119,5 +127,5 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(security::lint(&rb.path, &lints::blocks(rb)));
     out.extend(crate::vars::untyped_comparisons(rb));
     out.extend(lints::missing_fixture(rb, config));
-    (out, dag)
+    (out, invalid)
 }

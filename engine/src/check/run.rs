@@ -65,6 +65,15 @@ fn collect(config: &Config, paths: &[PathBuf]) -> Result<Inputs> {
     Ok(inputs)
 }
 
+/// What a linted page is, for the exit code: a runbook that does not parse,
+/// plan or compile is invalid input (exit 2, as `plan` says of it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Runbook,
+    Invalid,
+}
+
 struct Parsed {
     shown: PathBuf,
     rb: std::result::Result<Runbook, Vec<Diagnostic>>,
@@ -215,7 +224,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         Scenario(&'a Runbook, &'a Dag, &'a Fixture, usize),
     }
     enum Done {
-        Lint(PathBuf, Option<String>, bool, Vec<Diagnostic>),
+        Lint(PathBuf, Option<String>, Kind, Vec<Diagnostic>),
         Shell(Vec<Diagnostic>),
         Scenario(PathBuf, Box<std::result::Result<ScenarioRun, Vec<Diagnostic>>>),
     }
@@ -236,14 +245,13 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         .with_max_len(1)
         .map(|t| match t {
             Task::Lint(p) => match &p.rb {
-                Err(d) => Done::Lint(p.shown.clone(), None, false, d.clone()),
-                Ok(rb) if p.plain => Done::Lint(rb.path.clone(), None, true, page::lint_plain(rb, &p.source)),
-                Ok(rb) => Done::Lint(
-                    rb.path.clone(),
-                    Some(rb.id.clone()),
-                    false,
-                    lint(rb, config, fixtures.get(&rb.id), &p.source).0,
-                ),
+                Err(d) => Done::Lint(p.shown.clone(), None, Kind::Invalid, d.clone()),
+                Ok(rb) if p.plain => Done::Lint(rb.path.clone(), None, Kind::Plain, page::lint_plain(rb, &p.source)),
+                Ok(rb) => {
+                    let (findings, invalid) = lint(rb, config, fixtures.get(&rb.id), &p.source);
+                    let kind = if invalid { Kind::Invalid } else { Kind::Runbook };
+                    Done::Lint(rb.path.clone(), Some(rb.id.clone()), kind, findings)
+                }
             },
             Task::Shell(pages) => {
                 let blocks: Vec<bash::ShellBlock> = pages
@@ -264,8 +272,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
     for d in done {
         match d {
             // A plain page is reported only when something is found.
-            Done::Lint(_, _, true, findings) if findings.is_empty() => {}
-            Done::Lint(path, id, _, findings) => {
+            Done::Lint(_, _, Kind::Plain, findings) if findings.is_empty() => {}
+            Done::Lint(path, id, kind, findings) => {
+                invalid_input |= kind == Kind::Invalid;
                 let rep = reports.entry(path.clone()).or_insert_with(|| RunbookReport {
                     id,
                     path,

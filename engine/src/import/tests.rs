@@ -122,6 +122,7 @@ fn every_generated_page_imports_to_a_clean_idempotent_runbook() {
         let dag = crate::plan::Dag::build(&rb).unwrap();
         let mut findings = lints::quotes(&rb);
         findings.extend(lints::templates(&rb));
+        findings.extend(lints::unknown_step_refs(&rb));
         findings.extend(lints::undefined_vars(&rb, Some(&dag), &config, &Default::default()));
         findings.extend(page::hazards(&rb, false));
         assert!(findings.is_empty(), "round {round}: {findings:#?}\n{out}");

@@ -135,7 +135,8 @@ pub fn views<'c>(rb: &Runbook, config: &'c Config) -> Vec<View<'c>> {
 /// Every name the runbook's templates read, steps and documentation blocks.
 fn names_used(rb: &Runbook) -> BTreeSet<String> {
     let t = Templater::new(rb);
-    let mut used: BTreeSet<String> = rb.steps.iter().flat_map(|s| t.names_used(s)).collect();
+    let mut used: BTreeSet<String> =
+        rb.steps.iter().flat_map(|s| t.names_used(s).into_iter().filter(|n| !t.calls_global(s, n))).collect();
     for d in &rb.doc_blocks {
         used.extend(crate::template::undeclared(&d.body));
     }

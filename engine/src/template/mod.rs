@@ -53,6 +53,36 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// minijinja's global functions (`range`, `dict`, `namespace`, …).
+static GLOBALS: LazyLock<BTreeSet<String>> = LazyLock::new(|| ENV.globals().map(|(n, _)| n.to_string()).collect());
+
+/// How many times `text` calls the global function `name` (`range(3)`), or
+/// `None` when it also uses `name` another way (`{{ namespace }}`). A
+/// global only called needs no variable; a bare use without a variable of
+/// that name is an undefined variable, and a variable shadows the function.
+fn global_calls(text: &str, name: &str, expr: bool) -> Option<usize> {
+    if !GLOBALS.contains(name) {
+        return None;
+    }
+    let regions = if expr { vec![text] } else { template_regions(text) };
+    let mut calls = 0;
+    for r in regions {
+        for (i, _) in r.match_indices(name) {
+            let before = r[..i].chars().next_back();
+            let rest = &r[i + name.len()..];
+            let word = |c: char| c.is_alphanumeric() || c == '_';
+            if before.is_some_and(|c| word(c) || c == '.') || rest.starts_with(word) {
+                continue;
+            }
+            if !rest.trim_start().starts_with('(') {
+                return None;
+            }
+            calls += 1;
+        }
+    }
+    Some(calls)
+}
+
 fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     let one = |s: &str| {
         crate::quote::shell_word(s).ok_or_else(|| {
@@ -224,7 +254,7 @@ fn longest_id<'a>(ids: &[&'a str], text: &str) -> Option<&'a str> {
 }
 
 /// Where a template came from, for errors.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Body,
     Attr(&'static str),
@@ -317,7 +347,7 @@ impl<'r> Templater<'r> {
         self.bounded(step, src, &text, false)?;
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
         let names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
-        if let Some(d) = self.missing(step, src, &names, ctx) {
+        if let Some(d) = self.missing(step, src, &names, ctx, &text) {
             return Err(d);
         }
         let ids = self.steps_read(&text, &names);
@@ -334,8 +364,16 @@ impl<'r> Templater<'r> {
         Ok(out)
     }
 
-    fn missing(&self, step: &Step, src: Source, names: &BTreeSet<String>, ctx: &Context) -> Option<Diagnostic> {
-        let n = names.iter().find(|n| !ctx.defines(n))?.clone();
+    fn missing(
+        &self,
+        step: &Step,
+        src: Source,
+        names: &BTreeSet<String>,
+        ctx: &Context,
+        text: &str,
+    ) -> Option<Diagnostic> {
+        let expr = src == Source::Attr("when");
+        let n = names.iter().find(|n| !ctx.defines(n) && global_calls(text, n, expr).is_none_or(|c| c == 0))?.clone();
         let what = match src {
             Source::Body => format!("step `{}`", step.id),
             Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
@@ -396,7 +434,7 @@ impl<'r> Templater<'r> {
         self.bounded(step, src, &expr, true)?;
         let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, src, &e, &expr))?;
         let names: BTreeSet<String> = compiled.undeclared_variables(false).into_iter().collect();
-        if let Some(d) = self.missing(step, src, &names, ctx) {
+        if let Some(d) = self.missing(step, src, &names, ctx, &expr) {
             return Err(d);
         }
         let ids = self.steps_read(&expr, &names);
@@ -480,6 +518,23 @@ impl<'r> Templater<'r> {
             }
         }
         out
+    }
+
+    /// Whether the step's templates use `name` only to call the global
+    /// function of that name (`range(3)`), so it needs no variable.
+    pub fn calls_global(&self, step: &Step, name: &str) -> bool {
+        let mut texts = vec![(rewrite_step_refs(&step.body, &self.ids), false)];
+        texts.extend(step.attrs.expect.iter().chain(&step.attrs.cwd).map(|t| (t.clone(), false)));
+        texts.extend(step.attrs.when.iter().map(|w| (rewrite_step_refs(w, &self.ids), true)));
+        let mut calls = 0;
+        for (text, expr) in &texts {
+            match global_calls(text, name, *expr) {
+                Some(c) => calls += c,
+                None if text.contains(name) => return false,
+                None => {}
+            }
+        }
+        calls > 0
     }
 
     /// The variables each template of a step reads (top-level names only).
