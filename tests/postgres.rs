@@ -8,6 +8,7 @@
 //! a cluster of their own. Waits poll for a state (`RUNBOOK_TEST_WAIT`
 //! seconds at most), never sleep through a fixed period.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -544,4 +545,118 @@ fn credentials_come_from_pgpassword_or_a_private_pgpass() {
     let o = runs(&[("PGPASSFILE", &file)]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(!text(&o).contains(password));
+}
+
+/// Four steps appending to `log`, the later ones decided by the earlier
+/// (a capture, a `when` on it, a `when` on a status).
+fn decided(log: &Path) -> String {
+    let log = log.display();
+    format!(
+        "
+        # Decided
+
+        ```bash {{#s1 capture=c1}}
+        echo s1 >> {log}
+        echo tok
+        ```
+
+        ```bash {{#s2 when=\"c1 == 'tok'\"}}
+        echo s2 >> {log}
+        ```
+
+        ```bash {{#s3 when=\"steps.s2.status == 'passed'\"}}
+        echo s3 >> {log}
+        ```
+
+        ```bash {{#s4 when=\"c1 == 'other'\"}}
+        echo s4 >> {log}
+        ```
+        "
+    )
+}
+
+/// What the latest run decided: each step's status, and the run's.
+fn decisions(c: &Checkout) -> (Vec<(String, String)>, String) {
+    let o = c.run(&["report", "latest", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    let steps = r["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap_or_default().to_string(), s["status"].as_str().unwrap_or_default().into()))
+        .collect();
+    (steps, r["status"].as_str().unwrap_or_default().to_string())
+}
+
+/// The events of the latest run: `(seq, body)`, in order.
+fn events(db: &Db) -> Vec<(u64, String)> {
+    db.sql("SELECT seq || ' ' || body FROM runbook_events WHERE run = (SELECT max(id) FROM runbook_runs) ORDER BY seq")
+        .lines()
+        .map(|l| {
+            let (seq, body) = l.split_once(' ').unwrap();
+            (seq.parse().unwrap(), body.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn connections_killed_right_after_a_step_end_lose_nothing() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "killconn");
+    let sh = Shared::new();
+    let c = Checkout::new(&db.url, &[("decided", &decided(&sh.log()))]);
+    // The server kills every connection of the engine once s1's end is
+    // queued: s1's end and s2's start are written once it reconnects (or
+    // spooled meanwhile), and s2 starts only then.
+    let o = c.cmd(&["play", "decided"]).env("RUNBOOK_FAULT", "pg-kill-connections-after-end:s1").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    wait_for("the killed sessions to be counted", || {
+        db.sql(&format!("SELECT sessions_killed FROM pg_stat_database WHERE datname = '{}'", db.name)) != "0"
+    });
+    for (line, n) in [("s1", 1), ("s2", 1), ("s3", 1), ("s4", 0)] {
+        assert_eq!(count(&sh.log(), line), n, "{line}");
+    }
+    let ev = events(&db);
+    let seqs: Vec<u64> = ev.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (1..=ev.len() as u64).collect::<Vec<_>>(), "every event once, in order");
+    let ends = ev.iter().filter(|e| e.1.contains(r#""event":"step-end","step":"s1""#)).count();
+    assert_eq!(ends, 1, "s1's end is stored once");
+    let pending = c.path().join(".runbook/pending");
+    assert_eq!(std::fs::read_dir(&pending).map_or(0, |d| d.count()), 0, "nothing left in the spool");
+    let other = Db::new(&server, "killconn_whole");
+    let whole = Checkout::new(&other.url, &[("decided", &decided(&sh.dir.path().join("w")))]);
+    assert_eq!(code(&whole.run(&["play", "decided"])), 0);
+    assert_eq!(decisions(&c), decisions(&whole));
+}
+
+#[test]
+fn kill_9_right_after_a_step_end_reruns_that_step_once_and_decides_the_same() {
+    let Some(server) = server() else { return };
+    let (db, other) = (Db::new(&server, "killend"), Db::new(&server, "killend_whole"));
+    let sh = Shared::new();
+    let c = Checkout::new(&db.url, &[("decided", &decided(&sh.log()))]);
+    // The engine dies (SIGKILL) the moment s2's end is handed to the store:
+    // nobody waited for that end, so it is not in the store.
+    let o = c.cmd(&["play", "decided"]).env("RUNBOOK_FAULT", "kill-after-end:s2").output().unwrap();
+    assert_eq!(o.status.signal(), Some(9), "{}", text(&o));
+    assert_eq!(count(&sh.log(), "s2"), 1);
+    let ev = events(&db);
+    assert!(ev.iter().any(|e| e.1.contains(r#""event":"step-start","step":"s2""#)), "s2's start is stored");
+    assert!(!ev.iter().any(|e| e.1.contains(r#""event":"step-end","step":"s2""#)), "s2's end was lost");
+    wait_for("the lock to be freed", || {
+        db.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == "0"
+    });
+    // The resume runs s2 again, as a step in flight when the engine died,
+    // and then decides as a play that was never interrupted.
+    let o = c.run(&["play", "decided", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed before, not run again: s1"), "{}", text(&o));
+    assert!(text(&o).contains("in flight when it stopped, run again: s2"), "{}", text(&o));
+    for (line, n) in [("s1", 1), ("s2", 2), ("s3", 1), ("s4", 0)] {
+        assert_eq!(count(&sh.log(), line), n, "{line}");
+    }
+    let whole = Checkout::new(&other.url, &[("decided", &decided(&sh.dir.path().join("w")))]);
+    assert_eq!(code(&whole.run(&["play", "decided"])), 0);
+    assert_eq!(decisions(&c), decisions(&whole));
 }

@@ -71,6 +71,12 @@ impl Recorder {
                 g.failed = Some(e.to_string());
             }
             g.state.apply(&entry);
+            if let Event::StepEnd(end) = &entry.event
+                && super::fault::at("kill-after-end", &end.step)
+            {
+                // As `kill -9` right after the end is handed to the store.
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
             entry
         };
         self.sink.emit(PlayEvent::Recorded(Box::new(entry)));

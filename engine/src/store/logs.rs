@@ -38,6 +38,9 @@ enum Msg {
         data: Vec<u8>,
         last: bool,
     },
+    /// Nothing more waiting (made by [`batches`], never sent): write what
+    /// the store holds back.
+    Flush,
     Stop,
 }
 
@@ -46,6 +49,9 @@ pub trait Chunks: Send {
     /// Append `data` to the log of `step`; `last`: the step's log is
     /// complete for now (a retry or a resume may append more later).
     fn write(&mut self, step: &str, data: &[u8], last: bool);
+    /// Nothing more is waiting now: a store that gathers chunks (one
+    /// statement for many) writes them.
+    fn flush(&mut self) {}
 }
 
 /// The writer thread of one play. Dropping it writes what was sent and
@@ -96,13 +102,20 @@ impl Drop for Logs {
 /// It keeps resting and looking for [`IDLE_RESTS`] rests in a row before it
 /// blocks on the channel: a send to a blocked receiver wakes it (a system
 /// call on the sending step's path), a send to a resting one does not.
+/// Each batch ends with [`Msg::Flush`].
 fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
     let mut idle = None;
+    let mut dirty = false;
     std::iter::from_fn(move || {
         loop {
             if let Ok(m) = rx.try_recv() {
                 idle = Some(0);
+                dirty = true;
                 return Some(m);
+            }
+            if dirty {
+                dirty = false;
+                return Some(Msg::Flush);
             }
             match idle {
                 Some(n) if n < IDLE_RESTS => {
@@ -111,6 +124,7 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
                 }
                 _ => {
                     idle = Some(0);
+                    dirty = true;
                     return rx.recv().ok();
                 }
             }
@@ -120,9 +134,13 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
 
 fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>) {
     for m in batches(&rx) {
-        let Msg::Chunk { step, data, last } = m else { break };
-        chunks.write(&step, &data, last);
+        match m {
+            Msg::Chunk { step, data, last } => chunks.write(&step, &data, last),
+            Msg::Flush => chunks.flush(),
+            Msg::Stop => break,
+        }
     }
+    chunks.flush();
 }
 
 /// One step's log: lines are collected here and handed to the writer in

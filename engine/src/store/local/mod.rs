@@ -43,8 +43,11 @@ impl LocalStore {
         let Ok(rd) = std::fs::read_dir(self.root.join("runs")) else { return Vec::new() };
         let mut v: Vec<String> = rd
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().into_string().ok())
+            // A run being created (`.new-…`, renamed into place with its
+            // first event) is not a run yet: never listed, never pruned.
+            .filter(|name| !name.starts_with('.'))
+            .filter(|name| self.root.join("runs").join(name).is_dir())
             .collect();
         v.sort_by(|a, b| natord::compare(a, b));
         v
@@ -330,6 +333,57 @@ mod tests {
                 "20261130T034245Z-a-local"
             ]
         );
+    }
+
+    #[test]
+    fn a_concurrent_lister_never_sees_a_run_being_created() {
+        let state = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(LocalStore::new(state.path().to_path_buf()));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lister = {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut looks = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || looks == 0 {
+                    for id in store.runs().unwrap() {
+                        assert!(!id.starts_with('.'), "listed a run being created: {id}");
+                        // What is listed is a run: it holds its first event.
+                        assert!(!store.events(&id).unwrap().is_empty(), "{id} listed without its run-start");
+                    }
+                    looks += 1;
+                }
+                looks
+            })
+        };
+        for _ in 0..200 {
+            store.create("20261130T034244Z-a-local", &mut |id| first(id)).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(lister.join().unwrap() > 0);
+        assert_eq!(store.runs().unwrap().len(), 200);
+    }
+
+    fn first(id: &str) -> Entry {
+        use crate::run::event::{Answering, FORMAT, Mode, RunStart};
+        Entry {
+            seq: 1,
+            at: String::new(),
+            event: Event::RunStart(RunStart {
+                v: FORMAT,
+                run: id.to_string(),
+                runbook: "a".into(),
+                path: "a.md".into(),
+                hash: "h".into(),
+                env: "local".into(),
+                vars: Default::default(),
+                operator: "u@h".into(),
+                pid: 1,
+                mode: Mode::default(),
+                answering: Answering::Yes,
+                step_mode: false,
+                plan: Vec::new(),
+            }),
+        }
     }
 
     #[test]

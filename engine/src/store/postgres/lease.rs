@@ -89,7 +89,7 @@ pub fn describe(h: &Holder) -> String {
 }
 
 /// A lease connection opened ahead, while the store opens (and the play
-/// parses and plans): taking the lock then costs two round trips.
+/// parses and plans): taking the lock then costs one round trip.
 pub type Spare = tokio::task::JoinHandle<std::result::Result<(Client, Notes), tokio_postgres::Error>>;
 
 pub fn spare(target: &Target, handle: &tokio::runtime::Handle) -> Spare {
@@ -118,17 +118,38 @@ pub async fn acquire(
     };
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
     let key = key(&runbook, &env);
-    // Typed queries: no round trip to prepare them.
+    let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
+    // One typed statement, one round trip: try the advisory lock; if we got
+    // it (or take over), bump the row's token and notify its holder; and
+    // read the holder before us (the statement's snapshot: before the bump).
     let row = client
         .query_typed(
-            "SELECT pg_try_advisory_lock($1), (SELECT holder FROM runbook_locks WHERE runbook = $2 AND env = $3)",
-            &[(&key, Type::INT8), (&runbook, Type::TEXT), (&env, Type::TEXT)],
+            "WITH l AS MATERIALIZED (SELECT pg_try_advisory_lock($1) AS got),
+             up AS (
+                 INSERT INTO runbook_locks (runbook, env, token, holder)
+                 SELECT $2, $3, 1, $4 FROM l WHERE l.got OR $6
+                 ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
+                 RETURNING token),
+             n AS MATERIALIZED (SELECT pg_notify('runbook_lock', $5) FROM up)
+             SELECT l.got,
+                    (SELECT holder FROM runbook_locks WHERE runbook = $2 AND env = $3),
+                    (SELECT token FROM up),
+                    (SELECT count(*) FROM n)
+             FROM l",
+            &[
+                (&key, Type::INT8),
+                (&runbook, Type::TEXT),
+                (&env, Type::TEXT),
+                (&holder, Type::TEXT),
+                (&key.to_string(), Type::TEXT),
+                (&take_over, Type::BOOL),
+            ],
         )
         .await
         .map_err(sql)?;
-    let got = row.first().is_some_and(|r| r.get::<_, bool>(0));
-    let previous: Option<Holder> =
-        row.first().and_then(|r| r.get::<_, Option<String>>(1)).and_then(|h| serde_json::from_str(&h).ok());
+    let row = row.first().ok_or_else(|| sql_missing(&name))?;
+    let got = row.get::<_, bool>(0);
+    let previous: Option<Holder> = row.get::<_, Option<String>>(1).and_then(|h| serde_json::from_str(&h).ok());
     if !got && !take_over {
         let who = previous.as_ref().map_or_else(|| "another engine".to_string(), describe);
         return Err(Error::Refused(format!(
@@ -136,19 +157,7 @@ pub async fn acquire(
             if env == "local" { String::new() } else { format!(" --env {env}") }
         )));
     }
-    let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
-    let rows = client
-        .query_typed(
-            "WITH up AS (
-                 INSERT INTO runbook_locks (runbook, env, token, holder) VALUES ($1, $2, 1, $3)
-                 ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
-                 RETURNING token)
-             SELECT token, pg_notify('runbook_lock', $4) FROM up",
-            &[(&runbook, Type::TEXT), (&env, Type::TEXT), (&holder, Type::TEXT), (&key.to_string(), Type::TEXT)],
-        )
-        .await
-        .map_err(sql)?;
-    let token: i64 = rows.first().map(|r| r.get(0)).ok_or_else(|| sql_missing(&name))?;
+    let token: i64 = row.get::<_, Option<i64>>(2).ok_or_else(|| sql_missing(&name))?;
     let shared = Arc::new(Shared { runbook, env, key, token, lost: Mutex::new(None), me: Mutex::new(me) });
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(watch(target, client, notes, shared.clone(), got, stopped));
@@ -275,9 +284,9 @@ impl Lease for PgLease {
         let (pool, s) = (self.pool.clone(), self.shared.clone());
         let r = super::runtime::call(&self.handle, async move {
             let c = pool.get().await.map_err(|e| e.to_string())?;
-            c.execute(
+            c.execute_typed(
                 "UPDATE runbook_locks SET holder = $4 WHERE runbook = $1 AND env = $2 AND token = $3",
-                &[&s.runbook, &s.env, &s.token, &holder],
+                &[(&s.runbook, Type::TEXT), (&s.env, Type::TEXT), (&s.token, Type::INT8), (&holder, Type::TEXT)],
             )
             .await
             .map_err(|e| e.to_string())

@@ -4,7 +4,9 @@
 //! A step's output is bounded per session ([`LIMIT`], `RUNBOOK_PG_LOG_LIMIT`
 //! bytes): past it, one line says so and the rest is dropped. A chunk the
 //! database cannot take is dropped too (a log is a convenience, the events
-//! are the record).
+//! are the record). The chunks handed over together (the writer takes what
+//! came while it rested: the output of a burst of quick steps) are written
+//! in one statement.
 
 use std::collections::HashMap;
 
@@ -20,17 +22,28 @@ pub struct PgChunks {
     pub limit: usize,
     /// Bytes stored per step in this session.
     pub sizes: HashMap<String, usize>,
+    /// Chunks not written yet: `(step, data)`, in order.
+    held: Vec<(String, Vec<u8>)>,
+    held_bytes: usize,
 }
+
+/// Chunks held back at most, in bytes (then written at once).
+const HOLD: usize = 1024 * 1024;
 
 impl PgChunks {
     pub fn new(handle: tokio::runtime::Handle, pool: deadpool_postgres::Pool, run: &str) -> PgChunks {
         let limit = std::env::var("RUNBOOK_PG_LOG_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(LIMIT);
-        PgChunks { handle, pool, run: run.to_string(), limit, sizes: HashMap::new() }
+        PgChunks { handle, pool, run: run.to_string(), limit, sizes: HashMap::new(), held: Vec::new(), held_bytes: 0 }
     }
 }
 
+/// Each chunk numbered after the step's last one stored, in the order given.
 const INSERT: &str = "INSERT INTO runbook_logs (run, step, n, data)
-     SELECT $1, $2, COALESCE(max(n) + 1, 0), $3 FROM runbook_logs WHERE run = $1 AND step = $2";
+     SELECT $1, u.step,
+            COALESCE((SELECT max(l.n) FROM runbook_logs l WHERE l.run = $1 AND l.step = u.step), -1)
+              + row_number() OVER (PARTITION BY u.step ORDER BY u.i),
+            u.data
+     FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS u(step, data, i)";
 
 impl Chunks for PgChunks {
     fn write(&mut self, step: &str, data: &[u8], last: bool) {
@@ -55,13 +68,27 @@ impl Chunks for PgChunks {
         if data.is_empty() {
             return;
         }
-        let (pool, run, step) = (self.pool.clone(), self.run.clone(), step.to_string());
+        self.held_bytes += data.len();
+        self.held.push((step.to_string(), data));
+        if self.held_bytes >= HOLD {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
+        self.held_bytes = 0;
+        let (pool, run) = (self.pool.clone(), self.run.clone());
         let r = super::runtime::call(&self.handle, async move {
             let c = pool.get().await.map_err(|e| e.to_string())?;
-            c.execute(INSERT, &[&run, &step, &data]).await.map_err(|e| e.to_string())
+            let stmt = c.prepare_cached(INSERT).await.map_err(|e| e.to_string())?;
+            c.execute(&stmt, &[&run, &steps, &data]).await.map_err(|e| e.to_string())
         });
         if let Ok(Err(e)) = r {
-            tracing::warn!("step log of `{}` not stored: {e}", self.run);
+            tracing::warn!("step logs of run {} not stored: {e}", self.run);
         }
     }
 }

@@ -29,6 +29,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio_postgres::types::Type;
+
 use self::connect::Target;
 use self::runtime::Rt;
 use super::logs::Logs;
@@ -62,12 +64,15 @@ impl PgStore {
         let target = Target::parse(url)?;
         let rt = Rt::start()?;
         let pool = target.pool()?;
+        // The lease's connection opens meanwhile (its handshake overlaps the
+        // schema check's).
+        let spare = lease::spare(&target, rt.handle());
         let (p, name, t) = (pool.clone(), target.display.clone(), target.clone());
         rt.call(async move {
             let mut c = p.get().await.map_err(|e| unreachable(&t, e))?;
             schema::migrate(&mut c, &name).await
         })??;
-        let spare = Mutex::new(Some(lease::spare(&target, rt.handle())));
+        let spare = Mutex::new(Some(spare));
         Ok(PgStore { target, pool, local, current: Mutex::new(None), spare, rt })
     }
 
@@ -223,7 +228,10 @@ impl Store for PgStore {
         let (r, s) = (run.to_string(), seq as i64);
         let rows: Vec<(i64, String)> = self.q(move |c| async move {
             let rows = c
-                .query("SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq", &[&r, &s])
+                .query_typed(
+                    "SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq",
+                    &[(&r, Type::TEXT), (&s, Type::INT8)],
+                )
                 .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })?;
@@ -241,7 +249,12 @@ impl Store for PgStore {
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
         let (rb, e) = (runbook.to_string(), env.to_string());
         let ids: Vec<String> = self.q(move |c| async move {
-            let rows = c.query("SELECT id FROM runbook_runs WHERE runbook = $1 AND env = $2", &[&rb, &e]).await?;
+            let rows = c
+                .query_typed(
+                    "SELECT id FROM runbook_runs WHERE runbook = $1 AND env = $2",
+                    &[(&rb, Type::TEXT), (&e, Type::TEXT)],
+                )
+                .await?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })?;
         let Some(id) = ids.into_iter().max_by(|a, b| natord::compare(a, b)) else { return Ok(None) };
@@ -259,20 +272,18 @@ impl Store for PgStore {
             let (rb, env) = (rs.runbook.clone(), rs.env.clone());
             let body = serde_json::to_string(&entry).map_err(anyhow::Error::from)?;
             let i = id.clone();
-            let created: bool = self.q(move |mut c| async move {
-                let tx = c.transaction().await?;
-                let n = tx
-                    .execute(
-                        "INSERT INTO runbook_runs (id, runbook, env) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        &[&i, &rb, &env],
+            // One statement: the run and its first event, or neither.
+            let created: bool = self.q(move |c| async move {
+                let n = c
+                    .execute_typed(
+                        "WITH r AS (
+                             INSERT INTO runbook_runs (id, runbook, env) VALUES ($1, $2, $3)
+                             ON CONFLICT DO NOTHING RETURNING id)
+                         INSERT INTO runbook_events (run, seq, body) SELECT id, 1, $4 FROM r",
+                        &[(&i, Type::TEXT), (&rb, Type::TEXT), (&env, Type::TEXT), (&body, Type::TEXT)],
                     )
                     .await?;
-                if n == 0 {
-                    return Ok(false);
-                }
-                tx.execute("INSERT INTO runbook_events (run, seq, body) VALUES ($1, 1, $2)", &[&i, &body]).await?;
-                tx.commit().await?;
-                Ok(true)
+                Ok(n == 1)
             })?;
             if created {
                 return Ok(id);
@@ -285,15 +296,28 @@ impl Store for PgStore {
         let Some(l) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
             return Err(Error::Other(anyhow::anyhow!("no lock of the state database is held for run {run}")));
         };
+        // The writer's own connection, kept: a batch never waits for one.
         let r = run.to_string();
-        let last: i64 = self.q(move |c| async move {
-            Ok(c.query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r]).await?.get(0))
+        let (last, conn): (i64, deadpool_postgres::Object) = self.q(move |c| async move {
+            let row = c
+                .query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[(&r, Type::TEXT)])
+                .await?;
+            Ok((row.get(0), c))
         })?;
         let chunks = logs::PgChunks::new(self.rt.handle().clone(), self.pool.clone(), run);
         let logs =
             Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);
-        Ok(Box::new(writer::PgWriter::start(self.rt.handle(), self.pool.clone(), l, run, spool, logs, last as u64)))
+        Ok(Box::new(writer::PgWriter::start(
+            self.rt.handle(),
+            self.pool.clone(),
+            conn,
+            l,
+            run,
+            spool,
+            logs,
+            last as u64,
+        )))
     }
 
     fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>> {

@@ -21,6 +21,17 @@ pub fn latest() -> i32 {
 /// Bring the schema up to date, or refuse a newer one.
 pub async fn migrate(client: &mut Client, name: &str) -> Result<()> {
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: migration: {e}"));
+    // The usual case in one round trip: the schema is there and current.
+    if let Ok(rows) = client.query_typed("SELECT COALESCE(max(version), 0) FROM runbook_schema", &[]).await
+        && let Some(current) = rows.first().map(|r| r.get::<_, i32>(0))
+    {
+        if current == latest() {
+            return Ok(());
+        }
+        if current > latest() {
+            return Err(newer(name, current));
+        }
+    }
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",

@@ -1,13 +1,23 @@
 //! Appending a run's events to the shared store.
 //!
 //! [`Writer::append`] queues the event and returns: a task of the store's
-//! runtime writes everything queued in one statement (group commit: a
-//! step's end and the next step's start share a round trip). Every batch
-//! carries the lease's fencing token and is written only while the lock row
-//! still has it (`FOR SHARE` on the row, so a take-over waits for the batch
-//! or the batch sees the new token): a session that lost the lock can never
-//! write. A step starts once [`Writer::durable`] says its `step-start` is
-//! committed.
+//! runtime writes everything queued in one statement (group commit). Every
+//! batch carries the lease's fencing token and is written only while the
+//! lock row still has it (`FOR SHARE` on the row, so a take-over waits for
+//! the batch or the batch sees the new token): a session that lost the lock
+//! can never write. A step starts once [`Writer::durable`] says its
+//! `step-start` is committed.
+//!
+//! Only a start is waited for. Nobody waits for the rest (a step's end, its
+//! `spawned`, notes): when the play goes idle they linger for
+//! `RUNBOOK_PG_LINGER` milliseconds (default 10) before they are written,
+//! so that the next step's start, decided meanwhile, takes them along: one
+//! round trip and one WAL flush per trivial step. A `stop`, the run's end and
+//! [`Writer::sync`] (the end of a play, before its lock is let go) are
+//! written at once. Events are committed in order, so the store always
+//! holds a prefix of the run: an engine killed before its last step's end
+//! was committed leaves that step in flight, run again on resume as any
+//! interrupted step (docs/team-mode.md).
 //!
 //! When the database goes away, the queue is kept: written to this
 //! machine's spool ([`super::spool`]) at once, retried until the database
@@ -17,14 +27,15 @@
 //! resumable) and the spool is written by the next session on this machine.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
 use super::lease::Shared as LeaseShared;
 use crate::error::{Error, Result};
-use crate::run::Entry;
+use crate::run::{Entry, Event};
 use crate::store::logs::{LogSender, Logs};
 use crate::store::{Durable, Writer};
 
@@ -39,6 +50,22 @@ struct Queue {
     outage: Option<String>,
     /// The pending events are in the spool file.
     spooled: bool,
+    /// The last seq someone waits for (a start, a stop, the end of a play):
+    /// written at once, not after lingering.
+    want: u64,
+    /// Fault injection: the database connections are killed before the
+    /// next batch is written.
+    kill_connections: bool,
+}
+
+/// What the writer did, for the engine's log (where the time goes).
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+    events: AtomicU64,
+    /// Time steps waited for their start to be committed, in microseconds.
+    waited_us: AtomicU64,
+    waits: AtomicU64,
 }
 
 pub struct Shared {
@@ -48,6 +75,7 @@ pub struct Shared {
     committed: watch::Sender<u64>,
     run: String,
     spool: PathBuf,
+    stats: Stats,
 }
 
 impl Shared {
@@ -70,10 +98,21 @@ fn wait() -> Duration {
     super::env_duration("RUNBOOK_PG_WAIT", Duration::from_secs(30))
 }
 
+/// How long events nobody waits for stay queued once the play is idle
+/// (`RUNBOOK_PG_LINGER`, milliseconds; 0: written as soon as it is idle).
+fn linger() -> Duration {
+    std::env::var("RUNBOOK_PG_LINGER")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(Duration::from_millis(10), |ms| Duration::from_secs_f64(ms.max(0.0) / 1e3))
+}
+
 impl PgWriter {
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         handle: &tokio::runtime::Handle,
         pool: deadpool_postgres::Pool,
+        conn: deadpool_postgres::Object,
         lease: Arc<LeaseShared>,
         run: &str,
         spool: PathBuf,
@@ -81,14 +120,34 @@ impl PgWriter {
         last: u64,
     ) -> PgWriter {
         let shared = Arc::new(Shared {
-            q: Mutex::new(Queue { pending: Vec::new(), last, fatal: None, outage: None, spooled: false }),
+            q: Mutex::new(Queue {
+                pending: Vec::new(),
+                last,
+                fatal: None,
+                outage: None,
+                spooled: false,
+                want: 0,
+                kill_connections: false,
+            }),
             wake: Notify::new(),
             committed: watch::channel(last).0,
             run: run.to_string(),
             spool,
+            stats: Stats::default(),
         });
-        let task = handle.spawn(commit_loop(pool, lease.clone(), shared.clone()));
+        let task = handle.spawn(commit_loop(pool, conn, lease.clone(), shared.clone()));
         PgWriter { shared, lease, handle: handle.clone(), task, logs }
+    }
+
+    /// Ask for everything appended so far to be written now; its last seq.
+    fn urge(&self) -> u64 {
+        let target = {
+            let mut q = self.shared.q();
+            q.want = q.want.max(q.last);
+            q.last
+        };
+        self.shared.wake.notify_one();
+        target
     }
 
     /// Wait until `target` is committed, the store refuses us, or `wait()`.
@@ -97,6 +156,7 @@ impl PgWriter {
         let mut rx = s.committed.subscribe();
         async move {
             let limit = wait();
+            let t0 = Instant::now();
             let r = tokio::time::timeout(limit, async {
                 loop {
                     if let Some(f) = s.q().fatal.clone() {
@@ -111,6 +171,8 @@ impl PgWriter {
                 }
             })
             .await;
+            s.stats.waited_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+            s.stats.waits.fetch_add(1, Ordering::Relaxed);
             match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(Error::Other(anyhow::anyhow!("{e}"))),
@@ -143,16 +205,23 @@ impl Writer for PgWriter {
             // Still out: the spool holds everything not yet committed.
             let _ = super::spool::write(&self.shared.spool, &q.pending);
         }
+        if let Event::StepEnd(end) = &e.event
+            && fault_kill_connections(&end.step)
+        {
+            q.kill_connections = true;
+        }
+        let now = matches!(e.event, Event::Stop(_) | Event::RunEnd(_));
         drop(q);
-        // Committed when someone waits for it, or when the play goes idle
-        // ([`Writer::idle`]): the events of one turn of the play's loop share
-        // one statement.
+        // Committed when someone waits for it, or after lingering once the
+        // play goes idle ([`Writer::idle`]); a stop and the run's end at once.
+        if now {
+            self.urge();
+        }
         Ok(())
     }
 
     fn durable(&mut self) -> Durable {
-        let target = self.shared.q().last;
-        self.shared.wake.notify_one();
+        let target = self.urge();
         Box::pin(self.waiter(target))
     }
 
@@ -170,8 +239,7 @@ impl Writer for PgWriter {
     }
 
     fn sync(&mut self) -> Result<()> {
-        self.shared.wake.notify_one();
-        let target = self.shared.q().last;
+        let target = self.urge();
         super::runtime::call(&self.handle, self.waiter(target))?
     }
 }
@@ -180,6 +248,15 @@ impl Drop for PgWriter {
     /// What was never committed stays in the spool for the next session.
     fn drop(&mut self) {
         self.task.abort();
+        let st = &self.shared.stats;
+        let waits = st.waits.load(Ordering::Relaxed).max(1);
+        tracing::info!(
+            "state database: {} events in {} commits; a wait for a commit took {:.2} ms on average ({} waits)",
+            st.events.load(Ordering::Relaxed),
+            st.commits.load(Ordering::Relaxed),
+            st.waited_us.load(Ordering::Relaxed) as f64 / waits as f64 / 1e3,
+            st.waits.load(Ordering::Relaxed),
+        );
         let q = self.shared.q();
         if !q.pending.is_empty() && q.fatal.is_none() && !q.spooled {
             let _ = super::spool::write(&self.shared.spool, &q.pending);
@@ -199,16 +276,46 @@ enum Outcome {
     Down(String),
 }
 
-async fn commit_loop(pool: deadpool_postgres::Pool, lease: Arc<LeaseShared>, s: Arc<Shared>) {
+async fn commit_loop(
+    pool: deadpool_postgres::Pool,
+    conn: deadpool_postgres::Object,
+    lease: Arc<LeaseShared>,
+    s: Arc<Shared>,
+) {
+    // Our own connection while it works; another from the pool once it broke.
+    let mut conn = Some(conn);
     let mut backoff = Duration::from_millis(50);
+    let linger = linger();
+    // When the events nobody waits for are written, if nobody asks first.
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let batch: Vec<(i64, String)> = s.q().pending.clone();
-        if batch.is_empty() {
+        let (queued, urgent, kill) = {
+            let mut q = s.q();
+            let urgent = q.want > *s.committed.borrow();
+            (q.pending.len(), urgent, std::mem::take(&mut q.kill_connections))
+        };
+        if queued == 0 {
+            deadline = None;
             s.wake.notified().await;
             continue;
         }
-        match insert(&pool, &lease, &s.run, &batch).await {
+        if !urgent && !linger.is_zero() {
+            let d = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + linger);
+            tokio::select! {
+                _ = tokio::time::sleep_until(d) => {}
+                // Someone may wait now: look again (same deadline otherwise).
+                _ = s.wake.notified() => continue,
+            }
+        }
+        deadline = None;
+        if kill {
+            kill_connections(&pool).await;
+        }
+        let batch: Vec<(i64, String)> = s.q().pending.clone();
+        match insert(&pool, &mut conn, &lease, &s.run, &batch).await {
             Outcome::Committed => {
+                s.stats.commits.fetch_add(1, Ordering::Relaxed);
+                s.stats.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 backoff = Duration::from_millis(50);
                 let mut q = s.q();
                 q.pending.drain(..batch.len());
@@ -247,11 +354,60 @@ async fn commit_loop(pool: deadpool_postgres::Pool, lease: Arc<LeaseShared>, s: 
     }
 }
 
-async fn insert(pool: &deadpool_postgres::Pool, lease: &LeaseShared, run: &str, batch: &[(i64, String)]) -> Outcome {
-    let client = match pool.get().await {
-        Ok(c) => c,
-        Err(e) => return Outcome::Down(e.to_string()),
+/// `RUNBOOK_FAULT=pg-kill-connections-after-end:STEP` (debug builds, as
+/// the engine's other faults): the database connections are killed right
+/// after STEP's end is queued, before it and the next start are written.
+#[cfg(debug_assertions)]
+fn fault_kill_connections(step: &str) -> bool {
+    std::env::var("RUNBOOK_FAULT").is_ok_and(|v| v.strip_prefix("pg-kill-connections-after-end:") == Some(step))
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_kill_connections(_: &str) -> bool {
+    false
+}
+
+/// Fault injection (`RUNBOOK_FAULT=pg-kill-connections-after-end:STEP`):
+/// every connection to the run's database but one is killed by the server,
+/// then that one, as when the database drops them all.
+async fn kill_connections(pool: &deadpool_postgres::Pool) {
+    let Ok(c) = pool.get().await else { return };
+    let _ = c
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+        .await;
+    let _ = c.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())").await;
+}
+
+async fn insert(
+    pool: &deadpool_postgres::Pool,
+    conn: &mut Option<deadpool_postgres::Object>,
+    lease: &LeaseShared,
+    run: &str,
+    batch: &[(i64, String)],
+) -> Outcome {
+    let client = match conn.take().filter(|c| !c.is_closed()) {
+        Some(c) => c,
+        None => match pool.get().await {
+            Ok(c) => c,
+            Err(e) => return Outcome::Down(e.to_string()),
+        },
     };
+    let out = insert_on(&client, lease, run, batch).await;
+    if !matches!(out, Outcome::Down(_)) {
+        *conn = Some(client);
+    }
+    out
+}
+
+async fn insert_on(
+    client: &deadpool_postgres::Object,
+    lease: &LeaseShared,
+    run: &str,
+    batch: &[(i64, String)],
+) -> Outcome {
     let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
     let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
     let stmt = match client.prepare_cached(INSERT).await {
