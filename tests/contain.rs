@@ -210,3 +210,52 @@ fn stub_entries_never_write_outside_the_scratch_tree() {
         assert!(!Path::new(&abs).exists(), "{abs} was written (RUNBOOK_CONTAIN={contain})");
     }
 }
+
+#[test]
+fn a_worker_s_next_scenario_sees_nothing_of_the_one_before() {
+    if !containable() {
+        return;
+    }
+    // Two scenarios on one worker (`--jobs 1`), in either order: each writes
+    // everywhere and leaves a daemon, then finds nothing of the other's.
+    let (a, b) = (marker("first"), marker("second"));
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let real_home = home.path().display().to_string();
+    let places = |m: &str| {
+        [
+            format!("/tmp/{m}"),
+            format!("/run/{m}"),
+            format!("/var/tmp/{m}"),
+            format!("/dev/shm/{m}"),
+            format!("/etc/{m}"),
+            format!("\"$HOME\"/{m}"),
+            format!("{real_home}/{m}"),
+            format!("{m}.txt"),
+        ]
+    };
+    let write: Vec<String> = places("{{ mine }}").iter().map(|p| format!("echo x > {p}")).collect();
+    let absent: Vec<String> = places("{{ theirs }}").iter().map(|p| format!("test ! -e {p}")).collect();
+    // Its own name: `pgrep` would find itself (its pid differs inside the
+    // PID namespace from the host's `/proc`).
+    let daemon = "setsid nohup bash -c 'exec -a \"$0\" sleep 3000' {{ mine }}-daemon >/dev/null 2>&1 < /dev/null &";
+    let alive = "t={{ theirs }}-daemon\nfor c in /proc/[0-9]*/cmdline; do a=; read -r -d '' a < \"$c\" 2>/dev/null || true; if [ \"$a\" = \"$t\" ]; then echo alive; exit 1; fi; done";
+    let md = format!(
+        "---\nvars:\n  mine: x\n  theirs: y\n---\n# Two\n\n```bash {{#write}}\n{}\n{daemon}\n```\n\n```bash {{#look}}\n{}\n{alive}\n```\n",
+        write.join("\n"),
+        absent.join("\n")
+    );
+    let scenario = |name: &str, mine: &str, theirs: &str| {
+        format!(
+            "[[scenario]]\nname = \"{name}\"\nvars = {{ mine = \"{mine}\", theirs = \"{theirs}\" }}\n[scenario.expect]\noutcome = \"passed\"\nsteps = {{ write = \"passed\", look = \"passed\" }}\n\n"
+        )
+    };
+    let fx = scenario("a", &a, &b) + &scenario("b", &b, &a);
+    Test::new()
+        .file("runbooks/two.md", &md)
+        .file("fixtures/two.toml", &fx)
+        .env("HOME", &real_home)
+        .args(["check", "--contained", "--jobs", "1"])
+        .stdout_has("2 scenarios rehearsed, 0 failed")
+        .run();
+    assert_eq!(running(&a) + running(&b), 0, "a process of a scenario outlived it");
+}

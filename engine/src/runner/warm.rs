@@ -120,12 +120,17 @@ impl Warm {
 
 /// Is the working directory of `p` the directory at `cwd` now? The step
 /// before may have removed and made it again (`rm -rf build && mkdir
-/// build`): the interpreter would then run in the removed one. Where this
-/// cannot be known (no `/proc`), no.
+/// build`): the interpreter would then run in the removed one. `cwd` is
+/// looked up from the interpreter's own root (`/proc/PID/root`): in a
+/// contained rehearsal it lives in the scenario's mount namespace, where
+/// the repo is an overlay, not the host's directory. Where this cannot be
+/// known (no `/proc`), no.
 fn same_dir(p: &Proc, cwd: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Some(pid) = p.child.id() else { return false };
-    let (Ok(theirs), Ok(now)) = (std::fs::metadata(format!("/proc/{pid}/cwd")), std::fs::metadata(cwd)) else {
+    let Ok(abs) = std::path::absolute(cwd) else { return false };
+    let at = Path::new(&format!("/proc/{pid}/root")).join(abs.strip_prefix("/").unwrap_or(&abs));
+    let (Ok(theirs), Ok(now)) = (std::fs::metadata(format!("/proc/{pid}/cwd")), std::fs::metadata(at)) else {
         return false;
     };
     theirs.dev() == now.dev() && theirs.ino() == now.ino()

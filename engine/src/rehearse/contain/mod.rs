@@ -3,19 +3,27 @@
 //! `/etc` or the repo, calls `/usr/bin/curl`, connects to the host's
 //! `127.0.0.1` or leaves a daemon behind changes nothing outside.
 //!
-//! The engine stays outside: [`Container::start`] runs `runbook __contain`
-//! ([`holder`]), which builds the namespaces and keeps them alive; every
-//! step process joins them with `setns` between its clone and its `execve`
-//! ([`crate::runner::PlayEnv::enter`]). Dropping the [`Container`] closes
-//! the holder's stdin: its init exits and the kernel ends whatever the
-//! scenario left running. Why this and not bubblewrap: docs/containment.md.
+//! The engine stays outside: a holder, `runbook __contain` ([`holder`]),
+//! builds the namespaces and keeps them alive for one scenario after the
+//! other (a pool of them, one per worker of a `check`); every step process
+//! joins them with `setns` between its clone and its `execve`
+//! ([`crate::runner::PlayEnv::enter`]). Dropping the [`Container`] ends the
+//! scenario's PID namespace (and whatever it left running); the holder then
+//! makes fresh what the scenario wrote ([`places`]) and waits for the next.
+//! Why this and not bubblewrap: docs/containment.md.
 //!
 //! Where namespaces are refused (not Linux, a container without user
 //! namespaces, `RUNBOOK_CONTAIN=0`), the rehearsal runs as before and says
 //! why ([`refused`]).
 
 #[cfg(target_os = "linux")]
+mod build;
+#[cfg(target_os = "linux")]
 pub mod holder;
+#[cfg(target_os = "linux")]
+mod places;
+#[cfg(target_os = "linux")]
+mod pool;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -29,8 +37,9 @@ use crate::config::Config;
 /// What the holder builds (handed over as JSON on its command line).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Spec {
-    /// The scenario's scratch tree: bound at its path, writable.
-    pub scratch: PathBuf,
+    /// The holder's own directory (the new root and the upper layers are
+    /// mounted there, in its namespace only); it removes it when it ends.
+    pub stage: PathBuf,
     /// The repo root: visible at its path (overlaid again when it lies
     /// below a fresh directory such as `/tmp`).
     pub repo: Option<PathBuf>,
@@ -62,11 +71,7 @@ fn ready_wait() -> Duration {
 /// The namespaces of one scenario, alive as long as this is.
 pub struct Container {
     #[cfg(target_os = "linux")]
-    child: std::process::Child,
-    #[cfg(target_os = "linux")]
-    stdin: Option<std::process::ChildStdin>,
-    #[cfg(target_os = "linux")]
-    fds: Vec<std::os::fd::OwnedFd>,
+    inner: pool::Held,
     /// What setting it up took.
     pub setup: Duration,
 }
@@ -96,18 +101,11 @@ pub fn probe() -> Option<String> {
     static PROBED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     PROBED.get_or_init(|| {
         #[cfg(target_os = "linux")]
+        if let Err(why) = super::sandbox::shim_exe()
+            .map_err(|e| e.to_string())
+            .and_then(|exe| pool::Holder::start(&Spec { exe, ..Spec::default() }).map(drop))
         {
-            let dir = match tempfile::Builder::new().prefix("runbook-probe-").tempdir() {
-                Ok(d) => d,
-                Err(e) => return remember(format!("no scratch directory: {e}")),
-            };
-            let spec = Spec { scratch: dir.path().to_path_buf(), ..Spec::default() };
-            if let Err(why) = super::sandbox::shim_exe().map_err(|e| e.to_string()).and_then(|exe| {
-                let spec = Spec { exe, ..spec };
-                Container::start(&spec).map(drop)
-            }) {
-                remember(why);
-            }
+            remember(why);
         }
     });
     refused()
@@ -121,103 +119,35 @@ fn remember(why: String) {
 }
 
 impl Container {
-    /// Build the namespaces of one scenario. `Err` says why not (and is
+    /// The namespaces of one scenario with its scratch tree: a holder of
+    /// the pool made fresh, or a new one. `Err` says why not (and is
     /// remembered: the next scenarios do not try again).
     #[cfg(target_os = "linux")]
-    pub fn start(spec: &Spec) -> Result<Container, String> {
+    pub fn start(spec: &Spec, scratch: &std::path::Path) -> Result<Container, String> {
         if let Some(r) = refused() {
             return Err(r);
         }
-        let r = Self::try_start(spec);
-        if let Err(e) = &r {
-            remember(e.clone());
+        let started = std::time::Instant::now();
+        match pool::Held::start(spec, scratch) {
+            Ok(inner) => Ok(Container { inner, setup: started.elapsed() }),
+            Err(e) => {
+                remember(e.clone());
+                Err(e)
+            }
         }
-        r
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn start(_: &Spec) -> Result<Container, String> {
+    pub fn start(_: &Spec, _: &std::path::Path) -> Result<Container, String> {
         Err(refused().unwrap_or_else(|| "namespaces are Linux only".into()))
-    }
-
-    #[cfg(target_os = "linux")]
-    fn try_start(spec: &Spec) -> Result<Container, String> {
-        use std::io::BufRead;
-        use std::process::{Command, Stdio};
-        let started = std::time::Instant::now();
-        let json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-        let mut child = Command::new(&spec.exe)
-            .arg("__contain")
-            .arg(json)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", spec.exe.display()))?;
-        let stdin = child.stdin.take();
-        let out = child.stdout.take().ok_or("no pipe from the holder")?;
-        // Read on a thread, so that a holder that hangs is given up on.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let (mut pid, mut ready) = (None, false);
-            for line in std::io::BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if let Some(p) = line.strip_prefix("pid ") {
-                    pid = p.trim().parse::<u32>().ok();
-                } else if line == "ready" {
-                    ready = true;
-                } else if let Some(e) = line.strip_prefix("error ") {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
-                if let (Some(p), true) = (pid, ready) {
-                    let _ = tx.send(Ok(p));
-                    return;
-                }
-            }
-            let _ = tx.send(Err("the namespace holder ended before it was ready".into()));
-        });
-        let mut c = Container { child, stdin, fds: Vec::new(), setup: Duration::ZERO };
-        let pid = match rx.recv_timeout(ready_wait()) {
-            Ok(Ok(pid)) => pid,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("the namespace holder did not get ready in time".into()),
-        };
-        // The user namespace first: it grants what joining the others needs.
-        for ns in ["user", "mnt", "net", "pid"] {
-            let f = std::fs::File::open(format!("/proc/{pid}/ns/{ns}")).map_err(|e| format!("ns/{ns}: {e}"))?;
-            c.fds.push(f.into());
-        }
-        c.setup = started.elapsed();
-        Ok(c)
     }
 
     /// The descriptors a step joins, in order (see `runner::launch`).
     pub fn fds(&self) -> Vec<std::os::fd::RawFd> {
         #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            self.fds.iter().map(|f| f.as_raw_fd()).collect()
-        }
+        return self.inner.fds();
         #[cfg(not(target_os = "linux"))]
         Vec::new()
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        {
-            // The init sees its stdin close and exits; the kernel ends the
-            // rest of the namespace before the holder's wait returns.
-            self.stdin.take();
-            let _ = self.child.wait();
-            // Closing the last reference to the mount namespace unmounts its
-            // tree, which waits for an RCU grace period (10-20 ms on a busy
-            // VM): done aside, nothing of the scenario is alive any more.
-            let fds = std::mem::take(&mut self.fds);
-            let _ = std::thread::Builder::new().name("ns-close".into()).spawn(move || drop(fds));
-        }
     }
 }
 
@@ -235,7 +165,7 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
         .and_then(|h| std::fs::canonicalize(h).ok())
         .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
     let mut spec = Spec {
-        scratch: sb.root.clone(),
+        stage: PathBuf::new(),
         repo: Some(repo.clone()),
         home,
         programs: Vec::new(),
@@ -254,7 +184,7 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
             super::sandbox::StubKind::Invalid => {}
         }
     }
-    let c = Container::start(&spec)?;
+    let c = Container::start(&spec, &sb.root)?;
     Ok((c, repo))
 }
 

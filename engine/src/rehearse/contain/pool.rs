@@ -1,0 +1,187 @@
+//! The holders of this process, kept between scenarios: building the
+//! namespaces and the new root (a process exec'd, ~15 overlays) is done
+//! once per worker, not once per scenario. A holder is taken for one
+//! scenario at a time and put back when it has ended that scenario's
+//! processes; one that says anything else is dropped, and the scenario gets
+//! a new one. Idle holders end with this process (their stdin closes).
+
+use std::io::{BufRead, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
+
+use super::{Spec, ready_wait};
+
+/// Idle holders, each with the spec it was built for (the stage aside).
+static POOL: Mutex<Vec<Holder>> = Mutex::new(Vec::new());
+
+/// One `runbook __contain` process.
+pub struct Holder {
+    key: String,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Holder {
+    /// Start one for `spec` (its stage made here) and wait until it is built.
+    pub fn start(spec: &Spec) -> Result<Holder, String> {
+        let key = key(spec);
+        let stage = tempfile::Builder::new()
+            .prefix("runbook-contain-")
+            .tempdir()
+            .map_err(|e| format!("no directory for the namespace holder: {e}"))?
+            .keep();
+        let spec = Spec { stage: stage.clone(), ..spec.clone() };
+        let json = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
+        let mut child = match Command::new(&spec.exe)
+            .arg("__contain")
+            .arg(json)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&stage);
+                return Err(format!("cannot start {}: {e}", spec.exe.display()));
+            }
+        };
+        let stdin = child.stdin.take();
+        let out = child.stdout.take().ok_or("no pipe from the holder")?;
+        // Read on a thread, so that a holder that hangs is given up on.
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut h = Holder { key, child: Some(child), stdin, lines };
+        h.expect("ready")?;
+        Ok(h)
+    }
+
+    fn line(&self) -> Result<String, String> {
+        match self.lines.recv_timeout(ready_wait()) {
+            Ok(l) => match l.strip_prefix("error ") {
+                Some(e) => Err(e.to_string()),
+                None => Ok(l),
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err("the namespace holder did not answer in time".into())
+            }
+            Err(_) => Err("the namespace holder ended".into()),
+        }
+    }
+
+    fn expect(&mut self, want: &str) -> Result<(), String> {
+        match self.line()? {
+            l if l == want => Ok(()),
+            l => Err(format!("the namespace holder said `{l}`, not `{want}`")),
+        }
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("the namespace holder is closed")?;
+        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).map_err(|e| format!("the namespace holder: {e}"))
+    }
+
+    /// Start a scenario: the pid of its PID 1, once it is ready.
+    fn run(&mut self, scratch: &Path) -> Result<u32, String> {
+        let scratch = scratch.to_str().filter(|s| !s.contains('\n')).ok_or("the scratch path is not plain text")?;
+        self.send(&format!("run {scratch}"))?;
+        let (mut pid, mut ready) = (None, false);
+        while pid.is_none() || !ready {
+            let l = self.line()?;
+            if let Some(p) = l.strip_prefix("pid ") {
+                pid = p.trim().parse::<u32>().ok();
+            } else if l == "ready" {
+                ready = true;
+            } else {
+                return Err(format!("the namespace holder said `{l}`"));
+            }
+        }
+        pid.ok_or_else(|| "no pid from the namespace holder".into())
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        // It ends when its stdin closes (after its own clean-up): waited for
+        // aside, nothing of a scenario is alive in it any more.
+        self.stdin.take();
+        if let Some(mut child) = self.child.take() {
+            let _ = std::thread::Builder::new().name("ns-holder".into()).spawn(move || child.wait());
+        }
+    }
+}
+
+/// A holder taken for one scenario, and the namespaces its steps join.
+pub struct Held {
+    holder: Option<Holder>,
+    fds: Vec<OwnedFd>,
+}
+
+impl Held {
+    pub fn start(spec: &Spec, scratch: &Path) -> Result<Held, String> {
+        let key = key(spec);
+        let idle = {
+            let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+            pool.iter().position(|h| h.key == key).map(|i| pool.swap_remove(i))
+        };
+        // One from the pool may have given up since (a scenario changed
+        // what cannot be made fresh): then a new one.
+        let (mut holder, pid) = match idle.map(|mut h| h.run(scratch).map(|pid| (h, pid))) {
+            Some(Ok(got)) => got,
+            _ => {
+                let mut h = Holder::start(spec)?;
+                let pid = h.run(scratch)?;
+                (h, pid)
+            }
+        };
+        let mut fds = Vec::new();
+        // The user namespace first: it grants what joining the others needs.
+        for ns in ["user", "mnt", "net", "pid"] {
+            match std::fs::File::open(format!("/proc/{pid}/ns/{ns}")) {
+                Ok(f) => fds.push(f.into()),
+                Err(e) => {
+                    let _ = holder.send("end");
+                    return Err(format!("ns/{ns}: {e}"));
+                }
+            }
+        }
+        Ok(Held { holder: Some(holder), fds })
+    }
+
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.fds.iter().map(|f| f.as_raw_fd()).collect()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(mut h) = self.holder.take() {
+            // Its PID 1 ends, and with it every process left in the
+            // namespace, before `ended`.
+            if h.send("end").and_then(|()| h.expect("ended")).is_ok() {
+                POOL.lock().unwrap_or_else(|p| p.into_inner()).push(h);
+            }
+        }
+        // Closing the last reference to the scenario's copy of the mount
+        // namespace unmounts its tree, which waits for an RCU grace period:
+        // done aside.
+        let fds = std::mem::take(&mut self.fds);
+        let _ = std::thread::Builder::new().name("ns-close".into()).spawn(move || drop(fds));
+    }
+}
+
+/// What makes two holders interchangeable: the spec without its stage.
+fn key(spec: &Spec) -> String {
+    serde_json::to_string(&Spec { stage: Default::default(), ..spec.clone() }).unwrap_or_default()
+}
