@@ -130,8 +130,9 @@ class Follower(threading.Thread):
                         return
 
 
-def play_with(d, gate, host, port, clients, known):
-    """Play once with `clients` followers; returns (span of the play after its gate, followers)."""
+def play_with(d, gate, host, port, clients, known, srv=None):
+    """Play once with `clients` followers; returns (span of the play after its gate, followers,
+    when the gate opened, serve's CPU ms from then to the play's end)."""
     if os.path.exists(gate):
         os.remove(gate)
     p = subprocess.Popen([RUNBOOK, "play", "bench", "--yes", "--fresh"], cwd=d,
@@ -146,14 +147,16 @@ def play_with(d, gate, host, port, clients, known):
     # Every follower has caught up with what is there: the play goes on.
     time.sleep(0.2)
     opened = time.time()
+    c0 = cpu_ms(srv.pid) if srv else 0
     open(gate, "w").close()
     p.wait()
+    during = cpu_ms(srv.pid) - c0 if srv else 0
     for f in fs:
         f.join(60)
     events = [json.loads(line) for line in open(os.path.join(d, ".runbook", "runs", run, "journal.jsonl"))]
     gate_end = next(parse_at(e["at"]) for e in events if e.get("event") == "step-end" and e.get("step") == "gate")
     run_end = next(parse_at(e["at"]) for e in events if e.get("event") == "run-end")
-    return run_end - gate_end, fs, opened
+    return run_end - gate_end, fs, opened, during
 
 
 def cpu_ms(pid):
@@ -173,7 +176,7 @@ def latency():
     open(os.path.join(d, "runbooks", "bench.md"), "w").write(md)
     srv, host, port = start_serve(d)
     try:
-        _, fs, opened = play_with(d, gate, host, port, 1, set())
+        _, fs, opened, _ = play_with(d, gate, host, port, 1, set())
         # Events appended once the client was following (the catch-up is not latency).
         lat = [(t - parse_at(e["at"])) * 1000 for t, e in fs[0].got if parse_at(e["at"]) > opened]
         lat.sort()
@@ -197,8 +200,8 @@ def clients():
         for _ in range(ROUNDS):
             for n in (0, 50):
                 s0, c0 = cpu_ms(srv.pid), children_cpu_ms()
-                span, fs, _ = play_with(d, gate, host, port, n, known)
-                cpu[n].append((cpu_ms(srv.pid) - s0, children_cpu_ms() - c0))
+                span, fs, _, during = play_with(d, gate, host, port, n, known, srv)
+                cpu[n].append((cpu_ms(srv.pid) - s0, children_cpu_ms() - c0, during))
                 spans[n].append(span)
                 if n and not all(f.ended for f in fs):
                     print("clients: a follower did not see the run's end")
@@ -208,7 +211,9 @@ def clients():
         serve50 = statistics.median(x[0] for x in cpu[50])
         play50 = statistics.median(x[1] for x in cpu[50])
         print(f"  CPU per play, medians: the play (engine + steps) {play50:.0f} ms; serve with 50 clients "
-              f"{serve50:.0f} ms (alone: {statistics.median(x[0] for x in cpu[0]):.0f} ms)")
+              f"{serve50:.0f} ms (alone: {statistics.median(x[0] for x in cpu[0]):.0f} ms), of which while the "
+              f"play ran {statistics.median(x[2] for x in cpu[50]):.0f} ms "
+              f"(alone: {statistics.median(x[2] for x in cpu[0]):.0f} ms)")
         print("  rounds (ms): alone " + " ".join(f"{x * 1000:.0f}" for x in spans[0])
               + "; with 50 " + " ".join(f"{x * 1000:.0f}" for x in spans[50]))
     finally:
