@@ -137,7 +137,7 @@ pub async fn run_events(
             let feed = c.rx.borrow_and_update().clone();
             let chunk = c.next(&feed);
             if !chunk.is_empty() {
-                return Some((Ok(Bytes::from(chunk)), c));
+                return Some((Ok(chunk), c));
             }
         }
     }))
