@@ -13,6 +13,8 @@ usage: bench_serve.py RUNBOOK WORKDIR [ROUNDS]
 """
 
 import http.client
+import selectors
+import socket
 import json
 import os
 import resource
@@ -82,9 +84,9 @@ def parse_at(s):
 class Follower(threading.Thread):
     """An SSE client of a run: reads until run-end, noting when each event came."""
 
-    def __init__(self, host, port, run, timed=True):
+    def __init__(self, host, port, run):
         super().__init__(daemon=True)
-        self.host, self.port, self.run_id, self.timed = host, port, run, timed
+        self.host, self.port, self.run_id = host, port, run
         self.connected = threading.Event()
         self.got = []  # (receipt time, entry)
         self.ended = False
@@ -94,18 +96,6 @@ class Follower(threading.Thread):
         c.request("GET", f"/api/runs/{self.run_id}/events")
         r = c.getresponse()
         self.connected.set()
-        if not self.timed:
-            # As a browser on another machine would: the bytes are read, and
-            # the harness spends as little of this machine's CPU as it can.
-            tail = b""
-            while not self.ended:
-                chunk = r.read1(65536)
-                if not chunk:
-                    break
-                self.ended = b'"event":"run-end"' in tail + chunk
-                tail = chunk[-64:]
-            c.close()
-            return
         data = []
         while True:
             line = r.fp.readline()
@@ -130,36 +120,89 @@ class Follower(threading.Thread):
                         return
 
 
-def play_with(d, gate, host, port, clients, known):
-    """Play once with `clients` followers; returns (span of the play after its gate, followers)."""
+class Readers(threading.Thread):
+    """`n` SSE clients of a run read by one thread, as browsers on other
+    machines would: the bytes are read, and the harness spends as little of
+    this machine's CPU as it can (no thread, no parsing per client)."""
+
+    def __init__(self, host, port, run, n):
+        super().__init__(daemon=True)
+        self.connected = threading.Event()
+        self.sel = selectors.DefaultSelector()
+        self.left = {}
+        for _ in range(n):
+            s = socket.create_connection((host, port), timeout=30)
+            s.sendall(f"GET /api/runs/{run}/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            s.setblocking(False)
+            self.sel.register(s, selectors.EVENT_READ)
+            self.left[s] = b""
+        self.headers = set()
+        self.ended = 0
+
+    def run(self):
+        while self.left:
+            for key, _ in self.sel.select(timeout=60):
+                s = key.fileobj
+                chunk = s.recv(65536)
+                self.headers.add(s)
+                if len(self.headers) == len(self.left) + self.ended:
+                    self.connected.set()
+                if chunk and b'"event":"run-end"' not in self.left[s] + chunk:
+                    self.left[s] = chunk[-64:]
+                    continue
+                self.ended += bool(chunk)
+                self.sel.unregister(s)
+                s.close()
+                del self.left[s]
+        self.connected.set()
+
+
+def play_with(d, gate, host, port, clients, known, srv=None):
+    """Play once with `clients` followers; returns (span of the play after its gate, followers,
+    when the gate opened, serve's CPU ms from then to the play's end, this harness's)."""
     if os.path.exists(gate):
         os.remove(gate)
     p = subprocess.Popen([RUNBOOK, "play", "bench", "--yes", "--fresh"], cwd=d,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = wait_run(host, port, known)
     known.add(run)
-    fs = [Follower(host, port, run, timed=clients == 1) for _ in range(clients)]
-    for f in fs:
-        f.start()
-    for f in fs:
-        f.connected.wait(30)
+    if clients == 1:
+        fs = [Follower(host, port, run)]
+        fs[0].start()
+        fs[0].connected.wait(30)
+    elif clients:
+        fs = [Readers(host, port, run, clients)]
+        fs[0].start()
+        fs[0].connected.wait(30)
+    else:
+        fs = []
     # Every follower has caught up with what is there: the play goes on.
     time.sleep(0.2)
     opened = time.time()
+    c0 = cpu_ms(srv.pid) if srv else 0
+    h0 = sum(os.times()[:2])
     open(gate, "w").close()
     p.wait()
+    during = cpu_ms(srv.pid) - c0 if srv else 0
+    harness = (sum(os.times()[:2]) - h0) * 1000
     for f in fs:
         f.join(60)
     events = [json.loads(line) for line in open(os.path.join(d, ".runbook", "runs", run, "journal.jsonl"))]
     gate_end = next(parse_at(e["at"]) for e in events if e.get("event") == "step-end" and e.get("step") == "gate")
     run_end = next(parse_at(e["at"]) for e in events if e.get("event") == "run-end")
-    return run_end - gate_end, fs, opened
+    return run_end - gate_end, fs, opened, during, harness
 
 
 def cpu_ms(pid):
-    """User + system CPU time of a process so far, in ms."""
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    """CPU time of a process so far, in ms: its threads' run time in ns
+    (schedstat), finer than the clock ticks of /proc/PID/stat."""
+    total = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[0])
+        except (OSError, ValueError):
+            pass  # a thread that just ended
+    return total / 1e6
 
 
 def children_cpu_ms():
@@ -173,7 +216,7 @@ def latency():
     open(os.path.join(d, "runbooks", "bench.md"), "w").write(md)
     srv, host, port = start_serve(d)
     try:
-        _, fs, opened = play_with(d, gate, host, port, 1, set())
+        _, fs, opened, _, _ = play_with(d, gate, host, port, 1, set())
         # Events appended once the client was following (the catch-up is not latency).
         lat = [(t - parse_at(e["at"])) * 1000 for t, e in fs[0].got if parse_at(e["at"]) > opened]
         lat.sort()
@@ -197,10 +240,10 @@ def clients():
         for _ in range(ROUNDS):
             for n in (0, 50):
                 s0, c0 = cpu_ms(srv.pid), children_cpu_ms()
-                span, fs, _ = play_with(d, gate, host, port, n, known)
-                cpu[n].append((cpu_ms(srv.pid) - s0, children_cpu_ms() - c0))
+                span, fs, _, during, harness = play_with(d, gate, host, port, n, known, srv)
+                cpu[n].append((cpu_ms(srv.pid) - s0, children_cpu_ms() - c0, during, harness))
                 spans[n].append(span)
-                if n and not all(f.ended for f in fs):
+                if n and fs[0].ended != n:
                     print("clients: a follower did not see the run's end")
         a, b = statistics.median(spans[0]), statistics.median(spans[50])
         print(f"clients: 200-step play, median of {ROUNDS}: alone {a * 1000:.0f} ms, with 50 SSE clients "
@@ -208,7 +251,10 @@ def clients():
         serve50 = statistics.median(x[0] for x in cpu[50])
         play50 = statistics.median(x[1] for x in cpu[50])
         print(f"  CPU per play, medians: the play (engine + steps) {play50:.0f} ms; serve with 50 clients "
-              f"{serve50:.0f} ms (alone: {statistics.median(x[0] for x in cpu[0]):.0f} ms)")
+              f"{serve50:.0f} ms (alone: {statistics.median(x[0] for x in cpu[0]):.0f} ms), of which while the "
+              f"play ran {statistics.median(x[2] for x in cpu[50]):.0f} ms "
+              f"(alone: {statistics.median(x[2] for x in cpu[0]):.0f} ms); this harness's 50 readers "
+              f"{statistics.median(x[3] for x in cpu[50]):.0f} ms")
         print("  rounds (ms): alone " + " ".join(f"{x * 1000:.0f}" for x in spans[0])
               + "; with 50 " + " ".join(f"{x * 1000:.0f}" for x in spans[50]))
     finally:

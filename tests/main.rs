@@ -27,6 +27,7 @@ mod run_log;
 mod secrets;
 mod serve;
 mod serve_browser;
+mod serve_tail;
 mod tty;
 mod tty_vars;
 mod warm;

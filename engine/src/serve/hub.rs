@@ -12,47 +12,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use tokio::sync::watch;
 
 use super::App;
+use super::feed::{self, Feed, Follow, Frame, RECENT, TAIL};
 use crate::run::{Entry, Event, RunState};
-use crate::store::Store;
+use crate::store::{LogTail, Store};
 
 /// How many more reads the log of a step that ended gets: its last chunk
 /// can land just after its `step-end` (the log writer is behind the journal).
 const READS_AFTER_END: u32 = 8;
 
-/// How much of a step's output a feed keeps (its tail).
-pub const TAIL: usize = 64 * 1024;
-
-/// The tail of a step's output: `text` starts at byte `from` of its log.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tail {
-    pub from: usize,
-    pub text: Arc<str>,
-}
-
-/// An event of the run, as JSON once for every client.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    pub seq: u64,
-    pub json: Arc<str>,
-}
-
-/// What a run's poller has read so far: every event, and the output of the
-/// steps in flight (or just over).
-#[derive(Debug, Default)]
-pub struct Feed {
-    pub events: Vec<Frame>,
-    pub logs: BTreeMap<String, Tail>,
-    /// The run cannot be read (damaged, removed): the clients are told, once.
-    pub error: Option<String>,
-}
-
 #[derive(Default)]
 pub struct Hub {
     runs: Mutex<HashMap<String, watch::Sender<Arc<Feed>>>>,
-    list: Mutex<Option<watch::Sender<Arc<String>>>>,
+    list: Mutex<Option<watch::Sender<Bytes>>>,
 }
 
 impl Hub {
@@ -68,13 +43,13 @@ impl Hub {
         rx
     }
 
-    /// Follow the runs list: the JSON rows of `runs --json`.
-    pub fn follow_list(app: &Arc<App>) -> watch::Receiver<Arc<String>> {
+    /// Follow the runs list: the `runs` message with the rows of `runs --json`.
+    pub fn follow_list(app: &Arc<App>) -> watch::Receiver<Bytes> {
         let mut list = app.hub.list.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = list.as_ref() {
             return tx.subscribe();
         }
-        let (tx, rx) = watch::channel(Arc::new(String::new()));
+        let (tx, rx) = watch::channel(Bytes::new());
         *list = Some(tx.clone());
         tokio::spawn(poll_list(app.clone(), tx));
         rx
@@ -87,7 +62,7 @@ pub fn rows_json(store: &dyn Store) -> crate::error::Result<String> {
     Ok(serde_json::to_string(&rows).map_err(anyhow::Error::from)?)
 }
 
-async fn poll_list(app: Arc<App>, tx: watch::Sender<Arc<String>>) {
+async fn poll_list(app: Arc<App>, tx: watch::Sender<Bytes>) {
     loop {
         {
             let mut list = app.hub.list.lock().unwrap_or_else(|p| p.into_inner());
@@ -100,10 +75,12 @@ async fn poll_list(app: Arc<App>, tx: watch::Sender<Arc<String>>) {
             .store(|s| rows_json(s))
             .await
             .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+        let mut msg = String::new();
+        feed::message(&mut msg, Some("runs"), None, &json);
         tx.send_if_modified(|cur| {
-            let changed = **cur != json;
+            let changed = *cur != msg.as_bytes();
             if changed {
-                *cur = Arc::new(json);
+                *cur = Bytes::from(msg);
             }
             changed
         });
@@ -112,9 +89,10 @@ async fn poll_list(app: Arc<App>, tx: watch::Sender<Arc<String>>) {
 }
 
 /// What one read of a run brought.
-struct Read {
-    events: crate::error::Result<Vec<Entry>>,
-    logs: Vec<(String, Option<Vec<u8>>)>,
+pub(super) struct Read {
+    pub events: crate::error::Result<Vec<Entry>>,
+    pub mark: u64,
+    pub logs: Vec<(String, Option<LogTail>)>,
 }
 
 /// The steps whose logs a poll reads: in flight, and just over.
@@ -123,7 +101,6 @@ struct Watched {
     state: RunState,
     /// Steps over, with the reads their logs still get.
     ended: HashMap<String, u32>,
-    sizes: HashMap<String, usize>,
 }
 
 impl Watched {
@@ -143,10 +120,90 @@ impl Watched {
     }
 }
 
+/// A run's poller: what it has read, and the feed it publishes.
+#[derive(Default)]
+pub(super) struct Poller {
+    w: Watched,
+    /// The store's place in the run's events.
+    mark: u64,
+    events: Vec<Frame>,
+    logs: BTreeMap<String, Follow>,
+    told: bool,
+    generation: u64,
+    recent: std::collections::VecDeque<Bytes>,
+}
+
+impl Poller {
+    /// Take a read: the SSE messages it makes (output first: what a step
+    /// printed comes before its end), and whether the feed changed.
+    pub fn take(&mut self, read: crate::error::Result<Read>) -> (String, bool, Option<String>) {
+        let mut chunk = String::new();
+        let mut changed = false;
+        let r = match read {
+            Ok(r) => r,
+            Err(e) => return self.unreadable(chunk, e.to_string()),
+        };
+        let new = match r.events {
+            Ok(new) => new,
+            Err(e) => return self.unreadable(chunk, e.to_string()),
+        };
+        self.mark = r.mark;
+        // Only the logs being watched stay in the feed.
+        let before = self.logs.len();
+        self.logs.retain(|s, _| r.logs.iter().any(|(w, _)| w == s));
+        changed |= self.logs.len() != before;
+        for (step, read) in &r.logs {
+            let Some(read) = read else { continue };
+            if let Some((from, text)) = self.logs.entry(step.clone()).or_default().take(read) {
+                feed::output(&mut chunk, step, from, &text);
+                changed = true;
+            }
+        }
+        for e in &new {
+            self.w.apply(e);
+            let json = serde_json::to_string(e).unwrap_or_default();
+            // The fold numbers the lines of `v: 1` journals.
+            let seq = self.w.state.last_seq;
+            feed::message(&mut chunk, None, Some(seq), &json);
+            self.events.push(Frame { seq, json: json.into() });
+        }
+        changed |= !new.is_empty();
+        (chunk, changed, None)
+    }
+
+    /// Where each followed log was read to.
+    pub fn ends(&self) -> HashMap<String, u64> {
+        self.logs.iter().map(|(s, f)| (s.clone(), f.end)).collect()
+    }
+
+    fn unreadable(&mut self, mut chunk: String, e: String) -> (String, bool, Option<String>) {
+        let first = !self.told;
+        if first {
+            self.told = true;
+            feed::message(&mut chunk, Some("unreadable"), None, &e);
+        }
+        (chunk, first, Some(e))
+    }
+
+    pub fn publish(&mut self, chunk: String, error: Option<String>) -> Feed {
+        self.generation += 1;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Bytes::from(chunk));
+        Feed {
+            events: self.events.clone(),
+            logs: self.logs.iter().map(|(s, f)| (s.clone(), f.tail.clone())).collect(),
+            error,
+            told: self.told,
+            generation: self.generation,
+            recent: self.recent.clone(),
+        }
+    }
+}
+
 async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
-    let mut w = Watched::default();
-    let mut events: Vec<Frame> = Vec::new();
-    let mut logs: BTreeMap<String, Tail> = BTreeMap::new();
+    let mut p = Poller::default();
     loop {
         {
             let mut runs = app.hub.runs.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,12 +212,14 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
                 return;
             }
         }
-        let after = w.state.last_seq;
-        let watched = w.steps();
+        let after = p.w.state.last_seq;
+        let mut mark = p.mark;
+        let watched = p.w.steps();
+        let since = p.ends();
         let id = run.clone();
         let read = app
             .store(move |s| {
-                let events = s.events_after(&id, after);
+                let events = s.events_follow(&id, after, &mut mark);
                 // And the steps that started meanwhile.
                 let mut steps = watched;
                 if let Ok(new) = &events {
@@ -171,67 +230,21 @@ async fn poll_run(app: Arc<App>, run: String, tx: watch::Sender<Arc<Feed>>) {
                 }
                 steps.sort();
                 steps.dedup();
-                let logs = steps.into_iter().map(|st| (st.clone(), s.log(&id, &st).ok().flatten())).collect();
-                Ok(Read { events, logs })
+                let logs = steps
+                    .into_iter()
+                    .map(|st| {
+                        let from = since.get(&st).copied().unwrap_or(0);
+                        let tail = s.log_tail(&id, &st, from, TAIL as u64).ok().flatten();
+                        (st, tail)
+                    })
+                    .collect();
+                Ok(Read { events, mark, logs })
             })
             .await;
-        let mut changed = false;
-        let mut error = None;
-        match read.map(|r| (r.events, r.logs)) {
-            Ok((Ok(new), read_logs)) => {
-                changed |= !new.is_empty();
-                for e in &new {
-                    w.apply(e);
-                    let json = serde_json::to_string(e).unwrap_or_default();
-                    // The fold numbers the lines of `v: 1` journals.
-                    events.push(Frame { seq: w.state.last_seq, json: json.into() });
-                }
-                // Only the logs being watched stay in the feed.
-                let keep: Vec<&String> = read_logs.iter().map(|(s, _)| s).collect();
-                let before = logs.len();
-                logs.retain(|s, _| keep.contains(&s));
-                w.sizes.retain(|s, _| keep.contains(&s));
-                changed |= logs.len() != before;
-                for (step, bytes) in read_logs {
-                    let Some(bytes) = bytes else { continue };
-                    if w.sizes.get(&step) == Some(&bytes.len()) {
-                        continue;
-                    }
-                    w.sizes.insert(step.clone(), bytes.len());
-                    logs.insert(step, tail(&bytes));
-                    changed = true;
-                }
-            }
-            Ok((Err(e), _)) | Err(e) => error = Some(e.to_string()),
-        }
-        if changed || (error.is_some() && tx.borrow().error.is_none()) {
-            let feed = Feed { events: events.clone(), logs: logs.clone(), error };
-            tx.send_replace(Arc::new(feed));
+        let (chunk, changed, error) = p.take(read);
+        if changed {
+            tx.send_replace(Arc::new(p.publish(chunk, error)));
         }
         tokio::time::sleep(app.poll).await;
-    }
-}
-
-/// The last [`TAIL`] bytes of a log, from a character boundary.
-pub fn tail(bytes: &[u8]) -> Tail {
-    let mut from = bytes.len().saturating_sub(TAIL);
-    while from < bytes.len() && from > 0 && (bytes[from] & 0xC0) == 0x80 {
-        from += 1;
-    }
-    Tail { from, text: String::from_utf8_lossy(&bytes[from..]).into() }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tail_starts_on_a_character() {
-        let mut log = "é".repeat(TAIL);
-        log.push('x');
-        let t = tail(log.as_bytes());
-        assert!(t.text.len() <= TAIL && t.text.ends_with('x') && !t.text.contains('\u{FFFD}'));
-        assert_eq!(t.from + t.text.len(), log.len());
-        assert_eq!(tail(b"short"), Tail { from: 0, text: "short".into() });
     }
 }

@@ -17,6 +17,7 @@
 mod api;
 mod assets;
 mod auth;
+mod feed;
 mod hub;
 mod ids;
 mod pages;

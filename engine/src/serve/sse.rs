@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,8 @@ use tokio::sync::watch;
 
 use super::App;
 use super::api::known_run;
-use super::hub::{Feed, Hub};
+use super::feed::{Feed, message, output};
+use super::hub::Hub;
 
 /// A comment line every so often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -38,23 +38,11 @@ pub struct After {
     after: Option<u64>,
 }
 
-/// One message of the stream, in the text/event-stream format.
-fn message(out: &mut String, event: Option<&str>, id: Option<u64>, data: &str) {
-    if let Some(e) = event {
-        let _ = writeln!(out, "event: {e}");
-    }
-    if let Some(id) = id {
-        let _ = writeln!(out, "id: {id}");
-    }
-    for line in data.split('\n') {
-        let _ = writeln!(out, "data: {}", line.trim_end_matches('\r'));
-    }
-    out.push('\n');
-}
-
 /// A client of a run's stream: what it has been sent.
 struct Client {
     rx: watch::Receiver<Arc<Feed>>,
+    /// The feed it is up to date with (0: none yet).
+    generation: u64,
     last: u64,
     sent: HashMap<String, usize>,
     told_error: bool,
@@ -62,7 +50,22 @@ struct Client {
 
 impl Client {
     /// What the feed has that this client was not sent, as one chunk (one
-    /// write for a burst of events, whatever its size).
+    /// write for a burst of events): the feed's own chunks when the client
+    /// was up to date with one of the last, else made for this client.
+    fn next(&mut self, feed: &Feed) -> Bytes {
+        if let Some(b) = feed.since(self.generation) {
+            self.generation = feed.generation;
+            self.last = self.last.max(feed.events.last().map_or(0, |e| e.seq));
+            self.told_error |= feed.told;
+            // Its output positions are the feed's now.
+            self.sent.clear();
+            return b;
+        }
+        self.generation = feed.generation;
+        Bytes::from(self.catch_up(feed))
+    }
+
+    /// Everything of the feed this client was not sent, made for it.
     fn catch_up(&mut self, feed: &Feed) -> String {
         let mut out = String::new();
         // Output first: what a step printed comes before its end.
@@ -77,8 +80,7 @@ impl Client {
             } else {
                 (t.from, &t.text[..])
             };
-            let data = serde_json::json!({ "step": step, "from": from, "text": text }).to_string();
-            message(&mut out, Some("output"), None, &data);
+            output(&mut out, step, from, text);
             self.sent.insert(step.clone(), end);
         }
         let start = feed.events.partition_point(|e| e.seq <= self.last);
@@ -126,16 +128,16 @@ pub async fn run_events(
     let last = last_event_id(&headers).or(q.after).unwrap_or(0);
     let mut rx = Hub::follow(&app, &id);
     rx.mark_changed();
-    let client = Client { rx, last, sent: HashMap::new(), told_error: false };
+    let client = Client { rx, generation: 0, last, sent: HashMap::new(), told_error: false };
     event_stream(stream::unfold(client, |mut c| async move {
         loop {
             if !changed(&mut c.rx).await? {
                 return Some((Ok(Bytes::from_static(b":\n\n")), c));
             }
             let feed = c.rx.borrow_and_update().clone();
-            let chunk = c.catch_up(&feed);
+            let chunk = c.next(&feed);
             if !chunk.is_empty() {
-                return Some((Ok(Bytes::from(chunk)), c));
+                return Some((Ok(chunk), c));
             }
         }
     }))
@@ -150,11 +152,9 @@ pub async fn runs_events(State(app): State<Arc<App>>) -> Response {
             if !changed(&mut rx).await? {
                 return Some((Ok(Bytes::from_static(b":\n\n")), rx));
             }
-            let json = rx.borrow_and_update().clone();
-            if !json.is_empty() {
-                let mut out = String::new();
-                message(&mut out, Some("runs"), None, &json);
-                return Some((Ok(Bytes::from(out)), rx));
+            let msg = rx.borrow_and_update().clone();
+            if !msg.is_empty() {
+                return Some((Ok(msg), rx));
             }
         }
     }))
@@ -163,16 +163,16 @@ pub async fn runs_events(State(app): State<Arc<App>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::hub::Tail;
+    use crate::serve::feed::Tail;
 
     fn client() -> Client {
         let (_tx, rx) = watch::channel(Arc::new(Feed::default()));
-        Client { rx, last: 0, sent: HashMap::new(), told_error: false }
+        Client { rx, generation: 0, last: 0, sent: HashMap::new(), told_error: false }
     }
 
     fn feed(logs: &[(&str, usize, &str)]) -> Feed {
         let logs = logs.iter().map(|(s, from, t)| (s.to_string(), Tail { from: *from, text: (*t).into() })).collect();
-        Feed { events: Vec::new(), logs, error: None }
+        Feed { logs, ..Feed::default() }
     }
 
     #[test]
@@ -192,5 +192,87 @@ mod tests {
         message(&mut out, Some("unreadable"), None, "a\nb");
         message(&mut out, None, Some(7), "{}");
         assert_eq!(out, "event: unreadable\ndata: a\ndata: b\n\nid: 7\ndata: {}\n\n");
+    }
+
+    /// What a browser does with the stream: the events' ids, and each
+    /// step's output (appended when it starts where the page's ends, else
+    /// replacing it).
+    #[derive(Default)]
+    struct Page {
+        ids: Vec<u64>,
+        out: HashMap<String, String>,
+        unreadable: usize,
+    }
+
+    impl Page {
+        fn read(&mut self, chunk: &[u8]) {
+            for m in std::str::from_utf8(chunk).unwrap().split("\n\n").filter(|m| !m.is_empty()) {
+                let field = |k: &str| m.lines().find_map(|l| l.strip_prefix(k)).map(str::to_string);
+                match field("event: ").as_deref() {
+                    Some("output") => {
+                        let v: serde_json::Value = serde_json::from_str(&field("data: ").unwrap()).unwrap();
+                        let (step, from, text) =
+                            (v["step"].as_str().unwrap(), v["from"].as_u64().unwrap(), v["text"].as_str().unwrap());
+                        let have = self.out.entry(step.to_string()).or_default();
+                        if from as usize == have.len() {
+                            have.push_str(text);
+                        } else if from as usize + text.len() > have.len() {
+                            *have = text.to_string();
+                        }
+                    }
+                    Some("unreadable") => self.unreadable += 1,
+                    _ => self.ids.push(field("id: ").unwrap().parse().unwrap()),
+                }
+            }
+        }
+    }
+
+    fn note(seq: u64) -> crate::run::Entry {
+        let text = format!("n{seq}");
+        crate::run::Entry {
+            seq,
+            at: String::new(),
+            event: crate::run::Event::Note(crate::run::event::Note { step: None, text }),
+        }
+    }
+
+    /// Clients that follow every feed, join late, miss a few feeds or many
+    /// (slow readers) all end with every event once, in order, and every
+    /// step's output whole: the shared chunks and the catch-up agree.
+    #[test]
+    fn every_client_gets_every_event_once_and_the_whole_output() {
+        use crate::serve::hub::{Poller, Read};
+        use crate::store::LogTail;
+        let log: String = (0..400).map(|i| format!("line {i} é\n")).collect();
+        let mut poller = Poller::default();
+        // (joins at feed, reads every nth feed)
+        let plan = [(0u64, 1u64), (5, 1), (0, 3), (0, 70), (150, 2)];
+        let mut clients: Vec<(Client, Page)> = plan.iter().map(|_| (client(), Page::default())).collect();
+        let (mut seq, mut written) = (0u64, 0usize);
+        for round in 1..=200u64 {
+            let mut events = Vec::new();
+            if round % 2 == 0 {
+                seq += 1;
+                events.push(note(seq));
+            }
+            written = (written + 37).min(log.len());
+            let since = poller.ends().get("s").copied().unwrap_or(0);
+            let read = LogTail::cut(&log.as_bytes()[..written], since, 64 * 1024);
+            let r = Read { events: Ok(events), mark: 0, logs: vec![("s".into(), Some(read))] };
+            let (chunk, changed, error) = poller.take(Ok(r));
+            if !changed {
+                continue;
+            }
+            let feed = poller.publish(chunk, error);
+            for ((c, page), (join, every)) in clients.iter_mut().zip(plan) {
+                if feed.generation >= join && (feed.generation % every == 0 || round == 200) {
+                    page.read(&c.next(&feed));
+                }
+            }
+        }
+        for ((_, page), (join, every)) in clients.iter().zip(plan) {
+            assert_eq!(page.ids, (1..=seq).collect::<Vec<_>>(), "client ({join}, {every})");
+            assert_eq!(page.out["s"], log, "client ({join}, {every})");
+        }
     }
 }

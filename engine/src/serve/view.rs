@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::hub;
+use super::feed;
 use crate::config::Config;
 use crate::error::Result;
 use crate::report::{self, Approval, Session};
@@ -36,6 +36,8 @@ pub struct StepView {
     pub output_from: usize,
     /// The byte of its log the output ends at (where the stream goes on).
     pub output_end: usize,
+    /// The size of its log, in bytes (more than `output` when it was cut).
+    pub log_len: u64,
     pub escalate: Option<String>,
 }
 
@@ -123,8 +125,10 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             None => "not-run".into(),
         };
         let started = s.is_some_and(|s| s.started.is_some() || s.attempts > 0);
-        let out = if started { store.log(id, &sid).ok().flatten().map(|b| hub::tail(&b)) } else { None };
-        let out = out.unwrap_or_default();
+        // Only the tail is read: a step may have logged megabytes.
+        let got = if started { store.log_tail(id, &sid, 0, feed::TAIL as u64).ok().flatten() } else { None };
+        let log_len = got.as_ref().map_or(0, |r| r.len);
+        let out = got.as_ref().map(feed::tail).unwrap_or_default();
         steps.push(StepView {
             escalate: escalate.get(&sid).cloned(),
             status,
@@ -142,6 +146,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             needs,
             level: lv,
             output_end: out.from + out.text.len(),
+            log_len,
             output: out.text.to_string(),
             output_from: out.from,
             id: sid,

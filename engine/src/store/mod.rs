@@ -82,6 +82,33 @@ pub struct Prune {
     pub now: Option<SystemTime>,
 }
 
+/// The end of a step's log ([`Store::log_tail`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogTail {
+    /// The whole log's length, in bytes.
+    pub len: u64,
+    /// Where `bytes` start in the log.
+    pub from: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl LogTail {
+    /// Where a tail of a `len`-byte log starts: at `since`, or `max_bytes`
+    /// before the end, whichever is later (`since` past the end: a log
+    /// that was replaced, read as new).
+    pub fn start(len: u64, since: u64, max_bytes: u64) -> u64 {
+        let last = len.saturating_sub(max_bytes);
+        if since > len { last } else { since.max(last) }
+    }
+
+    /// The tail of a whole log.
+    pub fn cut(all: &[u8], since: u64, max_bytes: u64) -> LogTail {
+        let len = all.len() as u64;
+        let from = Self::start(len, since, max_bytes);
+        LogTail { len, from, bytes: all[from as usize..].to_vec() }
+    }
+}
+
 /// Resolves once what was appended is durable enough for a step to start.
 pub type Durable = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 
@@ -135,6 +162,22 @@ pub trait Store: Send + Sync {
 
     /// A step's logged output, if any.
     fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>>;
+
+    /// The end of a step's log without reading the rest (a page shows the
+    /// tail of a big log; the live view reads only what was added): the
+    /// bytes from `since` (what the reader has), or its last `max_bytes`,
+    /// whichever starts later. `None`: the step has no log.
+    fn log_tail(&self, run: &str, step: &str, since: u64, max_bytes: u64) -> Result<Option<LogTail>> {
+        Ok(self.log(run, step)?.map(|all| LogTail::cut(&all, since, max_bytes)))
+    }
+
+    /// The events after `seq`, for a reader that comes back for more: `mark`
+    /// is the store's own place in the run (the local store: the journal's
+    /// byte offset), 0 at first, moved past what was read.
+    fn events_follow(&self, run: &str, seq: u64, mark: &mut u64) -> Result<Vec<Entry>> {
+        let _ = mark;
+        self.events_after(run, seq)
+    }
 
     /// Remove old runs; returns the ids removed.
     fn prune(&self, p: &Prune) -> Result<Vec<String>>;

@@ -11,6 +11,7 @@
 //! operator's business. Run ids start with the UTC time, so the directory
 //! names sort as the runs started (`-2`, `-3`… numerically).
 
+mod follow;
 pub mod journal;
 pub mod lock;
 
@@ -97,6 +98,10 @@ impl Store for LocalStore {
         journal::read_after(&self.run_dir(run).join(journal::FILE), seq)
     }
 
+    fn events_follow(&self, run: &str, seq: u64, mark: &mut u64) -> Result<Vec<Entry>> {
+        follow::events(&self.run_dir(run).join(journal::FILE), seq, mark)
+    }
+
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
         // Newest first; a directory is looked into only until the latest run
         // of this runbook@env is found: a state directory collects thousands.
@@ -179,6 +184,10 @@ impl Store for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(anyhow::anyhow!("cannot read the log of `{step}` in run {run}: {e}").into()),
         }
+    }
+
+    fn log_tail(&self, run: &str, step: &str, since: u64, max_bytes: u64) -> Result<Option<super::LogTail>> {
+        follow::log_tail(&self.run_dir(run).join(format!("{step}.log")), since, max_bytes)
     }
 
     fn prune(&self, p: &Prune) -> Result<Vec<String>> {

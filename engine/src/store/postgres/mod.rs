@@ -23,6 +23,7 @@ pub mod logs;
 pub mod runtime;
 pub mod schema;
 pub mod spool;
+mod tail;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -328,6 +329,10 @@ impl Store for PgStore {
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })?;
         Ok((!chunks.is_empty()).then(|| chunks.concat()))
+    }
+
+    fn log_tail(&self, run: &str, step: &str, since: u64, max_bytes: u64) -> Result<Option<super::LogTail>> {
+        self.tail(run, step, since, max_bytes)
     }
 
     fn playing(&self) -> Result<Option<Vec<String>>> {
