@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::common::{bin, unindent};
 
 /// The server's URL, or `None` (with a notice) when none is given.
-fn server() -> Option<String> {
+pub(crate) fn server() -> Option<String> {
     match std::env::var("RUNBOOK_TEST_PG_URL") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -46,14 +46,14 @@ fn psql(url: &str, sql: &str) -> String {
 }
 
 /// A database of one test's own.
-struct Db {
+pub(crate) struct Db {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Db {
-    fn new(server: &str, test: &str) -> Db {
+    pub(crate) fn new(server: &str, test: &str) -> Db {
         let name = format!("t_{test}_{}", std::process::id());
         psql(server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         psql(server, &format!("CREATE DATABASE {name}"));

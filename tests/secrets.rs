@@ -7,8 +7,9 @@
 //! What is swept is a list of [`Source`]s: each command's stdout and stderr,
 //! and every file under the project that is not one of the test's own
 //! inputs (the state dir with its journals, logs and locks, goldens written
-//! by `--bless`, …). A new sink (a database, a web page) is one more
-//! `Source`: its bytes, by a name.
+//! by `--bless`, …), every row of the team database (`pg_dump`, step output
+//! decoded), and every page, API answer and event stream of `runbook serve`
+//! over either store. A new sink is one more `Source`: its bytes, by a name.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -24,6 +25,8 @@ enum Source {
     Output(String, Output),
     /// Every file under a directory, but these (the test's inputs).
     Tree(PathBuf, Vec<PathBuf>),
+    /// Bytes read from elsewhere (a web page, a database), by a name.
+    Bytes(String, Vec<u8>),
 }
 
 impl Source {
@@ -38,6 +41,7 @@ impl Source {
                 .filter(|p| !inputs.iter().any(|i| p == i))
                 .map(|p| (p.strip_prefix(root).unwrap_or(&p).display().to_string(), std::fs::read(&p).unwrap()))
                 .collect(),
+            Source::Bytes(name, bytes) => vec![(name.clone(), bytes.clone())],
         }
     }
 }
@@ -300,6 +304,90 @@ fn a_play_and_everything_it_leaves_never_show_a_secret() {
     }
     sources.push(Source::Tree(dir.to_path_buf(), inputs));
     assert_clean(&sources, &secrets());
+}
+
+/// What the live view shows of every run in `dir`'s store: each page, part,
+/// API answer, step log and report, and each run's event stream to its end.
+fn served(dir: &Path, env: &[(&str, &str)]) -> Vec<Source> {
+    let serve = crate::serve::Serve::start(dir, &[], env);
+    let mut c = std::process::Command::new(bin());
+    c.args(["runs", "--json"]).current_dir(dir).env_remove("RUNBOOK_CONFIG");
+    c.envs(env.iter().copied());
+    let runs: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
+    let mut pages =
+        vec!["/".to_string(), "/parts/runs".into(), "/runbooks".into(), "/runbooks/s".into(), "/api/runs".into()];
+    let mut streams = Vec::new();
+    for r in runs.as_array().unwrap() {
+        let id = r["run"].as_str().unwrap();
+        pages.extend(["", "/report.md"].map(|p| format!("/runs/{id}{p}")));
+        pages.extend([format!("/parts/runs/{id}"), format!("/api/runs/{id}")]);
+        let run: serde_json::Value =
+            serde_json::from_str(&crate::serve::get_ok(&format!("{}/api/runs/{id}", serve.url))).unwrap();
+        for step in run["steps"].as_object().unwrap().keys() {
+            pages.push(format!("/api/runs/{id}/log/{step}"));
+        }
+        let events = crate::serve::stream(&format!("{}/api/runs/{id}/events", serve.url), &[], crate::serve::ended);
+        streams.push((
+            format!("GET /api/runs/{id}/events"),
+            events.into_iter().map(|(e, i, d)| format!("{e} {i} {d}\n")).collect::<String>(),
+        ));
+    }
+    assert!(!streams.is_empty(), "no run to serve: {runs}");
+    let got: Vec<(String, String)> =
+        pages.iter().map(|p| (format!("GET {p}"), crate::serve::get_ok(&format!("{}{p}", serve.url)))).collect();
+    // The sweep reads the output itself: the masked values are there.
+    assert!(got.iter().any(|(p, body)| p.ends_with("/log/list") && body.contains("key=***")), "{got:?}");
+    got.into_iter().chain(streams).map(|(name, body)| Source::Bytes(name, body.into_bytes())).collect()
+}
+
+/// Every row of every table of the team database (`pg_dump`), and each
+/// `bytea` value (step output) decoded, in the order stored, so that a
+/// secret split over two chunks is found whole.
+fn database(url: &str) -> Vec<Source> {
+    let o = std::process::Command::new("pg_dump").args(["--data-only", url]).output().expect("pg_dump runs");
+    assert!(o.status.success(), "pg_dump: {}", String::from_utf8_lossy(&o.stderr));
+    let dump = String::from_utf8_lossy(&o.stdout).into_owned();
+    let hex = regex::Regex::new(r"\\x([0-9a-f]+)").unwrap();
+    let decoded: Vec<u8> = hex
+        .captures_iter(&dump)
+        .flat_map(|c| {
+            let h = c[1].as_bytes().to_vec();
+            h.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect::<Vec<u8>>()
+        })
+        .collect();
+    // The sweep reads the output itself: the masked values are there.
+    let text = String::from_utf8_lossy(&decoded);
+    assert!(text.contains("key=***") && text.contains("using ***"), "no step output in the database: {dump}");
+    vec![Source::Bytes("pg_dump".into(), dump.into_bytes()), Source::Bytes("pg_dump, bytea decoded".into(), decoded)]
+}
+
+#[test]
+fn the_shared_store_and_the_live_view_never_show_a_secret() {
+    // The same play as above, in the local store and (when a server is
+    // given) the team database; then every byte of the database and of
+    // what `runbook serve` shows of either.
+    let mut stores = vec![(None, Vec::new())];
+    let db = crate::postgres::server().map(|s| crate::postgres::Db::new(&s, "secrets"));
+    if let Some(db) = &db {
+        stores.push((Some(db.url.clone()), vec![("RUNBOOK_STATE", db.url.as_str())]));
+    }
+    for (url, state) in stores {
+        let (t, inputs) = project();
+        let dir = t.path();
+        let env: Vec<(&str, &str)> = ENV.iter().copied().chain(state.iter().copied()).collect();
+        let mut args = vec!["play", "s", "--yes"];
+        args.extend(secret_args());
+        let mut sources = vec![run(dir, &args, &env)];
+        if let Source::Output(_, o) = &sources[0] {
+            assert_eq!(o.status.code(), Some(1), "{url:?}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        sources.extend(served(dir, &state));
+        if let Some(url) = &url {
+            sources.extend(database(url));
+        }
+        sources.push(Source::Tree(dir.to_path_buf(), inputs));
+        assert_clean(&sources, &secrets());
+    }
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub fn get_ok(url: &str) -> String {
 }
 
 /// The messages of an event stream, `(event, id, data)`, until `done` says so.
-fn stream(
+pub fn stream(
     url: &str,
     headers: &[(&str, &str)],
     done: impl Fn(&[(String, String, String)]) -> bool,
@@ -116,7 +116,7 @@ fn stream(
     out
 }
 
-fn ended(msgs: &[(String, String, String)]) -> bool {
+pub fn ended(msgs: &[(String, String, String)]) -> bool {
     msgs.iter().any(|(e, _, d)| e == "message" && d.contains("\"event\":\"run-end\""))
 }
 
