@@ -70,13 +70,14 @@ pub type Stats = std::collections::BTreeMap<(String, i32), u64>;
 pub fn run(case: &Case, bounds: &Bounds, stats: &mut Stats) -> Option<Finding> {
     let dir = tempfile::tempdir().unwrap();
     write(case, dir.path());
-    let mut show = None;
+    let mut refused = false;
     for args in commands(case) {
         match run_one(dir.path(), &args, bounds, stats) {
             Err(f) => return Some(f),
-            // A runbook `show` refuses is invalid input to `check` too.
-            Ok(code) if args[0] == "show" => show = Some(code),
-            Ok(code) if args[0] == "check" && show == Some(2) && code != 2 => {
+            // A runbook `show` refuses is invalid input to `check` too; a
+            // page without steps is no runbook (`check` lints it as a plain page).
+            Ok((code, stderr)) if args[0] == "show" => refused = code == 2 && !stderr.contains("error: no steps"),
+            Ok((code, _)) if args[0] == "check" && refused && code != 2 => {
                 return Some(Finding {
                     command: "runbook check".into(),
                     what: format!("exit {code}, but show exits 2"),
@@ -88,8 +89,8 @@ pub fn run(case: &Case, bounds: &Bounds, stats: &mut Stats) -> Option<Finding> {
     None
 }
 
-/// The command's exit code, or the invariant it broke.
-fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> Result<i32, Finding> {
+/// The command's exit code and stderr, or the invariant it broke.
+fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> Result<(i32, String), Finding> {
     let out = dir.join(".fuzz-out");
     let err = dir.join(".fuzz-err");
     let mut cmd = Command::new("prlimit");
@@ -147,7 +148,7 @@ fn run_one(dir: &Path, args: &[String], bounds: &Bounds, stats: &mut Stats) -> R
     if code == 2 && !names_a_line(&stderr) && !(args[0] == "check" && names_a_line(&stdout)) {
         return finding("exit 2 without file:line".into());
     }
-    Ok(code)
+    Ok((code, stderr))
 }
 
 /// Whether an invalid-input message says where: `file:line`, or the
