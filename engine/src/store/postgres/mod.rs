@@ -300,10 +300,14 @@ impl Store for PgStore {
         // The writer's own connection, kept: a batch never waits for one.
         let r = run.to_string();
         let (last, conn): (i64, deadpool_postgres::Object) = self.q(move |c| async move {
-            let row = c
-                .query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[(&r, Type::TEXT)])
-                .await?;
-            Ok((row.get(0), c))
+            // Its insert prepared meanwhile (pipelined): the first start waits for one round trip.
+            let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
+            let (row, prepared) = tokio::join!(
+                c.query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &params),
+                c.prepare_cached(writer::INSERT)
+            );
+            prepared?;
+            Ok((row?.get(0), c))
         })?;
         let chunks = logs::PgChunks::new(self.rt.handle().clone(), self.pool.clone(), run);
         let logs =

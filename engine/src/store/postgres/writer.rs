@@ -265,7 +265,8 @@ impl Drop for PgWriter {
 }
 
 /// The fenced insert: written only while the lock row has our token.
-const INSERT: &str = "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
+pub const INSERT: &str =
+    "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
      INSERT INTO runbook_events (run, seq, body)
      SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)
      ON CONFLICT (run, seq) DO NOTHING";
