@@ -259,3 +259,20 @@ fn a_worker_s_next_scenario_sees_nothing_of_the_one_before() {
         .run();
     assert_eq!(running(&a) + running(&b), 0, "a process of a scenario outlived it");
 }
+
+#[test]
+fn no_process_of_the_host_leads_a_step_out() {
+    if !containable() {
+        return;
+    }
+    // Through any process the host's `/proc` shows (the holder's
+    // namespaces included), a write must not reach the host.
+    let m = marker("proc");
+    let outside = tempfile::Builder::new().prefix("runbook-outside-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let o = outside.path().display();
+    let body = format!(
+        "for p in /proc/[0-9]*; do echo x 2>/dev/null > \"$p/root{o}/{m}\" || true; echo x 2>/dev/null > \"$p/cwd/{m}\" || true; done"
+    );
+    project(&[&body], "").args(["check", "--contained"]).run();
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "written through another process's root");
+}

@@ -79,7 +79,8 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let outcome = runner::play(&rb, &dag, config, &env, opts, vec![runner::reporter::for_stdout()])?;
     if let (Some(r), Some(name)) = (recording, &a.record_fixture) {
         let env_name = a.env.as_deref().or(config.default_env.as_deref());
-        let played = crate::rehearse::record::Played { vars: &recorded_vars, sets: &sets, outcome: &outcome };
+        let answers = crate::rehearse::record::answers_given(env.store.as_ref(), &outcome.run_id);
+        let played = crate::rehearse::record::Played { vars: &recorded_vars, sets: &sets, outcome: &outcome, answers };
         let (path, put, n) = r.finish(config, &rb, name, env_name, played)?;
         let how = match put {
             crate::rehearse::write::Put::Replaced => "replaced",

@@ -14,9 +14,10 @@
 //! replaces only that scenario.
 //!
 //! The answers of query steps (promql, logql, http) become
-//! `[[scenario.query]]`s ([`super::record_queries`]). Not recorded: repo
-//! scripts given as paths (they are run from the repo as they are), and
-//! programs called by absolute path.
+//! `[[scenario.query]]`s ([`super::record_queries`]), the answers given to
+//! its questions the scenario's `answers`. Not recorded: repo scripts given
+//! as paths (they are run from the repo as they are), and programs called
+//! by absolute path.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -55,6 +56,9 @@ pub struct Played<'a> {
     /// `--set`: kept in the scenario's vars (secrets as [`STAND_IN`]).
     pub sets: &'a [(String, String)],
     pub outcome: &'a Outcome,
+    /// The answers given to the play's questions (confirm, manual), per
+    /// step: `yes`, `no` or `skip`.
+    pub answers: Vec<(String, String)>,
 }
 
 pub struct Recording {
@@ -101,7 +105,7 @@ impl Recording {
         env: Option<&str>,
         played: Played,
     ) -> anyhow::Result<(PathBuf, Put, usize)> {
-        let Played { vars, sets, outcome } = played;
+        let Played { vars, sets, outcome, answers } = played;
         let text = std::fs::read_to_string(self.dir.path().join(CALLS)).unwrap_or_default();
         let calls: Vec<Recorded> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         let mut secrets: Vec<String> = vars
@@ -126,6 +130,15 @@ impl Recording {
             answers: Some("yes".into()),
             ..NewScenario::default()
         };
+        // Only what was not `yes` needs saying (a step asked twice: its last answer).
+        let mut given: Vec<(String, String)> = Vec::new();
+        for (step, reply) in answers {
+            given.retain(|(s, _)| s != &step);
+            given.push((step, reply));
+        }
+        if given.iter().any(|(_, r)| r != "yes") {
+            sc.answer_steps = given.into_iter().filter(|(_, r)| r != "yes").collect();
+        }
         let mut vars_out: Vec<(String, String)> = Vec::new();
         for (k, v) in sets {
             let v = if rb.is_secret(k) { STAND_IN.to_string() } else { v.clone() };
@@ -266,4 +279,26 @@ fn log(dir: &Path, name: &str, args: &[std::ffi::OsString], stdout: &str, stderr
     let _ = f.lock();
     let _ = f.write_all(format!("{line}\n").as_bytes());
     let _ = f.unlock();
+}
+
+/// The answers given in run `run` to the questions a scenario's `answers`
+/// scripts (confirm, manual), in the order given: (step, `yes`|`no`|`skip`).
+pub fn answers_given(store: &dyn crate::store::Store, run: &str) -> Vec<(String, String)> {
+    use crate::run::event::{Event, Question, Reply};
+    let entries = store.events(run).unwrap_or_default();
+    entries
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::Answer(a) if matches!(a.question, Question::Confirm | Question::Manual) => {
+                let reply = match a.reply {
+                    Reply::Yes => "yes",
+                    Reply::No => "no",
+                    Reply::Skip => "skip",
+                    _ => return None,
+                };
+                Some((a.step?, reply.to_string()))
+            }
+            _ => None,
+        })
+        .collect()
 }

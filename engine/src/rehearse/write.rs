@@ -22,6 +22,8 @@ pub struct NewScenario {
     /// `[[scenario.query]]` tables, as TOML text each (`kind`, `match`, …).
     pub queries: Vec<String>,
     pub answers: Option<String>,
+    /// Per-step answers (`answers = { step = "skip" }`), over `answers`.
+    pub answer_steps: Vec<(String, String)>,
     pub outcome: String,
     pub steps: Vec<(String, String)>,
 }
@@ -56,7 +58,11 @@ impl NewScenario {
             let v: Vec<String> = self.vars.iter().map(|(k, v)| format!("{k} = {}", toml_string(v))).collect();
             t.push_str(&format!("vars = {{ {} }}\n", v.join(", ")));
         }
-        if let Some(a) = &self.answers {
+        if !self.answer_steps.is_empty() {
+            let a: Vec<String> =
+                self.answer_steps.iter().map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v))).collect();
+            t.push_str(&format!("answers = {{ {} }}\n", a.join(", ")));
+        } else if let Some(a) = &self.answers {
             t.push_str(&format!("answers = {}\n", toml_string(a)));
         }
         for s in &self.stubs {
@@ -226,4 +232,13 @@ fn walk(t: &mut toml_edit::Table, f: &mut dyn FnMut(&mut toml_edit::Table)) {
 
 fn comment_block(sc: &NewScenario) -> String {
     sc.comment.as_deref().map(|c| c.lines().map(|l| format!("# {l}\n")).collect()).unwrap_or_default()
+}
+
+/// A step id as a TOML key: bare when it can be.
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        k.to_string()
+    } else {
+        toml_string(k)
+    }
 }

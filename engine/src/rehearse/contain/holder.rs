@@ -79,6 +79,14 @@ fn build(spec: &Spec) -> Result<(PathBuf, Vec<Place>)> {
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1")).context("gid_map")?;
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .context("making / private")?;
+    // The holder's root is the host's: a step (all capabilities in this user
+    // namespace) must not reach it through `/proc/<holder>/root` or its
+    // namespaces. Not dumpable, it can be looked into only with
+    // CAP_SYS_PTRACE over the host, which no step has.
+    // SAFETY: a prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(anyhow!("cannot make the holder undumpable: {}", std::io::Error::last_os_error()));
+    }
     build::loopback_up().context("bringing up the loopback")?;
 
     let stage = &spec.stage;
@@ -223,6 +231,10 @@ fn init(new: &Path, hold: &OwnedFd) -> Result<()> {
     pivot_root(".", ".").context("pivot_root")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
     chdir("/")?;
+    // Only the new root is left: the engine may open this process's
+    // namespaces (and so may a step, harmlessly).
+    // SAFETY: a prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
     // Orphans (a `setsid` daemon whose parent ended) are reaped by the kernel.
     // SAFETY: setting a disposition; no handler runs.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
