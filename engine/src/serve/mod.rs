@@ -17,6 +17,7 @@
 mod api;
 mod assets;
 mod auth;
+mod dag;
 mod feed;
 mod hub;
 mod ids;
