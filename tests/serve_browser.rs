@@ -84,6 +84,29 @@ fn a_run_page_opened_at_the_start_follows_the_play_to_its_end() {
     assert_eq!(statuses, ["passed"; 4]);
     let nodes: Vec<String> = p.eval("[...document.querySelectorAll('.dag .node')].map(e => e.dataset.status)");
     assert_eq!(nodes, ["passed"; 4]);
+    // An edge per dependency (`needs`, and the order of a step without
+    // them), from its step's node to the next one's, and every label fits.
+    let mut edges: Vec<String> = p.eval(
+        "[...document.querySelectorAll('.dag .edge')].map(e => `${e.dataset.from}>${e.dataset.to}:${e.dataset.kind}`)",
+    );
+    edges.sort();
+    assert_eq!(edges, ["left>last:needs", "right>last:needs", "wait>left:order", "wait>right:needs"]);
+    assert!(p.eval::<bool>(
+        "[...document.querySelectorAll('.dag .edge')].every(e => {
+            const box = id => document.querySelector(`.dag .node[data-node=\"${id}\"] rect`).getBBox();
+            const a = box(e.dataset.from), b = box(e.dataset.to);
+            const p0 = e.getPointAtLength(0), p1 = e.getPointAtLength(e.getTotalLength());
+            return Math.abs(p0.x - (a.x + a.width)) < 1 && p0.y > a.y && p0.y < a.y + a.height
+                && Math.abs(p1.x - b.x) < 1 && p1.y > b.y && p1.y < b.y + b.height;
+        })"
+    ));
+    assert!(p.eval::<bool>(
+        "[...document.querySelectorAll('.dag .node')].every(n =>
+            n.querySelector('text').getComputedTextLength() <= n.querySelector('rect').getBBox().width - 12)"
+    ));
+    assert!(p.eval::<bool>(
+        "[...document.querySelectorAll('.dag .edge')].every(e => e.classList.contains('from-st-passed'))"
+    ));
     wait(&p, "document.querySelector('pre.out[data-out=\"wait\"]').innerText.includes('released')");
     assert_eq!(p.eval::<u64>("performance.getEntriesByType('navigation').length"), 1, "never reloaded");
     assert!(play.wait().unwrap().success());
@@ -107,11 +130,15 @@ fn the_runs_list_updates_live_and_the_screenshots() {
             echo "replica-1 lag=0s"; echo "replica-2 lag=3s"
             ```
 
+            ```bash {#freeze-writes needs=replicas}
+            echo "writes frozen on the api"
+            ```
+
             ```bash {#promote needs=replicas budget=5m escalate="call the DBA on duty (#db-oncall)"}
             echo "promoting replica-1"; echo "error: replica-1 is fenced" >&2; exit 1
             ```
 
-            ```bash {#repoint needs=promote}
+            ```bash {#repoint needs=promote,freeze-writes}
             echo "kubectl -n {{ namespace }} set env deploy/api DB_HOST=replica-1"
             ```
             "#,

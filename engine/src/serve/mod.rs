@@ -17,6 +17,7 @@
 mod api;
 mod assets;
 mod auth;
+mod dag;
 mod feed;
 mod hub;
 mod ids;
@@ -40,8 +41,10 @@ pub const TOKEN_ENV: &str = "RUNBOOK_SERVE_TOKEN";
 /// How often a followed run's store is read, in milliseconds.
 pub const POLL_ENV: &str = "RUNBOOK_SERVE_POLL_MS";
 /// A followed run is read this often by default: a step event reaches a
-/// client within this (plus a read).
-const POLL_DEFAULT: Duration = Duration::from_millis(25);
+/// client within this (plus a read), and what a play did meanwhile is one
+/// write per client (fifty clients are fifty writes per read: less often
+/// is less of the machine taken from the play).
+const POLL_DEFAULT: Duration = Duration::from_millis(50);
 
 /// What `runbook serve` was asked for.
 #[derive(Debug, Clone)]

@@ -29,6 +29,8 @@ pub struct StepView {
     pub read: bool,
     pub reason: Option<String>,
     pub needs: Vec<String>,
+    /// The step it follows when it has no `needs` (the one before it).
+    pub after: Option<String>,
     /// Column of the DAG: after every step it waits for.
     pub level: usize,
     /// The tail of its output, starting at byte `output_from` of its log.
@@ -58,6 +60,8 @@ pub struct RunView {
     pub steps: Vec<StepView>,
     /// The DAG's columns: step ids by level.
     pub levels: Vec<Vec<usize>>,
+    /// The DAG, laid out.
+    pub dag: super::dag::Dag,
     /// Failed steps (indexes into `steps`), shown first.
     pub failures: Vec<usize>,
     pub approvals: Vec<Approval>,
@@ -116,7 +120,8 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             needs.iter().filter_map(|n| level.get(n)).max().map_or(0, |l| l + 1)
         };
         level.insert(sid.clone(), lv);
-        prev = Some(sid.clone());
+        let before = prev.replace(sid.clone());
+        let after = if needs.is_empty() { before } else { None };
         let status = match s {
             Some(s) if s.lost => "interrupted".to_string(),
             Some(s) if s.in_flight() => "running".into(),
@@ -144,6 +149,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             read,
             reason: s.and_then(|s| s.reason.clone()),
             needs,
+            after,
             level: lv,
             output_end: out.from + out.text.len(),
             log_len,
@@ -173,6 +179,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         mode: rep.mode.clone(),
         message: rep.message.clone(),
         stop: st.stop.as_ref().filter(|_| st.end.is_none()).map(|s| s.why.clone()),
+        dag: super::dag::layout(&steps, &levels),
         steps,
         levels,
         failures,
