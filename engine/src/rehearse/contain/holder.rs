@@ -178,7 +178,7 @@ fn serve(spec: &Spec, new: &Path, places: &mut [Place]) -> Result<()> {
         drop(hold);
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(init), None);
         let at = inside(new, &scratch);
-        umount2(&at, MntFlags::MNT_DETACH).context("unbinding the scratch tree")?;
+        umount2(&at, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW).context("unbinding the scratch tree")?;
         if let Some(m) = made {
             std::fs::remove_dir_all(m)?;
         }

@@ -55,7 +55,8 @@ impl Place {
             return Err(anyhow!("{} was changed", self.at.display()));
         }
         if !gone {
-            umount2(&self.at, MntFlags::MNT_DETACH).map_err(|e| anyhow!("unmounting {}: {e}", self.at.display()))?;
+            umount2(&self.at, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW)
+                .map_err(|e| anyhow!("unmounting {}: {e}", self.at.display()))?;
         }
         match &mut self.kind {
             Kind::Layer { host, dir, generation, overlay } => {
