@@ -293,7 +293,7 @@ async fn commit_loop(
         let (queued, urgent, kill) = {
             let mut q = s.q();
             let urgent = q.want > *s.committed.borrow();
-            (q.pending.len(), urgent, std::mem::take(&mut q.kill_connections))
+            (q.pending.len(), urgent, q.kill_connections)
         };
         if queued == 0 {
             deadline = None;
@@ -309,7 +309,9 @@ async fn commit_loop(
             }
         }
         deadline = None;
+        // Taken only here: a wake-up while lingering loops back first.
         if kill {
+            s.q().kill_connections = false;
             kill_connections(&pool).await;
         }
         let batch: Vec<(i64, String)> = s.q().pending.clone();
