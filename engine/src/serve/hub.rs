@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use tokio::sync::watch;
 
-use super::App;
 use super::feed::{self, Feed, Follow, Frame, RECENT, TAIL};
+use super::{App, list};
 use crate::run::{Entry, Event, RunState};
 use crate::store::{LogTail, Store};
 
@@ -63,6 +63,7 @@ pub fn rows_json(store: &dyn Store) -> crate::error::Result<String> {
 }
 
 async fn poll_list(app: Arc<App>, tx: watch::Sender<Bytes>) {
+    let mut cache = list::Runs::default();
     loop {
         {
             let mut list = app.hub.list.lock().unwrap_or_else(|p| p.into_inner());
@@ -71,10 +72,17 @@ async fn poll_list(app: Arc<App>, tx: watch::Sender<Bytes>) {
                 return;
             }
         }
-        let json = app
-            .store(|s| rows_json(s))
+        let runs = std::mem::take(&mut cache);
+        let (json, runs) = app
+            .store(move |s| {
+                let mut runs = runs;
+                let json = runs.json(s);
+                Ok((json, runs))
+            })
             .await
-            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+            .unwrap_or_else(|e| (Err(e), list::Runs::default()));
+        cache = runs;
+        let json = json.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
         let mut msg = String::new();
         feed::message(&mut msg, Some("runs"), None, &json);
         tx.send_if_modified(|cur| {
