@@ -28,6 +28,8 @@ const READS_AFTER_END: u32 = 8;
 pub struct Hub {
     runs: Mutex<HashMap<String, watch::Sender<Arc<Feed>>>>,
     list: Mutex<Option<watch::Sender<Bytes>>>,
+    /// A followed run's part as last rendered, and the feed it was rendered at.
+    parts: Mutex<HashMap<String, (u64, Arc<str>)>>,
 }
 
 impl Hub {
@@ -41,6 +43,30 @@ impl Hub {
         runs.insert(run.to_string(), tx.clone());
         tokio::spawn(poll_run(app.clone(), run.to_string(), tx));
         rx
+    }
+
+    /// The feed a followed run is at (`None`: no client follows it, or
+    /// nothing was read yet).
+    pub fn generation(app: &App, run: &str) -> Option<u64> {
+        let runs = app.hub.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(run).map(|tx| tx.borrow().generation).filter(|g| *g > 0)
+    }
+
+    /// A run's part rendered at feed `generation`, if it was.
+    pub fn part(app: &App, run: &str, generation: u64) -> Option<Arc<str>> {
+        let parts = app.hub.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.get(run).filter(|(g, _)| *g == generation).map(|(_, html)| html.clone())
+    }
+
+    /// Keep a run's part rendered at (or after) feed `generation`.
+    pub fn keep_part(app: &App, run: &str, generation: u64, html: Arc<str>) {
+        let mut parts = app.hub.parts.lock().unwrap_or_else(|p| p.into_inner());
+        if parts.len() >= 64 && !parts.contains_key(run) {
+            parts.clear();
+        }
+        if parts.get(run).is_none_or(|(g, _)| *g < generation) {
+            parts.insert(run.to_string(), (generation, html));
+        }
     }
 
     /// Follow the runs list: the `runs` message with the rows of `runs --json`.
