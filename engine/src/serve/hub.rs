@@ -2,12 +2,13 @@
 //! people watching an incident cost the store what one does.
 //!
 //! The first client of a run starts a poller that reads the run's new events
-//! ([`Store::events_after`]) and the output of its steps in flight
-//! ([`Store::log`]) every [`App::poll`], and publishes a [`Feed`]: every
-//! event so far, and the tail of each step's output. Clients wait for a new
-//! feed and send what they have not sent yet. The poller stops once the last
-//! client is gone. The runs list has one poller too, publishing the rows of
-//! `runs --json`.
+//! ([`Store::events_follow`]) and the new output of its steps in flight
+//! ([`Store::log_tail`]) every [`App::poll`], and publishes a [`Feed`]: every
+//! event so far, the tail of each step's output, and the read's SSE
+//! messages as one chunk every up-to-date client sends as is. The poller
+//! stops once the last client is gone. The runs list has one poller too,
+//! publishing the rows of `runs --json` ([`super::list`]). A followed run's
+//! page part is kept per feed, rendered once for every browser.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
