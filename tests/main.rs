@@ -27,7 +27,7 @@ mod run_log;
 mod secrets;
 mod serve;
 mod serve_browser;
-mod serve_tail;
+mod serve_reads;
 mod tty;
 mod tty_vars;
 mod warm;

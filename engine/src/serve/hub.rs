@@ -2,12 +2,13 @@
 //! people watching an incident cost the store what one does.
 //!
 //! The first client of a run starts a poller that reads the run's new events
-//! ([`Store::events_after`]) and the output of its steps in flight
-//! ([`Store::log`]) every [`App::poll`], and publishes a [`Feed`]: every
-//! event so far, and the tail of each step's output. Clients wait for a new
-//! feed and send what they have not sent yet. The poller stops once the last
-//! client is gone. The runs list has one poller too, publishing the rows of
-//! `runs --json`.
+//! ([`Store::events_follow`]) and the new output of its steps in flight
+//! ([`Store::log_tail`]) every [`App::poll`], and publishes a [`Feed`]: every
+//! event so far, the tail of each step's output, and the read's SSE
+//! messages as one chunk every up-to-date client sends as is. The poller
+//! stops once the last client is gone. The runs list has one poller too,
+//! publishing the rows of `runs --json` ([`super::list`]). A followed run's
+//! page part is kept per feed, rendered once for every browser.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -15,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use tokio::sync::watch;
 
-use super::App;
 use super::feed::{self, Feed, Follow, Frame, RECENT, TAIL};
+use super::{App, list};
 use crate::run::{Entry, Event, RunState};
 use crate::store::{LogTail, Store};
 
@@ -28,6 +29,8 @@ const READS_AFTER_END: u32 = 8;
 pub struct Hub {
     runs: Mutex<HashMap<String, watch::Sender<Arc<Feed>>>>,
     list: Mutex<Option<watch::Sender<Bytes>>>,
+    /// A followed run's part as last rendered, and the feed it was rendered at.
+    parts: Mutex<HashMap<String, (u64, Arc<str>)>>,
 }
 
 impl Hub {
@@ -41,6 +44,30 @@ impl Hub {
         runs.insert(run.to_string(), tx.clone());
         tokio::spawn(poll_run(app.clone(), run.to_string(), tx));
         rx
+    }
+
+    /// The feed a followed run is at (`None`: no client follows it, or
+    /// nothing was read yet).
+    pub fn generation(app: &App, run: &str) -> Option<u64> {
+        let runs = app.hub.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.get(run).map(|tx| tx.borrow().generation).filter(|g| *g > 0)
+    }
+
+    /// A run's part rendered at feed `generation`, if it was.
+    pub fn part(app: &App, run: &str, generation: u64) -> Option<Arc<str>> {
+        let parts = app.hub.parts.lock().unwrap_or_else(|p| p.into_inner());
+        parts.get(run).filter(|(g, _)| *g == generation).map(|(_, html)| html.clone())
+    }
+
+    /// Keep a run's part rendered at (or after) feed `generation`.
+    pub fn keep_part(app: &App, run: &str, generation: u64, html: Arc<str>) {
+        let mut parts = app.hub.parts.lock().unwrap_or_else(|p| p.into_inner());
+        if parts.len() >= 64 && !parts.contains_key(run) {
+            parts.clear();
+        }
+        if parts.get(run).is_none_or(|(g, _)| *g < generation) {
+            parts.insert(run.to_string(), (generation, html));
+        }
     }
 
     /// Follow the runs list: the `runs` message with the rows of `runs --json`.
@@ -63,6 +90,7 @@ pub fn rows_json(store: &dyn Store) -> crate::error::Result<String> {
 }
 
 async fn poll_list(app: Arc<App>, tx: watch::Sender<Bytes>) {
+    let mut cache = list::Runs::default();
     loop {
         {
             let mut list = app.hub.list.lock().unwrap_or_else(|p| p.into_inner());
@@ -71,10 +99,17 @@ async fn poll_list(app: Arc<App>, tx: watch::Sender<Bytes>) {
                 return;
             }
         }
-        let json = app
-            .store(|s| rows_json(s))
+        let runs = std::mem::take(&mut cache);
+        let (json, runs) = app
+            .store(move |s| {
+                let mut runs = runs;
+                let json = runs.json(s);
+                Ok((json, runs))
+            })
             .await
-            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+            .unwrap_or_else(|e| (Err(e), list::Runs::default()));
+        cache = runs;
+        let json = json.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
         let mut msg = String::new();
         feed::message(&mut msg, Some("runs"), None, &json);
         tx.send_if_modified(|cur| {

@@ -21,6 +21,7 @@ mod dag;
 mod feed;
 mod hub;
 mod ids;
+mod list;
 mod pages;
 mod sse;
 mod view;

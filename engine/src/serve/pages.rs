@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, context};
 
 use super::api::{failed, known_run, not_found_msg};
+use super::hub::Hub;
 use super::view::{self, RunView};
 use super::{App, ids};
 use crate::report::RunRow;
@@ -100,10 +101,26 @@ pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     }
 }
 
+/// A run's part. Every browser following a run fetches it again at each
+/// change: while the run is followed, it is rendered once per feed (the
+/// poller's read that brought the change) and shared.
 pub async fn run_part(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match run_view(&app, &id).await {
-        Ok(v) => render("run_part.html", context! { r => minijinja::value::Serde(&v) }),
-        Err(r) => r,
+    let generation = if ids::valid(&id) { Hub::generation(&app, &id) } else { None };
+    if let Some(html) = generation.and_then(|g| Hub::part(&app, &id, g)) {
+        return Html(html.to_string()).into_response();
+    }
+    let v = match run_view(&app, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match env().get_template("run_part.html").and_then(|t| t.render(context! { r => minijinja::value::Serde(&v) })) {
+        Ok(html) => {
+            if let Some(g) = generation {
+                Hub::keep_part(&app, &id, g, html.as_str().into());
+            }
+            Html(html).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("template run_part.html: {e}\n")).into_response(),
     }
 }
 

@@ -1,14 +1,23 @@
-//! `runbook serve` and a step that logged megabytes: its run page reads and
-//! shows only the log's tail ([`Store::log_tail`]), says it was cut (how
-//! many bytes are not shown, where the whole log is), and the whole log is
-//! still served on its own. With the local store, and with PostgreSQL when
+//! What `runbook serve` reads, and that reading less shows the same.
+//!
+//! A step that logged megabytes: its run page reads and shows only the
+//! log's tail ([`Store::log_tail`]), says it was cut (how many bytes are
+//! not shown, where the whole log is), and the whole log is still served on
+//! its own. With the local store, and with PostgreSQL when
 //! `RUNBOOK_TEST_PG_URL` names a server (`.ci/run` starts one; without it
 //! the PostgreSQL case prints a notice and passes, under `CI=true` it fails).
+//!
+//! The runs list's stream, which reads only what was added to each run,
+//! says what `runs --json` says while runs are played, continued and damaged.
 
+use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
 
 use crate::common::*;
-use crate::serve::{Serve, get_ok};
+use crate::serve::{Serve, get_ok, play, project, runs_json, until};
 
 /// The tail a page shows (`TAIL` of `serve/feed.rs`).
 const TAIL: usize = 64 * 1024;
@@ -90,4 +99,43 @@ fn with_postgresql_a_big_log_shows_its_tail_too() {
     let url = format!("{}/{name}", server.rsplit_once('/').expect("a URL with a database").0);
     the_page_shows_the_tail(&big(), &[("RUNBOOK_STATE", &url)]);
     psql(&server, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+/// The `runs` messages of `/api/events`, as they come, read by a thread
+/// until the stream ends (the server stops).
+fn follow_list(url: String) -> Arc<Mutex<Vec<Value>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    std::thread::spawn(move || {
+        let Ok(r) = ureq::get(&url).call() else { return };
+        for line in BufReader::new(r.into_body().into_reader()).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data: ") {
+                out.lock().unwrap().push(serde_json::from_str::<Value>(data).unwrap());
+            }
+        }
+    });
+    seen
+}
+
+#[test]
+fn the_runs_stream_says_what_runs_says_while_runs_are_played_and_damaged() {
+    let t = project();
+    play(&t, 1);
+    let s = Serve::start(t.path(), &[], &[]);
+    let seen = follow_list(format!("{}/api/events", s.url));
+    until("the first runs message", || (!seen.lock().unwrap().is_empty()).then_some(()));
+    // Another run, the first one continued, then a line of the second damaged.
+    play(&t, 1);
+    play(&t, 1);
+    let runs = runs_json(&t);
+    let last = runs.as_array().unwrap().last().unwrap()["run"].as_str().unwrap().to_string();
+    let journal = t.path().join(".runbook/runs").join(&last).join("journal.jsonl");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    f.write_all(b"{damaged\n").unwrap();
+    let want = runs_json(&t);
+    assert!(want.as_array().unwrap().iter().any(|r| r["status"] == "corrupt"), "{want}");
+    until("the stream to say what runs --json says", || (seen.lock().unwrap().last() == Some(&want)).then_some(()));
+    let api: Value = serde_json::from_str(&get_ok(&format!("{}/api/runs", s.url))).unwrap();
+    assert_eq!(api, want);
 }
