@@ -291,7 +291,7 @@ async fn commit_loop(
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let (queued, urgent, kill) = {
-            let mut q = s.q();
+            let q = s.q();
             let urgent = q.want > *s.committed.borrow();
             (q.pending.len(), urgent, q.kill_connections)
         };
