@@ -120,8 +120,10 @@ pub async fn acquire(
     let key = key(&runbook, &env);
     let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
     // One typed statement, one round trip: try the advisory lock; if we got
-    // it (or take over), bump the row's token and notify its holder; and
-    // read the holder before us (the statement's snapshot: before the bump).
+    // it (or take over), bump the row's token; when taking over, notify the
+    // live holder; and read the holder before us (the statement's snapshot:
+    // before the bump). A holder that lost its connection finds the new
+    // token when it reconnects, and its appends are refused meanwhile.
     let row = client
         .query_typed(
             "WITH l AS MATERIALIZED (SELECT pg_try_advisory_lock($1) AS got),
@@ -130,7 +132,7 @@ pub async fn acquire(
                  SELECT $2, $3, 1, $4 FROM l WHERE l.got OR $6
                  ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
                  RETURNING token),
-             n AS MATERIALIZED (SELECT pg_notify('runbook_lock', $5) FROM up)
+             n AS MATERIALIZED (SELECT pg_notify('runbook_lock', $5) FROM up WHERE $6)
              SELECT l.got,
                     (SELECT holder FROM runbook_locks WHERE runbook = $2 AND env = $3),
                     (SELECT token FROM up),
