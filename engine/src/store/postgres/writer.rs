@@ -290,10 +290,9 @@ async fn commit_loop(
     // When the events nobody waits for are written, if nobody asks first.
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let (queued, urgent, kill) = {
-            let mut q = s.q();
-            let urgent = q.want > *s.committed.borrow();
-            (q.pending.len(), urgent, std::mem::take(&mut q.kill_connections))
+        let (queued, urgent) = {
+            let q = s.q();
+            (q.pending.len(), q.want > *s.committed.borrow())
         };
         if queued == 0 {
             deadline = None;
@@ -309,6 +308,7 @@ async fn commit_loop(
             }
         }
         deadline = None;
+        let kill = std::mem::take(&mut s.q().kill_connections);
         if kill {
             kill_connections(&pool).await;
         }
