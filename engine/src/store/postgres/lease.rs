@@ -63,7 +63,9 @@ pub fn key(runbook: &str, env: &str) -> i64 {
 /// Notifications of a lease connection; `None` once the connection is gone.
 pub type Notes = mpsc::UnboundedReceiver<String>;
 
-async fn open(target: &Target) -> std::result::Result<(Client, Notes), tokio_postgres::Error> {
+/// Connect; `listen`: and listen for take-overs (else the caller sends the
+/// `LISTEN` along with its first statement).
+async fn open(target: &Target, listen: bool) -> std::result::Result<(Client, Notes), tokio_postgres::Error> {
     let (client, mut conn) = target.connect().await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -80,21 +82,26 @@ async fn open(target: &Target) -> std::result::Result<(Client, Notes), tokio_pos
             }
         }
     });
-    client.batch_execute("LISTEN runbook_lock").await?;
+    if listen {
+        client.batch_execute(LISTEN).await?;
+    }
     Ok((client, rx))
 }
+
+const LISTEN: &str = "LISTEN runbook_lock";
 
 pub fn describe(h: &Holder) -> String {
     h.describe()
 }
 
 /// A lease connection opened ahead, while the store opens (and the play
-/// parses and plans): taking the lock then costs one round trip.
+/// parses and plans): taking the lock then costs one round trip (its
+/// `LISTEN` included).
 pub type Spare = tokio::task::JoinHandle<std::result::Result<(Client, Notes), tokio_postgres::Error>>;
 
 pub fn spare(target: &Target, handle: &tokio::runtime::Handle) -> Spare {
     let t = target.clone();
-    handle.spawn(async move { open(&t).await })
+    handle.spawn(async move { open(&t, false).await })
 }
 
 /// Take the lock (or, with `take_over`, take it from a live holder).
@@ -114,39 +121,47 @@ pub async fn acquire(
     };
     let (client, notes) = match ready {
         Some(c) => c,
-        None => open(&target).await.map_err(|e| target.unreachable(&super::chain(&e)))?,
+        None => open(&target, false).await.map_err(|e| target.unreachable(&super::chain(&e)))?,
     };
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
     let key = key(&runbook, &env);
     let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
+    let notice = key.to_string();
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 6] = [
+        (&key, Type::INT8),
+        (&runbook, Type::TEXT),
+        (&env, Type::TEXT),
+        (&holder, Type::TEXT),
+        (&notice, Type::TEXT),
+        (&take_over, Type::BOOL),
+    ];
     // One typed statement, one round trip: try the advisory lock; if we got
-    // it (or take over), bump the row's token and notify its holder; and
-    // read the holder before us (the statement's snapshot: before the bump).
-    let row = client
-        .query_typed(
+    // it (or take over), bump the row's token; when taking over, notify the
+    // live holder; and read the holder before us (the statement's snapshot:
+    // before the bump). A holder that lost its connection finds the new
+    // token when it reconnects, and its appends are refused meanwhile.
+    // The LISTEN goes first, in the same round trip (pipelined): take-overs
+    // are heard from the moment the lock is ours.
+    let (listen, row) = tokio::join!(
+        client.batch_execute(LISTEN),
+        client.query_typed(
             "WITH l AS MATERIALIZED (SELECT pg_try_advisory_lock($1) AS got),
              up AS (
                  INSERT INTO runbook_locks (runbook, env, token, holder)
                  SELECT $2, $3, 1, $4 FROM l WHERE l.got OR $6
                  ON CONFLICT (runbook, env) DO UPDATE SET token = runbook_locks.token + 1, holder = EXCLUDED.holder
                  RETURNING token),
-             n AS MATERIALIZED (SELECT pg_notify('runbook_lock', $5) FROM up)
+             n AS MATERIALIZED (SELECT pg_notify('runbook_lock', $5) FROM up WHERE $6)
              SELECT l.got,
                     (SELECT holder FROM runbook_locks WHERE runbook = $2 AND env = $3),
                     (SELECT token FROM up),
                     (SELECT count(*) FROM n)
              FROM l",
-            &[
-                (&key, Type::INT8),
-                (&runbook, Type::TEXT),
-                (&env, Type::TEXT),
-                (&holder, Type::TEXT),
-                (&key.to_string(), Type::TEXT),
-                (&take_over, Type::BOOL),
-            ],
+            &params,
         )
-        .await
-        .map_err(sql)?;
+    );
+    listen.map_err(sql)?;
+    let row = row.map_err(sql)?;
     let row = row.first().ok_or_else(|| sql_missing(&name))?;
     let got = row.get::<_, bool>(0);
     let previous: Option<Holder> = row.get::<_, Option<String>>(1).and_then(|h| serde_json::from_str(&h).ok());
@@ -202,7 +217,7 @@ async fn watch(
                             d = &mut stop => return finish(None, &shared, d.ok()).await,
                             _ = tokio::time::sleep(RETRY) => {}
                         }
-                        let Ok((c, n)) = open(&target).await else { continue };
+                        let Ok((c, n)) = open(&target, true).await else { continue };
                         client = c;
                         notes = n;
                         advisory = false;

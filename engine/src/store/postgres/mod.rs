@@ -18,6 +18,7 @@
 //! directory.
 
 pub mod connect;
+pub mod fenced;
 pub mod lease;
 pub mod logs;
 pub mod runtime;
@@ -304,7 +305,7 @@ impl Store for PgStore {
             let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
             let (row, prepared) = tokio::join!(
                 c.query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &params),
-                c.prepare_cached(writer::INSERT)
+                c.prepare_cached(fenced::INSERT)
             );
             prepared?;
             Ok((row?.get(0), c))

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
+use super::fenced::{Outcome, fault_kill_connections, insert, kill_connections};
 use super::lease::Shared as LeaseShared;
 use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
@@ -264,19 +265,6 @@ impl Drop for PgWriter {
     }
 }
 
-/// The fenced insert: written only while the lock row has our token.
-pub const INSERT: &str =
-    "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
-     INSERT INTO runbook_events (run, seq, body)
-     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)
-     ON CONFLICT (run, seq) DO NOTHING";
-
-enum Outcome {
-    Committed,
-    Fenced(String),
-    Down(String),
-}
-
 async fn commit_loop(
     pool: deadpool_postgres::Pool,
     conn: deadpool_postgres::Object,
@@ -290,10 +278,9 @@ async fn commit_loop(
     // When the events nobody waits for are written, if nobody asks first.
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        let (queued, urgent, kill) = {
+        let (queued, urgent) = {
             let q = s.q();
-            let urgent = q.want > *s.committed.borrow();
-            (q.pending.len(), urgent, q.kill_connections)
+            (q.pending.len(), q.want > *s.committed.borrow())
         };
         if queued == 0 {
             deadline = None;
@@ -309,9 +296,8 @@ async fn commit_loop(
             }
         }
         deadline = None;
-        // Taken only here: a wake-up while lingering loops back first.
+        let kill = std::mem::take(&mut s.q().kill_connections);
         if kill {
-            s.q().kill_connections = false;
             kill_connections(&pool).await;
         }
         let batch: Vec<(i64, String)> = s.q().pending.clone();
@@ -354,95 +340,5 @@ async fn commit_loop(
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
-    }
-}
-
-/// `RUNBOOK_FAULT=pg-kill-connections-after-end:STEP` (debug builds, as
-/// the engine's other faults): the database connections are killed right
-/// after STEP's end is queued, before it and the next start are written.
-#[cfg(debug_assertions)]
-fn fault_kill_connections(step: &str) -> bool {
-    std::env::var("RUNBOOK_FAULT").is_ok_and(|v| v.strip_prefix("pg-kill-connections-after-end:") == Some(step))
-}
-
-#[cfg(not(debug_assertions))]
-fn fault_kill_connections(_: &str) -> bool {
-    false
-}
-
-/// Fault injection (`RUNBOOK_FAULT=pg-kill-connections-after-end:STEP`):
-/// every connection to the run's database but one is killed by the server,
-/// then that one, as when the database drops them all.
-async fn kill_connections(pool: &deadpool_postgres::Pool) {
-    let Ok(c) = pool.get().await else { return };
-    let _ = c
-        .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-        )
-        .await;
-    let _ = c.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())").await;
-}
-
-async fn insert(
-    pool: &deadpool_postgres::Pool,
-    conn: &mut Option<deadpool_postgres::Object>,
-    lease: &LeaseShared,
-    run: &str,
-    batch: &[(i64, String)],
-) -> Outcome {
-    let client = match conn.take().filter(|c| !c.is_closed()) {
-        Some(c) => c,
-        None => match pool.get().await {
-            Ok(c) => c,
-            Err(e) => return Outcome::Down(e.to_string()),
-        },
-    };
-    let out = insert_on(&client, lease, run, batch).await;
-    if !matches!(out, Outcome::Down(_)) {
-        *conn = Some(client);
-    }
-    out
-}
-
-async fn insert_on(
-    client: &deadpool_postgres::Object,
-    lease: &LeaseShared,
-    run: &str,
-    batch: &[(i64, String)],
-) -> Outcome {
-    let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
-    let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
-    let stmt = match client.prepare_cached(INSERT).await {
-        Ok(s) => s,
-        Err(e) => return Outcome::Down(e.to_string()),
-    };
-    let n = match client.execute(&stmt, &[&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies]).await {
-        Ok(n) => n,
-        Err(e) => return Outcome::Down(e.to_string()),
-    };
-    if n as usize == batch.len() {
-        return Outcome::Committed;
-    }
-    // Fewer rows: either the token is not ours any more, or some were
-    // committed by an attempt whose answer was lost (the conflict).
-    match client
-        .query_opt(
-            "SELECT token, holder FROM runbook_locks WHERE runbook = $1 AND env = $2",
-            &[&lease.runbook, &lease.env],
-        )
-        .await
-    {
-        Ok(Some(r)) if r.get::<_, i64>(0) == lease.token => Outcome::Committed,
-        Ok(r) => {
-            let who = r
-                .and_then(|r| serde_json::from_str::<crate::store::Holder>(r.get::<_, &str>(1)).ok())
-                .map_or_else(|| "another engine".to_string(), |h| super::lease::describe(&h));
-            Outcome::Fenced(format!(
-                "the store refused this session's events: the lock of {}@{} was taken over by {who}; this engine starts no more steps",
-                lease.runbook, lease.env
-            ))
-        }
-        Err(e) => Outcome::Down(e.to_string()),
     }
 }
