@@ -216,6 +216,32 @@ fn a_recorded_play_replays_without_the_tools_and_masks_secrets() {
 }
 
 #[test]
+fn the_engine_binary_alone_records_what_the_small_shim_records() {
+    // `runbook-record-shim` next to `runbook` is the recording shim; an
+    // engine installed without it is its own shim, with the same fixture.
+    let alone = tempfile::tempdir().unwrap();
+    let engine = alone.path().join("runbook");
+    std::fs::copy(bin(), &engine).unwrap();
+    assert!(bin().with_file_name("runbook-record-shim").is_file(), "cargo builds the small shim beside the engine");
+    let mut fixtures = Vec::new();
+    for shim in [None, Some(&engine)] {
+        let mut t = Test::new().runbook("rec", RECORDED);
+        let path = fake_tools(t.path());
+        t = t.env("PATH", &path);
+        if let Some(e) = shim {
+            t = t.env("RUNBOOK_SHIM_EXE", &e.display().to_string());
+        }
+        let f = t
+            .args(["play", "rec", "--yes", "--set", "token=t0k-abc", "--record-fixture", "live"])
+            .stdout_has("recorded scenario `live` in fixtures/rec.toml (3 calls, outcome passed)")
+            .run();
+        fixtures.push(std::fs::read_to_string(f.path().join("fixtures/rec.toml")).unwrap());
+    }
+    assert!(fixtures[0].contains(r#"cmd = "kubectl --token * get pods""#), "{}", fixtures[0]);
+    assert_eq!(fixtures[0], fixtures[1]);
+}
+
+#[test]
 fn query_answers_are_recorded_and_replayed() {
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = hits.clone();

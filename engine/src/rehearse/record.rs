@@ -3,7 +3,8 @@
 //! scenario NAME, so that it replays under `check` without the tools.
 //!
 //! Each program of `[rehearse] stub` gets a shim first on `PATH` (the
-//! `runbook` binary under the program's name, as in a rehearsal) that runs
+//! small `runbook-record-shim` binary under the program's name, or the
+//! `runbook` binary where that is not installed) that runs
 //! the real program found on the original `PATH`, passes its output
 //! through as it comes, and logs the call: argv, stdout, stderr, exit. At
 //! the end the calls become `[[scenario.stub]]`s (a call made again with
@@ -74,7 +75,7 @@ impl Recording {
         let dir = tempfile::Builder::new().prefix("runbook-record-").tempdir()?;
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin)?;
-        let exe = super::sandbox::shim_exe()?;
+        let exe = shim_exe()?;
         for s in &config.stubs {
             let name = match StubKind::of(s) {
                 StubKind::Program(p) => p.to_string(),
@@ -197,6 +198,14 @@ fn glob_masking(cmd: &str, secrets: &[String]) -> String {
         t = t.replace(s.as_str(), "\u{0}");
     }
     t.split('\u{0}').map(escape_glob).collect::<Vec<_>>().join("*")
+}
+
+/// The recording shim: `runbook-record-shim` next to the engine's binary
+/// (quick to start: it runs once per call), else the engine's binary itself.
+fn shim_exe() -> anyhow::Result<PathBuf> {
+    let exe = super::sandbox::shim_exe()?;
+    let small = exe.with_file_name("runbook-record-shim");
+    Ok(if small.is_file() { small } else { exe })
 }
 
 /// The shim side: run the real `name`, pass its output through, log the
