@@ -199,6 +199,29 @@ pub struct RunStart {
     pub plan: Vec<Planned>,
 }
 
+#[cfg(test)]
+impl RunStart {
+    /// The start of run `run` of runbook `runbook` (`<runbook>.md`), env
+    /// `local`, no vars, no plan: what unit tests of the fold and the stores need.
+    pub fn example(run: &str, runbook: &str) -> RunStart {
+        RunStart {
+            v: FORMAT,
+            run: run.into(),
+            runbook: runbook.into(),
+            path: format!("{runbook}.md"),
+            hash: "h".into(),
+            env: "local".into(),
+            vars: BTreeMap::new(),
+            operator: "u@h".into(),
+            pid: 1,
+            mode: Mode::default(),
+            answering: Answering::Yes,
+            step_mode: false,
+            plan: Vec::new(),
+        }
+    }
+}
+
 /// A step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Planned {

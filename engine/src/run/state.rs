@@ -410,21 +410,7 @@ mod tests {
     }
 
     fn start() -> Event {
-        Event::RunStart(RunStart {
-            v: FORMAT,
-            run: "r".into(),
-            runbook: "a".into(),
-            path: "a.md".into(),
-            hash: "h".into(),
-            env: "local".into(),
-            vars: BTreeMap::new(),
-            operator: "u@h".into(),
-            pid: 1,
-            mode: Mode::default(),
-            answering: Answering::Yes,
-            step_mode: false,
-            plan: Vec::new(),
-        })
+        Event::RunStart(RunStart::example("r", "a"))
     }
 
     fn step_start(id: &str) -> Event {

@@ -31,21 +31,7 @@ fn entries(events: Vec<Event>) -> Vec<Entry> {
 }
 
 pub(super) fn start_event() -> Event {
-    Event::RunStart(RunStart {
-        v: FORMAT,
-        run: "r".into(),
-        runbook: "r".into(),
-        path: "r.md".into(),
-        hash: "h".into(),
-        env: "local".into(),
-        vars: Default::default(),
-        operator: "u@h".into(),
-        pid: 1,
-        mode: Mode::default(),
-        answering: Answering::Yes,
-        step_mode: false,
-        plan: Vec::new(),
-    })
+    Event::RunStart(RunStart::example("r", "r"))
 }
 
 pub(super) fn session(kind: SessionKind) -> Event {

@@ -373,26 +373,7 @@ mod tests {
     }
 
     fn first(id: &str) -> Entry {
-        use crate::run::event::{Answering, FORMAT, Mode, RunStart};
-        Entry {
-            seq: 1,
-            at: String::new(),
-            event: Event::RunStart(RunStart {
-                v: FORMAT,
-                run: id.to_string(),
-                runbook: "a".into(),
-                path: "a.md".into(),
-                hash: "h".into(),
-                env: "local".into(),
-                vars: Default::default(),
-                operator: "u@h".into(),
-                pid: 1,
-                mode: Mode::default(),
-                answering: Answering::Yes,
-                step_mode: false,
-                plan: Vec::new(),
-            }),
-        }
+        Entry { seq: 1, at: String::new(), event: Event::RunStart(crate::run::event::RunStart::example(id, "a")) }
     }
 
     #[test]
