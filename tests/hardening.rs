@@ -181,8 +181,8 @@ fn check_warns_about_a_secret_given_with_set_in_docs_and_ci() {
 
 #[test]
 fn yaml_nested_to_the_parsers_limit_is_a_finding_of_check_not_an_abort() {
-    // Found by the fuzz harness: check's worker threads had 2 MiB stacks,
-    // which serde-saphyr's recursion (limit 256) overflowed in a debug build.
+    // check's worker threads need room for serde-saphyr's recursion (limit
+    // 256) in a debug build: a 2 MiB stack overflows.
     let n = 5000;
     let md =
         format!("---\nvars:\n  v: {}x{}\n---\n# T\n\n```bash {{#a}}\necho hi\n```\n", "{a: ".repeat(n), "}".repeat(n));
@@ -193,8 +193,8 @@ fn yaml_nested_to_the_parsers_limit_is_a_finding_of_check_not_an_abort() {
 
 #[test]
 fn a_program_stubbed_twice_is_one_shim() {
-    // Found by the fuzz harness: `stub = ["kubectl", "kubectl"]` failed every
-    // rehearsal with "cannot create the shim: File exists" (exit 2, no line).
+    // `stub = ["kubectl", "kubectl"]` must not fail every rehearsal with
+    // "cannot create the shim: File exists" (exit 2, no line).
     let config = CONFIG.replace("stub = [\"kubectl\", \"helm\", \"curl\"]", "stub = [\"kubectl\", \"kubectl\"]");
     let md = "# R\n\n```bash {#a read}\nkubectl get pods\n```\n";
     let fixture =
@@ -253,8 +253,8 @@ fn the_state_directory_made_by_check_is_the_operators_alone_too() {
 
 #[test]
 fn a_runbook_over_16_mib_is_refused_at_line_1() {
-    // Found by the fuzz harness: `show` of a 300 MB runbook died for want of
-    // memory (1 GiB of address space). Every command refuses it the same way,
+    // A 300 MB runbook would not fit in 1 GiB of address space. Every
+    // command refuses one over 16 MiB the same way,
     // `check` included (invalid input).
     let md = format!("# Big\n\n```bash {{#a}}\n{}```\n", "echo x\n".repeat((16 << 20) / 7 + 1));
     let t = Test::new().runbook("big", &md);
@@ -270,10 +270,9 @@ fn a_runbook_over_16_mib_is_refused_at_line_1() {
 
 #[test]
 fn a_timeout_that_passes_during_the_quiet_start_is_a_timeout_not_a_panic() {
-    // Found by the fuzz harness (its reproducer, tests/data/fuzz-timeout-1ms):
-    // `timeout=1ms` passed before the step's output was watched, and the
-    // finished deadline was polled again ("`async fn` resumed after
-    // completion") in check's rehearsal, three times out of three.
+    // The fuzz reproducer tests/data/fuzz-timeout-1ms: `timeout=1ms` passes
+    // before the step's output is watched, and the finished deadline must
+    // not be polled again ("`async fn` resumed after completion").
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-timeout-1ms");
     let t = Test::new()
         .config(&std::fs::read_to_string(src.join("runbook.toml")).unwrap())

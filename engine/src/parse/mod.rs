@@ -798,8 +798,8 @@ mod tests {
 
     #[test]
     fn files_over_the_bound_are_refused_at_line_1() {
-        // Found by the fuzz harness: `show` of a 300 MB runbook died for
-        // want of memory (1 GiB address space).
+        // A file over the bound is refused before it is read whole: a 300 MB
+        // runbook would not fit in 1 GiB of address space.
         let big = format!("```bash {{#a}}\n{}```\n", "echo x\n".repeat(MAX_FILE / 7 + 1));
         let e = parse_bytes(Path::new("big.md"), big.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("big.md:1") && e.contains("at most 16 MiB"), "{e}");

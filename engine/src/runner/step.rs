@@ -259,7 +259,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     // A quiet start: the pipes are not watched during the step's first
     // moments (see QUIET). Their contents wait in the pipe meanwhile.
     // A deadline passed already must not be polled again (a completed
-    // future panics: found by the fuzz harness with `timeout=1ms`).
+    // future panics, as with `timeout=1ms`).
     let mut expired = false;
     tokio::select! {
         biased;

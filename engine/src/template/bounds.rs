@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_unclosed_string_ending_in_a_backslash_is_no_panic() {
-        // Found by the fuzz harness: the escape skipped past the end.
+        // A backslash at the very end must not step past it.
         for t in ["{{ '\\", "{{ \"ab\\", "x {% '\\", "{{ '\\ }} {{ '"] {
             assert!(check(t, false).is_ok(), "{t:?}");
         }
