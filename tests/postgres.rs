@@ -419,6 +419,7 @@ fn runs_prune_removes_old_runs_from_both_stores() {
     let shared = Checkout::new(&db.url, &[("a", md)]);
     prune(&shared, &|| db.sql("SELECT count(*) FROM runbook_runs").parse().unwrap());
     assert_eq!(db.sql("SELECT count(DISTINCT run) FROM runbook_events"), "1", "events go with their run");
+    assert_eq!(db.sql("SELECT count(DISTINCT run) FROM runbook_logs"), "1", "logs go with their run");
 }
 
 #[test]
@@ -428,11 +429,37 @@ fn a_database_schema_newer_than_the_binary_is_refused() {
     let c = Checkout::new(&db.url, &[]);
     let o = c.run(&["runs"]);
     assert_eq!(code(&o), 0, "migrations applied on first use: {}", text(&o));
-    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "1");
+    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "2");
     db.sql("INSERT INTO runbook_schema (version) VALUES (999)");
     let o = c.run(&["runs"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("schema version 999") && text(&o).contains("upgrade runbook"), "{}", text(&o));
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_its_runs_still_prune_with_their_events_and_logs() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "v1");
+    db.sql(include_str!("../engine/src/store/postgres/migrations/001_runs.sql"));
+    db.sql(
+        "CREATE TABLE runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now());
+         INSERT INTO runbook_schema (version) VALUES (1)",
+    );
+    let keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'";
+    assert_eq!(db.sql(keys), "2", "version 1 has the run keys");
+    let c = Checkout::new(&db.url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    for _ in 0..2 {
+        let o = c.run(&["play", "a", "--fresh"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
+    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "2");
+    assert_eq!(db.sql(keys), "0", "version 2 deletes events and logs with their run itself");
+    let o = c.run(&["runs", "--prune", "--keep", "1"]);
+    assert!(text(&o).contains("removed 1 run(s)"), "{}", text(&o));
+    let orphans = "SELECT (SELECT count(*) FROM runbook_events e WHERE NOT EXISTS (SELECT 1 FROM runbook_runs r WHERE r.id = e.run))
+                        + (SELECT count(*) FROM runbook_logs l WHERE NOT EXISTS (SELECT 1 FROM runbook_runs r WHERE r.id = l.run))";
+    assert_eq!(db.sql(orphans), "0", "nothing of the pruned run is left");
+    assert_eq!(db.sql("SELECT count(DISTINCT run) FROM runbook_logs"), "1", "the kept run keeps its log");
 }
 
 /// A cluster of one test's own, for the tests that stop or restart it.

@@ -192,24 +192,50 @@ pub fn play(
     let recorder = record::Recorder::new(p.state, writer, sink.clone(), env.clock);
     // Group commit of the journal: its events are flushed when the loop goes idle.
     let idle = recorder.idle_hook();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .on_thread_park(move || {
-            if let Some(k) = &idle {
-                k();
-            }
-        })
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
-    let run = || {
-        rt.block_on(session_loop(rb, dag, env, opts, p.first, p.kind, p.operator, p.env_name, p.notes, &recorder, tty))
+    // The store's runtime if it lends one (store::lent), else one of our own.
+    let runtime = match env.store.lend() {
+        Some(lent) => {
+            lent.on_idle(idle);
+            Runtime::Lent(lent)
+        }
+        None => Runtime::Own(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(move || {
+                    if let Some(k) = &idle {
+                        k();
+                    }
+                })
+                .build()
+                .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?,
+        ),
     };
-    let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(o) => o,
+    let run = || {
+        let play = session_loop(rb, dag, env, opts, p.first, p.kind, p.operator, p.env_name, p.notes, &recorder, tty);
+        match &runtime {
+            Runtime::Lent(l) => l.block_on(play),
+            Runtime::Own(rt) => rt.block_on(play),
+        }
+    };
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    // Given back before anything below waits for the store.
+    drop(runtime);
+    let outcome = match ended {
+        Ok(o) => {
+            recorder.close();
+            recorder.sink.emit(PlayEvent::Finished(Box::new(o.clone())));
+            o
+        }
         Err(panic) => crashed(rb, env, &recorder, &panic),
     };
     drop(p.lease);
     Ok(outcome)
+}
+
+/// What a play's loop runs on.
+enum Runtime {
+    Lent(crate::store::lent::Lent),
+    Own(tokio::runtime::Runtime),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -283,18 +309,13 @@ async fn session_loop(
     let message = end.message.as_deref().map(|m| l.x.redact(m));
     tracing::info!(status = end.status.name(), "play ended");
     l.record(crate::run::Event::RunEnd(crate::run::event::RunEnd { message, ..end }));
-    if let Err(e) = recorder.sync() {
+    if let Err(e) = recorder.synced().await {
         tracing::error!("{e}");
         l.note(None, format!("the journal may not be complete: {e}"));
     }
     drop(l);
-    let outcome = {
-        let st = recorder.state();
-        outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run))
-    };
-    recorder.close();
-    recorder.sink.emit(PlayEvent::Finished(Box::new(outcome.clone())));
-    outcome
+    let st = recorder.state();
+    outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run))
 }
 
 /// What a resumed session starts from, in one note.

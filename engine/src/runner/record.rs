@@ -110,6 +110,12 @@ impl Recorder {
         self.lock().writer.sync()
     }
 
+    /// [`Recorder::sync`], waited for on the play's runtime (which may be
+    /// the store's own, see [`crate::store::lent`]).
+    pub fn synced(&self) -> Durable {
+        self.lock().writer.synced()
+    }
+
     pub fn logs(&self) -> LogSender {
         self.lock().writer.logs()
     }

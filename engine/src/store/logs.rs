@@ -52,6 +52,8 @@ pub trait Chunks: Send {
     /// Nothing more is waiting now: a store that gathers chunks (one
     /// statement for many) writes them.
     fn flush(&mut self) {}
+    /// Called once on the writer thread, before the first chunk.
+    fn begin(&mut self) {}
 }
 
 /// The writer thread of one play. Dropping it writes what was sent and
@@ -133,6 +135,7 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
 }
 
 fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>) {
+    chunks.begin();
     for m in batches(&rx) {
         match m {
             Msg::Chunk { step, data, last } => chunks.write(&step, &data, last),

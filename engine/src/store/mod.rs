@@ -9,6 +9,7 @@
 //! only once its `step-start` is [`Writer::durable`]. Step output goes to the
 //! store's log writer ([`logs`]) in chunks, off the step's path.
 
+pub mod lent;
 pub mod local;
 pub mod logs;
 pub mod postgres;
@@ -189,6 +190,12 @@ pub trait Store: Send + Sync {
     /// A directory of this machine for the run's own files (the engine's
     /// log), where the store has one.
     fn local_dir(&self, run: &str) -> Option<PathBuf>;
+
+    /// The store's own runtime, for a play to run on ([`lent`]); `None`: the
+    /// play builds its own.
+    fn lend(&self) -> Option<lent::Lent> {
+        None
+    }
 }
 
 /// The lock of a runbook@env, held until dropped.
@@ -216,6 +223,12 @@ pub trait Writer: Send {
     fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>>;
     /// Wait until everything appended is durable (the end of a play).
     fn sync(&mut self) -> Result<()>;
+    /// [`Writer::sync`] as a future, for the end of a play on its own
+    /// runtime (a writer whose work runs there cannot be waited for by
+    /// blocking it).
+    fn synced(&mut self) -> Durable {
+        Box::pin(std::future::ready(self.sync()))
+    }
 }
 
 /// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.

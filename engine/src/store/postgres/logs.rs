@@ -7,21 +7,29 @@
 //! are the record). The chunks handed over together (the writer takes what
 //! came while it rested: the output of a burst of quick steps) are written
 //! in one statement.
+//!
+//! The chunks are written from the log writer's own thread, on a connection
+//! and a small runtime of its own: never through the store's runtime, which
+//! a play may be running on ([`crate::store::lent`]) and may be waiting for
+//! this thread (a step's output waits when the writer is behind).
 
 use std::collections::HashMap;
 
+use super::connect::Target;
 use crate::store::logs::Chunks;
 
 /// The most output of one step kept per session.
 pub const LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct PgChunks {
-    pub handle: tokio::runtime::Handle,
-    pub pool: deadpool_postgres::Pool,
-    pub run: String,
-    pub limit: usize,
+    target: Target,
+    /// Drives this thread's connection while a statement is waited for.
+    rt: Option<tokio::runtime::Runtime>,
+    conn: Option<(tokio_postgres::Client, tokio_postgres::Statement)>,
+    run: String,
+    limit: usize,
     /// Bytes stored per step in this session.
-    pub sizes: HashMap<String, usize>,
+    sizes: HashMap<String, usize>,
     /// Chunks not written yet: `(step, data)`, in order.
     held: Vec<(String, Vec<u8>)>,
     held_bytes: usize,
@@ -31,9 +39,37 @@ pub struct PgChunks {
 const HOLD: usize = 1024 * 1024;
 
 impl PgChunks {
-    pub fn new(handle: tokio::runtime::Handle, pool: deadpool_postgres::Pool, run: &str) -> PgChunks {
+    pub fn new(target: Target, run: &str) -> PgChunks {
         let limit = std::env::var("RUNBOOK_PG_LOG_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(LIMIT);
-        PgChunks { handle, pool, run: run.to_string(), limit, sizes: HashMap::new(), held: Vec::new(), held_bytes: 0 }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+        PgChunks {
+            target,
+            rt,
+            conn: None,
+            run: run.to_string(),
+            limit,
+            sizes: HashMap::new(),
+            held: Vec::new(),
+            held_bytes: 0,
+        }
+    }
+
+    /// This thread's connection, opened (and the insert prepared) if need be.
+    fn connect(&mut self) -> Result<(), String> {
+        if self.conn.as_ref().is_some_and(|(c, _)| !c.is_closed()) {
+            return Ok(());
+        }
+        self.conn = None;
+        let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
+        let t = &self.target;
+        self.conn = Some(rt.block_on(async {
+            let (client, conn) = t.connect().await.map_err(|e| super::chain(&e))?;
+            tokio::spawn(conn);
+            let (_, stmt) = tokio::join!(client.batch_execute(super::fenced::GENERIC_PLANS), client.prepare(INSERT));
+            let stmt = stmt.map_err(|e| super::chain(&e))?;
+            Ok::<_, String>((client, stmt))
+        })?);
+        Ok(())
     }
 }
 
@@ -75,19 +111,26 @@ impl Chunks for PgChunks {
         }
     }
 
+    /// Connected before the first chunk comes: the play does not wait for
+    /// it at its end.
+    fn begin(&mut self) {
+        if let Err(e) = self.connect() {
+            tracing::warn!("step logs of run {}: cannot connect yet: {e}", self.run);
+        }
+    }
+
     fn flush(&mut self) {
         if self.held.is_empty() {
             return;
         }
         let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
         self.held_bytes = 0;
-        let (pool, run) = (self.pool.clone(), self.run.clone());
-        let r = super::runtime::call(&self.handle, async move {
-            let c = pool.get().await.map_err(|e| e.to_string())?;
-            let stmt = c.prepare_cached(INSERT).await.map_err(|e| e.to_string())?;
-            c.execute(&stmt, &[&run, &steps, &data]).await.map_err(|e| e.to_string())
+        let r = self.connect().and_then(|()| {
+            let (Some(rt), Some((client, stmt))) = (&self.rt, &self.conn) else { return Ok(0) };
+            rt.block_on(client.execute(stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e))
         });
-        if let Ok(Err(e)) = r {
+        if let Err(e) = r {
+            self.conn = None;
             tracing::warn!("step logs of run {} not stored: {e}", self.run);
         }
     }

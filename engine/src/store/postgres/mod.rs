@@ -301,16 +301,16 @@ impl Store for PgStore {
         // The writer's own connection, kept: a batch never waits for one.
         let r = run.to_string();
         let (last, conn): (i64, deadpool_postgres::Object) = self.q(move |c| async move {
-            // Its insert prepared meanwhile (pipelined): the first start waits for one round trip.
+            // Made ready for its inserts meanwhile (pipelined): the first start waits for one round trip.
             let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
-            let (row, prepared) = tokio::join!(
+            let (row, ready) = tokio::join!(
                 c.query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &params),
-                c.prepare_cached(fenced::INSERT)
+                fenced::ready(&c)
             );
-            prepared?;
+            ready?;
             Ok((row?.get(0), c))
         })?;
-        let chunks = logs::PgChunks::new(self.rt.handle().clone(), self.pool.clone(), run);
+        let chunks = logs::PgChunks::new(self.target.clone(), run);
         let logs =
             Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);
@@ -372,7 +372,15 @@ impl Store for PgStore {
         let ids = self.runs()?;
         let doomed: Vec<String> = super::prunable(&ids, p).into_iter().filter(|id| !playing.contains(id)).collect();
         let d = doomed.clone();
-        self.q(move |c| async move { c.execute("DELETE FROM runbook_runs WHERE id = ANY($1)", &[&d]).await })?;
+        self.q(move |c| async move {
+            c.execute(
+                "WITH e AS (DELETE FROM runbook_events WHERE run = ANY($1)),
+                      l AS (DELETE FROM runbook_logs WHERE run = ANY($1))
+                 DELETE FROM runbook_runs WHERE id = ANY($1)",
+                &[&d],
+            )
+            .await
+        })?;
         Ok(doomed)
     }
 
@@ -387,5 +395,9 @@ impl Store for PgStore {
     fn local_dir(&self, run: &str) -> Option<PathBuf> {
         let dir = self.local.join("runs").join(run);
         super::local::make_dir(&dir).ok().map(|_| dir)
+    }
+
+    fn lend(&self) -> Option<super::lent::Lent> {
+        self.rt.lend()
     }
 }

@@ -54,6 +54,9 @@ struct Queue {
     /// The last seq someone waits for (a start, a stop, the end of a play):
     /// written at once, not after lingering.
     want: u64,
+    /// The commit loop knows events are pending (it lingers or writes):
+    /// the play going idle need not tell it again.
+    noticed: bool,
     /// Fault injection: the database connections are killed before the
     /// next batch is written.
     kill_connections: bool,
@@ -128,6 +131,7 @@ impl PgWriter {
                 outage: None,
                 spooled: false,
                 want: 0,
+                noticed: false,
                 kill_connections: false,
             }),
             wake: Notify::new(),
@@ -233,7 +237,10 @@ impl Writer for PgWriter {
     fn idle(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
         let s = self.shared.clone();
         Some(Box::new(move || {
-            if !s.q().pending.is_empty() {
+            let mut q = s.q();
+            if !q.pending.is_empty() && !q.noticed {
+                q.noticed = true;
+                drop(q);
                 s.wake.notify_one();
             }
         }))
@@ -241,7 +248,14 @@ impl Writer for PgWriter {
 
     fn sync(&mut self) -> Result<()> {
         let target = self.urge();
+        if *self.shared.committed.borrow() >= target {
+            return Ok(());
+        }
         super::runtime::call(&self.handle, self.waiter(target))?
+    }
+
+    fn synced(&mut self) -> Durable {
+        self.durable()
     }
 }
 
@@ -279,7 +293,8 @@ async fn commit_loop(
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let (queued, urgent) = {
-            let q = s.q();
+            let mut q = s.q();
+            q.noticed = !q.pending.is_empty();
             (q.pending.len(), q.want > *s.committed.borrow())
         };
         if queued == 0 {
