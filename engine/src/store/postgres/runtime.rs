@@ -105,3 +105,27 @@ impl Drop for Rt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocking_call_from_the_thread_it_is_lent_to_is_refused_not_left_waiting_for_itself() {
+        let rt = Rt::start().unwrap();
+        let lent = rt.lend().expect("the store's thread lends its runtime");
+        let handle = rt.handle().clone();
+        let (inside, spawned) = lent.block_on(async move {
+            let inside = call(&handle, async { 1 });
+            // Work spawned on it runs on the play's thread meanwhile.
+            let spawned = handle.spawn(async { 2 }).await.unwrap();
+            (inside.is_err(), spawned)
+        });
+        assert!(inside, "refused while lent");
+        assert_eq!(spawned, 2);
+        drop(lent);
+        assert_eq!(rt.call(async { 3 }).unwrap(), 3, "given back, the store's thread drives it again");
+        let again = rt.lend().expect("lent again");
+        assert_eq!(again.block_on(async { 4 }), 4);
+    }
+}
