@@ -462,6 +462,42 @@ fn a_version_1_database_is_migrated_and_its_runs_still_prune_with_their_events_a
     assert_eq!(db.sql("SELECT count(DISTINCT run) FROM runbook_logs"), "1", "the kept run keeps its log");
 }
 
+#[test]
+fn a_batch_written_again_after_its_answer_was_lost_keeps_what_the_first_attempt_wrote() {
+    use runbook::run::event::Note;
+    use runbook::run::{Entry, Event};
+    use runbook::store::Store;
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "again");
+    let local = tempfile::tempdir().unwrap();
+    let store = runbook::store::postgres::PgStore::open(&db.url, local.path().to_path_buf()).unwrap();
+    let lease = store.lock("a", "local", &runbook::store::Holder::me()).unwrap();
+    let note = |seq: u64, text: &str| Entry {
+        seq,
+        at: String::new(),
+        event: Event::Note(Note { step: None, text: text.into() }),
+    };
+    let start = |run: &str| -> Entry {
+        serde_json::from_value(serde_json::json!({"seq": 1, "event": "run-start", "run": run, "runbook": "a",
+            "path": "a.md", "hash": "h", "env": "local", "operator": "u@h"}))
+        .unwrap()
+    };
+    let run = store.create("20261202T000000Z-a-local", &mut |id| start(id)).unwrap();
+    let mut writer = store.writer(&run, lease.as_ref(), true).unwrap();
+    writer.append(&note(2, "two")).unwrap();
+    writer.sync().unwrap();
+    // The first attempt of the next batch wrote its first event; its answer never came.
+    let first = serde_json::to_string(&note(3, "three, first attempt")).unwrap();
+    db.sql(&format!("INSERT INTO runbook_events (run, seq, body) VALUES ('{run}', 3, '{first}')"));
+    writer.append(&note(3, "three")).unwrap();
+    writer.append(&note(4, "four")).unwrap();
+    writer.sync().expect("the batch is written again, not refused");
+    let rows = db.sql(&format!("SELECT string_agg(seq || ' ' || coalesce(body::json->>'text', body::json->>'event'), ', ' ORDER BY seq) FROM runbook_events WHERE run = '{run}'"));
+    assert_eq!(rows, "1 run-start, 2 two, 3 three, first attempt, 4 four");
+    writer.append(&note(5, "five")).unwrap();
+    writer.sync().expect("the writer goes on");
+}
+
 /// A cluster of one test's own, for the tests that stop or restart it.
 struct Cluster {
     dir: String,

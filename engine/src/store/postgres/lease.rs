@@ -261,15 +261,18 @@ async fn check(client: &Client, shared: &Shared) -> Option<String> {
 /// named), and the advisory lock is let go before the lease's drop returns.
 async fn finish(client: Option<&Client>, shared: &Shared, done: Option<oneshot::Sender<()>>) {
     if let Some(c) = client {
-        let _ = c
-            .execute(
+        // Both sent at once (one round trip), in this order. Let go now, not
+        // when the server notices the connection closed: a play started
+        // right after this one ends is not refused.
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] =
+            [(&shared.runbook, Type::TEXT), (&shared.env, Type::TEXT), (&shared.token, Type::INT8)];
+        let _ = tokio::join!(
+            c.execute_typed(
                 "UPDATE runbook_locks SET holder = '' WHERE runbook = $1 AND env = $2 AND token = $3",
-                &[&shared.runbook, &shared.env, &shared.token],
-            )
-            .await;
-        // Let go now, not when the server notices the connection closed: a
-        // play started right after this one ends is not refused.
-        let _ = c.batch_execute("SELECT pg_advisory_unlock_all()").await;
+                &params
+            ),
+            c.batch_execute("SELECT pg_advisory_unlock_all()")
+        );
     }
     if let Some(d) = done {
         let _ = d.send(());
