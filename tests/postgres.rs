@@ -498,6 +498,40 @@ fn a_batch_written_again_after_its_answer_was_lost_keeps_what_the_first_attempt_
     writer.sync().expect("the writer goes on");
 }
 
+#[test]
+fn a_step_printing_more_than_the_log_writer_holds_neither_stalls_the_play_nor_passes_the_limit() {
+    // 8 MB of output: more than the log writer's channel holds (64 chunks of
+    // 64 KiB), so the step's output waits for the log writer while the play
+    // runs on the store's runtime; more than the store keeps of it (2 MB here).
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "bigout");
+    let md = "# Big\n\n```bash {#big}\nhead -c 8000000 /dev/zero | tr '\\0' x | fold -w 99\n```\n\n```bash {#after}\necho after\n```\n";
+    let c = Checkout::new(&db.url, &[("big", md)]);
+    struct Reap(Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut cmd = c.cmd(&["play", "big", "--yes"]);
+    cmd.env("RUNBOOK_PG_LOG_LIMIT", "2000000").stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut play = Reap(cmd.spawn().unwrap());
+    let mut status = None;
+    wait_for("the play to end", || {
+        status = play.0.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(status.unwrap().success(), "the play passes");
+    let stored: usize = db.sql("SELECT sum(length(data)) FROM runbook_logs WHERE step = 'big'").parse().unwrap();
+    assert!((2_000_000..2_000_200).contains(&stored), "the store keeps the limit and says where it cut: {stored}");
+    let cut = db.sql(
+        "SELECT count(*) FROM runbook_logs WHERE step = 'big' AND position('is not kept in the store' in convert_from(data, 'UTF8')) > 0",
+    );
+    assert_eq!(cut, "1");
+    assert_eq!(db.sql("SELECT convert_from(data, 'UTF8') FROM runbook_logs WHERE step = 'after'"), "after");
+}
+
 /// A cluster of one test's own, for the tests that stop or restart it.
 struct Cluster {
     dir: String,
