@@ -91,61 +91,12 @@ impl PgStore {
         })?
     }
 
-    /// Write the spools of runbook@env left on this machine (under the new
-    /// lease's token), before the run is read.
-    fn replay(&self, l: &Arc<lease::Shared>) {
-        for (run, file, entries) in spool::list(&self.local) {
-            let (pool, l2, r2) = (self.pool.clone(), l.clone(), run.clone());
-            let res = self.rt.call(async move {
-                let c = pool.get().await.map_err(|e| e.to_string())?;
-                let row = c
-                    .query_opt("SELECT runbook, env FROM runbook_runs WHERE id = $1", &[&r2])
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let Some(row) = row else { return Ok(None) };
-                if row.get::<_, &str>(0) != l2.runbook || row.get::<_, &str>(1) != l2.env {
-                    return Ok(Some(false));
-                }
-                let max: i64 = c
-                    .query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r2])
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .get(0);
-                let rest: Vec<&Entry> = entries.iter().filter(|e| e.seq as i64 > max).collect();
-                if rest.first().is_some_and(|e| e.seq as i64 != max + 1) {
-                    return Ok(None);
-                }
-                let seqs: Vec<i64> = rest.iter().map(|e| e.seq as i64).collect();
-                let bodies: Vec<String> = rest.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
-                c.execute(
-                    "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
-                     INSERT INTO runbook_events (run, seq, body)
-                     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)",
-                    &[&l2.runbook, &l2.env, &l2.token, &r2, &seqs, &bodies],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                Ok::<_, String>(Some(true))
-            });
-            match res {
-                Ok(Ok(Some(true))) => {
-                    tracing::info!("wrote the events of run {run} kept on this machine while the database was away");
-                    let _ = std::fs::remove_file(&file);
-                }
-                Ok(Ok(Some(false))) => {}
-                Ok(Ok(None)) => spool::set_aside(&file),
-                Ok(Err(e)) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
-                Err(e) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
-            }
-        }
-    }
-
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
         let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
         let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
         let (shared, previous, stop) = self.rt.call(lease::acquire(t, spare, rb, e, h, take_over, name))??;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
-        self.replay(&shared);
+        spool::replay(&self.rt, &self.pool, &self.local, &shared);
         Ok(Box::new(lease::PgLease {
             shared,
             previous,

@@ -8,7 +8,10 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::lease::Shared as LeaseShared;
+use super::runtime::Rt;
 use crate::run::Entry;
 
 pub fn path(local: &Path, run: &str) -> PathBuf {
@@ -50,4 +53,53 @@ pub fn list(local: &Path) -> Vec<(String, PathBuf, Vec<Entry>)> {
 /// Set a spool aside: it can no longer be written.
 pub fn set_aside(file: &Path) {
     let _ = std::fs::rename(file, file.with_extension("stale"));
+}
+
+/// Write the spools of runbook@env left on this machine (under the new
+/// lease's token), before the run is read.
+pub fn replay(rt: &Rt, pool: &deadpool_postgres::Pool, local: &Path, l: &Arc<LeaseShared>) {
+    for (run, file, entries) in list(local) {
+        let (pool, l2, r2) = (pool.clone(), l.clone(), run.clone());
+        let res = rt.call(async move {
+            let c = pool.get().await.map_err(|e| e.to_string())?;
+            let row = c
+                .query_opt("SELECT runbook, env FROM runbook_runs WHERE id = $1", &[&r2])
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(row) = row else { return Ok(None) };
+            if row.get::<_, &str>(0) != l2.runbook || row.get::<_, &str>(1) != l2.env {
+                return Ok(Some(false));
+            }
+            let max: i64 = c
+                .query_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &[&r2])
+                .await
+                .map_err(|e| e.to_string())?
+                .get(0);
+            let rest: Vec<&Entry> = entries.iter().filter(|e| e.seq as i64 > max).collect();
+            if rest.first().is_some_and(|e| e.seq as i64 != max + 1) {
+                return Ok(None);
+            }
+            let seqs: Vec<i64> = rest.iter().map(|e| e.seq as i64).collect();
+            let bodies: Vec<String> = rest.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
+            c.execute(
+                "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
+                 INSERT INTO runbook_events (run, seq, body)
+                 SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)",
+                &[&l2.runbook, &l2.env, &l2.token, &r2, &seqs, &bodies],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>(Some(true))
+        });
+        match res {
+            Ok(Ok(Some(true))) => {
+                tracing::info!("wrote the events of run {run} kept on this machine while the database was away");
+                let _ = std::fs::remove_file(&file);
+            }
+            Ok(Ok(Some(false))) => {}
+            Ok(Ok(None)) => set_aside(&file),
+            Ok(Err(e)) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
+            Err(e) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
+        }
+    }
 }
