@@ -25,11 +25,12 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 pub const CHUNK: usize = 64 * 1024;
 /// Chunks in flight, at most (memory bound: `CHUNK * DEPTH`).
 const DEPTH: usize = 64;
-/// How long the writer waits for more after some work, unless woken.
+/// How long the writer waits for more after some work, unless woken (a
+/// store may ask for longer: [`Chunks::rest`]).
 const REST: std::time::Duration = std::time::Duration::from_millis(10);
-/// Rests without a message before the writer blocks (one second: a play's
-/// steps usually come quicker than that, a long step's output too).
-const IDLE_RESTS: u32 = 100;
+/// How long the writer keeps resting without a message before it blocks (a
+/// play's steps usually come quicker than that, a long step's output too).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 enum Msg {
     /// Append `data` to the log of `step` (created if needed); `last` closes it.
@@ -52,6 +53,12 @@ pub trait Chunks: Send {
     /// Nothing more is waiting now: a store that gathers chunks (one
     /// statement for many) writes them.
     fn flush(&mut self) {}
+    /// How long the writer rests after some work before it takes what came
+    /// meanwhile: the output of quick steps gathered in one write. A running
+    /// step's output does not wait for it (its hand-over wakes the writer).
+    fn rest(&self) -> std::time::Duration {
+        REST
+    }
     /// Called once on the writer thread, before the first chunk.
     fn begin(&mut self) {}
 }
@@ -100,12 +107,13 @@ impl Drop for Logs {
 }
 
 /// Messages as they come: waits for the first, then, after each batch,
-/// rests [`REST`] (cut short by an unpark) and takes what came meanwhile.
-/// It keeps resting and looking for [`IDLE_RESTS`] rests in a row before it
-/// blocks on the channel: a send to a blocked receiver wakes it (a system
-/// call on the sending step's path), a send to a resting one does not.
-/// Each batch ends with [`Msg::Flush`].
-fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
+/// rests `rest` (cut short by an unpark) and takes what came meanwhile.
+/// It keeps resting and looking for [`IDLE`] before it blocks on the
+/// channel: a send to a blocked receiver wakes it (a system call on the
+/// sending step's path), a send to a resting one does not. Each batch ends
+/// with [`Msg::Flush`].
+fn batches(rx: &Receiver<Msg>, rest: std::time::Duration) -> impl Iterator<Item = Msg> + '_ {
+    let rests = (IDLE.as_micros() / rest.as_micros().max(1)).max(1) as u32;
     let mut idle = None;
     let mut dirty = false;
     std::iter::from_fn(move || {
@@ -120,8 +128,8 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
                 return Some(Msg::Flush);
             }
             match idle {
-                Some(n) if n < IDLE_RESTS => {
-                    std::thread::park_timeout(REST);
+                Some(n) if n < rests => {
+                    std::thread::park_timeout(rest);
                     idle = Some(n + 1);
                 }
                 _ => {
@@ -136,7 +144,8 @@ fn batches(rx: &Receiver<Msg>) -> impl Iterator<Item = Msg> + '_ {
 
 fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>) {
     chunks.begin();
-    for m in batches(&rx) {
+    let rest = chunks.rest();
+    for m in batches(&rx, rest) {
         match m {
             Msg::Chunk { step, data, last } => chunks.write(&step, &data, last),
             Msg::Flush => chunks.flush(),

@@ -38,6 +38,9 @@ pub struct PgChunks {
 /// Chunks held back at most, in bytes (then written at once).
 const HOLD: usize = 1024 * 1024;
 
+/// How long the log writer gathers the output of quick steps before a write.
+const REST: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl PgChunks {
     pub fn new(target: Target, run: &str) -> PgChunks {
         let limit = std::env::var("RUNBOOK_PG_LOG_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(LIMIT);
@@ -117,6 +120,12 @@ impl Chunks for PgChunks {
         if let Err(e) = self.connect() {
             tracing::warn!("step logs of run {}: cannot connect yet: {e}", self.run);
         }
+    }
+
+    /// Each write is a transaction of the team's database: the output of
+    /// quick steps is gathered for longer than the local store's files are.
+    fn rest(&self) -> std::time::Duration {
+        REST
     }
 
     fn flush(&mut self) {
