@@ -30,6 +30,9 @@ pub fn mode(a: &PlayArgs) -> Mode {
 }
 
 pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
+    // A play's store connects while its runbook is read; a rehearsal's is
+    // never opened.
+    let opening = (!a.dry_run).then(|| crate::store::Opening::start(config));
     let (id, alert) = super::alert::input(config, &a.id, a.from_alert.as_deref())?;
     a.id = id;
     let sets = vars::parse_sets(&a.set)?;
@@ -66,7 +69,8 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     } else {
         ResumeMode::Ask
     };
-    let mut env = PlayEnv::live(config)?;
+    let store = opening.map_or_else(|| crate::store::open(config), crate::store::Opening::wait)?;
+    let mut env = PlayEnv::live_on(config, store);
     let recording = match &a.record_fixture {
         Some(_) => Some(crate::rehearse::record::Recording::start(config)?),
         None => None,

@@ -42,8 +42,13 @@ pub struct PlayEnv {
 impl PlayEnv {
     /// A real play: the project's store, its root, the real tools.
     pub fn live(config: &Config) -> Result<PlayEnv> {
-        Ok(PlayEnv {
-            store: crate::store::open(config)?,
+        Ok(PlayEnv::live_on(config, crate::store::open(config)?))
+    }
+
+    /// The live world with a store opened already ([`crate::store::Opening`]).
+    pub fn live_on(config: &Config, store: Box<dyn crate::store::Store>) -> PlayEnv {
+        PlayEnv {
+            store,
             root: config.root.clone(),
             path_prefix: None,
             step_env: Vec::new(),
@@ -54,6 +59,6 @@ impl PlayEnv {
             soak_waits: true,
             ask_missing: true,
             engine_log: true,
-        })
+        }
     }
 }

@@ -239,6 +239,36 @@ pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
     }
 }
 
+/// [`open`] on a thread of its own, while the caller does other work: a
+/// play parses and checks its runbook while the shared store connects
+/// (milliseconds: a backend started, a password exchange). The local store
+/// opens at once.
+pub enum Opening {
+    Done(Result<Box<dyn Store>>),
+    Connecting(std::thread::JoinHandle<Result<Box<dyn Store>>>),
+}
+
+impl Opening {
+    pub fn start(config: &crate::config::Config) -> Opening {
+        let Some(url) = config.shared_state.clone() else { return Opening::Done(open(config)) };
+        let local = config.state.clone();
+        let connect = move || postgres::PgStore::open(&url, local).map(|s| Box::new(s) as Box<dyn Store>);
+        match std::thread::Builder::new().name("store-open".into()).spawn(connect) {
+            Ok(t) => Opening::Connecting(t),
+            Err(_) => Opening::Done(open(config)),
+        }
+    }
+
+    pub fn wait(self) -> Result<Box<dyn Store>> {
+        match self {
+            Opening::Done(r) => r,
+            Opening::Connecting(t) => t.join().map_err(|_| {
+                crate::error::Error::Other(anyhow::anyhow!("internal error: opening the state store panicked"))
+            })?,
+        }
+    }
+}
+
 /// Which of `ids` (oldest first; their names start with the UTC time they
 /// started) a prune removes, before the store spares running ones.
 pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {

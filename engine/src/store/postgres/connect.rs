@@ -137,6 +137,42 @@ impl Target {
     }
 }
 
+/// A pool could not give a connection.
+pub fn unreachable(t: &Target, e: deadpool_postgres::PoolError) -> Error {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => connect_error(t, &e),
+        other => t.unreachable(&other),
+    }
+}
+
+/// Why connecting failed: exit 2 naming host and port when the server
+/// cannot be reached, else what the server said (never the password).
+pub fn connect_error(t: &Target, e: &tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        // The server answered: not a reachability problem (auth, no such database…).
+        Some(db) => Error::invalid(
+            Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
+                .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
+        ),
+        None if chain(e).contains("password missing") => Error::invalid(
+            Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
+                .hint("give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)"),
+        ),
+        None => t.unreachable(&chain(e)),
+    }
+}
+
+/// An error with its causes: `error connecting to server: Connection refused`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
 /// A URL as messages may show it: the password replaced.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };

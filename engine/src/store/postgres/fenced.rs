@@ -5,6 +5,7 @@
 //! either the token is not ours any more (fenced) or an attempt whose answer
 //! was lost had written some: the row says which.
 
+use super::conns::{Conn, Conns};
 use super::lease::Shared as LeaseShared;
 
 /// The fenced insert: written only while the lock row has our token.
@@ -31,9 +32,15 @@ pub const GENERIC_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// A connection made ready for [`INSERT`]: plans kept, the insert prepared
 /// (both sent at once: one round trip).
-pub async fn ready(client: &deadpool_postgres::Object) -> Result<(), tokio_postgres::Error> {
-    let (_, prepared) = tokio::join!(client.batch_execute(GENERIC_PLANS), client.prepare_cached(INSERT));
-    prepared.map(|_| ())
+pub async fn prepare(client: &tokio_postgres::Client) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+    let (_, prepared) = tokio::join!(client.batch_execute(GENERIC_PLANS), client.prepare(INSERT));
+    prepared
+}
+
+/// The writer's connection, with [`INSERT`] prepared on it.
+pub struct Ready {
+    pub conn: Conn,
+    pub insert: tokio_postgres::Statement,
 }
 
 pub enum Outcome {
@@ -58,8 +65,8 @@ pub fn fault_kill_connections(_: &str) -> bool {
 /// Fault injection (`RUNBOOK_FAULT=pg-kill-connections-after-end:STEP`):
 /// every connection to the run's database but one is killed by the server,
 /// then that one, as when the database drops them all.
-pub async fn kill_connections(pool: &deadpool_postgres::Pool) {
-    let Ok(c) = pool.get().await else { return };
+pub async fn kill_connections(conns: &Conns) {
+    let Ok(c) = conns.pool.get().await else { return };
     let _ = c
         .batch_execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -70,49 +77,39 @@ pub async fn kill_connections(pool: &deadpool_postgres::Pool) {
 }
 
 pub async fn insert(
-    pool: &deadpool_postgres::Pool,
-    conn: &mut Option<deadpool_postgres::Object>,
+    conns: &Conns,
+    conn: &mut Option<Ready>,
     lease: &LeaseShared,
     run: &str,
     batch: &[(i64, String)],
 ) -> Outcome {
-    let client = match conn.take().filter(|c| !c.is_closed()) {
-        Some(c) => c,
-        None => match pool.get().await {
-            Ok(c) => {
-                if let Err(e) = ready(&c).await {
-                    return Outcome::Down(e.to_string());
-                }
-                c
-            }
+    let ready = match conn.take().filter(|r| !r.conn.is_closed()) {
+        Some(r) => r,
+        None => match conns.get().await {
+            Ok(c) => match prepare(&c).await {
+                Ok(insert) => Ready { conn: c, insert },
+                Err(e) => return Outcome::Down(e.to_string()),
+            },
             Err(e) => return Outcome::Down(e.to_string()),
         },
     };
-    let out = insert_on(&client, lease, run, batch).await;
+    let out = insert_on(&ready, lease, run, batch).await;
     if !matches!(out, Outcome::Down(_)) {
-        *conn = Some(client);
+        *conn = Some(ready);
     }
     out
 }
 
-async fn insert_on(
-    client: &deadpool_postgres::Object,
-    lease: &LeaseShared,
-    run: &str,
-    batch: &[(i64, String)],
-) -> Outcome {
+async fn insert_on(ready: &Ready, lease: &LeaseShared, run: &str, batch: &[(i64, String)]) -> Outcome {
+    let client = &ready.conn;
     let seqs: Vec<i64> = batch.iter().map(|b| b.0).collect();
     let bodies: Vec<&str> = batch.iter().map(|b| b.1.as_str()).collect();
-    let stmt = match client.prepare_cached(INSERT).await {
-        Ok(s) => s,
-        Err(e) => return Outcome::Down(e.to_string()),
-    };
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
         [&lease.runbook, &lease.env, &lease.token, &run, &seqs, &bodies];
-    let n = match client.execute(&stmt, &params).await {
+    let n = match client.execute(&ready.insert, &params).await {
         Ok(n) => n,
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-            let again = match client.prepare_cached(INSERT_AGAIN).await {
+            let again = match client.prepare(INSERT_AGAIN).await {
                 Ok(s) => s,
                 Err(e) => return Outcome::Down(e.to_string()),
             };

@@ -65,7 +65,7 @@ pub type Notes = mpsc::UnboundedReceiver<String>;
 
 /// Connect; `listen`: and listen for take-overs (else the caller sends the
 /// `LISTEN` along with its first statement).
-async fn open(target: &Target, listen: bool) -> std::result::Result<(Client, Notes), tokio_postgres::Error> {
+pub async fn open(target: &Target, listen: bool) -> std::result::Result<(Client, Notes), tokio_postgres::Error> {
     let (client, mut conn) = target.connect().await?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -94,15 +94,10 @@ pub fn describe(h: &Holder) -> String {
     h.describe()
 }
 
-/// A lease connection opened ahead, while the store opens (and the play
-/// parses and plans): taking the lock then costs one round trip (its
-/// `LISTEN` included).
-pub type Spare = tokio::task::JoinHandle<std::result::Result<(Client, Notes), tokio_postgres::Error>>;
-
-pub fn spare(target: &Target, handle: &tokio::runtime::Handle) -> Spare {
-    let t = target.clone();
-    handle.spawn(async move { open(&t, false).await })
-}
+/// The engine's connection ([`super::conns`]) and its notifications, for
+/// the first lease the store takes: taking the lock then costs one round
+/// trip (its `LISTEN` included).
+pub type Spare = (Arc<Client>, Notes);
 
 /// Take the lock (or, with `take_over`, take it from a live holder).
 /// Returns the lease and the holder before us, if the row named one.
@@ -115,13 +110,12 @@ pub async fn acquire(
     take_over: bool,
     name: String,
 ) -> Result<(Arc<Shared>, Option<Holder>, oneshot::Sender<oneshot::Sender<()>>)> {
-    let ready = match spare {
-        Some(h) => h.await.ok().and_then(|r| r.ok()).filter(|(c, _)| !c.is_closed()),
-        None => None,
-    };
-    let (client, notes) = match ready {
+    let (client, notes) = match spare.filter(|(c, _)| !c.is_closed()) {
         Some(c) => c,
-        None => open(&target, false).await.map_err(|e| target.unreachable(&super::chain(&e)))?,
+        None => {
+            let (c, n) = open(&target, false).await.map_err(|e| super::connect_error(&target, &e))?;
+            (Arc::new(c), n)
+        }
     };
     let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
     let key = key(&runbook, &env);
@@ -191,7 +185,7 @@ const RETRY: Duration = Duration::from_millis(250);
 /// restarted, takes the advisory lock once a taken-over engine lets go.
 async fn watch(
     target: Target,
-    mut client: Client,
+    mut client: Arc<Client>,
     mut notes: Notes,
     shared: Arc<Shared>,
     mut advisory: bool,
@@ -218,7 +212,7 @@ async fn watch(
                             _ = tokio::time::sleep(RETRY) => {}
                         }
                         let Ok((c, n)) = open(&target, true).await else { continue };
-                        client = c;
+                        client = Arc::new(c);
                         notes = n;
                         advisory = false;
                         break;
@@ -284,7 +278,7 @@ pub struct PgLease {
     pub shared: Arc<Shared>,
     pub previous: Option<Holder>,
     pub handle: tokio::runtime::Handle,
-    pub pool: deadpool_postgres::Pool,
+    pub conns: super::conns::Conns,
     pub stop: Option<oneshot::Sender<oneshot::Sender<()>>>,
 }
 
@@ -299,19 +293,30 @@ impl Lease for PgLease {
             me.run = run.to_string();
             serde_json::to_string(&*me).unwrap_or_default()
         };
-        let (pool, s) = (self.pool.clone(), self.shared.clone());
-        let r = super::runtime::call(&self.handle, async move {
-            let c = pool.get().await.map_err(|e| e.to_string())?;
-            c.execute_typed(
-                "UPDATE runbook_locks SET holder = $4 WHERE runbook = $1 AND env = $2 AND token = $3",
-                &[(&s.runbook, Type::TEXT), (&s.env, Type::TEXT), (&s.token, Type::INT8), (&holder, Type::TEXT)],
-            )
-            .await
-            .map_err(|e| e.to_string())
+        // Not waited for: on the engine's connection, it is written before
+        // anything the play sends next (the run's first commit included).
+        let (conns, s) = (self.conns.clone(), self.shared.clone());
+        self.handle.spawn(async move {
+            let r = match conns.get().await {
+                Ok(c) => c
+                    .execute_typed(
+                        "UPDATE runbook_locks SET holder = $4 WHERE runbook = $1 AND env = $2 AND token = $3",
+                        &[
+                            (&s.runbook, Type::TEXT),
+                            (&s.env, Type::TEXT),
+                            (&s.token, Type::INT8),
+                            (&holder, Type::TEXT),
+                        ],
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = r {
+                tracing::warn!("cannot name the run in the lock: {e}");
+            }
         });
-        if let Ok(Err(e)) = r {
-            tracing::warn!("cannot name the run in the lock: {e}");
-        }
     }
 
     fn lost(&self) -> Option<String> {

@@ -18,6 +18,7 @@
 //! directory.
 
 pub mod connect;
+pub mod conns;
 pub mod fenced;
 pub mod lease;
 pub mod logs;
@@ -33,7 +34,9 @@ use std::time::Duration;
 
 use tokio_postgres::types::Type;
 
-use self::connect::Target;
+use self::connect::{Target, unreachable};
+pub use self::connect::{chain, connect_error};
+use self::conns::{Conn, Conns};
 use self::runtime::Rt;
 use super::logs::Logs;
 use super::{Holder, Latest, Lease, Prune, Store, Writer};
@@ -47,17 +50,22 @@ pub fn env_duration(var: &str, default: Duration) -> Duration {
 
 pub struct PgStore {
     target: Target,
-    pool: deadpool_postgres::Pool,
+    conns: Conns,
     /// This machine's state directory (engine logs, spool).
     local: PathBuf,
     /// The lease taken by this process, for its writers' fencing.
     current: Mutex<Option<Arc<lease::Shared>>>,
-    /// The lease connection, opened with the store (a play takes one lock).
-    spare: Mutex<Option<lease::Spare>>,
+    /// The engine's connection's notifications, for the first lease.
+    spare: Mutex<Option<lease::Notes>>,
+    /// The writer's insert, prepared on the engine's connection once a
+    /// play holds its lock (while the play reads its latest run).
+    insert: Mutex<Option<tokio::task::JoinHandle<PgResult<tokio_postgres::Statement>>>>,
+    /// The last event of the run this engine last read or created under its
+    /// lock: its writer starts there without asking the database again
+    /// (nobody else can append to it meanwhile).
+    last: Mutex<Option<(String, u64)>>,
     rt: Rt,
 }
-
-type Pg = std::result::Result<deadpool_postgres::Object, deadpool_postgres::PoolError>;
 
 impl PgStore {
     /// Connect, and bring the schema up to date: exit 2 naming host and
@@ -66,74 +74,62 @@ impl PgStore {
         let target = Target::parse(url)?;
         let rt = Rt::start()?;
         let pool = target.pool()?;
-        // The lease's connection opens meanwhile (its handshake overlaps the
-        // schema check's).
-        let spare = lease::spare(&target, rt.handle());
-        let (p, name, t) = (pool.clone(), target.display.clone(), target.clone());
-        rt.call(async move {
-            let mut c = p.get().await.map_err(|e| unreachable(&t, e))?;
-            schema::migrate(&mut c, &name).await
+        let (name, t) = (target.display.clone(), target.clone());
+        let (main, notes) = rt.call(async move {
+            let (mut c, notes) = lease::open(&t, false).await.map_err(|e| connect_error(&t, &e))?;
+            schema::migrate(&mut c, &name).await?;
+            Ok::<_, Error>((Arc::new(c), notes))
         })??;
-        let spare = Mutex::new(Some(spare));
-        Ok(PgStore { target, pool, local, current: Mutex::new(None), spare, rt })
+        let spare = Mutex::new(Some(notes));
+        let conns = Conns { main, pool };
+        Ok(PgStore {
+            target,
+            conns,
+            local,
+            current: Mutex::new(None),
+            spare,
+            insert: Mutex::new(None),
+            last: Mutex::new(None),
+            rt,
+        })
     }
 
-    /// A query on a pooled connection, waited for.
-    fn q<T: Send + 'static, F>(&self, f: impl FnOnce(deadpool_postgres::Object) -> F + Send + 'static) -> Result<T>
+    /// A query on the engine's connection (or a pooled one), waited for.
+    fn q<T: Send + 'static, F>(&self, f: impl FnOnce(Conn) -> F + Send + 'static) -> Result<T>
     where
         F: std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>> + Send,
     {
-        let (pool, t) = (self.pool.clone(), self.target.clone());
+        let (conns, t) = (self.conns.clone(), self.target.clone());
         self.rt.call(async move {
-            let c: Pg = pool.get().await;
-            let c = c.map_err(|e| unreachable(&t, e))?;
+            let c = conns.get().await.map_err(|e| unreachable(&t, e))?;
             f(c).await.map_err(|e| Error::Other(anyhow::anyhow!("state database {}: {e}", t.display)))
         })?
     }
 
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
         let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
-        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let notes = lock(&self.spare).take();
+        let spare = notes.map(|n| (self.conns.main.clone(), n));
         let (shared, previous, stop) = self.rt.call(lease::acquire(t, spare, rb, e, h, take_over, name))??;
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(shared.clone());
-        spool::replay(&self.rt, &self.pool, &self.local, &shared);
+        *lock(&self.current) = Some(shared.clone());
+        let main = self.conns.main.clone();
+        let insert = self.rt.handle().spawn(async move { fenced::prepare(&main).await });
+        *lock(&self.insert) = Some(insert);
+        spool::replay(&self.rt, &self.conns, &self.local, &shared);
         Ok(Box::new(lease::PgLease {
             shared,
             previous,
             handle: self.rt.handle().clone(),
-            pool: self.pool.clone(),
+            conns: self.conns.clone(),
             stop: Some(stop),
         }))
     }
 }
 
-fn unreachable(t: &Target, e: deadpool_postgres::PoolError) -> Error {
-    match e {
-        deadpool_postgres::PoolError::Backend(e) => match e.as_db_error() {
-            // The server answered: not a reachability problem (auth, no such database…).
-            Some(db) => Error::invalid(
-                Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
-                    .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
-            ),
-            None if chain(&e).contains("password missing") => Error::invalid(
-                Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
-                    .hint("give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)"),
-            ),
-            None => t.unreachable(&chain(&e)),
-        },
-        other => t.unreachable(&other),
-    }
-}
+type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
 
-/// An error with its causes: `error connecting to server: Connection refused`.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
@@ -212,6 +208,9 @@ impl Store for PgStore {
         })?;
         let Some(id) = ids.into_iter().max_by(|a, b| natord::compare(a, b)) else { return Ok(None) };
         let events = self.events(&id);
+        if let (Ok(ev), true) = (&events, lock(&self.current).is_some()) {
+            *lock(&self.last) = ev.last().map(|e| (id.clone(), e.seq));
+        }
         Ok(Some(Latest { id, events }))
     }
 
@@ -239,6 +238,9 @@ impl Store for PgStore {
                 Ok(n == 1)
             })?;
             if created {
+                if lock(&self.current).is_some() {
+                    *lock(&self.last) = Some((id.clone(), 1));
+                }
                 return Ok(id);
             }
         }
@@ -246,20 +248,37 @@ impl Store for PgStore {
     }
 
     fn writer(&self, run: &str, _lease: &dyn Lease, _durable: bool) -> Result<Box<dyn Writer>> {
-        let Some(l) = self.current.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+        let Some(l) = lock(&self.current).clone() else {
             return Err(Error::Other(anyhow::anyhow!("no lock of the state database is held for run {run}")));
         };
-        // The writer's own connection, kept: a batch never waits for one.
+        // The engine's connection, kept: a batch never waits for one. In a
+        // play, its insert is prepared and the run's last event known
+        // already: no round trip here.
         let r = run.to_string();
-        let (last, conn): (i64, deadpool_postgres::Object) = self.q(move |c| async move {
-            // Made ready for its inserts meanwhile (pipelined): the first start waits for one round trip.
-            let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
-            let (row, ready) = tokio::join!(
-                c.query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &params),
-                fenced::ready(&c)
-            );
-            ready?;
-            Ok((row?.get(0), c))
+        let known = lock(&self.last).take().filter(|(id, _)| *id == r).map(|(_, seq)| seq as i64);
+        let ahead = lock(&self.insert).take();
+        let (last, conn): (i64, fenced::Ready) = self.q(move |c| async move {
+            let last = async {
+                let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
+                match known {
+                    Some(seq) => Ok(seq),
+                    None => c
+                        .query_typed_one("SELECT COALESCE(max(seq), 0) FROM runbook_events WHERE run = $1", &params)
+                        .await
+                        .map(|row| row.get(0)),
+                }
+            };
+            let insert = async {
+                match (ahead, &c) {
+                    (Some(h), Conn::Main(_)) => match h.await {
+                        Ok(Ok(insert)) => Ok(insert),
+                        _ => fenced::prepare(&c).await,
+                    },
+                    _ => fenced::prepare(&c).await,
+                }
+            };
+            let (last, insert) = tokio::join!(last, insert);
+            Ok((last?, fenced::Ready { insert: insert?, conn: c }))
         })?;
         let chunks = logs::PgChunks::new(self.target.clone(), run);
         let logs =
@@ -267,7 +286,7 @@ impl Store for PgStore {
         let spool = spool::path(&self.local, run);
         Ok(Box::new(writer::PgWriter::start(
             self.rt.handle(),
-            self.pool.clone(),
+            self.conns.clone(),
             conn,
             l,
             run,

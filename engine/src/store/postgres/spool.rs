@@ -10,6 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::conns::Conns;
 use super::lease::Shared as LeaseShared;
 use super::runtime::Rt;
 use crate::run::Entry;
@@ -57,11 +58,11 @@ pub fn set_aside(file: &Path) {
 
 /// Write the spools of runbook@env left on this machine (under the new
 /// lease's token), before the run is read.
-pub fn replay(rt: &Rt, pool: &deadpool_postgres::Pool, local: &Path, l: &Arc<LeaseShared>) {
+pub fn replay(rt: &Rt, conns: &Conns, local: &Path, l: &Arc<LeaseShared>) {
     for (run, file, entries) in list(local) {
-        let (pool, l2, r2) = (pool.clone(), l.clone(), run.clone());
+        let (conns, l2, r2) = (conns.clone(), l.clone(), run.clone());
         let res = rt.call(async move {
-            let c = pool.get().await.map_err(|e| e.to_string())?;
+            let c = conns.get().await.map_err(|e| e.to_string())?;
             let row = c
                 .query_opt("SELECT runbook, env FROM runbook_runs WHERE id = $1", &[&r2])
                 .await

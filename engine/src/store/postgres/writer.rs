@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 
-use super::fenced::{Outcome, fault_kill_connections, insert, kill_connections};
+use super::conns::Conns;
+use super::fenced::{Outcome, Ready, fault_kill_connections, insert, kill_connections};
 use super::lease::Shared as LeaseShared;
 use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
@@ -115,8 +116,8 @@ impl PgWriter {
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         handle: &tokio::runtime::Handle,
-        pool: deadpool_postgres::Pool,
-        conn: deadpool_postgres::Object,
+        conns: Conns,
+        conn: Ready,
         lease: Arc<LeaseShared>,
         run: &str,
         spool: PathBuf,
@@ -140,7 +141,7 @@ impl PgWriter {
             spool,
             stats: Stats::default(),
         });
-        let task = handle.spawn(commit_loop(pool, conn, lease.clone(), shared.clone()));
+        let task = handle.spawn(commit_loop(conns, conn, lease.clone(), shared.clone()));
         PgWriter { shared, lease, handle: handle.clone(), task, logs }
     }
 
@@ -279,13 +280,8 @@ impl Drop for PgWriter {
     }
 }
 
-async fn commit_loop(
-    pool: deadpool_postgres::Pool,
-    conn: deadpool_postgres::Object,
-    lease: Arc<LeaseShared>,
-    s: Arc<Shared>,
-) {
-    // Our own connection while it works; another from the pool once it broke.
+async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<Shared>) {
+    // The engine's connection while it works; one of the pool once it broke.
     let mut conn = Some(conn);
     let mut backoff = Duration::from_millis(50);
     let linger = linger();
@@ -313,10 +309,10 @@ async fn commit_loop(
         deadline = None;
         let kill = std::mem::take(&mut s.q().kill_connections);
         if kill {
-            kill_connections(&pool).await;
+            kill_connections(&conns).await;
         }
         let batch: Vec<(i64, String)> = s.q().pending.clone();
-        match insert(&pool, &mut conn, &lease, &s.run, &batch).await {
+        match insert(&conns, &mut conn, &lease, &s.run, &batch).await {
             Outcome::Committed => {
                 s.stats.commits.fetch_add(1, Ordering::Relaxed);
                 s.stats.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
