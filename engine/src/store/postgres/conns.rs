@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 /// A connection to query on: the engine's own, or one of the pool.
 pub enum Conn {
     Main(Arc<Client>),
-    Pooled(deadpool_postgres::Object),
+    Pooled(Box<deadpool_postgres::Object>),
 }
 
 impl Deref for Conn {
@@ -43,6 +43,6 @@ impl Conns {
         if !self.main.is_closed() {
             return Ok(Conn::Main(self.main.clone()));
         }
-        self.pool.get().await.map(Conn::Pooled)
+        self.pool.get().await.map(|o| Conn::Pooled(Box::new(o)))
     }
 }
