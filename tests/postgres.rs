@@ -499,6 +499,52 @@ fn a_batch_written_again_after_its_answer_was_lost_keeps_what_the_first_attempt_
 }
 
 #[test]
+fn the_latest_run_is_the_greatest_id_even_when_another_engine_s_clock_made_a_later_row_with_a_smaller_one() {
+    use runbook::run::event::Note;
+    use runbook::run::{Entry, Event};
+    use runbook::store::Store;
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "latest");
+    let local = tempfile::tempdir().unwrap();
+    let start = |run: &str| -> Entry {
+        serde_json::from_value(serde_json::json!({"seq": 1, "event": "run-start", "run": run, "runbook": "a",
+            "path": "a.md", "hash": "h", "env": "local", "operator": "u@h"}))
+        .unwrap()
+    };
+    let note =
+        |seq: u64| Entry { seq, at: String::new(), event: Event::Note(Note { step: None, text: format!("n{seq}") }) };
+    let store = runbook::store::postgres::PgStore::open(&db.url, local.path().to_path_buf()).unwrap();
+    let lease = store.lock("a", "local", &runbook::store::Holder::me()).unwrap();
+    let run = store.create("20261202T100000Z-a-local", &mut |id| start(id)).unwrap();
+    let mut writer = store.writer(&run, lease.as_ref(), true).unwrap();
+    writer.append(&note(2)).unwrap();
+    writer.sync().unwrap();
+    drop(writer);
+    drop(lease);
+    // An engine whose clock is an hour behind made its run later.
+    let late = "20261202T090000Z-a-local";
+    let body = serde_json::to_string(&start(late)).unwrap();
+    db.sql(&format!(
+        "INSERT INTO runbook_runs (id, runbook, env, created) VALUES ('{late}', 'a', 'local', now() + interval '1 hour');
+         INSERT INTO runbook_events (run, seq, body) VALUES ('{late}', 1, '{body}')"
+    ));
+    let store = runbook::store::postgres::PgStore::open(&db.url, local.path().to_path_buf()).unwrap();
+    let lease = store.lock("a", "local", &runbook::store::Holder::me()).unwrap();
+    let latest = store.latest("a", "local").unwrap().expect("a latest run");
+    assert_eq!(latest.id, run, "the greatest id, as the local store has it");
+    let seqs: Vec<u64> = latest.events.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2], "its own events, not the other run's");
+    // Resumed: its writer goes on after the last event read.
+    let mut writer = store.writer(&run, lease.as_ref(), true).unwrap();
+    writer.append(&note(3)).unwrap();
+    writer.sync().unwrap();
+    assert_eq!(
+        db.sql(&format!("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM runbook_events WHERE run = '{run}'")),
+        "1,2,3"
+    );
+}
+
+#[test]
 fn a_step_printing_more_than_the_log_writer_holds_neither_stalls_the_play_nor_passes_the_limit() {
     // 8 MB of output: more than the log writer's channel holds (64 chunks of
     // 64 KiB), so the step's output waits for the log writer while the play

@@ -306,6 +306,8 @@ async fn session_loop(
     }
     session_note(&mut l);
     let end = l.run().await;
+    // The steps' last output is written while the run's end is committed.
+    recorder.logs().hurry();
     let message = end.message.as_deref().map(|m| l.x.redact(m));
     tracing::info!(status = end.status.name(), "play ended");
     l.record(crate::run::Event::RunEnd(crate::run::event::RunEnd { message, ..end }));

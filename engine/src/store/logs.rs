@@ -81,6 +81,12 @@ impl LogSender {
         let (tx, _) = sync_channel(1);
         LogSender(tx, std::thread::current())
     }
+
+    /// Nothing more comes soon (the play is ending): the writer stops
+    /// resting and writes what it has, while the play does its last work.
+    pub fn hurry(&self) {
+        self.1.unpark();
+    }
 }
 
 impl Logs {
