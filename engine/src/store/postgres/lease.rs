@@ -15,6 +15,7 @@
 //! restarted), it is opened again and the advisory lock taken again; if
 //! someone else took the lock meanwhile, the lease is lost.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,17 +100,31 @@ pub fn describe(h: &Holder) -> String {
 /// trip (its `LISTEN` included).
 pub type Spare = (Arc<Client>, Notes);
 
+/// What a play asks the lock for.
+pub struct Want {
+    pub runbook: String,
+    pub env: String,
+    pub me: Holder,
+    pub take_over: bool,
+    /// The store, for messages.
+    pub name: String,
+}
+
+/// The lease taken: what it shares, the holder before us (if the row named
+/// one), and how to end it.
+pub type Taken = (Arc<Shared>, Option<Holder>, oneshot::Sender<oneshot::Sender<()>>);
+
 /// Take the lock (or, with `take_over`, take it from a live holder).
-/// Returns the lease and the holder before us, if the row named one.
-pub async fn acquire(
+/// `then` is sent along on the lease's connection, in the same round trip:
+/// the server runs it after the lock statement, so once the lock is ours it
+/// has read under the lock (its result is only for a lock taken).
+pub async fn acquire<T, F: Future<Output = T>>(
     target: Target,
     spare: Option<Spare>,
-    runbook: String,
-    env: String,
-    me: Holder,
-    take_over: bool,
-    name: String,
-) -> Result<(Arc<Shared>, Option<Holder>, oneshot::Sender<oneshot::Sender<()>>)> {
+    want: Want,
+    then: impl FnOnce(Arc<Client>) -> F,
+) -> Result<(Taken, T)> {
+    let Want { runbook, env, me, take_over, name } = want;
     let (client, notes) = match spare.filter(|(c, _)| !c.is_closed()) {
         Some(c) => c,
         None => {
@@ -136,7 +151,9 @@ pub async fn acquire(
     // token when it reconnects, and its appends are refused meanwhile.
     // The LISTEN goes first, in the same round trip (pipelined): take-overs
     // are heard from the moment the lock is ours.
-    let (listen, row) = tokio::join!(
+    // `join!` polls in order, and a statement is queued on its connection
+    // when first polled: the LISTEN, the lock, then `then`.
+    let (listen, row, then) = tokio::join!(
         client.batch_execute(LISTEN),
         client.query_typed(
             "WITH l AS MATERIALIZED (SELECT pg_try_advisory_lock($1) AS got),
@@ -152,7 +169,8 @@ pub async fn acquire(
                     (SELECT count(*) FROM n)
              FROM l",
             &params,
-        )
+        ),
+        then(client.clone())
     );
     listen.map_err(sql)?;
     let row = row.map_err(sql)?;
@@ -170,7 +188,7 @@ pub async fn acquire(
     let shared = Arc::new(Shared { runbook, env, key, token, lost: Mutex::new(None), me: Mutex::new(me) });
     let (stop, stopped) = oneshot::channel();
     tokio::spawn(watch(target, client, notes, shared.clone(), got, stopped));
-    Ok((shared, previous, stop))
+    Ok(((shared, previous, stop), then))
 }
 
 fn sql_missing(name: &str) -> Error {

@@ -22,6 +22,7 @@ pub mod conns;
 pub mod fenced;
 pub mod lease;
 pub mod logs;
+mod read;
 pub mod runtime;
 pub mod schema;
 pub mod spool;
@@ -37,10 +38,11 @@ use tokio_postgres::types::Type;
 use self::connect::{Target, unreachable};
 pub use self::connect::{chain, connect_error};
 use self::conns::{Conn, Conns};
+use self::read::{LatestRows, latest_rows};
 use self::runtime::Rt;
 use super::logs::Logs;
 use super::{Holder, Latest, Lease, Prune, Store, Writer};
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
 
 /// A duration from an environment variable in seconds (fractions allowed).
@@ -57,6 +59,8 @@ pub struct PgStore {
     current: Mutex<Option<Arc<lease::Shared>>>,
     /// The engine's connection's notifications, for the first lease.
     spare: Mutex<Option<lease::Notes>>,
+    /// Runbook@env's latest run, read in the round trip that took its lock.
+    read: Mutex<Option<(String, String, LatestRows)>>,
     /// The writer's insert, prepared on the engine's connection once a
     /// play holds its lock (while the play reads its latest run).
     insert: Mutex<Option<tokio::task::JoinHandle<PgResult<tokio_postgres::Statement>>>>,
@@ -88,6 +92,7 @@ impl PgStore {
             local,
             current: Mutex::new(None),
             spare,
+            read: Mutex::new(None),
             insert: Mutex::new(None),
             last: Mutex::new(None),
             rt,
@@ -106,30 +111,25 @@ impl PgStore {
         })?
     }
 
-    /// A run's events from their rows (after `seq`): a row that does not
-    /// parse, or a run that does not begin with its start, is a corrupt run.
-    fn decode(&self, run: &str, seq: u64, rows: Vec<(i64, String)>) -> Result<Vec<Entry>> {
-        let name = self.name();
-        let mut out = Vec::with_capacity(rows.len());
-        for (seq, body) in rows {
-            out.push(serde_json::from_str::<Entry>(&body).map_err(|e| corrupt(&name, run, seq, &e.to_string()))?);
-        }
-        if seq == 0 && !matches!(out.first(), Some(Entry { event: Event::RunStart(_), .. })) {
-            return Err(corrupt(&name, run, 1, "the run does not begin with a run-start event"));
-        }
-        Ok(out)
-    }
-
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
-        let (t, rb, e, h, name) = (self.target.clone(), runbook.to_string(), env.to_string(), me.clone(), self.name());
-        let notes = lock(&self.spare).take();
-        let spare = notes.map(|n| (self.conns.main.clone(), n));
-        let (shared, previous, stop) = self.rt.call(lease::acquire(t, spare, rb, e, h, take_over, name))??;
+        let (rb, env) = (runbook.to_string(), env.to_string());
+        let want = lease::Want { runbook: rb.clone(), env: env.clone(), me: me.clone(), take_over, name: self.name() };
+        let spare = lock(&self.spare).take().map(|n| (self.conns.main.clone(), n));
+        // The play reads its latest run next: read in the lock's round trip.
+        let (rb2, env2) = (rb.clone(), env.clone());
+        let read = move |c: Arc<tokio_postgres::Client>| async move { latest_rows(&c, &rb2, &env2).await };
+        let ((shared, previous, stop), rows) =
+            self.rt.call(lease::acquire(self.target.clone(), spare, want, read))??;
         *lock(&self.current) = Some(shared.clone());
         let main = self.conns.main.clone();
         let insert = self.rt.handle().spawn(async move { fenced::prepare(&main).await });
         *lock(&self.insert) = Some(insert);
-        spool::replay(&self.rt, &self.conns, &self.local, &shared);
+        // Events written back from this machine's spool are not in what was read.
+        if !spool::replay(&self.rt, &self.conns, &self.local, &shared)
+            && let Ok(rows) = rows
+        {
+            *lock(&self.read) = Some((rb, env, rows));
+        }
         Ok(Box::new(lease::PgLease {
             shared,
             previous,
@@ -144,13 +144,6 @@ type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
-    Error::invalid(
-        Diagnostic::error("corrupt-journal", format!("unreadable run {run} in {name} (event {seq}): {what}"))
-            .hint("start a new run with --fresh (the damaged run stays for the post-mortem)"),
-    )
 }
 
 impl Store for PgStore {
@@ -202,24 +195,14 @@ impl Store for PgStore {
     }
 
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
-        let (rb, e) = (runbook.to_string(), env.to_string());
-        // The ids, and meanwhile (pipelined: one round trip) the events of
-        // the run created last. That is the latest run (the greatest id)
-        // unless the engines' clocks disagree: then its events are read again.
-        type Rows = (Vec<String>, Vec<(String, i64, String)>);
-        let (ids, guess): Rows = self.q(move |c| async move {
-            let params = [(&rb as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT), (&e, Type::TEXT)];
-            let ids = c.query_typed("SELECT id FROM runbook_runs WHERE runbook = $1 AND env = $2", &params);
-            let guess = c.query_typed(
-                "SELECT run, seq, body FROM runbook_events WHERE run = (
-                     SELECT id FROM runbook_runs WHERE runbook = $1 AND env = $2 ORDER BY created DESC, id DESC LIMIT 1)
-                 ORDER BY seq",
-                &params,
-            );
-            let (ids, guess) = tokio::join!(ids, guess);
-            let guess = guess?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-            Ok((ids?.iter().map(|r| r.get(0)).collect(), guess))
-        })?;
+        let read = lock(&self.read).take().filter(|(rb, e, _)| rb == runbook && e == env);
+        let (ids, guess) = match read {
+            Some((_, _, rows)) => rows,
+            None => {
+                let (rb, e) = (runbook.to_string(), env.to_string());
+                self.q(move |c| async move { latest_rows(&c, &rb, &e).await })?
+            }
+        };
         let Some(id) = ids.into_iter().max_by(|a, b| natord::compare(a, b)) else { return Ok(None) };
         let events = match guess.first() {
             Some((run, _, _)) if *run == id => self.decode(&id, 0, guess.into_iter().map(|(_, s, b)| (s, b)).collect()),

@@ -57,9 +57,12 @@ pub fn set_aside(file: &Path) {
 }
 
 /// Write the spools of runbook@env left on this machine (under the new
-/// lease's token), before the run is read.
-pub fn replay(rt: &Rt, conns: &Conns, local: &Path, l: &Arc<LeaseShared>) {
-    for (run, file, entries) in list(local) {
+/// lease's token), before the run is read. Whether there were any (what
+/// was read of the database before may be out of date).
+pub fn replay(rt: &Rt, conns: &Conns, local: &Path, l: &Arc<LeaseShared>) -> bool {
+    let spools = list(local);
+    let any = !spools.is_empty();
+    for (run, file, entries) in spools {
         let (conns, l2, r2) = (conns.clone(), l.clone(), run.clone());
         let res = rt.call(async move {
             let c = conns.get().await.map_err(|e| e.to_string())?;
@@ -103,4 +106,5 @@ pub fn replay(rt: &Rt, conns: &Conns, local: &Path, l: &Arc<LeaseShared>) {
             Err(e) => tracing::warn!("cannot write the spooled events of run {run}: {e}"),
         }
     }
+    any
 }
