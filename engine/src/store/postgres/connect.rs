@@ -116,7 +116,7 @@ impl Target {
         )
     }
 
-    /// One connection of its own (the lease's), driven on the current runtime.
+    /// One connection (the engine's, the step logs'), driven on the current runtime.
     pub async fn connect(&self) -> std::result::Result<(tokio_postgres::Client, Connection), tokio_postgres::Error> {
         self.config.connect(self.tls.clone()).await
     }

@@ -1,7 +1,7 @@
 //! The fenced insert of a batch of a run's events: written only while the
 //! lock row still has the lease's token (`FOR SHARE` on the row, so a
 //! take-over waits for the batch or the batch sees the new token), on the
-//! writer's own connection while it works. Fewer rows than given means
+//! engine's connection while it works. Fewer rows than given means
 //! either the token is not ours any more (fenced) or an attempt whose answer
 //! was lost had written some: the row says which.
 

@@ -1,8 +1,8 @@
 //! The lock of a runbook@env in the shared store: a row of `runbook_locks`
 //! (the holder, for refusals, and the fencing token) plus a session advisory
-//! lock held by a connection of the lease's own (liveness: the database
-//! frees it as soon as it notices the engine's connection is gone, `kill -9`
-//! included).
+//! lock held by the engine's connection ([`super::conns`]; liveness: the
+//! database frees it as soon as it notices that connection is gone,
+//! `kill -9` included).
 //!
 //! Taking the lock bumps the row's token; every append carries it and the
 //! store refuses an append whose token is not the row's ([`super::writer`]),
