@@ -578,6 +578,40 @@ fn a_step_printing_more_than_the_log_writer_holds_neither_stalls_the_play_nor_pa
     assert_eq!(db.sql("SELECT convert_from(data, 'UTF8') FROM runbook_logs WHERE step = 'after'"), "after");
 }
 
+#[test]
+fn a_play_holds_one_connection_to_the_team_database_its_step_logs_included() {
+    // A backend of the team's server per engine, not one more for the logs:
+    // counted once the first step's output is stored.
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "oneconn");
+    let shared = Shared::new();
+    let seen = shared.dir.path().join("backends");
+    let (url, seen_at) = (&db.url, seen.display());
+    let md = format!(
+        "
+        # One connection
+
+        ```bash {{#first}}
+        echo first
+        ```
+
+        ```bash {{#count}}
+        q() {{ psql '{url}' -XAtqc \"$1\"; }}
+        for _ in $(seq 3000); do
+          [ \"$(q \"SELECT count(*) FROM runbook_logs WHERE step = 'first'\")\" = 1 ] && break
+          sleep 0.02
+        done
+        q \"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'runbook'\" > {seen_at}
+        ```
+        "
+    );
+    let c = Checkout::new(&db.url, &[("one", &md)]);
+    let o = c.run(&["play", "one", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(db.sql("SELECT convert_from(data, 'UTF8') FROM runbook_logs WHERE step = 'first'"), "first");
+    assert_eq!(std::fs::read_to_string(&seen).unwrap().trim(), "1", "backends of the play while it runs");
+}
+
 /// A cluster of one test's own, for the tests that stop or restart it.
 struct Cluster {
     dir: String,

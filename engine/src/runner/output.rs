@@ -111,6 +111,11 @@ impl StepOutput {
         }
     }
 
+    /// What the step's output waits on while the log writer is behind.
+    fn log_room(&self) -> Option<crate::store::logs::LogRoom> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(LogFile::room)
+    }
+
     /// Output in the log not yet handed to its writer.
     fn log_pending(&self) -> bool {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(LogFile::pending)
@@ -277,6 +282,7 @@ impl Pump {
             // each step's two pipes showed up in the per-step cost).
             let mut buf = Vec::with_capacity(64 * 1024);
             let mut live_at: Option<tokio::time::Instant> = None;
+            let room = self.out.log_room();
             loop {
                 buf.clear();
                 // Output that never pauses still reaches the log in time.
@@ -304,6 +310,11 @@ impl Pump {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         self.feed(&buf);
+                        // A log writer behind slows the step down (its pipe
+                        // fills), never the play's loop.
+                        if let Some(room) = &room {
+                            room.wait().await;
+                        }
                         // A read is one unit of the runtime's budget, but a
                         // full chunk is thousands of lines to show: a step
                         // flooding its output would hold the play's loop

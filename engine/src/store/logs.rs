@@ -5,9 +5,14 @@
 //! Creating a file is not free (up to a millisecond on a busy ext4, more
 //! than a trivial step costs), so neither the creation of a step's log nor
 //! its writes are on the step's path: output reaches the writer thread in
-//! chunks of up to [`CHUNK`] bytes through a bounded channel (memory stays
-//! flat whatever a step prints; a disk slower than the step slows the step's
-//! output down, as a direct write would). Waking a thread is not free either
+//! chunks of up to [`CHUNK`] bytes. At most [`DEPTH`] chunks wait for the
+//! writer (memory stays flat whatever a step prints; a disk slower than the
+//! step slows the step's output down, as a direct write would), but a step's
+//! output never blocks its thread for that: it waits for room
+//! ([`LogRoom::wait`]) as the play's other work does, asynchronously. The
+//! play's thread may be the one driving the connection a store writes the
+//! chunks on ([`crate::store::lent`]), so it must keep running while the
+//! writer is behind. Waking a thread is not free either
 //! (a system call, often an inter-processor interrupt), so after some work the
 //! writer rests for [`REST`] and then takes everything sent meanwhile in one
 //! go, and keeps resting for a while before it blocks: the short last chunks
@@ -19,12 +24,14 @@
 //! the writer had not written yet.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// A chunk is handed to the writer once it holds this much.
 pub const CHUNK: usize = 64 * 1024;
-/// Chunks in flight, at most (memory bound: `CHUNK * DEPTH`).
-const DEPTH: usize = 64;
+/// Chunks in flight before a step's output waits for the writer (memory
+/// bound: about `CHUNK * DEPTH`).
+pub const DEPTH: usize = 64;
 /// How long the writer waits for more after some work, unless woken (a
 /// store may ask for longer: [`Chunks::rest`]).
 const REST: std::time::Duration = std::time::Duration::from_millis(10);
@@ -59,46 +66,112 @@ pub trait Chunks: Send {
     fn rest(&self) -> std::time::Duration {
         REST
     }
-    /// Called once on the writer thread, before the first chunk.
-    fn begin(&mut self) {}
 }
 
 /// The writer thread of one play. Dropping it writes what was sent and
 /// waits for the thread.
 pub struct Logs {
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    room: Arc<Room>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How far behind the writer is, and who waits for it to catch up.
+#[derive(Default)]
+struct Room {
+    /// Chunks sent and not yet taken by the writer.
+    queued: AtomicUsize,
+    /// The writer is gone: nobody waits for it.
+    closed: AtomicBool,
+    freed: tokio::sync::Notify,
+}
+
+impl Room {
+    fn full(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > DEPTH && !self.closed.load(Ordering::Acquire)
+    }
+
+    /// The writer took a chunk: wake who waits if there was no room.
+    fn took(&self) {
+        if self.queued.fetch_sub(1, Ordering::AcqRel) > DEPTH {
+            self.freed.notify_waiters();
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.freed.notify_waiters();
+    }
 }
 
 /// What steps hold to send their output to the writer (and to wake it when
 /// a chunk is full).
 #[derive(Clone)]
-pub struct LogSender(SyncSender<Msg>, std::thread::Thread);
+pub struct LogSender {
+    tx: Sender<Msg>,
+    writer: std::thread::Thread,
+    room: Arc<Room>,
+}
 
 impl LogSender {
     /// A sender whose chunks go nowhere (the writer is gone).
     pub fn closed() -> LogSender {
-        let (tx, _) = sync_channel(1);
-        LogSender(tx, std::thread::current())
+        let (tx, _) = channel();
+        let room = Room::default();
+        room.close();
+        LogSender { tx, writer: std::thread::current(), room: Arc::new(room) }
     }
 
     /// Nothing more comes soon (the play is ending): the writer stops
     /// resting and writes what it has, while the play does its last work.
     pub fn hurry(&self) {
-        self.1.unpark();
+        self.writer.unpark();
+    }
+
+    fn send(&self, step: Arc<str>, data: Vec<u8>, last: bool) {
+        // Counted first: the writer may take it before `send` returns.
+        self.room.queued.fetch_add(1, Ordering::AcqRel);
+        // Fails only once the play has stopped the writer: nothing to keep then.
+        if self.tx.send(Msg::Chunk { step, data, last }).is_err() {
+            self.room.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What a step's output waits on while the writer is [`DEPTH`] chunks
+/// behind.
+#[derive(Clone)]
+pub struct LogRoom(Arc<Room>);
+
+impl LogRoom {
+    /// Ready at once unless the writer is behind; then ready once it has
+    /// taken a chunk (or is gone).
+    pub async fn wait(&self) {
+        while self.0.full() {
+            let freed = self.0.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            // Registered before the check, so a chunk taken in between wakes it.
+            freed.as_mut().enable();
+            if !self.0.full() {
+                return;
+            }
+            freed.await;
+        }
     }
 }
 
 impl Logs {
     pub fn start(chunks: Box<dyn Chunks>) -> std::io::Result<Logs> {
-        let (tx, rx) = sync_channel(DEPTH);
-        let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx, chunks))?;
-        Ok(Logs { tx, thread: Some(thread) })
+        let (tx, rx) = channel();
+        let room = Arc::new(Room::default());
+        let r = room.clone();
+        let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx, chunks, &r))?;
+        Ok(Logs { tx, room, thread: Some(thread) })
     }
 
     pub fn sender(&self) -> LogSender {
-        let thread = self.thread.as_ref().map(|t| t.thread().clone()).unwrap_or_else(std::thread::current);
-        LogSender(self.tx.clone(), thread)
+        let writer = self.thread.as_ref().map(|t| t.thread().clone()).unwrap_or_else(std::thread::current);
+        LogSender { tx: self.tx.clone(), writer, room: self.room.clone() }
     }
 }
 
@@ -148,16 +221,19 @@ fn batches(rx: &Receiver<Msg>, rest: std::time::Duration) -> impl Iterator<Item 
     })
 }
 
-fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>) {
-    chunks.begin();
+fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>, room: &Room) {
     let rest = chunks.rest();
     for m in batches(&rx, rest) {
         match m {
-            Msg::Chunk { step, data, last } => chunks.write(&step, &data, last),
+            Msg::Chunk { step, data, last } => {
+                room.took();
+                chunks.write(&step, &data, last);
+            }
             Msg::Flush => chunks.flush(),
             Msg::Stop => break,
         }
     }
+    room.close();
     chunks.flush();
 }
 
@@ -189,7 +265,7 @@ impl LogFile {
     pub fn close(&mut self) {
         self.send(true);
         if self.live {
-            self.tx.1.unpark();
+            self.tx.writer.unpark();
         }
     }
 
@@ -203,7 +279,7 @@ impl LogFile {
     pub fn hand_over(&mut self) {
         if self.pending() {
             self.send(false);
-            self.tx.1.unpark();
+            self.tx.writer.unpark();
             self.live = true;
         }
     }
@@ -211,17 +287,55 @@ impl LogFile {
     fn send(&mut self, last: bool) {
         let data = std::mem::take(&mut self.buf);
         let full = data.len() >= CHUNK;
-        // Fails only once the play has stopped the writer: nothing to keep then.
-        let _ = self.tx.0.send(Msg::Chunk { step: self.step.clone(), data, last });
+        self.tx.send(self.step.clone(), data, last);
         if full {
-            self.tx.1.unpark();
+            self.tx.writer.unpark();
         }
+    }
+
+    /// What this log's output waits on while the writer is behind.
+    pub fn room(&self) -> LogRoom {
+        LogRoom(self.tx.room.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
+
+    #[test]
+    fn output_waits_for_room_once_the_writer_is_depth_chunks_behind_and_goes_on_when_it_takes_one() {
+        // A writer that takes one chunk per token of `gate`.
+        struct Gated(std::sync::mpsc::Receiver<()>);
+        impl Chunks for Gated {
+            fn write(&mut self, _: &str, _: &[u8], _: bool) {
+                let _ = self.0.recv();
+            }
+        }
+        // Declared first, dropped last: a failed assertion drops the gate
+        // first, so that the writer is free to end.
+        let logs;
+        let (gate, rx) = std::sync::mpsc::channel();
+        logs = Logs::start(Box::new(Gated(rx))).unwrap();
+        let mut log = LogFile::new(&logs.sender(), "a");
+        let room = log.room();
+        let full = "x".repeat(CHUNK);
+        for _ in 0..DEPTH + 2 {
+            log.line(&full);
+        }
+        let mut wait = std::pin::pin!(room.wait());
+        let pending = wait.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        assert!(pending.is_pending(), "DEPTH + 1 chunks behind: no room");
+        gate.send(()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let woken = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), wait).await });
+        assert!(woken.is_ok(), "the writer took a chunk: room again, and the waiting output was woken");
+        drop(gate);
+        drop(log);
+        drop(logs);
+    }
 
     #[test]
     fn logs_are_complete_when_the_writer_is_dropped() {

@@ -7,7 +7,7 @@
 //! when that connection broke (a database restart): then every query takes
 //! one of its connections, and the lease opens one of its own.
 //!
-//! Step logs keep a connection of their own ([`super::logs`]).
+//! Step logs go over it too ([`super::logs`]): a play is one backend.
 
 use std::ops::Deref;
 use std::sync::Arc;

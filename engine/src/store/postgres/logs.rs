@@ -8,24 +8,36 @@
 //! came while it rested: the output of a burst of quick steps) are written
 //! in one statement.
 //!
-//! The chunks are written from the log writer's own thread, on a connection
-//! and a small runtime of its own: never through the store's runtime, which
-//! a play may be running on ([`crate::store::lent`]) and may be waiting for
-//! this thread (a step's output waits when the writer is behind).
+//! The chunks go over the engine's own connection ([`super::conns`]): a
+//! play is one backend of the team's server, its logs included. They are
+//! written from the log writer's thread, which waits for each statement on
+//! a small runtime of its own: the connection is driven by the store's
+//! runtime, which may be lent to the play ([`crate::store::lent`]), and the
+//! play never waits for this thread while it runs (a step's output waits
+//! for room asynchronously, [`crate::store::logs::LogRoom`]). Once the
+//! engine's connection broke, a statement takes one of the pool's, through
+//! the store's runtime.
 
 use std::collections::HashMap;
 
-use super::connect::Target;
+use std::sync::Arc;
+
+use tokio_postgres::{Client, Statement};
+
+use super::conns::Conns;
 use crate::store::logs::Chunks;
 
 /// The most output of one step kept per session.
 pub const LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct PgChunks {
-    target: Target,
-    /// Drives this thread's connection while a statement is waited for.
+    conns: Conns,
+    /// The store's runtime: a pooled connection is taken there.
+    store: tokio::runtime::Handle,
+    /// Waits for a statement on this thread.
     rt: Option<tokio::runtime::Runtime>,
-    conn: Option<(tokio_postgres::Client, tokio_postgres::Statement)>,
+    /// The insert, prepared on the engine's connection.
+    insert: Option<(Arc<Client>, Statement)>,
     run: String,
     limit: usize,
     /// Bytes stored per step in this session.
@@ -42,13 +54,14 @@ const HOLD: usize = 1024 * 1024;
 const REST: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl PgChunks {
-    pub fn new(target: Target, run: &str) -> PgChunks {
+    pub fn new(conns: Conns, store: tokio::runtime::Handle, run: &str) -> PgChunks {
         let limit = std::env::var("RUNBOOK_PG_LOG_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(LIMIT);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
         PgChunks {
-            target,
+            conns,
+            store,
             rt,
-            conn: None,
+            insert: None,
             run: run.to_string(),
             limit,
             sizes: HashMap::new(),
@@ -57,22 +70,28 @@ impl PgChunks {
         }
     }
 
-    /// This thread's connection, opened (and the insert prepared) if need be.
-    fn connect(&mut self) -> Result<(), String> {
-        if self.conn.as_ref().is_some_and(|(c, _)| !c.is_closed()) {
-            return Ok(());
-        }
-        self.conn = None;
+    /// Store `steps`' `data` in one statement: on the engine's connection
+    /// while it works (the insert prepared there once), else on one of the
+    /// pool's.
+    fn insert(&mut self, steps: &[String], data: &[Vec<u8>]) -> Result<u64, String> {
         let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
-        let t = &self.target;
-        self.conn = Some(rt.block_on(async {
-            let (client, conn) = t.connect().await.map_err(|e| super::chain(&e))?;
-            tokio::spawn(conn);
-            let (_, stmt) = tokio::join!(client.batch_execute(super::fenced::GENERIC_PLANS), client.prepare(INSERT));
-            let stmt = stmt.map_err(|e| super::chain(&e))?;
-            Ok::<_, String>((client, stmt))
-        })?);
-        Ok(())
+        let main = &self.conns.main;
+        if !main.is_closed() {
+            if self.insert.is_none() {
+                let stmt = rt.block_on(main.prepare(INSERT)).map_err(|e| super::chain(&e))?;
+                self.insert = Some((main.clone(), stmt));
+            }
+            if let Some((client, stmt)) = &self.insert {
+                return rt.block_on(client.execute(stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e));
+            }
+        }
+        self.insert = None;
+        let (conns, run, steps, data) = (self.conns.clone(), self.run.clone(), steps.to_vec(), data.to_vec());
+        super::runtime::call(&self.store, async move {
+            let c = conns.get().await.map_err(|e| e.to_string())?;
+            c.execute(INSERT, &[&run, &steps, &data]).await.map_err(|e| super::chain(&e))
+        })
+        .map_err(|e| e.to_string())?
     }
 }
 
@@ -114,14 +133,6 @@ impl Chunks for PgChunks {
         }
     }
 
-    /// Connected before the first chunk comes: the play does not wait for
-    /// it at its end.
-    fn begin(&mut self) {
-        if let Err(e) = self.connect() {
-            tracing::warn!("step logs of run {}: cannot connect yet: {e}", self.run);
-        }
-    }
-
     /// Each write is a transaction of the team's database: the output of
     /// quick steps is gathered for longer than the local store's files are.
     fn rest(&self) -> std::time::Duration {
@@ -134,12 +145,7 @@ impl Chunks for PgChunks {
         }
         let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
         self.held_bytes = 0;
-        let r = self.connect().and_then(|()| {
-            let (Some(rt), Some((client, stmt))) = (&self.rt, &self.conn) else { return Ok(0) };
-            rt.block_on(client.execute(stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e))
-        });
-        if let Err(e) = r {
-            self.conn = None;
+        if let Err(e) = self.insert(&steps, &data) {
             tracing::warn!("step logs of run {} not stored: {e}", self.run);
         }
     }

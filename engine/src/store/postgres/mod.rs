@@ -280,7 +280,7 @@ impl Store for PgStore {
             let (last, insert) = tokio::join!(last, insert);
             Ok((last?, fenced::Ready { insert: insert?, conn: c }))
         })?;
-        let chunks = logs::PgChunks::new(self.target.clone(), run);
+        let chunks = logs::PgChunks::new(self.conns.clone(), self.rt.handle().clone(), run);
         let logs =
             Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);
