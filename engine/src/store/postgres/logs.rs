@@ -20,9 +20,7 @@
 
 use std::collections::HashMap;
 
-use std::sync::Arc;
-
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Statement;
 
 use super::conns::Conns;
 use crate::store::logs::Chunks;
@@ -37,7 +35,7 @@ pub struct PgChunks {
     /// Waits for a statement on this thread.
     rt: Option<tokio::runtime::Runtime>,
     /// The insert, prepared on the engine's connection.
-    insert: Option<(Arc<Client>, Statement)>,
+    insert: Option<Statement>,
     run: String,
     limit: usize,
     /// Bytes stored per step in this session.
@@ -77,13 +75,13 @@ impl PgChunks {
         let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
         let main = &self.conns.main;
         if !main.is_closed() {
-            if self.insert.is_none() {
-                let stmt = rt.block_on(main.prepare(INSERT)).map_err(|e| super::chain(&e))?;
-                self.insert = Some((main.clone(), stmt));
-            }
-            if let Some((client, stmt)) = &self.insert {
-                return rt.block_on(client.execute(stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e));
-            }
+            let stmt = match self.insert.take() {
+                Some(stmt) => stmt,
+                None => rt.block_on(main.prepare(INSERT)).map_err(|e| super::chain(&e))?,
+            };
+            let stored = rt.block_on(main.execute(&stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e));
+            self.insert = Some(stmt);
+            return stored;
         }
         self.insert = None;
         let (conns, run, steps, data) = (self.conns.clone(), self.run.clone(), steps.to_vec(), data.to_vec());
