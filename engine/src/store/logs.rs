@@ -31,7 +31,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 pub const CHUNK: usize = 64 * 1024;
 /// Chunks in flight before a step's output waits for the writer (memory
 /// bound: about `CHUNK * DEPTH`).
-pub const DEPTH: usize = 64;
+const DEPTH: usize = 64;
 /// How long the writer waits for more after some work, unless woken (a
 /// store may ask for longer: [`Chunks::rest`]).
 const REST: std::time::Duration = std::time::Duration::from_millis(10);
@@ -329,8 +329,10 @@ mod tests {
         let pending = wait.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
         assert!(pending.is_pending(), "DEPTH + 1 chunks behind: no room");
         gate.send(()).unwrap();
+        // A bound on the wait, not a grace period (as the integration tests).
+        let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-        let woken = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), wait).await });
+        let woken = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(limit), wait).await });
         assert!(woken.is_ok(), "the writer took a chunk: room again, and the waiting output was woken");
         drop(gate);
         drop(log);
