@@ -143,6 +143,64 @@ fn a_daemon_that_outlives_its_step_ends_with_the_scenario() {
 }
 
 #[test]
+fn a_contained_check_leaves_nothing_in_the_temporary_directory() {
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Stages left by engines that were killed: one whose pid cannot exist
+    // (at or above pid_max) goes; one of a live process (this test) stays.
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let dead = tmp.path().join(format!("runbook-contain-{pid_max}-a1b2c3"));
+    let live = tmp.path().join(format!("runbook-contain-{}-d4e5f6", std::process::id()));
+    std::fs::create_dir(&dead).unwrap();
+    std::fs::create_dir(&live).unwrap();
+    let tmpdir = tmp.path().to_str().unwrap();
+    // Two scenarios, two workers: two holders, idle in the pool at the end.
+    let fx = "[[scenario]]\nname = \"one\"\n\n[[scenario]]\nname = \"two\"\n";
+    project(&["echo x > \"$TMPDIR/f\""], "")
+        .file("fixtures/escape.toml", fx)
+        .env("TMPDIR", tmpdir)
+        .args(["check", "--contained", "--jobs", "2"])
+        .run();
+    let mut left: Vec<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, [live.file_name().unwrap().to_string_lossy().into_owned()]);
+}
+
+#[test]
+fn ctrl_c_during_a_contained_check_leaves_no_stage_behind() {
+    use std::os::unix::process::CommandExt;
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // The step says it runs in its scratch home (on the host, below $TMPDIR), then waits.
+    let t = project(&["touch \"$HOME/running\"; sleep 1000"], "");
+    let mut child = crate::play::rb_cmd(t.path(), &["check", "--contained"])
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let running = || std::fs::read_dir(tmp.path()).unwrap().flatten().any(|e| e.path().join("home/running").exists());
+    crate::play::wait_until("the contained step to start", running);
+    // As a terminal does: the whole foreground process group, the holder included.
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGINT).unwrap();
+    child.wait().unwrap();
+    let stages: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("runbook-contain-"))
+        .collect();
+    assert_eq!(stages, Vec::<String>::new(), "a holder's stage outlived the engine");
+}
+
+#[test]
 fn a_symlink_out_of_the_scratch_tree_leads_nowhere() {
     if !containable() {
         return;

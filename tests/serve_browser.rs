@@ -53,7 +53,8 @@ fn screenshot(p: &Page, name: &str) {
     let path: PathBuf = if std::env::var_os("RUNBOOK_UPDATE_SCREENSHOTS").is_some() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name)
     } else {
-        std::env::temp_dir().join(format!("runbook-{}-{name}", std::process::id()))
+        // Kept for a look after the run, with the build, not in the machine's /tmp.
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("runbook-{}-{name}", std::process::id()))
     };
     p.screenshot(&path, false);
     let mut head = [0u8; 8];

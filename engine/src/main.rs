@@ -42,5 +42,7 @@ fn main() {
             e.exit().code()
         }
     };
+    // Idle namespace holders end, and their stages go (exit runs no destructors).
+    runbook::rehearse::contain::release();
     std::process::exit(code);
 }

@@ -38,7 +38,8 @@ use crate::config::Config;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Spec {
     /// The holder's own directory (the new root and the upper layers are
-    /// mounted there, in its namespace only); it removes it when it ends.
+    /// mounted there, in its namespace only); removed when it ends, by the
+    /// holder and by the engine.
     pub stage: PathBuf,
     /// The repo root: visible at its path (overlaid again when it lies
     /// below a fresh directory such as `/tmp`).
@@ -109,6 +110,13 @@ pub fn probe() -> Option<String> {
         }
     });
     refused()
+}
+
+/// This process is done with rehearsals: the idle holders end and their
+/// stages are removed (`main` calls it before exiting).
+pub fn release() {
+    #[cfg(target_os = "linux")]
+    pool::release();
 }
 
 fn remember(why: String) {

@@ -3,11 +3,18 @@
 //! once per worker, not once per scenario. A holder is taken for one
 //! scenario at a time and put back when it has ended that scenario's
 //! processes; one that says anything else is dropped, and the scenario gets
-//! a new one. Idle holders end with this process (their stdin closes).
+//! a new one. Idle holders end with this process ([`release`]).
+//!
+//! A holder's stage is an empty directory of the temporary directory on
+//! the host (its tmpfs is mounted in the holder's namespace only). The
+//! holder removes it when it ends, and so does the engine before it exits
+//! ([`release`]): Ctrl-C reaches the holders too, and they end without a
+//! word. A stage whose engine was killed with its holders is removed by
+//! the next engine that starts one ([`sweep`]): its name says whose it is.
 
 use std::io::{BufRead, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
@@ -20,6 +27,7 @@ static POOL: Mutex<Vec<Holder>> = Mutex::new(Vec::new());
 /// One `runbook __contain` process.
 pub struct Holder {
     key: String,
+    stage: PathBuf,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -29,8 +37,9 @@ impl Holder {
     /// Start one for `spec` (its stage made here) and wait until it is built.
     pub fn start(spec: &Spec) -> Result<Holder, String> {
         let key = key(spec);
+        sweep();
         let stage = tempfile::Builder::new()
-            .prefix("runbook-contain-")
+            .prefix(&format!("{PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(|e| format!("no directory for the namespace holder: {e}"))?
             .keep();
@@ -62,7 +71,7 @@ impl Holder {
                 }
             }
         });
-        let mut h = Holder { key, child: Some(child), stdin, lines };
+        let mut h = Holder { key, stage, child: Some(child), stdin, lines };
         h.expect("ready")?;
         Ok(h)
     }
@@ -119,7 +128,48 @@ impl Drop for Holder {
         if let Some(mut child) = self.child.take() {
             let _ = std::thread::Builder::new().name("ns-holder".into()).spawn(move || child.wait());
         }
+        // Empty on the host. Removing it detaches the holder's mount of it
+        // (in a namespace that is ending), nothing else; the holder's own
+        // removal then finds it gone.
+        let _ = std::fs::remove_dir(&self.stage);
     }
+}
+
+/// The start of a stage's name; the engine's pid follows.
+const PREFIX: &str = "runbook-contain-";
+
+/// End the idle holders and remove their stages: when this process is done
+/// with rehearsals (it exits next).
+pub fn release() {
+    let idle = std::mem::take(&mut *POOL.lock().unwrap_or_else(|p| p.into_inner()));
+    drop(idle);
+}
+
+/// Remove the stages left by engines that are gone (killed before they
+/// could): empty directories named `runbook-contain-<pid>-…` whose process
+/// no longer exists. Once per process.
+fn sweep() {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let dir = std::env::temp_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(PREFIX))
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
+            if pid > 0 && gone {
+                // Only ever an empty directory: `remove_dir` leaves anything else.
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+    });
 }
 
 /// A holder taken for one scenario, and the namespaces its steps join.
