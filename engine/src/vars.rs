@@ -2,7 +2,7 @@
 //! alert labels < `--set` < answers to prompts. Each value remembers where it
 //! came from, for `show` and `plan`.
 //!
-//! - **Typed values** ([`typed`]): a value from an env profile, an alert,
+//! - **Typed values** ([`typed()`](typed::typed)): a value from an env profile, an alert,
 //!   `--set`, `--set-file` or `RUNBOOK_VAR_<name>` takes the type of the
 //!   variable's front matter default when it reads as one: `revision: 0` and
 //!   `--set revision=0` give the number 0, so `when="revision == 0"` holds.

@@ -274,7 +274,7 @@ pub struct PlayArgs {
     #[arg(long, requires = "dry_run", value_name = "NAME", add = ArgValueCandidates::new(super::complete::scenario_names))]
     pub scenario: Option<String>,
     /// Play for real and record every stubbed program's calls and answers into
-    /// fixtures/<id>.toml as scenario NAME (replacing only a scenario of that name).
+    /// `fixtures/<id>.toml` as scenario NAME (replacing only a scenario of that name).
     #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]
     pub record_fixture: Option<String>,
 }

@@ -3,7 +3,7 @@
 //! scripts, ….
 //!
 //! It is the play's own scheduler ([`crate::runner::play`]) with a
-//! [`Sandbox`]: stub shims first on `PATH`, a scratch directory standing in
+//! [`SandboxDir`]: stub shims first on `PATH`, a scratch directory standing in
 //! for the repo root, the state dir, `HOME` and `TMPDIR` inside it, and the
 //! scenario's scripted answers. So captures, `when` and `expect` work on stub
 //! output exactly as they would on the real thing. Afterwards the outcome is

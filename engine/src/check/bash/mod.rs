@@ -1,6 +1,6 @@
 //! Shell syntax (`bash -n`, `sh -n`) and `shellcheck` of every shell block,
 //! steps and documentation alike, batched: a few processes per batch of
-//! pages, not one per block ([`syntax_batch`], [`shellcheck`]).
+//! pages, not one per block ([`syntax_batch`], [`shellcheck()`](shellcheck::shellcheck)).
 //!
 //! Templates and placeholders are neutralised first, line for line, so that
 //! the shell's line numbers map straight back to the page: `{{ … }}` becomes

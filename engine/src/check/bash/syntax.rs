@@ -68,8 +68,8 @@ fn pretty_print_available() -> bool {
 /// would have joined it). The first script whose sentinel is missing is
 /// checked alone with `bash -n`, and the batch goes on after it.
 ///
-/// sh: one `sh` process that, for each script, runs `( eval "set -n
-/// <script>" )`: `set -n` makes the subshell read the script without
+/// sh: one `sh` process that, for each script, runs `( eval "set -n`
+/// `<script>" )`: `set -n` makes the subshell read the script without
 /// running it, and a syntax error ends only that subshell. A first probe
 /// `( eval "set -n
 /// exit 7" )` must not exit 7, else nothing is checked this way.
