@@ -20,6 +20,22 @@ fn containable() -> bool {
     ok
 }
 
+/// A directory of the host that a contained step would see as it is: in
+/// the build's temp dir, which must not lie below a directory the
+/// container makes fresh (there, a write "vanishing" would prove nothing).
+fn on_the_host(prefix: &str) -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let fresh = ["/tmp", "/var/tmp", "/run", "/dev/shm"];
+    assert!(
+        !fresh.iter().any(|f| base.starts_with(f)),
+        "the build's temp dir {} lies below {}, which is fresh inside a contained rehearsal: \
+         set CARGO_TARGET_DIR outside it to run the containment tests",
+        base.display(),
+        fresh.iter().find(|f| base.starts_with(f)).unwrap_or(&""),
+    );
+    tempfile::Builder::new().prefix(prefix).tempdir_in(base).unwrap()
+}
+
 /// A marker no other test or process uses.
 fn marker(what: &str) -> String {
     format!("runbook-escape-{what}-{}-{}", std::process::id(), rand_suffix())
@@ -55,7 +71,7 @@ fn writes_to_tmp_home_etc_root_and_the_repo_vanish() {
     }
     let m = marker("write");
     // Not below /tmp, which is fresh inside anyway: $HOME itself must be.
-    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = on_the_host("runbook-home-");
     let real_home = home.path().display().to_string();
     let bodies = [
         format!("echo x > /tmp/{m}"),
@@ -206,7 +222,7 @@ fn a_symlink_out_of_the_scratch_tree_leads_nowhere() {
         return;
     }
     let m = marker("link");
-    let outside = tempfile::Builder::new().prefix("runbook-outside-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = on_the_host("runbook-outside-");
     let o = outside.path().display();
     let bodies = [
         format!("ln -s {o} \"$TMPDIR/out\" && echo x > \"$TMPDIR/out/{m}\""),
@@ -277,7 +293,7 @@ fn a_worker_s_next_scenario_sees_nothing_of_the_one_before() {
     // Two scenarios on one worker (`--jobs 1`), in either order: each writes
     // everywhere and leaves a daemon, then finds nothing of the other's.
     let (a, b) = (marker("first"), marker("second"));
-    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = on_the_host("runbook-home-");
     let real_home = home.path().display().to_string();
     let places = |m: &str| {
         [
@@ -326,7 +342,7 @@ fn no_process_of_the_host_leads_a_step_out() {
     // Through any process the host's `/proc` shows (the holder's
     // namespaces included), a write must not reach the host.
     let m = marker("proc");
-    let outside = tempfile::Builder::new().prefix("runbook-outside-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = on_the_host("runbook-outside-");
     let o = outside.path().display();
     let body = format!(
         "for p in /proc/[0-9]*; do echo x 2>/dev/null > \"$p/root{o}/{m}\" || true; echo x 2>/dev/null > \"$p/cwd/{m}\" || true; done"
