@@ -28,6 +28,7 @@ mod secrets;
 mod serve;
 mod serve_browser;
 mod serve_reads;
+mod state_setting;
 mod tty;
 mod tty_vars;
 mod warm;

@@ -50,7 +50,9 @@ fn kill_9_at_any_moment_then_resume() {
     for (n, d) in delays.iter().enumerate() {
         let before = counts(&dir);
         let done = passed(&dir);
-        let args: &[&str] = if n == 0 { &["play", "a"] } else { &["play", "a", "--resume"] };
+        // `--resume` once a run exists: a kill before the first play created
+        // its run leaves nothing to resume (refused, exit 3).
+        let args: &[&str] = if journal(&dir).is_empty() { &["play", "a"] } else { &["play", "a", "--resume"] };
         let mut child = rb_cmd(&dir, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(*d));
         let _ = child.kill(); // SIGKILL
@@ -64,11 +66,12 @@ fn kill_9_at_any_moment_then_resume() {
         }
     }
     // On a fast machine a resumed play can finish inside its kill window: then
-    // there is nothing left to resume (a `--resume` would start a new run).
+    // there is nothing left to resume (a `--resume` would be refused).
     if passed(&dir).len() < 12 {
         let before = counts(&dir);
         let done = passed(&dir);
-        let o = rb(&dir, &["play", "a", "--resume"]);
+        let args: &[&str] = if journal(&dir).is_empty() { &["play", "a"] } else { &["play", "a", "--resume"] };
+        let o = rb(&dir, args);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let after = counts(&dir);
         for s in &done {
@@ -312,10 +315,12 @@ fn resume_over_a_failed_run_continues_it_and_over_a_passed_one_refuses() {
     assert!(err.contains("nothing to resume"), "{err}");
     assert!(err.contains("runbook play a --env devnet --fresh`"), "{err}");
     assert_eq!(counts(dir).get("one"), Some(&1), "nothing ran again");
-    // Without any earlier run, `--resume` starts one.
-    let t = Test::new().runbook("b", "```bash {#one}\ntrue\n```\n");
+    // Without any earlier run, `--resume` refuses too: nothing runs.
+    let t = Test::new().runbook("b", "```bash {#one}\necho one >> runs.txt\n```\n");
     let o = rb(t.path(), &["play", "b", "--resume"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("there is nothing to resume"), "{}", text(&o));
+    assert!(!t.path().join("runs.txt").exists(), "a step ran");
 }
 
 #[test]

@@ -170,14 +170,19 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
 
     let cut = Test::new().runbook("p", &md);
     let dir = cut.path();
-    let mut first = true;
+    // `--resume` once a run exists: a kill before the first play created its
+    // run leaves nothing to resume (refused, exit 3).
+    let resume = |dir: &Path| {
+        let mut args: Vec<&str> = play.to_vec();
+        if !journal(dir).is_empty() {
+            args.push("--resume");
+        }
+        args
+    };
     for &ms in kills {
         let before = runs(dir);
         let done = passed(dir);
-        let mut args: Vec<&str> = play.to_vec();
-        if !first {
-            args.push("--resume");
-        }
+        let args = resume(dir);
         let mut child = rb_cmd(dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
         std::thread::sleep(Duration::from_millis(ms));
         let _ = child.kill(); // SIGKILL
@@ -186,7 +191,6 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
         for s in &done {
             prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);
         }
-        first = false;
         if status.code().is_some() {
             break; // it had ended before the kill
         }
@@ -195,9 +199,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
     for _ in 0..3 {
         let before = runs(dir);
         let done = passed(dir);
-        let mut args: Vec<&str> = play.to_vec();
-        args.push("--resume");
-        let o = rb(dir, &args);
+        let o = rb(dir, &resume(dir));
         let after = runs(dir);
         for s in &done {
             prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::error::{Diagnostic, Error, Result, did_you_mean};
 use crate::model::{Value, Vars};
 use crate::parse::LineIndex;
+use crate::state_url::State;
 
 pub const FILE_NAME: &str = "runbook.toml";
 
@@ -27,7 +28,7 @@ pub struct Config {
     /// own files (engine logs, the spool of events the database missed).
     pub state: PathBuf,
     /// `state = "postgres://…"` (or `RUNBOOK_STATE`): the team's database.
-    pub shared_state: Option<String>,
+    pub shared_state: Option<SharedState>,
     pub default_env: Option<String>,
     pub envs: BTreeMap<String, EnvProfile>,
     pub stubs: Vec<String>,
@@ -78,7 +79,7 @@ pub struct EnvProfile {
 struct Raw {
     runbooks: Option<String>,
     fixtures: Option<String>,
-    state: Option<String>,
+    state: Option<toml::Spanned<String>>,
     default_env: Option<String>,
     #[serde(default)]
     env: BTreeMap<String, toml::Table>,
@@ -97,16 +98,58 @@ struct RawRehearse {
 
 pub const DEFAULT_STUBS: &[&str] = &["kubectl", "helm", "docker", "curl", "python3", "python"];
 
-/// `RUNBOOK_STATE`, else `state` of runbook.toml, else `.runbook`: a
-/// directory, or a `postgres://` URL (this machine's files then stay in
-/// `.runbook`).
-fn state(root: &Path, configured: Option<&str>) -> (PathBuf, Option<String>) {
+/// `RUNBOOK_STATE`, else `state` of runbook.toml (`at`: its file and line),
+/// else `.runbook`: a directory, or a `postgres://` URL (this machine's files
+/// then stay in `.runbook`). A value that is neither is refused, where it was
+/// set ([`crate::state_url`]).
+fn state(root: &Path, configured: Option<&str>, at: Option<(&Path, usize)>) -> Result<(PathBuf, Option<SharedState>)> {
     let env = std::env::var("RUNBOOK_STATE").ok().filter(|s| !s.is_empty());
-    let value = env.as_deref().or(configured).unwrap_or(".runbook");
-    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        (root.join(".runbook"), Some(value.to_string()))
-    } else {
-        (root.join(value), None)
+    let (value, at) = match (&env, configured) {
+        (Some(v), _) => (v.as_str(), None),
+        (None, Some(v)) => (v, at),
+        (None, None) => (".runbook", None),
+    };
+    match crate::state_url::classify(value) {
+        Ok(State::Dir(d)) => Ok((root.join(d), None)),
+        Ok(State::Database(url)) => {
+            Ok((root.join(".runbook"), Some(SharedState { url, at: at.map(|(f, l)| (f.to_path_buf(), l)) })))
+        }
+        Err(why) => {
+            let hint = "a team database is `state = \"postgres://USER@HOST:5432/DB\"` (password from PGPASSWORD or ~/.pgpass); a directory is a path (`./name` for one with a colon)";
+            let d = match at {
+                Some((f, l)) => Diagnostic::error("state-url", format!("state: {why}")).at(f, l),
+                None => Diagnostic::error("state-url", format!("RUNBOOK_STATE: {why}")),
+            };
+            Err(Error::invalid(d.hint(hint)))
+        }
+    }
+}
+
+/// The team's database, and where it was named (`None`: `RUNBOOK_STATE`).
+#[derive(Debug, Clone)]
+pub struct SharedState {
+    pub url: String,
+    pub at: Option<(PathBuf, usize)>,
+}
+
+impl SharedState {
+    /// An error about the URL (malformed, or nothing answers there), located
+    /// where it was set.
+    pub fn locate(&self, e: Error) -> Error {
+        match e {
+            Error::Invalid(ds) => Error::Invalid(
+                ds.into_iter()
+                    .map(|d| {
+                        match (&self.at, d.file.is_none() && matches!(d.code, "state-url" | "state-unreachable")) {
+                            (Some((f, l)), true) => d.at(f, *l),
+                            (None, true) => Diagnostic { message: format!("RUNBOOK_STATE: {}", d.message), ..d },
+                            _ => d,
+                        }
+                    })
+                    .collect(),
+            ),
+            e => e,
+        }
     }
 }
 
@@ -118,8 +161,8 @@ impl Config {
             file: None,
             runbooks: root.join("runbooks"),
             fixtures: root.join("fixtures"),
-            state: state(root, None).0,
-            shared_state: state(root, None).1,
+            state: root.join(".runbook"),
+            shared_state: None,
             default_env: None,
             envs: BTreeMap::new(),
             stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
@@ -146,7 +189,9 @@ impl Config {
             }
             dir = d.parent();
         }
-        Ok(Config::defaults(start))
+        // No file: `RUNBOOK_STATE` may still name the state.
+        let (state, shared_state) = state(start, None, None)?;
+        Ok(Config { state, shared_state, ..Config::defaults(start) })
     }
 
     pub fn load(file: &Path) -> Result<Config> {
@@ -277,11 +322,14 @@ impl Config {
         // A program named twice is one shim (the second failed: File exists).
         let mut seen = std::collections::HashSet::new();
         stubs.retain(|s| seen.insert(s.clone()));
+        let state_line = raw.state.as_ref().map_or(1, |s| LineIndex::new(text).line(s.span().start));
+        let configured = raw.state.as_ref().map(|s| s.get_ref().as_str());
+        let (state, shared_state) = state(&root, configured, Some((file, state_line)))?;
         Ok(Config {
             runbooks: root.join(raw.runbooks.as_deref().unwrap_or("runbooks")),
             fixtures: root.join(raw.fixtures.as_deref().unwrap_or("fixtures")),
-            state: state(&root, raw.state.as_deref()).0,
-            shared_state: state(&root, raw.state.as_deref()).1,
+            state,
+            shared_state,
             default_env: raw.default_env,
             envs,
             stubs,

@@ -37,6 +37,7 @@ pub mod report;
 pub mod run;
 pub mod runner;
 pub mod serve;
+pub mod state_url;
 pub mod store;
 pub mod template;
 pub mod time;

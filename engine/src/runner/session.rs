@@ -234,8 +234,12 @@ fn pick(
 ) -> Result<Option<(String, RunState)>> {
     let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
     let Some(Latest { id, events }) = latest else {
+        // Nothing to resume is said, never played over: an engineer who
+        // typed `--resume` on the wrong machine or env must not replay the
+        // incident's writes from the first step.
         if opts.resume == ResumeMode::Resume {
-            notes.push("--resume: no earlier run of this runbook and env; starting a new run".into());
+            let env_name = opts.env.as_ref().map_or("local", |e| e.name.as_str());
+            return Err(Error::Refused(no_run_to_resume(rb, &env.store.name(), env_name, &env_flag)));
         }
         return Ok(None);
     };
@@ -308,6 +312,13 @@ fn narrow(rb: &Runbook, run: &Mode, asked: &Mode, env: &str) -> Result<Mode> {
 }
 
 /// Why `--resume` has nothing to resume, and the ways on.
+fn no_run_to_resume(rb: &Runbook, store: &str, env: &str, env_flag: &str) -> String {
+    format!(
+        "--resume: {}@{env} has no run in {store}: there is nothing to resume\n  start a new run: `runbook play {}{env_flag}`\n  a run started on another machine is in that machine's state (a team shares runs with `state = \"postgres://…\"`)",
+        rb.id, rb.id
+    )
+}
+
 fn nothing_to_resume(rb: &Runbook, id: &str, st: &RunState, env_flag: &str) -> String {
     let again = format!("runbook play {}{env_flag}", rb.id);
     let mut m = format!("--resume: the latest run, {id}, {}", st.status_name());

@@ -234,7 +234,9 @@ pub trait Writer: Send {
 /// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
 pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
     match &config.shared_state {
-        Some(url) => Ok(Box::new(postgres::PgStore::open(url, config.state.clone())?)),
+        Some(shared) => {
+            Ok(Box::new(postgres::PgStore::open(&shared.url, config.state.clone()).map_err(|e| shared.locate(e))?))
+        }
         None => Ok(Box::new(LocalStore::new(config.state.clone()))),
     }
 }
@@ -250,9 +252,13 @@ pub enum Opening {
 
 impl Opening {
     pub fn start(config: &crate::config::Config) -> Opening {
-        let Some(url) = config.shared_state.clone() else { return Opening::Done(open(config)) };
+        let Some(shared) = config.shared_state.clone() else { return Opening::Done(open(config)) };
         let local = config.state.clone();
-        let connect = move || postgres::PgStore::open(&url, local).map(|s| Box::new(s) as Box<dyn Store>);
+        let connect = move || {
+            postgres::PgStore::open(&shared.url, local)
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| shared.locate(e))
+        };
         match std::thread::Builder::new().name("store-open".into()).spawn(connect) {
             Ok(t) => Opening::Connecting(t),
             Err(_) => Opening::Done(open(config)),

@@ -17,11 +17,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Diagnostic, Error, Result};
 
-/// Is this `state` a database rather than a directory?
-pub fn is_url(state: &str) -> bool {
-    state.starts_with("postgres://") || state.starts_with("postgresql://")
-}
-
 /// How long connecting may take before the database counts as unreachable
 /// (`RUNBOOK_PG_CONNECT_TIMEOUT`, seconds).
 fn connect_timeout() -> Duration {
@@ -53,6 +48,15 @@ impl Target {
             ))
         };
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        // One `@` at most, before the host: the client reads the user and
+        // password up to the first one, and would take the rest of a
+        // password for the host, which messages show.
+        if base.matches('@').count() > 1 || query.contains('@') {
+            return Err(bad(format!(
+                "{}: an `@` in the password or the parameters (percent-encode it: %40)",
+                crate::state_url::redact(url)
+            )));
+        }
         let mut sslmode = None;
         let mut rootcert = None;
         let mut rest = Vec::new();
@@ -65,7 +69,7 @@ impl Target {
         }
         let cleaned = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
         let mut config = tokio_postgres::Config::from_str(&cleaned)
-            .map_err(|e| bad(format!("not a PostgreSQL URL ({}): {e}", redact_url(url))))?;
+            .map_err(|e| bad(format!("not a PostgreSQL URL ({}): {e}", crate::state_url::redact(url))))?;
         if config.get_user().is_none() {
             let user = std::env::var("PGUSER").unwrap_or_else(|_| super::super::operator().0);
             config.user(user);
@@ -171,19 +175,6 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-/// A URL as messages may show it: the password replaced.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let (auth, tail) = match rest.find('@') {
-        Some(at) if !rest[..at].contains('/') => (&rest[..at], &rest[at..]),
-        _ => return url.to_string(),
-    };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{tail}"),
-        None => format!("{scheme}://{auth}{tail}"),
-    }
 }
 
 /// `PGPASSWORD`, else the first matching line of `PGPASSFILE` or `~/.pgpass`
@@ -308,12 +299,16 @@ mod tests {
     }
 
     #[test]
-    fn a_url_is_shown_without_its_password() {
-        assert_eq!(redact_url("postgres://u:hunter2@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    fn a_target_names_the_database_without_its_password() {
         let t = Target::parse("postgres://u:hunter2@db.example:6543/runs?sslmode=require").unwrap();
         assert_eq!(t.display, "u@db.example:6543/runs");
         assert_eq!(t.address, "db.example:6543");
         assert!(Target::parse("postgres://u@h/db?sslmode=bogus").is_err());
+        for url in ["postgres://u:p@ss@h/db", "postgres://h/db?password=a@b", "postgres://u:pa?ss@h/db"] {
+            let e = Target::parse(url).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("percent-encode") && !e.contains("ss@") && !e.contains("a@b"), "{url}: {e}");
+        }
+        let t = Target::parse("postgres://u:p%40ss@h/db").unwrap();
+        assert_eq!(t.config.get_password(), Some(&b"p@ss"[..]));
     }
 }
