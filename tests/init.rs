@@ -57,13 +57,42 @@ fn existing_files_are_kept() {
         .file("runbooks/example.md", "mine\n")
         .args(["init"])
         .stdout_has("kept     runbook.toml (exists)")
-        .stdout_has("kept     runbooks/example.md (exists)")
-        .stdout_has("created  fixtures/example.toml")
+        .stdout_has("skipped  runbooks/example.md, fixtures/example.toml")
         .run();
     let dir = f.path().to_path_buf();
     assert_eq!(std::fs::read_to_string(dir.join("runbook.toml")).unwrap(), "# mine\n");
     assert_eq!(std::fs::read_to_string(dir.join("runbooks/example.md")).unwrap(), "mine\n");
+    assert!(!dir.join("fixtures/example.toml").exists(), "no fixture for a page init did not write");
     // A second run writes nothing.
     let again = std::process::Command::new(bin()).arg("init").current_dir(&dir).output().unwrap();
     assert!(!String::from_utf8_lossy(&again.stdout).contains("created"));
+}
+
+#[test]
+fn init_in_an_existing_project_keeps_its_check_green_and_its_wiki_lists_its_pages() {
+    // Its own env (another namespace), its own runbooks directory.
+    let config = "runbooks = \"docs/rb\"\ndefault_env = \"dev\"\n\n[env.dev]\nnamespace = \"dev-ns\"\n";
+    let page = "# Restart [web]\n\n```bash {#a}\necho hi\n```\n";
+    let f = empty().file("runbook.toml", config).file("docs/rb/restart.md", page).args(["init", "--wiki"]).run();
+    assert_eq!(
+        f.stdout,
+        "kept     runbook.toml (exists)
+skipped  runbooks/example.md, fixtures/example.toml (written for init's own runbook.toml; this project has its own)
+created  .github/workflows/runbook.yml
+created  .gitignore
+created  book.toml
+created  docs/rb/SUMMARY.md
+
+next:
+  runbook check                          lint and rehearse (what CI runs)
+  runbook import PAGE.md -o runbooks/PAGE.md   convert a plain markdown runbook
+"
+    );
+    let dir = f.path().to_path_buf();
+    let book = std::fs::read_to_string(dir.join("book.toml")).unwrap();
+    assert!(book.contains("src = \"docs/rb\""), "{book}");
+    let summary = std::fs::read_to_string(dir.join("docs/rb/SUMMARY.md")).unwrap();
+    assert_eq!(summary, "# Summary\n\n- [Restart web](restart.md)\n");
+    let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
 }

@@ -4,6 +4,12 @@
 //! minute), a CI workflow running `runbook check --format github`, and with
 //! `--wiki` an mdBook wiki over the runbooks. A file that exists is kept,
 //! never overwritten, and said so.
+//!
+//! In a project that has its runbook.toml already, the example and its
+//! fixture are not written: they are written for the runbook.toml init
+//! writes (its `dev` env, its namespace, kubectl stubbed), and against
+//! another one the example's rehearsal fails, turning the project's
+//! `runbook check` red. There `--wiki` lists the project's own pages.
 
 use std::path::Path;
 
@@ -167,19 +173,30 @@ const GITIGNORE: &str = "# runbook's state: checkpoints, logs, locks of the play
 
 /// Write what is missing; say what was written and what was kept.
 pub fn run(dir: &Path, wiki: bool) -> Result<Exit> {
-    let mut files: Vec<(&str, &str)> = vec![
-        ("runbook.toml", CONFIG),
-        ("runbooks/example.md", EXAMPLE),
-        ("fixtures/example.toml", FIXTURE),
-        (".github/workflows/runbook.yml", WORKFLOW),
-        (".gitignore", GITIGNORE),
-    ];
+    let existing = dir.join(crate::config::FILE_NAME).exists();
+    // `None`: not written here.
+    let mut files: Vec<(String, Option<String>)> = vec![("runbook.toml".into(), Some(CONFIG.into()))];
+    if existing {
+        files.push(("runbooks/example.md, fixtures/example.toml".into(), None));
+    } else {
+        files.push(("runbooks/example.md".into(), Some(EXAMPLE.into())));
+        files.push(("fixtures/example.toml".into(), Some(FIXTURE.into())));
+    }
+    files.push((".github/workflows/runbook.yml".into(), Some(WORKFLOW.into())));
+    files.push((".gitignore".into(), Some(GITIGNORE.into())));
     if wiki {
-        files.push(("book.toml", BOOK));
-        files.push(("runbooks/SUMMARY.md", SUMMARY));
+        let (src, summary) = if existing { own_pages(dir) } else { ("runbooks".into(), SUMMARY.into()) };
+        files.push(("book.toml".into(), Some(BOOK.replace("src = \"runbooks\"", &format!("src = {src:?}")))));
+        files.push((format!("{src}/SUMMARY.md"), Some(summary)));
     }
     let mut report = String::new();
-    for (rel, text) in files {
+    for (rel, text) in &files {
+        let rel = rel.as_str();
+        let Some(text) = text else {
+            report
+                .push_str(&format!("skipped  {rel} (written for init's own runbook.toml; this project has its own)\n"));
+            continue;
+        };
         let path = dir.join(rel);
         if path.exists() {
             report.push_str(&format!("kept     {rel} (exists)\n"));
@@ -202,9 +219,36 @@ pub fn run(dir: &Path, wiki: bool) -> Result<Exit> {
             Err(e) => return Err(anyhow::anyhow!("cannot write {}: {e}", path.display()).into()),
         }
     }
-    report.push_str(
-        "\nnext:\n  runbook check                          lint and rehearse (what CI runs)\n  runbook play example --dry-run         rehearse the example against its fixture\n  runbook import PAGE.md -o runbooks/PAGE.md   convert a plain markdown runbook\n",
-    );
+    report.push_str("\nnext:\n  runbook check                          lint and rehearse (what CI runs)\n");
+    if !existing {
+        report.push_str("  runbook play example --dry-run         rehearse the example against its fixture\n");
+    }
+    report.push_str("  runbook import PAGE.md -o runbooks/PAGE.md   convert a plain markdown runbook\n");
     super::out(&report);
     Ok(Exit::Success)
+}
+
+/// The wiki of an existing project: its runbooks directory (relative to
+/// the project), and a SUMMARY.md listing its pages by their first heading.
+fn own_pages(dir: &Path) -> (String, String) {
+    let runbooks = crate::config::Config::load(&dir.join(crate::config::FILE_NAME))
+        .map(|c| c.runbooks)
+        .unwrap_or_else(|_| dir.join("runbooks"));
+    let src = runbooks.strip_prefix(dir).unwrap_or(&runbooks).to_string_lossy().into_owned();
+    let mut summary = String::from("# Summary\n\n");
+    for file in crate::catalog::markdown_files(&runbooks) {
+        let Ok(rel) = file.strip_prefix(&runbooks) else { continue };
+        if rel == Path::new("SUMMARY.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let title = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| rel.with_extension("").to_string_lossy().into_owned(), str::to_string);
+        summary.push_str(&format!("- [{}]({})\n", title.replace(['[', ']'], ""), rel.display()));
+    }
+    (if src.is_empty() { ".".into() } else { src }, summary)
 }
