@@ -138,6 +138,91 @@ fn fixture_new_never_overwrites_a_scenario() {
         .run();
 }
 
+/// A runbook with a call of each kind the scaffold stubs: a capture fed to a
+/// later command, promql, logql and http.
+const SCAFFOLDED: &str = r#"
+    # Scaffolded
+
+    ```bash {#pod read capture=pod}
+    kubectl get pods -n {{ namespace }} -o name
+    ```
+
+    ```bash {#restart needs=pod}
+    kubectl delete {{ pod }} -n {{ namespace }}
+    ```
+
+    ```promql {#rate read}
+    sum(rate(errors_total[5m]))
+    ```
+
+    ```logql {#errors read}
+    {app="miner"} |= "panic"
+    ```
+
+    ```http {#health read}
+    GET http://svc/healthz
+    ```
+"#;
+
+/// What `fixture new scaf --scenario s` writes for [`SCAFFOLDED`].
+fn scaffolded() -> String {
+    let f = Test::new().runbook("scaf", SCAFFOLDED).args(["fixture", "new", "scaf", "--scenario", "s"]).run();
+    std::fs::read_to_string(f.path().join("fixtures/scaf.toml")).unwrap()
+}
+
+/// The failure of the scenario of [`scaffolded`], as `check` and
+/// `play --dry-run` print it.
+const TODOS: &str = "  - scenario `s` still holds the scaffold's TODO answers, so it verifies nothing:
+      fixtures/scaf.toml:6: stub `kubectl get pods -n animica-devnet -o name` answers TODO
+      fixtures/scaf.toml:13: stub `kubectl delete * -n animica-devnet` answers TODO
+      fixtures/scaf.toml:20: promql query `sum(rate(errors_total[5m]))` answers TODO
+      fixtures/scaf.toml:25: logql query `{app=\"miner\"} |= \"panic\"` answers TODO
+      fixtures/scaf.toml:30: http query `GET http://svc/healthz` answers TODO
+      hint: replace each with what the real program prints (and its exit code), or record them with `runbook play scaf --record-fixture s`
+";
+
+#[test]
+fn an_unfilled_scaffold_fails_check_and_the_dry_run_until_each_todo_is_replaced() {
+    let text = scaffolded();
+    let t = |fx: &str| Test::new().runbook("scaf", SCAFFOLDED).file("fixtures/scaf.toml", fx);
+    t(&text).args(["check"]).status(1).stdout_has("FAILED scaf / s  fixtures/scaf.toml:3").stdout_has(TODOS).run();
+    t(&text)
+        .args(["play", "scaf", "--dry-run"])
+        .status(1)
+        .stdout_has(&format!("=== REHEARSAL FAILED: scenario s\n{TODOS}"))
+        .run();
+    // Filled in, with answers that mention TODO in a longer text: those are
+    // answers, and so is a promql "0" without the scaffold's comment.
+    let filled = text
+        .replacen("\nTODO\n", "\npod/miner-0\n", 1)
+        .replacen("\nTODO\n", "\npod \"miner-0\" deleted (TODO: watch it come back)\n", 1)
+        .replace("value = \"0\"   # TODO", "value = \"0\"")
+        .replace("lines = [\"TODO\"]", "lines = [\"TODO\", \"panic: TODO reached\"]")
+        .replace("body = \"TODO\"", "body = \"TODO list: empty\"");
+    assert_ne!(filled.matches("TODO").count(), 0, "{filled}");
+    t(&filled).args(["check"]).stdout_has("ok scaf / s").stdout_lacks("scaffold's TODO").run();
+}
+
+#[test]
+fn every_check_format_carries_the_todo_answers() {
+    let text = scaffolded();
+    let t = || Test::new().runbook("scaf", SCAFFOLDED).file("fixtures/scaf.toml", &text);
+    let stub = "fixtures/scaf.toml:6: stub `kubectl get pods -n animica-devnet -o name` answers TODO";
+    let j = t().args(["check", "--format", "json"]).status(1).run().json();
+    let s = &j["runbooks"][0]["scenarios"][0];
+    assert_eq!(s["passed"], false, "{j}");
+    assert!(s["failures"][0].as_str().unwrap().contains(stub), "{j}");
+    assert_eq!(j["summary"]["scenarios_failed"], 1, "{j}");
+    let f = t().args(["check", "--format", "junit"]).status(1).stdout_has(stub).run();
+    let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+    assert_eq!(r.failures, 1, "{}", f.stdout);
+    t().args(["check", "--format", "github"])
+        .status(1)
+        .stdout_has("::error file=fixtures/scaf.toml,line=3,title=rehearsal::scenario `s` of `scaf` failed:%0Ascenario `s` still holds the scaffold's TODO answers")
+        .stdout_has(&format!("%0A{stub}%0A"))
+        .run();
+}
+
 const RECORDED: &str = r#"
     ---
     secrets: [token]

@@ -60,7 +60,10 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
                 sc.stubs.len(),
                 sc.queries.len()
             );
-            println!("next: fill in the TODOs, then `runbook play {} --dry-run --scenario {scenario}`", rb.id);
+            println!(
+                "next: fill in the TODOs (a rehearsal fails while one is left), then `runbook play {} --dry-run --scenario {scenario}`",
+                rb.id
+            );
             Ok(Exit::Success)
         }
     }

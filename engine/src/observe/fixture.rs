@@ -119,6 +119,20 @@ impl Query {
     pub fn used(&self) -> bool {
         self.calls.load(Ordering::SeqCst) > 0
     }
+
+    /// Whether an answer is still the scaffold's http `body` or logql
+    /// `lines` ([`crate::rehearse::todo`]; its promql value is told by the
+    /// comment, in the fixture's text).
+    pub fn is_todo(&self) -> bool {
+        use crate::rehearse::todo::is_text;
+        self.answers.iter().any(|a| match a {
+            Canned::Http(r) => is_text(&r.body),
+            Canned::Result(r) if r.kind == Kind::Streams => {
+                matches!(&r.series[..], [s] if matches!(&s.samples[..], [(_, l)] if is_text(l)))
+            }
+            _ => false,
+        })
+    }
 }
 
 /// Whitespace runs → one space, trimmed: what `match` is matched against.

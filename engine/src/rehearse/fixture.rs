@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, did_you_mean};
 use crate::model::Runbook;
 use crate::parse::LineIndex;
+use crate::rehearse::todo::{self, Todo};
 
 /// The answer to a question of the play (confirm, manual step, `--step`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,6 +120,8 @@ pub struct Scenario {
     /// `[[scenario.query]]`: answers for promql/logql/http steps.
     pub queries: Vec<crate::observe::fixture::Query>,
     pub expect: Expect,
+    /// Answers still as `runbook fixture new` wrote them: the scenario fails.
+    pub todos: Vec<Todo>,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +295,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Fixture> {
             }
         }
         let mut stubs = Vec::new();
+        let mut todos = Vec::new();
         for st in s.stub {
             let st_line = line(st.span());
             let st = st.into_inner();
@@ -347,6 +351,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Fixture> {
                     });
                 }
             }
+            if responses.iter().any(|r| todo::is_text(&r.stdout)) {
+                todos.push(Todo { line: st_line, what: format!("stub `{cmd}`") });
+            }
             stubs.push(Stub { cmd, line: st_line, regex, responses });
         }
         let mut expect = Expect::default();
@@ -375,6 +382,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Fixture> {
             }
         }
         let queries = crate::observe::fixture::compile(path, s.query, &line, &mut errors);
+        for q in queries.iter().filter(|q| q.is_todo() || todo::has_promql_value(text, q.line)) {
+            todos.push(Todo { line: q.line, what: format!("{} query `{}`", q.kind.name(), q.pattern) });
+        }
         let vars = s.vars.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
         scenarios.push(Scenario {
             name,
@@ -386,6 +396,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Fixture> {
             stubs,
             queries,
             expect,
+            todos,
         });
     }
     if scenarios.is_empty() && errors.is_empty() {

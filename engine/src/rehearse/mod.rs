@@ -17,6 +17,7 @@ pub mod record_queries;
 pub mod sandbox;
 pub mod scaffold;
 pub mod shim;
+pub mod todo;
 pub mod transcript;
 pub mod write;
 
@@ -223,6 +224,7 @@ pub fn run_scenario(
         not_contained,
         transcript: String::new(),
     };
+    run.failures.extend(todo::failure(&fx.path, &rb.id, &sc.name, env_name, &sc.todos));
     let outcome = match result {
         Ok(o) => o,
         Err(Error::Invalid(d)) => return Err(Error::Invalid(d)),

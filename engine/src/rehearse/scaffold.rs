@@ -6,7 +6,8 @@
 //! becomes a `[[scenario.stub]]` whose `cmd` matches that call exactly (glob
 //! characters escaped; what only the play knows, a capture or a step's
 //! output, is `*`), with its output marked TODO. Query steps get a
-//! `[[scenario.query]]` each. The calls are found by splitting the body at
+//! `[[scenario.query]]` each. A rehearsal fails while any TODO answer is
+//! left ([`super::todo`]). The calls are found by splitting the body at
 //! `|`, `;`, `&`, `&&`, `||`, `$(…)`, backquotes and newlines, and skipping
 //! assignments and wrappers (`sudo`, `timeout 30s`, `env`, …): a call built
 //! at run time (`"$tool" get pods`) is not found, and shows up as a missing
@@ -18,6 +19,7 @@ use regex::Regex;
 
 use super::fixture::{escape_glob, toml_string};
 use super::sandbox::StubKind;
+use super::todo;
 use super::write::{NewScenario, NewStub};
 use crate::config::Config;
 use crate::model::{Runbook, StepKind};
@@ -49,9 +51,9 @@ pub fn scenario(config: &Config, rb: &Runbook, preview: &Preview, name: &str, en
                 };
                 let pattern = text.replace('\\', "\\\\").replace('*', "\\*").replace('?', "\\?");
                 let answer = match step.kind {
-                    StepKind::Http => "status = 200\nbody = \"TODO\"",
-                    StepKind::Logql => "lines = [\"TODO\"]",
-                    _ => "value = \"0\"   # TODO",
+                    StepKind::Http => todo::HTTP,
+                    StepKind::Logql => todo::LOGQL,
+                    _ => todo::PROMQL,
                 };
                 let q = format!(
                     "kind = \"{}\"   # {at}\nmatch = {}\n{answer}",
@@ -65,7 +67,7 @@ pub fn scenario(config: &Config, rb: &Runbook, preview: &Preview, name: &str, en
                     if seen.insert(cmd.clone()) {
                         sc.stubs.push(NewStub {
                             cmd,
-                            stdout: "TODO\n".into(),
+                            stdout: format!("{}\n", todo::TEXT),
                             note: Some(at.clone()),
                             ..NewStub::default()
                         });
