@@ -42,6 +42,28 @@ fn list_reports_broken_runbooks_with_exit_2() {
 }
 
 #[test]
+fn list_reports_runbooks_whose_steps_do_not_order_as_plan_does() {
+    // They parse, but `plan` and `check` refuse them (exit 2): a duplicate
+    // step id, `needs=` naming no step, a cycle. `list` treats them as it
+    // treats a file that does not parse, in both outputs.
+    let broken = [
+        ("dup", "# Dup\n\n```bash {#a}\n:\n```\n\n```bash {#a}\n:\n```\n"),
+        ("missing", "# Missing\n\n```bash {#a needs=zz}\n:\n```\n"),
+        ("cycle", "# Cycle\n\n```bash {#a needs=b}\n:\n```\n\n```bash {#b needs=a}\n:\n```\n"),
+    ];
+    let with_broken = || broken.iter().fold(two(), |t, (id, md)| t.runbook(id, md));
+    let healthy = two().args(["list"]).run().stdout;
+    let f = with_broken().args(["list"]).status(2).stdout(&healthy).run();
+    let j = with_broken().args(["list", "--json"]).status(2).stdout(&two().args(["list", "--json"]).run().stdout).run();
+    for (id, md) in broken {
+        let plan = Test::new().runbook(id, md).args(["plan", id]).status(2).run().stderr;
+        assert!(f.stderr.contains(&plan), "`plan {id}` says:\n{plan}\n`list` says:\n{}", f.stderr);
+        assert!(j.stderr.contains(&plan), "`plan {id}` says:\n{plan}\n`list --json` says:\n{}", j.stderr);
+    }
+    assert!(f.stderr.contains("runbooks/dup.md:7: error: duplicate step id `a`"), "{}", f.stderr);
+}
+
+#[test]
 fn many_runbooks_list_the_same_as_few() {
     // From 64 files on they are parsed in parallel: same list, same order,
     // broken ones reported the same way.

@@ -1,6 +1,8 @@
 //! `runbook list`: every runbook, one line each (or JSON); with `--all`, the
 //! plain pages too (markdown without steps, whose shell blocks `check` lints
-//! and `runbook import` converts).
+//! and `runbook import` converts). A runbook that does not parse, or whose
+//! steps cannot be ordered, is not listed: its diagnostics are printed, and
+//! `list` exits 2.
 
 use serde::Serialize;
 
@@ -8,6 +10,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Exit, Result};
 use crate::model::Runbook;
+use crate::plan::Dag;
 
 #[derive(Serialize)]
 struct Item<'a> {
@@ -28,7 +31,19 @@ fn shell_blocks(r: &Runbook) -> usize {
 }
 
 pub fn run(config: &Config, json: bool, all: bool) -> Result<Exit> {
-    let cat = if all { Catalog::load_all(config)? } else { Catalog::load(config)? };
+    let mut cat = if all { Catalog::load_all(config)? } else { Catalog::load(config)? };
+    // A runbook whose steps cannot be ordered (a duplicate step id, `needs=`
+    // naming no step, a cycle) is refused by `plan` and `check` as a file
+    // that does not parse is: broken here too, with their diagnostics.
+    let (mut ordered, mut unordered) = (Vec::new(), Vec::new());
+    for rb in std::mem::take(&mut cat.runbooks) {
+        match Dag::build(&rb) {
+            Ok(_) => ordered.push(rb),
+            Err(e) => unordered.push((rb.path.clone(), e)),
+        }
+    }
+    cat.runbooks = ordered;
+    cat.broken.append(&mut unordered);
     let mut items: Vec<Item> = cat
         .runbooks
         .iter()
@@ -85,5 +100,7 @@ pub fn run(config: &Config, json: bool, all: bool) -> Result<Exit> {
             other => return Err(other),
         }
     }
+    // In file order, each file's in its own order.
+    diags.sort_by(|a, b| a.file.cmp(&b.file));
     Err(Error::Invalid(diags))
 }
