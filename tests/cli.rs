@@ -176,3 +176,40 @@ fn show_lists_needed_variables() {
         .stdout_has("rev: captured by a")
         .run();
 }
+
+#[test]
+fn a_set_the_runbook_reads_nowhere_is_a_warning_with_did_you_mean() {
+    let md = "---\nvars:\n  greeting: hi\n---\n# G\n\n```bash {#a}\necho {{ greeting }}\n```\n";
+    for cmd in [&["play", "g", "--yes"][..], &["plan", "g"]] {
+        Test::new()
+            .runbook("g", md)
+            .args(cmd.iter().copied())
+            .args(["--set", "greting=yo", "--set", "greeting=hello"])
+            .stderr_has("warning: --set greting: runbook `g` reads no variable `greting`; it is ignored\n  hint: did you mean `greeting`?\n")
+            .stderr_lacks("--set greeting:")
+            .run();
+    }
+}
+
+#[test]
+fn an_undefined_variable_with_no_env_chosen_names_the_envs_that_set_it() {
+    let config = "[env.dev]\nnamespace = \"dev-ns\"\n\n[env.prod]\nnamespace = \"prod\"\n\n[env.lab]\nother = \"x\"\n";
+    let md = "# K\n\n```bash {#a}\necho {{ namespace }}\n```\n";
+    for cmd in [&["play", "k", "--yes"][..], &["plan", "k"], &["fixture", "new", "k", "--scenario", "s"]] {
+        Test::new()
+            .config(config)
+            .runbook("k", md)
+            .args(cmd.iter().copied())
+            .status(2)
+            .stderr_has("  hint: envs dev, prod set `namespace`: choose one with `--env` (no env was chosen); or ")
+            .run();
+    }
+    // With an env chosen, the hint is the plain one.
+    Test::new()
+        .config(config)
+        .runbook("k", md)
+        .args(["play", "k", "--yes", "--env", "lab"])
+        .status(2)
+        .stderr_lacks("no env was chosen")
+        .run();
+}

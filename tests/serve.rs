@@ -331,6 +331,44 @@ fn off_loopback_a_token_is_required() {
 }
 
 #[test]
+fn off_loopback_a_token_that_can_be_guessed_is_refused() {
+    let t = project();
+    for (token, ok) in [("a", false), ("s3cr3t-tok", false), ("0123456789abcdef", true)] {
+        let mut c = t.command();
+        c.args(["serve", "--listen", "0.0.0.0:0", "--token", token]).env_remove("RUNBOOK_SERVE_TOKEN");
+        if ok {
+            // Accepted: it serves (until killed), never exit 2.
+            let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line)
+                .unwrap();
+            assert!(line.starts_with("runbook serve: http://0.0.0.0:"), "{line}");
+            child.kill().unwrap();
+            child.wait().unwrap();
+            continue;
+        }
+        // Refused at once; accepted, it would serve until killed.
+        let mut child = c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(30) {
+                child.kill().unwrap();
+                panic!("--token {token}: accepted off loopback (still serving)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{token}: {err}");
+        assert!(
+            err.contains(&format!("its token is {} characters: at least 16 guard it", token.len())),
+            "{token}: {err}"
+        );
+        assert!(token.len() < 4 || !err.contains(token), "the token is not echoed: {err}");
+    }
+}
+
+#[test]
 fn with_a_token_a_request_needs_it_by_bearer_or_by_the_cookie_set_from_the_url() {
     let t = project();
     play(&t, 1);

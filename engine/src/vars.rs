@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use crate::config::{Config, EnvProfile};
-use crate::error::{Error, Result};
+use crate::error::{Diagnostic, Error, Result};
 use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
 
@@ -229,6 +229,28 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
             name,
         })
         .collect()
+}
+
+/// `--set` names the runbook reads nowhere (a typo silently leaves the
+/// default in place): one warning each, with did-you-mean.
+pub fn unread_sets(rb: &Runbook, config: &Config, sets: &[(String, String)]) -> Vec<Diagnostic> {
+    let needed = needed(rb, config);
+    let names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for (k, _) in sets {
+        if names.contains(&k.as_str()) || out.iter().any(|d| d.message.contains(&format!("`{k}`"))) {
+            continue;
+        }
+        let mut d = Diagnostic::warning(
+            "unread-variable",
+            format!("--set {k}: runbook `{}` reads no variable `{k}`; it is ignored", rb.id),
+        );
+        if let Some(near) = crate::error::did_you_mean(k, names.iter().copied()) {
+            d = d.hint(format!("did you mean `{near}`?"));
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// A variable the runbook's templates read that nothing defines.

@@ -6,6 +6,7 @@ mod alert;
 pub mod args;
 mod check;
 pub mod complete;
+mod env_hint;
 pub mod fixture;
 mod graph;
 mod import;
@@ -38,11 +39,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let set = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
             let (id, alert) = alert::input(&config, &id, from_alert.as_deref())?;
             plan::run(&config, &id, env.as_deref(), &alert, &set, json)
+                .map_err(|e| env_hint::add(&config, env.as_deref(), e))
         }
         Command::Graph { id, format } => graph::run(&config()?, &id, format),
         Command::Play(mut a) => {
             a.set = crate::vars::command_line(&a.set, &a.set_file, std::env::vars_os())?;
-            play::run(&config()?, a)
+            let (config, env) = (config()?, a.env.clone());
+            play::run(&config, a).map_err(|e| env_hint::add(&config, env.as_deref(), e))
         }
         Command::Runs { json, prune: false, .. } => runs::run(&config()?, json),
         Command::Runs { prune: true, older_than, keep, .. } => runs::prune(&config()?, older_than, keep),
@@ -53,7 +56,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Check { paths, format, bless, jobs, deny_warnings, contained } => {
             check::run(&config()?, &paths, format, bless, jobs, deny_warnings, contained)
         }
-        Command::Fixture { command } => fixture::run(&config()?, command),
+        Command::Fixture { command } => {
+            let config = config()?;
+            let fixture::FixtureCommand::New { env, .. } = &command;
+            let env = env.clone();
+            fixture::run(&config, command).map_err(|e| env_hint::add(&config, env.as_deref(), e))
+        }
         Command::Import { file, output } => import::run(&file, output.as_deref()),
         Command::Init { wiki } => init::run(&cwd, wiki),
         Command::Shim { name, args } => shim::run(&name, &args),

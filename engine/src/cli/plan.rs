@@ -19,6 +19,9 @@ pub fn run(
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
+    for w in vars::unread_sets(&rb, config, &sets) {
+        crate::errln!("{w}");
+    }
     let resolved = vars::resolve(&rb, profile, alert, &sets);
     let p = preview::build(&rb, &dag, &resolved, profile)?;
     for w in &p.warnings {

@@ -39,6 +39,9 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let profile = config.env(a.env.as_deref())?.cloned();
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
+    for w in vars::unread_sets(&rb, config, &sets) {
+        crate::errln!("{w}");
+    }
     let resolved = vars::resolve(&rb, profile.as_ref(), &alert, &sets);
     let mut checked = resolved.clone();
     for m in vars::missing(&rb, &resolved) {

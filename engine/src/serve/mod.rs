@@ -102,8 +102,25 @@ fn address(listen: &str, token: Option<&str>) -> Result<SocketAddr> {
             .hint(format!("give --token T (or {TOKEN_ENV}); readers then open the URL once with ?token=T")),
         ));
     }
+    // Off loopback the token is all that guards the runs: one that can be
+    // guessed guards nothing.
+    if let Some(t) = token.filter(|t| !addr.ip().is_loopback() && t.chars().count() < MIN_TOKEN) {
+        return Err(Error::invalid(
+            Diagnostic::error(
+                "serve-token",
+                format!(
+                    "--listen {listen} is not a loopback address, and its token is {} characters: at least {MIN_TOKEN} guard it",
+                    t.chars().count()
+                ),
+            )
+            .hint("generate one: `openssl rand -hex 16` (or `head -c 24 /dev/urandom | base64`)"),
+        ));
+    }
     Ok(addr)
 }
+
+/// The shortest token that guards a listener off loopback.
+const MIN_TOKEN: usize = 16;
 
 fn poll_interval() -> Duration {
     std::env::var(POLL_ENV)
