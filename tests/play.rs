@@ -1141,3 +1141,22 @@ fn the_report_fences_each_step_in_its_own_language() {
         assert!(md.contains(fence), "{fence:?} in:\n{md}");
     }
 }
+
+#[test]
+fn only_an_undo_block_says_what_it_is_and_runs_nothing() {
+    let md = "# K\n\n```bash {#scale rollback=unscale}\necho scale >> ran\n```\n\n```bash {#unscale undo}\necho undo >> ran\n```\n\n```bash {#orphan undo}\ntrue\n```\n";
+    let f = Test::new().runbook("k", md).args(["play", "k", "--yes", "--only", "unscale"]).status(2).run();
+    assert_eq!(
+        f.stderr,
+        "error: --only unscale: `unscale` is the undo block of `scale`, outside the play's order\n  hint: it runs when a play that passed `scale` rolls back; to run `scale` itself: `--only scale`\n"
+    );
+    assert!(!f.path().join("ran").exists());
+    Test::new()
+        .runbook("k", md)
+        .args(["play", "k", "--yes", "--from", "orphan"])
+        .status(2)
+        .stderr_has(
+            "error: --from orphan: `orphan` is an undo block no step names (`rollback=`), outside the play's order\n",
+        )
+        .run();
+}

@@ -546,6 +546,18 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
     for (flag, v) in [("--from", &mode.from), ("--only", &mode.only)] {
         let Some(id) = v else { continue };
         let ok = rb.step_index(id).is_some_and(|i| dag.order.contains(&i));
+        if let Some(u) = rb.step_index(id).filter(|&u| rb.steps[u].attrs.undo) {
+            // It exists: it is an undo block, outside the play's order.
+            let of = dag.rollback.iter().position(|r| *r == Some(u)).map(|i| rb.steps[i].id.as_str());
+            let (what, hint) = match of {
+                Some(s) => (
+                    format!("the undo block of `{s}`"),
+                    format!("it runs when a play that passed `{s}` rolls back; to run `{s}` itself: `{flag} {s}`"),
+                ),
+                None => ("an undo block no step names (`rollback=`)".to_string(), "it never runs".to_string()),
+            };
+            return Err(Error::usage(format!("{flag} {id}: `{id}` is {what}, outside the play's order"), hint));
+        }
         if !ok {
             let ids: Vec<&str> = dag.order.iter().map(|&i| rb.steps[i].id.as_str()).collect();
             let hint = match crate::error::did_you_mean(id, ids.iter().copied()) {
