@@ -211,7 +211,11 @@ mod tests {
         let e = address("0.0.0.0:8089", None).unwrap_err();
         assert_eq!(e.exit(), Exit::Invalid);
         assert!(address("0.0.0.0:8089", Some("")).is_err());
-        assert!(address("0.0.0.0:8089", Some("t")).is_ok());
+        // Off loopback, a token that can be guessed guards nothing.
+        assert!(address("0.0.0.0:8089", Some("t")).is_err());
+        assert!(address("0.0.0.0:8089", Some("0123456789abcde")).is_err());
+        assert!(address("0.0.0.0:8089", Some("0123456789abcdef")).is_ok());
+        assert!(address("127.0.0.1:8089", Some("t")).is_ok());
         assert!(address("nonsense", None).is_err());
     }
 }
