@@ -10,15 +10,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The lower layer, each module with what it may import. `quote` and
-/// `error` are leaves.
+/// The lower layer, each module with what it may import. `quote`, `error`
+/// and `state_url` are leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("error", &[]),
+    ("state_url", &[]),
     ("redact", &["quote"]),
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),
-    ("config", &["error", "model", "parse"]),
+    ("config", &["error", "model", "parse", "state_url"]),
     ("template", &["error", "model", "quote"]),
     ("vars", &["config", "error", "model", "parse", "quote", "redact", "template"]),
     ("plan", &["error", "model", "parse"]),
