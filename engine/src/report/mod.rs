@@ -65,6 +65,12 @@ pub fn status_in(store: &dyn Store, id: &str, st: &RunState) -> Result<String> {
     })
 }
 
+/// The row of a run whose events cannot be read: listed, never resumable
+/// (`--resume` refuses it, naming the damaged line).
+pub fn corrupt_row(id: &str, error: String) -> RunRow {
+    RunRow { status: "corrupt".into(), error: Some(error), resumable: false, ..row(id, &RunState::default()) }
+}
+
 /// The row of a run from its state.
 pub fn row(id: &str, st: &RunState) -> RunRow {
     let (passed, failed, steps) = st.counts();
@@ -103,7 +109,7 @@ pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
                 }
                 r
             }
-            Err(e) => RunRow { status: "corrupt".into(), error: Some(e.to_string()), ..row(&id, &RunState::default()) },
+            Err(e) => corrupt_row(&id, e.to_string()),
         })
         .collect())
 }

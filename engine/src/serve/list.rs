@@ -54,11 +54,7 @@ impl Runs {
                 }
             }
             if let Some(e) = &f.error {
-                rows.push(RunRow {
-                    status: "corrupt".into(),
-                    error: Some(e.clone()),
-                    ..report::row(&id, &RunState::default())
-                });
+                rows.push(report::corrupt_row(&id, e.clone()));
                 continue;
             }
             let mut r = report::row(&id, &f.state);
