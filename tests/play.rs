@@ -960,7 +960,7 @@ fn runs_and_report() {
     std::fs::write(empty.join("journal.jsonl"), "").unwrap();
     let o = rb(dir, &["runs"]);
     let listed = String::from_utf8_lossy(&o.stdout);
-    assert!(listed.contains("20990101T000000Z-a-devnet  corrupt"), "{listed}");
+    assert!(listed.contains("20990101T000000Z-a-devnet  corrupt "), "not marked resumable: {listed}");
     assert!(String::from_utf8_lossy(&rb(dir, &["report", "latest"]).stdout).contains(&run), "latest is the real run");
 }
 
@@ -1159,4 +1159,15 @@ fn only_an_undo_block_says_what_it_is_and_runs_nothing() {
             "error: --from orphan: `orphan` is an undo block no step names (`rollback=`), outside the play's order\n",
         )
         .run();
+}
+
+#[test]
+fn a_when_that_cannot_use_a_value_names_the_values_it_read_but_no_secret() {
+    let md = "---\nvars:\n  n: \"3 replicas\"\n  api_token: \"tok-Sup3r\"\n---\n# W\n\n```bash {#a when=\"n | int > 3 and api_token\"}\necho a > ran\n```\n";
+    let f = Test::new().runbook("w", md).args(["play", "w", "--yes"]).status(2).run();
+    assert_eq!(
+        f.stderr.replace(&f.path().display().to_string(), "$DIR"),
+        "runbooks/w.md:8: error: `when` of step `a`: invalid float literal (it read n = \"3 replicas\")\n  hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n"
+    );
+    assert!(!f.path().join("ran").exists());
 }

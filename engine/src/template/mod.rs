@@ -455,7 +455,22 @@ impl<'r> Templater<'r> {
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => compiled.eval(ctx.to_value(None)),
             r => r,
         };
-        let v = v.map_err(|e| self.locate(step, src, &e, &expr))?;
+        let v = v.map_err(|e| {
+            let d = self.locate(step, src, &e, &expr);
+            // The expression is fine; a value it reads is not what it
+            // expects: say which values (never a secret's).
+            let read: Vec<String> = names
+                .iter()
+                .filter(|n| !self.rb.is_secret(n))
+                .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(v))))
+                .collect();
+            if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
+                return d;
+            }
+            Diagnostic { message: format!("{} (it read {})", d.message, read.join(", ")), ..d }.hint(
+                "a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)",
+            )
+        })?;
         Ok(Some(v.is_true()))
     }
 
@@ -620,6 +635,15 @@ pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
     match ENV.compile_expression(expr) {
         Ok(e) => e.undeclared_variables(false).into_iter().collect(),
         Err(_) => BTreeSet::new(),
+    }
+}
+
+/// A variable's value in a message: as JSON (a string quoted), cut short.
+fn shown(v: &crate::model::Value) -> String {
+    let text = serde_json::to_string(v).unwrap_or_default();
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
     }
 }
 
