@@ -254,3 +254,18 @@ fn parallel_branches_share_sequences_under_a_lock() {
         assert_eq!(f.stdout.matches(&format!("] {w}\n")).count(), 1, "{}", f.stdout);
     }
 }
+
+#[test]
+fn a_failed_rehearsal_offers_no_resume_and_no_report_of_a_run_it_did_not_keep() {
+    let md = "# A\n\n```bash {#x}\nexit 3\n```\n\n```bash {#y}\necho y\n```\n";
+    let fx = "[[scenario]]\nname = \"fails\"\n\n[scenario.expect]\noutcome = \"failed\"\nsteps = { x = \"failed\" }\n";
+    Test::new()
+        .runbook("a", md)
+        .file("fixtures/a.toml", fx)
+        .args(["play", "a", "--dry-run"])
+        .stdout_has("play failed: 0 passed, 1 failed, 1 not run (a rehearsal: not recorded)\n")
+        .stdout_lacks("--resume")
+        .stdout_lacks("runbook report")
+        .stdout_lacks("next:")
+        .run();
+}

@@ -197,6 +197,7 @@ pub fn run_scenario(
         soak_waits: false,
         ask_missing: false,
         engine_log: false,
+        recorded: false,
     };
     let staged = stage(rb);
     let rb = &staged;

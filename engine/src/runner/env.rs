@@ -37,6 +37,9 @@ pub struct PlayEnv {
     pub ask_missing: bool,
     /// The engine's own log (`runbook.log`) in the run's directory.
     pub engine_log: bool,
+    /// The run is kept: `report` and `--resume` find it (a rehearsal's
+    /// vanishes with its sandbox, so its closing screen offers neither).
+    pub recorded: bool,
 }
 
 impl PlayEnv {
@@ -58,6 +61,7 @@ impl PlayEnv {
             durable: true,
             soak_waits: true,
             ask_missing: true,
+            recorded: true,
             engine_log: true,
         }
     }

@@ -317,7 +317,7 @@ async fn session_loop(
     }
     drop(l);
     let st = recorder.state();
-    outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run))
+    outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run), env.recorded)
 }
 
 /// What a resumed session starts from, in one note.
@@ -377,7 +377,7 @@ fn crashed(
     let _ = recorder.sync();
     let outcome = {
         let st = recorder.state();
-        outcome::build(rb, &st, None, env.store.local_dir(&st.run))
+        outcome::build(rb, &st, None, env.store.local_dir(&st.run), env.recorded)
     };
     recorder.close();
     recorder.sink.emit(PlayEvent::Finished(Box::new(outcome.clone())));

@@ -40,9 +40,12 @@ pub struct Outcome {
     pub next: Vec<(String, String)>,
     /// `escalate` of the steps that failed: (step, text).
     pub escalate: Vec<(String, String)>,
+    /// The run is kept ([`crate::runner::PlayEnv::recorded`]).
+    pub recorded: bool,
 }
 
-pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<PathBuf>) -> Outcome {
+/// `recorded`: the run is kept (a rehearsal's is not: nothing to resume or report).
+pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<PathBuf>, recorded: bool) -> Outcome {
     let session = st.session();
     let end = st.end.clone();
     let status = end.as_ref().map_or(RunStatus::Interrupted, |e| e.status);
@@ -93,15 +96,15 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
         .collect();
     let mut next = Vec::new();
     let resumable = st.resumable();
-    if status != RunStatus::Passed && resumable {
+    if recorded && status != RunStatus::Passed && resumable {
         let what = match (status, failed.first()) {
             (RunStatus::Failed, Some(f)) => format!("continue this run: `{f}` is offered again"),
             _ => "continue this run where it stopped".to_string(),
         };
         next.push((super::session::resume_hint(rb, env, &st.mode), what));
     }
-    if status != RunStatus::Passed {
+    if recorded && status != RunStatus::Passed {
         next.push((format!("runbook report {}", st.run), "the incident timeline, as markdown".into()));
     }
-    Outcome { run_id: st.run.clone(), status, steps, message: why, rolled_back, run_dir, next, escalate }
+    Outcome { run_id: st.run.clone(), status, steps, message: why, rolled_back, run_dir, next, escalate, recorded }
 }

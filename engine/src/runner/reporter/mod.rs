@@ -34,7 +34,8 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
             parts.push(format!("{n} {name}"));
         }
     }
-    let mut out = vec![format!("play {}: {} (run {})", o.status.name(), parts.join(", "), o.run_id)];
+    let run = if o.recorded { format!("run {}", o.run_id) } else { "a rehearsal: not recorded".into() };
+    let mut out = vec![format!("play {}: {} ({run})", o.status.name(), parts.join(", "))];
     let mut failed = Vec::new();
     for (id, r) in &o.steps {
         if r.status == Failed && !o.rolled_back.contains(id) {
