@@ -237,8 +237,9 @@ pub fn unread_sets(rb: &Runbook, config: &Config, sets: &[(String, String)]) -> 
     let needed = needed(rb, config);
     let names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
     let mut out: Vec<Diagnostic> = Vec::new();
+    let mut said = std::collections::BTreeSet::new();
     for (k, _) in sets {
-        if names.contains(&k.as_str()) || out.iter().any(|d| d.message.contains(&format!("`{k}`"))) {
+        if names.contains(&k.as_str()) || !said.insert(k.as_str()) {
             continue;
         }
         let mut d = Diagnostic::warning(
