@@ -277,9 +277,14 @@ fn take_over_asks_first_then_the_first_engine_stops_and_names_who_took_over() {
     assert!(text(&o).contains(&format!("pid {}", first.id())) && text(&o).contains("--yes"), "{}", text(&o));
     let mut second = b.spawn(&["play", "gated", "--take-over", "--yes"], "second");
     let status = first.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{}", a.output_of("first"));
+    // Refused: the run goes on with the other engine (docs/team-mode.md).
+    assert_eq!(status.code(), Some(3), "{}", a.output_of("first"));
     let said = a.output_of("first");
     assert!(said.contains("taken over by") && said.contains(&format!("pid {}", second.id())), "{said}");
+    assert_eq!(said.matches("taken over by").count(), 1, "said once: {said}");
+    for noise in ["failed", "--resume", "SIGKILL", "<== s2", "journal may not be complete"] {
+        assert!(!said.contains(noise), "the taken-over engine says only who has the run ({noise}): {said}");
+    }
     sh.open();
     assert!(second.wait().unwrap().success(), "{}", b.output_of("second"));
     assert!(b.output_of("second").contains("taking over"), "{}", b.output_of("second"));
@@ -304,7 +309,8 @@ fn the_store_refuses_a_stale_session() {
            holder = '{"user":"mallory","host":"elsewhere","pid":4242,"since":"then","run":""}'"#,
     );
     sh.open();
-    assert_eq!(first.wait().unwrap().code(), Some(1), "{}", a.output_of("first"));
+    // Taken over, as when told at once (exit 3): the run is mallory's now.
+    assert_eq!(first.wait().unwrap().code(), Some(3), "{}", a.output_of("first"));
     let said = a.output_of("first");
     assert!(said.contains("mallory@elsewhere") && said.contains("refused"), "{said}");
     let after =
@@ -429,7 +435,10 @@ fn a_database_schema_newer_than_the_binary_is_refused() {
     let c = Checkout::new(&db.url, &[]);
     let o = c.run(&["runs"]);
     assert_eq!(code(&o), 0, "migrations applied on first use: {}", text(&o));
-    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "2");
+    assert_eq!(
+        db.sql("SELECT max(version) FROM runbook_schema"),
+        runbook::store::postgres::schema::latest().to_string()
+    );
     db.sql("INSERT INTO runbook_schema (version) VALUES (999)");
     let o = c.run(&["runs"]);
     assert_eq!(code(&o), 2, "{}", text(&o));
@@ -452,7 +461,10 @@ fn a_version_1_database_is_migrated_and_its_runs_still_prune_with_their_events_a
         let o = c.run(&["play", "a", "--fresh"]);
         assert_eq!(code(&o), 0, "{}", text(&o));
     }
-    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "2");
+    assert_eq!(
+        db.sql("SELECT max(version) FROM runbook_schema"),
+        runbook::store::postgres::schema::latest().to_string()
+    );
     assert_eq!(db.sql(keys), "0", "version 2 deletes events and logs with their run itself");
     let o = c.run(&["runs", "--prune", "--keep", "1"]);
     assert!(text(&o).contains("removed 1 run(s)"), "{}", text(&o));
@@ -836,4 +848,394 @@ fn kill_9_right_after_a_step_end_reruns_that_step_once_and_decides_the_same() {
     let whole = Checkout::new(&other.url, &[("decided", &decided(&sh.dir.path().join("w")))]);
     assert_eq!(code(&whole.run(&["play", "decided"])), 0);
     assert_eq!(decisions(&c), decisions(&whole));
+}
+
+/// Send `sig` to `pid` (a process this test started).
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+/// The children of `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let ppid = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
+            ppid == Some(pid)
+        })
+        .collect()
+}
+
+/// Processes stopped (SIGSTOP) until dropped (SIGCONT): a server, or an
+/// engine, that does not answer.
+struct Stopped(Vec<u32>);
+
+impl Stopped {
+    fn pids(pids: Vec<u32>) -> Stopped {
+        for p in &pids {
+            signal(*p, nix::sys::signal::Signal::SIGSTOP);
+        }
+        Stopped(pids)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            signal(*p, nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+}
+
+impl Cluster {
+    /// `host:port` of the server.
+    fn address(&self) -> String {
+        self.url.rsplit_once('@').and_then(|(_, r)| r.split_once('/')).map(|(a, _)| a.to_string()).unwrap()
+    }
+
+    /// Stop the server (postmaster first: it forks no more backends, then
+    /// its children): it accepts connections and answers nothing.
+    fn freeze(&self) -> Stopped {
+        let pidfile = std::fs::read_to_string(Path::new(&self.dir).join("data/postmaster.pid")).unwrap();
+        let postmaster: u32 = pidfile.lines().next().unwrap().trim().parse().unwrap();
+        let mut all = Stopped::pids(vec![postmaster]);
+        all.0.append(&mut Stopped::pids(children(postmaster)).0);
+        all
+    }
+}
+
+/// A play in the background, killed if the test ends before it does.
+struct Bg(Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Wait (bounded) for `child` to exit.
+fn exit_of(child: &mut Child) -> std::process::ExitStatus {
+    let mut status = None;
+    wait_for("the play to end", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap()
+}
+
+const ADVISORY: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+#[test]
+fn a_play_started_right_after_a_restart_is_refused_while_the_holder_lives_and_kills_nothing_of_it() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let rb = sh.runbook();
+    let (eve, frank) = (Checkout::new(&cluster.url, &[("gated", &rb)]), Checkout::new(&cluster.url, &[("gated", &rb)]));
+    let mut first = Bg(eve.spawn(&["play", "gated", "--fresh"], "eve"));
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    // The restart frees eve's advisory lock; eve (stopped meanwhile) has
+    // not reconnected when frank plays.
+    let asleep = Stopped::pids(vec![first.0.id()]);
+    cluster.ctl("restart");
+    let o = frank.run(&["play", "gated", "--fresh"]);
+    drop(asleep);
+    assert_eq!(code(&o), 3, "refused as while eve's session held it: {}", text(&o));
+    let t = text(&o);
+    for part in ["is held by", &format!("pid {}", first.0.id()), "still runs on this machine", "--take-over"] {
+        assert!(t.contains(part), "the refusal says {part}: {t}");
+    }
+    assert!(!t.contains("killed") && !t.contains("took over"), "nothing of eve's is touched: {t}");
+    // Eve is back: its advisory lock taken again, under its own token.
+    wait_for("eve to hold the lock again", || psql(&cluster.url, ADVISORY) == "1");
+    let o = frank.run(&["play", "gated", "--fresh"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    sh.open();
+    assert!(exit_of(&mut first.0).success(), "eve's play goes on: {}", eve.output_of("eve"));
+    for line in ["s1", "s2", "s3"] {
+        assert_eq!(count(&sh.log(), line), 1, "{line}");
+    }
+    let tokens = psql(&cluster.url, "SELECT count(DISTINCT token) FROM runbook_events");
+    assert_eq!(tokens, "1", "the run is eve's session alone");
+}
+
+#[test]
+fn a_holder_elsewhere_counts_as_alive_while_it_beats_and_its_lock_is_taken_once_it_stopped() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "beat");
+    let c = Checkout::new(&db.url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    assert_eq!(code(&c.run(&["runs"])), 0);
+    // An engine of another machine whose connection is gone (no advisory
+    // lock), seen 2 s ago, alive for ten minutes after its last beat.
+    db.sql(
+        r#"INSERT INTO runbook_locks (runbook, env, token, holder, beat, ttl, machine)
+           VALUES ('a', 'local', 7, '{"user":"eve","host":"elsewhere","pid":4242,"since":"then","run":""}',
+                   now() - interval '2 seconds', interval '10 minutes', 'another machine')"#,
+    );
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    for part in ["eve@elsewhere (pid 4242", "last seen 2s ago", "--take-over"] {
+        assert!(text(&o).contains(part), "{part}: {}", text(&o));
+    }
+    assert_eq!(db.sql("SELECT token FROM runbook_locks"), "7", "nothing taken");
+    assert_eq!(db.sql(ADVISORY), "0", "the advisory lock let go again");
+    // Not seen for longer than its three beats: gone; its lock is taken, said.
+    db.sql("UPDATE runbook_locks SET beat = now() - interval '1 hour', ttl = interval '1 second'");
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("took over the lock of eve@elsewhere (pid 4242, not seen for 3600s)"), "{}", text(&o));
+}
+
+#[test]
+fn a_database_that_stops_answering_mid_play_stops_the_play_saying_so_once_and_the_run_resumes_after() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let c = Checkout::new(&cluster.url, &[("gated", &sh.runbook())]);
+    let mut play = c.cmd(&["play", "gated"]);
+    play.env("RUNBOOK_PG_WAIT", "2").env("RUNBOOK_PG_SLACK", "0.2");
+    let out = std::fs::File::create(c.path().join("play.out")).unwrap();
+    let mut play = Bg(play.stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap());
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let frozen = cluster.freeze();
+    sh.open();
+    // It ends while the server still answers nothing: no wait is unbounded.
+    assert_eq!(exit_of(&mut play.0).code(), Some(1), "{}", c.output_of("play"));
+    let said = c.output_of("play");
+    let address = cluster.address();
+    assert_eq!(said.matches("did not answer").count(), 1, "said once: {said}");
+    assert!(said.contains(&format!("state database at {address} did not answer")), "{said}");
+    assert!(said.contains("step `s3` does not start"), "{said}");
+    for noise in ["==> s3", "Error occurred", "journal may not be complete", "stopping:"] {
+        assert!(!said.contains(noise), "{noise}: {said}");
+    }
+    assert_eq!(count(&sh.log(), "s3"), 0);
+    let pending = c.path().join(".runbook/pending");
+    assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 1, "the events are kept on this machine");
+    drop(frozen);
+    let o = c.run(&["play", "gated", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed before, not run again: s1, s2"), "{}", text(&o));
+    for line in ["s1", "s2", "s3"] {
+        assert_eq!(count(&sh.log(), line), 1, "{line}");
+    }
+}
+
+#[test]
+fn ctrl_c_ends_a_play_waiting_for_a_database_that_does_not_answer_and_keeps_its_events() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let c = Checkout::new(&cluster.url, &[("gated", &sh.runbook())]);
+    let mut play = c.cmd(&["play", "gated"]);
+    // It would wait ten minutes for the start of s3.
+    play.env("RUNBOOK_PG_WAIT", "600").env("RUNBOOK_PG_SLACK", "0.2");
+    let out = std::fs::File::create(c.path().join("play.out")).unwrap();
+    let mut play = Bg(play.stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap());
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let frozen = cluster.freeze();
+    sh.open();
+    wait_for("s2's end", || c.output_of("play").contains("<== s2: passed"));
+    signal(play.0.id(), nix::sys::signal::Signal::SIGINT);
+    assert_eq!(exit_of(&mut play.0).code(), Some(130), "{}", c.output_of("play"));
+    let said = c.output_of("play");
+    assert!(said.contains("interrupted by SIGINT"), "{said}");
+    assert!(!said.contains("==> s3"), "{said}");
+    let pending = c.path().join(".runbook/pending");
+    assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 1, "what the database did not take is kept");
+    drop(frozen);
+    let o = c.run(&["play", "gated", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed before, not run again: s1, s2"), "nothing lost: {}", text(&o));
+    for line in ["s1", "s2", "s3"] {
+        assert_eq!(count(&sh.log(), line), 1, "{line}");
+    }
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_is_unreachable_after_the_connect_timeout() {
+    // No server needed: a listener that takes connections and says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => conns.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
+    };
+    let url = format!("postgres://u:Sup3r-Secret-pw@127.0.0.1:{port}/db");
+    let c = Checkout::new(&url, &[("a", "# A\n\n```bash {#x}\necho x >> ran\n```\n")]);
+    let mut cmd = c.cmd(&["play", "a"]);
+    cmd.env("RUNBOOK_PG_CONNECT_TIMEOUT", "1");
+    let out = std::fs::File::create(c.path().join("play.out")).unwrap();
+    let mut play = Bg(cmd.stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap());
+    let status = exit_of(&mut play.0);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    held.join().unwrap();
+    let said = c.output_of("play");
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    assert!(!said.contains("Sup3r-Secret-pw"), "{said}");
+    assert!(!c.path().join("ran").exists());
+}
+
+/// Four steps appending to `log`; `s2` waits for `gate`; `s3` asks first.
+fn asking(log: &Path, gate: &Path) -> String {
+    let (log, gate) = (log.display(), gate.display());
+    format!(
+        "
+        # Asking
+
+        ```bash {{#s1}}
+        echo s1 >> {log}
+        ```
+
+        ```bash {{#s2}}
+        echo s2-start >> {log}
+        while [ ! -e {gate} ]; do sleep 0.02; done
+        echo s2 >> {log}
+        ```
+
+        ```bash {{#s3 confirm=\"go on?\"}}
+        echo s3 >> {log}
+        ```
+
+        ```bash {{#s4}}
+        echo s4 >> {log}
+        ```
+        "
+    )
+}
+
+/// Every run's stored events are one history: seqs contiguous, each
+/// session's events after the earlier sessions' (tokens never decrease),
+/// and after a run's end only a new session.
+fn one_history(url: &str) {
+    let runs = psql(url, "SELECT string_agg(id, ' ') FROM runbook_runs");
+    for run in runs.split_whitespace() {
+        let rows = psql(
+            url,
+            &format!(
+                "SELECT seq || ' ' || coalesce(token, 0) || ' ' || (body::json->>'event') FROM runbook_events WHERE run = '{run}' ORDER BY seq"
+            ),
+        );
+        let rows: Vec<(u64, i64, String)> = rows
+            .lines()
+            .map(|l| {
+                let mut f = l.split(' ');
+                (f.next().unwrap().parse().unwrap(), f.next().unwrap().parse().unwrap(), f.next().unwrap().into())
+            })
+            .collect();
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.0, i as u64 + 1, "{run}: seqs contiguous: {rows:?}");
+        }
+        for w in rows.windows(2) {
+            assert!(w[0].1 <= w[1].1, "{run}: a session's events after a later session's: {rows:?}");
+            if w[0].2 == "run-end" {
+                assert_eq!(w[1].2, "session", "{run}: after a run's end, only a new session: {rows:?}");
+            }
+        }
+    }
+}
+
+/// Eve's play loses the database while `s2` runs (its end and what
+/// follows kept in eve's spool); frank, on another checkout, resumes the
+/// run with `frank_args` once the database is back; then eve plays
+/// `eve_args`. Returns (eve's checkout, its output, the cluster).
+fn overtaken(frank_args: &[&str], frank_exit: i32, eve_args: &[&str]) -> Option<(Checkout, String, Cluster, Shared)> {
+    let cluster = Cluster::start()?;
+    let sh = Shared::new();
+    let rb = asking(&sh.log(), &sh.gate());
+    let (eve, frank) =
+        (Checkout::new(&cluster.url, &[("asking", &rb)]), Checkout::new(&cluster.url, &[("asking", &rb)]));
+    let mut first =
+        Bg(eve.cmd(&["play", "asking", "--yes"]).env("RUNBOOK_PG_WAIT", "2").stdout(Stdio::null()).spawn().unwrap());
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    cluster.ctl("halt");
+    sh.open();
+    assert_eq!(exit_of(&mut first.0).code(), Some(1));
+    let pending = eve.path().join(".runbook/pending");
+    assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 1, "eve keeps s2's end and what followed");
+    cluster.ctl("start");
+    let o = frank.run(frank_args);
+    assert_eq!(code(&o), frank_exit, "{}", text(&o));
+    let o = eve.run(eve_args);
+    let said = text(&o);
+    one_history(&cluster.url);
+    let files: Vec<String> =
+        std::fs::read_dir(&pending).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".stale"), "set aside, not written back, not deleted: {files:?}");
+    assert!(said.contains("not written back") && said.contains(&files[0]), "said, naming the file: {said}");
+    Some((eve, said, cluster, sh))
+}
+
+#[test]
+fn a_spool_another_session_went_on_from_is_set_aside_never_merged() {
+    // Frank runs s2 again and stops at s3's question (no --yes); eve then
+    // resumes with --yes: her kept events (s2's end, her stop, her run's
+    // end) are not appended after frank's.
+    let Some((_, said, cluster, sh)) =
+        overtaken(&["play", "asking", "--resume"], 3, &["play", "asking", "--resume", "--yes"])
+    else {
+        return;
+    };
+    assert!(said.contains("play passed"), "{said}");
+    for (line, n) in [("s1", 1), ("s2", 2), ("s3", 1), ("s4", 1)] {
+        assert_eq!(count(&sh.log(), line), n, "{line}");
+    }
+    let ends = psql(&cluster.url, "SELECT count(*) FROM runbook_events WHERE body LIKE '%\"event\":\"run-end\"%'");
+    assert_eq!(ends, "2", "frank's refused session and eve's last one");
+}
+
+#[test]
+fn a_spool_of_a_run_finished_elsewhere_is_set_aside_not_deleted() {
+    let Some((_, said, _, sh)) =
+        overtaken(&["play", "asking", "--resume", "--yes"], 0, &["play", "asking", "--fresh", "--yes"])
+    else {
+        return;
+    };
+    assert!(said.contains("play passed"), "{said}");
+    assert_eq!(count(&sh.log(), "s4"), 2, "frank's resume and eve's new run");
+}
+
+#[test]
+fn runs_prune_keep_0_while_a_run_plays_spares_that_run_only_in_both_stores() {
+    let prune = |c: &Checkout, sh: &Shared| {
+        std::fs::write(sh.gate(), "").unwrap();
+        let o = c.run(&["play", "gated"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        std::fs::remove_file(sh.gate()).unwrap();
+        std::fs::remove_file(sh.log()).unwrap();
+        let mut playing = Bg(c.spawn(&["play", "gated", "--fresh"], "playing"));
+        wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+        let runs = c.run(&["runs", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let (old, new) = (rows[0]["run"].as_str().unwrap().to_string(), rows[1]["run"].as_str().unwrap().to_string());
+        let o = c.run(&["runs", "--prune", "--keep", "0"]);
+        sh.open();
+        assert!(exit_of(&mut playing.0).success(), "{}", c.output_of("playing"));
+        let t = text(&o);
+        assert!(t.contains("removed 1 run(s)") && t.contains(&format!("  {old}\n")), "{t}");
+        assert!(t.contains(&format!("kept 1 run(s) being played:\n  {new}\n")), "{t}");
+        let runs = c.run(&["runs", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let left: Vec<&str> = rows.as_array().unwrap().iter().filter_map(|r| r["run"].as_str()).collect();
+        assert_eq!(left, [new.as_str()]);
+    };
+    let sh = Shared::new();
+    prune(&Checkout::new(".runbook", &[("gated", &sh.runbook())]), &sh);
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "prune_playing");
+    let sh = Shared::new();
+    prune(&Checkout::new(&db.url, &[("gated", &sh.runbook())]), &sh);
 }

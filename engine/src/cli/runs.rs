@@ -40,7 +40,8 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
 }
 
 /// `runbook runs --prune`: remove runs older than `older_than` and beyond
-/// the newest `keep`, from either store; a running run is never removed.
+/// the newest `keep`, from either store; a run being played is never
+/// removed, and is named as kept.
 pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Option<usize>) -> Result<Exit> {
     if older_than.is_none() && keep.is_none() {
         return Err(crate::error::Error::usage(
@@ -49,10 +50,16 @@ pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Opt
         ));
     }
     let store = crate::store::open(config)?;
-    let removed = store.prune(&crate::store::Prune { older_than, keep, now: None })?;
-    let mut o = format!("removed {} run(s) from {}\n", removed.len(), store.name());
-    for id in &removed {
+    let pruned = store.prune(&crate::store::Prune { older_than, keep, now: None })?;
+    let mut o = format!("removed {} run(s) from {}\n", pruned.removed.len(), store.name());
+    for id in &pruned.removed {
         o.push_str(&format!("  {id}\n"));
+    }
+    if !pruned.playing.is_empty() {
+        o.push_str(&format!("kept {} run(s) being played:\n", pruned.playing.len()));
+        for id in &pruned.playing {
+            o.push_str(&format!("  {id}\n"));
+        }
     }
     super::out(&o);
     Ok(Exit::Success)

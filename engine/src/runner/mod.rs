@@ -218,17 +218,25 @@ pub fn play(
         }
     };
     let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    // From here on the loop no longer hears signals: a Ctrl-C makes the
+    // store stop waiting (the play then ends with what it has).
+    let ending = env.store.interrupter().map(signals::Ending::watch);
+    let interrupted = || ending.as_ref().is_some_and(|e| e.fired());
     // Given back before anything below waits for the store.
     drop(runtime);
-    let outcome = match ended {
+    let mut outcome = match ended {
         Ok(o) => {
             recorder.close();
+            let o = if interrupted() { o.interrupted() } else { o };
             recorder.sink.emit(PlayEvent::Finished(Box::new(o.clone())));
             o
         }
         Err(panic) => crashed(rb, env, &recorder, &panic),
     };
     drop(p.lease);
+    if interrupted() {
+        outcome = outcome.interrupted();
+    }
     Ok(outcome)
 }
 
@@ -306,18 +314,42 @@ async fn session_loop(
     }
     session_note(&mut l);
     let end = l.run().await;
+    let env_name = opts.env.as_ref().map(|e| e.name.as_str());
+    if let Some(line) = l.taken.take() {
+        // Another engine has the run: nothing more is ours to record.
+        tracing::info!("play ended: {line}");
+        drop(l);
+        let st = recorder.state();
+        return outcome::build(rb, &st, env_name, env.store.local_dir(&st.run), env.recorded).taken_over(line);
+    }
     // The steps' last output is written while the run's end is committed.
     recorder.logs().hurry();
     let message = end.message.as_deref().map(|m| l.x.redact(m));
     tracing::info!(status = end.status.name(), "play ended");
     l.record(crate::run::Event::RunEnd(crate::run::event::RunEnd { message, ..end }));
-    if let Err(e) = recorder.synced().await {
+    // A signal ends this wait too (the store stops waiting: what it did not
+    // take stays where it keeps it).
+    let synced = tokio::select! {
+        biased;
+        r = recorder.synced() => r.map_err(|e| (e.to_string(), false)),
+        sig = l.signals.recv() => {
+            recorder.interrupt();
+            Err((format!("interrupted by {sig} while the run's end was written"), true))
+        }
+    };
+    let mut interrupted = false;
+    if let Err((e, by_signal)) = synced {
         tracing::error!("{e}");
-        l.note(None, format!("the journal may not be complete: {e}"));
+        interrupted = by_signal;
+        // A store that did not answer was said once already, as why the play stopped.
+        if !l.store_away && !by_signal {
+            l.note(None, format!("the journal may not be complete: {e}"));
+        }
     }
     drop(l);
     let st = recorder.state();
-    outcome::build(rb, &st, opts.env.as_ref().map(|e| e.name.as_str()), env.store.local_dir(&st.run), env.recorded)
+    let o = outcome::build(rb, &st, env_name, env.store.local_dir(&st.run), env.recorded);
+    if interrupted { o.interrupted() } else { o }
 }
 
 /// What a resumed session starts from, in one note.

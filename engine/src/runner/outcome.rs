@@ -42,6 +42,29 @@ pub struct Outcome {
     pub escalate: Vec<(String, String)>,
     /// The run is kept ([`crate::runner::PlayEnv::recorded`]).
     pub recorded: bool,
+    /// Another engine took the run over: the line that says so (and all
+    /// this engine says at its end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken_over: Option<String>,
+}
+
+impl Outcome {
+    /// Another engine has the run now: refused (exit 3), nothing to resume
+    /// from here.
+    pub fn taken_over(mut self, line: String) -> Outcome {
+        self.status = RunStatus::Refused;
+        self.message = Some(line.clone());
+        self.next.clear();
+        self.escalate.clear();
+        self.taken_over = Some(line);
+        self
+    }
+
+    /// A signal ended the play while it waited for its store (exit 130).
+    pub fn interrupted(mut self) -> Outcome {
+        self.status = RunStatus::Interrupted;
+        self
+    }
 }
 
 /// `recorded`: the run is kept (a rehearsal's is not: nothing to resume or report).
@@ -106,5 +129,16 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
     if recorded && status != RunStatus::Passed {
         next.push((format!("runbook report {}", st.run), "the incident timeline, as markdown".into()));
     }
-    Outcome { run_id: st.run.clone(), status, steps, message: why, rolled_back, run_dir, next, escalate, recorded }
+    Outcome {
+        run_id: st.run.clone(),
+        status,
+        steps,
+        message: why,
+        rolled_back,
+        run_dir,
+        next,
+        escalate,
+        recorded,
+        taken_over: None,
+    }
 }

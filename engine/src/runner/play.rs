@@ -3,15 +3,23 @@
 //! end, a signal, the play's timeout or the answer to Ctrl-C's question.
 //! Everything that happens is recorded as an event, which the dispatcher
 //! then sees as state.
+//!
+//! An engine whose run was taken over (another engine took its lock) stops
+//! at once: its steps in flight are stopped (the new session runs them
+//! again), nothing more is recorded (the store would refuse it), and the
+//! play ends saying who has the run now.
 
 use std::collections::HashMap;
 use std::time::Instant;
+
+use futures_util::FutureExt;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::dispatch::{Action, Dispatcher, Start};
 use super::execute::Executor;
+use super::record::Show;
 use super::signals::Signals;
 use super::step::{self, JobResult};
 use super::warm::Warm;
@@ -43,6 +51,14 @@ pub struct Loop<'a> {
     play_timed_out: bool,
     /// The store refused an event: already stopped for it.
     store_failed: bool,
+    /// A step's start could not be recorded: the play stopped for it, and
+    /// said why.
+    pub store_away: bool,
+    /// Resolves once another engine took the run's lock.
+    lost: Option<crate::store::Lost>,
+    /// The run was taken over: the line that says so. Nothing is recorded
+    /// after it.
+    pub taken: Option<String>,
     /// Ends the Ctrl-C question (a second Ctrl-C, a signal).
     prompt_cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -65,6 +81,7 @@ impl<'a> Loop<'a> {
         tty: bool,
         secrets: Vec<String>,
     ) -> Self {
+        let lost = Some(x.recorder.lost());
         Loop {
             d,
             x,
@@ -83,6 +100,9 @@ impl<'a> Loop<'a> {
             warm: None,
             play_timed_out: false,
             store_failed: false,
+            store_away: false,
+            lost,
+            taken: None,
             prompt_cancel: Default::default(),
         }
     }
@@ -93,7 +113,21 @@ impl<'a> Loop<'a> {
 
     /// Record an event: the store, the fold, the reporters, the dispatcher's
     /// indexes. A stop that cancels fires the running steps' cancel.
-    pub fn record(&mut self, mut ev: Event) {
+    /// Nothing, once the run was taken over.
+    pub fn record(&mut self, ev: Event) {
+        self.record_as(ev, Show::Now);
+    }
+
+    /// [`Loop::record`], shown now, once released, or never.
+    fn record_as(&mut self, mut ev: Event, show: Show) {
+        if self.taken.is_none()
+            && let Some(why) = self.lost.as_mut().and_then(|l| l.as_mut().now_or_never())
+        {
+            self.taken_over(why);
+        }
+        if self.taken.is_some() {
+            return;
+        }
         if let Event::StepEnd(e) = &mut ev
             && let Some(i) = self.d.index(&e.step)
         {
@@ -114,7 +148,7 @@ impl<'a> Loop<'a> {
         let cancel = matches!(&ev, Event::Stop(s) if s.cancel);
         let rollback = matches!(&ev, Event::Rollback(_));
         self.d.observe(&ev);
-        self.x.recorder.record(ev);
+        self.x.recorder.record_as(ev, show);
         if cancel {
             let _ = self.x.cancel.send(true);
             self.warm = None;
@@ -141,15 +175,41 @@ impl<'a> Loop<'a> {
         self.record(Event::Stop(Stop { kind, why, roll_back, cancel: true }));
     }
 
+    /// Another engine has the run now: stop the steps in flight, record
+    /// nothing more.
+    fn taken_over(&mut self, why: String) {
+        tracing::warn!("{why}");
+        self.lost = None;
+        self.taken = Some(why);
+        let _ = self.x.cancel.send(true);
+        self.warm = None;
+    }
+
+    /// Resolves once the run is taken over (never after that).
+    async fn lost(lost: &mut Option<crate::store::Lost>) -> String {
+        match lost {
+            Some(l) => l.await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// The play, to its end.
     pub async fn run(&mut self) -> RunEnd {
         let deadline = self.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
         let mut ctrlc: Option<CtrlC> = None;
         loop {
-            if ctrlc.is_none()
-                && let Some(end) = self.turn().await
-            {
-                return end;
+            if let Some(why) = self.taken.clone() {
+                if self.running.is_empty() {
+                    self.end_question(ctrlc.take()).await;
+                    return RunEnd { status: crate::run::RunStatus::Refused, rolled_back: false, message: Some(why) };
+                }
+            } else if ctrlc.is_none() {
+                if let Some(end) = self.turn().await {
+                    return end;
+                }
+                if self.taken.is_some() {
+                    continue;
+                }
             }
             if self.x.recorder.state().stop.is_some() {
                 // Started for a step that will not start now.
@@ -174,14 +234,23 @@ impl<'a> Loop<'a> {
                 Signal(&'static str),
                 Timeout,
                 Choice(Option<(char, How)>),
+                Lost(String),
             }
+            let taken = self.taken.is_some();
             let ev = tokio::select! {
                 r = self.running.join_next_with_id(), if !self.running.is_empty() => Ev::Done(r),
                 s = self.signals.recv() => Ev::Signal(s),
-                _ = timeout, if !self.play_timed_out => Ev::Timeout,
+                _ = timeout, if !self.play_timed_out && !taken => Ev::Timeout,
                 c = choice, if has_ctrlc => Ev::Choice(c),
+                why = Self::lost(&mut self.lost) => Ev::Lost(why),
             };
             match ev {
+                Ev::Lost(why) => self.taken_over(why),
+                // Taken over: only the steps in flight are waited for (stopped already).
+                Ev::Done(Some(Ok((id, _)))) if taken => {
+                    self.tasks.remove(&id);
+                }
+                Ev::Signal(_) | Ev::Choice(_) if taken => {}
                 Ev::Done(Some(Ok((id, (i, r))))) => {
                     self.tasks.remove(&id);
                     self.finished(i, r);
@@ -194,6 +263,7 @@ impl<'a> Loop<'a> {
                 Ev::Signal("SIGINT") if self.interactive_running() => {} // the step got it from the terminal
                 Ev::Signal("SIGINT") if ctrlc.is_some() => {
                     self.end_question(ctrlc.take()).await;
+                    self.x.recorder.interrupt();
                     self.stop(StopKind::Interrupted, "interrupted (second Ctrl-C)".into(), false);
                 }
                 Ev::Signal("SIGINT") if self.tty && self.x.recorder.state().stop.is_none() => {
@@ -201,6 +271,8 @@ impl<'a> Loop<'a> {
                 }
                 Ev::Signal(sig) => {
                     self.end_question(ctrlc.take()).await;
+                    // Stopped by a signal: the store gets its slack, no more.
+                    self.x.recorder.interrupt();
                     let why = if self.x.recorder.state().rolling_back() {
                         format!("the rollback was interrupted by {sig}")
                     } else {
@@ -231,6 +303,9 @@ impl<'a> Loop<'a> {
     /// that the run is over.
     async fn turn(&mut self) -> Option<RunEnd> {
         loop {
+            if self.taken.is_some() {
+                return None;
+            }
             let action = {
                 let st = self.x.recorder.state();
                 let red = self.x.redactor.read().unwrap_or_else(|p| p.into_inner());
@@ -313,7 +388,8 @@ impl<'a> Loop<'a> {
             self.note(Some(&id), n);
         }
         self.hashes.insert(s.step, s.prep.hash.clone());
-        self.record(Event::StepStart(StepStart {
+        // Shown once durable: a start the store did not take is no start.
+        let start = Event::StepStart(StepStart {
             step: id.clone(),
             line: step.line,
             attempt: 1,
@@ -322,14 +398,44 @@ impl<'a> Loop<'a> {
             undo: s.undo,
             lang: (step.kind != crate::model::StepKind::Bash).then(|| step.kind.name().to_string()),
             interactive: step.attrs.interactive,
-        }));
-        let durable = self.x.recorder.durable().await;
-        if let Err(e) = &durable {
-            self.stop(StopKind::Failed, format!("cannot record the start of step `{id}`: {e}"), false);
+        });
+        self.record_as(start, Show::Held);
+        if self.taken.is_some() {
+            return;
         }
-        if durable.is_err() || self.store_failed {
+        // Waited for with the signals: Ctrl-C ends a wait for a database
+        // that does not answer, and with it every later wait for it.
+        let durable = self.x.recorder.durable();
+        let waited = tokio::select! {
+            biased;
+            d = durable => d.map_err(|e| (e.to_string(), None)),
+            sig = self.signals.recv() => {
+                self.x.recorder.interrupt();
+                Err((format!("interrupted by {sig} while the state database was not answering"), Some(sig)))
+            }
+            why = Self::lost(&mut self.lost) => Err((why, None)),
+        };
+        if let Some(why) = self.lost.as_mut().and_then(|l| l.as_mut().now_or_never()) {
+            self.taken_over(why);
+        }
+        self.x.recorder.release(waited.is_ok() && !self.store_failed && self.taken.is_none());
+        if self.taken.is_some() {
+            return;
+        }
+        if let Err((why, sig)) = &waited {
+            // Said once: the closing screen gives the reason the play stopped.
+            self.store_away = true;
+            let (kind, cancel) = match sig {
+                Some(_) => (StopKind::Interrupted, true),
+                // The steps in flight finish; their ends wait with the rest.
+                None => (StopKind::Failed, false),
+            };
+            let why = if sig.is_some() { why.clone() } else { format!("step `{id}` does not start: {why}") };
+            self.record(Event::Stop(Stop { kind, why, roll_back: false, cancel }));
+        }
+        if waited.is_err() || self.store_failed {
             let end = super::dispatch::step_end(&id, StepStatus::NotRun, "not started: the run cannot be recorded");
-            self.record(end);
+            self.record_as(end, Show::Never);
             return;
         }
         if let Some(st) = self.ctx.steps.get_mut(&id) {

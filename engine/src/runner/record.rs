@@ -6,6 +6,10 @@
 //!
 //! Shared (`Arc`) between the play's loop and the steps' tasks, which record
 //! the process group of each attempt the moment it exists.
+//!
+//! A step's start is shown once it is durable ([`Show::Held`]): a start
+//! the store could not take is no step started, and the screen does not
+//! say `==>` for it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -14,7 +18,7 @@ use crate::error::Result;
 use crate::run::event::{Note, Spawned};
 use crate::run::{Entry, Event, RunState};
 use crate::store::logs::LogSender;
-use crate::store::{Durable, Writer};
+use crate::store::{Durable, Lost, Writer};
 
 pub struct Recorder {
     inner: Mutex<Inner>,
@@ -28,6 +32,8 @@ struct Inner {
     writer: Box<dyn Writer>,
     /// The first append the store refused.
     failed: Option<String>,
+    /// Shown later ([`Recorder::hold`]): the held event, then what came after it.
+    held: Option<Vec<Entry>>,
 }
 
 /// The run's state, locked while held: read it, decide, let go.
@@ -43,7 +49,7 @@ impl std::ops::Deref for State<'_> {
 impl Recorder {
     /// `state`: the run so far (folded from the store on a resume).
     pub fn new(state: RunState, writer: Box<dyn Writer>, sink: Arc<Sink>, clock: bool) -> Arc<Recorder> {
-        Arc::new(Recorder { inner: Mutex::new(Inner { state, writer, failed: None }), sink, clock })
+        Arc::new(Recorder { inner: Mutex::new(Inner { state, writer, failed: None, held: None }), sink, clock })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -57,29 +63,60 @@ impl Recorder {
     /// Record an event. A store that refuses it does not stop the fold or
     /// the display; [`Recorder::failed`] says so, and the play stops.
     pub fn record(&self, event: Event) {
-        let entry = {
-            let mut g = self.lock();
-            let entry = Entry {
-                seq: g.state.last_seq + 1,
-                at: if self.clock { crate::time::now_rfc3339() } else { String::new() },
-                event,
-            };
-            if g.failed.is_none()
-                && let Err(e) = g.writer.append(&entry)
-            {
-                tracing::error!("{e}");
-                g.failed = Some(e.to_string());
+        self.record_as(event, Show::Now);
+    }
+
+    /// Record an event, shown now, later, or never: [`Show::Held`] is shown
+    /// once [`Recorder::release`]d, and what is recorded meanwhile after it.
+    pub fn record_as(&self, event: Event, show: Show) {
+        if let Some(entry) = self.append(event, show) {
+            self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
+        }
+    }
+
+    /// Show the held event (`show`), or not, and what came after it.
+    pub fn release(&self, show: bool) {
+        let held = self.lock().held.take().unwrap_or_default();
+        for (i, entry) in held.into_iter().enumerate() {
+            if i > 0 || show {
+                self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
             }
-            g.state.apply(&entry);
-            if let Event::StepEnd(end) = &entry.event
-                && super::fault::at("kill-after-end", &end.step)
-            {
-                // As `kill -9` right after the end is handed to the store.
-                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-            }
-            entry
+        }
+    }
+
+    /// Append and fold; the entry if it is to be shown now.
+    fn append(&self, event: Event, show: Show) -> Option<Entry> {
+        let mut g = self.lock();
+        let entry = Entry {
+            seq: g.state.last_seq + 1,
+            at: if self.clock { crate::time::now_rfc3339() } else { String::new() },
+            event,
         };
-        self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
+        if g.failed.is_none()
+            && let Err(e) = g.writer.append(&entry)
+        {
+            tracing::error!("{e}");
+            g.failed = Some(e.to_string());
+        }
+        g.state.apply(&entry);
+        if let Event::StepEnd(end) = &entry.event
+            && super::fault::at("kill-after-end", &end.step)
+        {
+            // As `kill -9` right after the end is handed to the store.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+        match (show, &mut g.held) {
+            (Show::Never, _) => None,
+            (Show::Held, held) => {
+                *held = Some(vec![entry]);
+                None
+            }
+            (Show::Now, Some(held)) => {
+                held.push(entry);
+                None
+            }
+            (Show::Now, None) => Some(entry),
+        }
     }
 
     /// An event the store already holds (a new run's first): folded and
@@ -120,6 +157,16 @@ impl Recorder {
         self.lock().writer.logs()
     }
 
+    /// Resolves once another engine took the run's lock.
+    pub fn lost(&self) -> Lost {
+        self.lock().writer.lost()
+    }
+
+    /// Stop waiting for the store (Ctrl-C while it is away).
+    pub fn interrupt(&self) {
+        self.lock().writer.interrupt();
+    }
+
     pub fn idle_hook(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
         self.lock().writer.idle()
     }
@@ -136,6 +183,15 @@ impl Recorder {
         let _ = g.writer.sync();
         g.writer = Box::new(Closed);
     }
+}
+
+/// When a recorded event is shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    Now,
+    /// Once [`Recorder::release`]d.
+    Held,
+    Never,
 }
 
 /// What is left after [`Recorder::close`].

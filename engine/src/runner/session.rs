@@ -99,10 +99,12 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     } else {
         env.store.lock(&rb.id, &env_name, &me)?
     };
+    notes.extend(lease.notes());
     match lease.took_over() {
         Some(h) if opts.take_over => notes.push(format!("took the run over from {}", h.describe())),
         Some(h) => {
-            notes.push(format!("took over the lock of {}@{} (pid {}, no longer running)", h.user, h.host, h.pid))
+            let why = lease.gone().unwrap_or_else(|| "no longer running".into());
+            notes.push(format!("took over the lock of {}@{} (pid {}, {why})", h.user, h.host, h.pid))
         }
         None => {}
     }

@@ -51,3 +51,54 @@ async fn futures_select<F: std::future::Future<Output = &'static str> + Unpin>(m
     })
     .await
 }
+
+/// While a play ends (its last events written, its lock let go, all after
+/// its loop and its signal handling are gone), a signal must still end it
+/// promptly: this watches for one on a thread of its own and calls `on`
+/// (the store stops waiting). Dropped when the play has ended.
+pub struct Ending {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ending {
+    pub fn watch(on: impl Fn() + Send + 'static) -> Ending {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f = fired.clone();
+        let thread = std::thread::Builder::new()
+            .name("play-ending".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                rt.block_on(async move {
+                    let mut signals = Signals::install();
+                    tokio::select! {
+                        _ = &mut stopped => {}
+                        _ = signals.recv() => {
+                            f.store(true, std::sync::atomic::Ordering::SeqCst);
+                            on();
+                        }
+                    }
+                });
+            })
+            .ok();
+        Ending { stop: Some(stop), fired, thread }
+    }
+
+    /// A signal came while the play ended.
+    pub fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -12,6 +12,7 @@
 pub mod lent;
 pub mod local;
 pub mod logs;
+pub mod machine;
 pub mod postgres;
 
 use std::future::Future;
@@ -35,13 +36,19 @@ pub struct Holder {
     pub since: String,
     #[serde(default)]
     pub run: String,
+    /// When its process started ([`machine::start_time`]): a pid reused
+    /// after a crash is not the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
 }
 
 impl Holder {
     /// This process, now.
     pub fn me() -> Holder {
         let (user, host) = operator();
-        Holder { user, host, pid: std::process::id(), since: crate::time::now_rfc3339(), run: String::new() }
+        let pid = std::process::id();
+        let start = machine::start_time(pid);
+        Holder { user, host, pid, since: crate::time::now_rfc3339(), run: String::new(), start }
     }
 
     pub fn operator(&self) -> String {
@@ -74,13 +81,51 @@ pub struct Latest {
 }
 
 /// What `runs --prune` removes: runs started before `older_than` ago, and
-/// beyond the newest `keep`; with both, a run must be both. A running run
-/// (its lock held) is never removed.
+/// beyond the newest `keep`; with both, a run must be both. A run being
+/// played is never removed: the run its runbook@env's lock names (every run
+/// of that runbook@env while the lock names none yet, the moment between
+/// taking the lock and choosing the run), in both stores.
 #[derive(Debug, Clone, Default)]
 pub struct Prune {
     pub older_than: Option<Duration>,
     pub keep: Option<usize>,
     pub now: Option<SystemTime>,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub removed: Vec<String>,
+    /// Runs it would have removed, kept because they are being played.
+    pub playing: Vec<String>,
+}
+
+/// A play's lock, as a prune sees it: its runbook@env and the run it names
+/// (empty: not chosen yet).
+pub struct Playing {
+    pub runbook: String,
+    pub env: String,
+    pub run: String,
+}
+
+impl Playing {
+    /// Is `run` (of `runbook`@`env`) this play's?
+    pub fn plays(&self, run: &str, runbook: &str, env: &str) -> bool {
+        if self.run.is_empty() { self.runbook == runbook && self.env == env } else { self.run == run }
+    }
+}
+
+/// Split what a prune would remove into what it removes and what is being
+/// played; `of` gives a run's runbook@env.
+pub fn spare(doomed: Vec<String>, playing: &[Playing], of: impl Fn(&str) -> Option<(String, String)>) -> Pruned {
+    let mut out = Pruned::default();
+    for id in doomed {
+        let played = playing
+            .iter()
+            .any(|p| p.run == id || (p.run.is_empty() && of(&id).is_some_and(|(rb, env)| p.plays(&id, &rb, &env))));
+        if played { out.playing.push(id) } else { out.removed.push(id) }
+    }
+    out
 }
 
 /// The end of a step's log ([`Store::log_tail`]).
@@ -112,6 +157,10 @@ impl LogTail {
 
 /// Resolves once what was appended is durable enough for a step to start.
 pub type Durable = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// Resolves once the lock is lost to another engine, with the line that
+/// says so ([`Writer::lost`]).
+pub type Lost = Pin<Box<dyn Future<Output = String> + Send>>;
 
 pub trait Store: Send + Sync {
     /// How messages name the store (never with a password).
@@ -180,8 +229,8 @@ pub trait Store: Send + Sync {
         self.events_after(run, seq)
     }
 
-    /// Remove old runs; returns the ids removed.
-    fn prune(&self, p: &Prune) -> Result<Vec<String>>;
+    /// Remove old runs, sparing those being played.
+    fn prune(&self, p: &Prune) -> Result<Pruned>;
 
     /// What a run's step processes carry as `RUNBOOK_RUN_DIR`: unique on
     /// this machine, it finds their leftovers after a crash.
@@ -196,12 +245,27 @@ pub trait Store: Send + Sync {
     fn lend(&self) -> Option<lent::Lent> {
         None
     }
+
+    /// What Ctrl-C calls to make the store stop waiting, now and from then
+    /// on (what could not be written stays where the store keeps it for the
+    /// next session); `None`: the store never waits for long.
+    fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
 }
 
 /// The lock of a runbook@env, held until dropped.
 pub trait Lease: Send {
     /// The holder before us, who died holding it (named when taking over).
     fn took_over(&self) -> Option<&Holder>;
+    /// Why that holder counts as gone (`None`: `--take-over` of a live one).
+    fn gone(&self) -> Option<String> {
+        Some("no longer running".into())
+    }
+    /// What taking the lock has to tell the operator (once).
+    fn notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// Name the run in the lock once its id is known.
     fn set_run(&mut self, run: &str);
     /// Why the lock was lost, if it was: the play stops starting steps.
@@ -229,6 +293,13 @@ pub trait Writer: Send {
     fn synced(&mut self) -> Durable {
         Box::pin(std::future::ready(self.sync()))
     }
+    /// Resolves once another engine took the lock (never, for a store
+    /// whose lock cannot be taken from a live engine).
+    fn lost(&self) -> Lost {
+        Box::pin(std::future::pending())
+    }
+    /// Ctrl-C: stop waiting for the store ([`Store::interrupter`]).
+    fn interrupt(&self) {}
 }
 
 /// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
@@ -300,6 +371,20 @@ pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prune_spares_the_run_being_played_and_every_run_of_a_play_that_has_not_chosen_one() {
+        let doomed: Vec<String> = ["r1", "r2", "r3"].map(String::from).to_vec();
+        let play = |run: &str| Playing { runbook: "a".into(), env: "local".into(), run: run.into() };
+        let both = |removed: &[&str], playing: &[&str]| Pruned {
+            removed: removed.iter().map(|s| s.to_string()).collect(),
+            playing: playing.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(spare(doomed.clone(), &[play("r2")], |_| None), both(&["r1", "r3"], &["r2"]));
+        let of = |id: &str| Some((if id == "r3" { "b" } else { "a" }.to_string(), "local".to_string()));
+        assert_eq!(spare(doomed.clone(), &[play("")], of), both(&["r3"], &["r1", "r2"]));
+        assert_eq!(spare(doomed, &[], of), both(&["r1", "r2", "r3"], &[]));
+    }
 
     #[test]
     fn prune_takes_runs_both_old_and_beyond_the_newest_kept() {

@@ -22,6 +22,10 @@ pub fn for_stdout() -> Box<dyn Reporter> {
 /// (once), the escalation hints, and what to type next.
 pub fn summary(o: &super::Outcome) -> Vec<String> {
     use super::StepStatus::*;
+    // Another engine has the run: that is all there is to say here.
+    if let Some(line) = &o.taken_over {
+        return vec![line.clone()];
+    }
     // Steps only, as the report counts them: undo blocks that ran are listed
     // as rolled back below, and those that never ran are "not run" without
     // a reason.

@@ -134,6 +134,12 @@ impl Reporter for Term {
                 self.print(format!("{p} {line}"));
             }
             PlayEvent::Finished(o) => {
+                // A step whose end was not recorded (the run was taken
+                // over) leaves no spinner behind.
+                for (_, pb) in self.bars.drain() {
+                    pb.finish_and_clear();
+                    self.mp.remove(&pb);
+                }
                 for (n, l) in super::summary(o).into_iter().enumerate() {
                     let l =
                         if n == 0 && o.status != crate::runner::RunStatus::Passed { self.paint("1", &l) } else { l };

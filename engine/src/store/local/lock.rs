@@ -149,3 +149,19 @@ pub fn held(path: &Path) -> bool {
     let Ok(f) = OpenOptions::new().read(true).open(path) else { return false };
     matches!(Flock::lock(f, FlockArg::LockExclusiveNonblock), Err((_, Errno::EWOULDBLOCK)))
 }
+
+/// The holder of the lock at `path`, if a play holds it now.
+pub fn holder_if_held(path: &Path) -> Option<Holder> {
+    let f = OpenOptions::new().read(true).open(path).ok()?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Err((mut f, Errno::EWOULDBLOCK)) => Some(read_holder(&mut f).unwrap_or_else(|| Holder {
+            user: String::new(),
+            host: String::new(),
+            pid: 0,
+            since: String::new(),
+            run: String::new(),
+            start: None,
+        })),
+        _ => None,
+    }
+}

@@ -22,7 +22,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::logs::{Chunks, LogSender, Logs};
-use super::{Durable, Holder, Latest, Lease, Prune, Store, Writer};
+use super::{Durable, Holder, Latest, Lease, Playing, Prune, Pruned, Store, Writer};
 use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
 
@@ -190,31 +190,19 @@ impl Store for LocalStore {
         follow::log_tail(&self.run_dir(run).join(format!("{step}.log")), since, max_bytes)
     }
 
-    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
-        let ids = self.dirs();
-        let now = p.now.unwrap_or_else(std::time::SystemTime::now);
-        let keep_from = p.keep.map_or(0, |k| ids.len().saturating_sub(k));
-        let mut removed = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            if p.keep.is_some() && i >= keep_from {
-                continue;
-            }
-            let started = id.get(..16).and_then(crate::time::parse_compact);
-            if let Some(age) = p.older_than {
-                // A name without a time is not ours to judge: kept.
-                let Some(t) = started else { continue };
-                if now.duration_since(t).unwrap_or_default() < age {
-                    continue;
-                }
-            }
-            if self.running(id) {
-                continue;
-            }
+    fn prune(&self, p: &Prune) -> Result<Pruned> {
+        let doomed = crate::store::prunable(&self.dirs(), p);
+        let playing = self.plays();
+        let of = |id: &str| match self.events(id).ok()?.first() {
+            Some(Entry { event: Event::RunStart(r), .. }) => Some((r.runbook.clone(), r.env.clone())),
+            _ => None,
+        };
+        let pruned = crate::store::spare(doomed, &playing, of);
+        for id in &pruned.removed {
             let dir = self.run_dir(id);
             std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
-            removed.push(id.clone());
         }
-        Ok(removed)
+        Ok(pruned)
     }
 
     fn run_key(&self, run: &str) -> String {
@@ -228,12 +216,18 @@ impl Store for LocalStore {
 }
 
 impl LocalStore {
-    /// Is a play of this run going on now? Its runbook@env lock is held.
-    fn running(&self, id: &str) -> bool {
-        let Ok(events) = self.events(id) else { return false };
-        let Some(Entry { event: Event::RunStart(r), .. }) = events.first() else { return false };
-        let path = lock::path(&self.root, &r.runbook, &r.env);
-        lock::held(&path)
+    /// The plays going on now: the held locks, and the run each names.
+    fn plays(&self) -> Vec<Playing> {
+        let Ok(rd) = std::fs::read_dir(self.root.join("locks")) else { return Vec::new() };
+        rd.filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_name()?.to_str()?.strip_suffix(".lock")?.to_string();
+                let (runbook, env) = name.rsplit_once('@')?;
+                let holder = lock::holder_if_held(&path)?;
+                Some(Playing { runbook: runbook.to_string(), env: env.to_string(), run: holder.run })
+            })
+            .collect()
     }
 }
 

@@ -93,6 +93,10 @@ impl Target {
             config.password(pw);
         }
         config.connect_timeout(connect_timeout());
+        // A peer gone without a word (a network that drops packets) breaks
+        // the connection within about half a minute, not TCP's fifteen.
+        config.keepalives(true).keepalives_idle(Duration::from_secs(10)).keepalives_interval(Duration::from_secs(5));
+        config.keepalives_retries(3).tcp_user_timeout(Duration::from_secs(30));
         config.application_name("runbook");
         let (mode, verify) = match sslmode.as_deref().unwrap_or("prefer") {
             "disable" => (SslMode::Disable, false),
@@ -120,9 +124,17 @@ impl Target {
         )
     }
 
-    /// One connection (the engine's, the step logs'), driven on the current runtime.
+    /// One connection (the engine's, the step logs'), driven on the current
+    /// runtime. The whole of it (TCP, TLS, the server's startup and
+    /// authentication) within `RUNBOOK_PG_CONNECT_TIMEOUT`: a server that
+    /// accepts and never answers is unreachable too.
     pub async fn connect(&self) -> std::result::Result<(tokio_postgres::Client, Connection), tokio_postgres::Error> {
-        self.config.connect(self.tls.clone()).await
+        let limit = connect_timeout();
+        match tokio::time::timeout(limit, self.config.connect(self.tls.clone())).await {
+            Ok(c) => c,
+            // The client's own "timeout waiting for server", as a pool's.
+            Err(_) => Err(tokio_postgres::Error::__private_api_timeout()),
+        }
     }
 
     pub fn pool(&self) -> Result<deadpool_postgres::Pool> {

@@ -8,11 +8,14 @@
 //! one of its connections, and the lease opens one of its own.
 //!
 //! Step logs go over it too ([`super::logs`]): a play is one backend.
+//! Every wait on them is bounded by their [`Patience`].
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 use tokio_postgres::Client;
+
+use super::patience::Patience;
 
 /// A connection to query on: the engine's own, or one of the pool.
 pub enum Conn {
@@ -35,6 +38,7 @@ impl Deref for Conn {
 pub struct Conns {
     pub main: Arc<Client>,
     pub pool: deadpool_postgres::Pool,
+    pub patience: Patience,
 }
 
 impl Conns {

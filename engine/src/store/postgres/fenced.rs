@@ -3,7 +3,10 @@
 //! take-over waits for the batch or the batch sees the new token), on the
 //! engine's connection while it works. Fewer rows than given means
 //! either the token is not ours any more (fenced) or an attempt whose answer
-//! was lost had written some: the row says which.
+//! was lost had written some: the row says which. Each row carries the
+//! token of the session that made it (see [`super::spool`]). An attempt
+//! that gets no answer within `RUNBOOK_PG_WAIT` counts as the database
+//! being away.
 
 use super::conns::{Conn, Conns};
 use super::lease::Shared as LeaseShared;
@@ -11,16 +14,16 @@ use super::lease::Shared as LeaseShared;
 /// The fenced insert: written only while the lock row has our token.
 pub const INSERT: &str =
     "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
-     INSERT INTO runbook_events (run, seq, body)
-     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)";
+     INSERT INTO runbook_events (run, seq, body, token)
+     SELECT $4, u.s, u.b, $3 FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)";
 
 /// [`INSERT`] again after an attempt whose answer was lost may have written
 /// some of the batch: those are left as they are. Only then: checking each
 /// row for a conflict first costs every commit a few percent.
 const INSERT_AGAIN: &str =
     "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $1 AND env = $2 AND token = $3 FOR SHARE)
-     INSERT INTO runbook_events (run, seq, body)
-     SELECT $4, u.s, u.b FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)
+     INSERT INTO runbook_events (run, seq, body, token)
+     SELECT $4, u.s, u.b, $3 FROM ok, unnest($5::bigint[], $6::text[]) AS u(s, b)
      ON CONFLICT (run, seq) DO NOTHING";
 
 /// The writer's connections plan [`INSERT`] once: a custom plan per
@@ -83,21 +86,41 @@ pub async fn insert(
     run: &str,
     batch: &[(i64, String)],
 ) -> Outcome {
-    let ready = match conn.take().filter(|r| !r.conn.is_closed()) {
-        Some(r) => r,
-        None => match conns.get().await {
-            Ok(c) => match prepare(&c).await {
-                Ok(insert) => Ready { conn: c, insert },
-                Err(e) => return Outcome::Down(e.to_string()),
+    let limit = super::patience::wait();
+    let attempt = async {
+        let ready = match conn.take().filter(|r| !r.conn.is_closed()) {
+            Some(r) => r,
+            None => match conns.get().await {
+                Ok(c) => match prepare(&c).await {
+                    Ok(insert) => Ready { conn: c, insert },
+                    Err(e) => return Outcome::Down(cause(&e)),
+                },
+                Err(e) => return Outcome::Down(cause(&e)),
             },
-            Err(e) => return Outcome::Down(e.to_string()),
-        },
+        };
+        let out = insert_on(&ready, lease, run, batch).await;
+        if !matches!(out, Outcome::Down(_)) {
+            *conn = Some(ready);
+        }
+        out
     };
-    let out = insert_on(&ready, lease, run, batch).await;
-    if !matches!(out, Outcome::Down(_)) {
-        *conn = Some(ready);
+    // Not cut short by giving up: what this attempt writes is the spool's
+    // next session's to know about, and an answer is worth its whole wait.
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(out) => out,
+        Err(_) => Outcome::Down(format!("no answer within {}s", limit.as_secs_f64())),
     }
-    out
+}
+
+/// Why the database could not be reached, as its innermost cause says it
+/// (`Connection refused (os error 111)`), without the pool's and the
+/// client's wrappings around it.
+pub fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(s) = inner.source() {
+        inner = s;
+    }
+    inner.to_string()
 }
 
 async fn insert_on(ready: &Ready, lease: &LeaseShared, run: &str, batch: &[(i64, String)]) -> Outcome {
@@ -111,14 +134,14 @@ async fn insert_on(ready: &Ready, lease: &LeaseShared, run: &str, batch: &[(i64,
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
             let again = match client.prepare(INSERT_AGAIN).await {
                 Ok(s) => s,
-                Err(e) => return Outcome::Down(e.to_string()),
+                Err(e) => return Outcome::Down(cause(&e)),
             };
             match client.execute(&again, &params).await {
                 Ok(n) => n,
-                Err(e) => return Outcome::Down(e.to_string()),
+                Err(e) => return Outcome::Down(cause(&e)),
             }
         }
-        Err(e) => return Outcome::Down(e.to_string()),
+        Err(e) => return Outcome::Down(cause(&e)),
     };
     if n as usize == batch.len() {
         return Outcome::Committed;
@@ -137,11 +160,8 @@ async fn insert_on(ready: &Ready, lease: &LeaseShared, run: &str, batch: &[(i64,
             let who = r
                 .and_then(|r| serde_json::from_str::<crate::store::Holder>(r.get::<_, &str>(1)).ok())
                 .map_or_else(|| "another engine".to_string(), |h| super::lease::describe(&h));
-            Outcome::Fenced(format!(
-                "the store refused this session's events: the lock of {}@{} was taken over by {who}; this engine starts no more steps",
-                lease.runbook, lease.env
-            ))
+            Outcome::Fenced(format!("the store refused this session's events: {}", super::lease::taken_by(&who)))
         }
-        Err(e) => Outcome::Down(e.to_string()),
+        Err(e) => Outcome::Down(cause(&e)),
     }
 }

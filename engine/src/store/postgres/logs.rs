@@ -73,21 +73,32 @@ impl PgChunks {
     /// pool's.
     fn insert(&mut self, steps: &[String], data: &[Vec<u8>]) -> Result<u64, String> {
         let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
+        let (patience, limit) = (self.conns.patience.clone(), super::patience::wait());
+        let late = move || format!("no answer within {}s", limit.as_secs_f64());
         let main = &self.conns.main;
         if !main.is_closed() {
             let stmt = match self.insert.take() {
                 Some(stmt) => stmt,
-                None => rt.block_on(main.prepare(INSERT)).map_err(|e| super::chain(&e))?,
+                None => rt
+                    .block_on(patience.bound(limit, main.prepare(INSERT)))
+                    .ok_or_else(late)?
+                    .map_err(|e| super::chain(&e))?,
             };
-            let stored = rt.block_on(main.execute(&stmt, &[&self.run, &steps, &data])).map_err(|e| super::chain(&e));
+            let stored = rt
+                .block_on(patience.bound(limit, main.execute(&stmt, &[&self.run, &steps, &data])))
+                .ok_or_else(late)?
+                .map_err(|e| super::chain(&e));
             self.insert = Some(stmt);
             return stored;
         }
         self.insert = None;
         let (conns, run, steps, data) = (self.conns.clone(), self.run.clone(), steps.to_vec(), data.to_vec());
         super::runtime::call(&self.store, async move {
-            let c = conns.get().await.map_err(|e| e.to_string())?;
-            c.execute(INSERT, &[&run, &steps, &data]).await.map_err(|e| super::chain(&e))
+            let work = async {
+                let c = conns.get().await.map_err(|e| e.to_string())?;
+                c.execute(INSERT, &[&run, &steps, &data]).await.map_err(|e| super::chain(&e))
+            };
+            patience.bound(limit, work).await.unwrap_or_else(|| Err(late()))
         })
         .map_err(|e| e.to_string())?
     }

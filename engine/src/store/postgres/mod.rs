@@ -22,10 +22,13 @@ pub mod conns;
 pub mod fenced;
 pub mod lease;
 pub mod logs;
+pub mod patience;
 mod read;
 pub mod runtime;
 pub mod schema;
 pub mod spool;
+#[cfg(test)]
+mod spool_prop;
 mod tail;
 pub mod writer;
 
@@ -41,7 +44,7 @@ use self::conns::{Conn, Conns};
 use self::read::{LatestRows, latest_rows};
 use self::runtime::Rt;
 use super::logs::Logs;
-use super::{Holder, Latest, Lease, Prune, Store, Writer};
+use super::{Holder, Latest, Lease, Playing, Prune, Pruned, Store, Writer};
 use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
 
@@ -81,11 +84,14 @@ impl PgStore {
         let (name, t) = (target.display.clone(), target.clone());
         let (main, notes) = rt.call(async move {
             let (mut c, notes) = lease::open(&t, false).await.map_err(|e| connect_error(&t, &e))?;
-            schema::migrate(&mut c, &name).await?;
+            let limit = patience::wait();
+            tokio::time::timeout(limit, schema::migrate(&mut c, &name))
+                .await
+                .map_err(|_| t.unreachable(&format!("no answer within {}s", limit.as_secs_f64())))??;
             Ok::<_, Error>((Arc::new(c), notes))
         })??;
         let spare = Mutex::new(Some(notes));
-        let conns = Conns { main, pool };
+        let conns = Conns { main, pool, patience: patience::Patience::default() };
         Ok(PgStore {
             target,
             conns,
@@ -106,8 +112,16 @@ impl PgStore {
     {
         let (conns, t) = (self.conns.clone(), self.target.clone());
         self.rt.call(async move {
-            let c = conns.get().await.map_err(|e| unreachable(&t, e))?;
-            f(c).await.map_err(|e| Error::Other(anyhow::anyhow!("state database {}: {e}", t.display)))
+            let patience = conns.patience.clone();
+            let work = async {
+                let c = conns.get().await.map_err(|e| unreachable(&t, e))?;
+                f(c).await.map_err(|e| Error::Other(anyhow::anyhow!("state database {}: {e}", t.display)))
+            };
+            let limit = patience::wait();
+            patience
+                .bound(limit, work)
+                .await
+                .unwrap_or_else(|| Err(t.unreachable(&format!("no answer within {}s", limit.as_secs_f64()))))
         })?
     }
 
@@ -119,28 +133,75 @@ impl PgStore {
         let (rb2, env2) = (rb.clone(), env.clone());
         let read = move |c: Arc<tokio_postgres::Client>| async move { latest_rows(&c, &rb2, &env2).await };
         let ((shared, previous, stop), rows) =
-            self.rt.call(lease::acquire(self.target.clone(), spare, want, read))??;
+            self.rt.call(lease::acquire(self.target.clone(), spare, want, self.conns.patience.clone(), read))??;
         *lock(&self.current) = Some(shared.clone());
         let main = self.conns.main.clone();
         let insert = self.rt.handle().spawn(async move { fenced::prepare(&main).await });
         *lock(&self.insert) = Some(insert);
-        // Events written back from this machine's spool are not in what was read.
-        if !spool::replay(&self.rt, &self.conns, &self.local, &shared)
-            && let Ok(rows) = rows
-        {
-            *lock(&self.read) = Some((rb, env, rows));
-        }
-        Ok(Box::new(lease::PgLease {
-            shared,
+        let mut lease = lease::PgLease {
+            shared: shared.clone(),
             previous,
             handle: self.rt.handle().clone(),
             conns: self.conns.clone(),
             stop: Some(stop),
-        }))
+            notes: Vec::new(),
+        };
+        // Events written back from this machine's spool are not in what was read.
+        let (spooled, notes) = spool::replay(&self.rt, &self.conns, &self.local, &shared).map_err(|e| {
+            Error::Other(anyhow::anyhow!("{e}; nothing was run (the events stay kept, for the next play)"))
+        })?;
+        if !spooled && let Ok(rows) = rows {
+            *lock(&self.read) = Some((rb, env, rows));
+        }
+        lease.notes = notes;
+        Ok(Box::new(lease))
     }
 }
 
 type PgResult<T> = std::result::Result<T, tokio_postgres::Error>;
+
+impl PgStore {
+    /// The plays going on now, on any machine: a lock row that names a
+    /// holder whose advisory lock is held, or that counts as alive as the
+    /// lock judges it (lease.rs: by its process on this machine, by its
+    /// beat elsewhere: a restart frees the advisory locks of live holders).
+    fn plays(&self) -> Result<Vec<Playing>> {
+        type Rows = (Vec<(String, String, String, bool, bool)>, Vec<i64>);
+        let here = super::machine::here().to_string();
+        let (locks, held): Rows = self.q(move |c| async move {
+            let locks = c
+                .query(
+                    "SELECT runbook, env, holder,
+                            COALESCE(greatest(beat, pg_postmaster_start_time()) + ttl > now(), false),
+                            $1 <> '' AND machine = $1
+                     FROM runbook_locks WHERE holder <> ''",
+                    &[&here],
+                )
+                .await?;
+            let held = c
+                .query(
+                    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
+                     WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
+                .await?;
+            Ok((
+                locks.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect(),
+                held.iter().map(|r| r.get(0)).collect(),
+            ))
+        })?;
+        Ok(locks
+            .into_iter()
+            .filter_map(|(runbook, env, h, seen, here)| {
+                let h = serde_json::from_str::<Holder>(&h).ok()?;
+                let alive = held.contains(&lease::key(&runbook, &env))
+                    || if here { super::machine::alive(h.pid, h.start) } else { seen };
+                alive.then_some(Playing { runbook, env, run: h.run })
+            })
+            .collect())
+    }
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -224,6 +285,8 @@ impl Store for PgStore {
             let (rb, env) = (rs.runbook.clone(), rs.env.clone());
             let body = serde_json::to_string(&entry).map_err(anyhow::Error::from)?;
             let i = id.clone();
+            // Made by the session holding the lock (spool.rs).
+            let token = lock(&self.current).as_ref().map(|l| l.token);
             // One statement: the run and its first event, or neither.
             let created: bool = self.q(move |c| async move {
                 let n = c
@@ -231,8 +294,14 @@ impl Store for PgStore {
                         "WITH r AS (
                              INSERT INTO runbook_runs (id, runbook, env) VALUES ($1, $2, $3)
                              ON CONFLICT DO NOTHING RETURNING id)
-                         INSERT INTO runbook_events (run, seq, body) SELECT id, 1, $4 FROM r",
-                        &[(&i, Type::TEXT), (&rb, Type::TEXT), (&env, Type::TEXT), (&body, Type::TEXT)],
+                         INSERT INTO runbook_events (run, seq, body, token) SELECT id, 1, $4, $5 FROM r",
+                        &[
+                            (&i, Type::TEXT),
+                            (&rb, Type::TEXT),
+                            (&env, Type::TEXT),
+                            (&body, Type::TEXT),
+                            (&token, Type::INT8),
+                        ],
                     )
                     .await?;
                 Ok(n == 1)
@@ -293,6 +362,7 @@ impl Store for PgStore {
             spool,
             logs,
             last as u64,
+            self.target.address.clone(),
         )))
     }
 
@@ -311,37 +381,23 @@ impl Store for PgStore {
     }
 
     fn playing(&self) -> Result<Option<Vec<String>>> {
-        type Rows = (Vec<(String, String, String)>, Vec<i64>);
-        let (locks, held): Rows = self.q(|c| async move {
-            let locks = c.query("SELECT runbook, env, holder FROM runbook_locks WHERE holder <> ''", &[]).await?;
-            let held = c
-                .query(
-                    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
-                     WHERE locktype = 'advisory' AND granted AND objsubid = 1",
-                    &[],
-                )
-                .await?;
-            Ok((
-                locks.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect(),
-                held.iter().map(|r| r.get(0)).collect(),
-            ))
-        })?;
-        // A lock row names a run being played while its advisory lock is held.
-        Ok(Some(
-            locks
-                .into_iter()
-                .filter(|(rb, env, _)| held.contains(&lease::key(rb, env)))
-                .filter_map(|(_, _, h)| serde_json::from_str::<Holder>(&h).ok().map(|h| h.run))
-                .filter(|r| !r.is_empty())
-                .collect(),
-        ))
+        Ok(Some(self.plays()?.into_iter().map(|p| p.run).filter(|r| !r.is_empty()).collect()))
     }
 
-    fn prune(&self, p: &Prune) -> Result<Vec<String>> {
-        let playing = self.playing()?.unwrap_or_default();
+    fn prune(&self, p: &Prune) -> Result<Pruned> {
+        let playing = self.plays()?;
         let ids = self.runs()?;
-        let doomed: Vec<String> = super::prunable(&ids, p).into_iter().filter(|id| !playing.contains(id)).collect();
-        let d = doomed.clone();
+        let doomed = super::prunable(&ids, p);
+        let of: std::collections::HashMap<String, (String, String)> = if playing.iter().any(|p| p.run.is_empty()) {
+            self.q(|c| async move {
+                let rows = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
+                Ok(rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
+            })?
+        } else {
+            Default::default()
+        };
+        let pruned = super::spare(doomed, &playing, |id| of.get(id).cloned());
+        let d = pruned.removed.clone();
         self.q(move |c| async move {
             c.execute(
                 "WITH e AS (DELETE FROM runbook_events WHERE run = ANY($1)),
@@ -351,7 +407,7 @@ impl Store for PgStore {
             )
             .await
         })?;
-        Ok(doomed)
+        Ok(pruned)
     }
 
     /// The run as the database names it: the same from every checkout of
@@ -369,5 +425,10 @@ impl Store for PgStore {
 
     fn lend(&self) -> Option<super::lent::Lent> {
         self.rt.lend()
+    }
+
+    fn interrupter(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        let patience = self.conns.patience.clone();
+        Some(Box::new(move || patience.interrupt()))
     }
 }

@@ -9,8 +9,11 @@ use tokio_postgres::Client;
 use crate::error::{Diagnostic, Error, Result};
 
 /// `(version, sql)`, oldest first.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("migrations/001_runs.sql")), (2, include_str!("migrations/002_no_run_keys.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/001_runs.sql")),
+    (2, include_str!("migrations/002_no_run_keys.sql")),
+    (3, include_str!("migrations/003_beat_and_event_tokens.sql")),
+];
 
 /// The advisory lock key of migrations (any constant of our own).
 const MIGRATION_LOCK: i64 = 0x7275_6e62_6f6f_6b00;

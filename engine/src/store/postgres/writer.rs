@@ -25,6 +25,9 @@
 //! in flight finishes and its end waits in the queue. Waiting is bounded by
 //! `RUNBOOK_PG_WAIT` (seconds, default 30): then the play stops (exit 1,
 //! resumable) and the spool is written by the next session on this machine.
+//! Having waited that long once, the end of the play does not wait again:
+//! its last waits share `RUNBOOK_PG_SLACK` ([`super::patience`]), and an
+//! interrupt ends them within it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,10 +39,11 @@ use tokio::sync::{Notify, watch};
 use super::conns::Conns;
 use super::fenced::{Outcome, Ready, fault_kill_connections, insert, kill_connections};
 use super::lease::Shared as LeaseShared;
+use super::patience::{Patience, wait};
 use crate::error::{Error, Result};
 use crate::run::{Entry, Event};
 use crate::store::logs::{LogSender, Logs};
-use crate::store::{Durable, Writer};
+use crate::store::{Durable, Lost, Writer};
 
 struct Queue {
     /// Appended, not yet committed: `(seq, json)`.
@@ -80,6 +84,11 @@ pub struct Shared {
     committed: watch::Sender<u64>,
     run: String,
     spool: PathBuf,
+    /// The session's token, the spool's header.
+    token: i64,
+    /// `host:port` of the database, for messages.
+    address: String,
+    patience: Patience,
     stats: Stats,
 }
 
@@ -95,12 +104,6 @@ pub struct PgWriter {
     handle: tokio::runtime::Handle,
     task: tokio::task::JoinHandle<()>,
     logs: Logs,
-}
-
-/// How long a step waits for the database to take its start, and the end of
-/// a play for its last events (`RUNBOOK_PG_WAIT`, seconds).
-fn wait() -> Duration {
-    super::env_duration("RUNBOOK_PG_WAIT", Duration::from_secs(30))
 }
 
 /// How long events nobody waits for stay queued once the play is idle
@@ -123,6 +126,7 @@ impl PgWriter {
         spool: PathBuf,
         logs: Logs,
         last: u64,
+        address: String,
     ) -> PgWriter {
         let shared = Arc::new(Shared {
             q: Mutex::new(Queue {
@@ -139,6 +143,9 @@ impl PgWriter {
             committed: watch::channel(last).0,
             run: run.to_string(),
             spool,
+            token: lease.token,
+            address,
+            patience: conns.patience.clone(),
             stats: Stats::default(),
         });
         let task = handle.spawn(commit_loop(conns, conn, lease.clone(), shared.clone()));
@@ -156,42 +163,65 @@ impl PgWriter {
         target
     }
 
-    /// Wait until `target` is committed, the store refuses us, or `wait()`.
+    /// Wait until `target` is committed, the store refuses us, `wait()`
+    /// passed, or waits are cut short (gave up before, an interrupt).
     fn waiter(&self, target: u64) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
         let s = self.shared.clone();
         let mut rx = s.committed.subscribe();
         async move {
             let limit = wait();
             let t0 = Instant::now();
-            let r = tokio::time::timeout(limit, async {
-                loop {
-                    if let Some(f) = s.q().fatal.clone() {
-                        return Err(f);
+            let r = s
+                .patience
+                .bound(limit, async {
+                    loop {
+                        if let Some(f) = s.q().fatal.clone() {
+                            return Err(f);
+                        }
+                        if *rx.borrow_and_update() >= target {
+                            return Ok(());
+                        }
+                        if rx.changed().await.is_err() {
+                            return Err("the writer stopped".to_string());
+                        }
                     }
-                    if *rx.borrow_and_update() >= target {
-                        return Ok(());
-                    }
-                    if rx.changed().await.is_err() {
-                        return Err("the writer stopped".to_string());
-                    }
-                }
-            })
-            .await;
+                })
+                .await;
             s.stats.waited_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
             s.stats.waits.fetch_add(1, Ordering::Relaxed);
             match r {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(Error::Other(anyhow::anyhow!("{e}"))),
-                Err(_) => {
-                    let why = s.q().outage.clone().unwrap_or_else(|| "no answer".into());
-                    Err(Error::Other(anyhow::anyhow!(
-                        "the state database did not take the run's events within {}s ({why}); they are kept in {} and written when it returns (resume the run then)",
-                        limit.as_secs(),
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(Error::Other(anyhow::anyhow!("{e}"))),
+                None => {
+                    let interrupted = s.patience.interrupted();
+                    s.patience.gave_up();
+                    // Kept on this machine (the writer may still be trying).
+                    keep(&s);
+                    let why = s.q().outage.clone().map(|w| format!(" ({w})")).unwrap_or_default();
+                    let kept = format!(
+                        "the run's last events are kept in {} and written when it is back (resume the run then)",
                         s.spool.display()
-                    )))
+                    );
+                    Err(Error::Other(anyhow::anyhow!(if interrupted {
+                        format!("interrupted while waiting for the state database at {}; {kept}", s.address)
+                    } else {
+                        format!(
+                            "the state database at {} did not answer within {}s{why}; {kept}",
+                            s.address,
+                            limit.as_secs_f64()
+                        )
+                    })))
                 }
             }
         }
+    }
+}
+
+/// Write what is pending to the spool, if it is not there already.
+fn keep(s: &Shared) {
+    let mut q = s.q();
+    if !q.pending.is_empty() && q.fatal.is_none() && !q.spooled {
+        q.spooled = super::spool::write(&s.spool, s.token, &q.pending).is_ok();
     }
 }
 
@@ -209,7 +239,7 @@ impl Writer for PgWriter {
         q.last = e.seq;
         if q.spooled {
             // Still out: the spool holds everything not yet committed.
-            let _ = super::spool::write(&self.shared.spool, &q.pending);
+            let _ = super::spool::write(&self.shared.spool, self.shared.token, &q.pending);
         }
         if let Event::StepEnd(end) = &e.event
             && fault_kill_connections(&end.step)
@@ -258,6 +288,14 @@ impl Writer for PgWriter {
     fn synced(&mut self) -> Durable {
         self.durable()
     }
+
+    fn lost(&self) -> Lost {
+        Box::pin(self.lease.on_lost())
+    }
+
+    fn interrupt(&self) {
+        self.shared.patience.interrupt();
+    }
 }
 
 impl Drop for PgWriter {
@@ -273,9 +311,10 @@ impl Drop for PgWriter {
             st.waited_us.load(Ordering::Relaxed) as f64 / waits as f64 / 1e3,
             st.waits.load(Ordering::Relaxed),
         );
-        let q = self.shared.q();
-        if !q.pending.is_empty() && q.fatal.is_none() && !q.spooled {
-            let _ = super::spool::write(&self.shared.spool, &q.pending);
+        // A session that lost the lock keeps nothing: its events can never
+        // be written (the run went on with another engine).
+        if self.lease.lost().is_none() {
+            keep(&self.shared);
         }
     }
 }
@@ -324,9 +363,10 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
                     q.spooled = false;
                     let _ = std::fs::remove_file(&s.spool);
                 } else if q.spooled {
-                    let _ = super::spool::write(&s.spool, &q.pending);
+                    let _ = super::spool::write(&s.spool, s.token, &q.pending);
                 }
                 drop(q);
+                s.patience.answered();
                 let last = batch.last().map_or(0, |b| b.0 as u64);
                 s.committed.send_replace(last);
             }
@@ -344,7 +384,7 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
                     }
                     q.outage = Some(why);
                     if !q.spooled {
-                        q.spooled = super::spool::write(&s.spool, &q.pending).is_ok();
+                        q.spooled = super::spool::write(&s.spool, s.token, &q.pending).is_ok();
                     }
                 }
                 tokio::time::sleep(backoff).await;
