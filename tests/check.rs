@@ -428,6 +428,59 @@ fn hazards_of_steps_are_errors_and_the_safe_twin_passes() {
     Test::new().runbook("a", safe).args(["check"]).stdout_lacks("error[").run();
 }
 
+/// A `read` step runs in `--read-only` triage without asking: a write run
+/// over `ssh` (or under `sudo`), or `journalctl --vacuum-size`, is an
+/// error there; `watch` of a remote `df` reads.
+#[test]
+fn a_write_over_ssh_in_a_read_step_is_an_error() {
+    let blocks = [
+        "ssh n1 \"sudo docker image prune -af\"",
+        "ssh n1 sudo journalctl --vacuum-size=500M",
+        "ssh n1 sudo rm -rf /tmp/x",
+        "ssh n1 reboot",
+        "ssh -p 2222 -i ~/.ssh/ops n1 \"kubectl delete pod x\"",
+        "journalctl --vacuum-size=500M",
+        "watch -n 5 \"ssh n1 df -h /var/lib/docker\"",
+    ];
+    let mut md = String::from("# Disk\n");
+    for (i, b) in blocks.iter().enumerate() {
+        md.push_str(&format!("\n```bash {{#s{i} read timeout=5m}}\n{b}\n```\n"));
+    }
+    let f = Test::new().runbook("disk", &md).args(["check", "--format", "json"]).status(1).run();
+    let j = f.json();
+    let mut found: Vec<(i64, &str)> = j["runbooks"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["line"].as_i64().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            (1, "no-fixture"),
+            (4, "sudo-prompt"),
+            (4, "write-in-read"),
+            (8, "sudo-prompt"),
+            (8, "write-in-read"),
+            (12, "sudo-prompt"),
+            (12, "write-in-read"),
+            (16, "write-in-read"),
+            (20, "write-in-read"),
+            (24, "write-in-read"),
+        ],
+        "{}",
+        f.stdout
+    );
+    Test::new()
+        .runbook("disk", &md)
+        .args(["check"])
+        .status(1)
+        .stdout_has("disk.md:8: error[write-in-read]: step `s1` is marked `read` but runs `ssh n1 sudo journalctl --vacuum-size=500M`, which changes the system (journalctl --vacuum-*/--rotate/--flush/…)")
+        .stdout_has("disk.md:16: error[write-in-read]: step `s3` is marked `read` but runs `ssh n1 reboot`, which changes the system (rm/mv/kill/reboot/…)")
+        .run();
+}
+
 /// Lists, quotes, CRLF, tildes and wiki front matter: the lines are right.
 #[test]
 fn pages_of_every_shape() {

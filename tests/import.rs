@@ -94,6 +94,49 @@ fn a_broken_block_is_never_read() {
         .run();
 }
 
+/// A page a new user imported: commands run over `ssh`, `journalctl
+/// --vacuum-size`, and a `watch` of a remote `df`. What ssh and watch run
+/// is what is judged: the writes ask first, the `df` reads.
+const NODE_PAGE: &str = "# Node disk full\n\n```bash\nssh <node> \"sudo docker image prune -af\"\n```\n\n```bash\nssh n1 sudo journalctl --vacuum-size=500M\n```\n\n```bash\nssh n1 sudo rm -rf /tmp/x\n```\n\n```bash\nssh n1 reboot\n```\n\n```bash\nssh n1 \"kubectl delete pod x\"\n```\n\n```bash\njournalctl --vacuum-size=500M\n```\n\n```bash\nwatch -n 5 \"ssh <node> df -h /var/lib/docker\"\n```\n";
+
+#[test]
+fn ssh_and_watch_are_judged_by_what_they_run() {
+    let f = Test::new()
+        .file("n.md", NODE_PAGE)
+        .args(["import", "n.md"])
+        .stderr_has("line 3: #node-disk-full {confirm interactive}: `docker` changes the system (docker rm/stop/run/compose up/…); sudo needs a terminal")
+        .stderr_has("line 7: #ssh-n1-sudo {confirm interactive}: `journalctl` changes the system (journalctl --vacuum-*/--rotate/--flush/…)")
+        .stderr_has("line 15: #ssh-n1-reboot {confirm}: `reboot` changes the system (rm/mv/kill/reboot/…)")
+        .stderr_has("line 27: #watch-5 {read timeout=5m on-fail=continue}: diagnosis only; watch never ends")
+        .run();
+    let fences: Vec<&str> = f.stdout.lines().filter(|l| l.starts_with("```bash")).collect();
+    assert_eq!(
+        fences,
+        [
+            "```bash {#node-disk-full confirm interactive}",
+            "```bash {#ssh-n1-sudo confirm interactive}",
+            "```bash {#ssh-n1-sudo-2 confirm interactive}",
+            "```bash {#ssh-n1-reboot confirm}",
+            "```bash {#ssh-n1-kubectl-delete-pod confirm}",
+            "```bash {#journalctl confirm}",
+            "```bash {#watch-5 read timeout=5m on-fail=continue}",
+        ],
+        "{}",
+        f.stdout
+    );
+    // And check finds no hazard in what it wrote.
+    let f = Test::new().bytes("runbooks/n.md", f.stdout.as_bytes()).args(["check", "--format", "json"]).run();
+    let j = f.json();
+    let hazards: Vec<&str> = j["runbooks"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .filter(|c| ["write-in-read", "never-ending", "needs-terminal", "sudo-prompt"].contains(c))
+        .collect();
+    assert_eq!(hazards, Vec::<&str>::new(), "{}", f.stdout);
+}
+
 // ---- How often import decides as the hand-made corpus does ----
 
 fn root() -> PathBuf {
