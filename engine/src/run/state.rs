@@ -76,6 +76,30 @@ pub struct SessionInfo {
     pub at: String,
     pub answering: Answering,
     pub step_mode: bool,
+    /// When its `run-end` was recorded: `None` while it plays, or when its
+    /// engine stopped without one.
+    pub ended: Option<String>,
+    /// How it ended, as its `run-end` says.
+    pub end: Option<RunEnd>,
+    /// The time of its latest event.
+    pub last: String,
+}
+
+impl SessionInfo {
+    fn new(n: u32, kind: Option<SessionKind>, operator: &str, pid: u32, at: &str) -> SessionInfo {
+        SessionInfo {
+            n,
+            kind,
+            operator: operator.to_string(),
+            pid,
+            at: at.to_string(),
+            answering: Answering::default(),
+            step_mode: false,
+            ended: None,
+            end: None,
+            last: at.to_string(),
+        }
+    }
 }
 
 /// An answer, with the session it was given in.
@@ -159,6 +183,11 @@ impl RunState {
         self.last_seq = if e.seq == 0 { self.last_seq + 1 } else { e.seq };
         let at = &e.at;
         let session = self.session();
+        if !matches!(e.event, Event::RunStart(_) | Event::Session(_))
+            && let Some(s) = self.sessions.last_mut()
+        {
+            s.last = at.clone();
+        }
         match &e.event {
             Event::RunStart(r) => {
                 self.run = r.run.clone();
@@ -172,13 +201,9 @@ impl RunState {
                 self.mode = r.mode.clone();
                 self.plan = r.plan.clone();
                 self.sessions = vec![SessionInfo {
-                    n: 1,
-                    kind: None,
-                    operator: r.operator.clone(),
-                    pid: r.pid,
-                    at: at.clone(),
                     answering: r.answering,
                     step_mode: r.step_mode,
+                    ..SessionInfo::new(1, None, &r.operator, r.pid, at)
                 }];
             }
             Event::Session(s) => self.new_session(s, at),
@@ -299,6 +324,10 @@ impl RunState {
             Event::RunEnd(r) => {
                 self.end = Some(r.clone());
                 self.ended = Some(at.clone());
+                if let Some(s) = self.sessions.last_mut() {
+                    s.end = Some(r.clone());
+                    s.ended = Some(at.clone());
+                }
             }
         }
     }
@@ -341,13 +370,9 @@ impl RunState {
             self.plan = p.clone();
         }
         self.sessions.push(SessionInfo {
-            n,
-            kind: Some(s.kind),
-            operator: s.operator.clone(),
-            pid: s.pid,
-            at: at.to_string(),
             answering: s.answering,
             step_mode: s.step_mode,
+            ..SessionInfo::new(n, Some(s.kind), &s.operator, s.pid, at)
         });
     }
 
@@ -489,6 +514,41 @@ mod tests {
         let end = Event::RunEnd(RunEnd { status: RunStatus::Failed, rolled_back: false, message: None });
         let s = RunState::from_entries(&[e(1, start()), e(2, stop), e(3, end), e(4, session(SessionKind::Continue))]);
         assert!(s.stop.is_none() && s.end.is_none() && s.resumable());
+    }
+
+    fn end(status: RunStatus, rolled_back: bool, message: Option<&str>) -> Event {
+        Event::RunEnd(RunEnd { status, rolled_back, message: message.map(str::to_string) })
+    }
+
+    #[test]
+    fn each_session_keeps_how_it_ended() {
+        let sigint =
+            Stop { kind: StopKind::Interrupted, why: "interrupted by SIGINT".into(), roll_back: false, cancel: true };
+        let s = RunState::from_entries(&[
+            e(1, start()),
+            e(2, step_start("slow")),
+            e(3, Event::Stop(sigint)),
+            e(4, end(RunStatus::Interrupted, false, Some("interrupted by SIGINT"))),
+            e(5, session(SessionKind::Resume)),
+            e(6, end(RunStatus::Refused, false, Some("needs --yes"))),
+            e(7, session(SessionKind::Resume)),
+            e(8, step_start("slow")),
+            e(9, session(SessionKind::Resume)),
+        ]);
+        let ends: Vec<_> = s
+            .sessions
+            .iter()
+            .map(|x| (x.n, x.ended.as_deref(), x.end.as_ref().map(|e| (e.status, e.message.clone())), x.last.as_str()))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                (1, Some("t4"), Some((RunStatus::Interrupted, Some("interrupted by SIGINT".into()))), "t4"),
+                (2, Some("t6"), Some((RunStatus::Refused, Some("needs --yes".into()))), "t6"),
+                (3, None, None, "t8"),
+                (4, None, None, "t9"),
+            ]
+        );
     }
 
     #[test]
