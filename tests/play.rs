@@ -452,6 +452,7 @@ fn sigint_during_a_rollback_stops_it() {
     assert_eq!(out.status.code(), Some(130), "{all}");
     assert!(all.contains("the rollback was interrupted by SIGINT"), "{all}");
     assert!(!all.contains("--resume"), "a rolled-back run is not resumable: {all}");
+    assert!(all.contains("  rollback incomplete: undo-two interrupted, undo-one not run\n"), "{all}");
     wait_until("the undo's grandchild to die", || !alive(pid));
     assert!(!dir.join("undo.txt").exists(), "the next undo block ran: {all}");
     let j = journal(&dir);

@@ -1,7 +1,7 @@
-//! What `runbook report` and the live view say of a run, against what
-//! happened: a step running while its engine plays, how each session ended.
-//! Every view is a fold of the run's events; these are the places a new user
-//! found them wrong.
+//! What `runbook report`, the live view and the closing screen say of a run,
+//! against what happened: a step running while its engine plays, how each
+//! session ended, a rollback whose undo block failed. Every view is a fold
+//! of the run's events; these are the places a new user found them wrong.
 //!
 //! A play caught while running waits for a file the test creates; the test
 //! waits for what the play did, never for time.
@@ -206,4 +206,96 @@ fn the_timeline_says_how_each_session_ended() {
         assert!(page.contains(&format!(r#"data-session="{n}" data-session-status="{status}""#)), "{page}");
         assert!(page.contains(&format!(r#"<tr class="session-end st-{status}" data-session-end="{n}">"#)), "{page}");
     }
+}
+
+const ROLLBACK: &str = r#"
+```bash {#a rollback=undo-a}
+echo a
+```
+
+```bash {#b rollback=undo-b}
+echo b
+```
+
+```bash {#c}
+echo c >> forward.txt; exit 1
+```
+
+```bash {#undo-a undo}
+echo undo-a >> undo.txt
+```
+
+```bash {#undo-b undo}
+echo undo-b >> undo.txt; [ -f fixed ] || exit 4
+```
+"#;
+
+/// The closing screen: from its count to the end.
+fn closing(stdout: &[u8]) -> String {
+    let out = String::from_utf8_lossy(stdout);
+    stable(&out[out.rfind("\nplay ").map_or(0, |i| i + 1)..])
+}
+
+#[test]
+fn a_failed_undo_block_leaves_the_rollback_incomplete_and_a_resume_runs_it_again() {
+    let t = Test::new().runbook("inc", ROLLBACK);
+    let dir = t.path();
+    let o = rb(dir, &["play", "inc", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        closing(&o.stdout),
+        "play failed: 2 passed, 1 failed (run [RUN]-inc-devnet)\n  \
+         failed: c — exit 1\n  \
+         rollback incomplete: undo-b failed (exit 4); rolled back: undo-a\n\
+         next:\n  \
+         runbook play inc --env devnet --resume       finish the rollback: undo-b offered again\n  \
+         runbook report [RUN]-inc-devnet   the incident timeline, as markdown\n"
+    );
+    let md = report(dir);
+    assert!(md.contains("| Status | **failed** (rollback incomplete: `undo-b` failed) |\n"), "{md}");
+    assert_eq!(
+        stable(&section(&md, "Summary")),
+        "## Summary\n\n\
+         - **failed** `c` at [TIME], exit 1\n\
+         - **failed** `undo-b` (undo) at [TIME], exit 4\n\
+         - 2 passed, 1 failed, 0 skipped, 0 not run\n\
+         - rollback: `undo-b` failed, `undo-a` passed\n\
+         - the rollback is incomplete: `runbook play inc --env devnet --resume` offers `undo-b` again"
+    );
+    let v = report_json(dir);
+    assert_eq!(
+        (&v["rolled_back"], &v["rollback_incomplete"], &v["resumable"]),
+        (&false.into(), &serde_json::json!(["undo-b"]), &true.into())
+    );
+    // The live view offers the same way on.
+    let s = Serve::start(dir, &[], &[]);
+    let page = get_ok(&format!("{}/runs/{}", s.url, v["run"].as_str().unwrap()));
+    assert!(page.contains("runbook play inc --env devnet --resume"), "{page}");
+    drop(s);
+
+    // The undo fixed by hand: the resume runs `undo-b` again, and nothing else.
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let o = rb(dir, &["play", "inc", "--resume"]);
+    assert_eq!(o.status.code(), Some(1), "the run failed, and is now rolled back: {}", text(&o));
+    assert!(text(&o).contains("finishing the rollback, offered again: undo-b"), "{}", text(&o));
+    assert_eq!(
+        closing(&o.stdout),
+        "play failed: 2 passed, 1 failed (run [RUN]-inc-devnet)\n  \
+         failed: c — exit 1\n  \
+         rolled back: undo-b, undo-a\n\
+         next:\n  \
+         runbook report [RUN]-inc-devnet   the incident timeline, as markdown\n"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("undo.txt")).unwrap(), "undo-b\nundo-a\nundo-b\n");
+    assert_eq!(std::fs::read_to_string(dir.join("forward.txt")).unwrap(), "c\n", "c ran again");
+    assert!(report(dir).contains("| Status | **failed** (rolled back) |\n"));
+    let v = report_json(dir);
+    assert_eq!(
+        (&v["rolled_back"], &v["rollback_incomplete"], &v["resumable"]),
+        (&true.into(), &serde_json::json!([]), &false.into())
+    );
+    // Rolled back: finished.
+    let o = rb(dir, &["play", "inc", "--resume"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("failed and was rolled back: it is finished"), "{}", text(&o));
 }

@@ -66,7 +66,14 @@ pub fn markdown(r: &Report) -> String {
     if !r.mode.is_empty() {
         o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
     }
-    o.push_str(&format!("| Status | **{}**{} |\n", r.status, if r.rolled_back { " (rolled back)" } else { "" }));
+    let rollback = if r.rolled_back {
+        " (rolled back)".to_string()
+    } else if !r.rollback_incomplete.is_empty() {
+        format!(" (rollback incomplete: {})", undo_list(r))
+    } else {
+        String::new()
+    };
+    o.push_str(&format!("| Status | **{}**{rollback} |\n", r.status));
     if !r.vars.is_empty() {
         let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, cell(&v.text()))).collect();
         o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
@@ -132,6 +139,23 @@ pub fn markdown(r: &Report) -> String {
         r.steps.iter().filter(|s| s.undo).map(|s| format!("`{}` {}", s.step, s.status.name())).collect();
     if !undos.is_empty() {
         o.push_str(&format!("- rollback: {}\n", undos.join(", ")));
+    }
+    if !r.rollback_incomplete.is_empty() {
+        let left: Vec<String> = r.rollback_incomplete.iter().map(|u| format!("`{u}`")).collect();
+        if r.resumable {
+            // A run without an env profile is `local`: no `--env` gives it again.
+            let env = if r.env == crate::runner::LOCAL_ENV { String::new() } else { format!(" --env {}", r.env) };
+            o.push_str(&format!(
+                "- the rollback is incomplete: `runbook play {}{env} --resume` offers {} again\n",
+                r.runbook,
+                left.join(", ")
+            ));
+        } else {
+            o.push_str(&format!(
+                "- the rollback is incomplete and was stopped: undo by hand what {} would have undone\n",
+                left.join(", ")
+            ));
+        }
     }
     // The play's stop reason, unless it only repeats a failure listed above.
     if let Some(m) = &r.message
@@ -234,6 +258,15 @@ pub fn markdown(r: &Report) -> String {
 /// running.
 fn at(e: &Entry) -> &str {
     e.started.as_deref().or(e.ended.as_deref()).unwrap_or_default()
+}
+
+/// The undo blocks of an incomplete rollback and what they came to:
+/// `` `undo-b` failed``.
+fn undo_list(r: &Report) -> String {
+    let status = |u: &str| r.steps.iter().find(|s| s.step == u).map_or("not run", |s| s.status.name());
+    let v: Vec<String> =
+        r.rollback_incomplete.iter().map(|u| format!("`{u}` {}", status(u).replace('-', " "))).collect();
+    v.join(", ")
 }
 
 /// A session's end in the timeline: when, how, why. An engine that recorded

@@ -235,7 +235,13 @@ pub struct Report {
     pub started: String,
     pub ended: Option<String>,
     pub status: String,
+    /// The rollback ran and every undo block of it passed.
     pub rolled_back: bool,
+    /// The undo blocks of an ended run's rollback that did not pass, in
+    /// the rollback's order.
+    pub rollback_incomplete: Vec<String>,
+    /// `--resume` can go on with the run (it is not running).
+    pub resumable: bool,
     pub message: Option<String>,
     pub sessions: Vec<Session>,
     pub approvals: Vec<Approval>,
@@ -328,7 +334,12 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         .collect();
     let notes =
         st.notes.iter().map(|n| Note { at: n.at.clone(), step: n.step.clone(), text: n.text.clone() }).collect();
+    let rollback_incomplete: Vec<String> = match &st.end {
+        Some(_) => st.rollback_incomplete().into_iter().map(String::from).collect(),
+        None => Vec::new(),
+    };
     Report {
+        resumable: st.resumable() && !live,
         status,
         run: st.run.clone(),
         runbook: st.runbook.clone(),
@@ -340,7 +351,8 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
         started: st.started.clone(),
         ended: st.ended.clone(),
-        rolled_back: st.end.as_ref().is_some_and(|e| e.rolled_back),
+        rolled_back: st.end.as_ref().is_some_and(|e| e.rolled_back) && rollback_incomplete.is_empty(),
+        rollback_incomplete,
         message: st.end.as_ref().and_then(|e| e.message.clone()),
         sessions,
         approvals,

@@ -10,7 +10,10 @@
 //! the previous session's filters, answers and guard. A failure the previous
 //! session was stopping on, or a rollback it was asked for, carries over a
 //! plain resume (the run was on its way to a rollback, and goes on with it);
-//! a continuation of a finished run starts clean.
+//! a continuation of a finished run starts clean, except over a rollback
+//! that ran to its end and left undo blocks that did not pass: that session
+//! finishes the rollback (those undo blocks are offered again, nothing runs
+//! forward).
 
 use std::collections::BTreeMap;
 
@@ -49,6 +52,9 @@ pub struct StepState {
     pub excluded: Option<String>,
     /// In flight when the engine stopped: its end was never recorded.
     pub lost: bool,
+    /// An undo block that did not pass in a rollback that ran to its end:
+    /// the session that finishes the rollback runs it again.
+    pub again: bool,
     /// Sessions the step ran in (started or was decided), in order.
     pub sessions: Vec<u32>,
     /// The session of the latest start or end.
@@ -236,6 +242,7 @@ impl RunState {
                 st.born_ms = None;
                 st.excluded = None;
                 st.lost = false;
+                st.again = false;
                 st.session = session;
                 if st.sessions.last() != Some(&session) {
                     st.sessions.push(session);
@@ -279,6 +286,7 @@ impl RunState {
                 st.undo = s.undo;
                 st.excluded = None;
                 st.lost = false;
+                st.again = false;
                 st.session = session;
                 if st.sessions.last() != Some(&session) {
                     st.sessions.push(session);
@@ -335,6 +343,13 @@ impl RunState {
     fn new_session(&mut self, s: &Session, at: &str) {
         let n = if s.n > 0 { s.n } else { self.session() + 1 };
         let finished = self.end.is_some();
+        let finish_rollback = self.rollback_to_finish();
+        if finish_rollback {
+            let left: Vec<String> = self.rollback_incomplete().into_iter().map(String::from).collect();
+            for id in left {
+                self.entry(&id).again = true;
+            }
+        }
         // A step lost by an earlier session stays lost until it starts again.
         for (id, st) in self.steps.iter_mut() {
             if st.in_flight() {
@@ -345,12 +360,14 @@ impl RunState {
                 self.passed_order.retain(|p| p != id);
             }
         }
-        let carry = !finished
-            && s.kind == SessionKind::Resume
-            && self.stop.as_ref().is_some_and(|x| x.kind == StopKind::Failed || x.roll_back);
+        let carry = finish_rollback
+            || (!finished
+                && s.kind == SessionKind::Resume
+                && self.stop.as_ref().is_some_and(|x| x.kind == StopKind::Failed || x.roll_back));
         if !carry {
             self.stop = None;
-            // A rollback that had not finished goes on; one that did is history.
+            // A rollback that had not finished goes on; one that ended is
+            // history (unless it is to be finished: carried above).
             if finished {
                 self.rollback = None;
                 self.rollback_cut = None;
@@ -393,12 +410,28 @@ impl RunState {
         (done.into_iter().map(|(k, _)| k.as_str()).collect(), rest.into_iter().map(|(k, _)| k.as_str()).collect())
     }
 
+    /// The undo blocks of the rollback that did not pass (failed, skipped,
+    /// interrupted, or not reached), in the rollback's order.
+    pub fn rollback_incomplete(&self) -> Vec<&str> {
+        let passed = |id: &str| self.step(id).is_some_and(|s| s.passed());
+        self.rollback.iter().flatten().map(String::as_str).filter(|id| !passed(id)).collect()
+    }
+
+    /// The run ended after its rollback ran to its end (no signal stopped
+    /// it) and left undo blocks that did not pass: a resume finishes it.
+    pub fn rollback_to_finish(&self) -> bool {
+        self.end.as_ref().is_some_and(|e| e.rolled_back)
+            && self.rollback_cut.is_none()
+            && !self.rollback_incomplete().is_empty()
+    }
+
     /// Can `--resume` go on with this run? Not one that passed or was rolled
-    /// back; a failed one continues (one incident, one run).
+    /// back, unless its rollback is to be finished; a failed one continues
+    /// (one incident, one run).
     pub fn resumable(&self) -> bool {
         match &self.end {
             None => true,
-            Some(e) => e.status != RunStatus::Passed && !e.rolled_back,
+            Some(e) => e.status != RunStatus::Passed && (!e.rolled_back || self.rollback_to_finish()),
         }
     }
 
@@ -549,6 +582,57 @@ mod tests {
                 (4, None, None, "t9"),
             ]
         );
+    }
+
+    fn undo_end(id: &str, status: StepStatus) -> Event {
+        let mut x = step_end(id, status, "");
+        if let Event::StepEnd(s) = &mut x {
+            s.undo = true;
+        }
+        x
+    }
+
+    fn rolled_back(cut: bool) -> Vec<Entry> {
+        let failed = Stop { kind: StopKind::Failed, why: "step `c` failed".into(), roll_back: false, cancel: false };
+        let mut v = vec![
+            e(1, start()),
+            e(2, step_start("a")),
+            e(3, step_end("a", StepStatus::Passed, "")),
+            e(4, step_start("b")),
+            e(5, step_end("b", StepStatus::Passed, "")),
+            e(6, Event::Stop(failed)),
+            e(7, Event::Rollback(Rollback { undo: vec!["undo-b".into(), "undo-a".into()] })),
+            e(8, undo_end("undo-b", StepStatus::Failed)),
+        ];
+        if cut {
+            let sigint = Stop { kind: StopKind::Interrupted, why: "SIGINT".into(), roll_back: false, cancel: true };
+            v.push(e(9, Event::Stop(sigint)));
+            v.push(e(10, end(RunStatus::Interrupted, true, None)));
+        } else {
+            v.push(e(9, undo_end("undo-a", StepStatus::Passed)));
+            v.push(e(10, end(RunStatus::Failed, true, None)));
+        }
+        v
+    }
+
+    #[test]
+    fn a_rollback_that_ended_with_a_failed_undo_is_finished_by_the_next_session() {
+        let mut events = rolled_back(false);
+        let s = RunState::from_entries(&events);
+        assert_eq!(s.rollback_incomplete(), ["undo-b"]);
+        assert!(s.rollback_to_finish() && s.resumable());
+        events.push(e(11, session(SessionKind::Continue)));
+        let s = RunState::from_entries(&events);
+        assert_eq!(s.stop.as_ref().map(|x| x.kind), Some(StopKind::Failed), "the stop goes on: nothing runs forward");
+        assert_eq!(s.rollback.as_deref(), Some(&["undo-b".to_string(), "undo-a".to_string()][..]));
+        assert!(s.step("undo-b").unwrap().again && !s.step("undo-a").unwrap().again);
+    }
+
+    #[test]
+    fn a_rollback_a_signal_stopped_is_not_resumed() {
+        let s = RunState::from_entries(&rolled_back(true));
+        assert_eq!(s.rollback_incomplete(), ["undo-b", "undo-a"]);
+        assert!(!s.rollback_to_finish() && !s.resumable());
     }
 
     #[test]

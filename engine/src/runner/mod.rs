@@ -336,6 +336,10 @@ fn session_note(l: &mut play::Loop<'_>) {
         if !lost.is_empty() {
             t.push_str(&format!("; in flight when it stopped, run again: {}", lost.join(", ")));
         }
+        let again: Vec<&str> = st.steps.iter().filter(|(_, s)| s.again).map(|(k, _)| k.as_str()).collect();
+        if !again.is_empty() {
+            t.push_str(&format!("; finishing the rollback, offered again: {}", again.join(", ")));
+        }
         t
     };
     l.note(None, text);
