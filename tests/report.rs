@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::play::{rb, rb_cmd, text, wait_until};
-use crate::serve::{Serve, get_ok};
+use crate::serve::{Playing, Serve, get_ok};
 
 /// `## title` of a report, up to the next section.
 fn section(md: &str, title: &str) -> String {
@@ -51,13 +51,15 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
+/// `fix` waits for the file `go` (or for the project to be gone: a test
+/// that failed leaves no step behind).
 const INCIDENT: &str = r#"
 ```bash {#check}
 echo ok
 ```
 
 ```bash {#fix}
-touch started; while [ ! -f go ]; do sleep 0.02; done
+touch started; while [ ! -f go ] && [ -f runbook.toml ]; do sleep 0.02; done
 ```
 
 ```bash {#verify}
@@ -73,8 +75,9 @@ echo closed
 fn a_step_in_flight_is_running_while_its_engine_plays_and_interrupted_once_it_is_gone() {
     let t = Test::new().runbook("incident", INCIDENT);
     let dir = t.path();
-    let mut play =
-        rb_cmd(dir, &["play", "incident", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut play = Playing(
+        rb_cmd(dir, &["play", "incident", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    );
     wait_until("fix to start", || dir.join("started").exists());
 
     // While the engine plays: `fix` runs, the rest is still to come.
@@ -115,7 +118,7 @@ fn a_step_in_flight_is_running_while_its_engine_plays_and_interrupted_once_it_is
     assert_eq!(get_ok(&format!("{}/runs/{run}/report.md", s.url)), report(dir));
 
     // The engine is gone (kill -9): `fix` never got its end.
-    play.kill().unwrap();
+    play.0.kill().unwrap();
     play.wait().unwrap();
     let md = report(dir);
     assert!(md.contains("| Status | **unfinished** |"), "{md}");
@@ -148,10 +151,12 @@ fn the_timeline_says_how_each_session_ended() {
     let t = Test::new().runbook("incident", &md);
     let dir = t.path();
     // Session 1: SIGINT while `fix` runs.
-    let play = rb_cmd(dir, &["play", "incident", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut play = Playing(
+        rb_cmd(dir, &["play", "incident", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    );
     wait_until("fix to start", || dir.join("started").exists());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(play.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    assert_eq!(play.wait_with_output().unwrap().status.code(), Some(130));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(play.0.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    assert_eq!(play.wait().unwrap().code(), Some(130));
     // Session 2: `fix` asks, and nobody can answer.
     let o = rb(dir, &["play", "incident", "--resume"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));

@@ -525,7 +525,7 @@ pub fn gated(gate: &Path) -> Test {
 
 /// A play in the background; killed on drop if the test fails before its
 /// gate opens (it would wait for it forever).
-pub struct Playing(Child);
+pub struct Playing(pub Child);
 
 impl Playing {
     pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
