@@ -340,11 +340,13 @@ impl Config {
     }
 
     /// The profile for `--env NAME` (or the default env); an unknown name is
-    /// an error listing the known ones.
+    /// an error listing the known ones. [`LOCAL_ENV`] without a table of its
+    /// own is the env of no profile, as when no env is given.
     pub fn env(&self, name: Option<&str>) -> Result<Option<&EnvProfile>> {
         let Some(name) = name.or(self.default_env.as_deref()) else { return Ok(None) };
         match self.envs.get(name) {
             Some(p) => Ok(Some(p)),
+            None if name == LOCAL_ENV => Ok(None),
             None => {
                 let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
                 let mut hint = if known.is_empty() {
@@ -364,6 +366,10 @@ impl Config {
         }
     }
 }
+
+/// The env of a play given no profile: runs, locks and reports name it so,
+/// and `--env local` chooses it too (unless runbook.toml has `[env.local]`).
+pub const LOCAL_ENV: &str = "local";
 
 /// The line of `[env.NAME]` (or a quoted or dotted spelling of it) in the
 /// config text; 1 when it cannot be found.

@@ -68,7 +68,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
             "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== {}",
             rb.id,
             sc.name,
-            env.unwrap_or("local"),
+            env.unwrap_or(crate::config::LOCAL_ENV),
             fx.path.display(),
             sc.line,
             if refused.is_some() {
