@@ -45,11 +45,23 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What the finding is about, for a caller that adds to the hint (the
+    /// variable of an `undefined-variable`); not part of the output.
+    #[serde(skip)]
+    pub subject: Option<String>,
 }
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, file: None, line: None, code, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            file: None,
+            line: None,
+            code,
+            message: message.into(),
+            hint: None,
+            subject: None,
+        }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
@@ -69,6 +81,11 @@ impl Diagnostic {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn about(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
         self
     }
 

@@ -482,7 +482,7 @@ fn unset(m: &crate::vars::Missing, redacted: bool, run: &str) -> Diagnostic {
         }
         msg
     };
-    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).hint(format!(
+    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).about(n).hint(format!(
         "pass `--set {n}=…`{}, or play on a terminal without --yes to be asked",
         if redacted { "" } else { " (or define it in front matter `vars` or the env profile)" }
     ))

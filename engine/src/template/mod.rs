@@ -383,12 +383,14 @@ impl<'r> Templater<'r> {
             return Some(
                 Diagnostic::error("undefined-variable", format!("required variable `{n}` has no value in {what}"))
                     .at(&self.rb.path, line)
+                    .about(n.as_str())
                     .hint(format!("its default is null (required): pass `--set {n}=…` or set it in the env profile")),
             );
         }
         Some(
             Diagnostic::error("undefined-variable", format!("undefined variable `{n}` in {what}"))
                 .at(&self.rb.path, line)
+                .about(n.as_str())
                 .hint(format!("define `{n}` in front matter `vars`, the env profile, or pass `--set {n}=…`")),
         )
     }
