@@ -118,7 +118,7 @@ pub enum Command {
     },
     /// A live, read-only web view of the runs (and the runbooks) of the project's store.
     #[command(
-        after_help = "Examples:\n  runbook serve                                  http://127.0.0.1:8089/\n  runbook serve --listen 0.0.0.0:8089 --token \"$(openssl rand -hex 16)\""
+        after_help = "Examples:\n  runbook serve                                  http://127.0.0.1:8089/\n  export RUNBOOK_SERVE_TOKEN=$(openssl rand -hex 16)   (readers open the URL once with ?token=…)\n  runbook serve --listen 0.0.0.0:8089\n\nA token given with --token is visible to other users in `ps`: prefer RUNBOOK_SERVE_TOKEN."
     )]
     Serve {
         /// Where to listen (host:port). Off loopback, a token is required.
