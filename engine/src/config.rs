@@ -133,14 +133,17 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    /// An error about the URL (malformed, or nothing answers there), located
-    /// where it was set.
+    /// An error about the URL (malformed, nothing answers there, or the
+    /// server refused it), located where it was set.
     pub fn locate(&self, e: Error) -> Error {
         match e {
             Error::Invalid(ds) => Error::Invalid(
                 ds.into_iter()
                     .map(|d| {
-                        match (&self.at, d.file.is_none() && matches!(d.code, "state-url" | "state-unreachable")) {
+                        match (
+                            &self.at,
+                            d.file.is_none() && matches!(d.code, "state-url" | "state-unreachable" | "state-database"),
+                        ) {
                             (Some((f, l)), true) => d.at(f, *l),
                             (None, true) => Diagnostic { message: format!("RUNBOOK_STATE: {}", d.message), ..d },
                             _ => d,
