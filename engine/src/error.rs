@@ -48,7 +48,7 @@ pub struct Diagnostic {
     /// What the finding is about, for a caller that adds to the hint (the
     /// variable of an `undefined-variable`); not part of the output.
     #[serde(skip)]
-    pub subject: Option<String>,
+    pub subject: Option<Box<str>>,
 }
 
 impl Diagnostic {
@@ -85,7 +85,7 @@ impl Diagnostic {
     }
 
     pub fn about(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Some(subject.into());
+        self.subject = Some(subject.into().into_boxed_str());
         self
     }
 

@@ -17,7 +17,7 @@ pub fn add(config: &Config, chosen: Option<&str>, e: Error) -> Error {
 
 fn with_envs(config: &Config, d: Diagnostic) -> Diagnostic {
     let Some(name) = d.subject.clone().filter(|_| d.code == "undefined-variable") else { return d };
-    let name = name.as_str();
+    let name = &*name;
     let setting: Vec<&str> =
         config.envs.iter().filter(|(_, p)| p.vars.contains_key(name)).map(|(n, _)| n.as_str()).collect();
     let known: Vec<&str> = config.envs.keys().map(String::as_str).collect();
