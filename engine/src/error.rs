@@ -43,8 +43,9 @@ pub struct Diagnostic {
     /// A stable machine name for the kind of finding (`unknown-attribute`, …).
     pub code: &'static str,
     pub message: String,
+    /// (Boxed: a diagnostic is an error value, kept small.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+    pub hint: Option<Box<str>>,
     /// What the finding is about, for a caller that adds to the hint (the
     /// variable of an `undefined-variable`); not part of the output.
     #[serde(skip)]
@@ -80,7 +81,7 @@ impl Diagnostic {
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(hint.into().into_boxed_str());
         self
     }
 

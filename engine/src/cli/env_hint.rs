@@ -30,5 +30,5 @@ fn with_envs(config: &Config, d: Diagnostic) -> Diagnostic {
         Some(h) => format!("{extra}; or {h}"),
         None => extra,
     };
-    Diagnostic { hint: Some(hint), ..d }
+    Diagnostic { hint: Some(hint.into_boxed_str()), ..d }
 }
