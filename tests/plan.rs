@@ -248,3 +248,22 @@ fn a_scenario_of_env_local_rehearses_with_no_profile() {
         .stdout_has("ok")
         .run();
 }
+
+/// A required variable (`~`) not given: `plan` shows `<name>`, as the wiki
+/// does, and says a play asks for it; `play` still refuses without it.
+#[test]
+fn a_required_variable_is_shown_as_a_placeholder_by_plan() {
+    let md =
+        "---\nvars:\n  pod: ~\n---\n# R\n\n```bash {#del when=\"pod != 'x'\"}\nkubectl delete pod {{ pod }}\n```\n";
+    Test::new()
+        .runbook("r", md)
+        .args(["plan", "r"])
+        .stdout_has("kubectl delete pod <pod>")
+        .stderr_has("runbooks/r.md:1: warning: variable `pod` has no value: shown as <pod>")
+        .stderr_has("a play asks for it on a terminal; or pass `--set pod=…`")
+        .run();
+    let f = Test::new().runbook("r", md).args(["plan", "r", "--json"]).run();
+    assert_eq!(f.json()["steps"][0]["command"], "kubectl delete pod <pod>\n");
+    Test::new().runbook("r", md).args(["play", "r", "--yes"]).status(2).stderr_has("`pod`").run();
+    Test::new().runbook("r", md).args(["fixture", "new", "r"]).status(2).stderr_has("`pod`").run();
+}

@@ -164,6 +164,8 @@ pub enum Capture {
     Placeholder {
         step: String,
     },
+    /// A required variable not given yet (a play asks for it): `<name>`.
+    Unset,
 }
 
 impl Context {
@@ -185,6 +187,7 @@ impl Context {
             let v = match c {
                 Capture::Value(s) => JValue::from(s.clone()),
                 Capture::Placeholder { step } => JValue::from_safe_string(format!("<{k} from {step}>")),
+                Capture::Unset => JValue::from_safe_string(format!("<{k}>")),
             };
             m.insert(k.clone(), v);
         }
@@ -448,7 +451,7 @@ impl<'r> Templater<'r> {
                         Some(ids) => ids.iter().any(|k| placeholder(k)),
                         None => ctx.steps.values().any(|s| s.placeholder),
                     }))
-                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
+                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. } | Capture::Unset))
         });
         if runtime {
             return Ok(None);

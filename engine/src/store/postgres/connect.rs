@@ -60,17 +60,27 @@ impl Target {
                     crate::state_url::redact(url)
                 )));
             }
-            let raw: Vec<char> = head.chars().filter(|c| "@/?#".contains(*c)).collect();
-            if let Some(first) = raw.first() {
-                let code = match first {
+            let mut raw: Vec<char> = Vec::new();
+            for c in head.chars().filter(|c| "@/?#".contains(*c)) {
+                if !raw.contains(&c) {
+                    raw.push(c);
+                }
+            }
+            if !raw.is_empty() {
+                let code = |c: &char| match c {
                     '@' => "%40",
                     '/' => "%2F",
                     '?' => "%3F",
                     _ => "%23",
                 };
+                let chars: Vec<String> = raw.iter().map(|c| format!("`{c}`")).collect();
+                let codes: Vec<&str> = raw.iter().map(code).collect();
                 return Err(bad(format!(
-                    "{}: a raw `{first}` in the user or password (percent-encode it: {code})",
-                    crate::state_url::redact(url)
+                    "{}: a raw {} in the user or password (percent-encode {}: {})",
+                    crate::state_url::redact(url),
+                    chars.join(" and "),
+                    if raw.len() == 1 { "it" } else { "them" },
+                    codes.join(", ")
                 )));
             }
         }
@@ -351,12 +361,12 @@ mod tests {
         for (url, raw) in [
             ("postgres://u:p@ss@h/db", "`@`"),
             ("postgres://u:pa?ss@h/db", "`?`"),
-            ("postgres://u:ha#sh?q@h/db", "`#`"),
+            ("postgres://u:ha#sh?q@h/db", "`#` and `?`"),
             ("postgres://u:a/b@h/db", "`/`"),
             ("postgres://h/db?password=a@b", "`@`"),
         ] {
             let e = Target::parse(url).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(e.contains(&format!("a raw {raw} in the ")) && e.contains("percent-encode it"), "{url}: {e}");
+            assert!(e.contains(&format!("a raw {raw}")) && e.contains("percent-encode"), "{url}: {e}");
             assert!(!e.contains("ss@") && !e.contains("sh?q") && !e.contains("a/b"), "{url}: {e}");
         }
         let t = Target::parse("postgres://u:p%40ss@h/db").unwrap();
