@@ -1193,6 +1193,16 @@ fn only_an_undo_block_says_what_it_is_and_runs_nothing() {
         .run();
 }
 
+/// The same for a step's body: `--set n=abc` where it adds to `n`.
+#[test]
+fn a_body_that_cannot_use_a_value_names_the_value_it_read() {
+    let md = "---\nvars:\n  n: 3\n---\n# B\n\n```bash {#a}\necho {{ n + 1 }} > ran\n```\n";
+    let f = Test::new().runbook("b", md).args(["play", "b", "--yes", "--set", "n=abc"]).status(2).run();
+    assert!(f.stderr.contains("(it read n = \"abc\")"), "{}", f.stderr);
+    assert!(f.stderr.contains("hint: a value it read is not what the template expects"), "{}", f.stderr);
+    assert!(!f.path().join("ran").exists());
+}
+
 #[test]
 fn a_when_that_cannot_use_a_value_names_the_values_it_read_but_no_secret() {
     let md = "---\nvars:\n  n: \"3 replicas\"\n  api_token: \"tok-Sup3r\"\n---\n# W\n\n```bash {#a when=\"n | int > 3 and api_token\"}\necho a > ran\n```\n";
