@@ -444,17 +444,28 @@ impl RunState {
     }
 
     /// Steps the run counts (not undo blocks): (passed, failed, all seen).
+    /// Steps passed, failed, and to play: the plan's steps less undo
+    /// blocks, those the mode excludes (`--only`, `--from`, `--read-only`)
+    /// and those skipped (`when` false), so that `3/7` reads "3 of the 7
+    /// this run is to play", whether it is running, stopped or done. A
+    /// journal without a plan: the steps it reached.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let steps = self.steps.values().filter(|s| !s.undo);
-        let (mut p, mut f, mut n) = (0, 0, 0);
-        for s in steps {
-            n += 1;
+        let (mut p, mut f) = (0, 0);
+        for s in self.steps.values().filter(|s| !s.undo) {
             match s.status {
                 Some(StepStatus::Passed) => p += 1,
                 Some(StepStatus::Failed) => f += 1,
                 _ => {}
             }
         }
+        let left_out = |id: &str| {
+            self.steps.get(id).is_some_and(|s| s.excluded.is_some() || s.status == Some(StepStatus::Skipped))
+        };
+        let n = if self.plan.is_empty() {
+            self.steps.values().filter(|s| !s.undo).count()
+        } else {
+            self.plan.iter().filter(|s| !s.undo && !left_out(&s.id)).count()
+        };
         (p, f, n)
     }
 }

@@ -258,6 +258,9 @@ async fn session_loop(
             add_secret(&mut secrets, &crate::vars::as_text(v));
         }
     }
+    for s in env.store.secrets() {
+        add_secret(&mut secrets, &s);
+    }
     let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
     match first {
         session::First::Written(e) => recorder.written(e),

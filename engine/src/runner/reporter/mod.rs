@@ -8,13 +8,15 @@ use std::io::IsTerminal;
 
 use super::Reporter;
 
-/// The reporter for this process's stdout.
-pub fn for_stdout() -> Box<dyn Reporter> {
+/// The reporter for this process's stdout; `recorded`: the run is kept
+/// (false for a rehearsal's, whose id is not shown).
+pub fn for_stdout(recorded: bool) -> Box<dyn Reporter> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    if std::io::stdout().is_terminal() {
-        Box::new(term::Term::new(color))
-    } else {
-        Box::new(plain::Plain::new(std::io::stdout()))
+    match (std::io::stdout().is_terminal(), recorded) {
+        (true, true) => Box::new(term::Term::new(color)),
+        (true, false) => Box::new(term::Term::new(color).not_recorded()),
+        (false, true) => Box::new(plain::Plain::new(std::io::stdout())),
+        (false, false) => Box::new(plain::Plain::new(std::io::stdout()).not_recorded()),
     }
 }
 
