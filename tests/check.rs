@@ -227,10 +227,41 @@ fn junit_parses_and_lists_every_runbook_and_scenario() {
     assert_eq!(names, ["bad", "clean"]);
     let cases: Vec<String> =
         r.test_suites.iter().flat_map(|s| s.test_cases.iter().map(|c| c.name.to_string())).collect();
-    assert!(cases.contains(&"lint".to_string()), "{cases:?}");
-    assert!(cases.contains(&"scenario ok".to_string()), "{cases:?}");
-    assert!(cases.iter().any(|c| c.starts_with("error template-in-quotes at runbooks/bad.md:4")), "{cases:?}");
+    // Every runbook has its `lint` case, whatever it found; scenarios by name.
+    assert_eq!(cases, ["lint", "lint", "scenario ok"]);
     assert_eq!(r.failures, 1);
+    let lint = &r.test_suites[0].test_cases[0];
+    let quick_junit::TestCaseStatus::NonSuccess { message, ty, description, .. } = &lint.status else {
+        panic!("bad's lint fails: {:?}", lint.status)
+    };
+    assert_eq!(
+        message.as_deref(),
+        Some("runbooks/bad.md:4: `{{ }}` inside double quotes in step `a`: quoting cannot protect the value there")
+    );
+    assert_eq!(ty.as_deref(), Some("template-in-quotes"));
+    let description = description.as_deref().unwrap();
+    assert!(
+        description.contains("runbooks/bad.md:4: error: `{{ }}` inside double quotes in step `a`"),
+        "{description}"
+    );
+    assert!(description.contains("runbooks/bad.md:1: warning: runbook `bad` has no fixture"), "{description}");
+}
+
+/// A CI keeps a test's history by its name: a line inserted above a finding
+/// renames nothing, and two findings of one kind are one failing case.
+#[test]
+fn junit_names_do_not_move_with_lines_or_repeat() {
+    let page = |pad: &str| format!("# T\n{pad}\n```bash {{#a}}\necho {{{{ foo }}}} {{{{ bar }}}}\n```\n");
+    let names = |md: &str| {
+        let f = Test::new().runbook("two", md).args(["check", "--format", "junit"]).any_status().run();
+        let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+        let s = r.test_suites.iter().find(|s| s.name.as_str() == "two").unwrap();
+        (s.test_cases.iter().map(|c| c.name.to_string()).collect::<Vec<_>>(), r.failures)
+    };
+    let (before, failures) = names(&page(""));
+    assert_eq!(before, ["lint"]);
+    assert_eq!(failures, 1);
+    assert_eq!(names(&page("\nA line of prose above the step.\n")).0, before);
 }
 
 #[test]

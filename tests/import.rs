@@ -84,6 +84,38 @@ fn bad_input_is_exit_2_with_its_line() {
     Test::new().bytes("p.md", b"# P\n\xff\n").args(["import", "p.md"]).status(2).stderr_has("p.md:2").run();
 }
 
+/// The runbook written is a file like the team's others: a page converted in
+/// place keeps its mode, a new one gets 0666 less the umask (never 0600, which
+/// the wiki build of another user could not read).
+#[test]
+fn the_file_written_keeps_the_mode_of_the_page_or_gets_the_usual_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let t = Test::new().file("p.md", "# P\n\n```bash\nls\n```\n");
+    std::fs::set_permissions(t.path().join("p.md"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let f = t.args(["import", "p.md", "-o", "p.md"]).run();
+    assert_eq!(mode(&f.path().join("p.md")), 0o640);
+    let f = Test::new().file("p.md", "# P\n\n```bash\nls\n```\n").args(["import", "p.md", "-o", "runbooks/p.md"]).run();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask =
+        status.lines().find_map(|l| l.strip_prefix("Umask:")).map(|u| u32::from_str_radix(u.trim(), 8).unwrap());
+    assert_eq!(mode(&f.path().join("runbooks/p.md")), 0o666 & !umask.unwrap_or(0o022));
+}
+
+/// A page past the runbook's bound is refused before it is read whole: what
+/// import writes would not parse.
+#[test]
+fn a_page_past_16_mib_is_refused() {
+    let big = format!("# Big\n\n{}", "text\n".repeat((16 << 20) / 5 + 1));
+    let f = Test::new()
+        .file("big.md", &big)
+        .args(["import", "big.md", "-o", "runbooks/big.md"])
+        .status(2)
+        .stderr_has("big.md:1: error: larger than 16 MiB: a runbook is at most 16 MiB")
+        .run();
+    assert!(!f.path().join("runbooks/big.md").exists());
+}
+
 #[test]
 fn a_broken_block_is_never_read() {
     Test::new()

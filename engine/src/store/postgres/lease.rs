@@ -181,7 +181,7 @@ pub async fn acquire<T, F: Future<Output = T>>(
         let who = previous.as_ref().map_or_else(|| "another engine".to_string(), describe);
         return Err(Error::Refused(format!(
             "another play of {runbook}@{env} is running: the lock in {name} is held by {who}\n  hint: wait for it to finish; to continue its run from here, `runbook play {runbook}{} --take-over` (asks first)",
-            if env == "local" { String::new() } else { format!(" --env {env}") }
+            if env == crate::config::LOCAL_ENV { String::new() } else { format!(" --env {env}") }
         )));
     }
     let token: i64 = row.get::<_, Option<i64>>(2).ok_or_else(|| sql_missing(&name))?;
