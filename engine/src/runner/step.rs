@@ -98,7 +98,7 @@ pub struct Job {
     pub quiet: Arc<tokio::sync::Notify>,
     /// promql/logql/http: run by `runner::query`, not a process.
     pub query: Option<Arc<super::query::QueryJob>>,
-    /// The first attempt's process, started ahead and fed the body already
+    /// The first attempt's process, started ahead and waiting for its body
     /// (see `runner::warm`).
     pub warm: Option<process::Proc>,
     /// Where to record the process group of each attempt (`spawned`).
@@ -223,9 +223,21 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         enter: &job.enter,
         interactive: job.interactive,
     };
-    let spawned = match job.warm.take() {
-        Some(p) => Ok(p),
-        None => process::spawn(&spec),
+    // The body is handed over only once the process group is in the
+    // journal: killed in between, the engine leaves a process that has run
+    // nothing, or one the resume finds (a step that resets its environment,
+    // as `sudo` does, is found by its group alone). A warm interpreter waits
+    // so already; a short shell body gets a waiting interpreter too (a
+    // longer one, or another language, is read from a memfd: a window of
+    // one spawn remains there).
+    let gate = job.recorder.is_some()
+        && !job.interactive
+        && matches!(job.kind, crate::model::StepKind::Bash | crate::model::StepKind::Sh)
+        && job.body.len() <= super::warm::BODY_MAX;
+    let (spawned, waiting) = match job.warm.take() {
+        Some(p) => (Ok(p), true),
+        None if gate => (process::spawn_waiting(&spec), true),
+        None => (process::spawn(&spec), false),
     };
     let mut p = match spawned {
         Ok(p) => p,
@@ -243,8 +255,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             };
         }
     };
+    if super::fault::at("kill-before-spawned", &job.id) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
     if let (Some(r), Some(g)) = (&job.recorder, p.pgid) {
         r.spawned(&job.id, g, p.born_ms);
+    }
+    if waiting {
+        p.feed(job.body.as_bytes());
     }
     // A timeout too far away to be represented is no timeout.
     let deadline_at = job.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
