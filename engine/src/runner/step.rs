@@ -223,20 +223,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         enter: &job.enter,
         interactive: job.interactive,
     };
-    // The body is handed over only once the process group is in the
-    // journal: killed in between, the engine leaves a process that has run
-    // nothing, or one the resume finds (a step that resets its environment,
-    // as `sudo` does, is found by its group alone). A warm interpreter waits
-    // so already; a short shell body gets a waiting interpreter too (a
-    // longer one, or another language, is read from a memfd: a window of
-    // one spawn remains there).
-    let gate = job.recorder.is_some()
-        && !job.interactive
-        && matches!(job.kind, crate::model::StepKind::Bash | crate::model::StepKind::Sh)
-        && job.body.len() <= super::warm::BODY_MAX;
+    // A warm interpreter gets its body only once its process group is in
+    // the journal: an engine killed in between leaves a process that has
+    // run nothing, rather than one the resume may not find (a step that
+    // resets its environment, as `sudo` does, is found by its group alone).
+    // A cold start reads its body from a memfd written before the spawn:
+    // there a window of one spawn remains (docs/decisions.md).
     let (spawned, waiting) = match job.warm.take() {
         Some(p) => (Ok(p), true),
-        None if gate => (process::spawn_waiting(&spec), true),
         None => (process::spawn(&spec), false),
     };
     let mut p = match spawned {
