@@ -227,10 +227,41 @@ fn junit_parses_and_lists_every_runbook_and_scenario() {
     assert_eq!(names, ["bad", "clean"]);
     let cases: Vec<String> =
         r.test_suites.iter().flat_map(|s| s.test_cases.iter().map(|c| c.name.to_string())).collect();
-    assert!(cases.contains(&"lint".to_string()), "{cases:?}");
-    assert!(cases.contains(&"scenario ok".to_string()), "{cases:?}");
-    assert!(cases.iter().any(|c| c.starts_with("error template-in-quotes at runbooks/bad.md:4")), "{cases:?}");
+    // Every runbook has its `lint` case, whatever it found; scenarios by name.
+    assert_eq!(cases, ["lint", "lint", "scenario ok"]);
     assert_eq!(r.failures, 1);
+    let lint = &r.test_suites[0].test_cases[0];
+    let quick_junit::TestCaseStatus::NonSuccess { message, ty, description, .. } = &lint.status else {
+        panic!("bad's lint fails: {:?}", lint.status)
+    };
+    assert_eq!(
+        message.as_deref(),
+        Some("runbooks/bad.md:4: `{{ }}` inside double quotes in step `a`: quoting cannot protect the value there")
+    );
+    assert_eq!(ty.as_deref(), Some("template-in-quotes"));
+    let description = description.as_deref().unwrap();
+    assert!(
+        description.contains("runbooks/bad.md:4: error: `{{ }}` inside double quotes in step `a`"),
+        "{description}"
+    );
+    assert!(description.contains("runbooks/bad.md:1: warning: runbook `bad` has no fixture"), "{description}");
+}
+
+/// A CI keeps a test's history by its name: a line inserted above a finding
+/// renames nothing, and two findings of one kind are one failing case.
+#[test]
+fn junit_names_do_not_move_with_lines_or_repeat() {
+    let page = |pad: &str| format!("# T\n{pad}\n```bash {{#a}}\necho {{{{ foo }}}} {{{{ bar }}}}\n```\n");
+    let names = |md: &str| {
+        let f = Test::new().runbook("two", md).args(["check", "--format", "junit"]).any_status().run();
+        let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+        let s = r.test_suites.iter().find(|s| s.name.as_str() == "two").unwrap();
+        (s.test_cases.iter().map(|c| c.name.to_string()).collect::<Vec<_>>(), r.failures)
+    };
+    let (before, failures) = names(&page(""));
+    assert_eq!(before, ["lint"]);
+    assert_eq!(failures, 1);
+    assert_eq!(names(&page("\nA line of prose above the step.\n")).0, before);
 }
 
 #[test]
@@ -426,6 +457,59 @@ fn hazards_of_steps_are_errors_and_the_safe_twin_passes() {
         .run();
     let safe = "# A\n\n```bash {#logs read}\nkubectl logs --tail=100 deploy/web\n```\n\n```bash {#shell}\nkubectl exec web-0 -- cat /etc/hostname\n```\n\n```bash {#look read}\nkubectl get deploy/web\n```\n";
     Test::new().runbook("a", safe).args(["check"]).stdout_lacks("error[").run();
+}
+
+/// A `read` step runs in `--read-only` triage without asking: a write run
+/// over `ssh` (or under `sudo`), or `journalctl --vacuum-size`, is an
+/// error there; `watch` of a remote `df` reads.
+#[test]
+fn a_write_over_ssh_in_a_read_step_is_an_error() {
+    let blocks = [
+        "ssh n1 \"sudo docker image prune -af\"",
+        "ssh n1 sudo journalctl --vacuum-size=500M",
+        "ssh n1 sudo rm -rf /tmp/x",
+        "ssh n1 reboot",
+        "ssh -p 2222 -i ~/.ssh/ops n1 \"kubectl delete pod x\"",
+        "journalctl --vacuum-size=500M",
+        "watch -n 5 \"ssh n1 df -h /var/lib/docker\"",
+    ];
+    let mut md = String::from("# Disk\n");
+    for (i, b) in blocks.iter().enumerate() {
+        md.push_str(&format!("\n```bash {{#s{i} read timeout=5m}}\n{b}\n```\n"));
+    }
+    let f = Test::new().runbook("disk", &md).args(["check", "--format", "json"]).status(1).run();
+    let j = f.json();
+    let mut found: Vec<(i64, &str)> = j["runbooks"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["line"].as_i64().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            (1, "no-fixture"),
+            (4, "sudo-prompt"),
+            (4, "write-in-read"),
+            (8, "sudo-prompt"),
+            (8, "write-in-read"),
+            (12, "sudo-prompt"),
+            (12, "write-in-read"),
+            (16, "write-in-read"),
+            (20, "write-in-read"),
+            (24, "write-in-read"),
+        ],
+        "{}",
+        f.stdout
+    );
+    Test::new()
+        .runbook("disk", &md)
+        .args(["check"])
+        .status(1)
+        .stdout_has("disk.md:8: error[write-in-read]: step `s1` is marked `read` but runs `ssh n1 sudo journalctl --vacuum-size=500M`, which changes the system (journalctl --vacuum-*/--rotate/--flush/…)")
+        .stdout_has("disk.md:16: error[write-in-read]: step `s3` is marked `read` but runs `ssh n1 reboot`, which changes the system (rm/mv/kill/reboot/…)")
+        .run();
 }
 
 /// Lists, quotes, CRLF, tildes and wiki front matter: the lines are right.

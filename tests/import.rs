@@ -84,6 +84,38 @@ fn bad_input_is_exit_2_with_its_line() {
     Test::new().bytes("p.md", b"# P\n\xff\n").args(["import", "p.md"]).status(2).stderr_has("p.md:2").run();
 }
 
+/// The runbook written is a file like the team's others: a page converted in
+/// place keeps its mode, a new one gets 0666 less the umask (never 0600, which
+/// the wiki build of another user could not read).
+#[test]
+fn the_file_written_keeps_the_mode_of_the_page_or_gets_the_usual_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let t = Test::new().file("p.md", "# P\n\n```bash\nls\n```\n");
+    std::fs::set_permissions(t.path().join("p.md"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let f = t.args(["import", "p.md", "-o", "p.md"]).run();
+    assert_eq!(mode(&f.path().join("p.md")), 0o640);
+    let f = Test::new().file("p.md", "# P\n\n```bash\nls\n```\n").args(["import", "p.md", "-o", "runbooks/p.md"]).run();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask =
+        status.lines().find_map(|l| l.strip_prefix("Umask:")).map(|u| u32::from_str_radix(u.trim(), 8).unwrap());
+    assert_eq!(mode(&f.path().join("runbooks/p.md")), 0o666 & !umask.unwrap_or(0o022));
+}
+
+/// A page past the runbook's bound is refused before it is read whole: what
+/// import writes would not parse.
+#[test]
+fn a_page_past_16_mib_is_refused() {
+    let big = format!("# Big\n\n{}", "text\n".repeat((16 << 20) / 5 + 1));
+    let f = Test::new()
+        .file("big.md", &big)
+        .args(["import", "big.md", "-o", "runbooks/big.md"])
+        .status(2)
+        .stderr_has("big.md:1: error: larger than 16 MiB: a runbook is at most 16 MiB")
+        .run();
+    assert!(!f.path().join("runbooks/big.md").exists());
+}
+
 #[test]
 fn a_broken_block_is_never_read() {
     Test::new()
@@ -92,6 +124,49 @@ fn a_broken_block_is_never_read() {
         .stdout_has("```bash {#p confirm}")
         .stderr_has("its shell syntax is broken")
         .run();
+}
+
+/// A page a new user imported: commands run over `ssh`, `journalctl
+/// --vacuum-size`, and a `watch` of a remote `df`. What ssh and watch run
+/// is what is judged: the writes ask first, the `df` reads.
+const NODE_PAGE: &str = "# Node disk full\n\n```bash\nssh <node> \"sudo docker image prune -af\"\n```\n\n```bash\nssh n1 sudo journalctl --vacuum-size=500M\n```\n\n```bash\nssh n1 sudo rm -rf /tmp/x\n```\n\n```bash\nssh n1 reboot\n```\n\n```bash\nssh n1 \"kubectl delete pod x\"\n```\n\n```bash\njournalctl --vacuum-size=500M\n```\n\n```bash\nwatch -n 5 \"ssh <node> df -h /var/lib/docker\"\n```\n";
+
+#[test]
+fn ssh_and_watch_are_judged_by_what_they_run() {
+    let f = Test::new()
+        .file("n.md", NODE_PAGE)
+        .args(["import", "n.md"])
+        .stderr_has("line 3: #node-disk-full {confirm interactive}: `docker` changes the system (docker rm/stop/run/compose up/…); sudo needs a terminal")
+        .stderr_has("line 7: #ssh-n1-sudo {confirm interactive}: `journalctl` changes the system (journalctl --vacuum-*/--rotate/--flush/…)")
+        .stderr_has("line 15: #ssh-n1-reboot {confirm}: `reboot` changes the system (rm/mv/kill/reboot/…)")
+        .stderr_has("line 27: #watch-5 {read timeout=5m on-fail=continue}: diagnosis only; watch never ends")
+        .run();
+    let fences: Vec<&str> = f.stdout.lines().filter(|l| l.starts_with("```bash")).collect();
+    assert_eq!(
+        fences,
+        [
+            "```bash {#node-disk-full confirm interactive}",
+            "```bash {#ssh-n1-sudo confirm interactive}",
+            "```bash {#ssh-n1-sudo-2 confirm interactive}",
+            "```bash {#ssh-n1-reboot confirm}",
+            "```bash {#ssh-n1-kubectl-delete-pod confirm}",
+            "```bash {#journalctl confirm}",
+            "```bash {#watch-5 read timeout=5m on-fail=continue}",
+        ],
+        "{}",
+        f.stdout
+    );
+    // And check finds no hazard in what it wrote.
+    let f = Test::new().bytes("runbooks/n.md", f.stdout.as_bytes()).args(["check", "--format", "json"]).run();
+    let j = f.json();
+    let hazards: Vec<&str> = j["runbooks"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .filter(|c| ["write-in-read", "never-ending", "needs-terminal", "sudo-prompt"].contains(c))
+        .collect();
+    assert_eq!(hazards, Vec::<&str>::new(), "{}", f.stdout);
 }
 
 // ---- How often import decides as the hand-made corpus does ----

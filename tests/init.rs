@@ -46,8 +46,31 @@ fn init_wiki_adds_the_book() {
     let dir = f.path().to_path_buf();
     let book = std::fs::read_to_string(dir.join("book.toml")).unwrap();
     assert!(book.contains("src = \"runbooks\"") && book.contains("[preprocessor.runbook]"), "{book}");
+    assert!(f.stdout.contains("created  wiki/runbook.css\n") && f.stdout.contains("created  wiki/runbook.js\n"));
     let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    if !mdbook_available() {
+        return;
+    }
+    // The book builds as written, and its runbook pages load the selector.
+    let built = std::process::Command::new("mdbook")
+        .arg("build")
+        .current_dir(&dir)
+        .env("MDBOOK_PREPROCESSOR__RUNBOOK__COMMAND", format!("{} mdbook", bin().display()))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let page = std::fs::read_to_string(dir.join("book/example.html")).unwrap();
+    // mdBook 0.5 names its copies by their hash: wiki/runbook-HASH.js.
+    assert!(page.contains("src=\"wiki/runbook-") && page.contains("href=\"wiki/runbook-"), "the page loads them");
+}
+
+fn mdbook_available() -> bool {
+    let ok = std::process::Command::new("mdbook").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: mdbook is not on PATH, skipping the book build (CI installs it)");
+    }
+    ok
 }
 
 #[test]
@@ -82,6 +105,8 @@ created  .github/workflows/runbook.yml
 created  .gitignore
 created  book.toml
 created  docs/rb/SUMMARY.md
+created  wiki/runbook.css
+created  wiki/runbook.js
 
 next:
   runbook check                          lint and rehearse (what CI runs)

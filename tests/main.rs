@@ -21,6 +21,7 @@ mod plan;
 mod play;
 mod postgres;
 mod rehearse;
+mod report;
 mod resume;
 mod resume_prop;
 mod run_log;

@@ -212,6 +212,17 @@ fn undefined_variable_in_when() {
 #[test]
 fn bad_duration() {
     bad("# T\n\n```bash {#a timeout=soon}\n:\n```\n", &["bad.md:3", "`timeout=soon` is not a duration", "30s"]);
+    // A bare number: the unit is what is missing, and the hint gives it.
+    bad("# T\n\n```bash {#a timeout=30}\n:\n```\n", &["bad.md:3", "`timeout=30` has no unit", "write `timeout=30s`"]);
+}
+
+#[test]
+fn an_age_without_a_unit_says_so() {
+    Test::new()
+        .args(["runs", "--prune", "--older-than", "90"])
+        .status(2)
+        .stderr_has("`90` has no unit: write 90d for days")
+        .run();
 }
 
 #[test]

@@ -202,3 +202,68 @@ fn plan_shows_what_the_env_adds_questions_and_guard() {
         .stdout_lacks("asks:")
         .run();
 }
+
+/// `local`, the env a play without a profile is recorded under, can be
+/// chosen by name: over `default_env`, with none of the profiles' values.
+#[test]
+fn env_local_is_the_env_of_no_profile_even_over_the_default_env() {
+    let t = Test::new().runbook("h", HEAD).args(["plan", "h", "--env", "local"]).run();
+    assert!(t.stdout.contains("kubectl get pods -n from-front-matter"), "{}", t.stdout);
+    assert!(!t.stdout.contains("animica-devnet"), "{}", t.stdout);
+    Test::new()
+        .runbook("e", "# E\n\n```bash {#a}\necho env={{ env }}.\n```\n")
+        .args(["play", "e", "--env", "local", "--yes"])
+        .stdout_has("playing e @ local (run ")
+        .stdout_has("[a] env=.\n")
+        .run();
+    Test::new()
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--env", "lokal"])
+        .status(2)
+        .stderr_has("unknown environment `lokal`")
+        .run();
+}
+
+/// A project that defines `[env.local]` gets that profile for `--env local`.
+#[test]
+fn env_local_defined_in_the_config_is_that_profile() {
+    Test::new()
+        .config("[env.local]\nnamespace = \"mine\"\n")
+        .runbook("h", HEAD)
+        .args(["plan", "h", "--env", "local"])
+        .stdout_has("kubectl get pods -n mine")
+        .run();
+}
+
+/// A scenario may name `local` too: the rehearsal of a play with no profile.
+#[test]
+fn a_scenario_of_env_local_rehearses_with_no_profile() {
+    Test::new()
+        .runbook("h", "---\nenvs: [prod]\nvars:\n  namespace: fm\n---\n# H\n\n```bash {#pods read}\nkubectl get pods -n {{ namespace }}\n```\n")
+        .fixture(
+            "h",
+            "[[scenario]]\nname = \"by hand\"\nenv = \"local\"\n[[scenario.stub]]\ncmd = \"kubectl get pods -n fm\"\nstdout = \"p\"\n",
+        )
+        .args(["check", "runbooks/h.md"])
+        .stdout_has("ok")
+        .run();
+}
+
+/// A required variable (`~`) not given: `plan` shows `<name>`, as the wiki
+/// does, and says a play asks for it; `play` still refuses without it.
+#[test]
+fn a_required_variable_is_shown_as_a_placeholder_by_plan() {
+    let md =
+        "---\nvars:\n  pod: ~\n---\n# R\n\n```bash {#del when=\"pod != 'x'\"}\nkubectl delete pod {{ pod }}\n```\n";
+    Test::new()
+        .runbook("r", md)
+        .args(["plan", "r"])
+        .stdout_has("kubectl delete pod <pod>")
+        .stderr_has("runbooks/r.md:1: warning: variable `pod` has no value: shown as <pod>")
+        .stderr_has("a play asks for it on a terminal; or pass `--set pod=…`")
+        .run();
+    let f = Test::new().runbook("r", md).args(["plan", "r", "--json"]).run();
+    assert_eq!(f.json()["steps"][0]["command"], "kubectl delete pod <pod>\n");
+    Test::new().runbook("r", md).args(["play", "r", "--yes"]).status(2).stderr_has("`pod`").run();
+    Test::new().runbook("r", md).args(["fixture", "new", "r"]).status(2).stderr_has("`pod`").run();
+}

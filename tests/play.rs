@@ -452,6 +452,7 @@ fn sigint_during_a_rollback_stops_it() {
     assert_eq!(out.status.code(), Some(130), "{all}");
     assert!(all.contains("the rollback was interrupted by SIGINT"), "{all}");
     assert!(!all.contains("--resume"), "a rolled-back run is not resumable: {all}");
+    assert!(all.contains("  rollback incomplete: undo-two interrupted, undo-one not run\n"), "{all}");
     wait_until("the undo's grandchild to die", || !alive(pid));
     assert!(!dir.join("undo.txt").exists(), "the next undo block ran: {all}");
     let j = journal(&dir);
@@ -964,6 +965,38 @@ fn runs_and_report() {
     assert!(String::from_utf8_lossy(&rb(dir, &["report", "latest"]).stdout).contains(&run), "latest is the real run");
 }
 
+/// `runs`' PASSED is "of the steps this run is to play": the plan's, less
+/// those the mode excludes and those skipped; the steps not reached count.
+#[test]
+fn runs_counts_the_steps_to_play_and_aligns_its_columns() {
+    let md = "```bash {#a read}\necho a\n```\n\n```bash {#b when=\"false\"}\necho b\n```\n\n```bash {#c}\nexit 3\n```\n\n```bash {#d}\necho d\n```\n\n```bash {#e}\necho e\n```\n";
+    let t = Test::new().runbook("a", md).args(["play", "a", "--yes"]).status(1).run();
+    let dir = t.path();
+    let rows =
+        |dir: &Path| -> serde_json::Value { serde_json::from_slice(&rb(dir, &["runs", "--json"]).stdout).unwrap() };
+    let v = rows(dir);
+    // a passed, b skipped (left out), c failed, d and e not reached: 1 of 4.
+    assert_eq!((v[0]["passed"].as_u64(), v[0]["failed"].as_u64(), v[0]["steps"].as_u64()), (Some(1), Some(1), Some(4)));
+    let ro = rb(dir, &["play", "a", "--read-only", "--fresh", "--yes"]);
+    assert_eq!(ro.status.code(), Some(0), "{}", String::from_utf8_lossy(&ro.stdout));
+    let v = rows(dir);
+    // --read-only: c, d, e excluded, b skipped: 1 of 1.
+    assert_eq!((v[1]["passed"].as_u64(), v[1]["steps"].as_u64()), (Some(1), Some(1)), "{v}");
+    // An interrupted run: the longest status, `interrupted*`, keeps the columns.
+    std::fs::write(dir.join("runbooks/i.md"), "```bash {#x}\nkill -INT $PPID; sleep 30\n```\n").unwrap();
+    assert_eq!(rb(dir, &["play", "i", "--yes"]).status.code(), Some(130));
+    let table = String::from_utf8_lossy(&rb(dir, &["runs"]).stdout).to_string();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[1].contains(" failed* ") && lines[1].contains(" 1/4 "), "{table}");
+    assert!(lines[2].contains(" passed ") && lines[2].contains(" 1/1 "), "{table}");
+    assert!(lines[3].contains(" interrupted* ") && lines[3].contains(" 0/1 "), "{table}");
+    // The PASSED column ends where its header does, on every line.
+    let end = lines[0].find("PASSED").unwrap() + "PASSED".len();
+    for (l, last) in lines[1..4].iter().zip(['4', '1', '1']) {
+        assert_eq!(l[..end].chars().last(), Some(last), "{table}");
+    }
+}
+
 #[test]
 fn the_incident_report_reads_as_a_timeline() {
     // What an incident commander pastes into the incident doc: a failed
@@ -1159,6 +1192,16 @@ fn only_an_undo_block_says_what_it_is_and_runs_nothing() {
             "error: --from orphan: `orphan` is an undo block no step names (`rollback=`), outside the play's order\n",
         )
         .run();
+}
+
+/// The same for a step's body: `--set n=abc` where it adds to `n`.
+#[test]
+fn a_body_that_cannot_use_a_value_names_the_value_it_read() {
+    let md = "---\nvars:\n  n: 3\n---\n# B\n\n```bash {#a}\necho {{ n + 1 }} > ran\n```\n";
+    let f = Test::new().runbook("b", md).args(["play", "b", "--yes", "--set", "n=abc"]).status(2).run();
+    assert!(f.stderr.contains("(it read n = \"abc\")"), "{}", f.stderr);
+    assert!(f.stderr.contains("hint: a value it read is not what the template expects"), "{}", f.stderr);
+    assert!(!f.path().join("ran").exists());
 }
 
 #[test]

@@ -383,6 +383,68 @@ fn a_secret_never_reaches_the_database_in_clear() {
     assert!(!dump.contains(&secret[..12]), "a part of the secret is stored: {dump}");
 }
 
+/// A step may print its environment: the store's password, in
+/// `RUNBOOK_STATE` or `PGPASSWORD`, is masked like a secret in the output,
+/// the events and the logs.
+#[test]
+fn the_store_password_is_masked_in_what_a_step_prints() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "pwmask");
+    let password = db
+        .url
+        .split_once("://")
+        .and_then(|(_, r)| r.split_once('@'))
+        .and_then(|(a, _)| a.split_once(':'))
+        .unwrap()
+        .1
+        .to_string();
+    let rb = "# Env\n\n```bash {#dump}\necho \"state=$RUNBOOK_STATE pg=$PGPASSWORD\"\n```\n";
+    let c = Checkout::new(&db.url, &[("env", rb)]);
+    let o = c.cmd(&["play", "env"]).env("RUNBOOK_STATE", &db.url).env("PGPASSWORD", &password).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("pg=***"), "{}", text(&o));
+    assert!(!text(&o).contains(&password), "{}", text(&o));
+    let dump = [
+        db.sql("SELECT string_agg(body, E'\\n') FROM runbook_events"),
+        db.sql("SELECT string_agg(convert_from(data, 'UTF8'), E'\\n') FROM runbook_logs"),
+    ]
+    .join("\n");
+    assert!(dump.contains("pg=***"), "{dump}");
+    assert!(!dump.contains(&password), "the store's password is stored in clear: {dump}");
+}
+
+/// A blank before the URL is a typo, not a directory named after the URL
+/// (which would bypass the team's lock and write the password into a name).
+#[test]
+fn a_state_url_with_a_blank_before_it_is_refused() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "blank");
+    let c = Checkout::new(&format!(" {}", db.url), &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(
+        text(&o).contains("runbook.toml:1: error: state: ") && text(&o).contains("has blanks at its start or end"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("runbook-test-pw") && !text(&o).contains("\n[x]"), "{}", text(&o));
+    let names: Vec<String> =
+        std::fs::read_dir(c.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.starts_with(' ')), "no directory named after the URL: {names:?}");
+}
+
+/// `sslmode=require` against a server without TLS says so, not "cannot reach".
+#[test]
+fn sslmode_require_against_a_server_without_tls_says_so() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "tls");
+    let c = Checkout::new(&format!("{}?sslmode=require", db.url), &[]);
+    let o = c.run(&["runs"]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("does not offer TLS, which the state URL's sslmode requires"), "{}", text(&o));
+    assert!(text(&o).contains("runbook.toml:1"), "{}", text(&o));
+}
+
 #[test]
 fn an_unreachable_database_is_exit_2_naming_host_and_port_never_the_password() {
     // No server needed: a port nobody listens on.
@@ -730,6 +792,11 @@ fn credentials_come_from_pgpassword_or_a_private_pgpass() {
     let file = pgpass.display().to_string();
     let o = runs(&[("PGPASSFILE", &file)]);
     assert_eq!(code(&o), 2, "a pgpass others can read is ignored: {}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{file} exists, but others can read it, so it is ignored: chmod 0600 it")),
+        "{}",
+        text(&o)
+    );
     std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
     let o = runs(&[("PGPASSFILE", &file)]);
     assert_eq!(code(&o), 0, "{}", text(&o));

@@ -257,12 +257,15 @@ fn parallel_branches_share_sequences_under_a_lock() {
 
 #[test]
 fn a_failed_rehearsal_offers_no_resume_and_no_report_of_a_run_it_did_not_keep() {
+    // Nor does it name, as it starts, a run id that is not kept.
     let md = "# A\n\n```bash {#x}\nexit 3\n```\n\n```bash {#y}\necho y\n```\n";
     let fx = "[[scenario]]\nname = \"fails\"\n\n[scenario.expect]\noutcome = \"failed\"\nsteps = { x = \"failed\" }\n";
     Test::new()
         .runbook("a", md)
         .file("fixtures/a.toml", fx)
         .args(["play", "a", "--dry-run"])
+        .stdout_has("\nplaying a @ devnet (a rehearsal: not recorded)\n")
+        .stdout_lacks("(run ")
         .stdout_has("play failed: 0 passed, 1 failed, 1 not run (a rehearsal: not recorded)\n")
         .stdout_lacks("--resume")
         .stdout_lacks("runbook report")

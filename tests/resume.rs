@@ -342,3 +342,39 @@ fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
     assert_eq!(log.matches("done").count(), 1, "{log}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("leftover process"), "{}", text(&o));
 }
+
+/// The engine killed after a warm step's process started but before its
+/// process group reached the journal: that process has run nothing (its body
+/// comes after the record), so the resume, which cannot know it, runs the
+/// step once and never beside a copy of itself.
+#[test]
+fn a_warm_step_started_but_not_yet_recorded_has_run_nothing_when_the_engine_dies() {
+    // `b` runs in the interpreter warmed while `a` ran.
+    let md = "```bash {#a}\necho a >> log\n```\n\n```bash {#b}\necho b >> log\n```\n";
+    let t = Test::new().runbook("r", md);
+    let dir = t.path();
+    let o = rb_cmd(dir, &["play", "r"]).env("RUNBOOK_FAULT", "kill-before-spawned:b").output().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&o.status), Some(9), "{}", text(&o));
+    // Its interpreter, left waiting for a body, reads none and exits.
+    let start = std::time::Instant::now();
+    while processes_in(dir) > 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the step's interpreter never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    assert_eq!(log, "a\n", "the unrecorded process ran the step");
+    let o = rb(dir, &["play", "r", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap(), "a\nb\n");
+}
+
+/// Processes whose working directory is `dir`.
+fn processes_in(dir: &std::path::Path) -> usize {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir))
+        .count()
+}

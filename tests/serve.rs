@@ -525,7 +525,7 @@ pub fn gated(gate: &Path) -> Test {
 
 /// A play in the background; killed on drop if the test fails before its
 /// gate opens (it would wait for it forever).
-pub struct Playing(Child);
+pub struct Playing(pub Child);
 
 impl Playing {
     pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
@@ -544,4 +544,49 @@ impl Drop for Playing {
 
 pub fn start_play(t: &Test, id: &str) -> Playing {
     Playing(t.command().args(["play", id, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+}
+
+/// stderr of `serve ARGS` up to the moment it listens (then it is killed).
+fn serve_stderr(t: &Test, args: &[&str], env: Option<&str>) -> String {
+    let mut c = t.command();
+    c.arg("serve").args(args).env_remove("RUNBOOK_SERVE_TOKEN");
+    if let Some(v) = env {
+        c.env("RUNBOOK_SERVE_TOKEN", v);
+    }
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("runbook serve: http://"), "{line}");
+    child.kill().unwrap();
+    let o = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_token_in_the_arguments_is_warned_about_and_plain_http_off_loopback_is_said() {
+    let t = project();
+    let token = "0123456789abcdef0123";
+    let argv = serve_stderr(&t, &["--listen", "127.0.0.1:0", "--token", token], None);
+    assert!(argv.contains("warning: --token is in this process's arguments, which `ps` shows"), "{argv}");
+    assert!(argv.contains("give it in RUNBOOK_SERVE_TOKEN instead"), "{argv}");
+    assert!(!argv.contains("plain HTTP"), "loopback: {argv}");
+    let env = serve_stderr(&t, &["--listen", "0.0.0.0:0"], Some(token));
+    assert!(!env.contains("--token is in"), "{env}");
+    assert!(env.contains("warning: plain HTTP: the token and the runs cross the network unencrypted"), "{env}");
+    assert!(!argv.contains(token) && !env.contains(token), "the token is never echoed");
+}
+
+#[test]
+fn a_token_of_blanks_or_with_a_newline_is_refused() {
+    let t = project();
+    for token in ["                ", "0123456789abcdef\n"] {
+        let o = t.command().args(["serve", "--listen", "0.0.0.0:0", "--token", token]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{token:?}: {err}");
+        let what = if token.trim().is_empty() { "is only blanks" } else { "has blanks or control characters" };
+        assert!(
+            err.starts_with(&format!("error: the token {what}: a Bearer token or a URL cannot carry them\n")),
+            "{err}"
+        );
+    }
 }

@@ -133,14 +133,17 @@ pub struct SharedState {
 }
 
 impl SharedState {
-    /// An error about the URL (malformed, or nothing answers there), located
-    /// where it was set.
+    /// An error about the URL (malformed, nothing answers there, or the
+    /// server refused it), located where it was set.
     pub fn locate(&self, e: Error) -> Error {
         match e {
             Error::Invalid(ds) => Error::Invalid(
                 ds.into_iter()
                     .map(|d| {
-                        match (&self.at, d.file.is_none() && matches!(d.code, "state-url" | "state-unreachable")) {
+                        match (
+                            &self.at,
+                            d.file.is_none() && matches!(d.code, "state-url" | "state-unreachable" | "state-database"),
+                        ) {
                             (Some((f, l)), true) => d.at(f, *l),
                             (None, true) => Diagnostic { message: format!("RUNBOOK_STATE: {}", d.message), ..d },
                             _ => d,
@@ -340,11 +343,13 @@ impl Config {
     }
 
     /// The profile for `--env NAME` (or the default env); an unknown name is
-    /// an error listing the known ones.
+    /// an error listing the known ones. [`LOCAL_ENV`] without a table of its
+    /// own is the env of no profile, as when no env is given.
     pub fn env(&self, name: Option<&str>) -> Result<Option<&EnvProfile>> {
         let Some(name) = name.or(self.default_env.as_deref()) else { return Ok(None) };
         match self.envs.get(name) {
             Some(p) => Ok(Some(p)),
+            None if name == LOCAL_ENV => Ok(None),
             None => {
                 let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
                 let mut hint = if known.is_empty() {
@@ -364,6 +369,10 @@ impl Config {
         }
     }
 }
+
+/// The env of a play given no profile: runs, locks and reports name it so,
+/// and `--env local` chooses it too (unless runbook.toml has `[env.local]`).
+pub const LOCAL_ENV: &str = "local";
 
 /// The line of `[env.NAME]` (or a quoted or dotted spelling of it) in the
 /// config text; 1 when it cannot be found.

@@ -43,13 +43,26 @@ pub struct Diagnostic {
     /// A stable machine name for the kind of finding (`unknown-attribute`, …).
     pub code: &'static str,
     pub message: String,
+    /// (Boxed: a diagnostic is an error value, kept small.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+    pub hint: Option<Box<str>>,
+    /// What the finding is about, for a caller that adds to the hint (the
+    /// variable of an `undefined-variable`); not part of the output.
+    #[serde(skip)]
+    pub subject: Option<Box<str>>,
 }
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, file: None, line: None, code, message: message.into(), hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            file: None,
+            line: None,
+            code,
+            message: message.into(),
+            hint: None,
+            subject: None,
+        }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
@@ -68,7 +81,12 @@ impl Diagnostic {
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(hint.into().into_boxed_str());
+        self
+    }
+
+    pub fn about(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into().into_boxed_str());
         self
     }
 

@@ -95,13 +95,26 @@ pub fn check_env_allowed(rb: &Runbook, env: Option<&EnvProfile>) -> Result<()> {
     Ok(())
 }
 
-pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>) -> Result<Preview> {
+/// The plan of a play. `show_unset`: a required variable without a value
+/// (`~` in front matter, not given) is shown as `<name>` with a warning, as
+/// the wiki shows it (a play asks for it), rather than refused.
+pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>, show_unset: bool) -> Result<Preview> {
     check_env_allowed(rb, env)?;
     let t = Templater::new(rb);
-    let ctx = plan_context(rb, vars, env);
+    let mut ctx = plan_context(rb, vars, env);
     let red = secret_redactor(rb, vars);
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    if show_unset {
+        for (k, _) in vars.vars.iter().filter(|(_, v)| v.is_null()) {
+            ctx.captures.insert(k.clone(), Capture::Unset);
+            warnings.push(
+                Diagnostic::warning("unset-variable", format!("variable `{k}` has no value: shown as <{k}>"))
+                    .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+                    .hint(format!("a play asks for it on a terminal; or pass `--set {k}=…`")),
+            );
+        }
+    }
     let mut steps = Vec::new();
     // `will_run` of each step shown so far, by step index.
     let mut shown: Vec<Option<Option<bool>>> = vec![None; rb.steps.len()];

@@ -19,6 +19,14 @@ pub enum State {
 /// Tell a `state` value apart; `Err` says why it is neither (its text shown
 /// through [`redact`]).
 pub fn classify(value: &str) -> Result<State, String> {
+    // ` postgres://…` is no directory either: a blank before it (or after
+    // it: the server would be asked for database `db `) is a typo.
+    if value.trim() != value {
+        return Err(format!(
+            "\"{}\" has blanks at its start or end: remove them (a directory name with them is not supported)",
+            redact(value.trim())
+        ));
+    }
     if let Some(scheme) = scheme(value) {
         let lower = scheme.to_ascii_lowercase();
         let rest = &value[scheme.len()..];
@@ -116,6 +124,10 @@ mod tests {
         assert!(!why.contains("misspelt") && !why.contains("pw"), "{why}");
         let why = classify("host=db password=hunter2").unwrap_err();
         assert!(!why.contains("hunter2"), "{why}");
+        for blank in [" postgres://u:pw@h/db", "postgres://u:pw@h/db ", "\tpostgres://u:pw@h/db", " .runbook"] {
+            let why = classify(blank).unwrap_err();
+            assert!(why.contains("has blanks at its start or end") && !why.contains("pw@"), "{blank:?}: {why}");
+        }
     }
 
     #[test]

@@ -200,6 +200,7 @@ pub fn undefined_vars(
                 .hint(format!("a play needs `--set {name}=…` (or prompts); give it a default in front matter `vars` if one makes sense"))
             } else {
                 Diagnostic::error("undefined-variable", format!("undefined variable `{name}` in step `{}`{scope}", s.id))
+                    .about(name.as_str())
                     .hint(format!(
                         "define `{name}` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`"
                     ))

@@ -63,6 +63,9 @@ pub struct Report {
     /// A fixture or the config was invalid (exit 2).
     #[serde(skip)]
     pub invalid_input: bool,
+    /// `--deny-warnings`: a warning fails the runbook's lint too.
+    #[serde(skip)]
+    pub deny_warnings: bool,
 }
 
 #[derive(Debug, Default, Serialize)]

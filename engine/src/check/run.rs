@@ -358,5 +358,5 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         summary.scenarios += r.scenarios.len();
         summary.scenarios_failed += r.scenarios.iter().filter(|s| !s.passed).count();
     }
-    Ok(Report { runbooks, summary, invalid_input })
+    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings })
 }

@@ -102,7 +102,7 @@ pub enum Command {
         #[arg(long)]
         prune: bool,
         /// With --prune: runs started longer ago than this (e.g. 90d, 12h).
-        #[arg(long, requires = "prune", value_name = "AGE", value_parser = humantime::parse_duration)]
+        #[arg(long, requires = "prune", value_name = "AGE", value_parser = age)]
         older_than: Option<std::time::Duration>,
         /// With --prune: keep the newest N runs whatever their age.
         #[arg(long, requires = "prune", value_name = "N")]
@@ -118,7 +118,7 @@ pub enum Command {
     },
     /// A live, read-only web view of the runs (and the runbooks) of the project's store.
     #[command(
-        after_help = "Examples:\n  runbook serve                                  http://127.0.0.1:8089/\n  runbook serve --listen 0.0.0.0:8089 --token \"$(openssl rand -hex 16)\""
+        after_help = "Examples:\n  runbook serve                                  http://127.0.0.1:8089/\n  export RUNBOOK_SERVE_TOKEN=$(openssl rand -hex 16)   (readers open the URL once with ?token=…)\n  runbook serve --listen 0.0.0.0:8089\n\nA token given with --token is visible to other users in `ps`: prefer RUNBOOK_SERVE_TOKEN."
     )]
     Serve {
         /// Where to listen (host:port). Off loopback, a token is required.
@@ -289,4 +289,12 @@ pub enum MdbookCommand {
 /// `--jobs`: a whole number from 1 (0 would run nothing, for ever).
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
+/// `--older-than AGE`: humantime's syntax, and a bare number named as such.
+fn age(v: &str) -> Result<std::time::Duration, String> {
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{v}` has no unit: write {v}d for days (or s, m, h, w)"));
+    }
+    humantime::parse_duration(v).map_err(|e| e.to_string())
 }

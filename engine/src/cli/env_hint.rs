@@ -16,11 +16,8 @@ pub fn add(config: &Config, chosen: Option<&str>, e: Error) -> Error {
 }
 
 fn with_envs(config: &Config, d: Diagnostic) -> Diagnostic {
-    if d.code != "undefined-variable" {
-        return d;
-    }
-    // The messages name the variable first, in backticks.
-    let Some(name) = d.message.split('`').nth(1) else { return d };
+    let Some(name) = d.subject.clone().filter(|_| d.code == "undefined-variable") else { return d };
+    let name = &*name;
     let setting: Vec<&str> =
         config.envs.iter().filter(|(_, p)| p.vars.contains_key(name)).map(|(n, _)| n.as_str()).collect();
     let known: Vec<&str> = config.envs.keys().map(String::as_str).collect();
@@ -33,5 +30,5 @@ fn with_envs(config: &Config, d: Diagnostic) -> Diagnostic {
         Some(h) => format!("{extra}; or {h}"),
         None => extra,
     };
-    Diagnostic { hint: Some(hint), ..d }
+    Diagnostic { hint: Some(hint.into_boxed_str()), ..d }
 }

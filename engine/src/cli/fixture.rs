@@ -38,7 +38,7 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
     let rb = Catalog::find(config, &id)?;
     let dag = Dag::build(&rb)?;
     let resolved = crate::vars::resolve(&rb, profile, &[], &sets);
-    let preview = crate::preview::build(&rb, &dag, &resolved, profile)?;
+    let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
     let mut sc = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
     sc.vars = sets;
     let path = Fixture::path_for(config, &rb.id);

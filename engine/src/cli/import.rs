@@ -1,25 +1,24 @@
 //! `runbook import FILE [-o OUT]`: a plain markdown runbook → an executable
 //! one, on stdout (or into OUT), with what was decided on stderr.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::{Diagnostic, Error, Exit, Result};
 
 pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
-    let bytes = std::fs::read(file).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         Error::invalid(
             Diagnostic::error("io", format!("cannot read {}: {e}", file.display()))
                 .hint("give the path of a markdown page: runbook import runbooks/page.md"),
         )
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        Error::invalid(
-            Diagnostic::error("not-utf8", format!("not valid UTF-8 (byte {})", e.valid_up_to()))
-                .at(file, line)
-                .hint("save the file as UTF-8"),
-        )
-    })?;
+    };
+    // The runbook's bound, before reading it all: what import writes must parse.
+    let mut bytes = Vec::new();
+    let f = std::fs::File::open(file).map_err(unreadable)?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, crate::parse::MAX_FILE as u64 + 1), &mut bytes)
+        .map_err(unreadable)?;
+    let text = crate::parse::utf8(file, &bytes)?;
     let out = output.filter(|o| o.as_os_str() != "-");
     if let Some(o) = out
         && o.exists()
@@ -40,8 +39,16 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
         None => super::out(&imported.text),
         Some(o) => {
             let dir = o.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            // A page converted in place keeps its mode; a new one gets a
+            // file's usual mode (0666 less the umask), as the wiki build and
+            // the team read it.
+            let mode = match std::fs::metadata(o) {
+                Ok(m) => m.permissions(),
+                Err(_) => std::fs::Permissions::from_mode(0o666 & !umask()),
+            };
             let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(anyhow::Error::from)?;
             std::io::Write::write_all(&mut tmp, imported.text.as_bytes()).map_err(anyhow::Error::from)?;
+            tmp.as_file().set_permissions(mode).map_err(anyhow::Error::from)?;
             tmp.persist(o).map_err(|e| anyhow::Error::from(e.error))?;
         }
     }
@@ -51,6 +58,13 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
         );
     }
     Ok(Exit::Success)
+}
+
+/// This process's umask (read by setting it, then set back).
+fn umask() -> u32 {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(old);
+    old.bits()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

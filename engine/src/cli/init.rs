@@ -165,7 +165,17 @@ create-missing = false
 [preprocessor.runbook]
 command = "runbook mdbook"
 after = ["links"]
+
+[output.html]
+# The placeholders' style, and the selector that switches a runbook page
+# between the envs of runbook.toml (written by `runbook init --wiki`).
+additional-css = ["wiki/runbook.css"]
+additional-js = ["wiki/runbook.js"]
 "#;
+
+/// The wiki's style and env selector, as this repository's own wiki uses them.
+const WIKI_CSS: &str = include_str!("../../../docs/wiki/runbook.css");
+const WIKI_JS: &str = include_str!("../../../docs/wiki/runbook.js");
 
 const SUMMARY: &str = "# Summary\n\n- [Example — a deployment is not ready](example.md)\n";
 
@@ -188,6 +198,8 @@ pub fn run(dir: &Path, wiki: bool) -> Result<Exit> {
         let (src, summary) = if existing { own_pages(dir) } else { ("runbooks".into(), SUMMARY.into()) };
         files.push(("book.toml".into(), Some(BOOK.replace("src = \"runbooks\"", &format!("src = {src:?}")))));
         files.push((format!("{src}/SUMMARY.md"), Some(summary)));
+        files.push(("wiki/runbook.css".into(), Some(WIKI_CSS.into())));
+        files.push(("wiki/runbook.js".into(), Some(WIKI_JS.into())));
     }
     let mut report = String::new();
     for (rel, text) in &files {

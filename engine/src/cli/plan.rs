@@ -23,7 +23,7 @@ pub fn run(
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile, alert, &sets);
-    let p = preview::build(&rb, &dag, &resolved, profile)?;
+    let p = preview::build(&rb, &dag, &resolved, profile, true)?;
     for w in &p.warnings {
         crate::errln!("{w}");
     }

@@ -83,7 +83,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
         env.step_env.extend(r.env());
         env.queries = r.queries.clone();
     }
-    let outcome = runner::play(&rb, &dag, config, &env, opts, vec![runner::reporter::for_stdout()])?;
+    let outcome = runner::play(&rb, &dag, config, &env, opts, vec![runner::reporter::for_stdout(true)])?;
     if let (Some(r), Some(name)) = (recording, &a.record_fixture) {
         let env_name = a.env.as_deref().or(config.default_env.as_deref());
         let answers = crate::rehearse::record::answers_given(env.store.as_ref(), &outcome.run_id);

@@ -16,14 +16,17 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let w = rows.iter().map(|r| r.run.len()).max().unwrap_or(3).max(3);
-    let mut o = format!("{:<w$}  {:<11}  {:>7}  {:<20}  STARTED (UTC)\n", "RUN", "STATUS", "PASSED", "OPERATOR");
+    let status = |r: &report::RunRow| {
+        if r.resumable && r.status != "running" { format!("{}*", r.status) } else { r.status.clone() }
+    };
+    let sw = rows.iter().map(|r| status(r).len()).max().unwrap_or(6).max(6);
+    let mut o = format!("{:<w$}  {:<sw$}  {:>7}  {:<20}  STARTED (UTC)\n", "RUN", "STATUS", "PASSED", "OPERATOR");
     for r in &rows {
-        let status = if r.resumable && r.status != "running" { format!("{}*", r.status) } else { r.status.clone() };
         let started = if r.started.is_empty() { String::new() } else { report::utc(&r.started) };
         o.push_str(&format!(
-            "{:<w$}  {:<11}  {:>7}  {:<20}  {}\n",
+            "{:<w$}  {:<sw$}  {:>7}  {:<20}  {}\n",
             r.run,
-            status,
+            status(r),
             format!("{}/{}", r.passed, r.steps),
             r.operator,
             started.trim_end_matches(" UTC")

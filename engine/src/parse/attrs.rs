@@ -238,6 +238,12 @@ fn read_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
     {
         return Ok(Duration::from_secs(n.parse::<u64>().unwrap_or(0) * scale));
     }
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(
+            format!("`{key}={v}` has no unit"),
+            format!("write `{key}={v}s` (or m, h, d: `{key}=5m`, `{key}=1h30m`)"),
+        ));
+    }
     humantime::parse_duration(v).map_err(|e| {
         err(
             format!("`{key}={v}` is not a duration: {e}"),

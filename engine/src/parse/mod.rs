@@ -52,10 +52,12 @@ pub fn parse_file(path: &Path) -> Result<Runbook> {
 /// 300 MB file took another 500 MB).
 pub const MAX_FILE: usize = 16 << 20;
 
-fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
+/// The text of a runbook or page read as `bytes`: at most [`MAX_FILE`],
+/// UTF-8 (else the line of the first bad byte).
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str> {
     if bytes.len() > MAX_FILE {
         return Err(Error::invalid(
-            Diagnostic::error("too-large", format!("{} MiB: a runbook is at most 16 MiB", bytes.len() >> 20))
+            Diagnostic::error("too-large", "larger than 16 MiB: a runbook is at most 16 MiB")
                 .at(path, 1)
                 .hint("split it into several runbooks; generated data belongs in a file a step reads"),
         ));

@@ -473,7 +473,9 @@ impl Fixture {
                 .hint(hint)
         };
         for s in &self.scenarios {
-            if let Some((env, line)) = &s.env {
+            // `local` without a table of its own: the env of no profile, for any runbook.
+            let implicit = |env: &str| env == crate::config::LOCAL_ENV && !config.envs.contains_key(env);
+            if let Some((env, line)) = s.env.as_ref().filter(|(env, _)| !implicit(env)) {
                 if !config.envs.contains_key(env) {
                     let known: Vec<&str> = config.envs.keys().map(String::as_str).collect();
                     let mut hint = format!("environments in runbook.toml: {}", known.join(", "));

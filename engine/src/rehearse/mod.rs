@@ -245,7 +245,7 @@ pub fn run_scenario(
             return Ok(run);
         }
     };
-    let env_shown = profile.as_ref().map_or("local", |p| p.name.as_str());
+    let env_shown = profile.as_ref().map_or(crate::config::LOCAL_ENV, |p| p.name.as_str());
     // A stub's argv is printed as the step rendered it: its secrets (the
     // variables', and what secret captures caught) are masked like in every
     // other sink, in the transcript, the golden, the diff and the failures.

@@ -68,7 +68,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
             "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== {}",
             rb.id,
             sc.name,
-            env.unwrap_or("local"),
+            env.unwrap_or(crate::config::LOCAL_ENV),
             fx.path.display(),
             sc.line,
             if refused.is_some() {
@@ -78,7 +78,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
             }
         );
         drop(o);
-        let run = run_scenario(&rb, &dag, config, &fx, sc, &opts, vec![runner::reporter::for_stdout()])?;
+        let run = run_scenario(&rb, &dag, config, &fx, sc, &opts, vec![runner::reporter::for_stdout(false)])?;
         let mut o = std::io::stdout().lock();
         if let (Some(why), None) = (&run.not_contained, &refused) {
             let _ = writeln!(o, "=== not contained: {why}");

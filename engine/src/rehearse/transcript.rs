@@ -199,6 +199,9 @@ impl TranscriptReporter {
                 out.push_str(&format!("> {}\n", call.cmd));
             }
         }
+        if !outcome.rollback_incomplete.is_empty() {
+            out.push_str(&format!("\n== rollback incomplete: {}\n", outcome.rollback_incomplete.join(", ")));
+        }
         if !outcome.rolled_back.is_empty() {
             out.push_str(&format!("\n== rolled back: {}\n", outcome.rolled_back.join(", ")));
         }

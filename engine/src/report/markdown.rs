@@ -1,11 +1,11 @@
 //! The incident report as markdown, meant to be pasted into an incident
 //! document: a header table (runbook, env, vars, sessions), a summary with
 //! the failures first and each step once, the approvals (who answered what,
-//! how, when), a timeline table, then each step with its command and the
-//! tail of its output.
+//! how, when), a timeline table (step ends and where each session ended),
+//! then each step with its command and the tail of its output.
 
-use super::{Entry, Report};
-use crate::run::StepStatus;
+use super::timeline::{Row, rows};
+use super::{Entry, Report, Session, Shown};
 
 /// `2026-11-28T03:15:00.123Z` → `2026-11-28 03:15:00 UTC`
 pub fn utc(t: &str) -> String {
@@ -66,7 +66,14 @@ pub fn markdown(r: &Report) -> String {
     if !r.mode.is_empty() {
         o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
     }
-    o.push_str(&format!("| Status | **{}**{} |\n", r.status, if r.rolled_back { " (rolled back)" } else { "" }));
+    let rollback = if r.rolled_back {
+        " (rolled back)".to_string()
+    } else if !r.rollback_incomplete.is_empty() {
+        format!(" (rollback incomplete: {})", undo_list(r))
+    } else {
+        String::new()
+    };
+    o.push_str(&format!("| Status | **{}**{rollback} |\n", r.status));
     if !r.vars.is_empty() {
         let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, cell(&v.text()))).collect();
         o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
@@ -75,29 +82,41 @@ pub fn markdown(r: &Report) -> String {
     // Each step once, as the run left it; its failures from the timeline.
     let last_end = |id: &str| r.timeline.iter().rev().find(|e| e.step == id);
     let failed: Vec<&Entry> =
-        r.steps.iter().filter(|s| s.status == StepStatus::Failed).filter_map(|s| last_end(&s.step)).collect();
+        r.steps.iter().filter(|s| s.status == Shown::Failed).filter_map(|s| last_end(&s.step)).collect();
     for e in &failed {
         o.push_str(&format!(
             "- **failed** `{}`{} at {}{}{}\n",
             e.step,
             if e.undo { " (undo)" } else { "" },
-            clock(&e.ended),
+            clock(e.ended.as_deref().unwrap_or_default()),
             e.exit.map(|c| format!(", exit {c}")).unwrap_or_default(),
             e.reason.as_deref().filter(|x| !x.starts_with("exit ")).map(|x| format!(": {x}")).unwrap_or_default()
         ));
     }
-    for s in r.steps.iter().filter(|s| s.status == StepStatus::Interrupted) {
+    for s in r.steps.iter().filter(|s| s.status == Shown::Interrupted) {
         o.push_str(&format!("- **interrupted** `{}`\n", s.step));
     }
-    let count = |st: StepStatus| r.steps.iter().filter(|s| s.status == st && !s.undo).count();
-    let not_run = r.steps.iter().filter(|s| !s.undo && s.status == StepStatus::NotRun).count();
-    o.push_str(&format!(
-        "- {} passed, {} failed, {} skipped, {} not run\n",
-        count(StepStatus::Passed),
-        count(StepStatus::Failed),
-        count(StepStatus::Skipped),
-        not_run
-    ));
+    for s in r.steps.iter().filter(|s| s.status == Shown::Running) {
+        let since = last_end(&s.step).and_then(|e| e.started.as_deref()).map(|t| format!(" since {}", clock(t)));
+        o.push_str(&format!("- **running** `{}`{}\n", s.step, since.unwrap_or_default()));
+    }
+    let count = |st: Shown| r.steps.iter().filter(|s| s.status == st && !s.undo).count();
+    let mut counts = format!(
+        "- {} passed, {} failed, {} skipped, {} not run",
+        count(Shown::Passed),
+        count(Shown::Failed),
+        count(Shown::Skipped),
+        count(Shown::NotRun)
+    );
+    // While the engine plays: what it is running and what it may still run.
+    for (st, what) in [(Shown::Running, "running"), (Shown::Pending, "pending")] {
+        let n = count(st);
+        if n > 0 {
+            counts.push_str(&format!(", {n} {what}"));
+        }
+    }
+    o.push_str(&counts);
+    o.push('\n');
     let excluded: Vec<&str> = r.steps.iter().filter_map(|s| s.excluded.as_deref()).collect();
     if !excluded.is_empty() {
         let mut reasons: Vec<&str> = excluded.clone();
@@ -120,6 +139,23 @@ pub fn markdown(r: &Report) -> String {
         r.steps.iter().filter(|s| s.undo).map(|s| format!("`{}` {}", s.step, s.status.name())).collect();
     if !undos.is_empty() {
         o.push_str(&format!("- rollback: {}\n", undos.join(", ")));
+    }
+    if !r.rollback_incomplete.is_empty() {
+        let left: Vec<String> = r.rollback_incomplete.iter().map(|u| format!("`{u}`")).collect();
+        if r.resumable {
+            // A run without an env profile is `local`: no `--env` gives it again.
+            let env = if r.env == crate::runner::LOCAL_ENV { String::new() } else { format!(" --env {}", r.env) };
+            o.push_str(&format!(
+                "- the rollback is incomplete: `runbook play {}{env} --resume` offers {} again\n",
+                r.runbook,
+                left.join(", ")
+            ));
+        } else {
+            o.push_str(&format!(
+                "- the rollback is incomplete and was stopped: undo by hand what {} would have undone\n",
+                left.join(", ")
+            ));
+        }
     }
     // The play's stop reason, unless it only repeats a failure listed above.
     if let Some(m) = &r.message
@@ -150,18 +186,20 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     o.push_str("\n## Timeline\n\n| Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n");
-    for e in &r.timeline {
-        let at = e.started.as_deref().unwrap_or(&e.ended);
-        o.push_str(&format!(
-            "| {} | `{}`{} | {} | {} | {} | {} |\n",
-            clock(at),
-            e.step,
-            if e.undo { " (undo)" } else { "" },
-            e.status.name(),
-            e.exit.map(|c| c.to_string()).unwrap_or_default(),
-            dur(e.duration_ms),
-            cell(&note(e))
-        ));
+    for row in rows(&r.timeline, &r.sessions) {
+        match row {
+            Row::Step(e) => o.push_str(&format!(
+                "| {} | `{}`{} | {} | {} | {} | {} |\n",
+                clock(at(&e)),
+                e.step,
+                if e.undo { " (undo)" } else { "" },
+                e.status.name(),
+                e.exit.map(|c| c.to_string()).unwrap_or_default(),
+                dur(e.duration_ms),
+                cell(&note(&e))
+            )),
+            Row::Session(s) => o.push_str(&session_end(&s)),
+        }
     }
     if !r.notes.is_empty() {
         o.push_str("\n## Notes\n\n");
@@ -172,10 +210,9 @@ pub fn markdown(r: &Report) -> String {
     }
     o.push_str("\n## Steps\n");
     for e in r.timeline.iter().filter(|e| e.started.is_some() && !e.command.is_empty()) {
-        let at = e.started.as_deref().unwrap_or(&e.ended);
         o.push_str(&format!(
             "\n### {} `{}`{} — {}\n\n",
-            utc(at),
+            utc(at(e)),
             e.step,
             if e.undo { " (undo)" } else { "" },
             e.status.name()
@@ -215,6 +252,45 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     o
+}
+
+/// When a step's row is: its start, or its end when it was decided without
+/// running.
+fn at(e: &Entry) -> &str {
+    e.started.as_deref().or(e.ended.as_deref()).unwrap_or_default()
+}
+
+/// The undo blocks of an incomplete rollback and what they came to:
+/// `` `undo-b` failed``.
+fn undo_list(r: &Report) -> String {
+    let status = |u: &str| r.steps.iter().find(|s| s.step == u).map_or("not run", |s| s.status.name());
+    let v: Vec<String> =
+        r.rollback_incomplete.iter().map(|u| format!("`{u}` {}", status(u).replace('-', " "))).collect();
+    v.join(", ")
+}
+
+/// A session's end in the timeline: when, how, why. An engine that recorded
+/// no end is placed at its last event.
+fn session_end(s: &Session) -> String {
+    let (at, why) = match &s.ended {
+        Some(t) => (t.as_str(), s.why.as_deref().map(|w| w.lines().next().unwrap_or("").to_string())),
+        None => (
+            s.last_event.as_str(),
+            Some("no end recorded: the engine stopped after its last event, at this time".into()),
+        ),
+    };
+    let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
+        (Some(a), Some(b)) => b.duration_since(a).ok().map(crate::time::short),
+        _ => None,
+    };
+    format!(
+        "| {} | *session {} ended* | {} |  | {} | {} |\n",
+        clock(at),
+        s.n,
+        s.status,
+        span.unwrap_or_else(|| "–".into()),
+        cell(why.as_deref().unwrap_or(""))
+    )
 }
 
 /// The timeline's note on a step: its reason (an exit code has its own

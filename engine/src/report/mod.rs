@@ -2,12 +2,17 @@
 //! (`runbook report RUN_ID`), both folds of the runs' events (SPEC §6), from
 //! whichever store holds them.
 //!
-//! The report covers every session of a run: who played it, every answer
-//! given (who, what, how, when: the audit of approvals), each step once with
-//! its attempts and sessions, and the timeline of every step's end. The
-//! events never hold a secret, so neither does the report.
+//! The report covers every session of a run: who played it and how each
+//! session ended, every answer given (who, what, how, when: the audit of
+//! approvals), each step once with its attempts and sessions, and the
+//! timeline of every step's end. The events never hold a secret, so neither
+//! does the report. Whether the run's engine still plays is not in its
+//! events: the report is built with the run's status ([`status_in`]), so a
+//! step in flight reads as running, not lost, while it runs.
 
 mod markdown;
+pub mod shown;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,10 +20,12 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Diagnostic, Error, Result};
+use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
-use crate::run::{Event, RunState, StepStatus};
 use crate::store::Store;
 pub use markdown::{markdown, utc};
+pub use shown::Shown;
+pub use timeline::{Entry, Row};
 
 /// A run as listed by `runbook runs`.
 #[derive(Debug, Serialize)]
@@ -157,41 +164,12 @@ fn no_runs(store: &dyn Store) -> Error {
     )
 }
 
-/// One end of a step, in the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub step: String,
-    pub undo: bool,
-    /// The session it ran (or was decided) in.
-    pub session: u32,
-    pub started: Option<String>,
-    pub ended: String,
-    pub status: StepStatus,
-    pub exit: Option<i32>,
-    pub duration_ms: Option<u64>,
-    pub command: String,
-    pub reason: Option<String>,
-    /// Values the step captured (`capture=`), as the journal has them (secrets redacted).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub captures: BTreeMap<String, String>,
-    pub tail: String,
-    /// The step's language when it is not bash.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lang: Option<String>,
-    /// Attempts made, when `retry` took more than one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempts: Option<u32>,
-    /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub link: Option<(String, String)>,
-}
-
 /// A step as the run left it: once, whatever the sessions and retries.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRow {
     pub step: String,
     pub undo: bool,
-    pub status: StepStatus,
+    pub status: Shown,
     /// Runs of the step across the run (each session's attempts).
     pub runs: u32,
     pub sessions: Vec<u32>,
@@ -206,7 +184,7 @@ pub struct Note {
     pub text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Session {
     pub n: u32,
     /// `start`, `resume`, `continue`, `take-over`.
@@ -215,6 +193,18 @@ pub struct Session {
     pub at: String,
     /// How questions were answered: `ask`, `yes`, `refuse`, `scenario`.
     pub answering: String,
+    /// When its end was recorded (`None`: it plays, or its engine stopped
+    /// without recording one).
+    pub ended: Option<String>,
+    /// How it ended: `passed`, `failed`, `interrupted`, `refused`; `running`
+    /// while it plays; `unfinished` when its engine stopped without an end.
+    pub status: String,
+    /// Why it ended so (the run end's message): the signal, the refusal,
+    /// the failure.
+    pub why: Option<String>,
+    /// The time of its latest event (where an engine that recorded no end
+    /// was last heard of).
+    pub last_event: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -245,7 +235,13 @@ pub struct Report {
     pub started: String,
     pub ended: Option<String>,
     pub status: String,
+    /// The rollback ran and every undo block of it passed.
     pub rolled_back: bool,
+    /// The undo blocks of an ended run's rollback that did not pass, in
+    /// the rollback's order.
+    pub rollback_incomplete: Vec<String>,
+    /// `--resume` can go on with the run (it is not running).
+    pub resumable: bool,
     pub message: Option<String>,
     pub sessions: Vec<Session>,
     pub approvals: Vec<Approval>,
@@ -258,110 +254,68 @@ pub struct Report {
 
 pub fn load(store: &dyn Store, run: &str, root: Option<&Path>) -> Result<Report> {
     let events = store.events(run)?;
-    Ok(build(&events, root))
+    let status = status_in(store, run, &RunState::from_entries(&events))?;
+    Ok(build(&events, status, root))
 }
 
-/// The report of a run's events.
-pub fn build(events: &[crate::run::Entry], root: Option<&Path>) -> Report {
+/// The report of a run's events; `status` as [`status_in`] tells it (the
+/// journal cannot say whether its engine still runs).
+pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) -> Report {
     let st = RunState::from_entries(events);
-    let mut timeline = Vec::new();
-    let mut starts: std::collections::HashMap<String, (String, String, Option<String>)> = Default::default();
-    let mut session = 0;
-    for e in events {
-        match &e.event {
-            Event::RunStart(_) => session = 1,
-            Event::Session(s) => session = if s.n > 0 { s.n } else { session + 1 },
-            Event::StepStart(s) => {
-                starts.insert(s.step.clone(), (e.at.clone(), s.command.clone(), s.lang.clone()));
-            }
-            Event::StepEnd(s) => {
-                let (started, command, lang) = match starts.remove(&s.step) {
-                    Some((a, c, l)) => (Some(a), c, l),
-                    None => (None, String::new(), None),
-                };
-                timeline.push(Entry {
-                    step: s.step.clone(),
-                    undo: s.undo,
-                    session,
-                    started,
-                    ended: e.at.clone(),
-                    status: s.status,
-                    exit: s.exit,
-                    duration_ms: s.duration_ms,
-                    command,
-                    reason: s.reason.clone(),
-                    captures: s.captures.clone(),
-                    tail: s.tail.clone(),
-                    attempts: (s.attempts > 1).then_some(s.attempts),
-                    lang,
-                    link: None,
-                });
-            }
-            _ => {}
-        }
-    }
-    // Steps that started and never ended (the engine was killed).
-    for (step, (at, command, lang)) in starts {
-        let s = st.step(&step);
-        timeline.push(Entry {
-            step,
-            undo: s.is_some_and(|s| s.undo),
-            session: s.map_or(session, |s| s.session),
-            started: Some(at.clone()),
-            ended: at,
-            status: StepStatus::Interrupted,
-            exit: None,
-            duration_ms: None,
-            command,
-            reason: Some("in flight when the engine stopped (no end recorded)".into()),
-            captures: BTreeMap::new(),
-            tail: String::new(),
-            attempts: None,
-            lang,
-            link: None,
-        });
-    }
+    let live = status == "running";
+    let mut timeline = timeline::entries(events, live);
     let links = crate::observe::report::Links::new(Path::new(&st.path), root, &st.vars);
     for e in &mut timeline {
-        e.link = links.link(&e.step, &e.command, e.started.as_deref(), &e.ended);
+        let Some(at) = e.ended.as_deref().or(e.started.as_deref()) else { continue };
+        e.link = links.link(&e.step, &e.command, e.started.as_deref(), at);
     }
+    let runs = |id: &str| {
+        let ran = timeline.iter().filter(|e| e.step == id && e.started.is_some());
+        ran.map(|e| e.attempts.unwrap_or(1)).sum::<u32>()
+    };
     let mut steps: Vec<StepRow> = st
         .steps
         .iter()
-        .filter_map(|(id, s)| {
-            let status = if s.lost { StepStatus::Interrupted } else { s.status? };
-            let runs = timeline.iter().filter(|e| &e.step == id).map(|e| e.attempts.unwrap_or(1)).sum::<u32>();
-            let runs = runs - timeline.iter().filter(|e| &e.step == id && e.started.is_none()).count() as u32;
-            Some(StepRow {
-                step: id.clone(),
-                undo: s.undo,
-                status,
-                runs,
-                sessions: s.sessions.clone(),
-                excluded: s.excluded.clone(),
-            })
+        .filter(|(_, s)| s.status.is_some() || s.in_flight())
+        .map(|(id, s)| StepRow {
+            step: id.clone(),
+            undo: s.undo,
+            status: shown::step(&st, id, live),
+            runs: runs(id),
+            sessions: s.sessions.clone(),
+            excluded: s.excluded.clone(),
         })
         .collect();
-    // What the plan had and the run never reached.
+    // What the plan had and the run has not reached (or never did).
     for p in st.plan.iter().filter(|p| !p.undo && st.step(&p.id).is_none()) {
         steps.push(StepRow {
             step: p.id.clone(),
             undo: false,
-            status: StepStatus::NotRun,
+            status: shown::step(&st, &p.id, live),
             runs: 0,
             sessions: Vec::new(),
             excluded: None,
         });
     }
+    let last = st.sessions.len();
     let sessions = st
         .sessions
         .iter()
-        .map(|s| Session {
+        .enumerate()
+        .map(|(i, s)| Session {
             n: s.n,
             kind: s.kind.map_or("start", |k| name(&k)).to_string(),
             operator: s.operator.clone(),
             at: s.at.clone(),
             answering: name::<Answering>(&s.answering).to_string(),
+            ended: s.ended.clone(),
+            status: match &s.end {
+                Some(e) => e.status.name().to_string(),
+                None if live && i + 1 == last => "running".into(),
+                None => "unfinished".into(),
+            },
+            why: s.end.as_ref().and_then(|e| e.message.clone()),
+            last_event: s.last.clone(),
         })
         .collect();
     let approvals = st
@@ -380,8 +334,13 @@ pub fn build(events: &[crate::run::Entry], root: Option<&Path>) -> Report {
         .collect();
     let notes =
         st.notes.iter().map(|n| Note { at: n.at.clone(), step: n.step.clone(), text: n.text.clone() }).collect();
+    let rollback_incomplete: Vec<String> = match &st.end {
+        Some(_) => st.rollback_incomplete().into_iter().map(String::from).collect(),
+        None => Vec::new(),
+    };
     Report {
-        status: status_of(&st),
+        resumable: st.resumable() && !live,
+        status,
         run: st.run.clone(),
         runbook: st.runbook.clone(),
         path: st.path.clone(),
@@ -392,12 +351,73 @@ pub fn build(events: &[crate::run::Entry], root: Option<&Path>) -> Report {
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
         started: st.started.clone(),
         ended: st.ended.clone(),
-        rolled_back: st.end.as_ref().is_some_and(|e| e.rolled_back),
+        rolled_back: st.end.as_ref().is_some_and(|e| e.rolled_back) && rollback_incomplete.is_empty(),
+        rollback_incomplete,
         message: st.end.as_ref().and_then(|e| e.message.clone()),
         sessions,
         approvals,
         steps,
         timeline,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run killed during `fix`, resumed without `--yes` (refused), then
+    /// resumed again and playing `fix`.
+    const JOURNAL: &str = r#"{"seq":1,"at":"2026-12-02T09:19:00.000Z","event":"run-start","v":2,"run":"r","runbook":"inc","path":"runbooks/inc.md","hash":"h","env":"devnet","operator":"u@h","pid":1,"plan":[{"id":"check"},{"id":"fix"},{"id":"verify"}]}
+{"seq":2,"at":"2026-12-02T09:19:01.000Z","event":"step-start","step":"check","attempt":1,"command":"echo ok","command_hash":"c"}
+{"seq":3,"at":"2026-12-02T09:19:02.000Z","event":"step-end","step":"check","status":"passed","exit":0,"duration_ms":1000,"reason":null,"tail":"ok"}
+{"seq":4,"at":"2026-12-02T09:19:03.000Z","event":"step-start","step":"fix","attempt":1,"command":"fix it","command_hash":"f"}
+{"seq":5,"at":"2026-12-02T09:25:00.000Z","event":"session","n":2,"kind":"resume","operator":"u@h","pid":2,"answering":"refuse"}
+{"seq":6,"at":"2026-12-02T09:25:01.000Z","event":"run-end","status":"refused","rolled_back":false,"message":"step `fix` needs an answer"}
+{"seq":7,"at":"2026-12-02T09:30:00.000Z","event":"session","n":3,"kind":"resume","operator":"u@h","pid":3,"answering":"yes"}
+{"seq":8,"at":"2026-12-02T09:30:01.000Z","event":"step-start","step":"fix","attempt":1,"command":"fix it","command_hash":"f"}
+"#;
+
+    fn events() -> Vec<crate::run::Entry> {
+        JOURNAL.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn timeline(md: &str) -> &str {
+        let from = md.find("## Timeline").unwrap();
+        let to = md[from..].find("\n## ").map_or(md.len(), |i| from + i);
+        &md[from..to]
+    }
+
+    #[test]
+    fn each_session_ends_in_the_timeline_and_the_step_in_flight_runs_while_the_engine_lives() {
+        let r = build(&events(), "running".into(), None);
+        assert_eq!(
+            timeline(&markdown(&r)),
+            "## Timeline\n\n\
+             | Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n\
+             | 09:19:01 | `check` | passed | 0 | 1.0s |  |\n\
+             | 09:19:03 | `fix` | interrupted |  | – | in flight when the engine stopped (no end recorded) |\n\
+             | 09:19:03 | *session 1 ended* | unfinished |  | – | no end recorded: the engine stopped after its last event, at this time |\n\
+             | 09:25:01 | *session 2 ended* | refused |  | 1.0s | step `fix` needs an answer |\n\
+             | 09:30:01 | `fix` | running |  | – |  |\n"
+        );
+        let shown: Vec<(&str, Shown)> = r.steps.iter().map(|s| (s.step.as_str(), s.status)).collect();
+        assert_eq!(shown, [("check", Shown::Passed), ("fix", Shown::Running), ("verify", Shown::Pending)]);
+        let sessions: Vec<(&str, Option<&str>)> =
+            r.sessions.iter().map(|s| (s.status.as_str(), s.why.as_deref())).collect();
+        assert_eq!(
+            sessions,
+            [("unfinished", None), ("refused", Some("step `fix` needs an answer")), ("running", None)]
+        );
+    }
+
+    #[test]
+    fn once_the_engine_is_gone_the_step_in_flight_is_interrupted_and_the_rest_not_run() {
+        let r = build(&events(), "unfinished".into(), None);
+        let shown: Vec<(&str, Shown)> = r.steps.iter().map(|s| (s.step.as_str(), s.status)).collect();
+        assert_eq!(shown, [("check", Shown::Passed), ("fix", Shown::Interrupted), ("verify", Shown::NotRun)]);
+        let md = markdown(&r);
+        assert!(md.contains("| 09:30:01 | `fix` | interrupted |  | – | in flight when the engine stopped (no end recorded) |\n| 09:30:01 | *session 3 ended* | unfinished |"), "{md}");
+        assert!(md.contains("- 1 passed, 0 failed, 0 skipped, 1 not run\n"), "{md}");
     }
 }

@@ -10,7 +10,10 @@
 //! the previous session's filters, answers and guard. A failure the previous
 //! session was stopping on, or a rollback it was asked for, carries over a
 //! plain resume (the run was on its way to a rollback, and goes on with it);
-//! a continuation of a finished run starts clean.
+//! a continuation of a finished run starts clean, except over a rollback
+//! that ran to its end and left undo blocks that did not pass: that session
+//! finishes the rollback (those undo blocks are offered again, nothing runs
+//! forward).
 
 use std::collections::BTreeMap;
 
@@ -49,6 +52,9 @@ pub struct StepState {
     pub excluded: Option<String>,
     /// In flight when the engine stopped: its end was never recorded.
     pub lost: bool,
+    /// An undo block that did not pass in a rollback that ran to its end:
+    /// the session that finishes the rollback runs it again.
+    pub again: bool,
     /// Sessions the step ran in (started or was decided), in order.
     pub sessions: Vec<u32>,
     /// The session of the latest start or end.
@@ -76,6 +82,30 @@ pub struct SessionInfo {
     pub at: String,
     pub answering: Answering,
     pub step_mode: bool,
+    /// When its `run-end` was recorded: `None` while it plays, or when its
+    /// engine stopped without one.
+    pub ended: Option<String>,
+    /// How it ended, as its `run-end` says.
+    pub end: Option<RunEnd>,
+    /// The time of its latest event.
+    pub last: String,
+}
+
+impl SessionInfo {
+    fn new(n: u32, kind: Option<SessionKind>, operator: &str, pid: u32, at: &str) -> SessionInfo {
+        SessionInfo {
+            n,
+            kind,
+            operator: operator.to_string(),
+            pid,
+            at: at.to_string(),
+            answering: Answering::default(),
+            step_mode: false,
+            ended: None,
+            end: None,
+            last: at.to_string(),
+        }
+    }
 }
 
 /// An answer, with the session it was given in.
@@ -159,6 +189,11 @@ impl RunState {
         self.last_seq = if e.seq == 0 { self.last_seq + 1 } else { e.seq };
         let at = &e.at;
         let session = self.session();
+        if !matches!(e.event, Event::RunStart(_) | Event::Session(_))
+            && let Some(s) = self.sessions.last_mut()
+        {
+            s.last = at.clone();
+        }
         match &e.event {
             Event::RunStart(r) => {
                 self.run = r.run.clone();
@@ -172,13 +207,9 @@ impl RunState {
                 self.mode = r.mode.clone();
                 self.plan = r.plan.clone();
                 self.sessions = vec![SessionInfo {
-                    n: 1,
-                    kind: None,
-                    operator: r.operator.clone(),
-                    pid: r.pid,
-                    at: at.clone(),
                     answering: r.answering,
                     step_mode: r.step_mode,
+                    ..SessionInfo::new(1, None, &r.operator, r.pid, at)
                 }];
             }
             Event::Session(s) => self.new_session(s, at),
@@ -211,6 +242,7 @@ impl RunState {
                 st.born_ms = None;
                 st.excluded = None;
                 st.lost = false;
+                st.again = false;
                 st.session = session;
                 if st.sessions.last() != Some(&session) {
                     st.sessions.push(session);
@@ -254,6 +286,7 @@ impl RunState {
                 st.undo = s.undo;
                 st.excluded = None;
                 st.lost = false;
+                st.again = false;
                 st.session = session;
                 if st.sessions.last() != Some(&session) {
                     st.sessions.push(session);
@@ -299,6 +332,10 @@ impl RunState {
             Event::RunEnd(r) => {
                 self.end = Some(r.clone());
                 self.ended = Some(at.clone());
+                if let Some(s) = self.sessions.last_mut() {
+                    s.end = Some(r.clone());
+                    s.ended = Some(at.clone());
+                }
             }
         }
     }
@@ -306,6 +343,13 @@ impl RunState {
     fn new_session(&mut self, s: &Session, at: &str) {
         let n = if s.n > 0 { s.n } else { self.session() + 1 };
         let finished = self.end.is_some();
+        let finish_rollback = self.rollback_to_finish();
+        if finish_rollback {
+            let left: Vec<String> = self.rollback_incomplete().into_iter().map(String::from).collect();
+            for id in left {
+                self.entry(&id).again = true;
+            }
+        }
         // A step lost by an earlier session stays lost until it starts again.
         for (id, st) in self.steps.iter_mut() {
             if st.in_flight() {
@@ -316,12 +360,14 @@ impl RunState {
                 self.passed_order.retain(|p| p != id);
             }
         }
-        let carry = !finished
-            && s.kind == SessionKind::Resume
-            && self.stop.as_ref().is_some_and(|x| x.kind == StopKind::Failed || x.roll_back);
+        let carry = finish_rollback
+            || (!finished
+                && s.kind == SessionKind::Resume
+                && self.stop.as_ref().is_some_and(|x| x.kind == StopKind::Failed || x.roll_back));
         if !carry {
             self.stop = None;
-            // A rollback that had not finished goes on; one that did is history.
+            // A rollback that had not finished goes on; one that ended is
+            // history (unless it is to be finished: carried above).
             if finished {
                 self.rollback = None;
                 self.rollback_cut = None;
@@ -341,13 +387,9 @@ impl RunState {
             self.plan = p.clone();
         }
         self.sessions.push(SessionInfo {
-            n,
-            kind: Some(s.kind),
-            operator: s.operator.clone(),
-            pid: s.pid,
-            at: at.to_string(),
             answering: s.answering,
             step_mode: s.step_mode,
+            ..SessionInfo::new(n, Some(s.kind), &s.operator, s.pid, at)
         });
     }
 
@@ -368,12 +410,28 @@ impl RunState {
         (done.into_iter().map(|(k, _)| k.as_str()).collect(), rest.into_iter().map(|(k, _)| k.as_str()).collect())
     }
 
+    /// The undo blocks of the rollback that did not pass (failed, skipped,
+    /// interrupted, or not reached), in the rollback's order.
+    pub fn rollback_incomplete(&self) -> Vec<&str> {
+        let passed = |id: &str| self.step(id).is_some_and(|s| s.passed());
+        self.rollback.iter().flatten().map(String::as_str).filter(|id| !passed(id)).collect()
+    }
+
+    /// The run ended after its rollback ran to its end (no signal stopped
+    /// it) and left undo blocks that did not pass: a resume finishes it.
+    pub fn rollback_to_finish(&self) -> bool {
+        self.end.as_ref().is_some_and(|e| e.rolled_back)
+            && self.rollback_cut.is_none()
+            && !self.rollback_incomplete().is_empty()
+    }
+
     /// Can `--resume` go on with this run? Not one that passed or was rolled
-    /// back; a failed one continues (one incident, one run).
+    /// back, unless its rollback is to be finished; a failed one continues
+    /// (one incident, one run).
     pub fn resumable(&self) -> bool {
         match &self.end {
             None => true,
-            Some(e) => e.status != RunStatus::Passed && !e.rolled_back,
+            Some(e) => e.status != RunStatus::Passed && (!e.rolled_back || self.rollback_to_finish()),
         }
     }
 
@@ -386,17 +444,28 @@ impl RunState {
     }
 
     /// Steps the run counts (not undo blocks): (passed, failed, all seen).
+    /// Steps passed, failed, and to play: the plan's steps less undo
+    /// blocks, those the mode excludes (`--only`, `--from`, `--read-only`)
+    /// and those skipped (`when` false), so that `3/7` reads "3 of the 7
+    /// this run is to play", whether it is running, stopped or done. A
+    /// journal without a plan: the steps it reached.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let steps = self.steps.values().filter(|s| !s.undo);
-        let (mut p, mut f, mut n) = (0, 0, 0);
-        for s in steps {
-            n += 1;
+        let (mut p, mut f) = (0, 0);
+        for s in self.steps.values().filter(|s| !s.undo) {
             match s.status {
                 Some(StepStatus::Passed) => p += 1,
                 Some(StepStatus::Failed) => f += 1,
                 _ => {}
             }
         }
+        let left_out = |id: &str| {
+            self.steps.get(id).is_some_and(|s| s.excluded.is_some() || s.status == Some(StepStatus::Skipped))
+        };
+        let n = if self.plan.is_empty() {
+            self.steps.values().filter(|s| !s.undo).count()
+        } else {
+            self.plan.iter().filter(|s| !s.undo && !left_out(&s.id)).count()
+        };
         (p, f, n)
     }
 }
@@ -489,6 +558,92 @@ mod tests {
         let end = Event::RunEnd(RunEnd { status: RunStatus::Failed, rolled_back: false, message: None });
         let s = RunState::from_entries(&[e(1, start()), e(2, stop), e(3, end), e(4, session(SessionKind::Continue))]);
         assert!(s.stop.is_none() && s.end.is_none() && s.resumable());
+    }
+
+    fn end(status: RunStatus, rolled_back: bool, message: Option<&str>) -> Event {
+        Event::RunEnd(RunEnd { status, rolled_back, message: message.map(str::to_string) })
+    }
+
+    #[test]
+    fn each_session_keeps_how_it_ended() {
+        let sigint =
+            Stop { kind: StopKind::Interrupted, why: "interrupted by SIGINT".into(), roll_back: false, cancel: true };
+        let s = RunState::from_entries(&[
+            e(1, start()),
+            e(2, step_start("slow")),
+            e(3, Event::Stop(sigint)),
+            e(4, end(RunStatus::Interrupted, false, Some("interrupted by SIGINT"))),
+            e(5, session(SessionKind::Resume)),
+            e(6, end(RunStatus::Refused, false, Some("needs --yes"))),
+            e(7, session(SessionKind::Resume)),
+            e(8, step_start("slow")),
+            e(9, session(SessionKind::Resume)),
+        ]);
+        let ends: Vec<_> = s
+            .sessions
+            .iter()
+            .map(|x| (x.n, x.ended.as_deref(), x.end.as_ref().map(|e| (e.status, e.message.clone())), x.last.as_str()))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                (1, Some("t4"), Some((RunStatus::Interrupted, Some("interrupted by SIGINT".into()))), "t4"),
+                (2, Some("t6"), Some((RunStatus::Refused, Some("needs --yes".into()))), "t6"),
+                (3, None, None, "t8"),
+                (4, None, None, "t9"),
+            ]
+        );
+    }
+
+    fn undo_end(id: &str, status: StepStatus) -> Event {
+        let mut x = step_end(id, status, "");
+        if let Event::StepEnd(s) = &mut x {
+            s.undo = true;
+        }
+        x
+    }
+
+    fn rolled_back(cut: bool) -> Vec<Entry> {
+        let failed = Stop { kind: StopKind::Failed, why: "step `c` failed".into(), roll_back: false, cancel: false };
+        let mut v = vec![
+            e(1, start()),
+            e(2, step_start("a")),
+            e(3, step_end("a", StepStatus::Passed, "")),
+            e(4, step_start("b")),
+            e(5, step_end("b", StepStatus::Passed, "")),
+            e(6, Event::Stop(failed)),
+            e(7, Event::Rollback(Rollback { undo: vec!["undo-b".into(), "undo-a".into()] })),
+            e(8, undo_end("undo-b", StepStatus::Failed)),
+        ];
+        if cut {
+            let sigint = Stop { kind: StopKind::Interrupted, why: "SIGINT".into(), roll_back: false, cancel: true };
+            v.push(e(9, Event::Stop(sigint)));
+            v.push(e(10, end(RunStatus::Interrupted, true, None)));
+        } else {
+            v.push(e(9, undo_end("undo-a", StepStatus::Passed)));
+            v.push(e(10, end(RunStatus::Failed, true, None)));
+        }
+        v
+    }
+
+    #[test]
+    fn a_rollback_that_ended_with_a_failed_undo_is_finished_by_the_next_session() {
+        let mut events = rolled_back(false);
+        let s = RunState::from_entries(&events);
+        assert_eq!(s.rollback_incomplete(), ["undo-b"]);
+        assert!(s.rollback_to_finish() && s.resumable());
+        events.push(e(11, session(SessionKind::Continue)));
+        let s = RunState::from_entries(&events);
+        assert_eq!(s.stop.as_ref().map(|x| x.kind), Some(StopKind::Failed), "the stop goes on: nothing runs forward");
+        assert_eq!(s.rollback.as_deref(), Some(&["undo-b".to_string(), "undo-a".to_string()][..]));
+        assert!(s.step("undo-b").unwrap().again && !s.step("undo-a").unwrap().again);
+    }
+
+    #[test]
+    fn a_rollback_a_signal_stopped_is_not_resumed() {
+        let s = RunState::from_entries(&rolled_back(true));
+        assert_eq!(s.rollback_incomplete(), ["undo-b", "undo-a"]);
+        assert!(!s.rollback_to_finish() && !s.resumable());
     }
 
     #[test]

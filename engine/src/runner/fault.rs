@@ -7,6 +7,8 @@
 //! - `loop-panic:ID`: the play's loop panics as it starts step `ID`.
 //! - `kill-after-end:ID`: the engine kills itself (SIGKILL) right after
 //!   step `ID`'s end is handed to the store.
+//! - `kill-before-spawned:ID`: the engine kills itself (SIGKILL) right after
+//!   step `ID`'s process started, before its process group is recorded.
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

@@ -266,6 +266,9 @@ async fn session_loop(
             add_secret(&mut secrets, &crate::vars::as_text(v));
         }
     }
+    for s in env.store.secrets() {
+        add_secret(&mut secrets, &s);
+    }
     let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
     match first {
         session::First::Written(e) => recorder.written(e),
@@ -367,6 +370,10 @@ fn session_note(l: &mut play::Loop<'_>) {
         }
         if !lost.is_empty() {
             t.push_str(&format!("; in flight when it stopped, run again: {}", lost.join(", ")));
+        }
+        let again: Vec<&str> = st.steps.iter().filter(|(_, s)| s.again).map(|(k, _)| k.as_str()).collect();
+        if !again.is_empty() {
+            t.push_str(&format!("; finishing the rollback, offered again: {}", again.join(", ")));
         }
         t
     };

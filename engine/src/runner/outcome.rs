@@ -32,8 +32,11 @@ pub struct Outcome {
     pub steps: IndexMap<String, StepResult>,
     /// Why the play stopped.
     pub message: Option<String>,
-    /// Undo blocks that ran, in the order they ran.
+    /// Undo blocks of the rollback that passed, in the rollback's order.
     pub rolled_back: Vec<String>,
+    /// Undo blocks of the rollback that did not pass (failed, skipped,
+    /// interrupted, not reached): the rollback is incomplete.
+    pub rollback_incomplete: Vec<String>,
     /// The run's directory on this machine, if the store has one.
     pub run_dir: Option<PathBuf>,
     /// What to type next: (command, what it does).
@@ -101,18 +104,12 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
         };
         steps.insert(s.id.clone(), r);
     }
-    let rolled_back: Vec<String> = st
-        .rollback
-        .iter()
-        .flatten()
-        .filter(|u| st.step(u).is_some_and(|x| x.status.is_some() && x.attempts > 0))
-        .cloned()
-        .collect();
-    let failed: Vec<&str> = steps
-        .iter()
-        .filter(|(id, r)| r.status == StepStatus::Failed && !rolled_back.contains(id))
-        .map(|(id, _)| id.as_str())
-        .collect();
+    let rolled_back: Vec<String> =
+        st.rollback.iter().flatten().filter(|u| st.step(u).is_some_and(|x| x.passed())).cloned().collect();
+    let rollback_incomplete: Vec<String> = st.rollback_incomplete().into_iter().map(String::from).collect();
+    // A failed undo block is a failure too: its `escalate` says whom to call.
+    let failed: Vec<&str> =
+        steps.iter().filter(|(_, r)| r.status == StepStatus::Failed).map(|(id, _)| id.as_str()).collect();
     let escalate = failed
         .iter()
         .filter_map(|id| rb.step(id).and_then(|s| s.attrs.escalate.clone()).map(|e| (id.to_string(), e)))
@@ -120,7 +117,11 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
     let mut next = Vec::new();
     let resumable = st.resumable();
     if recorded && status != RunStatus::Passed && resumable {
-        let what = match (status, failed.first()) {
+        let forward = failed.iter().find(|f| !rollback_incomplete.iter().any(|u| u == *f));
+        let what = match (status, forward) {
+            _ if st.rollback_to_finish() => {
+                format!("finish the rollback: {} offered again", rollback_incomplete.join(", "))
+            }
             (RunStatus::Failed, Some(f)) => format!("continue this run: `{f}` is offered again"),
             _ => "continue this run where it stopped".to_string(),
         };
@@ -135,6 +136,7 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
         steps,
         message: why,
         rolled_back,
+        rollback_incomplete,
         run_dir,
         next,
         escalate,

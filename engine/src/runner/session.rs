@@ -29,8 +29,7 @@ use crate::run::{Event, RunState, RunStatus};
 use crate::store::{Holder, Latest, Lease};
 use crate::vars::{Origin, Resolved};
 
-/// The env name used when no profile is given.
-pub const LOCAL_ENV: &str = "local";
+pub use crate::config::LOCAL_ENV;
 
 pub struct Prepared {
     pub run_id: String,
@@ -240,7 +239,7 @@ fn pick(
         // typed `--resume` on the wrong machine or env must not replay the
         // incident's writes from the first step.
         if opts.resume == ResumeMode::Resume {
-            let env_name = opts.env.as_ref().map_or("local", |e| e.name.as_str());
+            let env_name = opts.env.as_ref().map_or(LOCAL_ENV, |e| e.name.as_str());
             return Err(Error::Refused(no_run_to_resume(rb, &env.store.name(), env_name, &env_flag)));
         }
         return Ok(None);
@@ -485,7 +484,7 @@ fn unset(m: &crate::vars::Missing, redacted: bool, run: &str) -> Diagnostic {
         }
         msg
     };
-    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).hint(format!(
+    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).about(n).hint(format!(
         "pass `--set {n}=…`{}, or play on a terminal without --yes to be asked",
         if redacted { "" } else { " (or define it in front matter `vars` or the env profile)" }
     ))

@@ -98,7 +98,7 @@ pub struct Job {
     pub quiet: Arc<tokio::sync::Notify>,
     /// promql/logql/http: run by `runner::query`, not a process.
     pub query: Option<Arc<super::query::QueryJob>>,
-    /// The first attempt's process, started ahead and fed the body already
+    /// The first attempt's process, started ahead and waiting for its body
     /// (see `runner::warm`).
     pub warm: Option<process::Proc>,
     /// Where to record the process group of each attempt (`spawned`).
@@ -223,9 +223,15 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         enter: &job.enter,
         interactive: job.interactive,
     };
-    let spawned = match job.warm.take() {
-        Some(p) => Ok(p),
-        None => process::spawn(&spec),
+    // A warm interpreter gets its body only once its process group is in
+    // the journal: an engine killed in between leaves a process that has
+    // run nothing, rather than one the resume may not find (a step that
+    // resets its environment, as `sudo` does, is found by its group alone).
+    // A cold start reads its body from a memfd written before the spawn:
+    // there a window of one spawn remains (docs/decisions.md).
+    let (spawned, waiting) = match job.warm.take() {
+        Some(p) => (Ok(p), true),
+        None => (process::spawn(&spec), false),
     };
     let mut p = match spawned {
         Ok(p) => p,
@@ -243,8 +249,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             };
         }
     };
+    if super::fault::at("kill-before-spawned", &job.id) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
     if let (Some(r), Some(g)) = (&job.recorder, p.pgid) {
         r.spawned(&job.id, g, p.born_ms);
+    }
+    if waiting {
+        p.feed(job.body.as_bytes());
     }
     // A timeout too far away to be represented is no timeout.
     let deadline_at = job.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));

@@ -9,8 +9,8 @@
 //! its environment (`RUNBOOK_STEP` included), working directory, process
 //! group, output pipes, stdin from `/dev/null`. It starts up on another CPU
 //! while the current step runs. When that step's turn comes, after its start
-//! is in the journal, its rendered body is written into the pipe and the
-//! pipe closed: from then on it is the step's process like any other, with
+//! and then its process group are in the journal (`runner::step`), its
+//! rendered body is written into the pipe and the pipe closed: from then on it is the step's process like any other, with
 //! the same timeout, Ctrl-C, leftovers and output handling.
 //!
 //! **Nothing runs early.** Until its body is written the interpreter has no
@@ -108,12 +108,13 @@ impl Warm {
         if host_name() != self.host {
             return None;
         }
-        let mut p = self.proc.take()?;
+        let p = self.proc.take()?;
         if !same_dir(&p, cwd) {
             self.proc = Some(p);
             return None;
         }
-        p.feed(body.as_bytes());
+        // Still waiting: the step feeds it once its process group is in the
+        // journal (`runner::step`).
         Some(p)
     }
 }

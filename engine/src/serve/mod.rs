@@ -52,6 +52,9 @@ const POLL_DEFAULT: Duration = Duration::from_millis(50);
 pub struct Options {
     pub listen: String,
     pub token: Option<String>,
+    /// The token was typed on the command line (`--token`), where `ps`
+    /// shows it to every user of the machine, not taken from [`TOKEN_ENV`].
+    pub token_in_argv: bool,
 }
 
 /// What every handler shares.
@@ -93,6 +96,13 @@ fn address(listen: &str, token: Option<&str>) -> Result<SocketAddr> {
             .next()
             .ok_or_else(|| bad("the name has no address".into()))?,
     };
+    if let Some(t) = token.filter(|t| t.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        let what = if t.trim().is_empty() { "is only blanks" } else { "has blanks or control characters" };
+        return Err(Error::invalid(
+            Diagnostic::error("serve-token", format!("the token {what}: a Bearer token or a URL cannot carry them"))
+                .hint("generate one: `openssl rand -hex 16` (a token read from a file: strip its newline)"),
+        ));
+    }
     if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
         return Err(Error::invalid(
             Diagnostic::error(
@@ -156,6 +166,10 @@ fn router(app: Arc<App>) -> Router {
 pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
     let token = opts.token.clone().filter(|t| !t.is_empty());
     let addr = address(&opts.listen, token.as_deref())?;
+    // Said before the address line, which scripts wait for.
+    for w in warnings(addr, opts) {
+        crate::errln!("warning: {w}");
+    }
     let store: Arc<dyn Store> = Arc::from(crate::store::open(config)?);
     let app = Arc::new(App { store, config: config.clone(), token, poll: poll_interval(), hub: hub::Hub::default() });
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -181,6 +195,23 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
         }
         Ok(Exit::Success)
     })
+}
+
+/// What the operator should know about how the runs are exposed.
+fn warnings(local: SocketAddr, opts: &Options) -> Vec<String> {
+    let mut out = Vec::new();
+    if opts.token_in_argv && opts.token.as_deref().is_some_and(|t| !t.is_empty()) {
+        out.push(format!(
+            "--token is in this process's arguments, which `ps` shows to every user of this machine: give it in {TOKEN_ENV} instead"
+        ));
+    }
+    if !local.ip().is_loopback() {
+        out.push(
+            "plain HTTP: the token and the runs cross the network unencrypted; put a TLS proxy in front, or reach it through `ssh -L`"
+                .into(),
+        );
+    }
+    out
 }
 
 /// Ctrl-C or SIGTERM: open event streams are simply dropped.
@@ -215,6 +246,10 @@ mod tests {
         assert!(address("0.0.0.0:8089", Some("t")).is_err());
         assert!(address("0.0.0.0:8089", Some("0123456789abcde")).is_err());
         assert!(address("0.0.0.0:8089", Some("0123456789abcdef")).is_ok());
+        let blanks = address("0.0.0.0:8089", Some("                ")).unwrap_err().to_string();
+        assert!(blanks.contains("only blanks"), "{blanks}");
+        let newline = address("127.0.0.1:0", Some("0123456789abcdef\n")).unwrap_err().to_string();
+        assert!(newline.contains("blanks or control characters"), "{newline}");
         assert!(address("127.0.0.1:8089", Some("t")).is_ok());
         assert!(address("nonsense", None).is_err());
     }

@@ -69,6 +69,8 @@ pub struct RunView {
     /// How to go on with the run, when it can.
     pub resume: Option<String>,
     pub timeline: Vec<report::Entry>,
+    /// The timeline as printed: step ends and session ends, in order.
+    pub rows: Vec<report::Row>,
     /// `runbook report`'s markdown.
     pub markdown: String,
     pub last_seq: u64,
@@ -96,10 +98,10 @@ fn escalations(config: &Config, runbook: &str) -> HashMap<String, String> {
 pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let events = store.events(id)?;
     let st = RunState::from_entries(&events);
-    let rep = report::build(&events, Some(&config.root));
-    let markdown = report::markdown(&rep);
     let status = report::status_in(store, id, &st)?;
     let running = status == "running";
+    let rep = report::build(&events, status.clone(), Some(&config.root));
+    let markdown = report::markdown(&rep);
     let escalate = escalations(config, &st.runbook);
     let mut steps = Vec::new();
     // The plan's order, then what the plan did not have (undo blocks, old journals).
@@ -122,13 +124,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         level.insert(sid.clone(), lv);
         let before = prev.replace(sid.clone());
         let after = if needs.is_empty() { before } else { None };
-        let status = match s {
-            Some(s) if s.lost => "interrupted".to_string(),
-            Some(s) if s.in_flight() => "running".into(),
-            Some(s) => s.status.map_or("pending", |x| x.name()).to_string(),
-            None if running => "pending".into(),
-            None => "not-run".into(),
-        };
+        let status = report::shown::step(&st, &sid, running).name().to_string();
         let started = s.is_some_and(|s| s.started.is_some() || s.attempts > 0);
         // Only the tail is read: a step may have logged megabytes.
         let got = if started { store.log_tail(id, &sid, 0, feed::TAIL as u64).ok().flatten() } else { None };
@@ -166,6 +162,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         levels[s.level].push(i);
     }
     let failures = steps.iter().enumerate().filter(|(_, s)| s.status == "failed").map(|(i, _)| i).collect();
+    let rows = report::timeline::rows(&rep.timeline, &rep.sessions);
     let resume = (st.resumable() && !running && !st.runbook.is_empty())
         .then(|| format!("runbook play {} --env {} --resume", st.runbook, st.env));
     Ok(RunView {
@@ -187,6 +184,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         sessions: rep.sessions,
         resume,
         markdown,
+        rows,
         timeline: rep.timeline,
         last_seq: st.last_seq,
         status,

@@ -166,6 +166,13 @@ pub trait Store: Send + Sync {
     /// How messages name the store (never with a password).
     fn name(&self) -> String;
 
+    /// What the store's connection holds that no output may show (the
+    /// database's password: a step can print its environment, and
+    /// `RUNBOOK_STATE` or `PGPASSWORD` may be in it). Masked as secrets are.
+    fn secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Take the lock of runbook@env, or refuse (exit 3) naming its holder.
     fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>>;
 

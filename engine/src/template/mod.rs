@@ -164,6 +164,8 @@ pub enum Capture {
     Placeholder {
         step: String,
     },
+    /// A required variable not given yet (a play asks for it): `<name>`.
+    Unset,
 }
 
 impl Context {
@@ -185,6 +187,7 @@ impl Context {
             let v = match c {
                 Capture::Value(s) => JValue::from(s.clone()),
                 Capture::Placeholder { step } => JValue::from_safe_string(format!("<{k} from {step}>")),
+                Capture::Unset => JValue::from_safe_string(format!("<{k}>")),
             };
             m.insert(k.clone(), v);
         }
@@ -356,7 +359,7 @@ impl<'r> Templater<'r> {
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.to_value(None)),
             r => r,
         };
-        let out = out.map_err(|e| self.locate(step, src, &e, &text))?;
+        let out = out.map_err(|e| self.values_read(self.locate(step, src, &e, &text), &e, &names, ctx, "template"))?;
         if out.len() > bounds::MAX_RENDERED {
             let why = format!("renders to {} bytes, more than {}", out.len(), bounds::MAX_RENDERED);
             return Err(self.too_much(step, src, why));
@@ -383,12 +386,14 @@ impl<'r> Templater<'r> {
             return Some(
                 Diagnostic::error("undefined-variable", format!("required variable `{n}` has no value in {what}"))
                     .at(&self.rb.path, line)
+                    .about(n.as_str())
                     .hint(format!("its default is null (required): pass `--set {n}=…` or set it in the env profile")),
             );
         }
         Some(
             Diagnostic::error("undefined-variable", format!("undefined variable `{n}` in {what}"))
                 .at(&self.rb.path, line)
+                .about(n.as_str())
                 .hint(format!("define `{n}` in front matter `vars`, the env profile, or pass `--set {n}=…`")),
         )
     }
@@ -446,7 +451,7 @@ impl<'r> Templater<'r> {
                         Some(ids) => ids.iter().any(|k| placeholder(k)),
                         None => ctx.steps.values().any(|s| s.placeholder),
                     }))
-                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. }))
+                || matches!(ctx.captures.get(n), Some(Capture::Placeholder { .. } | Capture::Unset))
         });
         if runtime {
             return Ok(None);
@@ -455,23 +460,32 @@ impl<'r> Templater<'r> {
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => compiled.eval(ctx.to_value(None)),
             r => r,
         };
-        let v = v.map_err(|e| {
-            let d = self.locate(step, src, &e, &expr);
-            // The expression is fine; a value it reads is not what it
-            // expects: say which values (never a secret's).
-            let read: Vec<String> = names
-                .iter()
-                .filter(|n| !self.rb.is_secret(n))
-                .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(v))))
-                .collect();
-            if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
-                return d;
-            }
-            Diagnostic { message: format!("{} (it read {})", d.message, read.join(", ")), ..d }.hint(
-                "a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)",
-            )
-        })?;
+        let v = v.map_err(|e| self.values_read(self.locate(step, src, &e, &expr), &e, &names, ctx, "expression"))?;
         Ok(Some(v.is_true()))
+    }
+
+    /// A template that compiled failed on what it read (`n + 1` with
+    /// `n = "abc"`): `d` says which values it read (never a secret's) and
+    /// where to give others.
+    fn values_read(
+        &self,
+        d: Diagnostic,
+        e: &minijinja::Error,
+        names: &BTreeSet<String>,
+        ctx: &Context,
+        what: &str,
+    ) -> Diagnostic {
+        let read: Vec<String> = names
+            .iter()
+            .filter(|n| !self.rb.is_secret(n))
+            .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(v))))
+            .collect();
+        if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
+            return d;
+        }
+        Diagnostic { message: format!("{} (it read {})", d.message, read.join(", ")), ..d }.hint(format!(
+            "a value it read is not what the {what} expects: give another (`--set NAME=…`, the env profile, front matter `vars`)"
+        ))
     }
 
     /// `steps.<id>` references of the step's templates to no step, with the

@@ -1,7 +1,8 @@
-//! `check --format junit`: one test suite per runbook; one test case per
-//! rehearsed scenario and per finding (error findings fail, warnings pass
-//! with the message in system-out), or a single `lint` case for a clean
-//! runbook, so that CI lists every runbook.
+//! `check --format junit`: one test suite per runbook, with a `lint` case
+//! (its findings) and a `scenario NAME` case per rehearsed scenario. The
+//! names never carry a line number, nor depend on what was found: CI keeps
+//! a test's history by its name, so a line inserted above a finding, or a
+//! finding fixed, must not rename or remove a test.
 
 use std::time::Duration;
 
@@ -16,29 +17,7 @@ pub fn render(report: &Report) -> String {
         let name = r.id.clone().unwrap_or_else(|| r.path.display().to_string());
         let mut suite = TestSuite::new(name.as_str());
         let classname = r.path.display().to_string();
-        for d in &r.findings {
-            let at = d.location().unwrap_or_default();
-            let status = match d.severity {
-                Severity::Error => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    s.set_message(d.message.as_str()).set_type(d.code).set_description(d.to_string());
-                    s
-                }
-                Severity::Warning => TestCaseStatus::success(),
-            };
-            let sev = if d.severity == Severity::Error { "error" } else { "warning" };
-            let mut tc = TestCase::new(format!("{sev} {} at {at}", d.code), status);
-            tc.set_classname(classname.as_str());
-            if d.severity == Severity::Warning {
-                tc.set_system_out(d.to_string());
-            }
-            suite.add_test_case(tc);
-        }
-        if r.findings.is_empty() {
-            let mut tc = TestCase::new("lint", TestCaseStatus::success());
-            tc.set_classname(classname.as_str());
-            suite.add_test_case(tc);
-        }
+        suite.add_test_case(lint(&r.findings, &classname, report.deny_warnings));
         for s in &r.scenarios {
             let status = if s.passed {
                 TestCaseStatus::success()
@@ -69,4 +48,33 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The runbook's `lint` case: failed by its errors (and its warnings under
+/// `--deny-warnings`), the first one the message, every finding in the
+/// description (`file:line: severity: message`, hints too); passed with its
+/// warnings in system-out.
+fn lint(findings: &[crate::error::Diagnostic], classname: &str, deny_warnings: bool) -> TestCase {
+    let failing: Vec<_> = findings.iter().filter(|d| d.severity == Severity::Error || deny_warnings).collect();
+    let all = findings.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
+    let status = match failing.first() {
+        Some(first) => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let n = failing.len();
+            let message = match first.location() {
+                Some(at) => format!("{at}: {}", first.message),
+                None => first.message.clone(),
+            };
+            let message = if n > 1 { format!("{message} (and {} more)", n - 1) } else { message };
+            s.set_message(message).set_type(first.code).set_description(all.as_str());
+            s
+        }
+        None => TestCaseStatus::success(),
+    };
+    let mut tc = TestCase::new("lint", status);
+    tc.set_classname(classname);
+    if failing.is_empty() && !findings.is_empty() {
+        tc.set_system_out(all);
+    }
+    tc
 }

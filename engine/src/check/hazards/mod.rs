@@ -19,12 +19,28 @@
 //! gets a `timeout`). Commands are words from [`super::shell`], never raw
 //! text: `echo "kubectl delete"` deletes nothing. A `--dry-run` changes
 //! nothing, and a command under `timeout 60` ends.
+//!
+//! A wrapper is judged by what it runs ([`wrappers`]): `ssh n1 sudo reboot`
+//! reboots, `watch "ssh n1 df -h"` reads. What is not known to only read
+//! ([`reads`]) is not `read`: when in doubt, `import` asks first.
 
+mod awk;
 mod call;
+mod cloud;
+mod files;
+mod forms;
+mod http;
+mod opts;
+mod reads;
+mod redis;
 mod rules;
+mod sql;
+mod ssh;
+mod wrappers;
 
-pub use call::{Call, calls};
+pub use call::Call;
 pub use rules::RULES;
+pub use wrappers::calls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hazard {
@@ -65,51 +81,14 @@ pub enum Effect {
     Unknown(String),
 }
 
-/// Programs that only read, with the subcommands that do (`*`: any; the
-/// write rules above are checked first, so `kubectl rollout` here means
-/// `status` and `history`).
-#[rustfmt::skip]
-const READS: &[(&str, &str)] = &[
-    ("kubectl", "get describe logs top explain api-resources api-versions version cluster-info events wait diff port-forward proxy auth config rollout"),
-    ("oc", "get describe logs status whoami"),
-    ("helm", "list ls status history get show inspect template lint search version env diff dependency repo plugin verify"),
-    ("docker", "ps logs inspect images stats top version info events port diff history search system image container volume network compose context"),
-    ("docker-compose", "ps logs config top images version port"),
-    ("systemctl", "status is-active is-enabled is-failed list-units list-unit-files list-timers show cat"),
-    ("git", "status log diff show branch remote fetch rev-parse describe blame"),
-    ("etcdctl", "get member endpoint version alarm"),
-    ("promtool", "*"), ("logcli", "*"), ("journalctl", "*"), ("redis-cli", "*"), ("curl", "*"), ("wget", "*"),
-    ("psql", "*"), ("mysql", "*"), ("stern", "*"), ("kubetail", "*"), ("watch", "*"), ("openssl", "*"),
-    ("aws", "*"), ("gcloud", "*"), ("az", "*"), ("doctl", "*"), ("nc", "*"), ("ssh", "*"),
-];
-
-/// Text tools and probes that read whatever they are given.
-#[rustfmt::skip]
-const NEUTRAL: &[&str] = &[
-    "echo", "printf", "cat", "tac", "head", "tail", "grep", "egrep", "fgrep", "zgrep", "rg", "awk", "gawk", "sed",
-    "jq", "yq", "cut", "sort", "uniq", "wc", "tr", "column", "fold", "nl", "paste", "join", "comm", "diff", "cmp",
-    "sleep", "true", "false", "test", "[", "[[", "((", ":", "date", "uptime", "hostname", "whoami", "id", "uname",
-    "env", "printenv", "pwd", "ls", "stat", "file", "du", "df", "free", "vmstat", "iostat", "mpstat", "sar", "ps",
-    "pgrep", "pidof", "lsof", "ss", "netstat", "dig", "nslookup", "host", "ping", "traceroute", "tracepath", "base64",
-    "sha256sum", "sha1sum", "md5sum", "xxd", "od", "strings", "which", "type", "export", "local", "declare",
-    "readonly", "set", "shift", "cd", "pushd", "popd", "exit", "return", "seq", "bc", "expr", "basename", "dirname",
-    "realpath", "readlink", "tee", "getent", "nproc", "lscpu", "lsblk", "findmnt", "dmesg", "top", "htop", "less",
-    "more", "find", "unset", "wait", "read", "numfmt", "timeout", "nslookup", "curlie", "http", "kubectl-neat",
-];
-
-/// The effect of one command.
+/// The effect of one command. A wrapper's own call (`watch`, `ssh HOST`)
+/// reads: the calls it runs follow it, each judged.
 pub fn effect(c: &Call) -> Effect {
     if let Some(r) = RULES.iter().find(|r| r.hazard == Hazard::ChangesSystem && (r.detect)(c)) {
         return Effect::Write(r.pattern);
     }
-    if NEUTRAL.contains(&c.program.as_str()) || (matches!(c.program.as_str(), "kubectl" | "helm") && c.dry_run()) {
+    if c.wraps || reads::reads(c) {
         return Effect::Read;
-    }
-    if let Some((_, subs)) = READS.iter().find(|(p, _)| *p == c.program) {
-        let sub = if c.docker() { c.docker_sub() } else { c.sub(0) };
-        if *subs == "*" || sub.is_some_and(|s| subs.split(' ').any(|x| x == s)) {
-            return Effect::Read;
-        }
     }
     Effect::Unknown(c.program.clone())
 }
@@ -128,3 +107,6 @@ pub fn hazards(c: &Call) -> Vec<&'static Rule> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

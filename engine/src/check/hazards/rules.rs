@@ -1,7 +1,9 @@
 //! The rows of the incident-hazard table, and the value flags of the tools
 //! they read (`kubectl -n NS` takes a value, `kubectl logs -f` does not).
+//! The detectors of tools with more to say than a row are files of their
+//! own (`sql.rs`, `http.rs`, `files.rs`…).
 
-use super::{Call, Hazard, Rule};
+use super::{Call, Hazard, Rule, awk, cloud, files, forms, http, redis, sql, ssh};
 
 const TIMEOUT_HINT: &str =
     "give the step `timeout=5m` (and `on-fail=continue`), or keep it as documentation to run in a second terminal";
@@ -24,6 +26,12 @@ pub static RULES: &[Rule] = &[
         hazard: Hazard::NeverEnding,
         pattern: "kubectl port-forward",
         detect: |c| c.is("kubectl") && matches!(c.sub(0), Some("port-forward" | "proxy" | "attach")),
+        hint: TIMEOUT_HINT,
+    },
+    Rule {
+        hazard: Hazard::NeverEnding,
+        pattern: "ssh -N",
+        detect: |c| c.is("ssh") && ssh::parse(&c.args).tunnel,
         hint: TIMEOUT_HINT,
     },
     Rule {
@@ -84,14 +92,18 @@ pub static RULES: &[Rule] = &[
         detect: |c| {
             matches!(
                 c.program.as_str(),
-                "vi" | "vim" | "nvim" | "nano" | "emacs" | "less" | "more" | "htop" | "k9s" | "mc"
+                "vi" | "vim" | "nvim" | "nano" | "emacs" | "less" | "more" | "htop" | "k9s" | "mc" | "sudoedit"
             ) || (c.is("top") && !c.flag("b", &["--batch"]))
                 || (c.is("psql") && !c.flag("cfl", &["--command", "--file", "--list"]))
                 || (c.is("mysql") && !c.flag("e", &["--execute"]))
-                || (c.is("redis-cli")
-                    && c.redis_cmd().is_none()
-                    && !c.flag("", &["--bigkeys", "--latency", "--stat", "--scan"]))
-                || (c.is("ssh") && c.positional(SSH_VALUE).len() < 2)
+                || redis::prompt(c)
+                || (c.is("ssh") && !c.wraps && {
+                    let s = ssh::parse(&c.args);
+                    s.command.is_empty() && !s.no_command
+                })
+                // `sudo -i`, `sudo -s`, `doas -s`: a shell.
+                || (matches!(c.program.as_str(), "sudo" | "doas")
+                    && c.args.iter().any(|a| matches!(a.as_str(), "-i" | "-s" | "--login" | "--shell")))
         },
         hint: "give the step `interactive` (it attaches the terminal), or pass the command (`psql -c`, `top -b -n 1`)",
     },
@@ -107,7 +119,18 @@ pub static RULES: &[Rule] = &[
         detect: |c| {
             c.is("helm")
                 && !c.dry_run()
-                && matches!(c.sub(0), Some("install" | "upgrade" | "uninstall" | "delete" | "rollback" | "push"))
+                && (matches!(c.sub(0), Some("install" | "upgrade" | "uninstall" | "delete" | "rollback" | "push"))
+                    || match c.sub(0) {
+                        Some("repo") => matches!(c.sub(1), Some("add" | "remove" | "rm" | "update" | "up" | "index")),
+                        Some("plugin") => matches!(
+                            c.sub(1),
+                            Some("install" | "uninstall" | "update" | "add" | "remove" | "rm" | "up")
+                        ),
+                        Some("dependency" | "dep" | "dependencies") => {
+                            matches!(c.sub(1), Some("update" | "up" | "build"))
+                        }
+                        _ => false,
+                    })
         },
         hint: "drop `read` from the step (and ask first with `confirm`), or use `helm diff` / `--dry-run` to look",
     },
@@ -120,40 +143,7 @@ pub static RULES: &[Rule] = &[
     Rule {
         hazard: Hazard::ChangesSystem,
         pattern: "redis-cli FLUSHALL/DEL/SET/…",
-        detect: |c| {
-            c.is("redis-cli")
-                && c.redis_cmd().is_some_and(|r| {
-                    matches!(
-                        r.as_str(),
-                        "flushall"
-                            | "flushdb"
-                            | "del"
-                            | "unlink"
-                            | "set"
-                            | "setex"
-                            | "mset"
-                            | "expire"
-                            | "shutdown"
-                            | "hset"
-                            | "hdel"
-                            | "lpush"
-                            | "rpush"
-                            | "sadd"
-                            | "srem"
-                            | "zadd"
-                            | "zrem"
-                            | "incr"
-                            | "decr"
-                            | "rename"
-                            | "swapdb"
-                            | "failover"
-                            | "replicaof"
-                            | "slaveof"
-                            | "restore"
-                    ) || (r == "config"
-                        && c.positional(REDIS_VALUE).get(1).is_some_and(|s| s.eq_ignore_ascii_case("set")))
-                })
-        },
+        detect: redis::writes,
         hint: "drop `read` from the step (and ask first with `confirm`)",
     },
     Rule {
@@ -179,10 +169,45 @@ pub static RULES: &[Rule] = &[
                             | "isolate"
                             | "reboot"
                             | "poweroff"
+                            | "halt"
+                            | "suspend"
+                            | "hibernate"
+                            | "rescue"
+                            | "emergency"
+                            | "set-default"
+                            | "set-property"
+                            | "set-environment"
+                            | "unset-environment"
+                            | "edit"
+                            | "revert"
+                            | "preset"
+                            | "link"
+                            | "reset-failed"
+                            | "freeze"
+                            | "thaw"
+                            | "clean"
                     )
                 ))
                 || (c.is("service") && matches!(c.sub(1), Some("start" | "stop" | "restart" | "reload")))
         },
+        hint: "drop `read` from the step (and ask first with `confirm`)",
+    },
+    Rule {
+        hazard: Hazard::ChangesSystem,
+        pattern: "journalctl --vacuum-*/--rotate/--flush/…",
+        detect: forms::journalctl,
+        hint: "drop `read` from the step (and ask first with `confirm`): it deletes or moves journal files",
+    },
+    Rule {
+        hazard: Hazard::ChangesSystem,
+        pattern: "a file written: `> FILE`, `tee FILE`, `curl -o FILE`, `wget URL`…",
+        detect: files::writes,
+        hint: "drop `read` from the step (and ask first with `confirm`), or keep the output off disk (`wget -O -`)",
+    },
+    Rule {
+        hazard: Hazard::ChangesSystem,
+        pattern: "awk system()/pipe/`print > FILE`",
+        detect: awk::writes,
         hint: "drop `read` from the step (and ask first with `confirm`)",
     },
     Rule {
@@ -214,8 +239,22 @@ pub static RULES: &[Rule] = &[
                     | "wipefs"
                     | "kubectx"
                     | "kubens"
+                    | "cp"
+                    | "ln"
+                    | "mkdir"
+                    | "touch"
+                    | "install"
+                    | "renice"
+                    | "mount"
+                    | "umount"
+                    | "swapoff"
+                    | "swapon"
+                    | "modprobe"
+                    | "rmmod"
+                    | "insmod"
+                    | "sudoedit"
             ) || c.program.starts_with("mkfs")
-                || (matches!(c.program.as_str(), "sed" | "perl") && c.flag("i", &["--in-place"]))
+                || forms::writes(c)
                 || (c.is("find") && c.args.iter().any(|a| a == "-delete"))
                 || (c.is("iptables")
                     && c.args.iter().any(|a| matches!(a.as_str(), "-A" | "-D" | "-I" | "-F" | "-X" | "-P" | "-R")))
@@ -234,75 +273,19 @@ pub static RULES: &[Rule] = &[
     Rule {
         hazard: Hazard::ChangesSystem,
         pattern: "an HTTP POST/PUT/PATCH/DELETE",
-        detect: |c| {
-            (c.is("curl")
-                && (c.args.iter().any(|a| {
-                    matches!(a.as_str(), "-d" | "-F" | "-T" | "--form" | "--upload-file" | "--json")
-                        || a.starts_with("--data")
-                        || (a.starts_with("-d") && a.len() > 2)
-                }) || c
-                    .value_of(&["-X", "--request"])
-                    .is_some_and(|m| !m.eq_ignore_ascii_case("GET") && !m.eq_ignore_ascii_case("HEAD"))))
-                || (c.is("wget") && c.args.iter().any(|a| a.starts_with("--post-") || a.starts_with("--method")))
-        },
+        detect: http::writes,
         hint: "drop `read` from the step (and ask first with `confirm`)",
     },
     Rule {
         hazard: Hazard::ChangesSystem,
         pattern: "SQL that writes (`psql -c \"DELETE …\"`)",
-        detect: |c| {
-            let sql = match c.program.as_str() {
-                "psql" => c.value_of(&["-c", "--command"]),
-                "mysql" => c.value_of(&["-e", "--execute"]),
-                _ => None,
-            };
-            sql.is_some_and(|q| {
-                q.split(|ch: char| !ch.is_ascii_alphabetic()).any(|w| {
-                    ["insert", "update", "delete", "drop", "truncate", "alter", "create", "grant", "revoke", "vacuum"]
-                        .iter()
-                        .any(|k| w.eq_ignore_ascii_case(k))
-                })
-            })
-        },
+        detect: sql::writes,
         hint: "drop `read` from the step (and ask first with `confirm`)",
     },
     Rule {
         hazard: Hazard::ChangesSystem,
         pattern: "a cloud CLI that creates, changes or deletes",
-        detect: |c| {
-            matches!(c.program.as_str(), "aws" | "gcloud" | "az" | "doctl")
-                && c.positional(&[]).iter().any(|w| {
-                    w.split('-').any(|p| {
-                        matches!(
-                            p,
-                            "delete"
-                                | "terminate"
-                                | "create"
-                                | "update"
-                                | "put"
-                                | "modify"
-                                | "stop"
-                                | "start"
-                                | "reboot"
-                                | "run"
-                                | "attach"
-                                | "detach"
-                                | "set"
-                                | "remove"
-                                | "add"
-                                | "deploy"
-                                | "scale"
-                                | "restart"
-                                | "resize"
-                                | "reset"
-                                | "rm"
-                                | "cp"
-                                | "mv"
-                                | "sync"
-                        )
-                    })
-                })
-        },
+        detect: cloud::writes,
         hint: "drop `read` from the step (and ask first with `confirm`)",
     },
     Rule {
@@ -330,11 +313,11 @@ pub(crate) const DOCKER_VALUE: &[&str] = &[
 ];
 #[rustfmt::skip]
 pub(crate) const REDIS_VALUE: &[&str] = &[
-    "-h", "-p", "-a", "-n", "-u", "--user", "--pass", "-s", "--tls-cert", "--cacert", "-r", "-i",
-];
-#[rustfmt::skip]
-pub(crate) const SSH_VALUE: &[&str] = &[
-    "-i", "-p", "-l", "-o", "-F", "-J", "-L", "-R", "-D", "-E", "-c", "-b", "-S", "-W", "-w",
+    "-h", "-p", "-a", "-n", "-u", "--user", "--pass", "-s", "--tls-cert", "--cacert", "-r", "-i", "-d", "-D", "-t",
+    "--sni", "--cacertdir", "--cert", "--key", "--tls-ciphers", "--tls-ciphersuites", "--pattern", "--quoted-pattern",
+    "--count", "--memkeys-samples", "--intrinsic-latency", "--rdb", "--functions-rdb", "--eval", "--cluster",
+    "--show-pushes", "--lru-test", "--cluster-replicas", "--cluster-from", "--cluster-to", "--cluster-slots",
+    "--cluster-timeout", "--cluster-pipeline", "--cluster-weight", "--top", "--cursor",
 ];
 
 fn kubectl_writes(c: &Call) -> bool {
@@ -343,11 +326,21 @@ fn kubectl_writes(c: &Call) -> bool {
             "delete" | "apply" | "create" | "replace" | "patch" | "edit" | "scale" | "set" | "label" | "annotate"
             | "taint" | "cordon" | "uncordon" | "drain" | "autoscale" | "expose" | "run" | "cp",
         ) => true,
+        Some("auth") => c.sub(1) == Some("reconcile"),
         Some("rollout") => matches!(c.sub(1), Some("restart" | "undo" | "pause" | "resume")),
         Some("config") => matches!(
             c.sub(1),
             Some(
-                "use-context" | "set-context" | "set" | "unset" | "delete-context" | "set-cluster" | "set-credentials"
+                "use-context"
+                    | "set-context"
+                    | "set"
+                    | "unset"
+                    | "delete-context"
+                    | "set-cluster"
+                    | "set-credentials"
+                    | "rename-context"
+                    | "delete-cluster"
+                    | "delete-user"
             )
         ),
         _ => false,
@@ -376,18 +369,48 @@ fn docker_writes(c: &Call) -> bool {
                     | "run"
                     | "push"
                     | "pause"
+                    | "unpause"
+                    | "scale"
+                    | "cp"
             )
         );
     }
     match first {
         Some(
             "rm" | "rmi" | "kill" | "stop" | "restart" | "start" | "run" | "create" | "pull" | "push" | "build" | "tag"
-            | "pause" | "update" | "load" | "import" | "commit",
+            | "pause" | "update" | "load" | "import" | "commit" | "cp" | "rename" | "unpause",
         ) => true,
-        Some("system" | "image" | "container" | "volume" | "network" | "builder") => {
+        // `docker save -o FILE`, `docker export -o FILE`: a file written.
+        Some("save" | "export") => c.flag("o", &["--output"]),
+        Some("system" | "image" | "container" | "volume" | "network" | "builder" | "context") => {
             matches!(
                 second,
-                Some("prune" | "rm" | "remove" | "create" | "stop" | "kill" | "restart" | "start" | "pull" | "push")
+                Some(
+                    "prune"
+                        | "rm"
+                        | "remove"
+                        | "create"
+                        | "stop"
+                        | "kill"
+                        | "restart"
+                        | "start"
+                        | "pull"
+                        | "push"
+                        | "run"
+                        | "update"
+                        | "rename"
+                        | "pause"
+                        | "unpause"
+                        | "commit"
+                        | "cp"
+                        | "connect"
+                        | "disconnect"
+                        | "use"
+                        | "tag"
+                        | "load"
+                        | "import"
+                        | "build"
+                )
             )
         }
         Some("service" | "stack" | "swarm" | "node") => !matches!(second, Some("ls" | "ps" | "inspect" | "logs")),

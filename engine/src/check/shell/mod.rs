@@ -6,8 +6,9 @@
 //! A small tokenizer over bash, not a parser: it splits a body into simple
 //! commands at newlines, `;`, `&`, `|`, `&&`, `||`, parentheses and the
 //! reserved words of compound commands (`if … then`, `do … done`, `case`
-//! patterns), unquotes words (`'a b'`, `"a $x"`, `\ `), drops assignments and
-//! redirections, skips heredoc bodies, and reads the commands inside `$(…)`,
+//! patterns), unquotes words (`'a b'`, `"a $x"`, `\ `), drops assignments,
+//! keeps the files a command's redirections write (`> out`, `2>> log`; not
+//! `2>&1`), skips heredoc bodies, and reads the commands inside `$(…)`,
 //! backticks and `<(…)` as commands of their own. What it cannot read (an
 //! unclosed quote) ends the word at the end of the body; it never fails.
 
@@ -17,7 +18,11 @@ pub struct Command {
     /// 0-based line of the body where the command starts.
     pub line: usize,
     /// Its words, unquoted; a substitution inside a word is kept as `$(…)`.
+    /// Empty for a redirection alone (`> file` truncates it).
     pub words: Vec<String>,
+    /// The files its redirections open for writing (`> out`, `>> log`,
+    /// `2> err`, `<> f`), unquoted; `>&2` and `2>&1` write no file.
+    pub writes: Vec<String>,
 }
 
 mod word;
@@ -62,6 +67,7 @@ impl Lexer {
     /// Commands until `close` (`)` or a backtick) or the end.
     fn list(&mut self, close: Option<char>) {
         let mut words: Vec<String> = Vec::new();
+        let mut writes: Vec<String> = Vec::new();
         let mut start = self.line;
         // `case … in`: words before `)` are a pattern, not a command.
         let mut case_depth = 0usize;
@@ -86,7 +92,7 @@ impl Lexer {
             match ch {
                 '\n' => {
                     self.bump();
-                    self.finish(&mut words, start);
+                    self.finish(&mut words, &mut writes, start);
                     self.heredoc_bodies();
                     start = self.line;
                 }
@@ -104,7 +110,7 @@ impl Lexer {
                     if ch == ';' && double && case_depth > 0 {
                         in_pattern = true;
                     }
-                    self.finish(&mut words, start);
+                    self.finish(&mut words, &mut writes, start);
                     start = self.line;
                 }
                 ')' if in_pattern => {
@@ -127,10 +133,10 @@ impl Lexer {
                         words.push("((".into());
                         continue;
                     }
-                    self.finish(&mut words, start);
+                    self.finish(&mut words, &mut writes, start);
                     start = self.line;
                 }
-                '<' | '>' if test_close.is_none() => self.redirection(),
+                '<' | '>' if test_close.is_none() => writes.extend(self.redirection()),
                 c if c.is_ascii_digit()
                     && test_close.is_none()
                     && self.c[self.i..]
@@ -141,7 +147,7 @@ impl Lexer {
                     while self.peek(0).is_some_and(|d| d.is_ascii_digit()) {
                         self.bump();
                     }
-                    self.redirection();
+                    writes.extend(self.redirection());
                 }
                 _ => {
                     let before = self.i;
@@ -199,12 +205,12 @@ impl Lexer {
                 }
             }
         }
-        self.finish(&mut words, start);
+        self.finish(&mut words, &mut writes, start);
     }
 
-    fn finish(&mut self, words: &mut Vec<String>, line: usize) {
-        if !words.is_empty() {
-            self.out.push(Command { line, words: std::mem::take(words) });
+    fn finish(&mut self, words: &mut Vec<String>, writes: &mut Vec<String>, line: usize) {
+        if !words.is_empty() || !writes.is_empty() {
+            self.out.push(Command { line, words: std::mem::take(words), writes: std::mem::take(writes) });
         }
     }
 
@@ -272,15 +278,17 @@ impl Lexer {
         }
     }
 
-    /// A redirection and its target; a heredoc's terminator is remembered,
-    /// `<(…)`/`>(…)` read as commands.
-    fn redirection(&mut self) {
+    /// A redirection and its target: the file it writes, if it does. A
+    /// heredoc's terminator is remembered, `<(…)`/`>(…)` read as commands.
+    fn redirection(&mut self) -> Option<String> {
         let op = self.bump().unwrap_or('>');
+        let mut writes = op == '>';
+        let mut dup = false;
         match (op, self.peek(0)) {
             ('<' | '>', Some('(')) => {
                 self.bump();
                 self.nested(Some(')'));
-                return;
+                return None;
             }
             ('<', Some('<')) => {
                 self.bump();
@@ -296,18 +304,27 @@ impl Lexer {
                     if !term.is_empty() {
                         self.heredocs.push((term, strip));
                     }
-                    return;
+                    return None;
                 }
             }
-            (_, Some('>' | '&' | '|')) => {
+            (_, Some(second @ ('>' | '&' | '|'))) => {
                 self.bump();
+                // `<>`: opened for reading and writing.
+                writes |= second == '>';
+                dup = second == '&';
             }
             _ => {}
         }
         self.blanks();
         if self.peek(0).is_some_and(|c| !matches!(c, '\n' | ';' | '&' | '|' | ')' | '(' | '<' | '>')) {
-            self.word(None);
+            let target = self.word(None);
+            // `>&2`, `2>&1`, `>&-`: a descriptor, not a file.
+            let descriptor = dup && (target == "-" || target.chars().all(|c| c.is_ascii_digit()));
+            if writes && !descriptor {
+                return Some(target);
+            }
         }
+        None
     }
 
     /// Skip the bodies of the heredocs opened on the line just ended.

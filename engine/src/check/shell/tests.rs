@@ -40,6 +40,25 @@ fn redirections_and_heredocs() {
 }
 
 #[test]
+fn redirections_keep_the_files_they_write() {
+    let writes = |body: &str| -> Vec<(String, Vec<String>)> {
+        commands(body).into_iter().map(|c| (c.words.join(" "), c.writes)).collect()
+    };
+    let one = |w: &str, f: &[&str]| (w.to_string(), f.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(writes("kubectl get pods > pods.txt 2>&1\n"), [one("kubectl get pods", &["pods.txt"])]);
+    assert_eq!(
+        writes("echo x >> \"$log\" 2> /tmp/e <> f >&2 >&- < in 3<&0 >| g\n"),
+        [one("echo x", &["$log", "/tmp/e", "f", "g"])]
+    );
+    assert_eq!(writes("> /var/log/big.log\n"), [one("", &["/var/log/big.log"])]);
+    assert_eq!(
+        writes("cat <<EOF > /etc/x\nhi\nEOF\ndiff <(a) >(b)\n"),
+        [one("cat", &["/etc/x"]), one("a", &[]), one("b", &[]), one("diff", &[])]
+    );
+    assert_eq!(writes("[[ $a > $b ]] && echo \"a > b\"\n"), [one("[[ $a $b ]]", &[]), one("echo a > b", &[])]);
+}
+
+#[test]
 fn compound_commands() {
     assert_eq!(
         words("if kubectl get ns x; then\n  kubectl delete ns x\nfi\nfor p in a b; do echo $p; done\n"),

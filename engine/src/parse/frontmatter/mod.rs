@@ -126,8 +126,24 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
             Some((head, (l, col))) if l.bytes().all(|b| b.is_ascii_digit()) => format!("{head} (column {col})"),
             _ => msg,
         };
+        // "while scanning a plain scalar, found a tab": the scanner names
+        // where the scalar began, lines above the tab; the tab is the news.
+        if msg.contains("found a tab")
+            && let Some((tab_line, col)) = first_tab(yaml, line.unwrap_or(1))
+        {
+            let head = msg.rsplit_once(" (column ").map_or(msg.as_str(), |(h, _)| h);
+            return (Some(tab_line), format!("{head} (column {col}): indent with spaces"));
+        }
         (line, msg)
     })
+}
+
+/// The first tab at or after line `from` (1-based): its line and column.
+fn first_tab(yaml: &str, from: usize) -> Option<(usize, usize)> {
+    yaml.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, l)| l.find('\t').map(|b| (i + 1, l[..b].chars().count() + 1)))
 }
 
 #[cfg(test)]
@@ -155,6 +171,17 @@ mod tests {
         assert!(msg.contains("duplicate"), "{msg}");
         let (_, msg) = parse_yaml("id: x\nid: y\n").unwrap_err();
         assert!(msg.contains("duplicate"), "{msg}");
+    }
+
+    #[test]
+    fn a_tab_is_reported_where_it_is_not_where_its_scalar_began() {
+        let (line, msg) = parse_yaml("id: t\n\ttitle: T\n").unwrap_err();
+        assert_eq!(
+            (line, msg.as_str()),
+            (Some(2), "while scanning a plain scalar, found a tab (column 1): indent with spaces")
+        );
+        let (line, _) = parse_yaml("id: t\ntitle: T\nvars:\n  x: 1\n\ty: 2\n").unwrap_err();
+        assert_eq!(line, Some(5));
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! one at a time. Undo blocks obey the env's confirm policy and guard like
 //! any write step. A signal during the rollback stops it: the operator wants
 //! control back, not the next undo.
+//!
+//! A rollback that ran to its end and left undo blocks that did not pass
+//! (failed, declined, not run for want of an answer or a guard) is
+//! incomplete: the run stays resumable, and the next session finishes the
+//! rollback, offering those undo blocks again (nothing runs forward).
 
 use super::step::{cannot_ask, indent};
 use super::{Action, Ask, Dispatcher, Prep, Start};
@@ -68,7 +73,7 @@ impl Dispatcher<'_> {
             let state = st.step(uid);
             let pending = match state {
                 None => true,
-                Some(s) => s.status.is_none() && s.started.is_none() || s.lost,
+                Some(s) => s.status.is_none() && s.started.is_none() || s.lost || s.again,
             };
             if !pending {
                 continue;

@@ -108,11 +108,20 @@ fn drive(
             Action::Start(s) => {
                 let id = rb.steps[s.step].id.clone();
                 ran.push(id.clone());
-                apply(&mut st, &mut d, started(&id, &s.prep.display));
+                let mut start = started(&id, &s.prep.display);
+                if let Event::StepStart(x) = &mut start {
+                    x.undo = s.undo;
+                }
+                apply(&mut st, &mut d, start);
                 let (status, stdout) = outcome(&id);
                 ctx.steps.insert(id.clone(), crate::template::StepState::new(status.name(), Some(0), stdout.clone()));
-                let stop = status == StepStatus::Failed;
-                apply(&mut st, &mut d, ended(&id, status, Some(&stdout), stop));
+                // A failed undo block does not stop anything: the rollback goes on.
+                let stop = status == StepStatus::Failed && !s.undo;
+                let mut end = ended(&id, status, Some(&stdout), stop);
+                if let Event::StepEnd(x) = &mut end {
+                    x.undo = s.undo;
+                }
+                apply(&mut st, &mut d, end);
             }
             Action::Finish(end) => return (ran, end, st),
             Action::Wait => panic!("nothing runs, yet the dispatcher waits"),
@@ -207,6 +216,35 @@ fn a_continued_run_offers_the_failed_step_again_and_goes_on() {
     assert_eq!(ran, ["f", "c"], "a stands; f is run again (answered yes by --yes), then c");
     assert_eq!(end.status, RunStatus::Passed);
     assert_eq!(st.answers.len(), 1, "the retry question was asked and answered");
+}
+
+const ROLLBACK: &str = "```bash {#a rollback=undo-a}\necho a\n```\n\n```bash {#b rollback=undo-b}\necho b\n```\n\n\
+     ```bash {#c}\nexit 1\n```\n\n```bash {#undo-a undo}\necho undo a\n```\n\n```bash {#undo-b undo}\nexit 4\n```\n";
+
+#[test]
+fn a_rollback_left_incomplete_is_finished_by_the_next_session_and_nothing_runs_forward() {
+    let (rb, dag) = runbook(ROLLBACK);
+    let st = RunState::from_entries(&entries(vec![start_event()]));
+    let fails = |id: &str| {
+        let status = if matches!(id, "c" | "undo-b") { StepStatus::Failed } else { StepStatus::Passed };
+        (status, String::new())
+    };
+    let (ran, end, mut st) = drive(&rb, &dag, st, None, fails);
+    assert_eq!(ran, ["a", "b", "c", "undo-b", "undo-a"]);
+    assert!(end.rolled_back);
+    let seq = st.last_seq + 1;
+    st.apply(&Entry { seq, at: String::new(), event: Event::RunEnd(end) });
+    assert_eq!(st.rollback_incomplete(), ["undo-b"]);
+    assert!(st.resumable(), "a failed undo block can be run again");
+    let seq = st.last_seq + 1;
+    st.apply(&Entry { seq, at: String::new(), event: session(SessionKind::Continue) });
+    let (ran, end, mut st) = drive(&rb, &dag, st, Some(SessionKind::Continue), |_| (StepStatus::Passed, String::new()));
+    assert_eq!(ran, ["undo-b"], "only the undo block that failed; c is not offered again, undo-a stands");
+    assert_eq!((end.status, end.rolled_back), (RunStatus::Failed, true));
+    let seq = st.last_seq + 1;
+    st.apply(&Entry { seq, at: String::new(), event: Event::RunEnd(end) });
+    assert!(st.rollback_incomplete().is_empty());
+    assert!(!st.resumable(), "rolled back: finished");
 }
 
 #[test]

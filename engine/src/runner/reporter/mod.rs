@@ -8,13 +8,15 @@ use std::io::IsTerminal;
 
 use super::Reporter;
 
-/// The reporter for this process's stdout.
-pub fn for_stdout() -> Box<dyn Reporter> {
+/// The reporter for this process's stdout; `recorded`: the run is kept
+/// (false for a rehearsal's, whose id is not shown).
+pub fn for_stdout(recorded: bool) -> Box<dyn Reporter> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    if std::io::stdout().is_terminal() {
-        Box::new(term::Term::new(color))
-    } else {
-        Box::new(plain::Plain::new(std::io::stdout()))
+    match (std::io::stdout().is_terminal(), recorded) {
+        (true, true) => Box::new(term::Term::new(color)),
+        (true, false) => Box::new(term::Term::new(color).not_recorded()),
+        (false, true) => Box::new(plain::Plain::new(std::io::stdout())),
+        (false, false) => Box::new(plain::Plain::new(std::io::stdout()).not_recorded()),
     }
 }
 
@@ -26,10 +28,11 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     if let Some(line) = &o.taken_over {
         return vec![line.clone()];
     }
-    // Steps only, as the report counts them: undo blocks that ran are listed
-    // as rolled back below, and those that never ran are "not run" without
-    // a reason.
-    let steps = || o.steps.iter().filter(|(id, _)| !o.rolled_back.contains(id)).map(|(_, r)| r);
+    // Steps only, as the report counts them: the undo blocks of the rollback
+    // are listed with it below, and those that never ran are "not run"
+    // without a reason.
+    let undo = |id: &String| o.rolled_back.contains(id) || o.rollback_incomplete.contains(id);
+    let steps = || o.steps.iter().filter(|(id, _)| !undo(id)).map(|(_, r)| r);
     let count = |st| steps().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
     let mut parts = vec![format!("{} passed", count(Passed))];
     for (st, name) in [(Failed, "failed"), (Skipped, "skipped"), (Interrupted, "interrupted"), (NotRun, "not run")] {
@@ -42,7 +45,7 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     let mut out = vec![format!("play {}: {} ({run})", o.status.name(), parts.join(", "))];
     let mut failed = Vec::new();
     for (id, r) in &o.steps {
-        if r.status == Failed && !o.rolled_back.contains(id) {
+        if r.status == Failed && !undo(id) {
             failed.push(id.as_str());
             out.push(format!("  failed: {id}{}", r.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default()));
         }
@@ -56,8 +59,8 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     for (id, e) in &o.escalate {
         out.push(format!("  escalate ({id}): {e}"));
     }
-    if !o.rolled_back.is_empty() {
-        out.push(format!("  rolled back: {}", o.rolled_back.join(", ")));
+    if let Some(line) = rollback(o) {
+        out.push(format!("  {line}"));
     }
     if !o.next.is_empty() {
         out.push("next:".into());
@@ -67,4 +70,30 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
         }
     }
     out
+}
+
+/// What the rollback came to: `rolled back: a, b`, or, when an undo block
+/// did not pass, `rollback incomplete: b failed (exit 4); rolled back: a`.
+fn rollback(o: &super::Outcome) -> Option<String> {
+    let done = (!o.rolled_back.is_empty()).then(|| format!("rolled back: {}", o.rolled_back.join(", ")));
+    if o.rollback_incomplete.is_empty() {
+        return done;
+    }
+    let left: Vec<String> = o
+        .rollback_incomplete
+        .iter()
+        .map(|id| match o.steps.get(id) {
+            Some(r) => {
+                let status = r.status.name().replace('-', " ");
+                let why = r.reason.as_deref().filter(|x| *x != status).map(|x| format!(" ({x})"));
+                format!("{id} {status}{}", why.unwrap_or_default())
+            }
+            None => format!("{id} not run"),
+        })
+        .collect();
+    let mut line = format!("rollback incomplete: {}", left.join(", "));
+    if let Some(d) = done {
+        line.push_str(&format!("; {d}"));
+    }
+    Some(line)
 }

@@ -10,11 +10,17 @@ use crate::runner::time;
 
 pub struct Plain<W: Write + Send> {
     out: W,
+    recorded: bool,
 }
 
 impl<W: Write + Send> Plain<W> {
     pub fn new(out: W) -> Self {
-        Plain { out }
+        Plain { out, recorded: true }
+    }
+
+    /// For a play whose run is not kept (a rehearsal's): no run id to quote.
+    pub fn not_recorded(self) -> Self {
+        Plain { recorded: false, ..self }
     }
 }
 
@@ -53,19 +59,21 @@ pub fn reason(e: &crate::run::event::StepEnd) -> Option<&str> {
     }
 }
 
-pub fn render(e: &PlayEvent) -> Vec<String> {
+/// The lines of `e`; `recorded`: the run is kept (else its id is not shown).
+pub fn render(e: &PlayEvent, recorded: bool) -> Vec<String> {
     match e {
-        PlayEvent::Recorded(entry) => recorded(&entry.event),
+        PlayEvent::Recorded(entry) => lines(&entry.event, recorded),
         PlayEvent::Output { step, line, .. } if step.is_empty() => vec![line.clone()],
         PlayEvent::Output { step, line, .. } => vec![format!("[{step}] {line}")],
         PlayEvent::Finished(o) => super::summary(o),
     }
 }
 
-fn recorded(e: &Event) -> Vec<String> {
+fn lines(e: &Event, recorded: bool) -> Vec<String> {
     match e {
         Event::RunStart(r) => {
-            let mut v = vec![format!("playing {} @ {} (run {})", r.runbook, r.env, r.run)];
+            let run = if recorded { format!("run {}", r.run) } else { "a rehearsal: not recorded".into() };
+            let mut v = vec![format!("playing {} @ {} ({run})", r.runbook, r.env)];
             if !r.vars.is_empty() {
                 let kv: Vec<String> = r.vars.iter().map(|(k, v)| format!("{k}={}", v.text())).collect();
                 v.push(format!("vars: {}", kv.join(" ")));
@@ -136,7 +144,7 @@ fn recorded(e: &Event) -> Vec<String> {
 
 impl<W: Write + Send> Reporter for Plain<W> {
     fn event(&mut self, e: &PlayEvent) {
-        for l in render(e) {
+        for l in render(e, self.recorded) {
             let _ = writeln!(self.out, "{l}");
         }
         if !matches!(e, PlayEvent::Output { .. }) {

@@ -19,6 +19,8 @@ pub struct Term {
     mp: MultiProgress,
     bars: HashMap<String, ProgressBar>,
     color: bool,
+    /// The run is kept (else its id is not shown).
+    recorded: bool,
     /// The terminal does not echo `^C` while spinners are drawn (see
     /// [`Term::quiet_ctrl_c`]); `None` while a question or an interactive
     /// step has the terminal.
@@ -26,11 +28,17 @@ pub struct Term {
 }
 
 impl Term {
+    /// For a play whose run is not kept (a rehearsal's): no run id to quote.
+    pub fn not_recorded(self) -> Self {
+        Term { recorded: false, ..self }
+    }
+
     pub fn new(color: bool) -> Self {
         let mut t = Term {
             mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: HashMap::new(),
             color,
+            recorded: true,
             echoctl: None,
         };
         t.quiet_ctrl_c(true);
@@ -123,7 +131,7 @@ impl Reporter for Term {
                 }
                 other => {
                     let note = matches!(other, Event::Note(_) | Event::Stop(_) | Event::Answer(_));
-                    for l in super::plain::render(e) {
+                    for l in super::plain::render(e, self.recorded) {
                         let l = if note { self.paint("33", &l) } else { l };
                         self.print(l);
                     }

@@ -34,7 +34,7 @@ pub type Connection = tokio_postgres::Connection<
 pub struct Target {
     pub config: tokio_postgres::Config,
     pub tls: MakeRustlsConnect,
-    /// `user@host:port/db`, for messages.
+    /// `postgres://user@host:port/db`, for messages.
     pub display: String,
     /// `host:port`, for the unreachable message.
     pub address: String,
@@ -47,16 +47,44 @@ impl Target {
                 "state = \"postgres://USER@HOST:5432/DB?sslmode=require\" (password from PGPASSWORD or ~/.pgpass)",
             ))
         };
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        // One `@` at most, before the host: the client reads the user and
-        // password up to the first one, and would take the rest of a
-        // password for the host, which messages show.
-        if base.matches('@').count() > 1 || query.contains('@') {
-            return Err(bad(format!(
-                "{}: an `@` in the password or the parameters (percent-encode it: %40)",
-                crate::state_url::redact(url)
-            )));
+        // The user part (between `//` and the last `@`) holds none of
+        // `@ / ? #` raw: the client would end the password at the first one
+        // and take the rest for the host (which messages show) or a query.
+        let after = url.split_once("://").map_or(url, |(_, r)| r);
+        if let Some(at) = after.rfind('@') {
+            let head = &after[..at];
+            // `?password=a@b`: an `@` in a parameter's value.
+            if head.find('?').is_some_and(|q| head[q..].contains('=')) {
+                return Err(bad(format!(
+                    "{}: a raw `@` in the parameters (percent-encode it: %40)",
+                    crate::state_url::redact(url)
+                )));
+            }
+            let mut raw: Vec<char> = Vec::new();
+            for c in head.chars().filter(|c| "@/?#".contains(*c)) {
+                if !raw.contains(&c) {
+                    raw.push(c);
+                }
+            }
+            if !raw.is_empty() {
+                let code = |c: &char| match c {
+                    '@' => "%40",
+                    '/' => "%2F",
+                    '?' => "%3F",
+                    _ => "%23",
+                };
+                let chars: Vec<String> = raw.iter().map(|c| format!("`{c}`")).collect();
+                let codes: Vec<&str> = raw.iter().map(code).collect();
+                return Err(bad(format!(
+                    "{}: a raw {} in the user or password (percent-encode {}: {})",
+                    crate::state_url::redact(url),
+                    chars.join(" and "),
+                    if raw.len() == 1 { "it" } else { "them" },
+                    codes.join(", ")
+                )));
+            }
         }
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut sslmode = None;
         let mut rootcert = None;
         let mut rest = Vec::new();
@@ -111,8 +139,11 @@ impl Target {
         };
         config.ssl_mode(mode);
         let tls = tls(verify, rootcert.as_deref()).map_err(|e| bad(format!("TLS: {e}")))?;
-        let display =
-            format!("{}@{host}:{port}/{}", config.get_user().unwrap_or(""), config.get_dbname().unwrap_or(""));
+        let display = format!(
+            "postgres://{}@{host}:{port}/{}",
+            config.get_user().unwrap_or(""),
+            config.get_dbname().unwrap_or("")
+        );
         Ok(Target { config, tls, display, address: format!("{host}:{port}") })
     }
 
@@ -120,7 +151,9 @@ impl Target {
     pub fn unreachable(&self, e: &dyn std::fmt::Display) -> Error {
         Error::invalid(
             Diagnostic::error("state-unreachable", format!("cannot reach the state database at {}: {e}", self.address))
-                .hint("check that PostgreSQL runs there and accepts this machine (state in runbook.toml, or RUNBOOK_STATE)"),
+                .hint(
+                    "check that PostgreSQL runs there and accepts this machine, and the host and port of the state URL",
+                ),
         )
     }
 
@@ -168,14 +201,38 @@ pub fn connect_error(t: &Target, e: &tokio_postgres::Error) -> Error {
         // The server answered: not a reachability problem (auth, no such database…).
         Some(db) => Error::invalid(
             Diagnostic::error("state-database", format!("state database {}: {}", t.display, db.message()))
-                .hint("check the user, database and password (PGPASSWORD or ~/.pgpass) of state in runbook.toml"),
+                .hint("check the user, database and password of the state URL (a password: in it, PGPASSWORD or ~/.pgpass)"),
         ),
-        None if chain(e).contains("password missing") => Error::invalid(
-            Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
-                .hint("give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)"),
+        None if chain(e).contains("password missing") => {
+            let hint = match pgpass_file().filter(|(_, private)| !private) {
+                Some((f, _)) => format!("{} exists, but others can read it, so it is ignored: chmod 0600 it", f.display()),
+                None => "give it in PGPASSWORD or ~/.pgpass (host:port:db:user:password, chmod 0600)".into(),
+            };
+            Error::invalid(
+                Diagnostic::error("state-database", format!("state database {} asks for a password", t.display))
+                    .hint(hint),
+            )
+        }
+        None if chain(e).contains("server does not support TLS") => Error::invalid(
+            Diagnostic::error(
+                "state-database",
+                format!("the state database at {} does not offer TLS, which the state URL's sslmode requires", t.address),
+            )
+            .hint("turn on ssl in the server's postgresql.conf, or give sslmode=prefer (encrypted when offered) in the state URL"),
         ),
         None => t.unreachable(&chain(e)),
     }
+}
+
+/// `PGPASSFILE`, else `~/.pgpass`, if it exists: its path, and whether only
+/// its owner may read it (libpq, and [`password`], ignore it otherwise).
+fn pgpass_file() -> Option<(PathBuf, bool)> {
+    let file = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
+    let meta = std::fs::metadata(&file).ok()?;
+    let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
+    Some((file, private))
 }
 
 /// An error with its causes: `error connecting to server: Connection refused`.
@@ -195,11 +252,8 @@ fn password(host: &str, port: u16, db: &str, user: &str) -> Option<String> {
     if let Ok(p) = std::env::var("PGPASSWORD") {
         return Some(p);
     }
-    let file = std::env::var_os("PGPASSFILE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
-    let meta = std::fs::metadata(&file).ok()?;
-    if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0 {
+    let (file, private) = pgpass_file()?;
+    if !private {
         tracing::warn!("{} is readable by others: ignored (chmod 0600 it)", file.display());
         return None;
     }
@@ -313,12 +367,19 @@ mod tests {
     #[test]
     fn a_target_names_the_database_without_its_password() {
         let t = Target::parse("postgres://u:hunter2@db.example:6543/runs?sslmode=require").unwrap();
-        assert_eq!(t.display, "u@db.example:6543/runs");
+        assert_eq!(t.display, "postgres://u@db.example:6543/runs");
         assert_eq!(t.address, "db.example:6543");
         assert!(Target::parse("postgres://u@h/db?sslmode=bogus").is_err());
-        for url in ["postgres://u:p@ss@h/db", "postgres://h/db?password=a@b", "postgres://u:pa?ss@h/db"] {
+        for (url, raw) in [
+            ("postgres://u:p@ss@h/db", "`@`"),
+            ("postgres://u:pa?ss@h/db", "`?`"),
+            ("postgres://u:ha#sh?q@h/db", "`#` and `?`"),
+            ("postgres://u:a/b@h/db", "`/`"),
+            ("postgres://h/db?password=a@b", "`@`"),
+        ] {
             let e = Target::parse(url).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(e.contains("percent-encode") && !e.contains("ss@") && !e.contains("a@b"), "{url}: {e}");
+            assert!(e.contains(&format!("a raw {raw}")) && e.contains("percent-encode"), "{url}: {e}");
+            assert!(!e.contains("ss@") && !e.contains("sh?q") && !e.contains("a/b"), "{url}: {e}");
         }
         let t = Target::parse("postgres://u:p%40ss@h/db").unwrap();
         assert_eq!(t.config.get_password(), Some(&b"p@ss"[..]));

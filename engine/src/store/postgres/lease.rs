@@ -249,7 +249,7 @@ pub async fn acquire<T, F: Future<Output = T>>(
     let got = row.get::<_, bool>(0);
     let previous: Option<Holder> = row.get::<_, Option<String>>(1).and_then(|h| serde_json::from_str(&h).ok());
     let refuse = |who: String, hint: &str| {
-        let env_flag = if env == "local" { String::new() } else { format!(" --env {env}") };
+        let env_flag = if env == crate::config::LOCAL_ENV { String::new() } else { format!(" --env {env}") };
         Error::Refused(format!(
             "another play of {runbook}@{env} is running: the lock in {name} is held by {who}\n  hint: wait for it to finish; {hint} `runbook play {runbook}{env_flag} --take-over` (asks first)"
         ))

@@ -209,7 +209,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Store for PgStore {
     fn name(&self) -> String {
-        format!("postgres://{}", self.target.display)
+        self.target.display.clone()
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        self.target.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).into_iter().collect()
     }
 
     fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {

@@ -1,0 +1,150 @@
+//! The timeline of a run: every end of a step in the order it happened, and
+//! where each session ended, read from the run's events.
+//!
+//! A step started and never ended is shown where its session ended: as
+//! `running` while the run's engine lives, else as interrupted with no end
+//! recorded (a later session starting proves its engine had stopped). The
+//! rows (step ends and session ends together) are what the markdown and the
+//! live view print, in one order.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use super::Session;
+use super::shown::Shown;
+use crate::run::Event;
+
+/// One end of a step, in the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub step: String,
+    pub undo: bool,
+    /// The session it ran (or was decided) in.
+    pub session: u32,
+    pub started: Option<String>,
+    /// `None` when no end was recorded: running, or lost with its engine.
+    pub ended: Option<String>,
+    pub status: Shown,
+    pub exit: Option<i32>,
+    pub duration_ms: Option<u64>,
+    pub command: String,
+    pub reason: Option<String>,
+    /// Values the step captured (`capture=`), as the journal has them (secrets redacted).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
+    pub tail: String,
+    /// The step's language when it is not bash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Attempts made, when `retry` took more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<(String, String)>,
+}
+
+/// The reason of a step whose end the journal never got.
+pub const LOST: &str = "in flight when the engine stopped (no end recorded)";
+
+/// A step started and not ended (yet).
+struct Open {
+    at: String,
+    command: String,
+    lang: Option<String>,
+    undo: bool,
+    session: u32,
+}
+
+impl Open {
+    fn entry(self, step: String, running: bool) -> Entry {
+        Entry {
+            step,
+            undo: self.undo,
+            session: self.session,
+            started: Some(self.at),
+            ended: None,
+            status: if running { Shown::Running } else { Shown::Interrupted },
+            exit: None,
+            duration_ms: None,
+            command: self.command,
+            reason: (!running).then(|| LOST.to_string()),
+            captures: BTreeMap::new(),
+            tail: String::new(),
+            lang: self.lang,
+            attempts: None,
+            link: None,
+        }
+    }
+}
+
+/// The step ends of a run's events, in order; `live` while its engine runs.
+pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut open: IndexMap<String, Open> = IndexMap::new();
+    let mut session = 0;
+    for e in events {
+        match &e.event {
+            Event::RunStart(_) => session = 1,
+            Event::Session(s) => {
+                // The engine of the session before stopped under these.
+                out.extend(open.drain(..).map(|(step, o)| o.entry(step, false)));
+                session = if s.n > 0 { s.n } else { session + 1 };
+            }
+            Event::StepStart(s) => {
+                let o =
+                    Open { at: e.at.clone(), command: s.command.clone(), lang: s.lang.clone(), undo: s.undo, session };
+                open.insert(s.step.clone(), o);
+            }
+            Event::StepEnd(s) => {
+                let o = open.shift_remove(&s.step);
+                out.push(Entry {
+                    step: s.step.clone(),
+                    undo: s.undo,
+                    session,
+                    started: o.as_ref().map(|o| o.at.clone()),
+                    ended: Some(e.at.clone()),
+                    status: s.status.into(),
+                    exit: s.exit,
+                    duration_ms: s.duration_ms,
+                    command: o.as_ref().map(|o| o.command.clone()).unwrap_or_default(),
+                    reason: s.reason.clone(),
+                    captures: s.captures.clone(),
+                    tail: s.tail.clone(),
+                    lang: o.and_then(|o| o.lang),
+                    attempts: (s.attempts > 1).then_some(s.attempts),
+                    link: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    out.extend(open.drain(..).map(|(step, o)| o.entry(step, live)));
+    out
+}
+
+/// A row of the timeline as printed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "row", rename_all = "kebab-case")]
+pub enum Row {
+    Step(Entry),
+    /// Where a session ended (not while it plays).
+    Session(Session),
+}
+
+/// The step ends and the session ends, in the order they happened: each
+/// session's end after the ends of its steps.
+pub fn rows(timeline: &[Entry], sessions: &[Session]) -> Vec<Row> {
+    let mut ends = sessions.iter().filter(|s| s.status != "running").peekable();
+    let mut out = Vec::new();
+    for e in timeline {
+        while let Some(s) = ends.next_if(|s| s.n < e.session) {
+            out.push(Row::Session(s.clone()));
+        }
+        out.push(Row::Step(e.clone()));
+    }
+    out.extend(ends.cloned().map(Row::Session));
+    out
+}
