@@ -32,7 +32,7 @@ struct Inner {
     writer: Box<dyn Writer>,
     /// The first append the store refused.
     failed: Option<String>,
-    /// Shown later ([`Recorder::hold`]): the held event, then what came after it.
+    /// Shown later ([`Show::Held`], until [`Recorder::release`]): the held event, then what came after it.
     held: Option<Vec<Entry>>,
 }
 
