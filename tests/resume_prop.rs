@@ -132,10 +132,11 @@ fn markdown(steps: &[StepSpec]) -> String {
     md
 }
 
-/// What a run decided: each step's status, the undo blocks that passed, the end.
-fn decisions(dir: &Path) -> (BTreeMap<String, String>, BTreeSet<String>, String) {
+/// What a run decided: each step's status, the undo blocks that passed, the
+/// end. `plays`: what the plays before said, shown if there is no run.
+fn decisions(dir: &Path, plays: &str) -> (BTreeMap<String, String>, BTreeSet<String>, String) {
     let o = rb(dir, &["report", "latest", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}\n--- the plays before\n{plays}", text(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
     let mut steps = BTreeMap::new();
     let mut undone = BTreeSet::new();
@@ -166,7 +167,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
     let whole = Test::new().runbook("p", &md);
     let o = rb(whole.path(), &play);
     prop_assert!(matches!(o.status.code(), Some(0 | 1)), "{}\n{md}", text(&o));
-    let want = decisions(whole.path());
+    let want = decisions(whole.path(), &text(&o));
 
     let cut = Test::new().runbook("p", &md);
     let dir = cut.path();
@@ -196,10 +197,13 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
         }
     }
     // Resume until the run ends (a run that ended says so and exits 3).
+    let mut said = format!("killed after {kills:?} ms\n");
     for _ in 0..3 {
         let before = runs(dir);
         let done = passed(dir);
-        let o = rb(dir, &resume(dir));
+        let args = resume(dir);
+        let o = rb(dir, &args);
+        said.push_str(&format!("$ runbook {}: {:?}\n{}\n", args.join(" "), o.status.code(), text(&o)));
         let after = runs(dir);
         for s in &done {
             prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);
@@ -208,7 +212,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
             break;
         }
     }
-    let got = decisions(dir);
+    let got = decisions(dir, &said);
     prop_assert_eq!(&got.0, &want.0, "step decisions differ\n{}\n--- journal\n{}", md, journal(dir));
     prop_assert_eq!(&got.1, &want.1, "undo blocks differ\n{}", md);
     prop_assert_eq!(&got.2, &want.2, "ends differ\n{}", md);
