@@ -142,25 +142,16 @@ fn count(log: &Path, line: &str) -> usize {
 
 /// Three steps appending to `log`; `s2` waits for `gate` to exist.
 fn gated(log: &Path, gate: &Path) -> String {
+    let s3 = format!("```bash {{#s3}}\necho s3 >> {}\n```\n", log.display());
+    gate_first("Gated", log, gate, &s3)
+}
+
+/// `# TITLE`, then `s1` and `s2` appending to `log` (`s2` waits for `gate`
+/// to exist), then `rest`.
+fn gate_first(title: &str, log: &Path, gate: &Path, rest: &str) -> String {
     let (log, gate) = (log.display(), gate.display());
     format!(
-        "
-        # Gated
-
-        ```bash {{#s1}}
-        echo s1 >> {log}
-        ```
-
-        ```bash {{#s2}}
-        echo s2-start >> {log}
-        while [ ! -e {gate} ]; do sleep 0.02; done
-        echo s2 >> {log}
-        ```
-
-        ```bash {{#s3}}
-        echo s3 >> {log}
-        ```
-        "
+        "# {title}\n\n```bash {{#s1}}\necho s1 >> {log}\n```\n\n```bash {{#s2}}\necho s2-start >> {log}\nwhile [ ! -e {gate} ]; do sleep 0.02; done\necho s2 >> {log}\n```\n\n{rest}"
     )
 }
 
@@ -1157,30 +1148,10 @@ fn a_server_that_accepts_and_never_answers_is_unreachable_after_the_connect_time
 
 /// Four steps appending to `log`; `s2` waits for `gate`; `s3` asks first.
 fn asking(log: &Path, gate: &Path) -> String {
-    let (log, gate) = (log.display(), gate.display());
-    format!(
-        "
-        # Asking
-
-        ```bash {{#s1}}
-        echo s1 >> {log}
-        ```
-
-        ```bash {{#s2}}
-        echo s2-start >> {log}
-        while [ ! -e {gate} ]; do sleep 0.02; done
-        echo s2 >> {log}
-        ```
-
-        ```bash {{#s3 confirm=\"go on?\"}}
-        echo s3 >> {log}
-        ```
-
-        ```bash {{#s4}}
-        echo s4 >> {log}
-        ```
-        "
-    )
+    let l = log.display();
+    let rest =
+        format!("```bash {{#s3 confirm=\"go on?\"}}\necho s3 >> {l}\n```\n\n```bash {{#s4}}\necho s4 >> {l}\n```\n");
+    gate_first("Asking", log, gate, &rest)
 }
 
 /// Every run's stored events are one history: seqs contiguous, each
