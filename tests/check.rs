@@ -121,6 +121,34 @@ fn undefined_variable_is_checked_per_env() {
     Test::new().config(&cfg).file("runbooks/a.md", md).args(["check"]).stdout_lacks("undefined").run();
 }
 
+/// `check` and `plan` name an undefined variable with one wording, saying
+/// which template of the step reads it.
+#[test]
+fn undefined_variable_names_the_template_as_plan_does() {
+    let cases = [
+        ("```bash {#a}\necho {{ nope }}\n```\n", 4, "undefined variable `nope` in step `a`"),
+        ("```bash {#a when=\"nope == 'x'\"}\necho\n```\n", 3, "undefined variable `nope` in `when` of step `a`"),
+        ("```bash {#a expect=\"{{ nope }}\"}\necho\n```\n", 3, "undefined variable `nope` in `expect` of step `a`"),
+        ("```bash {#a cwd=\"/srv/{{ nope }}\"}\necho\n```\n", 3, "undefined variable `nope` in `cwd` of step `a`"),
+        ("```bash {#a when=\"nope == 'x'\"}\necho {{ nope }}\n```\n", 4, "undefined variable `nope` in step `a`"),
+    ];
+    for (block, line, message) in cases {
+        let md = format!("# A\n\n{block}");
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["check"])
+            .status(2)
+            .stdout_has(&format!("runbooks/a.md:{line}: error[undefined-variable]: {message}\n"))
+            .run();
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["plan", "a"])
+            .status(2)
+            .stderr_has(&format!("runbooks/a.md:{line}: error: {message}\n"))
+            .run();
+    }
+}
+
 #[test]
 fn unused_stub_is_a_warning() {
     let fx = CLEAN_FIXTURE.to_string() + "  [[scenario.stub]]\n  cmd = \"helm status *\"\n";
