@@ -74,12 +74,12 @@ impl Drop for Db {
 }
 
 /// A project checkout whose `state` is the team database.
-struct Checkout {
+pub(crate) struct Checkout {
     dir: tempfile::TempDir,
 }
 
 impl Checkout {
-    fn new(state: &str, runbooks: &[(&str, &str)]) -> Checkout {
+    pub(crate) fn new(state: &str, runbooks: &[(&str, &str)]) -> Checkout {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("runbooks")).unwrap();
         std::fs::write(dir.path().join("runbook.toml"), format!("state = \"{state}\"\n")).unwrap();
@@ -89,44 +89,44 @@ impl Checkout {
         Checkout { dir }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(args).current_dir(self.path()).env_remove("RUNBOOK_STATE").env("NO_COLOR", "1").stdin(Stdio::null());
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
 
     /// In the background, its output in files of the checkout.
-    fn spawn(&self, args: &[&str], name: &str) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str], name: &str) -> Child {
         let out = std::fs::File::create(self.path().join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.path().join(format!("{name}.err"))).unwrap();
         self.cmd(args).stdout(out).stderr(err).spawn().unwrap()
     }
 
-    fn output_of(&self, name: &str) -> String {
+    pub(crate) fn output_of(&self, name: &str) -> String {
         let o = std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default();
         let e = std::fs::read_to_string(self.path().join(format!("{name}.err"))).unwrap_or_default();
         format!("{o}{e}")
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn code(o: &Output) -> i32 {
+pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
 /// Poll until `ok`, at most `RUNBOOK_TEST_WAIT` seconds (default 60).
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
     let end = Instant::now() + Duration::from_secs(limit);
     while !ok() {
@@ -136,7 +136,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 /// Lines of the step log equal to `line`.
-fn count(log: &Path, line: &str) -> usize {
+pub(crate) fn count(log: &Path, line: &str) -> usize {
     std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| *l == line).count()
 }
 
@@ -156,24 +156,24 @@ fn gate_first(title: &str, log: &Path, gate: &Path, rest: &str) -> String {
 }
 
 /// A shared place for the step log and the gate (both checkouts see it).
-struct Shared {
+pub(crate) struct Shared {
     dir: tempfile::TempDir,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    pub(crate) fn new() -> Shared {
         Shared { dir: tempfile::tempdir().unwrap() }
     }
-    fn log(&self) -> PathBuf {
+    pub(crate) fn log(&self) -> PathBuf {
         self.dir.path().join("steps.log")
     }
-    fn gate(&self) -> PathBuf {
+    pub(crate) fn gate(&self) -> PathBuf {
         self.dir.path().join("gate")
     }
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         std::fs::write(self.gate(), "").unwrap();
     }
-    fn runbook(&self) -> String {
+    pub(crate) fn runbook(&self) -> String {
         gated(&self.log(), &self.gate())
     }
 }
@@ -964,7 +964,7 @@ impl Cluster {
 }
 
 /// A play in the background, killed if the test ends before it does.
-struct Bg(Child);
+pub(crate) struct Bg(pub(crate) Child);
 
 impl Drop for Bg {
     fn drop(&mut self) {
@@ -976,7 +976,7 @@ impl Drop for Bg {
 }
 
 /// Wait (bounded) for `child` to exit.
-fn exit_of(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn exit_of(child: &mut Child) -> std::process::ExitStatus {
     let mut status = None;
     wait_for("the play to end", || {
         status = child.try_wait().unwrap();
