@@ -485,9 +485,9 @@ fn runs_prune_removes_old_runs_from_both_stores() {
 fn a_database_schema_newer_than_the_binary_is_refused() {
     let Some(server) = server() else { return };
     let db = Db::new(&server, "schema");
-    let c = Checkout::new(&db.url, &[]);
-    let o = c.run(&["runs"]);
-    assert_eq!(code(&o), 0, "migrations applied on first use: {}", text(&o));
+    let c = Checkout::new(&db.url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "migrations applied by the first play: {}", text(&o));
     assert_eq!(
         db.sql("SELECT max(version) FROM runbook_schema"),
         runbook::store::postgres::schema::latest().to_string()
@@ -1277,3 +1277,175 @@ fn runs_prune_keep_0_while_a_run_plays_spares_that_run_only_in_both_stores() {
     let sh = Shared::new();
     prune(&Checkout::new(&db.url, &[("gated", &sh.runbook())]), &sh);
 }
+
+/// A LOGIN role of one test's own. Roles belong to the cluster: declared
+/// before the test's [`Db`], it is dropped after it (with what it owned).
+struct Role {
+    admin: String,
+    name: String,
+}
+
+impl Role {
+    fn new(server: &str, test: &str) -> Role {
+        let name = format!("r_{test}_{}", std::process::id());
+        psql(server, &format!("DROP ROLE IF EXISTS {name}"));
+        psql(server, &format!("CREATE ROLE {name} LOGIN PASSWORD 'pw-{name}'"));
+        Role { admin: server.to_string(), name }
+    }
+
+    /// `url` (a superuser's) as this role.
+    fn url(&self, url: &str) -> String {
+        let (_, rest) = url.split_once('@').expect("a URL with a user");
+        format!("postgres://{0}:pw-{0}@{rest}", self.name)
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ =
+            Command::new("psql").args([&self.admin, "-XAtqc", &format!("DROP ROLE IF EXISTS {}", self.name)]).output();
+    }
+}
+
+/// `url` as messages show it: without its password.
+fn shown(url: &str) -> String {
+    let (user, rest) = url.split_once('@').expect("a URL with a user");
+    let user = user.trim_start_matches("postgres://").split(':').next().unwrap_or_default();
+    format!("postgres://{user}@{rest}")
+}
+
+const ONE_STEP: &str = "# A\n\n```bash {#x}\necho x\n```\n";
+
+/// PostgreSQL 15 lets only a database's owner create tables in its `public`
+/// schema, and tables another role created need grants: the server's own
+/// words, what to grant, where the state is set, exit 2.
+#[test]
+fn a_role_without_privileges_is_told_what_to_grant_where_the_state_is_set_exit_2() {
+    let Some(server) = server() else { return };
+    let role = Role::new(&server, "weak");
+    let db = Db::new(&server, "weak");
+    let url = role.url(&db.url);
+    let weak = Checkout::new(&url, &[("a", ONE_STEP)]);
+    let refused = |o: &Output, first: &str, hint: &[&str]| {
+        let t = text(o);
+        assert_eq!(code(o), 2, "{t}");
+        assert_eq!(t.lines().next(), Some(first), "{t}");
+        let h = t.lines().nth(1).unwrap_or_default();
+        assert!(h.starts_with("  hint: "), "{t}");
+        for part in hint {
+            assert!(h.contains(part), "the hint says {part}: {t}");
+        }
+        assert!(!t.contains("db error") && !t.contains(&format!("pw-{}", role.name)), "{t}");
+    };
+    let at = format!("{}: error: state database {}", weak.path().join("runbook.toml:1").display(), shown(&url));
+    refused(
+        &weak.run(&["play", "a"]),
+        &format!("{at}: creating the schema: permission denied for schema public"),
+        &[
+            "let the owner run the first `runbook play` once",
+            &format!("GRANT CREATE ON SCHEMA public TO {}", role.name),
+        ],
+    );
+    let owner = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let o = owner.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let grant = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON runbook_runs, runbook_events, runbook_logs, runbook_locks TO {0}; GRANT SELECT ON runbook_schema TO {0}",
+        role.name
+    );
+    for args in [&["play", "a", "--fresh"][..], &["runs"], &["report", "latest"], &["runs", "--prune", "--keep", "0"]] {
+        let first = format!("{at}: schema: permission denied for table runbook_schema");
+        refused(&weak.run(args), &first, &["the runbook tables belong to another role", &grant]);
+    }
+    let o = weak.cmd(&["runs"]).env("RUNBOOK_STATE", &url).output().unwrap();
+    let first = format!(
+        "error: RUNBOOK_STATE: state database {}: schema: permission denied for table runbook_schema",
+        shown(&url)
+    );
+    refused(&o, &first, &[&grant]);
+    // Allowed to read, not to lock: the reads work, a play is told.
+    db.sql(&format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}", role.name));
+    let o = weak.run(&["runs"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed"), "{}", text(&o));
+    refused(
+        &weak.run(&["play", "a", "--fresh"]),
+        &format!("{at}: lock: permission denied for table runbook_locks"),
+        &[&grant],
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM runbook_runs"), "1", "the refused plays made no run");
+}
+
+/// `runs`, `report`, `serve` and `runs --prune` write nothing to a database
+/// without the schema, and say what they say of an empty state directory.
+#[test]
+fn read_only_commands_on_a_database_without_the_schema_create_nothing_and_answer_as_an_empty_local_store() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "readonly");
+    let shared = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let local = Checkout::new(".runbook", &[("a", ONE_STEP)]);
+    let tables = || db.sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let local_name = local.path().join(".runbook").display().to_string();
+    for args in [
+        &["runs"][..],
+        &["runs", "--json"],
+        &["report", "latest"],
+        &["report", "latest", "--format", "json"],
+        &["runs", "--prune", "--keep", "0"],
+    ] {
+        let (s, l) = (shared.run(args), local.run(args));
+        assert_eq!(code(&s), code(&l), "{args:?}: {}", text(&s));
+        assert_eq!(text(&s).replace(&shown(&db.url), "STORE"), text(&l).replace(&local_name, "STORE"), "{args:?}");
+    }
+    for c in [&shared, &local] {
+        let view = crate::serve::Serve::start(c.path(), &[], &[]);
+        assert_eq!(crate::serve::get_ok(&format!("{}/api/runs", view.url)).trim(), "[]");
+    }
+    assert_eq!(tables(), "0", "nothing was created");
+    let o = shared.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "a play creates the schema: {}", text(&o));
+    assert_ne!(tables(), "0");
+}
+
+/// An older schema is read as it is by a read-only command (the run of an
+/// older engine is listed, reported, judged alive by its advisory lock),
+/// and never migrated by one: a migration would make every older engine of
+/// the team refuse the database. The next play migrates it.
+#[test]
+fn a_read_only_command_reads_an_older_schema_as_it_is_and_leaves_it_to_a_play_to_migrate() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "older");
+    db.sql(include_str!("../engine/src/store/postgres/migrations/001_runs.sql"));
+    db.sql(
+        "CREATE TABLE runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now());
+         INSERT INTO runbook_schema (version) VALUES (1)",
+    );
+    // A run an older engine recorded, and the lock row of a holder gone.
+    let local = Checkout::new(".runbook", &[("a", ONE_STEP)]);
+    let o = local.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let runs = local.path().join(".runbook/runs");
+    let id = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
+    let journal = std::fs::read_to_string(runs.join(&id).join("journal.jsonl")).unwrap();
+    let mut sql = format!("INSERT INTO runbook_runs (id, runbook, env) VALUES ('{id}', 'a', 'local');");
+    for (i, line) in journal.lines().enumerate() {
+        sql.push_str(&format!("INSERT INTO runbook_events (run, seq, body) VALUES ('{id}', {}, $j${line}$j$);", i + 1));
+    }
+    sql.push_str(r#"INSERT INTO runbook_locks VALUES ('a', 'local', 1, '{"user":"eve","host":"old","pid":4242,"since":"then","run":""}');"#);
+    db.sql(&sql);
+    let shared = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let (s, l) = (shared.run(&["runs"]), local.run(&["runs"]));
+    assert_eq!(code(&s), 0, "{}", text(&s));
+    assert_eq!(text(&s), text(&l), "the older schema's run, as the local store lists it");
+    let o = shared.run(&["report", "latest"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains(&id) && text(&o).contains("**passed**"), "{}", text(&o));
+    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "1", "not migrated by a read");
+    let o = shared.run(&["play", "a", "--fresh"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        db.sql("SELECT max(version) FROM runbook_schema"),
+        runbook::store::postgres::schema::latest().to_string()
+    );
+}
+

@@ -309,14 +309,33 @@ pub trait Writer: Send {
     fn interrupt(&self) {}
 }
 
-/// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
+/// The store of a project for a play: `RUNBOOK_STATE`, else `state` of
+/// runbook.toml. A shared store's schema is created or migrated.
 pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
+    open_as(config, postgres::Access::Play)
+}
+
+/// The store of a project for a command that only reads runs (`runs`,
+/// `report`, `serve`, and `runs --prune`, which removes rows only): a shared
+/// store's schema is never created nor migrated. Without one there are no
+/// runs, as in an empty state directory.
+pub fn open_read(config: &crate::config::Config) -> Result<Box<dyn Store>> {
+    open_as(config, postgres::Access::Read)
+}
+
+fn open_as(config: &crate::config::Config, access: postgres::Access) -> Result<Box<dyn Store>> {
     match &config.shared_state {
         Some(shared) => {
-            Ok(Box::new(postgres::PgStore::open(&shared.url, config.state.clone()).map_err(|e| shared.locate(e))?))
+            Ok(Box::new(postgres::PgStore::open_as(&shared.url, config.state.clone(), access, locate(shared))?))
         }
         None => Ok(Box::new(LocalStore::new(config.state.clone()))),
     }
+}
+
+/// Errors about the shared store, located where it was set.
+fn locate(shared: &crate::config::SharedState) -> postgres::Locate {
+    let shared = shared.clone();
+    std::sync::Arc::new(move |e| shared.locate(e))
 }
 
 /// [`open`] on a thread of its own, while the caller does other work: a
@@ -333,9 +352,8 @@ impl Opening {
         let Some(shared) = config.shared_state.clone() else { return Opening::Done(open(config)) };
         let local = config.state.clone();
         let connect = move || {
-            postgres::PgStore::open(&shared.url, local)
+            postgres::PgStore::open_as(&shared.url, local, postgres::Access::Play, locate(&shared))
                 .map(|s| Box::new(s) as Box<dyn Store>)
-                .map_err(|e| shared.locate(e))
         };
         match std::thread::Builder::new().name("store-open".into()).spawn(connect) {
             Ok(t) => Opening::Connecting(t),

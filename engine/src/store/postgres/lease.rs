@@ -186,7 +186,7 @@ pub async fn acquire<T, F: Future<Output = T>>(
             (Arc::new(c), n)
         }
     };
-    let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
+    let sql = |e: tokio_postgres::Error| super::said::failed(&target, super::said::Doing::Use, "lock", &e);
     let key = key(&runbook, &env);
     let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
     let notice = key.to_string();
