@@ -1449,3 +1449,52 @@ fn a_read_only_command_reads_an_older_schema_as_it_is_and_leaves_it_to_a_play_to
     );
 }
 
+/// `--take-over` when no engine plays the run (its engine was killed) is a
+/// resume, in both stores: nothing to confirm, recorded as a resume.
+#[test]
+fn take_over_with_no_live_engine_is_a_resume_in_both_stores() {
+    let resume = |c: &Checkout, sh: &Shared, freed: &dyn Fn() -> bool, kinds: &dyn Fn() -> Vec<String>| {
+        let mut first = Bg(c.spawn(&["play", "gated"], "first"));
+        wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+        first.0.kill().unwrap(); // SIGKILL
+        first.0.wait().unwrap();
+        wait_for("the lock to be free", freed);
+        sh.open();
+        let o = c.run(&["play", "gated", "--take-over"]);
+        assert_eq!(code(&o), 0, "nothing to confirm: {}", text(&o));
+        let t = text(&o);
+        for part in [
+            "no engine was playing this runbook and env: --take-over goes on as --resume",
+            "passed before, not run again: s1",
+        ] {
+            assert!(t.contains(part), "{part}: {t}");
+        }
+        assert!(!t.contains("taking over") && !t.contains("took the run over"), "{t}");
+        assert_eq!(kinds(), ["run-start", "resume"]);
+        assert_eq!((count(&sh.log(), "s1"), count(&sh.log(), "s3")), (1, 1));
+    };
+    let kinds = |bodies: Vec<String>| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+            .filter_map(|e| match e["event"].as_str() {
+                Some("run-start") => Some("run-start".to_string()),
+                Some("session") => Some(e["kind"].as_str().unwrap_or_default().to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let sh = Shared::new();
+    let c = Checkout::new(".runbook", &[("gated", &sh.runbook())]);
+    let runs = c.path().join(".runbook/runs");
+    let journal = || {
+        let id = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+        std::fs::read_to_string(id.join("journal.jsonl")).unwrap().lines().map(str::to_string).collect()
+    };
+    resume(&c, &sh, &|| true, &|| kinds(journal()));
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "takeover_dead");
+    let sh = Shared::new();
+    let c = Checkout::new(&db.url, &[("gated", &sh.runbook())]);
+    resume(&c, &sh, &|| db.sql(ADVISORY) == "0", &|| kinds(events(&db).into_iter().map(|(_, b)| b).collect()));
+}

@@ -176,12 +176,19 @@ pub trait Store: Send + Sync {
     /// Take the lock of runbook@env, or refuse (exit 3) naming its holder.
     fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>>;
 
-    /// `--take-over`: take the lock from a live holder, which then stops
-    /// starting steps. A store whose holders are all on this machine has
-    /// nothing to take from: it takes the lock as [`Store::lock`] does.
-    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
-        self.lock(runbook, env, me)
-    }
+    /// `--take-over`: the lock of runbook@env, taken from a live holder
+    /// once `confirm` agrees (the holder then stops starting steps). With
+    /// no live holder it is [`Store::lock`] without asking: continuing a
+    /// dead engine's run is a resume. A store whose lock cannot be taken
+    /// from a live engine (the local store: its holder runs on this
+    /// machine) refuses, exit 3, naming the holder's pid.
+    fn take_over(
+        &self,
+        runbook: &str,
+        env: &str,
+        me: &Holder,
+        confirm: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Box<dyn Lease>>;
 
     /// Who holds the lock of runbook@env now, where the store can tell.
     fn holder(&self, _runbook: &str, _env: &str) -> Result<Option<Holder>> {
@@ -268,6 +275,11 @@ pub trait Lease: Send {
     /// Why that holder counts as gone (`None`: `--take-over` of a live one).
     fn gone(&self) -> Option<String> {
         Some("no longer running".into())
+    }
+    /// Was the lock taken from an engine that still ran (`--take-over` of a
+    /// live holder)? Else the session is a resume, whatever was typed.
+    fn taken_from_live(&self) -> bool {
+        self.took_over().is_some() && self.gone().is_none()
     }
     /// What taking the lock has to tell the operator (once).
     fn notes(&mut self) -> Vec<String> {

@@ -46,7 +46,20 @@ pub fn path(state: &Path, runbook: &str, env: &str) -> PathBuf {
     state.join("locks").join(format!("{runbook}@{env}.lock"))
 }
 
+/// The lock held by another process: its recorded holder, and whether
+/// that holder is dead (a process it started still holds the lock).
+pub struct Busy {
+    pub holder: Option<Holder>,
+    pub dead: bool,
+}
+
+/// Take the lock, or refuse (exit 3) naming its holder.
 pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
+    try_acquire(path, me)?.map_err(|b| refused(path, b.holder.as_ref(), b.dead))
+}
+
+/// Take the lock, or say who holds it.
+pub fn try_acquire(path: &Path, me: &Holder) -> Result<std::result::Result<PlayLock, Busy>> {
     if let Some(dir) = path.parent() {
         super::make_dir(dir)?;
     }
@@ -75,7 +88,7 @@ pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
                     file = f;
                     continue;
                 }
-                return Err(refused(path, holder.as_ref(), dead));
+                return Ok(Err(Busy { holder, dead }));
             }
             Err((_, e)) => return Err(Error::Other(anyhow::anyhow!("cannot lock {}: {e}", path.display()))),
         }
@@ -90,7 +103,7 @@ pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
         f.write_all(b"\n")
     };
     write(&mut lock).map_err(|e| anyhow::anyhow!("cannot write lock {}: {e}", path.display()))?;
-    Ok(PlayLock { _lock: lock, path: path.to_path_buf(), took_over })
+    Ok(Ok(PlayLock { _lock: lock, path: path.to_path_buf(), took_over }))
 }
 
 impl PlayLock {
@@ -113,13 +126,7 @@ impl Drop for PlayLock {
 }
 
 fn refused(path: &Path, holder: Option<&Holder>, dead: bool) -> Error {
-    let who = match holder {
-        Some(h) if !h.run.is_empty() => {
-            format!("{}@{} (pid {}, since {}, run {})", h.user, h.host, h.pid, h.since, h.run)
-        }
-        Some(h) => format!("{}@{} (pid {}, since {})", h.user, h.host, h.pid, h.since),
-        None => "another process".to_string(),
-    };
+    let who = holder.map_or_else(|| "another process".to_string(), Holder::describe);
     let why = if dead {
         format!("{who}, which is no longer running; a process it started still holds the lock")
     } else {
@@ -127,6 +134,36 @@ fn refused(path: &Path, holder: Option<&Holder>, dead: bool) -> Error {
     };
     Error::Refused(format!(
         "another play of this runbook and env is running: lock {} is held by {why}\n  hint: wait for it to finish; a lock of a dead process is taken over automatically",
+        path.display()
+    ))
+}
+
+/// `--take-over` of a lock held by a live engine: a local lock's holder
+/// runs on this machine (or one sharing the state directory), where it can
+/// be stopped; nothing is taken from it.
+pub fn take_over_refused(path: &Path, busy: &Busy, me: &Holder, runbook: &str, env: &str) -> Error {
+    let env_flag = if env == crate::config::LOCAL_ENV { String::new() } else { format!(" --env {env}") };
+    let resume = format!("`runbook play {runbook}{env_flag} --resume`");
+    let (who, hint) = match &busy.holder {
+        Some(h) if busy.dead => (
+            format!("{}, which is no longer running; a process it started still holds the lock", h.describe()),
+            format!("try again in a moment: {resume}"),
+        ),
+        Some(h) => {
+            let place = if h.host == me.host { "this machine".to_string() } else { h.host.clone() };
+            let there = if h.host == me.host { "" } else { " there" };
+            (
+                format!("{}, an engine that still runs on {place}", h.describe()),
+                format!(
+                    "let it finish, or stop it{there} (`kill {}`: its run stays resumable), then continue the run with {resume}",
+                    h.pid
+                ),
+            )
+        }
+        None => ("another process".to_string(), format!("let it finish, then continue the run with {resume}")),
+    };
+    Error::Refused(format!(
+        "--take-over is for a shared store (state = \"postgres://…\"): lock {} is held by {who}\n  hint: {hint}",
         path.display()
     ))
 }

@@ -287,8 +287,22 @@ impl Store for PgStore {
         self.take(runbook, env, me, false)
     }
 
-    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
-        self.take(runbook, env, me, true)
+    /// The lock as a play takes it, if no live engine holds it (a resume);
+    /// else, once confirmed, from the live holder.
+    fn take_over(
+        &self,
+        runbook: &str,
+        env: &str,
+        me: &Holder,
+        confirm: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Box<dyn Lease>> {
+        match self.take(runbook, env, me, false) {
+            Err(Error::Refused(_)) => {
+                confirm()?;
+                self.take(runbook, env, me, true)
+            }
+            taken => taken,
+        }
     }
 
     fn holder(&self, runbook: &str, env: &str) -> Result<Option<Holder>> {
