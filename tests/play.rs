@@ -71,7 +71,13 @@ pub fn journal(dir: &Path) -> String {
     let mut out = String::new();
     let Ok(rd) = std::fs::read_dir(runs) else { return out };
     for e in rd {
-        out.push_str(&std::fs::read_to_string(e.unwrap().path().join("journal.jsonl")).unwrap_or_default());
+        let e = e.unwrap();
+        // A run being created (`.new-…`) is not a run yet, as for the store:
+        // an engine killed before renaming it into place left no run.
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        out.push_str(&std::fs::read_to_string(e.path().join("journal.jsonl")).unwrap_or_default());
     }
     out
 }
