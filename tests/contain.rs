@@ -350,3 +350,44 @@ fn no_process_of_the_host_leads_a_step_out() {
     project(&[&body], "").args(["check", "--contained"]).run();
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "written through another process's root");
 }
+
+/// A process of the test's own (so of the engine's user), named `m`.
+fn victim(m: &str) -> std::process::Child {
+    std::process::Command::new("bash").args(["-c", &format!("exec -a {m} sleep 3000")]).spawn().unwrap()
+}
+
+#[test]
+fn a_step_cannot_signal_a_process_outside_its_scenario() {
+    if !containable() {
+        return;
+    }
+    // The step's shell runs outside the scenario's PID namespace (only its
+    // children are in it): by number from the shell, by name, and by a
+    // program the shell `exec`s. Never `kill -1` here: were the scope
+    // broken, it would end every process of the user.
+    let marks = [marker("signal-number"), marker("signal-name"), marker("signal-exec")];
+    let mut victims: Vec<_> = marks.iter().map(|m| victim(m)).collect();
+    let pids: Vec<u32> = victims.iter().map(|v| v.id()).collect();
+    let bodies = [
+        format!("kill -TERM {} 2>/dev/null || echo refused", pids[0]),
+        format!("pkill -f {} || echo refused", marks[1]),
+        format!("exec perl -e 'kill(q(TERM), {}); exit 0'", pids[2]),
+        // Its own processes it still can signal.
+        "sleep 100 & p=$!; kill -TERM $p; wait $p || [ $? = 143 ]".to_string(),
+    ];
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let out = project(&refs, "").args(["check", "--contained"]).run();
+    let unscoped = out.stdout.contains("=== signals not scoped");
+    let dead: Vec<&String> =
+        marks.iter().zip(&mut victims).filter_map(|(m, v)| v.try_wait().unwrap().map(|_| m)).collect();
+    for v in &mut victims {
+        let _ = v.kill();
+        let _ = v.wait();
+    }
+    if unscoped {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "this kernel cannot scope signals:\n{}", out.stdout);
+        eprintln!("notice: this kernel cannot scope a step's signals (Landlock ABI 6), skipping");
+        return;
+    }
+    assert!(dead.is_empty(), "a contained step signalled a host process: {dead:?}\n{}", out.stdout);
+}

@@ -57,8 +57,10 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
     };
     let mut failed = Vec::new();
     let mut refused = super::contain::probe();
-    if let Some(why) = &refused {
-        println!("=== not contained: {why}");
+    match (&refused, runner::scope::unscoped()) {
+        (Some(why), _) => println!("=== not contained: {why}"),
+        (None, Some(why)) => println!("=== {}", super::contain::unscoped_line(&why)),
+        (None, None) => {}
     }
     for sc in &scenarios {
         let env = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str())).or(config.default_env.as_deref());

@@ -59,6 +59,7 @@ pub mod prompt;
 mod query;
 mod record;
 pub mod reporter;
+pub mod scope;
 mod script;
 mod session;
 mod signals;
