@@ -254,7 +254,12 @@ fn manual_step_done_passes() {
     let seen = p.done(0);
     has(&seen, "drain passed");
     let ends = records(t.path(), "step-end");
-    assert!(ends.iter().any(|e| e["step"] == "drain" && e["status"] == "passed"), "{ends:?}");
+    assert!(
+        ends.iter().any(|e| e["step"] == "drain"
+            && e["status"] == "passed"
+            && e["reason"] == "the operator confirmed it is done"),
+        "{ends:?}"
+    );
 }
 
 #[test]
