@@ -391,3 +391,44 @@ fn a_step_cannot_signal_a_process_outside_its_scenario() {
     }
     assert!(dead.is_empty(), "a contained step signalled a host process: {dead:?}\n{}", out.stdout);
 }
+
+/// `check` or `play --dry-run` of two scenarios, the first of which waits:
+/// a SIGINT to the engine alone (a supervisor's, not a terminal's) during
+/// the first ends the command with 130, the second never played.
+fn interrupted_rehearsal(args: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // The second scenario would end at once: played, it shows in the output.
+    let md = "---\nvars:\n  wait: 0\n---\n```bash {#wait}\ntouch \"$HOME/running\"; sleep {{ wait }}\n```\n";
+    let fx = "[[scenario]]\nname = \"first\"\nvars = { wait = \"1000\" }\n\n[[scenario]]\nname = \"second\"\n";
+    let t = Test::new().file("runbooks/slow.md", md).file("fixtures/slow.toml", fx);
+    let child = crate::play::rb_cmd(t.path(), args)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let homes = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .filter(|e| e.path().join("running").exists())
+            .count()
+    };
+    crate::play::wait_until("the first scenario's step to start", || homes() > 0);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn a_signal_stops_check_and_a_rehearsal_with_130() {
+    for args in [&["check", "--jobs", "1"][..], &["play", "slow", "--dry-run"][..]] {
+        let (code, out) = interrupted_rehearsal(args);
+        assert_eq!(code, Some(130), "{args:?}\n{out}");
+        assert!(out.contains("interrupted: "), "{args:?}\n{out}");
+        assert!(!out.contains("scenario second"), "the second scenario played after the signal: {args:?}\n{out}");
+    }
+}

@@ -40,6 +40,10 @@ pub fn run(
         }
     }
     super::out(&check::format::render(&report, format, color));
+    if report.interrupted {
+        crate::errln!("check interrupted: scenarios in play were cut short, later ones not played");
+        return Ok(Exit::Interrupted);
+    }
     if let (true, Some(why)) = (contained, &refused) {
         crate::errln!("check --contained: rehearsals could not be contained: {why}");
         crate::errln!("  hint: run where user namespaces are allowed (Linux, `unshare -Urmn true` succeeds)");

@@ -62,7 +62,7 @@ pub mod reporter;
 pub mod scope;
 mod script;
 mod session;
-mod signals;
+pub mod signals;
 mod spawn;
 mod step;
 pub mod timing;
