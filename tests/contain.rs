@@ -185,6 +185,60 @@ fn a_contained_check_leaves_nothing_in_the_temporary_directory() {
     assert_eq!(left, [live.file_name().unwrap().to_string_lossy().into_owned()]);
 }
 
+/// Stages named before they carried their engine's pid
+/// (`runbook-contain-XXXXXX`) go once clearly abandoned: a directory of this
+/// user, empty, untouched for `RUNBOOK_CONTAIN_SWEEP_AGE`, mounted in no
+/// namespace. One a live holder has its tmpfs on stays however old, and so
+/// do a new one, one with something in it, a link and another user's.
+#[test]
+fn stages_without_a_pid_are_swept_when_abandoned_never_while_mounted() {
+    use std::io::BufRead;
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let stage = |n: &str| tmp.path().join(format!("runbook-contain-{n}"));
+    for n in ["abandn", "newone", "inuse1", "full01", "others"] {
+        std::fs::create_dir(stage(n)).unwrap();
+    }
+    std::fs::write(stage("full01").join("keep"), "").unwrap();
+    std::os::unix::fs::symlink(stage("abandn"), stage("link01")).unwrap();
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        std::os::unix::fs::chown(stage("others"), Some(65534), Some(65534)).unwrap();
+    }
+    // A holder of an engine from before: its tmpfs on its stage, in its namespace.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["-Urm", "sh", "-c", "mount -t tmpfs stage \"$1\" && echo mounted && exec sleep 600", "sh"])
+        .arg(stage("inuse1"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "mounted\n");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for n in ["abandn", "inuse1", "full01", "others"] {
+        std::fs::File::open(stage(n)).unwrap().set_modified(two_hours_ago).unwrap();
+    }
+    project(&["true"], "")
+        .env("TMPDIR", tmp.path().to_str().unwrap())
+        .env("RUNBOOK_CONTAIN_SWEEP_AGE", "1h")
+        .args(["check", "--contained"])
+        .run();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut left: Vec<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    let mut want =
+        vec!["runbook-contain-full01", "runbook-contain-inuse1", "runbook-contain-link01", "runbook-contain-newone"];
+    if root {
+        want.push("runbook-contain-others");
+    }
+    assert_eq!(left, want);
+}
+
 #[test]
 fn ctrl_c_during_a_contained_check_leaves_no_stage_behind() {
     use std::os::unix::process::CommandExt;

@@ -324,8 +324,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopp
                         &run.unused_queries,
                     ),
                 ];
-                // A failed scenario stops early: what it never called is a
-                // consequence, and would bury the failure.
+                // A failed scenario has them as notes beside its failures
+                // (`ScenarioRun::notes`): information, not a warning that
+                // `--deny-warnings` would make a second failure.
                 for (code, what, never, hint, list) in unused.into_iter().filter(|_| run.passed) {
                     for u in list {
                         rep.findings.push(

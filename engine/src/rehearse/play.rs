@@ -100,6 +100,9 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
             if let Some(d) = &run.diff {
                 let _ = write!(o, "{d}");
             }
+            for n in &run.notes {
+                let _ = writeln!(o, "  note: {n}");
+            }
             let _ = writeln!(o);
             failed.push(sc.name.clone());
         }

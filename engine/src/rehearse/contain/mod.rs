@@ -24,6 +24,8 @@ pub mod holder;
 mod places;
 #[cfg(target_os = "linux")]
 mod pool;
+#[cfg(target_os = "linux")]
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
