@@ -71,7 +71,9 @@ pub struct Launch<'a> {
     pub inherit: Option<RawFd>,
     /// Namespace descriptors (`/proc/PID/ns/*`, the user namespace first)
     /// the child joins with `setns` before it changes directory: a contained
-    /// rehearsal's steps. Only the clone below can: `posix_spawn` refuses.
+    /// rehearsal's steps, which also enter the Landlock domain that scopes
+    /// their signals ([`super::scope`]). Only the clone below can:
+    /// `posix_spawn` refuses.
     pub enter: &'a [RawFd],
     /// Milliseconds the child waits before its `execve`: a fault injected
     /// by the tests (`RUNBOOK_FAULT=spawn-pause:MS`, debug builds only), to
@@ -154,6 +156,8 @@ mod linux {
         l: &'a Launch<'a>,
         /// Bit `n - 1` set: real-time signal `n` is to be reset.
         ignored_rt: u64,
+        /// The Landlock ruleset a child that joins namespaces enters; -1: none.
+        scope: libc::c_int,
         err: AtomicI32,
         /// With a gate: the pipe's read and write ends.
         gate: Option<(RawFd, RawFd)>,
@@ -216,9 +220,11 @@ mod linux {
             Some(_) => Some(pipe()?),
             None => None,
         };
+        let scope = if l.enter.is_empty() { -1 } else { crate::runner::scope::fd().unwrap_or(-1) };
         let args = Args {
             l,
             ignored_rt: ignored_rt(),
+            scope,
             err: AtomicI32::new(0),
             gate: gate.as_ref().map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
             word: AtomicU32::new(STARTING),
@@ -383,6 +389,12 @@ mod linux {
                 if libc::setns(fd, 0) != 0 {
                     fail(a);
                 }
+            }
+            // In the scenario's user namespace the child has CAP_SYS_ADMIN,
+            // which Landlock asks for instead of `no_new_privs` (that would
+            // break a rehearsed `sudo`).
+            if a.scope >= 0 && libc::syscall(libc::SYS_landlock_restrict_self, a.scope, 0u32) != 0 {
+                fail(a);
             }
             if libc::chdir(l.cwd.as_ptr()) != 0 {
                 fail(a);

@@ -121,6 +121,12 @@ pub fn release() {
     pool::release();
 }
 
+/// Said once before contained scenarios where the kernel cannot scope a
+/// step's signals ([`crate::runner::scope`]): the rest holds.
+pub fn unscoped_line(why: &str) -> String {
+    format!("signals not scoped: {why}: a contained step can still signal processes of your user outside the scenario")
+}
+
 fn remember(why: String) {
     let mut r = REFUSED.lock().unwrap_or_else(|p| p.into_inner());
     if r.is_none() {

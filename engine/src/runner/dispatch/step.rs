@@ -8,7 +8,7 @@ use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::{OnFail, StepKind};
 use crate::plan::EdgeKind;
 use crate::redact::Redactor;
-use crate::run::event::{Answering, Question, Reply, StepEnd, StepStart, Stop, StopKind};
+use crate::run::event::{Answer, Answering, How, Question, Reply, StepEnd, StepStart, Stop, StopKind};
 use crate::run::{Event, RunState, StepState, StepStatus};
 use crate::template::Context;
 
@@ -198,6 +198,11 @@ impl Dispatcher<'_> {
 
     /// This session's answer to `q` about step `i`, if given.
     pub(super) fn answered(&self, st: &RunState, i: usize, q: Question) -> Option<Reply> {
+        self.answer(st, i, q).map(|a| a.reply)
+    }
+
+    /// This session's answer to question `q` about step `i`, if any.
+    pub(super) fn answer<'s>(&self, st: &'s RunState, i: usize, q: Question) -> Option<&'s Answer> {
         let id = &self.rb.steps[i].id;
         let session = st.session();
         st.answers
@@ -205,7 +210,7 @@ impl Dispatcher<'_> {
             .rev()
             .take_while(|a| a.session == session)
             .find(|a| a.answer.question == q && a.answer.step.as_deref() == Some(id))
-            .map(|a| a.answer.reply)
+            .map(|a| &a.answer)
     }
 
     fn fails_stop(&self, i: usize) -> bool {
@@ -401,7 +406,7 @@ impl Dispatcher<'_> {
     /// A manual step on the screen: ask until it is answered, then end it.
     pub(super) fn manual_answer(&mut self, i: usize, st: &RunState) -> Action {
         let s = &self.rb.steps[i];
-        match self.answered(st, i, Question::Manual) {
+        match self.answer(st, i, Question::Manual).map(|a| (a.reply, a.how)) {
             None => {
                 let display = st.step(&s.id).map(|p| p.command.clone()).unwrap_or_default();
                 let q = format!(
@@ -411,9 +416,9 @@ impl Dispatcher<'_> {
                 );
                 Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO })
             }
-            Some(r) => {
+            Some((r, how)) => {
                 let (status, reason) = match r {
-                    Reply::Yes => (StepStatus::Passed, "the operator confirmed it is done"),
+                    Reply::Yes => (StepStatus::Passed, manual_done(how)),
                     Reply::Skip => (StepStatus::Skipped, "skipped by the operator"),
                     _ => (StepStatus::Failed, "the operator answered: not done"),
                 };
@@ -425,5 +430,17 @@ impl Dispatcher<'_> {
                 Action::Record(e)
             }
         }
+    }
+}
+
+/// Why a manual step passed: only an answer at the prompt is an operator's
+/// word that the checklist was done; `--yes` and a scenario answer for
+/// nobody, and the screen, the journal and the report say so.
+pub(super) fn manual_done(how: How) -> &'static str {
+    match how {
+        How::Prompt => "the operator confirmed it is done",
+        How::Yes => "answered by --yes: nobody confirmed it is done",
+        How::Scenario => "answered by the rehearsal scenario",
+        How::Timeout => "answered by default when nobody answered in time: nobody confirmed it is done",
     }
 }
