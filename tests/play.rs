@@ -366,6 +366,27 @@ fn a_step_deaf_to_sigterm_gets_one_grace_period_then_sigkill() {
 }
 
 #[test]
+fn a_timeout_ends_a_step_that_left_its_process_group() {
+    // The step's own process moves to another group (here its parent's)
+    // and ignores SIGTERM: the timeout still ends it, one grace later.
+    Test::new()
+        .runbook(
+            "a",
+            r#"
+            ```bash {#away timeout=1s}
+            exec perl -MPOSIX -e 'POSIX::setpgid(0, getpgrp(getppid())) or die "setpgid: $!"; $SIG{TERM} = "IGNORE"; sleep 30; print "survived\n"'
+            ```
+            "#,
+        )
+        .env("RUNBOOK_GRACE", "500ms")
+        .args(["play", "a"])
+        .status(1)
+        .stdout_has("timed out after 1s")
+        .stdout_lacks("[away] survived")
+        .run();
+}
+
+#[test]
 fn leftover_background_processes_end_with_the_step() {
     let t = Test::new()
         .runbook(

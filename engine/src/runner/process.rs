@@ -267,8 +267,17 @@ pub fn signal_group(pgid: i32, sig: Signal) {
 /// Returns the child's exit status.
 pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
     let deadline = tokio::time::Instant::now() + super::timing::grace();
+    // The child itself, when it left its group (`setpgid` to another one):
+    // signalling the group alone would miss it, and its end is waited for.
+    // Ours and not reaped yet, its pid cannot be another process's.
+    let left = |p: &Proc, g: i32| p.child.id().filter(|&id| stat(id).is_some_and(|(_, pgrp)| pgrp != g));
     match p.pgid {
-        Some(g) => signal_group(g, Signal::SIGTERM),
+        Some(g) => {
+            signal_group(g, Signal::SIGTERM);
+            if let Some(id) = left(p, g) {
+                let _ = kill(Pid::from_raw(id as i32), Signal::SIGTERM);
+            }
+        }
         None => {
             if let Some(id) = p.child.id() {
                 let _ = kill(Pid::from_raw(id as i32), Signal::SIGTERM);
@@ -278,12 +287,10 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
     let status = match tokio::time::timeout_at(deadline, p.child.wait()).await {
         Ok(s) => s.ok(),
         Err(_) => {
-            match p.pgid {
-                Some(g) => signal_group(g, Signal::SIGKILL),
-                None => {
-                    let _ = p.child.start_kill();
-                }
+            if let Some(g) = p.pgid {
+                signal_group(g, Signal::SIGKILL);
             }
+            let _ = p.child.start_kill();
             p.child.wait().await.ok()
         }
     };
