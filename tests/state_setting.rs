@@ -95,3 +95,14 @@ fn resume_with_no_run_to_resume_is_refused_not_played_from_the_start() {
     );
     assert!(!entries.contains(&"ran".to_string()), "no step ran");
 }
+
+#[test]
+fn a_state_that_is_a_file_is_refused_where_it_is_set() {
+    let hint = "  hint: the state is a directory the runs, logs and locks are kept in (`.runbook` when unset), or a team database (`postgres://…`)\n";
+    let t = Test::new().runbook("hello", HELLO).config("\nstate = \"runbook.toml\"\n");
+    let (err, _) = refused(t, &["play", "hello", "--yes"], 2);
+    assert_eq!(err, format!("$DIR/runbook.toml:2: error: state: `runbook.toml` is a file, not a directory\n{hint}"));
+    let t = Test::new().runbook("hello", HELLO).env("RUNBOOK_STATE", "runbooks/hello.md");
+    let (err, _) = refused(t, &["runs"], 2);
+    assert_eq!(err, format!("error: RUNBOOK_STATE: `runbooks/hello.md` is a file, not a directory\n{hint}"));
+}

@@ -110,6 +110,16 @@ fn state(root: &Path, configured: Option<&str>, at: Option<(&Path, usize)>) -> R
         (None, None) => (".runbook", None),
     };
     match crate::state_url::classify(value) {
+        Ok(State::Dir(d)) if root.join(&d).exists() && !root.join(&d).is_dir() => {
+            let why = format!("`{value}` is a file, not a directory");
+            let d = match at {
+                Some((f, l)) => Diagnostic::error("state-dir", format!("state: {why}")).at(f, l),
+                None => Diagnostic::error("state-dir", format!("RUNBOOK_STATE: {why}")),
+            };
+            Err(Error::invalid(d.hint(
+                "the state is a directory the runs, logs and locks are kept in (`.runbook` when unset), or a team database (`postgres://…`)",
+            )))
+        }
         Ok(State::Dir(d)) => Ok((root.join(d), None)),
         Ok(State::Database(url)) => {
             Ok((root.join(".runbook"), Some(SharedState { url, at: at.map(|(f, l)| (f.to_path_buf(), l)) })))
