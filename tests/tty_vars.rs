@@ -171,3 +171,25 @@ fn resume_does_not_restore_a_value_journaled_redacted() {
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("variable `ns` was given to run") && out.contains("--set ns="), "{out}");
 }
+
+#[test]
+fn the_servers_of_query_steps_given_with_set_are_read_not_dropped() {
+    // The engine reads `prometheus` itself (no template does): it is neither
+    // warned about nor dropped when the runbook has a query step.
+    let port = crate::common::servers::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    Test::new()
+        .runbook("up", "# Up\n\n```promql {#up read timeout=3s}\nup\n```\n")
+        .args(["play", "up", "--yes", "--set", &format!("prometheus={url}")])
+        .status(1)
+        .stdout_has(&format!("cannot reach Prometheus at {url}: connection refused"))
+        .stderr_lacks("reads no variable")
+        .run();
+    // Without one, it is a name like any other.
+    Test::new()
+        .runbook("sh", "# Sh\n\n```bash {#a read}\necho hi\n```\n")
+        .args(["plan", "sh", "--set", &format!("prometheus={url}")])
+        .stderr_has("warning: --set prometheus: runbook `sh` reads no variable `prometheus`; it is ignored\n")
+        .stdout_lacks(&url)
+        .run();
+}

@@ -84,10 +84,17 @@ fn env_entry(k: &[u8], v: &[u8]) -> io::Result<CString> {
 }
 
 /// The engine's environment as C strings, built once: the engine never
-/// changes its own environment while it runs.
+/// changes its own environment while it runs. Without `RUNBOOK_VAR_*`:
+/// those give the runbook's variables, which steps get through their
+/// templates, and may be secrets no step reads (docs/decisions.md).
 fn base_env() -> &'static [CString] {
     static BASE: OnceLock<Vec<CString>> = OnceLock::new();
-    BASE.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
+    BASE.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(k, _)| !k.as_bytes().starts_with(crate::vars::ENV_PREFIX.as_bytes()))
+            .filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok())
+            .collect()
+    })
 }
 
 /// Appends to `envp` the engine's environment without the variables `env`
