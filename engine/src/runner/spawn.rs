@@ -41,8 +41,11 @@ pub struct Command<'a> {
     pub program: &'a Path,
     pub args: &'a [&'a OsStr],
     pub cwd: &'a Path,
-    /// Set on top of the engine's environment (overriding it).
+    /// Set on top of the engine's environment (overriding it), or the whole
+    /// environment when `inherit_env` is false.
     pub env: &'a [(&'a str, &'a OsStr)],
+    /// Start from the engine's environment ([`base_env`]).
+    pub inherit_env: bool,
     pub stdio: Stdio,
     /// Put the child in a new process group of its own.
     pub new_group: bool,
@@ -152,7 +155,9 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
     let extra: Vec<CString> =
         cmd.env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<_>>()?;
     let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(base_env().len() + extra.len() + 1);
-    base_without(cmd.env, &mut envp);
+    if cmd.inherit_env {
+        base_without(cmd.env, &mut envp);
+    }
     envp.extend(extra.iter().map(|kv| kv.as_ptr() as *mut _));
     envp.push(std::ptr::null_mut());
     let mut argv: Vec<*mut libc::c_char> = argv_c.iter().map(|a| a.as_ptr() as *mut _).collect();
@@ -344,6 +349,7 @@ mod tests {
             args: &args,
             cwd: Path::new("/"),
             env,
+            inherit_env: true,
             stdio: Stdio::Piped,
             new_group,
             inherit: None,
@@ -405,6 +411,7 @@ mod tests {
                 args: &[],
                 cwd,
                 env: &[],
+                inherit_env: true,
                 stdio: Stdio::Piped,
                 new_group: true,
                 inherit: None,
