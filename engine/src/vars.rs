@@ -318,6 +318,8 @@ pub struct Missing {
     /// Steps whose templates read it, in document order.
     pub used_by: Vec<String>,
     pub secret: bool,
+    /// Declared in front matter (with a null default: required).
+    pub declared: bool,
     /// Where it is first read (runbook file, line).
     pub file: std::path::PathBuf,
     pub line: usize,
@@ -341,6 +343,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             }
             let m = out.entry(n.clone()).or_insert_with(|| Missing {
                 secret: rb.is_secret(&n),
+                declared: rb.vars.contains_key(&n),
                 used_by: Vec::new(),
                 file: rb.path.clone(),
                 line: t.line_of_name(s, crate::template::Source::Body, &n).unwrap_or(s.line),
@@ -355,6 +358,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             name: n.clone(),
             used_by: Vec::new(),
             secret: rb.is_secret(n),
+            declared: true,
             file: rb.path.clone(),
             line: declared_at(rb, n),
         });
@@ -364,7 +368,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
 
 /// The line of the runbook where front matter declares `name` (else the
 /// front matter's first line).
-fn declared_at(rb: &Runbook, name: &str) -> usize {
+pub fn declared_at(rb: &Runbook, name: &str) -> usize {
     let start = rb.front_matter_line.unwrap_or(1);
     std::fs::read_to_string(&rb.path)
         .ok()
