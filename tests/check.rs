@@ -121,6 +121,34 @@ fn undefined_variable_is_checked_per_env() {
     Test::new().config(&cfg).file("runbooks/a.md", md).args(["check"]).stdout_lacks("undefined").run();
 }
 
+/// `check` and `plan` name an undefined variable with one wording, saying
+/// which template of the step reads it.
+#[test]
+fn undefined_variable_names_the_template_as_plan_does() {
+    let cases = [
+        ("```bash {#a}\necho {{ nope }}\n```\n", 4, "undefined variable `nope` in step `a`"),
+        ("```bash {#a when=\"nope == 'x'\"}\necho\n```\n", 3, "undefined variable `nope` in `when` of step `a`"),
+        ("```bash {#a expect=\"{{ nope }}\"}\necho\n```\n", 3, "undefined variable `nope` in `expect` of step `a`"),
+        ("```bash {#a cwd=\"/srv/{{ nope }}\"}\necho\n```\n", 3, "undefined variable `nope` in `cwd` of step `a`"),
+        ("```bash {#a when=\"nope == 'x'\"}\necho {{ nope }}\n```\n", 4, "undefined variable `nope` in step `a`"),
+    ];
+    for (block, line, message) in cases {
+        let md = format!("# A\n\n{block}");
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["check"])
+            .status(2)
+            .stdout_has(&format!("runbooks/a.md:{line}: error[undefined-variable]: {message}\n"))
+            .run();
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["plan", "a"])
+            .status(2)
+            .stderr_has(&format!("runbooks/a.md:{line}: error: {message}\n"))
+            .run();
+    }
+}
+
 #[test]
 fn unused_stub_is_a_warning() {
     let fx = CLEAN_FIXTURE.to_string() + "  [[scenario.stub]]\n  cmd = \"helm status *\"\n";
@@ -131,6 +159,64 @@ fn unused_stub_is_a_warning() {
         .stdout_has("fixtures/clean.toml:11: warning[unused-stub]: stub `helm status *` is never called")
         .run();
     Test::new().runbook("clean", CLEAN).fixture("clean", &fx).args(["check", "--deny-warnings"]).status(1).run();
+}
+
+/// A call no stub answers is answered empty and its step passes, but the
+/// scenario fails for it: junit's system-out (the transcript) ends in that
+/// verdict, never in `passed` beside the failure. The stub left unused is a
+/// note of the failure, not a warning (`--deny-warnings` changes nothing).
+#[test]
+fn a_missing_stub_is_the_reason_junit_gives_and_unused_stubs_are_notes() {
+    let md = "# M\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    let fx = "[[scenario]]\nname = \"s\"\n  [[scenario.stub]]\n  cmd = \"kubectl get nodes\"\n  stdout = \"n1\\n\"\n";
+    let t = || Test::new().runbook("m", md).fixture("m", fx);
+    let f = t().args(["check", "--format", "junit"]).status(1).run();
+    let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+    let case = &r.test_suites[0].test_cases[1];
+    assert_eq!(case.name.as_str(), "scenario s");
+    assert_eq!(
+        case.system_out.as_ref().map(|o| o.as_str()),
+        Some(concat!(
+            "# rehearsal of m — scenario s (env devnet)\n",
+            "\n",
+            "== step pods (line 3)\n",
+            "$ kubectl get pods\n",
+            "> kubectl get pods\n",
+            "! no fixture for: kubectl get pods (step `pods` at runbooks/m.md:3); answered empty (the scenario fails)\n",
+            "-- passed (exit 0)\n",
+            "\n",
+            // (junit keeps it without its last newline)
+            "== outcome: failed: no stub for `kubectl get pods` (step `pods`), answered empty (the play itself passed)",
+        ))
+    );
+    let quick_junit::TestCaseStatus::NonSuccess { description, .. } = &case.status else {
+        panic!("the scenario fails: {:?}", case.status)
+    };
+    let description = description.as_deref().unwrap();
+    assert!(
+        description.starts_with("no fixture for: kubectl get pods (step `pods`, runbooks/m.md:3)"),
+        "{description}"
+    );
+    assert!(
+        description.ends_with("\nnote: stub `kubectl get nodes` is never called (fixtures/m.toml:3)"),
+        "{description}"
+    );
+    for deny in [false, true] {
+        let args = if deny { vec!["check", "--deny-warnings"] } else { vec!["check"] };
+        t().args(args)
+            .status(1)
+            .stdout_has(
+                "      exit = 0\n  note: stub `kubectl get nodes` is never called (fixtures/m.toml:3)\n\nFAILED: ",
+            )
+            .stdout_has("1 runbook, 0 errors, 0 warnings; 1 scenario rehearsed, 1 failed")
+            .stdout_lacks("warning[unused-stub]")
+            .run();
+    }
+    let j = t().args(["check", "--format", "json"]).status(1).run().json();
+    assert_eq!(
+        j["runbooks"][0]["scenarios"][0]["notes"][0],
+        "stub `kubectl get nodes` is never called (fixtures/m.toml:3)"
+    );
 }
 
 #[test]

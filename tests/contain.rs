@@ -185,6 +185,60 @@ fn a_contained_check_leaves_nothing_in_the_temporary_directory() {
     assert_eq!(left, [live.file_name().unwrap().to_string_lossy().into_owned()]);
 }
 
+/// Stages named before they carried their engine's pid
+/// (`runbook-contain-XXXXXX`) go once clearly abandoned: a directory of this
+/// user, empty, untouched for `RUNBOOK_CONTAIN_SWEEP_AGE`, mounted in no
+/// namespace. One a live holder has its tmpfs on stays however old, and so
+/// do a new one, one with something in it, a link and another user's.
+#[test]
+fn stages_without_a_pid_are_swept_when_abandoned_never_while_mounted() {
+    use std::io::BufRead;
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let stage = |n: &str| tmp.path().join(format!("runbook-contain-{n}"));
+    for n in ["abandn", "newone", "inuse1", "full01", "others"] {
+        std::fs::create_dir(stage(n)).unwrap();
+    }
+    std::fs::write(stage("full01").join("keep"), "").unwrap();
+    std::os::unix::fs::symlink(stage("abandn"), stage("link01")).unwrap();
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        std::os::unix::fs::chown(stage("others"), Some(65534), Some(65534)).unwrap();
+    }
+    // A holder of an engine from before: its tmpfs on its stage, in its namespace.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["-Urm", "sh", "-c", "mount -t tmpfs stage \"$1\" && echo mounted && exec sleep 600", "sh"])
+        .arg(stage("inuse1"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "mounted\n");
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for n in ["abandn", "inuse1", "full01", "others"] {
+        std::fs::File::open(stage(n)).unwrap().set_modified(two_hours_ago).unwrap();
+    }
+    project(&["true"], "")
+        .env("TMPDIR", tmp.path().to_str().unwrap())
+        .env("RUNBOOK_CONTAIN_SWEEP_AGE", "1h")
+        .args(["check", "--contained"])
+        .run();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut left: Vec<String> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    let mut want =
+        vec!["runbook-contain-full01", "runbook-contain-inuse1", "runbook-contain-link01", "runbook-contain-newone"];
+    if root {
+        want.push("runbook-contain-others");
+    }
+    assert_eq!(left, want);
+}
+
 #[test]
 fn ctrl_c_during_a_contained_check_leaves_no_stage_behind() {
     use std::os::unix::process::CommandExt;
@@ -349,6 +403,88 @@ fn no_process_of_the_host_leads_a_step_out() {
     );
     project(&[&body], "").args(["check", "--contained"]).run();
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "written through another process's root");
+}
+
+/// A process of the test's own (so of the engine's user), named `m`.
+fn victim(m: &str) -> std::process::Child {
+    std::process::Command::new("bash").args(["-c", &format!("exec -a {m} sleep 3000")]).spawn().unwrap()
+}
+
+#[test]
+fn a_step_cannot_signal_a_process_outside_its_scenario() {
+    if !containable() {
+        return;
+    }
+    // The step's shell runs outside the scenario's PID namespace (only its
+    // children are in it): by number from the shell, by name, and by a
+    // program the shell `exec`s. Never `kill -1` here: were the scope
+    // broken, it would end every process of the user.
+    let marks = [marker("signal-number"), marker("signal-name"), marker("signal-exec")];
+    let mut victims: Vec<_> = marks.iter().map(|m| victim(m)).collect();
+    let pids: Vec<u32> = victims.iter().map(|v| v.id()).collect();
+    let bodies = [
+        format!("kill -TERM {} 2>/dev/null || echo refused", pids[0]),
+        format!("pkill -f {} || echo refused", marks[1]),
+        format!("exec perl -e 'kill(q(TERM), {}); exit 0'", pids[2]),
+        // Its own processes it still can signal.
+        "sleep 100 & p=$!; kill -TERM $p; wait $p || [ $? = 143 ]".to_string(),
+    ];
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let out = project(&refs, "").args(["check", "--contained"]).run();
+    let unscoped = out.stdout.contains("=== signals not scoped");
+    let dead: Vec<&String> =
+        marks.iter().zip(&mut victims).filter_map(|(m, v)| v.try_wait().unwrap().map(|_| m)).collect();
+    for v in &mut victims {
+        let _ = v.kill();
+        let _ = v.wait();
+    }
+    if unscoped {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "this kernel cannot scope signals:\n{}", out.stdout);
+        eprintln!("notice: this kernel cannot scope a step's signals (Landlock ABI 6), skipping");
+        return;
+    }
+    assert!(dead.is_empty(), "a contained step signalled a host process: {dead:?}\n{}", out.stdout);
+}
+
+/// `check` or `play --dry-run` of two scenarios, the first of which waits:
+/// a SIGINT to the engine alone (a supervisor's, not a terminal's) during
+/// the first ends the command with 130, the second never played.
+fn interrupted_rehearsal(args: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // The second scenario would end at once: played, it shows in the output.
+    let md = "---\nvars:\n  wait: 0\n---\n```bash {#wait}\ntouch \"$HOME/running\"; sleep {{ wait }}\n```\n";
+    let fx = "[[scenario]]\nname = \"first\"\nvars = { wait = \"1000\" }\n\n[[scenario]]\nname = \"second\"\n";
+    let t = Test::new().file("runbooks/slow.md", md).file("fixtures/slow.toml", fx);
+    let child = crate::play::rb_cmd(t.path(), args)
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let homes = || {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .filter(|e| e.path().join("running").exists())
+            .count()
+    };
+    crate::play::wait_until("the first scenario's step to start", || homes() > 0);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn a_signal_stops_check_and_a_rehearsal_with_130() {
+    for args in [&["check", "--jobs", "1"][..], &["play", "slow", "--dry-run"][..]] {
+        let (code, out) = interrupted_rehearsal(args);
+        assert_eq!(code, Some(130), "{args:?}\n{out}");
+        assert!(out.contains("interrupted: "), "{args:?}\n{out}");
+        assert!(!out.contains("scenario second"), "the second scenario played after the signal: {args:?}\n{out}");
+    }
 }
 
 /// A home of the host (outside every fresh directory, so that only the

@@ -169,6 +169,41 @@ fn ssh_and_watch_are_judged_by_what_they_run() {
     assert_eq!(hazards, Vec::<&str>::new(), "{}", f.stdout);
 }
 
+/// Placeholders in every quoting: the page, what import makes of it, and
+/// what it prints played with values a shell would mangle if they were
+/// spliced in unquoted.
+const QUOTED_PAGE: &str = "# Quotes\n\n```bash\necho \"deploying <service> now\" '<ticket>'\nsh -c \"echo <node> is up\"\nfor pod in a b; do echo \"restarting <pod> after $pod\"; done\necho \"<msg>\" \"<a>-<b>\" 'x <a> y'\n```\n";
+
+const QUOTED_IMPORTED: &str = "```bash {#quotes read}\nservice={{ service }}\necho \"deploying ${service} now\" {{ ticket }}\nnode={{ node }}\nsh -c \"echo ${node} is up\"\npod_value={{ pod }}\nfor pod in a b; do echo \"restarting ${pod_value} after $pod\"; done\na={{ a }}\nb={{ b }}\necho {{ msg }} \"${a}-${b}\" 'x '{{ a }}' y'\n```\n";
+
+#[test]
+fn a_placeholder_in_a_double_quoted_string_becomes_a_shell_variable() {
+    let imported = Test::new().file("q.md", QUOTED_PAGE).args(["import", "q.md"]).run().stdout;
+    assert!(imported.ends_with(QUOTED_IMPORTED), "{imported}");
+    // No template sits between double quotes (`"A"{{ b }}"C"`): shellcheck,
+    // which check runs when it is installed, has nothing to say either.
+    let f = Test::new().file("runbooks/q.md", &imported).args(["check", "--format", "json"]).run();
+    let j = f.json();
+    let codes: Vec<&str> =
+        j["runbooks"][0]["findings"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["no-fixture"], "{}", f.stdout);
+    // Rendered, each value is one word, as the page meant it.
+    let vars = ["service=web $(touch pwned)", "ticket=T'1", "node=n1", "pod=p 1", "msg=a  b", "a=x\"y", "b=z"];
+    let f = Test::new()
+        .file("runbooks/q.md", &imported)
+        .args(["play", "q"])
+        .args(vars.iter().flat_map(|v| ["--set", v]))
+        .stdout_has(concat!(
+            "[quotes] deploying web $(touch pwned) now T'1\n",
+            "[quotes] n1 is up\n",
+            "[quotes] restarting p 1 after a\n",
+            "[quotes] restarting p 1 after b\n",
+            "[quotes] a  b x\"y-z x x\"y y\n",
+        ))
+        .run();
+    assert!(!f.path().join("pwned").exists());
+}
+
 // ---- How often import decides as the hand-made corpus does ----
 
 fn root() -> PathBuf {

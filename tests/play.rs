@@ -622,7 +622,9 @@ fn manual_steps_are_answered() {
     Test::new()
         .runbook("a", md)
         .args(["play", "a", "--yes"])
-        .stdout_has("<== look: passed")
+        .stdout_has("<== look: passed (")
+        .stdout_has("s): answered by --yes: nobody confirmed it is done\n")
+        .stdout_lacks("the operator confirmed")
         .stdout_has("open the dashboard")
         .run();
 }

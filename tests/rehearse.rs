@@ -272,3 +272,29 @@ fn a_failed_rehearsal_offers_no_resume_and_no_report_of_a_run_it_did_not_keep() 
         .stdout_lacks("next:")
         .run();
 }
+
+/// A failed scenario names what it never used as notes after its failures,
+/// and the steps the play did not reach, which may be the ones calling it.
+#[test]
+fn a_failed_rehearsal_notes_its_unused_stubs_and_the_steps_it_did_not_reach() {
+    let md = "# U\n\n```bash {#pods read}\nkubectl get pods\n```\n\n```bash {#nodes read}\nkubectl get nodes\n```\n";
+    let fx = concat!(
+        "[[scenario]]\nname = \"s\"\n",
+        "  [[scenario.stub]]\n  cmd = \"kubectl get pods\"\n  exit = 1\n",
+        "  [[scenario.stub]]\n  cmd = \"kubectl get nodes\"\n",
+        "  [[scenario.stub]]\n  cmd = \"helm status x\"\n",
+    );
+    Test::new()
+        .runbook("u", md)
+        .fixture("u", fx)
+        .args(["play", "u", "--dry-run"])
+        .status(1)
+        .stdout_has(concat!(
+            "=== REHEARSAL FAILED: scenario s\n",
+            "  - expected outcome passed, got failed (step `pods` failed: exit 1) at runbooks/u.md:3\n",
+            "  note: stub `kubectl get nodes` is never called (fixtures/u.toml:6)\n",
+            "  note: stub `helm status x` is never called (fixtures/u.toml:8)\n",
+            "  note: the play did not reach step `nodes`, which may call them\n",
+        ))
+        .run();
+}

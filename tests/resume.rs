@@ -378,3 +378,31 @@ fn processes_in(dir: &std::path::Path) -> usize {
         .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir))
         .count()
 }
+
+/// The session note says up front which steps that passed before run again
+/// and why, as the step loop then decides: a step it says is not run again
+/// does not run, and one that runs is named with its reason.
+#[test]
+fn the_session_note_says_which_passed_steps_run_again_and_why() {
+    let md = "```bash {#a}\necho a >> runs.txt\n```\n\n```bash {#b}\necho b >> runs.txt\n```\n\n```bash {#c}\n[ -f fixed ] || exit 4\n```\n";
+    let t = Test::new().runbook("r", md);
+    let dir = t.path();
+    assert_eq!(rb(dir, &["play", "r", "--yes"]).status.code(), Some(1));
+    std::fs::write(dir.join("runbooks/r.md"), md.replace("echo a >>", "echo a2 >>")).unwrap();
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let o = rb(dir, &["play", "r", "--yes", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let run = out.split("(run ").nth(1).and_then(|r| r.split(',').next()).unwrap_or_else(|| panic!("{out}"));
+    let notes: Vec<&str> = out.lines().filter(|l| l.starts_with("note")).collect();
+    assert_eq!(
+        notes,
+        [
+            "note: the runbook changed since this run started: steps whose command changed run again".to_string(),
+            format!("note: session 2 of run {run}; passed before, not run again: b; run again (command changed): a"),
+            "note [a]: passed in an earlier session, but its command changed since: running it again".to_string(),
+        ],
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "a\nb\na2\n");
+}

@@ -254,7 +254,12 @@ fn manual_step_done_passes() {
     let seen = p.done(0);
     has(&seen, "drain passed");
     let ends = records(t.path(), "step-end");
-    assert!(ends.iter().any(|e| e["step"] == "drain" && e["status"] == "passed"), "{ends:?}");
+    assert!(
+        ends.iter().any(|e| e["step"] == "drain"
+            && e["status"] == "passed"
+            && e["reason"] == "the operator confirmed it is done"),
+        "{ends:?}"
+    );
 }
 
 #[test]
@@ -580,4 +585,17 @@ fn colour_on_a_terminal_and_none_with_no_color() {
     assert!(!has_colour(&plain), "colour despite NO_COLOR:\n{plain:?}");
     has(&plain, "[one] hello");
     has(&plain, "two failed, exit 3");
+}
+
+#[test]
+fn each_line_on_a_terminal_ends_with_a_newline() {
+    // Spinners are drawn (a terminal with a width); what stays on the
+    // screen is lines a copy, a `script` recording or a resize keeps.
+    let t = Test::new().runbook("p", "```bash {#a}\necho hello\n```\n\n```bash {#b}\necho world\n```\n");
+    let seen = Tty::spawn(t.path(), &["play", "p", "--yes"]).done(0);
+    for line in ["[a] hello\r\n", "a passed (", "[b] world\r\n", "play passed: 2 passed ("] {
+        has(&seen, line);
+    }
+    lacks(&seen, "[a] hello ");
+    lacks(&seen, "[b] world ");
 }

@@ -179,7 +179,8 @@ pub fn undefined_vars(
             if missing_in.is_empty() {
                 continue;
             }
-            let line = t.line_of_name(s, Source::Body, &name).unwrap_or(s.line);
+            let src = t.first_use(s, &name).unwrap_or(Source::Body);
+            let line = t.line_of_name(s, src, &name).unwrap_or(s.line);
             let scope = if missing_in.len() == envs.len() {
                 String::new()
             } else {
@@ -203,18 +204,16 @@ pub fn undefined_vars(
                     format!("a play needs `--set {name}=…` (or prompts); give it a default in front matter `vars` if one makes sense")
                 })
             } else {
-                Diagnostic::error("undefined-variable", format!("undefined variable `{name}` in step `{}`{scope}", s.id))
-                    .about(name.as_str())
-                    .hint(if rb.is_secret(&name) {
-                        format!(
-                            "give it a value with {}, or capture it in a step this one `needs`",
-                            crate::template::how_to_give(&name, true)
-                        )
-                    } else {
-                        format!(
-                            "define `{name}` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`"
-                        )
-                    })
+                crate::template::undefined_variable(&name, s, src, &scope).hint(if rb.is_secret(&name) {
+                    format!(
+                        "give it a value with {}, or capture it in a step this one `needs`",
+                        crate::template::how_to_give(&name, true)
+                    )
+                } else {
+                    format!(
+                        "define `{name}` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`"
+                    )
+                })
             };
             out.push(d.at(&rb.path, line));
         }

@@ -66,6 +66,8 @@ pub struct Report {
     /// `--deny-warnings`: a warning fails the runbook's lint too.
     #[serde(skip)]
     pub deny_warnings: bool,
+    /// A signal stopped the check: scenarios were cut short or not started.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -83,7 +85,9 @@ pub struct Summary {
 impl Report {
     pub fn exit(&self, deny_warnings: bool) -> Exit {
         let s = &self.summary;
-        if self.invalid_input {
+        if self.interrupted {
+            Exit::Interrupted
+        } else if self.invalid_input {
             Exit::Invalid
         } else if s.errors > 0 || s.scenarios_failed > 0 || (deny_warnings && s.warnings > 0) {
             Exit::Failure

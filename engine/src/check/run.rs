@@ -16,6 +16,7 @@ use crate::parse::{self, Page};
 use crate::plan::Dag;
 use crate::rehearse::fixture::{self, Fixture};
 use crate::rehearse::{self, ScenarioRun};
+use crate::runner::signals::Stopping;
 
 /// What to check: markdown files and fixture files.
 struct Inputs {
@@ -93,14 +94,16 @@ pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report>
         .stack_size(8 << 20)
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the check pool: {e}"))?;
-    let mut report = pool.install(|| run_in_pool(config, inputs, opts))?;
+    let stopping = crate::runner::signals::Stopping::watch();
+    let mut report = pool.install(|| run_in_pool(config, inputs, opts, &stopping))?;
+    report.interrupted = stopping.stopped();
     if paths.is_empty() {
         security::report_command_lines(config, &mut report);
     }
     Ok(report)
 }
 
-fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report> {
+fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopping) -> Result<Report> {
     let mut seen = BTreeSet::new();
     let runbook_files: Vec<PathBuf> =
         inputs.runbooks.into_iter().filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or(p.clone()))).collect();
@@ -227,6 +230,8 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         Lint(PathBuf, Option<String>, Kind, Vec<Diagnostic>),
         Shell(Vec<Diagnostic>),
         Scenario(PathBuf, Box<std::result::Result<ScenarioRun, Vec<Diagnostic>>>),
+        /// Not started: a signal stopped the check.
+        NotRun,
     }
     let batch = parsed.len().div_ceil(2 * opts.jobs.max(1)).max(1);
     // shellcheck's findings are kept in the state directory (not in a shared store).
@@ -261,6 +266,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
                     .collect();
                 Done::Shell(bash::check(&blocks, true, shellcheck_cache.as_deref()))
             }
+            Task::Scenario(..) if stopping.stopped() => Done::NotRun,
             Task::Scenario(rb, dag, fx, i) => {
                 let r = rehearse::run_scenario(rb, dag, config, fx, &fx.scenarios[*i], &ropts, Vec::new());
                 Done::Scenario(rb.path.clone(), Box::new(r.map_err(|e| lints::from_error(e, &fx.path))))
@@ -285,6 +291,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
             }
             Done::Shell(findings) => shell.extend(findings),
             Done::Scenario(path, r) => runs.push((path, *r)),
+            Done::NotRun => {}
         }
     }
     for d in shell {
@@ -317,8 +324,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
                         &run.unused_queries,
                     ),
                 ];
-                // A failed scenario stops early: what it never called is a
-                // consequence, and would bury the failure.
+                // A failed scenario has them as notes beside its failures
+                // (`ScenarioRun::notes`): information, not a warning that
+                // `--deny-warnings` would make a second failure.
                 for (code, what, never, hint, list) in unused.into_iter().filter(|_| run.passed) {
                     for u in list {
                         rep.findings.push(
@@ -358,5 +366,5 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options) -> Result<Report
         summary.scenarios += r.scenarios.len();
         summary.scenarios_failed += r.scenarios.iter().filter(|s| !s.passed).count();
     }
-    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings })
+    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false })
 }

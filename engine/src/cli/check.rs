@@ -26,14 +26,24 @@ pub fn run(
     if refused.is_none() && contained && scenarios.clone().next().is_none() {
         refused = crate::rehearse::contain::probe();
     }
-    if let Some(why) = &refused {
-        let line = format!("=== not contained: {why}");
+    let line = match (&refused, crate::runner::scope::unscoped()) {
+        (Some(why), _) => Some(format!("=== not contained: {why}")),
+        (None, Some(why)) if scenarios.clone().next().is_some() => {
+            Some(format!("=== {}", crate::rehearse::contain::unscoped_line(&why)))
+        }
+        _ => None,
+    };
+    if let Some(line) = line {
         match format {
             Format::Human => super::out(&format!("{line}\n")),
             _ => crate::errln!("{line}"),
         }
     }
     super::out(&check::format::render(&report, format, color));
+    if report.interrupted {
+        crate::errln!("check interrupted: scenarios in play were cut short, later ones not played");
+        return Ok(Exit::Interrupted);
+    }
     if let (true, Some(why)) = (contained, &refused) {
         crate::errln!("check --contained: rehearsals could not be contained: {why}");
         crate::errln!("  hint: run where user namespaces are allowed (Linux, `unshare -Urmn true` succeeds)");

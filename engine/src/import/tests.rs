@@ -10,7 +10,7 @@ use super::*;
 use crate::check::{lints, page, placeholders};
 use crate::parse::Page;
 
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 19] = [
     "kubectl get pods -n <ns> -o wide",
     "kubectl logs <pod-name> -n <namespace> --tail=100",
     "kubectl logs -f deploy/<deploy> -n <ns>",
@@ -27,6 +27,9 @@ const COMMANDS: [&str; 16] = [
     "cat <<EOF | kubectl apply -f -\nname: <name>\nEOF",
     "sudo systemctl status <unit>",
     "watch kubectl get pods -n <ns>",
+    "watch -n 5 \"ssh <node> df -h /var/lib/docker\"",
+    "kubectl annotate deploy web \\\n  msg=\"deploy <service> at <ticket>\"",
+    "for pod in a b; do echo \"restarting <pod> after $pod\"; done",
 ];
 
 const PROSE: [&str; 5] = [
@@ -129,6 +132,12 @@ fn every_generated_page_imports_to_a_clean_idempotent_runbook() {
         for s in &rb.steps {
             let left = placeholders::find(&s.body);
             assert!(left.is_empty(), "round {round}: {left:?} left in\n{}", s.body);
+            // Never `"A"{{ b }}"C"`: shellcheck's SC2140 in `check`.
+            for (at, _) in s.body.match_indices("{{") {
+                let end = s.body[at..].find("}}").map_or(s.body.len(), |e| at + e + 2);
+                let between = s.body[..at].ends_with('"') && s.body[end..].starts_with('"');
+                assert!(!between, "round {round}: a template between double quotes in\n{}", s.body);
+            }
         }
     }
 }

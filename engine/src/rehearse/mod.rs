@@ -100,6 +100,11 @@ pub struct ScenarioRun {
     /// `[[scenario.query]]` entries no query step asked for (`cmd` is
     /// `kind match`).
     pub unused_queries: Vec<UnusedStub>,
+    /// Information beside the failures of a failed scenario, never a
+    /// failure itself: the stubs and query fixtures it never used
+    /// ([`unused_notes`]). Empty when it passed (`check` then warns of them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub duration_ms: u128,
     /// Whether the scenario ran in namespaces of its own ([`contain`]).
     pub contained: bool,
@@ -221,6 +226,7 @@ pub fn run_scenario(
         blessed: false,
         unused_stubs: Vec::new(),
         unused_queries: Vec::new(),
+        notes: Vec::new(),
         duration_ms: 0,
         contained: not_contained.is_none(),
         not_contained,
@@ -367,8 +373,44 @@ pub fn run_scenario(
         *f = red.redact(f).into_owned();
     }
     run.passed = run.failures.is_empty();
+    if !run.passed {
+        let not_reached: Vec<&str> = outcome
+            .steps
+            .iter()
+            .filter(|(id, r)| {
+                matches!(r.status, runner::StepStatus::NotRun | runner::StepStatus::Interrupted)
+                    && rb.step(id).is_some_and(|s| !s.attrs.undo)
+            })
+            .map(|(id, _)| id.as_str())
+            .collect();
+        run.notes = unused_notes(&run, &not_reached).iter().map(|n| red.redact(n).into_owned()).collect();
+    }
     run.duration_ms = started.elapsed().as_millis();
     Ok(run)
+}
+
+/// The stubs and query fixtures a failed scenario never used, as
+/// information. A stub whose glob misses its call leaves that call
+/// unanswered and itself unused: shown together, the two point at the glob.
+/// A step the play did not reach (it stopped at a failure) may be the one
+/// that calls them: said so, rather than leaving them out.
+fn unused_notes(run: &ScenarioRun, not_reached: &[&str]) -> Vec<String> {
+    let fixture = run.fixture.display();
+    let mut notes: Vec<String> = run
+        .unused_stubs
+        .iter()
+        .map(|u| format!("stub `{}` is never called ({fixture}:{})", u.cmd, u.line))
+        .chain(
+            run.unused_queries
+                .iter()
+                .map(|u| format!("query fixture `{}` is never asked for ({fixture}:{})", u.cmd, u.line)),
+        )
+        .collect();
+    if !notes.is_empty() && !not_reached.is_empty() {
+        let steps: Vec<String> = not_reached.iter().map(|s| format!("`{s}`")).collect();
+        notes.push(format!("the play did not reach step {}, which may call them", steps.join(", ")));
+    }
+    notes
 }
 
 /// The runbook as a rehearsal plays it: no terminal is attached (there is

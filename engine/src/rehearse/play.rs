@@ -57,11 +57,17 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
         ..Options::default()
     };
     let mut failed = Vec::new();
+    let stopping = runner::signals::Stopping::watch();
     let mut refused = super::contain::probe();
-    if let Some(why) = &refused {
-        println!("=== not contained: {why}");
+    match (&refused, runner::scope::unscoped()) {
+        (Some(why), _) => println!("=== not contained: {why}"),
+        (None, Some(why)) => println!("=== {}", super::contain::unscoped_line(&why)),
+        (None, None) => {}
     }
     for sc in &scenarios {
+        if stopping.stopped() {
+            break;
+        }
         let env = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str())).or(config.default_env.as_deref());
         let mut o = std::io::stdout().lock();
         let _ = writeln!(
@@ -95,11 +101,20 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
             if let Some(d) = &run.diff {
                 let _ = write!(o, "{d}");
             }
+            for n in &run.notes {
+                let _ = writeln!(o, "  note: {n}");
+            }
             let _ = writeln!(o);
             failed.push(sc.name.clone());
         }
     }
-    if failed.is_empty() {
+    if stopping.stopped() {
+        crate::errln!(
+            "rehearsal of `{}` interrupted: the scenario in play was cut short, later ones not played",
+            rb.id
+        );
+        Err(Error::Reported(Exit::Interrupted))
+    } else if failed.is_empty() {
         Ok(Exit::Success)
     } else {
         crate::errln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));

@@ -205,7 +205,33 @@ impl TranscriptReporter {
         if !outcome.rolled_back.is_empty() {
             out.push_str(&format!("\n== rolled back: {}\n", outcome.rolled_back.join(", ")));
         }
-        out.push_str(&format!("\n== outcome: {}\n", outcome.status.name()));
+        out.push_str(&format!("\n== outcome: {}\n", verdict(outcome, calls)));
         out
+    }
+}
+
+/// The last line's verdict: the play's outcome, unless a call had no stub.
+/// Such a call is answered empty so that the play goes on, but the scenario
+/// fails for it (`run_scenario`), whatever the play came to: the verdict
+/// says so and names the calls, so the transcript (junit's system-out)
+/// never ends in `passed` beside the failure.
+fn verdict(outcome: &Outcome, calls: &[Call]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let missing: Vec<String> = calls
+        .iter()
+        .filter(|c| c.stub.is_none() && seen.insert(&c.cmd))
+        .map(|c| {
+            let cmd = c.cmd.replace('\n', "\\n");
+            match &c.step {
+                Some(s) => format!("`{cmd}` (step `{s}`)"),
+                None => format!("`{cmd}`"),
+            }
+        })
+        .collect();
+    let play = outcome.status.name();
+    match missing.len() {
+        0 => play.to_string(),
+        1 => format!("failed: no stub for {}, answered empty (the play itself {play})", missing[0]),
+        _ => format!("failed: no stub for {}, each answered empty (the play itself {play})", missing.join(", ")),
     }
 }

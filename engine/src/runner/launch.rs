@@ -51,7 +51,9 @@ pub struct Launch<'a> {
     pub inherit: Option<RawFd>,
     /// Namespace descriptors (`/proc/PID/ns/*`, the user namespace first)
     /// the child joins with `setns` before it changes directory: a contained
-    /// rehearsal's steps. Only the clone below can: `posix_spawn` refuses.
+    /// rehearsal's steps, which also enter the Landlock domain that scopes
+    /// their signals ([`super::scope`]). Only the clone below can:
+    /// `posix_spawn` refuses.
     pub enter: &'a [RawFd],
     /// Milliseconds the child waits before its `execve`: a fault injected
     /// by the tests (`RUNBOOK_FAULT=spawn-pause:MS`, debug builds only), to
@@ -99,6 +101,8 @@ mod linux {
         l: &'a Launch<'a>,
         /// Bit `n - 1` set: real-time signal `n` is to be reset.
         ignored_rt: u64,
+        /// The Landlock ruleset a child that joins namespaces enters; -1: none.
+        scope: libc::c_int,
         err: AtomicI32,
     }
 
@@ -152,7 +156,8 @@ mod linux {
     /// `None`: the clone itself was refused (`EINVAL`, `EPERM`, `ENOSYS`).
     pub fn launch(l: &Launch) -> io::Result<Option<Launched>> {
         debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
-        let args = Args { l, ignored_rt: ignored_rt(), err: AtomicI32::new(0) };
+        let scope = if l.enter.is_empty() { -1 } else { crate::runner::scope::fd().unwrap_or(-1) };
+        let args = Args { l, ignored_rt: ignored_rt(), scope, err: AtomicI32::new(0) };
         // Written by the kernel (CLONE_PIDFD, Linux ≥ 5.2; ignored before).
         let mut pidfd: libc::c_int = -1;
         let mut top = STACK_TOP.lock().unwrap_or_else(|e| e.into_inner());
@@ -252,6 +257,12 @@ mod linux {
                 if libc::setns(fd, 0) != 0 {
                     fail(a);
                 }
+            }
+            // In the scenario's user namespace the child has CAP_SYS_ADMIN,
+            // which Landlock asks for instead of `no_new_privs` (that would
+            // break a rehearsed `sudo`).
+            if a.scope >= 0 && libc::syscall(libc::SYS_landlock_restrict_self, a.scope, 0u32) != 0 {
+                fail(a);
             }
             if libc::chdir(l.cwd.as_ptr()) != 0 {
                 fail(a);

@@ -59,9 +59,10 @@ pub mod prompt;
 mod query;
 mod record;
 pub mod reporter;
+pub mod scope;
 mod script;
 mod session;
-mod signals;
+pub mod signals;
 mod spawn;
 mod step;
 pub mod timing;
@@ -362,12 +363,10 @@ fn session_note(l: &mut play::Loop<'_>) {
         if st.session() < 2 {
             return;
         }
-        let kept: Vec<&str> = st.passed_order.iter().map(String::as_str).collect();
         let lost: Vec<&str> = st.steps.iter().filter(|(_, s)| s.lost).map(|(k, _)| k.as_str()).collect();
         let mut t = format!("session {} of run {}", st.session(), st.run);
-        if !kept.is_empty() {
-            t.push_str(&format!("; passed before, not run again: {}", kept.join(", ")));
-        }
+        let red = l.x.redactor.read().unwrap_or_else(|p| p.into_inner());
+        t.push_str(&passed_before(&l.d.passed_before(&st, &l.ctx, &red)));
         if !lost.is_empty() {
             t.push_str(&format!("; in flight when it stopped, run again: {}", lost.join(", ")));
         }
@@ -378,6 +377,30 @@ fn session_note(l: &mut play::Loop<'_>) {
         t
     };
     l.note(None, text);
+}
+
+/// The session note's part on the steps that passed before: kept, or run
+/// again and why, as the dispatcher will decide when their turn comes
+/// (`; passed before, not run again: b; run again (command changed): a`).
+fn passed_before(passed: &[(String, Option<dispatch::Again>)]) -> String {
+    let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+    for (id, again) in passed {
+        let part = match again {
+            None => "not run again".to_string(),
+            Some(why) => format!("run again ({})", why.short()),
+        };
+        match parts.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, ids)) => ids.push(id),
+            None => parts.push((part, vec![id])),
+        }
+    }
+    // Those kept first, then each reason to run again in order of appearance.
+    parts.sort_by_key(|(p, _)| p != "not run again");
+    if parts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = parts.iter().map(|(p, ids)| format!("{p}: {}", ids.join(", "))).collect();
+    format!("; passed before, {}", parts.join("; "))
 }
 
 /// The loop panicked: a bug. What was running is killed, the run is recorded

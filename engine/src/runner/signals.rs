@@ -35,9 +35,15 @@ impl Signals {
                 n
             })
         });
-        futures_select(futs.collect()).await
+        let sig = futures_select(futs.collect()).await;
+        RECEIVED.store(true, std::sync::atomic::Ordering::SeqCst);
+        sig
     }
 }
+
+/// A stopping signal reached this process (any listener: a play's loop, or
+/// a watcher between plays).
+static RECEIVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The first of several futures to finish.
 async fn futures_select<F: std::future::Future<Output = &'static str> + Unpin>(mut fs: Vec<F>) -> &'static str {
@@ -89,6 +95,28 @@ impl Ending {
     /// A signal came while the play ended.
     pub fn fired(&self) -> bool {
         self.fired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// For commands that play many scenarios (`check`, `play --dry-run`): a
+/// signal between two plays, when no play listens, would be swallowed (the
+/// handlers stay installed), and one during a play ends only that play. This
+/// watches for the whole command: once a signal came (to it, or to a play,
+/// which says so before it ends), no scenario starts, and the command exits
+/// 130 (SPEC §4) rather than 1 for the scenarios it cut short.
+pub struct Stopping {
+    /// Listens while the command runs; stops listening when dropped.
+    _watcher: Ending,
+}
+
+impl Stopping {
+    pub fn watch() -> Stopping {
+        Stopping { _watcher: Ending::watch(|| {}) }
+    }
+
+    /// SIGINT, SIGTERM, SIGHUP or SIGQUIT came.
+    pub fn stopped(&self) -> bool {
+        RECEIVED.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

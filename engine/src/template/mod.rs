@@ -271,6 +271,25 @@ pub enum Source {
     Attr(&'static str),
 }
 
+impl Source {
+    /// Where in `step` the template is, as every diagnostic names it:
+    /// "step `a`" for the body, "`when` of step `a`" for an attribute.
+    pub fn describe(self, step: &Step) -> String {
+        match self {
+            Source::Body => format!("step `{}`", step.id),
+            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
+        }
+    }
+}
+
+/// The one wording of an undefined variable, for `plan`, `play` and
+/// `check` alike: "undefined variable `x` in `when` of step `a`", then
+/// `scope` (" in env prod", or empty). Callers add the place and the hint.
+pub fn undefined_variable(name: &str, step: &Step, src: Source, scope: &str) -> Diagnostic {
+    Diagnostic::error("undefined-variable", format!("undefined variable `{name}` in {}{scope}", src.describe(step)))
+        .about(name)
+}
+
 /// The renderer for one runbook.
 pub struct Templater<'r> {
     rb: &'r Runbook,
@@ -291,10 +310,7 @@ impl<'r> Templater<'r> {
             Source::Body => step.body_line + e.line().unwrap_or(1).saturating_sub(1),
             Source::Attr(_) => step.line,
         };
-        let what = match src {
-            Source::Body => format!("step `{}`", step.id),
-            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
-        };
+        let what = src.describe(step);
         let _ = text;
         let mut detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
         if e.kind() == minijinja::ErrorKind::UndefinedError {
@@ -340,10 +356,7 @@ impl<'r> Templater<'r> {
     }
 
     fn too_much(&self, step: &Step, src: Source, why: String) -> Diagnostic {
-        let what = match src {
-            Source::Body => format!("step `{}`", step.id),
-            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
-        };
+        let what = src.describe(step);
         Diagnostic::error("template-too-large", format!("{what}: {why}"))
             .at(&self.rb.path, step.line)
             .hint("split the work into steps, or compute it in the step's shell code")
@@ -385,10 +398,7 @@ impl<'r> Templater<'r> {
     ) -> Option<Diagnostic> {
         let expr = src == Source::Attr("when");
         let n = names.iter().find(|n| !ctx.defines(n) && global_calls(text, n, expr).is_none_or(|c| c == 0))?.clone();
-        let what = match src {
-            Source::Body => format!("step `{}`", step.id),
-            Source::Attr(a) => format!("`{a}` of step `{}`", step.id),
-        };
+        let what = src.describe(step);
         let line = self.line_of_name(step, src, &n).unwrap_or(step.line);
         let secret = self.rb.is_secret(&n);
         let how = how_to_give(&n, secret);
@@ -410,12 +420,7 @@ impl<'r> Templater<'r> {
         } else {
             format!("define `{n}` in front matter `vars`, the env profile, or pass {how}")
         };
-        Some(
-            Diagnostic::error("undefined-variable", format!("undefined variable `{n}` in {what}"))
-                .at(&self.rb.path, line)
-                .about(n.as_str())
-                .hint(hint),
-        )
+        Some(undefined_variable(&n, step, src, "").at(&self.rb.path, line).hint(hint))
     }
 
     /// The step ids a template (after [`rewrite_step_refs`]) reads, when
@@ -584,6 +589,23 @@ impl<'r> Templater<'r> {
             }
         }
         calls > 0
+    }
+
+    /// The first template of the step that reads `name`, in the order a
+    /// plan renders them (body, `when`, `expect`, `cwd`): where an
+    /// undefined `name` is reported.
+    pub fn first_use(&self, step: &Step, name: &str) -> Option<Source> {
+        let reads = |t: &str| undeclared(&rewrite_step_refs(t, &self.ids)).contains(name);
+        if reads(&step.body) {
+            return Some(Source::Body);
+        }
+        if step.attrs.when.as_ref().is_some_and(|w| undeclared_expr(&rewrite_step_refs(w, &self.ids)).contains(name)) {
+            return Some(Source::Attr("when"));
+        }
+        [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd)]
+            .into_iter()
+            .find(|(_, t)| t.as_deref().is_some_and(reads))
+            .map(|(a, _)| Source::Attr(a))
     }
 
     /// The variables each template of a step reads (top-level names only).

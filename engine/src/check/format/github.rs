@@ -47,6 +47,9 @@ pub fn render(report: &Report) -> String {
                 msg.push('\n');
                 msg.push_str(diff);
             }
+            for n in &s.notes {
+                msg.push_str(&format!("\nnote: {n}"));
+            }
             let d = Diagnostic::error("rehearsal", msg).at(&s.fixture, s.line);
             out.push_str(&annotation(&d));
         }

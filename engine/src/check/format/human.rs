@@ -76,6 +76,10 @@ pub fn render(report: &Report, color: bool) -> String {
                         out.push_str(&format!("    {l}\n"));
                     }
                 }
+                for n in &s.notes {
+                    out.push_str(&p.dim(&format!("  note: {n}")));
+                    out.push('\n');
+                }
             }
         }
     }

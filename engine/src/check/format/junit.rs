@@ -28,6 +28,9 @@ pub fn render(report: &Report) -> String {
                     desc.push('\n');
                     desc.push_str(d);
                 }
+                for n in &s.notes {
+                    desc.push_str(&format!("\nnote: {n}"));
+                }
                 st.set_message(s.failures.first().map(String::as_str).unwrap_or("failed"))
                     .set_type("rehearsal")
                     .set_description(desc);

@@ -24,6 +24,8 @@ pub mod holder;
 mod places;
 #[cfg(target_os = "linux")]
 mod pool;
+#[cfg(target_os = "linux")]
+mod sweep;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -118,6 +120,12 @@ pub fn probe() -> Option<String> {
 pub fn release() {
     #[cfg(target_os = "linux")]
     pool::release();
+}
+
+/// Said once before contained scenarios where the kernel cannot scope a
+/// step's signals ([`crate::runner::scope`]): the rest holds.
+pub fn unscoped_line(why: &str) -> String {
+    format!("signals not scoped: {why}: a contained step can still signal processes of your user outside the scenario")
 }
 
 fn remember(why: String) {

@@ -10,7 +10,7 @@
 //! holder removes it when it ends, and so does the engine before it exits
 //! ([`release`]): Ctrl-C reaches the holders too, and they end without a
 //! word. A stage whose engine was killed with its holders is removed by
-//! the next engine that starts one ([`sweep`]): its name says whose it is.
+//! the next engine that starts one ([`super::sweep`]).
 
 use std::io::{BufRead, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -19,6 +19,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 
+use super::sweep::{PREFIX, sweep};
 use super::{Spec, ready_wait};
 
 /// Idle holders, each with the spec it was built for (the stage aside).
@@ -135,41 +136,11 @@ impl Drop for Holder {
     }
 }
 
-/// The start of a stage's name; the engine's pid follows.
-const PREFIX: &str = "runbook-contain-";
-
 /// End the idle holders and remove their stages: when this process is done
 /// with rehearsals (it exits next).
 pub fn release() {
     let idle = std::mem::take(&mut *POOL.lock().unwrap_or_else(|p| p.into_inner()));
     drop(idle);
-}
-
-/// Remove the stages left by engines that are gone (killed before they
-/// could): empty directories named `runbook-contain-<pid>-…` whose process
-/// no longer exists. Once per process.
-fn sweep() {
-    static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(|| {
-        let dir = std::env::temp_dir();
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix(PREFIX))
-                .and_then(|rest| rest.split_once('-'))
-                .and_then(|(pid, _)| pid.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
-            if pid > 0 && gone {
-                // Only ever an empty directory: `remove_dir` leaves anything else.
-                let _ = std::fs::remove_dir(e.path());
-            }
-        }
-    });
 }
 
 /// A holder taken for one scenario, and the namespaces its steps join.

@@ -39,6 +39,7 @@ use crate::run::event::{Answering, Excluded, Mode, Question, Reply, RunEnd, Sess
 use crate::run::{Event, RunState, RunStatus, StepStatus};
 use crate::template::{Context, Templater};
 use ready::Ready;
+pub use step::Again;
 
 /// How this session plays.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use super::step::{cannot_ask, indent};
 use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::StepKind;
 use crate::redact::Redactor;
-use crate::run::event::{Answering, Question, Reply, Rollback, StepEnd, StopKind};
+use crate::run::event::{Answering, How, Question, Reply, Rollback, StepEnd, StopKind};
 use crate::run::{Event, RunState, StepStatus};
 use crate::template::Context;
 
@@ -126,7 +126,8 @@ impl Dispatcher<'_> {
             }
         }
         if s.kind == StepKind::Manual {
-            let reason = "the operator confirmed it is done".to_string();
+            let how = self.answer(st, u, Question::Undo).map_or(How::Yes, |a| a.how);
+            let reason = super::step::manual_done(how).to_string();
             return undo_end(&id, StepStatus::Passed, reason, Some(prep.hash));
         }
         Action::Start(Start { step: u, prep, undo: true, notes: Vec::new() })

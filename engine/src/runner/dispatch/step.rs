@@ -8,8 +8,8 @@ use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::{OnFail, StepKind};
 use crate::plan::EdgeKind;
 use crate::redact::Redactor;
-use crate::run::event::{Answering, Question, Reply, StepEnd, StepStart, Stop, StopKind};
-use crate::run::{Event, RunState, StepStatus};
+use crate::run::event::{Answer, Answering, How, Question, Reply, StepEnd, StepStart, Stop, StopKind};
+use crate::run::{Event, RunState, StepState, StepStatus};
 use crate::template::Context;
 
 pub(super) enum Decision {
@@ -96,9 +96,113 @@ pub(super) fn indent(text: &str) -> String {
     text.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
+/// Why a step that passed in an earlier session runs again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Again {
+    /// Its rendered command is not the one that passed.
+    CommandChanged,
+    /// These captures of it hold a secret the journal does not keep.
+    SecretCapture(Vec<String>),
+    /// A template reads its output, which held a secret the journal does not keep.
+    SecretOutput,
+    /// A template reads its output, which the earlier session did not keep.
+    OutputNotKept,
+    /// It cannot render now: it runs again only to fail.
+    CannotRender,
+}
+
+impl Again {
+    /// How the session note groups it: `run again (command changed): a`.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Again::CommandChanged => "command changed",
+            Again::SecretCapture(_) => "its capture holds a secret the journal does not keep",
+            Again::SecretOutput => "its output held a secret the journal does not keep",
+            Again::OutputNotKept => "its output was not kept",
+            Again::CannotRender => "it cannot render",
+        }
+    }
+
+    /// The step's own note as it starts again.
+    fn note(&self) -> String {
+        match self {
+            Again::CommandChanged => {
+                "passed in an earlier session, but its command changed since: running it again".into()
+            }
+            Again::SecretCapture(names) => format!(
+                "passed in an earlier session, but its capture `{}` holds a secret the journal does not keep: running it again",
+                names.join("`, `")
+            ),
+            Again::SecretOutput => "passed in an earlier session, but its output, which a template reads, held a secret the journal does not keep: running it again".into(),
+            Again::OutputNotKept => "passed in an earlier session, which did not keep its output (a template reads it now): running it again".into(),
+            Again::CannotRender => "passed in an earlier session, but cannot render now".into(),
+        }
+    }
+}
+
 impl Dispatcher<'_> {
+    /// Step `i`'s rendered body, as the journal shows it (secrets masked),
+    /// and that text's hash.
+    fn command(
+        &self,
+        i: usize,
+        ctx: &Context,
+        red: &Redactor,
+    ) -> Result<(String, String, String), crate::error::Diagnostic> {
+        let body = self.t.body(&self.rb.steps[i], ctx)?;
+        let display = red.redact(&body).into_owned();
+        let hash = hash(&display);
+        Ok((body, display, hash))
+    }
+
+    /// Whether step `i`, which passed in an earlier session as `p`, runs
+    /// again with a command of this hash, and why; `None`: it is kept. The
+    /// one rule, asked by [`Dispatcher::decide`] as the step's turn comes
+    /// and, up front, by the session note ([`Dispatcher::passed_before`]).
+    fn again(&self, i: usize, p: &StepState, hash: &str) -> Option<Again> {
+        let reads = self.reads_stdout[i];
+        if p.command_hash.as_deref() != Some(hash) {
+            Some(Again::CommandChanged)
+        } else if !p.unrestorable.is_empty() {
+            Some(Again::SecretCapture(p.unrestorable.clone()))
+        } else if reads && p.stdout_redacted {
+            Some(Again::SecretOutput)
+        } else if reads && p.stdout.is_none() {
+            Some(Again::OutputNotKept)
+        } else {
+            None
+        }
+    }
+
+    /// Every step that passed in an earlier session (in the order they
+    /// passed), and why it will run again (`None`: it is kept), decided as
+    /// [`Dispatcher::decide`] decides it, from the state and context the
+    /// session starts with. A step whose command reads a capture of a step
+    /// that runs again may still change when its turn comes: its own note
+    /// says so then. Undo blocks and steps no longer in the runbook are kept.
+    pub fn passed_before(&self, st: &RunState, ctx: &Context, red: &Redactor) -> Vec<(String, Option<Again>)> {
+        st.passed_order
+            .iter()
+            .map(|id| {
+                let again = self.index(id).and_then(|i| {
+                    let p = st.step(id).filter(|p| p.passed() && !p.undo)?;
+                    match self.command(i, ctx, red) {
+                        Ok((_, _, hash)) => self.again(i, p, &hash),
+                        Err(_) => Some(Again::CannotRender),
+                    }
+                });
+                (id.clone(), again)
+            })
+            .collect()
+    }
+
     /// This session's answer to `q` about step `i`, if given.
     pub(super) fn answered(&self, st: &RunState, i: usize, q: Question) -> Option<Reply> {
+        self.answer(st, i, q).map(|a| a.reply)
+    }
+
+    /// This session's answer to question `q` about step `i`, if any.
+    pub(super) fn answer<'s>(&self, st: &'s RunState, i: usize, q: Question) -> Option<&'s Answer> {
         let id = &self.rb.steps[i].id;
         let session = st.session();
         st.answers
@@ -106,7 +210,7 @@ impl Dispatcher<'_> {
             .rev()
             .take_while(|a| a.session == session)
             .find(|a| a.answer.question == q && a.answer.step.as_deref() == Some(id))
-            .map(|a| a.answer.reply)
+            .map(|a| &a.answer)
     }
 
     fn fails_stop(&self, i: usize) -> bool {
@@ -136,34 +240,15 @@ impl Dispatcher<'_> {
                 );
             }
         }
-        let body = match self.t.body(s, ctx) {
-            Ok(b) => b,
+        let (body, display, hash) = match self.command(i, ctx, red) {
+            Ok(c) => c,
             Err(d) => return end(StepStatus::Failed, format!("cannot render the step: {d}")),
         };
-        let display = red.redact(&body).into_owned();
-        let hash = hash(&display);
         let mut notes = Vec::new();
         if let Some(p) = st.step(id).filter(|p| p.passed() && !p.undo) {
-            let reads = self.reads_stdout[i];
-            if p.command_hash.as_deref() != Some(hash.as_str()) {
-                notes.push("passed in an earlier session, but its command changed since: running it again".into());
-            } else if !p.unrestorable.is_empty() {
-                notes.push(format!(
-                    "passed in an earlier session, but its capture `{}` holds a secret the journal does not keep: running it again",
-                    p.unrestorable.join("`, `")
-                ));
-            } else if reads && p.stdout_redacted {
-                notes.push(
-                    "passed in an earlier session, but its output, which a template reads, held a secret the journal does not keep: running it again"
-                        .into(),
-                );
-            } else if reads && p.stdout.is_none() {
-                notes.push(
-                    "passed in an earlier session, which did not keep its output (a template reads it now): running it again"
-                        .into(),
-                );
-            } else {
-                return Decision::Kept;
+            match self.again(i, p, &hash) {
+                None => return Decision::Kept,
+                Some(why) => notes.push(why.note()),
             }
         }
         match self.t.when(s, ctx) {
@@ -321,7 +406,7 @@ impl Dispatcher<'_> {
     /// A manual step on the screen: ask until it is answered, then end it.
     pub(super) fn manual_answer(&mut self, i: usize, st: &RunState) -> Action {
         let s = &self.rb.steps[i];
-        match self.answered(st, i, Question::Manual) {
+        match self.answer(st, i, Question::Manual).map(|a| (a.reply, a.how)) {
             None => {
                 let display = st.step(&s.id).map(|p| p.command.clone()).unwrap_or_default();
                 let q = format!(
@@ -331,9 +416,9 @@ impl Dispatcher<'_> {
                 );
                 Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO })
             }
-            Some(r) => {
+            Some((r, how)) => {
                 let (status, reason) = match r {
-                    Reply::Yes => (StepStatus::Passed, "the operator confirmed it is done"),
+                    Reply::Yes => (StepStatus::Passed, manual_done(how)),
                     Reply::Skip => (StepStatus::Skipped, "skipped by the operator"),
                     _ => (StepStatus::Failed, "the operator answered: not done"),
                 };
@@ -345,5 +430,17 @@ impl Dispatcher<'_> {
                 Action::Record(e)
             }
         }
+    }
+}
+
+/// Why a manual step passed: only an answer at the prompt is an operator's
+/// word that the checklist was done; `--yes` and a scenario answer for
+/// nobody, and the screen, the journal and the report say so.
+pub(super) fn manual_done(how: How) -> &'static str {
+    match how {
+        How::Prompt => "the operator confirmed it is done",
+        How::Yes => "answered by --yes: nobody confirmed it is done",
+        How::Scenario => "answered by the rehearsal scenario",
+        How::Timeout => "answered by default when nobody answered in time: nobody confirmed it is done",
     }
 }

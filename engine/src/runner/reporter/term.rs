@@ -65,11 +65,15 @@ impl Term {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
+    /// A line above the spinners, ended by a newline: indicatif's own
+    /// `println` pads a line with blanks to the terminal's width instead,
+    /// so a copied line, a `script` recording or a resized window got one
+    /// long line of everything.
     fn print(&self, line: String) {
-        if self.mp.println(&line).is_err() {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stdout(), "{line}");
-        }
+        use std::io::Write as _;
+        self.mp.suspend(|| {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        });
     }
 }
 
