@@ -13,6 +13,7 @@ mod hardening;
 mod import;
 mod init;
 mod layering;
+mod local_store;
 mod mdbook;
 mod observe;
 mod observe_play;

@@ -74,12 +74,12 @@ impl Drop for Db {
 }
 
 /// A project checkout whose `state` is the team database.
-struct Checkout {
+pub(crate) struct Checkout {
     dir: tempfile::TempDir,
 }
 
 impl Checkout {
-    fn new(state: &str, runbooks: &[(&str, &str)]) -> Checkout {
+    pub(crate) fn new(state: &str, runbooks: &[(&str, &str)]) -> Checkout {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("runbooks")).unwrap();
         std::fs::write(dir.path().join("runbook.toml"), format!("state = \"{state}\"\n")).unwrap();
@@ -89,44 +89,44 @@ impl Checkout {
         Checkout { dir }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(args).current_dir(self.path()).env_remove("RUNBOOK_STATE").env("NO_COLOR", "1").stdin(Stdio::null());
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
 
     /// In the background, its output in files of the checkout.
-    fn spawn(&self, args: &[&str], name: &str) -> Child {
+    pub(crate) fn spawn(&self, args: &[&str], name: &str) -> Child {
         let out = std::fs::File::create(self.path().join(format!("{name}.out"))).unwrap();
         let err = std::fs::File::create(self.path().join(format!("{name}.err"))).unwrap();
         self.cmd(args).stdout(out).stderr(err).spawn().unwrap()
     }
 
-    fn output_of(&self, name: &str) -> String {
+    pub(crate) fn output_of(&self, name: &str) -> String {
         let o = std::fs::read_to_string(self.path().join(format!("{name}.out"))).unwrap_or_default();
         let e = std::fs::read_to_string(self.path().join(format!("{name}.err"))).unwrap_or_default();
         format!("{o}{e}")
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn code(o: &Output) -> i32 {
+pub(crate) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
 /// Poll until `ok`, at most `RUNBOOK_TEST_WAIT` seconds (default 60).
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
     let end = Instant::now() + Duration::from_secs(limit);
     while !ok() {
@@ -136,7 +136,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
 }
 
 /// Lines of the step log equal to `line`.
-fn count(log: &Path, line: &str) -> usize {
+pub(crate) fn count(log: &Path, line: &str) -> usize {
     std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| *l == line).count()
 }
 
@@ -156,24 +156,24 @@ fn gate_first(title: &str, log: &Path, gate: &Path, rest: &str) -> String {
 }
 
 /// A shared place for the step log and the gate (both checkouts see it).
-struct Shared {
+pub(crate) struct Shared {
     dir: tempfile::TempDir,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    pub(crate) fn new() -> Shared {
         Shared { dir: tempfile::tempdir().unwrap() }
     }
-    fn log(&self) -> PathBuf {
+    pub(crate) fn log(&self) -> PathBuf {
         self.dir.path().join("steps.log")
     }
-    fn gate(&self) -> PathBuf {
+    pub(crate) fn gate(&self) -> PathBuf {
         self.dir.path().join("gate")
     }
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         std::fs::write(self.gate(), "").unwrap();
     }
-    fn runbook(&self) -> String {
+    pub(crate) fn runbook(&self) -> String {
         gated(&self.log(), &self.gate())
     }
 }
@@ -485,9 +485,9 @@ fn runs_prune_removes_old_runs_from_both_stores() {
 fn a_database_schema_newer_than_the_binary_is_refused() {
     let Some(server) = server() else { return };
     let db = Db::new(&server, "schema");
-    let c = Checkout::new(&db.url, &[]);
-    let o = c.run(&["runs"]);
-    assert_eq!(code(&o), 0, "migrations applied on first use: {}", text(&o));
+    let c = Checkout::new(&db.url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "migrations applied by the first play: {}", text(&o));
     assert_eq!(
         db.sql("SELECT max(version) FROM runbook_schema"),
         runbook::store::postgres::schema::latest().to_string()
@@ -964,7 +964,7 @@ impl Cluster {
 }
 
 /// A play in the background, killed if the test ends before it does.
-struct Bg(Child);
+pub(crate) struct Bg(pub(crate) Child);
 
 impl Drop for Bg {
     fn drop(&mut self) {
@@ -976,7 +976,7 @@ impl Drop for Bg {
 }
 
 /// Wait (bounded) for `child` to exit.
-fn exit_of(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn exit_of(child: &mut Child) -> std::process::ExitStatus {
     let mut status = None;
     wait_for("the play to end", || {
         status = child.try_wait().unwrap();
@@ -1024,8 +1024,9 @@ fn a_play_started_right_after_a_restart_is_refused_while_the_holder_lives_and_ki
 fn a_holder_elsewhere_counts_as_alive_while_it_beats_and_its_lock_is_taken_once_it_stopped() {
     let Some(server) = server() else { return };
     let db = Db::new(&server, "beat");
-    let c = Checkout::new(&db.url, &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
-    assert_eq!(code(&c.run(&["runs"])), 0);
+    let c = Checkout::new(&db.url, &[("a", ONE_STEP), ("schema", ONE_STEP)]);
+    // A play (of another runbook) creates the schema.
+    assert_eq!(code(&c.run(&["play", "schema"])), 0);
     // An engine of another machine whose connection is gone (no advisory
     // lock), seen 2 s ago, alive for ten minutes after its last beat.
     db.sql(
@@ -1035,10 +1036,19 @@ fn a_holder_elsewhere_counts_as_alive_while_it_beats_and_its_lock_is_taken_once_
     );
     let o = c.run(&["play", "a"]);
     assert_eq!(code(&o), 3, "{}", text(&o));
-    for part in ["eve@elsewhere (pid 4242", "last seen 2s ago", "--take-over"] {
+    for part in ["eve@elsewhere (pid 4242", "--take-over"] {
         assert!(text(&o).contains(part), "{part}: {}", text(&o));
     }
-    assert_eq!(db.sql("SELECT token FROM runbook_locks"), "7", "nothing taken");
+    // Its age when the play looked: 2 s or more (the machine may be slow),
+    // less than the ten minutes it counts as alive.
+    let seen = text(&o)
+        .split("last seen ")
+        .nth(1)
+        .and_then(|t| t.split_once("s ago"))
+        .and_then(|(n, _)| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no `last seen Ns ago`: {}", text(&o)));
+    assert!((2..600).contains(&seen), "last seen {seen}s ago: {}", text(&o));
+    assert_eq!(db.sql("SELECT token FROM runbook_locks WHERE runbook = 'a'"), "7", "nothing taken");
     assert_eq!(db.sql(ADVISORY), "0", "the advisory lock let go again");
     // Not seen for longer than its three beats: gone; its lock is taken, said.
     db.sql("UPDATE runbook_locks SET beat = now() - interval '1 hour', ttl = interval '1 second'");
@@ -1276,4 +1286,225 @@ fn runs_prune_keep_0_while_a_run_plays_spares_that_run_only_in_both_stores() {
     let db = Db::new(&server, "prune_playing");
     let sh = Shared::new();
     prune(&Checkout::new(&db.url, &[("gated", &sh.runbook())]), &sh);
+}
+
+/// A LOGIN role of one test's own. Roles belong to the cluster: declared
+/// before the test's [`Db`], it is dropped after it (with what it owned).
+struct Role {
+    admin: String,
+    name: String,
+}
+
+impl Role {
+    fn new(server: &str, test: &str) -> Role {
+        let name = format!("r_{test}_{}", std::process::id());
+        psql(server, &format!("DROP ROLE IF EXISTS {name}"));
+        psql(server, &format!("CREATE ROLE {name} LOGIN PASSWORD 'pw-{name}'"));
+        Role { admin: server.to_string(), name }
+    }
+
+    /// `url` (a superuser's) as this role.
+    fn url(&self, url: &str) -> String {
+        let (_, rest) = url.split_once('@').expect("a URL with a user");
+        format!("postgres://{0}:pw-{0}@{rest}", self.name)
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ =
+            Command::new("psql").args([&self.admin, "-XAtqc", &format!("DROP ROLE IF EXISTS {}", self.name)]).output();
+    }
+}
+
+/// `url` as messages show it: without its password.
+fn shown(url: &str) -> String {
+    let (user, rest) = url.split_once('@').expect("a URL with a user");
+    let user = user.trim_start_matches("postgres://").split(':').next().unwrap_or_default();
+    format!("postgres://{user}@{rest}")
+}
+
+const ONE_STEP: &str = "# A\n\n```bash {#x}\necho x\n```\n";
+
+/// PostgreSQL 15 lets only a database's owner create tables in its `public`
+/// schema, and tables another role created need grants: the server's own
+/// words, what to grant, where the state is set, exit 2.
+#[test]
+fn a_role_without_privileges_is_told_what_to_grant_where_the_state_is_set_exit_2() {
+    let Some(server) = server() else { return };
+    let role = Role::new(&server, "weak");
+    let db = Db::new(&server, "weak");
+    let url = role.url(&db.url);
+    let weak = Checkout::new(&url, &[("a", ONE_STEP)]);
+    let refused = |o: &Output, first: &str, hint: &[&str]| {
+        let t = text(o);
+        assert_eq!(code(o), 2, "{t}");
+        assert_eq!(t.lines().next(), Some(first), "{t}");
+        let h = t.lines().nth(1).unwrap_or_default();
+        assert!(h.starts_with("  hint: "), "{t}");
+        for part in hint {
+            assert!(h.contains(part), "the hint says {part}: {t}");
+        }
+        assert!(!t.contains("db error") && !t.contains(&format!("pw-{}", role.name)), "{t}");
+    };
+    let at = format!("{}: error: state database {}", weak.path().join("runbook.toml:1").display(), shown(&url));
+    refused(
+        &weak.run(&["play", "a"]),
+        &format!("{at}: creating the schema: permission denied for schema public"),
+        &[
+            "let the owner run the first `runbook play` once",
+            &format!("GRANT CREATE ON SCHEMA public TO {}", role.name),
+        ],
+    );
+    let owner = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let o = owner.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let grant = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON runbook_runs, runbook_events, runbook_logs, runbook_locks TO {0}; GRANT SELECT ON runbook_schema TO {0}",
+        role.name
+    );
+    for args in [&["play", "a", "--fresh"][..], &["runs"], &["report", "latest"], &["runs", "--prune", "--keep", "0"]] {
+        let first = format!("{at}: schema: permission denied for table runbook_schema");
+        refused(&weak.run(args), &first, &["the runbook tables belong to another role", &grant]);
+    }
+    let o = weak.cmd(&["runs"]).env("RUNBOOK_STATE", &url).output().unwrap();
+    let first = format!(
+        "error: RUNBOOK_STATE: state database {}: schema: permission denied for table runbook_schema",
+        shown(&url)
+    );
+    refused(&o, &first, &[&grant]);
+    // Allowed to read, not to lock: the reads work, a play is told.
+    db.sql(&format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}", role.name));
+    let o = weak.run(&["runs"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("passed"), "{}", text(&o));
+    refused(
+        &weak.run(&["play", "a", "--fresh"]),
+        &format!("{at}: lock: permission denied for table runbook_locks"),
+        &[&grant],
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM runbook_runs"), "1", "the refused plays made no run");
+}
+
+/// `runs`, `report`, `serve` and `runs --prune` write nothing to a database
+/// without the schema, and say what they say of an empty state directory.
+#[test]
+fn read_only_commands_on_a_database_without_the_schema_create_nothing_and_answer_as_an_empty_local_store() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "readonly");
+    let shared = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let local = Checkout::new(".runbook", &[("a", ONE_STEP)]);
+    let tables = || db.sql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let local_name = local.path().join(".runbook").display().to_string();
+    for args in [
+        &["runs"][..],
+        &["runs", "--json"],
+        &["report", "latest"],
+        &["report", "latest", "--format", "json"],
+        &["runs", "--prune", "--keep", "0"],
+    ] {
+        let (s, l) = (shared.run(args), local.run(args));
+        assert_eq!(code(&s), code(&l), "{args:?}: {}", text(&s));
+        assert_eq!(text(&s).replace(&shown(&db.url), "STORE"), text(&l).replace(&local_name, "STORE"), "{args:?}");
+    }
+    for c in [&shared, &local] {
+        let view = crate::serve::Serve::start(c.path(), &[], &[]);
+        assert_eq!(crate::serve::get_ok(&format!("{}/api/runs", view.url)).trim(), "[]");
+    }
+    assert_eq!(tables(), "0", "nothing was created");
+    let o = shared.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "a play creates the schema: {}", text(&o));
+    assert_ne!(tables(), "0");
+}
+
+/// An older schema is read as it is by a read-only command (the run of an
+/// older engine is listed, reported, judged alive by its advisory lock),
+/// and never migrated by one: a migration would make every older engine of
+/// the team refuse the database. The next play migrates it.
+#[test]
+fn a_read_only_command_reads_an_older_schema_as_it_is_and_leaves_it_to_a_play_to_migrate() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "older");
+    db.sql(include_str!("../engine/src/store/postgres/migrations/001_runs.sql"));
+    db.sql(
+        "CREATE TABLE runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now());
+         INSERT INTO runbook_schema (version) VALUES (1)",
+    );
+    // A run an older engine recorded, and the lock row of a holder gone.
+    let local = Checkout::new(".runbook", &[("a", ONE_STEP)]);
+    let o = local.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let runs = local.path().join(".runbook/runs");
+    let id = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
+    let journal = std::fs::read_to_string(runs.join(&id).join("journal.jsonl")).unwrap();
+    let mut sql = format!("INSERT INTO runbook_runs (id, runbook, env) VALUES ('{id}', 'a', 'local');");
+    for (i, line) in journal.lines().enumerate() {
+        sql.push_str(&format!("INSERT INTO runbook_events (run, seq, body) VALUES ('{id}', {}, $j${line}$j$);", i + 1));
+    }
+    sql.push_str(r#"INSERT INTO runbook_locks VALUES ('a', 'local', 1, '{"user":"eve","host":"old","pid":4242,"since":"then","run":""}');"#);
+    db.sql(&sql);
+    let shared = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    let (s, l) = (shared.run(&["runs"]), local.run(&["runs"]));
+    assert_eq!(code(&s), 0, "{}", text(&s));
+    assert_eq!(text(&s), text(&l), "the older schema's run, as the local store lists it");
+    let o = shared.run(&["report", "latest"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains(&id) && text(&o).contains("**passed**"), "{}", text(&o));
+    assert_eq!(db.sql("SELECT max(version) FROM runbook_schema"), "1", "not migrated by a read");
+    let o = shared.run(&["play", "a", "--fresh"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        db.sql("SELECT max(version) FROM runbook_schema"),
+        runbook::store::postgres::schema::latest().to_string()
+    );
+}
+
+/// `--take-over` when no engine plays the run (its engine was killed) is a
+/// resume, in both stores: nothing to confirm, recorded as a resume.
+#[test]
+fn take_over_with_no_live_engine_is_a_resume_in_both_stores() {
+    let resume = |c: &Checkout, sh: &Shared, freed: &dyn Fn() -> bool, kinds: &dyn Fn() -> Vec<String>| {
+        let mut first = Bg(c.spawn(&["play", "gated"], "first"));
+        wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+        first.0.kill().unwrap(); // SIGKILL
+        first.0.wait().unwrap();
+        wait_for("the lock to be free", freed);
+        sh.open();
+        let o = c.run(&["play", "gated", "--take-over"]);
+        assert_eq!(code(&o), 0, "nothing to confirm: {}", text(&o));
+        let t = text(&o);
+        for part in [
+            "no engine was playing this runbook and env: --take-over goes on as --resume",
+            "passed before, not run again: s1",
+        ] {
+            assert!(t.contains(part), "{part}: {t}");
+        }
+        assert!(!t.contains("taking over") && !t.contains("took the run over"), "{t}");
+        assert_eq!(kinds(), ["run-start", "resume"]);
+        assert_eq!((count(&sh.log(), "s1"), count(&sh.log(), "s3")), (1, 1));
+    };
+    let kinds = |bodies: Vec<String>| -> Vec<String> {
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+            .filter_map(|e| match e["event"].as_str() {
+                Some("run-start") => Some("run-start".to_string()),
+                Some("session") => Some(e["kind"].as_str().unwrap_or_default().to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let sh = Shared::new();
+    let c = Checkout::new(".runbook", &[("gated", &sh.runbook())]);
+    let runs = c.path().join(".runbook/runs");
+    let journal = || {
+        let id = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+        std::fs::read_to_string(id.join("journal.jsonl")).unwrap().lines().map(str::to_string).collect()
+    };
+    resume(&c, &sh, &|| true, &|| kinds(journal()));
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "takeover_dead");
+    let sh = Shared::new();
+    let c = Checkout::new(&db.url, &[("gated", &sh.runbook())]);
+    resume(&c, &sh, &|| db.sql(ADVISORY) == "0", &|| kinds(events(&db).into_iter().map(|(_, b)| b).collect()));
 }

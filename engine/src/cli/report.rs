@@ -6,7 +6,7 @@ use crate::error::{Exit, Result};
 use crate::report;
 
 pub fn run(config: &Config, run_id: &str, format: ReportFormat) -> Result<Exit> {
-    let store = crate::store::open(config)?;
+    let store = crate::store::open_read(config)?;
     let id = report::find(store.as_ref(), run_id)?;
     let r = report::load(store.as_ref(), &id, Some(&config.root))?;
     match format {

@@ -5,7 +5,7 @@ use crate::error::{Exit, Result};
 use crate::report;
 
 pub fn run(config: &Config, json: bool) -> Result<Exit> {
-    let store = crate::store::open(config)?;
+    let store = crate::store::open_read(config)?;
     let rows = report::list(store.as_ref())?;
     if json {
         super::out(&(serde_json::to_string_pretty(&rows).map_err(anyhow::Error::from)? + "\n"));
@@ -52,7 +52,7 @@ pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Opt
             "runbook runs --prune --older-than 90d --keep 20",
         ));
     }
-    let store = crate::store::open(config)?;
+    let store = crate::store::open_read(config)?;
     let pruned = store.prune(&crate::store::Prune { older_than, keep, now: None })?;
     let mut o = format!("removed {} run(s) from {}\n", pruned.removed.len(), store.name());
     for id in &pruned.removed {

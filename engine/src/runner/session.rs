@@ -93,14 +93,19 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let operator = me.operator();
     let mut notes = Vec::new();
     let mut lease = if opts.take_over {
-        confirm_take_over(rb, env, &env_name, opts, tty)?;
-        env.store.take_over(&rb.id, &env_name, &me)?
+        let mut confirm = || confirm_take_over(rb, env, &env_name, opts, tty);
+        env.store.take_over(&rb.id, &env_name, &me, &mut confirm)?
     } else {
         env.store.lock(&rb.id, &env_name, &me)?
     };
+    // Only a run taken from a live engine is a take-over; else a resume.
+    let taken = lease.taken_from_live();
     notes.extend(lease.notes());
+    if opts.take_over && !taken {
+        notes.push("no engine was playing this runbook and env: --take-over goes on as --resume".into());
+    }
     match lease.took_over() {
-        Some(h) if opts.take_over => notes.push(format!("took the run over from {}", h.describe())),
+        Some(h) if taken => notes.push(format!("took the run over from {}", h.describe())),
         Some(h) => {
             let why = lease.gone().unwrap_or_else(|| "no longer running".into());
             notes.push(format!("took over the lock of {}@{} (pid {}, {why})", h.user, h.host, h.pid))
@@ -110,7 +115,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let latest = env.store.latest(&rb.id, &env_name)?;
     let previous = pick(rb, env, opts, latest, tty, &mut notes)?;
     let kind = previous.as_ref().map(|(_, st)| match &st.end {
-        _ if opts.take_over => SessionKind::TakeOver,
+        _ if taken => SessionKind::TakeOver,
         Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
         _ => SessionKind::Resume,
     });

@@ -170,7 +170,7 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
     for w in warnings(addr, opts) {
         crate::errln!("warning: {w}");
     }
-    let store: Arc<dyn Store> = Arc::from(crate::store::open(config)?);
+    let store: Arc<dyn Store> = Arc::from(crate::store::open_read(config)?);
     let app = Arc::new(App { store, config: config.clone(), token, poll: poll_interval(), hub: hub::Hub::default() });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -176,12 +176,19 @@ pub trait Store: Send + Sync {
     /// Take the lock of runbook@env, or refuse (exit 3) naming its holder.
     fn lock(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>>;
 
-    /// `--take-over`: take the lock from a live holder, which then stops
-    /// starting steps. A store whose holders are all on this machine has
-    /// nothing to take from: it takes the lock as [`Store::lock`] does.
-    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
-        self.lock(runbook, env, me)
-    }
+    /// `--take-over`: the lock of runbook@env, taken from a live holder
+    /// once `confirm` agrees (the holder then stops starting steps). With
+    /// no live holder it is [`Store::lock`] without asking: continuing a
+    /// dead engine's run is a resume. A store whose lock cannot be taken
+    /// from a live engine (the local store: its holder runs on this
+    /// machine) refuses, exit 3, naming the holder's pid.
+    fn take_over(
+        &self,
+        runbook: &str,
+        env: &str,
+        me: &Holder,
+        confirm: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Box<dyn Lease>>;
 
     /// Who holds the lock of runbook@env now, where the store can tell.
     fn holder(&self, _runbook: &str, _env: &str) -> Result<Option<Holder>> {
@@ -269,6 +276,11 @@ pub trait Lease: Send {
     fn gone(&self) -> Option<String> {
         Some("no longer running".into())
     }
+    /// Was the lock taken from an engine that still ran (`--take-over` of a
+    /// live holder)? Else the session is a resume, whatever was typed.
+    fn taken_from_live(&self) -> bool {
+        self.took_over().is_some() && self.gone().is_none()
+    }
     /// What taking the lock has to tell the operator (once).
     fn notes(&mut self) -> Vec<String> {
         Vec::new()
@@ -309,14 +321,33 @@ pub trait Writer: Send {
     fn interrupt(&self) {}
 }
 
-/// The store of a project: `RUNBOOK_STATE`, else `state` of runbook.toml.
+/// The store of a project for a play: `RUNBOOK_STATE`, else `state` of
+/// runbook.toml. A shared store's schema is created or migrated.
 pub fn open(config: &crate::config::Config) -> Result<Box<dyn Store>> {
+    open_as(config, postgres::Access::Play)
+}
+
+/// The store of a project for a command that only reads runs (`runs`,
+/// `report`, `serve`, and `runs --prune`, which removes rows only): a shared
+/// store's schema is never created nor migrated. Without one there are no
+/// runs, as in an empty state directory.
+pub fn open_read(config: &crate::config::Config) -> Result<Box<dyn Store>> {
+    open_as(config, postgres::Access::Read)
+}
+
+fn open_as(config: &crate::config::Config, access: postgres::Access) -> Result<Box<dyn Store>> {
     match &config.shared_state {
         Some(shared) => {
-            Ok(Box::new(postgres::PgStore::open(&shared.url, config.state.clone()).map_err(|e| shared.locate(e))?))
+            Ok(Box::new(postgres::PgStore::open_as(&shared.url, config.state.clone(), access, locate(shared))?))
         }
         None => Ok(Box::new(LocalStore::new(config.state.clone()))),
     }
+}
+
+/// Errors about the shared store, located where it was set.
+fn locate(shared: &crate::config::SharedState) -> postgres::Locate {
+    let shared = shared.clone();
+    std::sync::Arc::new(move |e| shared.locate(e))
 }
 
 /// [`open`] on a thread of its own, while the caller does other work: a
@@ -333,9 +364,8 @@ impl Opening {
         let Some(shared) = config.shared_state.clone() else { return Opening::Done(open(config)) };
         let local = config.state.clone();
         let connect = move || {
-            postgres::PgStore::open(&shared.url, local)
+            postgres::PgStore::open_as(&shared.url, local, postgres::Access::Play, locate(&shared))
                 .map(|s| Box::new(s) as Box<dyn Store>)
-                .map_err(|e| shared.locate(e))
         };
         match std::thread::Builder::new().name("store-open".into()).spawn(connect) {
             Ok(t) => Opening::Connecting(t),

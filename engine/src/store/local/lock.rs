@@ -6,6 +6,10 @@
 //! The file's content (user, host, pid, since, run) names the holder for the
 //! refusal message; a recorded pid that is dead is mentioned when taking over.
 //!
+//! Whoever only looks (`runs --prune`, which spares a run being played)
+//! never takes the lock, not even for an instant: a play starting then would
+//! be refused. It reads the kernel's list of locks ([`holder_if_held`]).
+//!
 //! The descriptor is close-on-exec, so step processes never inherit the lock;
 //! but between its `clone` and its `execve` a child shares a copy of the
 //! engine's descriptors, lock included. After a `kill -9` of the engine such
@@ -42,7 +46,20 @@ pub fn path(state: &Path, runbook: &str, env: &str) -> PathBuf {
     state.join("locks").join(format!("{runbook}@{env}.lock"))
 }
 
+/// The lock held by another process: its recorded holder, and whether
+/// that holder is dead (a process it started still holds the lock).
+pub struct Busy {
+    pub holder: Option<Holder>,
+    pub dead: bool,
+}
+
+/// Take the lock, or refuse (exit 3) naming its holder.
 pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
+    try_acquire(path, me)?.map_err(|b| refused(path, b.holder.as_ref(), b.dead))
+}
+
+/// Take the lock, or say who holds it.
+pub fn try_acquire(path: &Path, me: &Holder) -> Result<std::result::Result<PlayLock, Busy>> {
     if let Some(dir) = path.parent() {
         super::make_dir(dir)?;
     }
@@ -71,7 +88,7 @@ pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
                     file = f;
                     continue;
                 }
-                return Err(refused(path, holder.as_ref(), dead));
+                return Ok(Err(Busy { holder, dead }));
             }
             Err((_, e)) => return Err(Error::Other(anyhow::anyhow!("cannot lock {}: {e}", path.display()))),
         }
@@ -86,7 +103,7 @@ pub fn acquire(path: &Path, me: &Holder) -> Result<PlayLock> {
         f.write_all(b"\n")
     };
     write(&mut lock).map_err(|e| anyhow::anyhow!("cannot write lock {}: {e}", path.display()))?;
-    Ok(PlayLock { _lock: lock, path: path.to_path_buf(), took_over })
+    Ok(Ok(PlayLock { _lock: lock, path: path.to_path_buf(), took_over }))
 }
 
 impl PlayLock {
@@ -109,13 +126,7 @@ impl Drop for PlayLock {
 }
 
 fn refused(path: &Path, holder: Option<&Holder>, dead: bool) -> Error {
-    let who = match holder {
-        Some(h) if !h.run.is_empty() => {
-            format!("{}@{} (pid {}, since {}, run {})", h.user, h.host, h.pid, h.since, h.run)
-        }
-        Some(h) => format!("{}@{} (pid {}, since {})", h.user, h.host, h.pid, h.since),
-        None => "another process".to_string(),
-    };
+    let who = holder.map_or_else(|| "another process".to_string(), Holder::describe);
     let why = if dead {
         format!("{who}, which is no longer running; a process it started still holds the lock")
     } else {
@@ -123,6 +134,36 @@ fn refused(path: &Path, holder: Option<&Holder>, dead: bool) -> Error {
     };
     Error::Refused(format!(
         "another play of this runbook and env is running: lock {} is held by {why}\n  hint: wait for it to finish; a lock of a dead process is taken over automatically",
+        path.display()
+    ))
+}
+
+/// `--take-over` of a lock held by a live engine: a local lock's holder
+/// runs on this machine (or one sharing the state directory), where it can
+/// be stopped; nothing is taken from it.
+pub fn take_over_refused(path: &Path, busy: &Busy, me: &Holder, runbook: &str, env: &str) -> Error {
+    let env_flag = if env == crate::config::LOCAL_ENV { String::new() } else { format!(" --env {env}") };
+    let resume = format!("`runbook play {runbook}{env_flag} --resume`");
+    let (who, hint) = match &busy.holder {
+        Some(h) if busy.dead => (
+            format!("{}, which is no longer running; a process it started still holds the lock", h.describe()),
+            format!("try again in a moment: {resume}"),
+        ),
+        Some(h) => {
+            let place = if h.host == me.host { "this machine".to_string() } else { h.host.clone() };
+            let there = if h.host == me.host { "" } else { " there" };
+            (
+                format!("{}, an engine that still runs on {place}", h.describe()),
+                format!(
+                    "let it finish, or stop it{there} (`kill {}`: its run stays resumable), then continue the run with {resume}",
+                    h.pid
+                ),
+            )
+        }
+        None => ("another process".to_string(), format!("let it finish, then continue the run with {resume}")),
+    };
+    Error::Refused(format!(
+        "--take-over is for a shared store (state = \"postgres://…\"): lock {} is held by {who}\n  hint: {hint}",
         path.display()
     ))
 }
@@ -144,24 +185,83 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
-/// Is the lock at `path` held by a play now? (Taken and let go at once if not.)
-pub fn held(path: &Path) -> bool {
-    let Ok(f) = OpenOptions::new().read(true).open(path) else { return false };
-    matches!(Flock::lock(f, FlockArg::LockExclusiveNonblock), Err((_, Errno::EWOULDBLOCK)))
-}
-
-/// The holder of the lock at `path`, if a play holds it now.
+/// The holder of the lock at `path`, if a play holds it now, found without
+/// touching the lock: a play taking it at that moment must never be refused
+/// because someone looked (`runs --prune`). The kernel lists every `flock`
+/// held in `/proc/locks`, from the moment it is taken (the holder's name is
+/// written just after); where that list cannot be read, the holder the file
+/// names counts while its process runs on this host (pid and start time).
+/// Either way a lock whose file names a live holder counts as held: a
+/// wrong "held" only spares a run, a wrong "free" would remove one.
 pub fn holder_if_held(path: &Path) -> Option<Holder> {
-    let f = OpenOptions::new().read(true).open(path).ok()?;
-    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-        Err((mut f, Errno::EWOULDBLOCK)) => Some(read_holder(&mut f).unwrap_or_else(|| Holder {
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).ok()?);
+    let listed = std::fs::read_to_string("/proc/locks").ok().is_some_and(|text| flocked(&text, ino));
+    let named = std::fs::File::open(path).ok().and_then(|mut f| read_holder(&mut f));
+    let runs =
+        |h: &Holder| h.pid != 0 && h.host == crate::store::operator().1 && crate::store::machine::alive(h.pid, h.start);
+    match named {
+        Some(h) if listed || runs(&h) => Some(h),
+        _ if listed => Some(Holder {
             user: String::new(),
             host: String::new(),
             pid: 0,
             since: String::new(),
             run: String::new(),
             start: None,
-        })),
+        }),
         _ => None,
+    }
+}
+
+/// Does `/proc/locks` (its text) list a granted `flock` of inode `ino`?
+/// Matched by inode alone: the device it names is the file system's, which
+/// `stat` does not always report (btrfs subvolumes, overlayfs); a lock of
+/// another file system's inode of the same number only spares a run.
+fn flocked(text: &str, ino: u64) -> bool {
+    text.lines().any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // `N: FLOCK ADVISORY WRITE PID MAJ:MIN:INO 0 EOF`; a waiter's line
+        // has `->` after the number, and holds nothing.
+        f.get(1) == Some(&"FLOCK")
+            && f.get(5).and_then(|id| id.rsplit(':').next()).and_then(|i| i.parse::<u64>().ok()) == Some(ino)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_locks_lists_a_granted_flock_by_inode_never_a_waiter_nor_a_posix_lock() {
+        let text = "1: FLOCK  ADVISORY  WRITE 17746 fe:00:5554177 0 EOF\n\
+                    1: -> FLOCK  ADVISORY  WRITE 17750 fe:00:777 0 EOF\n\
+                    2: POSIX  ADVISORY  WRITE 17740 fe:00:888 0 EOF\n\
+                    3: FLOCK  ADVISORY  READ 17740 103:02:10133507 0 EOF\n";
+        assert!(flocked(text, 5554177));
+        assert!(flocked(text, 10133507));
+        assert!(!flocked(text, 777), "a waiter holds nothing");
+        assert!(!flocked(text, 888), "a POSIX lock is not a play's");
+        assert!(!flocked("", 5554177));
+    }
+
+    #[test]
+    fn a_held_lock_is_seen_whatever_its_file_says_and_a_free_one_only_while_its_named_holder_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a@local.lock");
+        std::fs::write(&path, "").unwrap();
+        assert!(holder_if_held(&path).is_none(), "free, naming nobody");
+        // Held, before the holder's name is written.
+        let held = Flock::lock(File::open(&path).unwrap(), FlockArg::LockExclusiveNonblock).unwrap();
+        assert!(holder_if_held(&path).is_some(), "held by this process, named or not");
+        drop(held);
+        assert!(holder_if_held(&path).is_none());
+        // Free, naming a process that runs (where /proc/locks cannot be read,
+        // that is all there is to go by): held. A dead one: free.
+        let me = Holder { run: "r1".into(), ..Holder::me() };
+        std::fs::write(&path, serde_json::to_string(&me).unwrap()).unwrap();
+        assert_eq!(holder_if_held(&path).map(|h| h.run), Some("r1".to_string()));
+        let gone = Holder { start: me.start.map(|s| s + 1), ..me };
+        std::fs::write(&path, serde_json::to_string(&gone).unwrap()).unwrap();
+        assert!(holder_if_held(&path).is_none(), "a reused pid is not the holder");
     }
 }

@@ -86,6 +86,23 @@ impl Store for LocalStore {
         Ok(Box::new(LocalLease { lock: lock::acquire(&path, me)?, me: me.clone() }))
     }
 
+    /// A live holder of a local lock is an engine of this machine: it is
+    /// stopped there, not taken from ([`lock::take_over_refused`]). With
+    /// none, the lock is taken as a play takes it (a resume).
+    fn take_over(
+        &self,
+        runbook: &str,
+        env: &str,
+        me: &Holder,
+        _confirm: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Box<dyn Lease>> {
+        let path = lock::path(&self.root, runbook, env);
+        match lock::try_acquire(&path, me)? {
+            Ok(lock) => Ok(Box::new(LocalLease { lock, me: me.clone() })),
+            Err(busy) => Err(lock::take_over_refused(&path, &busy, me, runbook, env)),
+        }
+    }
+
     fn runs(&self) -> Result<Vec<String>> {
         Ok(self.dirs())
     }

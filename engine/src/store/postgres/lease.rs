@@ -186,7 +186,7 @@ pub async fn acquire<T, F: Future<Output = T>>(
             (Arc::new(c), n)
         }
     };
-    let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: lock: {e}"));
+    let sql = |e: tokio_postgres::Error| super::said::failed(&target, super::said::Doing::Use, "lock", &e);
     let key = key(&runbook, &env);
     let holder = serde_json::to_string(&me).map_err(anyhow::Error::from)?;
     let notice = key.to_string();
@@ -263,12 +263,16 @@ pub async fn acquire<T, F: Future<Output = T>>(
         row.get::<_, Option<bool>>(6) == Some(true),
         row.get::<_, Option<bool>>(7) == Some(true),
     );
+    // A holder of this machine is asked by its process (a killed engine's
+    // session may linger a moment); one elsewhere counts as alive while its
+    // advisory lock is held or it beats.
+    let alive_here = here_ && previous.as_ref().is_some_and(|h| machine::alive(h.pid, h.start));
+    let live = if here_ { alive_here } else { !got || seen };
     let token = match row.get::<_, Option<i64>>(2) {
         Some(t) => t,
         // We hold the advisory lock, but the row names a holder that counts
         // as alive, or one of this machine, whose process says.
         None => {
-            let alive_here = previous.as_ref().is_some_and(|h| here_ && machine::alive(h.pid, h.start));
             let taken = if here_ && !alive_here {
                 let prev = row.get::<_, Option<i64>>(4).unwrap_or_default();
                 bump(&client, &patience, &runbook, &env, prev, &holder, &here, ttl_s).await.map_err(|e| match e {
@@ -293,9 +297,10 @@ pub async fn acquire<T, F: Future<Output = T>>(
             }
         }
     };
-    // The holder before us, and why it counts as gone.
+    // The holder before us, and why it counts as gone (`None`: it is alive,
+    // and we took over).
     let previous = previous.map(|h| {
-        let why = match (take_over, here_, seen, age) {
+        let why = match (take_over && live, here_, seen, age) {
             (true, _, _, _) => None,
             (false, true, _, _) => Some("no longer running".to_string()),
             (false, false, false, Some(a)) => Some(format!("not seen for {}s", a.max(0.0).round() as u64)),

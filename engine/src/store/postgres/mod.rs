@@ -25,6 +25,7 @@ pub mod logs;
 pub mod patience;
 mod read;
 pub mod runtime;
+pub mod said;
 pub mod schema;
 pub mod spool;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use self::connect::{Target, unreachable};
@@ -43,6 +45,7 @@ pub use self::connect::{chain, connect_error};
 use self::conns::{Conn, Conns};
 use self::read::{LatestRows, latest_rows};
 use self::runtime::Rt;
+use self::said::{Doing, failed};
 use super::logs::Logs;
 use super::{Holder, Latest, Lease, Playing, Prune, Pruned, Store, Writer};
 use crate::error::{Error, Result};
@@ -53,8 +56,24 @@ pub fn env_duration(var: &str, default: Duration) -> Duration {
     std::env::var(var).ok().and_then(|v| v.parse::<f64>().ok()).map_or(default, Duration::from_secs_f64)
 }
 
+/// What a command does with the store: a play creates or migrates the
+/// schema; a read-only command (`runs`, `report`, `serve`, `runs --prune`)
+/// never does (`schema.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Play,
+    Read,
+}
+
+/// Locates an error about the state where it was set (`runbook.toml:LINE`
+/// or `RUNBOOK_STATE`): [`crate::config::SharedState::locate`].
+pub type Locate = Arc<dyn Fn(Error) -> Error + Send + Sync>;
+
 pub struct PgStore {
     target: Target,
+    /// Opened read-only: the schema may be absent (no runs) or older.
+    read_only: bool,
+    locate: Locate,
     conns: Conns,
     /// This machine's state directory (engine logs, spool).
     local: PathBuf,
@@ -75,17 +94,33 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connect, and bring the schema up to date: exit 2 naming host and
-    /// port when the database cannot be reached.
+    /// Connect, and bring the schema up to date, for a play: exit 2 naming
+    /// host and port when the database cannot be reached.
     pub fn open(url: &str, local: PathBuf) -> Result<PgStore> {
+        PgStore::open_as(url, local, Access::Play, Arc::new(|e| e))
+    }
+
+    /// Connect, and check the schema (`access`: and bring it up to date);
+    /// errors about the state, then and later, go through `locate`.
+    pub fn open_as(url: &str, local: PathBuf, access: Access, locate: Locate) -> Result<PgStore> {
+        PgStore::connect(url, local, access, locate.clone()).map_err(|e| locate(e))
+    }
+
+    fn connect(url: &str, local: PathBuf, access: Access, locate: Locate) -> Result<PgStore> {
         let target = Target::parse(url)?;
         let rt = Rt::start()?;
         let pool = target.pool()?;
-        let (name, t) = (target.display.clone(), target.clone());
+        let t = target.clone();
         let (main, notes) = rt.call(async move {
             let (mut c, notes) = lease::open(&t, false).await.map_err(|e| connect_error(&t, &e))?;
             let limit = patience::wait();
-            tokio::time::timeout(limit, schema::migrate(&mut c, &name))
+            let checked = async {
+                match access {
+                    Access::Play => schema::migrate(&mut c, &t).await,
+                    Access::Read => schema::check(&c, &t).await.map(|_| ()),
+                }
+            };
+            tokio::time::timeout(limit, checked)
                 .await
                 .map_err(|_| t.unreachable(&format!("no answer within {}s", limit.as_secs_f64())))??;
             Ok::<_, Error>((Arc::new(c), notes))
@@ -94,6 +129,8 @@ impl PgStore {
         let conns = Conns { main, pool, patience: patience::Patience::default() };
         Ok(PgStore {
             target,
+            read_only: access == Access::Read,
+            locate,
             conns,
             local,
             current: Mutex::new(None),
@@ -108,21 +145,39 @@ impl PgStore {
     /// A query on the engine's connection (or a pooled one), waited for.
     fn q<T: Send + 'static, F>(&self, f: impl FnOnce(Conn) -> F + Send + 'static) -> Result<T>
     where
-        F: std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>> + Send,
+        F: std::future::Future<Output = PgResult<T>> + Send,
     {
         let (conns, t) = (self.conns.clone(), self.target.clone());
-        self.rt.call(async move {
-            let patience = conns.patience.clone();
-            let work = async {
-                let c = conns.get().await.map_err(|e| unreachable(&t, e))?;
-                f(c).await.map_err(|e| Error::Other(anyhow::anyhow!("state database {}: {e}", t.display)))
-            };
-            let limit = patience::wait();
-            patience
-                .bound(limit, work)
-                .await
-                .unwrap_or_else(|| Err(t.unreachable(&format!("no answer within {}s", limit.as_secs_f64()))))
-        })?
+        self.rt
+            .call(async move {
+                let patience = conns.patience.clone();
+                let work = async {
+                    let c = conns.get().await.map_err(|e| unreachable(&t, e))?;
+                    f(c).await.map_err(|e| failed(&t, Doing::Use, "", &e))
+                };
+                let limit = patience::wait();
+                patience
+                    .bound(limit, work)
+                    .await
+                    .unwrap_or_else(|| Err(t.unreachable(&format!("no answer within {}s", limit.as_secs_f64()))))
+            })
+            .and_then(|r| r)
+            .map_err(|e| (self.locate)(e))
+    }
+
+    /// A read ([`PgStore::q`]): opened read-only, a database without the
+    /// runbook tables holds no runs.
+    fn read<T: Default + Send + 'static, F>(&self, f: impl FnOnce(Conn) -> F + Send + 'static) -> Result<T>
+    where
+        F: std::future::Future<Output = PgResult<T>> + Send,
+    {
+        let absent_is_empty = self.read_only;
+        self.q(move |c| async move {
+            match f(c).await {
+                Err(e) if absent_is_empty && e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(T::default()),
+                r => r,
+            }
+        })
     }
 
     fn take(&self, runbook: &str, env: &str, me: &Holder, take_over: bool) -> Result<Box<dyn Lease>> {
@@ -132,8 +187,11 @@ impl PgStore {
         // The play reads its latest run next: read in the lock's round trip.
         let (rb2, env2) = (rb.clone(), env.clone());
         let read = move |c: Arc<tokio_postgres::Client>| async move { latest_rows(&c, &rb2, &env2).await };
-        let ((shared, previous, stop), rows) =
-            self.rt.call(lease::acquire(self.target.clone(), spare, want, self.conns.patience.clone(), read))??;
+        let ((shared, previous, stop), rows) = self
+            .rt
+            .call(lease::acquire(self.target.clone(), spare, want, self.conns.patience.clone(), read))
+            .and_then(|r| r)
+            .map_err(|e| (self.locate)(e))?;
         *lock(&self.current) = Some(shared.clone());
         let main = self.conns.main.clone();
         let insert = self.rt.handle().spawn(async move { fenced::prepare(&main).await });
@@ -168,8 +226,8 @@ impl PgStore {
     fn plays(&self) -> Result<Vec<Playing>> {
         type Rows = (Vec<(String, String, String, bool, bool)>, Vec<i64>);
         let here = super::machine::here().to_string();
-        let (locks, held): Rows = self.q(move |c| async move {
-            let locks = c
+        let (locks, held): Rows = self.read(move |c| async move {
+            let locks = match c
                 .query(
                     "SELECT runbook, env, holder,
                             COALESCE(greatest(beat, pg_postmaster_start_time()) + ttl > now(), false),
@@ -177,7 +235,16 @@ impl PgStore {
                      FROM runbook_locks WHERE holder <> ''",
                     &[&here],
                 )
-                .await?;
+                .await
+            {
+                // A schema before version 3 (read-only): no beat, no machine;
+                // a holder is alive while its advisory lock is held.
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+                    c.query("SELECT runbook, env, holder, false, false FROM runbook_locks WHERE holder <> ''", &[])
+                        .await?
+                }
+                r => r?,
+            };
             let held = c
                 .query(
                     "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks
@@ -220,13 +287,27 @@ impl Store for PgStore {
         self.take(runbook, env, me, false)
     }
 
-    fn take_over(&self, runbook: &str, env: &str, me: &Holder) -> Result<Box<dyn Lease>> {
-        self.take(runbook, env, me, true)
+    /// The lock as a play takes it, if no live engine holds it (a resume);
+    /// else, once confirmed, from the live holder.
+    fn take_over(
+        &self,
+        runbook: &str,
+        env: &str,
+        me: &Holder,
+        confirm: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Box<dyn Lease>> {
+        match self.take(runbook, env, me, false) {
+            Err(Error::Refused(_)) => {
+                confirm()?;
+                self.take(runbook, env, me, true)
+            }
+            taken => taken,
+        }
     }
 
     fn holder(&self, runbook: &str, env: &str) -> Result<Option<Holder>> {
         let (rb, e) = (runbook.to_string(), env.to_string());
-        let h: Option<String> = self.q(move |c| async move {
+        let h: Option<String> = self.read(move |c| async move {
             let r = c.query_opt("SELECT holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&rb, &e]).await?;
             Ok(r.map(|r| r.get(0)))
         })?;
@@ -234,7 +315,7 @@ impl Store for PgStore {
     }
 
     fn runs(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = self.q(|c| async move {
+        let mut ids: Vec<String> = self.read(|c| async move {
             Ok(c.query("SELECT id FROM runbook_runs", &[]).await?.iter().map(|r| r.get(0)).collect())
         })?;
         ids.sort_by(|a, b| natord::compare(a, b));
@@ -247,7 +328,7 @@ impl Store for PgStore {
 
     fn events_after(&self, run: &str, seq: u64) -> Result<Vec<Entry>> {
         let (r, s) = (run.to_string(), seq as i64);
-        let rows: Vec<(i64, String)> = self.q(move |c| async move {
+        let rows: Vec<(i64, String)> = self.read(move |c| async move {
             let rows = c
                 .query_typed(
                     "SELECT seq, body FROM runbook_events WHERE run = $1 AND seq > $2 ORDER BY seq",
@@ -265,7 +346,7 @@ impl Store for PgStore {
             Some((_, _, rows)) => rows,
             None => {
                 let (rb, e) = (runbook.to_string(), env.to_string());
-                self.q(move |c| async move { latest_rows(&c, &rb, &e).await })?
+                self.read(move |c| async move { latest_rows(&c, &rb, &e).await })?
             }
         };
         let Some(id) = ids.into_iter().max_by(|a, b| natord::compare(a, b)) else { return Ok(None) };
@@ -372,7 +453,7 @@ impl Store for PgStore {
 
     fn log(&self, run: &str, step: &str) -> Result<Option<Vec<u8>>> {
         let (r, s) = (run.to_string(), step.to_string());
-        let chunks: Vec<Vec<u8>> = self.q(move |c| async move {
+        let chunks: Vec<Vec<u8>> = self.read(move |c| async move {
             let rows =
                 c.query("SELECT data FROM runbook_logs WHERE run = $1 AND step = $2 ORDER BY n", &[&r, &s]).await?;
             Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -393,7 +474,7 @@ impl Store for PgStore {
         let ids = self.runs()?;
         let doomed = super::prunable(&ids, p);
         let of: std::collections::HashMap<String, (String, String)> = if playing.iter().any(|p| p.run.is_empty()) {
-            self.q(|c| async move {
+            self.read(|c| async move {
                 let rows = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
                 Ok(rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
             })?
@@ -401,6 +482,9 @@ impl Store for PgStore {
             Default::default()
         };
         let pruned = super::spare(doomed, &playing, |id| of.get(id).cloned());
+        if pruned.removed.is_empty() {
+            return Ok(pruned);
+        }
         let d = pruned.removed.clone();
         self.q(move |c| async move {
             c.execute(

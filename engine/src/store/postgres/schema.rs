@@ -1,11 +1,19 @@
 //! The shared store's schema: versioned migrations embedded in the binary
-//! (`migrations/NNN_*.sql`), applied in order on first use, one transaction
+//! (`migrations/NNN_*.sql`), applied in order by a play, one transaction
 //! each, under an advisory lock so that two engines starting at once do not
 //! both apply them. A database whose schema is newer than this binary knows
 //! is refused: an old engine must not write what it does not understand.
+//!
+//! Only a play creates or migrates the schema. A read-only command (`runs`,
+//! `report`, `serve`) writes nothing: without the schema it finds no runs;
+//! with an older one it reads what that version has (migrating would make
+//! every older engine of the team refuse the database, mid-incident).
 
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
+use super::connect::Target;
+use super::said::{Doing, failed};
 use crate::error::{Diagnostic, Error, Result};
 
 /// `(version, sql)`, oldest first.
@@ -22,54 +30,56 @@ pub fn latest() -> i32 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
-/// Bring the schema up to date, or refuse a newer one.
-pub async fn migrate(client: &mut Client, name: &str) -> Result<()> {
-    let sql = |e: tokio_postgres::Error| Error::Other(anyhow::anyhow!("state database {name}: migration: {e}"));
-    // The usual case in one round trip: the schema is there and current.
-    if let Ok(rows) = client.query_typed("SELECT COALESCE(max(version), 0) FROM runbook_schema", &[]).await
-        && let Some(current) = rows.first().map(|r| r.get::<_, i32>(0))
-    {
-        if current == latest() {
-            return Ok(());
-        }
-        if current > latest() {
-            return Err(newer(name, current));
-        }
+const VERSION: &str = "SELECT COALESCE(max(version), 0) FROM runbook_schema";
+
+/// The schema's version, 0 without one; a newer one than this binary's is
+/// refused. Reads only.
+pub async fn check(client: &Client, t: &Target) -> Result<i32> {
+    let current = match client.query_typed(VERSION, &[]).await {
+        Ok(rows) => rows.first().map_or(0, |r| r.get::<_, i32>(0)),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => 0,
+        Err(e) => return Err(failed(t, Doing::Use, "schema", &e)),
+    };
+    if current > latest() {
+        return Err(newer(&t.display, current));
     }
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
-        )
-        .await
-        .or_else(|e| {
-            // Two engines creating it at once: the other one won.
-            if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) }
-        })
-        .map_err(sql)?;
-    let current = version(client).await.map_err(sql)?;
+    Ok(current)
+}
+
+/// Bring the schema up to date, or refuse a newer one.
+pub async fn migrate(client: &mut Client, t: &Target) -> Result<()> {
+    // The usual case in one round trip: the schema is there and current.
+    let current = check(client, t).await?;
     if current == latest() {
         return Ok(());
     }
-    if current > latest() {
-        return Err(newer(name, current));
+    let doing = if current == 0 { Doing::Create } else { Doing::Migrate };
+    let what = if current == 0 { "creating the schema" } else { "migrating the schema" };
+    let sql = |e: tokio_postgres::Error| failed(t, doing, what, &e);
+    if current == 0 {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
+            )
+            .await
+            .or_else(|e| {
+                // Two engines creating it at once: the other one won.
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) }
+            })
+            .map_err(sql)?;
     }
     let tx = client.transaction().await.map_err(sql)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(sql)?;
-    let current: i32 =
-        tx.query_one("SELECT COALESCE(max(version), 0) FROM runbook_schema", &[]).await.map_err(sql)?.get(0);
+    let current: i32 = tx.query_one(VERSION, &[]).await.map_err(sql)?.get(0);
     if current > latest() {
-        return Err(newer(name, current));
+        return Err(newer(&t.display, current));
     }
     for (v, text) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.batch_execute(text).await.map_err(sql)?;
         tx.execute("INSERT INTO runbook_schema (version) VALUES ($1)", &[v]).await.map_err(sql)?;
-        tracing::info!("state database {name}: schema migrated to version {v}");
+        tracing::info!("state database {}: schema migrated to version {v}", t.display);
     }
     tx.commit().await.map_err(sql)
-}
-
-async fn version(client: &Client) -> std::result::Result<i32, tokio_postgres::Error> {
-    Ok(client.query_one("SELECT COALESCE(max(version), 0) FROM runbook_schema", &[]).await?.get(0))
 }
 
 fn newer(name: &str, current: i32) -> Error {

@@ -11,7 +11,7 @@ use crate::store::LogTail;
 impl PgStore {
     pub(super) fn tail(&self, run: &str, step: &str, since: u64, max_bytes: u64) -> Result<Option<LogTail>> {
         let (r, s) = (run.to_string(), step.to_string());
-        let sizes: Vec<(i32, i32)> = self.q(move |c| async move {
+        let sizes: Vec<(i32, i32)> = self.read(move |c| async move {
             let rows = c
                 .query("SELECT n, length(data) FROM runbook_logs WHERE run = $1 AND step = $2 ORDER BY n", &[&r, &s])
                 .await?;
@@ -34,7 +34,7 @@ impl PgStore {
         }
         let Some(first) = first else { return Ok(Some(LogTail { len, from, bytes: Vec::new() })) };
         let (r, s) = (run.to_string(), step.to_string());
-        let chunks: Vec<Vec<u8>> = self.q(move |c| async move {
+        let chunks: Vec<Vec<u8>> = self.read(move |c| async move {
             let rows = c
                 .query(
                     "SELECT data FROM runbook_logs WHERE run = $1 AND step = $2 AND n >= $3 ORDER BY n",
