@@ -368,6 +368,42 @@ fn a_warm_step_started_but_not_yet_recorded_has_run_nothing_when_the_engine_dies
     assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap(), "a\nb\n");
 }
 
+/// The same for a cold start (no warm interpreters), whose body is in a
+/// memfd before the spawn: the engine killed after the step's process
+/// started but before its process group reached the journal. The step resets
+/// its environment (`env -i`, as sudo does), so neither the journal nor
+/// `RUNBOOK_*` could lead the resume to it: it must have run nothing, and the
+/// resume runs it once.
+#[test]
+fn a_cold_step_started_but_not_yet_recorded_has_run_nothing_when_the_engine_dies() {
+    let md = "```bash {#a}\necho a >> log\n```\n\n```bash {#b}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 1; echo \"done $$\" >> log'\n```\n";
+    let t = Test::new().runbook("r", md);
+    let dir = t.path();
+    let o = rb_cmd(dir, &["play", "r"])
+        .env("RUNBOOK_WARM", "0")
+        .env("RUNBOOK_FAULT", "kill-before-spawned:b")
+        .output()
+        .unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&o.status), Some(9), "{}", text(&o));
+    // Either the step's process ends having run nothing, or (the defect) it
+    // runs the body: wait for one or the other, never for a time.
+    let start = std::time::Instant::now();
+    let ran = || std::fs::read_to_string(dir.join("inner.pid")).is_ok_and(|s| s.ends_with('\n'));
+    while processes_in(dir) > 0 && !ran() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the step's process neither ran nor ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let old = std::fs::read_to_string(dir.join("inner.pid")).ok();
+    let o = rb_cmd(dir, &["play", "r", "--resume"]).env("RUNBOOK_WARM", "0").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    if let Some(pid) = old.as_deref().and_then(|p| p.trim().parse().ok()) {
+        wait_until("the unrecorded copy to end", || !alive(pid));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    let lines: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap_or_default()).collect();
+    assert_eq!(lines, ["a", "begin", "done"], "the unrecorded process ran the step:\n{log}");
+}
+
 /// Processes whose working directory is `dir`.
 fn processes_in(dir: &std::path::Path) -> usize {
     let dir = std::fs::canonicalize(dir).unwrap();

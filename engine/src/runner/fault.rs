@@ -8,7 +8,8 @@
 //! - `kill-after-end:ID`: the engine kills itself (SIGKILL) right after
 //!   step `ID`'s end is handed to the store.
 //! - `kill-before-spawned:ID`: the engine kills itself (SIGKILL) right after
-//!   step `ID`'s process started, before its process group is recorded.
+//!   step `ID`'s process started, before its process group is recorded (a
+//!   cold start waits at its gate then, a warm one for its body).
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

@@ -25,6 +25,26 @@
 //! in the parent around the clone, so that no handler runs in the child,
 //! which shares the parent's memory until `execve`. Only system calls are
 //! made in the child: no allocation, no lock, nothing that can panic.
+//!
+//! **The gate** ([`Launch::gate`]): a step's process must be in the journal
+//! (its process group, `spawned`) before it runs anything, so that a resume
+//! after a `kill -9` of the engine finds it even if it reset its environment.
+//! With a gate, the child, once set up (its process group made), stops
+//! before its `execve` and waits on a pipe, while the parent, not suspended
+//! this time (no `CLONE_VFORK`), calls the gate with the child's pid (the
+//! engine records it), then writes one byte: the child goes on to `execve`.
+//! If the engine dies first, the pipe's write end closes with it (the child
+//! closed its own copy), the child reads the end of the pipe and exits
+//! without `execve`: nothing of the step ran. The parent then waits for the
+//! `execve` as `CLONE_VFORK` would have: `CLONE_CHILD_CLEARTID` makes the
+//! kernel clear a word and wake its futex when the child lets go of the
+//! shared memory (`execve` or exit). The child's system calls and the
+//! parent's never run at once but for the gate's `read`, which sets no
+//! `errno` (the child shares the parent thread's, as with `CLONE_VFORK`):
+//! the parent waits, signals blocked, while the child sets up, and calls the
+//! gate only once the child waits. Without the clone (`posix_spawn`) there
+//! is no gate: [`launch`] refuses ([`ungated`]), and the caller feeds the
+//! body through a pipe after the record instead.
 
 use std::ffi::CStr;
 use std::io;
@@ -59,6 +79,10 @@ pub struct Launch<'a> {
     /// by the tests (`RUNBOOK_FAULT=spawn-pause:MS`, debug builds only), to
     /// hold open the window in which it shares the engine's descriptors.
     pub pause_ms: u32,
+    /// Called with the child's pid once it is set up (in its process group)
+    /// and before its `execve`, which waits until the call returned (see
+    /// the module's doc). It must not start a process. `None`: no gate.
+    pub gate: Option<&'a dyn Fn(libc::pid_t)>,
 }
 
 /// A started child.
@@ -72,22 +96,53 @@ pub struct Launched {
 /// Starts the child: on Linux with the clone below, falling back to
 /// `posix_spawn` where the kernel or a seccomp filter refuses that clone
 /// (the flags `posix_spawn` uses are the same but for `CLONE_PIDFD`).
+/// With a gate, where the clone is refused (or elsewhere than Linux), the
+/// error is [`ungated`] and nothing was started.
 #[cfg(target_os = "linux")]
 pub fn launch(l: &Launch) -> io::Result<Launched> {
     match linux::launch(l)? {
         Some(launched) => Ok(launched),
+        None if l.gate.is_some() => Err(io::Error::new(io::ErrorKind::Unsupported, Ungated)),
         None => posix::launch(l),
     }
 }
+
 #[cfg(not(target_os = "linux"))]
-pub use posix::launch;
+pub fn launch(l: &Launch) -> io::Result<Launched> {
+    if l.gate.is_some() {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, Ungated));
+    }
+    posix::launch(l)
+}
+
+/// A gate was asked for where there can be none (see [`launch`]).
+#[derive(Debug)]
+struct Ungated;
+
+impl std::fmt::Display for Ungated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a process cannot be held before its execve here (no clone)")
+    }
+}
+
+impl std::error::Error for Ungated {}
+
+/// Is `e` the refusal of a gate (nothing was started)?
+pub fn ungated(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<Ungated>())
+}
 
 #[cfg(target_os = "linux")]
 mod linux {
     use super::*;
-    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+    /// The gated child's word ([`Args::word`]): set up yet?
+    const STARTING: u32 = 1;
+    /// Set up, waiting at the gate. The kernel sets 0 at its `execve` or exit.
+    const READY: u32 = 2;
 
     /// The child's stack: far more than the few calls it makes need.
     const STACK: usize = 64 * 1024;
@@ -104,6 +159,11 @@ mod linux {
         /// The Landlock ruleset a child that joins namespaces enters; -1: none.
         scope: libc::c_int,
         err: AtomicI32,
+        /// With a gate: the pipe's read and write ends.
+        gate: Option<(RawFd, RawFd)>,
+        /// With a gate: [`STARTING`], [`READY`], then 0 (the kernel:
+        /// `CLONE_CHILD_CLEARTID`).
+        word: AtomicU32,
     }
 
     /// The real-time signals to reset in every child: 32 and 33 (glibc's
@@ -156,18 +216,37 @@ mod linux {
     /// `None`: the clone itself was refused (`EINVAL`, `EPERM`, `ENOSYS`).
     pub fn launch(l: &Launch) -> io::Result<Option<Launched>> {
         debug_assert!(l.stdio.is_none_or(|fds| fds.iter().all(|&fd| fd > 2)));
+        let gate = match l.gate {
+            Some(_) => Some(pipe()?),
+            None => None,
+        };
         let scope = if l.enter.is_empty() { -1 } else { crate::runner::scope::fd().unwrap_or(-1) };
-        let args = Args { l, ignored_rt: ignored_rt(), scope, err: AtomicI32::new(0) };
+        let args = Args {
+            l,
+            ignored_rt: ignored_rt(),
+            scope,
+            err: AtomicI32::new(0),
+            gate: gate.as_ref().map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
+            word: AtomicU32::new(STARTING),
+        };
+        let flags = match gate {
+            // Not suspended: the parent records the child before its execve.
+            Some(_) => libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::CLONE_PIDFD | libc::SIGCHLD,
+            None => libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+        };
         // Written by the kernel (CLONE_PIDFD, Linux ≥ 5.2; ignored before).
         let mut pidfd: libc::c_int = -1;
         let mut top = STACK_TOP.lock().unwrap_or_else(|e| e.into_inner());
         if *top == 0 {
             *top = map_stack()?;
         }
+        let mut panicked = None;
         // SAFETY: `child` only makes system calls on data that outlives the
-        // clone (the parent is suspended until the child exec'd or exited,
-        // CLONE_VFORK); all signals are blocked so no handler runs in the
-        // child; the stack is ours alone while the lock is held.
+        // clone (the parent is suspended until the child exec'd or exited:
+        // CLONE_VFORK, or with a gate the waits on `word` below); all signals
+        // are blocked so no handler runs in the child (nor, with a gate, in
+        // the parent while the child runs); the stack is ours alone while the
+        // lock is held.
         let (pid, clone_err) = unsafe {
             let mut all: libc::sigset_t = std::mem::zeroed();
             let mut old: libc::sigset_t = std::mem::zeroed();
@@ -176,11 +255,31 @@ mod linux {
             let pid = libc::clone(
                 child,
                 *top as *mut libc::c_void,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD,
+                flags,
                 &args as *const Args as *mut libc::c_void,
                 &mut pidfd as *mut libc::c_int,
+                std::ptr::null_mut::<libc::c_void>(),
+                args.word.as_ptr(),
             );
-            let e = io::Error::last_os_error();
+            let e = if pid < 0 { io::Error::last_os_error() } else { io::Error::from_raw_os_error(0) };
+            if pid > 0
+                && let (Some((_, w)), Some(call)) = (&gate, l.gate)
+            {
+                wait_while(&args.word, STARTING);
+                if args.word.load(Ordering::Acquire) == READY {
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(pid))) {
+                        Ok(()) => {
+                            libc::write(w.as_raw_fd(), b"g".as_ptr().cast(), 1);
+                        }
+                        // The pipe closes below: the child exits unexec'd.
+                        Err(p) => panicked = Some(p),
+                    }
+                }
+            }
+            drop(gate);
+            if pid > 0 && l.gate.is_some() {
+                wait_while(&args.word, READY);
+            }
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             (pid, e)
         };
@@ -194,13 +293,46 @@ mod linux {
         // SAFETY: a descriptor the kernel just made for us, or none.
         let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
         let e = args.err.load(Ordering::Acquire);
-        if e != 0 {
+        if e != 0 || panicked.is_some() {
             let mut st = 0;
-            // SAFETY: reaping our own child, which has exited.
+            // SAFETY: reaping our own child, which has exited (or is
+            // exiting: it read the end of the gate's pipe).
             unsafe { libc::waitpid(pid, &mut st, 0) };
+            if let Some(p) = panicked {
+                std::panic::resume_unwind(p);
+            }
             return Err(io::Error::from_raw_os_error(e));
         }
         Ok(Some(Launched { pid, pidfd }))
+    }
+
+    /// The gate: a close-on-exec pipe (read end, write end).
+    fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both were just created and are owned by no one else.
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    }
+
+    /// Wait until `word` is no longer `value`. A futex shared between
+    /// processes (no `FUTEX_PRIVATE_FLAG`): the kernel's wake-up for
+    /// `CLONE_CHILD_CLEARTID` is one.
+    fn wait_while(word: &AtomicU32, value: u32) {
+        while word.load(Ordering::Acquire) == value {
+            // SAFETY: a futex wait on a word that outlives the call.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    word.as_ptr(),
+                    libc::FUTEX_WAIT as libc::c_long,
+                    value as libc::c_long,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+        }
     }
 
     fn errno() -> i32 {
@@ -266,6 +398,19 @@ mod linux {
             }
             if libc::chdir(l.cwd.as_ptr()) != 0 {
                 fail(a);
+            }
+            if let Some((r, w)) = a.gate {
+                // Only the engine holds the write end now: if it dies, the
+                // read below sees the end of the pipe. Raw calls: no errno
+                // is set on these paths, and no cancellation state touched
+                // (the parent's thread runs meanwhile).
+                libc::syscall(libc::SYS_close, w as libc::c_long);
+                a.word.store(READY, Ordering::Release);
+                libc::syscall(libc::SYS_futex, a.word.as_ptr(), libc::FUTEX_WAKE as libc::c_long, 1 as libc::c_long);
+                let mut go = 0u8;
+                if libc::syscall(libc::SYS_read, r as libc::c_long, &mut go as *mut u8, 1 as libc::c_long) != 1 {
+                    libc::_exit(127);
+                }
             }
             if l.pause_ms > 0 {
                 let ts = libc::timespec {
@@ -380,8 +525,8 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     /// Runs `sh -c SCRIPT` in `/tmp` with `launcher`, stdout into a pipe, one
-    /// close-on-exec file to inherit; returns what it printed.
-    fn run(launcher: fn(&Launch) -> io::Result<i32>) -> String {
+    /// close-on-exec file to inherit, `gate`; returns what it printed.
+    fn run(launcher: fn(&Launch) -> io::Result<i32>, gate: Option<&dyn Fn(libc::pid_t)>) -> String {
         let (mut r, w) = std::io::pipe().unwrap();
         let null = std::fs::File::open("/dev/null").unwrap();
         let inherited = tempfile::tempfile().unwrap(); // close-on-exec, like every engine descriptor
@@ -405,6 +550,7 @@ mod tests {
             inherit: Some(fd),
             enter: &[],
             pause_ms: 0,
+            gate,
         };
         let pid = launcher(&l).unwrap();
         drop(w);
@@ -432,12 +578,62 @@ mod tests {
     #[test]
     fn posix_spawn_does_what_the_clone_does() {
         // The fallback where the clone is refused, and the launcher elsewhere.
-        check(&run(|l| posix::launch(l).map(|x| x.pid)));
+        check(&run(|l| posix::launch(l).map(|x| x.pid), None));
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn the_clone_does_it() {
-        check(&run(|l| linux::launch(l).map(|x| x.expect("clone refused").pid)));
+        check(&run(|l| linux::launch(l).map(|x| x.expect("clone refused").pid), None));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_gated_child_is_set_up_and_waits_before_its_execve_until_the_gate_returns() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let gate = |pid: libc::pid_t| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let pgrp: libc::pid_t =
+                stat.rsplit_once(')').unwrap().1.split_whitespace().nth(2).unwrap().parse().unwrap();
+            // Still this test's program: no `execve` yet.
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+            seen.borrow_mut().push((pid, pgrp, exe));
+        };
+        let out = run(|l| linux::launch(l).map(|x| x.expect("clone refused").pid), Some(&gate));
+        check(&out);
+        let seen = seen.into_inner();
+        let [(pid, pgrp, exe)] = seen.as_slice() else { panic!("the gate was called {} times", seen.len()) };
+        assert_eq!(pgrp, pid, "its own process group before the gate");
+        assert_eq!(Some(exe), std::env::current_exe().ok().as_ref(), "it waited at the gate");
+        assert_eq!(out.lines().last(), Some(pid.to_string().as_str()), "the child that was gated is the one that ran");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_gate_that_panics_leaves_a_child_that_ran_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("ran");
+        let c = |s: &str| CString::new(s).unwrap();
+        let (prog, dash_c, body, cwd) = (c("/bin/sh"), c("-c"), c(&format!("touch {}", ran.display())), c("/"));
+        let argv = [prog.as_ptr() as *mut _, dash_c.as_ptr() as *mut _, body.as_ptr() as *mut _, std::ptr::null_mut()];
+        let envp = [std::ptr::null_mut()];
+        let gate = |_: libc::pid_t| panic!("cannot record");
+        let l = Launch {
+            program: &prog,
+            argv: &argv,
+            envp: &envp,
+            cwd: &cwd,
+            stdio: None,
+            new_group: true,
+            inherit: None,
+            enter: &[],
+            pause_ms: 0,
+            gate: Some(&gate),
+        };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| linux::launch(&l).map(|x| x.map(|x| x.pid))));
+        assert!(r.is_err(), "the panic goes on");
+        // `launch` reaped the child before letting the panic go on: had it
+        // run `sh`, the file would be there.
+        assert!(!ran.exists(), "the child ran its program");
     }
 }

@@ -99,10 +99,26 @@ pub fn path_with(prefix: Option<&Path>) -> OsString {
     }
 }
 
-pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
+/// Starts the step's interpreter. `started` gets its process group (`None`:
+/// an interactive step, in the engine's) and start time once it exists and
+/// before it can run anything of the body: the play records them there
+/// (`spawned`), so that a resume finds whatever the step started. From a
+/// memfd, the interpreter's `execve` waits at the gate until `started`
+/// returned ([`super::launch`]); from a pipe (no memfds here, or no gate),
+/// the body is written into the pipe after it.
+pub fn spawn(spec: &Spec, started: &dyn Fn(Option<i32>, u64)) -> std::io::Result<Proc> {
     let body = spec.body.as_bytes();
-    let mut p = start(spec, Script::new(body)?)?;
-    p.script.hand_over(body);
+    let mut script = Script::new(body)?;
+    if matches!(script, Script::Memory(_)) && !spec.interactive {
+        match start(spec, script, Some(started)) {
+            Err(e) if super::launch::ungated(&e) => script = Script::empty_pipe()?,
+            r => return r,
+        }
+    }
+    let mut p = start(spec, script, None)?;
+    p.script.close_reader();
+    started(p.pgid, p.born_ms);
+    p.script.fill(body);
     Ok(p)
 }
 
@@ -110,7 +126,7 @@ pub fn spawn(spec: &Spec) -> std::io::Result<Proc> {
 /// its script until [`Proc::feed`] (see [`super::warm`]). `spec.body` is
 /// not used.
 pub fn spawn_waiting(spec: &Spec) -> std::io::Result<Proc> {
-    let mut p = start(spec, Script::empty_pipe()?)?;
+    let mut p = start(spec, Script::empty_pipe()?, None)?;
     p.script.close_reader();
     Ok(p)
 }
@@ -122,7 +138,12 @@ impl Proc {
     }
 }
 
-fn start(spec: &Spec, script: Script) -> std::io::Result<Proc> {
+/// `gate`: called (with the process group and start time) before the
+/// interpreter's `execve`; only for a step in its own process group.
+fn start(spec: &Spec, script: Script, gate: Option<&dyn Fn(Option<i32>, u64)>) -> std::io::Result<Proc> {
+    // Before the clone: at most the process's start time, never far from it.
+    let born_ms = boot_ms();
+    let at_gate = gate.map(|g| move |pid: nix::libc::pid_t| g(Some(pid), born_ms));
     let (interp, flags) = interpreter(spec.kind);
     let fd = script.fd().as_raw_fd();
     let script_arg = OsString::from(format!("/dev/fd/{fd}"));
@@ -142,9 +163,10 @@ fn start(spec: &Spec, script: Script) -> std::io::Result<Proc> {
         new_group: !spec.interactive,
         inherit: Some(fd),
         enter: spec.enter,
+        gate: at_gate.as_ref().map(|g| g as &dyn Fn(nix::libc::pid_t)),
     })?;
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
-    Ok(Proc { child, pgid, born_ms: boot_ms(), script })
+    Ok(Proc { child, pgid, born_ms, script })
 }
 
 /// Milliseconds since boot, on the clock `/proc/<pid>/stat` start times use.

@@ -18,6 +18,12 @@
 //! close-on-exec: only the step's own child clears the flag on its copy
 //! ([`super::launch::Launch::inherit`]), so a step spawned in parallel never
 //! inherits another step's body.
+//!
+//! **Nothing runs before the record.** The memfd is written before the
+//! spawn, so what holds a step back until its process group is in the
+//! journal is its `execve`, at the gate ([`super::launch`]). A pipe is
+//! filled only after that record ([`Script::fill`]): an engine killed before
+//! leaves an interpreter that reads an empty script.
 
 use std::fs::File;
 use std::io::Write;
@@ -50,7 +56,7 @@ impl Script {
         match self {
             Script::Memory(m) => m.as_fd(),
             Script::Pipe(Some(r), _) => r.as_fd(),
-            // Taken only by `hand_over` and `drop`, which consume the script.
+            // Taken only by `close_reader`, after the spawn.
             _ => unreachable!("script descriptor used after hand-over"),
         }
     }
@@ -60,13 +66,6 @@ impl Script {
     pub fn empty_pipe() -> std::io::Result<Script> {
         let (reader, writer) = std::io::pipe()?;
         Ok(Script::Pipe(Some(reader), Some(writer)))
-    }
-
-    /// After the spawn: close our copy of a pipe's read end and fill the
-    /// pipe. A memfd is kept until the script is dropped.
-    pub fn hand_over(&mut self, body: &[u8]) {
-        self.close_reader();
-        self.fill(body);
     }
 
     /// After the spawn: only the interpreter holds a pipe's read end now, so

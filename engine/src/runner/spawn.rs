@@ -53,6 +53,8 @@ pub struct Command<'a> {
     pub inherit: Option<RawFd>,
     /// Namespaces the child enters before its `execve` (see [`Launch::enter`]).
     pub enter: &'a [RawFd],
+    /// Called with the child's pid before its `execve` (see [`Launch::gate`]).
+    pub gate: Option<&'a dyn Fn(libc::pid_t)>,
 }
 
 /// A spawned child. Dropping it without waiting leaves its reaping to a
@@ -182,6 +184,7 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
         inherit: cmd.inherit,
         enter: cmd.enter,
         pause_ms: super::fault::value("spawn-pause").unwrap_or(0),
+        gate: cmd.gate,
     })?;
     let pid = launched.pid;
     let mut child = Child {
@@ -354,6 +357,7 @@ mod tests {
             new_group,
             inherit: None,
             enter: &[],
+            gate: None,
         })
         .unwrap()
     }
@@ -416,6 +420,7 @@ mod tests {
                 new_group: true,
                 inherit: None,
                 enter: &[],
+                gate: None,
             })
         };
         let e = spawn_in(missing, Path::new("/")).err().expect("no such program");

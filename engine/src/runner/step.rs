@@ -226,15 +226,27 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         enter: &job.enter,
         interactive: job.interactive,
     };
-    // A warm interpreter gets its body only once its process group is in
-    // the journal: an engine killed in between leaves a process that has
-    // run nothing, rather than one the resume may not find (a step that
-    // resets its environment, as `sudo` does, is found by its group alone).
-    // A cold start reads its body from a memfd written before the spawn:
-    // there a window of one spawn remains (docs/decisions.md).
-    let (spawned, waiting) = match job.warm.take() {
-        Some(p) => (Ok(p), true),
-        None => (process::spawn(&spec), false),
+    // The process group is in the journal before the step runs anything:
+    // an engine killed in between leaves a process that has run nothing,
+    // rather than one the resume may not find (a step that resets its
+    // environment, as `sudo` does, is found by its group alone). A warm
+    // interpreter gets its body after the record; a cold one is held before
+    // its `execve` until then (`runner::launch`, the gate).
+    let started = |pgid: Option<i32>, born_ms: u64| {
+        if super::fault::at("kill-before-spawned", &job.id) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+        }
+        if let (Some(r), Some(g)) = (&job.recorder, pgid) {
+            r.spawned(&job.id, g, born_ms);
+        }
+    };
+    let spawned = match job.warm.take() {
+        Some(mut p) => {
+            started(p.pgid, p.born_ms);
+            p.feed(job.body.as_bytes());
+            Ok(p)
+        }
+        None => process::spawn(&spec, &started),
     };
     let mut p = match spawned {
         Ok(p) => p,
@@ -255,15 +267,6 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
             return Attempt { status: StepStatus::Failed, exit: None, reason: Some(reason) };
         }
     };
-    if super::fault::at("kill-before-spawned", &job.id) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-    }
-    if let (Some(r), Some(g)) = (&job.recorder, p.pgid) {
-        r.spawned(&job.id, g, p.born_ms);
-    }
-    if waiting {
-        p.feed(job.body.as_bytes());
-    }
     // A timeout too far away to be represented is no timeout.
     let deadline_at = job.timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
     let deadline = async {
