@@ -486,3 +486,160 @@ fn a_signal_stops_check_and_a_rehearsal_with_130() {
         assert!(!out.contains("scenario second"), "the second scenario played after the signal: {args:?}\n{out}");
     }
 }
+
+/// A home of the host (outside every fresh directory, so that only the
+/// hiding of the home hides it) with credentials in `.ssh` and `.aws`, a
+/// tool in `bin/` and a python as pyenv installs one: a shim in
+/// `.pyenv/shims` that runs an interpreter of `.pyenv/versions`.
+fn home_with_secrets() -> (tempfile::TempDir, String) {
+    let home = on_the_host("runbook-home-");
+    let h = home.path();
+    let secret = marker("ssh-key");
+    for (rel, text) in [(".ssh/id_rsa", secret.as_str()), (".aws/credentials", secret.as_str())] {
+        std::fs::create_dir_all(h.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(h.join(rel), text).unwrap();
+    }
+    let python = std::fs::canonicalize(which("python3")).unwrap();
+    std::fs::create_dir_all(h.join(".pyenv/versions/3/bin")).unwrap();
+    std::os::unix::fs::symlink(&python, h.join(".pyenv/versions/3/bin/python3")).unwrap();
+    let shim = format!("#!/bin/sh\nexec {}/.pyenv/versions/3/bin/python3 \"$@\"\n", h.display());
+    for (rel, text) in [(".pyenv/shims/python3", shim.as_str()), ("bin/mytool", "#!/bin/sh\necho tool-ran\n")] {
+        std::fs::create_dir_all(h.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(h.join(rel), text).unwrap();
+        std::fs::set_permissions(h.join(rel), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    (home, secret)
+}
+
+/// The first `prog` on this process's `PATH`.
+fn which(prog: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no {prog} on PATH"))
+}
+
+/// `PATH` with `dirs` first.
+fn path_with(dirs: &[std::path::PathBuf]) -> String {
+    let rest = std::env::split_paths(&std::env::var_os("PATH").unwrap()).collect::<Vec<_>>();
+    std::env::join_paths(dirs.iter().cloned().chain(rest)).unwrap().into_string().unwrap()
+}
+
+/// The files of the test builder's project, copied to `to`.
+fn copy_project(t: &Test, to: &Path) {
+    for rel in ["runbook.toml", "runbooks/escape.md", "fixtures/escape.toml"] {
+        std::fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(t.path().join(rel), to.join(rel)).unwrap();
+    }
+}
+
+#[test]
+fn the_home_is_hidden_even_with_the_repo_below_it_but_its_tools_are_not() {
+    if !containable() {
+        return;
+    }
+    let (home, secret) = home_with_secrets();
+    let h = home.path();
+    let hd = h.display();
+    let bodies = [
+        format!("test ! -e {hd}/.ssh/id_rsa && test ! -e {hd}/.aws && ! ls {hd}/.ssh"),
+        // The repo (the working directory) is there, below the hidden home.
+        "test -s runbook.toml && test -s runbooks/escape.md && pwd".to_string(),
+        // A tool of a PATH directory below the home, and a pyenv python.
+        "test \"$(mytool)\" = tool-ran && python3 -c 'print(6 * 7)'".to_string(),
+    ];
+    let b: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let t = project(&b, "");
+    let proj = h.join("proj");
+    copy_project(&t, &proj);
+    // A python step's interpreter is the pyenv shim.
+    let md = std::fs::read_to_string(proj.join("runbooks/escape.md")).unwrap();
+    std::fs::write(proj.join("runbooks/escape.md"), format!("{md}```python {{#py}}\nprint('py', 6 * 7)\n```\n"))
+        .unwrap();
+    let path = path_with(&[h.join("bin"), h.join(".pyenv/shims")]);
+    // The scratch tree below the home too (`TMPDIR`), or the repo elsewhere
+    // (a home below a top-level directory, as `/home/alice` is): hidden
+    // all the same.
+    std::fs::create_dir(h.join("tmp")).unwrap();
+    std::fs::write(t.path().join("runbooks/escape.md"), std::fs::read(proj.join("runbooks/escape.md")).unwrap())
+        .unwrap();
+    let elsewhere = std::fs::canonicalize(t.path()).unwrap();
+    for (proj, tmpdir) in [(&proj, std::env::temp_dir()), (&proj, h.join("tmp")), (&elsewhere, std::env::temp_dir())] {
+        let o = crate::play::rb_cmd(proj, &["play", "escape", "--dry-run"])
+            .env("HOME", h)
+            .env("PATH", &path)
+            .env("TMPDIR", &tmpdir)
+            .output()
+            .unwrap();
+        let out = crate::play::text(&o);
+        assert_eq!(o.status.code(), Some(0), "TMPDIR={}: {out}", tmpdir.display());
+        assert!(out.contains("stubbed tools, contained") && !out.contains("not contained"), "{out}");
+        assert!(out.contains(&format!("[s1] {}\n", proj.display())), "{out}");
+        assert!(out.contains("[s2] 42\n") && out.contains("[py] py 42\n"), "{out}");
+        assert!(!out.contains(&secret), "a secret of the home was read: {out}");
+    }
+}
+
+#[test]
+fn an_interpreter_the_hidden_home_holds_says_so_and_what_to_do() {
+    if !containable() {
+        return;
+    }
+    let (home, _) = home_with_secrets();
+    let h = home.path();
+    // On PATH, but a link into a directory of the home nothing shows.
+    std::fs::create_dir_all(h.join(".local/bin")).unwrap();
+    std::fs::create_dir_all(h.join("conda/bin")).unwrap();
+    std::os::unix::fs::symlink(std::fs::canonicalize(which("python3")).unwrap(), h.join("conda/bin/python3")).unwrap();
+    std::os::unix::fs::symlink(h.join("conda/bin/python3"), h.join(".local/bin/python3")).unwrap();
+    let t = project(&[], "").file("runbooks/escape.md", "# P\n\n```python {#py}\nprint('py')\n```\n");
+    let proj = h.join("proj");
+    copy_project(&t, &proj);
+    let o = crate::play::rb_cmd(&proj, &["play", "escape", "--dry-run"])
+        .env("HOME", h)
+        .env("PATH", path_with(&[h.join(".local/bin")]))
+        .output()
+        .unwrap();
+    let out = crate::play::text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let hd = h.display();
+    let want = format!(
+        "  failed: py — cannot start {hd}/.local/bin/python3 in {}: No such file or directory (os error 2): it lies \
+         in the home directory {hd} (through {hd}/conda/bin/python3), which a contained rehearsal hides but for the \
+         repo, the PATH directories and the version managers' roots below it (~/.pyenv, ~/.rustup, …; \
+         docs/containment.md): install the interpreter system-wide, put its directory on PATH, or rehearse \
+         uncontained while debugging (RUNBOOK_CONTAIN=0)\n",
+        proj.display()
+    );
+    assert!(out.contains(&want), "{want}\nnot in:\n{out}");
+}
+
+#[test]
+fn a_rehearsed_step_sees_no_variable_of_the_engine_but_the_allowed_ones() {
+    let secret = marker("env-token");
+    let stubs = "  [[scenario.stub]]\n  cmd = \"kubectl get pods\"\n  stdout = \"pod-a\"\n";
+    let bodies = [
+        "test -z \"${FRESHD_SECRET_TOKEN:-}\" && test -z \"${RUNBOOK_VAR_unread:-}\" && test -z \"${AWS_PROFILE:-}\"",
+        "env | grep -ci token || true",
+        // PATH works (bash's own tools, the stubs first), and the locale passes.
+        "command -v bash >/dev/null && test \"$(kubectl get pods)\" = pod-a && echo \"lang=$LANG tz=$TZ\"",
+    ];
+    for contain in ["1", "0"] {
+        if contain == "1" && !containable() {
+            continue;
+        }
+        let t = || {
+            project(&bodies, stubs)
+                .env("RUNBOOK_CONTAIN", contain)
+                .env("FRESHD_SECRET_TOKEN", &secret)
+                .env("RUNBOOK_VAR_unread", &secret)
+                .env("AWS_PROFILE", &secret)
+                .env("LANG", "C.UTF-8")
+                .env("TZ", "UTC")
+                .stdout_lacks(&secret)
+                .stderr_lacks(&secret)
+        };
+        t().args(["play", "escape", "--dry-run"]).stdout_has("[s1] 0\n").stdout_has("[s2] lang=C.UTF-8 tz=UTC\n").run();
+        t().args(["check", "--format", "json"]).run();
+    }
+}

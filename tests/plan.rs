@@ -259,7 +259,7 @@ fn a_required_variable_is_shown_as_a_placeholder_by_plan() {
         .runbook("r", md)
         .args(["plan", "r"])
         .stdout_has("kubectl delete pod <pod>")
-        .stderr_has("runbooks/r.md:1: warning: variable `pod` has no value: shown as <pod>")
+        .stderr_has("runbooks/r.md:3: warning: variable `pod` has no value: shown as <pod>")
         .stderr_has("a play asks for it on a terminal; or pass `--set pod=…`")
         .run();
     let f = Test::new().runbook("r", md).args(["plan", "r", "--json"]).run();

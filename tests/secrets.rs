@@ -473,3 +473,60 @@ fn rehearsal_transcripts_goldens_and_junit_never_show_a_secret() {
     sources.extend([diff, Source::Tree(dir.to_path_buf(), inputs)]);
     assert_clean(&sources, &secrets());
 }
+
+/// A runbook with a required secret, given by its right name from the
+/// environment and by misspelt names from every channel.
+const TYPO: &str = "---\nvars:\n  api_token: ~\n---\n# Basic\n\n```bash {#a read}\necho using {{ api_token }}\n```\n";
+
+#[test]
+fn a_value_given_under_a_name_the_runbook_reads_nowhere_is_never_written() {
+    let t = Test::new().runbook("basic", TYPO).file("tok2.txt", "Typo5ecretFILE\n").fixture(
+        "basic",
+        "[[scenario]]\nname = \"s\"\nvars = { api_token = \"from-the-fixture\" }\n[scenario.expect]\noutcome = \"passed\"\n",
+    );
+    let inputs = ["runbook.toml", "runbooks/basic.md", "tok2.txt", "fixtures/basic.toml"].map(|f| t.path().join(f));
+    let dir = t.path();
+    let env = [("RUNBOOK_VAR_api_token", "right-name-7781"), ("RUNBOOK_VAR_api_tokn", "Typo5ecretENV")];
+    let typos = ["--set-file", "api_tokn=tok2.txt", "--set", "api_tkn=Typo5ecretARGV"];
+    let cmd = |c: &[&'static str]| c.iter().chain(&typos).copied().collect::<Vec<&str>>();
+    let play = run(dir, &cmd(&["play", "basic", "--yes"]), &env);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    // Each warning names what the user typed, never the value.
+    assert_eq!(
+        stderr,
+        "warning: RUNBOOK_VAR_api_tokn: runbook `basic` reads no variable `api_tokn`; it is ignored\n  \
+         hint: did you mean `api_token`?\n\
+         warning: --set-file api_tokn: runbook `basic` reads no variable `api_tokn`; it is ignored\n  \
+         hint: did you mean `api_token`?\n\
+         warning: --set api_tkn: runbook `basic` reads no variable `api_tkn`; it is ignored\n  \
+         hint: did you mean `api_token`?\n"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("vars: api_token=*** namespace=animica-devnet\n"));
+    let mut sources = vec![play];
+    for c in [&["plan", "basic"][..], &["plan", "basic", "--json"], &["play", "basic", "--dry-run"]] {
+        sources.push(run(dir, &cmd(c), &env));
+    }
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"], &["runs", "--json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs.to_vec()));
+    let typos = ["Typo5ecretFILE", "Typo5ecretENV", "Typo5ecretARGV"];
+    assert_clean(&sources, &Secrets(typos.iter().map(|v| ("a value under a misspelt name", v.to_string())).collect()));
+}
+
+#[test]
+fn a_step_never_sees_runbook_var_in_its_environment() {
+    // The runbook reads `api_token` through its template; the environment
+    // that gave it, and one it reads nowhere, stay the engine's.
+    let md = "---\nvars:\n  api_token: ~\n---\n# E\n\n```bash {#a read}\necho using {{ api_token }}\nenv | grep -c '^RUNBOOK_VAR_' || true\nenv | grep -c env-tok || true\n```\n";
+    let f = Test::new()
+        .runbook("e", md)
+        .env("RUNBOOK_VAR_api_token", "env-tok-5150")
+        .env("RUNBOOK_VAR_unread_thing", "env-tok-5150")
+        .args(["play", "e", "--yes"])
+        .stdout_has("[a] using ***\n[a] 0\n[a] 0\n")
+        .run();
+    assert!(!f.stdout.contains("env-tok-5150"), "{}", f.stdout);
+}

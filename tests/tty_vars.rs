@@ -97,7 +97,9 @@ fn missing_variables_off_a_terminal_are_an_error_naming_them() {
         .status(2)
         .stderr_has("v.md:8")
         .stderr_has("undefined variable `api_token` in step `call`")
-        .stderr_has("--set api_token=")
+        // A secret is never passed on the command line, where `ps` shows it.
+        .stderr_has("hint: pass `--set-file api_token=FILE` or `RUNBOOK_VAR_api_token=…`, or play on a terminal")
+        .stderr_lacks("--set api_token=")
         .run();
     assert_eq!(run_count(o.path()), 0, "{}", o.stderr);
     // --yes on a terminal does not ask either.
@@ -129,7 +131,8 @@ fn resume_restores_set_variables_unless_set_again() {
     let o = rb(t.path(), &["play", "r", "--resume", "--yes"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("variable `api_token` was given to run") && out.contains("--set api_token="), "{out}");
+    assert!(out.contains("variable `api_token` was given to run"), "{out}");
+    assert!(out.contains("--set-file api_token=FILE") && !out.contains("--set api_token="), "{out}");
     // rev and ns come back; a new --set wins over the journal.
     let o = rb(t.path(), &["play", "r", "--resume", "--yes", "--set", "api_token=tok-9876", "--set", "ns=green"]);
     let out = text(&o);
@@ -170,4 +173,104 @@ fn resume_does_not_restore_a_value_journaled_redacted() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
     assert!(out.contains("variable `ns` was given to run") && out.contains("--set ns="), "{out}");
+}
+
+/// A required secret, declared with a null default.
+const REQUIRED_SECRET: &str = "---\nvars:\n  api_token: ~\n  pod: ~\n---\n# Basic\n\n```bash {#a read}\necho using {{ api_token }} on {{ pod }}\n```\n";
+
+#[test]
+fn plan_shows_a_required_secret_unset_at_its_line_and_never_asks_for_it_with_set() {
+    let f = Test::new()
+        .runbook("basic", REQUIRED_SECRET)
+        .args(["plan", "basic"])
+        .stdout(
+            "basic — Basic  (runbooks/basic.md)\nenv: devnet\nvars: api_token=<api_token> namespace=animica-devnet pod=<pod>\n\n \
+             1. a  [read]  (runbooks/basic.md:8)\n    $ echo using <api_token> on <pod>\n",
+        )
+        .run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/basic.md:3: warning: variable `api_token` has no value: shown as <api_token>\n  \
+         hint: a play asks for it on a terminal; or pass `--set-file api_token=FILE` or `RUNBOOK_VAR_api_token=…`\n\
+         runbooks/basic.md:4: warning: variable `pod` has no value: shown as <pod>\n  \
+         hint: a play asks for it on a terminal; or pass `--set pod=…`\n"
+    );
+    let f = Test::new().runbook("basic", REQUIRED_SECRET).args(["plan", "basic", "--json"]).run();
+    assert_eq!(f.json()["vars"][0]["value"], "<api_token>");
+}
+
+#[test]
+fn a_declared_secret_without_a_value_says_how_to_give_it_one() {
+    let f = Test::new()
+        .runbook("basic", REQUIRED_SECRET)
+        .args(["play", "basic", "--yes", "--set", "pod=p1"])
+        .status(2)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/basic.md:9: error: required variable `api_token` has no value in step `a`\n  \
+         hint: give it a value with `--set-file api_token=FILE` or `RUNBOOK_VAR_api_token=…`, or play on a \
+         terminal without --yes to be asked\n"
+    );
+    // Read by a template but declared nowhere: `plan` and `check` say the same.
+    let md = "# U\n\n```bash {#a read}\necho {{ db_password }}\n```\n";
+    let f = Test::new().runbook("u", md).args(["plan", "u"]).status(2).run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/u.md:4: error: undefined variable `db_password` in step `a`\n  \
+         hint: give it a value with `--set-file db_password=FILE` or `RUNBOOK_VAR_db_password=…`\n"
+    );
+    Test::new()
+        .runbook("u", md)
+        .args(["check", "runbooks/u.md"])
+        .status(2)
+        .stdout_has(
+            "runbooks/u.md:4: error[undefined-variable]: undefined variable `db_password` in step `a`\n  \
+             hint: give it a value with `--set-file db_password=FILE` or `RUNBOOK_VAR_db_password=…`, or capture it \
+             in a step this one `needs`\n",
+        )
+        .run();
+}
+
+#[test]
+fn a_resumed_run_asks_for_its_secret_again_without_set() {
+    let t = Test::new().runbook("r", RESUME_VARS);
+    let o = crate::play::rb_cmd(t.path(), &["play", "r", "--set", "rev=41", "--set", "ns=blue"])
+        .env("RUNBOOK_VAR_api_token", "tok-9876")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let run = records(t.path(), "run-start")[0]["run"].as_str().unwrap().to_string();
+    let o = rb(t.path(), &["play", "r", "--resume", "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "runbooks/r.md:8: error: variable `api_token` was given to run {run}, whose journal keeps it redacted: \
+             give it again\n  hint: pass `--set-file api_token=FILE` or `RUNBOOK_VAR_api_token=…`, or play on a \
+             terminal without --yes to be asked\n"
+        )
+    );
+}
+
+#[test]
+fn the_servers_of_query_steps_given_with_set_are_read_not_dropped() {
+    // The engine reads `prometheus` itself (no template does): it is neither
+    // warned about nor dropped when the runbook has a query step.
+    let port = crate::common::servers::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    Test::new()
+        .runbook("up", "# Up\n\n```promql {#up read timeout=3s}\nup\n```\n")
+        .args(["play", "up", "--yes", "--set", &format!("prometheus={url}")])
+        .status(1)
+        .stdout_has(&format!("cannot reach Prometheus at {url}: connection refused"))
+        .stderr_lacks("reads no variable")
+        .run();
+    // Without one, it is a name like any other.
+    Test::new()
+        .runbook("sh", "# Sh\n\n```bash {#a read}\necho hi\n```\n")
+        .args(["plan", "sh", "--set", &format!("prometheus={url}")])
+        .stderr_has("warning: --set prometheus: runbook `sh` reads no variable `prometheus`; it is ignored\n")
+        .stdout_lacks(&url)
+        .run();
 }

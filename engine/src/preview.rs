@@ -108,10 +108,11 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
     if show_unset {
         for (k, _) in vars.vars.iter().filter(|(_, v)| v.is_null()) {
             ctx.captures.insert(k.clone(), Capture::Unset);
+            let how = crate::template::how_to_give(k, rb.is_secret(k));
             warnings.push(
                 Diagnostic::warning("unset-variable", format!("variable `{k}` has no value: shown as <{k}>"))
-                    .at(&rb.path, rb.front_matter_line.unwrap_or(1))
-                    .hint(format!("a play asks for it on a terminal; or pass `--set {k}=…`")),
+                    .at(&rb.path, crate::vars::declared_at(rb, k))
+                    .hint(format!("a play asks for it on a terminal; or pass {how}")),
             );
         }
     }
@@ -192,12 +193,15 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         .iter()
         .map(|(k, v)| {
             let secret = rb.is_secret(k);
-            VarView {
-                name: k.clone(),
-                value: if secret { crate::redact::MASK.into() } else { crate::vars::as_text(v) },
-                origin: vars.origin[k],
-                secret,
-            }
+            // No value is shown as the commands show it, secret or not.
+            let value = if v.is_null() {
+                format!("<{k}>")
+            } else if secret {
+                crate::redact::MASK.into()
+            } else {
+                crate::vars::as_text(v)
+            };
+            VarView { name: k.clone(), value, origin: vars.origin[k], secret }
         })
         .collect();
     Ok(Preview {

@@ -13,7 +13,12 @@
 //! - **`RUNBOOK_VAR_<name>` and `--set-file name=PATH`** ([`command_line`])
 //!   keep a secret out of argv, which `ps` shows every user; both count as
 //!   `--set` (origin `set`), the environment first, then files, then `--set`:
-//!   the last given wins.
+//!   the last given wins. Each value remembers its [`Channel`], so that a
+//!   warning names what the user typed.
+//! - **A value no template reads** ([`sort_given`]) is dropped after a
+//!   warning: it could change nothing, and a misspelt secret's name
+//!   (`api_tokn`) must not put its value in the journal or the report
+//!   (docs/decisions.md).
 
 mod typed;
 
@@ -92,14 +97,46 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Where a value from outside the runbook was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// `RUNBOOK_VAR_<name>` in the engine's environment.
+    Env,
+    /// `--set-file name=PATH`.
+    File,
+    /// `--set name=VALUE`.
+    Set,
+}
+
+/// A value given from outside the runbook (all count as `--set`).
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub name: String,
+    pub value: String,
+    pub channel: Channel,
+}
+
+impl Given {
+    /// How the user wrote it (never its value): `RUNBOOK_VAR_x`,
+    /// `--set-file x`, `--set x`.
+    pub fn label(&self) -> String {
+        let n = &self.name;
+        match self.channel {
+            Channel::Env => format!("{ENV_PREFIX}{n}"),
+            Channel::File => format!("--set-file {n}"),
+            Channel::Set => format!("--set {n}"),
+        }
+    }
+}
+
 /// `RUNBOOK_VAR_<name>` of `environ`, then `--set-file name=PATH`, then
-/// `--set`, as one list of `--set` arguments (the last given wins).
+/// `--set`, in that order (the last given wins).
 pub fn command_line(
     sets: &[String],
     files: &[String],
     environ: impl IntoIterator<Item = (OsString, OsString)>,
-) -> Result<Vec<String>> {
-    let mut from_env: Vec<String> = Vec::new();
+) -> Result<Vec<Given>> {
+    let mut out: Vec<Given> = Vec::new();
     for (k, v) in environ {
         let Some(name) = k.to_str().and_then(|k| k.strip_prefix(ENV_PREFIX)) else { continue };
         if let Some((why, hint)) = bad_name(name) {
@@ -108,10 +145,9 @@ pub fn command_line(
         let v = v.into_string().map_err(|_| {
             Error::usage(format!("{ENV_PREFIX}{name}: the value is not valid UTF-8"), "export it as UTF-8 text")
         })?;
-        from_env.push(format!("{name}={v}"));
+        out.push(Given { name: name.to_string(), value: v, channel: Channel::Env });
     }
-    from_env.sort();
-    let mut out = from_env;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     for f in files {
         let Some((k, path)) = f.split_once('=') else {
             return Err(Error::usage(
@@ -123,9 +159,11 @@ pub fn command_line(
         if let Some((why, hint)) = bad_name(k) {
             return Err(Error::usage(format!("--set-file {k}=…: {why}"), hint));
         }
-        out.push(format!("{k}={}", read_set_file(k, path)?));
+        out.push(Given { name: k.to_string(), value: read_set_file(k, path)?, channel: Channel::File });
     }
-    out.extend(sets.iter().cloned());
+    for (name, value) in parse_sets(sets)? {
+        out.push(Given { name, value, channel: Channel::Set });
+    }
     Ok(out)
 }
 
@@ -231,27 +269,46 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
         .collect()
 }
 
-/// `--set` names the runbook reads nowhere (a typo silently leaves the
-/// default in place): one warning each, with did-you-mean.
-pub fn unread_sets(rb: &Runbook, config: &Config, sets: &[(String, String)]) -> Vec<Diagnostic> {
+/// Variables the engine itself reads when a runbook has a query step
+/// (`promql`, `logql`, `http`): the servers (`crate::observe::Servers`).
+pub const ENGINE_READS: &[&str] =
+    &["prometheus", "prometheus_url", "loki", "loki_url", "grafana", "grafana_url", "loki_datasource"];
+
+/// The values given from outside that the runbook reads, as `--set` pairs in
+/// the order given, and one warning (with did-you-mean) for each name and
+/// channel it reads nowhere. Those are dropped: a misspelt name would leave
+/// the default in place and change nothing, and its value (perhaps a secret
+/// given under a wrong name, so not masked) must not reach the journal, the
+/// report or `plan`.
+pub fn sort_given(rb: &Runbook, config: &Config, given: &[Given]) -> (Vec<(String, String)>, Vec<Diagnostic>) {
     let needed = needed(rb, config);
-    let names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
-    let mut out: Vec<Diagnostic> = Vec::new();
+    let queries = rb.steps.iter().any(|s| s.kind.query().is_some());
+    let mut names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
+    if queries {
+        names.extend(ENGINE_READS);
+    }
+    let mut kept = Vec::new();
+    let mut warnings: Vec<Diagnostic> = Vec::new();
     let mut said = std::collections::BTreeSet::new();
-    for (k, _) in sets {
-        if names.contains(&k.as_str()) || !said.insert(k.as_str()) {
+    for g in given {
+        let k = g.name.as_str();
+        if names.contains(&k) {
+            kept.push((g.name.clone(), g.value.clone()));
+            continue;
+        }
+        if !said.insert((k, g.channel)) {
             continue;
         }
         let mut d = Diagnostic::warning(
             "unread-variable",
-            format!("--set {k}: runbook `{}` reads no variable `{k}`; it is ignored", rb.id),
+            format!("{}: runbook `{}` reads no variable `{k}`; it is ignored", g.label(), rb.id),
         );
         if let Some(near) = crate::error::did_you_mean(k, names.iter().copied()) {
             d = d.hint(format!("did you mean `{near}`?"));
         }
-        out.push(d);
+        warnings.push(d);
     }
-    out
+    (kept, warnings)
 }
 
 /// A variable the runbook's templates read that nothing defines.
@@ -261,6 +318,8 @@ pub struct Missing {
     /// Steps whose templates read it, in document order.
     pub used_by: Vec<String>,
     pub secret: bool,
+    /// Declared in front matter (with a null default: required).
+    pub declared: bool,
     /// Where it is first read (runbook file, line).
     pub file: std::path::PathBuf,
     pub line: usize,
@@ -284,6 +343,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             }
             let m = out.entry(n.clone()).or_insert_with(|| Missing {
                 secret: rb.is_secret(&n),
+                declared: rb.vars.contains_key(&n),
                 used_by: Vec::new(),
                 file: rb.path.clone(),
                 line: t.line_of_name(s, crate::template::Source::Body, &n).unwrap_or(s.line),
@@ -298,6 +358,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             name: n.clone(),
             used_by: Vec::new(),
             secret: rb.is_secret(n),
+            declared: true,
             file: rb.path.clone(),
             line: declared_at(rb, n),
         });
@@ -307,7 +368,7 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
 
 /// The line of the runbook where front matter declares `name` (else the
 /// front matter's first line).
-fn declared_at(rb: &Runbook, name: &str) -> usize {
+pub fn declared_at(rb: &Runbook, name: &str) -> usize {
     let start = rb.front_matter_line.unwrap_or(1);
     std::fs::read_to_string(&rb.path)
         .ok()

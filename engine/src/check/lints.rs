@@ -198,11 +198,22 @@ pub fn undefined_vars(
                     "variable-without-default",
                     format!("variable `{name}` of step `{}` has no default{scope}: only the fixture sets it", s.id),
                 )
-                .hint(format!("a play needs `--set {name}=…` (or prompts); give it a default in front matter `vars` if one makes sense"))
+                .hint(if rb.is_secret(&name) {
+                    format!("a play needs {} (or prompts)", crate::template::how_to_give(&name, true))
+                } else {
+                    format!("a play needs `--set {name}=…` (or prompts); give it a default in front matter `vars` if one makes sense")
+                })
             } else {
-                crate::template::undefined_variable(&name, s, src, &scope).hint(format!(
+                crate::template::undefined_variable(&name, s, src, &scope).hint(if rb.is_secret(&name) {
+                    format!(
+                        "give it a value with {}, or capture it in a step this one `needs`",
+                        crate::template::how_to_give(&name, true)
+                    )
+                } else {
+                    format!(
                         "define `{name}` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`"
-                    ))
+                    )
+                })
             };
             out.push(d.at(&rb.path, line));
         }

@@ -236,6 +236,10 @@ pub struct PlayArgs {
     /// which `ps` shows); repeatable.
     #[arg(long = "set-file", value_name = "KEY=PATH")]
     pub set_file: Vec<String>,
+    /// What `RUNBOOK_VAR_<KEY>`, `--set-file` and `--set` gave, in that order
+    /// (filled by `cli::run` from the three).
+    #[arg(skip)]
+    pub given: Vec<crate::vars::Given>,
     /// Answer yes to every question (confirm, manual steps).
     #[arg(long, short)]
     pub yes: bool,

@@ -36,14 +36,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Show { id, json } => show::run(&config()?, &id, json),
         Command::Plan { id, env, from_alert, set, set_file, json } => {
             let config = config()?;
-            let set = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
+            let given = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
             let (id, alert) = alert::input(&config, &id, from_alert.as_deref())?;
-            plan::run(&config, &id, env.as_deref(), &alert, &set, json)
+            plan::run(&config, &id, env.as_deref(), &alert, &given, json)
                 .map_err(|e| env_hint::add(&config, env.as_deref(), e))
         }
         Command::Graph { id, format } => graph::run(&config()?, &id, format),
         Command::Play(mut a) => {
-            a.set = crate::vars::command_line(&a.set, &a.set_file, std::env::vars_os())?;
+            a.given = crate::vars::command_line(&a.set, &a.set_file, std::env::vars_os())?;
             let (config, env) = (config()?, a.env.clone());
             play::run(&config, a).map_err(|e| env_hint::add(&config, env.as_deref(), e))
         }

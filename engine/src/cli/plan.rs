@@ -12,14 +12,14 @@ pub fn run(
     id: &str,
     env: Option<&str>,
     alert: &[(String, String)],
-    sets: &[String],
+    given: &[vars::Given],
     json: bool,
 ) -> Result<Exit> {
-    let sets = vars::parse_sets(sets)?;
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
-    for w in vars::unread_sets(&rb, config, &sets) {
+    let (sets, unread) = vars::sort_given(&rb, config, given);
+    for w in unread {
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile, alert, &sets);

@@ -35,11 +35,11 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let opening = (!a.dry_run).then(|| crate::store::Opening::start(config));
     let (id, alert) = super::alert::input(config, &a.id, a.from_alert.as_deref())?;
     a.id = id;
-    let sets = vars::parse_sets(&a.set)?;
     let profile = config.env(a.env.as_deref())?.cloned();
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
-    for w in vars::unread_sets(&rb, config, &sets) {
+    let (sets, unread) = vars::sort_given(&rb, config, &a.given);
+    for w in unread {
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile.as_ref(), &alert, &sets);
@@ -49,7 +49,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     }
     preflight(&rb, &checked, profile.as_ref())?;
     if a.dry_run {
-        return crate::rehearse::play::dry_run(config, &a, &alert);
+        return crate::rehearse::play::dry_run(config, &a, &sets, &alert);
     }
     let answers = if a.yes {
         Answers::Yes

@@ -53,7 +53,8 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
                 from.push(format!("captured by {c}"));
             }
             if from.is_empty() {
-                from.push("--set required".into());
+                // A secret never on the command line (README, Security).
+                from.push(if v.secret { "--set-file or RUNBOOK_VAR_ required" } else { "--set required" }.into());
             }
             let secret = if v.secret { " (secret)" } else { "" };
             o.push_str(&format!("  {}{secret}: {}\n", v.name, from.join(", ")));

@@ -225,7 +225,16 @@ impl Page<'_> {
                 from.push(format!("captured by {}", step_link(&c.id)));
             }
             if from.is_empty() {
-                from.push(format!("required: {}", code(&format!("--set {name}=…"))));
+                let how = if secret {
+                    format!(
+                        "{} or {}",
+                        code(&format!("--set-file {name}=FILE")),
+                        code(&format!("RUNBOOK_VAR_{name}=…"))
+                    )
+                } else {
+                    code(&format!("--set {name}=…"))
+                };
+                from.push(format!("required: {how}"));
             }
             let label = if secret { format!("{} (secret)", code(name)) } else { code(name) };
             o.push_str(&format!(

@@ -195,6 +195,7 @@ pub fn run_scenario(
         root,
         path_prefix: Some(sb.bin.clone()),
         step_env: env,
+        inherit_env: false,
         enter,
         clock: false,
         queries: Arc::new(crate::observe::Fixtures(queries.clone())),

@@ -14,8 +14,9 @@ use crate::runner;
 
 use super::{Options, load_fixture, run_scenario};
 
-/// `alert`: the variables of `--from-alert` (the runbook was picked by it).
-pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Result<Exit> {
+/// `sets`: the values given from outside that the runbook reads; `alert`:
+/// the variables of `--from-alert` (the runbook was picked by it).
+pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: &[(String, String)]) -> Result<Exit> {
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
     let Some(fx) = load_fixture(&rb, config)? else {
@@ -51,7 +52,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, alert: &[(String, String)]) -> Res
         jobs: a.jobs.unwrap_or(runner::DEFAULT_JOBS).max(1),
         mode: crate::cli::play::mode(a),
         env: a.env.clone(),
-        sets: crate::vars::parse_sets(&a.set)?,
+        sets: sets.to_vec(),
         alert: alert.to_vec(),
         ..Options::default()
     };

@@ -8,7 +8,13 @@
 //! $WORK/state/                     the play's state dir (journal, locks)
 //! $WORK/home/  $WORK/tmp/          HOME and TMPDIR of the steps
 //! ```
+//!
+//! A rehearsed step does not inherit the engine's environment (where
+//! tokens and cloud credentials live): it gets `PATH`, the names of
+//! [`PASSED_ENV`] (and `LC_*`) from the engine's environment, the play's
+//! `RUNBOOK_*` and [`SandboxDir::env`] (docs/containment.md).
 
+use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -118,17 +124,21 @@ impl SandboxDir {
         Ok(sb)
     }
 
-    /// Extra environment of every rehearsed step.
+    /// The environment of every rehearsed step but `PATH` and the play's
+    /// `RUNBOOK_*` (the runner adds those): the engine's [`PASSED_ENV`]
+    /// variables, and the sandbox's own.
     pub fn env(&self) -> Vec<(String, String)> {
         let s = |p: &Path| p.display().to_string();
-        vec![
+        let mut env = passed(std::env::vars_os());
+        env.extend([
             (shim::STATE_ENV.into(), s(&self.shim)),
             ("HOME".into(), s(&self.home)),
             ("TMPDIR".into(), s(&self.tmp)),
             ("RUNBOOK_REHEARSAL".into(), "1".into()),
             // A real kubectl reached by an absolute path still finds no cluster.
             ("KUBECONFIG".into(), s(&self.home.join(".kube-rehearsal"))),
-        ]
+        ]);
+        env
     }
 
     pub fn calls(&self) -> Vec<shim::Call> {
@@ -147,6 +157,45 @@ impl SandboxDir {
     }
 }
 
+/// The variables of the engine's environment a rehearsed step sees, with
+/// every `LC_*`: the locale, the terminal, the time zone and who runs it.
+/// Anything else (`AWS_SECRET_ACCESS_KEY`, `VAULT_TOKEN`, `RUNBOOK_VAR_*`)
+/// stays out: a rehearsal must not read the real world.
+pub const PASSED_ENV: &[&str] = &["LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL"];
+
+/// The entries of `engine` (an environment) a rehearsed step sees, sorted.
+fn passed(engine: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = engine
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| PASSED_ENV.contains(&k.as_str()) || k.starts_with("LC_"))
+        .collect();
+    out.sort();
+    out
+}
+
 fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rehearsed_step_sees_the_allow_listed_variables_only() {
+        let engine = [
+            ("LANG", "C.UTF-8"),
+            ("LC_TIME", "en_GB.UTF-8"),
+            ("TERM", "xterm"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("RUNBOOK_VAR_token", "y"),
+            ("HOME", "/root"),
+            ("PATH", "/usr/bin"),
+            ("XLC_ALL", "z"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let names: Vec<String> = passed(engine).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["LANG", "LC_TIME", "TERM"]);
+    }
 }

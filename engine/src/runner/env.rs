@@ -20,6 +20,10 @@ pub struct PlayEnv {
     pub path_prefix: Option<PathBuf>,
     /// Extra environment of step processes.
     pub step_env: Vec<(String, String)>,
+    /// Step processes start from the engine's environment (a play), or get
+    /// only `PATH`, the play's `RUNBOOK_*` and `step_env` (a rehearsal,
+    /// whose sandbox passes an allow-list: `crate::rehearse::sandbox`).
+    pub inherit_env: bool,
     /// Namespace descriptors every step process enters before its `execve`
     /// (a contained rehearsal: `crate::rehearse::contain`); kept open by
     /// whoever built this for as long as the play runs.
@@ -55,6 +59,7 @@ impl PlayEnv {
             root: config.root.clone(),
             path_prefix: None,
             step_env: Vec::new(),
+            inherit_env: true,
             enter: Vec::new(),
             clock: true,
             queries: Arc::new(crate::observe::Live),

@@ -475,6 +475,7 @@ impl<'a> Loop<'a> {
             body: "",
             cwd: &cwd,
             env: &env,
+            inherit_env: self.x.env.inherit_env,
             path_prefix: self.x.env.path_prefix.as_deref(),
             enter: &self.x.env.enter,
             interactive: false,

@@ -31,6 +31,8 @@ pub struct Spec<'a> {
     pub body: &'a str,
     pub cwd: &'a Path,
     pub env: &'a [(String, String)],
+    /// Start from the engine's environment (`PlayEnv::inherit_env`).
+    pub inherit_env: bool,
     /// Prepended to PATH (the rehearsal's stub directory).
     pub path_prefix: Option<&'a Path>,
     /// Namespace descriptors the process enters (`PlayEnv::enter`).
@@ -156,6 +158,7 @@ fn start(spec: &Spec, script: Script, gate: Option<&dyn Fn(Option<i32>, u64)>) -
         args: &args,
         cwd: spec.cwd,
         env: &env,
+        inherit_env: spec.inherit_env,
         stdio: if spec.interactive { super::spawn::Stdio::Inherit } else { super::spawn::Stdio::Piped },
         new_group: !spec.interactive,
         inherit: Some(fd),

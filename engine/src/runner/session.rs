@@ -428,6 +428,7 @@ fn settle_vars(
                 name: name.clone(),
                 used_by: Vec::new(),
                 secret: true,
+                declared: rb.vars.contains_key(name),
                 file: rb.path.clone(),
                 line: rb.front_matter_line.unwrap_or(1),
             });
@@ -474,25 +475,36 @@ fn settle_vars(
     Ok(())
 }
 
-/// The diagnostic for a variable that has no value and cannot be asked for.
+/// The diagnostic for a variable that has no value and cannot be asked for
+/// (a secret's hint never says `--set`: see `template::how_to_give`).
 fn unset(m: &crate::vars::Missing, redacted: bool, run: &str) -> Diagnostic {
     let n = &m.name;
-    let msg = if redacted {
-        format!("variable `{n}` was given to run {run}, whose journal keeps it redacted: give it again")
+    let how = crate::template::how_to_give(n, m.secret);
+    let ask = "or play on a terminal without --yes to be asked";
+    let (msg, hint) = if redacted {
+        let msg = format!("variable `{n}` was given to run {run}, whose journal keeps it redacted: give it again");
+        (msg, format!("pass {how}, {ask}"))
     } else {
-        let mut msg = format!("undefined variable `{n}`");
+        let mut msg = format!("{} `{n}`", if m.declared { "required variable" } else { "undefined variable" });
+        if m.declared {
+            msg.push_str(" has no value");
+        }
         if let Some(first) = m.used_by.first() {
             msg.push_str(&format!(" in step `{first}`"));
         }
         if m.used_by.len() > 1 {
             msg.push_str(&format!(" (also used by {})", m.used_by[1..].join(", ")));
         }
-        msg
+        let hint = if m.declared {
+            format!("give it a value with {how}, {ask}")
+        } else if m.secret {
+            format!("pass {how}, {ask}")
+        } else {
+            format!("pass {how} (or define it in front matter `vars` or the env profile), {ask}")
+        };
+        (msg, hint)
     };
-    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).about(n).hint(format!(
-        "pass `--set {n}=…`{}, or play on a terminal without --yes to be asked",
-        if redacted { "" } else { " (or define it in front matter `vars` or the env profile)" }
-    ))
+    Diagnostic::error("undefined-variable", msg).at(&m.file, m.line).about(n).hint(hint)
 }
 
 /// Take over the `--set`, alert and prompt values a run was given (non-secret

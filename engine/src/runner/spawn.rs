@@ -41,8 +41,11 @@ pub struct Command<'a> {
     pub program: &'a Path,
     pub args: &'a [&'a OsStr],
     pub cwd: &'a Path,
-    /// Set on top of the engine's environment (overriding it).
+    /// Set on top of the engine's environment (overriding it), or the whole
+    /// environment when `inherit_env` is false.
     pub env: &'a [(&'a str, &'a OsStr)],
+    /// Start from the engine's environment ([`base_env`]).
+    pub inherit_env: bool,
     pub stdio: Stdio,
     /// Put the child in a new process group of its own.
     pub new_group: bool,
@@ -86,10 +89,17 @@ fn env_entry(k: &[u8], v: &[u8]) -> io::Result<CString> {
 }
 
 /// The engine's environment as C strings, built once: the engine never
-/// changes its own environment while it runs.
+/// changes its own environment while it runs. Without `RUNBOOK_VAR_*`:
+/// those give the runbook's variables, which steps get through their
+/// templates, and may be secrets no step reads (docs/decisions.md).
 fn base_env() -> &'static [CString] {
     static BASE: OnceLock<Vec<CString>> = OnceLock::new();
-    BASE.get_or_init(|| std::env::vars_os().filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok()).collect())
+    BASE.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(k, _)| !k.as_bytes().starts_with(crate::vars::ENV_PREFIX.as_bytes()))
+            .filter_map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()).ok())
+            .collect()
+    })
 }
 
 /// Appends to `envp` the engine's environment without the variables `env`
@@ -147,7 +157,9 @@ pub fn spawn(cmd: &Command) -> io::Result<Child> {
     let extra: Vec<CString> =
         cmd.env.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())).collect::<io::Result<_>>()?;
     let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(base_env().len() + extra.len() + 1);
-    base_without(cmd.env, &mut envp);
+    if cmd.inherit_env {
+        base_without(cmd.env, &mut envp);
+    }
     envp.extend(extra.iter().map(|kv| kv.as_ptr() as *mut _));
     envp.push(std::ptr::null_mut());
     let mut argv: Vec<*mut libc::c_char> = argv_c.iter().map(|a| a.as_ptr() as *mut _).collect();
@@ -340,6 +352,7 @@ mod tests {
             args: &args,
             cwd: Path::new("/"),
             env,
+            inherit_env: true,
             stdio: Stdio::Piped,
             new_group,
             inherit: None,
@@ -402,6 +415,7 @@ mod tests {
                 args: &[],
                 cwd,
                 env: &[],
+                inherit_env: true,
                 stdio: Stdio::Piped,
                 new_group: true,
                 inherit: None,

@@ -75,6 +75,8 @@ pub struct Job {
     pub body: String,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Start from the engine's environment (`PlayEnv::inherit_env`).
+    pub inherit_env: bool,
     pub path_prefix: Option<PathBuf>,
     /// Namespaces to enter (see `PlayEnv::enter`).
     pub enter: Vec<std::os::fd::RawFd>,
@@ -219,6 +221,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         body: &job.body,
         cwd: &job.cwd,
         env: &job.env,
+        inherit_env: job.inherit_env,
         path_prefix: job.path_prefix.as_deref(),
         enter: &job.enter,
         interactive: job.interactive,
@@ -254,11 +257,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         }
         Err(e) => {
             let (interp, _) = process::interpreter(job.kind);
-            return Attempt {
-                status: StepStatus::Failed,
-                exit: None,
-                reason: Some(format!("cannot start {} in {}: {e}", interp.display(), job.cwd.display())),
-            };
+            let mut reason = format!("cannot start {} in {}: {e}", interp.display(), job.cwd.display());
+            if let Some(why) = (!job.enter.is_empty() && e.kind() == std::io::ErrorKind::NotFound)
+                .then(|| crate::rehearse::contain::hidden_by_home(&interp))
+                .flatten()
+            {
+                reason.push_str(&format!(": {why}"));
+            }
+            return Attempt { status: StepStatus::Failed, exit: None, reason: Some(reason) };
         }
     };
     // A timeout too far away to be represented is no timeout.

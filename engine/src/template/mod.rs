@@ -22,6 +22,14 @@ use crate::model::{Runbook, Step, StepKind, Vars};
 /// Names every template sees besides the variables.
 pub const BUILTINS: &[&str] = crate::model::BUILTINS;
 
+/// How a hint tells the user to give variable `name` a value from the
+/// command line. `--set` puts the value in argv, which `ps` shows every
+/// user, so a secret is given through a file or the environment (README,
+/// Security).
+pub fn how_to_give(name: &str, secret: bool) -> String {
+    if secret { format!("`--set-file {name}=FILE` or `RUNBOOK_VAR_{name}=…`") } else { format!("`--set {name}=…`") }
+}
+
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -392,19 +400,27 @@ impl<'r> Templater<'r> {
         let n = names.iter().find(|n| !ctx.defines(n) && global_calls(text, n, expr).is_none_or(|c| c == 0))?.clone();
         let what = src.describe(step);
         let line = self.line_of_name(step, src, &n).unwrap_or(step.line);
+        let secret = self.rb.is_secret(&n);
+        let how = how_to_give(&n, secret);
         if ctx.vars.get(&n).is_some_and(|v| v.is_null()) {
+            let hint = if secret {
+                format!("its default is null (required): give it a value with {how}")
+            } else {
+                format!("its default is null (required): give it a value with {how} or in the env profile")
+            };
             return Some(
                 Diagnostic::error("undefined-variable", format!("required variable `{n}` has no value in {what}"))
                     .at(&self.rb.path, line)
                     .about(n.as_str())
-                    .hint(format!("its default is null (required): pass `--set {n}=…` or set it in the env profile")),
+                    .hint(hint),
             );
         }
-        Some(
-            undefined_variable(&n, step, src, "")
-                .at(&self.rb.path, line)
-                .hint(format!("define `{n}` in front matter `vars`, the env profile, or pass `--set {n}=…`")),
-        )
+        let hint = if secret {
+            format!("give it a value with {how}")
+        } else {
+            format!("define `{n}` in front matter `vars`, the env profile, or pass {how}")
+        };
+        Some(undefined_variable(&n, step, src, "").at(&self.rb.path, line).hint(hint))
     }
 
     /// The step ids a template (after [`rewrite_step_refs`]) reads, when

@@ -1,6 +1,11 @@
 //! Building the root of a contained scenario (Linux): the mounts the
 //! holder ([`super::holder`]) makes once per worker and remakes, one by one,
 //! when a scenario changed them ([`super::places`]).
+//!
+//! The real home directory is hidden under a fresh tmpfs (`~/.ssh`,
+//! `~/.aws`, `~/.kube` and the like must not be readable), and only what
+//! the steps need of it is overlaid back ([`home_shown`]; the repo, when it
+//! lies below it, by the holder).
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -157,6 +162,32 @@ pub fn shadow(spec: &Spec, new: &Path) {
     }
 }
 
+/// Directories of the home where version managers keep interpreters and
+/// the programs they run (`~/.pyenv/shims/python3` runs
+/// `~/.pyenv/libexec/pyenv`), and no credentials.
+pub const TOOL_ROOTS: &[&str] =
+    &[".pyenv", ".rbenv", ".nodenv", ".goenv", ".jenv", ".plenv", ".asdf", ".nvm", ".volta", ".rustup", ".sdkman"];
+
+/// What of the hidden `home` stays visible (overlaid: readable, writes
+/// vanish), outermost first: each directory of `dirs` (`PATH`'s and the
+/// usual ones, resolved) below it, and each of [`TOOL_ROOTS`] that is a
+/// directory there; none inside another, inside `repo` (overlaid on its
+/// own) or equal to the home.
+pub fn home_shown(home: &Path, dirs: &[PathBuf], repo: Option<&Path>) -> Vec<PathBuf> {
+    let roots = TOOL_ROOTS.iter().map(|r| home.join(r)).filter(|r| r.symlink_metadata().is_ok_and(|m| m.is_dir()));
+    let mut all: Vec<PathBuf> =
+        dirs.iter().filter(|d| d.starts_with(home) && d.as_path() != home).cloned().chain(roots).collect();
+    all.retain(|d| repo.is_none_or(|r| !d.starts_with(r)));
+    all.sort_by_key(|d| d.components().count());
+    let mut out: Vec<PathBuf> = Vec::new();
+    for d in all {
+        if !out.iter().any(|o| d.starts_with(o)) {
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// `ip link set lo up`, by ioctl.
 pub fn loopback_up() -> Result<()> {
     let flags = loopback(None)?;
@@ -197,5 +228,25 @@ fn loopback(set: Option<libc::c_short>) -> Result<libc::c_short> {
             return Err(e.into());
         }
         Ok(r.flags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_home_shows_its_path_directories_and_tool_roots_only() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        for d in [".pyenv/shims", ".cargo/bin", "proj/bin", ".ssh"] {
+            std::fs::create_dir_all(h.join(d)).unwrap();
+        }
+        let dirs = [".pyenv/shims", ".cargo/bin", "proj/bin", ""].map(|d| h.join(d)).to_vec();
+        let dirs: Vec<PathBuf> = dirs.into_iter().chain([PathBuf::from("/usr/bin")]).collect();
+        // Outermost first; the home itself, the repo's own directories and
+        // what lies outside the home are not shown.
+        assert_eq!(home_shown(h, &dirs, Some(&h.join("proj"))), [h.join(".pyenv"), h.join(".cargo/bin")]);
+        assert_eq!(home_shown(h, &dirs, None), [h.join(".pyenv"), h.join(".cargo/bin"), h.join("proj/bin")]);
     }
 }

@@ -6,7 +6,8 @@
 //! a single-threaded process): a user, mount and network namespace of its
 //! own, and a new root built in a tmpfs ([`super::build`]): an overlay over
 //! each top-level directory of the host, writes landing in a throwaway
-//! upper layer; fresh `/tmp`, `/var/tmp`, `/run`, `/dev/shm` and `$HOME`; a
+//! upper layer; fresh `/tmp`, `/var/tmp`, `/run`, `/dev/shm` and `$HOME`
+//! (but what steps need of it: [`build::home_shown`], the repo); a
 //! minimal `/dev`; the host's `/proc` read-only; the stubs written over the
 //! programs' absolute paths. Then, per scenario:
 //!
@@ -133,11 +134,19 @@ fn build(spec: &Spec) -> Result<(PathBuf, Vec<Place>)> {
         }
     }
     let mut fresh: Vec<PathBuf> = ["/tmp", "/run", "/var/tmp", "/dev"].map(PathBuf::from).into();
+    // Checked on the host: below a top-level directory (`/home/alice`), the
+    // home appears in the new root only once that directory's overlay is
+    // made, in the loop below.
     if let Some(home) = &spec.home
-        && inside(&new, home).is_dir()
+        && home.is_dir()
     {
         places.push(Place::new(inside(&new, home), Kind::Fresh));
         fresh.push(home.clone());
+        for (i, host) in build::home_shown(home, &spec.dirs, spec.repo.as_deref()).into_iter().enumerate() {
+            let covers = mounted.iter().any(|m| m != &host && m.starts_with(&host));
+            let dir = layers.join(format!("home{i}"));
+            places.push(Place::new(inside(&new, &host), Kind::Layer { host, dir, generation: 0, overlay: !covers }));
+        }
     }
     // What the steps need that a fresh directory hid: the repo (overlaid
     // again) and the shim binary (bound read-only).

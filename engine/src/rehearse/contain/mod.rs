@@ -46,8 +46,9 @@ pub struct Spec {
     /// The repo root: visible at its path (overlaid again when it lies
     /// below a fresh directory such as `/tmp`).
     pub repo: Option<PathBuf>,
-    /// The real `$HOME`, hidden under a fresh tmpfs (`None` when the repo
-    /// or the scratch tree lies below it).
+    /// The real `$HOME`, hidden under a fresh tmpfs; the repo, the `PATH`
+    /// directories and the tool roots below it are overlaid back
+    /// (`build::home_shown`).
     pub home: Option<PathBuf>,
     /// The binary that answers as a shim.
     pub exe: PathBuf,
@@ -179,7 +180,7 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .and_then(|h| std::fs::canonicalize(h).ok())
-        .filter(|h| h.parent().is_some() && !repo.starts_with(h) && !sb.root.starts_with(h));
+        .filter(|h| h.parent().is_some());
     let mut spec = Spec {
         stage: PathBuf::new(),
         repo: Some(repo.clone()),
@@ -202,6 +203,34 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
     }
     let c = Container::start(&spec, &sb.root)?;
     Ok((c, repo))
+}
+
+/// Why a contained step cannot start `program`, when the reason is the
+/// hidden home: it lies there, or one of the links it goes through leads
+/// there, outside what stays visible (`build::home_shown`). `None`: it does
+/// not touch the home.
+pub fn hidden_by_home(program: &std::path::Path) -> Option<String> {
+    let home = std::fs::canonicalize(std::env::var_os("HOME")?).ok()?;
+    // The program, then each link it goes through.
+    let mut hops = vec![program.to_path_buf()];
+    while let Some(next) = hops.last().and_then(|h| Some(h.parent()?.join(std::fs::read_link(h).ok()?))) {
+        if hops.len() > 40 {
+            break;
+        }
+        hops.push(next);
+    }
+    let dirs = program_dirs();
+    let in_home: Vec<&PathBuf> = hops.iter().filter(|h| h.starts_with(&home)).collect();
+    let first = in_home.first()?;
+    let hidden = in_home.iter().find(|h| !h.parent().is_some_and(|p| dirs.iter().any(|d| d == p))).unwrap_or(first);
+    let via = if *hidden == &hops[0] { String::new() } else { format!(" (through {})", hidden.display()) };
+    Some(format!(
+        "it lies in the home directory {}{via}, which a contained rehearsal hides but for the repo, the PATH \
+         directories and the version managers' roots below it (~/.pyenv, ~/.rustup, …; docs/containment.md): \
+         install the interpreter system-wide, put its directory on PATH, or rehearse uncontained while debugging \
+         (RUNBOOK_CONTAIN=0)",
+        home.display()
+    ))
 }
 
 /// Directories a program is looked up in: `PATH`'s and the usual ones,
