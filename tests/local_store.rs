@@ -52,16 +52,7 @@ fn take_over_of_a_live_local_engine_is_refused_naming_its_pid_and_takes_nothing(
 fn runs_prune_never_takes_a_lock_it_looks_at() {
     let sh = Shared::new();
     let c = Checkout::new(".runbook", &[("gated", &sh.runbook())]);
-    sh.open();
-    let o = c.run(&["play", "gated"]);
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    std::fs::remove_file(sh.gate()).unwrap();
-    std::fs::remove_file(sh.log()).unwrap();
-    let mut playing = Bg(c.spawn(&["play", "gated", "--fresh"], "playing"));
-    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
-    let runs = c.run(&["runs", "--json"]);
-    let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
-    let (old, new) = (rows[0]["run"].as_str().unwrap().to_string(), rows[1]["run"].as_str().unwrap().to_string());
+    let (mut playing, old, new) = sh.a_run_then_one_playing(&c);
     let mut prune = c.cmd(&["runs", "--prune", "--keep", "0"]);
     without_flock(&mut prune);
     let o = prune.output().unwrap();

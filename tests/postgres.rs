@@ -176,6 +176,23 @@ impl Shared {
     pub(crate) fn runbook(&self) -> String {
         gated(&self.log(), &self.gate())
     }
+
+    /// A run of `gated` that passed, then another play of it held at its
+    /// gate (`s2` started): that play, in the background, and the two
+    /// runs, the older first.
+    pub(crate) fn a_run_then_one_playing(&self, c: &Checkout) -> (Bg, String, String) {
+        self.open();
+        let o = c.run(&["play", "gated"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        std::fs::remove_file(self.gate()).unwrap();
+        std::fs::remove_file(self.log()).unwrap();
+        let playing = Bg(c.spawn(&["play", "gated", "--fresh"], "playing"));
+        wait_for("s2 to start", || count(&self.log(), "s2-start") == 1);
+        let runs = c.run(&["runs", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let run = |i: usize| rows[i]["run"].as_str().unwrap().to_string();
+        (playing, run(0), run(1))
+    }
 }
 
 #[test]
@@ -1259,16 +1276,7 @@ fn a_spool_of_a_run_finished_elsewhere_is_set_aside_not_deleted() {
 #[test]
 fn runs_prune_keep_0_while_a_run_plays_spares_that_run_only_in_both_stores() {
     let prune = |c: &Checkout, sh: &Shared| {
-        std::fs::write(sh.gate(), "").unwrap();
-        let o = c.run(&["play", "gated"]);
-        assert_eq!(code(&o), 0, "{}", text(&o));
-        std::fs::remove_file(sh.gate()).unwrap();
-        std::fs::remove_file(sh.log()).unwrap();
-        let mut playing = Bg(c.spawn(&["play", "gated", "--fresh"], "playing"));
-        wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
-        let runs = c.run(&["runs", "--json"]);
-        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
-        let (old, new) = (rows[0]["run"].as_str().unwrap().to_string(), rows[1]["run"].as_str().unwrap().to_string());
+        let (mut playing, old, new) = sh.a_run_then_one_playing(c);
         let o = c.run(&["runs", "--prune", "--keep", "0"]);
         sh.open();
         assert!(exit_of(&mut playing.0).success(), "{}", c.output_of("playing"));
