@@ -141,7 +141,7 @@ fn a_restart_right_after_kill_9_waits_for_the_dead_holders_lock() {
     // engine is killed in it. Without waiting, the restart is refused by a
     // dead holder; with the wait, it takes the lock once the child exec'd.
     // The window is long enough for a loaded machine to start the restart
-    // in it (one second was not, at a load of 8 on two CPUs).
+    // in it.
     let t = Test::new().runbook("k", "```bash {#s}\ntrue\n```\n");
     let dir = t.path();
     let mut child = rb_cmd(dir, &["play", "k", "--fresh"])

@@ -67,8 +67,8 @@ impl Term {
 
     /// A line above the spinners, ended by a newline: indicatif's own
     /// `println` pads a line with blanks to the terminal's width instead,
-    /// so a copied line, a `script` recording or a resized window got one
-    /// long line of everything.
+    /// so a copied line, a `script` recording or a resized window would
+    /// get one long line of everything.
     fn print(&self, line: String) {
         use std::io::Write as _;
         self.mp.suspend(|| {
