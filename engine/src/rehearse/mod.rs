@@ -181,7 +181,7 @@ pub fn run_scenario(
         Question::Guard => Answer::Yes,
         _ => answer(answers.for_step(&step.id)),
     };
-    let env = sb.env();
+    let env = sb.env(&config.rehearse_env);
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
     let mut secrets: Vec<String> =
         vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)).collect();
