@@ -19,7 +19,11 @@
 //!   warning: it could change nothing, and a misspelt secret's name
 //!   (`api_tokn`) must not put its value in the journal or the report
 //!   (docs/decisions.md).
+//! - **A value that turns on no branch** ([`unmatched`]): `--set
+//!   action=rolback`, where the runbook's conditions name `upgrade` and
+//!   `rollback` only, is refused before anything runs.
 
+mod domain;
 mod typed;
 
 use serde::Serialize;
@@ -32,6 +36,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
 
+pub use domain::unmatched;
 pub use typed::{typed, untyped_comparisons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
