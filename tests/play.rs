@@ -1274,6 +1274,21 @@ fn a_given_value_that_turns_on_no_branch_is_refused_before_anything_runs() {
         .status(2)
         .stderr_has("error: action = \"rolback\" (from the env profile) turns on none")
         .run();
+    // A scenario that gives it rehearses no play that can happen: `check` fails it.
+    let f = Test::new()
+        .runbook("b", BRANCHES)
+        .fixture(
+            "b",
+            "[[scenario]]\nname = \"typo\"\nvars = { action = \"rolback\" }\n[scenario.expect]\noutcome = \"passed\"\n",
+        )
+        .args(["check"])
+        .status(1)
+        .run();
+    assert!(
+        f.stdout.contains("fixtures/b.toml:1: scenario `typo` gives a value a play refuses: runbooks/b.md:7: error: action = \"rolback\" turns on none"),
+        "{}",
+        f.stdout
+    );
     // A value the runbook names plays; so does its default.
     for set in [&["--set", "action=roll-back"][..], &[]] {
         let f = Test::new().runbook("b", BRANCHES).args(["play", "b", "--yes"]).args(set.iter().copied()).run();
