@@ -1394,6 +1394,45 @@ fn a_role_without_privileges_is_told_what_to_grant_where_the_state_is_set_exit_2
     assert_eq!(db.sql("SELECT count(*) FROM runbook_runs"), "1", "the refused plays made no run");
 }
 
+/// A privilege revoked mid-play is no outage: waiting does not bring it
+/// back. The play stops at the next start, saying what the server said and
+/// what to grant; the step in flight finishes and its end is kept; once
+/// granted again, a resume runs no step twice.
+#[test]
+fn a_privilege_revoked_mid_play_stops_it_at_once_saying_what_to_grant_and_a_resume_runs_nothing_twice() {
+    let Some(server) = server() else { return };
+    let role = Role::new(&server, "revoked");
+    let db = Db::new(&server, "revoked");
+    let owner = Checkout::new(&db.url, &[("a", ONE_STEP)]);
+    assert_eq!(code(&owner.run(&["play", "a"])), 0);
+    db.sql(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}", role.name));
+    let sh = Shared::new();
+    let weak = Checkout::new(&role.url(&db.url), &[("gated", &sh.runbook())]);
+    // An outage would be waited for this long: the refusal must not be.
+    let mut cmd = weak.cmd(&["play", "gated"]);
+    let out = std::fs::File::create(weak.path().join("playing.out")).unwrap();
+    let err = std::fs::File::create(weak.path().join("playing.err")).unwrap();
+    let mut playing = Bg(cmd.env("RUNBOOK_PG_WAIT", "600").stdout(out).stderr(err).spawn().unwrap());
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    db.sql(&format!("REVOKE INSERT ON runbook_events FROM {}", role.name));
+    sh.open();
+    let status = exit_of(&mut playing.0);
+    let t = weak.output_of("playing");
+    assert_eq!(status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("refuses this session's writes: permission denied for table runbook_events")
+            && t.contains(&format!("GRANT SELECT, INSERT, UPDATE, DELETE ON runbook_runs, runbook_events, runbook_logs, runbook_locks TO {}", role.name)),
+        "{t}"
+    );
+    assert!(!t.contains(&format!("pw-{}", role.name)), "{t}");
+    assert_eq!((count(&sh.log(), "s2"), count(&sh.log(), "s3")), (1, 0), "s2 finished, s3 never started");
+    db.sql(&format!("GRANT INSERT ON runbook_events TO {}", role.name));
+    let o = weak.run(&["play", "gated", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let log = std::fs::read_to_string(sh.log()).unwrap();
+    assert_eq!(log, "s1\ns2-start\ns2\ns3\n", "no step ran twice");
+}
+
 /// `runs`, `report`, `serve` and `runs --prune` write nothing to a database
 /// without the schema, and say what they say of an empty state directory.
 #[test]

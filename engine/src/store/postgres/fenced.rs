@@ -50,6 +50,9 @@ pub enum Outcome {
     Committed,
     Fenced(String),
     Down(String),
+    /// The server refuses the write for a reason waiting does not fix
+    /// (`said::refuses_writes`): the server's words.
+    Denied(String),
 }
 
 /// `RUNBOOK_FAULT=pg-kill-connections-after-end:STEP` (debug builds, as
@@ -138,10 +141,12 @@ async fn insert_on(ready: &Ready, lease: &LeaseShared, run: &str, batch: &[(i64,
             };
             match client.execute(&again, &params).await {
                 Ok(n) => n,
-                Err(e) => return Outcome::Down(cause(&e)),
+                Err(e) => {
+                    return super::said::refuses_writes(&e).map_or_else(|| Outcome::Down(cause(&e)), Outcome::Denied);
+                }
             }
         }
-        Err(e) => return Outcome::Down(cause(&e)),
+        Err(e) => return super::said::refuses_writes(&e).map_or_else(|| Outcome::Down(cause(&e)), Outcome::Denied),
     };
     if n as usize == batch.len() {
         return Outcome::Committed;

@@ -447,7 +447,7 @@ impl Store for PgStore {
             spool,
             logs,
             last as u64,
-            self.target.address.clone(),
+            (self.target.address.clone(), self.target.config.get_user().unwrap_or("this role").to_string()),
         )))
     }
 

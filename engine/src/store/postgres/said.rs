@@ -53,12 +53,32 @@ pub fn failed(t: &Target, doing: Doing, what: &str, e: &tokio_postgres::Error) -
     Error::invalid(Diagnostic::error("state-database", message).hint(hint))
 }
 
+/// A write the server refuses for a reason of setup that waiting does not
+/// fix (a privilege revoked, a primary that became a standby): the play's
+/// writer gives up at once, saying what to do, rather than wait for it as
+/// for an outage.
+pub fn refuses_writes(e: &tokio_postgres::Error) -> Option<String> {
+    let code = e.code()?;
+    (*code == SqlState::INSUFFICIENT_PRIVILEGE || *code == SqlState::READ_ONLY_SQL_TRANSACTION).then(|| said(e))
+}
+
+/// What the team does about a write [`refuses_writes`] names, `role` being
+/// the engine's.
+pub fn refused_write_hint(role: &str, why: &str) -> String {
+    let code =
+        if why.contains("read-only") { SqlState::READ_ONLY_SQL_TRANSACTION } else { SqlState::INSUFFICIENT_PRIVILEGE };
+    hint_for(role, Doing::Use, &code).unwrap_or_default()
+}
+
 /// What the team does about `code`, if it is a setup problem.
 fn hint(t: &Target, doing: Doing, code: Option<&SqlState>) -> Option<String> {
-    let role = t.config.get_user().unwrap_or("this role");
+    hint_for(t.config.get_user().unwrap_or("this role"), doing, code?)
+}
+
+fn hint_for(role: &str, doing: Doing, code: &SqlState) -> Option<String> {
     let grant =
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {TABLES} TO {role}; GRANT SELECT ON runbook_schema TO {role}");
-    match code? {
+    match code {
         c if *c == SqlState::INSUFFICIENT_PRIVILEGE => Some(match doing {
             Doing::Create => format!(
                 "the role {role} may not create tables here (PostgreSQL 15 lets only the database's owner create in schema public): let the owner run the first `runbook play` once (it creates the tables), then, as the owner, {grant}; or let {role} create them: GRANT CREATE ON SCHEMA public TO {role}"

@@ -19,6 +19,11 @@
 //! was committed leaves that step in flight, run again on resume as any
 //! interrupted step (docs/team-mode.md).
 //!
+//! A write the server refuses for a reason waiting does not fix (a
+//! privilege revoked, a primary turned standby: `said::refuses_writes`) is
+//! kept the same way, but whoever waits is told at once, with what to
+//! grant, rather than at the bound of an outage.
+//!
 //! When the database goes away, the queue is kept: written to this
 //! machine's spool ([`super::spool`]) at once, retried until the database
 //! returns. No step starts meanwhile (its start cannot be durable); a step
@@ -54,6 +59,9 @@ struct Queue {
     fatal: Option<String>,
     /// The database is unreachable now (why).
     outage: Option<String>,
+    /// The database refuses our writes for a reason waiting does not fix
+    /// (a privilege revoked): the message for whoever waits.
+    denied: Option<String>,
     /// The pending events are in the spool file.
     spooled: bool,
     /// The last seq someone waits for (a start, a stop, the end of a play):
@@ -86,8 +94,9 @@ pub struct Shared {
     spool: PathBuf,
     /// The session's token, the spool's header.
     token: i64,
-    /// `host:port` of the database, for messages.
+    /// `host:port` of the database, and the engine's role, for messages.
     address: String,
+    role: String,
     patience: Patience,
     stats: Stats,
 }
@@ -126,7 +135,7 @@ impl PgWriter {
         spool: PathBuf,
         logs: Logs,
         last: u64,
-        address: String,
+        (address, role): (String, String),
     ) -> PgWriter {
         let shared = Arc::new(Shared {
             q: Mutex::new(Queue {
@@ -134,6 +143,7 @@ impl PgWriter {
                 last,
                 fatal: None,
                 outage: None,
+                denied: None,
                 spooled: false,
                 want: 0,
                 noticed: false,
@@ -145,6 +155,7 @@ impl PgWriter {
             spool,
             token: lease.token,
             address,
+            role,
             patience: conns.patience.clone(),
             stats: Stats::default(),
         });
@@ -175,7 +186,11 @@ impl PgWriter {
                 .patience
                 .bound(limit, async {
                     loop {
-                        if let Some(f) = s.q().fatal.clone() {
+                        let stop = {
+                            let q = s.q();
+                            q.fatal.clone().or_else(|| q.denied.clone())
+                        };
+                        if let Some(f) = stop {
                             return Err(f);
                         }
                         if *rx.borrow_and_update() >= target {
@@ -351,7 +366,9 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
             kill_connections(&conns).await;
         }
         let batch: Vec<(i64, String)> = s.q().pending.clone();
-        match insert(&conns, &mut conn, &lease, &s.run, &batch).await {
+        let out = insert(&conns, &mut conn, &lease, &s.run, &batch).await;
+        let denied = matches!(out, Outcome::Denied(_));
+        match out {
             Outcome::Committed => {
                 s.stats.commits.fetch_add(1, Ordering::Relaxed);
                 s.stats.events.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -359,6 +376,7 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
                 let mut q = s.q();
                 q.pending.drain(..batch.len());
                 q.outage = None;
+                q.denied = None;
                 if q.spooled && q.pending.is_empty() {
                     q.spooled = false;
                     let _ = std::fs::remove_file(&s.spool);
@@ -376,9 +394,18 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
                 s.committed.send_modify(|_| {});
                 return;
             }
-            Outcome::Down(why) => {
+            Outcome::Down(why) | Outcome::Denied(why) => {
                 {
                     let mut q = s.q();
+                    if denied && q.denied.is_none() {
+                        tracing::warn!("the state database refuses this session's writes: {why}");
+                        q.denied = Some(format!(
+                            "the state database at {} refuses this session's writes: {why}; the run's last events are kept in {} and written when it takes them (resume the run then). {}",
+                            s.address,
+                            s.spool.display(),
+                            super::said::refused_write_hint(&s.role, &why),
+                        ));
+                    }
                     if q.outage.is_none() {
                         tracing::warn!("the state database is unreachable: {why}; retrying");
                     }
@@ -386,6 +413,10 @@ async fn commit_loop(conns: Conns, conn: Ready, lease: Arc<LeaseShared>, s: Arc<
                     if !q.spooled {
                         q.spooled = super::spool::write(&s.spool, s.token, &q.pending).is_ok();
                     }
+                }
+                if denied {
+                    // Whoever waits gives up now rather than at the outage's bound.
+                    s.committed.send_modify(|_| {});
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
