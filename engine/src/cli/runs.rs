@@ -73,6 +73,9 @@ pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Opt
             r.runbook, r.env, r.id, r.status
         ));
     }
+    for l in &pruned.leftovers {
+        o.push_str(&format!("removed {l}: left by an engine killed while it created a run (no step of it ran)\n"));
+    }
     super::out(&o);
     Ok(Exit::Success)
 }

@@ -102,6 +102,9 @@ pub struct Pruned {
     pub playing: Vec<String>,
     /// Runs it would have removed, kept because `--resume` continues them.
     pub resumable: Vec<Resumable>,
+    /// What engines killed while creating a run left (the local store's
+    /// `.new-PID-N` directories), removed.
+    pub leftovers: Vec<String>,
 }
 
 /// A run a prune keeps for `--resume`: the latest run of its runbook@env,

@@ -4,6 +4,7 @@
 //! runs/<run-id>/journal.jsonl     the run's events (journal.rs)
 //! runs/<run-id>/<step>.log        each step's output
 //! runs/<run-id>/runbook.log       the engine's own log
+//! runs/.new-<pid>-<n>/            a run being created (leftovers.rs)
 //! locks/<runbook>@<env>.lock      one play at a time (lock.rs)
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 mod follow;
 pub mod journal;
+mod leftovers;
 pub mod lock;
 
 use std::collections::HashMap;
@@ -46,7 +48,8 @@ impl LocalStore {
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
             // A run being created (`.new-…`, renamed into place with its
-            // first event) is not a run yet: never listed, never pruned.
+            // first event) is not a run yet: never listed (a prune sweeps
+            // those of killed engines, leftovers.rs).
             .filter(|name| !name.starts_with('.'))
             .filter(|name| self.root.join("runs").join(name).is_dir())
             .collect();
@@ -205,6 +208,7 @@ impl Store for LocalStore {
             let dir = self.run_dir(id);
             std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
         }
+        pruned.leftovers = leftovers::sweep(&self.root.join("runs"));
         Ok(pruned)
     }
 
