@@ -428,7 +428,7 @@ fn a_failed_scenario_says_where_and_what_the_step_said_and_nothing_else() {
         .run();
     assert!(
         f.stdout.contains(
-            "expected outcome passed, got failed (step `pods` failed: exit 127: command not found: kubctl) at runbooks/clean.md:3; last output: line 1: kubctl: command not found"
+            "expected outcome passed, got failed (step `pods` failed: exit 127: command not found: kubctl at runbooks/clean.md:4) at runbooks/clean.md:3; last output: line 1: kubctl: command not found"
         ),
         "{}",
         f.stdout

@@ -391,3 +391,54 @@ fn interactive_answers_are_recorded_as_given() {
     let (code, out) = again(t.path(), &["check"], None);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn fixture_new_never_writes_a_secret_given_on_the_command_line() {
+    // `token` is secret by `secrets:`, `api_token` by its name; `region` is not.
+    let md = r#"
+        ---
+        secrets: [token]
+        vars:
+          token: ~
+          region: eu
+        ---
+        # Secret
+
+        ```bash {#pods read}
+        kubectl --token {{ token }} get pods -n {{ region }}
+        curl -fsS -H "X-Token: "{{ api_token }} http://svc/{{ region }}
+        ```
+
+        ```http {#health read}
+        GET http://svc/healthz?key={{ api_token }}
+        ```
+    "#;
+    // Given with --set, through the environment, and under a misspelt name
+    // (`api_tokn` is not secret by its name: it is dropped, as `play` drops it).
+    let (token, api, typo) = ("tok-SECRET-991", "apitok-xyz-123", "typo-SECRET-55");
+    let f = Test::new()
+        .runbook("sec", md)
+        .env("RUNBOOK_VAR_token", token)
+        .args(["fixture", "new", "sec", "--set", &format!("api_token={api}"), "--set", "region=us-east"])
+        .args(["--set", &format!("api_tokn={typo}")])
+        .stdout_has("wrote fixtures/sec.toml: scenario `scaffold` with 2 stubs and 1 queries")
+        .stdout_has("secrets not written: token, api_token = \"MASKED\" in the scenario's vars, `*` in the stubs (as --record-fixture writes them)\n")
+        .stderr_has("warning: --set api_tokn: runbook `sec` reads no variable `api_tokn`; it is ignored")
+        .run();
+    for secret in [token, api, typo] {
+        assert!(!f.stdout.contains(secret) && !f.stderr.contains(secret), "{secret} shown:\n{}{}", f.stdout, f.stderr);
+    }
+    let bytes = std::fs::read(f.path().join("fixtures/sec.toml")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [token, api, typo] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} written:\n{text}");
+    }
+    assert!(text.contains(r#"vars = { token = "MASKED", api_token = "MASKED", region = "us-east" }"#), "{text}");
+    assert!(text.contains(r#"cmd = "kubectl --token * get pods -n us-east""#), "{text}");
+    assert!(text.contains(r#"cmd = "curl -fsS -H X-Token: * http://svc/us-east""#), "{text}");
+    assert!(text.contains(r#"match = "GET http://svc/healthz\\?key=*""#), "{text}");
+    // The scenario replays: every call has its stub, every query its answer.
+    let (code, out) = again(f.path(), &["play", "sec", "--dry-run", "--scenario", "scaffold"], None);
+    assert!(code <= 1 && out.contains("=== REHEARSAL") && !out.contains("no fixture for"), "{out}");
+    assert!(!out.contains("no query fixture") && !out.contains("never called"), "{out}");
+}

@@ -112,3 +112,43 @@ fn without_flock(cmd: &mut Command) {
         });
     }
 }
+
+/// An engine killed between creating a run (`runs/.new-PID-N`, holding its
+/// first event) and renaming it into place leaves the directory: `runs
+/// --prune` removes it once its engine is gone and it was left alone for an
+/// hour (one just made may be an engine's of another pid namespace that
+/// renames it the next instant), and says so.
+#[test]
+fn runs_prune_sweeps_a_run_creation_left_by_a_killed_engine() {
+    let c = Checkout::new(".runbook", &[("a", "# A\n\n```bash {#x}\necho x\n```\n")]);
+    let o = c.run(&["play", "a"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let runs = c.path().join(".runbook/runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+    let first = journal.lines().next().unwrap().to_string() + "\n";
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let left = |name: &str, ago: u64| {
+        let dir = runs.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("journal.jsonl"), &first).unwrap();
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(ago);
+        std::fs::File::open(&dir).unwrap().set_modified(t).unwrap();
+    };
+    left(&format!(".new-{dead}-1"), 2 * 3600);
+    left(&format!(".new-{dead}-2"), 0);
+    let o = c.run(&["runs", "--prune", "--older-than", "90d"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!(
+            "removed 0 run(s) from {}\nremoved .new-{dead}-1: left by an engine killed while it created a run (no step of it ran)\n",
+            c.path().join(".runbook").display()
+        )
+    );
+    assert!(!runs.join(format!(".new-{dead}-1")).exists());
+    assert!(runs.join(format!(".new-{dead}-2")).exists(), "just made: left alone");
+    assert!(run.join("journal.jsonl").exists(), "the run stays");
+}

@@ -267,3 +267,93 @@ fn a_required_variable_is_shown_as_a_placeholder_by_plan() {
     Test::new().runbook("r", md).args(["play", "r", "--yes"]).status(2).stderr_has("`pod`").run();
     Test::new().runbook("r", md).args(["fixture", "new", "r"]).status(2).stderr_has("`pod`").run();
 }
+
+/// A number, a float and a boolean default, each printed and used in arithmetic.
+const TYPED: &str = r#"
+---
+vars:
+  n: 3
+  ratio: 0.5
+  dry: false
+---
+# Typed
+
+```bash {#show read}
+echo n={{ n }} ratio={{ ratio }} dry={{ dry }} plus={{ n + 1 }}
+```
+"#;
+
+#[test]
+fn a_value_that_does_not_read_as_its_default_type_stays_text_with_a_warning() {
+    let out = |args: &[&str], config: Option<&str>| {
+        let mut t = Test::new().runbook("t", TYPED).args(["play", "t", "--yes"]).args(args.iter().copied());
+        if let Some(c) = config {
+            t = t.config(c);
+        }
+        t.any_status().run()
+    };
+    // What reads as the default's type takes it: `1e3` is a float only for a float default.
+    let f = out(&["--set", "n=41", "--set", "ratio=1e3", "--set", "dry=TRUE"], None);
+    assert!(f.stdout.contains("[show] n=41 ratio=1000.0 dry=True plus=42"), "{}", f.stdout);
+    assert!(!f.stderr.contains("warning"), "{}", f.stderr);
+    // `1e3` is no integer: the text `1e3`, never the float 1000.0. The
+    // arithmetic on it is refused before anything runs, after the warning
+    // that says why.
+    let f = out(&["--set", "n=1e3"], None);
+    assert_eq!(f.output.status.code(), Some(2), "{}{}", f.stdout, f.stderr);
+    assert!(f.stderr.contains("warning: --set n: the value is not a whole number, as the default of `n` is; it is used as text\n  hint: give a whole number, or change the default of `n` in the front matter\n"), "{}", f.stderr);
+    assert!(
+        f.stderr.contains("unsupported types string and number (it read dry = false, n = \"1e3\", ratio = 0.5)"),
+        "{}",
+        f.stderr
+    );
+    assert!(!f.stdout.contains("1000"), "{}", f.stdout);
+    // As `abc` always was.
+    let f = out(&["--set", "n=abc"], None);
+    assert!(f.stderr.contains("warning: --set n: the value is not a whole number"), "{}", f.stderr);
+    let f = Test::new()
+        .runbook("t", &TYPED.replace(" plus={{ n + 1 }}", ""))
+        .args(["play", "t", "--yes", "--set", "n=1e3", "--set", "ratio=x", "--set", "dry=yes"])
+        .env("RUNBOOK_VAR_ratio", "1")
+        .run();
+    assert!(f.stdout.contains("[show] n=1e3 ratio=x dry=yes"), "{}", f.stdout);
+    for w in [
+        "warning: --set ratio: the value is not a number, as the default of `ratio` is",
+        "warning: --set dry: the value is not true or false, as the default of `dry` is",
+    ] {
+        assert!(f.stderr.contains(w), "{}", f.stderr);
+    }
+    // An integer given for a float default is that float.
+    let f = Test::new().runbook("t", TYPED).args(["plan", "t", "--set", "ratio=1"]).run();
+    assert!(f.stdout.contains("ratio=1.0 "), "{}", f.stdout);
+    // An env profile: text as --set, TOML numbers by the same rule.
+    let config = "[env.e]\nn = \"1e3\"\nratio = 2\ndry = \"yes\"\n";
+    let f = Test::new()
+        .config(config)
+        .runbook("t", &TYPED.replace(" plus={{ n + 1 }}", ""))
+        .args(["plan", "t", "--env", "e"])
+        .run();
+    assert!(f.stdout.contains("echo n=1e3 ratio=2.0 dry=yes"), "{}", f.stdout);
+}
+
+#[test]
+fn an_alert_label_takes_its_default_type_only_when_it_reads_as_one() {
+    let alert = |n: &str| {
+        format!(
+            r#"{{"version": "4", "status": "firing", "receiver": "runbook", "groupLabels": {{}}, "commonLabels": {{}},
+                "commonAnnotations": {{}}, "externalURL": "", "groupKey": "k", "truncatedAlerts": 0,
+                "alerts": [{{"status": "firing", "labels": {{"alertname": "Many", "n": "{n}"}}, "annotations": {{}},
+                "startsAt": "2024-05-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "f"}}]}}"#
+        )
+    };
+    let config = "[alerts.labels]\nn = \"n\"\n[alerts.runbooks]\nMany = \"t\"\n";
+    for (given, shown) in [("7", "echo n=7 "), ("1e3", "echo n=1e3 ")] {
+        Test::new()
+            .config(config)
+            .runbook("t", &TYPED.replace(" plus={{ n + 1 }}", ""))
+            .stdin(&alert(given))
+            .args(["plan", "t", "--from-alert", "-"])
+            .stdout_has(shown)
+            .run();
+    }
+}

@@ -1296,6 +1296,63 @@ fn runs_prune_keep_0_while_a_run_plays_spares_that_run_only_in_both_stores() {
     prune(&Checkout::new(&db.url, &[("gated", &sh.runbook())]), &sh);
 }
 
+/// `runs --prune` keeps the run an incident may still resume: the latest
+/// run of each runbook@env that is not finished (here, one that failed),
+/// whatever `--keep`, and names it; `--older-than` removes it once its last
+/// event is older.
+#[test]
+fn runs_prune_keeps_the_latest_resumable_run_of_each_runbook_and_env_in_both_stores() {
+    let sh = Shared::new();
+    let failing = format!("# B\n\n```bash {{#s1}}\ntest -e {}\n```\n", sh.gate().display());
+    let prune = |c: &Checkout| {
+        for (rb, want) in [("a", 0), ("a", 0), ("b", 1), ("b", 1)] {
+            let o = c.run(&["play", rb, "--fresh"]);
+            assert_eq!(code(&o), want, "{}", text(&o));
+        }
+        let runs = c.run(&["runs", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let ids: Vec<String> = rows.as_array().unwrap().iter().map(|r| r["run"].as_str().unwrap().into()).collect();
+        let [a1, a2, b1, b2] = &ids[..] else { panic!("four runs: {ids:?}") };
+        let kept = format!(
+            "kept b@local run {b2}: resumable (failed, last event N ago); --older-than removes it once its last event is older\n"
+        );
+        let o = c.run(&["runs", "--prune", "--keep", "0"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        let (first, rest) = aged(&String::from_utf8_lossy(&o.stdout));
+        assert!(first.starts_with("removed 3 run(s) from "), "{first}");
+        assert_eq!(rest, format!("  {a1}\n  {a2}\n  {b1}\n{kept}"));
+        let o = c.run(&["runs", "--prune", "--keep", "0"]);
+        assert_eq!(aged(&String::from_utf8_lossy(&o.stdout)).1, kept, "said each time");
+        let runs = c.run(&["runs", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        assert_eq!((&rows[0]["run"], &rows[0]["resumable"]), (&serde_json::json!(b2), &serde_json::json!(true)));
+        let o = c.run(&["runs", "--prune", "--older-than", "0s"]);
+        assert_eq!(String::from_utf8_lossy(&o.stdout).split_once('\n').unwrap().1, format!("  {b2}\n"));
+    };
+    let md = "# A\n\n```bash {#x}\necho x\n```\n";
+    prune(&Checkout::new(".runbook", &[("a", md), ("b", &failing)]));
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "prune_resumable");
+    prune(&Checkout::new(&db.url, &[("a", md), ("b", &failing)]));
+}
+
+/// The first line of a prune's output, and the rest with each age (`last
+/// event 3s ago`) as `N`.
+fn aged(out: &str) -> (String, String) {
+    let (first, rest) = out.split_once('\n').unwrap_or((out, ""));
+    let mut masked = String::new();
+    let mut left = rest;
+    while let Some(i) = left.find(", last event ") {
+        let (head, tail) = left.split_at(i + ", last event ".len());
+        masked.push_str(head);
+        masked.push('N');
+        left = &tail[tail.find(" ago").unwrap_or(0)..];
+    }
+    masked.push_str(left);
+    (first.to_string(), masked)
+}
+
 /// A LOGIN role of one test's own. Roles belong to the cluster: declared
 /// before the test's [`Db`], it is dropped after it (with what it owned).
 struct Role {

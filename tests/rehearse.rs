@@ -298,3 +298,38 @@ fn a_failed_rehearsal_notes_its_unused_stubs_and_the_steps_it_did_not_reach() {
         ))
         .run();
 }
+
+/// A rehearsal engine killed with `kill -9` leaves its scratch directory in
+/// the temporary directory; the next rehearsal (`play --dry-run`, `check`)
+/// removes it, and leaves those of engines that still run.
+#[test]
+fn a_rehearsal_removes_the_scratch_directories_of_killed_engines() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let sleeper = crate::postgres::Bg(std::process::Command::new("sleep").arg("60").spawn().unwrap());
+    let left = |pid: u32, tag: &str| {
+        let d = tmp.path().join(format!("runbook-rehearsal-{pid}-{ns}-{tag}"));
+        std::fs::create_dir_all(d.join("repo/ops")).unwrap();
+        std::fs::write(d.join("repo/ops/x"), "x").unwrap();
+        d
+    };
+    let killed = left(dead, "aaaaaa");
+    let mut live = vec![left(sleeper.0.id(), "bbbbbb"), left(std::process::id(), "cccccc")];
+    live.sort();
+    let tmpdir = tmp.path().to_str().unwrap();
+    let rehearse = |args: &[&str]| {
+        triage().fixture("triage", HEALTHY).args(args.iter().copied()).env("TMPDIR", tmpdir).run();
+    };
+    rehearse(&["play", "triage", "--dry-run"]);
+    assert!(!killed.exists(), "{} is removed", killed.display());
+    let killed = left(dead, "dddddd");
+    rehearse(&["check"]);
+    assert!(!killed.exists(), "{} is removed", killed.display());
+    let mut kept: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    kept.sort();
+    assert_eq!(kept, live, "what live engines own stays; a rehearsal removes its own");
+}

@@ -201,6 +201,52 @@ fn steps_left_out_are_one_line_and_ctrl_c_offers_only_what_can_happen() {
     assert!(!seen.contains("[r]oll back"), "{seen}");
 }
 
+/// Line 8: the body's first line; line 9 a missing command. A step before
+/// it: `pods` may get a warm interpreter (a pipe, not a memfd).
+const TYPO: &str =
+    "# K\n\n```bash {#first read}\necho first\n```\n\n```bash {#pods}\necho {{ greeting }}\nkubctl get pods\n```\n";
+
+#[test]
+fn bash_errors_name_the_runbooks_line_on_screen_and_in_the_report_and_the_log_keeps_them() {
+    let t = Test::new().runbook("k", TYPO);
+    let o = rb(t.path(), &["play", "k", "--set", "greeting=hi"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("\n[pods] runbooks/k.md:9: kubctl: command not found\n"), "{out}");
+    assert!(out.contains("failed: pods — exit 127: command not found: kubctl at runbooks/k.md:9\n"), "{out}");
+    assert!(!out.contains("/dev/fd/"), "{out}");
+    // The step log and the journal keep what bash printed.
+    let runs = t.path().join(".runbook/runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let log = std::fs::read_to_string(run.join("pods.log")).unwrap();
+    let printed = log.lines().find(|l| l.ends_with("kubctl: command not found")).unwrap_or_else(|| panic!("{log}"));
+    let fd = printed.strip_prefix("/dev/fd/").and_then(|r| r.strip_suffix(": line 2: kubctl: command not found"));
+    assert!(fd.is_some_and(|n| n.parse::<u32>().is_ok()), "{log}");
+    assert!(journal(t.path()).contains(&format!("\"tail\":\"hi\\n{printed}\"")), "{}", journal(t.path()));
+    // The report's failure summary names the line; its output block is the step's.
+    let r = rb(t.path(), &["report", "latest"]);
+    let report = text(&r);
+    assert!(report.contains("- **failed** `pods` at "), "{report}");
+    assert!(report.contains(", exit 127: command not found: kubctl at runbooks/k.md:9\n"), "{report}");
+    assert!(report.contains(&format!("\nhi\n{printed}\n```")), "{report}");
+
+    // A value of two lines moves the line: not the runbook's line 9, the rendered body's 3.
+    let t = Test::new().runbook("k", TYPO);
+    let o = rb(t.path(), &["play", "k", "--set", "greeting=a\nb"]);
+    let out = text(&o);
+    assert!(out.contains("\n[pods] step pods, line 3 of its rendered body: kubctl: command not found\n"), "{out}");
+    assert!(
+        out.contains("failed: pods — exit 127: command not found: kubctl at step pods, line 3 of its rendered body\n"),
+        "{out}"
+    );
+    // Another script of the step (`source <(…)` is `/dev/fd/63` to bash) is not the runbook's.
+    let t = Test::new().runbook("k", "# K\n\n```bash {#pods}\necho hi\nsource <(echo kubctl)\n```\n");
+    let o = rb(t.path(), &["play", "k"]);
+    let out = text(&o);
+    assert!(out.contains("[pods] /dev/fd/63: line 1: kubctl: command not found\n"), "{out}");
+    assert!(out.contains("failed: pods — exit 127: command not found: kubctl\n"), "{out}");
+}
+
 #[test]
 fn a_missing_command_is_named_on_the_failure_screen() {
     let t = Test::new()

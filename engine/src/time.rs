@@ -42,6 +42,18 @@ pub fn short(d: Duration) -> String {
     }
 }
 
+/// `40s`, `12m`, `5h`, `3d`: an age, to its largest unit (hours up to two
+/// days).
+pub fn coarse(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..172_800 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +68,7 @@ mod tests {
         assert_eq!(parse(&s), Some(t));
         assert_eq!(short(Duration::from_millis(1234)), "1.2s");
         assert_eq!(short(Duration::from_secs(184)), "3m04s");
+        let ages = [59, 60, 3599, 3600, 172_799, 172_800].map(|s| coarse(Duration::from_secs(s)));
+        assert_eq!(ages, ["59s", "1m", "59m", "1h", "47h", "2d"]);
     }
 }

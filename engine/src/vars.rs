@@ -37,7 +37,7 @@ use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
 
 pub use domain::unmatched;
-pub use typed::{typed, untyped_comparisons};
+pub use typed::{mismatch, typed, untyped_comparisons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -294,7 +294,8 @@ const SERVERS: [ServerVars; 4] = [PROMETHEUS, LOKI, GRAFANA, LOKI_DATASOURCE];
 
 /// The values given from outside that the runbook reads, as `--set` pairs in
 /// the order given, and one warning (with did-you-mean) for each name and
-/// channel it reads nowhere. Those are dropped: a misspelt name would leave
+/// channel it reads nowhere, and one for each value that does not read as
+/// its default's type (number, boolean: it stays text, see [`typed()`](typed::typed)). Those are dropped: a misspelt name would leave
 /// the default in place and change nothing, and its value (perhaps a secret
 /// given under a wrong name, so not masked) must not reach the journal, the
 /// report or `plan`.
@@ -311,6 +312,19 @@ pub fn sort_given(rb: &Runbook, config: &Config, given: &[Given]) -> (Vec<(Strin
     for g in given {
         let k = g.name.as_str();
         if names.contains(&k) {
+            if let Some(want) = mismatch(rb.vars.get(k), &g.value) {
+                // Never the value: it may be a secret.
+                warnings.push(
+                    Diagnostic::warning(
+                        "value-type",
+                        format!(
+                            "{}: the value is not {want}, as the default of `{k}` is; it is used as text",
+                            g.label()
+                        ),
+                    )
+                    .hint(format!("give {want}, or change the default of `{k}` in the front matter")),
+                );
+            }
             kept.push((g.name.clone(), g.value.clone()));
             continue;
         }

@@ -98,13 +98,13 @@ pub enum Command {
     Runs {
         #[arg(long)]
         json: bool,
-        /// Remove old runs (their events and logs) from the store; a running run is kept.
+        /// Remove old runs (their events and logs) from the store; a running run is kept, and so is a resumable one.
         #[arg(long)]
         prune: bool,
         /// With --prune: runs started longer ago than this (e.g. 90d, 12h).
         #[arg(long, requires = "prune", value_name = "AGE", value_parser = age)]
         older_than: Option<std::time::Duration>,
-        /// With --prune: keep the newest N runs whatever their age.
+        /// With --prune: keep the newest N runs whatever their age (and every run --resume continues).
         #[arg(long, requires = "prune", value_name = "N")]
         keep: Option<usize>,
     },

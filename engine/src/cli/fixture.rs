@@ -1,5 +1,7 @@
-//! `runbook fixture new ID [--scenario NAME] [--env E]`: scaffold a fixture
-//! scenario from the plan (see [`crate::rehearse::scaffold`]).
+//! `runbook fixture new ID [--scenario NAME] [--env E] [--set k=v]`: scaffold a fixture
+//! scenario from the plan (see [`crate::rehearse::scaffold`]). A fixture is
+//! committed: a secret given with `--set` is written as `--record-fixture`
+//! writes it, never its value.
 
 use clap::Subcommand;
 
@@ -25,22 +27,33 @@ pub enum FixtureCommand {
         /// Environment the plan is rendered for (and the scenario's `env`).
         #[arg(long)]
         env: Option<String>,
-        /// Variables, as for `plan` (`--set k=v`).
+        /// Variables, as for `plan` (`--set k=v`); `RUNBOOK_VAR_<KEY>` sets one too. A secret's value is
+        /// never written.
         #[arg(long, value_name = "K=V")]
         set: Vec<String>,
+        /// Set a variable to a file's content (a secret stays out of argv); repeatable.
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
     },
 }
 
 pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
-    let FixtureCommand::New { id, scenario, env, set } = cmd;
-    let sets = crate::vars::parse_sets(&set)?;
+    let FixtureCommand::New { id, scenario, env, set, set_file } = cmd;
+    let given = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
     let profile = config.env(env.as_deref())?;
     let rb = Catalog::find(config, &id)?;
     let dag = Dag::build(&rb)?;
+    // A name the runbook reads nowhere is dropped, as `play` drops it: a
+    // misspelt secret (`api_tokn`) is not secret by its name.
+    let (sets, unread) = crate::vars::sort_given(&rb, config, &given);
+    for w in unread {
+        crate::errln!("{w}");
+    }
     let resolved = crate::vars::resolve(&rb, profile, &[], &sets);
     let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
     let mut sc = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
-    sc.vars = sets;
+    sc.vars = crate::rehearse::record::scenario_vars(&rb, &sets, &resolved);
+    let masked: Vec<&str> = sc.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(k, _)| k.as_str()).collect();
     let path = Fixture::path_for(config, &rb.id);
     let shown = crate::catalog::display_path(&path, &config.root);
     match write::put(&path, &sc, false).map_err(Error::Other)? {
@@ -60,6 +73,13 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
                 sc.stubs.len(),
                 sc.queries.len()
             );
+            if !masked.is_empty() {
+                println!(
+                    "secrets not written: {} = \"{}\" in the scenario's vars, `*` in the stubs (as --record-fixture writes them)",
+                    masked.join(", "),
+                    crate::rehearse::record::STAND_IN
+                );
+            }
             println!(
                 "next: fill in the TODOs (a rehearsal fails while one is left), then `runbook play {} --dry-run --scenario {scenario}`",
                 rb.id

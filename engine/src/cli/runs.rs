@@ -44,7 +44,8 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
 
 /// `runbook runs --prune`: remove runs older than `older_than` and beyond
 /// the newest `keep`, from either store; a run being played is never
-/// removed, and is named as kept.
+/// removed, nor the run `--resume` continues unless `older_than` covers its
+/// last event ([`crate::store::Prune`]): each is named as kept, and why.
 pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Option<usize>) -> Result<Exit> {
     if older_than.is_none() && keep.is_none() {
         return Err(crate::error::Error::usage(
@@ -63,6 +64,17 @@ pub fn prune(config: &Config, older_than: Option<std::time::Duration>, keep: Opt
         for id in &pruned.playing {
             o.push_str(&format!("  {id}\n"));
         }
+    }
+    for r in &pruned.resumable {
+        let last = r.last.and_then(|t| t.elapsed().ok()).map(crate::time::coarse);
+        let last = last.map(|a| format!(", last event {a} ago")).unwrap_or_default();
+        o.push_str(&format!(
+            "kept {}@{} run {}: resumable ({}{last}); --older-than removes it once its last event is older\n",
+            r.runbook, r.env, r.id, r.status
+        ));
+    }
+    for l in &pruned.leftovers {
+        o.push_str(&format!("removed {l}: left by an engine killed while it created a run (no step of it ran)\n"));
     }
     super::out(&o);
     Ok(Exit::Success)

@@ -11,6 +11,7 @@
 
 pub mod contain;
 pub mod fixture;
+mod leftovers;
 pub mod play;
 pub mod record;
 pub mod record_queries;

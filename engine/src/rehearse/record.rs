@@ -140,17 +140,7 @@ impl Recording {
         if given.iter().any(|(_, r)| r != "yes") {
             sc.answer_steps = given.into_iter().filter(|(_, r)| r != "yes").collect();
         }
-        let mut vars_out: Vec<(String, String)> = Vec::new();
-        for (k, v) in sets {
-            let v = if rb.is_secret(k) { STAND_IN.to_string() } else { v.clone() };
-            vars_out.push((k.clone(), v));
-        }
-        for (k, _) in vars.vars.iter().filter(|(k, _)| rb.is_secret(k)) {
-            if !vars_out.iter().any(|(n, _)| n == k) {
-                vars_out.push((k.clone(), STAND_IN.into()));
-            }
-        }
-        sc.vars = vars_out;
+        sc.vars = scenario_vars(rb, sets, vars);
         for c in &calls {
             let cmd = glob_masking(&c.cmd, &secrets);
             let r = Response {
@@ -189,6 +179,23 @@ impl Recording {
         let put = write::put(&path, &sc, true)?.expect("replace never refuses");
         Ok((path, put, calls.len()))
     }
+}
+
+/// A written scenario's `vars`: the `--set` values, each secret one (and
+/// every other secret variable with a value) as [`STAND_IN`], so that a
+/// fixture, committed to git, never holds a secret.
+pub fn scenario_vars(rb: &Runbook, sets: &[(String, String)], vars: &crate::vars::Resolved) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in sets {
+        let v = if rb.is_secret(k) { STAND_IN.to_string() } else { v.clone() };
+        out.push((k.clone(), v));
+    }
+    for (k, _) in vars.vars.iter().filter(|(k, _)| rb.is_secret(k)) {
+        if !out.iter().any(|(n, _)| n == k) {
+            out.push((k.clone(), STAND_IN.into()));
+        }
+    }
+    out
 }
 
 /// `cmd` as an exact glob, each secret value in it a `*`.

@@ -1,5 +1,6 @@
 //! The scratch directory of one rehearsal: everything a rehearsed play
-//! writes lands here, and it is removed afterwards.
+//! writes lands here, and it is removed afterwards (after a `kill -9` of
+//! its engine, by the next rehearsal: [`super::leftovers`]).
 //!
 //! ```text
 //! $WORK/bin/kubectl -> runbook     program stubs, first on PATH
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use super::leftovers;
 use super::shim::{self, Table};
 
 pub struct SandboxDir {
@@ -80,9 +82,12 @@ pub fn shim_exe() -> anyhow::Result<PathBuf> {
 }
 
 impl SandboxDir {
-    /// Create the sandbox with a shim for each entry of `[rehearse] stub`.
+    /// Create the sandbox with a shim for each entry of `[rehearse] stub`,
+    /// named for this engine: the first rehearsal of a process removes
+    /// those of killed engines ([`leftovers`]).
     pub fn create(stubs: &[String], table: &Table) -> anyhow::Result<SandboxDir> {
-        let dir = tempfile::Builder::new().prefix("runbook-rehearsal-").tempdir()?;
+        leftovers::sweep();
+        let dir = tempfile::Builder::new().prefix(&leftovers::prefix()).tempdir()?;
         // Canonical, so that the `$WORK` replacement also catches resolved paths (macOS /private/var).
         let root = std::fs::canonicalize(dir.path())?;
         let sb = SandboxDir {

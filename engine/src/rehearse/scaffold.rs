@@ -5,7 +5,8 @@
 //! stubbed program in it (`kubectl …`, `/usr/bin/curl …`, a repo script)
 //! becomes a `[[scenario.stub]]` whose `cmd` matches that call exactly (glob
 //! characters escaped; what only the play knows, a capture or a step's
-//! output, is `*`), with its output marked TODO. Query steps get a
+//! output, is `*`, and so is a secret's value, which the plan shows as
+//! `***`), with its output marked TODO. Query steps get a
 //! `[[scenario.query]]` each. A rehearsal fails while any TODO answer is
 //! left ([`super::todo`]). The calls are found by splitting the body at
 //! `|`, `;`, `&`, `&&`, `||`, `$(…)`, backquotes and newlines, and skipping
@@ -49,7 +50,12 @@ pub fn scenario(config: &Config, rb: &Runbook, preview: &Preview, name: &str, en
                 } else {
                     text
                 };
-                let pattern = text.replace('\\', "\\\\").replace('*', "\\*").replace('?', "\\?");
+                // A secret is `***` in the plan: `*` here, as a recording writes it.
+                let pattern: Vec<String> = text
+                    .split(crate::redact::MASK)
+                    .map(|t| t.replace('\\', "\\\\").replace('*', "\\*").replace('?', "\\?"))
+                    .collect();
+                let pattern = pattern.join("*");
                 let answer = match step.kind {
                     StepKind::Http => todo::HTTP,
                     StepKind::Logql => todo::LOGQL,
@@ -103,7 +109,8 @@ pub fn calls(body: &str, stubs: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for seg in segments(&joined) {
         // A placeholder has spaces (and a `<`): one word, whatever shlex says.
-        let seg = PLACEHOLDER.replace_all(seg.trim(), MARK);
+        // A secret's value is `***` in the plan: a `*` too.
+        let seg = PLACEHOLDER.replace_all(seg.trim(), MARK).replace(crate::redact::MASK, MARK);
         let Some(words) = shlex::split(&seg) else { continue };
         let mut w: &[String] = &words;
         loop {
@@ -230,5 +237,11 @@ mod tests {
                 "kubectl apply -n x* -f */a.yaml",
             ]
         );
+    }
+
+    #[test]
+    fn a_masked_secret_is_a_star() {
+        let body = "kubectl --token *** get pods\ncurl -H 'Authorization: Bearer ***' http://x/a";
+        assert_eq!(calls(body, &stubs()), ["kubectl --token * get pods", "curl -H Authorization: Bearer * http://x/a"]);
     }
 }

@@ -90,7 +90,7 @@ pub fn markdown(r: &Report) -> String {
             if e.undo { " (undo)" } else { "" },
             clock(e.ended.as_deref().unwrap_or_default()),
             e.exit.map(|c| format!(", exit {c}")).unwrap_or_default(),
-            e.reason.as_deref().filter(|x| !x.starts_with("exit ")).map(|x| format!(": {x}")).unwrap_or_default()
+            detail(e).map(|x| format!(": {x}")).unwrap_or_default()
         ));
     }
     for s in r.steps.iter().filter(|s| s.status == Shown::Interrupted) {
@@ -227,8 +227,8 @@ pub fn markdown(r: &Report) -> String {
         if let Some(n) = e.attempts {
             facts.push(format!("{n} attempts"));
         }
-        if let Some(x) = e.reason.as_ref().filter(|x| !x.starts_with("exit ")) {
-            facts.push(x.clone());
+        if let Some(x) = detail(e) {
+            facts.push(x.to_string());
         }
         if !facts.is_empty() {
             o.push_str(&format!("{}\n\n", facts.join(" · ")));
@@ -293,10 +293,21 @@ fn session_end(s: &Session) -> String {
     )
 }
 
+/// A step's reason beyond its exit code, which has its own column: none
+/// for `exit 1`, `command not found: kubctl at runbooks/k.md:4` for `exit
+/// 127: command not found: kubctl at runbooks/k.md:4`.
+fn detail(e: &Entry) -> Option<&str> {
+    let r = e.reason.as_deref()?;
+    match r.strip_prefix("exit ") {
+        Some(rest) => rest.split_once(": ").map(|(_, d)| d),
+        None => Some(r),
+    }
+}
+
 /// The timeline's note on a step: its reason (an exit code has its own
 /// column) and how many attempts it took, if more than one.
 fn note(e: &Entry) -> String {
-    let reason = e.reason.as_deref().filter(|x| !x.starts_with("exit "));
+    let reason = detail(e);
     match (e.attempts, reason) {
         (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
         (Some(n), None) => format!("{n} attempts"),

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::dispatch::Prep;
 use super::env::PlayEnv;
 use super::events::Sink;
+use super::origin::ScriptOrigin;
 use super::record::Recorder;
 use super::step::{self, Job, QuietClock};
 use crate::model::{Runbook, StepKind};
@@ -85,6 +86,7 @@ impl Executor<'_> {
             ),
             warm: None,
             recorder: Some(self.recorder.clone()),
+            origin: s.kind.query().is_none().then(|| Arc::new(ScriptOrigin::new(self.rb, s, &prep.body))),
         }
     }
 
@@ -117,6 +119,7 @@ impl Executor<'_> {
             query: None,
             warm: None,
             recorder: None,
+            origin: None,
         }
     }
 

@@ -51,6 +51,7 @@ mod execute;
 mod fault;
 mod guard;
 mod launch;
+mod origin;
 mod outcome;
 mod output;
 mod play;

@@ -52,6 +52,10 @@ pub struct StepOutput {
     /// The step captures stdout into a secret: it is never shown or logged,
     /// and stderr lines wait in `held` until the step is over.
     pub hide_stdout: bool,
+    /// Where the step's script came from: its interpreter's messages about
+    /// it are shown with the runbook's line (the log and tail keep them as
+    /// printed).
+    pub origin: Option<Arc<super::origin::ScriptOrigin>>,
     held: Mutex<Held>,
 }
 
@@ -75,6 +79,7 @@ impl StepOutput {
             stdout: Mutex::new(Vec::new()),
             stdout_truncated: Default::default(),
             hide_stdout: false,
+            origin: None,
             held: Mutex::default(),
         }
     }
@@ -159,6 +164,10 @@ impl StepOutput {
     fn emit(&self, stream: Stream, line: String) {
         self.log_line(&line);
         self.push_tail(&line);
+        let line = match &self.origin {
+            Some(o) => o.shown(line),
+            None => line,
+        };
         self.sink.output(&self.id, stream, line);
     }
 

@@ -511,9 +511,11 @@ impl<'a> Loop<'a> {
         let stdout = self.d.reads_stdout[i].then(|| self.x.redact(&r.stdout));
         let stdout_redacted = stdout.as_deref().is_some_and(|o| o != r.stdout);
         if r.exit == Some(127)
-            && let Some(cmd) = command_not_found(&r.tail)
+            && let Some((cmd, line)) = command_not_found(&r.tail)
         {
-            r.reason = Some(format!("exit 127: command not found: {cmd}"));
+            // Where in the runbook, when bash said it of the step's script.
+            let at = r.origin.as_ref().and_then(|o| o.locate(line)).map(|(at, _)| format!(" at {at}"));
+            r.reason = Some(format!("exit 127: command not found: {cmd}{}", at.unwrap_or_default()));
         }
         let ran = r.attempts > 0;
         let failed = r.status == StepStatus::Failed;
@@ -650,11 +652,12 @@ impl<'a> Loop<'a> {
 }
 
 /// The program bash could not find (`bash: line 3: kubctl: command not
-/// found`), from the step's last lines.
-fn command_not_found(tail: &str) -> Option<String> {
+/// found`), from the step's last lines, and the line that said so.
+fn command_not_found(tail: &str) -> Option<(String, &str)> {
     tail.lines().rev().find_map(|l| {
         let head = l.trim().strip_suffix(": command not found")?;
-        Some(head.rsplit(": ").next().unwrap_or(head).trim().to_string()).filter(|c| !c.is_empty())
+        let cmd = head.rsplit(": ").next().unwrap_or(head).trim().to_string();
+        (!cmd.is_empty()).then_some((cmd, l.trim()))
     })
 }
 

@@ -48,6 +48,9 @@ pub struct Proc {
     pub born_ms: u64,
     /// The body the interpreter reads, kept until the step is done with it.
     script: Script,
+    /// Its descriptor's number: the interpreter reads `/dev/fd/N`, and names
+    /// it so in its own error messages (see [`super::origin`]).
+    pub script_fd: i32,
 }
 
 /// The interpreter and its flags for a step kind, found on the *real* PATH
@@ -166,7 +169,7 @@ fn start(spec: &Spec, script: Script, gate: Option<&dyn Fn(Option<i32>, u64)>) -
         gate: at_gate.as_ref().map(|g| g as &dyn Fn(nix::libc::pid_t)),
     })?;
     let pgid = if spec.interactive { None } else { child.id().map(|p| p as i32) };
-    Ok(Proc { child, pgid, born_ms, script })
+    Ok(Proc { child, pgid, born_ms, script, script_fd: fd })
 }
 
 /// Milliseconds since boot, on the clock `/proc/<pid>/stat` start times use.

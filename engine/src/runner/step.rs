@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::StepStatus;
 use super::events::{Sink, Stream};
+use super::origin::ScriptOrigin;
 use super::output::{Pump, StepOutput};
 use super::process::{self, Spec};
 use crate::model::StepKind;
@@ -105,6 +106,9 @@ pub struct Job {
     pub warm: Option<process::Proc>,
     /// Where to record the process group of each attempt (`spawned`).
     pub recorder: Option<Arc<super::record::Recorder>>,
+    /// Where the body came from, for the messages the interpreter prints
+    /// about its script (a step's, not the guard's).
+    pub origin: Option<Arc<ScriptOrigin>>,
 }
 
 impl Job {
@@ -133,6 +137,7 @@ pub struct JobResult {
     /// Kept stdout, unredacted (captures, `steps.<id>.stdout`).
     pub stdout: String,
     pub attempts: u32,
+    pub origin: Option<Arc<ScriptOrigin>>,
 }
 
 struct Attempt {
@@ -145,6 +150,7 @@ pub async fn run(mut job: Job) -> JobResult {
     let started = Instant::now();
     let log = LogFile::new(&job.logs, &job.log);
     let mut out = StepOutput::new(&job.id, job.sink.clone(), job.redactor.clone(), Some(log));
+    out.origin = job.origin.clone();
     if let Some(name) = &job.secret_capture {
         out.hide_stdout = true;
         let text = format!("stdout is captured into the secret `{name}`: not shown, not logged");
@@ -208,6 +214,7 @@ pub async fn run(mut job: Job) -> JobResult {
         tail: out.tail(),
         stdout: out.stdout_text(),
         attempts,
+        origin: job.origin.clone(),
     }
 }
 
@@ -249,7 +256,12 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         None => process::spawn(&spec, &started),
     };
     let mut p = match spawned {
-        Ok(p) => p,
+        Ok(p) => {
+            if let Some(o) = &job.origin {
+                o.set_fd(p.script_fd);
+            }
+            p
+        }
         // Checked only now: a stat per step for an error that is rare.
         Err(_) if !job.cwd.is_dir() => {
             let reason = format!("working directory {} does not exist", job.cwd.display());

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::run::Entry;
+use crate::run::{Entry, RunState};
 
 pub use local::LocalStore;
 
@@ -84,7 +84,9 @@ pub struct Latest {
 /// beyond the newest `keep`; with both, a run must be both. A run being
 /// played is never removed: the run its runbook@env's lock names (every run
 /// of that runbook@env while the lock names none yet, the moment between
-/// taking the lock and choosing the run), in both stores.
+/// taking the lock and choosing the run), in both stores. Nor is the run an
+/// incident may still resume, unless `older_than` covers its last event
+/// ([`spare_resumable`]).
 #[derive(Debug, Clone, Default)]
 pub struct Prune {
     pub older_than: Option<Duration>,
@@ -98,6 +100,25 @@ pub struct Pruned {
     pub removed: Vec<String>,
     /// Runs it would have removed, kept because they are being played.
     pub playing: Vec<String>,
+    /// Runs it would have removed, kept because `--resume` continues them.
+    pub resumable: Vec<Resumable>,
+    /// What engines killed while creating a run left (the local store's
+    /// `.new-PID-N` directories), removed.
+    pub leftovers: Vec<String>,
+}
+
+/// A run a prune keeps for `--resume`: the latest run of its runbook@env,
+/// not finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumable {
+    pub id: String,
+    pub runbook: String,
+    pub env: String,
+    /// How it stopped ([`RunState::status_name`]): `unfinished` (its engine
+    /// died), `failed`, `interrupted`…
+    pub status: String,
+    /// When its last event was written (`None`: no event says).
+    pub last: Option<SystemTime>,
 }
 
 /// A play's lock, as a prune sees it: its runbook@env and the run it names
@@ -126,6 +147,44 @@ pub fn spare(doomed: Vec<String>, playing: &[Playing], of: impl Fn(&str) -> Opti
         if played { out.playing.push(id) } else { out.removed.push(id) }
     }
     out
+}
+
+/// Take back from what `pruned` removes the latest run of each
+/// runbook@env that `--resume` would continue: [`Store::latest`] as `latest`
+/// (the run `--resume` finds) and [`RunState::resumable`] (what it
+/// continues: a run whose engine died, that failed, was interrupted…),
+/// unless `older_than` covers its last event (a run started long ago and
+/// resumed yesterday is recent). A run kept anyway is not named. `of`: a
+/// run's runbook@env.
+pub fn spare_resumable(
+    pruned: &mut Pruned,
+    p: &Prune,
+    of: impl Fn(&str) -> Option<(String, String)>,
+    latest: impl Fn(&str, &str) -> Result<Option<Latest>>,
+) -> Result<()> {
+    let now = p.now.unwrap_or_else(SystemTime::now);
+    let mut asked = std::collections::HashSet::new();
+    let mut kept = Vec::new();
+    for id in &pruned.removed {
+        let Some((runbook, env)) = of(id) else { continue };
+        if !asked.insert((runbook.clone(), env.clone())) {
+            continue;
+        }
+        let Some(Latest { id, events: Ok(events) }) = latest(&runbook, &env)? else { continue };
+        let st = RunState::from_entries(&events);
+        if !pruned.removed.contains(&id) || !st.resumable() {
+            continue;
+        }
+        let last = events.iter().rev().find_map(|e| crate::time::parse(&e.at));
+        let old = |age| last.is_some_and(|t| now.duration_since(t).unwrap_or_default() >= age);
+        if !p.older_than.is_some_and(old) {
+            kept.push(Resumable { id, runbook, env, status: st.status_name().to_string(), last });
+        }
+    }
+    kept.sort_by(|a, b| natord::compare(&a.id, &b.id));
+    pruned.removed.retain(|id| !kept.iter().any(|k| k.id == *id));
+    pruned.resumable = kept;
+    Ok(())
 }
 
 /// The end of a step's log ([`Store::log_tail`]).
@@ -243,7 +302,8 @@ pub trait Store: Send + Sync {
         self.events_after(run, seq)
     }
 
-    /// Remove old runs, sparing those being played.
+    /// Remove old runs, sparing those being played and those `--resume`
+    /// continues ([`Prune`]).
     fn prune(&self, p: &Prune) -> Result<Pruned>;
 
     /// What a run's step processes carry as `RUNBOOK_RUN_DIR`: unique on
@@ -416,11 +476,68 @@ mod tests {
         let both = |removed: &[&str], playing: &[&str]| Pruned {
             removed: removed.iter().map(|s| s.to_string()).collect(),
             playing: playing.iter().map(|s| s.to_string()).collect(),
+            ..Pruned::default()
         };
         assert_eq!(spare(doomed.clone(), &[play("r2")], |_| None), both(&["r1", "r3"], &["r2"]));
         let of = |id: &str| Some((if id == "r3" { "b" } else { "a" }.to_string(), "local".to_string()));
         assert_eq!(spare(doomed.clone(), &[play("")], of), both(&["r3"], &["r1", "r2"]));
         assert_eq!(spare(doomed, &[], of), both(&["r1", "r2", "r3"], &[]));
+    }
+
+    /// `a` and `b`: each a passed run, then a run that failed (its last
+    /// event 10 days before `now`); `c`: a run whose engine died 334 days
+    /// before.
+    #[test]
+    fn a_prune_keeps_the_latest_resumable_run_of_each_runbook_and_env_until_older_than_covers_its_last_event() {
+        use crate::run::Event;
+        use crate::run::event::{RunEnd, RunStart, RunStatus};
+        let now = crate::time::parse("2026-12-01T00:00:00Z").unwrap();
+        let entry = |seq, at: &str, event| Entry { seq, at: at.into(), event };
+        let run = |id: &str, status: Option<RunStatus>| {
+            let mut ev = vec![entry(1, "2026-01-01T00:00:00Z", Event::RunStart(RunStart::example(id, &id[..1])))];
+            if let Some(status) = status {
+                let end = RunEnd { status, rolled_back: false, message: None };
+                ev.push(entry(2, "2026-11-21T00:00:00Z", Event::RunEnd(end)));
+            }
+            ev
+        };
+        let runs = [
+            ("a1", run("a1", Some(RunStatus::Passed))),
+            ("a2", run("a2", Some(RunStatus::Failed))),
+            ("b1", run("b1", Some(RunStatus::Passed))),
+            ("b2", run("b2", Some(RunStatus::Failed))),
+            ("c1", run("c1", None)),
+        ];
+        let of = |id: &str| Some((id[..1].to_string(), "local".to_string()));
+        let latest = |rb: &str, _: &str| {
+            let (id, ev) = runs.iter().rev().find(|(id, _)| id.starts_with(rb)).unwrap();
+            Ok(Some(Latest { id: id.to_string(), events: Ok(ev.clone()) }))
+        };
+        let prune = |older: Option<u64>, doomed: &[&str]| {
+            let p = Prune { older_than: older.map(|d| Duration::from_secs(86_400 * d)), keep: Some(0), now: Some(now) };
+            let mut pruned = Pruned { removed: doomed.iter().map(|s| s.to_string()).collect(), ..Pruned::default() };
+            spare_resumable(&mut pruned, &p, of, latest).unwrap();
+            let kept: Vec<(String, String)> =
+                pruned.resumable.iter().map(|r| (r.id.clone(), r.status.clone())).collect();
+            (pruned.removed, kept)
+        };
+        let kept = |k: &[(&str, &str)]| k.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        let all = ["a1", "a2", "b1", "b2", "c1"];
+        assert_eq!(
+            prune(None, &all),
+            (vec!["a1".into(), "b1".into()], kept(&[("a2", "failed"), ("b2", "failed"), ("c1", "unfinished")]))
+        );
+        // A run whose last event is older than --older-than goes; one whose
+        // last event is newer stays, however long ago it started.
+        assert_eq!(prune(Some(9), &all).1, kept(&[]));
+        assert_eq!(
+            prune(Some(11), &all),
+            (vec!["a1".into(), "b1".into(), "c1".into()], kept(&[("a2", "failed"), ("b2", "failed")]))
+        );
+        assert_eq!(prune(Some(400), &all).1, kept(&[("a2", "failed"), ("b2", "failed"), ("c1", "unfinished")]));
+        // Kept anyway (--keep, being played): not named.
+        assert_eq!(prune(None, &["a1", "a2"]), (vec!["a1".into()], kept(&[("a2", "failed")])));
+        assert_eq!(prune(None, &["a1", "b1"]), (vec!["a1".into(), "b1".into()], kept(&[])));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! located at the runbook's line, not the block's.
 
 pub mod bounds;
+pub mod lines;
 pub mod quotes;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,12 +6,23 @@
 //!
 //! | default | a text value becomes | otherwise |
 //! |---|---|---|
-//! | number (`0`, `1.5`) | a number when it is one (`7`, `-2`, `0.5`, `1e3`) | text |
-//! | boolean | `true`/`false`, any case | text |
+//! | integer (`0`) | an integer when it is one (`7`, `-2`) | text (`1e3`, `0.5`, `v41`) |
+//! | float (`1.5`) | a float when it is a number (`0.5`, `1e3`; `1` is `1.0`) | text |
+//! | boolean | `true`/`false`, any case | text (`yes`) |
 //! | list | a YAML/JSON flow list (`[a, b]`); any other text is a one-item list; items take the type of the default's first item | — |
 //! | map | a YAML/JSON flow map (`{a: 1}`) | text |
 //! | text | text (a number or boolean from a TOML profile becomes its text) | — |
 //! | null (required) or none | as given | — |
+//!
+//! A number never becomes a number of another type: `--set n=1e3` against
+//! `n: 0` is the text `1e3`, not the float `1000.0` (which `{{ n }}` would
+//! render as `1000.0`). A TOML integer of an env profile against a float
+//! default is that float; a TOML float against an integer default stays as
+//! written. What does not read as the default's type is used as given, as
+//! the SPEC's "when it parses as that type" says, and `play` and `plan` warn
+//! about a value from the command line that does not ([`mismatch`]): an
+//! alert's label or an env profile that cannot be typed is not a reason to
+//! refuse a play (docs/decisions.md).
 
 use crate::error::Diagnostic;
 use crate::model::{Runbook, Value};
@@ -20,7 +31,10 @@ use crate::model::{Runbook, Value};
 pub fn typed(default: Option<&Value>, v: Value) -> Value {
     let Some(d) = default else { return v };
     match (d, v) {
-        (Value::Number(_), Value::String(s)) => number(&s).map_or(Value::String(s), Value::Number),
+        (Value::Number(d), Value::String(s)) => number(&s, d.is_f64()).map_or(Value::String(s), Value::Number),
+        (Value::Number(d), Value::Number(n)) if d.is_f64() && !n.is_f64() => {
+            n.as_f64().and_then(serde_json::Number::from_f64).map_or(Value::Number(n), Value::Number)
+        }
         (Value::Bool(_), Value::String(s)) => boolean(&s).map_or(Value::String(s), Value::Bool),
         (Value::String(_), v @ (Value::Number(_) | Value::Bool(_))) => Value::String(v.to_string()),
         (Value::Array(items), Value::String(s)) => {
@@ -38,16 +52,31 @@ pub fn typed(default: Option<&Value>, v: Value) -> Value {
     }
 }
 
-fn number(s: &str) -> Option<serde_json::Number> {
+/// `s` as an integer, or as a float when `float` (any number: `1` is `1.0`).
+fn number(s: &str, float: bool) -> Option<serde_json::Number> {
     let t = s.trim();
+    if float {
+        // JSON's grammar: no `inf`, `NaN`, `.5` or `1.`.
+        let n = serde_json::from_str::<serde_json::Number>(t).ok()?;
+        return n.as_f64().and_then(serde_json::Number::from_f64);
+    }
     if let Ok(i) = t.parse::<i64>() {
         return Some(i.into());
     }
-    if let Ok(u) = t.parse::<u64>() {
-        return Some(u.into());
+    t.parse::<u64>().ok().map(Into::into)
+}
+
+/// What a text value for a variable with this default should have been, when it does
+/// not read as the default's type (`a whole number`), for a warning. Lists,
+/// maps and text take any text.
+pub fn mismatch(default: Option<&Value>, text: &str) -> Option<&'static str> {
+    match default? {
+        Value::Number(d) if number(text, d.is_f64()).is_none() => {
+            Some(if d.is_f64() { "a number" } else { "a whole number" })
+        }
+        Value::Bool(_) if boolean(text).is_none() => Some("true or false"),
+        _ => None,
     }
-    // JSON's grammar: no `inf`, `NaN`, `.5` or `1.`.
-    serde_json::from_str::<serde_json::Number>(t).ok()
 }
 
 fn boolean(s: &str) -> Option<bool> {
@@ -212,6 +241,7 @@ mod tests {
         assert_eq!(t(json!(0), " 41 "), json!(41));
         assert_eq!(t(json!(1.5), "0.25"), json!(0.25));
         assert_eq!(t(json!(0), "-3"), json!(-3));
+        assert_eq!(t(json!(0), "18446744073709551615"), json!(u64::MAX));
         assert_eq!(t(json!(0), "v41"), json!("v41"));
         assert_eq!(t(json!(0), "NaN"), json!("NaN"));
         assert_eq!(t(json!(false), "TRUE"), json!(true));
@@ -226,6 +256,36 @@ mod tests {
         assert_eq!(t(json!({"a": 1}), "a=2"), json!("a=2"));
         assert_eq!(t(Value::Null, "0"), json!("0"));
         assert_eq!(typed(None, json!("0")), json!("0"));
+    }
+
+    #[test]
+    fn a_number_never_becomes_a_number_of_another_type() {
+        // What does not read as an integer is text, not a float.
+        assert_eq!(t(json!(0), "1e3"), json!("1e3"));
+        assert_eq!(t(json!(0), "0.5"), json!("0.5"));
+        assert_eq!(t(json!(0), "1.0"), json!("1.0"));
+        // A float default takes any number, as a float.
+        assert_eq!(t(json!(0.5), "1e3"), json!(1000.0));
+        assert_eq!(t(json!(0.5), "1"), json!(1.0));
+        assert_eq!(t(json!(0.5), "abc"), json!("abc"));
+        assert_eq!(t(json!(0.5), "inf"), json!("inf"));
+        // TOML numbers of an env profile.
+        assert_eq!(typed(Some(&json!(0.5)), json!(2)), json!(2.0));
+        assert_eq!(typed(Some(&json!(0)), json!(2.5)), json!(2.5));
+        assert_eq!(typed(Some(&json!(0)), json!(7)), json!(7));
+        for (default, given, expected) in [
+            (json!(0), "1e3", Some("a whole number")),
+            (json!(0), "41", None),
+            (json!(0.5), "1e3", None),
+            (json!(0.5), "x", Some("a number")),
+            (json!(false), "yes", Some("true or false")),
+            (json!(false), "True", None),
+            (json!("x"), "1e3", None),
+            (json!(["a"]), "b", None),
+        ] {
+            assert_eq!(mismatch(Some(&default), given), expected, "{default} {given}");
+        }
+        assert_eq!(mismatch(None, "x"), None);
     }
 
     #[test]

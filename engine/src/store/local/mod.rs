@@ -4,6 +4,7 @@
 //! runs/<run-id>/journal.jsonl     the run's events (journal.rs)
 //! runs/<run-id>/<step>.log        each step's output
 //! runs/<run-id>/runbook.log       the engine's own log
+//! runs/.new-<pid>-<n>/            a run being created (leftovers.rs)
 //! locks/<runbook>@<env>.lock      one play at a time (lock.rs)
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 mod follow;
 pub mod journal;
+mod leftovers;
 pub mod lock;
 
 use std::collections::HashMap;
@@ -46,7 +48,8 @@ impl LocalStore {
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
             // A run being created (`.new-…`, renamed into place with its
-            // first event) is not a run yet: never listed, never pruned.
+            // first event) is not a run yet: never listed (a prune sweeps
+            // those of killed engines, leftovers.rs).
             .filter(|name| !name.starts_with('.'))
             .filter(|name| self.root.join("runs").join(name).is_dir())
             .collect();
@@ -120,27 +123,7 @@ impl Store for LocalStore {
     }
 
     fn latest(&self, runbook: &str, env: &str) -> Result<Option<Latest>> {
-        // Newest first; a directory is looked into only until the latest run
-        // of this runbook@env is found: a state directory collects thousands.
-        for id in self.dirs().into_iter().rev() {
-            let file = self.run_dir(&id).join(journal::FILE);
-            let first = std::fs::read_to_string(&file).ok().and_then(|t| t.lines().next().map(str::to_string));
-            let ours = match first.as_deref().map(serde_json::from_str::<Entry>) {
-                Some(Ok(Entry { event: Event::RunStart(r), .. })) => r.runbook == runbook && r.env == env,
-                // Damaged, empty or missing: the name says whose it was.
-                _ => id_matches(&id, runbook, env),
-            };
-            if !ours {
-                continue;
-            }
-            let events = if file.exists() {
-                journal::read(&file)
-            } else {
-                Err(journal::corrupt(&file, 1, "the journal is missing"))
-            };
-            return Ok(Some(Latest { id, events }));
-        }
-        Ok(None)
+        Ok(self.latest_of(&self.dirs(), |id| self.whose(id), runbook, env))
     }
 
     fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String> {
@@ -208,17 +191,24 @@ impl Store for LocalStore {
     }
 
     fn prune(&self, p: &Prune) -> Result<Pruned> {
-        let doomed = crate::store::prunable(&self.dirs(), p);
+        let ids = self.dirs();
+        let doomed = crate::store::prunable(&ids, p);
         let playing = self.plays();
-        let of = |id: &str| match self.events(id).ok()?.first() {
-            Some(Entry { event: Event::RunStart(r), .. }) => Some((r.runbook.clone(), r.env.clone())),
-            _ => None,
+        // Each run's first line read once: the latest run of a runbook@env
+        // is looked for as many times as there are runbook@envs.
+        let whose: HashMap<&str, Option<(String, String)>> = if doomed.is_empty() {
+            HashMap::new()
+        } else {
+            ids.iter().map(|id| (id.as_str(), self.whose(id))).collect()
         };
-        let pruned = crate::store::spare(doomed, &playing, of);
+        let of = |id: &str| whose.get(id).cloned().flatten();
+        let mut pruned = crate::store::spare(doomed, &playing, of);
+        crate::store::spare_resumable(&mut pruned, p, of, |rb, env| Ok(self.latest_of(&ids, of, rb, env)))?;
         for id in &pruned.removed {
             let dir = self.run_dir(id);
             std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
         }
+        pruned.leftovers = leftovers::sweep(&self.root.join("runs"));
         Ok(pruned)
     }
 
@@ -233,6 +223,42 @@ impl Store for LocalStore {
 }
 
 impl LocalStore {
+    /// Whose run `id` is: the runbook@env of its first event (its first
+    /// line only: a journal can be long), if it can be read.
+    fn whose(&self, id: &str) -> Option<(String, String)> {
+        let f = File::open(self.run_dir(id).join(journal::FILE)).ok()?;
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first).ok()?;
+        match serde_json::from_str::<Entry>(&first) {
+            Ok(Entry { event: Event::RunStart(r), .. }) => Some((r.runbook, r.env)),
+            _ => None,
+        }
+    }
+
+    /// The latest run of runbook@env among `ids` (oldest first): the newest
+    /// whose first event says so or, damaged, empty or missing, whose name
+    /// does ([`id_matches`]). `whose` is asked newest first, only until the
+    /// run is found: a state directory collects thousands.
+    fn latest_of(
+        &self,
+        ids: &[String],
+        whose: impl Fn(&str) -> Option<(String, String)>,
+        runbook: &str,
+        env: &str,
+    ) -> Option<Latest> {
+        let id = ids.iter().rev().find(|id| match whose(id) {
+            Some((rb, e)) => rb == runbook && e == env,
+            None => id_matches(id, runbook, env),
+        })?;
+        let file = self.run_dir(id).join(journal::FILE);
+        let events = if file.exists() {
+            journal::read(&file)
+        } else {
+            Err(journal::corrupt(&file, 1, "the journal is missing"))
+        };
+        Some(Latest { id: id.clone(), events })
+    }
+
     /// The plays going on now: the held locks, and the run each names.
     fn plays(&self) -> Vec<Playing> {
         let Ok(rd) = std::fs::read_dir(self.root.join("locks")) else { return Vec::new() };

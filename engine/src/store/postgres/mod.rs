@@ -473,15 +473,17 @@ impl Store for PgStore {
         let playing = self.plays()?;
         let ids = self.runs()?;
         let doomed = super::prunable(&ids, p);
-        let of: std::collections::HashMap<String, (String, String)> = if playing.iter().any(|p| p.run.is_empty()) {
+        let of: std::collections::HashMap<String, (String, String)> = if doomed.is_empty() {
+            Default::default()
+        } else {
             self.read(|c| async move {
                 let rows = c.query("SELECT id, runbook, env FROM runbook_runs", &[]).await?;
                 Ok(rows.iter().map(|r| (r.get(0), (r.get(1), r.get(2)))).collect())
             })?
-        } else {
-            Default::default()
         };
-        let pruned = super::spare(doomed, &playing, |id| of.get(id).cloned());
+        let of = |id: &str| of.get(id).cloned();
+        let mut pruned = super::spare(doomed, &playing, of);
+        super::spare_resumable(&mut pruned, p, of, |rb, env| self.latest(rb, env))?;
         if pruned.removed.is_empty() {
             return Ok(pruned);
         }
