@@ -12,6 +12,7 @@ mod fuzz;
 mod hardening;
 mod import;
 mod init;
+mod interactive;
 mod layering;
 mod local_store;
 mod mdbook;

@@ -55,6 +55,12 @@ pub struct Policy {
     pub root: PathBuf,
     /// What this session is to the run (`None`: the first).
     pub kind: Option<SessionKind>,
+    /// The engine can lend the terminal to an `interactive` step
+    /// (`prompt::step_terminal`); without it such a step refuses the play.
+    pub terminal: bool,
+    /// The command that resumes this run (`session::resume_hint`), for
+    /// messages that say how to go on.
+    pub resume: String,
 }
 
 pub enum Action {

@@ -11,7 +11,7 @@
 //! incomplete: the run stays resumable, and the next session finishes the
 //! rollback, offering those undo blocks again (nothing runs forward).
 
-use super::step::{cannot_ask, indent};
+use super::step::{cannot_ask, indent, needs_terminal};
 use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::StepKind;
 use crate::redact::Redactor;
@@ -102,6 +102,11 @@ impl Dispatcher<'_> {
                 }
                 Some(true) => {}
             }
+        }
+        if s.attrs.interactive && !self.policy.terminal {
+            let at = format!("{}:{}", self.rb.path.display(), s.line);
+            let why = needs_terminal(&id, &at, &self.policy.resume);
+            return undo_end(&id, StepStatus::Skipped, why, None);
         }
         if self.needs_confirm(u) || s.kind == StepKind::Manual {
             if self.policy.answering == Answering::Refuse {

@@ -1,6 +1,7 @@
 //! One ready step: left standing (it passed before), skipped (`needs`,
-//! `when`), failed (it cannot render), asked about (retry, guard, `--step`,
-//! confirm, manual), or started.
+//! `when`), failed (it cannot render), refused (`interactive` without a
+//! terminal), asked about (retry, guard, `--step`, confirm, manual), or
+//! started.
 
 use sha2::{Digest, Sha256};
 
@@ -89,6 +90,15 @@ pub(super) fn cannot_ask(id: &str, q: Question) -> String {
     };
     format!(
         "step `{id}` needs an answer ({what}) and this play cannot ask: pass --yes to answer yes to every question{how}"
+    )
+}
+
+/// Why a play without a terminal does not run an `interactive` step: it
+/// would read the engine's own piped input, and its output, not captured,
+/// would go unmasked into whatever the engine writes to.
+pub(super) fn needs_terminal(id: &str, at: &str, resume: &str) -> String {
+    format!(
+        "step `{id}` ({at}) is `interactive` and needs a terminal (stdin, stdout and stderr), which this play does not have: it did not run; run `{resume}` from a terminal to run it"
     )
 }
 
@@ -330,6 +340,10 @@ impl Dispatcher<'_> {
             }
         };
         let skipped = |why: &str| Decision::act(Action::Record(decided(&id, StepStatus::Skipped, why.into(), false)));
+        if s.attrs.interactive && !self.policy.terminal {
+            let at = format!("{}:{}", self.rb.path.display(), s.line);
+            return stop(needs_terminal(&id, &at, &self.policy.resume));
+        }
         if self.retry[i] {
             match self.answered(st, i, Question::Retry) {
                 None => {
