@@ -5,6 +5,7 @@ mod common;
 mod check;
 mod cli;
 mod complete;
+mod confirm;
 mod contain;
 mod faults;
 mod fixtures_gen;

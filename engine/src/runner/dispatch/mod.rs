@@ -86,6 +86,9 @@ pub struct Ask {
     pub text: String,
     /// Keys and what they mean, the default first where there is one.
     pub choices: &'static [(char, Reply)],
+    /// The step's `confirm` text, rendered and masked, when that is what
+    /// is asked (journaled with the answer).
+    pub confirm: Option<String>,
 }
 
 pub struct Start {
@@ -446,13 +449,15 @@ pub fn step_end(id: &str, status: StepStatus, reason: &str) -> Event {
 }
 
 /// Which steps' stdout some template of the runbook reads: `steps.<id>`
-/// or `steps["<id>"]` in a body, `when`, `expect` or `cwd`. A template that
+/// or `steps["<id>"]` in a body, `when`, `expect`, `cwd` or `confirm`. A template that
 /// indexes `steps` with something else could read any: all are kept then.
 fn reads_stdout(rb: &Runbook) -> Vec<bool> {
     let mut texts: Vec<&str> = Vec::new();
     for s in &rb.steps {
         texts.push(&s.body);
-        texts.extend([&s.attrs.when, &s.attrs.expect, &s.attrs.cwd].into_iter().flatten().map(String::as_str));
+        texts.extend(
+            [&s.attrs.when, &s.attrs.expect, &s.attrs.cwd, &s.attrs.confirm].into_iter().flatten().map(String::as_str),
+        );
     }
     let using: Vec<&str> = texts.into_iter().filter(|t| t.contains("steps")).collect();
     if using.is_empty() {

@@ -207,6 +207,7 @@ impl World<'_> {
                         how: How::Yes,
                         by: "u@h".into(),
                         asked: String::new(),
+                        confirm: a.confirm,
                     })
                 }
                 Action::Guard => panic!("no guard in these runbooks"),

@@ -91,6 +91,10 @@ impl Dispatcher<'_> {
             Ok(b) => b,
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render the undo block: {d}"), None),
         };
+        let said = match self.t.confirm(s, ctx) {
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()).filter(|c| !c.is_empty()),
+            Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `confirm`: {d}"), None),
+        };
         let cwd = self.cwd(u, ctx).unwrap_or_else(|_| self.policy.root.clone());
         let display = red.redact(&body).into_owned();
         let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None };
@@ -120,11 +124,13 @@ impl Dispatcher<'_> {
             match self.answered(st, u, Question::Undo) {
                 None => {
                     let of_id = &self.rb.steps[of].id;
+                    let why = said.as_deref().map(|c| format!("\nconfirm: {c}")).unwrap_or_default();
                     let text = format!(
-                        "\nrollback: undo `{id}` of step `{of_id}`\n{}\nrun it? [y]es / [n]o / [s]kip: ",
+                        "\nrollback: undo `{id}` of step `{of_id}`{why}\n{}\nrun it? [y]es / [n]o / [s]kip: ",
                         indent(&prep.display)
                     );
-                    return Action::Ask(Ask { step: u, question: Question::Undo, text, choices: YES_SKIP_NO });
+                    let (question, choices, confirm) = (Question::Undo, YES_SKIP_NO, said);
+                    return Action::Ask(Ask { step: u, question, text, choices, confirm });
                 }
                 Some(Reply::Yes) => {}
                 Some(_) => return undo_end(&id, StepStatus::Skipped, "declined by the operator".into(), None),

@@ -295,8 +295,12 @@ impl Dispatcher<'_> {
                 Err(d) => return end(StepStatus::Failed, format!("cannot render `expect`: {d}")),
             },
         };
+        let said = match self.t.confirm(s, ctx) {
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
+            Err(d) => return end(StepStatus::Failed, format!("cannot render `confirm`: {d}")),
+        };
         let prep = Prep { body, display, hash, cwd, expect };
-        self.questions(i, st, prep, notes)
+        self.questions(i, st, prep, notes, said)
     }
 
     /// The working directory of a step: its `cwd`, rendered now, under the root.
@@ -312,8 +316,9 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// Retry, guard, `--step`, confirm and manual, in that order; then start.
-    fn questions(&mut self, i: usize, st: &RunState, prep: Prep, notes: Vec<String>) -> Decision {
+    /// Retry, guard, `--step`, confirm and manual, in that order; then
+    /// start. `said`: the step's `confirm` text, rendered and masked.
+    fn questions(&mut self, i: usize, st: &RunState, prep: Prep, notes: Vec<String>, said: Option<String>) -> Decision {
         let s = &self.rb.steps[i];
         let id = s.id.clone();
         let instant = matches!(self.policy.answering, Answering::Yes | Answering::Scenario);
@@ -336,7 +341,8 @@ impl Dispatcher<'_> {
             if refuse {
                 stop(cannot_ask(&id, question))
             } else {
-                Decision::act(Action::Ask(Ask { step: i, question, text, choices }))
+                let confirm = said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
+                Decision::act(Action::Ask(Ask { step: i, question, text, choices, confirm }))
             }
         };
         let skipped = |why: &str| Decision::act(Action::Record(decided(&id, StepStatus::Skipped, why.into(), false)));
@@ -381,7 +387,7 @@ impl Dispatcher<'_> {
         if confirm {
             match self.answered(st, i, Question::Confirm) {
                 None => {
-                    let why = match s.attrs.confirm.as_deref() {
+                    let why = match said.as_deref() {
                         Some(t) if !t.is_empty() => t.to_string(),
                         Some(_) => format!("step `{id}` asks for confirmation"),
                         None => format!("step `{id}` changes the system (this env confirms every write step)"),
@@ -428,7 +434,7 @@ impl Dispatcher<'_> {
                     s.id,
                     indent(&display)
                 );
-                Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO })
+                Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO, confirm: None })
             }
             Some((r, how)) => {
                 let (status, reason) = match r {

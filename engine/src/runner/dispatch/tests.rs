@@ -148,6 +148,7 @@ fn drive_with(
                     how: How::Yes,
                     by: "u@h".into(),
                     asked: String::new(),
+                    confirm: a.confirm.clone(),
                 };
                 apply(&mut st, &mut d, Event::Answer(answer));
             }
