@@ -643,3 +643,55 @@ fn a_rehearsed_step_sees_no_variable_of_the_engine_but_the_allowed_ones() {
         t().args(["check", "--format", "json"]).run();
     }
 }
+
+#[test]
+fn rehearse_env_passes_the_named_variables_and_shows_their_directories_in_the_hidden_home() {
+    let home = on_the_host("runbook-home-");
+    let h = home.path();
+    let secret = marker("env-token");
+    std::fs::create_dir_all(h.join(".ssh")).unwrap();
+    std::fs::write(h.join(".ssh/id_rsa"), &secret).unwrap();
+    std::fs::create_dir_all(h.join("jdk/bin")).unwrap();
+    std::fs::write(h.join("jdk/bin/javaish"), "#!/bin/sh\necho jdk-ran\n").unwrap();
+    std::fs::set_permissions(h.join("jdk/bin/javaish"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hd = h.display();
+    for contain in ["1", "0"] {
+        if contain == "1" && !containable() {
+            continue;
+        }
+        // Uncontained, nothing hides the home's files.
+        let hidden = if contain == "1" { format!("test ! -e {hd}/.ssh/id_rsa && ") } else { String::new() };
+        let bodies = [
+            format!("test \"$JAVA_HOME\" = {hd}/jdk && \"$JAVA_HOME/bin/javaish\""),
+            format!("{hidden}test -z \"${{AWS_PROFILE:-}}\" && echo hidden"),
+        ];
+        let b: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        project(&b, "")
+            .config("[rehearse]\nenv = [\"JAVA_HOME\"]\n")
+            .env("RUNBOOK_CONTAIN", contain)
+            .env("HOME", &hd.to_string())
+            .env("JAVA_HOME", &format!("{hd}/jdk"))
+            .env("AWS_PROFILE", &secret)
+            .stdout_lacks(&secret)
+            .args(["play", "escape", "--dry-run"])
+            .stdout_has("[s0] jdk-ran\n")
+            .stdout_has("[s1] hidden\n")
+            .run();
+    }
+}
+
+#[test]
+fn rehearse_env_refuses_what_the_sandbox_sets_itself() {
+    for (name, why) in [
+        ("HOME", "the rehearsal sets it itself"),
+        ("RUNBOOK_VAR_x", "the rehearsal sets it itself"),
+        ("A B", "not a variable name"),
+    ] {
+        project(&["true"], "")
+            .config(&format!("runbooks = \"runbooks\"\n\n[rehearse]\nenv = [\n  \"JAVA_HOME\",\n  \"{name}\",\n]\n"))
+            .args(["play", "escape", "--dry-run"])
+            .status(2)
+            .stderr_has(&format!("runbook.toml:6: error: [rehearse] env \"{name}\": {why}"))
+            .run();
+    }
+}

@@ -1243,3 +1243,83 @@ fn a_when_that_cannot_use_a_value_names_the_values_it_read_but_no_secret() {
     );
     assert!(!f.path().join("ran").exists());
 }
+
+/// A runbook whose steps choose a branch by a variable's value, as
+/// runbooks/4.2 does with `action`.
+const BRANCHES: &str = "---\nvars:\n  action: upgrade\n---\n# B\n\n```bash {#up when=\"action == 'upgrade'\"}\necho up >> ran\n```\n\n```bash {#down when=\"action in ['rollback', 'roll-back']\"}\necho down >> ran\n```\n";
+
+#[test]
+fn a_given_value_that_turns_on_no_branch_is_refused_before_anything_runs() {
+    let f = Test::new().runbook("b", BRANCHES).args(["play", "b", "--yes", "--set", "action=rolback"]).status(2).run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/b.md:7: error: action = \"rolback\" turns on none of the steps that depend on it: `up` (line 7), \
+         `down` (line 11); the play would skip them all\n  hint: did you mean `rollback`? the runbook's conditions \
+         name `upgrade`, `rollback`, `roll-back`\n"
+    );
+    assert!(!f.path().join("ran").exists());
+    assert!(!f.path().join(".runbook/runs").exists(), "a refused play recorded a run");
+    // `plan` shows it, and the plan.
+    Test::new()
+        .runbook("b", BRANCHES)
+        .args(["plan", "b", "--set", "action=rolback"])
+        .stderr_has("runbooks/b.md:7: warning: action = \"rolback\" turns on none")
+        .stdout_has("skipped")
+        .run();
+    // From the env profile too, where it says so; and a rehearsal likewise.
+    Test::new()
+        .runbook("b", BRANCHES)
+        .config("[env.prod]\naction = \"rolback\"\n")
+        .args(["play", "b", "--env", "prod", "--dry-run"])
+        .status(2)
+        .stderr_has("error: action = \"rolback\" (from the env profile) turns on none")
+        .run();
+    // A scenario that gives it rehearses no play that can happen: `check` fails it.
+    let f = Test::new()
+        .runbook("b", BRANCHES)
+        .fixture(
+            "b",
+            "[[scenario]]\nname = \"typo\"\nvars = { action = \"rolback\" }\n[scenario.expect]\noutcome = \"passed\"\n",
+        )
+        .args(["check"])
+        .status(1)
+        .run();
+    assert!(
+        f.stdout.contains("fixtures/b.toml:1: scenario `typo` gives a value a play refuses: runbooks/b.md:7: error: action = \"rolback\" turns on none"),
+        "{}",
+        f.stdout
+    );
+    // A value the runbook names plays; so does its default.
+    for set in [&["--set", "action=roll-back"][..], &[]] {
+        let f = Test::new().runbook("b", BRANCHES).args(["play", "b", "--yes"]).args(set.iter().copied()).run();
+        let want = if set.is_empty() { "up\n" } else { "down\n" };
+        assert_eq!(std::fs::read_to_string(f.path().join("ran")).unwrap(), want);
+    }
+}
+
+#[test]
+fn a_value_the_runbook_may_mean_is_never_refused() {
+    let cases = [
+        // A condition an unnamed value makes true: other values are meant
+        // (`safe` turns off both steps here, as the author wrote).
+        (
+            "```bash {#a when=\"mode != 'safe'\"}\necho a >> ran\n```\n\n```bash {#b when=\"mode == 'x'\"}\necho b >> ran\n```\n",
+            "safe",
+        ),
+        // The value is used in a body as well.
+        (
+            "```bash {#a when=\"mode == 'safe'\"}\necho a >> ran\n```\n\n```bash {#b}\necho {{ mode }} >> ran\n```\n",
+            "fast",
+        ),
+        // A condition decided only by the play (a capture).
+        (
+            "```bash {#c capture=seen}\necho x\n```\n\n```bash {#a when=\"mode == 'safe' or seen == 'y'\"}\necho a >> ran\n```\n",
+            "fast",
+        ),
+    ];
+    for (md, value) in cases {
+        let md = format!("---\nvars:\n  mode: safe\n---\n# M\n\n{md}");
+        let set = format!("mode={value}");
+        Test::new().runbook("m", &md).args(["play", "m", "--yes", "--set", &set]).run();
+    }
+}

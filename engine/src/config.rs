@@ -32,6 +32,9 @@ pub struct Config {
     pub default_env: Option<String>,
     pub envs: BTreeMap<String, EnvProfile>,
     pub stubs: Vec<String>,
+    /// `[rehearse] env`: more variables of the engine's environment that
+    /// rehearsed steps see (`JAVA_HOME`), beyond the sandbox's allow-list.
+    pub rehearse_env: Vec<String>,
     /// `[alerts]`: how `--from-alert` payloads map to variables and runbooks.
     pub alerts: Alerts,
 }
@@ -94,7 +97,14 @@ struct Raw {
 struct RawRehearse {
     #[serde(default)]
     stub: Vec<String>,
+    #[serde(default)]
+    env: Vec<toml::Spanned<String>>,
 }
+
+/// Variables a rehearsal sets itself (or that would let a rehearsed step
+/// reach the real world through the engine): `[rehearse] env` cannot pass
+/// them through.
+const SANDBOX_OWNED: &[&str] = &["PATH", "HOME", "TMPDIR", "KUBECONFIG", "BASH_ENV", "ENV"];
 
 pub const DEFAULT_STUBS: &[&str] = &["kubectl", "helm", "docker", "curl", "python3", "python"];
 
@@ -179,6 +189,7 @@ impl Config {
             default_env: None,
             envs: BTreeMap::new(),
             stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
+            rehearse_env: Vec::new(),
             alerts: Alerts::default(),
         }
     }
@@ -222,7 +233,7 @@ impl Config {
             Error::invalid(
                 Diagnostic::error("config", e.message().trim().to_string())
                     .at(file, line)
-                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)"),
+                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub/env, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)"),
             )
         })?;
         let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
@@ -327,6 +338,27 @@ impl Config {
                 ));
             }
         }
+        for spanned in &raw.rehearse.env {
+            let name = spanned.get_ref();
+            let word = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let why = if !word {
+                Some("not a variable name")
+            } else if SANDBOX_OWNED.contains(&name.as_str()) || name.starts_with("RUNBOOK_") {
+                Some("the rehearsal sets it itself")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("[rehearse] env \"{}\": {why}", name.escape_debug()))
+                        .at(file, LineIndex::new(text).line(spanned.span().start))
+                        .hint("name variables of your environment that rehearsed steps need, as they are spelt: env = [\"JAVA_HOME\", \"GOPATH\"]; PATH, HOME, TMPDIR, KUBECONFIG, BASH_ENV, ENV and RUNBOOK_* belong to the sandbox"),
+                ));
+            }
+        }
+        let rehearse_env: Vec<String> = raw.rehearse.env.into_iter().map(toml::Spanned::into_inner).collect();
         let mut stubs = if raw.rehearse.stub.is_empty() {
             DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
         } else {
@@ -346,6 +378,7 @@ impl Config {
             default_env: raw.default_env,
             envs,
             stubs,
+            rehearse_env,
             alerts: raw.alerts,
             file: Some(file.to_path_buf()),
             root,

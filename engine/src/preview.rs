@@ -117,6 +117,9 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
             );
         }
     }
+    // What a play refuses (`preflight`), `plan` shows with the plan.
+    let unmatched = crate::vars::unmatched(rb, vars, &ctx).into_iter();
+    warnings.extend(unmatched.map(|d| Diagnostic { severity: crate::error::Severity::Warning, ..d }));
     let mut steps = Vec::new();
     // `will_run` of each step shown so far, by step index.
     let mut shown: Vec<Option<Option<bool>>> = vec![None; rb.steps.len()];
@@ -277,6 +280,9 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         if let Err(d) = t.when(s, &ctx) {
             errors.push(d);
         }
+    }
+    if errors.is_empty() {
+        errors = crate::vars::unmatched(rb, vars, &ctx);
     }
     if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }

@@ -19,7 +19,11 @@
 //!   warning: it could change nothing, and a misspelt secret's name
 //!   (`api_tokn`) must not put its value in the journal or the report
 //!   (docs/decisions.md).
+//! - **A value that turns on no branch** ([`unmatched`]): `--set
+//!   action=rolback`, where the runbook's conditions name `upgrade` and
+//!   `rollback` only, is refused before anything runs.
 
+mod domain;
 mod typed;
 
 use serde::Serialize;
@@ -32,6 +36,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
 
+pub use domain::unmatched;
 pub use typed::{typed, untyped_comparisons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -269,10 +274,23 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
         .collect()
 }
 
-/// Variables the engine itself reads when a runbook has a query step
-/// (`promql`, `logql`, `http`): the servers (`crate::observe::Servers`).
-pub const ENGINE_READS: &[&str] =
-    &["prometheus", "prometheus_url", "loki", "loki_url", "grafana", "grafana_url", "loki_datasource"];
+/// A server the engine itself queries for a runbook's query steps
+/// (`promql`, `logql`, `http`; `crate::observe::Servers`): the variables
+/// that name it, the first one set winning, and the engine's environment
+/// variable that does.
+pub struct ServerVars {
+    pub vars: &'static [&'static str],
+    pub env: &'static str,
+}
+
+pub const PROMETHEUS: ServerVars =
+    ServerVars { vars: &["prometheus", "prometheus_url"], env: "RUNBOOK_PROMETHEUS_URL" };
+pub const LOKI: ServerVars = ServerVars { vars: &["loki", "loki_url"], env: "RUNBOOK_LOKI_URL" };
+pub const GRAFANA: ServerVars = ServerVars { vars: &["grafana", "grafana_url"], env: "RUNBOOK_GRAFANA_URL" };
+pub const LOKI_DATASOURCE: ServerVars = ServerVars { vars: &["loki_datasource"], env: "RUNBOOK_LOKI_DATASOURCE" };
+
+/// Every server's variables: read by the engine when a runbook has a query step.
+const SERVERS: [ServerVars; 4] = [PROMETHEUS, LOKI, GRAFANA, LOKI_DATASOURCE];
 
 /// The values given from outside that the runbook reads, as `--set` pairs in
 /// the order given, and one warning (with did-you-mean) for each name and
@@ -285,7 +303,7 @@ pub fn sort_given(rb: &Runbook, config: &Config, given: &[Given]) -> (Vec<(Strin
     let queries = rb.steps.iter().any(|s| s.kind.query().is_some());
     let mut names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
     if queries {
-        names.extend(ENGINE_READS);
+        names.extend(SERVERS.iter().flat_map(|s| s.vars));
     }
     let mut kept = Vec::new();
     let mut warnings: Vec<Diagnostic> = Vec::new();

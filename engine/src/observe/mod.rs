@@ -63,29 +63,31 @@ impl Servers {
     /// wins, then `RUNBOOK_PROMETHEUS_URL`, then the env profile or front
     /// matter value; Loki and Grafana likewise.
     pub fn resolve(vars: &crate::vars::Resolved, getenv: &dyn Fn(&str) -> Option<String>) -> Servers {
-        let pick = |keys: &[&str], env_var: &str| -> Option<String> {
+        use crate::vars::{GRAFANA, LOKI, LOKI_DATASOURCE, PROMETHEUS, ServerVars};
+        let pick = |server: &ServerVars| -> Option<String> {
             let var = |set_only: bool| {
-                keys.iter().find_map(|k| {
+                server.vars.iter().find_map(|k| {
                     let origin = vars.origin.get(*k);
                     let ok = !set_only || matches!(origin, Some(crate::vars::Origin::Set));
                     vars.vars.get(*k).filter(|_| ok).map(crate::vars::as_text).filter(|s| !s.trim().is_empty())
                 })
             };
-            var(true).or_else(|| getenv(env_var).filter(|s| !s.trim().is_empty())).or_else(|| var(false))
+            var(true).or_else(|| getenv(server.env).filter(|s| !s.trim().is_empty())).or_else(|| var(false))
         };
         Servers {
-            prometheus: pick(&["prometheus", "prometheus_url"], "RUNBOOK_PROMETHEUS_URL"),
-            loki: pick(&["loki", "loki_url"], "RUNBOOK_LOKI_URL"),
-            grafana: pick(&["grafana", "grafana_url"], "RUNBOOK_GRAFANA_URL"),
-            loki_datasource: pick(&["loki_datasource"], "RUNBOOK_LOKI_DATASOURCE").unwrap_or_else(|| "loki".into()),
+            prometheus: pick(&PROMETHEUS),
+            loki: pick(&LOKI),
+            grafana: pick(&GRAFANA),
+            loki_datasource: pick(&LOKI_DATASOURCE).unwrap_or_else(|| "loki".into()),
         }
     }
 
     fn need(&self, kind: QueryKind) -> Result<&str, String> {
-        let (v, key, env) = match kind {
-            QueryKind::Promql => (&self.prometheus, "prometheus", "RUNBOOK_PROMETHEUS_URL"),
-            _ => (&self.loki, "loki", "RUNBOOK_LOKI_URL"),
+        let (v, server) = match kind {
+            QueryKind::Promql => (&self.prometheus, crate::vars::PROMETHEUS),
+            _ => (&self.loki, crate::vars::LOKI),
         };
+        let (key, env) = (server.vars[0], server.env);
         v.as_deref().ok_or_else(|| {
             format!("no {} server: set `{key} = \"http://…\"` in the [env.NAME] table of runbook.toml, pass --set {key}=http://…, or export {env}", kind.name())
         })

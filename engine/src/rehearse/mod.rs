@@ -175,13 +175,15 @@ pub fn run_scenario(
     };
     let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
     let vars = crate::vars::resolve(rb, profile.as_ref(), &opts.alert, &sets);
+    // A value a play would refuse (`vars::unmatched`) rehearses nothing real.
+    let refused = crate::vars::unmatched(rb, &vars, &crate::preview::plan_context(rb, &vars, profile.as_ref()));
     let answers = sc.answers.clone();
     let scripted = move |step: &Step, q: Question| match q {
         // The env guard runs (against the stubs) unless the scenario says otherwise.
         Question::Guard => Answer::Yes,
         _ => answer(answers.for_step(&step.id)),
     };
-    let env = sb.env();
+    let env = sb.env(&config.rehearse_env);
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
     let mut secrets: Vec<String> =
         vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)).collect();
@@ -209,7 +211,10 @@ pub fn run_scenario(
     let rb = &staged;
     let tr = TranscriptReporter { shim_dir: Some(sb.shim.clone()), ..TranscriptReporter::default() };
     reporters.push(Box::new(tr.clone()));
-    let result = runner::play(rb, dag, config, &place, play, reporters);
+    let result = match refused.is_empty() {
+        true => runner::play(rb, dag, config, &place, play, reporters),
+        false => Err(Error::Invalid(Vec::new())),
+    };
     // Every process the scenario left is ended before its calls are read.
     let not_contained = container.err();
     let mut calls = sb.calls();
@@ -233,9 +238,17 @@ pub fn run_scenario(
         transcript: String::new(),
     };
     run.failures.extend(todo::failure(&fx.path, &rb.id, &sc.name, env_name, &sc.todos));
+    run.failures.extend(refused.iter().map(|d| {
+        format!("{}:{}: scenario `{}` gives a value a play refuses: {d}", fx.path.display(), sc.line, sc.name)
+    }));
     let outcome = match result {
         Ok(o) => o,
-        Err(Error::Invalid(d)) => return Err(Error::Invalid(d)),
+        Err(Error::Invalid(d)) if refused.is_empty() => return Err(Error::Invalid(d)),
+        Err(Error::Invalid(_)) => {
+            run.outcome = Some("refused".to_string());
+            run.duration_ms = started.elapsed().as_millis();
+            return Ok(run);
+        }
         Err(e) => {
             let status = match &e {
                 Error::Refused(_) => "refused",

@@ -11,7 +11,8 @@
 //!
 //! A rehearsed step does not inherit the engine's environment (where
 //! tokens and cloud credentials live): it gets `PATH`, the names of
-//! [`PASSED_ENV`] (and `LC_*`) from the engine's environment, the play's
+//! [`PASSED_ENV`] (and `LC_*`, and those `[rehearse] env` lists) from the
+//! engine's environment, the play's
 //! `RUNBOOK_*` and [`SandboxDir::env`] (docs/containment.md).
 
 use std::ffi::OsString;
@@ -126,10 +127,10 @@ impl SandboxDir {
 
     /// The environment of every rehearsed step but `PATH` and the play's
     /// `RUNBOOK_*` (the runner adds those): the engine's [`PASSED_ENV`]
-    /// variables, and the sandbox's own.
-    pub fn env(&self) -> Vec<(String, String)> {
+    /// variables and those of `[rehearse] env` (`also`), and the sandbox's own.
+    pub fn env(&self, also: &[String]) -> Vec<(String, String)> {
         let s = |p: &Path| p.display().to_string();
-        let mut env = passed(std::env::vars_os());
+        let mut env = passed(std::env::vars_os(), also);
         env.extend([
             (shim::STATE_ENV.into(), s(&self.shim)),
             ("HOME".into(), s(&self.home)),
@@ -163,12 +164,13 @@ impl SandboxDir {
 /// stays out: a rehearsal must not read the real world.
 pub const PASSED_ENV: &[&str] = &["LANG", "LANGUAGE", "TERM", "TZ", "USER", "LOGNAME", "SHELL"];
 
-/// The entries of `engine` (an environment) a rehearsed step sees, sorted.
-fn passed(engine: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<(String, String)> {
+/// The entries of `engine` (an environment) a rehearsed step sees, sorted:
+/// [`PASSED_ENV`], `LC_*`, and the names of `[rehearse] env` (`also`).
+fn passed(engine: impl IntoIterator<Item = (OsString, OsString)>, also: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = engine
         .into_iter()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| PASSED_ENV.contains(&k.as_str()) || k.starts_with("LC_"))
+        .filter(|(k, _)| PASSED_ENV.contains(&k.as_str()) || k.starts_with("LC_") || also.contains(k))
         .collect();
     out.sort();
     out
@@ -195,7 +197,9 @@ mod tests {
             ("XLC_ALL", "z"),
         ]
         .map(|(k, v)| (OsString::from(k), OsString::from(v)));
-        let names: Vec<String> = passed(engine).into_iter().map(|(k, _)| k).collect();
+        let names: Vec<String> = passed(engine.clone(), &[]).into_iter().map(|(k, _)| k).collect();
         assert_eq!(names, ["LANG", "LC_TIME", "TERM"]);
+        let names: Vec<String> = passed(engine, &["XLC_ALL".into()]).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["LANG", "LC_TIME", "TERM", "XLC_ALL"]);
     }
 }

@@ -142,7 +142,8 @@ fn build(spec: &Spec) -> Result<(PathBuf, Vec<Place>)> {
     {
         places.push(Place::new(inside(&new, home), Kind::Fresh));
         fresh.push(home.clone());
-        for (i, host) in build::home_shown(home, &spec.dirs, spec.repo.as_deref()).into_iter().enumerate() {
+        let dirs: Vec<PathBuf> = spec.dirs.iter().chain(&spec.shown).cloned().collect();
+        for (i, host) in build::home_shown(home, &dirs, spec.repo.as_deref()).into_iter().enumerate() {
             let covers = mounted.iter().any(|m| m != &host && m.starts_with(&host));
             let dir = layers.join(format!("home{i}"));
             places.push(Place::new(inside(&new, &host), Kind::Layer { host, dir, generation: 0, overlay: !covers }));

@@ -27,7 +27,7 @@ mod pool;
 #[cfg(target_os = "linux")]
 mod sweep;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -58,6 +58,10 @@ pub struct Spec {
     pub dirs: Vec<PathBuf>,
     /// Stub entries given as absolute paths, shadowed there.
     pub absolute: Vec<PathBuf>,
+    /// Directories that the values of `[rehearse] env` name (`JAVA_HOME`):
+    /// shown again when they lie in the hidden home.
+    #[serde(default)]
+    pub shown: Vec<PathBuf>,
     /// Path stubs: the repo script (absolute) and the shim script over it.
     pub scripts: Vec<(PathBuf, String)>,
 }
@@ -190,6 +194,7 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
         absolute: Vec::new(),
         scripts: Vec::new(),
         exe: exe.clone(),
+        shown: named_dirs(&config.rehearse_env),
     };
     for s in &config.stubs {
         match super::sandbox::StubKind::of(s) {
@@ -203,6 +208,18 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
     }
     let c = Container::start(&spec, &sb.root)?;
     Ok((c, repo))
+}
+
+/// The directories the engine's values of `names` are or lie in (a file's
+/// directory), resolved: a `JAVA_HOME` passed by `[rehearse] env` must not
+/// name a directory the hidden home hides.
+fn named_dirs(names: &[String]) -> Vec<PathBuf> {
+    names
+        .iter()
+        .filter_map(std::env::var_os)
+        .filter_map(|v| std::fs::canonicalize(v).ok())
+        .filter_map(|p| if p.is_dir() { Some(p) } else { p.parent().map(Path::to_path_buf) })
+        .collect()
 }
 
 /// Why a contained step cannot start `program`, when the reason is the
