@@ -42,6 +42,11 @@ impl Tty {
         Tty::start(dir, "trap : INT; \"$0\" \"$@\"; c=$?; stty -a; exit $c", args, &[("NO_COLOR", "1")])
     }
 
+    /// Its stdout into the file `out` (stdin and stderr on the pty).
+    pub fn spawn_stdout_to_file(dir: &Path, args: &[&str]) -> Tty {
+        Tty::start(dir, "\"$0\" \"$@\" > out", args, &[("NO_COLOR", "1")])
+    }
+
     fn start(dir: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> Tty {
         // rexpect turns echo off; an operator's terminal has it on (and a
         // width: indicatif needs one to draw).

@@ -52,6 +52,7 @@ pub struct StepView {
     /// `needs` that will not run (the play skips it then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// The `confirm` text, rendered (captures as placeholders), secrets masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
     pub command: String,
@@ -149,6 +150,13 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 errors.push(d);
             }
         }
+        let confirm = match t.confirm(s, &ctx) {
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
+            Err(d) => {
+                errors.push(d);
+                continue;
+            }
+        };
         let need_ix: Vec<usize> = dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| e.from).collect();
         let needs: Vec<String> = need_ix.iter().map(|&j| rb.steps[j].id.clone()).collect();
         // A step whose `needs` will not run is skipped too; one whose `needs`
@@ -180,7 +188,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
             when: s.attrs.when.clone(),
             will_run,
             skip: if s.attrs.undo { None } else { skip },
-            confirm: s.attrs.confirm.clone(),
+            confirm,
             command: red.redact(&command).into_owned(),
             rollback: s.attrs.rollback.clone(),
             section: s.section.clone(),
@@ -262,7 +270,7 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);
         }
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("confirm", &s.attrs.confirm)] {
             if let Some(v) = v
                 && let Err(d) = t.attr(s, a, v, &ctx)
             {

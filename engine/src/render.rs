@@ -4,17 +4,27 @@ use crate::model::{OnFail, Step};
 
 /// Tags describing a step's attributes: `read`, `confirm`, `timeout 30s`, …
 pub fn tags(s: &Step) -> Vec<String> {
+    tags_of(s, s.attrs.confirm.as_deref(), "interactive")
+}
+
+/// [`tags`] as `plan` shows them: the `confirm` text rendered (`confirm`:
+/// that text, secrets masked), and what an `interactive` step needs.
+pub fn plan_tags(s: &Step, confirm: Option<&str>) -> Vec<String> {
+    tags_of(s, confirm, "interactive: needs a terminal")
+}
+
+fn tags_of(s: &Step, confirm: Option<&str>, interactive: &str) -> Vec<String> {
     let a = &s.attrs;
     let mut t = Vec::new();
     if a.undo {
         t.push("undo".to_string());
     }
     t.push(if a.read { "read" } else { "write" }.to_string());
-    if let Some(c) = &a.confirm {
+    if let Some(c) = confirm {
         t.push(if c.is_empty() { "confirm".into() } else { format!("confirm \"{c}\"") });
     }
     if a.interactive {
-        t.push("interactive".into());
+        t.push(interactive.into());
     }
     if let Some(n) = &a.needs {
         t.push(if n.is_empty() { "root".into() } else { format!("needs {}", n.join(",")) });

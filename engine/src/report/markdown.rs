@@ -176,10 +176,13 @@ pub fn markdown(r: &Report) -> String {
                 other => other,
             };
             let step = a.step.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "(the play)".into());
+            let question = match &a.confirm {
+                Some(c) => format!("{} \"{}\"", a.question, cell(c)),
+                None => a.question.clone(),
+            };
             o.push_str(&format!(
-                "| {} | {step} | {} | **{}** | {how} | {} |\n",
+                "| {} | {step} | {question} | **{}** | {how} | {} |\n",
                 clock(&a.at),
-                a.question,
                 a.reply,
                 cell(&a.by)
             ));

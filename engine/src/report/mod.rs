@@ -218,6 +218,9 @@ pub struct Approval {
     /// `prompt`, `yes` (`--yes`), `timeout`, `scenario`.
     pub how: String,
     pub by: String,
+    /// The `confirm` text asked (rendered, secrets masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 /// The report of one run.
@@ -330,6 +333,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             reply: name(&a.answer.reply).to_string(),
             how: name(&a.answer.how).to_string(),
             by: a.answer.by.clone(),
+            confirm: a.answer.confirm.clone(),
         })
         .collect();
     let notes =

@@ -381,6 +381,9 @@ pub struct Answer {
     /// When the question was asked (the entry's `at` is when it was answered).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub asked: String,
+    /// The step's `confirm` text as asked: rendered, secrets masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

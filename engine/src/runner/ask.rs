@@ -49,6 +49,7 @@ pub async fn ask(
             how,
             by: by.to_string(),
             asked: asked.clone(),
+            confirm: a.confirm.clone(),
         })
     };
     match answers {

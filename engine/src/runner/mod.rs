@@ -30,6 +30,10 @@
 //!   play that cannot ask stops at the first question, naming `--yes`.
 //! - **Exclusive steps**: a step that asks first, and an `interactive` step,
 //!   start only when nothing else runs, and nothing starts while they do.
+//! - **An `interactive` step needs a terminal** (stdin, stdout and stderr):
+//!   without one the play stops at it, refused and resumable, and runs
+//!   nothing of it (it would read the engine's piped input and write
+//!   unmasked output into a log).
 //! - **Bodies** reach the interpreter through an inherited descriptor (a
 //!   sealed memfd, or a pipe), never argv or a file. The interpreter of the
 //!   step expected next is started ahead, on an empty pipe (`warm.rs`).
@@ -285,6 +289,7 @@ async fn session_loop(
         };
         let ctx = play::Loop::context(rb, &st, ctx);
         let mode = st.mode.clone();
+        let resume = session::resume_hint(rb, opts.env.as_ref().map(|e| e.name.as_str()), &mode);
         let policy = dispatch::Policy {
             confirm: opts.env.as_ref().map(|e| e.confirm).unwrap_or_default(),
             guard: opts.env.as_ref().is_some_and(|e| e.guard.is_some()),
@@ -294,6 +299,8 @@ async fn session_loop(
             mode,
             root: env.root.clone(),
             kind,
+            terminal: prompt::step_terminal(),
+            resume,
         };
         (ctx, dispatch::Dispatcher::new(rb, dag, policy, &st))
     };

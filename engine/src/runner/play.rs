@@ -619,6 +619,7 @@ impl<'a> Loop<'a> {
             how,
             by: self.operator.clone(),
             asked,
+            confirm: None,
         }));
         match reply {
             Reply::Continue => self.note(None, "Ctrl-C: continuing".into()),

@@ -33,6 +33,13 @@ pub fn terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
+/// Can an `interactive` step have the terminal here? It inherits stdin,
+/// stdout and stderr: all three must be one, or it would read the engine's
+/// piped input and write unmasked output into a log.
+pub fn step_terminal() -> bool {
+    terminal() && std::io::stdout().is_terminal()
+}
+
 /// Print `question` and read one line.
 pub fn ask(question: &str, timeout: Option<Duration>, cancel: &AtomicBool) -> Reply {
     let mut err = std::io::stderr().lock();

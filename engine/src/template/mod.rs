@@ -2,8 +2,8 @@
 //!
 //! Substituted values are escaped for where they land: shell-quoted in
 //! `bash`/`sh` bodies (so `x; rm -rf /` stays one argument), Python string
-//! literals in `python` bodies, verbatim in `manual` checklists and in
-//! `expect`/`cwd`. `{{ v | safe }}` opts out. Undefined variables are errors,
+//! literals in `python` bodies, verbatim in `manual` checklists, in
+//! `expect`/`cwd` and in `confirm` texts (prose for a human). `{{ v | safe }}` opts out. Undefined variables are errors,
 //! located at the runbook's line, not the block's.
 
 pub mod bounds;
@@ -346,7 +346,16 @@ impl<'r> Templater<'r> {
         self.render(step, Source::Body, name, &step.body, ctx)
     }
 
-    /// Render an attribute (`expect`, `cwd`) verbatim.
+    /// The step's `confirm` text rendered (verbatim: it is prose, not
+    /// shell); `None` without one, `Some("")` for a bare `confirm`.
+    pub fn confirm(&self, step: &Step, ctx: &Context) -> Result<Option<String>, Diagnostic> {
+        match &step.attrs.confirm {
+            None => Ok(None),
+            Some(c) => self.attr(step, "confirm", c, ctx).map(Some),
+        }
+    }
+
+    /// Render an attribute (`expect`, `cwd`, `confirm`) verbatim.
     pub fn attr(&self, step: &Step, attr: &'static str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
         self.render(step, Source::Attr(attr), "text:attr", text, ctx)
     }
@@ -536,9 +545,9 @@ impl<'r> Templater<'r> {
                 scan(region, attr);
             }
         }
-        if let Some(x) = &step.attrs.expect {
-            for region in template_regions(x) {
-                scan(region, Some("expect"));
+        for (a, v) in [("expect", &step.attrs.expect), ("confirm", &step.attrs.confirm)] {
+            for region in v.iter().flat_map(|x| template_regions(x)) {
+                scan(region, Some(a));
             }
         }
         if let Some(w) = &step.attrs.when {
@@ -556,7 +565,7 @@ impl<'r> Templater<'r> {
         } else if let Err(e) = ENV.template_from_named_str("shell:body", &body) {
             out.push(self.locate(step, Source::Body, &e, &body));
         }
-        for (a, v) in [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd)] {
+        for (a, v) in [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd), ("confirm", &step.attrs.confirm)] {
             let Some(v) = v else { continue };
             if let Err(d) = self.bounded(step, Source::Attr(a), v, false) {
                 out.push(d);
@@ -579,7 +588,9 @@ impl<'r> Templater<'r> {
     /// function of that name (`range(3)`), so it needs no variable.
     pub fn calls_global(&self, step: &Step, name: &str) -> bool {
         let mut texts = vec![(rewrite_step_refs(&step.body, &self.ids), false)];
-        texts.extend(step.attrs.expect.iter().chain(&step.attrs.cwd).map(|t| (t.clone(), false)));
+        texts.extend(
+            step.attrs.expect.iter().chain(&step.attrs.cwd).chain(&step.attrs.confirm).map(|t| (t.clone(), false)),
+        );
         texts.extend(step.attrs.when.iter().map(|w| (rewrite_step_refs(w, &self.ids), true)));
         let mut calls = 0;
         for (text, expr) in &texts {
@@ -593,8 +604,8 @@ impl<'r> Templater<'r> {
     }
 
     /// The first template of the step that reads `name`, in the order a
-    /// plan renders them (body, `when`, `expect`, `cwd`): where an
-    /// undefined `name` is reported.
+    /// plan renders them (body, `when`, `expect`, `cwd`, `confirm`): where
+    /// an undefined `name` is reported.
     pub fn first_use(&self, step: &Step, name: &str) -> Option<Source> {
         let reads = |t: &str| undeclared(&rewrite_step_refs(t, &self.ids)).contains(name);
         if reads(&step.body) {
@@ -603,7 +614,7 @@ impl<'r> Templater<'r> {
         if step.attrs.when.as_ref().is_some_and(|w| undeclared_expr(&rewrite_step_refs(w, &self.ids)).contains(name)) {
             return Some(Source::Attr("when"));
         }
-        [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd)]
+        [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd), ("confirm", &step.attrs.confirm)]
             .into_iter()
             .find(|(_, t)| t.as_deref().is_some_and(reads))
             .map(|(a, _)| Source::Attr(a))
@@ -618,6 +629,9 @@ impl<'r> Templater<'r> {
             add(x);
         }
         if let Some(x) = &step.attrs.cwd {
+            add(x);
+        }
+        if let Some(x) = &step.attrs.confirm {
             add(x);
         }
         if let Some(w) = &step.attrs.when {

@@ -55,6 +55,12 @@ pub struct Policy {
     pub root: PathBuf,
     /// What this session is to the run (`None`: the first).
     pub kind: Option<SessionKind>,
+    /// The engine can lend the terminal to an `interactive` step
+    /// (`prompt::step_terminal`); without it such a step refuses the play.
+    pub terminal: bool,
+    /// The command that resumes this run (`session::resume_hint`), for
+    /// messages that say how to go on.
+    pub resume: String,
 }
 
 pub enum Action {
@@ -80,6 +86,9 @@ pub struct Ask {
     pub text: String,
     /// Keys and what they mean, the default first where there is one.
     pub choices: &'static [(char, Reply)],
+    /// The step's `confirm` text, rendered and masked, when that is what
+    /// is asked (journaled with the answer).
+    pub confirm: Option<String>,
 }
 
 pub struct Start {
@@ -440,13 +449,15 @@ pub fn step_end(id: &str, status: StepStatus, reason: &str) -> Event {
 }
 
 /// Which steps' stdout some template of the runbook reads: `steps.<id>`
-/// or `steps["<id>"]` in a body, `when`, `expect` or `cwd`. A template that
+/// or `steps["<id>"]` in a body, `when`, `expect`, `cwd` or `confirm`. A template that
 /// indexes `steps` with something else could read any: all are kept then.
 fn reads_stdout(rb: &Runbook) -> Vec<bool> {
     let mut texts: Vec<&str> = Vec::new();
     for s in &rb.steps {
         texts.push(&s.body);
-        texts.extend([&s.attrs.when, &s.attrs.expect, &s.attrs.cwd].into_iter().flatten().map(String::as_str));
+        texts.extend(
+            [&s.attrs.when, &s.attrs.expect, &s.attrs.cwd, &s.attrs.confirm].into_iter().flatten().map(String::as_str),
+        );
     }
     let using: Vec<&str> = texts.into_iter().filter(|t| t.contains("steps")).collect();
     if using.is_empty() {

@@ -186,6 +186,8 @@ impl World<'_> {
             mode: Mode::default(),
             root: PathBuf::from("/"),
             kind,
+            terminal: true,
+            resume: "runbook play r --resume".into(),
         };
         let mut d = Dispatcher::new(self.rb, self.dag, policy, &st);
         let mut ctx = crate::runner::play::Loop::context(self.rb, &st, Context::default());
@@ -205,6 +207,7 @@ impl World<'_> {
                         how: How::Yes,
                         by: "u@h".into(),
                         asked: String::new(),
+                        confirm: a.confirm,
                     })
                 }
                 Action::Guard => panic!("no guard in these runbooks"),

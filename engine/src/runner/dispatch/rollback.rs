@@ -11,7 +11,7 @@
 //! incomplete: the run stays resumable, and the next session finishes the
 //! rollback, offering those undo blocks again (nothing runs forward).
 
-use super::step::{cannot_ask, indent};
+use super::step::{cannot_ask, indent, needs_terminal};
 use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::StepKind;
 use crate::redact::Redactor;
@@ -91,6 +91,10 @@ impl Dispatcher<'_> {
             Ok(b) => b,
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render the undo block: {d}"), None),
         };
+        let said = match self.t.confirm(s, ctx) {
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()).filter(|c| !c.is_empty()),
+            Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `confirm`: {d}"), None),
+        };
         let cwd = self.cwd(u, ctx).unwrap_or_else(|_| self.policy.root.clone());
         let display = red.redact(&body).into_owned();
         let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None };
@@ -102,6 +106,11 @@ impl Dispatcher<'_> {
                 }
                 Some(true) => {}
             }
+        }
+        if s.attrs.interactive && !self.policy.terminal {
+            let at = format!("{}:{}", self.rb.path.display(), s.line);
+            let why = needs_terminal(&id, &at, &self.policy.resume);
+            return undo_end(&id, StepStatus::Skipped, why, None);
         }
         if self.needs_confirm(u) || s.kind == StepKind::Manual {
             if self.policy.answering == Answering::Refuse {
@@ -115,11 +124,13 @@ impl Dispatcher<'_> {
             match self.answered(st, u, Question::Undo) {
                 None => {
                     let of_id = &self.rb.steps[of].id;
+                    let why = said.as_deref().map(|c| format!("\nconfirm: {c}")).unwrap_or_default();
                     let text = format!(
-                        "\nrollback: undo `{id}` of step `{of_id}`\n{}\nrun it? [y]es / [n]o / [s]kip: ",
+                        "\nrollback: undo `{id}` of step `{of_id}`{why}\n{}\nrun it? [y]es / [n]o / [s]kip: ",
                         indent(&prep.display)
                     );
-                    return Action::Ask(Ask { step: u, question: Question::Undo, text, choices: YES_SKIP_NO });
+                    let (question, choices, confirm) = (Question::Undo, YES_SKIP_NO, said);
+                    return Action::Ask(Ask { step: u, question, text, choices, confirm });
                 }
                 Some(Reply::Yes) => {}
                 Some(_) => return undo_end(&id, StepStatus::Skipped, "declined by the operator".into(), None),

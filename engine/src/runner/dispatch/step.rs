@@ -1,6 +1,7 @@
 //! One ready step: left standing (it passed before), skipped (`needs`,
-//! `when`), failed (it cannot render), asked about (retry, guard, `--step`,
-//! confirm, manual), or started.
+//! `when`), failed (it cannot render), refused (`interactive` without a
+//! terminal), asked about (retry, guard, `--step`, confirm, manual), or
+//! started.
 
 use sha2::{Digest, Sha256};
 
@@ -89,6 +90,15 @@ pub(super) fn cannot_ask(id: &str, q: Question) -> String {
     };
     format!(
         "step `{id}` needs an answer ({what}) and this play cannot ask: pass --yes to answer yes to every question{how}"
+    )
+}
+
+/// Why a play without a terminal does not run an `interactive` step: it
+/// would read the engine's own piped input, and its output, not captured,
+/// would go unmasked into whatever the engine writes to.
+pub(super) fn needs_terminal(id: &str, at: &str, resume: &str) -> String {
+    format!(
+        "step `{id}` ({at}) is `interactive` and needs a terminal (stdin, stdout and stderr), which this play does not have: it did not run; run `{resume}` from a terminal to run it"
     )
 }
 
@@ -285,8 +295,12 @@ impl Dispatcher<'_> {
                 Err(d) => return end(StepStatus::Failed, format!("cannot render `expect`: {d}")),
             },
         };
+        let said = match self.t.confirm(s, ctx) {
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
+            Err(d) => return end(StepStatus::Failed, format!("cannot render `confirm`: {d}")),
+        };
         let prep = Prep { body, display, hash, cwd, expect };
-        self.questions(i, st, prep, notes)
+        self.questions(i, st, prep, notes, said)
     }
 
     /// The working directory of a step: its `cwd`, rendered now, under the root.
@@ -302,8 +316,9 @@ impl Dispatcher<'_> {
         }
     }
 
-    /// Retry, guard, `--step`, confirm and manual, in that order; then start.
-    fn questions(&mut self, i: usize, st: &RunState, prep: Prep, notes: Vec<String>) -> Decision {
+    /// Retry, guard, `--step`, confirm and manual, in that order; then
+    /// start. `said`: the step's `confirm` text, rendered and masked.
+    fn questions(&mut self, i: usize, st: &RunState, prep: Prep, notes: Vec<String>, said: Option<String>) -> Decision {
         let s = &self.rb.steps[i];
         let id = s.id.clone();
         let instant = matches!(self.policy.answering, Answering::Yes | Answering::Scenario);
@@ -326,10 +341,15 @@ impl Dispatcher<'_> {
             if refuse {
                 stop(cannot_ask(&id, question))
             } else {
-                Decision::act(Action::Ask(Ask { step: i, question, text, choices }))
+                let confirm = said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
+                Decision::act(Action::Ask(Ask { step: i, question, text, choices, confirm }))
             }
         };
         let skipped = |why: &str| Decision::act(Action::Record(decided(&id, StepStatus::Skipped, why.into(), false)));
+        if s.attrs.interactive && !self.policy.terminal {
+            let at = format!("{}:{}", self.rb.path.display(), s.line);
+            return stop(needs_terminal(&id, &at, &self.policy.resume));
+        }
         if self.retry[i] {
             match self.answered(st, i, Question::Retry) {
                 None => {
@@ -367,7 +387,7 @@ impl Dispatcher<'_> {
         if confirm {
             match self.answered(st, i, Question::Confirm) {
                 None => {
-                    let why = match s.attrs.confirm.as_deref() {
+                    let why = match said.as_deref() {
                         Some(t) if !t.is_empty() => t.to_string(),
                         Some(_) => format!("step `{id}` asks for confirmation"),
                         None => format!("step `{id}` changes the system (this env confirms every write step)"),
@@ -414,7 +434,7 @@ impl Dispatcher<'_> {
                     s.id,
                     indent(&display)
                 );
-                Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO })
+                Action::Ask(Ask { step: i, question: Question::Manual, text: q, choices: YES_SKIP_NO, confirm: None })
             }
             Some((r, how)) => {
                 let (status, reason) = match r {

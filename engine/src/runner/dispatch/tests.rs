@@ -23,6 +23,8 @@ fn policy(kind: Option<SessionKind>) -> Policy {
         mode: Mode::default(),
         root: PathBuf::from("/"),
         kind,
+        terminal: true,
+        resume: "runbook play r --resume".into(),
     }
 }
 
@@ -89,11 +91,22 @@ fn ended(id: &str, status: StepStatus, stdout: Option<&str>, stop: bool) -> Even
 fn drive(
     rb: &Runbook,
     dag: &Dag,
-    mut st: RunState,
+    st: RunState,
     kind: Option<SessionKind>,
     outcome: impl Fn(&str) -> (StepStatus, String),
 ) -> (Vec<String>, RunEnd, RunState) {
-    let mut d = Dispatcher::new(rb, dag, policy(kind), &st);
+    drive_with(rb, dag, st, policy(kind), outcome)
+}
+
+/// [`drive`] under this policy.
+fn drive_with(
+    rb: &Runbook,
+    dag: &Dag,
+    mut st: RunState,
+    policy: Policy,
+    outcome: impl Fn(&str) -> (StepStatus, String),
+) -> (Vec<String>, RunEnd, RunState) {
+    let mut d = Dispatcher::new(rb, dag, policy, &st);
     let mut ctx = crate::runner::play::Loop::context(rb, &st, Context::default());
     let red = Redactor::default();
     let mut ran = Vec::new();
@@ -135,6 +148,7 @@ fn drive(
                     how: How::Yes,
                     by: "u@h".into(),
                     asked: String::new(),
+                    confirm: a.confirm.clone(),
                 };
                 apply(&mut st, &mut d, Event::Answer(answer));
             }
@@ -284,4 +298,58 @@ fn a_question_holds_back_later_steps_while_others_run() {
     d.observe(&e);
     st.apply(&Entry { seq: 2, at: String::new(), event: e });
     assert!(matches!(d.next(&st, &ctx, &red), Action::Wait), "b asks first: it waits for a, and c waits behind it");
+}
+
+/// A policy without a terminal for `interactive` steps.
+fn no_terminal(kind: Option<SessionKind>) -> Policy {
+    Policy { terminal: false, ..policy(kind) }
+}
+
+fn then(mut st: RunState, e: Event) -> RunState {
+    let seq = st.last_seq + 1;
+    st.apply(&Entry { seq, at: String::new(), event: e });
+    st
+}
+
+#[test]
+fn an_interactive_step_without_a_terminal_refuses_the_play_and_a_resume_runs_it() {
+    let (rb, dag) = runbook(
+        "```bash {#a}\necho a\n```\n\n```bash {#i interactive}\nkubectl edit x\n```\n\n```bash {#c}\necho c\n```\n",
+    );
+    let st = RunState::from_entries(&entries(vec![start_event()]));
+    let passes = |_: &str| (StepStatus::Passed, String::new());
+    let (ran, end, st) = drive_with(&rb, &dag, st, no_terminal(None), passes);
+    assert_eq!(ran, ["a"], "i does not start, nor anything after it");
+    assert_eq!(end.status, RunStatus::Refused);
+    assert_eq!(
+        end.message.as_deref(),
+        Some(
+            "step `i` (r.md:5) is `interactive` and needs a terminal (stdin, stdout and stderr), which this play \
+             does not have: it did not run; run `runbook play r --resume` from a terminal to run it"
+        )
+    );
+    assert!(st.step("i").is_none(), "nothing of i is recorded: it is pending");
+    let st = then(then(st, Event::RunEnd(end)), session(SessionKind::Resume));
+    assert!(st.resumable());
+    let (ran, end, _) = drive(&rb, &dag, st, Some(SessionKind::Resume), passes);
+    assert_eq!(ran, ["i", "c"], "a stands; on a terminal i runs, then c");
+    assert_eq!(end.status, RunStatus::Passed);
+}
+
+#[test]
+fn an_interactive_undo_block_without_a_terminal_is_left_for_the_next_session() {
+    let (rb, dag) = runbook(
+        "```bash {#a rollback=undo-a}\necho a\n```\n\n```bash {#c}\nexit 1\n```\n\n\
+         ```bash {#undo-a undo interactive}\nkubectl edit x\n```\n",
+    );
+    let st = RunState::from_entries(&entries(vec![start_event()]));
+    let fails = |id: &str| (if id == "c" { StepStatus::Failed } else { StepStatus::Passed }, String::new());
+    let (ran, end, st) = drive_with(&rb, &dag, st, no_terminal(None), fails);
+    assert_eq!(ran, ["a", "c"], "the undo block does not start");
+    let undo = st.step("undo-a").expect("the undo block's end is recorded");
+    assert_eq!(undo.status, Some(StepStatus::Skipped));
+    assert!(undo.reason.as_deref().unwrap_or_default().contains("needs a terminal"), "{:?}", undo.reason);
+    let st = then(st, Event::RunEnd(end));
+    assert_eq!(st.rollback_incomplete(), ["undo-a"]);
+    assert!(st.resumable(), "the rollback is finished from a terminal");
 }

@@ -116,9 +116,10 @@ fn lines(e: &Event, recorded: bool) -> Vec<String> {
                 How::Timeout => "no answer in time",
                 How::Prompt => "the operator",
             };
-            let q = match a.question {
-                Question::CtrlC => "Ctrl-C".to_string(),
-                q => name(&q).to_string(),
+            let q = match (a.question, &a.confirm) {
+                (Question::CtrlC, _) => "Ctrl-C".to_string(),
+                (q, Some(c)) => format!("{} \"{c}\"", name(&q)),
+                (q, None) => name(&q).to_string(),
             };
             let at = a.step.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
             vec![format!("answer{at}: {q}: {} ({how})", name(&a.reply))]
