@@ -612,3 +612,34 @@ fn pages_of_every_shape() {
         assert!(f.stdout.contains(want), "no {want:?} in\n{}", f.stdout);
     }
 }
+
+/// A program neither installed nor stubbed: the failure says how to stub it,
+/// with the whole list (`[rehearse] stub` replaces the defaults).
+#[test]
+fn a_program_missing_in_a_rehearsal_is_told_how_to_stub() {
+    let hint = "  hint: `redis-cli-x9` is not installed here and the rehearsal does not stub it: in runbook.toml, \
+                `[rehearse] stub = [\"kubectl\", \"redis-cli-x9\"]`, then answer its calls in the fixture \
+                ([[scenario.stub]] cmd = \"redis-cli-x9 …\")";
+    let f = Test::new()
+        .config("[rehearse]\nstub = [\"kubectl\"]\n")
+        .runbook("r", "# R\n\n```bash {#ping read}\nredis-cli-x9 -h cache ping\n```\n")
+        .fixture("r", "[[scenario]]\nname = \"ok\"\n[scenario.expect]\noutcome = \"passed\"\n")
+        .args(["check"])
+        .status(1)
+        .run();
+    assert!(f.stdout.contains(hint), "{}", f.stdout);
+    // A stubbed program that is missing says nothing of the kind.
+    let f = Test::new()
+        .config("[rehearse]\nstub = [\"kubectl\", \"redis-cli-x9\"]\n")
+        .runbook("r", "# R\n\n```bash {#ping read}\nredis-cli-x9 -h cache ping\nnot-there-x9\n```\n")
+        .fixture("r", "[[scenario]]\nname = \"ok\"\n[[scenario.stub]]\ncmd = \"redis-cli-x9 -h cache ping\"\nstdout = \"PONG\"\n[scenario.expect]\noutcome = \"passed\"\n")
+        .args(["check"])
+        .status(1)
+        .run();
+    assert!(
+        f.stdout.contains("command not found: not-there-x9") && f.stdout.contains("hint: `not-there-x9`"),
+        "{}",
+        f.stdout
+    );
+    assert!(!f.stdout.contains("hint: `redis-cli-x9`"), "{}", f.stdout);
+}

@@ -134,6 +134,26 @@ fn step_detail(rb: &Runbook, id: &str, r: &runner::StepResult, sb: &SandboxDir) 
     d
 }
 
+/// A step that failed for a program this machine does not have and the
+/// rehearsal does not stub (`redis-cli: command not found`): how to stub
+/// it. `[rehearse] stub` replaces the default list, so the hint gives the
+/// whole list to write.
+fn not_stubbed(r: &runner::StepResult, config: &Config) -> String {
+    let Some((cmd, _)) = runner::command_not_found(&r.tail).filter(|_| r.exit == Some(127)) else {
+        return String::new();
+    };
+    let program = cmd.rsplit('/').next().unwrap_or(&cmd).to_string();
+    if config.stubs.iter().any(|s| s == &cmd || s == &program) {
+        return String::new();
+    }
+    let list: Vec<String> = config.stubs.iter().chain([&program]).map(|s| format!("\"{s}\"")).collect();
+    format!(
+        "\n  hint: `{program}` is not installed here and the rehearsal does not stub it: in runbook.toml, \
+         `[rehearse] stub = [{}]`, then answer its calls in the fixture ([[scenario.stub]] cmd = \"{program} …\")",
+        list.join(", ")
+    )
+}
+
 fn answer(a: Ans) -> Answer {
     match a {
         Ans::Yes => Answer::Yes,
@@ -302,6 +322,7 @@ pub fn run_scenario(
         // Where that step is, and what it said last.
         if let Some((id, r)) = failed {
             f.push_str(&step_detail(rb, id, r, &sb));
+            f.push_str(&not_stubbed(r, config));
         }
         run.failures.push(f);
     }

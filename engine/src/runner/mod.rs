@@ -83,6 +83,7 @@ pub use crate::run::{RunStatus, StepStatus};
 pub use env::PlayEnv;
 pub use events::{PlayEvent, Reporter, Stream};
 pub use outcome::{Outcome, StepResult};
+pub use play::command_not_found;
 pub use session::LOCAL_ENV;
 
 use crate::config::{Config, EnvProfile};

@@ -654,7 +654,7 @@ impl<'a> Loop<'a> {
 
 /// The program bash could not find (`bash: line 3: kubctl: command not
 /// found`), from the step's last lines, and the line that said so.
-fn command_not_found(tail: &str) -> Option<(String, &str)> {
+pub fn command_not_found(tail: &str) -> Option<(String, &str)> {
     tail.lines().rev().find_map(|l| {
         let head = l.trim().strip_suffix(": command not found")?;
         let cmd = head.rsplit(": ").next().unwrap_or(head).trim().to_string();
