@@ -115,6 +115,9 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     options.budget = None;
     // Comments are validated either way; nothing here reads their text.
     options.emit_comments = false;
+    // …but aliases that expand to millions of values (a "billion laughs")
+    // would cost seconds and hundreds of megabytes.
+    options.alias_limits.max_total_replayed_events = MAX_REPLAYED;
     serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();
@@ -126,6 +129,7 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
             Some((head, (l, col))) if l.bytes().all(|b| b.is_ascii_digit()) => format!("{head} (column {col})"),
             _ => msg,
         };
+        let msg = in_words(&msg, yaml, line);
         // "while scanning a plain scalar, found a tab": the scanner names
         // where the scalar began, lines above the tab; the tab is the news.
         if msg.contains("found a tab")
@@ -136,6 +140,54 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
         }
         (line, msg)
     })
+}
+
+/// Values aliases may expand to in front matter, which is a few lines.
+const MAX_REPLAYED: usize = 10_000;
+
+/// The parser's words for a mistake an author makes, in the author's
+/// terms: which key wants what, with an example (`envs: prod` is "expected
+/// sequence start" to the parser).
+fn in_words(msg: &str, yaml: &str, line: Option<usize>) -> String {
+    let key = line
+        .and_then(|l| yaml.lines().nth(l - 1))
+        .and_then(|l| l.split_once(':'))
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('-'));
+    let (head, at) = match msg.rsplit_once(" (column ") {
+        Some((h, c)) => (h, format!(" (column {c}")),
+        None => (msg, String::new()),
+    };
+    let wanted = match head {
+        "expected sequence start" => "a list",
+        "expected mapping start" => "a map",
+        "expected string scalar" => "text",
+        _ => {
+            if let Some(k) = head.strip_prefix("duplicate mapping key: ") {
+                let k = k.split(", set DuplicateKeyPolicy").next().unwrap_or(k);
+                return format!("`{k}` is given twice: give each key once{at}");
+            }
+            if head.starts_with("alias replay limit exceeded") {
+                return format!(
+                    "its aliases (`*name`) expand to more than {MAX_REPLAYED} values: write the values out"
+                );
+            }
+            return msg.to_string();
+        }
+    };
+    let example = match key {
+        Some("envs") => " such as `envs: [devnet, prod]`",
+        Some("secrets") => " such as `secrets: [api_key]`",
+        Some("requires") => " such as `requires: [kubectl, helm]`",
+        Some("vars") => ": `vars:`, then one indented `name: value` line each",
+        Some("timeout") => " such as `timeout: 30m`",
+        Some("id" | "title") => " on one line",
+        _ => "",
+    };
+    match key {
+        Some(k) => format!("`{k}` must be {wanted}{example}{at}"),
+        None => format!("expected {wanted}{at}"),
+    }
 }
 
 /// The first tab at or after line `from` (1-based): its line and column.
@@ -164,13 +216,38 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_shape_says_what_the_key_wants_in_the_authors_terms() {
+        for (yaml, want) in [
+            ("envs: prod\n", "`envs` must be a list such as `envs: [devnet, prod]` (column 7)"),
+            ("id: x\nrequires: kubectl\n", "`requires` must be a list such as `requires: [kubectl, helm]` (column 11)"),
+            ("vars: [a]\n", "`vars` must be a map: `vars:`, then one indented `name: value` line each (column 7)"),
+            ("timeout: [1]\n", "`timeout` must be text such as `timeout: 30m` (column 10)"),
+        ] {
+            assert_eq!(parse_yaml(yaml).unwrap_err().1, want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn aliases_that_expand_to_millions_of_values_are_refused_at_once() {
+        let mut yaml = String::from("meta:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            yaml.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+        }
+        let (_, msg) = parse_yaml(&yaml).unwrap_err();
+        assert!(msg.contains("expand to more than 10000 values"), "{msg}");
+        // A real use of anchors stays well within.
+        assert!(parse_yaml("vars:\n  base: &b {ns: x}\n  other: *b\n").is_ok());
+    }
+
+    #[test]
     fn a_wrong_type_is_reported_at_its_line() {
         let (line, msg) = parse_yaml("id: x\ntags: [a]\nrequires: 5\n").unwrap_err();
         assert_eq!(line, Some(3), "{msg}");
         let (_, msg) = parse_yaml("tags: [a]\ntags: [b]\n").unwrap_err();
-        assert!(msg.contains("duplicate"), "{msg}");
+        assert!(msg.contains("`tags` is given twice"), "{msg}");
         let (_, msg) = parse_yaml("id: x\nid: y\n").unwrap_err();
-        assert!(msg.contains("duplicate"), "{msg}");
+        assert_eq!(msg, "`id` is given twice: give each key once (column 1)");
     }
 
     #[test]
