@@ -1622,3 +1622,44 @@ fn take_over_with_no_live_engine_is_a_resume_in_both_stores() {
     let c = Checkout::new(&db.url, &[("gated", &sh.runbook())]);
     resume(&c, &sh, &|| db.sql(ADVISORY) == "0", &|| kinds(events(&db).into_iter().map(|(_, b)| b).collect()));
 }
+
+/// Engineers sharing an account are told apart (`RUNBOOK_OPERATOR`, else
+/// `sudo`'s `SUDO_USER`), and the run list names who played the run, session
+/// by session, the last one first in mind: `runs`, `runs --json` and the runs
+/// page and `/api/runs` of `serve`, the same in both stores.
+#[test]
+fn the_run_list_names_each_operator_who_played_the_run_told_apart_under_one_account_in_both_stores() {
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let account = nix::unistd::User::from_uid(nix::unistd::getuid()).unwrap().unwrap().name;
+    let (alice, bob) = (format!("alice@{host}"), format!("bob (sudo {account})@{host}"));
+    let hands = |c: &Checkout| {
+        let md = "# A\n\n```bash {#one}\necho one\n```\n\n```bash {#two}\ntest -e fixed\n```\n";
+        std::fs::write(c.path().join("runbooks/a.md"), md).unwrap();
+        let play = |args: &[&str], who: &[(&str, &str)]| {
+            let mut cmd = c.cmd(args);
+            cmd.env_remove("RUNBOOK_OPERATOR").env_remove("SUDO_USER").envs(who.iter().copied());
+            cmd.output().unwrap()
+        };
+        let o = play(&["play", "a", "--yes"], &[("RUNBOOK_OPERATOR", "alice")]);
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        std::fs::write(c.path().join("fixed"), "").unwrap();
+        let o = play(&["play", "a", "--yes", "--resume"], &[("SUDO_USER", "bob")]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains(&format!("by {bob})")), "{}", text(&o));
+        let rows: serde_json::Value = serde_json::from_slice(&c.run(&["runs", "--json"]).stdout).unwrap();
+        assert_eq!(rows[0]["operator"], alice.as_str(), "who started it");
+        assert_eq!(rows[0]["operators"], serde_json::json!([alice, bob]));
+        let runs = text(&c.run(&["runs"]));
+        assert!(runs.contains(&format!("  passed      2/2  {alice} → {bob}  ")), "{runs}");
+        let s = crate::serve::Serve::start(c.path(), &[], &[]);
+        let api: serde_json::Value =
+            serde_json::from_str(&crate::serve::get_ok(&format!("{}/api/runs", s.url))).unwrap();
+        assert_eq!(api, rows);
+        let page = crate::serve::get_ok(&format!("{}/", s.url));
+        assert!(page.contains(&format!("<td>{alice} → {bob}</td>")), "{page}");
+    };
+    hands(&Checkout::new(".runbook", &[]));
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "hands");
+    hands(&Checkout::new(&db.url, &[]));
+}

@@ -36,7 +36,11 @@ pub struct RunRow {
     /// passed, failed, interrupted, refused, running, `unfinished` (crashed:
     /// resumable), or `corrupt`.
     pub status: String,
+    /// Who started it.
     pub operator: String,
+    /// Who played it, session by session, one name per hand-over: the last
+    /// one plays it now (or did last). `runs` shows `alice@a → bob@b`.
+    pub operators: Vec<String>,
     pub started: String,
     pub ended: Option<String>,
     pub passed: usize,
@@ -87,6 +91,7 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
         env: st.env.clone(),
         status: status_of(st),
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
+        operators: hands(st),
         started: st.started.clone(),
         ended: st.ended.clone(),
         passed,
@@ -95,6 +100,25 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
         resumable: st.resumable(),
         sessions: st.sessions.len(),
         error: None,
+    }
+}
+
+/// The operators of a run's sessions in order, a name repeated by the next
+/// session once.
+pub fn hands(st: &RunState) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &st.sessions {
+        if out.last() != Some(&s.operator) {
+            out.push(s.operator.clone());
+        }
+    }
+    out
+}
+
+impl RunRow {
+    /// Its operators as `runs` and the runs page show them: `alice@a → bob@b`.
+    pub fn hands(&self) -> String {
+        self.operators.join(" → ")
     }
 }
 

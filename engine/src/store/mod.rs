@@ -13,6 +13,7 @@ pub mod lent;
 pub mod local;
 pub mod logs;
 pub mod machine;
+pub mod operator;
 pub mod postgres;
 
 use std::future::Future;
@@ -62,14 +63,9 @@ impl Holder {
     }
 }
 
-/// `user`, `host` of this process.
+/// `user`, `host` of this process: who plays ([`operator::name`]), where.
 pub fn operator() -> (String, String) {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let user = operator::name(|k| std::env::var(k).ok(), &operator::account());
     let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
     (user, host)
 }
