@@ -1663,3 +1663,45 @@ fn the_run_list_names_each_operator_who_played_the_run_told_apart_under_one_acco
     let db = Db::new(&server, "hands");
     hands(&Checkout::new(&db.url, &[]));
 }
+
+/// A step in flight when its engine, on another machine, was killed may
+/// still run there, out of this machine's reach: the refusal and the
+/// take-over's note name the step, the host and the process group, and how
+/// to stop it there.
+#[test]
+fn a_step_in_flight_on_another_machine_is_named_with_its_host_and_process_group_by_the_refusal_and_the_take_over() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "far");
+    let wait = "# A\n\n```bash {#wait}\ntouch started; while [ ! -e go ]; do sleep 0.1; done\n```\n";
+    let c = Checkout::new(&db.url, &[("a", wait)]);
+    let mut a = Bg(c.spawn(&["play", "a"], "a"));
+    wait_for("step wait to start", || c.path().join("started").exists());
+    let spawned = || db.sql("SELECT body::json->>'pgid' FROM runbook_events WHERE body::json->>'event' = 'spawned'");
+    wait_for("the step's process group to be recorded", || !spawned().is_empty());
+    let pgid = spawned();
+    a.0.kill().unwrap(); // kill -9
+    a.0.wait().unwrap();
+    // As if that engine ran on vm-a, another machine, and beat 2 s ago.
+    db.sql(
+        r#"UPDATE runbook_locks SET machine = 'another machine', beat = now() - interval '2 seconds',
+                  ttl = interval '10 minutes', holder = jsonb_set(holder::jsonb, '{host}', '"vm-a"')::text"#,
+    );
+    let o = c.run(&["play", "a", "--resume"]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let hint = format!(
+        "hint: step `wait` was in flight on host vm-a (process group {pgid}): make sure it is not still running there (`kill -- -{pgid}` on vm-a) before --take-over"
+    );
+    assert!(text(&o).contains(&hint), "{}", text(&o));
+    let o = c.run(&["play", "a", "--take-over"]);
+    assert_eq!(code(&o), 3, "off a terminal, --yes is needed: {}", text(&o));
+    assert!(text(&o).contains(&hint), "{}", text(&o));
+    std::fs::write(c.path().join("go"), "").unwrap();
+    let o = c.run(&["play", "a", "--take-over", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let note = format!(
+        "step `wait` was in flight on host vm-a (process group {pgid}) and runs again here: make sure it is not still running there (`kill -- -{pgid}` on vm-a)"
+    );
+    assert!(text(&o).contains(&note), "{}", text(&o));
+    let report = text(&c.run(&["report", "latest"]));
+    assert!(report.contains(&note), "the session's note is in the audit trail: {report}");
+}

@@ -41,6 +41,10 @@ pub struct Holder {
     /// after a crash is not the holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<u64>,
+    /// Known to be on another machine ([`machine::here`]; the shared store
+    /// says): what its steps left running is out of this engine's reach.
+    #[serde(skip)]
+    pub elsewhere: bool,
 }
 
 impl Holder {
@@ -49,7 +53,7 @@ impl Holder {
         let (user, host) = operator();
         let pid = std::process::id();
         let start = machine::start_time(pid);
-        Holder { user, host, pid, since: crate::time::now_rfc3339(), run: String::new(), start }
+        Holder { user, host, pid, since: crate::time::now_rfc3339(), run: String::new(), start, elsewhere: false }
     }
 
     pub fn operator(&self) -> String {
