@@ -90,8 +90,8 @@ mod tests {
         assert_eq!(
             notes(Some(&h(true, "r")), "r", &st),
             [
-                "step `early` was in flight on host vm-a (its process group was not recorded) and runs again here: make sure it is not still running there",
                 "step `wait` was in flight on host vm-a (process group 2553) and runs again here: make sure it is not still running there (`kill -- -2553` on vm-a)",
+                "step `early` was in flight on host vm-a (its process group was not recorded) and runs again here: make sure it is not still running there",
             ]
         );
         assert!(notes(Some(&h(false, "r")), "r", &st).is_empty(), "this machine's leftovers are killed");
