@@ -132,7 +132,7 @@ fn a_step_in_flight_is_running_while_its_engine_plays_and_interrupted_once_it_is
          | Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n\
          | [TIME] | `check` | passed | 0 | [SECS] |  |\n\
          | [TIME] | `fix` | interrupted |  | – | in flight when the engine stopped (no end recorded) |\n\
-         | [TIME] | *session 1 ended* | unfinished |  | – | no end recorded: the engine stopped after its last event, at this time |"
+         | [TIME] | *session 1 ended* | unfinished |  | – | no end recorded: last event at [TIME], then no word from the engine |"
     );
     assert_eq!(
         statuses(&report_json(dir)),

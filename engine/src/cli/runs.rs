@@ -28,7 +28,7 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
             r.run,
             status(r),
             format!("{}/{}", r.passed, r.steps),
-            r.operator,
+            r.hands(),
             started.trim_end_matches(" UTC")
         ));
         if let Some(e) = &r.error {

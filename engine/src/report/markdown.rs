@@ -272,14 +272,23 @@ fn undo_list(r: &Report) -> String {
     v.join(", ")
 }
 
-/// A session's end in the timeline: when, how, why. An engine that recorded
-/// no end is placed at its last event.
+/// A session's end in the timeline: when, how, why. A session taken over
+/// ends when the take-over started; an engine that recorded no end and was
+/// not taken over is placed at its last event, not said to have died then.
 fn session_end(s: &Session) -> String {
-    let (at, why) = match &s.ended {
-        Some(t) => (t.as_str(), s.why.as_deref().map(|w| w.lines().next().unwrap_or("").to_string())),
-        None => (
+    let (at, status, why) = match (&s.ended, &s.taken_over) {
+        (Some(t), _) => {
+            (t.as_str(), s.status.as_str(), s.why.as_deref().map(|w| w.lines().next().unwrap_or("").to_string()))
+        }
+        (None, Some(t)) => (
+            t.at.as_str(),
+            "taken over",
+            Some(format!("taken over by {}; its engine's last event at {}", t.by, clock(&s.last_event))),
+        ),
+        (None, None) => (
             s.last_event.as_str(),
-            Some("no end recorded: the engine stopped after its last event, at this time".into()),
+            s.status.as_str(),
+            Some(format!("no end recorded: last event at {}, then no word from the engine", clock(&s.last_event))),
         ),
     };
     let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
@@ -290,7 +299,7 @@ fn session_end(s: &Session) -> String {
         "| {} | *session {} ended* | {} |  | {} | {} |\n",
         clock(at),
         s.n,
-        s.status,
+        status,
         span.unwrap_or_else(|| "–".into()),
         cell(why.as_deref().unwrap_or(""))
     )

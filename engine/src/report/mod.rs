@@ -36,7 +36,11 @@ pub struct RunRow {
     /// passed, failed, interrupted, refused, running, `unfinished` (crashed:
     /// resumable), or `corrupt`.
     pub status: String,
+    /// Who started it.
     pub operator: String,
+    /// Who played it, session by session, one name per hand-over: the last
+    /// one plays it now (or did last). `runs` shows `alice@a → bob@b`.
+    pub operators: Vec<String>,
     pub started: String,
     pub ended: Option<String>,
     pub passed: usize,
@@ -87,6 +91,7 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
         env: st.env.clone(),
         status: status_of(st),
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
+        operators: hands(st),
         started: st.started.clone(),
         ended: st.ended.clone(),
         passed,
@@ -95,6 +100,25 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
         resumable: st.resumable(),
         sessions: st.sessions.len(),
         error: None,
+    }
+}
+
+/// The operators of a run's sessions in order, a name repeated by the next
+/// session once.
+pub fn hands(st: &RunState) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &st.sessions {
+        if out.last() != Some(&s.operator) {
+            out.push(s.operator.clone());
+        }
+    }
+    out
+}
+
+impl RunRow {
+    /// Its operators as `runs` and the runs page show them: `alice@a → bob@b`.
+    pub fn hands(&self) -> String {
+        self.operators.join(" → ")
     }
 }
 
@@ -205,6 +229,17 @@ pub struct Session {
     /// The time of its latest event (where an engine that recorded no end
     /// was last heard of).
     pub last_event: String,
+    /// Who took the run over from this session's engine, and when (the
+    /// next session's start, a `take-over`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken_over: Option<TakenOver>,
+}
+
+/// A take-over of a session's run: by whom, when.
+#[derive(Debug, Clone, Serialize)]
+pub struct TakenOver {
+    pub by: String,
+    pub at: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -319,6 +354,11 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             },
             why: s.end.as_ref().and_then(|e| e.message.clone()),
             last_event: s.last.clone(),
+            taken_over: st
+                .sessions
+                .get(i + 1)
+                .filter(|next| s.end.is_none() && next.kind == Some(crate::run::event::SessionKind::TakeOver))
+                .map(|next| TakenOver { by: next.operator.clone(), at: next.at.clone() }),
         })
         .collect();
     let approvals = st
@@ -401,7 +441,7 @@ mod tests {
              | Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n\
              | 09:19:01 | `check` | passed | 0 | 1.0s |  |\n\
              | 09:19:03 | `fix` | interrupted |  | – | in flight when the engine stopped (no end recorded) |\n\
-             | 09:19:03 | *session 1 ended* | unfinished |  | – | no end recorded: the engine stopped after its last event, at this time |\n\
+             | 09:19:03 | *session 1 ended* | unfinished |  | – | no end recorded: last event at 09:19:03, then no word from the engine |\n\
              | 09:25:01 | *session 2 ended* | refused |  | 1.0s | step `fix` needs an answer |\n\
              | 09:30:01 | `fix` | running |  | – |  |\n"
         );
@@ -413,6 +453,26 @@ mod tests {
             sessions,
             [("unfinished", None), ("refused", Some("step `fix` needs an answer")), ("running", None)]
         );
+    }
+
+    #[test]
+    fn a_session_taken_over_ends_when_and_by_whom_it_was_taken_over_and_its_step_in_flight_says_so() {
+        let journal = JOURNAL.lines().take(4).collect::<Vec<_>>().join("\n")
+            + "\n"
+            + r#"{"seq":5,"at":"2026-12-02T09:40:00.000Z","event":"session","n":2,"kind":"take-over","operator":"bob@vm-b","pid":9,"answering":"yes"}"#;
+        let events: Vec<crate::run::Entry> = journal.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let r = build(&events, "running".into(), None);
+        assert_eq!(
+            timeline(&markdown(&r)),
+            "## Timeline\n\n\
+             | Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n\
+             | 09:19:01 | `check` | passed | 0 | 1.0s |  |\n\
+             | 09:19:03 | `fix` | interrupted |  | – | in flight when the run was taken over by bob@vm-b (no end recorded) |\n\
+             | 09:40:00 | *session 1 ended* | taken over |  | – | taken over by bob@vm-b; its engine's last event at 09:19:03 |\n"
+        );
+        let st = RunState::from_entries(&events);
+        let fix = st.step("fix").and_then(|s| s.reason.clone());
+        assert_eq!(fix.as_deref(), Some("in flight when the run was taken over by bob@vm-b (no end recorded)"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::Session;
 use super::shown::Shown;
 use crate::run::Event;
+use crate::run::event::SessionKind;
 
 /// One end of a step, in the timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +50,11 @@ pub struct Entry {
 /// The reason of a step whose end the journal never got.
 pub const LOST: &str = "in flight when the engine stopped (no end recorded)";
 
+/// The reason of a step in flight when its run was taken over by `by`.
+pub fn taken(by: &str) -> String {
+    format!("in flight when the run was taken over by {by} (no end recorded)")
+}
+
 /// A step started and not ended (yet).
 struct Open {
     at: String,
@@ -59,7 +65,7 @@ struct Open {
 }
 
 impl Open {
-    fn entry(self, step: String, running: bool) -> Entry {
+    fn entry(self, step: String, running: bool, lost: &str) -> Entry {
         Entry {
             step,
             undo: self.undo,
@@ -70,7 +76,7 @@ impl Open {
             exit: None,
             duration_ms: None,
             command: self.command,
-            reason: (!running).then(|| LOST.to_string()),
+            reason: (!running).then(|| lost.to_string()),
             captures: BTreeMap::new(),
             tail: String::new(),
             lang: self.lang,
@@ -90,7 +96,8 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
             Event::RunStart(_) => session = 1,
             Event::Session(s) => {
                 // The engine of the session before stopped under these.
-                out.extend(open.drain(..).map(|(step, o)| o.entry(step, false)));
+                let lost = if s.kind == SessionKind::TakeOver { taken(&s.operator) } else { LOST.to_string() };
+                out.extend(open.drain(..).map(|(step, o)| o.entry(step, false, &lost)));
                 session = if s.n > 0 { s.n } else { session + 1 };
             }
             Event::StepStart(s) => {
@@ -121,7 +128,7 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
             _ => {}
         }
     }
-    out.extend(open.drain(..).map(|(step, o)| o.entry(step, live)));
+    out.extend(open.drain(..).map(|(step, o)| o.entry(step, live, LOST)));
     out
 }
 

@@ -354,7 +354,12 @@ impl RunState {
         for (id, st) in self.steps.iter_mut() {
             if st.in_flight() {
                 st.status = Some(StepStatus::Interrupted);
-                st.reason = Some("in flight when the engine stopped (no end recorded)".into());
+                st.reason = Some(match s.kind {
+                    SessionKind::TakeOver => {
+                        format!("in flight when the run was taken over by {} (no end recorded)", s.operator)
+                    }
+                    _ => "in flight when the engine stopped (no end recorded)".into(),
+                });
                 st.ended = None;
                 st.lost = true;
                 self.passed_order.retain(|p| p != id);

@@ -49,6 +49,7 @@
 
 mod ask;
 mod dispatch;
+mod elsewhere;
 pub mod env;
 pub mod events;
 mod execute;

@@ -92,12 +92,13 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let me = Holder::me();
     let operator = me.operator();
     let mut notes = Vec::new();
-    let mut lease = if opts.take_over {
+    let lease = if opts.take_over {
         let mut confirm = || confirm_take_over(rb, env, &env_name, opts, tty);
-        env.store.take_over(&rb.id, &env_name, &me, &mut confirm)?
+        env.store.take_over(&rb.id, &env_name, &me, &mut confirm)
     } else {
-        env.store.lock(&rb.id, &env_name, &me)?
+        env.store.lock(&rb.id, &env_name, &me)
     };
+    let mut lease = lease.map_err(|e| super::elsewhere::refusal(env.store.as_ref(), &rb.id, &env_name, e))?;
     // Only a run taken from a live engine is a take-over; else a resume.
     let taken = lease.taken_from_live();
     notes.extend(lease.notes());
@@ -133,9 +134,14 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
             if st.hash != rb.hash {
                 notes.push("the runbook changed since this run started: steps whose command changed run again".into());
             }
+            let far = super::elsewhere::notes(lease.took_over(), &id, &st);
+            // A process group recorded on another machine names nothing here.
+            let here = far.is_empty();
+            notes.extend(far);
             let key = env.store.run_key(&id);
             for step in st.in_flight() {
-                let n = super::process::reap_orphans(&key, Some(step)) + reap_recorded(&st, step);
+                let recorded = if here { reap_recorded(&st, step) } else { 0 };
+                let n = super::process::reap_orphans(&key, Some(step)) + recorded;
                 if n > 0 {
                     notes.push(format!("killed {n} leftover process(es) of step `{step}` from the interrupted run"));
                 }

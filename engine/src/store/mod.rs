@@ -13,6 +13,7 @@ pub mod lent;
 pub mod local;
 pub mod logs;
 pub mod machine;
+pub mod operator;
 pub mod postgres;
 
 use std::future::Future;
@@ -40,6 +41,10 @@ pub struct Holder {
     /// after a crash is not the holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<u64>,
+    /// Known to be on another machine ([`machine::here`]; the shared store
+    /// says): what its steps left running is out of this engine's reach.
+    #[serde(skip)]
+    pub elsewhere: bool,
 }
 
 impl Holder {
@@ -48,7 +53,7 @@ impl Holder {
         let (user, host) = operator();
         let pid = std::process::id();
         let start = machine::start_time(pid);
-        Holder { user, host, pid, since: crate::time::now_rfc3339(), run: String::new(), start }
+        Holder { user, host, pid, since: crate::time::now_rfc3339(), run: String::new(), start, elsewhere: false }
     }
 
     pub fn operator(&self) -> String {
@@ -62,14 +67,9 @@ impl Holder {
     }
 }
 
-/// `user`, `host` of this process.
+/// `user`, `host` of this process: who plays ([`operator::name`]), where.
 pub fn operator() -> (String, String) {
-    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let user = operator::name(|k| std::env::var(k).ok(), &operator::account());
     let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "unknown".into());
     (user, host)
 }

@@ -208,6 +208,7 @@ pub fn holder_if_held(path: &Path) -> Option<Holder> {
             since: String::new(),
             run: String::new(),
             start: None,
+            elsewhere: false,
         }),
         _ => None,
     }

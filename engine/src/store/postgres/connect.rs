@@ -99,7 +99,7 @@ impl Target {
         let mut config = tokio_postgres::Config::from_str(&cleaned)
             .map_err(|e| bad(format!("not a PostgreSQL URL ({}): {e}", crate::state_url::redact(url))))?;
         if config.get_user().is_none() {
-            let user = std::env::var("PGUSER").unwrap_or_else(|_| super::super::operator().0);
+            let user = std::env::var("PGUSER").unwrap_or_else(|_| crate::store::operator::account());
             config.user(user);
         }
         if config.get_dbname().is_none() {

@@ -300,6 +300,7 @@ pub async fn acquire<T, F: Future<Output = T>>(
     // The holder before us, and why it counts as gone (`None`: it is alive,
     // and we took over).
     let previous = previous.map(|h| {
+        let h = Holder { elsewhere: !here_, ..h };
         let why = match (take_over && live, here_, seen, age) {
             (true, _, _, _) => None,
             (false, true, _, _) => Some("no longer running".to_string()),

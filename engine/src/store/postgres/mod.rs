@@ -307,11 +307,17 @@ impl Store for PgStore {
 
     fn holder(&self, runbook: &str, env: &str) -> Result<Option<Holder>> {
         let (rb, e) = (runbook.to_string(), env.to_string());
-        let h: Option<String> = self.read(move |c| async move {
-            let r = c.query_opt("SELECT holder FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&rb, &e]).await?;
-            Ok(r.map(|r| r.get(0)))
+        let h: Option<(String, String)> = self.read(move |c| async move {
+            let r = c
+                .query_opt("SELECT holder, machine FROM runbook_locks WHERE runbook = $1 AND env = $2", &[&rb, &e])
+                .await?;
+            Ok(r.map(|r| (r.get(0), r.get(1))))
         })?;
-        Ok(h.and_then(|h| serde_json::from_str(&h).ok()))
+        let here = crate::store::machine::here();
+        Ok(h.and_then(|(h, machine)| {
+            let h: Holder = serde_json::from_str(&h).ok()?;
+            Some(Holder { elsewhere: here.is_empty() || machine != here, ..h })
+        }))
     }
 
     fn runs(&self) -> Result<Vec<String>> {
