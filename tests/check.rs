@@ -612,3 +612,26 @@ fn pages_of_every_shape() {
         assert!(f.stdout.contains(want), "no {want:?} in\n{}", f.stdout);
     }
 }
+
+#[test]
+fn a_page_opening_with_a_horizontal_rule_is_markdown_not_front_matter() {
+    for page in ["---\n\n# Page\n\ntext\n", "---\n# Page\n\ntext\n", "---\n\n# Page\n\ntext\n\n---\n\nmore\n"] {
+        Test::new()
+            .file("runbooks/hr.md", page)
+            .args(["check"])
+            .status(0)
+            .stdout_has("ok: 0 runbooks, 1 plain page")
+            .stdout_lacks("front-matter")
+            .run();
+        Test::new().file("runbooks/hr.md", page).args(["list", "--all"]).status(0).stdout_has("hr").run();
+    }
+    // Front matter its author forgot to close is still an error.
+    for page in ["---\ntitle: T\nvars:\n  x: 1\n\n# T\n", "---\n\nid: t\n\n# T\n", "---\nTitle: T\n# T\n"] {
+        Test::new()
+            .file("runbooks/fm.md", page)
+            .args(["check"])
+            .status(2)
+            .stdout_has("fm.md:1: error[front-matter]: front matter is not closed")
+            .run();
+    }
+}
