@@ -635,3 +635,29 @@ fn a_page_opening_with_a_horizontal_rule_is_markdown_not_front_matter() {
             .run();
     }
 }
+
+#[test]
+fn other_tools_attribute_sets_are_documentation_and_typos_in_ours_are_errors() {
+    let page = "# Page\n\n```bash {1,3}\nkubectl get pods\necho a\nkubectl get nodes\n```\n\n```js {2-3} title=\"app.js\"\nconst a = 1;\nconst b = 2;\n```\n\n```yaml {.numberLines}\na: 1\n```\n\n```bash {showLineNumbers}\nls\n```\n";
+    Test::new()
+        .file("runbooks/page.md", page)
+        .args(["check"])
+        .status(0)
+        .stdout_has("0 runbooks, 1 plain page, 0 errors")
+        .stdout_lacks("unknown attribute")
+        .run();
+    Test::new().file("runbooks/page.md", page).args(["list", "--all"]).status(0).stdout_has("page").run();
+    // Beside a step, a runbook keeps it as documentation too.
+    let runbook = format!("{page}\n```bash {{#pods read}}\nkubectl get pods\n```\n");
+    Test::new().file("runbooks/page.md", &runbook).args(["plan", "page"]).status(0).stdout_has("pods").run();
+    // A set with an id, or a near miss of a runbook key, is runbook's.
+    for (block, hint) in [("{#pods reed}", "did you mean `read`"), ("{reed}", "did you mean `read`")] {
+        Test::new()
+            .file("runbooks/a.md", &format!("# A\n\n```bash {block}\necho\n```\n"))
+            .args(["check"])
+            .status(2)
+            .stdout_has("a.md:3: error[unknown-attribute]: unknown attribute `reed`")
+            .stdout_has(hint)
+            .run();
+    }
+}

@@ -224,6 +224,13 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
             notes
                 .push(format!("line {}: left as documentation: its text could not be mapped back to the page", b.line));
         }
+        if matches!(lang, "bash" | "sh" | "shell") && info.contains('{') && !rb.steps.iter().any(|s| s.line == b.line) {
+            notes.push(format!(
+                "line {}: left as documentation: `{}` is another tool's attribute set (line highlighting, a title)",
+                b.line,
+                info[info.find('{').unwrap_or(0)..].trim()
+            ));
+        }
         if convert(b).is_none() {
             continue;
         }
