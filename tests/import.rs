@@ -110,6 +110,19 @@ fn other_tools_attribute_sets_are_left_as_they_are() {
 }
 
 #[test]
+fn every_action_of_a_go_template_stays_literal() {
+    let cmd = r#"kubectl get pods -o go-template='{{range .items}}{{.metadata.name}}{{"\n"}}{{end}}'"#;
+    let cmd2 = r#"docker inspect -f '{{- printf "%s" .Name -}} {{ "up" }}' web"#;
+    let page = format!("# P\n\n```bash\n{cmd}\n{cmd2}\n```\n");
+    let f = Test::new().file("p.md", &page).args(["import", "p.md"]).status(0).run();
+    assert!(f.stdout.contains(r#"{% raw %}{{"\n"}}{% endraw %}{% raw %}{{end}}{% endraw %}"#), "{}", f.stdout);
+    Test::new().file("runbooks/p.md", &f.stdout).args(["check"]).status(0).stdout_has("1 runbook, 0 errors").run();
+    let plan = Test::new().file("runbooks/p.md", &f.stdout).args(["plan", "p"]).status(0).run();
+    assert!(plan.stdout.contains(&format!("{cmd}\n")), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("{cmd2}\n")), "{}", plan.stdout);
+}
+
+#[test]
 fn the_file_written_keeps_the_mode_of_the_page_or_gets_the_usual_one() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
