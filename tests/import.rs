@@ -117,7 +117,12 @@ fn every_action_of_a_go_template_stays_literal() {
     let f = Test::new().file("p.md", &page).args(["import", "p.md"]).status(0).run();
     assert!(f.stdout.contains(r#"{% raw %}{{"\n"}}{% endraw %}{% raw %}{{end}}{% endraw %}"#), "{}", f.stdout);
     Test::new().file("runbooks/p.md", &f.stdout).args(["check"]).status(0).stdout_has("1 runbook, 0 errors").run();
-    let plan = Test::new().file("runbooks/p.md", &f.stdout).args(["plan", "p"]).status(0).run();
+    let plan = Test::new()
+        .file("runbooks/p.md", &f.stdout)
+        .args(["plan", "p"])
+        .status(0)
+        .stderr_lacks("inside single quotes")
+        .run();
     assert!(plan.stdout.contains(&format!("{cmd}\n")), "{}", plan.stdout);
     assert!(plan.stdout.contains(&format!("{cmd2}\n")), "{}", plan.stdout);
 }
