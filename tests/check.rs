@@ -643,3 +643,52 @@ fn a_program_missing_in_a_rehearsal_is_told_how_to_stub() {
     );
     assert!(!f.stdout.contains("hint: `redis-cli-x9`"), "{}", f.stdout);
 }
+
+#[test]
+fn a_page_opening_with_a_horizontal_rule_is_markdown_not_front_matter() {
+    for page in ["---\n\n# Page\n\ntext\n", "---\n# Page\n\ntext\n", "---\n\n# Page\n\ntext\n\n---\n\nmore\n"] {
+        Test::new()
+            .file("runbooks/hr.md", page)
+            .args(["check"])
+            .status(0)
+            .stdout_has("ok: 0 runbooks, 1 plain page")
+            .stdout_lacks("front-matter")
+            .run();
+        Test::new().file("runbooks/hr.md", page).args(["list", "--all"]).status(0).stdout_has("hr").run();
+    }
+    // Front matter its author forgot to close is still an error.
+    for page in ["---\ntitle: T\nvars:\n  x: 1\n\n# T\n", "---\n\nid: t\n\n# T\n", "---\nTitle: T\n# T\n"] {
+        Test::new()
+            .file("runbooks/fm.md", page)
+            .args(["check"])
+            .status(2)
+            .stdout_has("fm.md:1: error[front-matter]: front matter is not closed")
+            .run();
+    }
+}
+
+#[test]
+fn other_tools_attribute_sets_are_documentation_and_typos_in_ours_are_errors() {
+    let page = "# Page\n\n```bash {1,3}\nkubectl get pods\necho a\nkubectl get nodes\n```\n\n```js {2-3} title=\"app.js\"\nconst a = 1;\nconst b = 2;\n```\n\n```yaml {.numberLines}\na: 1\n```\n\n```bash {showLineNumbers}\nls\n```\n";
+    Test::new()
+        .file("runbooks/page.md", page)
+        .args(["check"])
+        .status(0)
+        .stdout_has("0 runbooks, 1 plain page, 0 errors")
+        .stdout_lacks("unknown attribute")
+        .run();
+    Test::new().file("runbooks/page.md", page).args(["list", "--all"]).status(0).stdout_has("page").run();
+    // Beside a step, a runbook keeps it as documentation too.
+    let runbook = format!("{page}\n```bash {{#pods read}}\nkubectl get pods\n```\n");
+    Test::new().file("runbooks/page.md", &runbook).args(["plan", "page"]).status(0).stdout_has("pods").run();
+    // A set with an id, or a near miss of a runbook key, is runbook's.
+    for (block, hint) in [("{#pods reed}", "did you mean `read`"), ("{reed}", "did you mean `read`")] {
+        Test::new()
+            .file("runbooks/a.md", &format!("# A\n\n```bash {block}\necho\n```\n"))
+            .args(["check"])
+            .status(2)
+            .stdout_has("a.md:3: error[unknown-attribute]: unknown attribute `reed`")
+            .stdout_has(hint)
+            .run();
+    }
+}

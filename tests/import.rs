@@ -88,6 +88,46 @@ fn bad_input_is_exit_2_with_its_line() {
 /// place keeps its mode, a new one gets 0666 less the umask (never 0600, which
 /// the wiki build of another user could not read).
 #[test]
+fn other_tools_attribute_sets_are_left_as_they_are() {
+    let page = "# P\n\n```bash {1,3}\nkubectl get pods\n```\n\n```js {2-3} title=\"app.js\"\nx();\n```\n\n```bash\nkubectl get nodes\n```\n";
+    let f = Test::new()
+        .file("p.md", page)
+        .args(["import", "p.md"])
+        .status(0)
+        .stderr_has("line 3: left as documentation: `{1,3}` is another tool's attribute set")
+        .run();
+    let expected = page
+        .replace("# P", "---\nid: p\ntitle: P\n---\n# P")
+        .replace("```bash\nkubectl", "```bash {#kubectl-get-nodes read}\nkubectl");
+    assert_eq!(f.stdout, expected);
+    // The imported runbook passes check but for its missing fixture.
+    Test::new()
+        .file("runbooks/p.md", &expected)
+        .args(["check"])
+        .status(0)
+        .stdout_has("1 runbook, 0 errors, 1 warning")
+        .run();
+}
+
+#[test]
+fn every_action_of_a_go_template_stays_literal() {
+    let cmd = r#"kubectl get pods -o go-template='{{range .items}}{{.metadata.name}}{{"\n"}}{{end}}'"#;
+    let cmd2 = r#"docker inspect -f '{{- printf "%s" .Name -}} {{ "up" }}' web"#;
+    let page = format!("# P\n\n```bash\n{cmd}\n{cmd2}\n```\n");
+    let f = Test::new().file("p.md", &page).args(["import", "p.md"]).status(0).run();
+    assert!(f.stdout.contains(r#"{% raw %}{{"\n"}}{% endraw %}{% raw %}{{end}}{% endraw %}"#), "{}", f.stdout);
+    Test::new().file("runbooks/p.md", &f.stdout).args(["check"]).status(0).stdout_has("1 runbook, 0 errors").run();
+    let plan = Test::new()
+        .file("runbooks/p.md", &f.stdout)
+        .args(["plan", "p"])
+        .status(0)
+        .stderr_lacks("inside single quotes")
+        .run();
+    assert!(plan.stdout.contains(&format!("{cmd}\n")), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("{cmd2}\n")), "{}", plan.stdout);
+}
+
+#[test]
 fn the_file_written_keeps_the_mode_of_the_page_or_gets_the_usual_one() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -121,3 +121,28 @@ next:
     let check = std::process::Command::new(bin()).arg("check").current_dir(&dir).output().unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
 }
+
+#[test]
+fn init_adds_the_state_directory_to_an_existing_gitignore() {
+    for (before, after) in [
+        ("target/\n", "target/\n.runbook/\n"),
+        ("target/\n*.log", "target/\n*.log\n.runbook/\n"),
+        ("target/\r\n", "target/\r\n.runbook/\r\n"),
+        ("", ".runbook/\n"),
+    ] {
+        let f = empty()
+            .file(".gitignore", before)
+            .args(["init"])
+            .stdout_has("updated  .gitignore (added .runbook/: run journals and logs stay out of git)")
+            .run();
+        assert_eq!(std::fs::read_to_string(f.path().join(".gitignore")).unwrap(), after, "{before:?}");
+    }
+    for kept in ["target/\n.runbook/\n", "/.runbook\n", "  .runbook/  \r\n"] {
+        let f = empty()
+            .file(".gitignore", kept)
+            .args(["init"])
+            .stdout_has("kept     .gitignore (ignores .runbook/ already)")
+            .run();
+        assert_eq!(std::fs::read_to_string(f.path().join(".gitignore")).unwrap(), kept);
+    }
+}

@@ -142,6 +142,16 @@ fn a_wiki_pages_own_front_matter_is_not_shown() {
 }
 
 #[test]
+fn a_page_opening_with_a_horizontal_rule_passes_through() {
+    let t = Test::new();
+    let page = "---\n\n# Page\n\ntext\n";
+    let input = book_input(t.path(), &[("hr.md", page)]);
+    let f = t.args(["mdbook"]).stdin(&input).status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    assert_eq!(chapters(&book)[0].content, page);
+}
+
+#[test]
 fn broken_runbook_fails_the_book_with_its_location() {
     let t = Test::new();
     let bad = "# Bad\n\n```bash {#x nope}\n:\n```\n";

@@ -232,7 +232,9 @@ pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
     if !s.is_shell() {
         return Vec::new();
     }
-    let mut found = quotes::find(&s.body);
+    // A `{{` inside `{% raw %}` is literal text (a Go template `'{{.Status}}'`).
+    let unraw = quotes::without_raw(&s.body);
+    let mut found = quotes::find(unraw.as_deref().unwrap_or(&s.body));
     // One warning per line and kind of quote: `"{{ a }} {{ b }}"` is one mistake.
     found.dedup_by(|b, a| a.line == b.line && a.quote == b.quote);
     found

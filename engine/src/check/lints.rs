@@ -226,30 +226,9 @@ pub fn undefined_vars(
 pub fn quotes(rb: &Runbook) -> Vec<Diagnostic> {
     rb.steps
         .iter()
-        .flat_map(|s| match without_raw(&s.body) {
-            Some(body) => crate::preview::quote_warnings(rb, &crate::model::Step { body, ..s.clone() }),
-            None => crate::preview::quote_warnings(rb, s),
-        })
+        .flat_map(|s| crate::preview::quote_warnings(rb, s))
         .map(|d| Diagnostic { severity: Severity::Error, ..d })
         .collect()
-}
-
-/// The body with the text of its `{% raw %}…{% endraw %}` spans blanked
-/// (newlines kept), or `None` when it has none.
-fn without_raw(body: &str) -> Option<String> {
-    if !body.contains("{% raw %}") {
-        return None;
-    }
-    let mut out = String::with_capacity(body.len());
-    let mut rest = body;
-    while let Some(k) = rest.find("{% raw %}") {
-        out.push_str(&rest[..k]);
-        let end = rest[k..].find("{% endraw %}").map_or(rest.len(), |e| k + e);
-        out.extend(rest[k..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// A documentation fence that is never closed swallows the rest of the page.

@@ -3,7 +3,8 @@
 //! fixture (so `runbook check` has a scenario to rehearse from the first
 //! minute), a CI workflow running `runbook check --format github`, and with
 //! `--wiki` an mdBook wiki over the runbooks. A file that exists is kept,
-//! never overwritten, and said so.
+//! never overwritten, and said so; an existing `.gitignore` only gets
+//! `.runbook/` appended when it lacks it.
 //!
 //! In a project that has its runbook.toml already, the example and its
 //! fixture are not written: they are written for the runbook.toml init
@@ -210,6 +211,10 @@ pub fn run(dir: &Path, wiki: bool) -> Result<Exit> {
             continue;
         };
         let path = dir.join(rel);
+        if rel == ".gitignore" && path.is_file() {
+            report.push_str(&ignore_state(&path)?);
+            continue;
+        }
         if path.exists() {
             report.push_str(&format!("kept     {rel} (exists)\n"));
             continue;
@@ -238,6 +243,33 @@ pub fn run(dir: &Path, wiki: bool) -> Result<Exit> {
     report.push_str("  runbook import PAGE.md -o runbooks/PAGE.md   convert a plain markdown runbook\n");
     super::out(&report);
     Ok(Exit::Success)
+}
+
+/// A project's own `.gitignore`: `.runbook/` appended when no line ignores
+/// it (the rest kept byte for byte, a missing final line end added first),
+/// so that run journals and logs are not committed.
+fn ignore_state(path: &Path) -> Result<String> {
+    let text = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let ignores = text.split(|&b| b == b'\n').any(|l| {
+        let l = l.trim_ascii();
+        matches!(l, b".runbook" | b".runbook/" | b"/.runbook" | b"/.runbook/")
+    });
+    if ignores {
+        return Ok("kept     .gitignore (ignores .runbook/ already)\n".into());
+    }
+    let eol = if memchr::memmem::find(&text, b"\r\n").is_some() { "\r\n" } else { "\n" };
+    let mut add = String::new();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        add.push_str(eol);
+    }
+    add.push_str(".runbook/");
+    add.push_str(eol);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, add.as_bytes()))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok("updated  .gitignore (added .runbook/: run journals and logs stay out of git)\n".into())
 }
 
 /// The wiki of an existing project: its runbooks directory (relative to

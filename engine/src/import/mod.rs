@@ -18,6 +18,7 @@
 //!   ends. Existing steps are left alone, so importing an executable page
 //!   changes nothing.
 
+mod gotemplate;
 pub mod rewrite;
 pub mod scan;
 
@@ -121,31 +122,13 @@ fn yaml_str(s: &str) -> String {
     q
 }
 
-/// Does a `{{ … }}` of the page look like a Go template (`{{.State.Status}}`,
-/// `{{range .items}}`) rather than a variable of ours (`{{ namespace }}`)?
-fn go_template(inner: &str) -> bool {
-    const GO: [&str; 12] =
-        ["range", "with", "if", "else", "end", "printf", "index", "len", "json", "template", "define", "block"];
-    let t = inner.trim_start_matches('-').trim();
-    t.starts_with('.')
-        || t.starts_with('$')
-        || GO.iter().any(|k| t.strip_prefix(k).is_some_and(|r| r.is_empty() || r.starts_with([' ', '.', '('])))
-}
-
 /// Go templates of a body (`kubectl -o go-template='{{.x}}'`), as edits
 /// wrapping each in `{% raw %}`: they are not ours to render.
 fn raw_edits(body: &str) -> Vec<rewrite::Edit> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(k) = body[at..].find("{{") {
-        let start = at + k;
-        let Some(e) = body[start + 2..].find("}}") else { break };
-        let end = start + 2 + e + 2;
-        if go_template(&body[start + 2..end - 2]) {
-            out.push(rewrite::Edit { range: start..start, text: "{% raw %}".into() });
-            out.push(rewrite::Edit { range: end..end, text: "{% endraw %}".into() });
-        }
-        at = end;
+    for (r, _) in gotemplate::actions(body).into_iter().filter(|(_, go)| *go) {
+        out.push(rewrite::Edit { range: r.start..r.start, text: "{% raw %}".into() });
+        out.push(rewrite::Edit { range: r.end..r.end, text: "{% endraw %}".into() });
     }
     out
 }
@@ -154,15 +137,11 @@ fn raw_edits(body: &str) -> Vec<rewrite::Edit> {
 /// block that was documentation).
 fn template_names(body: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(k) = body[at..].find("{{") {
-        let start = at + k + 2;
-        let Some(e) = body[start..].find("}}") else { break };
-        let inner = &body[start..start + e];
-        at = start + e + 2;
-        if go_template(inner) {
+    for (r, go) in gotemplate::actions(body) {
+        if go {
             continue;
         }
+        let inner = &body[r.start + 2..r.end - 2];
         let name: String = inner.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && !crate::template::BUILTINS.contains(&name.as_str())
@@ -223,6 +202,13 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
         if !b.verbatim && matches!(lang, "bash" | "sh" | "shell") && !info.contains('{') {
             notes
                 .push(format!("line {}: left as documentation: its text could not be mapped back to the page", b.line));
+        }
+        if matches!(lang, "bash" | "sh" | "shell") && info.contains('{') && !rb.steps.iter().any(|s| s.line == b.line) {
+            notes.push(format!(
+                "line {}: left as documentation: `{}` is another tool's attribute set (line highlighting, a title)",
+                b.line,
+                info[info.find('{').unwrap_or(0)..].trim()
+            ));
         }
         if convert(b).is_none() {
             continue;

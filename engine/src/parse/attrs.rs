@@ -252,6 +252,20 @@ fn read_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
     })
 }
 
+/// An attribute set another tool wrote (Docusaurus `{1,3}`, Pandoc
+/// `{.numberLines}`, `{title="app.js"}`, `{showLineNumbers}`): no step id
+/// (`#id`, `id=`) and no key runbook knows or would name in a did-you-mean
+/// (of 3+ characters). Such a block is documentation; a set with an id or
+/// a near miss (`{#pods reed}`, `{reed}`) is runbook's, and its errors stand.
+pub fn foreign(raw: &[RawAttr<'_>]) -> bool {
+    let ours = |key: &str| {
+        key == "id"
+            || KNOWN_KEYS.contains(&key)
+            || (key.len() >= 3 && crate::error::did_you_mean(key, KNOWN_KEYS.iter().copied()).is_some())
+    };
+    !raw.is_empty() && !raw.iter().any(|a| ours(a.key))
+}
+
 /// Type the tokens into [`Attrs`] and the step id.
 pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError> {
     let mut a = Attrs::default();
@@ -382,6 +396,17 @@ pub fn misplaced(kind: StepKind, a: &Attrs) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_tools_sets_are_foreign_and_ours_are_not() {
+        let foreign_set = |s: &str| foreign(&tokenize(s).unwrap());
+        for s in ["1,3", "2-3", ".numberLines", "showLineNumbers", "title=\"app.js\"", "2-3 title=x", "r, echo=FALSE"] {
+            assert!(foreign_set(s), "{s}");
+        }
+        for s in ["", "#pods reed", "id=x", "reed", "read", "timout=5m", "1,3 needs=a"] {
+            assert!(!foreign_set(s), "{s}");
+        }
+    }
 
     #[test]
     fn tokens() {

@@ -340,7 +340,7 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
                         // runs on to its container's end.
                         Closing::Line(k) => memchr::memchr_iter(b'\n', body.as_bytes()).count() >= k,
                     };
-                    let step = info.contains('{');
+                    let step = has_attrs(&info);
                     annotated |= step;
                     if let Some(k) = opening_inside(&body, ch, n, !step) {
                         let fence = format!("{n} {}", if ch == b'~' { "tildes" } else { "backticks" });
@@ -418,6 +418,21 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
         doc_blocks,
     };
     Ok(if runbook { Page::Runbook(page) } else { Page::Plain(page) })
+}
+
+/// Does a fence's info string carry runbook's attributes: a `{…}` set
+/// that is not another tool's ([`attrs::foreign`])?
+fn has_attrs(info: &str) -> bool {
+    match info.find('{') {
+        Some(i) => !foreign_attrs(&info[i..]),
+        None => false,
+    }
+}
+
+/// Is the attribute set `rest` starts with (text after its `}` aside)
+/// another tool's?
+fn foreign_attrs(rest: &str) -> bool {
+    closing_brace(rest).and_then(|end| attrs::tokenize(&rest[1..end]).ok()).is_some_and(|raw| attrs::foreign(&raw))
 }
 
 /// Byte index of the `}` closing the attribute set that `s` starts with,
@@ -508,7 +523,7 @@ fn opening_inside(body: &str, ch: u8, n: usize, steps_only: bool) -> Option<usiz
         let t = l.trim_start();
         let run = t.bytes().take_while(|&b| b == ch).count();
         let info = t[run..].trim();
-        run >= n && !info.is_empty() && (!steps_only || info.contains('{')) && (ch == b'~' || !info.contains('`'))
+        run >= n && !info.is_empty() && (!steps_only || has_attrs(info)) && (ch == b'~' || !info.contains('`'))
     })
 }
 
@@ -576,7 +591,7 @@ fn classify(
         None => (info, ""),
     };
     let at = |d: Diagnostic| d.at(path, line);
-    if !rest.starts_with('{') {
+    if !rest.starts_with('{') || foreign_attrs(rest) {
         docs.push(DocBlock { line, body_line: line + 1, lang: lang.to_string(), body, unclosed });
         return;
     }

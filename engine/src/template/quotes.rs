@@ -116,6 +116,24 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
     out
 }
 
+/// The body with the text of its `{% raw %}…{% endraw %}` spans blanked
+/// (newlines kept), or `None` when it has none.
+pub fn without_raw(body: &str) -> Option<String> {
+    if !body.contains("{% raw %}") {
+        return None;
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(k) = rest.find("{% raw %}") {
+        out.push_str(&rest[..k]);
+        let end = rest[k..].find("{% endraw %}").map_or(rest.len(), |e| k + e);
+        out.extend(rest[k..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,11 @@ pub const KNOWN_KEYS: &str = "id, title, vars, secrets, envs, requires, timeout"
 /// (`var`, `timout`, `titel`), or a usual synonym (`variables`). Wiki keys
 /// (`tags`, `owner`, `type`, `severity`) are none of these.
 pub fn near_misses(meta: &Meta) -> Vec<(&str, &'static str)> {
+    meta.keys().filter_map(|k| Some((k.as_str(), runbook_key(k)?))).collect()
+}
+
+/// The runbook key `key` is, or is a near miss of (see [`near_misses`]).
+pub fn runbook_key(key: &str) -> Option<&'static str> {
     const SYNONYMS: [(&str, &str); 6] = [
         ("variables", "vars"),
         ("variable", "vars"),
@@ -44,17 +49,12 @@ pub fn near_misses(meta: &Meta) -> Vec<(&str, &'static str)> {
         ("requirements", "requires"),
         ("secret_vars", "secrets"),
     ];
-    meta.keys()
-        .filter_map(|k| {
-            let norm = k.to_lowercase().replace('-', "_");
-            let known = SYNONYMS.iter().find(|(s, _)| *s == norm).map(|(_, k)| *k).or_else(|| {
-                KEYS.iter()
-                    .copied()
-                    .find(|known| norm == *known || (norm.len() >= 3 && strsim::osa_distance(&norm, known) == 1))
-            })?;
-            Some((k.as_str(), known))
-        })
-        .collect()
+    let norm = key.to_lowercase().replace('-', "_");
+    SYNONYMS.iter().find(|(s, _)| *s == norm).map(|(_, k)| *k).or_else(|| {
+        KEYS.iter()
+            .copied()
+            .find(|known| norm == *known || (norm.len() >= 3 && strsim::osa_distance(&norm, known) == 1))
+    })
 }
 
 /// The 1-based line (within the YAML) of a top-level key written plainly.
@@ -73,27 +73,52 @@ pub struct Split<'a> {
 }
 
 /// Split `---\n…\n---\n` off the start of `text`.
+///
+/// A `---` first line is also how markdown writes a horizontal rule, so it
+/// opens front matter only when what follows looks like it: closed by a
+/// `---`/`...` line, front matter unless a blank line follows the `---` and
+/// the first line written is not a `key:` line; never closed, the
+/// front matter an author forgot to close (`unclosed`) only when that first
+/// line is a runbook key's (`title:`, `vars:`, or a near miss). Anything
+/// else is a rule, and the whole text is markdown.
 pub fn split(text: &str) -> Split<'_> {
+    let markdown = Split { yaml: None, body_start: 0, unclosed: false };
     let first_nl = text.find('\n');
     let first = first_nl.map_or(text, |n| &text[..n]).trim_end_matches('\r');
     if first != "---" {
-        return Split { yaml: None, body_start: 0, unclosed: false };
+        return markdown;
     }
     let yaml_start = first_nl.map_or(text.len(), |n| n + 1);
+    let blank_after = text[yaml_start..].lines().next().is_some_and(|l| l.trim().is_empty());
     let mut pos = yaml_start;
     while pos < text.len() {
         let end = text[pos..].find('\n').map_or(text.len(), |n| pos + n);
         let line = text[pos..end].trim_end_matches('\r');
         if line == "---" || line == "..." {
-            return Split {
-                yaml: Some(&text[yaml_start..pos]),
-                body_start: (end + 1).min(text.len()),
-                unclosed: false,
-            };
+            let yaml = &text[yaml_start..pos];
+            if blank_after && first_key(yaml).is_none() {
+                return markdown;
+            }
+            return Split { yaml: Some(yaml), body_start: (end + 1).min(text.len()), unclosed: false };
         }
         pos = end + 1;
     }
-    Split { yaml: Some(&text[yaml_start..]), body_start: text.len(), unclosed: true }
+    let yaml = &text[yaml_start..];
+    if first_key(yaml).and_then(runbook_key).is_none() {
+        return markdown;
+    }
+    Split { yaml: Some(yaml), body_start: text.len(), unclosed: true }
+}
+
+/// The key of the first non-blank line when it is a top-level YAML
+/// `key: value` (or `key:`) line.
+fn first_key(yaml: &str) -> Option<&str> {
+    let line = yaml.lines().find(|l| !l.trim().is_empty())?.trim_end_matches('\r');
+    let (key, rest) = line.split_once(':')?;
+    let key = key.trim_end_matches(' ');
+    let word = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    (word && (rest.is_empty() || rest.starts_with([' ', '\t']))).then_some(key)
 }
 
 /// Parse the YAML; on error, the 1-based line within the YAML and the message.
@@ -259,6 +284,31 @@ mod tests {
         );
         let (line, _) = parse_yaml("id: t\ntitle: T\nvars:\n  x: 1\n\ty: 2\n").unwrap_err();
         assert_eq!(line, Some(5));
+    }
+
+    #[test]
+    fn a_leading_rule_is_markdown_unless_front_matter_follows() {
+        fn fm(t: &str) -> (Option<&str>, bool) {
+            let s = split(t);
+            (s.yaml, s.unclosed)
+        }
+        for rule in [
+            "---\n",
+            "---",
+            "---\n\n# Page\n",
+            "---\n# Page\n",
+            "---\nNote: x\n",
+            "---\n\n# P\n\n---\n",
+            "---\n\ntags: [a]\n",
+        ] {
+            assert_eq!(fm(rule), (None, false), "{rule:?}");
+        }
+        assert_eq!(fm("---\ntitle: T\n\n# T\n"), (Some("title: T\n\n# T\n"), true));
+        assert_eq!(fm("---\n\nvar:\n  x: 1\n"), (Some("\nvar:\n  x: 1\n"), true));
+        assert_eq!(fm("---\n---\n# T\n"), (Some(""), false));
+        assert_eq!(fm("---\ntags: [a]\n---\n"), (Some("tags: [a]\n"), false));
+        assert_eq!(fm("---\n\ntags: [a]\n...\n"), (Some("\ntags: [a]\n"), false));
+        assert_eq!(fm("---\n# comment\ntitle: T\n---\n"), (Some("# comment\ntitle: T\n"), false));
     }
 
     #[test]
