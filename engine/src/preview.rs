@@ -205,13 +205,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         .map(|(k, v)| {
             let secret = rb.is_secret(k);
             // No value is shown as the commands show it, secret or not.
-            let value = if v.is_null() {
-                format!("<{k}>")
-            } else if secret {
-                crate::redact::MASK.into()
-            } else {
-                crate::vars::as_text(v)
-            };
+            let value = if v.is_null() { format!("<{k}>") } else { crate::vars::as_text(&rb.shown(k, v)) };
             VarView { name: k.clone(), value, origin: vars.origin[k], secret }
         })
         .collect();
@@ -254,9 +248,7 @@ pub fn redact_vars(rb: &Runbook, vars: &Resolved, text: &str) -> String {
 }
 
 pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor {
-    crate::redact::Redactor::new(
-        vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)),
-    )
+    crate::redact::Redactor::new(rb.secret_values(&vars.vars))
 }
 
 /// Every template of the runbook renders with these variables (captures and
