@@ -68,6 +68,8 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
     ("# A\n\n```bash {#a}\n:\n```\n\n```bash\necho never closed\n", "a.md:7", "unclosed-fence", 1),
     ("# A\n\n```bash {#a}\necho {% if x %}\n```\n", "a.md:4", "template-syntax", 2),
     ("# A\n\n```bash {#a}\n:\n```\n", "a.md:1", "no-fixture", 0),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```bash {#b expect=\"e: (ok\"}\n:\n```\n", "a.md:7", "expect-regex", 2),
+    ("# A\n\n```python {#a expect=\"(?<=a)b\"}\nprint(1)\n```\n", "a.md:3", "expect-regex", 2),
 ];
 
 #[test]
@@ -610,5 +612,60 @@ fn pages_of_every_shape() {
         "runbooks/p.md:15: error[shell-syntax]: sh syntax error",
     ] {
         assert!(f.stdout.contains(want), "no {want:?} in\n{}", f.stdout);
+    }
+}
+
+/// A shell step's `expect` that is not a regex: `check` says where and why,
+/// and `plan` and `play` refuse it before anything runs, rendered when it
+/// holds a template.
+const BAD_EXPECT: &str = r#"# Bad expect
+
+```bash {#first}
+echo wrote > written.txt
+```
+
+```bash {#a read expect="error: [0-9]+ (failed|ok"}
+echo error: 3 failed
+```
+
+```bash {#b read expect="{{ namespace }}(?<=a)b"}
+echo ab
+```
+
+```promql {#q read expect="value > 1"}
+up
+```
+"#;
+
+#[test]
+fn an_expect_that_is_not_a_regex_is_refused_before_anything_runs() {
+    let a = "runbooks/x.md:7: error[expect-regex]: step `a`: `expect` is not a regex: unclosed group at character 15 of `error: [0-9]+ (failed|ok`\n  \
+             hint: close each `(` with `)`, or write a literal parenthesis as `\\(` or `\\)`\n";
+    let b = "runbooks/x.md:11: error[expect-regex]: step `b`: `expect` is not a regex: look-around, including look-ahead and look-behind, is not supported at character 15 of `animica-devnet(?<=a)b`\n  \
+             hint: look-around is not supported in `expect` (Rust regex syntax): rewrite the pattern without it, e.g. `(?<=a)b` as `ab`, or check the line in the step itself (`grep -P`)\n";
+    let f = Test::new()
+        .runbook("x", BAD_EXPECT)
+        .args(["check", "runbooks/x.md"])
+        .status(2)
+        .stdout_has(a)
+        .stdout_has(b)
+        .run();
+    assert_eq!(
+        f.stdout.matches("expect-regex").count(),
+        2,
+        "once per mistake, the query step's grammar is its own:\n{}",
+        f.stdout
+    );
+    for args in [&["plan", "x"][..], &["play", "x", "--yes"]] {
+        let plain = |s: &str| s.replace("error[expect-regex]", "error");
+        let f = Test::new()
+            .runbook("x", BAD_EXPECT)
+            .args(args.iter().copied())
+            .status(2)
+            .stderr_has(&plain(a))
+            .stderr_has(&plain(b))
+            .run();
+        assert!(!f.path().join("written.txt").exists(), "{args:?} ran step `first`:\n{}", f.stdout);
+        assert!(!f.path().join(".runbook/runs").exists(), "{args:?} started a run:\n{}", f.stdout);
     }
 }
