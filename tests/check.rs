@@ -669,3 +669,23 @@ fn an_expect_that_is_not_a_regex_is_refused_before_anything_runs() {
         assert!(!f.path().join(".runbook/runs").exists(), "{args:?} started a run:\n{}", f.stdout);
     }
 }
+
+#[test]
+fn a_huge_jobs_is_bounded_by_the_work() {
+    // `--jobs 100000` on one runbook and one scenario: as many threads as
+    // tasks (the pool's own unit test counts them), the usual output.
+    let f = Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", CLEAN_FIXTURE)
+        .args(["check", "--jobs", "100000"])
+        .stdout_has("1 runbook, 0 errors, 0 warnings; 1 scenario rehearsed, 0 failed")
+        .run();
+    assert!(f.stderr.is_empty(), "nothing said about --jobs: {}", f.stderr);
+    // A play runs no more steps at once than are ready.
+    let md = "# P\n\n```bash {#a read}\necho a\n```\n\n```bash {#b read}\necho b\n```\n";
+    Test::new()
+        .runbook("p", md)
+        .args(["play", "p", "--yes", "--jobs", "100000"])
+        .stdout_has("play passed: 2 passed")
+        .run();
+}
