@@ -68,6 +68,8 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
     ("# A\n\n```bash {#a}\n:\n```\n\n```bash\necho never closed\n", "a.md:7", "unclosed-fence", 1),
     ("# A\n\n```bash {#a}\necho {% if x %}\n```\n", "a.md:4", "template-syntax", 2),
     ("# A\n\n```bash {#a}\n:\n```\n", "a.md:1", "no-fixture", 0),
+    ("# A\n\n```bash {#a}\n:\n```\n\n```bash {#b expect=\"e: (ok\"}\n:\n```\n", "a.md:7", "expect-regex", 2),
+    ("# A\n\n```python {#a expect=\"(?<=a)b\"}\nprint(1)\n```\n", "a.md:3", "expect-regex", 2),
 ];
 
 #[test]
@@ -667,6 +669,61 @@ fn a_page_opening_with_a_horizontal_rule_is_markdown_not_front_matter() {
     }
 }
 
+/// A shell step's `expect` that is not a regex: `check` says where and why,
+/// and `plan` and `play` refuse it before anything runs, rendered when it
+/// holds a template.
+const BAD_EXPECT: &str = r#"# Bad expect
+
+```bash {#first}
+echo wrote > written.txt
+```
+
+```bash {#a read expect="error: [0-9]+ (failed|ok"}
+echo error: 3 failed
+```
+
+```bash {#b read expect="{{ namespace }}(?<=a)b"}
+echo ab
+```
+
+```promql {#q read expect="value > 1"}
+up
+```
+"#;
+
+#[test]
+fn an_expect_that_is_not_a_regex_is_refused_before_anything_runs() {
+    let a = "runbooks/x.md:7: error[expect-regex]: step `a`: `expect` is not a regex: unclosed group at character 15 of `error: [0-9]+ (failed|ok`\n  \
+             hint: close each `(` with `)`, or write a literal parenthesis as `\\(` or `\\)`\n";
+    let b = "runbooks/x.md:11: error[expect-regex]: step `b`: `expect` is not a regex: look-around, including look-ahead and look-behind, is not supported at character 15 of `animica-devnet(?<=a)b`\n  \
+             hint: look-around is not supported in `expect` (Rust regex syntax): rewrite the pattern without it, e.g. `(?<=a)b` as `ab`, or check the line in the step itself (`grep -P`)\n";
+    let f = Test::new()
+        .runbook("x", BAD_EXPECT)
+        .args(["check", "runbooks/x.md"])
+        .status(2)
+        .stdout_has(a)
+        .stdout_has(b)
+        .run();
+    assert_eq!(
+        f.stdout.matches("expect-regex").count(),
+        2,
+        "once per mistake, the query step's grammar is its own:\n{}",
+        f.stdout
+    );
+    for args in [&["plan", "x"][..], &["play", "x", "--yes"]] {
+        let plain = |s: &str| s.replace("error[expect-regex]", "error");
+        let f = Test::new()
+            .runbook("x", BAD_EXPECT)
+            .args(args.iter().copied())
+            .status(2)
+            .stderr_has(&plain(a))
+            .stderr_has(&plain(b))
+            .run();
+        assert!(!f.path().join("written.txt").exists(), "{args:?} ran step `first`:\n{}", f.stdout);
+        assert!(!f.path().join(".runbook/runs").exists(), "{args:?} started a run:\n{}", f.stdout);
+    }
+}
+
 #[test]
 fn other_tools_attribute_sets_are_documentation_and_typos_in_ours_are_errors() {
     let page = "# Page\n\n```bash {1,3}\nkubectl get pods\necho a\nkubectl get nodes\n```\n\n```js {2-3} title=\"app.js\"\nconst a = 1;\nconst b = 2;\n```\n\n```yaml {.numberLines}\na: 1\n```\n\n```bash {showLineNumbers}\nls\n```\n";
@@ -691,4 +748,24 @@ fn other_tools_attribute_sets_are_documentation_and_typos_in_ours_are_errors() {
             .stdout_has(hint)
             .run();
     }
+}
+
+#[test]
+fn a_huge_jobs_is_bounded_by_the_work() {
+    // `--jobs 100000` on one runbook and one scenario: as many threads as
+    // tasks (the pool's own unit test counts them), the usual output.
+    let f = Test::new()
+        .runbook("clean", CLEAN)
+        .fixture("clean", CLEAN_FIXTURE)
+        .args(["check", "--jobs", "100000"])
+        .stdout_has("1 runbook, 0 errors, 0 warnings; 1 scenario rehearsed, 0 failed")
+        .run();
+    assert!(f.stderr.is_empty(), "nothing said about --jobs: {}", f.stderr);
+    // A play runs no more steps at once than are ready.
+    let md = "# P\n\n```bash {#a read}\necho a\n```\n\n```bash {#b read}\necho b\n```\n";
+    Test::new()
+        .runbook("p", md)
+        .args(["play", "p", "--yes", "--jobs", "100000"])
+        .stdout_has("play passed: 2 passed")
+        .run();
 }

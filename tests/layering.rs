@@ -10,11 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The lower layer, each module with what it may import. `quote`, `error`
-/// and `state_url` are leaves.
+/// The lower layer, each module with what it may import. `quote`, `error`,
+/// `expect` and `state_url` are leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("error", &[]),
+    ("expect", &[]),
     ("state_url", &[]),
     ("redact", &["quote"]),
     ("model", &["redact"]),
@@ -23,7 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("template", &["error", "model", "quote"]),
     ("vars", &["config", "error", "model", "parse", "quote", "redact", "template"]),
     ("plan", &["error", "model", "parse"]),
-    ("preview", &["config", "error", "model", "plan", "quote", "redact", "template", "vars"]),
+    ("preview", &["config", "error", "expect", "model", "plan", "quote", "redact", "template", "vars"]),
     ("render", &["model"]),
 ];
 

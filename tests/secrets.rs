@@ -12,7 +12,7 @@
 //! over either store. A new sink is one more `Source`: its bytes, by a name.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::common::*;
 
@@ -307,8 +307,10 @@ fn a_play_and_everything_it_leaves_never_show_a_secret() {
 }
 
 /// What the live view shows of every run in `dir`'s store: each page, part,
-/// API answer, step log and report, and each run's event stream to its end.
-fn served(dir: &Path, env: &[(&str, &str)]) -> Vec<Source> {
+/// API answer, step log and report, and each run's event stream to its end;
+/// and the `extra` pages. `(step, shown)`: that step's log shows `shown` (the
+/// masked values are there).
+fn served(dir: &Path, env: &[(&str, &str)], extra: &[&str], (step, shown): (&str, &str)) -> Vec<Source> {
     let serve = crate::serve::Serve::start(dir, &[], env);
     let mut c = std::process::Command::new(bin());
     c.args(["runs", "--json"]).current_dir(dir).env_remove("RUNBOOK_CONFIG");
@@ -316,6 +318,7 @@ fn served(dir: &Path, env: &[(&str, &str)]) -> Vec<Source> {
     let runs: serde_json::Value = serde_json::from_slice(&c.output().unwrap().stdout).unwrap();
     let mut pages =
         vec!["/".to_string(), "/parts/runs".into(), "/runbooks".into(), "/runbooks/s".into(), "/api/runs".into()];
+    pages.extend(extra.iter().map(|p| p.to_string()));
     let mut streams = Vec::new();
     for r in runs.as_array().unwrap() {
         let id = r["run"].as_str().unwrap();
@@ -336,14 +339,16 @@ fn served(dir: &Path, env: &[(&str, &str)]) -> Vec<Source> {
     let got: Vec<(String, String)> =
         pages.iter().map(|p| (format!("GET {p}"), crate::serve::get_ok(&format!("{}{p}", serve.url)))).collect();
     // The sweep reads the output itself: the masked values are there.
-    assert!(got.iter().any(|(p, body)| p.ends_with("/log/list") && body.contains("key=***")), "{got:?}");
+    let log = format!("/log/{step}");
+    assert!(got.iter().any(|(p, body)| p.ends_with(&log) && body.contains(shown)), "{got:?}");
     got.into_iter().chain(streams).map(|(name, body)| Source::Bytes(name, body.into_bytes())).collect()
 }
 
 /// Every row of every table of the team database (`pg_dump`), and each
 /// `bytea` value (step output) decoded, in the order stored, so that a
-/// secret split over two chunks is found whole.
-fn database(url: &str) -> Vec<Source> {
+/// secret split over two chunks is found whole. The decoded output holds
+/// each of `shown` (the masked values are there).
+fn database(url: &str, shown: &[&str]) -> Vec<Source> {
     let o = std::process::Command::new("pg_dump").args(["--data-only", url]).output().expect("pg_dump runs");
     assert!(o.status.success(), "pg_dump: {}", String::from_utf8_lossy(&o.stderr));
     let dump = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -357,7 +362,7 @@ fn database(url: &str) -> Vec<Source> {
         .collect();
     // The sweep reads the output itself: the masked values are there.
     let text = String::from_utf8_lossy(&decoded);
-    assert!(text.contains("key=***") && text.contains("using ***"), "no step output in the database: {dump}");
+    assert!(shown.iter().all(|s| text.contains(s)), "no step output in the database: {dump}");
     vec![Source::Bytes("pg_dump".into(), dump.into_bytes()), Source::Bytes("pg_dump, bytea decoded".into(), decoded)]
 }
 
@@ -381,9 +386,9 @@ fn the_shared_store_and_the_live_view_never_show_a_secret() {
         if let Source::Output(_, o) = &sources[0] {
             assert_eq!(o.status.code(), Some(1), "{url:?}: {}", String::from_utf8_lossy(&o.stderr));
         }
-        sources.extend(served(dir, &state));
+        sources.extend(served(dir, &state, &[], ("list", "key=***")));
         if let Some(url) = &url {
-            sources.extend(database(url));
+            sources.extend(database(url, &["key=***", "using ***"]));
         }
         sources.push(Source::Tree(dir.to_path_buf(), inputs));
         assert_clean(&sources, &secrets());
@@ -529,4 +534,106 @@ fn a_step_never_sees_runbook_var_in_its_environment() {
         .stdout_has("[a] using ***\n[a] 0\n[a] 0\n")
         .run();
     assert!(!f.stdout.contains("env-tok-5150"), "{}", f.stdout);
+}
+
+/// A list or map variable whose parts are secret by their key's name
+/// (SPEC §2.1): `registry.password`, `hosts[0].api_key`; the variables
+/// themselves are not secret, and are neither listed nor named so.
+const NESTED_CONFIG: &str = r#"
+default_env = "prod"
+
+[env.prod]
+namespace = "ns"
+db_token = "top-level-TOKEN-55"
+registry = { user = "bot", password = "PW-nested-SECRET-77" }
+hosts = [{ name = "h1", api_key = "list-KEY-secret-88" }]
+
+[rehearse]
+stub = ["kubectl"]
+"#;
+
+const NESTED: &str = r#"# Nested
+
+```bash {#login read}
+kubectl login -u {{ registry.user }} -p {{ registry.password }} --token {{ db_token }}
+echo key={{ hosts[0].api_key }} host={{ hosts[0].name }} all={{ registry }}
+```
+"#;
+
+fn nested_secrets() -> Secrets {
+    Secrets(vec![
+        ("registry.password (a map's part)", "PW-nested-SECRET-77".into()),
+        ("hosts[0].api_key (a list's map's part)", "list-KEY-secret-88".into()),
+        ("db_token (a scalar)", "top-level-TOKEN-55".into()),
+    ])
+}
+
+#[test]
+fn a_secret_part_of_a_list_or_map_is_never_shown() {
+    let mut stores = vec![(None, Vec::new())];
+    let db = crate::postgres::server().map(|s| crate::postgres::Db::new(&s, "nested_secrets"));
+    if let Some(db) = &db {
+        stores.push((Some(db.url.clone()), vec![("RUNBOOK_STATE", db.url.as_str())]));
+    }
+    for (url, state) in stores {
+        let t = Test::new()
+            .config(NESTED_CONFIG)
+            .runbook("s", NESTED)
+            .file(
+                "book.toml",
+                "[book]\ntitle = \"t\"\nsrc = \"runbooks\"\n\n[preprocessor.runbook]\ncommand = \"runbook mdbook\"\n",
+            )
+            .file("runbooks/SUMMARY.md", "# Summary\n\n- [Nested](s.md)\n")
+            .file("bin/kubectl", "#!/bin/sh\necho \"kubectl $*\"\n");
+        let dir = t.path();
+        let kubectl = dir.join("bin/kubectl");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let inputs = ["runbook.toml", "runbooks/s.md", "book.toml", "runbooks/SUMMARY.md", "bin/kubectl"]
+            .map(|f| dir.join(f))
+            .to_vec();
+        let path = format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        let mut env: Vec<(&str, &str)> = vec![("PATH", path.as_str())];
+        env.extend(state.iter().copied());
+        let play = run(dir, &["play", "s", "--yes", "--record-fixture", "live"], &env);
+        let Source::Output(_, o) = &play else { unreachable!() };
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{url:?}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        for shown in [
+            "vars: db_token=*** hosts=[{\"api_key\":\"***\",\"name\":\"h1\"}] namespace=ns registry={\"password\":\"***\",\"user\":\"bot\"}\n",
+            "[login] kubectl login -u bot -p *** --token ***\n",
+            "[login] key=*** host=h1 all={'password': '***', 'user': 'bot'}\n",
+        ] {
+            assert!(stdout.contains(shown), "{shown:?} not in:\n{stdout}");
+        }
+        let mut sources = vec![play];
+        for cmd in [
+            &["plan", "s"][..],
+            &["plan", "s", "--json"],
+            &["play", "s", "--dry-run", "--scenario", "live"],
+            &["report", "latest"],
+            &["report", "latest", "--format", "json"],
+            &["runs", "--json"],
+            &["show", "s"],
+            &["show", "s", "--json"],
+            &["check", "--format", "json", "runbooks/s.md"],
+        ] {
+            sources.push(run(dir, cmd, &env));
+        }
+        sources.extend(served(dir, &state, &["/runbooks/s?env=prod"], ("login", "key=***")));
+        if let Some(url) = &url {
+            sources.extend(database(url, &["-p *** --token ***", "key=***"]));
+        }
+        // The wiki, when mdbook is there to build it (CI installs it).
+        if Command::new("mdbook").arg("--version").output().is_ok_and(|o| o.status.success()) {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-book");
+            let o = Command::new("bash").arg(script).arg(dir).env("RUNBOOK_BIN", bin()).output().unwrap();
+            assert!(o.status.success(), "build-book: {}", String::from_utf8_lossy(&o.stderr));
+            let page = std::fs::read_to_string(dir.join("book/s.html")).unwrap();
+            assert!(page.contains("registry.password: secret"), "{page}");
+            sources.push(Source::Output("build-book".into(), o));
+        }
+        sources.push(Source::Tree(dir.to_path_buf(), inputs));
+        assert_clean(&sources, &nested_secrets());
+    }
 }

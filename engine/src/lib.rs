@@ -22,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod expect;
 pub mod import;
 pub mod mdbook;
 pub mod model;

@@ -60,6 +60,29 @@ impl Runbook {
     pub fn is_secret(&self, name: &str) -> bool {
         self.secrets.iter().any(|s| s == name) || crate::redact::is_secret_name(name)
     }
+
+    /// The secret values among these variables, each as text for a
+    /// [`crate::redact::Redactor`]: the value of each secret variable, and
+    /// each part of another under a key that is secret by its name
+    /// ([`crate::redact::secret_parts`]). Every sink masks these.
+    pub fn secret_values<'v>(&self, vars: impl IntoIterator<Item = (&'v String, &'v Value)>) -> Vec<String> {
+        vars.into_iter()
+            .flat_map(|(k, v)| crate::redact::secret_parts(k, v, self.is_secret(k)))
+            .filter_map(|(_, v)| crate::redact::part_text(v))
+            .collect()
+    }
+
+    /// Does this variable's value hold a secret, whole or in part?
+    pub fn holds_secret(&self, name: &str, value: &Value) -> bool {
+        !crate::redact::secret_parts(name, value, self.is_secret(name)).is_empty()
+    }
+
+    /// A variable's value as shown: `***` for a secret variable, each secret
+    /// part of another as `***`.
+    pub fn shown(&self, name: &str, value: &Value) -> Value {
+        let mask = &mut |_: &str| Value::String(crate::redact::MASK.into());
+        crate::redact::replace_secret_parts(name, value, self.is_secret(name), mask)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

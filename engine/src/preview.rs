@@ -150,6 +150,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 errors.push(d);
             }
         }
+        errors.extend(expect_regex(rb, s, &t, &ctx));
         let confirm = match t.confirm(s, &ctx) {
             Ok(c) => c.map(|c| red.redact(&c).into_owned()),
             Err(d) => {
@@ -205,13 +206,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         .map(|(k, v)| {
             let secret = rb.is_secret(k);
             // No value is shown as the commands show it, secret or not.
-            let value = if v.is_null() {
-                format!("<{k}>")
-            } else if secret {
-                crate::redact::MASK.into()
-            } else {
-                crate::vars::as_text(v)
-            };
+            let value = if v.is_null() { format!("<{k}>") } else { crate::vars::as_text(&rb.shown(k, v)) };
             VarView { name: k.clone(), value, origin: vars.origin[k], secret }
         })
         .collect();
@@ -250,15 +245,30 @@ pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// A shell or Python step's `expect`, rendered, must be a regex
+/// ([`crate::expect`]): what the step would fail on after earlier steps
+/// ran is refused before the first. A query step's `expect` has its own
+/// grammar, a template error is reported by the rendering itself.
+pub fn expect_regex(rb: &Runbook, s: &Step, t: &Templater, ctx: &Context) -> Option<Diagnostic> {
+    let x = s.attrs.expect.as_deref().filter(|_| s.kind.query().is_none())?;
+    let src = t.attr(s, "expect", x, ctx).ok()?;
+    let e = crate::expect::compile(&src).err()?;
+    // A secret value rendered into it is not shown.
+    let red = crate::redact::Redactor::new(rb.secret_values(&ctx.vars));
+    Some(
+        Diagnostic::error("expect-regex", format!("step `{}`: {}", s.id, red.redact(&e.message(&src))))
+            .at(&rb.path, s.line)
+            .hint(e.hint),
+    )
+}
+
 /// Mask secret variable values in text.
 pub fn redact_vars(rb: &Runbook, vars: &Resolved, text: &str) -> String {
     secret_redactor(rb, vars).redact(text).into_owned()
 }
 
 pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor {
-    crate::redact::Redactor::new(
-        vars.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(_, v)| crate::vars::as_text(v)),
-    )
+    crate::redact::Redactor::new(rb.secret_values(&vars.vars))
 }
 
 /// Every template of the runbook renders with these variables (captures and
@@ -282,6 +292,7 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         if let Err(d) = t.when(s, &ctx) {
             errors.push(d);
         }
+        errors.extend(expect_regex(rb, s, &t, &ctx));
     }
     if errors.is_empty() {
         errors = crate::vars::unmatched(rb, vars, &ctx);

@@ -1,11 +1,15 @@
 //! Secret redaction (SPEC §2.1, §6).
 //!
 //! A variable is secret when the runbook lists it under `secrets` or when its
-//! name says so. Its value is replaced by `***` everywhere the engine writes:
-//! journal, step logs, terminal, transcripts and reports — even when a step
-//! echoes it, which is why redaction works on output text, not on variables.
+//! name says so; so is a part of a list or map variable under a key whose
+//! name says so ([`secret_parts`]). Its value is replaced by `***`
+//! everywhere the engine writes: journal, step logs, terminal, transcripts
+//! and reports — even when a step echoes it, which is why redaction works on
+//! output text, not on variables.
 
 use std::borrow::Cow;
+
+use serde_json::Value;
 
 const SECRET_WORDS: &[&str] = &["secret", "password", "token", "key", "credential"];
 
@@ -19,6 +23,70 @@ pub const MIN_LEN: usize = 4;
 pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// The secret parts of variable `name`'s value, each by its path
+/// (`registry.password`, `hosts[0].api_key`): all of it when the variable is
+/// secret (`secret`: listed, or by its name), else each value, at any depth
+/// of maps and lists, under a map key that is secret by its name.
+pub fn secret_parts<'v>(name: &str, value: &'v Value, secret: bool) -> Vec<(String, &'v Value)> {
+    let mut out = Vec::new();
+    if secret {
+        out.push((name.to_string(), value));
+    } else {
+        parts(name.to_string(), value, &mut out);
+    }
+    out
+}
+
+fn parts<'v>(path: String, v: &'v Value, out: &mut Vec<(String, &'v Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let at = format!("{path}.{k}");
+                if is_secret_name(k) { out.push((at, x)) } else { parts(at, x, out) }
+            }
+        }
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, x)| parts(format!("{path}[{i}]"), x, out)),
+        _ => {}
+    }
+}
+
+/// The value with each of its secret parts ([`secret_parts`]) replaced by
+/// `by(path)`.
+pub fn replace_secret_parts(name: &str, value: &Value, secret: bool, by: &mut dyn FnMut(&str) -> Value) -> Value {
+    if secret {
+        return by(name);
+    }
+    replace(name, value, by)
+}
+
+fn replace(path: &str, v: &Value, by: &mut dyn FnMut(&str) -> Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let at = format!("{path}.{k}");
+                    let x = if is_secret_name(k) { by(&at) } else { replace(&at, x, by) };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().enumerate().map(|(i, x)| replace(&format!("{path}[{i}]"), x, by)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A secret part as text, for a [`Redactor`]: a string as it is, a list or
+/// map as its JSON text (every leaf of it is masked), nothing for null.
+pub fn part_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 /// Replaces known secret values in text.
@@ -116,6 +184,32 @@ mod tests {
         assert!(is_secret_name("api_key"));
         assert!(is_secret_name("DB_PASSWORD"));
         assert!(!is_secret_name("namespace"));
+    }
+
+    #[test]
+    fn a_part_under_a_secret_key_is_secret_at_any_depth() {
+        let v = serde_json::json!({
+            "user": "bot",
+            "password": "pw-1",
+            "hosts": [{"name": "a", "api_key": "k-1"}, "plain"],
+            "tls": {"cert": "c", "credentials": {"a": 1}},
+        });
+        let mut paths: Vec<String> = secret_parts("reg", &v, false).into_iter().map(|(p, _)| p).collect();
+        paths.sort();
+        assert_eq!(paths, ["reg.hosts[0].api_key", "reg.password", "reg.tls.credentials"]);
+        assert_eq!(secret_parts("reg", &v, true).len(), 1);
+        let masked = replace_secret_parts("reg", &v, false, &mut |_| Value::String(MASK.into()));
+        assert_eq!(
+            masked,
+            serde_json::json!({
+                "user": "bot",
+                "password": "***",
+                "hosts": [{"name": "a", "api_key": "***"}, "plain"],
+                "tls": {"cert": "c", "credentials": "***"},
+            })
+        );
+        assert_eq!(part_text(&serde_json::json!({"a": 1})).as_deref(), Some("{\"a\":1}"));
+        assert_eq!(part_text(&Value::Null), None);
     }
 
     #[test]

@@ -260,11 +260,7 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
     used.into_iter()
         .map(|(name, used_by)| VarNeed {
             // A null default is none: the variable is required.
-            default: rb
-                .vars
-                .get(&name)
-                .filter(|v| !v.is_null())
-                .map(|v| if rb.is_secret(&name) { "***".into() } else { crate::vars::as_text(v) }),
+            default: rb.vars.get(&name).filter(|v| !v.is_null()).map(|v| crate::vars::as_text(&rb.shown(&name, v))),
             envs: config.envs.values().filter(|e| e.vars.contains_key(&name)).map(|e| e.name.clone()).collect(),
             captured_by: rb.steps.iter().find(|s| s.attrs.capture.as_deref() == Some(&name)).map(|s| s.id.clone()),
             secret: rb.is_secret(&name),

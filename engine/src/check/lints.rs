@@ -111,6 +111,27 @@ fn envs<'c>(rb: &Runbook, config: &'c Config) -> Vec<Option<&'c EnvProfile>> {
     out
 }
 
+/// A shell or Python step's `expect` that is not a regex, rendered in each
+/// env the runbook may run in (once per step: the first env that shows the
+/// mistake): what the step would fail
+/// on mid-play ([`crate::expect`]).
+pub fn expect_regexes(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for env in envs(rb, config) {
+        let vars = crate::vars::resolve(rb, env, &[], &[]);
+        let ctx = crate::preview::plan_context(rb, &vars, env);
+        for s in &rb.steps {
+            if let Some(d) = crate::preview::expect_regex(rb, s, &t, &ctx)
+                && !out.iter().any(|o| o.line == d.line)
+            {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
 /// Front-matter `envs` that runbook.toml does not define.
 pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
     if config.envs.is_empty() {

@@ -1,6 +1,7 @@
 //! The orchestration of `check`: which files, parsing them, the fixtures
 //! of the runbooks, and one pool for the scenarios, the lints of each page
-//! and the shell checks of batches of pages.
+//! and the shell checks of batches of pages. Each pool has `--jobs` threads,
+//! or fewer when it has fewer tasks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -87,15 +88,8 @@ struct Parsed {
 
 pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report> {
     let inputs = collect(config, paths)?;
-    // The main thread's stack (8 MiB), not rayon's 2 MiB: parsing YAML
-    // nested to serde-saphyr's limit overflowed a debug build's 2 MiB.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .stack_size(8 << 20)
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the check pool: {e}"))?;
     let stopping = crate::runner::signals::Stopping::watch();
-    let mut report = pool.install(|| run_in_pool(config, inputs, opts, &stopping))?;
+    let mut report = run_pools(config, inputs, opts, &stopping)?;
     report.interrupted = stopping.stopped();
     if paths.is_empty() {
         security::report_command_lines(config, &mut report);
@@ -103,32 +97,26 @@ pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report>
     Ok(report)
 }
 
-fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopping) -> Result<Report> {
+/// A pool of `--jobs` threads, but no more than `tasks` (`--jobs 100000`
+/// on a project of ten pages starts ten): a thread without a task only
+/// costs. On the main thread's stack size (8 MiB), not rayon's 2 MiB:
+/// parsing YAML nested to serde-saphyr's limit overflowed a debug build's
+/// 2 MiB.
+fn pool(jobs: usize, tasks: usize) -> Result<rayon::ThreadPool> {
+    let n = jobs.min(tasks).max(1);
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .stack_size(8 << 20)
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the check pool ({n} threads): {e}"))?)
+}
+
+fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopping) -> Result<Report> {
     let mut seen = BTreeSet::new();
     let runbook_files: Vec<PathBuf> =
         inputs.runbooks.into_iter().filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or(p.clone()))).collect();
-    let mut parsed: Vec<Parsed> = runbook_files
-        .par_iter()
-        .map(|p| {
-            let shown = catalog::display_path(p, &config.root);
-            let (rb, plain, source) = match std::fs::read(p) {
-                Ok(bytes) => {
-                    let source = String::from_utf8_lossy(&bytes).into_owned();
-                    match parse::parse_page_bytes(&shown, &bytes) {
-                        Ok(Page::Runbook(rb)) => (Ok(rb), false, source),
-                        Ok(Page::Plain(rb)) => (Ok(rb), true, source),
-                        Err(e) => (Err(lints::from_error(e, &shown)), false, source),
-                    }
-                }
-                Err(e) => (
-                    Err(vec![Diagnostic::error("io", format!("cannot read page: {e}")).in_file(&shown)]),
-                    false,
-                    String::new(),
-                ),
-            };
-            Parsed { shown, rb, plain, source }
-        })
-        .collect();
+    let parsing = pool(opts.jobs, runbook_files.len())?;
+    let mut parsed: Vec<Parsed> = parsing.install(|| parse_all(config, &runbook_files));
 
     // Fixtures: those given, and the one of every runbook checked.
     let mut fixture_files: BTreeSet<PathBuf> = inputs.fixtures.into_iter().collect();
@@ -149,7 +137,7 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopp
         .filter(|id| !ids.contains(id))
         .collect();
     if !wanted.is_empty() && config.runbooks.is_dir() {
-        let cat = Catalog::load(config)?;
+        let cat = parsing.install(|| Catalog::load(config))?;
         for rb in cat.runbooks.into_iter().filter(|r| wanted.contains(&r.id)) {
             let source = std::fs::read_to_string(config.root.join(&rb.path)).unwrap_or_default();
             parsed.push(Parsed { shown: rb.path.clone(), rb: Ok(rb), plain: false, source });
@@ -233,7 +221,9 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopp
         /// Not started: a signal stopped the check.
         NotRun,
     }
-    let batch = parsed.len().div_ceil(2 * opts.jobs.max(1)).max(1);
+    // Two shell batches a thread, of the threads the other tasks can use.
+    let scenarios: usize = fixtures.values().map(|f| f.scenarios.len()).sum();
+    let batch = parsed.len().div_ceil(2 * opts.jobs.min(scenarios + parsed.len()).max(1)).max(1);
     // shellcheck's findings are kept in the state directory (not in a shared store).
     let shellcheck_cache =
         (!config.state.to_string_lossy().contains("://")).then(|| config.state.join("cache/shellcheck"));
@@ -245,34 +235,38 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopp
         .chain(parsed.iter().map(Task::Lint))
         .collect();
     let ropts = rehearse::Options { bless: opts.bless, ..rehearse::Options::default() };
-    let done: Vec<Done> = tasks
-        .par_iter()
-        .with_max_len(1)
-        .map(|t| match t {
-            Task::Lint(p) => match &p.rb {
-                Err(d) => Done::Lint(p.shown.clone(), None, Kind::Invalid, d.clone()),
-                Ok(rb) if p.plain => Done::Lint(rb.path.clone(), None, Kind::Plain, page::lint_plain(rb, &p.source)),
-                Ok(rb) => {
-                    let (findings, invalid) = lint(rb, config, fixtures.get(&rb.id), &p.source);
-                    let kind = if invalid { Kind::Invalid } else { Kind::Runbook };
-                    Done::Lint(rb.path.clone(), Some(rb.id.clone()), kind, findings)
+    let done: Vec<Done> = pool(opts.jobs, tasks.len())?.install(|| {
+        tasks
+            .par_iter()
+            .with_max_len(1)
+            .map(|t| match t {
+                Task::Lint(p) => match &p.rb {
+                    Err(d) => Done::Lint(p.shown.clone(), None, Kind::Invalid, d.clone()),
+                    Ok(rb) if p.plain => {
+                        Done::Lint(rb.path.clone(), None, Kind::Plain, page::lint_plain(rb, &p.source))
+                    }
+                    Ok(rb) => {
+                        let (findings, invalid) = lint(rb, config, fixtures.get(&rb.id), &p.source);
+                        let kind = if invalid { Kind::Invalid } else { Kind::Runbook };
+                        Done::Lint(rb.path.clone(), Some(rb.id.clone()), kind, findings)
+                    }
+                },
+                Task::Shell(pages) => {
+                    let blocks: Vec<bash::ShellBlock> = pages
+                        .iter()
+                        .filter_map(|p| p.rb.as_ref().ok())
+                        .flat_map(|rb| lints::blocks(rb).into_iter().filter_map(|b| bash::ShellBlock::new(&rb.path, b)))
+                        .collect();
+                    Done::Shell(bash::check(&blocks, true, shellcheck_cache.as_deref()))
                 }
-            },
-            Task::Shell(pages) => {
-                let blocks: Vec<bash::ShellBlock> = pages
-                    .iter()
-                    .filter_map(|p| p.rb.as_ref().ok())
-                    .flat_map(|rb| lints::blocks(rb).into_iter().filter_map(|b| bash::ShellBlock::new(&rb.path, b)))
-                    .collect();
-                Done::Shell(bash::check(&blocks, true, shellcheck_cache.as_deref()))
-            }
-            Task::Scenario(..) if stopping.stopped() => Done::NotRun,
-            Task::Scenario(rb, dag, fx, i) => {
-                let r = rehearse::run_scenario(rb, dag, config, fx, &fx.scenarios[*i], &ropts, Vec::new());
-                Done::Scenario(rb.path.clone(), Box::new(r.map_err(|e| lints::from_error(e, &fx.path))))
-            }
-        })
-        .collect();
+                Task::Scenario(..) if stopping.stopped() => Done::NotRun,
+                Task::Scenario(rb, dag, fx, i) => {
+                    let r = rehearse::run_scenario(rb, dag, config, fx, &fx.scenarios[*i], &ropts, Vec::new());
+                    Done::Scenario(rb.path.clone(), Box::new(r.map_err(|e| lints::from_error(e, &fx.path))))
+                }
+            })
+            .collect()
+    });
     let mut runs = Vec::new();
     let mut shell = Vec::new();
     for d in done {
@@ -367,4 +361,40 @@ fn run_in_pool(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stopp
         summary.scenarios_failed += r.scenarios.iter().filter(|s| !s.passed).count();
     }
     Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false })
+}
+
+/// Read and parse each page (on the current pool).
+fn parse_all(config: &Config, files: &[PathBuf]) -> Vec<Parsed> {
+    files
+        .par_iter()
+        .map(|p| {
+            let shown = catalog::display_path(p, &config.root);
+            let (rb, plain, source) = match std::fs::read(p) {
+                Ok(bytes) => {
+                    let source = String::from_utf8_lossy(&bytes).into_owned();
+                    match parse::parse_page_bytes(&shown, &bytes) {
+                        Ok(Page::Runbook(rb)) => (Ok(rb), false, source),
+                        Ok(Page::Plain(rb)) => (Ok(rb), true, source),
+                        Err(e) => (Err(lints::from_error(e, &shown)), false, source),
+                    }
+                }
+                Err(e) => (
+                    Err(vec![Diagnostic::error("io", format!("cannot read page: {e}")).in_file(&shown)]),
+                    false,
+                    String::new(),
+                ),
+            };
+            Parsed { shown, rb, plain, source }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_pool_has_no_more_threads_than_tasks() {
+        assert_eq!(super::pool(64, 3).unwrap().current_num_threads(), 3);
+        assert_eq!(super::pool(2, 30).unwrap().current_num_threads(), 2);
+        assert_eq!(super::pool(8, 0).unwrap().current_num_threads(), 1);
+    }
 }

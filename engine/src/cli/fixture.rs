@@ -53,7 +53,8 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
     let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
     let mut sc = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
     sc.vars = crate::rehearse::record::scenario_vars(&rb, &sets, &resolved);
-    let masked: Vec<&str> = sc.vars.iter().filter(|(k, _)| rb.is_secret(k)).map(|(k, _)| k.as_str()).collect();
+    let holds = |k: &String| rb.is_secret(k) || resolved.vars.get(k).is_some_and(|v| rb.holds_secret(k, v));
+    let masked: Vec<&str> = sc.vars.iter().filter(|(k, _)| holds(k)).map(|(k, _)| k.as_str()).collect();
     let path = Fixture::path_for(config, &rb.id);
     let shown = crate::catalog::display_path(&path, &config.root);
     match write::put(&path, &sc, false).map_err(Error::Other)? {

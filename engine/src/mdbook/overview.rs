@@ -203,7 +203,7 @@ impl Page<'_> {
             let envs: Vec<(String, String)> = config
                 .envs
                 .values()
-                .filter_map(|e| e.vars.get(name).map(|v| (e.name.clone(), crate::vars::as_text(v))))
+                .filter_map(|e| e.vars.get(name).map(|v| (e.name.clone(), crate::vars::as_text(&rb.shown(name, v)))))
                 .collect();
             let default = rb.vars.get(name).filter(|v| !v.is_null());
             if secret {
@@ -215,7 +215,7 @@ impl Page<'_> {
                 }
             } else {
                 if let Some(d) = default {
-                    from.push(format!("default {}", code(&crate::vars::as_text(d))));
+                    from.push(format!("default {}", code(&crate::vars::as_text(&rb.shown(name, d)))));
                 }
                 if !envs.is_empty() {
                     from.push(env_values(&envs));

@@ -109,7 +109,8 @@ pub struct View<'c> {
     body_ctx: Context,
     when_ctx: Context,
     sentinels: Vec<(String, Ph)>,
-    /// Names read by the runbook that have no value here, secrets included.
+    /// Names read by the runbook that have no value here, secrets included,
+    /// and those with a secret part.
     unknown: BTreeSet<String>,
     salt: usize,
 }
@@ -167,8 +168,6 @@ impl<'c> View<'c> {
             resolved.vars.remove(k);
             resolved.origin.remove(k);
         }
-        let when_ctx = plan_context(rb, &resolved, env);
-        let mut body_ctx = when_ctx.clone();
         let mut sentinels: Vec<(String, Ph)> = Vec::new();
         let mut sentinel = |ph: Ph| {
             let s = format!("Zrbph{}x{salt}Z", sentinels.len());
@@ -176,6 +175,17 @@ impl<'c> View<'c> {
             s
         };
         let mut unknown = BTreeSet::new();
+        // A secret part of a list or map (`registry.password`) is a
+        // placeholder, as a secret variable is.
+        for (k, v) in resolved.vars.iter_mut() {
+            if rb.holds_secret(k, v) {
+                let by = &mut |path: &str| Value::String(sentinel(Ph::Secret { name: path.to_string() }));
+                *v = crate::redact::replace_secret_parts(k, v, false, by);
+                unknown.insert(k.clone());
+            }
+        }
+        let when_ctx = plan_context(rb, &resolved, env);
+        let mut body_ctx = when_ctx.clone();
         for name in used {
             if resolved.vars.contains_key(name) || captured.iter().any(|(c, _)| c == name) {
                 continue;
@@ -260,7 +270,7 @@ impl<'c> View<'c> {
             return Known::Captured { step: s.id.clone() };
         }
         match self.resolved.vars.get(name) {
-            Some(v) if !rb.is_secret(name) => Known::Value(vars::as_text(v)),
+            Some(v) if !rb.holds_secret(name, v) => Known::Value(vars::as_text(v)),
             _ => Known::Name,
         }
     }

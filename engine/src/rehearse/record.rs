@@ -109,13 +109,7 @@ impl Recording {
         let Played { vars, sets, outcome, answers } = played;
         let text = std::fs::read_to_string(self.dir.path().join(CALLS)).unwrap_or_default();
         let calls: Vec<Recorded> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let mut secrets: Vec<String> = vars
-            .vars
-            .iter()
-            .filter(|(k, _)| rb.is_secret(k))
-            .map(|(_, v)| crate::vars::as_text(v))
-            .filter(|v| !v.is_empty())
-            .collect();
+        let mut secrets: Vec<String> = rb.secret_values(&vars.vars).into_iter().filter(|v| !v.is_empty()).collect();
         // What a secret capture caught is the output of its step's calls.
         let capturing = |id: &str| rb.step(id).and_then(|s| s.attrs.capture.as_ref()).is_some_and(|c| rb.is_secret(c));
         for c in calls.iter().filter(|c| c.step.as_deref().is_some_and(capturing)) {
@@ -187,7 +181,16 @@ impl Recording {
 pub fn scenario_vars(rb: &Runbook, sets: &[(String, String)], vars: &crate::vars::Resolved) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in sets {
-        let v = if rb.is_secret(k) { STAND_IN.to_string() } else { v.clone() };
+        let v = match vars.vars.get(k) {
+            _ if rb.is_secret(k) => STAND_IN.to_string(),
+            // A secret part of a list or map: that part stands in.
+            Some(value) if rb.holds_secret(k, value) => {
+                crate::vars::as_text(&crate::redact::replace_secret_parts(k, value, false, &mut |_| {
+                    crate::model::Value::String(STAND_IN.into())
+                }))
+            }
+            _ => v.clone(),
+        };
         out.push((k.clone(), v));
     }
     for (k, _) in vars.vars.iter().filter(|(k, _)| rb.is_secret(k)) {

@@ -269,10 +269,8 @@ async fn session_loop(
     tty: bool,
 ) -> Outcome {
     let mut secrets: Vec<String> = Vec::new();
-    for (k, v) in &opts.vars.vars {
-        if rb.is_secret(k) {
-            add_secret(&mut secrets, &crate::vars::as_text(v));
-        }
+    for v in rb.secret_values(&opts.vars.vars) {
+        add_secret(&mut secrets, &v);
     }
     for s in env.store.secrets() {
         add_secret(&mut secrets, &s);

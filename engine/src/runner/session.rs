@@ -551,7 +551,7 @@ fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> 
             let value = if secret {
                 serde_json::Value::String(crate::redact::MASK.to_string())
             } else {
-                match v {
+                match &rb.shown(k, v) {
                     serde_json::Value::String(s) => serde_json::Value::String(red.redact(s).into_owned()),
                     other => {
                         let text = other.to_string();

@@ -513,7 +513,7 @@ impl<'r> Templater<'r> {
         let read: Vec<String> = names
             .iter()
             .filter(|n| !self.rb.is_secret(n))
-            .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(v))))
+            .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(&self.rb.shown(n, v)))))
             .collect();
         if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
             return d;

@@ -288,9 +288,9 @@ impl Dispatcher<'_> {
                     Err(e) => return end(StepStatus::Failed, e),
                 },
                 // Line by line, as grep: `^ok$` matches `echo ok`.
-                Ok(src) => match regex::RegexBuilder::new(&src).multi_line(true).build() {
+                Ok(src) => match crate::expect::compile(&src) {
                     Ok(re) => Some((re, src)),
-                    Err(e) => return end(StepStatus::Failed, format!("`expect` is not a regex: {e}")),
+                    Err(e) => return end(StepStatus::Failed, e.message(&src)),
                 },
                 Err(d) => return end(StepStatus::Failed, format!("cannot render `expect`: {d}")),
             },
