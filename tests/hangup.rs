@@ -116,14 +116,14 @@ fn pending(dir: &Path) -> usize {
     std::fs::read_dir(dir.join(".runbook/pending")).map(|r| r.count()).unwrap_or(0)
 }
 
-/// The run resumes: `long` runs again to its end, `deploy` is not run again.
-fn resumes(dir: &Path) {
+/// The run resumes: `long` runs to its end, `deploy` runs only if it had not.
+fn resumes(dir: &Path, deployed: bool) {
     std::fs::write(dir.join("go"), "").unwrap();
     let o = rb(dir, &["play", "l", "--resume", "--yes"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("resuming l") && out.contains("[long] finished"), "{out}");
-    assert!(!out.contains("[deploy] deployed"), "{out}");
+    assert_eq!(out.contains("[deploy] deployed"), !deployed, "{out}");
 }
 
 const LONG: &str = r#"
@@ -157,5 +157,22 @@ fn closing_the_terminal_while_a_spinner_draws_interrupts_the_play() {
     let stops = records(t.path(), "stop");
     assert_eq!(stops[0]["why"], "interrupted by SIGHUP", "{stops:?}");
     assert_eq!(pending(t.path()), 0, "events left pending");
-    resumes(t.path());
+    resumes(t.path(), true);
+}
+
+#[test]
+fn closing_the_terminal_at_a_question_interrupts_the_play_and_answers_nothing() {
+    let t = Test::new().runbook("l", LONG);
+    let mut p = Pty::spawn(t.path(), &["play", "l"]);
+    p.expect("run it?");
+    let code = p.hang_up();
+    let j = journal(t.path());
+    assert_eq!(code, 130, "{j}");
+    assert_eq!(records(t.path(), "answer").len(), 0, "the hang-up was recorded as an answer:\n{j}");
+    let tail: Vec<String> = events(t.path()).into_iter().skip_while(|e| !e.starts_with("stop")).collect();
+    assert_eq!(tail, ["stop:interrupted", "run-end:interrupted"], "{j}");
+    let why = records(t.path(), "stop")[0]["why"].as_str().unwrap_or("").to_string();
+    assert!(why.starts_with("interrupted by SIGHUP at a question"), "{why}");
+    assert_eq!(pending(t.path()), 0, "events left pending");
+    resumes(t.path(), false);
 }
