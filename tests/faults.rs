@@ -151,8 +151,10 @@ fn a_restart_right_after_kill_9_waits_for_the_dead_holders_lock() {
         .spawn()
         .unwrap();
     let engine = child.id();
-    // The engine's child, paused before its exec (still the runbook binary).
-    wait_until("the paused child", || children(engine).next().is_some());
+    // The engine's child, paused before its exec: past the gate (a child
+    // still waiting there exits when the engine dies, letting the lock go).
+    let paused = |c: u32| std::fs::read_to_string(format!("/proc/{c}/wchan")).is_ok_and(|w| w.contains("nanosleep"));
+    wait_until("the paused child", || children(engine).any(paused));
     let _ = child.kill();
     let _ = child.wait();
     let o = rb_cmd(dir, &["play", "k", "--fresh"]).env("RUNBOOK_LOCK_SETTLE", "0").output().unwrap();
