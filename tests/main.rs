@@ -10,6 +10,7 @@ mod contain;
 mod faults;
 mod fixtures_gen;
 mod fuzz;
+mod hangup;
 mod hardening;
 mod import;
 mod init;

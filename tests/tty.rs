@@ -98,6 +98,10 @@ impl Tty {
         self.s.send_control('c').expect("write to the pty");
     }
 
+    pub fn ctrl_d(&mut self) {
+        self.s.send_control('d').expect("write to the pty");
+    }
+
     pub fn sigterm(&mut self) {
         self.s.process_mut().signal(Signal::SIGTERM).expect("kill -TERM runbook");
     }
@@ -499,6 +503,19 @@ fn ctrl_c_at_a_question_interrupts_the_play() {
     has(&seen, "runbook play c --env devnet --resume");
     lacks(&seen, "declined");
     lacks(&seen, "[restart] restarted");
+}
+
+#[test]
+fn ctrl_d_at_a_question_interrupts_the_play_and_answers_nothing() {
+    let t = Test::new().runbook("c", CONFIRM);
+    let mut p = Tty::spawn(t.path(), &["play", "c"]);
+    p.expect("run it?");
+    p.ctrl_d();
+    let seen = p.done(130);
+    has(&seen, "interrupted at a question (end of input: Ctrl-D)");
+    has(&seen, "runbook play c --env devnet --resume");
+    lacks(&seen, "declined");
+    assert_eq!(records(t.path(), "answer").len(), 0, "{seen}");
 }
 
 #[test]

@@ -17,6 +17,16 @@ macro_rules! errln {
     }};
 }
 
+/// `println!` that never panics, for the same reason as [`errln!`]: stdout
+/// may be a terminal that was closed under the play (EIO) or a closed pipe.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod catalog;
 pub mod check;
 pub mod cli;

@@ -93,7 +93,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
             crate::rehearse::write::Put::Replaced => "replaced",
             _ => "recorded",
         };
-        println!(
+        crate::outln!(
             "{how} scenario `{name}` in {} ({n} calls, outcome {}): replay it with `runbook play {} --dry-run --scenario {name}`",
             crate::catalog::display_path(&path, &config.root).display(),
             outcome.status.name(),

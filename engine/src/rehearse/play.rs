@@ -60,8 +60,8 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
     let stopping = runner::signals::Stopping::watch();
     let mut refused = super::contain::probe();
     match (&refused, runner::scope::unscoped()) {
-        (Some(why), _) => println!("=== not contained: {why}"),
-        (None, Some(why)) => println!("=== {}", super::contain::unscoped_line(&why)),
+        (Some(why), _) => crate::outln!("=== not contained: {why}"),
+        (None, Some(why)) => crate::outln!("=== {}", super::contain::unscoped_line(&why)),
         (None, None) => {}
     }
     for sc in &scenarios {

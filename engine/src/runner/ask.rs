@@ -16,6 +16,11 @@ pub enum Asked {
     Answer(event::Answer),
     /// A signal arrived at the question: stop asking (the play stops).
     Signal(&'static str),
+    /// The terminal's input ended at the question: it was hung up (the
+    /// window closed, the SSH session dropped), or Ctrl-D was typed.
+    Closed {
+        hung_up: bool,
+    },
 }
 
 /// A scenario's answer to a question, in the event's words.
@@ -73,8 +78,9 @@ pub async fn ask(
                     let reply = choices.iter().find(|&&(c, _)| c == k).map_or(Reply::No, |&(_, r)| r);
                     answer(reply, How::Prompt)
                 }
-                // stdin closed: no answer is a no.
-                Ok(None) => answer(choices.last().map_or(Reply::No, |&(_, r)| r), How::Prompt),
+                // The input ended: nobody answered, so nothing is recorded
+                // as an answer (docs/decisions.md, "End of input at a question").
+                Ok(None) => Asked::Closed { hung_up: !prompt::terminal() },
                 Err(why) => {
                     cancel.store(true, Ordering::SeqCst);
                     let _ = h.await;

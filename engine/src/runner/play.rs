@@ -352,6 +352,14 @@ impl<'a> Loop<'a> {
                 };
                 self.stop(StopKind::Interrupted, why, false);
             }
+            super::ask::Asked::Closed { hung_up } => {
+                let why = if hung_up {
+                    "interrupted by SIGHUP at a question (the terminal was closed)"
+                } else {
+                    "interrupted at a question (end of input: Ctrl-D)"
+                };
+                self.stop(StopKind::Interrupted, why.to_string(), false);
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 //! The reporters of a real play: spinners on a terminal ([`term`]), plain
-//! lines prefixed with the step id otherwise ([`plain`]).
+//! lines prefixed with the step id otherwise ([`plain`]). Neither panics
+//! when its terminal or pipe is gone: a lost line is not worth a crash.
 
 pub mod plain;
+mod screen;
 pub mod term;
 
 use std::io::IsTerminal;

@@ -1,5 +1,6 @@
 //! The terminal: a spinner with elapsed time per running step, the steps'
-//! output above the spinners, colour unless `NO_COLOR` is set.
+//! output above the spinners, colour unless `NO_COLOR` is set. They are
+//! drawn on a [`super::screen::Screen`], whose writes never fail.
 //!
 //! An `interactive` step gets no spinner: it owns the terminal (an editor, a
 //! shell, a `read`), and a spinner redrawn every 100 ms would write over
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::super::prompt::{LocalFlags, TermFlags};
 use super::super::{PlayEvent, Reporter, StepStatus};
@@ -35,7 +36,7 @@ impl Term {
 
     pub fn new(color: bool) -> Self {
         let mut t = Term {
-            mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            mp: MultiProgress::with_draw_target(super::screen::Screen::stdout()),
             bars: HashMap::new(),
             color,
             recorded: true,
