@@ -20,7 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("redact", &["quote"]),
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),
-    ("config", &["error", "model", "parse", "state_url"]),
+    ("config", &["error", "expect", "model", "parse", "state_url"]),
     ("template", &["error", "model", "quote"]),
     ("vars", &["config", "error", "model", "parse", "quote", "redact", "template"]),
     ("plan", &["error", "model", "parse"]),

@@ -1323,3 +1323,24 @@ fn a_value_the_runbook_may_mean_is_never_refused() {
         Test::new().runbook("m", &md).args(["play", "m", "--yes", "--set", &set]).run();
     }
 }
+
+/// A guard whose `expect` is no regex is invalid config, said in one line
+/// with a fix, where the env is defined: nothing plays.
+#[test]
+fn a_guard_expect_that_is_not_a_regex_is_one_line_with_a_fix_at_its_env() {
+    let f = Test::new()
+        .config("default_env = \"dev\"\n\n[env.dev]\n\n[env.prod]\nguard = { run = \"kubectl config current-context\", expect = \"^(prod\" }\n")
+        .runbook("a", "# A\n\n```bash {#change}\necho changing > ran\n```\n")
+        .args(["play", "a", "--env", "prod", "--yes"])
+        .status(2)
+        .run();
+    let err = f.stderr.replace(&f.path().display().to_string(), "$DIR");
+    assert!(
+        err.starts_with(
+            "$DIR/runbook.toml:5: error: [env.prod] guard: its expect is not a regex: unclosed group at character 2 of `^(prod`\n  hint: close each `(`"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(!f.path().join("ran").exists());
+}

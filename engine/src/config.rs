@@ -289,10 +289,12 @@ impl Config {
                             )
                         })?);
                         let g = p.guard.as_ref().expect("just set");
-                        if let Err(e) = regex::Regex::new(&g.expect) {
+                        if let Err(e) = crate::expect::compile(&g.expect) {
+                            let what = e.message(&g.expect).replacen("`expect`", "its expect", 1);
                             return Err(Error::invalid(
-                                Diagnostic::error("config", format!("[env.{name}] guard expect is not a regex: {e}"))
-                                    .at(file, at),
+                                Diagnostic::error("config", format!("[env.{name}] guard: {what}"))
+                                    .at(file, at)
+                                    .hint(e.hint),
                             ));
                         }
                     }
