@@ -294,7 +294,7 @@ fn a_value_that_does_not_read_as_its_default_type_stays_text_with_a_warning() {
     };
     // What reads as the default's type takes it: `1e3` is a float only for a float default.
     let f = out(&["--set", "n=41", "--set", "ratio=1e3", "--set", "dry=TRUE"], None);
-    assert!(f.stdout.contains("[show] n=41 ratio=1000.0 dry=True plus=42"), "{}", f.stdout);
+    assert!(f.stdout.contains("[show] n=41 ratio=1000.0 dry=true plus=42"), "{}", f.stdout);
     assert!(!f.stderr.contains("warning"), "{}", f.stderr);
     // `1e3` is no integer: the text `1e3`, never the float 1000.0. The
     // arithmetic on it is refused before anything runs, after the warning

@@ -574,6 +574,42 @@ fn step_attributes_capture_when_expect_retry() {
         .run();
 }
 
+/// A boolean is written `true`/`false` in a shell body, a list and a
+/// confirm text (as the front matter and `--set` write it), and
+/// `True`/`False` in a Python body.
+#[test]
+fn booleans_render_as_the_front_matter_writes_them_except_in_python() {
+    Test::new()
+        .runbook(
+            "b",
+            r#"
+            ---
+            vars:
+              dry: true
+              flags: [false, "x"]
+            ---
+            ```bash {#sh read}
+            echo "dry={{ dry }} flags={{ flags }}"
+            [ {{ dry }} = true ] && echo tested
+            ```
+
+            ```python {#py read}
+            print(repr({{ dry }}), {{ not dry }})
+            ```
+
+            ```bash {#ask confirm="apply with dry={{ dry }}?"}
+            true
+            ```
+            "#,
+        )
+        .args(["play", "b", "--yes"])
+        .stdout_has("[sh] dry=true flags=false x")
+        .stdout_has("[sh] tested")
+        .stdout_has("[py] True False")
+        .stdout_has("apply with dry=true?")
+        .run();
+}
+
 #[test]
 fn expect_mismatch_fails() {
     Test::new()

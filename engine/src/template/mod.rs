@@ -47,6 +47,14 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         _ => AutoEscape::None,
     });
     env.set_formatter(|out, state, value| {
+        // minijinja displays a boolean as Python does (`True`); outside a
+        // `python` body it is written as the front matter and `--set` write
+        // it, and as shell idioms test it: `true`/`false`
+        // (docs/decisions.md, "Booleans in templates").
+        let python = matches!(state.auto_escape(), AutoEscape::Custom(k) if k == "python");
+        if !python && let Some(b) = as_bool(value) {
+            return out.write_str(if b { "true" } else { "false" }).map_err(minijinja::Error::from);
+        }
         let AutoEscape::Custom(kind) = state.auto_escape() else {
             return escape_formatter(out, state, value);
         };
@@ -105,20 +113,29 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
         return Ok("''".into());
     }
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
-        let items: Result<Vec<String>, _> = value.try_iter()?.map(|v| one(&v.to_string())).collect();
+        let items: Result<Vec<String>, _> = value
+            .try_iter()?
+            .map(|v| match as_bool(&v) {
+                Some(b) => Ok(b.to_string()),
+                None => one(&v.to_string()),
+            })
+            .collect();
         return Ok(items?.join(" "));
     }
     one(&value.to_string())
 }
 
+/// `value` as a boolean, when it is one.
+fn as_bool(value: &JValue) -> Option<bool> {
+    matches!(value.kind(), minijinja::value::ValueKind::Bool).then(|| value.is_true())
+}
+
 fn python_literal(value: &JValue) -> String {
-    if value.is_number() || matches!(value.kind(), minijinja::value::ValueKind::Bool) {
-        let s = value.to_string();
-        return match s.as_str() {
-            "true" => "True".into(),
-            "false" => "False".into(),
-            _ => s,
-        };
+    if let Some(b) = as_bool(value) {
+        return if b { "True" } else { "False" }.into();
+    }
+    if value.is_number() {
+        return value.to_string();
     }
     crate::quote::python_str(&value.to_string())
 }
