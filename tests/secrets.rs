@@ -508,7 +508,7 @@ fn a_value_given_under_a_name_the_runbook_reads_nowhere_is_never_written() {
          warning: --set api_tkn: runbook `basic` reads no variable `api_tkn`; it is ignored\n  \
          hint: did you mean `api_token`?\n"
     );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("vars: api_token=*** namespace=animica-devnet\n"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("vars: api_token=***\n"));
     let mut sources = vec![play];
     for c in [&["plan", "basic"][..], &["plan", "basic", "--json"], &["play", "basic", "--dry-run"]] {
         sources.push(run(dir, &cmd(c), &env));
@@ -600,7 +600,7 @@ fn a_secret_part_of_a_list_or_map_is_never_shown() {
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(0), "{url:?}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr));
         for shown in [
-            "vars: db_token=*** hosts=[{\"api_key\":\"***\",\"name\":\"h1\"}] namespace=ns registry={\"password\":\"***\",\"user\":\"bot\"}\n",
+            "vars: db_token=*** hosts=[{\"api_key\":\"***\",\"name\":\"h1\"}] registry={\"password\":\"***\",\"user\":\"bot\"}\n",
             "[login] kubectl login -u bot -p *** --token ***\n",
             "[login] key=*** host=h1 all={'password': '***', 'user': 'bot'}\n",
         ] {
@@ -636,4 +636,36 @@ fn a_secret_part_of_a_list_or_map_is_never_shown() {
         sources.push(Source::Tree(dir.to_path_buf(), inputs));
         assert_clean(&sources, &nested_secrets());
     }
+}
+
+/// A value of the env profile that one runbook declares secret, and a
+/// second runbook (`s`) of the project reads nowhere: nothing of a play of
+/// the second one shows it (a profile is shared by every runbook; a play
+/// keeps only what its runbook reads).
+#[test]
+fn a_profile_value_another_runbook_declares_secret_never_reaches_a_run_that_does_not_read_it() {
+    let t = Test::new()
+        .config("default_env = \"dev\"\n\n[env.dev]\nsentry_dsn = \"https://SentryKey4242@sentry.example/1\"\nregion = \"eu\"\n")
+        .runbook("uses-dsn", "---\nsecrets: [sentry_dsn]\n---\n# U\n\n```bash {#a read}\necho configured {{ sentry_dsn }}\n```\n")
+        .runbook("s", "# S\n\n```bash {#a read}\necho hello {{ region }}\n```\n");
+    let dir = t.path();
+    let play = run(dir, &["play", "s", "--yes"], &[]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("vars: region=eu\n"), "{stdout}");
+    let mut sources = vec![play];
+    for cmd in [
+        &["plan", "s"][..],
+        &["plan", "s", "--json"],
+        &["show", "s", "--json"],
+        &["report", "latest"],
+        &["report", "latest", "--format", "json"],
+        &["runs", "--json"],
+    ] {
+        sources.push(run(dir, cmd, &[]));
+    }
+    sources.extend(served(dir, &[], &[], ("a", "hello eu")));
+    sources.push(Source::Tree(dir.to_path_buf(), vec![dir.join("runbook.toml"), dir.join("runbooks/uses-dsn.md")]));
+    assert_clean(&sources, &Secrets(vec![("sentry_dsn (secret in uses-dsn)", "SentryKey4242".into())]));
 }

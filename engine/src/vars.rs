@@ -15,10 +15,11 @@
 //!   `--set` (origin `set`), the environment first, then files, then `--set`:
 //!   the last given wins. Each value remembers its [`Channel`], so that a
 //!   warning names what the user typed.
-//! - **A value no template reads** ([`sort_given`]) is dropped after a
-//!   warning: it could change nothing, and a misspelt secret's name
-//!   (`api_tokn`) must not put its value in the journal or the report
-//!   (docs/decisions.md).
+//! - **A value no template reads** is dropped: a given one after a warning
+//!   ([`sort_given`]), one of the env profile or an alert silently
+//!   ([`resolve`]). It could change nothing; a misspelt secret's name
+//!   (`api_tokn`) must not put its value in the journal or the report, nor
+//!   a value another runbook declares secret (docs/decisions.md).
 //! - **A value that turns on no branch** ([`unmatched`]): `--set
 //!   action=rolback`, where the runbook's conditions name `upgrade` and
 //!   `rollback` only, is refused before anything runs.
@@ -194,6 +195,11 @@ fn read_set_file(k: &str, path: &str) -> Result<String> {
     Ok(text)
 }
 
+/// The variables of a play of `rb`: its front matter's, then the env
+/// profile's, the alert's and the given ones. Of the profile and the alert,
+/// only what the runbook [`reads`]: a profile is shared by every runbook of
+/// the project, and a value another runbook declares secret must not reach
+/// this one's journal, `plan`, report or live view in clear.
 pub fn resolve(
     rb: &Runbook,
     env: Option<&EnvProfile>,
@@ -205,12 +211,13 @@ pub fn resolve(
         r.insert(k.clone(), v.clone(), Origin::FrontMatter);
     }
     let default = |k: &str| rb.vars.get(k);
+    let read = reads(rb);
     if let Some(p) = env {
-        for (k, v) in &p.vars {
+        for (k, v) in p.vars.iter().filter(|(k, _)| read.contains(k.as_str())) {
             r.insert(k.clone(), typed(default(k), v.clone()), Origin::Env);
         }
     }
-    for (k, v) in alert {
+    for (k, v) in alert.iter().filter(|(k, _)| read.contains(k.as_str())) {
         r.insert(k.clone(), typed(default(k), Value::String(v.clone())), Origin::Alert);
     }
     for (k, v) in sets {
@@ -270,6 +277,21 @@ pub fn needed(rb: &Runbook, config: &Config) -> Vec<VarNeed> {
         .collect()
 }
 
+/// Every variable `rb` reads: those its front matter declares, those its
+/// templates read, and the servers' when it has a query step (the engine
+/// reads those itself).
+pub fn reads(rb: &Runbook) -> std::collections::BTreeSet<String> {
+    let t = Templater::new(rb);
+    let mut names: std::collections::BTreeSet<String> = rb.vars.keys().cloned().collect();
+    for s in &rb.steps {
+        names.extend(t.names_used(s).into_iter().filter(|n| !crate::template::BUILTINS.contains(&n.as_str())));
+    }
+    if rb.steps.iter().any(|s| s.kind.query().is_some()) {
+        names.extend(SERVERS.iter().flat_map(|s| s.vars).map(|n| n.to_string()));
+    }
+    names
+}
+
 /// A server the engine itself queries for a runbook's query steps
 /// (`promql`, `logql`, `http`; `crate::observe::Servers`): the variables
 /// that name it, the first one set winning, and the engine's environment
@@ -295,13 +317,9 @@ const SERVERS: [ServerVars; 4] = [PROMETHEUS, LOKI, GRAFANA, LOKI_DATASOURCE];
 /// the default in place and change nothing, and its value (perhaps a secret
 /// given under a wrong name, so not masked) must not reach the journal, the
 /// report or `plan`.
-pub fn sort_given(rb: &Runbook, config: &Config, given: &[Given]) -> (Vec<(String, String)>, Vec<Diagnostic>) {
-    let needed = needed(rb, config);
-    let queries = rb.steps.iter().any(|s| s.kind.query().is_some());
-    let mut names: Vec<&str> = needed.iter().map(|n| n.name.as_str()).collect();
-    if queries {
-        names.extend(SERVERS.iter().flat_map(|s| s.vars));
-    }
+pub fn sort_given(rb: &Runbook, given: &[Given]) -> (Vec<(String, String)>, Vec<Diagnostic>) {
+    let read = reads(rb);
+    let names: Vec<&str> = read.iter().map(String::as_str).collect();
     let mut kept = Vec::new();
     let mut warnings: Vec<Diagnostic> = Vec::new();
     let mut said = std::collections::BTreeSet::new();

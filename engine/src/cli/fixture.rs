@@ -45,7 +45,7 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
     let dag = Dag::build(&rb)?;
     // A name the runbook reads nowhere is dropped, as `play` drops it: a
     // misspelt secret (`api_tokn`) is not secret by its name.
-    let (sets, unread) = crate::vars::sort_given(&rb, config, &given);
+    let (sets, unread) = crate::vars::sort_given(&rb, &given);
     for w in unread {
         crate::errln!("{w}");
     }

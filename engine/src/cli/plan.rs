@@ -18,7 +18,7 @@ pub fn run(
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
-    let (sets, unread) = vars::sort_given(&rb, config, given);
+    let (sets, unread) = vars::sort_given(&rb, given);
     for w in unread {
         crate::errln!("{w}");
     }
