@@ -184,7 +184,7 @@ fn plan_shows_a_required_secret_unset_at_its_line_and_never_asks_for_it_with_set
         .runbook("basic", REQUIRED_SECRET)
         .args(["plan", "basic"])
         .stdout(
-            "basic — Basic  (runbooks/basic.md)\nenv: devnet\nvars: api_token=<api_token> namespace=animica-devnet pod=<pod>\n\n \
+            "basic — Basic  (runbooks/basic.md)\nenv: devnet\nvars: api_token=<api_token> pod=<pod>\n\n \
              1. a  [read]  (runbooks/basic.md:8)\n    $ echo using <api_token> on <pod>\n",
         )
         .run();
