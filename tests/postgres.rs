@@ -1347,6 +1347,56 @@ fn runs_prune_keeps_the_latest_resumable_run_of_each_runbook_and_env_in_both_sto
     prune(&Checkout::new(&db.url, &[("a", md), ("b", &failing)]));
 }
 
+/// A failed run that a later run of its runbook@env superseded is not
+/// resumable (`--resume` goes on with the latest run only): not marked in
+/// `runs`, nor in `runs --json` or the report; and a resumable run takes
+/// none of `--keep`'s places.
+#[test]
+fn a_superseded_run_is_not_resumable_and_a_resumable_one_takes_no_place_of_keep_in_both_stores() {
+    let check = |c: &Checkout, sh: &Shared| {
+        let failing = ["play", "b", "--fresh"];
+        assert_eq!(code(&c.run(&failing)), 1);
+        sh.open();
+        assert_eq!(code(&c.run(&failing)), 0);
+        std::fs::remove_file(sh.gate()).unwrap();
+        let ids = |c: &Checkout| -> Vec<(String, bool)> {
+            let rows: serde_json::Value = serde_json::from_slice(&c.run(&["runs", "--json"]).stdout).unwrap();
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r["run"].as_str().unwrap().into(), r["resumable"] == true))
+                .collect()
+        };
+        let runs = ids(c);
+        let [(b1, false), (_, false)] = &runs[..] else { panic!("two runs, neither resumable: {runs:?}") };
+        let o = c.run(&["runs"]);
+        assert!(!text(&o).contains("failed*") && !text(&o).contains("resumable"), "{}", text(&o));
+        let rep: serde_json::Value =
+            serde_json::from_slice(&c.run(&["report", b1, "--format", "json"]).stdout).unwrap();
+        assert_eq!((&rep["status"], &rep["resumable"]), (&serde_json::json!("failed"), &serde_json::json!(false)));
+        // a1, a2 passed; b3 failed, the latest of b: kept, and a2 takes the one place.
+        for (rb, want) in [("a", 0), ("a", 0), ("b", 1)] {
+            assert_eq!(code(&c.run(&["play", rb, "--fresh"])), want);
+        }
+        let all = ids(c);
+        let o = c.run(&["runs", "--prune", "--keep", "1"]);
+        let (first, rest) = aged(&String::from_utf8_lossy(&o.stdout));
+        assert!(first.starts_with("removed 3 run(s) from "), "{first}\n{rest}");
+        assert_eq!(rest, format!("  {}\n  {}\n  {}\n", all[0].0, all[1].0, all[2].0));
+        let left: Vec<(String, bool)> = ids(c);
+        assert_eq!(left, [(all[3].0.clone(), false), (all[4].0.clone(), true)]);
+    };
+    let md = "# A\n\n```bash {#x}\necho x\n```\n";
+    let sh = Shared::new();
+    let failing = format!("# B\n\n```bash {{#s1}}\ntest -e {}\n```\n", sh.gate().display());
+    check(&Checkout::new(".runbook", &[("a", md), ("b", &failing)]), &sh);
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "superseded");
+    let sh = Shared::new();
+    let failing = format!("# B\n\n```bash {{#s1}}\ntest -e {}\n```\n", sh.gate().display());
+    check(&Checkout::new(&db.url, &[("a", md), ("b", &failing)]), &sh);
+}
+
 /// The first line of a prune's output, and the rest with each age (`last
 /// event 3s ago`) as `N`.
 fn aged(out: &str) -> (String, String) {

@@ -46,6 +46,8 @@ pub struct RunRow {
     pub passed: usize,
     pub failed: usize,
     pub steps: usize,
+    /// `--resume` would go on with it: not finished, and the latest run of
+    /// its runbook@env ([`list`]).
     pub resumable: bool,
     /// Sessions of the run (1 + resumes and continuations).
     pub sessions: usize,
@@ -125,7 +127,7 @@ impl RunRow {
 /// Every recorded run, oldest first. An unreadable run is listed with its error.
 pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
     let playing = store.playing()?;
-    Ok(store
+    let mut rows: Vec<RunRow> = store
         .runs()?
         .into_iter()
         .map(|id| match store.events(&id) {
@@ -142,7 +144,28 @@ pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
             }
             Err(e) => corrupt_row(&id, e.to_string()),
         })
-        .collect())
+        .collect();
+    // `--resume` continues the latest run of a runbook@env (the greatest
+    // id, as `Store::latest` has it): an earlier one is superseded.
+    let mut latest: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
+    for r in rows.iter().filter(|r| !r.runbook.is_empty()) {
+        let l = latest.entry((&r.runbook, &r.env)).or_insert(&r.run);
+        if natord::compare(&r.run, l).is_gt() {
+            *l = &r.run;
+        }
+    }
+    let superseded: Vec<bool> =
+        rows.iter().map(|r| latest.get(&(r.runbook.as_str(), r.env.as_str())).is_some_and(|l| *l != r.run)).collect();
+    for (r, s) in rows.iter_mut().zip(superseded) {
+        r.resumable &= !s;
+    }
+    Ok(rows)
+}
+
+/// Is `run` (of `runbook`@`env`) the run `--resume` would continue, the
+/// latest of its runbook@env? A later run supersedes it.
+pub fn is_latest(store: &dyn Store, run: &str, runbook: &str, env: &str) -> Result<bool> {
+    Ok(store.latest(runbook, env)?.is_none_or(|l| l.id == run))
 }
 
 /// A run id by id, unique prefix, or `latest`.
@@ -278,7 +301,8 @@ pub struct Report {
     /// The undo blocks of an ended run's rollback that did not pass, in
     /// the rollback's order.
     pub rollback_incomplete: Vec<String>,
-    /// `--resume` can go on with the run (it is not running).
+    /// `--resume` can go on with the run: it is not running, and it is the
+    /// latest of its runbook@env ([`load`]).
     pub resumable: bool,
     pub message: Option<String>,
     pub sessions: Vec<Session>,
@@ -292,8 +316,11 @@ pub struct Report {
 
 pub fn load(store: &dyn Store, run: &str, root: Option<&Path>) -> Result<Report> {
     let events = store.events(run)?;
-    let status = status_in(store, run, &RunState::from_entries(&events))?;
-    Ok(build(&events, status, root))
+    let st = RunState::from_entries(&events);
+    let status = status_in(store, run, &st)?;
+    let mut rep = build(&events, status, root);
+    rep.resumable = rep.resumable && is_latest(store, run, &st.runbook, &st.env)?;
+    Ok(rep)
 }
 
 /// The report of a run's events; `status` as [`status_in`] tells it (the

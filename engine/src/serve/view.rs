@@ -164,6 +164,9 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let failures = steps.iter().enumerate().filter(|(_, s)| s.status == "failed").map(|(i, _)| i).collect();
     let rows = report::timeline::rows(&rep.timeline, &rep.sessions);
     let resume = (st.resumable() && !running && !st.runbook.is_empty())
+        .then(|| report::is_latest(store, id, &st.runbook, &st.env))
+        .transpose()?
+        .unwrap_or(false)
         .then(|| format!("runbook play {} --env {} --resume", st.runbook, st.env));
     Ok(RunView {
         run: id.to_string(),

@@ -86,7 +86,7 @@ pub struct Latest {
 /// of that runbook@env while the lock names none yet, the moment between
 /// taking the lock and choosing the run), in both stores. Nor is the run an
 /// incident may still resume, unless `older_than` covers its last event
-/// ([`spare_resumable`]).
+/// ([`to_prune`]).
 #[derive(Debug, Clone, Default)]
 pub struct Prune {
     pub older_than: Option<Duration>,
@@ -141,38 +141,62 @@ impl Playing {
 pub fn spare(doomed: Vec<String>, playing: &[Playing], of: impl Fn(&str) -> Option<(String, String)>) -> Pruned {
     let mut out = Pruned::default();
     for id in doomed {
-        let played = playing
-            .iter()
-            .any(|p| p.run == id || (p.run.is_empty() && of(&id).is_some_and(|(rb, env)| p.plays(&id, &rb, &env))));
-        if played { out.playing.push(id) } else { out.removed.push(id) }
+        if played(&id, playing, &of) { out.playing.push(id) } else { out.removed.push(id) }
     }
     out
 }
 
-/// Take back from what `pruned` removes the latest run of each
-/// runbook@env that `--resume` would continue: [`Store::latest`] as `latest`
-/// (the run `--resume` finds) and [`RunState::resumable`] (what it
-/// continues: a run whose engine died, that failed, was interrupted…),
-/// unless `older_than` covers its last event (a run started long ago and
-/// resumed yesterday is recent). A run kept anyway is not named. `of`: a
-/// run's runbook@env.
-pub fn spare_resumable(
-    pruned: &mut Pruned,
+/// Is run `id` being played? `of` gives a run's runbook@env.
+fn played(id: &str, playing: &[Playing], of: impl Fn(&str) -> Option<(String, String)>) -> bool {
+    playing.iter().any(|p| p.run == id || (p.run.is_empty() && of(id).is_some_and(|(rb, env)| p.plays(id, &rb, &env))))
+}
+
+/// What a prune of `ids` (oldest first) removes: [`prunable`], less the
+/// runs being played ([`spare`]) and the runs `--resume` would continue
+/// ([`resumable_runs`]); those take none of `keep`'s places (README, Team
+/// mode: retention). `of`: a run's runbook@env; `latest`: [`Store::latest`].
+pub fn to_prune(
+    ids: &[String],
+    p: &Prune,
+    playing: &[Playing],
+    of: impl Fn(&str) -> Option<(String, String)>,
+    latest: impl Fn(&str, &str) -> Result<Option<Latest>>,
+) -> Result<Pruned> {
+    let naive = prunable(ids, p);
+    if naive.is_empty() {
+        return Ok(Pruned::default());
+    }
+    let mut spared = resumable_runs(ids, p, &of, latest)?;
+    spared.retain(|r| !played(&r.id, playing, &of));
+    let rest: Vec<String> = ids.iter().filter(|id| !spared.iter().any(|r| r.id == **id)).cloned().collect();
+    let mut pruned = spare(prunable(&rest, p), playing, &of);
+    pruned.resumable = spared.into_iter().filter(|r| naive.contains(&r.id)).collect();
+    Ok(pruned)
+}
+
+/// The latest run of each runbook@env among `ids` that `--resume` would
+/// continue: [`Store::latest`] as `latest` (the run `--resume` finds) and
+/// [`RunState::resumable`] (what it continues: a run whose engine died, that
+/// failed, was interrupted…), unless `older_than` covers its last event (a
+/// run started long ago and resumed yesterday is recent). `of`: a run's
+/// runbook@env.
+fn resumable_runs(
+    ids: &[String],
     p: &Prune,
     of: impl Fn(&str) -> Option<(String, String)>,
     latest: impl Fn(&str, &str) -> Result<Option<Latest>>,
-) -> Result<()> {
+) -> Result<Vec<Resumable>> {
     let now = p.now.unwrap_or_else(SystemTime::now);
     let mut asked = std::collections::HashSet::new();
     let mut kept = Vec::new();
-    for id in &pruned.removed {
+    for id in ids {
         let Some((runbook, env)) = of(id) else { continue };
         if !asked.insert((runbook.clone(), env.clone())) {
             continue;
         }
         let Some(Latest { id, events: Ok(events) }) = latest(&runbook, &env)? else { continue };
         let st = RunState::from_entries(&events);
-        if !pruned.removed.contains(&id) || !st.resumable() {
+        if !ids.contains(&id) || !st.resumable() {
             continue;
         }
         let last = events.iter().rev().find_map(|e| crate::time::parse(&e.at));
@@ -182,9 +206,7 @@ pub fn spare_resumable(
         }
     }
     kept.sort_by(|a, b| natord::compare(&a.id, &b.id));
-    pruned.removed.retain(|id| !kept.iter().any(|k| k.id == *id));
-    pruned.resumable = kept;
-    Ok(())
+    Ok(kept)
 }
 
 /// The end of a step's log ([`Store::log_tail`]).
@@ -486,15 +508,17 @@ mod tests {
 
     /// `a` and `b`: each a passed run, then a run that failed (its last
     /// event 10 days before `now`); `c`: a run whose engine died 334 days
-    /// before.
+    /// before. All started 334 days before `now`, in this order.
     #[test]
     fn a_prune_keeps_the_latest_resumable_run_of_each_runbook_and_env_until_older_than_covers_its_last_event() {
         use crate::run::Event;
         use crate::run::event::{RunEnd, RunStart, RunStatus};
         let now = crate::time::parse("2026-12-01T00:00:00Z").unwrap();
         let entry = |seq, at: &str, event| Entry { seq, at: at.into(), event };
+        let id = |n: u32, rb: &str| format!("20260101T00000{n}Z-{rb}");
+        let rb_of = |id: &str| id[17..].to_string();
         let run = |id: &str, status: Option<RunStatus>| {
-            let mut ev = vec![entry(1, "2026-01-01T00:00:00Z", Event::RunStart(RunStart::example(id, &id[..1])))];
+            let mut ev = vec![entry(1, "2026-01-01T00:00:00Z", Event::RunStart(RunStart::example(id, &rb_of(id))))];
             if let Some(status) = status {
                 let end = RunEnd { status, rolled_back: false, message: None };
                 ev.push(entry(2, "2026-11-21T00:00:00Z", Event::RunEnd(end)));
@@ -502,42 +526,44 @@ mod tests {
             ev
         };
         let runs = [
-            ("a1", run("a1", Some(RunStatus::Passed))),
-            ("a2", run("a2", Some(RunStatus::Failed))),
-            ("b1", run("b1", Some(RunStatus::Passed))),
-            ("b2", run("b2", Some(RunStatus::Failed))),
-            ("c1", run("c1", None)),
+            (id(1, "a"), run(&id(1, "a"), Some(RunStatus::Passed))),
+            (id(2, "a"), run(&id(2, "a"), Some(RunStatus::Failed))),
+            (id(3, "b"), run(&id(3, "b"), Some(RunStatus::Passed))),
+            (id(4, "b"), run(&id(4, "b"), Some(RunStatus::Failed))),
+            (id(5, "c"), run(&id(5, "c"), None)),
         ];
-        let of = |id: &str| Some((id[..1].to_string(), "local".to_string()));
+        let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
+        let of = |id: &str| Some((rb_of(id), "local".to_string()));
         let latest = |rb: &str, _: &str| {
-            let (id, ev) = runs.iter().rev().find(|(id, _)| id.starts_with(rb)).unwrap();
+            let (id, ev) = runs.iter().rev().find(|(id, _)| rb_of(id) == rb).unwrap();
             Ok(Some(Latest { id: id.to_string(), events: Ok(ev.clone()) }))
         };
-        let prune = |older: Option<u64>, doomed: &[&str]| {
-            let p = Prune { older_than: older.map(|d| Duration::from_secs(86_400 * d)), keep: Some(0), now: Some(now) };
-            let mut pruned = Pruned { removed: doomed.iter().map(|s| s.to_string()).collect(), ..Pruned::default() };
-            spare_resumable(&mut pruned, &p, of, latest).unwrap();
+        let prune = |older: Option<u64>, keep: Option<usize>| {
+            let p = Prune { older_than: older.map(|d| Duration::from_secs(86_400 * d)), keep, now: Some(now) };
+            let pruned = to_prune(&ids, &p, &[], of, latest).unwrap();
+            let removed: Vec<String> = pruned.removed.iter().map(|r| rb_of(r) + &r[14..15]).collect();
             let kept: Vec<(String, String)> =
-                pruned.resumable.iter().map(|r| (r.id.clone(), r.status.clone())).collect();
-            (pruned.removed, kept)
+                pruned.resumable.iter().map(|r| (rb_of(&r.id) + &r.id[14..15], r.status.clone())).collect();
+            (removed, kept)
         };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let kept = |k: &[(&str, &str)]| k.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
-        let all = ["a1", "a2", "b1", "b2", "c1"];
         assert_eq!(
-            prune(None, &all),
-            (vec!["a1".into(), "b1".into()], kept(&[("a2", "failed"), ("b2", "failed"), ("c1", "unfinished")]))
+            prune(None, Some(0)),
+            (names(&["a1", "b3"]), kept(&[("a2", "failed"), ("b4", "failed"), ("c5", "unfinished")]))
         );
         // A run whose last event is older than --older-than goes; one whose
         // last event is newer stays, however long ago it started.
-        assert_eq!(prune(Some(9), &all).1, kept(&[]));
-        assert_eq!(
-            prune(Some(11), &all),
-            (vec!["a1".into(), "b1".into(), "c1".into()], kept(&[("a2", "failed"), ("b2", "failed")]))
-        );
-        assert_eq!(prune(Some(400), &all).1, kept(&[("a2", "failed"), ("b2", "failed"), ("c1", "unfinished")]));
-        // Kept anyway (--keep, being played): not named.
-        assert_eq!(prune(None, &["a1", "a2"]), (vec!["a1".into()], kept(&[("a2", "failed")])));
-        assert_eq!(prune(None, &["a1", "b1"]), (vec!["a1".into(), "b1".into()], kept(&[])));
+        assert_eq!(prune(Some(9), None), (names(&["a1", "a2", "b3", "b4", "c5"]), kept(&[])));
+        assert_eq!(prune(Some(11), None), (names(&["a1", "b3", "c5"]), kept(&[("a2", "failed"), ("b4", "failed")])));
+        // Started less than 400 days ago: nothing to prune, nothing named.
+        assert_eq!(prune(Some(400), None), (names(&[]), kept(&[])));
+        // A resumable run takes none of --keep's places; one --keep keeps
+        // anyway is not named.
+        assert_eq!(prune(None, Some(1)), (names(&["a1"]), kept(&[("a2", "failed"), ("b4", "failed")])));
+        assert_eq!(prune(None, Some(2)), (names(&[]), kept(&[("a2", "failed")])));
+        assert_eq!(prune(None, Some(3)), (names(&[]), kept(&[("a2", "failed")])));
+        assert_eq!(prune(None, Some(4)), (names(&[]), kept(&[])));
     }
 
     #[test]

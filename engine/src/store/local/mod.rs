@@ -202,8 +202,8 @@ impl Store for LocalStore {
             ids.iter().map(|id| (id.as_str(), self.whose(id))).collect()
         };
         let of = |id: &str| whose.get(id).cloned().flatten();
-        let mut pruned = crate::store::spare(doomed, &playing, of);
-        crate::store::spare_resumable(&mut pruned, p, of, |rb, env| Ok(self.latest_of(&ids, of, rb, env)))?;
+        let mut pruned =
+            crate::store::to_prune(&ids, p, &playing, of, |rb, env| Ok(self.latest_of(&ids, of, rb, env)))?;
         for id in &pruned.removed {
             let dir = self.run_dir(id);
             std::fs::remove_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;

@@ -488,8 +488,7 @@ impl Store for PgStore {
             })?
         };
         let of = |id: &str| of.get(id).cloned();
-        let mut pruned = super::spare(doomed, &playing, of);
-        super::spare_resumable(&mut pruned, p, of, |rb, env| self.latest(rb, env))?;
+        let pruned = super::to_prune(&ids, p, &playing, of, |rb, env| self.latest(rb, env))?;
         if pruned.removed.is_empty() {
             return Ok(pruned);
         }
