@@ -398,3 +398,47 @@ fn from_alert_rejects_other_payloads() {
         .stderr_has("not JSON")
         .run();
 }
+
+/// A value from outside (an alert's label, `--set`) goes into a query as
+/// data: escaped for the string it lands in, or refused outside one unless
+/// a plain word. A label crafted to turn a gate's condition into "always"
+/// changes nothing.
+#[test]
+fn a_value_cannot_change_what_a_query_asks() {
+    let rb = "---\nvars:\n  pod: web-1\n  window: 5m\n---\n# G\n\n```promql {#gate read expect=\"value == 0\"}\nsum(rate(errors_total{pod=\"{{ pod }}\"}[{{ window }}]))\n```\n";
+    Test::new()
+        .runbook("g", rb)
+        .args(["plan", "g", "--set", "pod=x\"}[5m])) or vector(0) #"])
+        .stdout_has("    $ sum(rate(errors_total{pod=\"x\\\"}[5m])) or vector(0) #\"}[5m]))\n")
+        .run();
+    let refused =
+        Test::new().runbook("g", rb).args(["plan", "g", "--set", "window=5m])) or vector(0) #"]).status(2).run();
+    assert_eq!(
+        refused.stderr,
+        "runbooks/g.md:9: error: step `gate`, its promql query: a value outside a string is not a plain word \
+             (letters, digits, `_ : . / -`); it could change what the query asks\n  \
+             hint: put the value inside a string (`{pod=\"{{ pod }}\"}`), or write `{{ value | safe }}` when it is \
+             meant as query text\n",
+    );
+    // In a rehearsal, the fixture sees the query as the server would.
+    Test::new()
+        .runbook("g", rb)
+        .fixture(
+            "g",
+            // A glob: `\\` is one backslash, the query's escape.
+            r#"
+            [[scenario]]
+            name = "s"
+            vars = { pod = 'a"b' }
+            [[scenario.query]]
+            kind = "promql"
+            match = 'sum(rate(errors_total{pod="a\\"b"}*'
+            value = "0"
+            [scenario.expect]
+            outcome = "passed"
+            "#,
+        )
+        .args(["check"])
+        .stdout_has("ok g / s")
+        .run();
+}

@@ -8,6 +8,7 @@
 
 pub mod bounds;
 pub mod lines;
+pub mod query;
 pub mod quotes;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +45,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_auto_escape_callback(|name| match name.split(':').next() {
         Some("shell") => AutoEscape::Custom("shell".into()),
         Some("python") => AutoEscape::Custom("python".into()),
+        Some("query") => AutoEscape::Custom("query".into()),
         _ => AutoEscape::None,
     });
     env.set_formatter(|out, state, value| {
@@ -63,6 +65,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
         let text = match kind.as_ref() {
             "shell" => shell_quote(value)?,
+            "query" => query::mark(&value.to_string()),
             _ => python_literal(value),
         };
         out.write_str(&text).map_err(minijinja::Error::from)
@@ -357,10 +360,23 @@ impl<'r> Templater<'r> {
         let name = match step.kind {
             StepKind::Bash | StepKind::Sh => "shell:body",
             StepKind::Python => "python:body",
-            // Queries and requests are not shell: values go in verbatim.
-            StepKind::Manual | StepKind::Promql | StepKind::Logql | StepKind::Http => "text:body",
+            // A value in a query is data: escaped for the string it lands
+            // in, or a plain word (`query`).
+            StepKind::Promql | StepKind::Logql => "query:body",
+            // A checklist is prose; a request is not shell: values go in verbatim.
+            StepKind::Manual | StepKind::Http => "text:body",
         };
-        self.render(step, Source::Body, name, &step.body, ctx)
+        let text = self.render(step, Source::Body, name, &step.body, ctx)?;
+        if name != "query:body" {
+            return Ok(text);
+        }
+        query::place(&text).map_err(|m| {
+            let line = step.body_line + m.line - 1;
+            let what = format!("step `{}`, its {} query: {}; it could change what the query asks", step.id, step.kind.name(), m.why);
+            Diagnostic::error("query-value", what)
+                .at(&self.rb.path, line)
+                .hint("put the value inside a string (`{pod=\"{{ pod }}\"}`), or write `{{ value | safe }}` when it is meant as query text")
+        })
     }
 
     /// The step's `confirm` text rendered (verbatim: it is prose, not

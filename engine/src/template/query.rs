@@ -1,0 +1,149 @@
+//! Values in `promql` and `logql` queries. A value from outside (an alert's
+//! label, `--set`) goes into a query as data, never as query: inside a
+//! string literal it is escaped for that literal, outside one it must be a
+//! plain word (a duration, a number, a name). Otherwise a label such as
+//! `x"} or vector(1) #` would turn a gate's condition into "always".
+//!
+//! Rendering cannot know where a value lands, so the formatter writes each
+//! value as a mark ([`mark`]) and [`place`] reads the rendered query as the
+//! query language's lexer does (strings in `"`, `'` and backticks, `#`
+//! comments) and puts each value in its place.
+
+/// Opens and closes a value's mark (private-use characters).
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// A value as its mark: its bytes in hex, between [`OPEN`] and [`CLOSE`].
+pub fn mark(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() * 2 + 6);
+    s.push(OPEN);
+    for b in value.bytes() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.push(CLOSE);
+    s
+}
+
+/// Where a value could not be placed: the 1-based line of the rendered
+/// query, and why (never the value: it may be a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misplaced {
+    pub line: usize,
+    pub why: &'static str,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum At {
+    Query,
+    Str(char),
+    Comment,
+}
+
+/// Is `v` a plain word: letters, digits, `_ : . / -`?
+fn plain(v: &str) -> bool {
+    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_:./-".contains(c))
+}
+
+/// Each mark of `rendered` replaced by its value, escaped for where it lands.
+pub fn place(rendered: &str) -> Result<String, Misplaced> {
+    if !rendered.contains(OPEN) {
+        return Ok(rendered.to_string());
+    }
+    let mut out = String::with_capacity(rendered.len());
+    let mut at = At::Query;
+    let mut line = 1;
+    let mut chars = rendered.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == OPEN {
+            let hex: String = chars.by_ref().take_while(|&c| c != CLOSE).collect();
+            let bytes: Vec<u8> =
+                (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
+            let v = String::from_utf8_lossy(&bytes);
+            let misplaced = |why| Err(Misplaced { line, why });
+            match at {
+                At::Str('`') if v.contains('`') => {
+                    return misplaced("a value with a backtick is inside a raw string (`…`)");
+                }
+                At::Str('`') => out.push_str(&v),
+                At::Str(q) => {
+                    for c in v.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\n' => out.push_str("\\n"),
+                            '\r' => out.push_str("\\r"),
+                            '\t' => out.push_str("\\t"),
+                            c if c == q => {
+                                out.push('\\');
+                                out.push(c);
+                            }
+                            c => out.push(c),
+                        }
+                    }
+                }
+                At::Query | At::Comment if plain(&v) => out.push_str(&v),
+                At::Query | At::Comment => {
+                    return misplaced("a value outside a string is not a plain word (letters, digits, `_ : . / -`)");
+                }
+            }
+            continue;
+        }
+        out.push(c);
+        at = match (at, c) {
+            (At::Comment, '\n') => At::Query,
+            (At::Query, '"' | '\'' | '`') => At::Str(c),
+            (At::Query, '#') => At::Comment,
+            // An escaped character does not end the string (a mark is
+            // never escaped: it is the value's).
+            (At::Str(q), '\\') if q != '`' => {
+                if let Some(n) = chars.next_if(|&n| n != OPEN) {
+                    out.push(n);
+                    line += usize::from(n == '\n');
+                }
+                at
+            }
+            (At::Str(q), c) if c == q => At::Query,
+            _ => at,
+        };
+        line += usize::from(c == '\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(template: &str, values: &[&str]) -> Result<String, Misplaced> {
+        let mut s = template.to_string();
+        for v in values {
+            s = s.replacen("{}", &mark(v), 1);
+        }
+        place(&s)
+    }
+
+    #[test]
+    fn a_value_in_a_string_is_escaped_for_it_and_cannot_end_it() {
+        assert_eq!(q(r#"up{pod="{}"} == 1"#, &["web-1"]).unwrap(), r#"up{pod="web-1"} == 1"#);
+        assert_eq!(
+            q(r#"up{pod="{}"} == 1"#, &[r#"x"} or vector(1) #"#]).unwrap(),
+            r#"up{pod="x\"} or vector(1) #"} == 1"#
+        );
+        assert_eq!(q(r#"up{pod=~"{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod=~"a\\.b"}"#);
+        assert_eq!(q("up{pod='{}'}", &["it's"]).unwrap(), r"up{pod='it\'s'}");
+        assert_eq!(q("up{pod=\"{}\"}", &["a\nb"]).unwrap(), "up{pod=\"a\\nb\"}");
+        assert_eq!(q(r#"x{a="\"{}"}"#, &["v"]).unwrap(), r#"x{a="\"v"}"#, "an escaped quote does not end the string");
+        assert_eq!(q("x{a=`{}`}", &[r"a\b"]).unwrap(), r"x{a=`a\b`}");
+        assert_eq!(q("x{a=`{}`}", &["a`b"]).unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_value_outside_a_string_must_be_a_plain_word() {
+        assert_eq!(q("rate(x[{}]) > {}", &["5m", "0.5"]).unwrap(), "rate(x[5m]) > 0.5");
+        let bad = q("sum(x)\n  > {}", &["1 or vector(1)"]).unwrap_err();
+        assert_eq!(bad.line, 2);
+        assert!(q("rate(x[{}])", &["5m]) or vector(1) #"]).is_err());
+        assert!(q("x # {}", &["a\nor vector(1)"]).is_err(), "a newline would end the comment");
+        assert!(q("x > {}", &[""]).is_err());
+        assert_eq!(q("x{a=\"b\"} # {}", &["ok"]).unwrap(), "x{a=\"b\"} # ok");
+    }
+}
