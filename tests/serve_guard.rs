@@ -221,3 +221,46 @@ fn the_cookie_is_lax_and_named_after_its_instance_and_any_of_its_values_may_matc
     let stale = format!("runbook_serve_{p1}=stale-token");
     assert_eq!(get(&one.url, "/api/runs", Some(host1), &[("Cookie", &stale)]).status, 401);
 }
+
+#[test]
+fn raw_html_in_a_runbook_cannot_redirect_or_run() {
+    let t = crate::common::Test::new().runbook(
+        "evil",
+        r#"
+        # Evil
+
+        <meta http-equiv="refresh" content="0;url=https://evil.example/">
+
+        Read <a href="javascript:alert(1)">this</a>, [that](javascript:alert(2)) and [the doc](https://example.com/doc).
+
+        <img src="/x" onerror="alert(3)">
+
+        - one
+        - `two`
+
+        ```bash {#a read}
+        echo hi
+        ```
+        "#,
+    );
+    let s = Serve::start(t.path(), &[], &[]);
+    let host = s.url.strip_prefix("http://").unwrap();
+    let page = get(&s.url, "/runbooks/evil", Some(host), &[]);
+    assert_eq!(page.status, 200);
+    let at = page.body.find("<article").unwrap();
+    let b = &page.body[at..page.body.find("</article>").unwrap()];
+    for bad in ["<meta", "evil.example", "javascript:", "onerror"] {
+        assert!(!b.contains(bad), "{bad} in:\n{b}");
+    }
+    assert!(
+        b.contains(
+            "<p>Read <a rel=\"noopener noreferrer\">this</a>, <a rel=\"noopener noreferrer\">that</a> and \
+             <a href=\"https://example.com/doc\" rel=\"noopener noreferrer\">the doc</a>.</p>\n\
+             <img src=\"/x\">\n<ul>\n<li>one</li>\n<li><code>two</code></li>\n</ul>\n"
+        ),
+        "{b}"
+    );
+    // The wiki's own markup stays: the step's header and its command.
+    assert!(b.contains("<div class=\"runbook-step\" id=\"step-a\">"), "{b}");
+    assert!(b.contains("<pre class=\"runbook-code\"><code class=\"language-bash\">echo hi</code></pre>"), "{b}");
+}

@@ -11,9 +11,10 @@
 //! the shared pollers of [`hub`]), [`pages`] (HTML from minijinja templates,
 //! escaped), [`assets`] (CSS and JS, embedded: no CDN on an isolated ops
 //! network), [`auth`] (the token, the security headers), [`host`] (the
-//! `Host` check against DNS rebinding). Store calls are blocking (a file
-//! read, a database round trip), so they run on tokio's blocking pool, never
-//! on the thread serving the connections.
+//! `Host` check against DNS rebinding), [`prose`] (a runbook's raw HTML
+//! cleaned). Store calls are blocking (a file read, a database round trip),
+//! so they run on tokio's blocking pool, never on the thread serving the
+//! connections.
 
 mod api;
 mod assets;
@@ -25,6 +26,7 @@ mod hub;
 mod ids;
 mod list;
 mod pages;
+mod prose;
 mod sse;
 mod view;
 
