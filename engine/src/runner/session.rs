@@ -611,14 +611,18 @@ fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     )))
 }
 
-/// `runs/<id>/runbook.log`: the engine's own log (level from `RUNBOOK_LOG`,
-/// default `info`). Once per process; later plays in the same process keep
-/// the first file.
+/// The engine's own log in a run's directory: a name no step log
+/// (`<step>.log`) can have, since a step id starts with `[a-z0-9]`.
+pub const ENGINE_LOG: &str = "_engine.log";
+
+/// `runs/<id>/_engine.log` ([`ENGINE_LOG`]): the engine's own log (level
+/// from `RUNBOOK_LOG`, default `info`). Once per process; later plays in the
+/// same process keep the first file.
 pub fn init_tracing(dir: &std::path::Path) {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         use std::os::unix::fs::OpenOptionsExt;
-        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join("runbook.log"))
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join(ENGINE_LOG))
         else {
             return;
         };

@@ -3,7 +3,7 @@
 //! ```text
 //! runs/<run-id>/journal.jsonl     the run's events (journal.rs)
 //! runs/<run-id>/<step>.log        each step's output
-//! runs/<run-id>/runbook.log       the engine's own log
+//! runs/<run-id>/_engine.log      the engine's own log (no step id starts with `_`)
 //! runs/.new-<pid>-<n>/            a run being created (leftovers.rs)
 //! locks/<runbook>@<env>.lock      one play at a time (lock.rs)
 //! ```
