@@ -34,6 +34,7 @@ mod serve;
 mod serve_browser;
 mod serve_reads;
 mod state_setting;
+mod take_over_tty;
 mod tty;
 mod tty_vars;
 mod warm;

@@ -7,7 +7,8 @@
 //! An engine whose run was taken over (another engine took its lock) stops
 //! at once: its steps in flight are stopped (the new session runs them
 //! again), nothing more is recorded (the store would refuse it), and the
-//! play ends saying who has the run now.
+//! play ends saying who has the run now; a question on the terminal is
+//! taken off at once, unanswered.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -342,8 +343,11 @@ impl<'a> Loop<'a> {
         let step = &self.rb.steps[a.step];
         let asked = self.now();
         let sink = self.x.sink.clone();
-        let got = super::ask::ask(&a, step, &self.answers, &sink, &self.operator, asked, &mut self.signals).await;
+        let lost = Self::lost(&mut self.lost);
+        let got = super::ask::ask(&a, step, &self.answers, &sink, &self.operator, asked, &mut self.signals, lost).await;
         match got {
+            // Taken off the terminal unanswered: the run is another engine's now.
+            super::ask::Asked::Lost(why) => self.taken_over(why),
             super::ask::Asked::Answer(ans) => self.record(Event::Answer(ans)),
             super::ask::Asked::Signal(sig) => {
                 let why = match sig {
