@@ -92,6 +92,12 @@ impl Pty {
         nix::unistd::write(master, format!("{text}\r").as_bytes()).expect("write to the pty");
     }
 
+    /// Type Ctrl-C (SIGINT to the terminal's foreground group).
+    pub(crate) fn ctrl_c(&mut self) {
+        let master = self.master.as_ref().expect("the terminal is up");
+        nix::unistd::write(master, b"\x03").expect("write to the pty");
+    }
+
     /// Type Ctrl-D (end of input) at the start of a line.
     pub(crate) fn ctrl_d(&mut self) {
         let master = self.master.as_ref().expect("the terminal is up");
@@ -141,7 +147,7 @@ impl Pty {
     }
 
     /// Close the terminal; the exit code (128 + the signal when killed).
-    fn hang_up(mut self) -> i32 {
+    pub(crate) fn hang_up(mut self) -> i32 {
         drop(self.master.take());
         let st = self.child.wait().expect("wait for runbook");
         st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
@@ -158,7 +164,7 @@ impl Drop for Pty {
 }
 
 /// The events of the journal, in order, as `event` or `event:kind`.
-fn events(dir: &Path) -> Vec<String> {
+pub(crate) fn events(dir: &Path) -> Vec<String> {
     journal(dir)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -177,7 +183,7 @@ fn pending(dir: &Path) -> usize {
 }
 
 /// The run resumes: `long` runs to its end, `deploy` runs only if it had not.
-fn resumes(dir: &Path, deployed: bool) {
+pub(crate) fn resumes(dir: &Path, deployed: bool) {
     std::fs::write(dir.join("go"), "").unwrap();
     let o = rb(dir, &["play", "l", "--resume", "--yes"]);
     let out = text(&o);

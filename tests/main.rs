@@ -7,6 +7,7 @@ mod cli;
 mod complete;
 mod confirm;
 mod contain;
+mod end_of_input;
 mod faults;
 mod fixtures_gen;
 mod fuzz;
