@@ -60,7 +60,7 @@ impl Db {
         Db { admin: server.to_string(), url: with_db(server, &name), name }
     }
 
-    fn sql(&self, q: &str) -> String {
+    pub(crate) fn sql(&self, q: &str) -> String {
         psql(&self.url, q)
     }
 }
