@@ -145,8 +145,13 @@ pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
             Err(e) => corrupt_row(&id, e.to_string()),
         })
         .collect();
-    // `--resume` continues the latest run of a runbook@env (the greatest
-    // id, as `Store::latest` has it): an earlier one is superseded.
+    supersede(&mut rows);
+    Ok(rows)
+}
+
+/// `--resume` continues the latest run of a runbook@env (the greatest id, as
+/// `Store::latest` has it): an earlier row is not resumable.
+pub fn supersede(rows: &mut [RunRow]) {
     let mut latest: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
     for r in rows.iter().filter(|r| !r.runbook.is_empty()) {
         let l = latest.entry((&r.runbook, &r.env)).or_insert(&r.run);
@@ -159,7 +164,6 @@ pub fn list(store: &dyn Store) -> Result<Vec<RunRow>> {
     for (r, s) in rows.iter_mut().zip(superseded) {
         r.resumable &= !s;
     }
-    Ok(rows)
 }
 
 /// Is `run` (of `runbook`@`env`) the run `--resume` would continue, the

@@ -442,14 +442,21 @@ mod tests {
     #[tokio::test]
     async fn a_wait_given_up_halfway_can_be_taken_up_again() {
         for pidfd in [true, false] {
-            let mut c = sh("sleep 0.1; exit 4", &[], true);
+            // The child ends only once the test opens its gate: the wait
+            // given up cannot have seen it end, however slow the machine.
+            let dir = tempfile::tempdir().unwrap();
+            let gate = dir.path().join("gate");
+            let script = format!("while [ ! -e '{}' ]; do sleep 0.01; done; exit 4", gate.display());
+            let mut c = sh(&script, &[], true);
             if !pidfd {
                 // As on kernels without pidfd_open: a blocking thread waits.
                 c.pidfd = None;
             }
             let early = tokio::time::timeout(std::time::Duration::from_millis(20), c.wait()).await;
             assert!(early.is_err(), "pidfd {pidfd}: returned before the child ended");
-            // Long enough for a waiting thread to have reaped the child.
+            std::fs::write(&gate, "").unwrap();
+            // Long enough, most times, for the given-up wait's thread to
+            // have reaped the child; the wait taken up gets its code anyway.
             tokio::time::sleep(std::time::Duration::from_millis(400)).await;
             assert_eq!(c.wait().await.unwrap().code(), Some(4), "pidfd {pidfd}");
         }

@@ -67,6 +67,7 @@ impl Runs {
             }
             rows.push(r);
         }
+        report::supersede(&mut rows);
         Ok(rows)
     }
 
