@@ -540,3 +540,32 @@ fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() 
     let page = crate::serve::get_ok(&format!("{}/runs/{id}", view.url));
     assert!(page.contains("=== attempt 1 (session 1, "), "{page}");
 }
+
+#[test]
+fn the_retries_of_a_rerun_stay_in_its_part_of_the_log_each_opened_by_its_line() {
+    let md = "```bash {#fix retry=1 delay=10ms}\nif [ ! -f started ]; then touch started; echo first run; sleep 1000; elif [ ! -f tried ]; then touch tried; echo try one; exit 1; else echo try two; fi\n```\n";
+    let t = Test::new().runbook("k", md);
+    let dir = t.path();
+    let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let run = || std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    wait_until("the first run's line in the log", || {
+        dir.join(".runbook/runs").is_dir()
+            && std::fs::read_to_string(run().join("fix.log")).is_ok_and(|l| l == "first run\n")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = rb(dir, &["play", "k", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_slice(&rb(dir, &["report", "latest", "--format", "json"]).stdout).unwrap();
+    let operator = json["operator"].as_str().unwrap();
+    let view = crate::serve::Serve::start(dir, &[], &[]);
+    let id = run().file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        format!(
+            "=== attempt 1 (session 1, {operator}): killed: the engine stopped (no end recorded) ===\nfirst run\n\
+             === attempt 2 (session 2, {operator}): passed ===\ntry one\n--- attempt 2 of 2 ---\ntry two\n"
+        )
+    );
+}
