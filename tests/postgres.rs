@@ -1740,3 +1740,36 @@ fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() 
         crate::resume::rerun_log(&operator)
     );
 }
+
+#[test]
+fn a_step_in_flight_when_the_run_is_taken_over_and_its_rerun_show_apart() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "rerun_take");
+    let (a, b) = (
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+    );
+    let mut first = a.spawn(&["play", "k"], "first");
+    let log =
+        "SELECT convert_from(string_agg(data, ''::bytea ORDER BY n), 'UTF8') FROM runbook_logs WHERE step = 'fix'";
+    wait_for("the first run's line in the log", || {
+        db.sql("SELECT to_regclass('runbook_logs') IS NOT NULL") == "t" && db.sql(log) == "first run"
+    });
+    // The re-run, in the other checkout, finds the first run's mark there.
+    std::fs::write(b.path().join("started"), "").unwrap();
+    let o = b.run(&["play", "k", "--take-over", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(first.wait().unwrap().code(), Some(3), "{}", a.output_of("first"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&b.run(&["report", "latest", "--format", "json"]).stdout).unwrap();
+    let op = json["operator"].as_str().unwrap().to_string();
+    let view = crate::serve::Serve::start(b.path(), &[], &[]);
+    let id = json["run"].as_str().unwrap();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        format!(
+            "=== attempt 1 (session 1, {op}): in flight when the run was taken over by {op} (no end recorded) ===\nfirst run\n\
+             === attempt 2 (session 2, {op}): passed ===\nsecond run\n"
+        )
+    );
+}

@@ -447,6 +447,13 @@ fn the_session_note_says_which_passed_steps_run_again_and_why() {
 /// another and passes when run again: what a resume re-runs after `kill -9`.
 pub const RERUN: &str = "```bash {#fix}\nif [ -f started ]; then echo second run; else touch started; echo first run; echo $$ > fix.pid; sleep 1000; fi\n```\n";
 
+/// The directory of the project's run, once there is one (not one being
+/// created, `.new-…`).
+fn only_run(dir: &Path) -> Option<std::path::PathBuf> {
+    let rd = std::fs::read_dir(dir.join(".runbook/runs")).ok()?;
+    rd.filter_map(|e| e.ok()).find(|e| !e.file_name().to_string_lossy().starts_with('.')).map(|e| e.path())
+}
+
 /// The `## Steps` section of a report, with its times, durations and
 /// operator made stable.
 pub fn steps_section(report: &str, operator: &str) -> String {
@@ -503,11 +510,10 @@ fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() 
     let t = Test::new().runbook("k", RERUN);
     let dir = t.path();
     let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let run = || std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    let run = || only_run(dir).unwrap();
     // Killed once its first line is in the step's log.
     wait_until("the first run's line in the log", || {
-        dir.join(".runbook/runs").is_dir()
-            && std::fs::read_to_string(run().join("fix.log")).is_ok_and(|l| l == "first run\n")
+        only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
     });
     let _ = child.kill();
     let _ = child.wait();
@@ -547,10 +553,9 @@ fn the_retries_of_a_rerun_stay_in_its_part_of_the_log_each_opened_by_its_line() 
     let t = Test::new().runbook("k", md);
     let dir = t.path();
     let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let run = || std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    let run = || only_run(dir).unwrap();
     wait_until("the first run's line in the log", || {
-        dir.join(".runbook/runs").is_dir()
-            && std::fs::read_to_string(run().join("fix.log")).is_ok_and(|l| l == "first run\n")
+        only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
     });
     let _ = child.kill();
     let _ = child.wait();
