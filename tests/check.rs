@@ -390,6 +390,30 @@ fn short_secret_values_are_a_warning() {
         .run();
 }
 
+/// A secret part of a list or map (`Runbook::secret_values`) is named by
+/// its path, at its line.
+#[test]
+fn short_nested_secret_values_are_a_warning_at_their_line() {
+    let md = "---\nvars:\n  registry:\n    url: registry.example.com\n    password: abc\n  hosts:\n    - name: a\n      api_key: xy\n  tokens: [t1, long-enough-token]\nsecrets: [tokens]\n---\n# S\n\n```bash {#a read}\necho {{ registry.url }} {{ hosts[0].name }}\n```\n";
+    let hint = "(names with secret, password, token, key or credential are secret)";
+    Test::new()
+        .runbook("s", md)
+        .args(["check", "runbooks/s.md"])
+        .stdout(&format!(
+            "runbooks/s.md:1: warning[no-fixture]: runbook `s` has no fixture: it is never rehearsed\n\
+             \x20 hint: add fixtures/s.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/s.md:5: warning[short-secret]: secret `registry.password` (front matter) is shorter than 4 characters: it is not masked\n\
+             \x20 hint: if `registry.password` is not secret, rename `password` {hint}\n\
+             runbooks/s.md:8: warning[short-secret]: secret `hosts[0].api_key` (front matter) is shorter than 4 characters: it is not masked\n\
+             \x20 hint: if `hosts[0].api_key` is not secret, rename `api_key` {hint}\n\
+             runbooks/s.md:9: warning[short-secret]: secret `tokens[0]` (front matter) is shorter than 4 characters: it is not masked\n\
+             \x20 hint: if `tokens[0]` is not secret, take `tokens` out of `secrets:`\n\
+             \n\
+             ok: 1 runbook, 0 errors, 4 warnings; 0 scenarios rehearsed, 0 failed\n"
+        ))
+        .run();
+}
+
 #[test]
 fn a_runbook_that_does_not_parse_keeps_its_fixture() {
     // Its fixture is not an orphan: one error, at the runbook, exit 2 (invalid

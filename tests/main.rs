@@ -32,6 +32,7 @@ mod run_log;
 mod secrets;
 mod serve;
 mod serve_browser;
+mod serve_guard;
 mod serve_reads;
 mod state_setting;
 mod tty;

@@ -247,6 +247,43 @@ fn bash_errors_name_the_runbooks_line_on_screen_and_in_the_report_and_the_log_ke
     assert!(out.contains("failed: pods — exit 127: command not found: kubctl\n"), "{out}");
 }
 
+/// Line 4: the body's first line; a function raises on line 5, called on line 6.
+const RAISES: &str =
+    "# P\n\n```python {#boom}\ndef check(v):\n    raise ValueError(f\"bad {v}\")\ncheck({{ n }})\n```\n";
+
+#[test]
+fn python_tracebacks_name_the_runbooks_line_on_screen_and_the_log_keeps_them() {
+    let t = Test::new().runbook("p", RAISES);
+    let o = rb(t.path(), &["play", "p", "--set", "n=7"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let frames: Vec<&str> = out.lines().filter(|l| l.contains(", in ")).collect();
+    assert_eq!(frames, ["[boom]   runbooks/p.md:6, in <module>", "[boom]   runbooks/p.md:5, in check"], "{out}");
+    assert!(out.contains("\n[boom] ValueError: bad 7\n"), "{out}");
+    assert!(!out.contains("/dev/fd/"), "{out}");
+    // The step log keeps what python printed.
+    let runs = t.path().join(".runbook/runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    let log = std::fs::read_to_string(run.join("boom.log")).unwrap();
+    let printed = log.lines().find(|l| l.ends_with(", line 2, in check")).unwrap_or_else(|| panic!("{log}"));
+    let fd = printed.strip_prefix("  File \"/dev/fd/").and_then(|r| r.strip_suffix("\", line 2, in check"));
+    assert!(fd.is_some_and(|n| n.parse::<u32>().is_ok()), "{log}");
+
+    // Not certain of the line (a `{% %}`): the rendered body's line.
+    let t = Test::new().runbook("p", &RAISES.replace("def check", "{% set m = 1 %}def check"));
+    let o = rb(t.path(), &["play", "p", "--set", "n=7"]);
+    let out = text(&o);
+    let frames: Vec<&str> = out.lines().filter(|l| l.contains(", in ")).collect();
+    assert_eq!(
+        frames,
+        [
+            "[boom]   step boom, line 3 of its rendered body, in <module>",
+            "[boom]   step boom, line 2 of its rendered body, in check"
+        ],
+        "{out}"
+    );
+}
+
 #[test]
 fn a_missing_command_is_named_on_the_failure_screen() {
     let t = Test::new()

@@ -66,10 +66,17 @@ impl Runbook {
     /// each part of another under a key that is secret by its name
     /// ([`crate::redact::secret_parts`]). Every sink masks these.
     pub fn secret_values<'v>(&self, vars: impl IntoIterator<Item = (&'v String, &'v Value)>) -> Vec<String> {
-        vars.into_iter()
-            .flat_map(|(k, v)| crate::redact::secret_parts(k, v, self.is_secret(k)))
-            .filter_map(|(_, v)| crate::redact::part_text(v))
-            .collect()
+        self.secret_parts(vars).into_iter().filter_map(|(_, v)| crate::redact::part_text(v)).collect()
+    }
+
+    /// The secret parts among these variables, each by its path
+    /// (`registry.password`): what [`Runbook::secret_values`] gives the
+    /// redactors, for what must name them (`check`'s `short-secret`).
+    pub fn secret_parts<'v>(
+        &self,
+        vars: impl IntoIterator<Item = (&'v String, &'v Value)>,
+    ) -> Vec<(String, &'v Value)> {
+        vars.into_iter().flat_map(|(k, v)| crate::redact::secret_parts(k, v, self.is_secret(k))).collect()
     }
 
     /// Does this variable's value hold a secret, whole or in part?

@@ -267,29 +267,92 @@ pub fn unclosed_docs(rb: &Runbook) -> Vec<Diagnostic> {
 
 /// A secret whose value is too short to be masked (`redact::MIN_LEN`): its
 /// value would appear in logs, or its name only looks secret (`key_id`).
-pub fn short_secrets(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
-    let profiles = config.envs.values().map(|p| (format!("env `{}`", p.name), &p.vars));
-    std::iter::once(("front matter".to_string(), &rb.vars))
-        .chain(profiles)
-        .flat_map(|(from, vars)| {
-            vars.iter()
-                .filter(|(k, v)| {
-                    rb.is_secret(k) && {
-                        let t = crate::vars::as_text(v);
-                        !t.is_empty() && t.chars().count() < crate::redact::MIN_LEN
-                    }
-                })
-                .map(move |(k, _)| {
-                    Diagnostic::warning(
-                        "short-secret",
-                        format!("secret `{k}` ({from}) is shorter than {} characters: it is not masked", crate::redact::MIN_LEN),
-                    )
-                    .at(&rb.path, rb.front_matter_line.unwrap_or(1))
-                    .hint(format!("if `{k}` is not secret, rename it (names with secret, password, token, key or credential are secret)"))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+/// Secret is what the redactors mask ([`Runbook::secret_parts`]): a secret
+/// variable, or a part of a list or map under a secret key
+/// (`registry.password`); of a list or map, each leaf is masked on its own
+/// (`{{ registry.password }}` prints the leaf), so each short leaf is named.
+/// `text` is the runbook's: a front-matter variable is named at its line.
+pub fn short_secrets(rb: &Runbook, config: &Config, text: &str) -> Vec<Diagnostic> {
+    let fm_line = rb.front_matter_line.unwrap_or(1);
+    let profiles = config.envs.values().map(|p| (format!("env `{}`", p.name), &p.vars, false));
+    let mut out = Vec::new();
+    for (from, vars, front_matter) in std::iter::once(("front matter".to_string(), &rb.vars, true)).chain(profiles) {
+        let mut short = Vec::new();
+        for (path, v) in rb.secret_parts(vars) {
+            short_leaves(path, v, &mut short);
+        }
+        for path in short {
+            let line = if front_matter { path_line(text, fm_line, &path) } else { fm_line };
+            out.push(
+                Diagnostic::warning(
+                    "short-secret",
+                    format!(
+                        "secret `{path}` ({from}) is shorter than {} characters: it is not masked",
+                        crate::redact::MIN_LEN
+                    ),
+                )
+                .at(&rb.path, line)
+                .hint(not_secret_hint(rb, &path)),
+            );
+        }
+    }
+    out
+}
+
+/// How to say that the value at `path` is not secret: by the name that
+/// makes it so, the variable's or the first secret key on the path.
+fn not_secret_hint(rb: &Runbook, path: &str) -> String {
+    let mut keys = path.split('.').map(|k| k.split('[').next().unwrap_or(k));
+    let var = keys.next().unwrap_or(path);
+    if rb.secrets.iter().any(|s| s == var) {
+        return format!("if `{path}` is not secret, take `{var}` out of `secrets:`");
+    }
+    let name = std::iter::once(var).chain(keys).find(|k| crate::redact::is_secret_name(k)).unwrap_or(var);
+    let what = if name == path { "it".to_string() } else { format!("`{name}`") };
+    format!(
+        "if `{path}` is not secret, rename {what} (names with secret, password, token, key or credential are secret)"
+    )
+}
+
+/// The paths of the leaves of `v` (itself, if not a list or map) whose text
+/// is not empty but shorter than `redact::MIN_LEN`.
+fn short_leaves(path: String, v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, x)| short_leaves(format!("{path}[{i}]"), x, out)),
+        Value::Object(m) => m.iter().for_each(|(k, x)| short_leaves(format!("{path}.{k}"), x, out)),
+        v => {
+            let t = crate::vars::as_text(v);
+            if !t.is_empty() && t.chars().count() < crate::redact::MIN_LEN {
+                out.push(path);
+            }
+        }
+    }
+}
+
+/// The line of the runbook where its front matter (from line `fm_line`,
+/// the opening `---`) writes the value at `path` (`registry.password`):
+/// each key of the path in turn, on a line of its own (`password:`,
+/// `- password:`) below the one before; as far as the keys are found so
+/// (a flow map, `{user: bot, password: x}`, is one line), else `fm_line`.
+fn path_line(text: &str, fm_line: usize, path: &str) -> usize {
+    let keys = path.split('.').map(|k| k.split('[').next().unwrap_or(k)).filter(|k| !k.is_empty());
+    let lines: Vec<&str> = text.lines().skip(fm_line).take_while(|l| l.trim_end() != "---").collect();
+    let (mut at, mut from) = (None, 0);
+    for key in keys {
+        let found = lines[from..].iter().position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start();
+            let l = l
+                .strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| l.strip_prefix(&format!("'{key}'")));
+            l.is_some_and(|r| r.trim_start().starts_with(':'))
+        });
+        let Some(i) = found else { break };
+        at = Some(from + i);
+        from += i + 1;
+    }
+    at.map_or(fm_line, |i| fm_line + 1 + i)
 }
 
 /// A stubbed program called by an absolute path (`/usr/bin/kubectl`): the

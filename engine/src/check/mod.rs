@@ -132,7 +132,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(page::hazards(rb, false));
     out.extend(page::front_matter_keys(rb, text));
     out.extend(lints::unclosed_docs(rb));
-    out.extend(lints::short_secrets(rb, config));
+    out.extend(lints::short_secrets(rb, config, text));
     out.extend(lints::absolute_tools(rb, config));
     out.extend(crate::observe::check::lint(rb));
     out.extend(security::lint(&rb.path, &lints::blocks(rb)));

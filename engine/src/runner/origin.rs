@@ -14,16 +14,21 @@
 //!   (`source <(…)`, `bash <(…)`) is `/dev/fd/63` to bash, and its line 1
 //!   is no line of the runbook.
 //! - bash writes `/dev/fd/N: line M: `, dash (`sh` on Debian) `/dev/fd/N: M: `.
-//! - A line is looked at only when it starts with `/dev/fd/`.
+//! - python names it in a traceback's frames, `  File "/dev/fd/N", line
+//!   M, in f`, shown `  runbooks/x.md:12, in f` (the same place as for
+//!   bash, the indent and the function kept), and in a warning,
+//!   `/dev/fd/N:M: UserWarning: …`, shown `runbooks/x.md:12: UserWarning: …`.
+//! - A line is looked at only when it starts with `/dev/fd/` (or, for a
+//!   python step, with a frame's `File "/dev/fd/`).
 //!
-//! bash cannot be made to name the runbook itself: it names a script by
+//! Neither interpreter can be made to name the runbook itself: it names a script by
 //! the path it opened (`$0` and `BASH_SOURCE` do not change that, nor does
 //! assigning `LINENO`), and the body never travels in argv (`bash -c`) or in
 //! a file on disk.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::model::{Runbook, Step};
+use crate::model::{Runbook, Step, StepKind};
 
 #[derive(Debug)]
 pub struct ScriptOrigin {
@@ -33,6 +38,8 @@ pub struct ScriptOrigin {
     /// The runbook's line of the body's first line, when each rendered line
     /// is the body's line at the same index.
     first_line: Option<usize>,
+    /// python reads the script (else a shell): how it names it differs.
+    python: bool,
     /// The descriptor of the running attempt's script (-1: none yet).
     fd: AtomicI32,
 }
@@ -44,6 +51,7 @@ impl ScriptOrigin {
             step: step.id.clone(),
             path: rb.path.display().to_string(),
             first_line: crate::template::lines::same_lines(&step.body, rendered).then_some(step.body_line),
+            python: step.kind == StepKind::Python,
             fd: AtomicI32::new(-1),
         }
     }
@@ -53,33 +61,56 @@ impl ScriptOrigin {
         self.fd.store(fd, Ordering::Relaxed);
     }
 
-    /// Where the line of the script a line of bash names is, and what bash
-    /// said of it: `("runbooks/x.md:12", "kubctl: command not found")`.
+    /// Where the line of the script a line of the interpreter names is, and
+    /// what it said of it: `("runbooks/x.md:12", "kubctl: command not
+    /// found")`. Not a traceback's frame (see [`ScriptOrigin::shown`]).
     pub fn locate<'a>(&self, line: &'a str) -> Option<(String, &'a str)> {
         let (fd, rest) = number(line.strip_prefix("/dev/fd/")?)?;
-        if i32::try_from(fd).ok()? != self.fd.load(Ordering::Relaxed) {
+        let (m, said) = if self.python {
+            number(rest.strip_prefix(':')?)?
+        } else {
+            let rest = rest.strip_prefix(": ")?;
+            number(rest.strip_prefix("line ").unwrap_or(rest))?
+        };
+        let said = said.strip_prefix(": ")?;
+        Some((self.at(fd, m)?, said))
+    }
+
+    /// A python traceback's frame in the script, `  File "/dev/fd/N", line
+    /// M, in f`: its indent, where, and what follows (`, in f`).
+    fn frame<'a>(&self, line: &'a str) -> Option<(&'a str, String, &'a str)> {
+        let code = line.trim_start_matches(' ');
+        let (fd, rest) = number(code.strip_prefix("File \"/dev/fd/")?)?;
+        let (m, rest) = number(rest.strip_prefix("\", line ")?)?;
+        if !rest.is_empty() && !rest.starts_with(", in ") {
             return None;
         }
-        let rest = rest.strip_prefix(": ")?;
-        let (m, said) = number(rest.strip_prefix("line ").unwrap_or(rest))?;
-        let said = said.strip_prefix(": ")?;
-        let at = match self.first_line {
-            _ if m == 0 => return None,
+        Some((&line[..line.len() - code.len()], self.at(fd, m)?, rest))
+    }
+
+    /// Where line `m` of the script read from `/dev/fd/{fd}` is, if that
+    /// is the running attempt's script.
+    fn at(&self, fd: usize, m: usize) -> Option<String> {
+        if i32::try_from(fd).ok()? != self.fd.load(Ordering::Relaxed) || m == 0 {
+            return None;
+        }
+        Some(match self.first_line {
             Some(first) => format!("{}:{}", self.path, first + m - 1),
             None => format!("step {}, line {m} of its rendered body", self.step),
-        };
-        Some((at, said))
+        })
     }
 
     /// `line` as shown to a person.
     pub fn shown(&self, line: String) -> String {
-        if !line.starts_with("/dev/fd/") {
-            return line;
+        if let Some((at, said)) = self.locate(&line) {
+            return format!("{at}: {said}");
         }
-        match self.locate(&line) {
-            Some((at, said)) => format!("{at}: {said}"),
-            None => line,
+        if self.python
+            && let Some((indent, at, rest)) = self.frame(&line)
+        {
+            return format!("{indent}{at}{rest}");
         }
+        line
     }
 }
 
@@ -95,7 +126,17 @@ mod tests {
     use super::*;
 
     fn origin(first_line: Option<usize>) -> ScriptOrigin {
-        let o = ScriptOrigin { step: "pods".into(), path: "runbooks/k.md".into(), first_line, fd: AtomicI32::new(-1) };
+        of(first_line, false)
+    }
+
+    fn of(first_line: Option<usize>, python: bool) -> ScriptOrigin {
+        let o = ScriptOrigin {
+            step: "pods".into(),
+            path: "runbooks/k.md".into(),
+            first_line,
+            python,
+            fd: AtomicI32::new(-1),
+        };
         o.set_fd(13);
         o
     }
@@ -126,6 +167,43 @@ mod tests {
         assert_eq!(
             o.shown("/dev/fd/13: line 2: kubctl: command not found".into()),
             "step pods, line 2 of its rendered body: kubctl: command not found"
+        );
+    }
+
+    #[test]
+    fn names_the_runbook_line_of_a_python_steps_own_script_only() {
+        let o = of(Some(11), true);
+        let shown = |l: &str| o.shown(l.to_string());
+        assert_eq!(shown("  File \"/dev/fd/13\", line 2, in <module>"), "  runbooks/k.md:12, in <module>");
+        assert_eq!(shown("    File \"/dev/fd/13\", line 1, in check"), "    runbooks/k.md:11, in check");
+        // A syntax error's frame names no function.
+        assert_eq!(shown("  File \"/dev/fd/13\", line 3"), "  runbooks/k.md:13");
+        assert_eq!(shown("/dev/fd/13:2: DeprecationWarning: old"), "runbooks/k.md:12: DeprecationWarning: old");
+        for l in [
+            // Another script, a module, or not a frame.
+            "  File \"/dev/fd/63\", line 1, in <module>",
+            "  File \"/usr/lib/python3.11/json/__init__.py\", line 346, in loads",
+            "  File \"/dev/fd/13\", line 0, in <module>",
+            "  File \"/dev/fd/13\", line 2x",
+            "  File \"/dev/fd/13\" line 2",
+            "\tFile \"/dev/fd/13\", line 2, in <module>",
+            "    raise ValueError(\"File \\\"/dev/fd/13\\\", line 2\")",
+            "ValueError: File \"/dev/fd/13\", line 2",
+            // bash's form is not python's.
+            "/dev/fd/13: line 2: x",
+        ] {
+            assert_eq!(shown(l), l);
+        }
+        let o = of(None, true);
+        assert_eq!(
+            o.shown("  File \"/dev/fd/13\", line 2, in <module>".into()),
+            "  step pods, line 2 of its rendered body, in <module>"
+        );
+        // A shell step's line that looks like a frame is left as it is.
+        let o = of(Some(11), false);
+        assert_eq!(
+            o.shown("  File \"/dev/fd/13\", line 2, in <module>".into()),
+            "  File \"/dev/fd/13\", line 2, in <module>"
         );
     }
 }

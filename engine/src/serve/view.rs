@@ -1,6 +1,7 @@
 //! What the pages show, as data for the templates: a run's page from its
 //! events (the fold, the report) and its step logs, and a runbook's page as
-//! the wiki renders it. Nothing here is HTML but the wiki's own rendering.
+//! the wiki renders it. Nothing here is HTML but the wiki's own rendering,
+//! cleaned ([`super::prose`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -196,7 +197,8 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     })
 }
 
-/// A runbook of the catalog as the wiki shows it: `(id, title, html)`.
+/// A runbook of the catalog as the wiki shows it, its raw HTML cleaned:
+/// `(id, title, html)`.
 pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String, String)>> {
     let cat = crate::catalog::Catalog::load(config)?;
     let Some(rb) = cat.runbooks.iter().find(|r| r.id == id) else { return Ok(None) };
@@ -210,5 +212,5 @@ pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String,
         | pulldown_cmark::Options::ENABLE_HEADING_ATTRIBUTES;
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&md, opts));
-    Ok(Some((rb.id.clone(), rb.title.clone(), html)))
+    Ok(Some((rb.id.clone(), rb.title.clone(), super::prose::clean(&html))))
 }

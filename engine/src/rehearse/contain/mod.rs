@@ -25,7 +25,7 @@ mod places;
 #[cfg(target_os = "linux")]
 mod pool;
 #[cfg(target_os = "linux")]
-mod sweep;
+pub(super) mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -82,7 +82,7 @@ fn sweep_in(dir: &Path, age: Duration) {
 
 /// Every mount point of every mount namespace a process of this machine
 /// is in (each namespace read once), as its processes see them.
-fn mount_points() -> Vec<PathBuf> {
+pub(in crate::rehearse) fn mount_points() -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let Ok(procs) = std::fs::read_dir("/proc") else { return out };
