@@ -416,6 +416,7 @@ impl<'a> Loop<'a> {
             undo: s.undo,
             lang: (step.kind != crate::model::StepKind::Bash).then(|| step.kind.name().to_string()),
             interactive: step.attrs.interactive,
+            log_from: Some(self.x.logs.offset(&id)),
         });
         self.record_as(start, Show::Held);
         if self.taken.is_some() {

@@ -101,7 +101,8 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let st = RunState::from_entries(&events);
     let status = report::status_in(store, id, &st)?;
     let running = status == "running";
-    let rep = report::build(&events, status.clone(), Some(&config.root));
+    let mut rep = report::build(&events, status.clone(), Some(&config.root));
+    report::lost_output(store, id, &events, &mut rep.timeline);
     let markdown = report::markdown(&rep);
     let escalate = escalations(config, &st.runbook);
     let mut steps = Vec::new();
@@ -131,6 +132,10 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         let got = if started { store.log_tail(id, &sid, 0, feed::TAIL as u64).ok().flatten() } else { None };
         let log_len = got.as_ref().map_or(0, |r| r.len);
         let out = got.as_ref().map(feed::tail).unwrap_or_default();
+        // Each run of the step labelled (a resume re-runs what its killed
+        // engine was running); the live follow-up goes on from the log's bytes.
+        let output_end = out.from + out.text.len();
+        let shown = crate::run::attempts::window(&events, &sid, out.text.as_bytes(), out.from as u64, running);
         steps.push(StepView {
             escalate: escalate.get(&sid).cloned(),
             status,
@@ -148,9 +153,9 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             needs,
             after,
             level: lv,
-            output_end: out.from + out.text.len(),
+            output_end,
             log_len,
-            output: out.text.to_string(),
+            output: String::from_utf8_lossy(&shown).into_owned(),
             output_from: out.from,
             id: sid,
         });

@@ -64,6 +64,7 @@ fn started(id: &str, command: &str) -> Event {
         undo: false,
         lang: None,
         interactive: false,
+        log_from: None,
     })
 }
 
