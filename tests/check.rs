@@ -793,3 +793,45 @@ fn a_huge_jobs_is_bounded_by_the_work() {
         .stdout_has("play passed: 2 passed")
         .run();
 }
+
+/// What `plan` refuses in some env, `check` refuses too, naming the env:
+/// a `when` that cannot read a value of one env profile.
+#[test]
+fn a_when_that_fails_in_one_env_is_refused_in_that_env() {
+    let cfg = "[env.staging]\nreplicas = 2\n\n[env.prod]\nreplicas = \"auto\"\n";
+    let md = "---\nvars: {replicas: 1}\n---\n# W\n\n```bash {#a when=\"replicas | int > 1\"}\necho scale\n```\n";
+    Test::new()
+        .config(cfg)
+        .runbook("w", md)
+        .args(["check", "runbooks/w.md"])
+        .status(2)
+        .stdout(
+            "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"auto\") in env prod\n  \
+             hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    Test::new().config(cfg).runbook("w", md).args(["plan", "w", "--env", "prod"]).status(2).run();
+    Test::new().config(cfg).runbook("w", md).args(["plan", "w", "--env", "staging"]).status(0).run();
+}
+
+/// A default every env keeps: refused once, without an env.
+#[test]
+fn a_when_that_fails_on_the_default_is_refused_once() {
+    let md = "---\nvars: {replicas: \"3 replicas\"}\n---\n# W\n\n```bash {#a when=\"replicas | int > 1\"}\necho scale\n```\n";
+    Test::new()
+        .runbook("w", md)
+        .args(["check", "runbooks/w.md"])
+        .status(2)
+        .stdout(
+            "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"3 replicas\")\n  \
+             hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    Test::new().runbook("w", md).args(["plan", "w"]).status(2).run();
+}
