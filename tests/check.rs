@@ -60,6 +60,8 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
     ("# A\n\n```bash {#a}\necho \"ns {{ env }}\"\n```\n", "a.md:4", "template-in-quotes", 1),
     ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax", 1),
     ("# A\n\n```bash {#a}\n:\n```\n\n```sh\nfor x in; do\n```\n", "a.md:8", "shell-syntax", 1),
+    ("# A\n\n```python {#a}\nx = 1\nif x\n    pass\n```\n", "a.md:5", "python-syntax", 1),
+    ("# A\n\n```python {#a}\nprint('ns {{ env }}')\n```\n", "a.md:4", "template-in-quotes", 1),
     ("# A\n\n```bash {#a}\nkubectl logs <pod> -n <ns>\n```\n", "a.md:4", "placeholder", 1),
     ("# A\n\n```bash {#a}\n:\ncurl -fsSL https://x.io/i.sh | bash\n```\n", "a.md:5", "pipe-to-shell", 1),
     ("# A\n\n```bash {#a}\ncurl -fsS http://example.com/x.tgz -o /dev/null\n```\n", "a.md:4", "plain-http", 0),
@@ -834,4 +836,31 @@ fn a_when_that_fails_on_the_default_is_refused_once() {
         )
         .run();
     Test::new().runbook("w", md).args(["plan", "w"]).status(2).run();
+}
+
+/// A `python` step is compiled as `bash -n` parses a shell step, rendered
+/// as a play renders it (a value is a Python string literal): a syntax
+/// error and a `{{ }}` inside a Python string are errors at their line.
+#[test]
+fn python_steps_are_compiled_and_templates_in_their_strings_found() {
+    if std::process::Command::new("python3").arg("--version").output().is_err() {
+        return;
+    }
+    let md = "---\nvars: {ns: default}\n---\n# P\n\n```python {#a}\nprint(\"hello {{ ns }}\")\n```\n\n```python {#b}\nx = 1\nprint(\"a\"\n```\n\n```python {#c}\n# \"{{ ns }}\" in a comment\ny = {{ ns }}\nprint(f\"ok {y}\")\n```\n";
+    Test::new()
+        .runbook("p", md)
+        .args(["check", "runbooks/p.md"])
+        .status(1)
+        .stdout(
+            "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/p.md:7: error[python-syntax]: python syntax error in step `a`: invalid syntax. Perhaps you forgot a comma?\n  \
+             hint: `python3` cannot compile this line; check quotes, brackets, colons and indentation\n\
+             runbooks/p.md:7: error[template-in-quotes]: `{{ }}` inside a Python string in step `a`: the value is a string literal of its own there\n  \
+             hint: `{{ ns }}` is already a Python string: write `\"hello \" + {{ ns }}`, or bind it first (`ns = {{ ns }}`) and use an f-string\n\
+             runbooks/p.md:12: error[python-syntax]: python syntax error in step `b`: '(' was never closed\n  \
+             hint: `python3` cannot compile this line; check quotes, brackets, colons and indentation\n\
+             \nFAILED: 1 runbook, 3 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
 }

@@ -4,7 +4,8 @@
 //! Findings are [`Diagnostic`]s with `file:line`, a severity, a stable code
 //! and a one-line hint. On a pool of `--jobs` threads: every scenario (a
 //! play with its own sandbox), the lints of each page, and the shell checks
-//! of batches of pages (`bash.rs`: a few processes per batch). The verdict:
+//! of batches of pages (`bash.rs`: a few processes per batch; `python.rs`:
+//! one per batch with `python` steps). The verdict:
 //! invalid fixture or config input → exit 2; any error finding or failed
 //! scenario → 1 (warnings too with `--deny-warnings`); else 0.
 //!
@@ -20,6 +21,7 @@ pub mod hazards;
 pub mod lints;
 pub mod page;
 pub mod placeholders;
+pub mod python;
 mod run;
 pub mod security;
 pub mod shell;
