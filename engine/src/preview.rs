@@ -143,7 +143,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 continue;
             }
         };
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)] {
             if let Some(v) = v
                 && let Err(d) = t.attr(s, a, v, &ctx)
             {
@@ -296,7 +296,12 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);
         }
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("confirm", &s.attrs.confirm)] {
+        for (a, v) in [
+            ("expect", &s.attrs.expect),
+            ("cwd", &s.attrs.cwd),
+            ("confirm", &s.attrs.confirm),
+            ("escalate", &s.attrs.escalate),
+        ] {
             if let Some(v) = v
                 && let Err(d) = t.attr(s, a, v, &ctx)
             {
