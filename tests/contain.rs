@@ -519,6 +519,16 @@ fn which(prog: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| panic!("no {prog} on PATH"))
 }
 
+/// The python interpreter itself, not a version manager's shim script
+/// (which runs an interpreter elsewhere, as `sys.executable` says).
+fn python_binary() -> std::path::PathBuf {
+    let o = std::process::Command::new(which("python3"))
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    std::fs::canonicalize(String::from_utf8(o.stdout).unwrap().trim_end()).unwrap()
+}
+
 /// `PATH` with `dirs` first.
 fn path_with(dirs: &[std::path::PathBuf]) -> String {
     let rest = std::env::split_paths(&std::env::var_os("PATH").unwrap()).collect::<Vec<_>>();
@@ -581,6 +591,47 @@ fn the_home_is_hidden_even_with_the_repo_below_it_but_its_tools_are_not() {
 }
 
 #[test]
+fn a_python_step_runs_its_body_with_python3_stubbed_and_its_calls_still_hit_the_stub() {
+    // A shim as a version manager's for the system python: it looks
+    // `python3` up again on PATH, its own directory left out (where a
+    // rehearsal's stubs come first).
+    let shims = on_the_host("runbook-shims-");
+    let shim = shims.path().join("python3");
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\nd=$(dirname \"$0\")\nPATH=$(printf %s \"$PATH\" | tr : '\\n' | grep -vx \"$d\" | paste -sd: -) exec python3 \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let md = "# Py\n\n```python {#calc read}\nprint('real', 6 * 7)\n```\n\n```bash {#inner read}\npython3 -c 'print(1)'\n```\n";
+    let fx = "[[scenario]]\nname = \"s\"\n[scenario.expect]\nsteps = { calc = \"passed\", inner = \"passed\" }\n\
+              [[scenario.stub]]\ncmd = \"python3 -c *\"\nstdout = \"stubbed\\n\"\n";
+    let t = Test::new()
+        .config("default_env = \"dev\"\n[env.dev]\n[rehearse]\nstub = [\"kubectl\", \"python3\"]\n")
+        .file("runbooks/py.md", md)
+        .file("fixtures/py.toml", fx);
+    let path = path_with(&[shims.path().to_path_buf()]);
+    let contain: &[&str] = if containable() { &["1", "0"] } else { &["0"] };
+    for c in contain {
+        let o = crate::play::rb_cmd(t.path(), &["play", "py", "--dry-run"])
+            .env("PATH", &path)
+            .env("RUNBOOK_CONTAIN", c)
+            .output()
+            .unwrap();
+        let out = crate::play::text(&o);
+        assert_eq!(o.status.code(), Some(0), "RUNBOOK_CONTAIN={c}: {out}");
+        assert!(out.contains("[calc] real 42\n"), "the real body ran: {out}");
+        assert!(out.contains("[inner] stubbed\n"), "the body's python3 is the stub: {out}");
+        assert!(!out.contains("no fixture for"), "{out}");
+        let o =
+            crate::play::rb_cmd(t.path(), &["check"]).env("PATH", &path).env("RUNBOOK_CONTAIN", c).output().unwrap();
+        let out = crate::play::text(&o);
+        assert_eq!(o.status.code(), Some(0), "check, RUNBOOK_CONTAIN={c}: {out}");
+        assert!(out.contains("1 scenario rehearsed, 0 failed"), "{out}");
+    }
+}
+
+#[test]
 fn an_interpreter_the_hidden_home_holds_says_so_and_what_to_do() {
     if !containable() {
         return;
@@ -590,7 +641,7 @@ fn an_interpreter_the_hidden_home_holds_says_so_and_what_to_do() {
     // On PATH, but a link into a directory of the home nothing shows.
     std::fs::create_dir_all(h.join(".local/bin")).unwrap();
     std::fs::create_dir_all(h.join("conda/bin")).unwrap();
-    std::os::unix::fs::symlink(std::fs::canonicalize(which("python3")).unwrap(), h.join("conda/bin/python3")).unwrap();
+    std::os::unix::fs::symlink(python_binary(), h.join("conda/bin/python3")).unwrap();
     std::os::unix::fs::symlink(h.join("conda/bin/python3"), h.join(".local/bin/python3")).unwrap();
     let t = project(&[], "").file("runbooks/escape.md", "# P\n\n```python {#py}\nprint('py')\n```\n");
     let proj = h.join("proj");

@@ -175,6 +175,17 @@ fn children(pid: u32) -> impl Iterator<Item = u32> {
 }
 
 #[test]
+fn a_step_named_runbook_has_a_log_of_its_own_output_only() {
+    let md = "```bash {#runbook}\necho step output\n```\n";
+    let t = Test::new().runbook("s", md).env("RUNBOOK_LOG", "info").args(["play", "s"]).run();
+    let runs = t.path().join(".runbook/runs");
+    let run = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_to_string(run.join("runbook.log")).unwrap(), "step output\n");
+    let engine = std::fs::read_to_string(run.join("_engine.log")).unwrap();
+    assert!(engine.contains("INFO") && !engine.contains("step output"), "{engine}");
+}
+
+#[test]
 fn the_state_directory_is_the_operators_alone() {
     let t = Test::new().runbook("s", TWO).args(["play", "s"]).run();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -183,7 +194,7 @@ fn the_state_directory_is_the_operators_alone() {
     for d in [&state.join("runs"), &run, &state.join("locks")] {
         assert_eq!(mode(d), 0o700, "{}", d.display());
     }
-    for f in ["journal.jsonl", "a.log", "runbook.log"] {
+    for f in ["journal.jsonl", "a.log", "_engine.log"] {
         assert_eq!(mode(&run.join(f)), 0o600, "{f}");
     }
     let lock = std::fs::read_dir(state.join("locks")).unwrap().next().unwrap().unwrap().path();

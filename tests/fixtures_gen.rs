@@ -442,3 +442,45 @@ fn fixture_new_never_writes_a_secret_given_on_the_command_line() {
     assert!(code <= 1 && out.contains("=== REHEARSAL") && !out.contains("no fixture for"), "{out}");
     assert!(!out.contains("no query fixture") && !out.contains("never called"), "{out}");
 }
+
+#[test]
+fn fixture_new_stubs_calls_with_parentheses_in_quotes_and_warns_of_a_call_it_cannot_split() {
+    let f = Test::new()
+        .runbook(
+            "q",
+            r#"
+            # Queries
+
+            ```bash {#db read}
+            kubectl exec p -- psql -tAc "select 1"
+            kubectl exec p -- psql -tAc "select now()" | grep -c "$(date +%Y)"
+            ```
+
+            ```bash {#odd read}
+            echo ready
+            kubectl exec p -- sh -c "echo 'unbalanced
+            ```
+            "#,
+        )
+        .args(["fixture", "new", "q"])
+        .stdout(
+            "wrote fixtures/q.toml: scenario `scaffold` with 2 stubs and 0 queries, outputs marked TODO\n\
+             next: fill in the TODOs (a rehearsal fails while one is left), then `runbook play q --dry-run --scenario scaffold`\n",
+        )
+        .run();
+    assert_eq!(
+        f.stderr,
+        "warning: step `odd`, runbooks/q.md:8: no stub for `kubectl exec p -- sh -c \"echo 'unbalanced`: its quotes do \
+         not balance, so it cannot be split into words\n  hint: add its [[scenario.stub]] by hand, or fix the quoting\n"
+    );
+    let text = std::fs::read_to_string(f.path().join("fixtures/q.toml")).unwrap();
+    let cmds: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("cmd = ")).map(str::trim).collect();
+    assert_eq!(
+        cmds,
+        [
+            r#"cmd = "kubectl exec p -- psql -tAc select 1"   # step `db`, runbooks/q.md:3"#,
+            r#"cmd = "kubectl exec p -- psql -tAc select now()"   # step `db`, runbooks/q.md:3"#
+        ],
+        "{text}"
+    );
+}

@@ -23,14 +23,21 @@ use crate::tty::records;
 
 /// `runbook` as the session leader of a fresh pty (the controlling
 /// process a terminal's hang-up signals), and what it printed so far.
-struct Pty {
+pub(crate) struct Pty {
     master: Option<OwnedFd>,
-    child: Child,
+    pub(crate) child: Child,
     seen: String,
 }
 
 impl Pty {
     fn spawn(dir: &Path, args: &[&str]) -> Pty {
+        let mut c = Command::new(bin());
+        c.args(args).current_dir(dir).env_remove("RUNBOOK_CONFIG");
+        Pty::on(c)
+    }
+
+    /// `c` (a `runbook` command) on the pty, with `NO_COLOR=1`.
+    pub(crate) fn on(mut c: Command) -> Pty {
         let ws = nix::pty::Winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = nix::pty::openpty(&ws, None).expect("openpty");
         // The master is the test's alone: a copy in runbook would keep the
@@ -38,11 +45,7 @@ impl Pty {
         nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
             .expect("close-on-exec on the pty's master");
         let slave = || Stdio::from(pty.slave.try_clone().expect("dup the pty's slave"));
-        let mut c = Command::new(bin());
-        c.args(args)
-            .current_dir(dir)
-            .env_remove("RUNBOOK_CONFIG")
-            .env("NO_COLOR", "1")
+        c.env("NO_COLOR", "1")
             .env("TERM", "xterm")
             .env("RUNBOOK_LOG", "warn")
             .stdin(slave())
@@ -64,7 +67,7 @@ impl Pty {
     }
 
     /// Wait until `needle` is printed.
-    fn expect(&mut self, needle: &str) {
+    pub(crate) fn expect(&mut self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let master = self.master.as_ref().expect("the terminal is up");
         while !self.seen.contains(needle) {
@@ -84,21 +87,84 @@ impl Pty {
         self.seen.drain(..at);
     }
 
-    fn line(&mut self, text: &str) {
+    pub(crate) fn line(&mut self, text: &str) {
         let master = self.master.as_ref().expect("the terminal is up");
         nix::unistd::write(master, format!("{text}\r").as_bytes()).expect("write to the pty");
     }
 
+    /// Type Ctrl-C (SIGINT to the terminal's foreground group).
+    pub(crate) fn ctrl_c(&mut self) {
+        let master = self.master.as_ref().expect("the terminal is up");
+        nix::unistd::write(master, b"\x03").expect("write to the pty");
+    }
+
+    /// Type Ctrl-D (end of input) at the start of a line.
+    pub(crate) fn ctrl_d(&mut self) {
+        let master = self.master.as_ref().expect("the terminal is up");
+        nix::unistd::write(master, b"\x04").expect("write to the pty");
+    }
+
+    /// Read what it prints until it exits (`RUNBOOK_TEST_WAIT` seconds at
+    /// most): its exit code (128 + the signal when killed).
+    pub(crate) fn end(&mut self) -> i32 {
+        let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+        let deadline = Instant::now() + Duration::from_secs(limit);
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait for runbook") {
+                self.drain();
+                return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+            }
+            assert!(Instant::now() < deadline, "runbook did not end; seen:\n{}", self.seen);
+            self.read(100);
+        }
+    }
+
+    /// What it printed after the last text waited for.
+    pub(crate) fn seen(&self) -> &str {
+        &self.seen
+    }
+
+    /// What is left to read on the terminal.
+    fn drain(&mut self) {
+        while self.read(0) {}
+    }
+
+    /// Read once if something comes within `ms`: whether something came.
+    fn read(&mut self, ms: u16) -> bool {
+        let Some(master) = self.master.as_ref() else { return false };
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::from(ms)).unwrap_or(0) == 0 {
+            return false;
+        }
+        let mut buf = [0u8; 4096];
+        match nix::unistd::read(master, &mut buf) {
+            Ok(n) if n > 0 => {
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Close the terminal; the exit code (128 + the signal when killed).
-    fn hang_up(mut self) -> i32 {
+    pub(crate) fn hang_up(mut self) -> i32 {
         drop(self.master.take());
         let st = self.child.wait().expect("wait for runbook");
         st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
     }
 }
 
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The events of the journal, in order, as `event` or `event:kind`.
-fn events(dir: &Path) -> Vec<String> {
+pub(crate) fn events(dir: &Path) -> Vec<String> {
     journal(dir)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -117,7 +183,7 @@ fn pending(dir: &Path) -> usize {
 }
 
 /// The run resumes: `long` runs to its end, `deploy` runs only if it had not.
-fn resumes(dir: &Path, deployed: bool) {
+pub(crate) fn resumes(dir: &Path, deployed: bool) {
     std::fs::write(dir.join("go"), "").unwrap();
     let o = rb(dir, &["play", "l", "--resume", "--yes"]);
     let out = text(&o);

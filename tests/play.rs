@@ -735,6 +735,59 @@ fn read_only_from_and_only() {
     Test::new().runbook("a", md).args(["play", "a", "--only", "nope"]).status(2).stderr_has("no such step").run();
 }
 
+/// `verify` needs two write steps, which need `notify`, which needs
+/// `assess`. Each read step waits for the file the one before it writes.
+const TRIAGE: &str = r#"
+    ```bash {#assess read}
+    touch assessed
+    ```
+
+    ```bash {#notify read needs=assess}
+    until [ -e assessed ]; do sleep 0.01; done
+    touch notified
+    ```
+
+    ```bash {#restart needs=notify}
+    echo restart
+    ```
+
+    ```bash {#cleanup needs=notify}
+    echo cleanup
+    ```
+
+    ```bash {#verify read needs=restart,cleanup}
+    until [ -e notified ]; do sleep 0.01; done
+    echo verified
+    ```
+    "#;
+
+/// The steps started, in order, from the `==> id:` lines of a play.
+fn started(stdout: &str) -> Vec<&str> {
+    stdout.lines().filter_map(|l| l.strip_prefix("==> ")?.split(':').next()).collect()
+}
+
+#[test]
+fn a_filtered_out_step_still_orders_the_steps_after_it() {
+    let fx = "[[scenario]]\nname = \"s\"\n";
+    for dry in [false, true] {
+        let t = Test::new().runbook("t", TRIAGE).fixture("t", fx);
+        let mut args = vec!["play", "t", "--read-only"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let o = rb(t.path(), &args);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{out}");
+        assert_eq!(started(&out), ["assess", "notify", "verify"], "dry run: {dry}\n{out}");
+        let o = rb(
+            t.path(),
+            &[&args[..2], &["--fresh", "--only", "restart"], if dry { &["--dry-run"] } else { &[] }].concat(),
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(started(&out), ["restart"], "{out}");
+    }
+}
+
 /// Two steps with undo blocks, then a failing one: a rollback runs
 /// `undo-two` (with `undo_two` as its body), then `undo-one`.
 fn rollback_runbook(undo_two: &str) -> String {

@@ -60,7 +60,7 @@ impl Db {
         Db { admin: server.to_string(), url: with_db(server, &name), name }
     }
 
-    fn sql(&self, q: &str) -> String {
+    pub(crate) fn sql(&self, q: &str) -> String {
         psql(&self.url, q)
     }
 }
@@ -1704,4 +1704,72 @@ fn a_step_in_flight_on_another_machine_is_named_with_its_host_and_process_group_
     assert!(text(&o).contains(&note), "{}", text(&o));
     let report = text(&c.run(&["report", "latest"]));
     assert!(report.contains(&note), "the session's note is in the audit trail: {report}");
+}
+
+#[test]
+fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "rerun");
+    let c = Checkout::new(&db.url, &[("k", crate::resume::RERUN)]);
+    let mut first = c.spawn(&["play", "k"], "first");
+    // Killed once its first line is in the step's log.
+    let log =
+        "SELECT convert_from(string_agg(data, ''::bytea ORDER BY n), 'UTF8') FROM runbook_logs WHERE step = 'fix'";
+    wait_for("the first run's line in the log", || {
+        db.sql("SELECT to_regclass('runbook_logs') IS NOT NULL") == "t" && db.sql(log) == "first run"
+    });
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    wait_for("the lock to be freed", || {
+        db.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == "0"
+    });
+    let o = c.run(&["play", "k", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(db.sql(log), "first run\nsecond run");
+    let starts = db.sql("SELECT string_agg(body::json->>'log_from', ',' ORDER BY seq) FROM runbook_events WHERE body::json->>'event' = 'step-start'");
+    assert_eq!(starts, "0,10", "where each run's output begins");
+    let json: serde_json::Value =
+        serde_json::from_slice(&c.run(&["report", "latest", "--format", "json"]).stdout).unwrap();
+    let operator = json["operator"].as_str().unwrap().to_string();
+    let md = String::from_utf8(c.run(&["report", "latest"]).stdout).unwrap();
+    assert_eq!(crate::resume::steps_section(&md, &operator), crate::resume::RERUN_STEPS, "{md}");
+    let view = crate::serve::Serve::start(c.path(), &[], &[]);
+    let id = json["run"].as_str().unwrap();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        crate::resume::rerun_log(&operator)
+    );
+}
+
+#[test]
+fn a_step_in_flight_when_the_run_is_taken_over_and_its_rerun_show_apart() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "rerun_take");
+    let (a, b) = (
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+    );
+    let mut first = a.spawn(&["play", "k"], "first");
+    let log =
+        "SELECT convert_from(string_agg(data, ''::bytea ORDER BY n), 'UTF8') FROM runbook_logs WHERE step = 'fix'";
+    wait_for("the first run's line in the log", || {
+        db.sql("SELECT to_regclass('runbook_logs') IS NOT NULL") == "t" && db.sql(log) == "first run"
+    });
+    // The re-run, in the other checkout, finds the first run's mark there.
+    std::fs::write(b.path().join("started"), "").unwrap();
+    let o = b.run(&["play", "k", "--take-over", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(first.wait().unwrap().code(), Some(3), "{}", a.output_of("first"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&b.run(&["report", "latest", "--format", "json"]).stdout).unwrap();
+    let op = json["operator"].as_str().unwrap().to_string();
+    let view = crate::serve::Serve::start(b.path(), &[], &[]);
+    let id = json["run"].as_str().unwrap();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        format!(
+            "=== attempt 1 (session 1, {op}): in flight when the run was taken over by {op} (no end recorded) ===\nfirst run\n\
+             === attempt 2 (session 2, {op}): passed ===\nsecond run\n"
+        )
+    );
 }

@@ -442,3 +442,135 @@ fn the_session_note_says_which_passed_steps_run_again_and_why() {
     );
     assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "a\nb\na2\n");
 }
+
+/// A step that prints a line and waits the first time it runs, and prints
+/// another and passes when run again: what a resume re-runs after `kill -9`.
+pub const RERUN: &str = "```bash {#fix}\nif [ -f started ]; then echo second run; else touch started; echo first run; echo $$ > fix.pid; sleep 1000; fi\n```\n";
+
+/// The directory of the project's run, once there is one (not one being
+/// created, `.new-…`).
+fn only_run(dir: &Path) -> Option<std::path::PathBuf> {
+    let rd = std::fs::read_dir(dir.join(".runbook/runs")).ok()?;
+    rd.filter_map(|e| e.ok()).find(|e| !e.file_name().to_string_lossy().starts_with('.')).map(|e| e.path())
+}
+
+/// The `## Steps` section of a report, with its times, durations and
+/// operator made stable.
+pub fn steps_section(report: &str, operator: &str) -> String {
+    let steps = &report[report.find("## Steps").expect(report)..];
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    let dur = regex::Regex::new(r"exit 0 · [0-9.]+(ms|s)").unwrap();
+    let s = time.replace_all(steps, "T");
+    dur.replace_all(&s, "exit 0 · D").replace(operator, "OP")
+}
+
+/// What the report says of a step killed with its engine, then re-run by
+/// the resume: each run apart, in order, with its own output.
+pub const RERUN_STEPS: &str = "## Steps
+
+### T `fix` — interrupted
+
+attempt 1 (session 1, OP) · in flight when the engine stopped (no end recorded)
+
+```bash
+if [ -f started ]; then echo second run; else touch started; echo first run; echo $$ > fix.pid; sleep 1000; fi
+```
+
+Output (last lines):
+
+```text
+first run
+```
+
+### T `fix` — passed
+
+attempt 2 (session 2, OP) · exit 0 · D
+
+```bash
+if [ -f started ]; then echo second run; else touch started; echo first run; echo $$ > fix.pid; sleep 1000; fi
+```
+
+Output (last lines):
+
+```text
+second run
+```
+";
+
+/// The step's whole log as `serve` gives it: each run opened by its label.
+pub fn rerun_log(operator: &str) -> String {
+    format!(
+        "=== attempt 1 (session 1, {operator}): killed: the engine stopped (no end recorded) ===\nfirst run\n\
+         === attempt 2 (session 2, {operator}): passed ===\nsecond run\n"
+    )
+}
+
+#[test]
+fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() {
+    let t = Test::new().runbook("k", RERUN);
+    let dir = t.path();
+    let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let run = || only_run(dir).unwrap();
+    // Killed once its first line is in the step's log.
+    wait_until("the first run's line in the log", || {
+        only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = rb(dir, &["play", "k", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(run().join("fix.log")).unwrap(), "first run\nsecond run\n");
+    // The journal says where each run's output begins.
+    let starts: Vec<u64> = journal(dir)
+        .lines()
+        .filter(|l| l.contains("\"step-start\""))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["log_from"].as_u64().unwrap())
+        .collect();
+    assert_eq!(starts, [0, 10]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&rb(dir, &["report", "latest", "--format", "json"]).stdout).unwrap();
+    let operator = json["operator"].as_str().unwrap().to_string();
+    let md = String::from_utf8(rb(dir, &["report", "latest"]).stdout).unwrap();
+    assert_eq!(steps_section(&md, &operator), RERUN_STEPS, "{md}");
+    let timeline: Vec<(u64, String)> = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["attempt"].as_u64().unwrap(), e["tail"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(timeline, [(1, "first run".to_string()), (2, "second run".to_string())]);
+    // And by the live view.
+    let view = crate::serve::Serve::start(dir, &[], &[]);
+    let id = run().file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)), rerun_log(&operator));
+    let page = crate::serve::get_ok(&format!("{}/runs/{id}", view.url));
+    assert!(page.contains("=== attempt 1 (session 1, "), "{page}");
+}
+
+#[test]
+fn the_retries_of_a_rerun_stay_in_its_part_of_the_log_each_opened_by_its_line() {
+    let md = "```bash {#fix retry=1 delay=10ms}\nif [ ! -f started ]; then touch started; echo first run; sleep 1000; elif [ ! -f tried ]; then touch tried; echo try one; exit 1; else echo try two; fi\n```\n";
+    let t = Test::new().runbook("k", md);
+    let dir = t.path();
+    let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let run = || only_run(dir).unwrap();
+    wait_until("the first run's line in the log", || {
+        only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = rb(dir, &["play", "k", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_slice(&rb(dir, &["report", "latest", "--format", "json"]).stdout).unwrap();
+    let operator = json["operator"].as_str().unwrap();
+    let view = crate::serve::Serve::start(dir, &[], &[]);
+    let id = run().file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        format!(
+            "=== attempt 1 (session 1, {operator}): killed: the engine stopped (no end recorded) ===\nfirst run\n\
+             === attempt 2 (session 2, {operator}): passed ===\ntry one\n--- attempt 2 of 2 ---\ntry two\n"
+        )
+    );
+}

@@ -51,7 +51,10 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
     }
     let resolved = crate::vars::resolve(&rb, profile, &[], &sets);
     let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
-    let mut sc = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
+    let (mut sc, warnings) = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
+    for w in &warnings {
+        crate::errln!("{w}");
+    }
     sc.vars = crate::rehearse::record::scenario_vars(&rb, &sets, &resolved);
     let holds = |k: &String| rb.is_secret(k) || resolved.vars.get(k).is_some_and(|v| rb.holds_secret(k, v));
     let masked: Vec<&str> = sc.vars.iter().filter(|(k, _)| holds(k)).map(|(k, _)| k.as_str()).collect();

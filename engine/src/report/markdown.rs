@@ -221,6 +221,10 @@ pub fn markdown(r: &Report) -> String {
             e.status.name()
         ));
         let mut facts = Vec::new();
+        if let Some(n) = e.attempt {
+            let what = if e.undo { "undo" } else { "attempt" };
+            facts.push(format!("{what} {n} (session {}, {})", e.session, e.operator));
+        }
         if let Some(c) = e.exit {
             facts.push(format!("exit {c}"));
         }

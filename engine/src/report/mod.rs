@@ -293,7 +293,28 @@ pub struct Report {
 pub fn load(store: &dyn Store, run: &str, root: Option<&Path>) -> Result<Report> {
     let events = store.events(run)?;
     let status = status_in(store, run, &RunState::from_entries(&events))?;
-    Ok(build(&events, status, root))
+    let mut r = build(&events, status, root);
+    lost_output(store, run, &events, &mut r.timeline);
+    Ok(r)
+}
+
+/// Lines of a lost run's output the report shows, as of a step's end
+/// (`runner::output`'s tail).
+const LOST_LINES: usize = 20;
+
+/// The output of each run of a step that no end recorded (its engine was
+/// killed), from its part of the step's log: the journal has no tail for it.
+/// A log that cannot be read leaves it without (the events are the record).
+pub fn lost_output(store: &dyn Store, run: &str, events: &[crate::run::Entry], timeline: &mut [Entry]) {
+    for e in timeline.iter_mut().filter(|e| e.ended.is_none() && e.status == Shown::Interrupted) {
+        let Some(n) = e.attempt else { continue };
+        let Ok(Some(log)) = store.log(run, &e.step) else { continue };
+        let runs = crate::run::attempts::of(events, &e.step, log.len() as u64, false);
+        let Some(a) = runs.iter().find(|a| a.undo == e.undo && a.n == n) else { continue };
+        let part = String::from_utf8_lossy(&log[a.from as usize..a.to as usize]);
+        let lines: Vec<&str> = part.lines().collect();
+        e.tail = lines[lines.len().saturating_sub(LOST_LINES)..].join("\n");
+    }
 }
 
 /// The report of a run's events; `status` as [`status_in`] tells it (the

@@ -87,6 +87,7 @@ mod tests {
                 undo: false,
                 lang: None,
                 interactive: false,
+                log_from: None,
             }),
         ];
         if stop {

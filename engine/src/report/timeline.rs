@@ -42,6 +42,15 @@ pub struct Entry {
     /// Attempts made, when `retry` took more than one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// Which run of the step this is (1, 2, …; its undo blocks counted
+    /// apart), when the step ran more than once: a resume re-runs the step
+    /// its killed engine was running ([`crate::run::attempts`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Who played it (`user@host` of its session's engine), where it is
+    /// numbered (`attempt`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub operator: String,
     /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<(String, String)>,
@@ -62,6 +71,9 @@ struct Open {
     lang: Option<String>,
     undo: bool,
     session: u32,
+    operator: String,
+    /// Which run of the step (undo blocks counted apart).
+    n: u32,
 }
 
 impl Open {
@@ -81,6 +93,8 @@ impl Open {
             tail: String::new(),
             lang: self.lang,
             attempts: None,
+            attempt: Some(self.n),
+            operator: self.operator,
             link: None,
         }
     }
@@ -91,18 +105,31 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
     let mut out = Vec::new();
     let mut open: IndexMap<String, Open> = IndexMap::new();
     let mut session = 0;
+    let mut operator = String::new();
+    // Runs of each step so far, by (step, undo).
+    let mut runs: BTreeMap<(String, bool), u32> = BTreeMap::new();
     for e in events {
         match &e.event {
-            Event::RunStart(_) => session = 1,
+            Event::RunStart(r) => (session, operator) = (1, r.operator.clone()),
             Event::Session(s) => {
                 // The engine of the session before stopped under these.
                 let lost = if s.kind == SessionKind::TakeOver { taken(&s.operator) } else { LOST.to_string() };
                 out.extend(open.drain(..).map(|(step, o)| o.entry(step, false, &lost)));
                 session = if s.n > 0 { s.n } else { session + 1 };
+                operator = s.operator.clone();
             }
             Event::StepStart(s) => {
-                let o =
-                    Open { at: e.at.clone(), command: s.command.clone(), lang: s.lang.clone(), undo: s.undo, session };
+                let n = runs.entry((s.step.clone(), s.undo)).or_insert(0);
+                *n += 1;
+                let o = Open {
+                    at: e.at.clone(),
+                    command: s.command.clone(),
+                    lang: s.lang.clone(),
+                    undo: s.undo,
+                    session,
+                    operator: operator.clone(),
+                    n: *n,
+                };
                 open.insert(s.step.clone(), o);
             }
             Event::StepEnd(s) => {
@@ -120,8 +147,10 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                     reason: s.reason.clone(),
                     captures: s.captures.clone(),
                     tail: s.tail.clone(),
-                    lang: o.and_then(|o| o.lang),
                     attempts: (s.attempts > 1).then_some(s.attempts),
+                    attempt: o.as_ref().map(|o| o.n),
+                    operator: o.as_ref().map_or_else(|| operator.clone(), |o| o.operator.clone()),
+                    lang: o.and_then(|o| o.lang),
                     link: None,
                 });
             }
@@ -129,6 +158,13 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
         }
     }
     out.extend(open.drain(..).map(|(step, o)| o.entry(step, live, LOST)));
+    // Numbered, and its operator named, only where the step ran more than once.
+    for e in &mut out {
+        if runs.get(&(e.step.clone(), e.undo)).is_none_or(|n| *n < 2) {
+            e.attempt = None;
+            e.operator.clear();
+        }
+    }
     out
 }
 

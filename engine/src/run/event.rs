@@ -309,6 +309,13 @@ pub struct StepStart {
     /// The step owns the terminal.
     #[serde(default, skip_serializing_if = "is_false")]
     pub interactive: bool,
+    /// Where this start's output begins in the step's log, in bytes: a
+    /// re-run (a resume, a continuation, an undo block) appends to the log
+    /// of the same step, and this is where one run of it ends and the next
+    /// begins ([`crate::run::attempts`]). `None` in journals written before
+    /// it was recorded (their logs read as one), and for manual steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_from: Option<u64>,
 }
 
 /// A step's process started: its process group, and when its leader started

@@ -497,6 +497,7 @@ mod tests {
             undo: false,
             lang: None,
             interactive: false,
+            log_from: None,
         })
     }
 

@@ -21,6 +21,9 @@ pub enum Asked {
     Closed {
         hung_up: bool,
     },
+    /// Another engine took the run over while the question was asked: it is
+    /// taken off the terminal unanswered; why (who has the run now).
+    Lost(String),
 }
 
 /// A scenario's answer to a question, in the event's words.
@@ -36,7 +39,8 @@ fn scripted(f: &super::ScriptedAnswers, step: &Step, q: Question) -> Reply {
 
 /// Ask `a` about `step`. On a terminal the question runs on a blocking
 /// thread while the play's other events are held back; SIGINT or SIGTERM
-/// meanwhile cancel it.
+/// meanwhile cancel it, and so does `lost` resolving (the run was taken over).
+#[allow(clippy::too_many_arguments)]
 pub async fn ask(
     a: &Ask,
     step: &Step,
@@ -45,6 +49,7 @@ pub async fn ask(
     by: &str,
     asked: String,
     signals: &mut super::signals::Signals,
+    lost: impl std::future::Future<Output = String>,
 ) -> Asked {
     let answer = |reply, how| {
         Asked::Answer(event::Answer {
@@ -71,7 +76,8 @@ pub async fn ask(
             let mut h = tokio::task::spawn_blocking(move || sink.prompt(|| prompt::choose(&text, &keys, None, &c2)));
             let got = tokio::select! {
                 r = &mut h => Ok(r.ok().flatten()),
-                why = signals.recv() => Err(why),
+                why = signals.recv() => Err(Asked::Signal(why)),
+                why = lost => Err(Asked::Lost(why)),
             };
             match got {
                 Ok(Some(k)) => {
@@ -81,10 +87,10 @@ pub async fn ask(
                 // The input ended: nobody answered, so nothing is recorded
                 // as an answer (docs/decisions.md, "End of input at a question").
                 Ok(None) => Asked::Closed { hung_up: !prompt::terminal() },
-                Err(why) => {
+                Err(stop) => {
                     cancel.store(true, Ordering::SeqCst);
                     let _ = h.await;
-                    Asked::Signal(why)
+                    stop
                 }
             }
         }

@@ -39,7 +39,7 @@ pub struct PlayEnv {
     /// Variables nothing defines are asked for on a terminal (a rehearsal's
     /// scenario is its whole input).
     pub ask_missing: bool,
-    /// The engine's own log (`runbook.log`) in the run's directory.
+    /// The engine's own log (`_engine.log`) in the run's directory.
     pub engine_log: bool,
     /// The run is kept: `report` and `--resume` find it (a rehearsal's
     /// vanishes with its sandbox, so its closing screen offers neither).

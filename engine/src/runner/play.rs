@@ -7,7 +7,8 @@
 //! An engine whose run was taken over (another engine took its lock) stops
 //! at once: its steps in flight are stopped (the new session runs them
 //! again), nothing more is recorded (the store would refuse it), and the
-//! play ends saying who has the run now.
+//! play ends saying who has the run now; a question on the terminal is
+//! taken off at once, unanswered.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -61,9 +62,12 @@ pub struct Loop<'a> {
     pub taken: Option<String>,
     /// Ends the Ctrl-C question (a second Ctrl-C, a signal).
     prompt_cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Stopped already for the terminal's hang-up, seen at a question as
+    /// the end of its input: its SIGHUP is the same event.
+    hung_up: bool,
 }
 
-/// An answer to Ctrl-C's question, or none (a second Ctrl-C, stdin closed).
+/// An answer to Ctrl-C's question, or none (a second Ctrl-C, the end of input).
 type CtrlC = tokio::task::JoinHandle<Option<(char, How)>>;
 
 /// A step's task ended: its step and result, or how it failed.
@@ -104,6 +108,7 @@ impl<'a> Loop<'a> {
             lost,
             taken: None,
             prompt_cancel: Default::default(),
+            hung_up: false,
         }
     }
 
@@ -251,6 +256,7 @@ impl<'a> Loop<'a> {
                     self.tasks.remove(&id);
                 }
                 Ev::Signal(_) | Ev::Choice(_) if taken => {}
+                Ev::Signal("SIGHUP") if self.hung_up => {}
                 Ev::Done(Some(Ok((id, (i, r))))) => {
                     self.tasks.remove(&id);
                     self.finished(i, r);
@@ -342,8 +348,11 @@ impl<'a> Loop<'a> {
         let step = &self.rb.steps[a.step];
         let asked = self.now();
         let sink = self.x.sink.clone();
-        let got = super::ask::ask(&a, step, &self.answers, &sink, &self.operator, asked, &mut self.signals).await;
+        let lost = Self::lost(&mut self.lost);
+        let got = super::ask::ask(&a, step, &self.answers, &sink, &self.operator, asked, &mut self.signals, lost).await;
         match got {
+            // Taken off the terminal unanswered: the run is another engine's now.
+            super::ask::Asked::Lost(why) => self.taken_over(why),
             super::ask::Asked::Answer(ans) => self.record(Event::Answer(ans)),
             super::ask::Asked::Signal(sig) => {
                 let why = match sig {
@@ -353,6 +362,7 @@ impl<'a> Loop<'a> {
                 self.stop(StopKind::Interrupted, why, false);
             }
             super::ask::Asked::Closed { hung_up } => {
+                self.hung_up = hung_up;
                 let why = if hung_up {
                     "interrupted by SIGHUP at a question (the terminal was closed)"
                 } else {
@@ -406,6 +416,7 @@ impl<'a> Loop<'a> {
             undo: s.undo,
             lang: (step.kind != crate::model::StepKind::Bash).then(|| step.kind.name().to_string()),
             interactive: step.attrs.interactive,
+            log_from: Some(self.x.logs.offset(&id)),
         });
         self.record_as(start, Show::Held);
         if self.taken.is_some() {
@@ -613,11 +624,22 @@ impl<'a> Loop<'a> {
     }
 
     fn ctrl_c_answer(&mut self, c: Option<(char, How)>) {
-        let (reply, how) = match c {
-            Some(('c', h)) => (Reply::Continue, h),
-            Some(('r', h)) => (Reply::RollBack, h),
-            Some((_, h)) => (Reply::Quit, h),
-            None => (Reply::Quit, How::Prompt),
+        let Some((key, how)) = c else {
+            // The input ended: nobody answered, so nothing is recorded as
+            // an answer (docs/decisions.md, "End of input at a question").
+            self.hung_up = !prompt::terminal();
+            let why = if self.hung_up {
+                "interrupted by SIGHUP at Ctrl-C's question (the terminal was closed)"
+            } else {
+                "interrupted at Ctrl-C's question (end of input: Ctrl-D)"
+            };
+            self.stop(StopKind::Interrupted, why.to_string(), false);
+            return;
+        };
+        let reply = match key {
+            'c' => Reply::Continue,
+            'r' => Reply::RollBack,
+            _ => Reply::Quit,
         };
         let asked = self.now();
         self.record(Event::Answer(Answer {

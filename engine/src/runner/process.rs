@@ -55,26 +55,56 @@ pub struct Proc {
 
 /// The interpreter and its flags for a step kind, found on the *real* PATH
 /// (a rehearsal may stub `python3` for the steps' own calls, not for the
-/// interpreter of a python step).
+/// interpreter of a python step). A version manager's shim (pyenv's,
+/// asdf's: a script that looks the program up on PATH again, where the
+/// stubs come first, or a PATH a contained rehearsal hides) is resolved to
+/// the program it runs ([`real_program`]).
 pub fn interpreter(kind: StepKind) -> (PathBuf, &'static [&'static str]) {
-    let (prog, flags): (&str, &'static [&'static str]) = match kind {
-        StepKind::Bash | StepKind::Manual => ("bash", &["-euo", "pipefail"]),
-        StepKind::Sh => ("sh", &["-eu"]),
-        StepKind::Python => ("python3", &[]),
+    let (i, flags): (usize, &'static [&'static str]) = match kind {
+        StepKind::Bash | StepKind::Manual => (0, &["-euo", "pipefail"]),
+        StepKind::Sh => (1, &["-eu"]),
+        StepKind::Python => (2, &[]),
         // Never spawned: query steps are run by `runner::query`.
-        StepKind::Promql | StepKind::Logql | StepKind::Http => ("bash", &["-euo", "pipefail"]),
+        StepKind::Promql | StepKind::Logql | StepKind::Http => (0, &["-euo", "pipefail"]),
     };
-    static FOUND: std::sync::OnceLock<[PathBuf; 3]> = std::sync::OnceLock::new();
-    let found = FOUND.get_or_init(|| {
-        let path = std::env::var_os("PATH");
-        ["bash", "sh", "python3"].map(|p| which(p, path.as_deref()).unwrap_or_else(|| PathBuf::from(p)))
+    // Each found once, when first needed: resolving a shim starts it.
+    static FOUND: [std::sync::OnceLock<PathBuf>; 3] = [const { std::sync::OnceLock::new() }; 3];
+    let found = FOUND[i].get_or_init(|| {
+        let prog = ["bash", "sh", "python3"][i];
+        match which(prog, std::env::var_os("PATH").as_deref()) {
+            Some(p) => real_program(prog, &p).unwrap_or(p),
+            None => PathBuf::from(prog),
+        }
     });
-    let i = match prog {
-        "bash" => 0,
-        "sh" => 1,
-        _ => 2,
+    (found.clone(), flags)
+}
+
+/// The program a script at `path` (`#!…`) runs as `prog`, as the program
+/// itself says (`sys.executable`, `$BASH`); `None` when `path` is no
+/// script, or the answer is no executable file.
+fn real_program(prog: &str, path: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).ok()?;
+    if &head != b"#!" {
+        return None;
+    }
+    let ask = match prog {
+        "python3" => "import sys; print(sys.executable)",
+        "bash" => "printf '%s\\n' \"$BASH\"",
+        _ => return None,
     };
-    (found[i].clone(), flags)
+    let out = std::process::Command::new(path)
+        .args(["-c", ask])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let real = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim_end_matches('\n'));
+    let parent = real.parent()?.as_os_str().to_owned();
+    (out.status.success() && real.is_absolute() && real != path)
+        .then(|| which(real.file_name()?.to_str()?, Some(&parent)))
+        .flatten()
 }
 
 /// The first executable `prog` on `path`.

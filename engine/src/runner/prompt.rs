@@ -8,8 +8,9 @@
 //!
 //! Values of secret variables are read with echo off. Before the play's own
 //! signal handling exists (the questions of `setup`), [`SignalFlag`] turns
-//! Ctrl-C and SIGTERM into the `cancel` flag, so the terminal's echo is
-//! always restored.
+//! Ctrl-C, SIGTERM and SIGHUP into the `cancel` flag, so the terminal's echo
+//! is always restored and a hung-up terminal ends the question as Ctrl-D
+//! does (never as an answer).
 
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -164,12 +165,16 @@ impl Drop for TermFlags {
 }
 
 static SIGNALLED: AtomicBool = AtomicBool::new(false);
+static HUNG_UP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: nix::libc::c_int) {
+extern "C" fn on_signal(sig: nix::libc::c_int) {
+    if sig == nix::libc::SIGHUP {
+        HUNG_UP.store(true, Ordering::SeqCst);
+    }
     SIGNALLED.store(true, Ordering::SeqCst);
 }
 
-/// While alive, SIGINT and SIGTERM set a flag (see [`SignalFlag::flag`])
+/// While alive, SIGINT, SIGTERM and SIGHUP set a flag (see [`SignalFlag::flag`])
 /// instead of ending the process; the previous dispositions are restored on
 /// drop.
 pub struct SignalFlag(Vec<(nix::sys::signal::Signal, nix::sys::signal::SigAction)>);
@@ -178,9 +183,10 @@ impl SignalFlag {
     pub fn install() -> Self {
         use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
         SIGNALLED.store(false, Ordering::SeqCst);
+        HUNG_UP.store(false, Ordering::SeqCst);
         let act = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
         let mut old = Vec::new();
-        for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
             // SAFETY: the handler only stores to an atomic (async-signal-safe).
             if let Ok(o) = unsafe { sigaction(sig, &act) } {
                 old.push((sig, o));
@@ -191,6 +197,19 @@ impl SignalFlag {
 
     pub fn flag(&self) -> &'static AtomicBool {
         &SIGNALLED
+    }
+
+    /// Why a question asked while alive ended without a reply (exit 130,
+    /// nothing run): a signal, or the end of its input (Ctrl-D, or the
+    /// terminal hung up), never an answer. `at`: which question.
+    pub fn unanswered(&self, at: &str) -> String {
+        if HUNG_UP.load(Ordering::SeqCst) || !terminal() {
+            format!("interrupted by SIGHUP at {at} (the terminal was closed): nothing was run")
+        } else if SIGNALLED.load(Ordering::SeqCst) {
+            "interrupted: nothing was run".to_string()
+        } else {
+            format!("interrupted at {at} (end of input: Ctrl-D): nothing was run")
+        }
     }
 }
 

@@ -206,10 +206,12 @@ fn confirm_take_over(rb: &Runbook, env: &PlayEnv, env_name: &str, opts: &PlayOpt
     match opts.answers {
         Answers::Yes => Ok(()),
         _ if tty => {
-            let cancel = std::sync::atomic::AtomicBool::new(false);
-            match prompt::choose(&format!("{what}. [y/N] "), &['y', 'n'], Some('n'), &cancel) {
+            let signals = prompt::SignalFlag::install();
+            match prompt::choose(&format!("{what}. [y/N] "), &['y', 'n'], Some('n'), signals.flag()) {
                 Some('y') => Ok(()),
-                _ => Err(Error::Refused(format!("--take-over declined: the run stays with {who}"))),
+                Some(_) => Err(Error::Refused(format!("--take-over declined: the run stays with {who}"))),
+                // Nobody answered: no "no" (docs/decisions.md, "End of input at a question").
+                None => Err(Error::Interrupted(signals.unanswered("the take-over question"))),
             }
         }
         _ => Err(Error::Refused(format!("--take-over: {what}\n  hint: confirm with --yes"))),
@@ -361,10 +363,9 @@ fn ask_resume(id: &str, st: &RunState, opts: &PlayOptions, tty: bool, env_flag: 
         return match prompt::choose(&q, &['y', 'n', 'f', 'q'], Some('y'), signals.flag()) {
             Some('y') => Ok(true),
             Some('n') | Some('f') => Ok(false),
-            None if signals.flag().load(std::sync::atomic::Ordering::SeqCst) => {
-                Err(Error::Interrupted("interrupted: nothing was run".into()))
-            }
-            _ => Err(Error::Refused("no answer: nothing was run".into())),
+            Some(_) => Err(Error::Refused("no answer: nothing was run".into())),
+            // Nobody answered: neither a resume nor a new run.
+            None => Err(Error::Interrupted(signals.unanswered("the resume question"))),
         };
     }
     Err(Error::Refused(format!(
@@ -453,7 +454,7 @@ fn settle_vars(
         if n == 1 { " is" } else { "s are" }
     );
     let signals = prompt::SignalFlag::install();
-    for (i, m) in missing.iter().enumerate() {
+    for m in &missing {
         let mut why = Vec::new();
         let given_before = again.contains(&m.name);
         if given_before {
@@ -469,10 +470,10 @@ fn settle_vars(
             match prompt::value(&q, m.secret || given_before, signals.flag()) {
                 prompt::Reply::Line(v) if v.is_empty() => continue,
                 prompt::Reply::Line(v) => break v,
-                prompt::Reply::Cancelled => return Err(Error::Interrupted("interrupted: nothing was run".into())),
-                _ => {
-                    let rest = missing[i..].iter().map(|m| unset(m, again.contains(&m.name), run)).collect();
-                    return Err(Error::Invalid(rest));
+                // Nobody answered: no value, not even an empty one.
+                prompt::Reply::Cancelled | prompt::Reply::Eof | prompt::Reply::Timeout => {
+                    let at = format!("the question for variable `{}`", m.name);
+                    return Err(Error::Interrupted(signals.unanswered(&at)));
                 }
             }
         };
@@ -611,14 +612,18 @@ fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     )))
 }
 
-/// `runs/<id>/runbook.log`: the engine's own log (level from `RUNBOOK_LOG`,
-/// default `info`). Once per process; later plays in the same process keep
-/// the first file.
+/// The engine's own log in a run's directory: a name no step log
+/// (`<step>.log`) can have, since a step id starts with `[a-z0-9]`.
+pub const ENGINE_LOG: &str = "_engine.log";
+
+/// `runs/<id>/_engine.log` ([`ENGINE_LOG`]): the engine's own log (level
+/// from `RUNBOOK_LOG`, default `info`). Once per process; later plays in the
+/// same process keep the first file.
 pub fn init_tracing(dir: &std::path::Path) {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         use std::os::unix::fs::OpenOptionsExt;
-        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join("runbook.log"))
+        let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join(ENGINE_LOG))
         else {
             return;
         };

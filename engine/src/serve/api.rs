@@ -83,7 +83,15 @@ pub async fn log(State(app): State<Arc<App>>, Path((id, step)): Path<(String, St
     if !ids::valid(&step) {
         return (StatusCode::BAD_REQUEST, "invalid step id\n").into_response();
     }
-    match app.store(move |s| s.log(&id, &step)).await {
+    // Each run of the step labelled: a resume re-runs what its killed
+    // engine was running, into the same log.
+    let read = move |s: &dyn crate::store::Store| -> crate::error::Result<Option<Vec<u8>>> {
+        let Some(log) = s.log(&id, &step)? else { return Ok(None) };
+        let events = s.events(&id)?;
+        let live = crate::report::status_in(s, &id, &crate::run::RunState::from_entries(&events))? == "running";
+        Ok(Some(crate::run::attempts::labelled(&events, &step, &log, live)))
+    };
+    match app.store(read).await {
         Ok(Some(bytes)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
         Ok(None) => not_found_msg("no log for this step"),
         Err(e) => failed(e),

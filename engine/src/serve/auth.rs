@@ -3,7 +3,11 @@
 //! With a token (`--token`, `RUNBOOK_SERVE_TOKEN`) every request needs it:
 //! `Authorization: Bearer T` (scripts, curl), or the cookie a browser gets
 //! once from `?token=T` (it is then redirected to the same URL without it,
-//! so the token does not stay in the address bar or the history). Every
+//! so the token does not stay in the address bar or the history). The
+//! cookie is named after the listener's port, so two instances on one host
+//! keep theirs apart, and `SameSite=Lax`, so a link from chat or a pager
+//! opens the view (the view is read-only `GET`s: a cross-site link can make
+//! it show, never change, anything). Every
 //! response carries a Content-Security-Policy that allows only the page's
 //! own embedded scripts and styles: text a step printed can never run.
 
@@ -16,7 +20,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::App;
 
-const COOKIE: &str = "runbook_serve_token";
+/// The cookie's name for the listener on `port`: browsers send a host's
+/// cookies to all its ports, so each instance has its own.
+fn cookie_name(port: u16) -> String {
+    format!("runbook_serve_{port}")
+}
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -26,16 +34,21 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of `Authorization: Bearer T` (the scheme is case-insensitive,
+/// RFC 7235).
 fn bearer(h: &HeaderMap) -> Option<&str> {
-    h.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    let (scheme, token) = h.get(header::AUTHORIZATION)?.to_str().ok()?.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn cookie(h: &HeaderMap) -> Option<&str> {
+/// Every value of the cookie `name`: a browser may send several (a stale
+/// one beside the current one), and any of them may be the token.
+fn cookies<'a>(h: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     h.get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .filter_map(move |kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The `token` of a query string, and the query without it.
@@ -64,7 +77,8 @@ fn enc(s: &str) -> String {
 pub async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let Some(want) = app.token.as_deref() else { return next.run(req).await };
     let h = req.headers();
-    if bearer(h).is_some_and(|t| same(t, want)) || cookie(h).is_some_and(|t| same(t, want)) {
+    let name = cookie_name(app.local.port());
+    if bearer(h).is_some_and(|t| same(t, want)) || cookies(h, &name).any(|t| same(t, want)) {
         return next.run(req).await;
     }
     if let Some(q) = req.uri().query() {
@@ -72,7 +86,7 @@ pub async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
         if token.as_deref().is_some_and(|t| same(t, want)) {
             let path = req.uri().path();
             let to = if rest.is_empty() { path.to_string() } else { format!("{path}?{rest}") };
-            let set = format!("{COOKIE}={want}; Path=/; HttpOnly; SameSite=Strict");
+            let set = format!("{name}={want}; Path=/; HttpOnly; SameSite=Lax");
             let mut r = StatusCode::SEE_OTHER.into_response();
             if let (Ok(loc), Ok(c)) = (HeaderValue::from_str(&to), HeaderValue::from_str(&set)) {
                 r.headers_mut().insert(header::LOCATION, loc);
@@ -116,10 +130,27 @@ mod tests {
     #[test]
     fn cookies_and_bearer_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=1; runbook_serve_token=tok; b=2"));
+        h.insert(header::COOKIE, HeaderValue::from_static("a=1; runbook_serve_8089=old; runbook_serve_80890=x"));
+        h.append(header::COOKIE, HeaderValue::from_static("runbook_serve_8089=tok; b=2"));
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
-        assert_eq!(cookie(&h), Some("tok"));
+        assert_eq!(cookies(&h, &cookie_name(8089)).collect::<Vec<_>>(), ["old", "tok"]);
         assert_eq!(bearer(&h), Some("xyz"));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, token) in [
+            ("Bearer xyz", Some("xyz")),
+            ("bearer xyz", Some("xyz")),
+            ("BEARER  xyz ", Some("xyz")),
+            ("Basic xyz", None),
+            ("Bearerxyz", None),
+            ("xyz", None),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            assert_eq!(bearer(&h), token, "{value}");
+        }
     }
 }

@@ -10,19 +10,23 @@
 //! The pieces: [`api`] (JSON), [`sse`] (server-sent event streams, fed by
 //! the shared pollers of [`hub`]), [`pages`] (HTML from minijinja templates,
 //! escaped), [`assets`] (CSS and JS, embedded: no CDN on an isolated ops
-//! network), [`auth`] (the token, the security headers). Store calls are
-//! blocking (a file read, a database round trip), so they run on tokio's
-//! blocking pool, never on the thread serving the connections.
+//! network), [`auth`] (the token, the security headers), [`host`] (the
+//! `Host` check against DNS rebinding), [`prose`] (a runbook's raw HTML
+//! cleaned). Store calls are blocking (a file read, a database round trip),
+//! so they run on tokio's blocking pool, never on the thread serving the
+//! connections.
 
 mod api;
 mod assets;
 mod auth;
 mod dag;
 mod feed;
+mod host;
 mod hub;
 mod ids;
 mod list;
 mod pages;
+mod prose;
 mod sse;
 mod view;
 
@@ -62,6 +66,8 @@ pub struct App {
     store: Arc<dyn Store>,
     config: Config,
     token: Option<String>,
+    /// The address listened on, as printed at start.
+    local: SocketAddr,
     /// How often a followed run is read; the runs list, four times slower.
     poll: Duration,
     hub: hub::Hub,
@@ -158,6 +164,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/events", get(sse::runs_events))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), host::guard))
         .layer(axum::middleware::from_fn(auth::headers))
         .with_state(app)
 }
@@ -171,7 +178,6 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
         crate::errln!("warning: {w}");
     }
     let store: Arc<dyn Store> = Arc::from(crate::store::open_read(config)?);
-    let app = Arc::new(App { store, config: config.clone(), token, poll: poll_interval(), hub: hub::Hub::default() });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)
@@ -185,6 +191,14 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
             )
         })?;
         let local = listener.local_addr().map_err(anyhow::Error::from)?;
+        let app = Arc::new(App {
+            store,
+            config: config.clone(),
+            token,
+            local,
+            poll: poll_interval(),
+            hub: hub::Hub::default(),
+        });
         // The first line says where: scripts and tests read it (`--listen 127.0.0.1:0`).
         crate::cli::out(&format!("runbook serve: http://{local}/\n"));
         crate::errln!("serving {} (read-only); Ctrl-C stops", app.store.name());

@@ -1,6 +1,7 @@
 //! What the pages show, as data for the templates: a run's page from its
 //! events (the fold, the report) and its step logs, and a runbook's page as
-//! the wiki renders it. Nothing here is HTML but the wiki's own rendering.
+//! the wiki renders it. Nothing here is HTML but the wiki's own rendering,
+//! cleaned ([`super::prose`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -100,7 +101,8 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let st = RunState::from_entries(&events);
     let status = report::status_in(store, id, &st)?;
     let running = status == "running";
-    let rep = report::build(&events, status.clone(), Some(&config.root));
+    let mut rep = report::build(&events, status.clone(), Some(&config.root));
+    report::lost_output(store, id, &events, &mut rep.timeline);
     let markdown = report::markdown(&rep);
     let escalate = escalations(config, &st.runbook);
     let mut steps = Vec::new();
@@ -130,6 +132,10 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         let got = if started { store.log_tail(id, &sid, 0, feed::TAIL as u64).ok().flatten() } else { None };
         let log_len = got.as_ref().map_or(0, |r| r.len);
         let out = got.as_ref().map(feed::tail).unwrap_or_default();
+        // Each run of the step labelled (a resume re-runs what its killed
+        // engine was running); the live follow-up goes on from the log's bytes.
+        let output_end = out.from + out.text.len();
+        let shown = crate::run::attempts::window(&events, &sid, out.text.as_bytes(), out.from as u64, running);
         steps.push(StepView {
             escalate: escalate.get(&sid).cloned(),
             status,
@@ -147,9 +153,9 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             needs,
             after,
             level: lv,
-            output_end: out.from + out.text.len(),
+            output_end,
             log_len,
-            output: out.text.to_string(),
+            output: String::from_utf8_lossy(&shown).into_owned(),
             output_from: out.from,
             id: sid,
         });
@@ -191,7 +197,8 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     })
 }
 
-/// A runbook of the catalog as the wiki shows it: `(id, title, html)`.
+/// A runbook of the catalog as the wiki shows it, its raw HTML cleaned:
+/// `(id, title, html)`.
 pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String, String)>> {
     let cat = crate::catalog::Catalog::load(config)?;
     let Some(rb) = cat.runbooks.iter().find(|r| r.id == id) else { return Ok(None) };
@@ -205,5 +212,5 @@ pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String,
         | pulldown_cmark::Options::ENABLE_HEADING_ATTRIBUTES;
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&md, opts));
-    Ok(Some((rb.id.clone(), rb.title.clone(), html)))
+    Ok(Some((rb.id.clone(), rb.title.clone(), super::prose::clean(&html))))
 }

@@ -23,9 +23,10 @@
 //! `fdatasync` (the journal is), and a `kill -9` of the engine loses what
 //! the writer had not written yet.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 
 /// A chunk is handed to the writer once it holds this much.
 pub const CHUNK: usize = 64 * 1024;
@@ -73,6 +74,7 @@ pub trait Chunks: Send {
 pub struct Logs {
     tx: Sender<Msg>,
     room: Arc<Room>,
+    sizes: Sizes,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -104,6 +106,12 @@ impl Room {
     }
 }
 
+/// How long each step's log is: what the store held when the play began,
+/// and what the play has handed over since (counted when handed over, so a
+/// step's next start knows where its output will begin however far behind
+/// the writer is).
+type Sizes = Arc<Mutex<HashMap<Arc<str>, u64>>>;
+
 /// What steps hold to send their output to the writer (and to wake it when
 /// a chunk is full).
 #[derive(Clone)]
@@ -111,6 +119,7 @@ pub struct LogSender {
     tx: Sender<Msg>,
     writer: std::thread::Thread,
     room: Arc<Room>,
+    sizes: Sizes,
 }
 
 impl LogSender {
@@ -119,7 +128,13 @@ impl LogSender {
         let (tx, _) = channel();
         let room = Room::default();
         room.close();
-        LogSender { tx, writer: std::thread::current(), room: Arc::new(room) }
+        LogSender { tx, writer: std::thread::current(), room: Arc::new(room), sizes: Sizes::default() }
+    }
+
+    /// Where the next output of `step` begins in its log, in bytes (its
+    /// `step-start`'s `log_from`).
+    pub fn offset(&self, step: &str) -> u64 {
+        self.sizes.lock().unwrap_or_else(|p| p.into_inner()).get(step).copied().unwrap_or(0)
     }
 
     /// Nothing more comes soon (the play is ending): the writer stops
@@ -129,6 +144,10 @@ impl LogSender {
     }
 
     fn send(&self, step: Arc<str>, data: Vec<u8>, last: bool) {
+        if !data.is_empty() {
+            let mut sizes = self.sizes.lock().unwrap_or_else(|p| p.into_inner());
+            *sizes.entry(step.clone()).or_insert(0) += data.len() as u64;
+        }
         // Counted first: the writer may take it before `send` returns.
         self.room.queued.fetch_add(1, Ordering::AcqRel);
         // Fails only once the play has stopped the writer: nothing to keep then.
@@ -161,17 +180,19 @@ impl LogRoom {
 }
 
 impl Logs {
-    pub fn start(chunks: Box<dyn Chunks>) -> std::io::Result<Logs> {
+    /// The writer of a run whose step logs hold `sizes` bytes now (by step).
+    pub fn start(chunks: Box<dyn Chunks>, sizes: HashMap<String, u64>) -> std::io::Result<Logs> {
         let (tx, rx) = channel();
         let room = Arc::new(Room::default());
         let r = room.clone();
         let thread = std::thread::Builder::new().name("step-logs".into()).spawn(move || writer(rx, chunks, &r))?;
-        Ok(Logs { tx, room, thread: Some(thread) })
+        let sizes = sizes.into_iter().map(|(k, v)| (Arc::from(k), v)).collect();
+        Ok(Logs { tx, room, sizes: Arc::new(Mutex::new(sizes)), thread: Some(thread) })
     }
 
     pub fn sender(&self) -> LogSender {
         let writer = self.thread.as_ref().map(|t| t.thread().clone()).unwrap_or_else(std::thread::current);
-        LogSender { tx: self.tx.clone(), writer, room: self.room.clone() }
+        LogSender { tx: self.tx.clone(), writer, room: self.room.clone(), sizes: self.sizes.clone() }
     }
 }
 
@@ -318,7 +339,7 @@ mod tests {
         // first, so that the writer is free to end.
         let logs;
         let (gate, rx) = std::sync::mpsc::channel();
-        logs = Logs::start(Box::new(Gated(rx))).unwrap();
+        logs = Logs::start(Box::new(Gated(rx)), HashMap::new()).unwrap();
         let mut log = LogFile::new(&logs.sender(), "a");
         let room = log.room();
         let full = "x".repeat(CHUNK);
@@ -342,7 +363,8 @@ mod tests {
     #[test]
     fn logs_are_complete_when_the_writer_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let logs = Logs::start(Box::new(super::super::local::Files::new(dir.path()))).unwrap();
+        let sizes = HashMap::from([("a".to_string(), 7)]);
+        let logs = Logs::start(Box::new(super::super::local::Files::new(dir.path())), sizes).unwrap();
         let mut a = LogFile::new(&logs.sender(), "a");
         let mut b = LogFile::new(&logs.sender(), "b");
         let big = "x".repeat(1000);
@@ -351,6 +373,8 @@ mod tests {
         }
         a.close();
         b.close();
+        // Counted when handed over, from what the store held.
+        assert_eq!((logs.sender().offset("a"), logs.sender().offset("b")), (7 + 200 * 1001, 0));
         drop(logs);
         assert_eq!(std::fs::read_to_string(dir.path().join("a.log")).unwrap().len(), 200 * 1001);
         assert_eq!(std::fs::read_to_string(dir.path().join("b.log")).unwrap(), "");

@@ -193,7 +193,7 @@ impl<'a> Dispatcher<'a> {
                     Some((_, v)) => v.push(s.id.clone()),
                     None => left_out.push((why, vec![s.id.clone()])),
                 }
-                self.ready.done(i);
+                self.ready.pass_through(i);
             }
         }
         // Recorded first to last (popped from the end).
@@ -253,7 +253,7 @@ impl<'a> Dispatcher<'a> {
             Event::Excluded(x) => {
                 for id in &x.steps {
                     if let Some(i) = self.index(id) {
-                        self.ready.done(i);
+                        self.ready.pass_through(i);
                     }
                 }
             }
@@ -424,7 +424,7 @@ impl<'a> Dispatcher<'a> {
         }
         while self.cursor < self.dag.order.len() {
             let i = self.dag.order[self.cursor];
-            if self.ready.is_done(i) || self.running.contains(&i) {
+            if self.ready.settled(i) || self.running.contains(&i) {
                 self.cursor += 1;
             } else {
                 break;

@@ -226,6 +226,7 @@ impl World<'_> {
                         undo: s.undo,
                         lang: None,
                         interactive: false,
+                        log_from: None,
                     })
                 }
                 Action::Wait => {

@@ -422,6 +422,7 @@ impl Dispatcher<'_> {
                 undo: false,
                 lang: Some("manual".into()),
                 interactive: false,
+                log_from: None,
             })));
         }
         Decision::act(Action::Start(Start { step: i, prep, undo: false, notes }))

@@ -64,6 +64,7 @@ fn started(id: &str, command: &str) -> Event {
         undo: false,
         lang: None,
         interactive: false,
+        log_from: None,
     })
 }
 
@@ -352,4 +353,70 @@ fn an_interactive_undo_block_without_a_terminal_is_left_for_the_next_session() {
     let st = then(st, Event::RunEnd(end));
     assert_eq!(st.rollback_incomplete(), ["undo-a"]);
     assert!(st.resumable(), "the rollback is finished from a terminal");
+}
+
+/// The steps started together, wave after wave: every step that can start
+/// starts, then all of them end (passed).
+fn waves(rb: &Runbook, dag: &Dag, policy: Policy) -> Vec<Vec<String>> {
+    let mut st = RunState::from_entries(&entries(vec![start_event()]));
+    let mut d = Dispatcher::new(rb, dag, policy, &st);
+    let ctx = crate::runner::play::Loop::context(rb, &st, Context::default());
+    let red = Redactor::default();
+    let apply = |st: &mut RunState, d: &mut Dispatcher, e: Event| {
+        d.observe(&e);
+        let seq = st.last_seq + 1;
+        st.apply(&Entry { seq, at: String::new(), event: e });
+    };
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut wave: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        match d.next(&st, &ctx, &red) {
+            Action::Record(e) => apply(&mut st, &mut d, e),
+            Action::Start(s) => {
+                let id = rb.steps[s.step].id.clone();
+                apply(&mut st, &mut d, started(&id, &s.prep.display));
+                wave.push(id);
+            }
+            Action::Wait => {
+                for id in &wave {
+                    apply(&mut st, &mut d, ended(id, StepStatus::Passed, None, false));
+                }
+                out.push(std::mem::take(&mut wave));
+            }
+            Action::Finish(_) => {
+                assert!(wave.is_empty(), "the steps started end before the play does");
+                return out;
+            }
+            Action::Ask(_) | Action::Guard => panic!("no question expected"),
+        }
+    }
+    panic!("the dispatcher does not finish")
+}
+
+/// `verify` needs `restart` and `cleanup` (write steps), which need
+/// `notify`, which needs `assess`.
+const TRIAGE: &str = "```bash {#assess read}\na\n```\n\n```bash {#notify read needs=assess}\nn\n```\n\n\
+     ```bash {#restart needs=notify}\nr\n```\n\n```bash {#cleanup needs=notify}\nc\n```\n\n\
+     ```bash {#verify read needs=restart,cleanup}\nv\n```\n";
+
+#[test]
+fn a_step_left_out_still_orders_the_steps_around_it() {
+    let (rb, dag) = runbook(TRIAGE);
+    let mut p = policy(None);
+    p.mode.read_only = true;
+    assert_eq!(
+        waves(&rb, &dag, p),
+        [["assess"], ["notify"], ["verify"]],
+        "verify waits for notify through the write steps"
+    );
+    let mut p = policy(None);
+    p.mode.from = Some("notify".into());
+    assert_eq!(waves(&rb, &dag, p), vec![vec!["notify"], vec!["restart", "cleanup"], vec!["verify"]]);
+    let (rb, dag) = runbook(
+        "```bash {#a needs=}\na\n```\n\n```bash {#b needs=a}\nb\n```\n\n```bash {#c read needs=b}\nc\n```\n\n\
+         ```bash {#d read needs=}\nd\n```\n",
+    );
+    let mut p = policy(None);
+    p.mode.read_only = true;
+    assert_eq!(waves(&rb, &dag, p), [["c", "d"]], "left out without dependencies run: nothing to wait for");
 }

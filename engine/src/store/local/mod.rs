@@ -3,7 +3,7 @@
 //! ```text
 //! runs/<run-id>/journal.jsonl     the run's events (journal.rs)
 //! runs/<run-id>/<step>.log        each step's output
-//! runs/<run-id>/runbook.log       the engine's own log
+//! runs/<run-id>/_engine.log      the engine's own log (no step id starts with `_`)
 //! runs/.new-<pid>-<n>/            a run being created (leftovers.rs)
 //! locks/<runbook>@<env>.lock      one play at a time (lock.rs)
 //! ```
@@ -173,7 +173,7 @@ impl Store for LocalStore {
         let dir = self.run_dir(run);
         make_dir(&dir)?;
         let journal = journal::Journal::open(&dir.join(journal::FILE), durable)?;
-        let logs = Logs::start(Box::new(Files::new(&dir)))
+        let logs = Logs::start(Box::new(Files::new(&dir)), log_sizes(&dir))
             .map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         Ok(Box::new(LocalWriter { journal, logs }))
     }
@@ -316,6 +316,19 @@ impl Writer for LocalWriter {
     fn sync(&mut self) -> Result<()> {
         self.journal.sync()
     }
+}
+
+/// How long each step's log in `dir` is (`<step>.log`): where a later
+/// session's output of the step begins.
+fn log_sizes(dir: &Path) -> HashMap<String, u64> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return HashMap::new() };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let step = name.strip_suffix(".log")?.to_string();
+            Some((step, e.metadata().ok()?.len()))
+        })
+        .collect()
 }
 
 /// Step logs as files of the run directory: `<step>.log`, 0600.

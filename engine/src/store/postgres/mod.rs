@@ -33,6 +33,7 @@ mod spool_prop;
 mod tail;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -417,7 +418,7 @@ impl Store for PgStore {
         let r = run.to_string();
         let known = lock(&self.last).take().filter(|(id, _)| *id == r).map(|(_, seq)| seq as i64);
         let ahead = lock(&self.insert).take();
-        let (last, conn): (i64, fenced::Ready) = self.q(move |c| async move {
+        let (last, conn, sizes): (i64, fenced::Ready, HashMap<String, u64>) = self.q(move |c| async move {
             let last = async {
                 let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
                 match known {
@@ -437,12 +438,27 @@ impl Store for PgStore {
                     _ => fenced::prepare(&c).await,
                 }
             };
-            let (last, insert) = tokio::join!(last, insert);
-            Ok((last?, fenced::Ready { insert: insert?, conn: c }))
+            // Where each step's log ends: a later session's output of a
+            // step begins there. A run just created has no log yet.
+            let sizes = async {
+                if known.is_some_and(|seq| seq <= 1) {
+                    return Ok::<_, tokio_postgres::Error>(HashMap::new());
+                }
+                let params = [(&r as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT)];
+                let rows = c
+                    .query_typed(
+                        "SELECT step, sum(octet_length(data))::int8 FROM runbook_logs WHERE run = $1 GROUP BY step",
+                        &params,
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64)).collect())
+            };
+            let (last, insert, sizes) = tokio::join!(last, insert, sizes);
+            Ok((last?, fenced::Ready { insert: insert?, conn: c }, sizes?))
         })?;
         let chunks = logs::PgChunks::new(self.conns.clone(), self.rt.handle().clone(), run);
-        let logs =
-            Logs::start(Box::new(chunks)).map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
+        let logs = Logs::start(Box::new(chunks), sizes)
+            .map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);
         Ok(Box::new(writer::PgWriter::start(
             self.rt.handle(),
