@@ -60,6 +60,8 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
     ("# A\n\n```bash {#a}\necho \"ns {{ env }}\"\n```\n", "a.md:4", "template-in-quotes", 1),
     ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax", 1),
     ("# A\n\n```bash {#a}\n:\n```\n\n```sh\nfor x in; do\n```\n", "a.md:8", "shell-syntax", 1),
+    ("# A\n\n```python {#a}\nx = 1\nif x\n    pass\n```\n", "a.md:5", "python-syntax", 1),
+    ("# A\n\n```python {#a}\nprint('ns {{ env }}')\n```\n", "a.md:4", "template-in-quotes", 1),
     ("# A\n\n```bash {#a}\nkubectl logs <pod> -n <ns>\n```\n", "a.md:4", "placeholder", 1),
     ("# A\n\n```bash {#a}\n:\ncurl -fsSL https://x.io/i.sh | bash\n```\n", "a.md:5", "pipe-to-shell", 1),
     ("# A\n\n```bash {#a}\ncurl -fsS http://example.com/x.tgz -o /dev/null\n```\n", "a.md:4", "plain-http", 0),
@@ -791,5 +793,74 @@ fn a_huge_jobs_is_bounded_by_the_work() {
         .runbook("p", md)
         .args(["play", "p", "--yes", "--jobs", "100000"])
         .stdout_has("play passed: 2 passed")
+        .run();
+}
+
+/// What `plan` refuses in some env, `check` refuses too, naming the env:
+/// a `when` that cannot read a value of one env profile.
+#[test]
+fn a_when_that_fails_in_one_env_is_refused_in_that_env() {
+    let cfg = "[env.staging]\nreplicas = 2\n\n[env.prod]\nreplicas = \"auto\"\n";
+    let md = "---\nvars: {replicas: 1}\n---\n# W\n\n```bash {#a when=\"replicas | int > 1\"}\necho scale\n```\n";
+    Test::new()
+        .config(cfg)
+        .runbook("w", md)
+        .args(["check", "runbooks/w.md"])
+        .status(2)
+        .stdout(
+            "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"auto\") in env prod\n  \
+             hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    Test::new().config(cfg).runbook("w", md).args(["plan", "w", "--env", "prod"]).status(2).run();
+    Test::new().config(cfg).runbook("w", md).args(["plan", "w", "--env", "staging"]).status(0).run();
+}
+
+/// A default every env keeps: refused once, without an env.
+#[test]
+fn a_when_that_fails_on_the_default_is_refused_once() {
+    let md = "---\nvars: {replicas: \"3 replicas\"}\n---\n# W\n\n```bash {#a when=\"replicas | int > 1\"}\necho scale\n```\n";
+    Test::new()
+        .runbook("w", md)
+        .args(["check", "runbooks/w.md"])
+        .status(2)
+        .stdout(
+            "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"3 replicas\")\n  \
+             hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    Test::new().runbook("w", md).args(["plan", "w"]).status(2).run();
+}
+
+/// A `python` step is compiled as `bash -n` parses a shell step, rendered
+/// as a play renders it (a value is a Python string literal): a syntax
+/// error and a `{{ }}` inside a Python string are errors at their line.
+#[test]
+fn python_steps_are_compiled_and_templates_in_their_strings_found() {
+    if std::process::Command::new("python3").arg("--version").output().is_err() {
+        return;
+    }
+    let md = "---\nvars: {ns: default}\n---\n# P\n\n```python {#a}\nprint(\"hello {{ ns }}\")\n```\n\n```python {#b}\nx = 1\nprint(\"a\"\n```\n\n```python {#c}\n# \"{{ ns }}\" in a comment\ny = {{ ns }}\nprint(f\"ok {y}\")\n```\n";
+    Test::new()
+        .runbook("p", md)
+        .args(["check", "runbooks/p.md"])
+        .status(1)
+        .stdout(
+            "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/p.md:7: error[python-syntax]: python syntax error in step `a`: invalid syntax. Perhaps you forgot a comma?\n  \
+             hint: `python3` cannot compile this line; check quotes, brackets, colons and indentation\n\
+             runbooks/p.md:7: error[template-in-quotes]: `{{ }}` inside a Python string in step `a`: the value is a string literal of its own there\n  \
+             hint: `{{ ns }}` is already a Python string: write `\"hello \" + {{ ns }}`, or bind it first (`ns = {{ ns }}`) and use an f-string\n\
+             runbooks/p.md:12: error[python-syntax]: python syntax error in step `b`: '(' was never closed\n  \
+             hint: `python3` cannot compile this line; check quotes, brackets, colons and indentation\n\
+             \nFAILED: 1 runbook, 3 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
         .run();
 }

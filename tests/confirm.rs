@@ -154,3 +154,31 @@ fn a_confirm_text_naming_no_step_is_a_check_error() {
         .stdout_has("runbooks/n.md:5: error[unknown-step-ref]: step `roll` refers to `steps.lok` in `confirm`, but no step has the id `lok`\n  hint: did you mean `steps.look`?")
         .run();
 }
+
+/// `escalate="text"` is a template as `confirm` is: rendered (vars,
+/// captures), secrets masked, on the closing screen and in the budget note
+/// (a journaled note); `check` reports an undefined variable in it.
+#[test]
+fn an_escalate_text_is_rendered_and_masked() {
+    let md = "---\nvars:\n  team: db-oncall\n  pager_token: hunter2-pager\n---\n```bash {#who read capture=lead}\necho alice\n```\n\n```bash {#slow needs=who budget=1s escalate=\"page {{ team }} ({{ lead }}) with {{ pager_token }}\"}\nsleep 1.5; exit 3\n```\n";
+    let t = Test::new().runbook("e", md);
+    let o = rb(t.path(), &["play", "e"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    has(&out, "over its budget of 1s — escalate: page db-oncall (alice) with ***");
+    has(&out, "escalate (slow): page db-oncall (alice) with ***");
+    lacks(&out, "{{");
+    lacks(&out, "hunter2");
+    let j = journal(t.path());
+    assert!(j.contains("escalate: page db-oncall (alice) with ***"), "{j}");
+    assert!(!j.contains("hunter2"), "{j}");
+    let bad = md.replace("{{ team }}", "{{ teem }}");
+    Test::new()
+        .runbook("e", &bad)
+        .args(["check", "runbooks/e.md"])
+        .status(2)
+        .stdout_has(
+            "runbooks/e.md:10: error[undefined-variable]: undefined variable `teem` in `escalate` of step `slow`",
+        )
+        .run();
+}

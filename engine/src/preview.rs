@@ -143,7 +143,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 continue;
             }
         };
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd)] {
+        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)] {
             if let Some(v) = v
                 && let Err(d) = t.attr(s, a, v, &ctx)
             {
@@ -222,13 +222,27 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
     })
 }
 
-/// `{{ }}` inside shell quotes: a warning at plan time, an error in `check`.
+/// `{{ }}` inside shell quotes, or inside a Python string literal: a
+/// warning at plan time, an error in `check`.
 pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
+    // A `{{` inside `{% raw %}` is literal text (a Go template `'{{.Status}}'`).
+    let unraw = quotes::without_raw(&s.body);
+    if s.kind == crate::model::StepKind::Python {
+        return quotes::find_python(unraw.as_deref().unwrap_or(&s.body))
+            .into_iter()
+            .map(|q| {
+                Diagnostic::warning(
+                    "template-in-quotes",
+                    format!("`{{{{ }}}}` inside {} in step `{}`: the value is a string literal of its own there", q.quote, s.id),
+                )
+                .at(&rb.path, s.body_line + q.line)
+                .hint("`{{ ns }}` is already a Python string: write `\"hello \" + {{ ns }}`, or bind it first (`ns = {{ ns }}`) and use an f-string")
+            })
+            .collect();
+    }
     if !s.is_shell() {
         return Vec::new();
     }
-    // A `{{` inside `{% raw %}` is literal text (a Go template `'{{.Status}}'`).
-    let unraw = quotes::without_raw(&s.body);
     let mut found = quotes::find(unraw.as_deref().unwrap_or(&s.body));
     // One warning per line and kind of quote: `"{{ a }} {{ b }}"` is one mistake.
     found.dedup_by(|b, a| a.line == b.line && a.quote == b.quote);
@@ -282,7 +296,12 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);
         }
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("confirm", &s.attrs.confirm)] {
+        for (a, v) in [
+            ("expect", &s.attrs.expect),
+            ("cwd", &s.attrs.cwd),
+            ("confirm", &s.attrs.confirm),
+            ("escalate", &s.attrs.escalate),
+        ] {
             if let Some(v) = v
                 && let Err(d) = t.attr(s, a, v, &ctx)
             {

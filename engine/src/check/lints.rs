@@ -111,25 +111,40 @@ fn envs<'c>(rb: &Runbook, config: &'c Config) -> Vec<Option<&'c EnvProfile>> {
     out
 }
 
-/// A shell or Python step's `expect` that is not a regex, rendered in each
-/// env the runbook may run in (once per step: the first env that shows the
-/// mistake): what the step would fail
-/// on mid-play ([`crate::expect`]).
-pub fn expect_regexes(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
-    let t = Templater::new(rb);
-    let mut out: Vec<Diagnostic> = Vec::new();
-    for env in envs(rb, config) {
-        let vars = crate::vars::resolve(rb, env, &[], &[]);
-        let ctx = crate::preview::plan_context(rb, &vars, env);
-        for s in &rb.steps {
-            if let Some(d) = crate::preview::expect_regex(rb, s, &t, &ctx)
-                && !out.iter().any(|o| o.line == d.line)
-            {
-                out.push(d);
+/// What `plan` refuses in each env the runbook may run in, by `plan`'s own
+/// code ([`crate::preview::build`]) with each env's variables: a `when`
+/// that fails on the values it reads, a template that fails to render, an
+/// `expect` that is not a regex. A refusal of some envs only names them
+/// (`in env prod`); one mistake is reported once, in the words of the first
+/// env that shows it. Undefined variables and template syntax are left to
+/// their own lints ([`undefined_vars`], [`templates`]), which say more.
+pub fn plan_refusals(rb: &Runbook, dag: &Dag, config: &Config) -> Vec<Diagnostic> {
+    const OWN_LINTS: [&str; 3] = ["undefined-variable", "template-syntax", "template-too-large"];
+    let envs = envs(rb, config);
+    // One mistake: the same line, code and subject (`when of step a`).
+    let key = |d: &Diagnostic| (d.line, d.code, d.message.split(": ").next().unwrap_or_default().to_string());
+    let mut found: Vec<(Diagnostic, Vec<&str>)> = Vec::new();
+    for env in &envs {
+        let vars = crate::vars::resolve(rb, *env, &[], &[]);
+        let Err(e) = crate::preview::build(rb, dag, &vars, *env, true) else { continue };
+        let name = env.map_or("(no env)", |p| p.name.as_str());
+        for d in from_error(e, &rb.path).into_iter().filter(|d| !OWN_LINTS.contains(&d.code)) {
+            match found.iter_mut().find(|(f, _)| key(f) == key(&d)) {
+                Some((_, names)) => names.push(name),
+                None => found.push((d, vec![name])),
             }
         }
     }
-    out
+    found
+        .into_iter()
+        .map(|(d, names)| {
+            if names.len() == envs.len() {
+                d
+            } else {
+                Diagnostic { message: format!("{} in env {}", d.message, names.join(", ")), ..d }
+            }
+        })
+        .collect()
 }
 
 /// Front-matter `envs` that runbook.toml does not define.

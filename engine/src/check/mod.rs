@@ -4,7 +4,8 @@
 //! Findings are [`Diagnostic`]s with `file:line`, a severity, a stable code
 //! and a one-line hint. On a pool of `--jobs` threads: every scenario (a
 //! play with its own sandbox), the lints of each page, and the shell checks
-//! of batches of pages (`bash.rs`: a few processes per batch). The verdict:
+//! of batches of pages (`bash.rs`: a few processes per batch; `python.rs`:
+//! one per batch with `python` steps). The verdict:
 //! invalid fixture or config input → exit 2; any error finding or failed
 //! scenario → 1 (warnings too with `--deny-warnings`); else 0.
 //!
@@ -20,6 +21,7 @@ pub mod hazards;
 pub mod lints;
 pub mod page;
 pub mod placeholders;
+pub mod python;
 mod run;
 pub mod security;
 pub mod shell;
@@ -100,8 +102,8 @@ impl Report {
 /// The lints of one parsed runbook that need no shell (those are batched
 /// over many pages: [`bash::check`]), and whether the runbook is invalid
 /// input: what `plan` refuses with exit 2 too (a DAG that does not build, a
-/// template that does not compile, a variable with no value in some env, an
-/// `expect` that is not a regex).
+/// template that does not compile, a variable with no value in some env,
+/// and whatever else `plan` refuses in some env: [`lints::plan_refusals`]).
 /// `text` is the file's text.
 pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> (Vec<Diagnostic>, bool) {
     let mut out = Vec::new();
@@ -117,14 +119,14 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
         .unwrap_or_default();
     let syntax = lints::templates(rb);
     let vars = lints::undefined_vars(rb, dag.as_ref(), config, &scenario_vars);
-    let expects = lints::expect_regexes(rb, config);
+    let refused = dag.as_ref().map(|d| lints::plan_refusals(rb, d, config)).unwrap_or_default();
     let invalid = dag.is_none()
         || !syntax.is_empty()
-        || !expects.is_empty()
+        || !refused.is_empty()
         || vars.iter().any(|d| d.code == "undefined-variable" && d.severity == Severity::Error);
     out.extend(syntax);
     out.extend(vars);
-    out.extend(expects);
+    out.extend(refused);
     out.extend(lints::quotes(rb));
     out.extend(lints::unknown_step_refs(rb));
     out.extend(lints::unknown_envs(rb, config));

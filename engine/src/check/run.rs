@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Options, Report, RunbookReport, Summary, bash, lint, lints, page, security};
+use super::{Options, Report, RunbookReport, Summary, bash, lint, lints, page, python, security};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, Severity};
@@ -252,12 +252,16 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                     }
                 },
                 Task::Shell(pages) => {
-                    let blocks: Vec<bash::ShellBlock> = pages
+                    let all: Vec<(&Path, lints::Block)> = pages
                         .iter()
                         .filter_map(|p| p.rb.as_ref().ok())
-                        .flat_map(|rb| lints::blocks(rb).into_iter().filter_map(|b| bash::ShellBlock::new(&rb.path, b)))
+                        .flat_map(|rb| lints::blocks(rb).into_iter().map(|b| (rb.path.as_path(), b)))
                         .collect();
-                    Done::Shell(bash::check(&blocks, true, shellcheck_cache.as_deref()))
+                    let mut found = python::check(&all);
+                    let blocks: Vec<bash::ShellBlock> =
+                        all.into_iter().filter_map(|(f, b)| bash::ShellBlock::new(f, b)).collect();
+                    found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref()));
+                    Done::Shell(found)
                 }
                 Task::Scenario(..) if stopping.stopped() => Done::NotRun,
                 Task::Scenario(rb, dag, fx, i) => {

@@ -69,7 +69,7 @@ impl Executor<'_> {
             delay: s.attrs.delay.unwrap_or(step::DEFAULT_DELAY),
             expect: prep.expect.clone(),
             budget: s.attrs.budget,
-            escalate: s.attrs.escalate.clone(),
+            escalate: prep.escalate.clone(),
             secret_capture: s.attrs.capture.clone().filter(|c| self.rb.is_secret(c)),
             log: s.id.clone(),
             logs: self.logs.clone(),

@@ -358,10 +358,26 @@ async fn session_loop(
             l.note(None, format!("the journal may not be complete: {e}"));
         }
     }
-    drop(l);
     let st = recorder.state();
-    let o = outcome::build(rb, &st, env_name, env.store.local_dir(&st.run), env.recorded);
+    let mut o = outcome::build(rb, &st, env_name, env.store.local_dir(&st.run), env.recorded);
+    render_escalate(&mut o, rb, &st, &l);
+    drop(l);
     if interrupted { o.interrupted() } else { o }
+}
+
+/// The closing screen's `escalate` texts, rendered as `confirm` is (the
+/// run's variables and captures), secrets masked; one that does not render
+/// (a capture its step never made) is shown as written.
+fn render_escalate(o: &mut outcome::Outcome, rb: &Runbook, st: &crate::run::RunState, l: &play::Loop<'_>) {
+    let t = crate::template::Templater::new(rb);
+    let ctx = play::Loop::context(rb, st, l.ctx.clone());
+    for (id, text) in &mut o.escalate {
+        if let Some(s) = rb.step(id)
+            && let Ok(Some(r)) = t.escalate(s, &ctx)
+        {
+            *text = l.x.redact(&r);
+        }
+    }
 }
 
 /// What a resumed session starts from, in one note.

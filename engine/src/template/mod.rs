@@ -388,7 +388,16 @@ impl<'r> Templater<'r> {
         }
     }
 
-    /// Render an attribute (`expect`, `cwd`, `confirm`) verbatim.
+    /// The step's `escalate` text rendered (verbatim, as `confirm`); `None`
+    /// without one.
+    pub fn escalate(&self, step: &Step, ctx: &Context) -> Result<Option<String>, Diagnostic> {
+        match &step.attrs.escalate {
+            None => Ok(None),
+            Some(e) => self.attr(step, "escalate", e, ctx).map(Some),
+        }
+    }
+
+    /// Render an attribute (`expect`, `cwd`, `confirm`, `escalate`) verbatim.
     pub fn attr(&self, step: &Step, attr: &'static str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
         self.render(step, Source::Attr(attr), "text:attr", text, ctx)
     }
@@ -578,7 +587,9 @@ impl<'r> Templater<'r> {
                 scan(region, attr);
             }
         }
-        for (a, v) in [("expect", &step.attrs.expect), ("confirm", &step.attrs.confirm)] {
+        for (a, v) in
+            [("expect", &step.attrs.expect), ("confirm", &step.attrs.confirm), ("escalate", &step.attrs.escalate)]
+        {
             for region in v.iter().flat_map(|x| template_regions(x)) {
                 scan(region, Some(a));
             }
@@ -598,7 +609,12 @@ impl<'r> Templater<'r> {
         } else if let Err(e) = ENV.template_from_named_str("shell:body", &body) {
             out.push(self.locate(step, Source::Body, &e, &body));
         }
-        for (a, v) in [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd), ("confirm", &step.attrs.confirm)] {
+        for (a, v) in [
+            ("expect", &step.attrs.expect),
+            ("cwd", &step.attrs.cwd),
+            ("confirm", &step.attrs.confirm),
+            ("escalate", &step.attrs.escalate),
+        ] {
             let Some(v) = v else { continue };
             if let Err(d) = self.bounded(step, Source::Attr(a), v, false) {
                 out.push(d);
@@ -647,10 +663,15 @@ impl<'r> Templater<'r> {
         if step.attrs.when.as_ref().is_some_and(|w| undeclared_expr(&rewrite_step_refs(w, &self.ids)).contains(name)) {
             return Some(Source::Attr("when"));
         }
-        [("expect", &step.attrs.expect), ("cwd", &step.attrs.cwd), ("confirm", &step.attrs.confirm)]
-            .into_iter()
-            .find(|(_, t)| t.as_deref().is_some_and(reads))
-            .map(|(a, _)| Source::Attr(a))
+        [
+            ("expect", &step.attrs.expect),
+            ("cwd", &step.attrs.cwd),
+            ("confirm", &step.attrs.confirm),
+            ("escalate", &step.attrs.escalate),
+        ]
+        .into_iter()
+        .find(|(_, t)| t.as_deref().is_some_and(reads))
+        .map(|(a, _)| Source::Attr(a))
     }
 
     /// The variables each template of a step reads (top-level names only).
@@ -665,6 +686,9 @@ impl<'r> Templater<'r> {
             add(x);
         }
         if let Some(x) = &step.attrs.confirm {
+            add(x);
+        }
+        if let Some(x) = &step.attrs.escalate {
             add(x);
         }
         if let Some(w) = &step.attrs.when {

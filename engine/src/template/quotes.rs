@@ -116,6 +116,67 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
     out
 }
 
+/// A `{{` inside a Python string literal (`"…"`, `'…'`, or tripled), the
+/// 0-based line of the body, once per line: a value renders as a Python
+/// string literal of its own, which ends the string around it (`"hello
+/// "ns""`). Comments (`#` outside a string) are skipped.
+pub fn find_python(body: &str) -> Vec<QuotedTemplate> {
+    let b = body.as_bytes();
+    let mut out: Vec<QuotedTemplate> = Vec::new();
+    let mut line = 0;
+    let mut i = 0;
+    // The quote of the string open here, and whether it is tripled.
+    let mut open: Option<(u8, bool)> = None;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\n' {
+            line += 1;
+            if let Some((_, false)) = open {
+                open = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'{' && b.get(i + 1) == Some(&b'{') {
+            if open.is_some() && out.last().is_none_or(|q| q.line != line) {
+                out.push(QuotedTemplate { line, quote: "a Python string" });
+            }
+            let Some(end) = memchr::memmem::find(&b[i + 2..], b"}}") else { break };
+            line += memchr::memchr_iter(b'\n', &b[i + 2..i + 2 + end]).count();
+            i += 2 + end + 2;
+            continue;
+        }
+        let tripled = |q: u8| b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
+        match open {
+            None if c == b'#' => {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n);
+                continue;
+            }
+            None if c == b'"' || c == b'\'' => {
+                let t = tripled(c);
+                open = Some((c, t));
+                i += if t { 3 } else { 1 };
+                continue;
+            }
+            Some(_) if c == b'\\' => {
+                if b.get(i + 1) == Some(&b'\n') {
+                    line += 1;
+                }
+                i += 2;
+                continue;
+            }
+            Some((q, t)) if c == q && (!t || tripled(q)) => {
+                open = None;
+                i += if t { 3 } else { 1 };
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
 /// The body with the text of its `{% raw %}…{% endraw %}` spans blanked
 /// (newlines kept), or `None` when it has none.
 pub fn without_raw(body: &str) -> Option<String> {
@@ -140,6 +201,22 @@ mod tests {
 
     fn lines(b: &str) -> Vec<usize> {
         find(b).into_iter().map(|q| q.line).collect()
+    }
+
+    #[test]
+    fn python_strings_of_every_quote_but_not_comments_or_code() {
+        let py = |b: &str| find_python(b).into_iter().map(|q| q.line).collect::<Vec<_>>();
+        let body = concat!(
+            "x = {{ a }}\n",                   // 0: code, a literal of its own
+            "print(\"hi {{ a }} {{ b }}\")\n", // 1: once per line
+            "# \"{{ a }}\" in a comment\n",    // 2
+            "s = '''\n",                       // 3
+            "{{ a }}\n",                       // 4: in a triple-quoted string
+            "'''\n",                           // 5
+            "t = 'it\\'s {{ a }}'\n",          // 6: an escaped quote does not close it
+            "u = \"\" + {{ a }}\n",            // 7: an empty string before it
+        );
+        assert_eq!(py(body), [1, 4, 6]);
     }
 
     #[test]

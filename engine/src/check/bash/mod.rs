@@ -66,6 +66,12 @@ pub fn shellcheck_timeout() -> Duration {
 /// over the body: a search per kind of tag from each tag on was quadratic
 /// (a line of 36,000 `{{ x }}` took 17 s of CPU).
 pub fn neutralize(body: &str) -> String {
+    neutralize_as(body, VALUE_WORD)
+}
+
+/// [`neutralize`], a `{{ … }}` becoming `value` (a Python body's is a
+/// string literal).
+pub fn neutralize_as(body: &str, value: &str) -> String {
     let b = body.as_bytes();
     let mut out = String::with_capacity(body.len());
     let mut copied = 0;
@@ -86,7 +92,7 @@ pub fn neutralize(body: &str) -> String {
         let Some(end) = after.find(close) else { break };
         out.push_str(&body[copied..at]);
         if close == "}}" {
-            out.push_str(VALUE_WORD);
+            out.push_str(value);
         }
         out.extend(std::iter::repeat_n('\n', after[..end].matches('\n').count()));
         i = at + open + end + close.len();

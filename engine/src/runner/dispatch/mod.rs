@@ -109,6 +109,8 @@ pub struct Prep {
     pub hash: String,
     pub cwd: PathBuf,
     pub expect: Option<(Regex, String)>,
+    /// The `escalate` text, rendered and masked (the budget note says it).
+    pub escalate: Option<String>,
 }
 
 pub struct Dispatcher<'a> {

@@ -97,7 +97,11 @@ impl Dispatcher<'_> {
         };
         let cwd = self.cwd(u, ctx).unwrap_or_else(|_| self.policy.root.clone());
         let display = red.redact(&body).into_owned();
-        let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None };
+        let escalate = match self.t.escalate(s, ctx) {
+            Ok(e) => e.map(|e| red.redact(&e).into_owned()),
+            Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `escalate`: {d}"), None),
+        };
+        let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None, escalate };
         if !s.attrs.read && self.policy.guard {
             match st.guard {
                 None => return Action::Guard,

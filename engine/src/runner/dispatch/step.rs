@@ -299,7 +299,11 @@ impl Dispatcher<'_> {
             Ok(c) => c.map(|c| red.redact(&c).into_owned()),
             Err(d) => return end(StepStatus::Failed, format!("cannot render `confirm`: {d}")),
         };
-        let prep = Prep { body, display, hash, cwd, expect };
+        let escalate = match self.t.escalate(s, ctx) {
+            Ok(e) => e.map(|e| red.redact(&e).into_owned()),
+            Err(d) => return end(StepStatus::Failed, format!("cannot render `escalate`: {d}")),
+        };
+        let prep = Prep { body, display, hash, cwd, expect, escalate };
         self.questions(i, st, prep, notes, said)
     }
 
