@@ -365,6 +365,17 @@ async fn session_loop(
     if interrupted { o.interrupted() } else { o }
 }
 
+/// The template context of a run as its events leave it: `base` (its
+/// values), each step's status, exit and stdout, and the passed steps'
+/// captures (what the live view renders an `escalate` text with).
+pub fn run_context(
+    rb: &Runbook,
+    st: &crate::run::RunState,
+    base: crate::template::Context,
+) -> crate::template::Context {
+    play::Loop::context(rb, st, base)
+}
+
 /// The closing screen's `escalate` texts, rendered as `confirm` is (the
 /// run's variables and captures), secrets masked; one that does not render
 /// (a capture its step never made) is shown as written.

@@ -90,10 +90,27 @@ pub fn span(started: &str, ended: Option<&str>, running: bool) -> String {
     }
 }
 
-/// The `escalate` text of the runbook's steps, if the runbook is still there.
-fn escalations(config: &Config, runbook: &str) -> HashMap<String, String> {
-    let Ok(rb) = crate::catalog::Catalog::find(config, runbook) else { return HashMap::new() };
-    rb.steps.into_iter().filter_map(|s| Some((s.id, s.attrs.escalate?))).collect()
+/// The `escalate` text of the run's steps, rendered with the run's values
+/// and captures as its journal holds them (secrets already `***`), as the
+/// closing screen renders it; none unless the runbook on disk is the one
+/// the run's latest session played (its hash): another version's text
+/// would not be the run's. A text that cannot render is shown as written.
+fn escalations(config: &Config, st: &RunState) -> HashMap<String, String> {
+    let Ok(rb) = crate::catalog::Catalog::find(config, &st.runbook) else { return HashMap::new() };
+    if rb.hash != st.hash {
+        return HashMap::new();
+    }
+    let t = crate::template::Templater::new(&rb);
+    let vars = st.vars.iter().map(|(k, r)| (k.clone(), r.value.clone())).collect();
+    let base = crate::template::Context { vars, env: Some(st.env.clone()), ..Default::default() };
+    let ctx = crate::runner::run_context(&rb, st, base);
+    rb.steps
+        .iter()
+        .filter_map(|s| {
+            let raw = s.attrs.escalate.clone()?;
+            Some((s.id.clone(), t.escalate(s, &ctx).ok().flatten().unwrap_or(raw)))
+        })
+        .collect()
 }
 
 pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
@@ -104,7 +121,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
     let mut rep = report::build(&events, status.clone(), Some(&config.root));
     report::lost_output(store, id, &events, &mut rep.timeline);
     let markdown = report::markdown(&rep);
-    let escalate = escalations(config, &st.runbook);
+    let escalate = escalations(config, &st);
     let mut steps = Vec::new();
     // The plan's order, then what the plan did not have (undo blocks, old journals).
     let mut order: Vec<(String, Vec<String>, bool)> =
