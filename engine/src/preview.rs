@@ -227,34 +227,34 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
 pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
     // A `{{` inside `{% raw %}` is literal text (a Go template `'{{.Status}}'`).
     let unraw = quotes::without_raw(&s.body);
-    if s.kind == crate::model::StepKind::Python {
-        return quotes::find_python(unraw.as_deref().unwrap_or(&s.body))
-            .into_iter()
-            .map(|q| {
-                Diagnostic::warning(
-                    "template-in-quotes",
-                    format!("`{{{{ }}}}` inside {} in step `{}`: the value is a string literal of its own there", q.quote, s.id),
-                )
-                .at(&rb.path, s.body_line + q.line)
-                .hint("`{{ ns }}` is already a Python string: write `\"hello \" + {{ ns }}`, or bind it first (`ns = {{ ns }}`) and use an f-string")
-            })
-            .collect();
-    }
-    if !s.is_shell() {
+    let body = unraw.as_deref().unwrap_or(&s.body);
+    let (found, why, hint) = if s.kind == crate::model::StepKind::Python {
+        (
+            quotes::find_python(body),
+            "the value is a string literal of its own there",
+            "`{{ ns }}` is already a Python string: write `\"hello \" + {{ ns }}`, or bind it first (`ns = {{ ns }}`) and use an f-string",
+        )
+    } else if s.is_shell() {
+        let mut found = quotes::find(body);
+        // One warning per line and kind of quote: `"{{ a }} {{ b }}"` is one mistake.
+        found.dedup_by(|b, a| a.line == b.line && a.quote == b.quote);
+        (
+            found,
+            "quoting cannot protect the value there",
+            "move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`",
+        )
+    } else {
         return Vec::new();
-    }
-    let mut found = quotes::find(unraw.as_deref().unwrap_or(&s.body));
-    // One warning per line and kind of quote: `"{{ a }} {{ b }}"` is one mistake.
-    found.dedup_by(|b, a| a.line == b.line && a.quote == b.quote);
+    };
     found
         .into_iter()
         .map(|q| {
             Diagnostic::warning(
                 "template-in-quotes",
-                format!("`{{{{ }}}}` inside {} in step `{}`: quoting cannot protect the value there", q.quote, s.id),
+                format!("`{{{{ }}}}` inside {} in step `{}`: {why}", q.quote, s.id),
             )
             .at(&rb.path, s.body_line + q.line)
-            .hint("move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`")
+            .hint(hint)
         })
         .collect()
 }
