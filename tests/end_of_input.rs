@@ -9,23 +9,9 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
-use crate::hangup::{Pty, events, resumes};
+use crate::hangup::{LONG, Pty, events, resumes};
 use crate::play::journal;
 use crate::tty::{records, run_count};
-
-const LONG: &str = r#"
-    # Long
-
-    ```bash {#deploy confirm="deploy?"}
-    echo deployed
-    ```
-
-    ```bash {#long}
-    echo waiting
-    while [ ! -e go ]; do sleep 0.05; done
-    echo finished
-    ```
-"#;
 
 const VARS: &str = r#"
     # Vars

@@ -192,7 +192,8 @@ pub(crate) fn resumes(dir: &Path, deployed: bool) {
     assert_eq!(out.contains("[deploy] deployed"), !deployed, "{out}");
 }
 
-const LONG: &str = r#"
+/// A confirmed step, then one that waits for `go`.
+pub(crate) const LONG: &str = r#"
     # Long
 
     ```bash {#deploy confirm="deploy?"}
