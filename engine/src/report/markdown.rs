@@ -22,7 +22,17 @@ fn dur(ms: Option<u64>) -> String {
     ms.map(|m| crate::time::short(std::time::Duration::from_millis(m))).unwrap_or_else(|| "–".into())
 }
 
+/// Text in a table cell: a `|` cannot end the cell, a newline the row, and
+/// `<`/`&` show as typed (a confirm text or an operator's name is text, not
+/// markup for whoever pastes the report into the incident doc).
 fn cell(s: &str) -> String {
+    code_cell(&s.replace('&', "&amp;").replace('<', "&lt;"))
+}
+
+/// Text that may hold code spans (a note, a reason, a value in backticks)
+/// in a table cell: only `|` and newlines need care (a code span would show
+/// `&lt;` as typed).
+fn code_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -46,7 +56,7 @@ pub fn markdown(r: &Report) -> String {
     o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, &r.hash[..r.hash.len().min(12)]));
     o.push_str(&format!("| Run | `{}` |\n", r.run));
     o.push_str(&format!("| Environment | {} |\n", r.env));
-    o.push_str(&format!("| Operator | {} |\n", r.operator));
+    o.push_str(&format!("| Operator | {} |\n", cell(&r.operator)));
     o.push_str(&format!("| Started | {} |\n", utc(&r.started)));
     if let Some(e) = &r.ended {
         let span = match (crate::time::parse(&r.started), crate::time::parse(e)) {
@@ -61,7 +71,7 @@ pub fn markdown(r: &Report) -> String {
             "take-over" => "Taken over",
             _ => "Resumed",
         };
-        o.push_str(&format!("| {what} | {} by {} (session {}) |\n", utc(&ss.at), ss.operator, ss.n));
+        o.push_str(&format!("| {what} | {} by {} (session {}) |\n", utc(&ss.at), cell(&ss.operator), ss.n));
     }
     if !r.mode.is_empty() {
         o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
@@ -75,7 +85,7 @@ pub fn markdown(r: &Report) -> String {
     };
     o.push_str(&format!("| Status | **{}**{rollback} |\n", r.status));
     if !r.vars.is_empty() {
-        let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, cell(&v.text()))).collect();
+        let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, code_cell(&v.text()))).collect();
         o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
     }
     o.push_str("\n## Summary\n\n");
@@ -199,7 +209,7 @@ pub fn markdown(r: &Report) -> String {
                 e.status.name(),
                 e.exit.map(|c| c.to_string()).unwrap_or_default(),
                 dur(e.duration_ms),
-                cell(&note(&e))
+                code_cell(&note(&e))
             )),
             Row::Session(s) => o.push_str(&session_end(&s)),
         }
@@ -305,7 +315,7 @@ fn session_end(s: &Session) -> String {
         s.n,
         status,
         span.unwrap_or_else(|| "–".into()),
-        cell(why.as_deref().unwrap_or(""))
+        code_cell(why.as_deref().unwrap_or(""))
     )
 }
 
@@ -339,4 +349,15 @@ fn fence(text: &str, lang: &str) -> String {
     }
     let f = "`".repeat(ticks);
     format!("{f}{lang}\n{}\n{f}\n", text.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_in_a_cell_is_text_and_code_keeps_its_characters() {
+        assert_eq!(cell("<b>alice</b> | bob & co\nx"), "&lt;b>alice&lt;/b> \\| bob &amp; co x");
+        assert_eq!(code_cell("expect `value < 0.5` | x"), "expect `value < 0.5` \\| x");
+    }
 }
