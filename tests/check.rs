@@ -866,3 +866,19 @@ fn python_steps_are_compiled_and_templates_in_their_strings_found() {
         )
         .run();
 }
+
+/// `--jobs 0` would run nothing: refused, saying what to give, as usage (2).
+#[test]
+fn jobs_zero_is_refused_saying_what_to_give() {
+    for args in [&["check", "--jobs", "0"][..], &["play", "x", "--jobs", "0"]] {
+        let f = Test::new().args(args.iter().copied()).status(2).run();
+        assert_eq!(
+            f.stderr.lines().next(),
+            Some(
+                "error: invalid value '0' for '--jobs <JOBS>': 0 would run nothing: give 1 or more (1 runs one at a time)"
+            ),
+            "{}",
+            f.stderr
+        );
+    }
+}

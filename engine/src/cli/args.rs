@@ -291,8 +291,12 @@ pub enum MdbookCommand {
 }
 
 /// `--jobs`: a whole number from 1 (0 would run nothing, for ever).
-fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+fn at_least_one() -> fn(&str) -> Result<usize, String> {
+    |v| match v.parse::<usize>() {
+        Ok(0) => Err("0 would run nothing: give 1 or more (1 runs one at a time)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{v}` is not a whole number: give 1 or more")),
+    }
 }
 
 /// `--older-than AGE`: humantime's syntax, and a bare number named as such.
