@@ -669,3 +669,19 @@ fn a_profile_value_another_runbook_declares_secret_never_reaches_a_run_that_does
     sources.push(Source::Tree(dir.to_path_buf(), vec![dir.join("runbook.toml"), dir.join("runbooks/uses-dsn.md")]));
     assert_clean(&sources, &Secrets(vec![("sentry_dsn (secret in uses-dsn)", "SentryKey4242".into())]));
 }
+
+/// A secret given with `--set` is in argv, which `ps` shows every user: the
+/// play says so and how to give it instead; `--set-file` and
+/// `RUNBOOK_VAR_` are quiet.
+#[test]
+fn a_secret_given_with_set_gets_a_warning_naming_the_other_ways() {
+    let md = "---\nsecrets: [tok]\nvars:\n  tok: ~\n---\n# S\n\n```bash {#a read}\necho {{ tok }}\n```\n";
+    let f = Test::new().runbook("s", md).args(["play", "s", "--yes", "--set", "tok=abcd1234"]).run();
+    assert_eq!(
+        f.stderr,
+        "warning: --set tok: a secret on the command line is visible to every user of this machine (`ps`)\n  \
+         hint: give it with `--set-file tok=FILE` or `RUNBOOK_VAR_tok=…`\n"
+    );
+    let f = Test::new().runbook("s", md).env("RUNBOOK_VAR_tok", "abcd1234").args(["play", "s", "--yes"]).run();
+    assert_eq!(f.stderr, "");
+}

@@ -326,6 +326,17 @@ pub fn sort_given(rb: &Runbook, given: &[Given]) -> (Vec<(String, String)>, Vec<
     for g in given {
         let k = g.name.as_str();
         if names.contains(&k) {
+            if g.channel == Channel::Set && rb.is_secret(k) && said.insert((k, g.channel)) {
+                warnings.push(
+                    Diagnostic::warning(
+                        "secret-in-argv",
+                        format!(
+                            "--set {k}: a secret on the command line is visible to every user of this machine (`ps`)"
+                        ),
+                    )
+                    .hint(format!("give it with {}", crate::template::how_to_give(k, true))),
+                );
+            }
             if let Some(want) = mismatch(rb.vars.get(k), &g.value) {
                 // Never the value: it may be a secret.
                 warnings.push(
