@@ -1434,3 +1434,15 @@ fn a_guard_expect_that_is_not_a_regex_is_one_line_with_a_fix_at_its_env() {
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(!f.path().join("ran").exists());
 }
+
+/// A `when` that fails on a captured value says the value it read, as the
+/// one that fails before the play does for a variable.
+#[test]
+fn a_when_failing_on_a_capture_says_what_it_read() {
+    Test::new()
+        .runbook("w", "# W\n\n```bash {#a read capture=n}\necho auto\n```\n\n```bash {#b when=\"n | int > 1\"}\necho scale\n```\n")
+        .args(["play", "w", "--yes"])
+        .status(1)
+        .stdout_has("<== b: failed: `when` cannot be evaluated: `when` of step `b`: invalid float literal (it read n = \"auto\")\n")
+        .run();
+}

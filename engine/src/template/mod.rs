@@ -555,7 +555,14 @@ impl<'r> Templater<'r> {
         let read: Vec<String> = names
             .iter()
             .filter(|n| !self.rb.is_secret(n))
-            .filter_map(|n| ctx.vars.get(n).map(|v| format!("{n} = {}", shown(&self.rb.shown(n, v)))))
+            .filter_map(|n| match (ctx.vars.get(n), ctx.captures.get(n)) {
+                // A capture is the value a template reads (it shadows a default).
+                (_, Some(Capture::Value(c))) => {
+                    Some(format!("{n} = {}", shown(&crate::model::Value::String(c.clone()))))
+                }
+                (Some(v), _) => Some(format!("{n} = {}", shown(&self.rb.shown(n, v)))),
+                _ => None,
+            })
             .collect();
         if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
             return d;
