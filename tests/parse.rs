@@ -322,3 +322,24 @@ fn two_runbooks_with_one_id() {
         .stderr_has("runbook id `same` is also used by runbooks/a.md")
         .run();
 }
+
+/// Markdown takes the backslash of `\"` out of an info string: a value that
+/// holds `"` is quoted with `'`, and the error says so.
+#[test]
+fn a_quote_inside_an_attribute_value_is_explained() {
+    let f = Test::new()
+        .runbook("a", "# A\n\n```bash {#a read expect=\"say \\\"ok\\\"\"}\necho say '\"ok\"'\n```\n")
+        .args(["plan", "a"])
+        .status(2)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/a.md:3: error: text right after the closing quote of `expect`\n  \
+         hint: separate attributes with spaces; a value that holds \" is quoted with ': `expect='say \"ok\"'`\n"
+    );
+    Test::new()
+        .runbook("a", "# A\n\n```bash {#a read expect='say \"ok\"'}\necho say '\"ok\"'\n```\n")
+        .args(["play", "a", "--yes"])
+        .stdout_has("<== a: passed")
+        .run();
+}

@@ -125,9 +125,16 @@ pub fn tokenize(src: &str) -> Result<Vec<RawAttr<'_>>, AttrError> {
                 };
                 i = close + 1;
                 if i < b.len() && !b[i].is_ascii_whitespace() {
+                    // Markdown takes the backslash of `\"` out of an info
+                    // string before the engine sees it: the other quote works.
+                    let other = if q == b'"' { '\'' } else { '"' };
+                    let q = q as char;
                     return Err(err(
                         format!("text right after the closing quote of `{key}`"),
-                        "separate attributes with spaces",
+                        format!(
+                            "separate attributes with spaces; a value that holds {q} is quoted with {other}: \
+                             `{key}={other}say {q}ok{q}{other}`"
+                        ),
                     ));
                 }
                 v
