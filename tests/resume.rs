@@ -505,13 +505,12 @@ pub fn rerun_log(operator: &str) -> String {
     )
 }
 
-#[test]
-fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() {
-    let t = Test::new().runbook("k", RERUN);
+/// Runbook `k` (`md`) played, its engine killed once step `fix` logged
+/// `first run`, then resumed to the end.
+fn killed_at_its_first_line_then_resumed(md: &str) -> Test {
+    let t = Test::new().runbook("k", md);
     let dir = t.path();
     let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let run = || only_run(dir).unwrap();
-    // Killed once its first line is in the step's log.
     wait_until("the first run's line in the log", || {
         only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
     });
@@ -519,6 +518,14 @@ fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() 
     let _ = child.wait();
     let o = rb(dir, &["play", "k", "--resume"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    t
+}
+
+#[test]
+fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() {
+    let t = killed_at_its_first_line_then_resumed(RERUN);
+    let dir = t.path();
+    let run = || only_run(dir).unwrap();
     assert_eq!(std::fs::read_to_string(run().join("fix.log")).unwrap(), "first run\nsecond run\n");
     // The journal says where each run's output begins.
     let starts: Vec<u64> = journal(dir)
@@ -550,17 +557,9 @@ fn a_step_killed_with_its_engine_and_rerun_by_the_resume_shows_each_run_apart() 
 #[test]
 fn the_retries_of_a_rerun_stay_in_its_part_of_the_log_each_opened_by_its_line() {
     let md = "```bash {#fix retry=1 delay=10ms}\nif [ ! -f started ]; then touch started; echo first run; sleep 1000; elif [ ! -f tried ]; then touch tried; echo try one; exit 1; else echo try two; fi\n```\n";
-    let t = Test::new().runbook("k", md);
+    let t = killed_at_its_first_line_then_resumed(md);
     let dir = t.path();
-    let mut child = rb_cmd(dir, &["play", "k"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let run = || only_run(dir).unwrap();
-    wait_until("the first run's line in the log", || {
-        only_run(dir).is_some_and(|r| std::fs::read_to_string(r.join("fix.log")).is_ok_and(|l| l == "first run\n"))
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    let o = rb(dir, &["play", "k", "--resume"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let json: serde_json::Value =
         serde_json::from_slice(&rb(dir, &["report", "latest", "--format", "json"]).stdout).unwrap();
     let operator = json["operator"].as_str().unwrap();
