@@ -197,14 +197,14 @@ fn the_api_gives_the_records_of_runs_json_and_the_state_of_a_run() {
 /// shown only while the runbook is the one the run played.
 #[test]
 fn a_run_page_escalates_with_the_runs_values_and_never_with_an_edited_runbooks_text() {
-    let md = "---\nvars:\n  team: dba\n---\n# E\n\n```bash {#c budget=5m escalate=\"page the {{ team }} on duty\"}\nexit 3\n```\n";
+    let md = "---\nvars:\n  team: dba\n---\n# E\n\n```bash {#c budget=5m escalate=\"page the {{ team }} on duty in {{ env }}\"}\nexit 3\n```\n";
     let t = Test::new().runbook("e", md);
     let out = t.command().args(["play", "e", "--yes", "--set", "team=storage"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let id = only_run(&t);
     let s = Serve::start(t.path(), &[], &[]);
     let page = get_ok(&format!("{}/runs/{id}", s.url));
-    assert!(page.contains("page the storage on duty"), "{page}");
+    assert!(page.contains("page the storage on duty in devnet<"), "{page}");
     std::fs::write(t.path().join("runbooks/e.md"), md.replace("page the", "email the")).unwrap();
     let page = get_ok(&format!("{}/runs/{id}", s.url));
     assert!(!page.contains("email the") && !page.contains("page the"), "{page}");

@@ -102,7 +102,9 @@ fn escalations(config: &Config, st: &RunState) -> HashMap<String, String> {
     }
     let t = crate::template::Templater::new(&rb);
     let vars = st.vars.iter().map(|(k, r)| (k.clone(), r.value.clone())).collect();
-    let base = crate::template::Context { vars, env: Some(st.env.clone()), ..Default::default() };
+    // A play without an env profile renders `env` as nothing, as here.
+    let env = (st.env != crate::runner::LOCAL_ENV).then(|| st.env.clone());
+    let base = crate::template::Context { vars, env, ..Default::default() };
     let ctx = crate::runner::run_context(&rb, st, base);
     rb.steps
         .iter()
