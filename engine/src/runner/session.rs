@@ -644,7 +644,9 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
     Ok(())
 }
 
-/// Every tool of `requires` must be on PATH (the sandbox's, in a rehearsal).
+/// Every tool of `requires` must be on PATH (the sandbox's, in a
+/// rehearsal): each one missing is named at its line of the front matter,
+/// and nothing runs (exit 3, as any play refused before it starts).
 fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     let path = super::process::path_with(env.path_prefix.as_deref());
     let missing: Vec<&str> =
@@ -652,13 +654,35 @@ fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Error::Refused(format!(
-        "runbook `{}` requires {} not found on PATH: {}\n  hint: install {}, or fix PATH (front matter `requires`)",
-        rb.id,
-        if missing.len() == 1 { "a tool" } else { "tools" },
-        missing.join(", "),
-        if missing.len() == 1 { "it" } else { "them" },
-    )))
+    let text = std::fs::read_to_string(&rb.path).unwrap_or_default();
+    let fm = rb.front_matter_line.unwrap_or(1);
+    // One error per line of `requires` (a flow list `[a, b]` is one line).
+    let mut lines: Vec<(usize, Vec<&str>)> = Vec::new();
+    for tool in missing {
+        let line = crate::parse::requires_line(&text, tool).unwrap_or(fm);
+        match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, tools)) => tools.push(tool),
+            None => lines.push((line, vec![tool])),
+        }
+    }
+    let found: Vec<String> = lines
+        .into_iter()
+        .map(|(line, tools)| {
+            let (what, it, dirs) = match tools.len() {
+                1 => ("a tool that is", "it", "the directory that holds it"),
+                _ => ("tools that are", "them", "the directories that hold them"),
+            };
+            let msg = format!("runbook `{}` requires {what} not on PATH: {}; nothing was run", rb.id, tools.join(", "));
+            let rehearsal =
+                if env.recorded { "" } else { ", or stub {it} for rehearsals (runbook.toml `[rehearse] stub`)" };
+            let hint = format!(
+                "install {it}, or add {dirs} to PATH{}; front matter `requires` lists the tools the steps call",
+                rehearsal.replace("{it}", it)
+            );
+            Diagnostic::error("requires", msg).at(&rb.path, line).hint(hint).to_string()
+        })
+        .collect();
+    Err(Error::Refused(found.join("\n")))
 }
 
 /// The engine's own log in a run's directory: a name no step log
