@@ -160,6 +160,23 @@ fn list_tells_plain_pages_from_runbooks() {
 }
 
 #[test]
+fn numbers_with_leading_zeros_keep_their_digits() {
+    // Both front-matter readers: the plain one (block mapping) and YAML's
+    // (a flow mapping sends the whole front matter there).
+    for vars in [
+        "vars:\n  mode: 0755\n  shard: 007\n  back: -07\n  n: 10\n",
+        "vars: {mode: 0755, shard: 007, back: -07, n: 10}\n",
+    ] {
+        Test::new()
+            .runbook("z", &format!("---\n{vars}---\n# Z\n\n```bash {{#a}}\nchmod {{{{ mode }}}} f-{{{{ shard }}}} {{{{ back }}}} {{{{ n }}}}\n```\n"))
+            .args(["plan", "z"])
+            .stdout_has("vars: back=-07 mode=0755 n=10 shard=007\n")
+            .stdout_has("$ chmod 0755 f-007 -07 10\n")
+            .run();
+    }
+}
+
+#[test]
 fn template_syntax_error() {
     bad("# T\n\n```bash {#a}\necho ok\necho {{ namespace \n```\n", &["bad.md:5", "step `a`"]);
 }

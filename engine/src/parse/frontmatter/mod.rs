@@ -143,6 +143,9 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // …but aliases that expand to millions of values (a "billion laughs")
     // would cost seconds and hundreds of megabytes.
     options.alias_limits.max_total_replayed_events = MAX_REPLAYED;
+    // `mode: 0755`, `shard: 007`: a file mode or a zero-padded id, meant as
+    // written, never as 755.0 (docs/decisions.md, "Leading zeros").
+    options.leading_zero_numbers_as_strings = true;
     serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();
