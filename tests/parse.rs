@@ -95,6 +95,13 @@ fn front_matter_near_miss_is_a_warning_with_did_you_mean() {
     // a warning of check, at its line, and the runbook still plans.
     let md = "---\ntitel: x\n---\n# T\n\n```bash {#a}\n:\n```\n";
     Test::new().runbook("bad", md).args(["plan", "bad"]).run();
+    // `plan` and `play` say it too: `secret:` for `secrets:` would leave
+    // the value in clear.
+    let leak = "---\nvars:\n  tok: s3cr3t-value\nsecret: [tok]\n---\n# T\n\n```bash {#a}\n: {{ tok }}\n```\n";
+    let warning = "runbooks/bad.md:4: warning: front matter key `secret` is not a runbook key: it is kept as metadata, and the runbook has no `secrets`\n";
+    Test::new().runbook("bad", leak).args(["plan", "bad"]).stderr_has(warning).run();
+    Test::new().runbook("bad", leak).args(["play", "bad", "--yes"]).stderr_has(warning).run();
+    Test::new().runbook("bad", leak).args(["play", "bad", "--dry-run"]).status(2).stderr_has(warning).run();
     Test::new()
         .runbook("bad", md)
         .args(["check"])
