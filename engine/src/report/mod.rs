@@ -491,6 +491,17 @@ mod tests {
     }
 
     #[test]
+    fn a_value_with_backticks_or_a_pipe_stays_one_code_span_in_the_variables_row() {
+        let start = JOURNAL.lines().next().unwrap().replace(
+            r#""plan":"#,
+            r#""vars":{"msg":{"value":"a|b`c","origin":"set","secret":false},"n":{"value":3,"origin":"set","secret":false}},"plan":"#,
+        );
+        let r = build(&[serde_json::from_str(&start).unwrap()], "passed".into(), None);
+        let md = markdown(&r);
+        assert!(md.contains("| Variables | ``msg=a\\|b`c``, `n=3` |\n"), "{md}");
+    }
+
+    #[test]
     fn each_session_ends_in_the_timeline_and_the_step_in_flight_runs_while_the_engine_lives() {
         let r = build(&events(), "running".into(), None);
         assert_eq!(
