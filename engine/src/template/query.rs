@@ -5,32 +5,12 @@
 //! `x"} or vector(1) #` would turn a gate's condition into "always".
 //!
 //! Rendering cannot know where a value lands, so the formatter writes each
-//! value as a mark ([`mark`]) and [`place`] reads the rendered query as the
+//! value as a mark ([`super::mark`]) and [`place`] reads the rendered query as the
 //! query language's lexer does (strings in `"`, `'` and backticks, `#`
 //! comments) and puts each value in its place.
 
-/// Opens and closes a value's mark (private-use characters).
-const OPEN: char = '\u{E000}';
-const CLOSE: char = '\u{E001}';
-
-/// A value as its mark: its bytes in hex, between [`OPEN`] and [`CLOSE`].
-pub fn mark(value: &str) -> String {
-    let mut s = String::with_capacity(value.len() * 2 + 6);
-    s.push(OPEN);
-    for b in value.bytes() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s.push(CLOSE);
-    s
-}
-
-/// Where a value could not be placed: the 1-based line of the rendered
-/// query, and why (never the value: it may be a secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Misplaced {
-    pub line: usize,
-    pub why: &'static str,
-}
+pub use super::mark::Misplaced;
+use super::mark::{OPEN, take};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum At {
@@ -55,10 +35,7 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
     let mut chars = rendered.chars().peekable();
     while let Some(c) = chars.next() {
         if c == OPEN {
-            let hex: String = chars.by_ref().take_while(|&c| c != CLOSE).collect();
-            let bytes: Vec<u8> =
-                (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
-            let v = String::from_utf8_lossy(&bytes);
+            let v = take(&mut chars);
             let misplaced = |why| Err(Misplaced { line, why });
             match at {
                 At::Str('`') if v.contains('`') => {
@@ -111,6 +88,7 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::mark::mark;
     use super::*;
 
     fn q(template: &str, values: &[&str]) -> Result<String, Misplaced> {
