@@ -1,7 +1,7 @@
 //! A value in an `http` request is data, never request: what `plan`
 //! shows, what a fixture matches and what the server receives is the
 //! placed request, and a value that would add to the request is refused
-//! (exit 2, never shown).
+//! (exit 2, never shown). A value in a query's regex matches itself only.
 
 use crate::common::Test;
 use crate::common::servers::HttpServer;
@@ -146,5 +146,25 @@ fn the_server_and_the_fixture_see_the_placed_request() {
         )
         .args(["check"])
         .stdout_has("ok p / s")
+        .run();
+}
+
+/// A label `.*` in a regex matcher or a line filter matches itself, not
+/// every series or line: it cannot change what a gate counts.
+#[test]
+fn a_value_in_a_query_regex_matches_itself_only() {
+    let rb = "---\nvars:\n  pod: web-1\n---\n# G\n\n\
+              ```promql {#gate read expect=\"value == 0\"}\nsum(up{pod=~\"{{ pod }}\", ns!~\"kube-{{ pod }}|x\"})\n```\n\n\
+              ```logql {#lines read}\n{app=\"node\"} |~ \"{{ pod }}\" != \"{{ pod }}\"\n```\n";
+    Test::new()
+        .runbook("g", rb)
+        .args(["plan", "g", "--set", "pod=.*"])
+        .stdout_has("    $ sum(up{pod=~\"\\\\.\\\\*\", ns!~\"kube-\\\\.\\\\*|x\"})\n")
+        .stdout_has("    $ {app=\"node\"} |~ \"\\\\.\\\\*\" != \".*\"\n")
+        .run();
+    Test::new()
+        .runbook("g", &rb.replace("pod=~\"{{ pod }}\"", "pod=~\"{{ pod | safe }}\""))
+        .args(["plan", "g", "--set", "pod=web-.*"])
+        .stdout_has("    $ sum(up{pod=~\"web-.*\", ")
         .run();
 }

@@ -4,6 +4,10 @@
 //! plain word (a duration, a number, a name). Otherwise a label such as
 //! `x"} or vector(1) #` would turn a gate's condition into "always".
 //!
+//! In a regex (`{pod=~"…"}`, `!~`, LogQL's `|~ "…"`) the value's regex
+//! metacharacters are escaped first: a label `.*` matches itself, not every
+//! series, so it cannot change what a gate counts.
+//!
 //! Rendering cannot know where a value lands, so the formatter writes each
 //! value as a mark ([`super::mark`]) and [`place`] reads the rendered query as the
 //! query language's lexer does (strings in `"`, `'` and backticks, `#`
@@ -15,13 +19,33 @@ use super::mark::{OPEN, take};
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum At {
     Query,
-    Str(char),
+    /// In a string literal opened by this quote; a regex when `true`.
+    Str(char, bool),
     Comment,
+}
+
+/// Does a string opened after `before` hold a regex: a matcher `=~`/`!~`
+/// (PromQL, LogQL label filters) or a LogQL line filter `|~`/`!~`?
+fn regex_follows(before: &str) -> bool {
+    let b = before.trim_end();
+    b.ends_with("=~") || b.ends_with("!~") || b.ends_with("|~")
 }
 
 /// Is `v` a plain word: letters, digits, `_ : . / -`?
 fn plain(v: &str) -> bool {
     !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_:./-".contains(c))
+}
+
+/// `v` with RE2's metacharacters `\ . + * ? ( ) | [ ] { } ^ $` escaped.
+fn regex_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Each mark of `rendered` replaced by its value, escaped for where it lands.
@@ -37,12 +61,16 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
         if c == OPEN {
             let v = take(&mut chars);
             let misplaced = |why| Err(Misplaced { line, why });
+            let v = match at {
+                At::Str(_, true) => regex_escape(&v),
+                _ => v,
+            };
             match at {
-                At::Str('`') if v.contains('`') => {
+                At::Str('`', _) if v.contains('`') => {
                     return misplaced("a value with a backtick is inside a raw string (`…`)");
                 }
-                At::Str('`') => out.push_str(&v),
-                At::Str(q) => {
+                At::Str('`', _) => out.push_str(&v),
+                At::Str(q, _) => {
                     for c in v.chars() {
                         match c {
                             '\\' => out.push_str("\\\\"),
@@ -64,21 +92,22 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
             }
             continue;
         }
+        let regex = at == At::Query && regex_follows(&out);
         out.push(c);
         at = match (at, c) {
             (At::Comment, '\n') => At::Query,
-            (At::Query, '"' | '\'' | '`') => At::Str(c),
+            (At::Query, '"' | '\'' | '`') => At::Str(c, regex),
             (At::Query, '#') => At::Comment,
             // An escaped character does not end the string (a mark is
             // never escaped: it is the value's).
-            (At::Str(q), '\\') if q != '`' => {
+            (At::Str(q, _), '\\') if q != '`' => {
                 if let Some(n) = chars.next_if(|&n| n != OPEN) {
                     out.push(n);
                     line += usize::from(n == '\n');
                 }
                 at
             }
-            (At::Str(q), c) if c == q => At::Query,
+            (At::Str(q, _), c) if c == q => At::Query,
             _ => at,
         };
         line += usize::from(c == '\n');
@@ -88,6 +117,8 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::super::mark::mark;
     use super::*;
 
@@ -106,12 +137,22 @@ mod tests {
             q(r#"up{pod="{}"} == 1"#, &[r#"x"} or vector(1) #"#]).unwrap(),
             r#"up{pod="x\"} or vector(1) #"} == 1"#
         );
-        assert_eq!(q(r#"up{pod=~"{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod=~"a\\.b"}"#);
+        assert_eq!(q(r#"up{pod="{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod="a\\.b"}"#);
         assert_eq!(q("up{pod='{}'}", &["it's"]).unwrap(), r"up{pod='it\'s'}");
         assert_eq!(q("up{pod=\"{}\"}", &["a\nb"]).unwrap(), "up{pod=\"a\\nb\"}");
         assert_eq!(q(r#"x{a="\"{}"}"#, &["v"]).unwrap(), r#"x{a="\"v"}"#, "an escaped quote does not end the string");
         assert_eq!(q("x{a=`{}`}", &[r"a\b"]).unwrap(), r"x{a=`a\b`}");
         assert_eq!(q("x{a=`{}`}", &["a`b"]).unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_value_in_a_regex_matches_itself_only() {
+        assert_eq!(q(r#"up{pod=~"{}"}"#, &[".*"]).unwrap(), r#"up{pod=~"\\.\\*"}"#);
+        assert_eq!(q(r#"up{pod=~"{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod=~"a\\\\\\.b"}"#);
+        assert_eq!(q(r#"up{pod!~ "web-{}|db"}"#, &["(1)"]).unwrap(), r#"up{pod!~ "web-\\(1\\)|db"}"#);
+        assert_eq!(q("{app=\"a\"} |~ `{}`", &["x+"]).unwrap(), r#"{app="a"} |~ `x\+`"#);
+        assert_eq!(q(r#"{app="a"} != "{}" !~ '{}'"#, &["a.b", "^$"]).unwrap(), r#"{app="a"} != "a.b" !~ '\\^\\$'"#);
+        assert_eq!(q(r#"up{pod=~"{}",ns="{}"}"#, &["a|b", "a|b"]).unwrap(), r#"up{pod=~"a\\|b",ns="a|b"}"#);
     }
 
     #[test]
@@ -123,5 +164,36 @@ mod tests {
         assert!(q("x # {}", &["a\nor vector(1)"]).is_err(), "a newline would end the comment");
         assert!(q("x > {}", &[""]).is_err());
         assert_eq!(q("x{a=\"b\"} # {}", &["ok"]).unwrap(), "x{a=\"b\"} # ok");
+    }
+
+    /// A double-quoted PromQL string's text, as the lexer reads it.
+    fn unquote(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            out.push(match (c, c == '\\') {
+                (_, true) => match chars.next().unwrap() {
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    e => e,
+                },
+                (c, false) => c,
+            });
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn a_regex_value_matches_itself_and_nothing_else(v in any::<String>()) {
+            let placed = q(r#"up{pod=~"{}"}"#, &[&v]).unwrap();
+            let literal = placed.strip_prefix("up{pod=~\"").unwrap().strip_suffix("\"}").unwrap();
+            let re = regex::Regex::new(&format!("^(?:{})$", unquote(literal))).unwrap();
+            prop_assert!(re.is_match(&v));
+            let longer = format!("{v}x");
+            prop_assert!(!re.is_match(&longer));
+            prop_assert!(v.is_empty() || !re.is_match(""));
+        }
     }
 }
