@@ -98,10 +98,15 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
             (At::Comment, '\n') => At::Query,
             (At::Query, '"' | '\'' | '`') => At::Str(c, regex),
             (At::Query, '#') => At::Comment,
-            // An escaped character does not end the string (a mark is
-            // never escaped: it is the value's).
+            // An escaped character does not end the string. A value is
+            // never escaped by the template: the backslash would escape
+            // the value's own escape (`\"` of a `"`) and the value would
+            // end the string.
             (At::Str(q, _), '\\') if q != '`' => {
-                if let Some(n) = chars.next_if(|&n| n != OPEN) {
+                if chars.peek() == Some(&OPEN) {
+                    return Err(Misplaced { line, why: "a value right after a backslash in a string" });
+                }
+                if let Some(n) = chars.next() {
                     out.push(n);
                     line += usize::from(n == '\n');
                 }
@@ -143,6 +148,15 @@ mod tests {
         assert_eq!(q(r#"x{a="\"{}"}"#, &["v"]).unwrap(), r#"x{a="\"v"}"#, "an escaped quote does not end the string");
         assert_eq!(q("x{a=`{}`}", &[r"a\b"]).unwrap(), r"x{a=`a\b`}");
         assert_eq!(q("x{a=`{}`}", &["a`b"]).unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_value_right_after_a_backslash_is_refused() {
+        // The template's backslash would escape the value's own escape.
+        assert!(q(r#"x{a="\{}"}"#, &[r#""} or vector(1) #"#]).is_err());
+        assert!(q(r#"x{a='\{}'}"#, &["v"]).is_err());
+        assert_eq!(q(r#"x{a="\\{}"}"#, &["v"]).unwrap(), r#"x{a="\\v"}"#, "an escaped backslash escapes nothing");
+        assert_eq!(q(r"x{a=`\{}`}", &["v"]).unwrap(), r"x{a=`\v`}", "no escapes in a raw string");
     }
 
     #[test]
