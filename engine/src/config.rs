@@ -382,6 +382,26 @@ impl Config {
         // A program named twice is one shim (the second failed: File exists).
         let mut seen = std::collections::HashSet::new();
         stubs.retain(|s| seen.insert(s.clone()));
+        // An empty path is the project's root: `state = ""` would put
+        // `runs/` and `locks/` beside runbook.toml.
+        let empty = [
+            ("runbooks", raw.runbooks.as_deref()),
+            ("fixtures", raw.fixtures.as_deref()),
+            ("state", raw.state.as_ref().map(|s| s.get_ref().as_str())),
+        ];
+        if let Some((key, _)) = empty.iter().find(|(_, v)| v.is_some_and(|v| v.trim().is_empty())) {
+            return Err(Error::invalid(
+                Diagnostic::error("config", format!("{key} = \"\": an empty path"))
+                    .at(file, key_line(text, 0, key))
+                    .hint(format!(
+                        "remove the line for the default (`{}`), or name a directory",
+                        match *key {
+                            "state" => ".runbook",
+                            k => k,
+                        }
+                    )),
+            ));
+        }
         let state_line = raw.state.as_ref().map_or(1, |s| LineIndex::new(text).line(s.span().start));
         let configured = raw.state.as_ref().map(|s| s.get_ref().as_str());
         let (state, shared_state) = state(&root, configured, Some((file, state_line)))?;

@@ -64,7 +64,13 @@ pub fn make_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Error::Other(anyhow::anyhow!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| {
+            Error::invalid(
+                crate::error::Diagnostic::error("state-dir", format!("cannot create {}: {e}", dir.display())).hint(
+                    "the runs, logs and locks need a writable directory: set `state = \"DIR\"` in runbook.toml or RUNBOOK_STATE=DIR (a team shares `postgres://…`)",
+                ),
+            )
+        })
 }
 
 /// Does this run id name a run of runbook@env (`<time>-<runbook>-<env>`,
