@@ -9,6 +9,7 @@ pub mod attrs;
 pub mod frontmatter;
 
 pub use attrs::{valid_id, valid_var};
+pub use frontmatter::requires_line;
 
 use std::path::Path;
 

@@ -101,7 +101,8 @@ impl Dispatcher<'_> {
             Ok(e) => e.map(|e| red.redact(&e).into_owned()),
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `escalate`: {d}"), None),
         };
-        let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None, escalate };
+        let hash = super::hash::journaled(&self.t, s, ctx, red, &display);
+        let prep = Prep { hash, body, display, cwd, expect: None, escalate };
         if !s.attrs.read && self.policy.guard {
             match st.guard {
                 None => return Action::Guard,

@@ -3,9 +3,7 @@
 //! terminal), asked about (retry, guard, `--step`, confirm, manual), or
 //! started.
 
-use sha2::{Digest, Sha256};
-
-use super::{Action, Ask, Dispatcher, Prep, Start};
+use super::{Action, Ask, Dispatcher, Prep, Start, hash};
 use crate::model::{OnFail, StepKind};
 use crate::plan::EdgeKind;
 use crate::redact::Redactor;
@@ -25,10 +23,6 @@ impl Decision {
     fn act(a: Action) -> Decision {
         Decision::Act(Box::new(a))
     }
-}
-
-pub fn hash(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 fn verb(s: Option<StepStatus>) -> &'static str {
@@ -150,38 +144,64 @@ impl Again {
     }
 }
 
+/// Whether a step that passed in an earlier session as `p` runs again, and
+/// why; `None`: it is kept. `same`: its command is unchanged
+/// ([`super::hash`]); `reads`: a template reads its output. The one rule,
+/// asked by [`Dispatcher::decide`] as the step's turn comes, up front by the
+/// session note ([`Dispatcher::passed_before`]) and, before the session,
+/// by what it asks for ([`super::spare`]).
+pub(super) fn again(p: &StepState, same: bool, reads: bool) -> Option<Again> {
+    if !same {
+        Some(Again::CommandChanged)
+    } else if !p.unrestorable.is_empty() {
+        Some(Again::SecretCapture(p.unrestorable.clone()))
+    } else if reads && p.stdout_redacted {
+        Some(Again::SecretOutput)
+    } else if reads && p.stdout.is_none() {
+        Some(Again::OutputNotKept)
+    } else {
+        None
+    }
+}
+
 impl Dispatcher<'_> {
-    /// Step `i`'s rendered body, as the journal shows it (secrets masked),
-    /// and that text's hash.
-    fn command(
-        &self,
-        i: usize,
-        ctx: &Context,
-        red: &Redactor,
-    ) -> Result<(String, String, String), crate::error::Diagnostic> {
+    /// Step `i`'s rendered body, and as the journal shows it (secrets masked).
+    fn command(&self, i: usize, ctx: &Context, red: &Redactor) -> Result<(String, String), crate::error::Diagnostic> {
         let body = self.t.body(&self.rb.steps[i], ctx)?;
         let display = red.redact(&body).into_owned();
-        let hash = hash(&display);
-        Ok((body, display, hash))
+        Ok((body, display))
+    }
+
+    /// Whether step `i`'s command is the one it passed with as `p`: from
+    /// its hash without the secrets' values, else (the hash of an earlier
+    /// engine, which hashed the command as journaled) from its command
+    /// rendered with them.
+    fn unchanged(
+        &self,
+        i: usize,
+        p: &StepState,
+        ctx: &Context,
+        red: &Redactor,
+    ) -> Result<bool, crate::error::Diagnostic> {
+        let s = &self.rb.steps[i];
+        if hash::unchanged(&self.t, self.rb, s, p, ctx, red) {
+            return Ok(true);
+        }
+        let (_, display) = self.command(i, ctx, red)?;
+        Ok(p.command_hash.as_deref() == Some(hash::hash(&display).as_str()))
     }
 
     /// Whether step `i`, which passed in an earlier session as `p`, runs
-    /// again with a command of this hash, and why; `None`: it is kept. The
-    /// one rule, asked by [`Dispatcher::decide`] as the step's turn comes
-    /// and, up front, by the session note ([`Dispatcher::passed_before`]).
-    fn again(&self, i: usize, p: &StepState, hash: &str) -> Option<Again> {
-        let reads = self.reads_stdout[i];
-        if p.command_hash.as_deref() != Some(hash) {
-            Some(Again::CommandChanged)
-        } else if !p.unrestorable.is_empty() {
-            Some(Again::SecretCapture(p.unrestorable.clone()))
-        } else if reads && p.stdout_redacted {
-            Some(Again::SecretOutput)
-        } else if reads && p.stdout.is_none() {
-            Some(Again::OutputNotKept)
-        } else {
-            None
-        }
+    /// again ([`again`]); `Err`: it cannot render now.
+    fn again(
+        &self,
+        i: usize,
+        p: &StepState,
+        ctx: &Context,
+        red: &Redactor,
+    ) -> Result<Option<Again>, crate::error::Diagnostic> {
+        let same = self.unchanged(i, p, ctx, red)?;
+        Ok(again(p, same, self.reads_stdout[i]))
     }
 
     /// Every step that passed in an earlier session (in the order they
@@ -196,10 +216,7 @@ impl Dispatcher<'_> {
             .map(|id| {
                 let again = self.index(id).and_then(|i| {
                     let p = st.step(id).filter(|p| p.passed() && !p.undo)?;
-                    match self.command(i, ctx, red) {
-                        Ok((_, _, hash)) => self.again(i, p, &hash),
-                        Err(_) => Some(Again::CannotRender),
-                    }
+                    self.again(i, p, ctx, red).unwrap_or(Some(Again::CannotRender))
                 });
                 (id.clone(), again)
             })
@@ -250,17 +267,20 @@ impl Dispatcher<'_> {
                 );
             }
         }
-        let (body, display, hash) = match self.command(i, ctx, red) {
-            Ok(c) => c,
-            Err(d) => return end(StepStatus::Failed, format!("cannot render the step: {d}")),
-        };
+        let cannot_render = |d| end(StepStatus::Failed, format!("cannot render the step: {d}"));
         let mut notes = Vec::new();
         if let Some(p) = st.step(id).filter(|p| p.passed() && !p.undo) {
-            match self.again(i, p, &hash) {
-                None => return Decision::Kept,
-                Some(why) => notes.push(why.note()),
+            match self.again(i, p, ctx, red) {
+                Ok(None) => return Decision::Kept,
+                Ok(Some(why)) => notes.push(why.note()),
+                Err(d) => return cannot_render(d),
             }
         }
+        let (body, display) = match self.command(i, ctx, red) {
+            Ok(c) => c,
+            Err(d) => return cannot_render(d),
+        };
+        let hash = hash::journaled(&self.t, s, ctx, red, &display);
         match self.t.when(s, ctx) {
             Ok(Some(true)) => {}
             Ok(Some(false)) => {
