@@ -32,7 +32,8 @@ const MDBOOK: Options = Options::ENABLE_TABLES
 pub fn clean_markdown(md: &str) -> String {
     let mut page = md.to_string();
     // Each round only removes; a page settles in a round or two. The bound
-    // is for a page built to keep it busy: it is then escaped whole.
+    // is for a page built to keep it busy: it is then shown as code, where
+    // markdown makes nothing of it.
     for _ in 0..8 {
         let next = once(&page);
         if next == page {
@@ -40,7 +41,14 @@ pub fn clean_markdown(md: &str) -> String {
         }
         page = next;
     }
-    page.replace('<', "&lt;")
+    as_code(&page)
+}
+
+/// The page as one fenced block, its fence longer than any backtick run in it.
+fn as_code(page: &str) -> String {
+    let longest = page.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    format!("{fence}text\n{page}\n{fence}\n")
 }
 
 /// One round: every rewrite of the page as it parses now.
@@ -187,6 +195,14 @@ mod tests {
         let md = "<iframe>\n[x](javascript:alert(1))\n</iframe>\n";
         let out = clean_markdown(md);
         assert!(!out.contains("javascript:"), "{out}");
+    }
+
+    #[test]
+    fn a_page_shown_as_code_is_code_whatever_it_holds() {
+        let out = as_code("````\n<script>x</script>\n");
+        assert_eq!(out, "`````text\n````\n<script>x</script>\n\n`````\n");
+        let events: Vec<_> = Parser::new_ext(&out, MDBOOK).collect();
+        assert!(!events.iter().any(|e| matches!(e, Event::Html(_) | Event::InlineHtml(_))), "{events:?}");
     }
 
     #[test]
