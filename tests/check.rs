@@ -882,3 +882,55 @@ fn jobs_zero_is_refused_saying_what_to_give() {
         );
     }
 }
+
+/// One run reports everything: a runbook's parse error hides neither the
+/// lints of the steps that did parse nor another runbook's findings, and
+/// the verdict stays that of the parse error (invalid input, 2).
+#[test]
+fn a_parse_error_hides_no_other_finding() {
+    let a = "# A\n\n```bash {#x reed}\necho x\n```\n\n```bash {#y read}\nkubectl logs <pod>\n```\n";
+    let b = "# B\n\n```bash {#z}\necho \"ns {{ env }}\"\n```\n";
+    Test::new()
+        .runbook("a", a)
+        .runbook("b", b)
+        .args(["check"])
+        .status(2)
+        .stdout(
+            "runbooks/a.md:3: error[unknown-attribute]: unknown attribute `reed`\n  \
+             hint: did you mean `read`? known attributes: id, needs, when, read, confirm, timeout, retry, delay, expect, capture, on-fail, cwd, interactive, budget, escalate, rollback, undo, soak, range, step\n\
+             runbooks/a.md:8: error[placeholder]: `<pod>` placeholder in step `y`: bash reads it as a redirection\n  \
+             hint: use a variable: `{{ pod }}`, defined in front matter `vars` or captured\n\
+             runbooks/b.md:1: warning[no-fixture]: runbook `b` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/b.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/b.md:4: error[template-in-quotes]: `{{ }}` inside double quotes in step `z`: quoting cannot protect the value there\n  \
+             hint: move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`\n\
+             \nFAILED: 2 runbooks, 3 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    // The machine formats carry the same findings.
+    let j = Test::new().runbook("a", a).runbook("b", b).args(["check", "--format", "json"]).status(2).run().json();
+    let codes: Vec<String> = j["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["findings"].as_array().unwrap().iter().map(|d| format!("{}:{}", d["line"], d["code"])))
+        .collect();
+    assert_eq!(codes, ["3:\"unknown-attribute\"", "8:\"placeholder\"", "1:\"no-fixture\"", "4:\"template-in-quotes\""]);
+}
+
+/// A block that swallowed the next one (its closing fence is missing) is
+/// the parse error alone: its body is not linted as if it were code.
+#[test]
+fn a_block_that_swallowed_another_is_only_its_parse_error() {
+    let md = "# A\n\n```bash {#a}\n:\n```\n\n```bash\necho doc\n\n```bash {#b}\necho b\n```\n";
+    Test::new()
+        .runbook("a", md)
+        .args(["check"])
+        .status(2)
+        .stdout(
+            "runbooks/a.md:10: error[unclosed-fence]: the code block opened at line 7 runs on into this line, which opens another block\n  \
+             hint: add the code block's closing fence (a line of 3 backticks) where it ends, above this line\n\
+             \nFAILED: 1 runbook, 1 error, 0 warnings; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+}

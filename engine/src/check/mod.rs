@@ -13,7 +13,9 @@
 //! never calls, plain-HTTP downloads, `<placeholder>`s in documentation,
 //! misspelt-looking front-matter keys, a prompting `sudo` and shellcheck
 //! warnings are warnings, and so is everything found in a plain page but
-//! its syntax; everything else is an error (`page.rs`).
+//! its syntax; everything else is an error (`page.rs`). A page that does
+//! not parse is linted on what did parse ([`lint_partial`]), so one run
+//! reports every problem.
 
 pub mod bash;
 pub mod format;
@@ -34,6 +36,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Diagnostic, Exit, Severity};
 use crate::model::Runbook;
+use crate::parse::Page;
 use crate::plan::Dag;
 use crate::rehearse::ScenarioRun;
 use crate::rehearse::fixture::Fixture;
@@ -141,4 +144,24 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(crate::vars::untyped_comparisons(rb));
     out.extend(lints::missing_fixture(rb, config));
     (out, invalid)
+}
+
+/// The lints of a page that did not parse, on what did ([`Page`]'s
+/// partial form, `text` its file's): those that read one block at a time
+/// (template syntax, quotes, placeholders, hazards, security smells,
+/// unclosed documentation), so that one `check` shows them beside the parse
+/// errors. Those that need the whole runbook (the DAG, variables, envs, the
+/// fixture) would take what is missing for a mistake, and wait.
+pub fn lint_partial(parsed: &Page, text: &str) -> Vec<Diagnostic> {
+    let rb = match parsed {
+        Page::Plain(rb) => return page::lint_plain(rb, text),
+        Page::Runbook(rb) => rb,
+    };
+    let mut out = lints::templates(rb);
+    out.extend(lints::quotes(rb));
+    out.extend(page::placeholders(rb));
+    out.extend(page::hazards(rb, false));
+    out.extend(lints::unclosed_docs(rb));
+    out.extend(security::lint(&rb.path, &lints::blocks(rb)));
+    out
 }
