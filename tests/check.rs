@@ -934,3 +934,64 @@ fn a_block_that_swallowed_another_is_only_its_parse_error() {
         )
         .run();
 }
+
+/// A directory holding links to just `tools` (found on this PATH), for a
+/// PATH that lacks everything else.
+fn path_of(tools: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for t in tools {
+        let found = std::env::split_paths(&path).map(|d| d.join(t)).find(|p| p.is_file());
+        let found = found.unwrap_or_else(|| panic!("{t} is not on PATH"));
+        std::os::unix::fs::symlink(found, dir.path().join(t)).unwrap();
+    }
+    dir
+}
+
+/// Without python3 the python steps are not compiled: said once on stderr
+/// (not once per step), with how to have them compiled, and the exit code
+/// is what the other findings make it.
+#[test]
+fn a_missing_python3_is_one_notice_that_changes_no_exit_code() {
+    let md = "# P\n\n```python {#a}\nprint(\"a\"\n```\n\n```python {#b}\nif x\n```\n\n```bash {#c}\necho c\n```\n";
+    let path = path_of(&["bash", "sh"]);
+    let f = Test::new()
+        .runbook("p", md)
+        .env("PATH", path.path().to_str().unwrap())
+        .args(["check", "runbooks/p.md"])
+        .status(0)
+        .stdout(
+            "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             \nok: 1 runbook, 0 errors, 1 warning; 0 scenarios rehearsed, 0 failed (shellcheck not installed: skipped)\n",
+        )
+        .run();
+    assert_eq!(
+        f.stderr,
+        "notice: python3 is not on PATH: the syntax of 2 python steps was not checked\n  \
+         hint: install python3 to have check compile the python steps (it never runs them)\n"
+    );
+    // The machine formats keep stdout theirs: the notice is on stderr too.
+    let j = Test::new()
+        .runbook("p", md)
+        .env("PATH", path.path().to_str().unwrap())
+        .args(["check", "--format", "json", "runbooks/p.md"])
+        .stderr_has("notice: python3 is not on PATH")
+        .run();
+    assert_eq!(j.json()["summary"]["errors"], 0);
+    // Without bash either, the bash block is named too, each tool once.
+    let bare = path_of(&["sh"]);
+    let f = Test::new()
+        .runbook("p", md)
+        .env("PATH", bare.path().to_str().unwrap())
+        .args(["check", "runbooks/p.md"])
+        .status(0)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "notice: bash is not on PATH: the syntax of 1 bash block was not checked\n  \
+         hint: install bash to have check parse the bash blocks (`bash -n`: nothing runs)\n\
+         notice: python3 is not on PATH: the syntax of 2 python steps was not checked\n  \
+         hint: install python3 to have check compile the python steps (it never runs them)\n"
+    );
+}

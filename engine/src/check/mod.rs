@@ -21,6 +21,7 @@ pub mod bash;
 pub mod format;
 pub mod hazards;
 pub mod lints;
+pub mod missing;
 pub mod page;
 pub mod placeholders;
 pub mod python;
@@ -73,6 +74,10 @@ pub struct Report {
     pub deny_warnings: bool,
     /// A signal stopped the check: scenarios were cut short or not started.
     pub interrupted: bool,
+    /// The syntax checks not made for want of an interpreter (told on
+    /// stderr, once per run).
+    #[serde(skip)]
+    pub unchecked: missing::Unchecked,
 }
 
 #[derive(Debug, Default, Serialize)]

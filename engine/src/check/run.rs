@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::missing::Unchecked;
 use super::{Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, security};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
@@ -235,7 +236,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     }
     enum Done {
         Lint(PathBuf, Option<String>, Kind, Vec<Diagnostic>),
-        Shell(Vec<Diagnostic>),
+        Shell(Vec<Diagnostic>, Unchecked),
         Scenario(PathBuf, Box<std::result::Result<ScenarioRun, Vec<Diagnostic>>>),
         /// Not started: a signal stopped the check.
         NotRun,
@@ -281,11 +282,12 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                         .filter_map(|p| p.page.as_ref().map(Page::runbook))
                         .flat_map(|rb| lints::blocks(rb).into_iter().map(|b| (rb.path.as_path(), b)))
                         .collect();
-                    let mut found = python::check(&all);
+                    let mut unchecked = Unchecked::default();
+                    let mut found = python::check(&all, &mut unchecked);
                     let blocks: Vec<bash::ShellBlock> =
                         all.into_iter().filter_map(|(f, b)| bash::ShellBlock::new(f, b)).collect();
-                    found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref()));
-                    Done::Shell(found)
+                    found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref(), &mut unchecked));
+                    Done::Shell(found, unchecked)
                 }
                 Task::Scenario(..) if stopping.stopped() => Done::NotRun,
                 Task::Scenario(rb, dag, fx, i) => {
@@ -297,6 +299,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     });
     let mut runs = Vec::new();
     let mut shell = Vec::new();
+    let mut unchecked = Unchecked::default();
     for d in done {
         match d {
             // A plain page is reported only when something is found.
@@ -311,7 +314,10 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                 });
                 rep.findings.extend(findings);
             }
-            Done::Shell(findings) => shell.extend(findings),
+            Done::Shell(findings, u) => {
+                shell.extend(findings);
+                unchecked.merge(u);
+            }
             Done::Scenario(path, r) => runs.push((path, *r)),
             Done::NotRun => {}
         }
@@ -388,7 +394,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
         summary.scenarios += r.scenarios.len();
         summary.scenarios_failed += r.scenarios.iter().filter(|s| !s.passed).count();
     }
-    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false })
+    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false, unchecked })
 }
 
 /// Read and parse each page (on the current pool).
