@@ -995,3 +995,35 @@ fn a_missing_python3_is_one_notice_that_changes_no_exit_code() {
          hint: install python3 to have check compile the python steps (it never runs them)\n"
     );
 }
+
+/// A step that needs both of two branches whose `when`s exclude each
+/// other is skipped in every play (a skipped need skips it): an error at
+/// its line, saying which branches and what the format offers instead.
+#[test]
+fn needs_on_exclusive_branches_is_an_error_at_the_needing_step() {
+    let md = "---\nvars: {action: restart}\n---\n# X\n\n```bash {#restart read when=\"action == 'restart'\"}\necho restart\n```\n\n\
+              ```bash {#rollback read needs= when=\"action == 'rollback'\"}\necho rollback\n```\n\n\
+              ```bash {#verify read needs=restart,rollback}\necho verify\n```\n";
+    Test::new()
+        .runbook("x", md)
+        .args(["check", "runbooks/x.md"])
+        .status(1)
+        .stdout(
+            "runbooks/x.md:1: warning[no-fixture]: runbook `x` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/x.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/x.md:14: error[needs-exclusive]: step `verify` can never run: it needs `restart` (when=\"action == 'restart'\") \
+             and `rollback` (when=\"action == 'rollback'\"), which never both pass in one play, and a step runs only when every step it needs passed\n  \
+             hint: `needs` is all-of and the format has no any-of: give each branch its own step (one with `needs=restart`, \
+             one with `needs=rollback`), or drop one of them from `needs`\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    // What the engine does with it: `verify` is skipped, whichever the action.
+    for action in ["restart", "rollback"] {
+        Test::new()
+            .runbook("x", md)
+            .args(["play", "x", "--yes", "--set", &format!("action={action}")])
+            .stdout_has("--- verify: skipped: needs `")
+            .run();
+    }
+}

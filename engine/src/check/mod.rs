@@ -15,9 +15,11 @@
 //! warnings are warnings, and so is everything found in a plain page but
 //! its syntax; everything else is an error (`page.rs`). A page that does
 //! not parse is linted on what did parse ([`lint_partial`]), so one run
-//! reports every problem.
+//! reports every problem. A step whose `needs` can never all pass is an
+//! error ([`exclusive`]).
 
 pub mod bash;
+pub mod exclusive;
 pub mod format;
 pub mod hazards;
 pub mod lints;
@@ -137,6 +139,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(refused);
     out.extend(lints::quotes(rb));
     out.extend(lints::unknown_step_refs(rb));
+    out.extend(dag.as_ref().map(|d| exclusive::lint(rb, d)).unwrap_or_default());
     out.extend(lints::unknown_envs(rb, config));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
