@@ -206,16 +206,20 @@ impl Drop for Logs {
     }
 }
 
-/// `RUNBOOK_FAULT=logs-stop-wait-for:FILE` (debug builds, as the engine's
-/// other faults): the writer, told to stop (the play is ending), makes
-/// `FILE.reached` and waits until FILE exists (`RUNBOOK_TEST_WAIT` seconds
-/// at most) before its last writes, so a test can look at the play while it
-/// finishes its logs.
+/// `RUNBOOK_FAULT=<fault>:FILE` (debug builds, as the engine's other
+/// faults): makes `FILE.reached`, then waits until FILE exists
+/// (`RUNBOOK_TEST_WAIT` seconds at most), so a test can act at that point:
+///
+/// - `logs-stop-wait-for`: the writer, told to stop (the play is ending),
+///   waits before its last writes, so a test can look at the play while it
+///   finishes its logs;
+/// - `pg-logs-wait-for`: every write of step output to PostgreSQL waits, so
+///   a test can have it reach the store after a take-over.
 #[cfg(debug_assertions)]
-fn wait_fault() {
+pub fn fault_wait(fault: &str) {
     let Some(file) = std::env::var("RUNBOOK_FAULT")
         .ok()
-        .and_then(|v| v.strip_prefix("logs-stop-wait-for:").map(std::path::PathBuf::from))
+        .and_then(|v| v.strip_prefix(fault).and_then(|r| r.strip_prefix(':')).map(std::path::PathBuf::from))
     else {
         return;
     };
@@ -228,7 +232,7 @@ fn wait_fault() {
 }
 
 #[cfg(not(debug_assertions))]
-fn wait_fault() {}
+pub fn fault_wait(_: &str) {}
 
 /// Messages as they come: waits for the first, then, after each batch,
 /// rests `rest` (cut short by an unpark) and takes what came meanwhile.
@@ -278,7 +282,7 @@ fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>, room: &Room) {
             Msg::Stop => break,
         }
     }
-    wait_fault();
+    fault_wait("logs-stop-wait-for");
     room.close();
     chunks.flush();
 }

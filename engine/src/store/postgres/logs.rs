@@ -106,7 +106,7 @@ impl PgChunks {
     /// while it works (the insert prepared there once), else on one of the
     /// pool's.
     fn insert(&mut self, steps: &[String], data: &[Vec<u8>]) -> Result<u64, String> {
-        wait_fault();
+        crate::store::logs::fault_wait("pg-logs-wait-for");
         let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
         let (runbook, env, token) = (self.lease.runbook.clone(), self.lease.env.clone(), self.lease.token);
         let (patience, limit) = (self.conns.patience.clone(), super::patience::wait());
@@ -151,27 +151,6 @@ const INSERT: &str = "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $4
               + row_number() OVER (PARTITION BY u.step ORDER BY u.i),
             u.data
      FROM ok, unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS u(step, data, i)";
-
-/// `RUNBOOK_FAULT=pg-logs-wait-for:FILE` (debug builds, as the engine's
-/// other faults): every write of step output waits until FILE exists
-/// (`RUNBOOK_TEST_WAIT` seconds at most), so a test can have it reach the
-/// store after a take-over.
-#[cfg(debug_assertions)]
-fn wait_fault() {
-    let Some(file) =
-        std::env::var("RUNBOOK_FAULT").ok().and_then(|v| v.strip_prefix("pg-logs-wait-for:").map(PathBuf::from))
-    else {
-        return;
-    };
-    let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(limit);
-    while !file.exists() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-#[cfg(not(debug_assertions))]
-fn wait_fault() {}
 
 impl PgChunks {
     /// Chunks the store refused (the run is another session's now): kept
