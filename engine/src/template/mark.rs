@@ -56,6 +56,17 @@ pub struct Misplaced {
     pub why: &'static str,
 }
 
+/// `template` with each `{}` replaced by the next value's mark, as the
+/// formatter would have written them (the placing modules' tests).
+#[cfg(test)]
+pub fn marked(template: &str, values: &[&str]) -> String {
+    let mut s = template.to_string();
+    for v in values {
+        s = s.replacen("{}", &mark(v), 1);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

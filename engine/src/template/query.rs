@@ -124,15 +124,11 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::super::mark::mark;
+    use super::super::mark::marked;
     use super::*;
 
     fn q(template: &str, values: &[&str]) -> Result<String, Misplaced> {
-        let mut s = template.to_string();
-        for v in values {
-            s = s.replacen("{}", &mark(v), 1);
-        }
-        place(&s)
+        place(&marked(template, values))
     }
 
     #[test]

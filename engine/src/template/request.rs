@@ -330,15 +330,11 @@ fn body(marked: &str, content_type: Option<&str>, first: usize) -> Result<String
 mod tests {
     use proptest::prelude::*;
 
-    use super::super::mark::mark;
+    use super::super::mark::marked;
     use super::*;
 
     fn r(template: &str, values: &[&str]) -> Result<String, Misplaced> {
-        let mut s = template.to_string();
-        for v in values {
-            s = s.replacen("{}", &mark(v), 1);
-        }
-        place(&s)
+        place(&marked(template, values))
     }
 
     fn why(template: &str, values: &[&str]) -> (usize, &'static str) {
