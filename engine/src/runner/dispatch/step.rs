@@ -67,8 +67,9 @@ pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Even
 const YES_SKIP_NO: &[(char, Reply)] = &[('y', Reply::Yes), ('s', Reply::Skip), ('n', Reply::No)];
 const STEP: &[(char, Reply)] = &[('c', Reply::Continue), ('s', Reply::Skip), ('q', Reply::Quit)];
 
-/// Why a play that cannot ask stops at a question.
-pub(super) fn cannot_ask(id: &str, q: Question) -> String {
+/// Why a play that cannot ask stops at a question. `confirm`: the step's
+/// `confirm` text, rendered and masked, quoted as the question refused.
+pub(super) fn cannot_ask(id: &str, q: Question, confirm: Option<&str>) -> String {
     let what = match q {
         Question::Confirm => "confirm",
         Question::Manual => "a manual checklist: done?",
@@ -76,6 +77,11 @@ pub(super) fn cannot_ask(id: &str, q: Question) -> String {
         Question::Retry => "it failed before: run it again?",
         Question::Undo => "an undo block asks first",
         Question::Guard | Question::CtrlC => "a question",
+    };
+    let what = match (q, confirm) {
+        (Question::Confirm, Some(c)) => quoted(c),
+        (Question::Undo, Some(c)) => format!("{what}: {}", quoted(c)),
+        _ => what.to_string(),
     };
     let how = match q {
         Question::Step => " (or drop --step), or play on a terminal",
@@ -94,6 +100,11 @@ pub(super) fn needs_terminal(id: &str, at: &str, resume: &str) -> String {
     format!(
         "step `{id}` ({at}) is `interactive` and needs a terminal (stdin, stdout and stderr), which this play does not have: it did not run; run `{resume}` from a terminal to run it"
     )
+}
+
+/// A `confirm` text as the answer lines and `plan` show it: `confirm "…"`.
+pub(super) fn quoted(confirm: &str) -> String {
+    format!("confirm \"{confirm}\"")
 }
 
 pub(super) fn indent(text: &str) -> String {
@@ -361,11 +372,13 @@ impl Dispatcher<'_> {
             })))
         };
         let refuse = self.policy.answering == Answering::Refuse;
+        // The text of a `confirm="…"`, quoted where it is asked or refused.
+        let text_of = |question| said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
         let ask = |question, text: String, choices| {
             if refuse {
-                stop(cannot_ask(&id, question))
+                stop(cannot_ask(&id, question, text_of(question).as_deref()))
             } else {
-                let confirm = said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
+                let confirm = text_of(question);
                 Decision::act(Action::Ask(Ask { step: i, question, text, choices, confirm }))
             }
         };
@@ -424,12 +437,15 @@ impl Dispatcher<'_> {
                 }
                 Some(Reply::Yes) => {}
                 Some(Reply::Skip) => return skipped("skipped by the operator"),
-                Some(_) => return stop(format!("the operator declined step `{id}`")),
+                Some(_) => {
+                    let what = text_of(Question::Confirm).map(|t| format!(": {}", quoted(&t))).unwrap_or_default();
+                    return stop(format!("the operator declined step `{id}`{what}"));
+                }
             }
         }
         if s.kind == StepKind::Manual {
             if refuse {
-                return stop(cannot_ask(&id, Question::Manual));
+                return stop(cannot_ask(&id, Question::Manual, None));
             }
             // Its start is when the question is put: the operator's time is its duration.
             self.manual = Some(i);
