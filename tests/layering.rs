@@ -22,7 +22,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),
     ("config", &["error", "expect", "model", "parse", "state_url"]),
-    ("template", &["error", "model", "quote"]),
+    ("template", &["error", "model", "quote", "redact"]),
     ("vars", &["config", "error", "model", "parse", "quote", "redact", "template"]),
     ("plan", &["error", "model", "parse"]),
     ("preview", &["config", "error", "expect", "model", "plan", "quote", "redact", "template", "vars"]),

@@ -177,6 +177,7 @@ vars:
 
 ```bash {#scalar read}
 echo "pw={{ db_password }} file={{ file_secret }} env={{ env_secret }}"
+echo "derived={{ db_password | upper }} {{ env_secret | replace('-', '') }}"
 ```
 
 ```bash {#list read}
@@ -216,7 +217,7 @@ echo "debug: got $t" >&2
 ```
 
 ```bash {#use-token read}
-echo "using {{ api_token }}"
+echo "using {{ api_token }} {{ api_token | upper }}"
 ```
 
 ```bash {#fails read on-fail=continue}
@@ -236,6 +237,9 @@ fn secrets() -> Secrets {
         ("nested.inner.deep (nested table)", "deep-leaf-4321".into()),
         ("quoted (quote and backslash)", "Qw\"Er\\Ty-77".into()),
         ("api_token (captured)", "tok-captured-5150".into()),
+        ("db_password | upper (derived)", "PW-SCALAR-XQ77".into()),
+        ("env_secret | replace (derived)", "fromtheenv6603".into()),
+        ("api_token | upper (derived from a capture)", "TOK-CAPTURED-5150".into()),
     ])
 }
 
@@ -281,7 +285,7 @@ fn a_play_and_everything_it_leaves_never_show_a_secret() {
             "[quoted] q=***",
             "[coloured] x=***",
             "[stderr] err=*** ***",
-            "[use-token] using ***",
+            "[use-token] using *** ***",
         ] {
             assert!(stdout.contains(shown), "{shown:?} not in:\n{stdout}");
         }
@@ -684,4 +688,43 @@ fn a_secret_given_with_set_gets_a_warning_naming_the_other_ways() {
     );
     let f = Test::new().runbook("s", md).env("RUNBOOK_VAR_tok", "abcd1234").args(["play", "s", "--yes"]).run();
     assert_eq!(f.stderr, "");
+}
+
+const DERIVED: &str = r#"
+---
+secrets: [tok]
+vars:
+  tok: ~
+---
+# Derived
+
+```bash {#derived read}
+echo "up={{ tok | upper }} flat={{ tok | replace('-', '') }} cut={{ tok[:6] }}"
+```
+"#;
+
+#[test]
+fn a_value_a_template_derives_from_a_secret_is_secret() {
+    let t = Test::new().runbook("d", DERIVED).file("tok.txt", "s3cret-abc-91\n");
+    let inputs = ["runbook.toml", "runbooks/d.md", "tok.txt"].map(|f| t.path().join(f)).to_vec();
+    let dir = t.path();
+    let give = ["--set-file", "tok=tok.txt"];
+    let cmd = |c: &[&'static str]| c.iter().chain(&give).copied().collect::<Vec<&str>>();
+    let play = run(dir, &cmd(&["play", "d", "--yes"]), &[]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("[derived] up=*** flat=*** cut=***\n"), "{stdout}");
+    let plan = run(dir, &cmd(&["plan", "d"]), &[]);
+    let Source::Output(_, p) = &plan else { unreachable!() };
+    let shown = String::from_utf8_lossy(&p.stdout);
+    assert!(shown.contains(r#"echo "up=*** flat=*** cut=***""#), "{shown}");
+    let mut sources = vec![play, plan];
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    let derived =
+        [("tok", "s3cret-abc-91"), ("tok | upper", "S3CRET-ABC-91"), ("replace", "s3cretabc91"), ("tok[:6]", "s3cret")];
+    assert_clean(&sources, &Secrets(derived.iter().map(|(n, v)| (*n, v.to_string())).collect()));
 }

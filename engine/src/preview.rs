@@ -268,7 +268,7 @@ pub fn expect_regex(rb: &Runbook, s: &Step, t: &Templater, ctx: &Context) -> Opt
     let src = t.attr(s, "expect", x, ctx).ok()?;
     let e = crate::expect::compile(&src).err()?;
     // A secret value rendered into it is not shown.
-    let red = crate::redact::Redactor::new(rb.secret_values(&ctx.vars));
+    let red = crate::redact::Redactor::new(Templater::new(rb).secret_values(ctx));
     Some(
         Diagnostic::error("expect-regex", format!("step `{}`: {}", s.id, red.redact(&e.message(&src))))
             .at(&rb.path, s.line)
@@ -282,7 +282,7 @@ pub fn redact_vars(rb: &Runbook, vars: &Resolved, text: &str) -> String {
 }
 
 pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor {
-    crate::redact::Redactor::new(rb.secret_values(&vars.vars))
+    crate::redact::Redactor::new(crate::template::secret_values(rb, &vars.vars))
 }
 
 /// Every template of the runbook renders with these variables (captures and

@@ -206,7 +206,7 @@ pub fn run_scenario(
     };
     let env = sb.env(&config.rehearse_env);
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
-    let mut secrets: Vec<String> = rb.secret_values(&vars.vars);
+    let mut secrets: Vec<String> = crate::template::secret_values(rb, &vars.vars);
     let mut play = PlayOptions::new(vars);
     play.env = profile.clone();
     play.answers = Answers::Scripted(Arc::new(scripted));

@@ -109,7 +109,8 @@ impl Recording {
         let Played { vars, sets, outcome, answers } = played;
         let text = std::fs::read_to_string(self.dir.path().join(CALLS)).unwrap_or_default();
         let calls: Vec<Recorded> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let mut secrets: Vec<String> = rb.secret_values(&vars.vars).into_iter().filter(|v| !v.is_empty()).collect();
+        let mut secrets: Vec<String> =
+            crate::template::secret_values(rb, &vars.vars).into_iter().filter(|v| !v.is_empty()).collect();
         // What a secret capture caught is the output of its step's calls.
         let capturing = |id: &str| rb.step(id).and_then(|s| s.attrs.capture.as_ref()).is_some_and(|c| rb.is_secret(c));
         for c in calls.iter().filter(|c| c.step.as_deref().is_some_and(capturing)) {

@@ -269,7 +269,7 @@ async fn session_loop(
     tty: bool,
 ) -> Outcome {
     let mut secrets: Vec<String> = Vec::new();
-    for v in rb.secret_values(&opts.vars.vars) {
+    for v in crate::template::secret_values(rb, &opts.vars.vars) {
         add_secret(&mut secrets, &v);
     }
     for s in env.store.secrets() {

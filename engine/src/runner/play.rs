@@ -516,14 +516,20 @@ impl<'a> Loop<'a> {
             && let Some(name) = &s.attrs.capture
         {
             let value = r.stdout.trim().to_string();
-            if self.rb.is_secret(name) {
-                super::add_secret(&mut self.secrets, &value);
-                *self.x.redactor.write().unwrap_or_else(|p| p.into_inner()) = Redactor::new(self.secrets.clone());
-                unrestorable.push(name.clone());
-            } else if self.x.redact(&value) != value {
+            let secret = self.rb.is_secret(name);
+            if !secret && self.x.redact(&value) != value {
                 unrestorable.push(name.clone());
             }
             self.ctx.captures.insert(name.clone(), Capture::Value(value.clone()));
+            if secret {
+                super::add_secret(&mut self.secrets, &value);
+                // What the templates render from it is secret too.
+                for v in crate::template::Templater::new(self.rb).derived_secrets(&self.ctx) {
+                    super::add_secret(&mut self.secrets, &v);
+                }
+                *self.x.redactor.write().unwrap_or_else(|p| p.into_inner()) = Redactor::new(self.secrets.clone());
+                unrestorable.push(name.clone());
+            }
             captures.insert(name.clone(), self.x.redact(&value));
         }
         self.ctx.steps.insert(s.id.clone(), StepState::new(r.status.name(), r.exit, r.stdout.clone()));

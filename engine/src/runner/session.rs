@@ -538,7 +538,7 @@ fn settle_vars(
 /// outputs and the values given so far.
 fn spared(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &PlayOptions, st: &RunState) -> BTreeSet<String> {
     let mut secrets = Vec::new();
-    for v in rb.secret_values(&opts.vars.vars).iter().chain(env.store.secrets().iter()) {
+    for v in crate::template::secret_values(rb, &opts.vars.vars).iter().chain(env.store.secrets().iter()) {
         super::add_secret(&mut secrets, v);
     }
     let red = crate::redact::Redactor::new(secrets);

@@ -7,6 +7,8 @@
 //! located at the runbook's line, not the block's.
 
 pub mod bounds;
+mod derived;
+pub use derived::secret_values;
 pub mod lines;
 pub mod mark;
 pub mod query;

@@ -1,0 +1,148 @@
+//! Values derived from a secret are secret: `{{ tok | upper }}`,
+//! `{{ tok[:6] }}` or `{{ tok | replace('-', '') }}` render text that is
+//! none of the secret's forms, so redaction, which masks known values in
+//! output text, must know those renderings too. Every `{{ … }}` expression
+//! of the runbook whose value changes when the secrets it reads are
+//! replaced by placeholders renders a secret: its value joins the masked
+//! values, whatever filter made it.
+
+use std::collections::BTreeSet;
+
+use minijinja::value::{Value as JValue, ValueKind};
+
+use crate::model::{Runbook, Vars};
+use crate::redact::Redactor;
+
+use super::{Capture, Context, ENV, Templater, bounds, rewrite_step_refs};
+
+impl Templater<'_> {
+    /// Every value to mask given this context: each secret's value
+    /// ([`crate::model::Runbook::secret_values`]) and what each template
+    /// expression of the runbook that reads a secret renders from it
+    /// ([`Templater::derived_secrets`]).
+    pub fn secret_values(&self, ctx: &Context) -> Vec<String> {
+        let mut out = self.rb.secret_values(&ctx.vars);
+        out.extend(self.derived_secrets(ctx));
+        out
+    }
+
+    /// What each `{{ … }}` expression of a step body or attribute renders
+    /// when it depends on a secret's value: it renders otherwise with each
+    /// secret as its placeholder (or fails so). An expression that cannot be
+    /// evaluated yet (a capture, a step's output not known) gives nothing; a
+    /// boolean or none gives nothing (`true` is no secret), nor a value
+    /// that shows a secret as it is (`{{ "Bearer " ~ tok }}`, a map with a
+    /// secret part): masking that secret masks it.
+    pub fn derived_secrets(&self, ctx: &Context) -> Vec<String> {
+        let mut known = self.rb.secret_values(&ctx.vars);
+        for (n, c) in &ctx.captures {
+            if let (true, Capture::Value(v)) = (self.rb.is_secret(n), c) {
+                known.push(v.clone());
+            }
+        }
+        let known = Redactor::new(known);
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for s in &self.rb.steps {
+            let a = &s.attrs;
+            let texts = [Some(&s.body), a.confirm.as_ref(), a.escalate.as_ref(), a.expect.as_ref(), a.cwd.as_ref()];
+            for text in texts.into_iter().flatten() {
+                let text = rewrite_step_refs(text, &self.ids);
+                for e in expressions(&text) {
+                    if seen.insert(e.to_string()) {
+                        // What shows a secret as it is is masked already, and
+                        // the rest of it (`{'password': …, 'user': 'bot'}`)
+                        // is no secret.
+                        let new = self.derived(e, ctx).into_iter().filter(|v| known.redact(v) == v.as_str());
+                        out.extend(new);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn derived(&self, expr: &str, ctx: &Context) -> Vec<String> {
+        if bounds::check(expr, true).is_err() {
+            return Vec::new();
+        }
+        let Ok(compiled) = ENV.compile_expression(expr) else { return Vec::new() };
+        // minijinja's `undeclared_variables` misses a sliced name
+        // (`tok[:6]`): every word of the expression is taken as a name it may
+        // read; the comparison with the secrets held decides.
+        let names = words(expr);
+        let reads_secret =
+            names.iter().any(|n| self.rb.is_secret(n) || ctx.vars.get(n).is_some_and(|v| self.rb.holds_secret(n, v)));
+        if !reads_secret {
+            return Vec::new();
+        }
+        let Ok(real) = compiled.eval(ctx.view(Some(&names), None, None)) else { return Vec::new() };
+        if matches!(real.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined) {
+            return Vec::new();
+        }
+        let mut placeheld = ctx.clone();
+        for (n, c) in placeheld.captures.iter_mut().filter(|(n, _)| self.rb.is_secret(n)) {
+            *c = Capture::Value(crate::model::placeholder(n));
+        }
+        let held = compiled.eval(placeheld.view(Some(&names), None, Some(self.rb)));
+        if held.as_ref().is_ok_and(|h| *h == real) {
+            return Vec::new();
+        }
+        texts(&real)
+    }
+}
+
+/// [`Templater::secret_values`] with these variables alone (no capture,
+/// no step output known).
+pub fn secret_values(rb: &Runbook, vars: &Vars) -> Vec<String> {
+    Templater::new(rb).secret_values(&Context { vars: vars.clone(), ..Default::default() })
+}
+
+/// A rendered value as the redactor is given a secret: its text, and a list
+/// or map as its JSON text too (each leaf of it is masked).
+fn texts(v: &JValue) -> Vec<String> {
+    let mut out = vec![v.to_string()];
+    if matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
+        && let Ok(json) = serde_json::to_string(v)
+    {
+        out.push(json);
+    }
+    out
+}
+
+/// Every word (`[A-Za-z_][A-Za-z0-9_]*`) of an expression.
+fn words(expr: &str) -> BTreeSet<String> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    expr.split(|c: char| !word(c))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The expression inside each `{{ … }}` of a template, without its
+/// whitespace control (`{{- x -}}`).
+fn expressions(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let inner = &rest[start + 2..];
+        let Some(end) = inner.find("}}") else { break };
+        let e = inner[..end].trim();
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        let e = e.strip_suffix(['-', '+']).unwrap_or(e);
+        out.push(e.trim());
+        rest = &inner[end + 2..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_without_whitespace_control() {
+        assert_eq!(expressions("a {{- tok | upper -}} b {{x}} {% if y %}"), ["tok | upper", "x"]);
+        assert_eq!(words("tok[:6] ~ steps[\"a-b\"].x2"), ["a", "b", "steps", "tok", "x2"].map(String::from).into());
+    }
+}
