@@ -3,6 +3,7 @@
 mod common;
 
 mod check;
+mod check_formats;
 mod check_interrupt;
 mod check_quoting;
 mod cli;
