@@ -143,6 +143,54 @@ fn invalid_config_names_line() {
 }
 
 #[test]
+fn a_misspelt_confirm_or_guard_in_an_env_table_is_refused_not_taken_as_a_variable() {
+    for (key, meant, line) in [
+        ("confrim = \"write\"", "confirm", 4),
+        ("Guard = { run = \"true\", expect = \"x\" }", "guard", 4),
+        ("guards = 1", "guard", 4),
+    ] {
+        let f = two()
+            .config(&format!("runbooks = \"runbooks\"\n[env.prod]\nnamespace = \"animica\"\n{key}\n"))
+            .args(["list"])
+            .status(2)
+            .run();
+        let first = f.stderr.lines().next().unwrap_or_default().to_string();
+        let name = key.split(' ').next().unwrap();
+        let first = first.strip_prefix(&format!("{}/", f.path().display())).unwrap_or(&first);
+        assert_eq!(
+            first,
+            format!(
+                "runbook.toml:{line}: error: [env.prod] `{name}`: did you mean `{meant}`? As written it is a variable, and env `prod` has no {meant}"
+            ),
+            "{}",
+            f.stderr
+        );
+    }
+    // Names further away stay variables.
+    two()
+        .config("runbooks = \"runbooks\"\n[env.prod]\nconfirmed = 1\nguard_url = \"x\"\nconfirm = \"write\"\n")
+        .args(["list"])
+        .run();
+}
+
+#[test]
+fn an_empty_path_in_the_config_is_refused_and_an_unwritable_state_is_a_clear_error() {
+    for key in ["runbooks", "fixtures", "state"] {
+        let f = two().config(&format!("default_env = \"x\"\n{key} = \"\"\n[env.x]\n")).args(["list"]).status(2).run();
+        let want = format!("runbook.toml:2: error: {key} = \"\": an empty path\n");
+        assert!(f.stderr.contains(&want), "{key}: {}", f.stderr);
+    }
+    // A state directory that cannot be made: exit 2, naming the way out.
+    two()
+        .config("runbooks = \"runbooks\"\nstate = \"/proc/runbook-state\"\n")
+        .args(["play", "2.2-rpc", "--yes"])
+        .status(2)
+        .stderr_has("error: cannot create /proc/runbook-state")
+        .stderr_has("hint: the runs, logs and locks need a writable directory")
+        .run();
+}
+
+#[test]
 fn graph_dot_and_mermaid() {
     two().args(["graph", "2.1"]).stdout_has("digraph").stdout_has("\"a\" -> \"b\";").run();
     two().args(["graph", "2.1", "--format", "mermaid"]).stdout_has("flowchart TD").stdout_has("s0 --> s1").run();

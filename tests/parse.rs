@@ -95,6 +95,13 @@ fn front_matter_near_miss_is_a_warning_with_did_you_mean() {
     // a warning of check, at its line, and the runbook still plans.
     let md = "---\ntitel: x\n---\n# T\n\n```bash {#a}\n:\n```\n";
     Test::new().runbook("bad", md).args(["plan", "bad"]).run();
+    // `plan` and `play` say it too: `secret:` for `secrets:` would leave
+    // the value in clear.
+    let leak = "---\nvars:\n  tok: s3cr3t-value\nsecret: [tok]\n---\n# T\n\n```bash {#a}\n: {{ tok }}\n```\n";
+    let warning = "runbooks/bad.md:4: warning: front matter key `secret` is not a runbook key: it is kept as metadata, and the runbook has no `secrets`\n";
+    Test::new().runbook("bad", leak).args(["plan", "bad"]).stderr_has(warning).run();
+    Test::new().runbook("bad", leak).args(["play", "bad", "--yes"]).stderr_has(warning).run();
+    Test::new().runbook("bad", leak).args(["play", "bad", "--dry-run"]).status(2).stderr_has(warning).run();
     Test::new()
         .runbook("bad", md)
         .args(["check"])
@@ -157,6 +164,23 @@ fn list_tells_plain_pages_from_runbooks() {
     );
     // A page with front matter but no step is a page: `plan` says so and how to convert it.
     t().args(["plan", "runbooks/wiki.md"]).status(2).stderr_has("no steps").stderr_has("runbook import").run();
+}
+
+#[test]
+fn numbers_with_leading_zeros_keep_their_digits() {
+    // Both front-matter readers: the plain one (block mapping) and YAML's
+    // (a flow mapping sends the whole front matter there).
+    for vars in [
+        "vars:\n  mode: 0755\n  shard: 007\n  back: -07\n  n: 10\n",
+        "vars: {mode: 0755, shard: 007, back: -07, n: 10}\n",
+    ] {
+        Test::new()
+            .runbook("z", &format!("---\n{vars}---\n# Z\n\n```bash {{#a}}\nchmod {{{{ mode }}}} f-{{{{ shard }}}} {{{{ back }}}} {{{{ n }}}}\n```\n"))
+            .args(["plan", "z"])
+            .stdout_has("vars: back=-07 mode=0755 n=10 shard=007\n")
+            .stdout_has("$ chmod 0755 f-007 -07 10\n")
+            .run();
+    }
 }
 
 #[test]

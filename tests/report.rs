@@ -146,6 +146,33 @@ fn a_step_in_flight_is_running_while_its_engine_plays_and_interrupted_once_it_is
 }
 
 #[test]
+fn a_step_in_flight_when_its_engine_died_shows_what_it_printed() {
+    let md = "```bash {#a}\necho a\n```\n\n```bash {#b}\necho b-out; touch started; while [ ! -f go ] && [ -f runbook.toml ]; do sleep 0.02; done\n```\n";
+    let t = Test::new().runbook("k9", md);
+    let dir = t.path();
+    let mut play =
+        Playing(rb_cmd(dir, &["play", "k9", "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    // Killed once the engine has written what `b` printed to its log.
+    let logged = || {
+        let runs = std::fs::read_dir(dir.join(".runbook/runs")).into_iter().flatten().flatten();
+        runs.into_iter().any(|r| std::fs::read_to_string(r.path().join("b.log")).is_ok_and(|l| l == "b-out\n"))
+    };
+    wait_until("b's output to be logged", || dir.join("started").exists() && logged());
+    play.0.kill().unwrap();
+    play.wait().unwrap();
+    // The step's process outlives its engine: once it has ended, the run is
+    // read as the engine left it.
+    std::fs::write(dir.join("go"), "").unwrap();
+    wait_until("b to end", || report(dir).contains("`b` — interrupted"));
+    let md = report(dir);
+    let b = &md[md.find("`b` — interrupted").unwrap()..];
+    assert_eq!(
+        b,
+        "`b` — interrupted\n\nin flight when the engine stopped (no end recorded)\n\n```bash\necho b-out; touch started; while [ ! -f go ] && [ -f runbook.toml ]; do sleep 0.02; done\n```\n\nOutput (last lines):\n\n```text\nb-out\n```\n"
+    );
+}
+
+#[test]
 fn the_timeline_says_how_each_session_ended() {
     let md = INCIDENT.replace("{#fix}", "{#fix confirm}");
     let t = Test::new().runbook("incident", &md);

@@ -324,6 +324,29 @@ fn resume_over_a_failed_run_continues_it_and_over_a_passed_one_refuses() {
 }
 
 #[test]
+fn a_resume_never_combines_only_and_from() {
+    let md = "```bash {#a}\necho a\n```\n\n```bash {#b}\ntest -f fixed\necho b >> runs.txt\n```\n\n```bash {#d}\necho d\n```\n";
+    let t = Test::new().runbook("fo", md);
+    let dir = t.path();
+    let o = rb(dir, &["play", "fo", "--only", "b", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let o = rb(dir, &["play", "fo", "--resume", "--from", "d", "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("error: --resume --from d: the run was started with --only b, and the two cannot be combined\n"),
+        "{err}"
+    );
+    assert!(err.contains("`runbook play fo --env devnet --resume`"), "{err}");
+    assert_eq!(counts(dir).get("b"), None);
+    // As it was started, the resume runs the one step chosen.
+    let o = rb(dir, &["play", "fo", "--resume", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(counts(dir).get("b"), Some(&1));
+}
+
+#[test]
 fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
     // `env -i` (as sudo's env_reset) drops RUNBOOK_*: the recorded process
     // group still finds it, so the step never runs twice at once.

@@ -262,6 +262,19 @@ impl Config {
                             .hint("variable names are letters, digits and `_`, starting with a letter (not `env` or `steps`, which templates define)"),
                     ));
                 }
+                if let Some(meant) = near_setting(&k) {
+                    return Err(Error::invalid(
+                        Diagnostic::error(
+                            "config",
+                            format!(
+                                "[env.{name}] `{}`: did you mean `{meant}`? As written it is a variable, and env `{name}` has no {meant}",
+                                k.escape_debug()
+                            ),
+                        )
+                        .at(file, key_line(text, at, &k))
+                        .hint(format!("spell it `{meant}`; a variable needs a name further from `{meant}`")),
+                    ));
+                }
                 match k.as_str() {
                     "confirm" => {
                         p.confirm = match v.as_str() {
@@ -369,6 +382,26 @@ impl Config {
         // A program named twice is one shim (the second failed: File exists).
         let mut seen = std::collections::HashSet::new();
         stubs.retain(|s| seen.insert(s.clone()));
+        // An empty path is the project's root: `state = ""` would put
+        // `runs/` and `locks/` beside runbook.toml.
+        let empty = [
+            ("runbooks", raw.runbooks.as_deref()),
+            ("fixtures", raw.fixtures.as_deref()),
+            ("state", raw.state.as_ref().map(|s| s.get_ref().as_str())),
+        ];
+        if let Some((key, _)) = empty.iter().find(|(_, v)| v.is_some_and(|v| v.trim().is_empty())) {
+            return Err(Error::invalid(
+                Diagnostic::error("config", format!("{key} = \"\": an empty path"))
+                    .at(file, key_line(text, 0, key))
+                    .hint(format!(
+                        "remove the line for the default (`{}`), or name a directory",
+                        match *key {
+                            "state" => ".runbook",
+                            k => k,
+                        }
+                    )),
+            ));
+        }
         let state_line = raw.state.as_ref().map_or(1, |s| LineIndex::new(text).line(s.span().start));
         let configured = raw.state.as_ref().map(|s| s.get_ref().as_str());
         let (state, shared_state) = state(&root, configured, Some((file, state_line)))?;
@@ -418,6 +451,30 @@ impl Config {
 /// The env of a play given no profile: runs, locks and reports name it so,
 /// and `--env local` chooses it too (unless runbook.toml has `[env.local]`).
 pub const LOCAL_ENV: &str = "local";
+
+/// The profile setting (`confirm`, `guard`) a key of an `[env.*]` table
+/// misspells (`confrim`, `Guard`, `guards`): one edit or transposition
+/// away, in any case. Taken as a variable, it would leave the env without
+/// the confirm policy or guard its author wrote, and without a word.
+fn near_setting(key: &str) -> Option<&'static str> {
+    let k = key.to_lowercase();
+    ["confirm", "guard"].into_iter().find(|s| key != *s && strsim::osa_distance(&k, s) <= 1)
+}
+
+/// The line of `key = …` in the `[env.*]` table that starts at line
+/// `table` (1-based); `table` itself when it is not found there.
+fn key_line(text: &str, table: usize, key: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(table)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| {
+            let l = l.trim_start();
+            let l = l.strip_prefix('"').or_else(|| l.strip_prefix('\'')).unwrap_or(l);
+            l.strip_prefix(key).is_some_and(|r| r.trim_start_matches(['"', '\'']).trim_start().starts_with('='))
+        })
+        .map_or(table, |(i, _)| i + 1)
+}
 
 /// The line of `[env.NAME]` (or a quoted or dotted spelling of it) in the
 /// config text; 1 when it cannot be found.

@@ -147,19 +147,7 @@ fn source_line(body: &str, line: usize) -> String {
 /// Front-matter keys that look like a misspelt runbook key (`var:`): kept
 /// as metadata, so the runbook silently lacks what they meant.
 pub fn front_matter_keys(rb: &Runbook, text: &str) -> Vec<Diagnostic> {
-    let yaml = frontmatter::split(text.strip_prefix('\u{feff}').unwrap_or(text)).yaml.unwrap_or("");
-    frontmatter::near_misses(&rb.meta)
-        .into_iter()
-        .map(|(key, known)| {
-            let line = 1 + frontmatter::key_line(yaml, key).unwrap_or(0);
-            Diagnostic::warning(
-                "front-matter-key",
-                format!("front matter key `{key}` is not a runbook key: it is kept as metadata, and the runbook has no `{known}`"),
-            )
-            .at(&rb.path, line)
-            .hint(format!("did you mean `{known}`? (runbook keys: {})", frontmatter::KNOWN_KEYS))
-        })
-        .collect()
+    frontmatter::key_warnings(rb, text)
 }
 
 /// Every lint a plain page gets besides the shell checks.

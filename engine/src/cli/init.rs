@@ -148,6 +148,11 @@ jobs:
           path: .runbook/cache
           key: runbook-${{ github.sha }}
           restore-keys: runbook-
+      # A rehearsal is contained where the runner allows unprivileged user
+      # namespaces (ubuntu-24.04 restricts them through AppArmor; `sudo
+      # sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` lifts
+      # that): then add `--contained`, so that a scenario that ran
+      # uncontained fails the job (docs/containment.md).
       - name: runbook check
         run: runbook check --format github
 "#;

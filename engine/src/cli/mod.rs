@@ -76,6 +76,18 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
 }
 
+/// Say the runbook's front-matter keys that look misspelt (`secret:`), as
+/// `check` does: a play would otherwise run without what they meant.
+pub fn front_matter_warnings(config: &crate::config::Config, rb: &crate::model::Runbook) {
+    if !crate::parse::frontmatter::near_misses(&rb.meta).is_empty() {
+        let file = if rb.path.is_absolute() { rb.path.clone() } else { config.root.join(&rb.path) };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for w in crate::parse::frontmatter::key_warnings(rb, &text) {
+            crate::errln!("{w}");
+        }
+    }
+}
+
 /// Print to stdout, ignoring a closed pipe (`runbook list | head`).
 pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();

@@ -18,6 +18,7 @@ pub fn run(
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
+    super::front_matter_warnings(config, &rb);
     let (sets, unread) = vars::sort_given(&rb, given);
     for w in unread {
         crate::errln!("{w}");

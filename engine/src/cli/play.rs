@@ -38,6 +38,7 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     let profile = config.env(a.env.as_deref())?.cloned();
     let rb = Catalog::find(config, &a.id)?;
     let dag = Dag::build(&rb)?;
+    super::front_matter_warnings(config, &rb);
     let (sets, unread) = vars::sort_given(&rb, &a.given);
     for w in unread {
         crate::errln!("{w}");

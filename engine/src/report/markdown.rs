@@ -85,7 +85,7 @@ pub fn markdown(r: &Report) -> String {
     };
     o.push_str(&format!("| Status | **{}**{rollback} |\n", r.status));
     if !r.vars.is_empty() {
-        let v: Vec<String> = r.vars.iter().map(|(k, v)| format!("`{}={}`", k, code_cell(&v.text()))).collect();
+        let v: Vec<String> = r.vars.iter().map(|(k, v)| code_cell(&code(&format!("{k}={}", v.text())))).collect();
         o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
     }
     o.push_str("\n## Summary\n\n");

@@ -337,11 +337,18 @@ const LOST_LINES: usize = 20;
 /// A log that cannot be read leaves it without (the events are the record).
 pub fn lost_output(store: &dyn Store, run: &str, events: &[crate::run::Entry], timeline: &mut [Entry]) {
     for e in timeline.iter_mut().filter(|e| e.ended.is_none() && e.status == Shown::Interrupted) {
-        let Some(n) = e.attempt else { continue };
+        // A step that ran once is not numbered: it is run 1.
+        let n = e.attempt.unwrap_or(1);
         let Ok(Some(log)) = store.log(run, &e.step) else { continue };
         let runs = crate::run::attempts::of(events, &e.step, log.len() as u64, false);
-        let Some(a) = runs.iter().find(|a| a.undo == e.undo && a.n == n) else { continue };
-        let part = String::from_utf8_lossy(&log[a.from as usize..a.to as usize]);
+        let (from, to) = match runs.iter().find(|a| a.undo == e.undo && a.n == n) {
+            Some(a) => (a.from as usize, a.to as usize),
+            // A journal that does not say where each run begins: the log
+            // is the one run's.
+            None if runs.is_empty() && e.attempt.is_none() => (0, log.len()),
+            None => continue,
+        };
+        let part = String::from_utf8_lossy(&log[from..to]);
         let lines: Vec<&str> = part.lines().collect();
         e.tail = lines[lines.len().saturating_sub(LOST_LINES)..].join("\n");
     }
@@ -481,6 +488,17 @@ mod tests {
         let from = md.find("## Timeline").unwrap();
         let to = md[from..].find("\n## ").map_or(md.len(), |i| from + i);
         &md[from..to]
+    }
+
+    #[test]
+    fn a_value_with_backticks_or_a_pipe_stays_one_code_span_in_the_variables_row() {
+        let start = JOURNAL.lines().next().unwrap().replace(
+            r#""plan":"#,
+            r#""vars":{"msg":{"value":"a|b`c","origin":"set","secret":false},"n":{"value":3,"origin":"set","secret":false}},"plan":"#,
+        );
+        let r = build(&[serde_json::from_str(&start).unwrap()], "passed".into(), None);
+        let md = markdown(&r);
+        assert!(md.contains("| Variables | ``msg=a\\|b`c``, `n=3` |\n"), "{md}");
     }
 
     #[test]

@@ -317,6 +317,26 @@ fn narrow(rb: &Runbook, run: &Mode, asked: &Mode, env: &str) -> Result<Mode> {
         }
         m.from = Some(f.clone());
     }
+    // On the command line the two exclude each other; a resume must not
+    // combine them either (`--from` past the one step `--only` chose would
+    // skip it and call the run passed).
+    if let (Some(o), Some(f)) = (&m.only, &m.from) {
+        let (started, asked_for) = if run.only.is_some() {
+            (format!("--only {o}"), format!("--from {f}"))
+        } else {
+            (format!("--from {f}"), format!("--only {o}"))
+        };
+        return Err(Error::invalid(
+            Diagnostic::error(
+                "usage",
+                format!("--resume {asked_for}: the run was started with {started}, and the two cannot be combined"),
+            )
+            .hint(format!(
+                "resume it as it was started: `runbook play {} --env {env} --resume`, or start a new run: `runbook play {} --env {env} --fresh {asked_for}`",
+                rb.id, rb.id
+            )),
+        ));
+    }
     m.read_only |= asked.read_only;
     m.no_rollback |= asked.no_rollback;
     if asked.jobs > 0 {

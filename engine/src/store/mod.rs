@@ -465,6 +465,31 @@ impl Opening {
     }
 }
 
+/// Run ids oldest first, as [`Store::runs`] lists them. An id names the
+/// second its run started (`20261203T213200Z-…`); runs of one second are
+/// ordered by when each started (`start`, asked only for those: the
+/// millisecond of the first event), then by id (`-2` before `-10`). By id
+/// alone, `alpha` sorted before `zeta` of the same second whichever
+/// started last, and `report latest` showed the older run.
+pub fn oldest_first(ids: &mut [String], start: impl Fn(&str) -> Option<String>) {
+    ids.sort_by(|a, b| natord::compare(a, b));
+    let second = |id: &str| id.get(..16).map(str::to_string);
+    let mut i = 0;
+    while i < ids.len() {
+        let s = second(&ids[i]);
+        let n = ids[i..].iter().take_while(|id| s.is_some() && second(id) == s).count().max(1);
+        if n > 1 {
+            let tie = &mut ids[i..i + n];
+            let mut keyed: Vec<(Option<String>, String)> = tie.iter().map(|id| (start(id), id.clone())).collect();
+            keyed.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| natord::compare(a, b)));
+            for (slot, (_, id)) in tie.iter_mut().zip(keyed) {
+                *slot = id;
+            }
+        }
+        i += n;
+    }
+}
+
 /// Which of `ids` (oldest first; their names start with the UTC time they
 /// started) a prune removes, before the store spares running ones.
 pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {
@@ -490,6 +515,39 @@ pub fn prunable(ids: &[String], p: &Prune) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_of_one_second_are_ordered_by_their_start_then_by_number() {
+        let mut ids: Vec<String> = [
+            "20261203T213201Z-a-local",
+            "20261203T213200Z-zeta-local",
+            "20261203T213200Z-alpha-local",
+            "20261203T213200Z-alpha-local-10",
+            "20261203T213200Z-alpha-local-2",
+            "odd",
+        ]
+        .map(String::from)
+        .to_vec();
+        let start = |id: &str| {
+            Some(String::from(match id {
+                "20261203T213200Z-zeta-local" => "2026-12-03T21:32:00.100Z",
+                "20261203T213200Z-alpha-local" => "2026-12-03T21:32:00.500Z",
+                _ => "2026-12-03T21:32:00.900Z",
+            }))
+        };
+        oldest_first(&mut ids, start);
+        assert_eq!(
+            ids,
+            [
+                "20261203T213200Z-zeta-local",
+                "20261203T213200Z-alpha-local",
+                "20261203T213200Z-alpha-local-2",
+                "20261203T213200Z-alpha-local-10",
+                "20261203T213201Z-a-local",
+                "odd",
+            ]
+        );
+    }
 
     #[test]
     fn a_prune_spares_the_run_being_played_and_every_run_of_a_play_that_has_not_chosen_one() {

@@ -18,19 +18,33 @@ pub fn name(var: impl Fn(&str) -> Option<String>, account: &str) -> String {
     name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
-/// The name of the account this process runs as (`getpwuid`, else `$USER`).
+/// The name of the account this process runs as (`getpwuid`, else `$USER`,
+/// else `uid1000`: a container's uid with no passwd entry still tells two
+/// engineers apart, where `unknown` named nobody).
 pub fn account() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into())
+    let uid = nix::unistd::getuid();
+    account_of(
+        nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name),
+        std::env::var("USER").ok(),
+        uid.as_raw(),
+    )
+}
+
+fn account_of(passwd: Option<String>, user: Option<String>, uid: u32) -> String {
+    passwd.or(user.filter(|u| !u.trim().is_empty())).unwrap_or_else(|| format!("uid{uid}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::name;
+    use super::{account_of, name};
+
+    #[test]
+    fn an_account_without_a_name_is_its_uid() {
+        assert_eq!(account_of(Some("alice".into()), Some("bob".into()), 1000), "alice");
+        assert_eq!(account_of(None, Some("bob".into()), 1000), "bob");
+        assert_eq!(account_of(None, Some(" ".into()), 1000), "uid1000");
+        assert_eq!(account_of(None, None, 1000), "uid1000");
+    }
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())

@@ -11,7 +11,8 @@
 mod de;
 mod plain;
 
-use crate::model::{Meta, Vars};
+use crate::error::Diagnostic;
+use crate::model::{Meta, Runbook, Vars};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct FrontMatter {
@@ -37,6 +38,27 @@ pub const KNOWN_KEYS: &str = "id, title, vars, secrets, envs, requires, timeout"
 /// (`tags`, `owner`, `type`, `severity`) are none of these.
 pub fn near_misses(meta: &Meta) -> Vec<(&str, &'static str)> {
     meta.keys().filter_map(|k| Some((k.as_str(), runbook_key(k)?))).collect()
+}
+
+/// A warning for each front-matter key that looks like a misspelt runbook
+/// key (`var:`, `secret:`), at its line of `text` (the runbook's file): it
+/// is kept as metadata, so the runbook silently lacks what it meant. `check`
+/// lists them; `plan` and `play` say them too, since a `secret:` meant as
+/// `secrets:` leaves its values in clear.
+pub fn key_warnings(rb: &Runbook, text: &str) -> Vec<Diagnostic> {
+    let yaml = split(text.strip_prefix('\u{feff}').unwrap_or(text)).yaml.unwrap_or("");
+    near_misses(&rb.meta)
+        .into_iter()
+        .map(|(key, known)| {
+            let line = 1 + key_line(yaml, key).unwrap_or(0);
+            Diagnostic::warning(
+                "front-matter-key",
+                format!("front matter key `{key}` is not a runbook key: it is kept as metadata, and the runbook has no `{known}`"),
+            )
+            .at(&rb.path, line)
+            .hint(format!("did you mean `{known}`? (runbook keys: {})", KNOWN_KEYS))
+        })
+        .collect()
 }
 
 /// The runbook key `key` is, or is a near miss of (see [`near_misses`]).
@@ -143,6 +165,9 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // …but aliases that expand to millions of values (a "billion laughs")
     // would cost seconds and hundreds of megabytes.
     options.alias_limits.max_total_replayed_events = MAX_REPLAYED;
+    // `mode: 0755`, `shard: 007`: a file mode or a zero-padded id, meant as
+    // written, never as 755.0 (docs/decisions.md, "Leading zeros").
+    options.leading_zero_numbers_as_strings = true;
     serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();

@@ -285,6 +285,19 @@ fn io(path: &Path, e: std::io::Error) -> Error {
 /// Read a journal. A torn last line (crash mid-write) is ignored; any other
 /// unreadable line, an empty journal or one that does not begin with
 /// `run-start` is an error naming `file:line` and the way out.
+/// When the run started: the time of the journal's first event, read from
+/// its first line alone.
+pub fn first_at(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(std::fs::File::open(path).ok()?).read_line(&mut line).ok()?;
+    #[derive(serde::Deserialize)]
+    struct At {
+        at: String,
+    }
+    serde_json::from_str::<At>(&line).ok().map(|a| a.at)
+}
+
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
     let text = std::fs::read(path).map_err(|e| io(path, e))?;
     let text = String::from_utf8_lossy(&text);

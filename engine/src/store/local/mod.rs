@@ -53,7 +53,7 @@ impl LocalStore {
             .filter(|name| !name.starts_with('.'))
             .filter(|name| self.root.join("runs").join(name).is_dir())
             .collect();
-        v.sort_by(|a, b| natord::compare(a, b));
+        super::oldest_first(&mut v, |id| journal::first_at(&self.run_dir(id).join(journal::FILE)));
         v
     }
 }
@@ -64,7 +64,13 @@ pub fn make_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Error::Other(anyhow::anyhow!("cannot create {}: {e}", dir.display())))
+        .map_err(|e| {
+            Error::invalid(
+                crate::error::Diagnostic::error("state-dir", format!("cannot create {}: {e}", dir.display())).hint(
+                    "the runs, logs and locks need a writable directory: set `state = \"DIR\"` in runbook.toml or RUNBOOK_STATE=DIR (a team shares `postgres://…`)",
+                ),
+            )
+        })
 }
 
 /// Does this run id name a run of runbook@env (`<time>-<runbook>-<env>`,
@@ -392,6 +398,19 @@ mod tests {
                 "20261130T034245Z-a-local"
             ]
         );
+    }
+
+    #[test]
+    fn runs_of_the_same_second_of_other_runbooks_sort_by_when_they_started() {
+        let state = tempfile::tempdir().unwrap();
+        for (id, at) in [("20261203T213200Z-zeta-local", "00.100"), ("20261203T213200Z-alpha-local", "00.900")] {
+            let d = state.path().join("runs").join(id);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(journal::FILE), format!("{{\"seq\":1,\"at\":\"2026-12-03T21:32:{at}Z\"}}\n"))
+                .unwrap();
+        }
+        let got = LocalStore::new(state.path().to_path_buf()).runs().unwrap();
+        assert_eq!(got, ["20261203T213200Z-zeta-local", "20261203T213200Z-alpha-local"]);
     }
 
     #[test]

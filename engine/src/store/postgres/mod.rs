@@ -322,10 +322,18 @@ impl Store for PgStore {
     }
 
     fn runs(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = self.read(|c| async move {
-            Ok(c.query("SELECT id FROM runbook_runs", &[]).await?.iter().map(|r| r.get(0)).collect())
+        let rows: Vec<(String, String)> = self.read(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT id, to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM runbook_runs",
+                    &[],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })?;
-        ids.sort_by(|a, b| natord::compare(a, b));
+        let created: std::collections::HashMap<String, String> = rows.into_iter().collect();
+        let mut ids: Vec<String> = created.keys().cloned().collect();
+        crate::store::oldest_first(&mut ids, |id| created.get(id).cloned());
         Ok(ids)
     }
 
