@@ -9,10 +9,11 @@
 //! (`"<change-description>"`), with a prefix or a suffix (`pod/<pod>`,
 //! `<service>-pdb`, `--rev=<REV>`). Not: heredocs (`<<EOF`), process
 //! substitutions (`<(…)`), redirections from a file (`< file`), markup in a
-//! word (`List<String>`), comment lines, and a quoted one in the argument of
-//! a pattern or a comparison (`grep -v '<none>'`, `awk '$4 != "<none>"'`,
-//! `[ "$ip" = "<pending>" ]`): there it is text a command printed (kubectl's
-//! `<none>`), matched literally.
+//! word (`List<String>`), comment lines, and a quoted word that programs
+//! print between angle brackets ([`PRINTED`]: kubectl's `<none>`) in the
+//! argument of a pattern or a comparison (`grep -v '<none>'`, `awk '$4 !=
+//! "<none>"'`, `[ "$ip" = "<pending>" ]`): there it is matched literally.
+//! `grep "<pod>"` is still a placeholder: a pod to fill in.
 
 /// One placeholder of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +63,9 @@ pub fn find(body: &str) -> Vec<Placeholder> {
         p.ctx = c;
         keep.push(match c {
             Ctx::Comment => false,
-            Ctx::Quoted(..) => !FILTERS.contains(&command_name(&body[command..])),
+            Ctx::Quoted(..) => {
+                !(PRINTED.contains(&p.name.as_str()) && FILTERS.contains(&command_name(&body[command..])))
+            }
             _ => true,
         });
     }
@@ -70,6 +73,11 @@ pub fn find(body: &str) -> Vec<Placeholder> {
     out.retain(|_| keep.next().unwrap_or(true));
     out
 }
+
+/// Words programs print between angle brackets: kubectl's `<none>`,
+/// `<pending>` (an external IP), `<unknown>`, `<invalid>`, `<unset>`, Go's
+/// `<nil>`.
+const PRINTED: [&str; 6] = ["none", "pending", "unknown", "invalid", "unset", "nil"];
 
 /// Commands whose quoted arguments are patterns or operands compared with
 /// text another command printed.
@@ -411,6 +419,7 @@ mod tests {
             ("x=$(kubectl get pods | LC_ALL=C /usr/bin/grep -c '<none>')\n", &[]),
             ("kubectl get pods | grep -v <none>\n", &["none"]),
             ("grep -q '<none>' f; git commit -m \"<msg>\"\n", &["msg"]),
+            ("kubectl get pods | grep \"<pod> \"\n", &["pod"]),
             ("echo '<none>' | grep x\n", &["none"]),
             ("grep -r x \\\n  | xargs echo \"<y>\"\n", &["y"]),
         ];
