@@ -24,6 +24,7 @@ mod local_store;
 mod mdbook;
 mod observe;
 mod observe_play;
+mod observe_values;
 mod parse;
 mod plan;
 mod play;

@@ -347,6 +347,13 @@ fn two_runbooks_with_one_id() {
         .run();
 }
 
+#[test]
+fn a_symlink_to_a_runbook_is_that_runbook_not_a_second_one() {
+    let t = Test::new().runbook("a", "# A\n\n```bash {#x}\n:\n```\n");
+    std::os::unix::fs::symlink("a.md", t.path().join("runbooks/alias.md")).unwrap();
+    t.args(["list"]).stdout("a   1 steps  A\n").run();
+}
+
 /// Markdown takes the backslash of `\"` out of an info string: a value that
 /// holds `"` is quoted with `'`, and the error says so.
 #[test]

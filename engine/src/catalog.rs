@@ -77,6 +77,15 @@ impl Catalog {
 
     fn parse_files(files: &[PathBuf], root: &Path, keep_pages: bool) -> Catalog {
         let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        // A symlink to a page already listed (`alias.md -> a.md`) is that
+        // page: named by where it leads, it would be a second runbook `a`.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| (*f).clone())))
+            .cloned()
+            .collect();
+        let files = &unique[..];
         // `None`: a plain page, known as one without parsing it.
         let one = |f: &PathBuf| -> std::result::Result<Option<Page>, (PathBuf, Error)> {
             let bytes = std::fs::read(f).map_err(|e| (f.clone(), Error::Other(e.into())))?;

@@ -8,8 +8,10 @@
 
 pub mod bounds;
 pub mod lines;
+pub mod mark;
 pub mod query;
 pub mod quotes;
+pub mod request;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -46,6 +48,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         Some("shell") => AutoEscape::Custom("shell".into()),
         Some("python") => AutoEscape::Custom("python".into()),
         Some("query") => AutoEscape::Custom("query".into()),
+        Some("request") => AutoEscape::Custom("request".into()),
         _ => AutoEscape::None,
     });
     env.set_formatter(|out, state, value| {
@@ -65,7 +68,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
         let text = match kind.as_ref() {
             "shell" => shell_quote(value)?,
-            "query" => query::mark(&value.to_string()),
+            "query" | "request" => mark::mark(&value.to_string()),
             _ => python_literal(value),
         };
         out.write_str(&text).map_err(minijinja::Error::from)
@@ -360,22 +363,35 @@ impl<'r> Templater<'r> {
         let name = match step.kind {
             StepKind::Bash | StepKind::Sh => "shell:body",
             StepKind::Python => "python:body",
-            // A value in a query is data: escaped for the string it lands
-            // in, or a plain word (`query`).
+            // A value in a query or a request is data: escaped for where it
+            // lands, or refused (`query`, `request`).
             StepKind::Promql | StepKind::Logql => "query:body",
-            // A checklist is prose; a request is not shell: values go in verbatim.
-            StepKind::Manual | StepKind::Http => "text:body",
+            StepKind::Http => "request:body",
+            // A checklist is prose: values go in verbatim.
+            StepKind::Manual => "text:body",
         };
         let text = self.render(step, Source::Body, name, &step.body, ctx)?;
-        if name != "query:body" {
-            return Ok(text);
-        }
-        query::place(&text).map_err(|m| {
+        let (placed, code, asks, hint) = match name {
+            "query:body" => (
+                query::place(&text),
+                "query-value",
+                "what the query asks",
+                "put the value inside a string (`{pod=\"{{ pod }}\"}`), or write `{{ value | safe }}` when it is meant as query text",
+            ),
+            "request:body" => (
+                request::place(&text),
+                "request-value",
+                "what the request sends",
+                "a value in a URL's path, query or a form body is percent-encoded and in a JSON string JSON-escaped; a whole base URL is `http(s)://host[:port][/path]`; write `{{ value | safe }}` when it is meant as request text (docs/observability.md)",
+            ),
+            _ => return Ok(text),
+        };
+        placed.map_err(|m| {
             let line = step.body_line + m.line - 1;
-            let what = format!("step `{}`, its {} query: {}; it could change what the query asks", step.id, step.kind.name(), m.why);
-            Diagnostic::error("query-value", what)
-                .at(&self.rb.path, line)
-                .hint("put the value inside a string (`{pod=\"{{ pod }}\"}`), or write `{{ value | safe }}` when it is meant as query text")
+            let kind = step.kind.name();
+            let what = if code == "query-value" { format!("its {kind} query") } else { "its request".to_string() };
+            let what = format!("step `{}`, {what}: {}; it could change {asks}", step.id, m.why);
+            Diagnostic::error(code, what).at(&self.rb.path, line).hint(hint)
         })
     }
 

@@ -4,44 +4,48 @@
 //! plain word (a duration, a number, a name). Otherwise a label such as
 //! `x"} or vector(1) #` would turn a gate's condition into "always".
 //!
+//! In a regex (`{pod=~"…"}`, `!~`, LogQL's `|~ "…"`) the value's regex
+//! metacharacters are escaped first: a label `.*` matches itself, not every
+//! series, so it cannot change what a gate counts.
+//!
 //! Rendering cannot know where a value lands, so the formatter writes each
-//! value as a mark ([`mark`]) and [`place`] reads the rendered query as the
+//! value as a mark ([`super::mark`]) and [`place`] reads the rendered query as the
 //! query language's lexer does (strings in `"`, `'` and backticks, `#`
 //! comments) and puts each value in its place.
 
-/// Opens and closes a value's mark (private-use characters).
-const OPEN: char = '\u{E000}';
-const CLOSE: char = '\u{E001}';
-
-/// A value as its mark: its bytes in hex, between [`OPEN`] and [`CLOSE`].
-pub fn mark(value: &str) -> String {
-    let mut s = String::with_capacity(value.len() * 2 + 6);
-    s.push(OPEN);
-    for b in value.bytes() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s.push(CLOSE);
-    s
-}
-
-/// Where a value could not be placed: the 1-based line of the rendered
-/// query, and why (never the value: it may be a secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Misplaced {
-    pub line: usize,
-    pub why: &'static str,
-}
+pub use super::mark::Misplaced;
+use super::mark::{OPEN, take};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum At {
     Query,
-    Str(char),
+    /// In a string literal opened by this quote; a regex when `true`.
+    Str(char, bool),
     Comment,
+}
+
+/// Does a string opened after `before` hold a regex: a matcher `=~`/`!~`
+/// (PromQL, LogQL label filters) or a LogQL line filter `|~`/`!~`?
+fn regex_follows(before: &str) -> bool {
+    let b = before.trim_end();
+    b.ends_with("=~") || b.ends_with("!~") || b.ends_with("|~")
 }
 
 /// Is `v` a plain word: letters, digits, `_ : . / -`?
 fn plain(v: &str) -> bool {
     !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_:./-".contains(c))
+}
+
+/// `v` with RE2's metacharacters `\ . + * ? ( ) | [ ] { } ^ $` escaped.
+fn regex_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Each mark of `rendered` replaced by its value, escaped for where it lands.
@@ -55,17 +59,18 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
     let mut chars = rendered.chars().peekable();
     while let Some(c) = chars.next() {
         if c == OPEN {
-            let hex: String = chars.by_ref().take_while(|&c| c != CLOSE).collect();
-            let bytes: Vec<u8> =
-                (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
-            let v = String::from_utf8_lossy(&bytes);
+            let v = take(&mut chars);
             let misplaced = |why| Err(Misplaced { line, why });
+            let v = match at {
+                At::Str(_, true) => regex_escape(&v),
+                _ => v,
+            };
             match at {
-                At::Str('`') if v.contains('`') => {
+                At::Str('`', _) if v.contains('`') => {
                     return misplaced("a value with a backtick is inside a raw string (`…`)");
                 }
-                At::Str('`') => out.push_str(&v),
-                At::Str(q) => {
+                At::Str('`', _) => out.push_str(&v),
+                At::Str(q, _) => {
                     for c in v.chars() {
                         match c {
                             '\\' => out.push_str("\\\\"),
@@ -87,21 +92,27 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
             }
             continue;
         }
+        let regex = at == At::Query && regex_follows(&out);
         out.push(c);
         at = match (at, c) {
             (At::Comment, '\n') => At::Query,
-            (At::Query, '"' | '\'' | '`') => At::Str(c),
+            (At::Query, '"' | '\'' | '`') => At::Str(c, regex),
             (At::Query, '#') => At::Comment,
-            // An escaped character does not end the string (a mark is
-            // never escaped: it is the value's).
-            (At::Str(q), '\\') if q != '`' => {
-                if let Some(n) = chars.next_if(|&n| n != OPEN) {
+            // An escaped character does not end the string. A value is
+            // never escaped by the template: the backslash would escape
+            // the value's own escape (`\"` of a `"`) and the value would
+            // end the string.
+            (At::Str(q, _), '\\') if q != '`' => {
+                if chars.peek() == Some(&OPEN) {
+                    return Err(Misplaced { line, why: "a value right after a backslash in a string" });
+                }
+                if let Some(n) = chars.next() {
                     out.push(n);
                     line += usize::from(n == '\n');
                 }
                 at
             }
-            (At::Str(q), c) if c == q => At::Query,
+            (At::Str(q, _), c) if c == q => At::Query,
             _ => at,
         };
         line += usize::from(c == '\n');
@@ -111,6 +122,9 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    use super::super::mark::mark;
     use super::*;
 
     fn q(template: &str, values: &[&str]) -> Result<String, Misplaced> {
@@ -128,12 +142,31 @@ mod tests {
             q(r#"up{pod="{}"} == 1"#, &[r#"x"} or vector(1) #"#]).unwrap(),
             r#"up{pod="x\"} or vector(1) #"} == 1"#
         );
-        assert_eq!(q(r#"up{pod=~"{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod=~"a\\.b"}"#);
+        assert_eq!(q(r#"up{pod="{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod="a\\.b"}"#);
         assert_eq!(q("up{pod='{}'}", &["it's"]).unwrap(), r"up{pod='it\'s'}");
         assert_eq!(q("up{pod=\"{}\"}", &["a\nb"]).unwrap(), "up{pod=\"a\\nb\"}");
         assert_eq!(q(r#"x{a="\"{}"}"#, &["v"]).unwrap(), r#"x{a="\"v"}"#, "an escaped quote does not end the string");
         assert_eq!(q("x{a=`{}`}", &[r"a\b"]).unwrap(), r"x{a=`a\b`}");
         assert_eq!(q("x{a=`{}`}", &["a`b"]).unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn a_value_right_after_a_backslash_is_refused() {
+        // The template's backslash would escape the value's own escape.
+        assert!(q(r#"x{a="\{}"}"#, &[r#""} or vector(1) #"#]).is_err());
+        assert!(q(r#"x{a='\{}'}"#, &["v"]).is_err());
+        assert_eq!(q(r#"x{a="\\{}"}"#, &["v"]).unwrap(), r#"x{a="\\v"}"#, "an escaped backslash escapes nothing");
+        assert_eq!(q(r"x{a=`\{}`}", &["v"]).unwrap(), r"x{a=`\v`}", "no escapes in a raw string");
+    }
+
+    #[test]
+    fn a_value_in_a_regex_matches_itself_only() {
+        assert_eq!(q(r#"up{pod=~"{}"}"#, &[".*"]).unwrap(), r#"up{pod=~"\\.\\*"}"#);
+        assert_eq!(q(r#"up{pod=~"{}"}"#, &[r"a\.b"]).unwrap(), r#"up{pod=~"a\\\\\\.b"}"#);
+        assert_eq!(q(r#"up{pod!~ "web-{}|db"}"#, &["(1)"]).unwrap(), r#"up{pod!~ "web-\\(1\\)|db"}"#);
+        assert_eq!(q("{app=\"a\"} |~ `{}`", &["x+"]).unwrap(), r#"{app="a"} |~ `x\+`"#);
+        assert_eq!(q(r#"{app="a"} != "{}" !~ '{}'"#, &["a.b", "^$"]).unwrap(), r#"{app="a"} != "a.b" !~ '\\^\\$'"#);
+        assert_eq!(q(r#"up{pod=~"{}",ns="{}"}"#, &["a|b", "a|b"]).unwrap(), r#"up{pod=~"a\\|b",ns="a|b"}"#);
     }
 
     #[test]
@@ -145,5 +178,36 @@ mod tests {
         assert!(q("x # {}", &["a\nor vector(1)"]).is_err(), "a newline would end the comment");
         assert!(q("x > {}", &[""]).is_err());
         assert_eq!(q("x{a=\"b\"} # {}", &["ok"]).unwrap(), "x{a=\"b\"} # ok");
+    }
+
+    /// A double-quoted PromQL string's text, as the lexer reads it.
+    fn unquote(s: &str) -> String {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            out.push(match (c, c == '\\') {
+                (_, true) => match chars.next().unwrap() {
+                    'n' => '\n',
+                    'r' => '\r',
+                    't' => '\t',
+                    e => e,
+                },
+                (c, false) => c,
+            });
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn a_regex_value_matches_itself_and_nothing_else(v in any::<String>()) {
+            let placed = q(r#"up{pod=~"{}"}"#, &[&v]).unwrap();
+            let literal = placed.strip_prefix("up{pod=~\"").unwrap().strip_suffix("\"}").unwrap();
+            let re = regex::Regex::new(&format!("^(?:{})$", unquote(literal))).unwrap();
+            prop_assert!(re.is_match(&v));
+            let longer = format!("{v}x");
+            prop_assert!(!re.is_match(&longer));
+            prop_assert!(v.is_empty() || !re.is_match(""));
+        }
     }
 }
