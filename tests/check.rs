@@ -882,3 +882,148 @@ fn jobs_zero_is_refused_saying_what_to_give() {
         );
     }
 }
+
+/// One run reports everything: a runbook's parse error hides neither the
+/// lints of the steps that did parse nor another runbook's findings, and
+/// the verdict stays that of the parse error (invalid input, 2).
+#[test]
+fn a_parse_error_hides_no_other_finding() {
+    let a = "# A\n\n```bash {#x reed}\necho x\n```\n\n```bash {#y read}\nkubectl logs <pod>\n```\n";
+    let b = "# B\n\n```bash {#z}\necho \"ns {{ env }}\"\n```\n";
+    Test::new()
+        .runbook("a", a)
+        .runbook("b", b)
+        .args(["check"])
+        .status(2)
+        .stdout(
+            "runbooks/a.md:3: error[unknown-attribute]: unknown attribute `reed`\n  \
+             hint: did you mean `read`? known attributes: id, needs, when, read, confirm, timeout, retry, delay, expect, capture, on-fail, cwd, interactive, budget, escalate, rollback, undo, soak, range, step\n\
+             runbooks/a.md:8: error[placeholder]: `<pod>` placeholder in step `y`: bash reads it as a redirection\n  \
+             hint: use a variable: `{{ pod }}`, defined in front matter `vars` or captured\n\
+             runbooks/b.md:1: warning[no-fixture]: runbook `b` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/b.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/b.md:4: error[template-in-quotes]: `{{ }}` inside double quotes in step `z`: quoting cannot protect the value there\n  \
+             hint: move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`\n\
+             \nFAILED: 2 runbooks, 3 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    // The machine formats carry the same findings.
+    let j = Test::new().runbook("a", a).runbook("b", b).args(["check", "--format", "json"]).status(2).run().json();
+    let codes: Vec<String> = j["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["findings"].as_array().unwrap().iter().map(|d| format!("{}:{}", d["line"], d["code"])))
+        .collect();
+    assert_eq!(codes, ["3:\"unknown-attribute\"", "8:\"placeholder\"", "1:\"no-fixture\"", "4:\"template-in-quotes\""]);
+}
+
+/// A block that swallowed the next one (its closing fence is missing) is
+/// the parse error alone: its body is not linted as if it were code.
+#[test]
+fn a_block_that_swallowed_another_is_only_its_parse_error() {
+    let md = "# A\n\n```bash {#a}\n:\n```\n\n```bash\necho doc\n\n```bash {#b}\necho b\n```\n";
+    Test::new()
+        .runbook("a", md)
+        .args(["check"])
+        .status(2)
+        .stdout(
+            "runbooks/a.md:10: error[unclosed-fence]: the code block opened at line 7 runs on into this line, which opens another block\n  \
+             hint: add the code block's closing fence (a line of 3 backticks) where it ends, above this line\n\
+             \nFAILED: 1 runbook, 1 error, 0 warnings; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+}
+
+/// A directory holding links to just `tools` (found on this PATH), for a
+/// PATH that lacks everything else.
+fn path_of(tools: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for t in tools {
+        let found = std::env::split_paths(&path).map(|d| d.join(t)).find(|p| p.is_file());
+        let found = found.unwrap_or_else(|| panic!("{t} is not on PATH"));
+        std::os::unix::fs::symlink(found, dir.path().join(t)).unwrap();
+    }
+    dir
+}
+
+/// Without python3 the python steps are not compiled: said once on stderr
+/// (not once per step), with how to have them compiled, and the exit code
+/// is what the other findings make it.
+#[test]
+fn a_missing_python3_is_one_notice_that_changes_no_exit_code() {
+    let md = "# P\n\n```python {#a}\nprint(\"a\"\n```\n\n```python {#b}\nif x\n```\n\n```bash {#c}\necho c\n```\n";
+    let path = path_of(&["bash", "sh"]);
+    let f = Test::new()
+        .runbook("p", md)
+        .env("PATH", path.path().to_str().unwrap())
+        .args(["check", "runbooks/p.md"])
+        .status(0)
+        .stdout(
+            "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             \nok: 1 runbook, 0 errors, 1 warning; 0 scenarios rehearsed, 0 failed (shellcheck not installed: skipped)\n",
+        )
+        .run();
+    assert_eq!(
+        f.stderr,
+        "notice: python3 is not on PATH: the syntax of 2 python steps was not checked\n  \
+         hint: install python3 to have check compile the python steps (it never runs them)\n"
+    );
+    // The machine formats keep stdout theirs: the notice is on stderr too.
+    let j = Test::new()
+        .runbook("p", md)
+        .env("PATH", path.path().to_str().unwrap())
+        .args(["check", "--format", "json", "runbooks/p.md"])
+        .stderr_has("notice: python3 is not on PATH")
+        .run();
+    assert_eq!(j.json()["summary"]["errors"], 0);
+    // Without bash either, the bash block is named too, each tool once.
+    let bare = path_of(&["sh"]);
+    let f = Test::new()
+        .runbook("p", md)
+        .env("PATH", bare.path().to_str().unwrap())
+        .args(["check", "runbooks/p.md"])
+        .status(0)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "notice: bash is not on PATH: the syntax of 1 bash block was not checked\n  \
+         hint: install bash to have check parse the bash blocks (`bash -n`: nothing runs)\n\
+         notice: python3 is not on PATH: the syntax of 2 python steps was not checked\n  \
+         hint: install python3 to have check compile the python steps (it never runs them)\n"
+    );
+}
+
+/// A step that needs both of two branches whose `when`s exclude each
+/// other is skipped in every play (a skipped need skips it): an error at
+/// its line, saying which branches and what the format offers instead.
+#[test]
+fn needs_on_exclusive_branches_is_an_error_at_the_needing_step() {
+    let md = "---\nvars: {action: restart}\n---\n# X\n\n```bash {#restart read when=\"action == 'restart'\"}\necho restart\n```\n\n\
+              ```bash {#rollback read needs= when=\"action == 'rollback'\"}\necho rollback\n```\n\n\
+              ```bash {#verify read needs=restart,rollback}\necho verify\n```\n";
+    Test::new()
+        .runbook("x", md)
+        .args(["check", "runbooks/x.md"])
+        .status(1)
+        .stdout(
+            "runbooks/x.md:1: warning[no-fixture]: runbook `x` has no fixture: it is never rehearsed\n  \
+             hint: add fixtures/x.toml with a [[scenario]] (SPEC §5)\n\
+             runbooks/x.md:14: error[needs-exclusive]: step `verify` can never run: it needs `restart` (when=\"action == 'restart'\") \
+             and `rollback` (when=\"action == 'rollback'\"), which never both pass in one play, and a step runs only when every step it needs passed\n  \
+             hint: `needs` is all-of and the format has no any-of: give each branch its own step (one with `needs=restart`, \
+             one with `needs=rollback`), or drop one of them from `needs`\n\
+             \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
+        )
+        .run();
+    // What the engine does with it: `verify` is skipped, whichever the action.
+    for action in ["restart", "rollback"] {
+        Test::new()
+            .runbook("x", md)
+            .args(["play", "x", "--yes", "--set", &format!("action={action}")])
+            .stdout_has("--- verify: skipped: needs `")
+            .run();
+    }
+}

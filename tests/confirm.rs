@@ -182,3 +182,88 @@ fn an_escalate_text_is_rendered_and_masked() {
         )
         .run();
 }
+
+const REFUSED: &str = r#"
+    ---
+    vars:
+      api_token: hunter2-token-value
+      rev: 41
+    ---
+    # C
+
+    ```bash {#roll rollback=unroll confirm="roll back to {{ rev }} with {{ api_token }}"}
+    echo rolled
+    ```
+
+    ```bash {#fail}
+    exit 1
+    ```
+
+    ```bash {#unroll undo confirm="undo the roll with {{ api_token }}"}
+    echo undone
+    ```
+    "#;
+
+/// A refused confirm quotes the question refused, rendered and masked:
+/// answered no (here by a scenario, as by the operator), for a step and
+/// for an undo block, and asked of a play that cannot ask.
+#[test]
+fn a_refused_confirm_quotes_its_text_masked() {
+    let fixture = r#"
+        [[scenario]]
+        name = "no"
+        answers = { roll = "no" }
+          [scenario.expect]
+          outcome = "refused"
+
+        [[scenario]]
+        name = "undo-no"
+        answers = { roll = "yes", unroll = "no" }
+          [scenario.expect]
+          outcome = "failed"
+        "#;
+    let t = || Test::new().runbook("c", REFUSED).fixture("c", fixture);
+    t().args(["play", "c", "--dry-run", "--scenario", "no"])
+        .stdout(
+            "=== REHEARSAL of c — scenario no (env devnet) — fixtures/c.toml:1\n\
+             === real bash, stubbed tools, contained: writes vanish with the scenario, no network, no process outlives it\n\
+             playing c @ devnet (a rehearsal: not recorded)\n\
+             vars: api_token=*** rev=41\n\
+             answer [roll]: confirm \"roll back to 41 with ***\": no (the scenario)\n\
+             play refused: 0 passed, 2 not run (a rehearsal: not recorded)\n  \
+             the operator declined step `roll`: confirm \"roll back to 41 with ***\"\n\
+             === REHEARSAL passed: scenario no holds its expectations\n\n",
+        )
+        .run();
+    t().args(["play", "c", "--dry-run", "--scenario", "undo-no"])
+        .stdout_has(
+            "--- undo unroll: skipped: declined by the operator: confirm \"undo the roll with ***\"\n\
+             play failed: 1 passed, 1 failed (a rehearsal: not recorded)\n  \
+             failed: fail — exit 1\n  \
+             rollback incomplete: unroll skipped (declined by the operator: confirm \"undo the roll with ***\")\n",
+        )
+        .run();
+    // No terminal and no --yes: refused (3) before the step, quoting it.
+    let f = t().args(["play", "c"]).status(3).run();
+    let line = "  step `roll` needs an answer (confirm \"roll back to 41 with ***\") and this play cannot ask: \
+                pass --yes to answer yes to every question, or play on a terminal";
+    assert_eq!(f.stdout.lines().filter(|l| *l == line).count(), 1, "{}", f.stdout);
+    let everything = format!("{}{}{}", f.stdout, f.stderr, journal(f.path()));
+    assert!(!everything.contains("hunter2"), "{everything}");
+    assert!(journal(f.path()).contains("needs an answer (confirm \\\"roll back to 41 with ***\\\")"));
+    // An undo block's confirm, in a play that cannot ask.
+    let md = REFUSED.replace(
+        r#"{#roll rollback=unroll confirm="roll back to {{ rev }} with {{ api_token }}"}"#,
+        "{#roll rollback=unroll}",
+    );
+    Test::new()
+        .runbook("c", &md)
+        .args(["play", "c"])
+        .status(1)
+        .stdout_has(
+            "--- undo unroll: skipped: not run: step `unroll` needs an answer (an undo block asks first: \
+             confirm \"undo the roll with ***\") and this play cannot ask: pass --yes to answer yes to every question, or play on a terminal\n",
+        )
+        .stdout_lacks("hunter2")
+        .run();
+}

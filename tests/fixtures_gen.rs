@@ -484,3 +484,85 @@ fn fixture_new_stubs_calls_with_parentheses_in_quotes_and_warns_of_a_call_it_can
         "{text}"
     );
 }
+
+/// `fixture new` over a runbook whose required secret has no value: the
+/// secret is written as it is when given (`MASKED`), nothing is asked.
+#[test]
+fn fixture_new_scaffolds_without_a_value_for_a_required_secret() {
+    let md = r#"
+        ---
+        vars:
+          api_token: ~
+        ---
+        # Secret
+
+        ```bash {#pods read}
+        kubectl --token {{ api_token }} get pods
+        ```
+    "#;
+    let f = Test::new()
+        .runbook("sec", md)
+        .args(["fixture", "new", "sec"])
+        .stdout(
+            "wrote fixtures/sec.toml: scenario `scaffold` with 1 stubs and 0 queries, outputs marked TODO\n\
+             secrets not written: api_token = \"MASKED\" in the scenario's vars, `*` in the stubs (as --record-fixture writes them)\n\
+             next: fill in the TODOs (a rehearsal fails while one is left), then `runbook play sec --dry-run --scenario scaffold`\n",
+        )
+        .run();
+    assert_eq!(f.stderr, "", "nothing asked, nothing warned");
+    let text = std::fs::read_to_string(f.path().join("fixtures/sec.toml")).unwrap();
+    assert!(text.contains(r#"vars = { api_token = "MASKED" }"#), "{text}");
+    assert!(text.contains(r#"cmd = "kubectl --token * get pods""#), "{text}");
+    std::fs::write(f.path().join("fixtures/sec.toml"), text.replace("\nTODO\n", "\npod/miner-0\n")).unwrap();
+    let (code, out) = again(f.path(), &["play", "sec", "--dry-run", "--scenario", "scaffold"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("=== REHEARSAL passed"), "{out}");
+}
+
+/// A command holding the glob's own characters (`[`, `*`, `?`, `\`) is
+/// scaffolded as a pattern that matches exactly that command: each stub
+/// answers its own call, and the filled-in scenario rehearses green.
+#[test]
+fn fixture_new_escapes_glob_characters_so_each_stub_matches_its_own_command() {
+    let md = r#"
+        # Globs
+
+        ```bash {#all read expect="^all$"}
+        kubectl get pods -o jsonpath='{.items[*].metadata.name}'
+        ```
+
+        ```bash {#first read expect="^first$"}
+        kubectl get pods -o jsonpath='{.items[0].metadata.name}'
+        ```
+
+        ```bash {#query read expect="^one$"}
+        curl -fsS 'http://svc/pods?limit=1'
+        ```
+
+        ```bash {#slash read expect="^slash$"}
+        kubectl exec p -- printf 'a\\tb'
+        ```
+    "#;
+    let f = Test::new().runbook("g", md).args(["fixture", "new", "g"]).stdout_has("with 4 stubs").run();
+    let text = std::fs::read_to_string(f.path().join("fixtures/g.toml")).unwrap();
+    let cmds: Vec<&str> =
+        text.lines().filter_map(|l| l.trim().strip_prefix("cmd = ")).map(|l| l.split("   #").next().unwrap()).collect();
+    assert_eq!(
+        cmds,
+        [
+            r#""kubectl get pods -o jsonpath=\\{.items\\[\\*\\].metadata.name\\}""#,
+            r#""kubectl get pods -o jsonpath=\\{.items\\[0\\].metadata.name\\}""#,
+            r#""curl -fsS http://svc/pods\\?limit=1""#,
+            r#""kubectl exec p -- printf a\\\\\\\\tb""#,
+        ],
+        "{text}"
+    );
+    let mut filled = text.clone();
+    for answer in ["all", "first", "one", "slash"] {
+        filled = filled.replacen("\nTODO\n", &format!("\n{answer}\n"), 1);
+    }
+    std::fs::write(f.path().join("fixtures/g.toml"), filled).unwrap();
+    let (code, out) = again(f.path(), &["play", "g", "--dry-run", "--scenario", "scaffold"], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("=== REHEARSAL passed"), "{out}");
+}

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The lower layer, each module with what it may import. `quote`, `error`,
-/// `expect` and `state_url` are leaves.
+/// `expect`, `state_url` and `prose` are leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("error", &[]),
     ("expect", &[]),
     ("state_url", &[]),
+    ("prose", &[]),
     ("redact", &["quote"]),
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),

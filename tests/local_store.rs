@@ -1,7 +1,8 @@
 //! The local store's lock, as other commands meet it: `--take-over` of a
-//! live engine of this machine (refused, naming its pid), and `runs
-//! --prune`, which looks at every lock and must never take one (a play
-//! starting at that moment would be refused).
+//! live engine of this machine (refused, naming its pid), `runs --prune`,
+//! which looks at every lock and must never take one (a play starting at
+//! that moment would be refused), and a play holding it until its step
+//! logs are written (a later session's output never lands before them).
 //!
 //! The checkouts and helpers are tests/postgres.rs's, with a directory as
 //! their state.
@@ -43,6 +44,26 @@ fn take_over_of_a_live_local_engine_is_refused_naming_its_pid_and_takes_nothing(
     assert!(exit_of(&mut first.0).success(), "{}", c.output_of("first"));
     assert_eq!(count(&sh.log(), "s3"), 1);
     assert_eq!(kinds(&c), ["run-start"], "no session of the refused take-overs");
+}
+
+/// A play lets go of its lock only once its step logs are written: the
+/// next session of the run starts after the last byte of the previous
+/// one's output, so its output is its own part of the log (the shared store
+/// needs a fence for that, docs/decisions.md).
+#[test]
+fn a_play_holds_its_lock_until_its_step_logs_are_written() {
+    let c = Checkout::new(".runbook", &[("r", "```bash {#a}\necho first\n```\n")]);
+    let gate = c.path().join("logs-gate");
+    let fault = format!("logs-stop-wait-for:{}", gate.display());
+    let mut first = Bg(c.spawn_with(&["play", "r"], "first", &[("RUNBOOK_FAULT", &fault)]));
+    // Its play is ending: its log writer is told to stop, and waits.
+    wait_for("the log writer's last writes", || gate.with_extension("reached").exists());
+    let o = c.run(&["play", "r", "--fresh"]);
+    assert_eq!(code(&o), 3, "the lock is still held: {}", text(&o));
+    std::fs::write(&gate, "").unwrap();
+    assert!(exit_of(&mut first.0).success(), "{}", c.output_of("first"));
+    let runs = std::fs::read_dir(c.path().join(".runbook/runs")).unwrap().flatten().count();
+    assert_eq!(runs, 1, "no second run");
 }
 
 /// `runs --prune` in a process whose `flock(2)` always fails: it cannot

@@ -33,6 +33,7 @@ mod rehearse;
 mod report;
 mod resume;
 mod resume_prop;
+mod resume_secrets;
 mod run_log;
 mod secrets;
 mod serve;

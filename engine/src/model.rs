@@ -90,6 +90,20 @@ impl Runbook {
         let mask = &mut |_: &str| Value::String(crate::redact::MASK.into());
         crate::redact::replace_secret_parts(name, value, self.is_secret(name), mask)
     }
+
+    /// A variable's value with each secret part replaced by a [`placeholder`]
+    /// naming it: what does not depend on a secret's value.
+    pub fn placeheld(&self, name: &str, value: &Value) -> Value {
+        let by = &mut |path: &str| Value::String(placeholder(path));
+        crate::redact::replace_secret_parts(name, value, self.is_secret(name), by)
+    }
+}
+
+/// What stands for the secret at `path` (`tok`, `registry.password`) in a
+/// rendering that must not depend on secret values: `@secret:tok@`, a word
+/// a shell takes as it is, as most secrets (`hosts[0].key`: `hosts.0.key`).
+pub fn placeholder(path: &str) -> String {
+    format!("@secret:{}@", path.replace('[', ".").replace(']', ""))
 }
 
 #[derive(Debug, Clone, Serialize)]

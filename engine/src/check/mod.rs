@@ -13,12 +13,17 @@
 //! never calls, plain-HTTP downloads, `<placeholder>`s in documentation,
 //! misspelt-looking front-matter keys, a prompting `sudo` and shellcheck
 //! warnings are warnings, and so is everything found in a plain page but
-//! its syntax; everything else is an error (`page.rs`).
+//! its syntax; everything else is an error (`page.rs`). A page that does
+//! not parse is linted on what did parse ([`lint_partial`]), so one run
+//! reports every problem. A step whose `needs` can never all pass is an
+//! error ([`exclusive`]).
 
 pub mod bash;
+pub mod exclusive;
 pub mod format;
 pub mod hazards;
 pub mod lints;
+pub mod missing;
 pub mod page;
 pub mod placeholders;
 pub mod python;
@@ -34,6 +39,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Diagnostic, Exit, Severity};
 use crate::model::Runbook;
+use crate::parse::Page;
 use crate::plan::Dag;
 use crate::rehearse::ScenarioRun;
 use crate::rehearse::fixture::Fixture;
@@ -70,6 +76,10 @@ pub struct Report {
     pub deny_warnings: bool,
     /// A signal stopped the check: scenarios were cut short or not started.
     pub interrupted: bool,
+    /// The syntax checks not made for want of an interpreter (told on
+    /// stderr, once per run).
+    #[serde(skip)]
+    pub unchecked: missing::Unchecked,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -150,6 +160,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(refused);
     out.extend(lints::quotes(rb));
     out.extend(lints::unknown_step_refs(rb));
+    out.extend(dag.as_ref().map(|d| exclusive::lint(rb, d)).unwrap_or_default());
     out.extend(lints::unknown_envs(rb, config));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
@@ -162,4 +173,24 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(crate::vars::untyped_comparisons(rb));
     out.extend(lints::missing_fixture(rb, config));
     (out, invalid)
+}
+
+/// The lints of a page that did not parse, on what did ([`Page`]'s
+/// partial form, `text` its file's): those that read one block at a time
+/// (template syntax, quotes, placeholders, hazards, security smells,
+/// unclosed documentation), so that one `check` shows them beside the parse
+/// errors. Those that need the whole runbook (the DAG, variables, envs, the
+/// fixture) would take what is missing for a mistake, and wait.
+pub fn lint_partial(parsed: &Page, text: &str) -> Vec<Diagnostic> {
+    let rb = match parsed {
+        Page::Plain(rb) => return page::lint_plain(rb, text),
+        Page::Runbook(rb) => rb,
+    };
+    let mut out = lints::templates(rb);
+    out.extend(lints::quotes(rb));
+    out.extend(page::placeholders(rb));
+    out.extend(page::hazards(rb, false));
+    out.extend(lints::unclosed_docs(rb));
+    out.extend(security::lint(&rb.path, &lints::blocks(rb)));
+    out
 }

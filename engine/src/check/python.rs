@@ -3,14 +3,15 @@
 //! it), templates neutralised line for line (`{{ … }}` becomes the string
 //! literal `"RB_VALUE"`, as a value renders in a Python body; `{% … %}`
 //! vanish), so that its line numbers map straight back to the page.
-//! Without `python3` nothing is checked (a play of the step would fail on
-//! the missing interpreter anyway).
+//! Without `python3` on PATH nothing is checked, and the steps are counted
+//! for the notice `check` gives once ([`super::missing`]).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::lints::Block;
+use super::missing::{self, Unchecked};
 use crate::error::Diagnostic;
 
 /// Compiles each body of the JSON list on stdin; prints `[k, line, msg]`
@@ -30,10 +31,15 @@ pub fn is_python_step(b: &Block) -> bool {
     b.step.is_some() && matches!(b.lang, "python" | "python3")
 }
 
-/// Syntax findings of the `python` steps among `blocks` (each with its page).
-pub fn check(blocks: &[(&Path, Block)]) -> Vec<Diagnostic> {
+/// Syntax findings of the `python` steps among `blocks` (each with its page);
+/// without `python3`, the steps are counted in `unchecked`.
+pub fn check(blocks: &[(&Path, Block)], unchecked: &mut Unchecked) -> Vec<Diagnostic> {
     let steps: Vec<&(&Path, Block)> = blocks.iter().filter(|(_, b)| is_python_step(b)).collect();
     if steps.is_empty() {
+        return Vec::new();
+    }
+    if !missing::on_path("python3") {
+        unchecked.add("python3", steps.len());
         return Vec::new();
     }
     let bodies: Vec<String> = steps.iter().map(|(_, b)| super::bash::neutralize_as(b.body, "\"RB_VALUE\"")).collect();

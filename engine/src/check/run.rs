@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Options, Report, RunbookReport, Summary, bash, lint, lints, page, python, security};
+use super::missing::Unchecked;
+use super::{Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, security};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, Severity};
@@ -78,12 +79,25 @@ enum Kind {
 
 struct Parsed {
     shown: PathBuf,
-    rb: std::result::Result<Runbook, Vec<Diagnostic>>,
-    /// A page without steps: its blocks are linted, it has no fixture.
+    /// The page, or what of it parsed when `errors` is not empty; `None`
+    /// when it has no text to parse (unreadable, not UTF-8).
+    page: Option<Page>,
+    /// Its parse errors: a page with some is invalid input, and only its
+    /// blocks are linted ([`super::lint_partial`]).
+    errors: Vec<Diagnostic>,
+    /// A page without steps and without errors: its blocks are linted, it
+    /// has no fixture.
     plain: bool,
     /// The file's text (to find the id of one that does not parse, and the
     /// lines of front-matter keys).
     source: String,
+}
+
+impl Parsed {
+    /// The page, if it parsed without an error.
+    fn valid(&self) -> Option<&Runbook> {
+        self.page.as_ref().filter(|_| self.errors.is_empty()).map(Page::runbook)
+    }
 }
 
 pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report> {
@@ -122,7 +136,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     // Fixtures: those given, and the one of every runbook checked.
     let mut fixture_files: BTreeSet<PathBuf> = inputs.fixtures.into_iter().collect();
     for p in parsed.iter().filter(|p| !p.plain) {
-        if let Ok(rb) = &p.rb {
+        if let Some(rb) = p.valid() {
             let f = Fixture::path_for(config, &rb.id);
             if f.is_file() {
                 fixture_files.insert(f);
@@ -131,7 +145,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     }
     // A fixture given on its own: its runbook is checked too.
     let ids: BTreeSet<String> =
-        parsed.iter().filter(|p| !p.plain).filter_map(|p| p.rb.as_ref().ok().map(|r| r.id.clone())).collect();
+        parsed.iter().filter(|p| !p.plain).filter_map(|p| p.valid().map(|r| r.id.clone())).collect();
     let wanted: Vec<String> = fixture_files
         .iter()
         .filter_map(|f| f.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -141,7 +155,13 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
         let cat = parsing.install(|| Catalog::load(config))?;
         for rb in cat.runbooks.into_iter().filter(|r| wanted.contains(&r.id)) {
             let source = std::fs::read_to_string(config.root.join(&rb.path)).unwrap_or_default();
-            parsed.push(Parsed { shown: rb.path.clone(), rb: Ok(rb), plain: false, source });
+            parsed.push(Parsed {
+                shown: rb.path.clone(),
+                page: Some(Page::Runbook(rb)),
+                errors: Vec::new(),
+                plain: false,
+                source,
+            });
         }
     }
 
@@ -149,11 +169,11 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     let mut reports: BTreeMap<PathBuf, RunbookReport> = BTreeMap::new();
     let mut fixtures: BTreeMap<String, Fixture> = BTreeMap::new();
     let by_id: BTreeMap<String, &Runbook> =
-        parsed.iter().filter(|p| !p.plain).filter_map(|p| p.rb.as_ref().ok().map(|r| (r.id.clone(), r))).collect();
+        parsed.iter().filter(|p| !p.plain).filter_map(|p| p.valid().map(|r| (r.id.clone(), r))).collect();
     // Runbooks that do not parse still own their fixtures: those are not
     // checked (against what?), and not reported as orphans either.
     let unparsed: BTreeSet<String> =
-        parsed.iter().filter(|p| p.rb.is_err()).flat_map(|p| parse::possible_ids(&p.shown, &p.source)).collect();
+        parsed.iter().filter(|p| p.valid().is_none()).flat_map(|p| parse::possible_ids(&p.shown, &p.source)).collect();
     for f in &fixture_files {
         let shown = catalog::display_path(f, &config.root);
         let id = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -217,7 +237,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     }
     enum Done {
         Lint(PathBuf, Option<String>, Kind, Vec<Diagnostic>),
-        Shell(Vec<Diagnostic>),
+        Shell(Vec<Diagnostic>, Unchecked),
         Scenario(PathBuf, Box<std::result::Result<ScenarioRun, Vec<Diagnostic>>>),
         /// Not started: a signal stopped the check.
         NotRun,
@@ -241,12 +261,17 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
             .par_iter()
             .with_max_len(1)
             .map(|t| match t {
-                Task::Lint(p) => match &p.rb {
-                    Err(d) => Done::Lint(p.shown.clone(), None, Kind::Invalid, d.clone()),
-                    Ok(rb) if p.plain => {
+                Task::Lint(p) if !p.errors.is_empty() => {
+                    let mut findings = p.errors.clone();
+                    findings.extend(p.page.as_ref().map(|pg| lint_partial(pg, &p.source)).unwrap_or_default());
+                    Done::Lint(p.shown.clone(), None, Kind::Invalid, findings)
+                }
+                Task::Lint(p) => match p.page.as_ref().map(Page::runbook) {
+                    None => Done::Lint(p.shown.clone(), None, Kind::Invalid, Vec::new()),
+                    Some(rb) if p.plain => {
                         Done::Lint(rb.path.clone(), None, Kind::Plain, page::lint_plain(rb, &p.source))
                     }
-                    Ok(rb) => {
+                    Some(rb) => {
                         let (findings, invalid) = lint(rb, config, fixtures.get(&rb.id), &p.source);
                         let kind = if invalid { Kind::Invalid } else { Kind::Runbook };
                         Done::Lint(rb.path.clone(), Some(rb.id.clone()), kind, findings)
@@ -255,14 +280,15 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                 Task::Shell(pages) => {
                     let all: Vec<(&Path, lints::Block)> = pages
                         .iter()
-                        .filter_map(|p| p.rb.as_ref().ok())
+                        .filter_map(|p| p.page.as_ref().map(Page::runbook))
                         .flat_map(|rb| lints::blocks(rb).into_iter().map(|b| (rb.path.as_path(), b)))
                         .collect();
-                    let mut found = python::check(&all);
+                    let mut unchecked = Unchecked::default();
+                    let mut found = python::check(&all, &mut unchecked);
                     let blocks: Vec<bash::ShellBlock> =
                         all.into_iter().filter_map(|(f, b)| bash::ShellBlock::new(f, b)).collect();
-                    found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref()));
-                    Done::Shell(found)
+                    found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref(), &mut unchecked));
+                    Done::Shell(found, unchecked)
                 }
                 Task::Scenario(..) if stopping.stopped() => Done::NotRun,
                 Task::Scenario(rb, dag, fx, i) => {
@@ -274,6 +300,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
     });
     let mut runs = Vec::new();
     let mut shell = Vec::new();
+    let mut unchecked = Unchecked::default();
     for d in done {
         match d {
             // A plain page is reported only when something is found.
@@ -288,7 +315,10 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                 });
                 rep.findings.extend(findings);
             }
-            Done::Shell(findings) => shell.extend(findings),
+            Done::Shell(findings, u) => {
+                shell.extend(findings);
+                unchecked.merge(u);
+            }
             Done::Scenario(path, r) => runs.push((path, *r)),
             Done::NotRun => {}
         }
@@ -365,7 +395,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
         summary.scenarios += r.scenarios.len();
         summary.scenarios_failed += r.scenarios.iter().filter(|s| !s.passed).count();
     }
-    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false })
+    Ok(Report { runbooks, summary, invalid_input, deny_warnings: opts.deny_warnings, interrupted: false, unchecked })
 }
 
 /// Read and parse each page (on the current pool).
@@ -374,22 +404,23 @@ fn parse_all(config: &Config, files: &[PathBuf]) -> Vec<Parsed> {
         .par_iter()
         .map(|p| {
             let shown = catalog::display_path(p, &config.root);
-            let (rb, plain, source) = match std::fs::read(p) {
+            let (page, errors, source) = match std::fs::read(p) {
                 Ok(bytes) => {
-                    let source = String::from_utf8_lossy(&bytes).into_owned();
-                    match parse::parse_page_bytes(&shown, &bytes) {
-                        Ok(Page::Runbook(rb)) => (Ok(rb), false, source),
-                        Ok(Page::Plain(rb)) => (Ok(rb), true, source),
-                        Err(e) => (Err(lints::from_error(e, &shown)), false, source),
+                    let (page, mut errors) = parse::parse_page_bytes_partial(&shown, &bytes);
+                    for d in errors.iter_mut().filter(|d| d.file.is_none()) {
+                        d.file = Some(shown.clone());
                     }
+                    (page, errors, String::from_utf8_lossy(&bytes).into_owned())
                 }
                 Err(e) => (
-                    Err(vec![Diagnostic::error("io", format!("cannot read page: {e}")).in_file(&shown)]),
-                    false,
+                    None,
+                    vec![Diagnostic::error("io", format!("cannot read page: {e}")).in_file(&shown)],
                     String::new(),
                 ),
             };
-            Parsed { shown, rb, plain, source }
+            // A page with errors is reported as a runbook is (not as a plain page).
+            let plain = errors.is_empty() && page.as_ref().is_some_and(Page::is_plain);
+            Parsed { shown, page, errors, plain, source }
         })
         .collect()
 }

@@ -78,6 +78,9 @@ pub fn run(
         }
     }
     super::out(&check::format::render(&report, format, color));
+    for notice in report.unchecked.notices() {
+        crate::errln!("{notice}");
+    }
     if report.interrupted {
         crate::errln!("check interrupted: scenarios in play were cut short, later ones not played");
         return Ok(Exit::Interrupted);

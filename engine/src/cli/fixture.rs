@@ -1,7 +1,8 @@
 //! `runbook fixture new ID [--scenario NAME] [--env E] [--set k=v]`: scaffold a fixture
 //! scenario from the plan (see [`crate::rehearse::scaffold`]). A fixture is
 //! committed: a secret given with `--set` is written as `--record-fixture`
-//! writes it, never its value.
+//! writes it, never its value; one not given is written the same way, so
+//! a scaffold needs no secret.
 
 use clap::Subcommand;
 
@@ -49,7 +50,13 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
     for w in unread {
         crate::errln!("{w}");
     }
-    let resolved = crate::vars::resolve(&rb, profile, &[], &sets);
+    let mut resolved = crate::vars::resolve(&rb, profile, &[], &sets);
+    // A secret is never written, given or not: its stand-in is all a
+    // scaffold needs (and what it writes in the scenario's vars).
+    for m in crate::vars::missing(&rb, &resolved).into_iter().filter(|m| m.secret) {
+        let stand_in = crate::model::Value::String(crate::rehearse::record::STAND_IN.into());
+        resolved.insert(m.name, stand_in, crate::vars::Origin::Prompt);
+    }
     let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
     let (mut sc, warnings) = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
     for w in &warnings {

@@ -10,6 +10,10 @@
 //! shown, the others hidden twins that docs/wiki/runbook.js switches to.
 //! `manual` steps become the checklist they are.
 //!
+//! Every page, runbook or not, is cleaned last ([`crate::prose`]): mdBook
+//! passes raw HTML through, and a page is anyone's pull request while the
+//! wiki is everyone's origin.
+//!
 //! The transform is pure ([`render_page`], [`render_book`]); the stdin/stdout
 //! JSON glue is in `cli/mdbook.rs`. A runbook that does not parse fails the
 //! whole book with its `file:line` diagnostics, so a broken page never ships.
@@ -52,10 +56,11 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
             if split.yaml.is_some() && !split.unclosed {
                 ch.content = ch.content[split.body_start..].to_string();
             }
+            ch.content = crate::prose::clean_markdown(&ch.content);
             return;
         }
         match render_page(&src.join(rel), &ch.content, config) {
-            Ok(page) => ch.content = page,
+            Ok(page) => ch.content = crate::prose::clean_markdown(&page),
             Err(Error::Invalid(d)) => errors.extend(d),
             Err(e) => errors.push(Diagnostic::error("mdbook", e.to_string()).in_file(src.join(rel))),
         }
@@ -391,6 +396,31 @@ mod tests {
             }
         }
         assert!(whens > 50 && expects > 30, "{whens} whens, {expects} expects: the runbooks were not all read");
+    }
+
+    /// The cleaning takes nothing from the wiki as the project writes it:
+    /// every page of runbooks/, as the preprocessor hands it on, is the same
+    /// cleaned.
+    #[test]
+    fn the_projects_pages_are_clean_already() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = Config::load(&root.join("runbook.toml")).unwrap();
+        let mut pages = 0;
+        for e in walkdir::WalkDir::new(root.join("runbooks")) {
+            let path = e.unwrap().into_path();
+            if path.extension().is_none_or(|x| x != "md") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let page = if is_runbook(&text) { render_page(&path, &text, &config).unwrap() } else { text };
+            let cleaned = crate::prose::clean_markdown(&page);
+            if cleaned != page {
+                let diff = similar::TextDiff::from_lines(&page, &cleaned);
+                panic!("{}:\n{}", path.display(), diff.unified_diff());
+            }
+            pages += 1;
+        }
+        assert!(pages > 10, "{pages} pages: runbooks/ was not read");
     }
 
     #[test]

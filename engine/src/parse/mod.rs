@@ -9,6 +9,7 @@ pub mod attrs;
 pub mod frontmatter;
 
 pub use attrs::{valid_id, valid_var};
+pub use frontmatter::requires_line;
 
 use std::path::Path;
 
@@ -191,6 +192,35 @@ pub fn parse_str(path: &Path, text: &str, hash: String) -> Result<Runbook> {
 }
 
 pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
+    let (page, errors) = parse_page_partial(path, text, hash);
+    if errors.is_empty() { Ok(page) } else { Err(Error::Invalid(errors)) }
+}
+
+/// What [`parse_page_partial`] makes of a page's bytes: `None` when there is
+/// no text to read (too large, not UTF-8), with why.
+pub fn parse_page_bytes_partial(path: &Path, bytes: &[u8]) -> (Option<Page>, Vec<Diagnostic>) {
+    match utf8(path, bytes) {
+        Ok(text) => {
+            let (page, errors) = parse_page_partial(path, text, format!("{:x}", Sha256::digest(bytes)));
+            (Some(page), errors)
+        }
+        Err(e) => (None, vec_of(e)),
+    }
+}
+
+fn vec_of(e: Error) -> Vec<Diagnostic> {
+    match e {
+        Error::Invalid(d) => d,
+        other => vec![Diagnostic::error("io", other.to_string())],
+    }
+}
+
+/// A page and every error found in it: with errors, the page holds what
+/// did parse (the steps and documentation blocks without an error, the
+/// front matter if it is valid, else none), for `check` to lint further so
+/// that one run shows every problem. Only [`parse_page`]'s `Ok` is a
+/// runbook to plan or run.
+pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<Diagnostic>) {
     // Lone CRs become LFs, so that every line count and body below sees
     // the lines an editor shows (the hash stays that of the file's bytes).
     let normalised;
@@ -342,7 +372,8 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
                     };
                     let step = has_attrs(&info);
                     annotated |= step;
-                    if let Some(k) = opening_inside(&body, ch, n, !step) {
+                    let swallows = opening_inside(&body, ch, n, !step);
+                    if let Some(k) = swallows {
                         let fence = format!("{n} {}", if ch == b'~' { "tildes" } else { "backticks" });
                         let what = if step { "step" } else { "code block" };
                         errors.push(
@@ -358,6 +389,7 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
                             )),
                         );
                     }
+                    let kept = (steps.len(), doc_blocks.len());
                     classify(
                         path,
                         &info,
@@ -369,6 +401,12 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
                         &mut doc_blocks,
                         &mut errors,
                     );
+                    // Its body holds the blocks it swallowed: no lint of a
+                    // partial page reads it (it is an error anyway).
+                    if swallows.is_some() {
+                        steps.truncate(kept.0);
+                        doc_blocks.truncate(kept.1);
+                    }
                 }
             }
             _ => {}
@@ -399,9 +437,6 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
         // A plain page: its file name need not be a runbook id.
         errors.retain(|d| d.code != "invalid-id");
     }
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
-    }
     let page = Runbook {
         title: fm.title.or(h1).unwrap_or_else(|| id.clone()),
         id,
@@ -417,7 +452,7 @@ pub fn parse_page(path: &Path, text: &str, hash: String) -> Result<Page> {
         steps,
         doc_blocks,
     };
-    Ok(if runbook { Page::Runbook(page) } else { Page::Plain(page) })
+    (if runbook { Page::Runbook(page) } else { Page::Plain(page) }, errors)
 }
 
 /// Does a fence's info string carry runbook's attributes: a `{…}` set

@@ -35,6 +35,11 @@ impl Attempt {
     }
 }
 
+/// What the log of a run in flight at a take-over lacks: what reached the
+/// store after the take-over is kept by the engine that ran it, on its
+/// machine (`store/postgres/logs.rs`), never put in a later run's part.
+pub const TAKEN_OVER: &str = "(no end recorded; its output after that stays with its engine)";
+
 /// What an attempt without a recorded end came to when its engine stopped.
 pub const KILLED: &str = "killed: the engine stopped (no end recorded)";
 
@@ -56,7 +61,7 @@ pub fn of(events: &[Entry], step: &str, len: u64, live: bool) -> Vec<Attempt> {
                 if let Some(i) = open.take() {
                     out[i].0.ended = match s.kind {
                         SessionKind::TakeOver => {
-                            format!("in flight when the run was taken over by {} (no end recorded)", s.operator)
+                            format!("in flight when the run was taken over by {} {TAKEN_OVER}", s.operator)
                         }
                         _ => KILLED.into(),
                     };
@@ -229,7 +234,14 @@ mod tests {
         let a = of(&mixed, "fix", 8, true);
         assert_eq!(
             a.iter().map(|a| (a.from, a.to, a.ended.as_str())).collect::<Vec<_>>(),
-            [(0, 4, "in flight when the run was taken over by bob@b (no end recorded)"), (4, 8, "running")]
+            [
+                (
+                    0,
+                    4,
+                    "in flight when the run was taken over by bob@b (no end recorded; its output after that stays with its engine)"
+                ),
+                (4, 8, "running")
+            ]
         );
         // Past the end of the log (output the store did not keep): empty.
         assert_eq!(of(&mixed, "fix", 2, true).iter().map(|a| (a.from, a.to)).collect::<Vec<_>>(), [(0, 2), (2, 2)]);

@@ -657,4 +657,39 @@ mod tests {
         let s = RunState::from_entries(&[e(0, start()), e(0, step_start("a"))]);
         assert_eq!(s.last_seq, 2);
     }
+
+    /// What a resume decides never reads a `spawned` event: the shared
+    /// store only queues it (docs/team-mode.md, "Durability"), and an engine
+    /// killed before it was written leaves a run that folds to the same state
+    /// but for the process groups (which only find leftovers to kill).
+    #[test]
+    fn a_spawned_event_lost_changes_nothing_but_the_process_groups() {
+        let spawned = |id: &str, pgid| Event::Spawned(Spawned { step: id.into(), pgid, born_ms: Some(9) });
+        let all = [
+            e(1, start()),
+            e(2, step_start("a")),
+            e(3, spawned("a", 11)),
+            e(4, step_end("a", StepStatus::Passed, "x")),
+            e(5, step_start("b")),
+            e(6, spawned("b", 12)),
+        ];
+        let lost: Vec<Entry> = all.iter().filter(|x| !matches!(x.event, Event::Spawned(_))).cloned().collect();
+        let fold = |entries: &[Entry]| {
+            let st = RunState::from_entries(entries);
+            assert_eq!(st.in_flight(), ["b"]);
+            let mut v = serde_json::to_value(&st).unwrap();
+            // When the session was last heard of: the lost event's time.
+            v.as_object_mut().unwrap().remove("last_seq");
+            for session in v["sessions"].as_array_mut().unwrap() {
+                session.as_object_mut().unwrap().remove("last");
+            }
+            for step in v["steps"].as_object_mut().unwrap().values_mut() {
+                let step = step.as_object_mut().unwrap();
+                assert!(step.remove("pgid").is_some() && step.remove("born_ms").is_some());
+            }
+            v
+        };
+        assert_eq!(fold(&all), fold(&lost));
+        assert_eq!(RunState::from_entries(&all).step("b").and_then(|s| s.pgid), Some(12));
+    }
 }

@@ -17,7 +17,7 @@
 //!   unless given again; secret ones were journaled as `***` and must be
 //!   given again (asked without echo on a terminal, else exit 2 naming them).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::env::PlayEnv;
 use super::{Answers, PlayOptions, ResumeMode, prompt};
@@ -125,8 +125,15 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
         None => opts.mode.clone(),
     };
     opts.mode = mode.clone();
-    settle_vars(rb, env, opts, previous.as_ref().map(|(_, s)| s), &mut notes, tty)?;
-    crate::preview::preflight(rb, &opts.vars, opts.env.as_ref())?;
+    let spared = settle_vars(rb, dag, env, opts, previous.as_ref().map(|(_, s)| s), &mut notes, tty)?;
+    let mut checked = opts.vars.clone();
+    // What only steps that stand read need not render: it has no value.
+    for n in spared {
+        if checked.vars.get(&n).is_none_or(|v| v.is_null()) {
+            checked.insert(n, crate::model::Value::String(String::new()), Origin::Prompt);
+        }
+    }
+    crate::preview::preflight(rb, &checked, opts.env.as_ref())?;
     let answering = answering(opts, tty);
     let vars = var_records(rb, opts);
     let (run_id, state, first) = match previous {
@@ -428,15 +435,18 @@ fn reap_recorded(st: &RunState, step: &str) -> usize {
 }
 
 /// Restore the resumed run's variables, then make sure every variable the
-/// templates read has a value: ask on a terminal, else exit 2 naming them.
+/// templates of steps still to run read has a value: ask on a terminal,
+/// else exit 2 naming them. Returns the variables left without one because
+/// only steps that stand read them ([`spared`]).
 fn settle_vars(
     rb: &Runbook,
+    dag: &Dag,
     env: &PlayEnv,
     opts: &mut PlayOptions,
     previous: Option<&RunState>,
     notes: &mut Vec<String>,
     tty: bool,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let mut again = Vec::new();
     if let Some(p) = previous {
         let (restored, secrets) = restore(rb, &mut opts.vars, &p.vars);
@@ -446,9 +456,30 @@ fn settle_vars(
         again = secrets;
     }
     if !env.ask_missing {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut missing = crate::vars::missing(rb, &opts.vars);
+    let mut spared = Vec::new();
+    if let Some(p) = previous {
+        let unread = self::spared(rb, dag, env, opts, p);
+        let mut spare = |n: &String| {
+            let hit = unread.contains(n);
+            if hit && !spared.contains(n) {
+                spared.push(n.clone());
+            }
+            !hit
+        };
+        again.retain(&mut spare);
+        missing.retain(|m| spare(&m.name));
+    }
+    if !spared.is_empty() {
+        let n = spared.len();
+        notes.push(format!(
+            "not asked for {}: only steps that passed before and stand read {}",
+            spared.join(", "),
+            if n == 1 { "it" } else { "them" }
+        ));
+    }
     for name in &again {
         if !missing.iter().any(|m| &m.name == name) {
             missing.push(crate::vars::Missing {
@@ -462,7 +493,7 @@ fn settle_vars(
         }
     }
     if missing.is_empty() {
-        return Ok(());
+        return Ok(spared);
     }
     let run = previous.map(|p| p.run.as_str()).unwrap_or_default();
     if !(matches!(opts.answers, Answers::Interactive) && tty) {
@@ -499,7 +530,25 @@ fn settle_vars(
         };
         opts.vars.insert(m.name.clone(), crate::model::Value::String(value), Origin::Prompt);
     }
-    Ok(())
+    Ok(spared)
+}
+
+/// The names only steps that stand read, in a new session over run `st`
+/// ([`super::dispatch::spare`]): decided from its restored captures and
+/// outputs and the values given so far.
+fn spared(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &PlayOptions, st: &RunState) -> BTreeSet<String> {
+    let mut secrets = Vec::new();
+    for v in rb.secret_values(&opts.vars.vars).iter().chain(env.store.secrets().iter()) {
+        super::add_secret(&mut secrets, v);
+    }
+    let red = crate::redact::Redactor::new(secrets);
+    let base = crate::template::Context {
+        vars: opts.vars.vars.clone(),
+        env: opts.env.as_ref().map(|e| e.name.clone()),
+        ..Default::default()
+    };
+    let ctx = super::run_context(rb, st, base);
+    super::dispatch::spare::read_only_by_kept(rb, dag, st, &ctx, &red)
 }
 
 /// The diagnostic for a variable that has no value and cannot be asked for
@@ -615,7 +664,9 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
     Ok(())
 }
 
-/// Every tool of `requires` must be on PATH (the sandbox's, in a rehearsal).
+/// Every tool of `requires` must be on PATH (the sandbox's, in a
+/// rehearsal): each one missing is named at its line of the front matter,
+/// and nothing runs (exit 3, as any play refused before it starts).
 fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     let path = super::process::path_with(env.path_prefix.as_deref());
     let missing: Vec<&str> =
@@ -623,13 +674,35 @@ fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Error::Refused(format!(
-        "runbook `{}` requires {} not found on PATH: {}\n  hint: install {}, or fix PATH (front matter `requires`)",
-        rb.id,
-        if missing.len() == 1 { "a tool" } else { "tools" },
-        missing.join(", "),
-        if missing.len() == 1 { "it" } else { "them" },
-    )))
+    let text = std::fs::read_to_string(&rb.path).unwrap_or_default();
+    let fm = rb.front_matter_line.unwrap_or(1);
+    // One error per line of `requires` (a flow list `[a, b]` is one line).
+    let mut lines: Vec<(usize, Vec<&str>)> = Vec::new();
+    for tool in missing {
+        let line = crate::parse::requires_line(&text, tool).unwrap_or(fm);
+        match lines.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, tools)) => tools.push(tool),
+            None => lines.push((line, vec![tool])),
+        }
+    }
+    let found: Vec<String> = lines
+        .into_iter()
+        .map(|(line, tools)| {
+            let (what, it, dirs) = match tools.len() {
+                1 => ("a tool that is", "it", "the directory that holds it"),
+                _ => ("tools that are", "them", "the directories that hold them"),
+            };
+            let msg = format!("runbook `{}` requires {what} not on PATH: {}; nothing was run", rb.id, tools.join(", "));
+            let rehearsal =
+                if env.recorded { "" } else { ", or stub {it} for rehearsals (runbook.toml `[rehearse] stub`)" };
+            let hint = format!(
+                "install {it}, or add {dirs} to PATH{}; front matter `requires` lists the tools the steps call",
+                rehearsal.replace("{it}", it)
+            );
+            Diagnostic::error("requires", msg).at(&rb.path, line).hint(hint).to_string()
+        })
+        .collect();
+    Err(Error::Refused(found.join("\n")))
 }
 
 /// The engine's own log in a run's directory: a name no step log

@@ -11,8 +11,8 @@
 //! the shared pollers of [`hub`]), [`pages`] (HTML from minijinja templates,
 //! escaped), [`assets`] (CSS and JS, embedded: no CDN on an isolated ops
 //! network), [`auth`] (the token, the security headers), [`host`] (the
-//! `Host` check against DNS rebinding), [`prose`] (a runbook's raw HTML
-//! cleaned). Store calls are blocking (a file read, a database round trip),
+//! `Host` check against DNS rebinding), [`crate::prose`] (a runbook's raw
+//! HTML cleaned). Store calls are blocking (a file read, a database round trip),
 //! so they run on tokio's blocking pool, never on the thread serving the
 //! connections.
 
@@ -26,7 +26,6 @@ mod hub;
 mod ids;
 mod list;
 mod pages;
-mod prose;
 mod sse;
 mod view;
 

@@ -1,7 +1,7 @@
 //! What the pages show, as data for the templates: a run's page from its
 //! events (the fold, the report) and its step logs, and a runbook's page as
 //! the wiki renders it. Nothing here is HTML but the wiki's own rendering,
-//! cleaned ([`super::prose`]).
+//! cleaned ([`crate::prose`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -234,5 +234,5 @@ pub fn runbook_html(config: &Config, id: &str) -> Result<Option<(String, String,
         | pulldown_cmark::Options::ENABLE_HEADING_ATTRIBUTES;
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&md, opts));
-    Ok(Some((rb.id.clone(), rb.title.clone(), super::prose::clean(&html))))
+    Ok(Some((rb.id.clone(), rb.title.clone(), crate::prose::clean(&html))))
 }

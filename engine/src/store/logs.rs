@@ -206,6 +206,30 @@ impl Drop for Logs {
     }
 }
 
+/// `RUNBOOK_FAULT=logs-stop-wait-for:FILE` (debug builds, as the engine's
+/// other faults): the writer, told to stop (the play is ending), makes
+/// `FILE.reached` and waits until FILE exists (`RUNBOOK_TEST_WAIT` seconds
+/// at most) before its last writes, so a test can look at the play while it
+/// finishes its logs.
+#[cfg(debug_assertions)]
+fn wait_fault() {
+    let Some(file) = std::env::var("RUNBOOK_FAULT")
+        .ok()
+        .and_then(|v| v.strip_prefix("logs-stop-wait-for:").map(std::path::PathBuf::from))
+    else {
+        return;
+    };
+    let _ = std::fs::write(file.with_extension("reached"), "");
+    let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+    while !file.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn wait_fault() {}
+
 /// Messages as they come: waits for the first, then, after each batch,
 /// rests `rest` (cut short by an unpark) and takes what came meanwhile.
 /// It keeps resting and looking for [`IDLE`] before it blocks on the
@@ -254,6 +278,7 @@ fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>, room: &Room) {
             Msg::Stop => break,
         }
     }
+    wait_fault();
     room.close();
     chunks.flush();
 }

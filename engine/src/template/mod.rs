@@ -205,15 +205,26 @@ impl Context {
     /// names the template reads) are converted — converting everything, every
     /// step's stdout included, for every render made a play quadratic.
     fn to_value(&self, names: Option<&BTreeSet<String>>) -> JValue {
-        self.view(names, None)
+        self.view(names, None, None)
     }
 
-    /// [`Context::to_value`], with `steps` limited to `ids` when given.
-    fn view(&self, names: Option<&BTreeSet<String>>, ids: Option<&BTreeSet<&str>>) -> JValue {
+    /// [`Context::to_value`], with `steps` limited to `ids` when given;
+    /// with `mask`, each secret of that runbook as its placeholder
+    /// ([`Runbook::placeheld`]), given or not.
+    fn view(&self, names: Option<&BTreeSet<String>>, ids: Option<&BTreeSet<&str>>, mask: Option<&Runbook>) -> JValue {
         let mut m: BTreeMap<String, JValue> = BTreeMap::new();
         let wanted = |k: &str| names.is_none_or(|n| n.contains(k));
         for (k, v) in self.vars.iter().filter(|(k, _)| wanted(k)) {
+            let v = match mask {
+                Some(rb) => &rb.placeheld(k, v),
+                None => v,
+            };
             m.insert(k.clone(), JValue::from(minijinja::value::Serde(v)));
+        }
+        if let (Some(rb), Some(names)) = (mask, names) {
+            for n in names.iter().filter(|n| rb.is_secret(n) && !self.vars.contains_key(*n)) {
+                m.insert(n.clone(), JValue::from(crate::model::placeholder(n)));
+            }
         }
         for (k, c) in self.captures.iter().filter(|(k, _)| wanted(k)) {
             let v = match c {
@@ -347,6 +358,11 @@ impl<'r> Templater<'r> {
             .hint("see https://docs.rs/minijinja for the template syntax; `{{ name }}` inserts a variable")
     }
 
+    /// Is `name` captured by a step (a capture, not a variable, when it is read)?
+    fn captured(&self, name: &str) -> bool {
+        self.rb.steps.iter().any(|s| s.attrs.capture.as_deref() == Some(name))
+    }
+
     /// 1-based runbook line where `name` first appears in a template of the step.
     pub fn line_of_name(&self, step: &Step, src: Source, name: &str) -> Option<usize> {
         if let Source::Attr(_) = src {
@@ -360,6 +376,18 @@ impl<'r> Templater<'r> {
 
     /// Render a step body for execution or display.
     pub fn body(&self, step: &Step, ctx: &Context) -> Result<String, Diagnostic> {
+        self.body_as(step, ctx, false)
+    }
+
+    /// The step's body rendered with each secret as a placeholder naming it
+    /// ([`Runbook::placeheld`]), given or not: its hash tells a resume
+    /// whether the step changed without the secrets' values
+    /// (`runner::dispatch::hash`).
+    pub fn body_masked(&self, step: &Step, ctx: &Context) -> Result<String, Diagnostic> {
+        self.body_as(step, ctx, true)
+    }
+
+    fn body_as(&self, step: &Step, ctx: &Context, mask: bool) -> Result<String, Diagnostic> {
         let name = match step.kind {
             StepKind::Bash | StepKind::Sh => "shell:body",
             StepKind::Python => "python:body",
@@ -370,7 +398,7 @@ impl<'r> Templater<'r> {
             // A checklist is prose: values go in verbatim.
             StepKind::Manual => "text:body",
         };
-        let text = self.render(step, Source::Body, name, &step.body, ctx)?;
+        let text = self.render(step, Source::Body, name, &step.body, ctx, mask)?;
         let (placed, code, asks, hint) = match name {
             "query:body" => (
                 query::place(&text),
@@ -415,7 +443,7 @@ impl<'r> Templater<'r> {
 
     /// Render an attribute (`expect`, `cwd`, `confirm`, `escalate`) verbatim.
     pub fn attr(&self, step: &Step, attr: &'static str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
-        self.render(step, Source::Attr(attr), "text:attr", text, ctx)
+        self.render(step, Source::Attr(attr), "text:attr", text, ctx, false)
     }
 
     /// A template beyond [`bounds`], as a diagnostic at the step.
@@ -430,7 +458,16 @@ impl<'r> Templater<'r> {
             .hint("split the work into steps, or compute it in the step's shell code")
     }
 
-    fn render(&self, step: &Step, src: Source, name: &str, text: &str, ctx: &Context) -> Result<String, Diagnostic> {
+    /// `mask`: as [`Templater::body_masked`].
+    fn render(
+        &self,
+        step: &Step,
+        src: Source,
+        name: &str,
+        text: &str,
+        ctx: &Context,
+        mask: bool,
+    ) -> Result<String, Diagnostic> {
         let text = rewrite_step_refs(text, &self.ids);
         // No template syntax: the text is its own rendering (most bodies).
         if !["{{", "{%", "{#"].iter().any(|t| text.contains(t)) {
@@ -439,13 +476,19 @@ impl<'r> Templater<'r> {
         self.bounded(step, src, &text, false)?;
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
         let names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
-        if let Some(d) = self.missing(step, src, &names, ctx, &text) {
+        let mask = mask.then_some(self.rb);
+        // A secret is masked given or not: only the other names must be defined.
+        let read: BTreeSet<String> = match mask {
+            Some(rb) => names.iter().filter(|n| !rb.is_secret(n) || self.captured(n)).cloned().collect(),
+            None => names.clone(),
+        };
+        if let Some(d) = self.missing(step, src, &read, ctx, &text) {
             return Err(d);
         }
         let ids = self.steps_read(&text, &names);
-        let out = match tmpl.render(ctx.view(Some(&names), ids.as_ref())) {
+        let out = match tmpl.render(ctx.view(Some(&names), ids.as_ref(), mask)) {
             // Should a name escape the analysis, render against everything.
-            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.to_value(None)),
+            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.view(None, None, mask)),
             r => r,
         };
         let out = out.map_err(|e| self.values_read(self.locate(step, src, &e, &text), &e, &names, ctx, "template"))?;
@@ -549,7 +592,7 @@ impl<'r> Templater<'r> {
         if runtime {
             return Ok(None);
         }
-        let v = match compiled.eval(ctx.view(Some(&names), ids.as_ref())) {
+        let v = match compiled.eval(ctx.view(Some(&names), ids.as_ref(), None)) {
             Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => compiled.eval(ctx.to_value(None)),
             r => r,
         };

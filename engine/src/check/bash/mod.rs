@@ -32,6 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::lints::Block;
+use super::missing::{self, Unchecked};
 use crate::error::Diagnostic;
 pub use shellcheck::shellcheck_available;
 use shellcheck::{ScCache, shellcheck};
@@ -125,7 +126,14 @@ impl<'a> ShellBlock<'a> {
 
 /// Syntax and (when installed) shellcheck findings of a batch of blocks.
 /// `cache`: where shellcheck's findings are kept by content (none: always run it).
-pub fn check(blocks: &[ShellBlock], shellcheck_on: bool, cache: Option<&Path>) -> Vec<Diagnostic> {
+/// The blocks of a dialect whose shell is not on PATH are counted in `unchecked`
+/// (and still given to shellcheck).
+pub fn check(
+    blocks: &[ShellBlock],
+    shellcheck_on: bool,
+    cache: Option<&Path>,
+    unchecked: &mut Unchecked,
+) -> Vec<Diagnostic> {
     let Ok(dir) = tempfile::tempdir() else {
         return vec![
             Diagnostic::warning("shell-check", "cannot create a temporary directory: shell syntax not checked")
@@ -137,6 +145,11 @@ pub fn check(blocks: &[ShellBlock], shellcheck_on: bool, cache: Option<&Path>) -
     for dialect in ["bash", "sh"] {
         let idx: Vec<usize> = (0..blocks.len()).filter(|&k| blocks[k].dialect == dialect).collect();
         if idx.is_empty() {
+            continue;
+        }
+        if !missing::on_path(dialect) {
+            unchecked.add(dialect, idx.len());
+            idx.iter().for_each(|&k| parses[k] = true);
             continue;
         }
         let scripts: Vec<&str> = idx.iter().map(|&k| blocks[k].script.as_str()).collect();

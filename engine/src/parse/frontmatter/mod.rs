@@ -85,6 +85,28 @@ pub fn key_line(yaml: &str, key: &str) -> Option<usize> {
     yaml.lines().position(at).map(|i| i + 1)
 }
 
+/// The 1-based line of runbook `text` where front matter `requires` lists
+/// `tool`: its own line in a block list (`- kubectl`), else the line of the
+/// key (`requires: [kubectl, helm]`); `None` without the key.
+pub fn requires_line(text: &str, tool: &str) -> Option<usize> {
+    let yaml = split(text).yaml?;
+    let key = key_line(yaml, "requires")?;
+    let word = |l: &str| {
+        let l = l.split(" #").next().unwrap_or(l);
+        l.split(|c: char| c.is_whitespace() || "[],'\"".contains(c)).any(|w| w == tool)
+    };
+    // The key's value: its line, then the indented or `-` lines under it.
+    let at = yaml
+        .lines()
+        .skip(key - 1)
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || l.starts_with([' ', '\t', '-']) || l.trim().is_empty())
+        .find(|(i, l)| word(if *i == 0 { l.split_once(':').map_or(*l, |(_, v)| v) } else { l }))
+        .map_or(0, |(i, _)| i);
+    // The YAML starts on the line after the opening `---`.
+    Some(1 + key + at)
+}
+
 /// The front matter block: its YAML text and where the markdown starts.
 pub struct Split<'a> {
     pub yaml: Option<&'a str>,
@@ -334,6 +356,21 @@ mod tests {
         assert_eq!(fm("---\ntags: [a]\n---\n"), (Some("tags: [a]\n"), false));
         assert_eq!(fm("---\n\ntags: [a]\n...\n"), (Some("\ntags: [a]\n"), false));
         assert_eq!(fm("---\n# comment\ntitle: T\n---\n"), (Some("# comment\ntitle: T\n"), false));
+    }
+
+    #[test]
+    fn requires_lines() {
+        let block =
+            "---\ntitle: T\nrequires:\n  - bash\n  - \"no-such-x\"   # the CLI\n- jq\nvars:\n  jq: 1\n---\n# T\n";
+        assert_eq!(requires_line(block, "bash"), Some(4));
+        assert_eq!(requires_line(block, "no-such-x"), Some(5));
+        assert_eq!(requires_line(block, "jq"), Some(6));
+        assert_eq!(requires_line(block, "such"), Some(3), "a tool not found as a word: the key's line");
+        let flow = "---\nid: a\nrequires: [bash, no-such-x]\n---\n";
+        assert_eq!(requires_line(flow, "no-such-x"), Some(3));
+        let wrapped = "---\nrequires: [bash,\n  no-such-x]\n---\n";
+        assert_eq!(requires_line(wrapped, "no-such-x"), Some(3));
+        assert_eq!(requires_line("---\nid: a\n---\n", "bash"), None);
     }
 
     #[test]

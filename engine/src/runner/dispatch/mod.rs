@@ -18,10 +18,12 @@
 //! - a failure the crashed session was stopping on goes on to its rollback
 //!   and end, as it would have without the crash.
 
+mod hash;
 #[cfg(test)]
 mod prop;
 mod ready;
 mod rollback;
+pub mod spare;
 mod step;
 #[cfg(test)]
 mod tests;

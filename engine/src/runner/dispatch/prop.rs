@@ -31,6 +31,8 @@ pub struct StepSpec {
     pub on_fail_continue: bool,
     pub undo: bool,
     pub retry: u8,
+    /// It (and its undo block) reads the secret `api_token`.
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -60,8 +62,9 @@ fn step_spec(i: usize) -> impl Strategy<Value = StepSpec> {
         any::<bool>(),
         0..4u8,
         0..3u8,
+        any::<bool>(),
     )
-        .prop_map(move |(needs, t, exit, w, capture, cont, undo, retry)| {
+        .prop_map(move |(needs, t, exit, w, capture, cont, undo, retry, secret)| {
             // A `when` reads a step this one depends on: what it reads is
             // then known when it is decided, in any run.
             let deps: Vec<usize> = match &needs {
@@ -79,6 +82,7 @@ fn step_spec(i: usize) -> impl Strategy<Value = StepSpec> {
                 on_fail_continue: cont,
                 undo: undo == 0,
                 retry: if retry == 0 { 2 } else { 0 },
+                secret,
             }
         })
 }
@@ -122,11 +126,13 @@ pub fn markdown(spec: &Spec) -> String {
         if s.undo {
             attrs.push(format!("rollback=u{i}"));
         }
-        md.push_str(&format!("```bash {{{}}}\necho {}\nexit {}\n```\n\n", attrs.join(" "), s.token, s.exit));
+        let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
+        md.push_str(&format!("```bash {{{}}}\n{secret}echo {}\nexit {}\n```\n\n", attrs.join(" "), s.token, s.exit));
     }
     for (i, s) in spec.steps.iter().enumerate() {
         if s.undo {
-            md.push_str(&format!("```bash {{#u{i} undo}}\necho undone\n```\n\n"));
+            let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
+            md.push_str(&format!("```bash {{#u{i} undo}}\n{secret}echo undone\n```\n\n"));
         }
     }
     md
@@ -141,7 +147,15 @@ struct World<'a> {
     log: Vec<Entry>,
     /// Steps started while they had passed before: must stay empty.
     ran_again: Vec<String>,
+    /// Sessions after the first that were not given the secret: it was
+    /// asked for only where a step still to run reads it.
+    spared: usize,
 }
+
+/// The value of the secret `api_token`, given to the first session only:
+/// a later one is given it only where [`spare`] says a step still to run
+/// reads it, as `runner::session` asks for it.
+const SECRET: &str = "tok-1234567";
 
 impl World<'_> {
     fn push(&mut self, e: Event) {
@@ -163,6 +177,17 @@ impl World<'_> {
             None => super::tests::start_event(),
             Some(kind) => super::tests::session(kind),
         };
+        let mut vars = crate::model::Vars::new();
+        vars.insert("api_token".into(), crate::model::Value::String(SECRET.into()));
+        let given = kind.is_none() || {
+            let known = crate::runner::play::Loop::context(self.rb, &st, Context::default());
+            let spared = super::spare::read_only_by_kept(self.rb, self.dag, &st, &known, &Redactor::default());
+            !spared.contains("api_token")
+        };
+        if !given {
+            vars.clear();
+            self.spared += 1;
+        }
         let start = self.log.len();
         let budget = kill.map(|k| start + k);
         let killed = |w: &World| budget.is_some_and(|b| w.log.len() >= b);
@@ -190,8 +215,8 @@ impl World<'_> {
             resume: "runbook play r --resume".into(),
         };
         let mut d = Dispatcher::new(self.rb, self.dag, policy, &st);
-        let mut ctx = crate::runner::play::Loop::context(self.rb, &st, Context::default());
-        let red = Redactor::default();
+        let mut ctx = crate::runner::play::Loop::context(self.rb, &st, Context { vars, ..Context::default() });
+        let red = if given { Redactor::new([SECRET.to_string()]) } else { Redactor::default() };
         let passed_before: BTreeSet<String> =
             st.steps.iter().filter(|(_, s)| s.passed() && !s.undo).map(|(k, _)| k.clone()).collect();
         let mut running: Vec<usize> = Vec::new();
@@ -304,14 +329,16 @@ fn decisions(log: &[Entry]) -> Decisions {
 }
 
 /// `kills`: where each session is cut, as a fraction of the events the
-/// uninterrupted play writes (so that every point is as likely).
-fn play(spec: &Spec, kills: &[f64]) -> (Vec<Entry>, Vec<String>) {
+/// uninterrupted play writes (so that every point is as likely). Returns
+/// the journal, the steps that ran again, and how many sessions were not
+/// given the secret.
+fn play(spec: &Spec, kills: &[f64]) -> (Vec<Entry>, Vec<String>, usize) {
     let total = if kills.is_empty() { 0 } else { play(spec, &[]).0.len() };
     let kills: Vec<usize> = kills.iter().map(|f| ((f * total as f64).ceil() as usize).max(1)).collect();
     let md = markdown(spec);
     let rb = crate::parse::parse_str(Path::new("p.md"), &md, "h".into()).expect("a generated runbook parses");
     let dag = Dag::build(&rb).expect("and plans");
-    let mut w = World { rb: &rb, dag: &dag, spec, log: Vec::new(), ran_again: Vec::new() };
+    let mut w = World { rb: &rb, dag: &dag, spec, log: Vec::new(), ran_again: Vec::new(), spared: 0 };
     let mut kills = kills.iter();
     for _ in 0..50 {
         let kill = kills.next().copied();
@@ -320,7 +347,37 @@ fn play(spec: &Spec, kills: &[f64]) -> (Vec<Entry>, Vec<String>) {
             break;
         }
     }
-    (w.log, w.ran_again)
+    (w.log, w.ran_again, w.spared)
+}
+
+/// A secret only a step that passed reads is not given to the resume, which
+/// then decides as the uninterrupted play (and a later step that reads it
+/// gets it).
+#[test]
+fn a_resume_is_not_given_a_secret_only_passed_steps_read() {
+    let step = |secret, exit| StepSpec {
+        needs: None,
+        token: "ok",
+        exit,
+        when: None,
+        capture: false,
+        on_fail_continue: false,
+        undo: false,
+        retry: 0,
+        secret,
+    };
+    for (steps, spared) in [
+        (vec![step(true, 0), step(false, 0), step(false, 0)], 1),
+        (vec![step(true, 0), step(false, 0), step(true, 0)], 0),
+    ] {
+        let spec = Spec { steps, jobs: 1 };
+        let want = decisions(&play(&spec, &[]).0);
+        // Killed once the first step's end is written (run-start, start, end).
+        let (log, again, n) = play(&spec, &[0.5]);
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(decisions(&log), want);
+        assert_eq!(n, spared, "{}", markdown(&spec));
+    }
 }
 
 proptest! {
@@ -328,10 +385,10 @@ proptest! {
 
     #[test]
     fn a_resumed_run_decides_as_the_uninterrupted_one(spec in spec(), kills in proptest::collection::vec(0.0..1.0f64, 1..4)) {
-        let (whole, again) = play(&spec, &[]);
+        let (whole, again, _) = play(&spec, &[]);
         prop_assert!(again.is_empty());
         let want = decisions(&whole);
-        let (cut, again) = play(&spec, &kills);
+        let (cut, again, _) = play(&spec, &kills);
         prop_assert!(again.is_empty(), "passed steps ran again: {again:?}\n{}", markdown(&spec));
         let got = decisions(&cut);
         prop_assert_eq!(&got.0, &want.0, "step decisions differ\n{}", markdown(&spec));

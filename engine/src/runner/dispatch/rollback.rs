@@ -11,7 +11,7 @@
 //! incomplete: the run stays resumable, and the next session finishes the
 //! rollback, offering those undo blocks again (nothing runs forward).
 
-use super::step::{cannot_ask, indent, needs_terminal};
+use super::step::{cannot_ask, indent, needs_terminal, quoted};
 use super::{Action, Ask, Dispatcher, Prep, Start};
 use crate::model::StepKind;
 use crate::redact::Redactor;
@@ -101,7 +101,8 @@ impl Dispatcher<'_> {
             Ok(e) => e.map(|e| red.redact(&e).into_owned()),
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `escalate`: {d}"), None),
         };
-        let prep = Prep { hash: super::step::hash(&display), body, display, cwd, expect: None, escalate };
+        let hash = super::hash::journaled(&self.t, s, ctx, red, &display);
+        let prep = Prep { hash, body, display, cwd, expect: None, escalate };
         if !s.attrs.read && self.policy.guard {
             match st.guard {
                 None => return Action::Guard,
@@ -121,7 +122,7 @@ impl Dispatcher<'_> {
                 return undo_end(
                     &id,
                     StepStatus::Skipped,
-                    format!("not run: {}", cannot_ask(&id, Question::Undo)),
+                    format!("not run: {}", cannot_ask(&id, Question::Undo, said.as_deref())),
                     None,
                 );
             }
@@ -137,7 +138,11 @@ impl Dispatcher<'_> {
                     return Action::Ask(Ask { step: u, question, text, choices, confirm });
                 }
                 Some(Reply::Yes) => {}
-                Some(_) => return undo_end(&id, StepStatus::Skipped, "declined by the operator".into(), None),
+                Some(_) => {
+                    let what = said.as_deref().map(|c| format!(": {}", quoted(c)));
+                    let why = format!("declined by the operator{}", what.unwrap_or_default());
+                    return undo_end(&id, StepStatus::Skipped, why, None);
+                }
             }
         }
         if s.kind == StepKind::Manual {

@@ -3,9 +3,7 @@
 //! terminal), asked about (retry, guard, `--step`, confirm, manual), or
 //! started.
 
-use sha2::{Digest, Sha256};
-
-use super::{Action, Ask, Dispatcher, Prep, Start};
+use super::{Action, Ask, Dispatcher, Prep, Start, hash};
 use crate::model::{OnFail, StepKind};
 use crate::plan::EdgeKind;
 use crate::redact::Redactor;
@@ -25,10 +23,6 @@ impl Decision {
     fn act(a: Action) -> Decision {
         Decision::Act(Box::new(a))
     }
-}
-
-pub fn hash(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 fn verb(s: Option<StepStatus>) -> &'static str {
@@ -73,8 +67,9 @@ pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Even
 const YES_SKIP_NO: &[(char, Reply)] = &[('y', Reply::Yes), ('s', Reply::Skip), ('n', Reply::No)];
 const STEP: &[(char, Reply)] = &[('c', Reply::Continue), ('s', Reply::Skip), ('q', Reply::Quit)];
 
-/// Why a play that cannot ask stops at a question.
-pub(super) fn cannot_ask(id: &str, q: Question) -> String {
+/// Why a play that cannot ask stops at a question. `confirm`: the step's
+/// `confirm` text, rendered and masked, quoted as the question refused.
+pub(super) fn cannot_ask(id: &str, q: Question, confirm: Option<&str>) -> String {
     let what = match q {
         Question::Confirm => "confirm",
         Question::Manual => "a manual checklist: done?",
@@ -82,6 +77,11 @@ pub(super) fn cannot_ask(id: &str, q: Question) -> String {
         Question::Retry => "it failed before: run it again?",
         Question::Undo => "an undo block asks first",
         Question::Guard | Question::CtrlC => "a question",
+    };
+    let what = match (q, confirm) {
+        (Question::Confirm, Some(c)) => quoted(c),
+        (Question::Undo, Some(c)) => format!("{what}: {}", quoted(c)),
+        _ => what.to_string(),
     };
     let how = match q {
         Question::Step => " (or drop --step), or play on a terminal",
@@ -100,6 +100,11 @@ pub(super) fn needs_terminal(id: &str, at: &str, resume: &str) -> String {
     format!(
         "step `{id}` ({at}) is `interactive` and needs a terminal (stdin, stdout and stderr), which this play does not have: it did not run; run `{resume}` from a terminal to run it"
     )
+}
+
+/// A `confirm` text as the answer lines and `plan` show it: `confirm "…"`.
+pub(super) fn quoted(confirm: &str) -> String {
+    format!("confirm \"{confirm}\"")
 }
 
 pub(super) fn indent(text: &str) -> String {
@@ -150,38 +155,64 @@ impl Again {
     }
 }
 
+/// Whether a step that passed in an earlier session as `p` runs again, and
+/// why; `None`: it is kept. `same`: its command is unchanged
+/// ([`super::hash`]); `reads`: a template reads its output. The one rule,
+/// asked by [`Dispatcher::decide`] as the step's turn comes, up front by the
+/// session note ([`Dispatcher::passed_before`]) and, before the session,
+/// by what it asks for ([`super::spare`]).
+pub(super) fn again(p: &StepState, same: bool, reads: bool) -> Option<Again> {
+    if !same {
+        Some(Again::CommandChanged)
+    } else if !p.unrestorable.is_empty() {
+        Some(Again::SecretCapture(p.unrestorable.clone()))
+    } else if reads && p.stdout_redacted {
+        Some(Again::SecretOutput)
+    } else if reads && p.stdout.is_none() {
+        Some(Again::OutputNotKept)
+    } else {
+        None
+    }
+}
+
 impl Dispatcher<'_> {
-    /// Step `i`'s rendered body, as the journal shows it (secrets masked),
-    /// and that text's hash.
-    fn command(
-        &self,
-        i: usize,
-        ctx: &Context,
-        red: &Redactor,
-    ) -> Result<(String, String, String), crate::error::Diagnostic> {
+    /// Step `i`'s rendered body, and as the journal shows it (secrets masked).
+    fn command(&self, i: usize, ctx: &Context, red: &Redactor) -> Result<(String, String), crate::error::Diagnostic> {
         let body = self.t.body(&self.rb.steps[i], ctx)?;
         let display = red.redact(&body).into_owned();
-        let hash = hash(&display);
-        Ok((body, display, hash))
+        Ok((body, display))
+    }
+
+    /// Whether step `i`'s command is the one it passed with as `p`: from
+    /// its hash without the secrets' values, else (the hash of an earlier
+    /// engine, which hashed the command as journaled) from its command
+    /// rendered with them.
+    fn unchanged(
+        &self,
+        i: usize,
+        p: &StepState,
+        ctx: &Context,
+        red: &Redactor,
+    ) -> Result<bool, crate::error::Diagnostic> {
+        let s = &self.rb.steps[i];
+        if hash::unchanged(&self.t, self.rb, s, p, ctx, red) {
+            return Ok(true);
+        }
+        let (_, display) = self.command(i, ctx, red)?;
+        Ok(p.command_hash.as_deref() == Some(hash::hash(&display).as_str()))
     }
 
     /// Whether step `i`, which passed in an earlier session as `p`, runs
-    /// again with a command of this hash, and why; `None`: it is kept. The
-    /// one rule, asked by [`Dispatcher::decide`] as the step's turn comes
-    /// and, up front, by the session note ([`Dispatcher::passed_before`]).
-    fn again(&self, i: usize, p: &StepState, hash: &str) -> Option<Again> {
-        let reads = self.reads_stdout[i];
-        if p.command_hash.as_deref() != Some(hash) {
-            Some(Again::CommandChanged)
-        } else if !p.unrestorable.is_empty() {
-            Some(Again::SecretCapture(p.unrestorable.clone()))
-        } else if reads && p.stdout_redacted {
-            Some(Again::SecretOutput)
-        } else if reads && p.stdout.is_none() {
-            Some(Again::OutputNotKept)
-        } else {
-            None
-        }
+    /// again ([`again`]); `Err`: it cannot render now.
+    fn again(
+        &self,
+        i: usize,
+        p: &StepState,
+        ctx: &Context,
+        red: &Redactor,
+    ) -> Result<Option<Again>, crate::error::Diagnostic> {
+        let same = self.unchanged(i, p, ctx, red)?;
+        Ok(again(p, same, self.reads_stdout[i]))
     }
 
     /// Every step that passed in an earlier session (in the order they
@@ -196,10 +227,7 @@ impl Dispatcher<'_> {
             .map(|id| {
                 let again = self.index(id).and_then(|i| {
                     let p = st.step(id).filter(|p| p.passed() && !p.undo)?;
-                    match self.command(i, ctx, red) {
-                        Ok((_, _, hash)) => self.again(i, p, &hash),
-                        Err(_) => Some(Again::CannotRender),
-                    }
+                    self.again(i, p, ctx, red).unwrap_or(Some(Again::CannotRender))
                 });
                 (id.clone(), again)
             })
@@ -250,17 +278,20 @@ impl Dispatcher<'_> {
                 );
             }
         }
-        let (body, display, hash) = match self.command(i, ctx, red) {
-            Ok(c) => c,
-            Err(d) => return end(StepStatus::Failed, format!("cannot render the step: {d}")),
-        };
+        let cannot_render = |d| end(StepStatus::Failed, format!("cannot render the step: {d}"));
         let mut notes = Vec::new();
         if let Some(p) = st.step(id).filter(|p| p.passed() && !p.undo) {
-            match self.again(i, p, &hash) {
-                None => return Decision::Kept,
-                Some(why) => notes.push(why.note()),
+            match self.again(i, p, ctx, red) {
+                Ok(None) => return Decision::Kept,
+                Ok(Some(why)) => notes.push(why.note()),
+                Err(d) => return cannot_render(d),
             }
         }
+        let (body, display) = match self.command(i, ctx, red) {
+            Ok(c) => c,
+            Err(d) => return cannot_render(d),
+        };
+        let hash = hash::journaled(&self.t, s, ctx, red, &display);
         match self.t.when(s, ctx) {
             Ok(Some(true)) => {}
             Ok(Some(false)) => {
@@ -341,11 +372,13 @@ impl Dispatcher<'_> {
             })))
         };
         let refuse = self.policy.answering == Answering::Refuse;
+        // The text of a `confirm="…"`, quoted where it is asked or refused.
+        let text_of = |question| said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
         let ask = |question, text: String, choices| {
             if refuse {
-                stop(cannot_ask(&id, question))
+                stop(cannot_ask(&id, question, text_of(question).as_deref()))
             } else {
-                let confirm = said.clone().filter(|t| question == Question::Confirm && !t.is_empty());
+                let confirm = text_of(question);
                 Decision::act(Action::Ask(Ask { step: i, question, text, choices, confirm }))
             }
         };
@@ -404,12 +437,15 @@ impl Dispatcher<'_> {
                 }
                 Some(Reply::Yes) => {}
                 Some(Reply::Skip) => return skipped("skipped by the operator"),
-                Some(_) => return stop(format!("the operator declined step `{id}`")),
+                Some(_) => {
+                    let what = text_of(Question::Confirm).map(|t| format!(": {}", quoted(&t))).unwrap_or_default();
+                    return stop(format!("the operator declined step `{id}`{what}"));
+                }
             }
         }
         if s.kind == StepKind::Manual {
             if refuse {
-                return stop(cannot_ask(&id, Question::Manual));
+                return stop(cannot_ask(&id, Question::Manual, None));
             }
             // Its start is when the question is put: the operator's time is its duration.
             self.manual = Some(i);

@@ -60,7 +60,7 @@ fn started(id: &str, command: &str) -> Event {
         line: 1,
         attempt: 1,
         command: command.into(),
-        command_hash: step::hash(command),
+        command_hash: hash::hash(command),
         undo: false,
         lang: None,
         interactive: false,

@@ -8,6 +8,20 @@
 //! came while it rested: the output of a burst of quick steps) are written
 //! in one statement.
 //!
+//! **Only the lock's holder writes a run's logs.** A chunk is stored only
+//! while the lock row has this session's token (the fence of the events,
+//! [`super::fenced`]): output that reaches the store after the run was
+//! taken over (a step's last lines, read after the new session began, or
+//! chunks held while the database was away) would otherwise be numbered
+//! after the new session's and read as the new run's output, and shift
+//! where every later run's part of the log begins. A refused chunk is kept
+//! on this machine instead, in `<state dir>/runs/<run-id>/<step>.log` (as
+//! the local store keeps a log), and the engine says so once per step.
+//! Nothing a step printed is lost; the shared log holds only what the
+//! session holding the run wrote. The `FOR SHARE` on the lock row orders
+//! it: a take-over waits for a chunk being stored, and the new session
+//! reads where each log ends after that.
+//!
 //! The chunks go over the engine's own connection ([`super::conns`]): a
 //! play is one backend of the team's server, its logs included. They are
 //! written from the log writer's thread, which waits for each statement on
@@ -18,11 +32,16 @@
 //! engine's connection broke, a statement takes one of the pool's, through
 //! the store's runtime.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio_postgres::Statement;
 
 use super::conns::Conns;
+use super::lease::Shared as LeaseShared;
 use crate::store::logs::Chunks;
 
 /// The most output of one step kept per session.
@@ -37,6 +56,12 @@ pub struct PgChunks {
     /// The insert, prepared on the engine's connection.
     insert: Option<Statement>,
     run: String,
+    /// The session's lease: its runbook@env and token fence each insert.
+    lease: Arc<LeaseShared>,
+    /// Where a chunk the store refused is kept (`<state dir>/runs/<run>`).
+    keep: PathBuf,
+    /// Steps whose refused output was said to be kept.
+    kept: HashSet<String>,
     limit: usize,
     /// Bytes stored per step in this session.
     sizes: HashMap<String, usize>,
@@ -52,7 +77,13 @@ const HOLD: usize = 1024 * 1024;
 const REST: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl PgChunks {
-    pub fn new(conns: Conns, store: tokio::runtime::Handle, run: &str) -> PgChunks {
+    pub fn new(
+        conns: Conns,
+        store: tokio::runtime::Handle,
+        run: &str,
+        lease: Arc<LeaseShared>,
+        keep: PathBuf,
+    ) -> PgChunks {
         let limit = std::env::var("RUNBOOK_PG_LOG_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(LIMIT);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
         PgChunks {
@@ -61,6 +92,9 @@ impl PgChunks {
             rt,
             insert: None,
             run: run.to_string(),
+            lease,
+            keep,
+            kept: HashSet::new(),
             limit,
             sizes: HashMap::new(),
             held: Vec::new(),
@@ -72,7 +106,9 @@ impl PgChunks {
     /// while it works (the insert prepared there once), else on one of the
     /// pool's.
     fn insert(&mut self, steps: &[String], data: &[Vec<u8>]) -> Result<u64, String> {
+        wait_fault();
         let Some(rt) = &self.rt else { return Err("cannot start the log writer's runtime".into()) };
+        let (runbook, env, token) = (self.lease.runbook.clone(), self.lease.env.clone(), self.lease.token);
         let (patience, limit) = (self.conns.patience.clone(), super::patience::wait());
         let late = move || format!("no answer within {}s", limit.as_secs_f64());
         let main = &self.conns.main;
@@ -85,7 +121,9 @@ impl PgChunks {
                     .map_err(|e| super::chain(&e))?,
             };
             let stored = rt
-                .block_on(patience.bound(limit, main.execute(&stmt, &[&self.run, &steps, &data])))
+                .block_on(
+                    patience.bound(limit, main.execute(&stmt, &[&self.run, &steps, &data, &runbook, &env, &token])),
+                )
                 .ok_or_else(late)?
                 .map_err(|e| super::chain(&e));
             self.insert = Some(stmt);
@@ -96,7 +134,7 @@ impl PgChunks {
         super::runtime::call(&self.store, async move {
             let work = async {
                 let c = conns.get().await.map_err(|e| e.to_string())?;
-                c.execute(INSERT, &[&run, &steps, &data]).await.map_err(|e| super::chain(&e))
+                c.execute(INSERT, &[&run, &steps, &data, &runbook, &env, &token]).await.map_err(|e| super::chain(&e))
             };
             patience.bound(limit, work).await.unwrap_or_else(|| Err(late()))
         })
@@ -104,13 +142,63 @@ impl PgChunks {
     }
 }
 
-/// Each chunk numbered after the step's last one stored, in the order given.
-const INSERT: &str = "INSERT INTO runbook_logs (run, step, n, data)
+/// Each chunk numbered after the step's last one stored, in the order given;
+/// none while the lock row does not have the session's token.
+const INSERT: &str = "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $4 AND env = $5 AND token = $6 FOR SHARE)
+     INSERT INTO runbook_logs (run, step, n, data)
      SELECT $1, u.step,
             COALESCE((SELECT max(l.n) FROM runbook_logs l WHERE l.run = $1 AND l.step = u.step), -1)
               + row_number() OVER (PARTITION BY u.step ORDER BY u.i),
             u.data
-     FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS u(step, data, i)";
+     FROM ok, unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS u(step, data, i)";
+
+/// `RUNBOOK_FAULT=pg-logs-wait-for:FILE` (debug builds, as the engine's
+/// other faults): every write of step output waits until FILE exists
+/// (`RUNBOOK_TEST_WAIT` seconds at most), so a test can have it reach the
+/// store after a take-over.
+#[cfg(debug_assertions)]
+fn wait_fault() {
+    let Some(file) =
+        std::env::var("RUNBOOK_FAULT").ok().and_then(|v| v.strip_prefix("pg-logs-wait-for:").map(PathBuf::from))
+    else {
+        return;
+    };
+    let limit = std::env::var("RUNBOOK_TEST_WAIT").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+    while !file.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn wait_fault() {}
+
+impl PgChunks {
+    /// Chunks the store refused (the run is another session's now): kept
+    /// on this machine, said once per step.
+    fn keep(&mut self, steps: &[String], data: &[Vec<u8>]) {
+        for (step, data) in steps.iter().zip(data) {
+            let file = self.keep.join(format!("{step}.log"));
+            let kept = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.keep).and_then(|()| {
+                std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&file)?.write_all(data)
+            });
+            let said = match &kept {
+                Ok(()) => format!(
+                    "runbook: output of step `{step}` reached the store after the run was taken over: not in the run's shared log, kept on this machine in {}",
+                    file.display()
+                ),
+                Err(e) => format!(
+                    "runbook: output of step `{step}` reached the store after the run was taken over and could not be kept in {}: {e}",
+                    file.display()
+                ),
+            };
+            if self.kept.insert(step.clone()) || kept.is_err() {
+                tracing::warn!("{said}");
+                crate::errln!("{said}");
+            }
+        }
+    }
+}
 
 impl Chunks for PgChunks {
     fn write(&mut self, step: &str, data: &[u8], last: bool) {
@@ -154,8 +242,10 @@ impl Chunks for PgChunks {
         }
         let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
         self.held_bytes = 0;
-        if let Err(e) = self.insert(&steps, &data) {
-            tracing::warn!("step logs of run {} not stored: {e}", self.run);
+        match self.insert(&steps, &data) {
+            Ok(0) => self.keep(&steps, &data),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("step logs of run {} not stored: {e}", self.run),
         }
     }
 }

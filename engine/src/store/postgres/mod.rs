@@ -464,7 +464,8 @@ impl Store for PgStore {
             let (last, insert, sizes) = tokio::join!(last, insert, sizes);
             Ok((last?, fenced::Ready { insert: insert?, conn: c }, sizes?))
         })?;
-        let chunks = logs::PgChunks::new(self.conns.clone(), self.rt.handle().clone(), run);
+        let keep = self.local.join("runs").join(run);
+        let chunks = logs::PgChunks::new(self.conns.clone(), self.rt.handle().clone(), run, l.clone(), keep);
         let logs = Logs::start(Box::new(chunks), sizes)
             .map_err(|e| anyhow::anyhow!("cannot start the step log writer: {e}"))?;
         let spool = spool::path(&self.local, run);

@@ -1,11 +1,20 @@
 //! A runbook's page is its author's markdown, and markdown lets raw HTML
 //! through: a `<meta http-equiv="refresh">` would send the reader elsewhere
 //! (the CSP does not stop it), a `javascript:` link would be one click from
-//! running. The page the wiki renders is cleaned with ammonia before it is
-//! served: what markdown makes (headings, links, code, lists, tables) and
+//! running, an `<img onerror>` would run on sight. Anyone with a pull request
+//! writes a runbook; everyone with the wiki's origin reads it. Both places
+//! that show a page clean it with one allow-list: `runbook serve` cleans the
+//! HTML it renders ([`clean`], ammonia), the static wiki cleans the markdown
+//! it hands mdBook ([`clean_markdown`]), since mdBook renders it later. What
+//! markdown makes (headings, links, code, lists, tables, `<details>`) and
 //! what the wiki adds (its env selector, step headers, `data-runbook-*`
 //! attributes, task lists) stay; any other tag, any event handler, any
 //! `style`, any URL but a web, mail or relative one go.
+
+mod markdown;
+mod tags;
+
+pub use markdown::clean_markdown;
 
 use std::sync::OnceLock;
 
