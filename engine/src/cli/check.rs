@@ -40,6 +40,7 @@ pub fn invalid_input(e: Error, format: Format, cwd: &Path) -> Error {
         invalid_input: true,
         deny_warnings: false,
         interrupted: false,
+        unchecked: Default::default(),
     };
     super::out(&check::format::render(&report, format, false));
     e
