@@ -3,6 +3,9 @@
 mod common;
 
 mod check;
+mod check_formats;
+mod check_interrupt;
+mod check_quoting;
 mod cli;
 mod complete;
 mod confirm;

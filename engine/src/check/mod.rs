@@ -91,10 +91,31 @@ pub struct Summary {
     pub warnings: usize,
     pub scenarios: usize,
     pub scenarios_failed: usize,
+    /// Cut short by the signal that stopped the check: not failed.
+    pub scenarios_interrupted: usize,
     pub shellcheck: bool,
 }
 
 impl Report {
+    /// After a signal stopped the check: a scenario that did not pass
+    /// because it was cut short is interrupted, not failed (CI must not read
+    /// a cancelled job as a failed scenario).
+    pub fn mark_interrupted(&mut self) {
+        if !self.interrupted {
+            return;
+        }
+        for s in self.runbooks.iter_mut().flat_map(|r| &mut r.scenarios) {
+            if !s.passed && s.outcome.as_deref() == Some("interrupted") {
+                s.interrupted = true;
+                // Not expectations that failed: the play never got to them.
+                s.failures.clear();
+                s.diff = None;
+                self.summary.scenarios_failed -= 1;
+                self.summary.scenarios_interrupted += 1;
+            }
+        }
+    }
+
     pub fn exit(&self, deny_warnings: bool) -> Exit {
         let s = &self.summary;
         if self.interrupted {

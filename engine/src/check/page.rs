@@ -33,7 +33,11 @@ pub fn placeholders(rb: &Runbook) -> Vec<Diagnostic> {
                 continue;
             }
             let var = placeholders::var_name(&p.name);
-            let msg = format!("`<{}>` placeholder in {}: bash reads it as a redirection", p.name, b.what());
+            let how = match p.ctx {
+                placeholders::Ctx::Word => "bash reads it as a redirection".to_string(),
+                _ => format!("the command gets the literal text `<{}>`", p.name),
+            };
+            let msg = format!("`<{}>` placeholder in {}: {how}", p.name, b.what());
             let d = if b.step.is_some() {
                 Diagnostic::error("placeholder", msg)
                     .hint(format!("use a variable: `{{{{ {var} }}}}`, defined in front matter `vars` or captured"))

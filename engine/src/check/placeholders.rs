@@ -9,7 +9,11 @@
 //! (`"<change-description>"`), with a prefix or a suffix (`pod/<pod>`,
 //! `<service>-pdb`, `--rev=<REV>`). Not: heredocs (`<<EOF`), process
 //! substitutions (`<(…)`), redirections from a file (`< file`), markup in a
-//! word (`List<String>`), comment lines.
+//! word (`List<String>`), comment lines, and a quoted word that programs
+//! print between angle brackets ([`PRINTED`]: kubectl's `<none>`) in the
+//! argument of a pattern or a comparison (`grep -v '<none>'`, `awk '$4 !=
+//! "<none>"'`, `[ "$ip" = "<pending>" ]`): there it is matched literally.
+//! `grep "<pod>"` is still a placeholder: a pod to fill in.
 
 /// One placeholder of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +58,62 @@ pub fn find(body: &str) -> Vec<Placeholder> {
         offset += line.len();
     }
     let ctxs = contexts(body, &out);
-    for (p, c) in out.iter_mut().zip(ctxs) {
+    let mut keep = Vec::with_capacity(out.len());
+    for (p, (c, command)) in out.iter_mut().zip(ctxs) {
         p.ctx = c;
+        keep.push(match c {
+            Ctx::Comment => false,
+            Ctx::Quoted(..) => {
+                !(PRINTED.contains(&p.name.as_str()) && FILTERS.contains(&command_name(&body[command..])))
+            }
+            _ => true,
+        });
     }
-    out.retain(|p| p.ctx != Ctx::Comment);
+    let mut keep = keep.into_iter();
+    out.retain(|_| keep.next().unwrap_or(true));
     out
+}
+
+/// Words programs print between angle brackets: kubectl's `<none>`,
+/// `<pending>` (an external IP), `<unknown>`, `<invalid>`, `<unset>`, Go's
+/// `<nil>`.
+const PRINTED: [&str; 6] = ["none", "pending", "unknown", "invalid", "unset", "nil"];
+
+/// Commands whose quoted arguments are patterns or operands compared with
+/// text another command printed.
+const FILTERS: [&str; 18] = [
+    "grep",
+    "egrep",
+    "fgrep",
+    "zgrep",
+    "rg",
+    "ag",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "sed",
+    "jq",
+    "yq",
+    "[",
+    "[[",
+    "test",
+    "select-string",
+    "findstr",
+];
+
+/// The name of the simple command starting `text` (its first word after
+/// reserved words and assignments; a path's last part).
+fn command_name(text: &str) -> &str {
+    for w in text.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
+        if matches!(w, "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "!" | "{" | "time")
+            || crate::check::shell::is_assignment(w)
+        {
+            continue;
+        }
+        return w.rsplit('/').next().unwrap_or(w);
+    }
+    ""
 }
 
 fn find_in_line(line: &str, n: usize, offset: usize, out: &mut Vec<Placeholder>) {
@@ -89,18 +144,24 @@ fn find_in_line(line: &str, n: usize, offset: usize, out: &mut Vec<Placeholder>)
     }
 }
 
-/// The context of each placeholder, walking the body's quotes, command
-/// substitutions, comments and heredocs.
-fn contexts(body: &str, found: &[Placeholder]) -> Vec<Ctx> {
+/// The context of each placeholder and the offset where its simple command
+/// starts, walking the body's quotes, command substitutions, comments and
+/// heredocs.
+fn contexts(body: &str, found: &[Placeholder]) -> Vec<(Ctx, usize)> {
     #[derive(Clone, Copy, PartialEq)]
     enum S {
         Top,
         Double(usize),
         Single(usize),
         Subst,
+        /// `$((`/`((` … `))` and parentheses inside: `<<` is a shift.
+        Arith,
+        Paren,
     }
-    let mut out = vec![Ctx::Word; found.len()];
+    let mut out = vec![(Ctx::Word, 0); found.len()];
     let mut stack = vec![S::Top];
+    // Where the simple command in play starts, one per `$(…)` level.
+    let mut starts = vec![0usize];
     let mut pending: Vec<(String, bool, bool)> = Vec::new(); // terminator, strip tabs, expands
     let mut heredoc: Option<(String, bool, bool, usize)> = None;
     let mut next = 0; // the next placeholder to place
@@ -112,12 +173,13 @@ fn contexts(body: &str, found: &[Placeholder]) -> Vec<Ctx> {
     while i <= b.len() {
         // A placeholder starting here takes the current context.
         while next < found.len() && found[next].range.start <= i {
-            out[next] = match (&heredoc, stack.last().copied().unwrap_or(S::Top)) {
+            let ctx = match (&heredoc, stack.last().copied().unwrap_or(S::Top)) {
                 (Some((_, _, expands, cmd)), _) => Ctx::Heredoc { command_line: *cmd, expands: *expands },
                 (None, S::Double(o)) => Ctx::Quoted(o, '"'),
                 (None, S::Single(o)) => Ctx::Quoted(o, '\''),
                 _ => Ctx::Word,
             };
+            out[next] = (ctx, starts.last().copied().unwrap_or(0));
             next += 1;
         }
         if i == b.len() {
@@ -134,7 +196,7 @@ fn contexts(body: &str, found: &[Placeholder]) -> Vec<Ctx> {
             // Place the placeholders of this line before moving on.
             while next < found.len() && found[next].range.start < end {
                 if let Some((_, _, expands, cmd)) = &heredoc {
-                    out[next] = Ctx::Heredoc { command_line: *cmd, expands: *expands };
+                    out[next].0 = Ctx::Heredoc { command_line: *cmd, expands: *expands };
                 }
                 next += 1;
             }
@@ -154,27 +216,54 @@ fn contexts(body: &str, found: &[Placeholder]) -> Vec<Ctx> {
             (S::Double(_), b'"') => {
                 stack.pop();
             }
+            (_, b'$') if b.get(i + 1) == Some(&b'(') && b.get(i + 2) == Some(&b'(') => {
+                stack.push(S::Arith);
+                i += 2;
+            }
             (_, b'$') if b.get(i + 1) == Some(&b'(') => {
                 stack.push(S::Subst);
+                starts.push(i + 2);
                 i += 1;
             }
             (S::Subst, b')') => {
                 stack.pop();
+                starts.pop();
+            }
+            (S::Paren, b')') => {
+                stack.pop();
+            }
+            (S::Arith, b')') if b.get(i + 1) == Some(&b')') => {
+                stack.pop();
+                i += 1;
+            }
+            (S::Arith | S::Paren, b'(') => stack.push(S::Paren),
+            (S::Top | S::Subst, b'(')
+                if b.get(i + 1) == Some(&b'(') && crate::template::quotes::command_start(b, i) =>
+            {
+                stack.push(S::Arith);
+                i += 1;
             }
             (S::Double(_), _) => {}
             (_, b'"') => stack.push(S::Double(i)),
             (_, b'\'') => stack.push(S::Single(i)),
+            (S::Arith | S::Paren, b'\n') => {
+                line += 1;
+                line_begin = i + 1;
+            }
+            (S::Arith | S::Paren, _) => {}
+            // A here-string: one word, no body.
+            (_, b'<') if b[i..].starts_with(b"<<<") => i += 2,
             (_, b'#') if i == line_begin || b[i - 1].is_ascii_whitespace() => {
                 // A comment: to the end of the line.
                 let end = body[i..].find('\n').map_or(body.len(), |n| i + n);
                 while next < found.len() && found[next].range.start < end {
-                    out[next] = Ctx::Comment;
+                    out[next].0 = Ctx::Comment;
                     next += 1;
                 }
                 i = end;
                 continue;
             }
-            (_, b'<') if b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') => {
+            (_, b'<') if b.get(i + 1) == Some(&b'<') => {
                 let mut j = i + 2;
                 let strip = b.get(j) == Some(&b'-');
                 if strip {
@@ -200,7 +289,15 @@ fn contexts(body: &str, found: &[Placeholder]) -> Vec<Ctx> {
                 i = j;
                 continue;
             }
+            (_, b';' | b'&' | b'|' | b'(' | b')') => {
+                if let Some(s) = starts.last_mut() {
+                    *s = i + 1;
+                }
+            }
             (_, b'\n') => {
+                if let Some(s) = starts.last_mut() {
+                    *s = i + 1;
+                }
                 line += 1;
                 line_begin = i + 1;
                 if !matches!(top, S::Double(_) | S::Single(_)) && !pending.is_empty() {
@@ -298,6 +395,36 @@ mod tests {
             "echo <1x>\n",
         ] {
             assert!(find(body).is_empty(), "{body:?}: {:?}", find(body));
+        }
+    }
+
+    #[test]
+    fn here_strings_and_shifts_open_no_heredoc() {
+        for body in ["grep -c x <<< \"$HOME\"\nkubectl logs <pod>\n", "echo $(( 1 << 2 ))\nkubectl logs <pod>\n"] {
+            assert_eq!(find(body).iter().map(|p| (p.line, p.ctx)).collect::<Vec<_>>(), [(1, Ctx::Word)], "{body:?}");
+        }
+        let body = "cat <<EOF\n<pod>\nEOF\n";
+        assert!(matches!(find(body)[0].ctx, Ctx::Heredoc { .. }));
+    }
+
+    #[test]
+    fn quoted_patterns_and_comparisons_are_text() {
+        // (body, placeholders found)
+        let table: &[(&str, &[&str])] = &[
+            ("kubectl get pods -n x -o wide | grep -v '<none>'\n", &[]),
+            ("kubectl get pods | grep -v \"<none>\"\n", &[]),
+            ("kubectl get pods | awk '$4 != \"<none>\"'\n", &[]),
+            ("kubectl get svc | sed -n '/<pending>/p'\n", &[]),
+            ("if [ \"$ip\" = \"<pending>\" ]; then echo; fi\n", &[]),
+            ("x=$(kubectl get pods | LC_ALL=C /usr/bin/grep -c '<none>')\n", &[]),
+            ("kubectl get pods | grep -v <none>\n", &["none"]),
+            ("grep -q '<none>' f; git commit -m \"<msg>\"\n", &["msg"]),
+            ("kubectl get pods | grep \"<pod> \"\n", &["pod"]),
+            ("echo '<none>' | grep x\n", &["none"]),
+            ("grep -r x \\\n  | xargs echo \"<y>\"\n", &["y"]),
+        ];
+        for (body, want) in table {
+            assert_eq!(find(body).iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), *want, "{body:?}");
         }
     }
 

@@ -105,6 +105,7 @@ pub fn run(config: &Config, paths: &[PathBuf], opts: &Options) -> Result<Report>
     let stopping = crate::runner::signals::Stopping::watch();
     let mut report = run_pools(config, inputs, opts, &stopping)?;
     report.interrupted = stopping.stopped();
+    report.mark_interrupted();
     if paths.is_empty() {
         security::report_command_lines(config, &mut report);
     }

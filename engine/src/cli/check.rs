@@ -1,11 +1,50 @@
 //! `runbook check [PATH]...`: lint runbooks and rehearse their fixtures, for CI.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::check::{self, format::Format};
 use crate::config::Config;
-use crate::error::{Exit, Result};
+use crate::error::{Error, Exit, Result, Severity};
+
+/// Invalid input found before any page is checked (a broken `runbook.toml`,
+/// a missing runbooks directory): in a machine format, also said on stdout
+/// as a report of its own, so that the JSON parses and the annotation shows
+/// (file relative to `cwd` where known). The error still goes to stderr
+/// (exit 2).
+pub fn invalid_input(e: Error, format: Format, cwd: &Path) -> Error {
+    let Error::Invalid(diags) = &e else { return e };
+    if format == Format::Human {
+        return e;
+    }
+    let findings: Vec<_> = diags
+        .iter()
+        .cloned()
+        .map(|mut d| {
+            if let Some(rel) = d.file.as_deref().and_then(|f| f.strip_prefix(cwd).ok()) {
+                d.file = Some(rel.to_path_buf());
+            }
+            d
+        })
+        .collect();
+    let path = findings.iter().find_map(|d| d.file.clone()).unwrap_or_else(|| crate::config::FILE_NAME.into());
+    let summary = check::Summary {
+        errors: findings.iter().filter(|d| d.severity == Severity::Error).count(),
+        warnings: findings.iter().filter(|d| d.severity == Severity::Warning).count(),
+        shellcheck: check::bash::shellcheck_available(),
+        ..check::Summary::default()
+    };
+    let report = check::Report {
+        runbooks: vec![check::RunbookReport { id: None, path, findings, scenarios: Vec::new() }],
+        summary,
+        invalid_input: true,
+        deny_warnings: false,
+        interrupted: false,
+        unchecked: Default::default(),
+    };
+    super::out(&check::format::render(&report, format, false));
+    e
+}
 
 pub fn run(
     config: &Config,

@@ -54,7 +54,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Mdbook { command: Some(args::MdbookCommand::Supports { renderer }) } => mdbook::supports(&renderer),
         Command::Mdbook { command: None } => mdbook::run(cli.config.as_deref()),
         Command::Check { paths, format, bless, jobs, deny_warnings, contained } => {
-            check::run(&config()?, &paths, format, bless, jobs, deny_warnings, contained)
+            let config = config().map_err(|e| check::invalid_input(e, format, &cwd))?;
+            check::run(&config, &paths, format, bless, jobs, deny_warnings, contained)
+                .map_err(|e| check::invalid_input(e, format, &cwd))
         }
         Command::Fixture { command } => {
             let config = config()?;

@@ -87,6 +87,9 @@ pub struct ScenarioRun {
     /// Line of the `[[scenario]]` in the fixture.
     pub line: usize,
     pub passed: bool,
+    /// Cut short by a signal that stopped the whole check (`check` sets
+    /// it): neither passed nor failed, its verdict unknown.
+    pub interrupted: bool,
     /// The play's outcome (`passed`, `failed`, `refused`, `interrupted`),
     /// `None` when the play could not start.
     pub outcome: Option<String>,
@@ -244,6 +247,7 @@ pub fn run_scenario(
         fixture: fx.path.clone(),
         line: sc.line,
         passed: false,
+        interrupted: false,
         outcome: None,
         steps: IndexMap::new(),
         failures: Vec::new(),

@@ -14,6 +14,10 @@ enum Ctx {
     Single,
     /// `$(` … `)`: a fresh word context, possibly inside double quotes.
     Subst,
+    /// `$((` or `((` … `))`: arithmetic, where `<<` is a shift.
+    Arith,
+    /// `(` … `)` inside arithmetic.
+    Paren,
 }
 
 /// A `{{` inside quotes: the 0-based line of the body and the quote kind.
@@ -69,18 +73,34 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
                 (Ctx::Double, b'"') => {
                     stack.pop();
                 }
+                (_, b'$') if b.get(i + 1) == Some(&b'(') && b.get(i + 2) == Some(&b'(') => {
+                    stack.push(Ctx::Arith);
+                    i += 2;
+                }
                 (_, b'$') if b.get(i + 1) == Some(&b'(') => {
                     stack.push(Ctx::Subst);
                     i += 1;
                 }
-                (Ctx::Subst, b')') => {
+                (Ctx::Subst | Ctx::Paren, b')') => {
                     stack.pop();
+                }
+                (Ctx::Arith, b')') if b.get(i + 1) == Some(&b')') => {
+                    stack.pop();
+                    i += 1;
+                }
+                (Ctx::Arith | Ctx::Paren, b'(') => stack.push(Ctx::Paren),
+                (Ctx::Top | Ctx::Subst, b'(') if b.get(i + 1) == Some(&b'(') && command_start(b, i) => {
+                    stack.push(Ctx::Arith);
+                    i += 1;
                 }
                 (Ctx::Double, _) => {}
                 (_, b'"') => stack.push(Ctx::Double),
                 (_, b'\'') => stack.push(Ctx::Single),
+                (Ctx::Arith | Ctx::Paren, _) => {}
                 (_, b'#') if i == 0 || b[i - 1].is_ascii_whitespace() => break,
-                (_, b'<') if b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') => {
+                // A here-string: one word, no body.
+                (_, b'<') if b[i..].starts_with(b"<<<") => i += 2,
+                (_, b'<') if b.get(i + 1) == Some(&b'<') => {
                     let mut j = i + 2;
                     let strip = b.get(j) == Some(&b'-');
                     if strip {
@@ -114,6 +134,21 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
         }
     }
     out
+}
+
+/// Whether `((` at `i` opens an arithmetic command: it starts a command
+/// (the line, or after an operator or a reserved word such as `if`), so
+/// `<<` inside it is a shift, not a heredoc.
+pub fn command_start(b: &[u8], i: usize) -> bool {
+    let before = &b[..i];
+    let end = before.iter().rposition(|c| !matches!(c, b' ' | b'\t')).map_or(0, |k| k + 1);
+    let before = &before[..end];
+    if before.is_empty() || matches!(before[end - 1], b';' | b'&' | b'|' | b'(' | b'\n' | b'{') {
+        return true;
+    }
+    let word_start =
+        before.iter().rposition(|c| c.is_ascii_whitespace() || matches!(c, b';' | b'&' | b'|')).map_or(0, |k| k + 1);
+    matches!(&before[word_start..], b"if" | b"then" | b"else" | b"elif" | b"do" | b"while" | b"until" | b"!")
 }
 
 /// A `{{` inside a Python string literal (`"…"`, `'…'`, or tripled), the
@@ -237,6 +272,56 @@ mod tests {
     #[test]
     fn heredoc() {
         assert_eq!(lines("cat <<EOF\nns={{ ns }}\nEOF\necho {{ ns }}\n"), [1]);
+    }
+
+    #[test]
+    fn here_strings_shifts_and_heredocs() {
+        // (body, lines flagged)
+        let table: &[(&str, &[usize])] = &[
+            ("grep -c foo <<< \"$HOME\"\nkubectl get pods -n {{ ns }}\n", &[]),
+            ("grep -c foo <<<\"$HOME\"\necho {{ ns }}\n", &[]),
+            ("cat <<< {{ pw }}\necho {{ ns }}\n", &[]),
+            ("echo \"x $(cat <<< {{ pw }})\"\necho {{ ns }}\n", &[]),
+            ("echo $(( 1 << 2 ))\necho {{ ns }}\n", &[]),
+            ("echo $((1<<2)) $(( (1 << 2) + 1 ))\necho {{ ns }}\n", &[]),
+            ("(( x = 1 << 2 ))\necho {{ ns }}\n", &[]),
+            ("if (( x << 1 > 4 )); then echo {{ ns }}; fi\necho {{ ns }}\n", &[]),
+            ("echo $(( {{ n }} << 1 )) \"{{ ns }}\"\n", &[0]),
+            ("cat <<EOF\n{{ ns }}\nEOF\n", &[1]),
+            ("cat <<-EOF\n\t{{ ns }}\n\tEOF\necho {{ ns }}\n", &[1]),
+            ("cat <<'EOF'\n{{ ns }}\nEOF\n", &[1]),
+            ("echo $(( 1 << 2 )); cat <<EOF\n{{ ns }}\nEOF\n", &[1]),
+            ("cat <<< x; cat <<EOF\n{{ ns }}\nEOF\necho {{ ns }}\n", &[1]),
+            ("x=1; ( (echo a) ) <<EOF\n{{ ns }}\nEOF\n", &[1]),
+        ];
+        for (body, want) in table {
+            assert_eq!(lines(body), *want, "{body:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines made of words, quoted strings, here-strings, shifts and
+        /// substitutions, then a tag bare or quoted: the tag is flagged
+        /// exactly when it is quoted, whatever came before.
+        #[test]
+        fn flags_a_tag_exactly_when_quoted(
+            before in proptest::collection::vec(0usize..10, 0..6),
+            quote in 0usize..4,
+        ) {
+            const PIECES: [&str; 10] = [
+                "echo a", "\"b c\"", "'d e'", "<<< \"$HOME\"", "<<<x", "$(( 1 << 2 ))",
+                "$(( (1<<2) + 3 ))", "\"$(cat <<< y)\"", "$(echo \"z\")", "; (( n <<= 1 ));",
+            ];
+            let mut body = String::from("grep -c x");
+            for p in &before {
+                body.push(' ');
+                body.push_str(PIECES[*p]);
+            }
+            let tag = ["{{ v }}", "\"{{ v }}\"", "'{{ v }}'", "\"a $(echo {{ v }})\""][quote];
+            body.push_str(&format!("\necho {tag}\necho {{{{ v }}}}\n"));
+            let want: &[usize] = if quote == 1 || quote == 2 { &[1] } else { &[] };
+            proptest::prop_assert_eq!(lines(&body), want, "{:?}", body);
+        }
     }
 
     #[test]

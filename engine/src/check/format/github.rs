@@ -3,6 +3,7 @@
 //! `::error file=F,line=N,title=CODE::message`.
 
 use super::super::Report;
+use super::human::count;
 use crate::error::{Diagnostic, Severity};
 
 /// Escape a message (data) of a workflow command.
@@ -41,7 +42,20 @@ pub fn render(report: &Report) -> String {
         for d in &r.findings {
             out.push_str(&annotation(d));
         }
-        for s in r.scenarios.iter().filter(|s| !s.passed) {
+        for s in r.scenarios.iter().filter(|s| s.interrupted) {
+            let mut props = vec![format!("file={}", prop(&s.fixture.display().to_string()))];
+            props.push(format!("line={}", s.line));
+            props.push("title=interrupted".to_string());
+            out.push_str(&format!(
+                "::notice {}::{}\n",
+                props.join(","),
+                data(&format!(
+                    "scenario `{}` of `{}` was cut short: the check was cancelled (neither passed nor failed)",
+                    s.scenario, s.runbook
+                ))
+            ));
+        }
+        for s in r.scenarios.iter().filter(|s| !s.passed && !s.interrupted) {
             let mut msg = format!("scenario `{}` of `{}` failed:\n{}", s.scenario, s.runbook, s.failures.join("\n"));
             if let Some(diff) = &s.diff {
                 msg.push('\n');
@@ -55,10 +69,16 @@ pub fn render(report: &Report) -> String {
         }
     }
     let s = &report.summary;
-    let pages = if s.pages > 0 { format!(", {} plain pages", s.pages) } else { String::new() };
+    let pages = if s.pages > 0 { format!(", {}", count(s.pages, "plain page")) } else { String::new() };
+    let interrupted =
+        if s.scenarios_interrupted > 0 { format!(", {} interrupted", s.scenarios_interrupted) } else { String::new() };
     out.push_str(&format!(
-        "checked {} runbooks{pages}: {} errors, {} warnings, {} of {} scenarios failed\n",
-        s.runbooks, s.errors, s.warnings, s.scenarios_failed, s.scenarios
+        "checked {}{pages}: {}, {}, {} of {} failed{interrupted}\n",
+        count(s.runbooks, "runbook"),
+        count(s.errors, "error"),
+        count(s.warnings, "warning"),
+        s.scenarios_failed,
+        count(s.scenarios, "scenario"),
     ));
     out
 }

@@ -53,6 +53,16 @@ pub fn render(report: &Report, color: bool) -> String {
                     s.scenario,
                     p.dim(&format!("({time})"))
                 ));
+            } else if s.interrupted {
+                out.push_str(&format!(
+                    "{} {} / {}  {}:{}  {}\n",
+                    p.yellow("interrupted"),
+                    s.runbook,
+                    s.scenario,
+                    s.fixture.display(),
+                    s.line,
+                    p.dim(&format!("({time}, cut short: neither passed nor failed)"))
+                ));
             } else {
                 out.push_str(&format!(
                     "{} {} / {}  {}:{}  {}\n",
@@ -84,10 +94,18 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     let s = &report.summary;
-    let verdict = if s.errors == 0 && s.scenarios_failed == 0 { p.green("ok") } else { p.red("FAILED") };
+    let verdict = if report.interrupted {
+        p.yellow("interrupted")
+    } else if s.errors == 0 && s.scenarios_failed == 0 {
+        p.green("ok")
+    } else {
+        p.red("FAILED")
+    };
+    let interrupted =
+        if s.scenarios_interrupted > 0 { format!(", {} interrupted", s.scenarios_interrupted) } else { String::new() };
     let pages = if s.pages > 0 { format!(", {}", count(s.pages, "plain page")) } else { String::new() };
     out.push_str(&format!(
-        "\n{verdict}: {}{pages}, {}, {}; {} rehearsed, {} failed{}\n",
+        "\n{verdict}: {}{pages}, {}, {}; {} rehearsed, {} failed{interrupted}{}\n",
         count(s.runbooks, "runbook"),
         count(s.errors, "error"),
         count(s.warnings, "warning"),
@@ -99,6 +117,6 @@ pub fn render(report: &Report, color: bool) -> String {
 }
 
 /// `1 error`, `2 errors`.
-fn count(n: usize, what: &str) -> String {
+pub fn count(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }

@@ -21,6 +21,10 @@ pub fn render(report: &Report) -> String {
         for s in &r.scenarios {
             let status = if s.passed {
                 TestCaseStatus::success()
+            } else if s.interrupted {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message("interrupted").set_description("cut short by a signal that stopped the check");
+                st
             } else {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let mut desc = s.failures.join("\n");
