@@ -428,7 +428,7 @@ fn a_cold_step_started_but_not_yet_recorded_has_run_nothing_when_the_engine_dies
 }
 
 /// Processes whose working directory is `dir`.
-fn processes_in(dir: &std::path::Path) -> usize {
+pub fn processes_in(dir: &std::path::Path) -> usize {
     let dir = std::fs::canonicalize(dir).unwrap();
     std::fs::read_dir("/proc")
         .unwrap()

@@ -21,7 +21,7 @@ use proptest::test_runner::{Config, TestRunner};
 
 use crate::common::*;
 use crate::play::{journal, rb, rb_cmd, text};
-use crate::resume::{counts as runs, passed};
+use crate::resume::{counts as runs, passed, processes_in};
 
 #[derive(Debug, Clone)]
 struct StepSpec {
@@ -191,8 +191,14 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
         }
         args
     };
+    // What the steps of a killed engine still write (they outlive it) is
+    // no step run by the play after it: counted once they have ended.
+    let settled = |dir: &Path| {
+        crate::play::wait_until("the killed engine's steps to end", || processes_in(dir) == 0);
+        runs(dir)
+    };
     for &ms in kills {
-        let before = runs(dir);
+        let before = settled(dir);
         let done = passed(dir);
         let args = resume(dir);
         let mut status = None;
@@ -224,7 +230,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
     // Resume until the run ends (a run that ended says so and exits 3).
     let mut said = format!("killed after {kills:?} ms\n");
     for _ in 0..3 {
-        let before = runs(dir);
+        let before = settled(dir);
         let done = passed(dir);
         let args = resume(dir);
         let mut o = rb(dir, &args);
