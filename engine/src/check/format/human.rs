@@ -53,26 +53,23 @@ pub fn render(report: &Report, color: bool) -> String {
                     s.scenario,
                     p.dim(&format!("({time})"))
                 ));
-            } else if s.interrupted {
-                out.push_str(&format!(
-                    "{} {} / {}  {}:{}  {}\n",
-                    p.yellow("interrupted"),
-                    s.runbook,
-                    s.scenario,
-                    s.fixture.display(),
-                    s.line,
-                    p.dim(&format!("({time}, cut short: neither passed nor failed)"))
-                ));
             } else {
+                let (label, cut) = if s.interrupted {
+                    (p.yellow("interrupted"), ", cut short: neither passed nor failed")
+                } else {
+                    (p.red("FAILED"), "")
+                };
                 out.push_str(&format!(
-                    "{} {} / {}  {}:{}  {}\n",
-                    p.red("FAILED"),
+                    "{label} {} / {}  {}:{}  {}\n",
                     s.runbook,
                     s.scenario,
                     s.fixture.display(),
                     s.line,
-                    p.dim(&format!("({time})"))
+                    p.dim(&format!("({time}{cut})"))
                 ));
+                if s.interrupted {
+                    continue;
+                }
                 for f in &s.failures {
                     out.push_str(&format!("  - {}\n", f.replace('\n', "\n      ")));
                 }
