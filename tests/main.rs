@@ -10,6 +10,7 @@ mod cli;
 mod complete;
 mod confirm;
 mod contain;
+mod cut_stdout;
 mod end_of_input;
 mod faults;
 mod fixtures_gen;

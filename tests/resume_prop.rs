@@ -37,6 +37,10 @@ struct StepSpec {
     sleep_ms: u8,
     /// It and its undo block read the secret `api_token`.
     secret: bool,
+    /// It prints more than the engine keeps of its stdout before its
+    /// token: a `when` on its stdout or capture is decided on the cut part,
+    /// and says so.
+    big: bool,
 }
 
 const SECRET: &str = "tok-1234567";
@@ -61,8 +65,9 @@ fn step(i: usize) -> impl Strategy<Value = StepSpec> {
         0..3u8,
         0..40u8,
         any::<bool>(),
+        0..3u8,
     )
-        .prop_map(move |(needs, t, exit, w, capture, cont, undo, flaky, sleep_ms, secret)| {
+        .prop_map(move |(needs, t, exit, w, capture, cont, undo, flaky, sleep_ms, secret, big)| {
             let deps: Vec<usize> = match &needs {
                 Some(n) => n.clone(),
                 None if i > 0 => vec![i - 1],
@@ -80,6 +85,7 @@ fn step(i: usize) -> impl Strategy<Value = StepSpec> {
                 flaky: flaky.min(1),
                 sleep_ms,
                 secret,
+                big: big == 0,
             }
         })
 }
@@ -126,8 +132,9 @@ fn markdown(steps: &[StepSpec]) -> String {
             String::new()
         };
         let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
+        let big = if s.big { "head -c 1100000 /dev/zero | tr '\\0' x; echo\n" } else { "" };
         md.push_str(&format!(
-            "```bash {{{}}}\necho s{i} >> runs.txt\n{secret}{flaky}sleep 0.0{:02}\necho {}\nexit {}\n```\n\n",
+            "```bash {{{}}}\necho s{i} >> runs.txt\n{secret}{flaky}sleep 0.0{:02}\n{big}echo {}\nexit {}\n```\n\n",
             attrs.join(" "),
             s.sleep_ms,
             s.token,
@@ -144,8 +151,12 @@ fn markdown(steps: &[StepSpec]) -> String {
 }
 
 /// What a run decided: each step's status, the undo blocks that passed, the
-/// end. `plays`: what the plays before said, shown if there is no run.
-fn decisions(dir: &Path, plays: &str) -> (BTreeMap<String, String>, BTreeSet<String>, String) {
+/// end, and which steps said they read a cut stdout (and what). `plays`:
+/// what the plays before said, shown if there is no run.
+fn decisions(
+    dir: &Path,
+    plays: &str,
+) -> (BTreeMap<String, String>, BTreeSet<String>, String, BTreeSet<(String, String)>) {
     let o = rb(dir, &["report", "latest", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}\n--- the plays before\n{plays}", text(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
@@ -162,7 +173,16 @@ fn decisions(dir: &Path, plays: &str) -> (BTreeMap<String, String>, BTreeSet<Str
             steps.insert(id, status);
         }
     }
-    (steps, undone, r["status"].as_str().unwrap_or_default().to_string())
+    let cut = r["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter(|n| n["text"].as_str().is_some_and(|t| t.contains("stdout`, which")))
+        .map(|n| {
+            (n["step"].as_str().unwrap_or_default().to_string(), n["text"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    (steps, undone, r["status"].as_str().unwrap_or_default().to_string(), cut)
 }
 
 fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseError> {
@@ -257,6 +277,7 @@ fn check(steps: &[StepSpec], jobs: usize, kills: &[u64]) -> Result<(), TestCaseE
     prop_assert_eq!(&got.0, &want.0, "step decisions differ\n{}\n--- journal\n{}", md, journal(dir));
     prop_assert_eq!(&got.1, &want.1, "undo blocks differ\n{}", md);
     prop_assert_eq!(&got.2, &want.2, "ends differ\n{}", md);
+    prop_assert_eq!(&got.3, &want.3, "the notes of a cut stdout differ\n{}", md);
     Ok(())
 }
 

@@ -429,6 +429,10 @@ pub struct StepEnd {
     /// decide on `***`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub stdout_redacted: bool,
+    /// The step printed more stdout than the engine keeps (its first MiB):
+    /// `steps.<id>.stdout`, its capture and its `expect` saw only that.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stdout_cut: bool,
     /// The last lines of output (stdout and stderr), redacted.
     #[serde(default)]
     pub tail: String,

@@ -42,6 +42,8 @@ pub struct StepState {
     pub unrestorable: Vec<String>,
     pub stdout: Option<String>,
     pub stdout_redacted: bool,
+    /// Only the first part of its stdout was kept ([`StepEnd::stdout_cut`]).
+    pub stdout_cut: bool,
     pub tail: String,
     pub undo: bool,
     /// The process group of the latest attempt (see [`Spawned`]).
@@ -282,6 +284,7 @@ impl RunState {
                 st.unrestorable = s.unrestorable.clone();
                 st.stdout = s.stdout.clone();
                 st.stdout_redacted = s.stdout_redacted;
+                st.stdout_cut = s.stdout_cut;
                 st.tail = s.tail.clone();
                 st.undo = s.undo;
                 st.excluded = None;
@@ -513,6 +516,7 @@ mod tests {
             unrestorable: Vec::new(),
             stdout: Some(stdout.into()),
             stdout_redacted: false,
+            stdout_cut: false,
             tail: String::new(),
             undo: false,
             attempts: 1,

@@ -198,8 +198,10 @@ impl StepOutput {
         String::from_utf8_lossy(&self.stdout.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
 
+    /// A new attempt: what the last one printed is gone, cut or not.
     pub fn clear_stdout(&self) {
         self.stdout.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.stdout_truncated.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn keep(&self, data: &[u8]) {

@@ -562,6 +562,7 @@ impl<'a> Loop<'a> {
             unrestorable,
             stdout,
             stdout_redacted,
+            stdout_cut: r.stdout_cut,
             tail: self.x.redact(&r.tail),
             undo,
             attempts: r.attempts,

@@ -136,6 +136,9 @@ pub struct JobResult {
     pub tail: String,
     /// Kept stdout, unredacted (captures, `steps.<id>.stdout`).
     pub stdout: String,
+    /// `stdout` is only the first [`super::output::KEEP_STDOUT`] bytes of
+    /// what the last attempt printed.
+    pub stdout_cut: bool,
     pub attempts: u32,
     pub origin: Option<Arc<ScriptOrigin>>,
 }
@@ -213,6 +216,7 @@ pub async fn run(mut job: Job) -> JobResult {
         duration: started.elapsed(),
         tail: out.tail(),
         stdout: out.stdout_text(),
+        stdout_cut: out.stdout_truncated.load(std::sync::atomic::Ordering::Relaxed),
         attempts,
         origin: job.origin.clone(),
     }

@@ -18,6 +18,7 @@
 //! - a failure the crashed session was stopping on goes on to its rollback
 //!   and end, as it would have without the crash.
 
+mod cut;
 mod hash;
 #[cfg(test)]
 mod prop;
@@ -129,6 +130,9 @@ pub struct Dispatcher<'a> {
     /// Steps whose stdout a template reads: it is journaled, and a resume
     /// restores it.
     pub reads_stdout: Vec<bool>,
+    /// For each step, the steps whose stdout its templates read (a cut one
+    /// gets it a note: [`cut`]).
+    stdout_reads: Vec<Vec<usize>>,
     /// This session's filters, recorded at the first turn.
     excluded: Vec<Excluded>,
     /// A manual step asked and not answered yet.
@@ -153,6 +157,7 @@ impl<'a> Dispatcher<'a> {
             interactive_running: false,
             retry: vec![false; n],
             reads_stdout: reads_stdout(rb),
+            stdout_reads: cut::stdout_reads(rb),
             excluded: Vec::new(),
             manual: None,
             cursor: 0,
@@ -266,6 +271,12 @@ impl<'a> Dispatcher<'a> {
     /// A step kept from an earlier session (it passed, nothing changed).
     fn keep(&mut self, i: usize) {
         self.ready.done(i);
+    }
+
+    /// The note step `i` gets before its templates decide anything, when
+    /// one of them reads a cut `steps.<id>.stdout` ([`cut`]).
+    fn cut_note(&self, i: usize, st: &RunState) -> Option<Action> {
+        cut::note(self.rb, st, i, &self.stdout_reads[i]).map(Action::Record)
     }
 
     /// The next thing to do.

@@ -308,6 +308,7 @@ impl World<'_> {
             unrestorable: Vec::new(),
             stdout: Some(stdout),
             stdout_redacted: false,
+            stdout_cut: false,
             tail: String::new(),
             undo,
             attempts: 1,

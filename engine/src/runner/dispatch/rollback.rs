@@ -33,6 +33,7 @@ fn undo_end(id: &str, status: StepStatus, reason: String, hash: Option<String>) 
         unrestorable: Vec::new(),
         stdout: None,
         stdout_redacted: false,
+        stdout_cut: false,
         tail: String::new(),
         undo: true,
         attempts: u32::from(status == StepStatus::Passed),
@@ -87,6 +88,9 @@ impl Dispatcher<'_> {
     fn undo(&mut self, u: usize, of: usize, st: &RunState, ctx: &Context, red: &Redactor) -> Action {
         let s = &self.rb.steps[u];
         let id = s.id.clone();
+        if let Some(note) = self.cut_note(u, st) {
+            return note;
+        }
         let body = match self.t.body(s, ctx) {
             Ok(b) => b,
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render the undo block: {d}"), None),

@@ -57,6 +57,7 @@ pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Even
         unrestorable: Vec::new(),
         stdout: None,
         stdout_redacted: false,
+        stdout_cut: false,
         tail: String::new(),
         undo: false,
         attempts: 0,
@@ -286,6 +287,9 @@ impl Dispatcher<'_> {
                 Ok(Some(why)) => notes.push(why.note()),
                 Err(d) => return cannot_render(d),
             }
+        }
+        if let Some(note) = self.cut_note(i, st) {
+            return Decision::act(note);
         }
         let (body, display) = match self.command(i, ctx, red) {
             Ok(c) => c,

@@ -80,6 +80,7 @@ fn ended(id: &str, status: StepStatus, stdout: Option<&str>, stop: bool) -> Even
         unrestorable: Vec::new(),
         stdout: stdout.map(str::to_string),
         stdout_redacted: false,
+        stdout_cut: false,
         tail: String::new(),
         undo: false,
         attempts: 1,
