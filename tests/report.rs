@@ -331,3 +331,34 @@ fn a_failed_undo_block_leaves_the_rollback_incomplete_and_a_resume_runs_it_again
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("failed and was rolled back: it is finished"), "{}", text(&o));
 }
+
+/// A run continued with another `--set`: the Variables row shows each value
+/// with the session that gave it, as the step's commands show what ran
+/// (`scale to 3`, then `scale to 5`); a secret stays masked.
+#[test]
+fn a_value_changed_by_a_later_session_shows_each_value_with_its_session() {
+    let md = "---\nvars:\n  replicas: 1\n  ns: miners\n  token: {secret: true}\n---\n\
+              ```bash {#scale}\necho scale to {{ replicas }} {{ token }}; [ {{ replicas }} -ge 5 ]\n```\n";
+    let t = Test::new().runbook("s", md);
+    let dir = t.path();
+    let play = |replicas: &str, resume: bool| {
+        let set = format!("replicas={replicas}");
+        let mut args = vec!["play", "s", "--yes", "--set", set.as_str()];
+        if resume {
+            args.push("--resume");
+        }
+        rb_cmd(dir, &args).env("RUNBOOK_VAR_token", "tok-98765").output().unwrap()
+    };
+    let o = play("3", false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = play("5", true);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = report(dir);
+    let row = md.lines().find(|l| l.starts_with("| Variables |")).unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(
+        row,
+        "| Variables | `ns=miners`, `replicas=3` (session 1, --set) then `5` (session 2, --set), `token=***` |"
+    );
+    assert!(md.contains("echo scale to 3 ***;") && md.contains("echo scale to 5 ***;"), "{md}");
+    assert!(!md.contains("tok-98765"), "{md}");
+}

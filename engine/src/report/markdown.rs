@@ -85,7 +85,25 @@ pub fn markdown(r: &Report) -> String {
     };
     o.push_str(&format!("| Status | **{}**{rollback} |\n", r.status));
     if !r.vars.is_empty() {
-        let v: Vec<String> = r.vars.iter().map(|(k, v)| code_cell(&code(&format!("{k}={}", v.text())))).collect();
+        let v: Vec<String> = r
+            .vars
+            .iter()
+            .map(|(k, v)| match r.var_changes.get(k) {
+                // Each value with its session: what the steps ran with.
+                Some(values) => values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let shown = if i == 0 { format!("{k}={}", s.value.text()) } else { s.value.text() };
+                        let from = super::vars::origin(&s.value.origin);
+                        let from = if from.is_empty() { String::new() } else { format!(", {from}") };
+                        format!("{} (session {}{from})", code_cell(&code(&shown)), s.session)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" then "),
+                None => code_cell(&code(&format!("{k}={}", v.text()))),
+            })
+            .collect();
         o.push_str(&format!("| Variables | {} |\n", v.join(", ")));
     }
     o.push_str("\n## Summary\n\n");

@@ -13,6 +13,7 @@
 mod markdown;
 pub mod shown;
 pub mod timeline;
+pub mod vars;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -293,7 +294,13 @@ pub struct Report {
     pub path: String,
     pub hash: String,
     pub env: String,
+    /// The values in force at the end (a later session's overlay the
+    /// earlier ones').
     pub vars: BTreeMap<String, VarRecord>,
+    /// The variables whose value changed between sessions: each value with
+    /// the session that gave it ([`vars::changes`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub var_changes: BTreeMap<String, Vec<vars::SessionValue>>,
     /// The mode the run was played in (`--read-only`, `--only`, …).
     pub mode: Vec<String>,
     pub operator: String,
@@ -449,6 +456,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         hash: st.hash.clone(),
         env: st.env.clone(),
         vars: st.vars.clone(),
+        var_changes: vars::changes(events),
         mode: st.mode.words(),
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
         started: st.started.clone(),
@@ -499,6 +507,35 @@ mod tests {
         let r = build(&[serde_json::from_str(&start).unwrap()], "passed".into(), None);
         let md = markdown(&r);
         assert!(md.contains("| Variables | ``msg=a\\|b`c``, `n=3` |\n"), "{md}");
+    }
+
+    /// Resumed twice: `--set replicas=3` kept by session 2, then
+    /// `--set replicas=5` in session 3; a secret stays masked.
+    #[test]
+    fn a_variable_that_changed_between_sessions_shows_each_value_with_its_session() {
+        let vars = |replicas: u32| {
+            format!(
+                r#""vars":{{"replicas":{{"value":{replicas},"origin":"set","secret":false}},"ns":{{"value":"x","origin":"front-matter","secret":false}},"token":{{"value":"***","origin":"env","secret":true}}}},"#
+            )
+        };
+        let lines: Vec<String> = JOURNAL
+            .lines()
+            .map(|l| match l {
+                l if l.contains(r#""seq":1,"#) => l.replace(r#""plan":"#, &format!("{}\"plan\":", vars(3))),
+                l if l.contains(r#""seq":5,"#) => l.replace(r#""answering":"#, &format!("{}\"answering\":", vars(3))),
+                l if l.contains(r#""seq":7,"#) => l.replace(r#""answering":"#, &format!("{}\"answering\":", vars(5))),
+                l => l.to_string(),
+            })
+            .collect();
+        let events: Vec<crate::run::Entry> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let md = markdown(&build(&events, "unfinished".into(), None));
+        let row = md.lines().find(|l| l.starts_with("| Variables |")).unwrap_or_else(|| panic!("{md}"));
+        assert_eq!(
+            row,
+            "| Variables | `ns=x`, `replicas=3` (session 1, --set) then `5` (session 3, --set), `token=***` |"
+        );
+        let one = markdown(&build(&events[..6], "unfinished".into(), None));
+        assert!(one.contains("| Variables | `ns=x`, `replicas=3`, `token=***` |\n"), "{one}");
     }
 
     #[test]
