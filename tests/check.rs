@@ -937,7 +937,7 @@ fn a_block_that_swallowed_another_is_only_its_parse_error() {
 
 /// A directory holding links to just `tools` (found on this PATH), for a
 /// PATH that lacks everything else.
-fn path_of(tools: &[&str]) -> tempfile::TempDir {
+pub fn path_of(tools: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let path = std::env::var_os("PATH").unwrap_or_default();
     for t in tools {

@@ -166,6 +166,34 @@ fn a_broken_block_is_never_read() {
         .run();
 }
 
+/// Without bash, the bash blocks' syntax is not checked (so a broken block
+/// is judged by its words): said once on stderr, as `check` says it, and
+/// the import goes on; with bash, nothing is said.
+#[test]
+fn a_missing_bash_is_one_notice_as_check_gives_it() {
+    let page = "# P\n\n```bash\nkubectl get pods\n```\n\n```bash\nkubectl get deploy web -o wide\" <deployment>\n```\n\n```sh\nls\n```\n";
+    let bare = crate::check::path_of(&["sh"]);
+    let f = Test::new()
+        .file("p.md", page)
+        .env("PATH", bare.path().to_str().unwrap())
+        .args(["import", "p.md"])
+        .status(0)
+        .stdout_has("```bash {#p read}")
+        .run();
+    let notices: Vec<&str> = f.stderr.lines().skip_while(|l| !l.starts_with("notice:")).take(2).collect();
+    assert_eq!(
+        notices,
+        [
+            "notice: bash is not on PATH: the syntax of 2 bash blocks was not checked",
+            "  hint: install bash to have import parse the bash blocks (`bash -n`: nothing runs)",
+        ],
+        "{}",
+        f.stderr
+    );
+    assert_eq!(f.stderr.matches("notice:").count(), 1, "{}", f.stderr);
+    Test::new().file("p.md", page).args(["import", "p.md"]).status(0).stderr_lacks("notice:").run();
+}
+
 /// A page a new user imported: commands run over `ssh`, `journalctl
 /// --vacuum-size`, and a `watch` of a remote `df`. What ssh and watch run
 /// is what is judged: the writes ask first, the `df` reads.

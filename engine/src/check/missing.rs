@@ -2,7 +2,8 @@
 //! without bash, `python3`'s compile without python3): counted per tool over
 //! the whole run and told once, on stderr, with how to enable them. They
 //! are no finding: the exit code does not change (as for shellcheck, whose
-//! absence the summary line mentions).
+//! absence the summary line mentions). `import`, which parses the blocks it
+//! converts the same way, tells its own the same.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,8 +43,8 @@ impl Unchecked {
     }
 
     /// One notice per missing tool, with its hint line: what was not
-    /// checked and how to have it checked.
-    pub fn notices(&self) -> Vec<String> {
+    /// checked and how to have `command` (`check`, `import`) check it.
+    pub fn notices(&self, command: &str) -> Vec<String> {
         self.0
             .iter()
             .map(|(tool, &n)| {
@@ -55,7 +56,7 @@ impl Unchecked {
                 let s = if n == 1 { "" } else { "s" };
                 format!(
                     "notice: {tool} is not on PATH: the syntax of {n} {what}{s} was not checked\n  \
-                     hint: install {tool} to have check {how}"
+                     hint: install {tool} to have {command} {how}"
                 )
             })
             .collect()
@@ -76,7 +77,7 @@ mod tests {
         b.add("sh", 1);
         a.merge(b);
         assert_eq!(
-            a.notices(),
+            a.notices("check"),
             [
                 "notice: python3 is not on PATH: the syntax of 3 python steps was not checked\n  \
                  hint: install python3 to have check compile the python steps (it never runs them)",

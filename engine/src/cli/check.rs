@@ -79,7 +79,7 @@ pub fn run(
         }
     }
     super::out(&check::format::render(&report, format, color));
-    for notice in report.unchecked.notices() {
+    for notice in report.unchecked.notices("check") {
         crate::errln!("{notice}");
     }
     if report.interrupted {

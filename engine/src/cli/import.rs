@@ -35,6 +35,9 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
     for n in &imported.notes {
         crate::errln!("  {n}");
     }
+    for notice in imported.unchecked.notices("import") {
+        crate::errln!("{notice}");
+    }
     match out {
         None => super::out(&imported.text),
         Some(o) => {

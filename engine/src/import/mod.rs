@@ -26,6 +26,7 @@ use std::path::Path;
 
 use crate::check::bash;
 use crate::check::hazards::{self, Effect, Hazard};
+use crate::check::missing::{self, Unchecked};
 use crate::error::{Diagnostic, Error, Result};
 use crate::parse::{self, frontmatter};
 
@@ -37,6 +38,9 @@ pub struct Imported {
     pub notes: Vec<String>,
     /// Blocks made steps.
     pub steps: usize,
+    /// Blocks whose syntax was not checked: their shell is not on PATH
+    /// (told as `check` tells it: [`crate::check::missing`]).
+    pub unchecked: Unchecked,
 }
 
 /// How long a never-ending command may run as a step.
@@ -180,9 +184,14 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
     };
     // Shell syntax of the blocks to convert, a process per dialect.
     let mut broken: Vec<Option<(usize, String)>> = vec![None; blocks.len()];
+    let mut unchecked = Unchecked::default();
     if let Ok(dir) = tempfile::tempdir() {
         for dialect in ["bash", "sh"] {
             let idx: Vec<usize> = (0..blocks.len()).filter(|&k| convert(&blocks[k]) == Some(dialect)).collect();
+            if !idx.is_empty() && !missing::on_path(dialect) {
+                unchecked.add(dialect, idx.len());
+                continue;
+            }
             let scripts: Vec<String> = idx.iter().map(|&k| bash::prepare(&blocks[k].body)).collect();
             let refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
             for (k, r) in idx.into_iter().zip(bash::syntax_batch(dialect, &refs, dir.path())) {
@@ -344,7 +353,7 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
             }
         }
     }
-    Ok(Imported { text: out, notes, steps })
+    Ok(Imported { text: out, notes, steps, unchecked })
 }
 
 enum VarsAt {
