@@ -151,12 +151,12 @@ fn markdown(steps: &[StepSpec]) -> String {
 }
 
 /// What a run decided: each step's status, the undo blocks that passed, the
-/// end, and which steps said they read a cut stdout (and what). `plays`:
-/// what the plays before said, shown if there is no run.
-fn decisions(
-    dir: &Path,
-    plays: &str,
-) -> (BTreeMap<String, String>, BTreeSet<String>, String, BTreeSet<(String, String)>) {
+/// end, and which steps said they read a cut stdout (and what).
+type Decisions = (BTreeMap<String, String>, BTreeSet<String>, String, BTreeSet<(String, String)>);
+
+/// What a run decided ([`Decisions`]). `plays`: what the plays before said,
+/// shown if there is no run.
+fn decisions(dir: &Path, plays: &str) -> Decisions {
     let o = rb(dir, &["report", "latest", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}\n--- the plays before\n{plays}", text(&o));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
