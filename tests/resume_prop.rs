@@ -151,8 +151,9 @@ fn markdown(steps: &[StepSpec]) -> String {
 }
 
 /// What a run decided: each step's status, the undo blocks that passed, the
-/// end, and which steps said they read a cut stdout (and what).
-type Decisions = (BTreeMap<String, String>, BTreeSet<String>, String, BTreeSet<(String, String)>);
+/// end, and which steps said they read a cut stdout (and what; each once
+/// in a run, however often it was killed).
+type Decisions = (BTreeMap<String, String>, BTreeSet<String>, String, Vec<(String, String)>);
 
 /// What a run decided ([`Decisions`]). `plays`: what the plays before said,
 /// shown if there is no run.
@@ -173,7 +174,7 @@ fn decisions(dir: &Path, plays: &str) -> Decisions {
             steps.insert(id, status);
         }
     }
-    let cut = r["notes"]
+    let mut cut: Vec<(String, String)> = r["notes"]
         .as_array()
         .expect("notes")
         .iter()
@@ -182,6 +183,7 @@ fn decisions(dir: &Path, plays: &str) -> Decisions {
             (n["step"].as_str().unwrap_or_default().to_string(), n["text"].as_str().unwrap_or_default().to_string())
         })
         .collect();
+    cut.sort();
     (steps, undone, r["status"].as_str().unwrap_or_default().to_string(), cut)
 }
 

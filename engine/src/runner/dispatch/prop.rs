@@ -2,7 +2,8 @@
 //! the engine is killed (the journal cut after any event), resuming until
 //! the run ends decides exactly as the uninterrupted play did — the same
 //! status for every step and the same `when` decisions, the same undo
-//! blocks, the same end — and no step that passed runs again.
+//! blocks, the same end, the same notes of a cut stdout read — and no step
+//! that passed runs again.
 //!
 //! The world is simulated (a step's result is a function of the step), so
 //! thousands of kills take a second; `tests/resume_prop.rs` does the same
@@ -33,6 +34,9 @@ pub struct StepSpec {
     pub retry: u8,
     /// It (and its undo block) reads the secret `api_token`.
     pub secret: bool,
+    /// It prints more than the engine keeps before its token: its stdout
+    /// ends `stdout_cut`, without the token.
+    pub big: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,8 +67,9 @@ fn step_spec(i: usize) -> impl Strategy<Value = StepSpec> {
         0..4u8,
         0..3u8,
         any::<bool>(),
+        0..4u8,
     )
-        .prop_map(move |(needs, t, exit, w, capture, cont, undo, retry, secret)| {
+        .prop_map(move |(needs, t, exit, w, capture, cont, undo, retry, secret, big)| {
             // A `when` reads a step this one depends on: what it reads is
             // then known when it is decided, in any run.
             let deps: Vec<usize> = match &needs {
@@ -83,6 +88,7 @@ fn step_spec(i: usize) -> impl Strategy<Value = StepSpec> {
                 undo: undo == 0,
                 retry: if retry == 0 { 2 } else { 0 },
                 secret,
+                big: big == 0,
             }
         })
 }
@@ -127,7 +133,13 @@ pub fn markdown(spec: &Spec) -> String {
             attrs.push(format!("rollback=u{i}"));
         }
         let secret = if s.secret { ": {{ api_token }}\n" } else { "" };
-        md.push_str(&format!("```bash {{{}}}\n{secret}echo {}\nexit {}\n```\n\n", attrs.join(" "), s.token, s.exit));
+        let big = if s.big { "head -c 1100000 /dev/zero | tr '\\0' x; echo\n" } else { "" };
+        md.push_str(&format!(
+            "```bash {{{}}}\n{secret}{big}echo {}\nexit {}\n```\n\n",
+            attrs.join(" "),
+            s.token,
+            s.exit
+        ));
     }
     for (i, s) in spec.steps.iter().enumerate() {
         if s.undo {
@@ -280,13 +292,15 @@ impl World<'_> {
     fn end_of(&self, i: usize, st: &RunState, ctx: &mut Context) -> Event {
         let s = &self.rb.steps[i];
         let undo = s.attrs.undo;
-        let (status, exit, stdout) = if undo {
-            (StepStatus::Passed, 0, "undone\n".to_string())
+        let (status, exit, stdout, cut) = if undo {
+            (StepStatus::Passed, 0, "undone\n".to_string(), false)
         } else {
             let k: usize = s.id[1..].parse().expect("s<i>");
             let spec = &self.spec.steps[k];
             let status = if spec.exit == 0 { StepStatus::Passed } else { StepStatus::Failed };
-            (status, spec.exit, format!("{}\n", spec.token))
+            // The kept part of a big output ends before the token.
+            let stdout = if spec.big { "xxxx".to_string() } else { format!("{}\n", spec.token) };
+            (status, spec.exit, stdout, spec.big)
         };
         let mut captures = BTreeMap::new();
         if status == StepStatus::Passed
@@ -308,7 +322,7 @@ impl World<'_> {
             unrestorable: Vec::new(),
             stdout: Some(stdout),
             stdout_redacted: false,
-            stdout_cut: false,
+            stdout_cut: cut,
             tail: String::new(),
             undo,
             attempts: 1,
@@ -318,15 +332,24 @@ impl World<'_> {
 }
 
 /// What a run decided: each step's status and reason, the undo blocks that
-/// ran, the end.
-type Decisions = (BTreeMap<String, (Option<StepStatus>, Option<String>)>, BTreeSet<String>, RunStatus);
+/// ran, the end, the notes of a cut stdout read (step, text; each said
+/// once in a run, however often it was killed).
+type Decisions = (
+    BTreeMap<String, (Option<StepStatus>, Option<String>)>,
+    BTreeSet<String>,
+    RunStatus,
+    Vec<(Option<String>, String)>,
+);
 
 fn decisions(log: &[Entry]) -> Decisions {
     let st = RunState::from_entries(log);
     let steps =
         st.steps.iter().filter(|(_, s)| !s.undo).map(|(k, s)| (k.clone(), (s.status, s.reason.clone()))).collect();
     let undone = st.steps.iter().filter(|(_, s)| s.undo && s.passed()).map(|(k, _)| k.clone()).collect();
-    (steps, undone, st.end.as_ref().map_or(RunStatus::Interrupted, |e| e.status))
+    let cut = st.notes.iter().filter(|n| n.text.contains("stdout`, which")).map(|n| (n.step.clone(), n.text.clone()));
+    let mut cut: Vec<_> = cut.collect();
+    cut.sort();
+    (steps, undone, st.end.as_ref().map_or(RunStatus::Interrupted, |e| e.status), cut)
 }
 
 /// `kills`: where each session is cut, as a fraction of the events the
@@ -366,6 +389,7 @@ fn a_resume_is_not_given_a_secret_only_passed_steps_read() {
         undo: false,
         retry: 0,
         secret,
+        big: false,
     };
     for (steps, spared) in [
         (vec![step(true, 0), step(false, 0), step(false, 0)], 1),
@@ -395,5 +419,6 @@ proptest! {
         prop_assert_eq!(&got.0, &want.0, "step decisions differ\n{}", markdown(&spec));
         prop_assert_eq!(&got.1, &want.1, "undo blocks differ\n{}", markdown(&spec));
         prop_assert_eq!(got.2, want.2, "ends differ\n{}", markdown(&spec));
+        prop_assert_eq!(&got.3, &want.3, "notes of a cut stdout differ\n{}", markdown(&spec));
     }
 }
