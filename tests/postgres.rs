@@ -779,6 +779,72 @@ fn the_database_gone_mid_play_keeps_the_step_end_and_resumes_after() {
     assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 0, "the spool is written and gone");
 }
 
+/// The engine's own log of the one run in `c` (`_engine.log`).
+fn engine_log(c: &Checkout) -> String {
+    let runs = c.path().join(".runbook/runs");
+    let Ok(dirs) = std::fs::read_dir(&runs) else { return String::new() };
+    dirs.filter_map(|d| d.ok())
+        .map(|d| std::fs::read_to_string(d.path().join("_engine.log")).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn output_printed_while_the_database_is_away_reaches_the_shared_log_in_order() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let mark = sh.log().with_file_name("s2-printed");
+    let book = format!(
+        "# Away\n\n```bash {{#s1}}\necho s1-out\n```\n\n```bash {{#s2}}\necho s2-before\ntouch {mark}\nwhile [ ! -e {gate} ]; do sleep 0.02; done\necho s2-after\n```\n\n```bash {{#s3}}\necho s3-out\n```\n",
+        mark = mark.display(),
+        gate = sh.gate().display()
+    );
+    let c = Checkout::new(&cluster.url, &[("away", &book)]);
+    let mut play = c.spawn_with(&["play", "away"], "play", &[("RUNBOOK_PG_WAIT", "120")]);
+    let stored = |step: &str| {
+        let sql = format!(
+            "SELECT string_agg(convert_from(data, 'UTF8'), '' ORDER BY n) FROM runbook_logs WHERE step = '{step}'"
+        );
+        psql(&cluster.url, &sql)
+    };
+    wait_for("s2-before in the shared log", || mark.exists() && stored("s2").contains("s2-before"));
+    cluster.ctl("halt");
+    sh.open();
+    wait_for("a write of s2-after to fail", || engine_log(&c).contains("not stored"));
+    cluster.ctl("start");
+    assert!(play.wait().unwrap().success(), "{}", c.output_of("play"));
+    assert_eq!(stored("s2").trim(), "s2-before\ns2-after", "{}", engine_log(&c));
+    assert_eq!(stored("s3").trim(), "s3-out");
+    let runs = std::fs::read_dir(c.path().join(".runbook/runs")).unwrap();
+    let kept: Vec<_> = runs.filter_map(|d| d.ok()).map(|d| d.path().join("s2.log")).filter(|p| p.exists()).collect();
+    assert!(kept.is_empty(), "s2's output was kept apart: {kept:?}");
+}
+
+#[test]
+fn output_the_database_never_took_is_kept_on_this_machine_saying_where() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let mark = sh.log().with_file_name("s2-printed");
+    let book = format!(
+        "# Away\n\n```bash {{#s1}}\necho s1-out\n```\n\n```bash {{#s2}}\necho s2-before\ntouch {mark}\nwhile [ ! -e {gate} ]; do sleep 0.02; done\necho s2-after\n```\n",
+        mark = mark.display(),
+        gate = sh.gate().display()
+    );
+    let c = Checkout::new(&cluster.url, &[("away", &book)]);
+    let mut play = c.spawn_with(&["play", "away"], "play", &[("RUNBOOK_PG_WAIT", "2")]);
+    wait_for("s2 to print", || mark.exists());
+    cluster.ctl("halt");
+    sh.open();
+    // The last step ended: the play passes, its last events spooled.
+    assert_eq!(play.wait().unwrap().code(), Some(0), "{}", c.output_of("play"));
+    let runs = std::fs::read_dir(c.path().join(".runbook/runs")).unwrap();
+    let kept: String = runs
+        .filter_map(|d| d.ok())
+        .map(|d| std::fs::read_to_string(d.path().join("s2.log")).unwrap_or_default())
+        .collect();
+    assert!(kept.contains("s2-after"), "s2's last output is lost: {kept:?}\n{}", c.output_of("play"));
+    assert!(c.output_of("play").contains("output of step `s2` could not be stored"), "{}", c.output_of("play"));
+}
+
 #[test]
 fn credentials_come_from_pgpassword_or_a_private_pgpass() {
     let Some(server) = server() else { return };
