@@ -12,6 +12,7 @@ pub use derived::secret_values;
 pub mod lines;
 pub mod mark;
 pub mod query;
+mod query_role;
 pub mod quotes;
 pub mod request;
 
