@@ -23,6 +23,7 @@
 pub use super::mark::Misplaced;
 use super::mark::{OPEN, take};
 use super::query_role::{Reader, Role};
+use crate::quote;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum At {
@@ -37,25 +38,13 @@ fn plain(v: &str) -> bool {
     !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "_:./-".contains(c))
 }
 
-/// `v` with RE2's metacharacters `\ . + * ? ( ) | [ ] { } ^ $` escaped.
-fn regex_escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `v` for a string in `role`, before the string's own escaping; `text` is
 /// the string so far (a Go template's actions).
 fn for_role(v: String, role: Role, text: &str) -> Result<String, &'static str> {
     Ok(match role {
         Role::Text => v,
-        Role::Regex => regex_escape(&v),
-        Role::Replacement => v.replace('$', "$$"),
+        Role::Regex => quote::regex(&v),
+        Role::Replacement => quote::expand_literal(&v),
         Role::Pattern if v.contains(['<', '>']) => {
             return Err("a value with `<` or `>` is inside a LogQL pattern (a pattern has no escape)");
         }
@@ -63,7 +52,7 @@ fn for_role(v: String, role: Role, text: &str) -> Result<String, &'static str> {
         Role::GoTemplate if text.rfind("{{") > text.rfind("}}") => {
             return Err("a value is inside a `{{ … }}` action of a LogQL line_format/label_format template");
         }
-        Role::GoTemplate => v.replace('{', "{{\"{\"}}"),
+        Role::GoTemplate => quote::go_template_text(&v),
     })
 }
 
@@ -95,21 +84,7 @@ pub fn place(rendered: &str) -> Result<String, Misplaced> {
                     return misplaced("a value with a backtick is inside a raw string (`…`)");
                 }
                 At::Str('`', _) => out.push_str(&v),
-                At::Str(q, _) => {
-                    for c in v.chars() {
-                        match c {
-                            '\\' => out.push_str("\\\\"),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            '\t' => out.push_str("\\t"),
-                            c if c == q => {
-                                out.push('\\');
-                                out.push(c);
-                            }
-                            c => out.push(c),
-                        }
-                    }
-                }
+                At::Str(q, _) => out.push_str(&quote::query_str(&v, q)),
                 At::Query if plain(&v) => {
                     v.chars().for_each(|c| reader.push(c));
                     out.push_str(&v);
