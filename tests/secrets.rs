@@ -859,3 +859,26 @@ fn a_value_a_statement_derives_from_a_secret_is_secret() {
     ];
     assert_clean(&sources, &Secrets(derived.iter().map(|(n, v)| (*n, v.to_string())).collect()));
 }
+
+/// A secret a runbook reads only through a slice is read (its value is not
+/// dropped as read nowhere) and masked, with the slice.
+#[test]
+fn a_secret_read_only_through_a_slice_is_read_and_masked() {
+    let md = "---\nsecrets: [tok]\n---\n# S\n\n```bash {#a read}\necho cut={{ tok[:9] }}\n```\n";
+    let t = Test::new().runbook("s", md);
+    let inputs = ["runbook.toml", "runbooks/s.md"].map(|f| t.path().join(f)).to_vec();
+    let dir = t.path();
+    let play = run(dir, &["play", "s", "--yes"], &[("RUNBOOK_VAR_tok", "s3cret-abc-91")]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[a] cut=***\n"), "{stdout}");
+    assert!(!stderr.contains("reads no variable"), "{stderr}");
+    let mut sources = vec![play];
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    let secrets = [("tok", "s3cret-abc-91"), ("tok[:9]", "s3cret-ab")];
+    assert_clean(&sources, &Secrets(secrets.iter().map(|(n, v)| (*n, v.to_string())).collect()));
+}

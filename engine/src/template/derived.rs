@@ -21,7 +21,7 @@ use minijinja::{AutoEscape, Environment};
 use crate::model::{Runbook, Vars};
 use crate::redact::Redactor;
 
-use super::{Capture, Context, ENV, Templater, bounds, rewrite_step_refs};
+use super::{Capture, Context, ENV, Templater, bounds, rewrite_step_refs, undeclared, undeclared_expr};
 
 thread_local! {
     /// What [`WRITER`]'s renders on this thread wrote, value by value.
@@ -120,7 +120,7 @@ impl Templater<'_> {
         if bounds::check(text, false).is_err() {
             return Vec::new();
         }
-        let names = words(text);
+        let names = undeclared(text);
         if !self.reads_secret(&names, ctx) {
             return Vec::new();
         }
@@ -140,10 +140,7 @@ impl Templater<'_> {
             return Vec::new();
         }
         let Ok(compiled) = ENV.compile_expression(expr) else { return Vec::new() };
-        // minijinja's `undeclared_variables` misses a sliced name
-        // (`tok[:6]`): every word of the expression is taken as a name it may
-        // read; the comparison with the secrets held decides.
-        let names = words(expr);
+        let names = undeclared_expr(expr);
         if !self.reads_secret(&names, ctx) {
             return Vec::new();
         }
@@ -177,15 +174,6 @@ fn texts(v: &JValue) -> Vec<String> {
     out
 }
 
-/// Every word (`[A-Za-z_][A-Za-z0-9_]*`) of an expression.
-fn words(expr: &str) -> BTreeSet<String> {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    expr.split(|c: char| !word(c))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
-        .map(str::to_string)
-        .collect()
-}
-
 /// The expression inside each `{{ … }}` of a template, without its
 /// whitespace control (`{{- x -}}`).
 fn expressions(text: &str) -> Vec<&str> {
@@ -210,6 +198,5 @@ mod tests {
     #[test]
     fn expressions_without_whitespace_control() {
         assert_eq!(expressions("a {{- tok | upper -}} b {{x}} {% if y %}"), ["tok | upper", "x"]);
-        assert_eq!(words("tok[:6] ~ steps[\"a-b\"].x2"), ["a", "b", "steps", "tok", "x2"].map(String::from).into());
     }
 }
