@@ -10,6 +10,9 @@
 //! - `kill-before-spawned:ID`: the engine kills itself (SIGKILL) right after
 //!   step `ID`'s process started, before its process group is recorded (a
 //!   cold start waits at its gate then, a warm one for its body).
+//! - `kill-after-spawn:ID`: the engine kills itself (SIGKILL) right after
+//!   step `ID`'s process got its body (it runs on, the engine's child no
+//!   more).
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

@@ -257,6 +257,9 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     };
     let mut p = match spawned {
         Ok(p) => {
+            if super::fault::at("kill-after-spawn", &job.id) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+            }
             if let Some(o) = &job.origin {
                 o.set_fd(p.script_fd);
             }
