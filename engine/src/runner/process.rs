@@ -171,6 +171,16 @@ impl Proc {
     }
 }
 
+/// A process from [`spawn_waiting`] that will never get its body: killed
+/// with its group, having run nothing, and reaped.
+pub async fn discard(mut p: Proc) {
+    if let Some(g) = p.pgid {
+        signal_group(g, Signal::SIGKILL);
+    }
+    let _ = p.child.start_kill();
+    let _ = p.child.wait().await;
+}
+
 /// `gate`: called (with the process group and start time) before the
 /// interpreter's `execve`; only for a step in its own process group.
 fn start(spec: &Spec, script: Script, gate: Option<&dyn Fn(Option<i32>, u64)>) -> std::io::Result<Proc> {
