@@ -948,21 +948,29 @@ impl Drop for Leftover {
 }
 
 /// `kill -9` of the engine the moment step `b`'s process got its body, in a
-/// warm interpreter (`RUNBOOK_WARM=1`) or a cold one: `b` resets its
-/// environment (`env -i`, as sudo does), so only its recorded process group
-/// leads the resume to it. That group was committed with `b`'s start, in the
-/// same transaction, although nobody waits for a `spawned` (events linger a
+/// warm interpreter (`RUNBOOK_WARM=1`), a cold one, or as its second attempt
+/// (`retry`): `b` resets its environment (`env -i`, as sudo does), so only
+/// its recorded process group leads the resume to it. That group was
+/// committed with `b`'s start (in the same transaction) or before the retry
+/// ran, although nobody waits for a `spawned` otherwise (events linger a
 /// minute here): the resume kills the old `b` before running it again.
 #[test]
 fn kill_9_as_a_step_that_resets_its_environment_starts_leaves_its_process_group_in_the_store() {
     let Some(server) = server() else { return };
-    for warm in ["1", "0"] {
-        let db = Db::new(&server, &format!("killspawn{warm}"));
-        let b = "if [ ! -e pid ]; then echo $$ > pid.new; mv pid.new pid; exec env -i sleep 1000; fi";
-        let md = format!("# K\n\n```bash {{#a}}\necho a\n```\n\n```bash {{#b}}\n{b}\n```\n");
+    for (warm, retry) in [("1", false), ("0", false), ("1", true)] {
+        let db = Db::new(&server, &format!("killspawn{warm}{}", retry as u8));
+        let mut b = "if [ ! -e pid ]; then echo $$ > pid.new; mv pid.new pid; exec env -i sleep 1000; fi".to_string();
+        let (attrs, fault) = match retry {
+            true => {
+                b.insert_str(0, "if [ ! -e tried ]; then touch tried; exit 1; fi\n");
+                (" retry=1 delay=10ms", "kill-after-retry:b")
+            }
+            false => ("", "kill-after-spawn:b"),
+        };
+        let md = format!("# K\n\n```bash {{#a}}\necho a\n```\n\n```bash {{#b{attrs}}}\n{b}\n```\n");
         let c = Checkout::new(&db.url, &[("k", &md)]);
         let env = [("RUNBOOK_WARM", warm), ("RUNBOOK_PG_LINGER", "60000")];
-        let o = c.cmd(&["play", "k"]).envs(env).env("RUNBOOK_FAULT", "kill-after-spawn:b").output().unwrap();
+        let o = c.cmd(&["play", "k"]).envs(env).env("RUNBOOK_FAULT", fault).output().unwrap();
         assert_eq!(o.status.signal(), Some(9), "{}", text(&o));
         let pid = c.path().join("pid");
         wait_for("step b to run", || std::fs::read_to_string(&pid).is_ok_and(|p| p.ends_with('\n')));
@@ -973,8 +981,8 @@ fn kill_9_as_a_step_that_resets_its_environment_starts_leaves_its_process_group_
         });
         let o = c.cmd(&["play", "k", "--resume"]).envs(env).output().unwrap();
         assert_eq!(code(&o), 0, "{}", text(&o));
-        assert!(text(&o).contains("killed 1 leftover process(es) of step `b`"), "warm={warm}: {}", text(&o));
-        assert!(!crate::play::alive(old), "warm={warm}: the old `b` runs on beside its re-run");
+        assert!(text(&o).contains("killed 1 leftover process(es) of step `b`"), "{warm} {retry}: {}", text(&o));
+        assert!(!crate::play::alive(old), "{warm} {retry}: the old `b` runs on beside its re-run");
         let rows = db.sql(
             "SELECT string_agg(event || ' ' || same, ',' ORDER BY seq) FROM (
                SELECT seq, body::json->>'event' AS event, (xmin::text = first_value(xmin::text) OVER (ORDER BY seq))::text AS same
@@ -984,6 +992,9 @@ fn kill_9_as_a_step_that_resets_its_environment_starts_leaves_its_process_group_
             rows.starts_with("step-start true,spawned true,"),
             "warm={warm}: b's start, then its process group, in one commit: {rows}"
         );
+        if retry {
+            assert!(rows.starts_with("step-start true,spawned true,note false,spawned false,"), "{rows}");
+        }
     }
 }
 

@@ -149,6 +149,11 @@ impl Recorder {
         self.lock().writer.durable()
     }
 
+    /// Does [`Recorder::durable`] wait for the store ([`Writer::waits`])?
+    pub fn waits(&self) -> bool {
+        self.lock().writer.waits()
+    }
+
     /// Wait until everything recorded is durable.
     pub fn sync(&self) -> Result<()> {
         self.lock().writer.sync()

@@ -186,7 +186,7 @@ pub async fn run(mut job: Job) -> JobResult {
             last = a;
             break;
         }
-        last = once(&mut job, &out).await;
+        last = once(&mut job, &out, attempt).await;
         out.hold_secret();
         let stop_now = *job.cancel.borrow();
         if last.status != StepStatus::Failed || attempt == total || stop_now {
@@ -255,21 +255,35 @@ fn bash_env(job: &Job) -> bool {
 }
 
 /// The step's process, before its start is durable: the warm interpreter
-/// `warm`, or one started now on an empty pipe, waiting for its body either
-/// way, its process group recorded (`spawned`) right away, so that the
-/// group is committed with the start (docs/team-mode.md). It runs nothing
-/// until [`once`] feeds it, after the start is durable; one that never gets
-/// its body is [`process::discard`]ed. `None` where the step has no such
-/// process, and it then starts one as it runs ([`once`]): a query step (no
-/// process), an interactive one (in the engine's process group: nothing to
-/// record), one a `$BASH_ENV` reaches (bash would run it before the start
-/// is durable), a job that records nothing (the env guard), and a spawn
-/// that failed (the step's own spawn says why).
+/// `warm`, or, on a store that commits later ([`Writer::waits`]: the shared
+/// one), one started now on an empty pipe; waiting for its body either way,
+/// its process group recorded (`spawned`) right away, so that the group is
+/// committed with the start (docs/team-mode.md). It runs nothing until
+/// [`once`] feeds it, after the start is durable; one that never gets its
+/// body is [`process::discard`]ed. `None` where the step starts its process
+/// as it runs ([`once`], held at the gate until its group is recorded): on
+/// the local store, which writes the group at once (the body stays in a
+/// memfd, read in blocks), and for a query step (no process), an
+/// interactive one (in the engine's process group: nothing to record), a
+/// python one (from a pipe, python's tracebacks would lose the script's
+/// lines: it reads a memfd it can read again), one a `$BASH_ENV` reaches
+/// (bash would run it before the start is durable), a job that records
+/// nothing (the env guard), and a spawn that failed (the step's own spawn
+/// says why).
+///
+/// [`Writer::waits`]: crate::store::Writer::waits
 pub fn ready(job: &Job, warm: Option<process::Proc>) -> Option<process::Proc> {
     let rec = job.recorder.as_ref()?;
     let p = match warm {
         Some(p) => p,
-        None if job.query.is_some() || job.interactive || bash_env(job) => return None,
+        None if !rec.waits()
+            || job.query.is_some()
+            || job.interactive
+            || job.kind == StepKind::Python
+            || bash_env(job) =>
+        {
+            return None;
+        }
         None => process::spawn_waiting(&spec(job)).ok()?,
     };
     fault_before_spawned(&job.id);
@@ -279,10 +293,10 @@ pub fn ready(job: &Job, warm: Option<process::Proc>) -> Option<process::Proc> {
     Some(p)
 }
 
-/// Attempt 2 and later: as the first, the process is started and its group
-/// recorded before it runs, and it runs once that is durable (one wait for
-/// the store per retry, none on the local store). The attempt that cannot
-/// wait so, its process killed, having run nothing.
+/// Attempt 2 and later, on a store that commits later: as the first, the
+/// process is started and its group recorded before it runs, and it runs
+/// once that is durable (one wait for the store per retry). The attempt
+/// that cannot wait so ends, its process killed, having run nothing.
 async fn ahead(job: &mut Job) -> Result<(), Attempt> {
     let Some(rec) = job.recorder.clone() else { return Ok(()) };
     let Some(p) = ready(job, None) else { return Ok(()) };
@@ -305,7 +319,7 @@ async fn ahead(job: &mut Job) -> Result<(), Attempt> {
     }
 }
 
-async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
+async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     if let Some(q) = job.query.clone() {
         let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q).await;
         return Attempt { status, exit: None, reason };
@@ -334,7 +348,8 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     };
     let mut p = match spawned {
         Ok(p) => {
-            if super::fault::at("kill-after-spawn", &job.id) {
+            let fault = if attempt == 1 { "kill-after-spawn" } else { "kill-after-retry" };
+            if super::fault::at(fault, &job.id) {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
             }
             if let Some(o) = &job.origin {
