@@ -1001,6 +1001,69 @@ fn kill_9_right_after_a_step_end_reruns_that_step_once_and_decides_the_same() {
     assert_eq!(decisions(&c), decisions(&whole));
 }
 
+/// A process of this test's that outlived its engine: killed when the test
+/// ends, whatever it asserted.
+struct Leftover(Option<i32>);
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// `kill -9` of the engine the moment step `b`'s process got its body, in a
+/// warm interpreter (`RUNBOOK_WARM=1`), a cold one, or as its second attempt
+/// (`retry`): `b` resets its environment (`env -i`, as sudo does), so only
+/// its recorded process group leads the resume to it. That group was
+/// committed with `b`'s start (in the same transaction) or before the retry
+/// ran, although nobody waits for a `spawned` otherwise (events linger a
+/// minute here): the resume kills the old `b` before running it again.
+#[test]
+fn kill_9_as_a_step_that_resets_its_environment_starts_leaves_its_process_group_in_the_store() {
+    let Some(server) = server() else { return };
+    for (warm, retry) in [("1", false), ("0", false), ("1", true)] {
+        let db = Db::new(&server, &format!("killspawn{warm}{}", retry as u8));
+        let mut b = "if [ ! -e pid ]; then echo $$ > pid.new; mv pid.new pid; exec env -i sleep 1000; fi".to_string();
+        let (attrs, fault) = match retry {
+            true => {
+                b.insert_str(0, "if [ ! -e tried ]; then touch tried; exit 1; fi\n");
+                (" retry=1 delay=10ms", "kill-after-retry:b")
+            }
+            false => ("", "kill-after-spawn:b"),
+        };
+        let md = format!("# K\n\n```bash {{#a}}\necho a\n```\n\n```bash {{#b{attrs}}}\n{b}\n```\n");
+        let c = Checkout::new(&db.url, &[("k", &md)]);
+        let env = [("RUNBOOK_WARM", warm), ("RUNBOOK_PG_LINGER", "60000")];
+        let o = c.cmd(&["play", "k"]).envs(env).env("RUNBOOK_FAULT", fault).output().unwrap();
+        assert_eq!(o.status.signal(), Some(9), "{}", text(&o));
+        let pid = c.path().join("pid");
+        wait_for("step b to run", || std::fs::read_to_string(&pid).is_ok_and(|p| p.ends_with('\n')));
+        let old: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+        let _old = Leftover(Some(old));
+        wait_for("the lock to be freed", || {
+            db.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == "0"
+        });
+        let o = c.cmd(&["play", "k", "--resume"]).envs(env).output().unwrap();
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains("killed 1 leftover process(es) of step `b`"), "{warm} {retry}: {}", text(&o));
+        assert!(!crate::play::alive(old), "{warm} {retry}: the old `b` runs on beside its re-run");
+        let rows = db.sql(
+            "SELECT string_agg(event || ' ' || same, ',' ORDER BY seq) FROM (
+               SELECT seq, body::json->>'event' AS event, (xmin::text = first_value(xmin::text) OVER (ORDER BY seq))::text AS same
+               FROM runbook_events WHERE run = (SELECT max(id) FROM runbook_runs) AND body::json->>'step' = 'b') e",
+        );
+        assert!(
+            rows.starts_with("step-start true,spawned true,"),
+            "warm={warm}: b's start, then its process group, in one commit: {rows}"
+        );
+        if retry {
+            assert!(rows.starts_with("step-start true,spawned true,note false,spawned false,"), "{rows}");
+        }
+    }
+}
+
 /// Send `sig` to `pid` (a process this test started).
 fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
