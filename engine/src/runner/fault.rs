@@ -10,6 +10,9 @@
 //! - `kill-before-spawned:ID`: the engine kills itself (SIGKILL) right after
 //!   step `ID`'s process started, before its process group is recorded (a
 //!   cold start waits at its gate then, a warm one for its body).
+//! - `contain-setup:SCENARIO`: a rehearsal's containment of scenario
+//!   `SCENARIO` fails after the probe said it can contain (the scenario
+//!   then runs uncontained, and says so first).
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).
