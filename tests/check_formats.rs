@@ -6,7 +6,7 @@ use crate::common::*;
 
 const BROKEN: &str = "runbooks = \"runbooks\"\nfixture = \"x\"\n";
 const MESSAGE: &str = "unknown field `fixture`, expected one of `runbooks`, `fixtures`, `state`, `default_env`, `env`, `rehearse`, `alerts`";
-const HINT: &str = "keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub/env, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)";
+const HINT: &str = "keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub/env/local, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)";
 
 fn broken(format: &str) -> Finished {
     Test::new()

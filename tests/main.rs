@@ -32,6 +32,7 @@ mod plan;
 mod play;
 mod postgres;
 mod rehearse;
+mod rehearse_uncontained;
 mod report;
 mod resume;
 mod resume_prop;

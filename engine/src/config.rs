@@ -35,6 +35,9 @@ pub struct Config {
     /// `[rehearse] env`: more variables of the engine's environment that
     /// rehearsed steps see (`JAVA_HOME`), beyond the sandbox's allow-list.
     pub rehearse_env: Vec<String>,
+    /// `[rehearse] local`: more tools an uncontained rehearsal's steps find
+    /// on `PATH`, beyond the built-in list (`rehearse::sandbox::LOCAL_TOOLS`).
+    pub rehearse_local: Vec<String>,
     /// `[alerts]`: how `--from-alert` payloads map to variables and runbooks.
     pub alerts: Alerts,
 }
@@ -99,6 +102,8 @@ struct RawRehearse {
     stub: Vec<String>,
     #[serde(default)]
     env: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    local: Vec<toml::Spanned<String>>,
 }
 
 /// Variables a rehearsal sets itself (or that would let a rehearsed step
@@ -190,6 +195,7 @@ impl Config {
             envs: BTreeMap::new(),
             stubs: DEFAULT_STUBS.iter().map(|s| s.to_string()).collect(),
             rehearse_env: Vec::new(),
+            rehearse_local: Vec::new(),
             alerts: Alerts::default(),
         }
     }
@@ -233,7 +239,7 @@ impl Config {
             Error::invalid(
                 Diagnostic::error("config", e.message().trim().to_string())
                     .at(file, line)
-                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub/env, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)"),
+                    .hint("keys: runbooks, fixtures, state, default_env, [env.NAME], [rehearse] stub/env/local, [alerts] labels/runbooks (see SPEC §3, docs/observability.md)"),
             )
         })?;
         let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
@@ -373,6 +379,22 @@ impl Config {
                 ));
             }
         }
+        // A local tool is linked into the rehearsal's PATH directory by its name.
+        for spanned in &raw.rehearse.local {
+            let name = spanned.get_ref();
+            let plain = !name.is_empty()
+                && name != "."
+                && name != ".."
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '['));
+            if !plain {
+                return Err(Error::invalid(
+                    Diagnostic::error("config", format!("[rehearse] local \"{}\": not a program name", name.escape_debug()))
+                        .at(file, LineIndex::new(text).line(spanned.span().start))
+                        .hint("name programs found on PATH that only read and write local files, as they are spelt: local = [\"xmllint\", \"csvtool\"] (docs/containment.md)"),
+                ));
+            }
+        }
+        let rehearse_local: Vec<String> = raw.rehearse.local.into_iter().map(toml::Spanned::into_inner).collect();
         let rehearse_env: Vec<String> = raw.rehearse.env.into_iter().map(toml::Spanned::into_inner).collect();
         let mut stubs = if raw.rehearse.stub.is_empty() {
             DEFAULT_STUBS.iter().map(|s| s.to_string()).collect()
@@ -414,6 +436,7 @@ impl Config {
             envs,
             stubs,
             rehearse_env,
+            rehearse_local,
             alerts: raw.alerts,
             file: Some(file.to_path_buf()),
             root,

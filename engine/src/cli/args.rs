@@ -272,11 +272,17 @@ pub struct PlayArgs {
     #[arg(long, short, value_parser = at_least_one())]
     pub jobs: Option<usize>,
     /// Rehearse against the runbook's fixtures: real bash, fake external tools.
+    /// Contained on Linux (writes vanish, no network); where namespaces are
+    /// refused, the first line says `=== not contained` and only the stubs and
+    /// local tools run, but what a step writes stays (docs/containment.md).
     #[arg(long)]
     pub dry_run: bool,
     /// The fixture scenario to rehearse (default: every scenario).
     #[arg(long, requires = "dry_run", value_name = "NAME", add = ArgValueCandidates::new(super::complete::scenario_names))]
     pub scenario: Option<String>,
+    /// With --dry-run: refuse (exit 3) rather than rehearse uncontained.
+    #[arg(long, requires = "dry_run")]
+    pub contained: bool,
     /// Play for real and record every stubbed program's calls and answers into
     /// `fixtures/<id>.toml` as scenario NAME (replacing only a scenario of that name).
     #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]

@@ -124,6 +124,27 @@ pub struct Scenario {
     pub todos: Vec<Todo>,
 }
 
+impl Scenario {
+    /// The stub entries a rehearsal of this scenario shims: `configured`
+    /// (`[rehearse] stub`), then every program its stubs answer for (the
+    /// first word of each `cmd`, when it is a literal name or path, not a
+    /// glob): a stub for `aws` shims `aws` though `[rehearse] stub` does not
+    /// name it, so the real `aws` never runs in its place.
+    pub fn shimmed(&self, configured: &[String]) -> Vec<String> {
+        let mut out = configured.to_vec();
+        for s in &self.stubs {
+            let Some(first) = s.cmd.split_whitespace().next() else { continue };
+            let literal = !first.contains(['*', '?', '[', ']', '{', '}', '\\']);
+            let valid =
+                !matches!(crate::rehearse::sandbox::StubKind::of(first), crate::rehearse::sandbox::StubKind::Invalid);
+            if literal && valid && !first.ends_with('/') && !out.iter().any(|o| o == first) {
+                out.push(first.to_string());
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Fixture {
     /// As shown in messages (relative to the repo root).
@@ -573,6 +594,19 @@ answers = { b = "skip" }
         assert_eq!(s.stubs[1].responses.len(), 2);
         assert_eq!(s.stubs[1].line, 10);
         assert_eq!(s.expect.steps[1], ("b".to_string(), ExpectStatus::NotRun, 15));
+    }
+
+    #[test]
+    fn the_programs_a_scenario_stubs_are_shimmed() {
+        let stubs =
+            ["aws s3 ls", "kubectl get *", "k*ctl x", "/usr/bin/curl -s x", "ops/x.sh a", "aws s3 rm y", "../up z"];
+        let mut t = String::from("[[scenario]]\nname = \"a\"\n");
+        for c in stubs {
+            t.push_str(&format!("[[scenario.stub]]\ncmd = \"{c}\"\n"));
+        }
+        let f = parse(Path::new("fixtures/x.toml"), &t).unwrap();
+        let got = f.scenarios[0].shimmed(&["kubectl".to_string(), "helm".to_string()]);
+        assert_eq!(got, ["kubectl", "helm", "aws", "/usr/bin/curl", "ops/x.sh"]);
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Options {
     /// `--read-only`, `--only`, `--from`, `--no-rollback` of `play --dry-run`:
     /// a rehearsal honours every filter a play does.
     pub mode: Mode,
+    /// `play --dry-run --contained`: a scenario that cannot be contained is
+    /// refused, not played.
+    pub contained_only: bool,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             sets: Vec::new(),
             alert: Vec::new(),
             mode: Mode::default(),
+            contained_only: false,
         }
     }
 }
@@ -115,6 +119,15 @@ pub struct ScenarioRun {
     /// Why it did not, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_contained: Option<String>,
+    /// Uncontained: programs installed here that steps called and the
+    /// rehearsal did not run (not stubbed, not a local tool), with how to
+    /// stub or allow each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
+    /// Uncontained: the stand-in repo is not the whole project (it was
+    /// capped), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<String>,
     #[serde(skip)]
     pub transcript: String,
 }
@@ -141,11 +154,14 @@ fn step_detail(rb: &Runbook, id: &str, r: &runner::StepResult, sb: &SandboxDir) 
 /// rehearsal does not stub (`redis-cli: command not found`): how to stub
 /// it. `[rehearse] stub` replaces the default list, so the hint gives the
 /// whole list to write.
-fn not_stubbed(r: &runner::StepResult, config: &Config) -> String {
+fn not_stubbed(r: &runner::StepResult, config: &Config, contained: bool) -> String {
     let Some((cmd, _)) = runner::command_not_found(&r.tail).filter(|_| r.exit == Some(127)) else {
         return String::new();
     };
     let program = cmd.rsplit('/').next().unwrap_or(&cmd).to_string();
+    if !contained && withheld(&program) {
+        return format!("\n  hint: {}", withheld_hint(&program));
+    }
     if config.stubs.iter().any(|s| s == &cmd || s == &program) {
         return String::new();
     }
@@ -155,6 +171,40 @@ fn not_stubbed(r: &runner::StepResult, config: &Config) -> String {
          `[rehearse] stub = [{}]`, then answer its calls in the fixture ([[scenario.stub]] cmd = \"{program} …\")",
         list.join(", ")
     )
+}
+
+/// Is `program` one an uncontained rehearsal kept off its steps' `PATH`
+/// (found on the engine's, so it exists here)?
+fn withheld(program: &str) -> bool {
+    !program.contains('/') && sandbox::which(program, &std::env::var_os("PATH").unwrap_or_default()).is_some()
+}
+
+fn withheld_hint(program: &str) -> String {
+    format!(
+        "`{program}` is installed here but was not run: an uncontained rehearsal runs only the stubs, the step \
+         interpreters and local tools (docs/containment.md). Answer its calls in the fixture \
+         ([[scenario.stub]] cmd = \"{program} …\", which shims it), or, if it only reads and writes local files, \
+         allow it in runbook.toml: `[rehearse] local = [\"{program}\"]`"
+    )
+}
+
+/// The programs an uncontained rehearsal kept off `PATH` that its steps
+/// called (`aws: command not found` in what a step printed last), each with
+/// the first step that did: said after the scenario even when the step
+/// went on (`aws … || true`).
+fn withheld_calls(outcome: &runner::Outcome) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (id, r) in &outcome.steps {
+        for line in r.tail.lines() {
+            let Some((cmd, _)) = runner::command_not_found(line) else { continue };
+            let program = cmd.rsplit('/').next().unwrap_or(&cmd).to_string();
+            if withheld(&program) && seen.insert(program.clone()) {
+                out.push(format!("step `{id}`: {}", withheld_hint(&program)));
+            }
+        }
+    }
+    out
 }
 
 fn answer(a: Ans) -> Answer {
@@ -175,7 +225,24 @@ pub fn run_scenario(
     fx: &Fixture,
     sc: &Scenario,
     opts: &Options,
+    reporters: Vec<Box<dyn Reporter>>,
+) -> Result<ScenarioRun> {
+    run_scenario_with(rb, dag, config, fx, sc, opts, reporters, &|_| {})
+}
+
+/// [`run_scenario`], calling `starting` once the scenario's mode is known
+/// and before any step runs: with why it is not contained, if it is not
+/// (`play --dry-run` prints its banner there, so that it tells the truth).
+#[allow(clippy::too_many_arguments)]
+pub fn run_scenario_with(
+    rb: &Runbook,
+    dag: &Dag,
+    config: &Config,
+    fx: &Fixture,
+    sc: &Scenario,
+    opts: &Options,
     mut reporters: Vec<Box<dyn Reporter>>,
+    starting: &dyn Fn(Option<&str>),
 ) -> Result<ScenarioRun> {
     let started = Instant::now();
     let env_name = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str()));
@@ -187,16 +254,40 @@ pub fn run_scenario(
             .map(|s| ShimStub { cmd: s.cmd.clone(), regex: s.regex.clone(), responses: s.responses.clone() })
             .collect(),
         locations: rb.steps.iter().map(|s| (s.id.clone(), format!("{}:{}", rb.path.display(), s.line))).collect(),
+        strict: false,
     };
-    let mut sb = SandboxDir::create(&config.stubs, &table).map_err(Error::Other)?;
-    let container = contain::for_scenario(&sb, config);
+    let shimmed = sc.shimmed(&config.stubs);
+    let mut sb = SandboxDir::create(&shimmed, &table).map_err(Error::Other)?;
+    let container = match crate::runner::fault::at("contain-setup", &sc.name) {
+        true => Err("injected fault: contain-setup".to_string()),
+        false => contain::for_scenario(&sb, config, &shimmed),
+    };
+    let mut stand_in = None;
     let (root, enter) = match &container {
         Ok(c) => {
             sb.repo = Some(c.1.clone());
             (c.1.clone(), c.0.fds())
         }
-        Err(_) => (sb.work.clone(), Vec::new()),
+        Err(_) => {
+            // Uncontained, what a step does with an invented answer stays.
+            shim::write_table(&sb.shim, &Table { strict: true, ..table.clone() }).map_err(anyhow::Error::from)?;
+            let state = std::fs::canonicalize(&config.state).unwrap_or_else(|_| config.state.clone());
+            let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
+            stand_in = sb.stand_in(&root, &[state]).map_err(Error::Other)?;
+            (sb.work.clone(), Vec::new())
+        }
     };
+    let mut env = sb.env(&config.rehearse_env);
+    if container.is_err() {
+        env.push(("PATH".into(), sb.confine(&config.rehearse_local).map_err(Error::Other)?));
+    }
+    if let (Err(why), true) = (&container, opts.contained_only) {
+        return Err(Error::Refused(format!(
+            "scenario `{}` cannot be rehearsed contained here ({why}), and --contained was given",
+            sc.name
+        )));
+    }
+    starting(container.as_ref().err().map(String::as_str));
     let sets: Vec<(String, String)> = sc.vars.iter().chain(&opts.sets).cloned().collect();
     let vars = crate::vars::resolve(rb, profile.as_ref(), &opts.alert, &sets);
     // A value a play would refuse (`vars::unmatched`) rehearses nothing real.
@@ -207,7 +298,6 @@ pub fn run_scenario(
         Question::Guard => Answer::Yes,
         _ => answer(answers.for_step(&step.id)),
     };
-    let env = sb.env(&config.rehearse_env);
     let queries: Arc<Vec<_>> = Arc::new(sc.queries.iter().map(|q| q.fresh()).collect());
     let mut secrets: Vec<String> = crate::template::secret_values(rb, &vars.vars);
     let mut play = PlayOptions::new(vars);
@@ -259,6 +349,8 @@ pub fn run_scenario(
         duration_ms: 0,
         contained: not_contained.is_none(),
         not_contained,
+        withheld: Vec::new(),
+        stand_in,
         transcript: String::new(),
     };
     run.failures.extend(todo::failure(&fx.path, &rb.id, &sc.name, env_name, &sc.todos));
@@ -307,6 +399,9 @@ pub fn run_scenario(
         c.cmd = red.redact(&c.cmd).into_owned();
     }
     run.transcript = red.redact(&sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls))).into_owned();
+    if !run.contained {
+        run.withheld = withheld_calls(&outcome);
+    }
     run.outcome = Some(outcome.status.name().to_string());
     run.steps = outcome.steps.iter().map(|(k, v)| (k.clone(), v.status.name().to_string())).collect();
     let want = sc.expect.outcome.map_or("passed", outcome_name);
@@ -325,7 +420,7 @@ pub fn run_scenario(
         // Where that step is, and what it said last.
         if let Some((id, r)) = failed {
             f.push_str(&step_detail(rb, id, r, &sb));
-            f.push_str(&not_stubbed(r, config));
+            f.push_str(&not_stubbed(r, config, run.contained));
         }
         run.failures.push(f);
     }
@@ -360,9 +455,10 @@ pub fn run_scenario(
             .and_then(|s| rb.step(s))
             .map(|s| format!(" (step `{}`, {}:{})", s.id, rb.path.display(), s.line));
         run.failures.push(format!(
-            "no fixture for: {}{}; answered empty. Add to scenario `{}` of {}:\n{}",
+            "no fixture for: {}{}; {}. Add to scenario `{}` of {}:\n{}",
             sb.scrub(&c.cmd.escape_debug().to_string()),
             at.unwrap_or_default(),
+            if run.contained { "answered empty" } else { "the call failed (not contained: no invented answer)" },
             sc.name,
             fx.path.display(),
             fixture::stub_entry(&sb.scrub(&c.cmd))

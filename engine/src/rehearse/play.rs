@@ -12,7 +12,16 @@ use crate::error::{Diagnostic, Error, Exit, Result};
 use crate::plan::Dag;
 use crate::runner;
 
-use super::{Options, load_fixture, run_scenario};
+use super::{Options, load_fixture};
+
+/// The banner's second line, contained.
+const CONTAINED: &str =
+    "real bash, stubbed tools, contained: writes vanish with the scenario, no network, no process outlives it";
+/// The banner's second line where containment is refused: what still holds
+/// and what does not.
+const UNCONTAINED: &str = "real bash, stubbed tools, NOT contained: what a step writes outside its temporary \
+     directory stays; only the stubs, the step interpreters and local tools are on PATH, but a program called by \
+     absolute path and the network (/dev/tcp) are real";
 
 /// `sets`: the values given from outside that the runbook reads; `alert`:
 /// the variables of `--from-alert` (the runbook was picked by it).
@@ -58,38 +67,58 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
     };
     let mut failed = Vec::new();
     let stopping = runner::signals::Stopping::watch();
-    let mut refused = super::contain::probe();
-    match (&refused, runner::scope::unscoped()) {
+    let refused = std::cell::RefCell::new(super::contain::probe());
+    if let (Some(why), true) = (refused.borrow().as_ref(), a.contained) {
+        crate::errln!("play --dry-run --contained: rehearsals cannot be contained here: {why}");
+        return Err(Error::Reported(Exit::Refused));
+    }
+    match (refused.borrow().as_ref(), runner::scope::unscoped()) {
         (Some(why), _) => crate::outln!("=== not contained: {why}"),
         (None, Some(why)) => crate::outln!("=== {}", super::contain::unscoped_line(&why)),
         (None, None) => {}
     }
+    let opts = Options { contained_only: a.contained, ..opts };
     for sc in &scenarios {
         if stopping.stopped() {
             break;
         }
         let env = opts.env.as_deref().or(sc.env.as_ref().map(|(e, _)| e.as_str())).or(config.default_env.as_deref());
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(
-            o,
-            "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== {}",
-            rb.id,
-            sc.name,
-            env.unwrap_or(crate::config::LOCAL_ENV),
-            fx.path.display(),
-            sc.line,
-            if refused.is_some() {
-                "real bash, stubbed tools, NOT contained: what a step writes outside its temporary directory stays"
-            } else {
-                "real bash, stubbed tools, contained: writes vanish with the scenario, no network, no process outlives it"
+        // Printed once the scenario's mode is known: a container that could
+        // not be set up after the probe said yes is said first.
+        let banner = |not_contained: Option<&str>| {
+            let mut o = std::io::stdout().lock();
+            let mut r = refused.borrow_mut();
+            if let (Some(why), None) = (not_contained, r.as_ref()) {
+                let _ = writeln!(o, "=== not contained: {why}");
+                *r = Some(why.to_string());
             }
-        );
-        drop(o);
-        let run = run_scenario(&rb, &dag, config, &fx, sc, &opts, vec![runner::reporter::for_stdout(false)])?;
+            let _ = writeln!(
+                o,
+                "=== REHEARSAL of {} — scenario {} (env {}) — {}:{}\n=== {}",
+                rb.id,
+                sc.name,
+                env.unwrap_or(crate::config::LOCAL_ENV),
+                fx.path.display(),
+                sc.line,
+                if not_contained.is_some() { UNCONTAINED } else { CONTAINED }
+            );
+        };
+        let run = super::run_scenario_with(
+            &rb,
+            &dag,
+            config,
+            &fx,
+            sc,
+            &opts,
+            vec![runner::reporter::for_stdout(false)],
+            &banner,
+        )?;
         let mut o = std::io::stdout().lock();
-        if let (Some(why), None) = (&run.not_contained, &refused) {
-            let _ = writeln!(o, "=== not contained: {why}");
-            refused = Some(why.clone());
+        if let Some(n) = &run.stand_in {
+            let _ = writeln!(o, "=== {n}");
+        }
+        for w in &run.withheld {
+            let _ = writeln!(o, "=== not run here: {w}");
         }
         if run.passed {
             let _ = writeln!(o, "=== REHEARSAL passed: scenario {} holds its expectations\n", sc.name);

@@ -147,6 +147,87 @@ impl SandboxDir {
         env
     }
 
+    /// The `PATH` of an uncontained rehearsal's steps: the shim directory
+    /// alone, with links to the step interpreters ([`INTERPRETERS`]), the
+    /// local tools ([`LOCAL_TOOLS`]) and those of `[rehearse] local`
+    /// (`also`), each as found on the engine's `PATH` (a stub of the same
+    /// name wins). Anything else is `command not found`: `ssh`, `aws`,
+    /// `terraform` never run for real where nothing contains them.
+    pub fn confine(&self, also: &[String]) -> anyhow::Result<String> {
+        let engine = std::env::var_os("PATH").unwrap_or_default();
+        let names = INTERPRETERS.iter().chain(LOCAL_TOOLS).copied().chain(also.iter().map(String::as_str));
+        for name in names {
+            let link = self.bin.join(name);
+            if link.symlink_metadata().is_ok() {
+                continue;
+            }
+            let Some(found) = which(name, &engine) else { continue };
+            std::os::unix::fs::symlink(&found, &link)
+                .with_context(|| format!("cannot link the local tool `{name}` into the rehearsal"))?;
+        }
+        Ok(self.bin.display().to_string())
+    }
+
+    /// Uncontained: fill the stand-in repo (`$WORK/repo`) with a copy of the
+    /// project's files, so that `cwd=ops` and `cat settings.conf` decide as
+    /// they do contained (where the steps see the real repo). In a git
+    /// checkout, the files git knows of (tracked, and untracked but not
+    /// ignored); elsewhere every file under `root` but `.git`, `.runbook`
+    /// and the state dir (`skip`). Path stubs written already stay; links
+    /// are kept when relative, left out when absolute (they would lead out
+    /// of the copy). At most [`STAND_IN_CAP`] bytes and [`STAND_IN_FILES`]
+    /// files: beyond that a file is left out, and the note returned says
+    /// how many.
+    pub fn stand_in(&self, root: &Path, skip: &[PathBuf]) -> anyhow::Result<Option<String>> {
+        let files = match git_files(root) {
+            Some(f) => f,
+            None => {
+                let mut out = Vec::new();
+                walk(root, Path::new(""), skip, &mut out);
+                out
+            }
+        };
+        let (mut bytes, mut copied, mut left) = (0u64, 0usize, 0usize);
+        for rel in files {
+            let (src, dst) = (root.join(&rel), self.work.join(&rel));
+            if skip.iter().any(|s| src.starts_with(s)) || dst.symlink_metadata().is_ok() {
+                continue;
+            }
+            let Ok(meta) = src.symlink_metadata() else { continue };
+            if meta.is_dir() {
+                continue;
+            }
+            if copied >= STAND_IN_FILES || bytes + meta.len() > STAND_IN_CAP {
+                left += 1;
+                continue;
+            }
+            if let Some(p) = dst.parent() {
+                std::fs::create_dir_all(p)?;
+            }
+            if meta.file_type().is_symlink() {
+                match std::fs::read_link(&src) {
+                    Ok(to) if to.is_relative() => std::os::unix::fs::symlink(&to, &dst)?,
+                    _ => continue,
+                }
+            } else if meta.is_file() {
+                std::fs::copy(&src, &dst)
+                    .with_context(|| format!("cannot copy {} into the stand-in repo", src.display()))?;
+                bytes += meta.len();
+            } else {
+                continue;
+            }
+            copied += 1;
+        }
+        Ok((left > 0).then(|| {
+            format!(
+                "the stand-in repo holds {copied} files ({} MiB) of the project: {left} more were left out \
+                 (at most {} MiB and {STAND_IN_FILES} files are copied where the rehearsal is not contained)",
+                bytes >> 20,
+                STAND_IN_CAP >> 20
+            )
+        }))
+    }
+
     pub fn calls(&self) -> Vec<shim::Call> {
         shim::read_calls(&self.shim)
     }
@@ -162,6 +243,139 @@ impl SandboxDir {
         t.replace(&self.root.display().to_string(), "$WORK")
     }
 }
+
+/// The step interpreters, on an uncontained rehearsal's `PATH` (a script
+/// the step runs with `#!/usr/bin/env bash` finds them).
+pub const INTERPRETERS: &[&str] = &["bash", "sh", "python3"];
+
+/// Local tools an uncontained rehearsal's steps find on `PATH` (beside the
+/// stubs and [`INTERPRETERS`]): they read and write local files and text,
+/// and reach no other machine, account or cluster. What they write outside
+/// the scratch tree stays, as the banner says. Not here: anything with a
+/// network side (`ssh`, `git`, `openssl`, `nc`, `wget`), cloud and cluster
+/// tools, `sudo`, process signalling (`kill`, `pkill`; bash's own `kill` is
+/// a builtin), service managers. `[rehearse] local` adds names
+/// (docs/containment.md).
+pub const LOCAL_TOOLS: &[&str] = &[
+    // coreutils
+    "[",
+    "base32",
+    "base64",
+    "basename",
+    "cat",
+    "chmod",
+    "cksum",
+    "comm",
+    "cp",
+    "csplit",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "dirname",
+    "du",
+    "echo",
+    "env",
+    "expand",
+    "expr",
+    "factor",
+    "false",
+    "fmt",
+    "fold",
+    "head",
+    "id",
+    "install",
+    "join",
+    "link",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mkfifo",
+    "mktemp",
+    "mv",
+    "nl",
+    "nproc",
+    "numfmt",
+    "od",
+    "paste",
+    "pr",
+    "printenv",
+    "printf",
+    "pwd",
+    "readlink",
+    "realpath",
+    "rm",
+    "rmdir",
+    "seq",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "shuf",
+    "sleep",
+    "sort",
+    "split",
+    "stat",
+    "stdbuf",
+    "sum",
+    "tac",
+    "tail",
+    "tee",
+    "test",
+    "timeout",
+    "touch",
+    "tr",
+    "true",
+    "truncate",
+    "tsort",
+    "tty",
+    "uname",
+    "unexpand",
+    "uniq",
+    "unlink",
+    "wc",
+    "whoami",
+    "yes",
+    "nice",
+    "nohup",
+    // text and files
+    "grep",
+    "egrep",
+    "fgrep",
+    "sed",
+    "awk",
+    "gawk",
+    "mawk",
+    "jq",
+    "yq",
+    "xargs",
+    "find",
+    "diff",
+    "cmp",
+    "column",
+    "rev",
+    "bc",
+    "dc",
+    "iconv",
+    "envsubst",
+    "hexdump",
+    "xxd",
+    "file",
+    "which",
+    "getopt",
+    "tput",
+    "hostname",
+    "gzip",
+    "gunzip",
+    "zcat",
+    "tar",
+    "xz",
+    "unxz",
+    "bzip2",
+    "bunzip2",
+    "ps",
+    "flock",
+];
 
 /// The variables of the engine's environment a rehearsed step sees, with
 /// every `LC_*`: the locale, the terminal, the time zone and who runs it.
@@ -179,6 +393,58 @@ fn passed(engine: impl IntoIterator<Item = (OsString, OsString)>, also: &[String
         .collect();
     out.sort();
     out
+}
+
+/// Most bytes [`SandboxDir::stand_in`] copies.
+pub const STAND_IN_CAP: u64 = 32 << 20;
+/// Most files [`SandboxDir::stand_in`] copies.
+pub const STAND_IN_FILES: usize = 10_000;
+
+/// The files git knows of below `root` (relative to it), when `root` is in
+/// a git checkout and git runs.
+fn git_files(root: &Path) -> Option<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|f| PathBuf::from(std::ffi::OsStr::from_bytes(f)))
+            .collect(),
+    )
+}
+
+/// Every file and link below `dir` (relative to `root`), without `.git`,
+/// `.runbook` and `skip`.
+fn walk(root: &Path, rel: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let r = rel.join(&name);
+        if (rel.as_os_str().is_empty() && (name == ".git" || name == ".runbook")) || skip.contains(&root.join(&r)) {
+            continue;
+        }
+        match e.file_type() {
+            Ok(t) if t.is_dir() => walk(root, &r, skip, out),
+            Ok(_) => out.push(r),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The first executable file `name` on `path`.
+pub fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 fn sh_quote(p: &Path) -> String {

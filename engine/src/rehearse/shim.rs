@@ -30,10 +30,16 @@ pub const CALLS_FILE: &str = "calls.jsonl";
 const COUNTERS_FILE: &str = "counters.json";
 const LOCK_FILE: &str = "lock";
 
-/// Exit code of a call that no stub answers: it is answered empty, so that
-/// the rehearsal goes on and names every missing stub in one run (the
-/// scenario fails all the same).
+/// Exit code of a call that no stub answers in a contained rehearsal: it is
+/// answered empty, so that the rehearsal goes on and names every missing
+/// stub in one run (the scenario fails all the same; what later steps do
+/// with the empty answer vanishes with the scenario).
 pub const NO_FIXTURE_EXIT: i32 = 0;
+/// Exit code of a call that no stub answers in an uncontained rehearsal
+/// ([`Table::strict`]): the step fails, so that no later step acts on an
+/// invented answer where its writes stay (`rm -rf cache/{{ old }}` with
+/// `old` empty).
+pub const NO_FIXTURE_STRICT_EXIT: i32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShimStub {
@@ -48,6 +54,10 @@ pub struct Table {
     /// `file:line` of each step, for "no fixture for" messages.
     #[serde(default)]
     pub locations: std::collections::BTreeMap<String, String>,
+    /// A call no stub answers fails ([`NO_FIXTURE_STRICT_EXIT`]) instead of
+    /// being answered empty: the rehearsal is not contained.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// One recorded call.
@@ -119,6 +129,13 @@ pub fn run(name: &str, args: &[String]) -> i32 {
                 _ => String::new(),
             };
             // One line, whatever the argv holds: it may be a step's last output.
+            if table.strict {
+                crate::errln!(
+                    "no fixture for: {}{at}; the step fails (an uncontained rehearsal never acts on an invented answer)",
+                    cmd.escape_debug()
+                );
+                return NO_FIXTURE_STRICT_EXIT;
+            }
             crate::errln!("no fixture for: {}{at}; answered empty (the scenario fails)", cmd.escape_debug());
             NO_FIXTURE_EXIT
         }
@@ -161,7 +178,7 @@ pub fn answer(state: &Path, cmd: &str) -> anyhow::Result<(Option<Response>, Call
         step: std::env::var(STEP_ENV).ok(),
         cmd: cmd.to_string(),
         stub: found,
-        exit: response.as_ref().map_or(NO_FIXTURE_EXIT, |r| r.exit),
+        exit: response.as_ref().map_or(if table.strict { NO_FIXTURE_STRICT_EXIT } else { NO_FIXTURE_EXIT }, |r| r.exit),
     };
     let mut log = OpenOptions::new().create(true).append(true).open(&calls_path)?;
     log.write_all(format!("{}\n", serde_json::to_string(&call)?).as_bytes())?;

@@ -14,6 +14,9 @@
 //!   step `ID`'s process got its body (it runs on, the engine's child no
 //!   more); `kill-after-retry:ID` the same for its second or a later
 //!   attempt.
+//! - `contain-setup:SCENARIO`: a rehearsal's containment of scenario
+//!   `SCENARIO` fails after the probe said it can contain (the scenario
+//!   then runs uncontained, and says so first).
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

@@ -53,7 +53,7 @@ mod elsewhere;
 pub mod env;
 pub mod events;
 mod execute;
-mod fault;
+pub(crate) mod fault;
 mod guard;
 mod launch;
 mod origin;

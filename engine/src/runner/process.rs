@@ -195,7 +195,11 @@ fn start(spec: &Spec, script: Script, gate: Option<&dyn Fn(Option<i32>, u64)>) -
     args.push(&script_arg);
     let path = path_with(spec.path_prefix);
     let mut env: Vec<(&str, &OsStr)> = Vec::with_capacity(spec.env.len() + 1);
-    env.push(("PATH", &path));
+    // A `PATH` of the step's own environment replaces it (an uncontained
+    // rehearsal's: the stubs and the local tools only).
+    if !spec.env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH", &path));
+    }
     env.extend(spec.env.iter().map(|(k, v)| (k.as_str(), OsStr::new(v))));
     let child = super::spawn::spawn(&super::spawn::Command {
         program: &interp,

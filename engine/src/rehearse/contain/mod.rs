@@ -174,7 +174,9 @@ impl Container {
 
 /// The scenario's namespaces, and the repo root its steps run in (the real
 /// one, seen through the overlay). `Err`: why it runs uncontained.
-pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, PathBuf), String> {
+/// `stubs`: the entries it shims (`[rehearse] stub` and the programs its
+/// fixture answers for, [`super::fixture::Scenario::shimmed`]).
+pub fn for_scenario(sb: &SandboxDir, config: &Config, stubs: &[String]) -> Result<(Container, PathBuf), String> {
     if let Some(why) = refused() {
         return Err(why);
     }
@@ -196,7 +198,7 @@ pub fn for_scenario(sb: &SandboxDir, config: &Config) -> Result<(Container, Path
         exe: exe.clone(),
         shown: named_dirs(&config.rehearse_env),
     };
-    for s in &config.stubs {
+    for s in stubs {
         match super::sandbox::StubKind::of(s) {
             super::sandbox::StubKind::Program(p) => spec.programs.push(p.to_string()),
             super::sandbox::StubKind::Absolute(p) => spec.absolute.push(p.to_path_buf()),
