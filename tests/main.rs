@@ -31,6 +31,7 @@ mod play;
 mod postgres;
 mod rehearse;
 mod report;
+mod report_views;
 mod resume;
 mod resume_prop;
 mod resume_secrets;
