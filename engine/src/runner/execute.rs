@@ -84,7 +84,7 @@ impl Executor<'_> {
                 s,
                 prep.expect.as_ref().map(|(_, src)| src.as_str()),
             ),
-            warm: None,
+            ready: None,
             recorder: Some(self.recorder.clone()),
             origin: s.kind.query().is_none().then(|| Arc::new(ScriptOrigin::new(self.rb, s, &prep.body))),
         }
@@ -117,7 +117,7 @@ impl Executor<'_> {
             cancel: self.cancel.subscribe(),
             quiet: self.quiet.tick(),
             query: None,
-            warm: None,
+            ready: None,
             recorder: None,
             origin: None,
         }
