@@ -34,6 +34,7 @@ mod postgres;
 mod rehearse;
 mod rehearse_uncontained;
 mod report;
+mod report_views;
 mod resume;
 mod resume_prop;
 mod resume_secrets;

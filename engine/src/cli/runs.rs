@@ -20,16 +20,20 @@ pub fn run(config: &Config, json: bool) -> Result<Exit> {
         if r.resumable && r.status != "running" { format!("{}*", r.status) } else { r.status.clone() }
     };
     let sw = rows.iter().map(|r| status(r).len()).max().unwrap_or(6).max(6);
-    let mut o = format!("{:<w$}  {:<sw$}  {:>7}  {:<20}  STARTED (UTC)\n", "RUN", "STATUS", "PASSED", "OPERATOR");
+    let mut o = format!(
+        "{:<w$}  {:<sw$}  {:>7}  {:<20}  {:<19}  MODE\n",
+        "RUN", "STATUS", "PASSED", "OPERATOR", "STARTED (UTC)"
+    );
     for r in &rows {
         let started = if r.started.is_empty() { String::new() } else { report::utc(&r.started) };
         o.push_str(&format!(
-            "{:<w$}  {:<sw$}  {:>7}  {:<20}  {}\n",
+            "{:<w$}  {:<sw$}  {:>7}  {:<20}  {:<19}  {}\n",
             r.run,
             status(r),
             format!("{}/{}", r.passed, r.steps),
             r.hands(),
-            started.trim_end_matches(" UTC")
+            started.trim_end_matches(" UTC"),
+            if r.runbook.is_empty() { String::new() } else { r.mode_said() }
         ));
         if let Some(e) = &r.error {
             o.push_str(&format!("    {}\n", e.lines().next().unwrap_or("")));

@@ -14,7 +14,8 @@ pub fn utc(t: &str) -> String {
     format!("{} UTC", t.replace('T', " "))
 }
 
-fn clock(t: &str) -> String {
+/// `2026-11-28T03:15:00.123Z` → `03:15:00`
+pub fn clock(t: &str) -> String {
     utc(t).split(' ').nth(1).unwrap_or("").to_string()
 }
 
@@ -73,6 +74,12 @@ pub fn markdown(r: &Report) -> String {
         };
         o.push_str(&format!("| {what} | {} by {} (session {}) |\n", utc(&ss.at), cell(&ss.operator), ss.n));
     }
+    for ss in &r.sessions {
+        if let Some(g) = &ss.guard {
+            let label = if r.sessions.len() > 1 { format!("Guard (session {})", ss.n) } else { "Guard".into() };
+            o.push_str(&format!("| {label} | {} |\n", code_cell(&guard(g))));
+        }
+    }
     if !r.mode.is_empty() {
         o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
     }
@@ -128,7 +135,9 @@ pub fn markdown(r: &Report) -> String {
         let since = last_end(&s.step).and_then(|e| e.started.as_deref()).map(|t| format!(" since {}", clock(t)));
         o.push_str(&format!("- **running** `{}`{}\n", s.step, since.unwrap_or_default()));
     }
-    let count = |st: Shown| r.steps.iter().filter(|s| s.status == st && !s.undo).count();
+    // The steps of the runbook the latest session played; those renamed or
+    // removed since are listed apart.
+    let count = |st: Shown| r.steps.iter().filter(|s| s.status == st && !s.undo && s.dropped.is_none()).count();
     let mut counts = format!(
         "- {} passed, {} failed, {} skipped, {} not run",
         count(Shown::Passed),
@@ -145,11 +154,33 @@ pub fn markdown(r: &Report) -> String {
     }
     o.push_str(&counts);
     o.push('\n');
-    let excluded: Vec<&str> = r.steps.iter().filter_map(|s| s.excluded.as_deref()).collect();
-    if !excluded.is_empty() {
-        let mut reasons: Vec<&str> = excluded.clone();
-        reasons.dedup();
-        o.push_str(&format!("- {} left out: {}\n", excluded.len(), reasons.join("; ")));
+    let dropped: Vec<String> = r
+        .steps
+        .iter()
+        .filter_map(|s| {
+            let n = s.dropped?;
+            Some(match s.sessions.last() {
+                Some(ran) => format!("`{}` {} in session {ran}", s.step, s.status.name().replace('-', " ")),
+                None => format!("`{}` planned in session {n}, never run", s.step),
+            })
+        })
+        .collect();
+    if !dropped.is_empty() {
+        o.push_str(&format!("- no longer in the runbook: {}\n", dropped.join(", ")));
+    }
+    // Each reason once, with the steps it left out.
+    let mut left_out: Vec<(&str, Vec<String>)> = Vec::new();
+    for s in r.steps.iter().filter(|s| s.dropped.is_none()) {
+        let Some(why) = s.excluded.as_deref() else { continue };
+        match left_out.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, ids)) => ids.push(format!("`{}`", s.step)),
+            None => left_out.push((why, vec![format!("`{}`", s.step)])),
+        }
+    }
+    if !left_out.is_empty() {
+        let n: usize = left_out.iter().map(|(_, ids)| ids.len()).sum();
+        let parts: Vec<String> = left_out.iter().map(|(why, ids)| format!("{} ({why})", ids.join(", "))).collect();
+        o.push_str(&format!("- {n} left out: {}\n", parts.join("; ")));
     }
     let again: Vec<String> = r
         .steps
@@ -157,7 +188,7 @@ pub fn markdown(r: &Report) -> String {
         .filter(|s| s.sessions.len() > 1)
         .map(|s| {
             let sessions: Vec<String> = s.sessions.iter().map(u32::to_string).collect();
-            format!("`{}` (sessions {}, {} runs)", s.step, sessions.join(", "), s.runs)
+            format!("`{}` (sessions {}; {} runs)", s.step, and_list(&sessions), s.runs)
         })
         .collect();
     if !again.is_empty() {
@@ -196,12 +227,9 @@ pub fn markdown(r: &Report) -> String {
             "\n## Approvals\n\n| Time (UTC) | Step | Question | Answer | How | By |\n|---|---|---|---|---|---|\n",
         );
         for a in &r.approvals {
-            let how = match a.how.as_str() {
-                "yes" => "`--yes`",
-                "prompt" => "at the prompt",
-                "timeout" => "no answer in time (default)",
-                "scenario" => "rehearsal scenario",
-                other => other,
+            let how = match a.how_said.as_str() {
+                flag if flag.starts_with("--") => format!("`{flag}`"),
+                words => words.to_string(),
             };
             let step = a.step.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "(the play)".into());
             let question = match &a.confirm {
@@ -289,10 +317,31 @@ pub fn markdown(r: &Report) -> String {
     o
 }
 
+/// `1, 2 and 3`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// When a step's row is: its start, or its end when it was decided without
 /// running.
 fn at(e: &Entry) -> &str {
     e.started.as_deref().or(e.ended.as_deref()).unwrap_or_default()
+}
+
+/// A session's guard: `` `cmd` printed `prod-eu1`, expected `^prod-`: passed``
+/// (why a guard refused is the run's message).
+fn guard(g: &crate::run::event::Guard) -> String {
+    format!(
+        "{} printed {}, expected {}: {}",
+        code(&g.command),
+        code(g.output.trim_end()),
+        code(&g.expect),
+        if g.passed { "passed" } else { "refused" }
+    )
 }
 
 /// The undo blocks of an incomplete rollback and what they came to:
@@ -304,36 +353,20 @@ fn undo_list(r: &Report) -> String {
     v.join(", ")
 }
 
-/// A session's end in the timeline: when, how, why. A session taken over
-/// ends when the take-over started; an engine that recorded no end and was
-/// not taken over is placed at its last event, not said to have died then.
+/// A session's end in the timeline: when, how, why, as the report tells
+/// it ([`super::Session::end_at`]) for every view.
 fn session_end(s: &Session) -> String {
-    let (at, status, why) = match (&s.ended, &s.taken_over) {
-        (Some(t), _) => {
-            (t.as_str(), s.status.as_str(), s.why.as_deref().map(|w| w.lines().next().unwrap_or("").to_string()))
-        }
-        (None, Some(t)) => (
-            t.at.as_str(),
-            "taken over",
-            Some(format!("taken over by {}; its engine's last event at {}", t.by, clock(&s.last_event))),
-        ),
-        (None, None) => (
-            s.last_event.as_str(),
-            s.status.as_str(),
-            Some(format!("no end recorded: last event at {}, then no word from the engine", clock(&s.last_event))),
-        ),
-    };
     let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
         (Some(a), Some(b)) => b.duration_since(a).ok().map(crate::time::short),
         _ => None,
     };
     format!(
         "| {} | *session {} ended* | {} |  | {} | {} |\n",
-        clock(at),
+        clock(s.end_at.as_deref().unwrap_or_default()),
         s.n,
-        status,
+        s.status.replace('-', " "),
         span.unwrap_or_else(|| "–".into()),
-        code_cell(why.as_deref().unwrap_or(""))
+        code_cell(s.end_note.as_deref().unwrap_or(""))
     )
 }
 
@@ -372,6 +405,12 @@ fn fence(text: &str, lang: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_of_sessions_reads_as_one() {
+        let l = |v: &[&str]| and_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!((l(&["1", "2"]), l(&["1", "2", "3"])), ("1 and 2".to_string(), "1, 2 and 3".to_string()));
+    }
 
     #[test]
     fn prose_in_a_cell_is_text_and_code_keeps_its_characters() {

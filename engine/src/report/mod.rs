@@ -24,7 +24,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
 use crate::store::Store;
-pub use markdown::{markdown, utc};
+pub use markdown::{clock, markdown, utc};
 pub use shown::Shown;
 pub use timeline::{Entry, Row};
 
@@ -52,6 +52,9 @@ pub struct RunRow {
     pub resumable: bool,
     /// Sessions of the run (1 + resumes and continuations).
     pub sessions: usize,
+    /// The mode in force, as the report's `mode` (`--read-only`, `--only
+    /// x`, …): none for a write run of every step.
+    pub mode: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -102,6 +105,7 @@ pub fn row(id: &str, st: &RunState) -> RunRow {
         steps,
         resumable: st.resumable(),
         sessions: st.sessions.len(),
+        mode: st.mode.words(),
         error: None,
     }
 }
@@ -119,6 +123,14 @@ pub fn hands(st: &RunState) -> Vec<String> {
 }
 
 impl RunRow {
+    /// Its mode as `runs` shows it: `read-only` triage or a `write` run,
+    /// and how the mode narrows it (`write --only b`).
+    pub fn mode_said(&self) -> String {
+        let kind = if self.mode.iter().any(|m| m == "--read-only") { "read-only" } else { "write" };
+        let rest = self.mode.iter().filter(|m| *m != "--read-only");
+        std::iter::once(kind.to_string()).chain(rest.cloned()).collect::<Vec<_>>().join(" ")
+    }
+
     /// Its operators as `runs` and the runs page show them: `alice@a → bob@b`.
     pub fn hands(&self) -> String {
         self.operators.join(" → ")
@@ -227,6 +239,11 @@ pub struct StepRow {
     pub sessions: Vec<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub excluded: Option<String>,
+    /// Not in the runbook the latest session played (renamed or removed):
+    /// the last session whose runbook had it. Not counted with the run's
+    /// steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,7 +266,8 @@ pub struct Session {
     /// without recording one).
     pub ended: Option<String>,
     /// How it ended: `passed`, `failed`, `interrupted`, `refused`; `running`
-    /// while it plays; `unfinished` when its engine stopped without an end.
+    /// while it plays; `taken-over` when another engine took the run over
+    /// from it; `unfinished` when its engine stopped without an end.
     pub status: String,
     /// Why it ended so (the run end's message): the signal, the refusal,
     /// the failure.
@@ -261,6 +279,81 @@ pub struct Session {
     /// next session's start, a `take-over`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken_over: Option<TakenOver>,
+    /// Where every timeline places its end: when it was recorded, the
+    /// take-over's start, or its engine's last event (`None` while it plays).
+    pub end_at: Option<String>,
+    /// What every timeline says of its end: why it ended so, who took it
+    /// over, or that no end was recorded.
+    pub end_note: Option<String>,
+    /// Its guard, once it ran (output masked, as the journal has it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::run::event::Guard>,
+}
+
+/// The last session whose runbook had step `id`, when the latest one's has
+/// it no longer: where it last ran, or where an earlier plan had it.
+fn dropped(st: &RunState, id: &str) -> Option<u32> {
+    if st.in_runbook(id) || st.step(id).is_some_and(|s| s.undo) {
+        return None;
+    }
+    st.dropped.get(id).copied().max(st.step(id).and_then(|s| s.sessions.last().copied()))
+}
+
+/// How an answer was given, in the words of every view.
+pub fn how_said(how: &str) -> &str {
+    match how {
+        "yes" => "--yes",
+        "prompt" => "at the prompt",
+        "timeout" => "no answer in time (default)",
+        "scenario" => "rehearsal scenario",
+        other => other,
+    }
+}
+
+/// Session `i` of a run as every view shows it (`live` while the run's
+/// engine plays): the one place a session's end is told.
+fn session(st: &RunState, i: usize, live: bool) -> Session {
+    let s = &st.sessions[i];
+    let taken_over = st
+        .sessions
+        .get(i + 1)
+        .filter(|next| s.end.is_none() && next.kind == Some(crate::run::event::SessionKind::TakeOver))
+        .map(|next| TakenOver { by: next.operator.clone(), at: next.at.clone() });
+    let why = s.end.as_ref().and_then(|e| e.message.clone());
+    let last = clock(&s.last);
+    let (status, end_at, end_note) = match (&s.end, &taken_over) {
+        (Some(e), _) => (
+            e.status.name().to_string(),
+            s.ended.clone(),
+            why.as_deref().map(|w| w.lines().next().unwrap_or("").to_string()),
+        ),
+        (None, Some(t)) => (
+            "taken-over".to_string(),
+            Some(t.at.clone()),
+            Some(format!("taken over by {}; its engine's last event at {last}", t.by)),
+        ),
+        (None, None) if live && i + 1 == st.sessions.len() => ("running".to_string(), None, None),
+        (None, None) => (
+            "unfinished".to_string(),
+            Some(s.last.clone()),
+            Some(format!("no end recorded: last event at {last}, then no word from the engine")),
+        ),
+    };
+    Session {
+        n: s.n,
+        kind: s.kind.map_or("start", |k| name(&k)).to_string(),
+        operator: s.operator.clone(),
+        at: s.at.clone(),
+        answering: name::<Answering>(&s.answering).to_string(),
+        ended: s.ended.clone(),
+        status,
+        why,
+        last_event: s.last.clone(),
+        taken_over,
+        end_at,
+        end_note,
+        guard: s.guard.clone(),
+    }
 }
 
 /// A take-over of a session's run: by whom, when.
@@ -280,6 +373,8 @@ pub struct Approval {
     pub reply: String,
     /// `prompt`, `yes` (`--yes`), `timeout`, `scenario`.
     pub how: String,
+    /// `how` as every view words it: `--yes`, `at the prompt`, …
+    pub how_said: String,
     pub by: String,
     /// The `confirm` text asked (rendered, secrets masked).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,7 +415,8 @@ pub struct Report {
     pub approvals: Vec<Approval>,
     /// Each step once, in document order of first appearance.
     pub steps: Vec<StepRow>,
-    /// Every step end, in the order it happened.
+    /// Every run of a step, in the order it started (a step decided
+    /// without running: when it was decided).
     pub timeline: Vec<Entry>,
     pub notes: Vec<Note>,
 }
@@ -387,9 +483,11 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             runs: runs(id),
             sessions: s.sessions.clone(),
             excluded: s.excluded.clone(),
+            dropped: dropped(&st, id),
         })
         .collect();
-    // What the plan had and the run has not reached (or never did).
+    // What the plan had and the run has not reached (or never did), then
+    // what an earlier session's plan had and the run never reached.
     for p in st.plan.iter().filter(|p| !p.undo && st.step(&p.id).is_none()) {
         steps.push(StepRow {
             step: p.id.clone(),
@@ -398,34 +496,21 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             runs: 0,
             sessions: Vec::new(),
             excluded: None,
+            dropped: None,
         });
     }
-    let last = st.sessions.len();
-    let sessions = st
-        .sessions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Session {
-            n: s.n,
-            kind: s.kind.map_or("start", |k| name(&k)).to_string(),
-            operator: s.operator.clone(),
-            at: s.at.clone(),
-            answering: name::<Answering>(&s.answering).to_string(),
-            ended: s.ended.clone(),
-            status: match &s.end {
-                Some(e) => e.status.name().to_string(),
-                None if live && i + 1 == last => "running".into(),
-                None => "unfinished".into(),
-            },
-            why: s.end.as_ref().and_then(|e| e.message.clone()),
-            last_event: s.last.clone(),
-            taken_over: st
-                .sessions
-                .get(i + 1)
-                .filter(|next| s.end.is_none() && next.kind == Some(crate::run::event::SessionKind::TakeOver))
-                .map(|next| TakenOver { by: next.operator.clone(), at: next.at.clone() }),
-        })
-        .collect();
+    for (id, n) in st.dropped.iter().filter(|(id, _)| st.step(id).is_none()) {
+        steps.push(StepRow {
+            step: id.clone(),
+            undo: false,
+            status: Shown::NotRun,
+            runs: 0,
+            sessions: Vec::new(),
+            excluded: None,
+            dropped: Some(*n),
+        });
+    }
+    let sessions = (0..st.sessions.len()).map(|i| session(&st, i, live)).collect();
     let approvals = st
         .answers
         .iter()
@@ -437,6 +522,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             question: name(&a.answer.question).to_string(),
             reply: name(&a.answer.reply).to_string(),
             how: name(&a.answer.how).to_string(),
+            how_said: how_said(name(&a.answer.how)).to_string(),
             by: a.answer.by.clone(),
             confirm: a.answer.confirm.clone(),
         })

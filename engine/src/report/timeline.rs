@@ -1,5 +1,6 @@
-//! The timeline of a run: every end of a step in the order it happened, and
-//! where each session ended, read from the run's events.
+//! The timeline of a run: every run of a step in the order it started
+//! (its start event's place in the journal), and where each session ended,
+//! read from the run's events.
 //!
 //! A step started and never ended is shown where its session ended: as
 //! `running` while the run's engine lives, else as interrupted with no end
@@ -74,6 +75,8 @@ struct Open {
     operator: String,
     /// Which run of the step (undo blocks counted apart).
     n: u32,
+    /// Its start's place in the journal.
+    seq: usize,
 }
 
 impl Open {
@@ -100,21 +103,23 @@ impl Open {
     }
 }
 
-/// The step ends of a run's events, in order; `live` while its engine runs.
+/// The runs of steps of a run's events, in the order they started (a step
+/// decided without running: where it was decided); `live` while its engine
+/// runs.
 pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
-    let mut out = Vec::new();
+    let mut out: Vec<(usize, Entry)> = Vec::new();
     let mut open: IndexMap<String, Open> = IndexMap::new();
     let mut session = 0;
     let mut operator = String::new();
     // Runs of each step so far, by (step, undo).
     let mut runs: BTreeMap<(String, bool), u32> = BTreeMap::new();
-    for e in events {
+    for (seq, e) in events.iter().enumerate() {
         match &e.event {
             Event::RunStart(r) => (session, operator) = (1, r.operator.clone()),
             Event::Session(s) => {
                 // The engine of the session before stopped under these.
                 let lost = if s.kind == SessionKind::TakeOver { taken(&s.operator) } else { LOST.to_string() };
-                out.extend(open.drain(..).map(|(step, o)| o.entry(step, false, &lost)));
+                out.extend(open.drain(..).map(|(step, o)| (o.seq, o.entry(step, false, &lost))));
                 session = if s.n > 0 { s.n } else { session + 1 };
                 operator = s.operator.clone();
             }
@@ -129,35 +134,42 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                     session,
                     operator: operator.clone(),
                     n: *n,
+                    seq,
                 };
                 open.insert(s.step.clone(), o);
             }
             Event::StepEnd(s) => {
                 let o = open.shift_remove(&s.step);
-                out.push(Entry {
-                    step: s.step.clone(),
-                    undo: s.undo,
-                    session,
-                    started: o.as_ref().map(|o| o.at.clone()),
-                    ended: Some(e.at.clone()),
-                    status: s.status.into(),
-                    exit: s.exit,
-                    duration_ms: s.duration_ms,
-                    command: o.as_ref().map(|o| o.command.clone()).unwrap_or_default(),
-                    reason: s.reason.clone(),
-                    captures: s.captures.clone(),
-                    tail: s.tail.clone(),
-                    attempts: (s.attempts > 1).then_some(s.attempts),
-                    attempt: o.as_ref().map(|o| o.n),
-                    operator: o.as_ref().map_or_else(|| operator.clone(), |o| o.operator.clone()),
-                    lang: o.and_then(|o| o.lang),
-                    link: None,
-                });
+                let at = o.as_ref().map_or(seq, |o| o.seq);
+                out.push((
+                    at,
+                    Entry {
+                        step: s.step.clone(),
+                        undo: s.undo,
+                        session,
+                        started: o.as_ref().map(|o| o.at.clone()),
+                        ended: Some(e.at.clone()),
+                        status: s.status.into(),
+                        exit: s.exit,
+                        duration_ms: s.duration_ms,
+                        command: o.as_ref().map(|o| o.command.clone()).unwrap_or_default(),
+                        reason: s.reason.clone(),
+                        captures: s.captures.clone(),
+                        tail: s.tail.clone(),
+                        attempts: (s.attempts > 1).then_some(s.attempts),
+                        attempt: o.as_ref().map(|o| o.n),
+                        operator: o.as_ref().map_or_else(|| operator.clone(), |o| o.operator.clone()),
+                        lang: o.and_then(|o| o.lang),
+                        link: None,
+                    },
+                ));
             }
             _ => {}
         }
     }
-    out.extend(open.drain(..).map(|(step, o)| o.entry(step, live, LOST)));
+    out.extend(open.drain(..).map(|(step, o)| (o.seq, o.entry(step, live, LOST))));
+    out.sort_by_key(|(seq, _)| *seq);
+    let mut out: Vec<Entry> = out.into_iter().map(|(_, e)| e).collect();
     // Numbered, and its operator named, only where the step ran more than once.
     for e in &mut out {
         if runs.get(&(e.step.clone(), e.undo)).is_none_or(|n| *n < 2) {
@@ -177,8 +189,8 @@ pub enum Row {
     Session(Session),
 }
 
-/// The step ends and the session ends, in the order they happened: each
-/// session's end after the ends of its steps.
+/// The runs of steps in the order they started and the session ends: each
+/// session's end after the runs of its steps.
 pub fn rows(timeline: &[Entry], sessions: &[Session]) -> Vec<Row> {
     let mut ends = sessions.iter().filter(|s| s.status != "running").peekable();
     let mut out = Vec::new();

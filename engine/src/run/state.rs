@@ -91,6 +91,10 @@ pub struct SessionInfo {
     pub end: Option<RunEnd>,
     /// The time of its latest event.
     pub last: String,
+    /// Its guard, once it ran: what it ran, printed (masked as the journal
+    /// has it), was to print, and whether it let the session play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Guard>,
 }
 
 impl SessionInfo {
@@ -106,6 +110,7 @@ impl SessionInfo {
             ended: None,
             end: None,
             last: at.to_string(),
+            guard: None,
         }
     }
 }
@@ -144,6 +149,10 @@ pub struct RunState {
     pub mode: Mode,
     /// The runbook's steps in plan order, as the latest session had them.
     pub plan: Vec<Planned>,
+    /// Steps (not undo blocks) an earlier session's plan had and the
+    /// latest one has not (renamed or removed from the runbook), with the
+    /// last session whose plan had them.
+    pub dropped: IndexMap<String, u32>,
     pub sessions: Vec<SessionInfo>,
     pub steps: IndexMap<String, StepState>,
     /// Steps (not undo blocks) in the order they passed, across sessions.
@@ -259,7 +268,12 @@ impl RunState {
             Event::Answer(a) => {
                 self.answers.push(AnswerLog { seq: self.last_seq, at: at.clone(), session, answer: a.clone() });
             }
-            Event::Guard(g) => self.guard = Some(g.passed),
+            Event::Guard(g) => {
+                self.guard = Some(g.passed);
+                if let Some(s) = self.sessions.last_mut() {
+                    s.guard = Some(g.clone());
+                }
+            }
             Event::StepEnd(s) => {
                 let first_format = self.format < 2;
                 let st = self.entry(&s.step);
@@ -395,6 +409,11 @@ impl RunState {
             self.mode = m.clone();
         }
         if let Some(p) = &s.plan {
+            let before = self.session();
+            for old in self.plan.iter().filter(|o| !o.undo && !p.iter().any(|x| x.id == o.id)) {
+                self.dropped.insert(old.id.clone(), before);
+            }
+            self.dropped.retain(|id, _| !p.iter().any(|x| x.id == *id));
             self.plan = p.clone();
         }
         self.sessions.push(SessionInfo {
@@ -454,15 +473,23 @@ impl RunState {
         }
     }
 
+    /// Is step `id` in the runbook the latest session played? (A journal
+    /// without a plan: every step it reached is.)
+    pub fn in_runbook(&self, id: &str) -> bool {
+        self.plan.is_empty() || self.plan.iter().any(|p| p.id == id)
+    }
+
     /// Steps the run counts (not undo blocks): (passed, failed, all seen).
     /// Steps passed, failed, and to play: the plan's steps less undo
     /// blocks, those the mode excludes (`--only`, `--from`, `--read-only`)
     /// and those skipped (`when` false), so that `3/7` reads "3 of the 7
-    /// this run is to play", whether it is running, stopped or done. A
-    /// journal without a plan: the steps it reached.
+    /// this run is to play", whether it is running, stopped or done. Only
+    /// steps of the latest session's runbook count: one renamed or removed
+    /// since it ran is no longer one of them. A journal without a plan: the
+    /// steps it reached.
     pub fn counts(&self) -> (usize, usize, usize) {
         let (mut p, mut f) = (0, 0);
-        for s in self.steps.values().filter(|s| !s.undo) {
+        for (_, s) in self.steps.iter().filter(|(id, s)| !s.undo && self.in_runbook(id)) {
             match s.status {
                 Some(StepStatus::Passed) => p += 1,
                 Some(StepStatus::Failed) => f += 1,

@@ -402,6 +402,10 @@ fn session_note(l: &mut play::Loop<'_>) {
         let mut t = format!("session {} of run {}", st.session(), st.run);
         let red = l.x.redactor.read().unwrap_or_else(|p| p.into_inner());
         t.push_str(&passed_before(&l.d.passed_before(&st, &l.ctx, &red)));
+        let gone: Vec<&str> = st.passed_order.iter().filter(|id| !st.in_runbook(id)).map(String::as_str).collect();
+        if !gone.is_empty() {
+            t.push_str(&format!("; passed before, no longer in the runbook: {}", gone.join(", ")));
+        }
         if !lost.is_empty() {
             t.push_str(&format!("; in flight when it stopped, run again: {}", lost.join(", ")));
         }

@@ -221,10 +221,12 @@ impl Dispatcher<'_> {
     /// [`Dispatcher::decide`] decides it, from the state and context the
     /// session starts with. A step whose command reads a capture of a step
     /// that runs again may still change when its turn comes: its own note
-    /// says so then. Undo blocks and steps no longer in the runbook are kept.
+    /// says so then. Undo blocks are kept; steps no longer in the runbook
+    /// are not listed (the session note names them apart).
     pub fn passed_before(&self, st: &RunState, ctx: &Context, red: &Redactor) -> Vec<(String, Option<Again>)> {
         st.passed_order
             .iter()
+            .filter(|id| self.index(id).is_some())
             .map(|id| {
                 let again = self.index(id).and_then(|i| {
                     let p = st.step(id).filter(|p| p.passed() && !p.undo)?;
