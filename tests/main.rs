@@ -30,6 +30,7 @@ mod plan;
 mod play;
 mod postgres;
 mod rehearse;
+mod rehearse_time;
 mod report;
 mod resume;
 mod resume_prop;

@@ -34,8 +34,10 @@ pub struct PlayEnv {
     pub queries: Arc<dyn Backend>,
     /// The journal survives a power loss (a rehearsal's need not).
     pub durable: bool,
-    /// A soak waits between evaluations (a rehearsal evaluates back to back).
-    pub soak_waits: bool,
+    /// Retry delays and a soak's intervals are waited (a play), or skipped
+    /// and counted towards the play's `timeout` and the steps' `budget`
+    /// on the rehearsed clock (a rehearsal: `runner::rehearsed`).
+    pub waits: bool,
     /// Variables nothing defines are asked for on a terminal (a rehearsal's
     /// scenario is its whole input).
     pub ask_missing: bool,
@@ -64,7 +66,7 @@ impl PlayEnv {
             clock: true,
             queries: Arc::new(crate::observe::Live),
             durable: true,
-            soak_waits: true,
+            waits: true,
             ask_missing: true,
             recorded: true,
             engine_log: true,

@@ -64,6 +64,7 @@ mod process;
 pub mod prompt;
 mod query;
 mod record;
+mod rehearsed;
 pub mod reporter;
 pub mod scope;
 mod script;
@@ -319,6 +320,7 @@ async fn session_loop(
         redactor,
         cancel: tokio::sync::watch::channel(false).0,
         quiet: step::QuietClock::start(),
+        rehearsed: (!env.waits).then(|| std::sync::Arc::new(rehearsed::Rehearsed::new(rb.timeout))),
     };
     let mut l = play::Loop::new(d, x, rb, ctx, opts.answers.clone(), operator, tty, secrets);
     for n in notes {
