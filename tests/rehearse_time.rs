@@ -91,3 +91,54 @@ fn skipped_retry_delays_count_towards_the_steps_budget() {
         .stdout_has("REHEARSAL passed")
         .run();
 }
+
+/// Two root steps call one `sequence` stub; `a`, first in plan order, is
+/// slower to call it. In parallel `b` would get `node-1`; one at a time in
+/// plan order, `a` always does, and `act` always runs.
+#[test]
+fn parallel_steps_sharing_a_sequence_decide_the_same_every_time() {
+    let md = concat!(
+        "# L\n\n",
+        "```bash {#a read capture=ca}\nsleep 0.3; kubectl get leader\n```\n\n",
+        "```bash {#b read capture=cb needs=}\nkubectl get leader\n```\n\n",
+        "```bash {#act needs=a,b when=\"ca == 'node-1'\"}\nkubectl annotate node node-1 x=y\n```\n",
+    );
+    let fx = r#"
+        [[scenario]]
+        name = "s"
+          [[scenario.stub]]
+          cmd = "kubectl get leader"
+          sequence = [ { stdout = "node-1" }, { stdout = "node-2" } ]
+          [[scenario.stub]]
+          cmd = "kubectl annotate *"
+          stdout = "annotated"
+          [scenario.expect]
+          steps = { a = "passed", b = "passed", act = "passed" }
+    "#;
+    let t = Test::new().runbook("l", md).fixture("l", fx);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut c = t.command();
+        c.args(["play", "l", "--dry-run", "--jobs", "4"]);
+        let out = c.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("[act] annotated"), "{stdout}");
+        seen.push(stdout.lines().filter(|l| l.starts_with('[')).map(str::to_string).collect::<Vec<_>>());
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:#?}");
+}
+
+#[test]
+fn dry_run_refuses_resume_fresh_and_take_over() {
+    for flag in ["--resume", "--fresh", "--take-over"] {
+        Test::new()
+            .runbook("slow", SLOW)
+            .fixture("slow", &sequence(7))
+            .args(["play", "slow", "--dry-run", flag])
+            .status(2)
+            .stderr_has(&format!("{flag} does not go with --dry-run: a rehearsal keeps no run"))
+            .stderr_has("--from STEP")
+            .run();
+    }
+}

@@ -226,6 +226,7 @@ pub fn run_scenario(
         queries: Arc::new(crate::observe::Fixtures(queries.clone())),
         durable: false,
         waits: false,
+        one_at_a_time: true,
         ask_missing: false,
         engine_log: false,
         recorded: false,

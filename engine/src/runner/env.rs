@@ -38,6 +38,10 @@ pub struct PlayEnv {
     /// and counted towards the play's `timeout` and the steps' `budget`
     /// on the rehearsed clock (a rehearsal: `runner::rehearsed`).
     pub waits: bool,
+    /// Ready steps start one at a time, in plan order, whatever `--jobs`
+    /// (a rehearsal: its decisions must not depend on which of two
+    /// parallel steps calls a shared `sequence` stub first).
+    pub one_at_a_time: bool,
     /// Variables nothing defines are asked for on a terminal (a rehearsal's
     /// scenario is its whole input).
     pub ask_missing: bool,
@@ -67,6 +71,7 @@ impl PlayEnv {
             queries: Arc::new(crate::observe::Live),
             durable: true,
             waits: true,
+            one_at_a_time: false,
             ask_missing: true,
             recorded: true,
             engine_log: true,

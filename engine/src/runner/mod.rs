@@ -296,7 +296,11 @@ async fn session_loop(
             guard: opts.env.as_ref().is_some_and(|e| e.guard.is_some()),
             answering: session::answering(&opts, tty),
             step_mode: opts.step_mode,
-            jobs: if mode.jobs == 0 { DEFAULT_JOBS } else { mode.jobs },
+            jobs: match (env.one_at_a_time, mode.jobs) {
+                (true, _) => 1,
+                (false, 0) => DEFAULT_JOBS,
+                (false, j) => j,
+            },
             mode,
             root: env.root.clone(),
             kind,
