@@ -153,6 +153,37 @@ fn undefined_variable_names_the_template_as_plan_does() {
     }
 }
 
+/// A variable read only through a slice (`{{ tok[:6] }}`, which
+/// minijinja's `undeclared_variables` does not see) is read: `check` and
+/// `plan` name it undefined as they name `{{ tok }}`.
+#[test]
+fn a_variable_read_only_through_a_slice_is_named_undefined() {
+    let cases = [
+        ("```bash {#a}\necho {{ nope[:6] }}\n```\n", 4, "undefined variable `nope` in step `a`"),
+        ("```bash {#a when=\"nope[1:] == 'x'\"}\necho\n```\n", 3, "undefined variable `nope` in `when` of step `a`"),
+        (
+            "```bash {#a}\n{% for c in nope[::2] %}echo {{ c }}{% endfor %}\n```\n",
+            4,
+            "undefined variable `nope` in step `a`",
+        ),
+    ];
+    for (block, line, message) in cases {
+        let md = format!("# A\n\n{block}");
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["check"])
+            .status(2)
+            .stdout_has(&format!("runbooks/a.md:{line}: error[undefined-variable]: {message}\n"))
+            .run();
+        Test::new()
+            .file("runbooks/a.md", &md)
+            .args(["plan", "a"])
+            .status(2)
+            .stderr_has(&format!("runbooks/a.md:{line}: error: {message}\n"))
+            .run();
+    }
+}
+
 #[test]
 fn unused_stub_is_a_warning() {
     let fx = CLEAN_FIXTURE.to_string() + "  [[scenario.stub]]\n  cmd = \"helm status *\"\n";

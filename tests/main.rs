@@ -21,6 +21,7 @@ mod init;
 mod interactive;
 mod layering;
 mod local_store;
+mod manual_question;
 mod mdbook;
 mod observe;
 mod observe_play;

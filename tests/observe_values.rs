@@ -168,3 +168,24 @@ fn a_value_in_a_query_regex_matches_itself_only() {
         .stdout_has("    $ sum(up{pod=~\"web-.*\", ")
         .run();
 }
+
+/// In `label_replace`'s regex a value matches itself, in its replacement a
+/// `$` refers to no group; in LogQL's `regexp` parser it matches itself, in
+/// a `line_format` template a `{` opens no action.
+#[test]
+fn a_value_in_label_replace_or_a_logql_stage_means_itself() {
+    let rb = "---\nvars:\n  pod: web-1\n---\n# G\n\n\
+              ```promql {#gate read expect=\"value == 0\"}\n\
+              label_replace(up, \"d\", \"{{ pod }}-$1\", \"pod\", \"{{ pod }}-(.*)\")\n```\n\n\
+              ```logql {#lines read}\n{app=\"node\"} | regexp \"{{ pod }} (?P<x>.*)\" \
+              | line_format \"{% raw %}{{.x}}{% endraw %} {{ pod }}\"\n```\n";
+    Test::new()
+        .runbook("g", rb)
+        .args(["plan", "g", "--set", "pod=$1{.*}"])
+        .stdout_has("    $ label_replace(up, \"d\", \"$$1{.*}-$1\", \"pod\", \"\\\\$1\\\\{\\\\.\\\\*\\\\}-(.*)\")\n")
+        .stdout_has(
+            "    $ {app=\"node\"} | regexp \"\\\\$1\\\\{\\\\.\\\\*\\\\} (?P<x>.*)\" \
+             | line_format \"{{.x}} $1{{\\\"{\\\"}}.*}\"\n",
+        )
+        .run();
+}

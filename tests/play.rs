@@ -1480,3 +1480,31 @@ fn a_when_failing_on_a_capture_says_what_it_read() {
         .stdout_has("<== b: failed: `when` cannot be evaluated: `when` of step `b`: invalid float literal (it read n = \"auto\")\n")
         .run();
 }
+
+/// Each attempt's process group is recorded right after what starts it (the
+/// step's start, or the note of the attempt before that failed), before
+/// anything else of the step: warm or cold, bash, sh or python, retried.
+#[test]
+fn a_step_s_process_group_is_recorded_right_after_its_start_and_each_retry() {
+    let md = "```bash {#a}\necho a\n```\n\n```bash {#b}\necho b\n```\n\n\
+              ```bash {#c retry=1 delay=10ms}\nif [ -e tried ]; then echo c; else touch tried; exit 1; fi\n```\n\n\
+              ```sh {#d}\necho d\n```\n\n```python {#p}\nprint('p')\n```\n";
+    for warm in ["1", "0"] {
+        let t = Test::new().runbook("r", md);
+        let o = rb_cmd(t.path(), &["play", "r"]).env("RUNBOOK_WARM", warm).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let events: Vec<serde_json::Value> =
+            journal(t.path()).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        for (step, want) in [
+            ("a", &["step-start", "spawned", "step-end"][..]),
+            ("b", &["step-start", "spawned", "step-end"]),
+            ("c", &["step-start", "spawned", "note", "spawned", "step-end"]),
+            ("d", &["step-start", "spawned", "step-end"]),
+            ("p", &["step-start", "spawned", "step-end"]),
+        ] {
+            let got: Vec<&str> =
+                events.iter().filter(|e| e["step"] == step).map(|e| e["event"].as_str().unwrap()).collect();
+            assert_eq!(got, want, "warm={warm}, step {step}");
+        }
+    }
+}

@@ -779,6 +779,72 @@ fn the_database_gone_mid_play_keeps_the_step_end_and_resumes_after() {
     assert_eq!(std::fs::read_dir(&pending).unwrap().count(), 0, "the spool is written and gone");
 }
 
+/// The engine's own log of the one run in `c` (`_engine.log`).
+fn engine_log(c: &Checkout) -> String {
+    let runs = c.path().join(".runbook/runs");
+    let Ok(dirs) = std::fs::read_dir(&runs) else { return String::new() };
+    dirs.filter_map(|d| d.ok())
+        .map(|d| std::fs::read_to_string(d.path().join("_engine.log")).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn output_printed_while_the_database_is_away_reaches_the_shared_log_in_order() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let mark = sh.log().with_file_name("s2-printed");
+    let book = format!(
+        "# Away\n\n```bash {{#s1}}\necho s1-out\n```\n\n```bash {{#s2}}\necho s2-before\ntouch {mark}\nwhile [ ! -e {gate} ]; do sleep 0.02; done\necho s2-after\n```\n\n```bash {{#s3}}\necho s3-out\n```\n",
+        mark = mark.display(),
+        gate = sh.gate().display()
+    );
+    let c = Checkout::new(&cluster.url, &[("away", &book)]);
+    let mut play = c.spawn_with(&["play", "away"], "play", &[("RUNBOOK_PG_WAIT", "120")]);
+    let stored = |step: &str| {
+        let sql = format!(
+            "SELECT string_agg(convert_from(data, 'UTF8'), '' ORDER BY n) FROM runbook_logs WHERE step = '{step}'"
+        );
+        psql(&cluster.url, &sql)
+    };
+    wait_for("s2-before in the shared log", || mark.exists() && stored("s2").contains("s2-before"));
+    cluster.ctl("halt");
+    sh.open();
+    wait_for("a write of s2-after to fail", || engine_log(&c).contains("not stored"));
+    cluster.ctl("start");
+    assert!(play.wait().unwrap().success(), "{}", c.output_of("play"));
+    assert_eq!(stored("s2").trim(), "s2-before\ns2-after", "{}", engine_log(&c));
+    assert_eq!(stored("s3").trim(), "s3-out");
+    let runs = std::fs::read_dir(c.path().join(".runbook/runs")).unwrap();
+    let kept: Vec<_> = runs.filter_map(|d| d.ok()).map(|d| d.path().join("s2.log")).filter(|p| p.exists()).collect();
+    assert!(kept.is_empty(), "s2's output was kept apart: {kept:?}");
+}
+
+#[test]
+fn output_the_database_never_took_is_kept_on_this_machine_saying_where() {
+    let Some(cluster) = Cluster::start() else { return };
+    let sh = Shared::new();
+    let mark = sh.log().with_file_name("s2-printed");
+    let book = format!(
+        "# Away\n\n```bash {{#s1}}\necho s1-out\n```\n\n```bash {{#s2}}\necho s2-before\ntouch {mark}\nwhile [ ! -e {gate} ]; do sleep 0.02; done\necho s2-after\n```\n",
+        mark = mark.display(),
+        gate = sh.gate().display()
+    );
+    let c = Checkout::new(&cluster.url, &[("away", &book)]);
+    let mut play = c.spawn_with(&["play", "away"], "play", &[("RUNBOOK_PG_WAIT", "2")]);
+    wait_for("s2 to print", || mark.exists());
+    cluster.ctl("halt");
+    sh.open();
+    // The last step ended: the play passes, its last events spooled.
+    assert_eq!(play.wait().unwrap().code(), Some(0), "{}", c.output_of("play"));
+    let runs = std::fs::read_dir(c.path().join(".runbook/runs")).unwrap();
+    let kept: String = runs
+        .filter_map(|d| d.ok())
+        .map(|d| std::fs::read_to_string(d.path().join("s2.log")).unwrap_or_default())
+        .collect();
+    assert!(kept.contains("s2-after"), "s2's last output is lost: {kept:?}\n{}", c.output_of("play"));
+    assert!(c.output_of("play").contains("output of step `s2` could not be stored"), "{}", c.output_of("play"));
+}
+
 #[test]
 fn credentials_come_from_pgpassword_or_a_private_pgpass() {
     let Some(server) = server() else { return };
@@ -933,6 +999,69 @@ fn kill_9_right_after_a_step_end_reruns_that_step_once_and_decides_the_same() {
     let whole = Checkout::new(&other.url, &[("decided", &decided(&sh.dir.path().join("w")))]);
     assert_eq!(code(&whole.run(&["play", "decided"])), 0);
     assert_eq!(decisions(&c), decisions(&whole));
+}
+
+/// A process of this test's that outlived its engine: killed when the test
+/// ends, whatever it asserted.
+struct Leftover(Option<i32>);
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// `kill -9` of the engine the moment step `b`'s process got its body, in a
+/// warm interpreter (`RUNBOOK_WARM=1`), a cold one, or as its second attempt
+/// (`retry`): `b` resets its environment (`env -i`, as sudo does), so only
+/// its recorded process group leads the resume to it. That group was
+/// committed with `b`'s start (in the same transaction) or before the retry
+/// ran, although nobody waits for a `spawned` otherwise (events linger a
+/// minute here): the resume kills the old `b` before running it again.
+#[test]
+fn kill_9_as_a_step_that_resets_its_environment_starts_leaves_its_process_group_in_the_store() {
+    let Some(server) = server() else { return };
+    for (warm, retry) in [("1", false), ("0", false), ("1", true)] {
+        let db = Db::new(&server, &format!("killspawn{warm}{}", retry as u8));
+        let mut b = "if [ ! -e pid ]; then echo $$ > pid.new; mv pid.new pid; exec env -i sleep 1000; fi".to_string();
+        let (attrs, fault) = match retry {
+            true => {
+                b.insert_str(0, "if [ ! -e tried ]; then touch tried; exit 1; fi\n");
+                (" retry=1 delay=10ms", "kill-after-retry:b")
+            }
+            false => ("", "kill-after-spawn:b"),
+        };
+        let md = format!("# K\n\n```bash {{#a}}\necho a\n```\n\n```bash {{#b{attrs}}}\n{b}\n```\n");
+        let c = Checkout::new(&db.url, &[("k", &md)]);
+        let env = [("RUNBOOK_WARM", warm), ("RUNBOOK_PG_LINGER", "60000")];
+        let o = c.cmd(&["play", "k"]).envs(env).env("RUNBOOK_FAULT", fault).output().unwrap();
+        assert_eq!(o.status.signal(), Some(9), "{}", text(&o));
+        let pid = c.path().join("pid");
+        wait_for("step b to run", || std::fs::read_to_string(&pid).is_ok_and(|p| p.ends_with('\n')));
+        let old: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+        let _old = Leftover(Some(old));
+        wait_for("the lock to be freed", || {
+            db.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == "0"
+        });
+        let o = c.cmd(&["play", "k", "--resume"]).envs(env).output().unwrap();
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains("killed 1 leftover process(es) of step `b`"), "{warm} {retry}: {}", text(&o));
+        assert!(!crate::play::alive(old), "{warm} {retry}: the old `b` runs on beside its re-run");
+        let rows = db.sql(
+            "SELECT string_agg(event || ' ' || same, ',' ORDER BY seq) FROM (
+               SELECT seq, body::json->>'event' AS event, (xmin::text = first_value(xmin::text) OVER (ORDER BY seq))::text AS same
+               FROM runbook_events WHERE run = (SELECT max(id) FROM runbook_runs) AND body::json->>'step' = 'b') e",
+        );
+        assert!(
+            rows.starts_with("step-start true,spawned true,"),
+            "warm={warm}: b's start, then its process group, in one commit: {rows}"
+        );
+        if retry {
+            assert!(rows.starts_with("step-start true,spawned true,note false,spawned false,"), "{rows}");
+        }
+    }
 }
 
 /// Send `sig` to `pid` (a process this test started).

@@ -728,3 +728,157 @@ fn a_value_a_template_derives_from_a_secret_is_secret() {
         [("tok", "s3cret-abc-91"), ("tok | upper", "S3CRET-ABC-91"), ("replace", "s3cretabc91"), ("tok[:6]", "s3cret")];
     assert_clean(&sources, &Secrets(derived.iter().map(|(n, v)| (*n, v.to_string())).collect()));
 }
+
+/// A secret in a query regex, in `label_replace`'s replacement and in a
+/// LogQL template, where it is written escaped for that language.
+const IN_QUERIES: &str = r#"
+---
+secrets: [tok]
+vars:
+  tok: ~
+---
+# In queries
+
+```promql {#rx read}
+sum(up{pod=~"{{ tok }}"}) or label_replace(up, "d", "{{ tok }}", "s", "x")
+```
+
+```logql {#lines read}
+{app="a"} |~ "{{ tok }}" | line_format "{{ tok }}"
+```
+"#;
+
+#[test]
+fn a_secret_as_a_query_language_escapes_it_is_secret() {
+    let srv = crate::common::servers::HttpServer::start(|r| match r.path() {
+        "/api/v1/query" => {
+            (200, "application/json", r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.into())
+        }
+        "/loki/api/v1/query_range" => {
+            (200, "application/json", r#"{"status":"success","data":{"resultType":"streams","result":[]}}"#.into())
+        }
+        _ => (404, "text/plain", "no".into()),
+    });
+    let tok = "s3.cr+et$9{1";
+    let t = Test::new()
+        .config(&format!("default_env = \"d\"\n\n[env.d]\nprometheus = \"{0}\"\nloki = \"{0}\"\n", srv.url()))
+        .runbook("q", IN_QUERIES)
+        .file("tok.txt", &format!("{tok}\n"));
+    let inputs = ["runbook.toml", "runbooks/q.md", "tok.txt"].map(|f| t.path().join(f)).to_vec();
+    let dir = t.path();
+    let give = ["--set-file", "tok=tok.txt"];
+    let cmd = |c: &[&'static str]| c.iter().chain(&give).copied().collect::<Vec<&str>>();
+    let play = run(dir, &cmd(&["play", "q", "--yes"]), &[]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    let mut sources = vec![play];
+    for c in [&["plan", "q"][..], &["plan", "q", "--json"]] {
+        sources.push(run(dir, &cmd(c), &[]));
+    }
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    let forms = [
+        ("tok", tok.to_string()),
+        ("tok in a regex", r"s3\.cr\+et\$9\{1".to_string()),
+        ("tok in a replacement", "s3.cr+et$$9{1".to_string()),
+        ("tok in a Go template", r#"s3.cr+et$9{{"{"}}1"#.to_string()),
+    ];
+    // And in a link: percent-encoded, in the query's string literal, and
+    // that in a JSON string (Grafana's `left=` state).
+    let json = |v: &str| serde_json::to_string(v).unwrap().trim_matches('"').to_string();
+    let linked = forms.iter().flat_map(|(n, v)| [v.clone(), json(v), json(&json(v))].map(|f| (*n, percent(&f))));
+    let all: Vec<(&str, String)> = forms.iter().cloned().chain(linked).collect();
+    assert_clean(&sources, &Secrets(all));
+}
+
+/// `v` percent-encoded, every byte but `A-Z a-z 0-9 - . _ ~`.
+fn percent(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Values derived from a secret by `{% set %}`, a `{% for %}` loop and a
+/// macro: no `{{ … }}` of the text reads the secret itself.
+const DERIVED_BY_STATEMENTS: &str = r#"
+---
+secrets: [tok]
+vars:
+  tok: ~
+---
+# Derived by statements
+
+```bash {#set read}
+{% set t = tok | upper %}echo set={{ t }}
+```
+
+```bash {#for read}
+{% for p in tok | split('-') %}echo part={{ p | upper }}
+{% endfor %}
+```
+
+```bash {#macro read}
+{% macro flat(x) %}{{ x | replace('-', '') }}{% endmacro %}echo macro={{ flat(tok) }}
+```
+"#;
+
+#[test]
+fn a_value_a_statement_derives_from_a_secret_is_secret() {
+    let t = Test::new().runbook("d", DERIVED_BY_STATEMENTS).file("tok.txt", "s3cret-abcdef-91\n");
+    let inputs = ["runbook.toml", "runbooks/d.md", "tok.txt"].map(|f| t.path().join(f)).to_vec();
+    let dir = t.path();
+    let give = ["--set-file", "tok=tok.txt"];
+    let cmd = |c: &[&'static str]| c.iter().chain(&give).copied().collect::<Vec<&str>>();
+    let play = run(dir, &cmd(&["play", "d", "--yes"]), &[]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    for shown in ["[set] set=***\n", "[for] part=***\n", "[macro] macro=***\n"] {
+        assert!(stdout.contains(shown), "{shown:?} not in:\n{stdout}");
+    }
+    let mut sources = vec![play, run(dir, &cmd(&["plan", "d"]), &[]), run(dir, &cmd(&["plan", "d", "--json"]), &[])];
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    let derived = [
+        ("tok", "s3cret-abcdef-91"),
+        ("{% set t = tok | upper %}", "S3CRET-ABCDEF-91"),
+        ("{% for p in tok | split('-') %}{{ p | upper }}", "S3CRET"),
+        ("… the second part", "ABCDEF"),
+        ("{% macro %} replace", "s3cretabcdef91"),
+    ];
+    assert_clean(&sources, &Secrets(derived.iter().map(|(n, v)| (*n, v.to_string())).collect()));
+}
+
+/// A secret a runbook reads only through a slice is read (its value is not
+/// dropped as read nowhere) and masked, with the slice.
+#[test]
+fn a_secret_read_only_through_a_slice_is_read_and_masked() {
+    let md = "---\nsecrets: [tok]\n---\n# S\n\n```bash {#a read}\necho cut={{ tok[:9] }}\n```\n";
+    let t = Test::new().runbook("s", md);
+    let inputs = ["runbook.toml", "runbooks/s.md"].map(|f| t.path().join(f)).to_vec();
+    let dir = t.path();
+    let play = run(dir, &["play", "s", "--yes"], &[("RUNBOOK_VAR_tok", "s3cret-abc-91")]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[a] cut=***\n"), "{stdout}");
+    assert!(!stderr.contains("reads no variable"), "{stderr}");
+    let mut sources = vec![play];
+    for c in [&["report", "latest"][..], &["report", "latest", "--format", "json"]] {
+        sources.push(run(dir, c, &[]));
+    }
+    sources.push(Source::Tree(dir.to_path_buf(), inputs));
+    let secrets = [("tok", "s3cret-abc-91"), ("tok[:9]", "s3cret-ab")];
+    assert_clean(&sources, &Secrets(secrets.iter().map(|(n, v)| (*n, v.to_string())).collect()));
+}

@@ -63,6 +63,19 @@ fn answers_are_asked_only_for_what_is_missing() {
     has(&seen, "[show] rev is 7");
 }
 
+/// A variable a step reads only through a slice is asked for.
+#[test]
+fn a_variable_read_only_through_a_slice_is_asked_for() {
+    let t = Test::new().runbook("v", "# V\n\n```bash {#call}\necho calling with {{ api_token[:8] }}\n```\n");
+    let mut p = Tty::spawn(t.path(), &["play", "v"]);
+    p.expect("1 variable is not set");
+    p.expect("api_token (secret, not echoed; used by call): ");
+    p.line("s3cr3t-value-42");
+    let seen = p.done(0);
+    has(&seen, "[call] calling with ***");
+    lacks(&seen, "s3cr3t-v");
+}
+
 #[test]
 fn ctrl_c_at_a_variable_question_runs_nothing_and_restores_echo() {
     let t = Test::new().runbook("v", VARS);

@@ -1,5 +1,7 @@
 //! How a text value is written into a step body: a shell word, a Python
-//! (or JSON) string literal, a percent-encoded URL component.
+//! (or JSON) string literal, a percent-encoded URL component, a query's
+//! string literal and the languages inside one (a regex, a replacement, a
+//! Go template).
 //!
 //! A leaf module (it imports nothing of the crate) because two layers need
 //! the same answer: templating writes values this way, and redaction must
@@ -37,6 +39,66 @@ pub fn percent(s: &str) -> String {
     out
 }
 
+/// `s` with RE2's metacharacters `\ . + * ? ( ) | [ ] { } ^ $` escaped: a
+/// regex that matches `s` and nothing else.
+pub fn regex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `s` in a Go `Regexp.Expand` template (the replacement of PromQL's and
+/// LogQL's `label_replace`): each `$` as `$$`, Go's literal `$`.
+pub fn expand_literal(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// `s` as text of a Go `text/template` (LogQL's `line_format`,
+/// `label_format`): each `{` as the action `{{"{"}}`, so none opens one.
+pub fn go_template_text(s: &str) -> String {
+    s.replace('{', "{{\"{\"}}")
+}
+
+/// `s` inside a PromQL/LogQL string literal quoted by `q` (`"` or `'`),
+/// without the quotes.
+pub fn query_str(s: &str, q: char) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every form a text value can take in a query besides itself: escaped
+/// for a regex, a replacement or a Go template, and each of those (and the
+/// value) inside a string literal; without the forms that contain the value
+/// unchanged.
+pub fn query_forms(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in [s.to_string(), regex(s), expand_literal(s), go_template_text(s)] {
+        out.extend([query_str(&l, '"'), query_str(&l, '\''), l]);
+    }
+    out.retain(|f| !f.contains(s));
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Every form a text value can take in a rendered body besides itself,
 /// without the forms that contain the value unchanged (masking the value
 /// masks those already).
@@ -70,5 +132,18 @@ mod tests {
         assert_eq!(forms("tab\there"), ["\"tab\\there\"", "tab%09here", "tab\\there"]);
         assert_eq!(percent("a/../b?c=d&e#f +é"), "a%2F..%2Fb%3Fc%3Dd%26e%23f%20%2B%C3%A9");
         assert_eq!(json_inner("a\"b\n"), "a\\\"b\\n");
+    }
+
+    #[test]
+    fn query_forms_are_each_language_then_each_literal() {
+        assert!(query_forms("plain1234").is_empty());
+        // `$$a{` and `$a{{"{"}}` hold the value: masking it masks them.
+        assert_eq!(query_forms("$a{"), [r"\$a\{", r"\\$a\\{"]);
+        assert_eq!(query_forms("a{b"), [r"a\\{b", r"a\{b", r#"a{{"{"}}b"#, r#"a{{\"{\"}}b"#]);
+        assert_eq!(
+            query_forms("a.b$"),
+            [r"a\.b\$", r"a\\.b\\$"].map(String::from),
+            "a regex and its string literal; a replacement `a.b$$` holds the value"
+        );
     }
 }

@@ -138,11 +138,17 @@ impl Redactor {
 /// - each leaf of a list or map, given as its JSON text (`["aaaa1111zz",
 ///   "bbbb2222zz"]`: `{{ keys }}` in a shell step prints the items one by
 ///   one, `{{ cfg.pass }}` only the leaf): every leaf of a secret is secret;
+/// - the forms a query gives each of those (escaped for a regex, a
+///   `label_replace` replacement, a LogQL template; in a string literal):
+///   `a.b+c` is `a\.b\+c` in `{pod=~"…"}`;
 /// - the escaped forms the templates give each of those (shell word,
-///   Python literal: a quote or a backslash makes them differ).
+///   Python literal: a quote or a backslash makes them differ; percent-
+///   encoded, as a query is in a link).
 pub fn forms(value: &str) -> Vec<String> {
     let mut plain = Vec::new();
     expand(value, &mut plain, 0);
+    let query: Vec<String> = plain.iter().flat_map(|v| crate::quote::query_forms(v)).collect();
+    plain.extend(query);
     let quoted: Vec<String> = plain.iter().flat_map(|v| crate::quote::forms(v)).collect();
     plain.extend(quoted);
     plain.retain(|v| v.chars().count() >= MIN_LEN);
@@ -229,6 +235,15 @@ mod tests {
         assert_eq!(r.redact("line-two-secret"), "***");
         let r = Redactor::new([serde_json::json!(["it's-a\"quote"]).to_string()]);
         assert_eq!(r.redact("x = \"it's-a\\\"quote\""), "x = ***");
+    }
+
+    #[test]
+    fn a_secret_as_a_query_writes_it_is_masked() {
+        let r = Redactor::new(["a.b+c$d{e".to_string()]);
+        let query = r#"up{pod=~"a\\.b\\+c\\$d\\{e"} or label_replace(up, "d", "a.b+c$$d{e", "s", "x")"#;
+        assert_eq!(r.redact(query), r#"up{pod=~***} or label_replace(up, "d", "***", "s", "x")"#);
+        let logql = r#"{a="b"} |~ `a\.b\+c\$d\{e` | line_format "a.b+c$d{{\"{\"}}e""#;
+        assert_eq!(r.redact(logql), r#"{a="b"} |~ `***` | line_format ***"#);
     }
 
     #[test]

@@ -269,6 +269,9 @@ impl RunState {
                 st.ended = Some(at.clone());
                 if st.attempts == 0 {
                     st.started = None;
+                    // Its process (started, never given its body) was killed.
+                    st.pgid = None;
+                    st.born_ms = None;
                 } else if st.started.is_none() {
                     st.started = Some(at.clone());
                 }
@@ -658,10 +661,10 @@ mod tests {
         assert_eq!(s.last_seq, 2);
     }
 
-    /// What a resume decides never reads a `spawned` event: the shared
-    /// store only queues it (docs/team-mode.md, "Durability"), and an engine
-    /// killed before it was written leaves a run that folds to the same state
-    /// but for the process groups (which only find leftovers to kill).
+    /// What a resume decides never reads a `spawned` event: a run without
+    /// them (a journal of an older engine; a retry's, queued after a start
+    /// already durable) folds to the same state but for the process groups
+    /// (which only find leftovers to kill).
     #[test]
     fn a_spawned_event_lost_changes_nothing_but_the_process_groups() {
         let spawned = |id: &str, pgid| Event::Spawned(Spawned { step: id.into(), pgid, born_ms: Some(9) });
@@ -691,5 +694,24 @@ mod tests {
         };
         assert_eq!(fold(&all), fold(&lost));
         assert_eq!(RunState::from_entries(&all).step("b").and_then(|s| s.pgid), Some(12));
+    }
+
+    /// A step whose start could not be made durable: its process, started
+    /// and recorded with the start (`spawned`), was killed having run
+    /// nothing, and the step's end says it did not run. Nothing of the fold
+    /// says otherwise: no start time, no attempt, no process group.
+    #[test]
+    fn a_spawned_step_that_never_started_has_no_process_group() {
+        let spawned = Event::Spawned(Spawned { step: "b".into(), pgid: 12, born_ms: Some(9) });
+        let mut end = step_end("b", StepStatus::NotRun, "");
+        if let Event::StepEnd(x) = &mut end {
+            (x.exit, x.duration_ms, x.stdout, x.attempts) = (None, None, None, 0);
+            x.reason = Some("not started: the run cannot be recorded".into());
+        }
+        let st = RunState::from_entries(&[e(1, start()), e(2, step_start("b")), e(3, spawned), e(4, end)]);
+        let b = st.step("b").unwrap();
+        assert_eq!((b.status, b.attempts, b.started.as_deref()), (Some(StepStatus::NotRun), 0, None));
+        assert_eq!((b.pgid, b.born_ms), (None, None));
+        assert!(st.in_flight().is_empty());
     }
 }

@@ -86,7 +86,7 @@ impl Executor<'_> {
                 s,
                 prep.expect.as_ref().map(|(_, src)| src.as_str()),
             ),
-            warm: None,
+            ready: None,
             recorder: Some(self.recorder.clone()),
             clock: self.rehearsed.as_ref().map(|c| super::rehearsed::StepClock {
                 clock: c.clone(),
@@ -124,7 +124,7 @@ impl Executor<'_> {
             cancel: self.cancel.subscribe(),
             quiet: self.quiet.tick(),
             query: None,
-            warm: None,
+            ready: None,
             recorder: None,
             clock: None,
             origin: None,

@@ -8,8 +8,12 @@
 //! - `kill-after-end:ID`: the engine kills itself (SIGKILL) right after
 //!   step `ID`'s end is handed to the store.
 //! - `kill-before-spawned:ID`: the engine kills itself (SIGKILL) right after
-//!   step `ID`'s process started, before its process group is recorded (a
-//!   cold start waits at its gate then, a warm one for its body).
+//!   step `ID`'s process started, before its process group is recorded (it
+//!   waits for its body then, or at its gate: `runner::step::ready`).
+//! - `kill-after-spawn:ID`: the engine kills itself (SIGKILL) right after
+//!   step `ID`'s process got its body (it runs on, the engine's child no
+//!   more); `kill-after-retry:ID` the same for its second or a later
+//!   attempt.
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

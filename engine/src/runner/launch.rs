@@ -44,7 +44,10 @@
 //! the parent waits, signals blocked, while the child sets up, and calls the
 //! gate only once the child waits. Without the clone (`posix_spawn`) there
 //! is no gate: [`launch`] refuses ([`ungated`]), and the caller feeds the
-//! body through a pipe after the record instead.
+//! body through a pipe after the record instead. Most steps' processes are
+//! not gated but started waiting for their body on a pipe, before the
+//! step's start is durable (`runner::step::ready`): the gate holds the
+//! engine's thread, so it cannot last across a wait for the store.
 
 use std::ffi::CStr;
 use std::io;

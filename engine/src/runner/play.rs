@@ -398,7 +398,10 @@ impl<'a> Loop<'a> {
         }
     }
 
-    /// Journal first (durable), then the process.
+    /// Journal first (durable), then the process: the start is recorded,
+    /// the step's process started, waiting for its body, and its group
+    /// recorded (`spawned`), so that both are committed together; the body
+    /// is given once that is durable (`step::ready`).
     async fn start(&mut self, s: Start) {
         let step = &self.rb.steps[s.step];
         let id = step.id.clone();
@@ -422,6 +425,10 @@ impl<'a> Loop<'a> {
         if self.taken.is_some() {
             return;
         }
+        let mut job = self.x.job(s.step, &s.prep, self.d.dag.deps(s.step).iter().map(|e| e.from));
+        // Started before anything else: this step is what the play waits for.
+        let warm = self.warm.take().and_then(|w| w.fire(s.step, &s.prep.cwd, &s.prep.body));
+        let ready = step::ready(&job, warm);
         // Waited for with the signals: Ctrl-C ends a wait for a database
         // that does not answer, and with it every later wait for it.
         let durable = self.x.recorder.durable();
@@ -437,7 +444,17 @@ impl<'a> Loop<'a> {
         if let Some(why) = self.lost.as_mut().and_then(|l| l.as_mut().now_or_never()) {
             self.taken_over(why);
         }
-        self.x.recorder.release(waited.is_ok() && !self.store_failed && self.taken.is_none());
+        // The store refused an event since (the start, the `spawned`).
+        let refused = self.store_failed || self.x.recorder.failed().is_some();
+        let runs = waited.is_ok() && !refused && self.taken.is_none();
+        self.x.recorder.release(runs);
+        let ready = match ready {
+            Some(p) if !runs => {
+                super::process::discard(p).await;
+                None
+            }
+            r => r,
+        };
         if self.taken.is_some() {
             return;
         }
@@ -452,7 +469,7 @@ impl<'a> Loop<'a> {
             let why = if sig.is_some() { why.clone() } else { format!("step `{id}` does not start: {why}") };
             self.record(Event::Stop(Stop { kind, why, roll_back: false, cancel }));
         }
-        if waited.is_err() || self.store_failed {
+        if !runs {
             let end = super::dispatch::step_end(&id, StepStatus::NotRun, "not started: the run cannot be recorded");
             self.record_as(end, Show::Never);
             return;
@@ -461,9 +478,7 @@ impl<'a> Loop<'a> {
             st.status = "running".into();
         }
         assert!(!super::fault::at("loop-panic", &id), "injected fault: loop-panic at {id}");
-        let mut job = self.x.job(s.step, &s.prep, self.d.dag.deps(s.step).iter().map(|e| e.from));
-        // Fed before anything else is spawned: this step is what the play waits for.
-        job.warm = self.warm.take().and_then(|w| w.fire(s.step, &s.prep.cwd, &s.prep.body));
+        job.ready = ready;
         let i = s.step;
         let panic = super::fault::at("step-panic", &id);
         let h = self.running.spawn(async move {

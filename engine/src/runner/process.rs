@@ -132,7 +132,8 @@ pub fn path_with(prefix: Option<&Path>) -> OsString {
     }
 }
 
-/// Starts the step's interpreter. `started` gets its process group (`None`:
+/// Starts the step's interpreter with its body (a step's process not
+/// started ahead, see `runner::step::ready`). `started` gets its process group (`None`:
 /// an interactive step, in the engine's) and start time once it exists and
 /// before it can run anything of the body: the play records them there
 /// (`spawned`), so that a resume finds whatever the step started. From a
@@ -156,8 +157,8 @@ pub fn spawn(spec: &Spec, started: &dyn Fn(Option<i32>, u64)) -> std::io::Result
 }
 
 /// Starts the interpreter on an empty pipe: it starts up, then waits for
-/// its script until [`Proc::feed`] (see [`super::warm`]). `spec.body` is
-/// not used.
+/// its script until [`Proc::feed`] (see [`super::warm`], and
+/// `runner::step::ready`). `spec.body` is not used.
 pub fn spawn_waiting(spec: &Spec) -> std::io::Result<Proc> {
     let mut p = start(spec, Script::empty_pipe()?, None)?;
     p.script.close_reader();
@@ -169,6 +170,16 @@ impl Proc {
     pub fn feed(&mut self, body: &[u8]) {
         self.script.fill(body);
     }
+}
+
+/// A process from [`spawn_waiting`] that will never get its body: killed
+/// with its group, having run nothing, and reaped.
+pub async fn discard(mut p: Proc) {
+    if let Some(g) = p.pgid {
+        signal_group(g, Signal::SIGKILL);
+    }
+    let _ = p.child.start_kill();
+    let _ = p.child.wait().await;
 }
 
 /// `gate`: called (with the process group and start time) before the

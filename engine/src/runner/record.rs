@@ -74,11 +74,18 @@ impl Recorder {
         }
     }
 
-    /// Show the held event (`show`), or not, and what came after it.
+    /// Show the held event (`show`), or not, and what came after it: not
+    /// the process group of a held start not shown (its process was killed
+    /// having run nothing).
     pub fn release(&self, show: bool) {
         let held = self.lock().held.take().unwrap_or_default();
+        let step = match held.first().map(|e| &e.event) {
+            Some(Event::StepStart(s)) => Some(s.step.clone()),
+            _ => None,
+        };
         for (i, entry) in held.into_iter().enumerate() {
-            if i > 0 || show {
+            let unshown = matches!(&entry.event, Event::Spawned(s) if Some(&s.step) == step.as_ref());
+            if show || (i > 0 && !unshown) {
                 self.sink.emit(PlayEvent::Recorded(Box::new(entry)));
             }
         }
@@ -140,6 +147,11 @@ impl Recorder {
     /// Everything recorded so far, durable enough for a step to start.
     pub fn durable(&self) -> Durable {
         self.lock().writer.durable()
+    }
+
+    /// Does [`Recorder::durable`] wait for the store ([`Writer::waits`])?
+    pub fn waits(&self) -> bool {
+        self.lock().writer.waits()
     }
 
     /// Wait until everything recorded is durable.

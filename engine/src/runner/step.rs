@@ -101,9 +101,9 @@ pub struct Job {
     pub quiet: Arc<tokio::sync::Notify>,
     /// promql/logql/http: run by `runner::query`, not a process.
     pub query: Option<Arc<super::query::QueryJob>>,
-    /// The first attempt's process, started ahead and waiting for its body
-    /// (see `runner::warm`).
-    pub warm: Option<process::Proc>,
+    /// The next attempt's process, started before its start was durable and
+    /// waiting for its body, its process group recorded already ([`ready`]).
+    pub ready: Option<process::Proc>,
     /// Where to record the process group of each attempt (`spawned`).
     pub recorder: Option<Arc<super::record::Recorder>>,
     /// Where the body came from, for the messages the interpreter prints
@@ -195,7 +195,13 @@ pub async fn run(mut job: Job) -> JobResult {
             out.marker(&format!("--- attempt {attempt} of {total} ---"));
             out.clear_stdout();
         }
-        last = once(&mut job, &out).await;
+        if attempt > 1
+            && let Err(a) = ahead(&mut job).await
+        {
+            last = a;
+            break;
+        }
+        last = once(&mut job, &out, attempt).await;
         out.hold_secret();
         let stop_now = *job.cancel.borrow();
         if last.status != StepStatus::Failed || attempt == total || stop_now {
@@ -267,12 +273,9 @@ async fn over_budget(b: Duration, clock: Option<super::rehearsed::StepClock>) {
     }
 }
 
-async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
-    if let Some(q) = job.query.clone() {
-        let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q, job.clock.as_ref()).await;
-        return Attempt { status, exit: None, reason };
-    }
-    let spec = Spec {
+/// What the step's process is started with.
+fn spec(job: &Job) -> Spec<'_> {
+    Spec {
         kind: job.kind,
         body: &job.body,
         cwd: &job.cwd,
@@ -281,24 +284,112 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
         path_prefix: job.path_prefix.as_deref(),
         enter: &job.enter,
         interactive: job.interactive,
+    }
+}
+
+/// The engine kills itself where the tests ask (`kill-before-spawned`):
+/// the step's process exists, its group is not recorded yet.
+fn fault_before_spawned(id: &str) {
+    if super::fault::at("kill-before-spawned", id) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Does a `$BASH_ENV` (a start-up file bash runs before its script) reach
+/// the step's process?
+fn bash_env(job: &Job) -> bool {
+    let set = |v: &std::ffi::OsStr| !v.is_empty();
+    job.env.iter().any(|(k, v)| k == "BASH_ENV" && set(v.as_ref()))
+        || (job.inherit_env && std::env::var_os("BASH_ENV").is_some_and(|v| set(&v)))
+}
+
+/// The step's process, before its start is durable: the warm interpreter
+/// `warm`, or, on a store that commits later ([`Writer::waits`]: the shared
+/// one), one started now on an empty pipe; waiting for its body either way,
+/// its process group recorded (`spawned`) right away, so that the group is
+/// committed with the start (docs/team-mode.md). It runs nothing until
+/// [`once`] feeds it, after the start is durable; one that never gets its
+/// body is [`process::discard`]ed. `None` where the step starts its process
+/// as it runs ([`once`], held at the gate until its group is recorded): on
+/// the local store, which writes the group at once (the body stays in a
+/// memfd, read in blocks), and for a query step (no process), an
+/// interactive one (in the engine's process group: nothing to record), a
+/// python one (from a pipe, python's tracebacks would lose the script's
+/// lines: it reads a memfd it can read again), one a `$BASH_ENV` reaches
+/// (bash would run it before the start is durable), a job that records
+/// nothing (the env guard), and a spawn that failed (the step's own spawn
+/// says why).
+///
+/// [`Writer::waits`]: crate::store::Writer::waits
+pub fn ready(job: &Job, warm: Option<process::Proc>) -> Option<process::Proc> {
+    let rec = job.recorder.as_ref()?;
+    let p = match warm {
+        Some(p) => p,
+        None if !rec.waits()
+            || job.query.is_some()
+            || job.interactive
+            || job.kind == StepKind::Python
+            || bash_env(job) =>
+        {
+            return None;
+        }
+        None => process::spawn_waiting(&spec(job)).ok()?,
     };
+    fault_before_spawned(&job.id);
+    if let Some(g) = p.pgid {
+        rec.spawned(&job.id, g, p.born_ms);
+    }
+    Some(p)
+}
+
+/// Attempt 2 and later, on a store that commits later: as the first, the
+/// process is started and its group recorded before it runs, and it runs
+/// once that is durable (one wait for the store per retry). The attempt
+/// that cannot wait so ends, its process killed, having run nothing.
+async fn ahead(job: &mut Job) -> Result<(), Attempt> {
+    let Some(rec) = job.recorder.clone() else { return Ok(()) };
+    let Some(p) = ready(job, None) else { return Ok(()) };
+    let durable = rec.durable();
+    let mut cancel = job.cancel.clone();
+    let waited = tokio::select! {
+        biased;
+        _ = super::timing::cancelled(&mut cancel) => Err((StepStatus::Interrupted, "interrupted".to_string())),
+        d = durable => d.map_err(|e| (StepStatus::Failed, format!("not run again: cannot record its process: {e}"))),
+    };
+    match waited {
+        Ok(()) => {
+            job.ready = Some(p);
+            Ok(())
+        }
+        Err((status, why)) => {
+            process::discard(p).await;
+            Err(Attempt { status, exit: None, reason: Some(why) })
+        }
+    }
+}
+
+async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
+    if let Some(q) = job.query.clone() {
+        let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q, job.clock.as_ref()).await;
+        return Attempt { status, exit: None, reason };
+    }
+    let ready = job.ready.take();
+    let spec = spec(job);
     // The process group is in the journal before the step runs anything:
     // an engine killed in between leaves a process that has run nothing,
     // rather than one the resume may not find (a step that resets its
-    // environment, as `sudo` does, is found by its group alone). A warm
-    // interpreter gets its body after the record; a cold one is held before
-    // its `execve` until then (`runner::launch`, the gate).
+    // environment, as `sudo` does, is found by its group alone). A process
+    // from [`ready`] was recorded as it started and gets its body now; one
+    // started here (see [`ready`] for which) is held before its `execve`
+    // until then (`runner::launch`, the gate).
     let started = |pgid: Option<i32>, born_ms: u64| {
-        if super::fault::at("kill-before-spawned", &job.id) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-        }
+        fault_before_spawned(&job.id);
         if let (Some(r), Some(g)) = (&job.recorder, pgid) {
             r.spawned(&job.id, g, born_ms);
         }
     };
-    let spawned = match job.warm.take() {
+    let spawned = match ready {
         Some(mut p) => {
-            started(p.pgid, p.born_ms);
             p.feed(job.body.as_bytes());
             Ok(p)
         }
@@ -306,6 +397,10 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>) -> Attempt {
     };
     let mut p = match spawned {
         Ok(p) => {
+            let fault = if attempt == 1 { "kill-after-spawn" } else { "kill-after-retry" };
+            if super::fault::at(fault, &job.id) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+            }
             if let Some(o) = &job.origin {
                 o.set_fd(p.script_fd);
             }

@@ -9,8 +9,8 @@
 //! its environment (`RUNBOOK_STEP` included), working directory, process
 //! group, output pipes, stdin from `/dev/null`. It starts up on another CPU
 //! while the current step runs. When that step's turn comes, after its start
-//! and then its process group are in the journal (`runner::step`), its
-//! rendered body is written into the pipe and the pipe closed: from then on it is the step's process like any other, with
+//! and then its process group are in the journal, and durable there
+//! (`runner::step::ready`), its rendered body is written into the pipe and the pipe closed: from then on it is the step's process like any other, with
 //! the same timeout, Ctrl-C, leftovers and output handling.
 //!
 //! **Nothing runs early.** Until its body is written the interpreter has no
@@ -113,8 +113,8 @@ impl Warm {
             self.proc = Some(p);
             return None;
         }
-        // Still waiting: the step feeds it once its process group is in the
-        // journal (`runner::step`).
+        // Still waiting: its process group is recorded with the step's
+        // start, and it is fed once both are durable (`runner::step::ready`).
         Some(p)
     }
 }

@@ -61,6 +61,11 @@ pub trait Chunks: Send {
     /// Nothing more is waiting now: a store that gathers chunks (one
     /// statement for many) writes them.
     fn flush(&mut self) {}
+    /// The play's output is all written: the last chance to store what
+    /// could not be stored yet.
+    fn finish(&mut self) {
+        self.flush();
+    }
     /// How long the writer rests after some work before it takes what came
     /// meanwhile: the output of quick steps gathered in one write. A running
     /// step's output does not wait for it (its hand-over wakes the writer).
@@ -284,7 +289,7 @@ fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>, room: &Room) {
     }
     fault_wait("logs-stop-wait-for");
     room.close();
-    chunks.flush();
+    chunks.finish();
 }
 
 /// One step's log: lines are collected here and handed to the writer in

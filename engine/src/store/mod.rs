@@ -382,6 +382,13 @@ pub trait Writer: Send {
     fn append(&mut self, e: &Entry) -> Result<()>;
     /// Everything appended so far, durable enough for a step to start.
     fn durable(&mut self) -> Durable;
+    /// Does [`Writer::durable`] wait for the store (a commit), rather than
+    /// find what was appended durable already? Then a step's process is
+    /// started before its start is durable, so that its process group is
+    /// committed with the start (`runner::step::ready`).
+    fn waits(&self) -> bool {
+        false
+    }
     /// The step logs' sender.
     fn logs(&self) -> logs::LogSender;
     /// Called when the play's loop goes idle (group commit).

@@ -4,16 +4,49 @@
 //! output text, must know those renderings too. Every `{{ … }}` expression
 //! of the runbook whose value changes when the secrets it reads are
 //! replaced by placeholders renders a secret: its value joins the masked
-//! values, whatever filter made it.
+//! values, whatever filter made it. A value a statement derives
+//! (`{% set t = tok | upper %}{{ t }}`, a `{% for %}` loop's variable, a
+//! macro's argument) is read by no expression as a secret: a template with
+//! statements is rendered whole, with the secrets and with their
+//! placeholders, and each value it writes only with the secrets joins the
+//! masked values.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use minijinja::value::{Value as JValue, ValueKind};
+use minijinja::{AutoEscape, Environment};
 
 use crate::model::{Runbook, Vars};
 use crate::redact::Redactor;
 
-use super::{Capture, Context, ENV, Templater, bounds, rewrite_step_refs};
+use super::{Capture, Context, ENV, Templater, bounds, rewrite_step_refs, undeclared, undeclared_expr};
+
+thread_local! {
+    /// What [`WRITER`]'s renders on this thread wrote, value by value.
+    static WRITTEN: RefCell<Vec<JValue>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The templates' environment, but its formatter writes nothing and keeps
+/// each value written, `| safe` or not, in [`WRITTEN`].
+static WRITER: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = ENV.clone();
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_formatter(|_, _, value| {
+        WRITTEN.with(|w| w.borrow_mut().push(value.clone()));
+        Ok(())
+    });
+    env
+});
+
+/// Each value `text` writes rendered against `ctx`, or `None` if it fails.
+fn written(text: &str, ctx: JValue) -> Option<Vec<JValue>> {
+    WRITTEN.with(|w| w.borrow_mut().clear());
+    let ok = WRITER.render_str(text, ctx).is_ok();
+    let values = WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut()));
+    ok.then_some(values)
+}
 
 impl Templater<'_> {
     /// Every value to mask given this context: each secret's value
@@ -48,18 +81,58 @@ impl Templater<'_> {
             let texts = [Some(&s.body), a.confirm.as_ref(), a.escalate.as_ref(), a.expect.as_ref(), a.cwd.as_ref()];
             for text in texts.into_iter().flatten() {
                 let text = rewrite_step_refs(text, &self.ids);
+                let mut new = Vec::new();
                 for e in expressions(&text) {
                     if seen.insert(e.to_string()) {
-                        // What shows a secret as it is is masked already, and
-                        // the rest of it (`{'password': …, 'user': 'bot'}`)
-                        // is no secret.
-                        let new = self.derived(e, ctx).into_iter().filter(|v| known.redact(v) == v.as_str());
-                        out.extend(new);
+                        new.extend(self.derived(e, ctx));
                     }
                 }
+                if text.contains("{%") && seen.insert(text.clone()) {
+                    new.extend(self.written_derived(&text, ctx));
+                }
+                // What shows a secret as it is is masked already, and the
+                // rest of it (`{'password': …, 'user': 'bot'}`) is no secret.
+                out.extend(new.into_iter().filter(|v| known.redact(v) == v.as_str()));
             }
         }
         out
+    }
+
+    /// Whether `names` holds a secret or a variable holding one.
+    fn reads_secret(&self, names: &BTreeSet<String>, ctx: &Context) -> bool {
+        names.iter().any(|n| self.rb.is_secret(n) || ctx.vars.get(n).is_some_and(|v| self.rb.holds_secret(n, v)))
+    }
+
+    /// `ctx` with each secret capture as its placeholder; [`Context::view`]
+    /// with the runbook puts the secret variables' placeholders in.
+    fn placeheld(&self, ctx: &Context) -> Context {
+        let mut placeheld = ctx.clone();
+        for (n, c) in placeheld.captures.iter_mut().filter(|(n, _)| self.rb.is_secret(n)) {
+            *c = Capture::Value(crate::model::placeholder(n));
+        }
+        placeheld
+    }
+
+    /// What template `text` writes, rendered whole, that it does not write
+    /// with each secret as its placeholder (or nothing if either render
+    /// fails: a capture or a step's output not known yet).
+    fn written_derived(&self, text: &str, ctx: &Context) -> Vec<String> {
+        if bounds::check(text, false).is_err() {
+            return Vec::new();
+        }
+        let names = undeclared(text);
+        if !self.reads_secret(&names, ctx) {
+            return Vec::new();
+        }
+        let Some(real) = written(text, ctx.view(Some(&names), None, None)) else { return Vec::new() };
+        let Some(held) = written(text, self.placeheld(ctx).view(Some(&names), None, Some(self.rb))) else {
+            return Vec::new();
+        };
+        real.iter()
+            .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))
+            .filter(|v| !held.contains(v))
+            .flat_map(texts)
+            .collect()
     }
 
     fn derived(&self, expr: &str, ctx: &Context) -> Vec<String> {
@@ -67,24 +140,15 @@ impl Templater<'_> {
             return Vec::new();
         }
         let Ok(compiled) = ENV.compile_expression(expr) else { return Vec::new() };
-        // minijinja's `undeclared_variables` misses a sliced name
-        // (`tok[:6]`): every word of the expression is taken as a name it may
-        // read; the comparison with the secrets held decides.
-        let names = words(expr);
-        let reads_secret =
-            names.iter().any(|n| self.rb.is_secret(n) || ctx.vars.get(n).is_some_and(|v| self.rb.holds_secret(n, v)));
-        if !reads_secret {
+        let names = undeclared_expr(expr);
+        if !self.reads_secret(&names, ctx) {
             return Vec::new();
         }
         let Ok(real) = compiled.eval(ctx.view(Some(&names), None, None)) else { return Vec::new() };
         if matches!(real.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined) {
             return Vec::new();
         }
-        let mut placeheld = ctx.clone();
-        for (n, c) in placeheld.captures.iter_mut().filter(|(n, _)| self.rb.is_secret(n)) {
-            *c = Capture::Value(crate::model::placeholder(n));
-        }
-        let held = compiled.eval(placeheld.view(Some(&names), None, Some(self.rb)));
+        let held = compiled.eval(self.placeheld(ctx).view(Some(&names), None, Some(self.rb)));
         if held.as_ref().is_ok_and(|h| *h == real) {
             return Vec::new();
         }
@@ -108,15 +172,6 @@ fn texts(v: &JValue) -> Vec<String> {
         out.push(json);
     }
     out
-}
-
-/// Every word (`[A-Za-z_][A-Za-z0-9_]*`) of an expression.
-fn words(expr: &str) -> BTreeSet<String> {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    expr.split(|c: char| !word(c))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
-        .map(str::to_string)
-        .collect()
 }
 
 /// The expression inside each `{{ … }}` of a template, without its
@@ -143,6 +198,5 @@ mod tests {
     #[test]
     fn expressions_without_whitespace_control() {
         assert_eq!(expressions("a {{- tok | upper -}} b {{x}} {% if y %}"), ["tok | upper", "x"]);
-        assert_eq!(words("tok[:6] ~ steps[\"a-b\"].x2"), ["a", "b", "steps", "tok", "x2"].map(String::from).into());
     }
 }

@@ -11,7 +11,10 @@ mod derived;
 pub use derived::secret_values;
 pub mod lines;
 pub mod mark;
+mod names;
+pub use names::{undeclared, undeclared_expr};
 pub mod query;
+mod query_role;
 pub mod quotes;
 pub mod request;
 
@@ -477,7 +480,7 @@ impl<'r> Templater<'r> {
         }
         self.bounded(step, src, &text, false)?;
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
-        let names: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
+        let names = undeclared(&text);
         let mask = mask.then_some(self.rb);
         // A secret is masked given or not: only the other names must be defined.
         let read: BTreeSet<String> = match mask {
@@ -576,7 +579,7 @@ impl<'r> Templater<'r> {
         let src = Source::Attr("when");
         self.bounded(step, src, &expr, true)?;
         let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, src, &e, &expr))?;
-        let names: BTreeSet<String> = compiled.undeclared_variables(false).into_iter().collect();
+        let names = undeclared_expr(&expr);
         if let Some(d) = self.missing(step, src, &names, ctx, &expr) {
             return Err(d);
         }
@@ -810,28 +813,6 @@ fn contains_word(line: &str, word: &str) -> bool {
         !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
             && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
-}
-
-/// Top-level names a template reads (empty if it does not compile).
-pub fn undeclared(text: &str) -> BTreeSet<String> {
-    if !text.contains("{{") && !text.contains("{%") || bounds::check(text, false).is_err() {
-        return BTreeSet::new();
-    }
-    match ENV.template_from_str(text) {
-        Ok(t) => t.undeclared_variables(false).into_iter().collect(),
-        Err(_) => BTreeSet::new(),
-    }
-}
-
-/// Top-level names an expression reads.
-pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
-    if bounds::check(expr, true).is_err() {
-        return BTreeSet::new();
-    }
-    match ENV.compile_expression(expr) {
-        Ok(e) => e.undeclared_variables(false).into_iter().collect(),
-        Err(_) => BTreeSet::new(),
-    }
 }
 
 /// A variable's value in a message: as JSON (a string quoted), cut short.

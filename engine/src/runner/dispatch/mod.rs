@@ -274,7 +274,13 @@ impl<'a> Dispatcher<'a> {
             return Action::Record(Event::Excluded(x));
         }
         if let Some(i) = self.manual {
-            return self.manual_answer(i, st);
+            return match st.stop {
+                None => self.manual_answer(i, st),
+                // Stopped at its question (Ctrl-C, a signal, the terminal
+                // gone): unanswered, the step ends interrupted and a resume
+                // puts the question again.
+                Some(_) => self.manual_unanswered(i, st),
+            };
         }
         match &st.stop {
             None => {

@@ -483,14 +483,25 @@ impl Dispatcher<'_> {
                     Reply::Skip => (StepStatus::Skipped, "skipped by the operator"),
                     _ => (StepStatus::Failed, "the operator answered: not done"),
                 };
-                let mut e = decided(&s.id, status, reason.into(), status == StepStatus::Failed && self.fails_stop(i));
-                if let Event::StepEnd(end) = &mut e {
-                    end.attempts = 1;
-                    end.command_hash = st.step(&s.id).and_then(|p| p.command_hash.clone());
-                }
-                Action::Record(e)
+                let stop = status == StepStatus::Failed && self.fails_stop(i);
+                self.manual_end(i, st, status, reason, stop)
             }
         }
+    }
+
+    /// A manual step whose question the play stopped at: no answer.
+    pub(super) fn manual_unanswered(&self, i: usize, st: &RunState) -> Action {
+        self.manual_end(i, st, StepStatus::Interrupted, "not answered: the play stopped at its question", false)
+    }
+
+    fn manual_end(&self, i: usize, st: &RunState, status: StepStatus, reason: &str, stop: bool) -> Action {
+        let id = &self.rb.steps[i].id;
+        let mut e = decided(id, status, reason.into(), stop);
+        if let Event::StepEnd(end) = &mut e {
+            end.attempts = 1;
+            end.command_hash = st.step(id).and_then(|p| p.command_hash.clone());
+        }
+        Action::Record(e)
     }
 }
 

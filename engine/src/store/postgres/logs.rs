@@ -2,9 +2,8 @@
 //! (already masked: output lines are redacted before they reach a log) as
 //! rows of `runbook_logs`, so `report` and a resume work from any machine.
 //! A step's output is bounded per session ([`LIMIT`], `RUNBOOK_PG_LOG_LIMIT`
-//! bytes): past it, one line says so and the rest is dropped. A chunk the
-//! database cannot take is dropped too (a log is a convenience, the events
-//! are the record). The chunks handed over together (the writer takes what
+//! bytes): past it, one line says so and the rest is dropped. The chunks
+//! handed over together (the writer takes what
 //! came while it rested: the output of a burst of quick steps) are written
 //! in one statement.
 //!
@@ -17,6 +16,11 @@
 //! where every later run's part of the log begins. A refused chunk is kept
 //! on this machine instead, in `<state dir>/runs/<run-id>/<step>.log` (as
 //! the local store keeps a log), and the engine says so once per step.
+//! A chunk the database does not take because it is away is held, with
+//! what follows it, and written with the next write that succeeds (in
+//! order: the log's chunks are numbered as they came); what is still not
+//! stored when the play ends, or past [`LIMIT`] bytes held, is kept on this
+//! machine in the same place, said once per step.
 //! Nothing a step printed is lost; the shared log holds only what the
 //! session holding the run wrote. The `FOR SHARE` on the lock row orders
 //! it: a take-over waits for a chunk being stored, and the new session
@@ -152,24 +156,37 @@ const INSERT: &str = "WITH ok AS (SELECT 1 FROM runbook_locks WHERE runbook = $4
             u.data
      FROM ok, unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS u(step, data, i)";
 
+/// Why chunks are kept on this machine rather than in the shared log.
+#[derive(Clone, Copy)]
+enum Kept {
+    /// The store refused them: the run is another session's now.
+    TakenOver,
+    /// The database did not take them before the play ended (or too much
+    /// waited for it).
+    Away,
+}
+
 impl PgChunks {
-    /// Chunks the store refused (the run is another session's now): kept
-    /// on this machine, said once per step.
-    fn keep(&mut self, steps: &[String], data: &[Vec<u8>]) {
+    /// Chunks not in the run's shared log: kept on this machine, said once
+    /// per step.
+    fn keep(&mut self, steps: &[String], data: &[Vec<u8>], why: Kept) {
         for (step, data) in steps.iter().zip(data) {
             let file = self.keep.join(format!("{step}.log"));
             let kept = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.keep).and_then(|()| {
                 std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&file)?.write_all(data)
             });
+            let what = match why {
+                Kept::TakenOver => "reached the store after the run was taken over",
+                Kept::Away => "could not be stored: the state database did not take it",
+            };
             let said = match &kept {
                 Ok(()) => format!(
-                    "runbook: output of step `{step}` reached the store after the run was taken over: not in the run's shared log, kept on this machine in {}",
+                    "runbook: output of step `{step}` {what}: not in the run's shared log, kept on this machine in {}",
                     file.display()
                 ),
-                Err(e) => format!(
-                    "runbook: output of step `{step}` reached the store after the run was taken over and could not be kept in {}: {e}",
-                    file.display()
-                ),
+                Err(e) => {
+                    format!("runbook: output of step `{step}` {what} and could not be kept in {}: {e}", file.display())
+                }
             };
             if self.kept.insert(step.clone()) || kept.is_err() {
                 tracing::warn!("{said}");
@@ -220,11 +237,30 @@ impl Chunks for PgChunks {
             return;
         }
         let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
-        self.held_bytes = 0;
+        let bytes = std::mem::take(&mut self.held_bytes);
         match self.insert(&steps, &data) {
-            Ok(0) => self.keep(&steps, &data),
+            Ok(0) => self.keep(&steps, &data, Kept::TakenOver),
             Ok(_) => {}
-            Err(e) => tracing::warn!("step logs of run {} not stored: {e}", self.run),
+            // Held, in order, for the next write; too much held goes to
+            // this machine rather than memory.
+            Err(e) if bytes < self.limit => {
+                tracing::warn!("step logs of run {} not stored yet: {e}", self.run);
+                self.held = steps.into_iter().zip(data).collect();
+                self.held_bytes = bytes;
+            }
+            Err(e) => {
+                tracing::warn!("step logs of run {} not stored: {e}", self.run);
+                self.keep(&steps, &data, Kept::Away);
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.flush();
+        let (steps, data): (Vec<String>, Vec<Vec<u8>>) = std::mem::take(&mut self.held).into_iter().unzip();
+        self.held_bytes = 0;
+        if !steps.is_empty() {
+            self.keep(&steps, &data, Kept::Away);
         }
     }
 }

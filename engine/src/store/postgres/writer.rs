@@ -6,10 +6,12 @@
 //! lock row still has it (`FOR SHARE` on the row, so a take-over waits for
 //! the batch or the batch sees the new token): a session that lost the lock
 //! can never write. A step starts once [`Writer::durable`] says its
-//! `step-start` is committed.
+//! `step-start` is committed, and with it the step's `spawned` (its
+//! process, waiting for its body, was started before the wait:
+//! [`Writer::waits`]).
 //!
-//! Only a start is waited for. Nobody waits for the rest (a step's end, its
-//! `spawned`, notes): when the play goes idle they linger for
+//! Only a start is waited for (and a retry's `spawned`). Nobody waits for
+//! the rest (a step's end, notes): when the play goes idle they linger for
 //! `RUNBOOK_PG_LINGER` milliseconds (default 10) before they are written,
 //! so that the next step's start, decided meanwhile, takes them along: one
 //! round trip and one WAL flush per trivial step. A `stop`, the run's end and
@@ -274,6 +276,10 @@ impl Writer for PgWriter {
     fn durable(&mut self) -> Durable {
         let target = self.urge();
         Box::pin(self.waiter(target))
+    }
+
+    fn waits(&self) -> bool {
+        true
     }
 
     fn logs(&self) -> LogSender {

@@ -1,0 +1,144 @@
+//! The top-level names a template or an expression reads: what a plan asks
+//! for, `check` reports undefined, redaction knows a secret is read by, and
+//! what a value given under a name the runbook reads nowhere is dropped by.
+//!
+//! minijinja's `undeclared_variables` does not visit a slice's target: a
+//! template reading `tok` only as `{{ tok[:6] }}` reads no `tok` to it. So
+//! the names are read from a copy in which each slice `x[a:b:c]` is the
+//! subscript `x[(a, b, c)]` (an empty part `none`), which it visits whole.
+
+use std::collections::BTreeSet;
+
+use super::{ENV, bounds};
+
+/// Top-level names a template reads (empty if it does not compile).
+pub fn undeclared(text: &str) -> BTreeSet<String> {
+    if !text.contains("{{") && !text.contains("{%") || bounds::check(text, false).is_err() {
+        return BTreeSet::new();
+    }
+    let names = |t: &str| ENV.template_from_str(t).map(|t| t.undeclared_variables(false));
+    match names(&unslice_template(text)).or_else(|_| names(text)) {
+        Ok(n) => n.into_iter().collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+/// Top-level names an expression reads (empty if it does not compile).
+pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
+    if bounds::check(expr, true).is_err() {
+        return BTreeSet::new();
+    }
+    let names = |e: &str| ENV.compile_expression(e).map(|e| e.undeclared_variables(false));
+    match names(&unslice(expr)).or_else(|_| names(expr)) {
+        Ok(n) => n.into_iter().collect(),
+        Err(_) => BTreeSet::new(),
+    }
+}
+
+/// `text` with [`unslice`] applied inside each `{{ … }}` and `{% … %}`.
+fn unslice_template(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let close = match after.as_bytes().first() {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = after;
+                continue;
+            }
+        };
+        let inner = &after[1..];
+        let Some(end) = inner.find(close) else { break };
+        out.push_str(&rest[..start + 2]);
+        out.push_str(&unslice(&inner[..end]));
+        out.push_str(close);
+        rest = &inner[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An expression with each slice `x[a:b:c]` written `x[(a, b, c)]`.
+fn unslice(expr: &str) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    group(&chars, &mut i, None).concat()
+}
+
+/// The text up to `close` (read, not returned) or the end, split at each
+/// `:` directly inside when `close` is `]`.
+fn group(c: &[char], i: &mut usize, close: Option<char>) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    while let Some(&ch) = c.get(*i) {
+        *i += 1;
+        if Some(ch) == close {
+            return parts;
+        }
+        let last = parts.last_mut().expect("never empty");
+        match ch {
+            '"' | '\'' => {
+                last.push(ch);
+                while let Some(&s) = c.get(*i) {
+                    *i += 1;
+                    last.push(s);
+                    if s == '\\' {
+                        if let Some(&e) = c.get(*i) {
+                            *i += 1;
+                            last.push(e);
+                        }
+                    } else if s == ch {
+                        break;
+                    }
+                }
+            }
+            '[' => {
+                let inside = group(c, i, Some(']'));
+                if inside.len() > 1 {
+                    let parts: Vec<&str> =
+                        inside.iter().map(|p| if p.trim().is_empty() { "none" } else { p.as_str() }).collect();
+                    last.push_str(&format!("[({})]", parts.join(",")));
+                } else {
+                    last.push_str(&format!("[{}]", inside.concat()));
+                }
+            }
+            '(' | '{' => {
+                let end = if ch == '(' { ')' } else { '}' };
+                last.push(ch);
+                last.push_str(&group(c, i, Some(end)).concat());
+                last.push(end);
+            }
+            ':' if close == Some(']') => parts.push(String::new()),
+            ch => last.push(ch),
+        }
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: &[&str]) -> BTreeSet<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_slice_is_a_subscript_to_the_reader() {
+        assert_eq!(unslice("tok[:6]"), "tok[(none,6)]");
+        assert_eq!(unslice("a[b:c:-1] ~ d[1] ~ e[::2]"), "a[(b,c,-1)] ~ d[1] ~ e[(none,none,2)]");
+        assert_eq!(unslice(r#"x["a:b"] ~ {'k': y[1:]}['k']"#), r#"x["a:b"] ~ {'k': y[(1,none)]}['k']"#);
+        assert_eq!(unslice("f(a[n:])[0]"), "f(a[(n,none)])[0]");
+    }
+
+    #[test]
+    fn a_name_read_only_through_a_slice_is_read() {
+        assert_eq!(undeclared("echo {{ tok[:6] }}"), names(&["tok"]));
+        assert_eq!(undeclared("{% for x in items[1:] %}{{ x[n:] }}{% endfor %}"), names(&["items", "n"]));
+        assert_eq!(undeclared("{% set t = tok[2:] %}{{ t }} ${a[@]:1} {{ '[:]' }}"), names(&["tok"]));
+        assert_eq!(undeclared_expr("tok[:6] == 'abc'"), names(&["tok"]));
+        assert_eq!(undeclared("{{ tok[ }}"), names(&[]), "does not compile");
+    }
+}
