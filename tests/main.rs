@@ -32,6 +32,7 @@ mod plan;
 mod play;
 mod postgres;
 mod rehearse;
+mod rehearse_time;
 mod rehearse_uncontained;
 mod report;
 mod report_views;

@@ -30,6 +30,7 @@ pub fn mode(a: &PlayArgs) -> Mode {
 }
 
 pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
+    dry_run_flags(&a)?;
     // A play's store connects while its runbook is read; a rehearsal's is
     // never opened.
     let opening = (!a.dry_run).then(|| crate::store::Opening::start(config));
@@ -118,4 +119,25 @@ fn preflight(rb: &Runbook, vars: &vars::Resolved, env: Option<&crate::config::En
         }
     }
     preview::preflight(rb, vars, env)
+}
+
+/// A rehearsal always plays from its first step (or `--from`) in a sandbox
+/// of its own: it has no run to resume or take over, and ignoring such a
+/// flag would rehearse something else than asked. `--fresh` (start anew)
+/// is what a rehearsal does anyway: taken as said.
+fn dry_run_flags(a: &PlayArgs) -> Result<()> {
+    let flag =
+        [(a.resume, "--resume"), (a.take_over, "--take-over")].into_iter().find_map(|(set, name)| set.then_some(name));
+    match flag {
+        Some(name) if a.dry_run => Err(crate::error::Error::invalid(
+            crate::error::Diagnostic::error(
+                "dry-run-flag",
+                format!(
+                    "{name} does not go with --dry-run: a rehearsal keeps no run, it always plays from the first step"
+                ),
+            )
+            .hint("drop it to rehearse the whole play, or use --from STEP to rehearse from a step"),
+        )),
+        _ => Ok(()),
+    }
 }

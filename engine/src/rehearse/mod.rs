@@ -315,7 +315,8 @@ pub fn run_scenario_with(
         clock: false,
         queries: Arc::new(crate::observe::Fixtures(queries.clone())),
         durable: false,
-        soak_waits: false,
+        waits: false,
+        one_at_a_time: true,
         ask_missing: false,
         engine_log: false,
         recorded: false,
@@ -549,15 +550,12 @@ fn unused_notes(run: &ScenarioRun, not_reached: &[&str]) -> Vec<String> {
 
 /// The runbook as a rehearsal plays it: no terminal is attached (there is
 /// none in CI, and the stubs answer `kubectl edit` or `exec -it` alike), so
-/// `interactive` steps run captured; and nobody waits: `retry` delays are
-/// zero, since the stubs answer at once.
+/// `interactive` steps run captured. Nobody waits either: `retry` delays
+/// are skipped and counted on the rehearsed clock (`PlayEnv::waits`).
 fn stage(rb: &Runbook) -> Runbook {
     let mut rb = rb.clone();
     for s in &mut rb.steps {
         s.attrs.interactive = false;
-        if s.attrs.retry > 0 {
-            s.attrs.delay = Some(Duration::ZERO);
-        }
     }
     rb
 }

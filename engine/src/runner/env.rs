@@ -34,8 +34,14 @@ pub struct PlayEnv {
     pub queries: Arc<dyn Backend>,
     /// The journal survives a power loss (a rehearsal's need not).
     pub durable: bool,
-    /// A soak waits between evaluations (a rehearsal evaluates back to back).
-    pub soak_waits: bool,
+    /// Retry delays and a soak's intervals are waited (a play), or skipped
+    /// and counted towards the play's `timeout` and the steps' `budget`
+    /// on the rehearsed clock (a rehearsal: `runner::rehearsed`).
+    pub waits: bool,
+    /// Ready steps start one at a time, in plan order, whatever `--jobs`
+    /// (a rehearsal: its decisions must not depend on which of two
+    /// parallel steps calls a shared `sequence` stub first).
+    pub one_at_a_time: bool,
     /// Variables nothing defines are asked for on a terminal (a rehearsal's
     /// scenario is its whole input).
     pub ask_missing: bool,
@@ -64,7 +70,8 @@ impl PlayEnv {
             clock: true,
             queries: Arc::new(crate::observe::Live),
             durable: true,
-            soak_waits: true,
+            waits: true,
+            one_at_a_time: false,
             ask_missing: true,
             recorded: true,
             engine_log: true,

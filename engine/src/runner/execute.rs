@@ -36,6 +36,8 @@ pub struct Executor<'a> {
     /// Fires to stop the running steps (a signal, the play's timeout).
     pub cancel: watch::Sender<bool>,
     pub quiet: QuietClock,
+    /// A rehearsal's count of the waits it skips (`PlayEnv::waits`).
+    pub rehearsed: Option<Arc<super::rehearsed::Rehearsed>>,
 }
 
 impl Executor<'_> {
@@ -50,8 +52,8 @@ impl Executor<'_> {
         env
     }
 
-    /// The job of step (or undo block) `i`.
-    pub fn job(&self, i: usize, prep: &Prep) -> Job {
+    /// The job of step (or undo block) `i`, started after `deps`.
+    pub fn job(&self, i: usize, prep: &Prep, deps: impl Iterator<Item = usize>) -> Job {
         let s = &self.rb.steps[i];
         let location = format!("{}:{}", self.rb.path.display(), s.body_line);
         Job {
@@ -86,6 +88,11 @@ impl Executor<'_> {
             ),
             ready: None,
             recorder: Some(self.recorder.clone()),
+            clock: self.rehearsed.as_ref().map(|c| super::rehearsed::StepClock {
+                clock: c.clone(),
+                step: i,
+                base: c.start(i, deps),
+            }),
             origin: s.kind.query().is_none().then(|| Arc::new(ScriptOrigin::new(self.rb, s, &prep.body))),
         }
     }
@@ -119,6 +126,7 @@ impl Executor<'_> {
             query: None,
             ready: None,
             recorder: None,
+            clock: None,
             origin: None,
         }
     }

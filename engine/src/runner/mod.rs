@@ -64,6 +64,7 @@ mod process;
 pub mod prompt;
 mod query;
 mod record;
+mod rehearsed;
 pub mod reporter;
 pub mod scope;
 mod script;
@@ -295,7 +296,11 @@ async fn session_loop(
             guard: opts.env.as_ref().is_some_and(|e| e.guard.is_some()),
             answering: session::answering(&opts, tty),
             step_mode: opts.step_mode,
-            jobs: if mode.jobs == 0 { DEFAULT_JOBS } else { mode.jobs },
+            jobs: match (env.one_at_a_time, mode.jobs) {
+                (true, _) => 1,
+                (false, 0) => DEFAULT_JOBS,
+                (false, j) => j,
+            },
             mode,
             root: env.root.clone(),
             kind,
@@ -319,6 +324,7 @@ async fn session_loop(
         redactor,
         cancel: tokio::sync::watch::channel(false).0,
         quiet: step::QuietClock::start(),
+        rehearsed: (!env.waits).then(|| std::sync::Arc::new(rehearsed::Rehearsed::new(rb.timeout))),
     };
     let mut l = play::Loop::new(d, x, rb, ctx, opts.answers.clone(), operator, tty, secrets);
     for n in notes {

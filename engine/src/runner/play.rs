@@ -201,6 +201,8 @@ impl<'a> Loop<'a> {
     /// The play, to its end.
     pub async fn run(&mut self) -> RunEnd {
         let deadline = self.timeout.and_then(|d| tokio::time::Instant::now().checked_add(d));
+        // A rehearsal's deadline comes closer by every wait it skips.
+        let mut skipped = self.x.rehearsed.as_ref().map(|c| c.watch());
         let mut ctrlc: Option<CtrlC> = None;
         loop {
             if let Some(why) = self.taken.clone() {
@@ -222,12 +224,7 @@ impl<'a> Loop<'a> {
             }
             self.warm_next();
             let has_ctrlc = ctrlc.is_some();
-            let timeout = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let timeout = super::rehearsed::until(deadline, skipped.as_mut());
             let choice = async {
                 match ctrlc.as_mut() {
                     Some(h) => h.await.ok().flatten(),
@@ -288,7 +285,10 @@ impl<'a> Loop<'a> {
                 }
                 Ev::Timeout => {
                     self.play_timed_out = true;
-                    let t = humantime::format_duration(self.timeout.unwrap_or_default()).to_string();
+                    let mut t = humantime::format_duration(self.timeout.unwrap_or_default()).to_string();
+                    if self.x.rehearsed.as_ref().is_some_and(|c| !c.most().is_zero()) {
+                        t.push_str(" of rehearsed time");
+                    }
                     self.note(None, format!("the play timed out after {t} (front matter `timeout`): stopping"));
                     self.stop(StopKind::Failed, format!("the play timed out after {t}"), false);
                 }
@@ -425,7 +425,7 @@ impl<'a> Loop<'a> {
         if self.taken.is_some() {
             return;
         }
-        let mut job = self.x.job(s.step, &s.prep);
+        let mut job = self.x.job(s.step, &s.prep, self.d.dag.deps(s.step).iter().map(|e| e.from));
         // Started before anything else: this step is what the play waits for.
         let warm = self.warm.take().and_then(|w| w.fire(s.step, &s.prep.cwd, &s.prep.body));
         let ready = step::ready(&job, warm);

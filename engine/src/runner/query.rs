@@ -59,7 +59,7 @@ pub(super) fn job(
         soak: s.attrs.soak,
         interval: s.attrs.delay.unwrap_or(SOAK_INTERVAL),
         timeout: s.attrs.timeout.unwrap_or(observe::DEFAULT_TIMEOUT),
-        rehearsal: !env.soak_waits,
+        rehearsal: !env.waits,
         location,
     }))
 }
@@ -78,6 +78,7 @@ pub(super) async fn once(
     cancel: &watch::Receiver<bool>,
     out: &Arc<StepOutput>,
     q: &Arc<QueryJob>,
+    clock: Option<&super::rehearsed::StepClock>,
 ) -> (StepStatus, Option<String>) {
     let started = Instant::now();
     let evaluations = match (q.soak, q.rehearsal) {
@@ -124,11 +125,13 @@ pub(super) async fn once(
             show(out, Stream::Stderr, &text);
             return (StepStatus::Passed, None);
         }
-        if !q.rehearsal {
+        // A rehearsal counts the wait on its clock instead (`step::wait`).
+        let elapsed = if q.rehearsal { q.interval.saturating_mul(n as u32 - 1) } else { elapsed };
+        {
             let wait = q.interval.min(soak.saturating_sub(elapsed));
             let mut cancel = cancel.clone();
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = super::step::wait(clock.filter(|_| q.rehearsal), wait) => {}
                 _ = super::timing::cancelled(&mut cancel) => return (StepStatus::Interrupted, Some("interrupted".into())),
             }
         }

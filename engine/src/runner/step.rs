@@ -109,6 +109,8 @@ pub struct Job {
     /// Where the body came from, for the messages the interpreter prints
     /// about its script (a step's, not the guard's).
     pub origin: Option<Arc<ScriptOrigin>>,
+    /// A rehearsal's clock: waits are skipped and counted there.
+    pub clock: Option<super::rehearsed::StepClock>,
 }
 
 impl Job {
@@ -161,16 +163,29 @@ pub async fn run(mut job: Job) -> JobResult {
         job.note(text);
     }
     let out = Arc::new(out);
-    let budget = job.budget.map(|b| {
+    // Said once: by the timer, or in a rehearsal as soon as a skipped wait
+    // takes the step over it (`over_budget`).
+    let budget_said = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let say_budget = job.budget.map(|b| {
         let note = job.notes();
         let hint = job.escalate.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(b).await;
+        let said = budget_said.clone();
+        Arc::new(move || {
+            if said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let mut text = format!("over its budget of {}", humantime::format_duration(b));
-            if let Some(h) = hint {
+            if let Some(h) = &hint {
                 text.push_str(&format!(" — escalate: {h}"));
             }
             note(text);
+        })
+    });
+    let budget = job.budget.zip(say_budget.clone()).map(|(b, say)| {
+        let clock = job.clock.clone();
+        tokio::spawn(async move {
+            over_budget(b, clock).await;
+            say();
         })
     });
     let total = job.retry.saturating_add(1);
@@ -195,14 +210,21 @@ pub async fn run(mut job: Job) -> JobResult {
         if last.status != StepStatus::Failed || attempt == total || stop_now {
             break;
         }
+        let waited = if job.clock.is_some() { " (rehearsed: not waited, counted)" } else { "" };
         job.note(format!(
-            "attempt {attempt} of {total} failed ({}); retrying in {}",
+            "attempt {attempt} of {total} failed ({}); retrying in {}{waited}",
             last.reason.as_deref().unwrap_or("failed"),
             humantime::format_duration(job.delay)
         ));
         let mut cancel = job.cancel.clone();
         tokio::select! {
-            _ = tokio::time::sleep(job.delay) => {}
+            _ = wait(job.clock.as_ref(), job.delay) => {
+                if let (Some(b), Some(c), Some(say)) = (job.budget, &job.clock, &say_budget)
+                    && started.elapsed().saturating_add(c.own()) >= b
+                {
+                    say();
+                }
+            }
             _ = super::timing::cancelled(&mut cancel) => {
                 last = Attempt { status: StepStatus::Interrupted, exit: last.exit, reason: Some("interrupted".into()) };
                 break;
@@ -225,6 +247,33 @@ pub async fn run(mut job: Job) -> JobResult {
         stdout_cut: out.stdout_truncated.load(std::sync::atomic::Ordering::Relaxed),
         attempts,
         origin: job.origin.clone(),
+    }
+}
+
+/// A wait of the step: slept in a play; in a rehearsal, counted at once,
+/// or for ever once the play's timeout has passed in rehearsed time (the
+/// play then stops the step, as it would during a real wait).
+pub(super) async fn wait(clock: Option<&super::rehearsed::StepClock>, d: Duration) {
+    match clock {
+        None => tokio::time::sleep(d).await,
+        Some(c) if c.clock.skip(c.step, d) => std::future::pending().await,
+        Some(_) => {}
+    }
+}
+
+/// Resolves once the step is over its budget: real time since now, and in
+/// a rehearsal what the step itself skipped too.
+async fn over_budget(b: Duration, clock: Option<super::rehearsed::StepClock>) {
+    let deadline = tokio::time::Instant::now() + b;
+    let Some(c) = clock else { return tokio::time::sleep_until(deadline).await };
+    let mut rx = c.clock.watch();
+    loop {
+        rx.borrow_and_update();
+        let at = deadline.checked_sub(c.own()).unwrap_or_else(tokio::time::Instant::now);
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => return,
+            r = rx.changed() => if r.is_err() { return tokio::time::sleep_until(at).await },
+        }
     }
 }
 
@@ -325,7 +374,7 @@ async fn ahead(job: &mut Job) -> Result<(), Attempt> {
 
 async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     if let Some(q) = job.query.clone() {
-        let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q).await;
+        let (status, reason) = super::query::once(&job.body, &job.cancel, out, &q, job.clock.as_ref()).await;
         return Attempt { status, exit: None, reason };
     }
     let ready = job.ready.take();
