@@ -29,13 +29,13 @@ fn stable(s: &str) -> String {
     regex::Regex::new(r"\d{8}T\d{6}Z(-\d+)?").unwrap().replace_all(&s, "[RUN]").into_owned()
 }
 
-fn report(dir: &Path) -> String {
+pub(crate) fn report(dir: &Path) -> String {
     let o = rb(dir, &["report", "latest"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn report_json(dir: &Path) -> Value {
+pub(crate) fn report_json(dir: &Path) -> Value {
     let o = rb(dir, &["report", "latest", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     serde_json::from_slice(&o.stdout).unwrap()

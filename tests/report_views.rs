@@ -9,19 +9,8 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::play::{rb, text};
+use crate::report::{report, report_json};
 use crate::serve::{Serve, get_ok};
-
-fn report(dir: &Path) -> String {
-    let o = rb(dir, &["report", "latest"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn report_json(dir: &Path) -> Value {
-    let o = rb(dir, &["report", "latest", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 fn runs_json(dir: &Path) -> Value {
     let o = rb(dir, &["runs", "--json"]);
