@@ -20,6 +20,7 @@ pub mod query;
 mod query_role;
 pub mod quotes;
 pub mod request;
+mod shell;
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -125,17 +126,20 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     if value.is_none() || value.is_undefined() {
         return Ok("''".into());
     }
+    // Each value is marked: [`shell::place`] writes it as a word where
+    // the rendered body shows bash reads one.
+    let marked = |s: &str| one(s).map(|_| mark::mark(s));
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
         let items: Result<Vec<String>, _> = value
             .try_iter()?
             .map(|v| match as_bool(&v) {
                 Some(b) => Ok(b.to_string()),
-                None => one(&v.to_string()),
+                None => marked(&v.to_string()),
             })
             .collect();
         return Ok(items?.join(" "));
     }
-    one(&value.to_string())
+    marked(&value.to_string())
 }
 
 /// `value` as a boolean, when it is one.
@@ -254,6 +258,7 @@ impl<'r> Templater<'r> {
         };
         let text = self.render(step, Source::Body, name, &step.body, ctx, mask)?;
         let (placed, code, asks, hint) = match name {
+            "shell:body" => (shell::place(&text, !mask), "shell-value", "the command", ""),
             "query:body" => (
                 query::place(&text),
                 "query-value",
@@ -271,8 +276,13 @@ impl<'r> Templater<'r> {
         placed.map_err(|m| {
             let line = step.body_line + m.line - 1;
             let kind = step.kind.name();
-            let what = if code == "query-value" { format!("its {kind} query") } else { "its request".to_string() };
+            let what = match code {
+                "query-value" => format!("its {kind} query"),
+                "shell-value" => "its body".to_string(),
+                _ => "its request".to_string(),
+            };
             let what = format!("step `{}`, {what}: {}; it could change {asks}", step.id, m.why);
+            let hint = if code == "shell-value" { shell::hint(&m) } else { hint };
             Diagnostic::error(code, what).at(&self.rb.path, line).hint(hint)
         })
     }
@@ -692,7 +702,7 @@ mod tests {
     #[test]
     fn quotes_hostile_values() {
         let v = JValue::from("x; rm -rf / $(touch pwned) `id` \"q\" 'q'\nnl");
-        let q = shell_quote(&v).unwrap();
+        let q = shell::place(&shell_quote(&v).unwrap(), true).unwrap();
         assert_eq!(shlex::split(&q).unwrap(), vec![v.as_str().unwrap().to_string()]);
     }
 }
