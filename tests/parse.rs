@@ -183,6 +183,22 @@ fn numbers_with_leading_zeros_keep_their_digits() {
     }
 }
 
+/// Only `true`/`false` (any case) are booleans, as `--set` reads them:
+/// `region: no` is Norway, not false (YAML 1.1's `yes`/`no`/`on`/`off`/`y`).
+#[test]
+fn yes_no_on_off_are_text_in_front_matter() {
+    for vars in [
+        "vars:\n  region: no\n  enabled: on\n  c: y\n  t: True\n  f: FALSE\n",
+        "vars: {region: no, enabled: on, c: y, t: True, f: FALSE}\n",
+    ] {
+        Test::new()
+            .runbook("n", &format!("---\n{vars}---\n# N\n\n```bash {{#a}}\necho {{{{ region }}}} {{{{ enabled }}}} {{{{ c }}}} {{{{ t }}}} {{{{ f }}}}\n```\n"))
+            .args(["plan", "n"])
+            .stdout_has("$ echo no on y true false\n")
+            .run();
+    }
+}
+
 #[test]
 fn template_syntax_error() {
     bad("# T\n\n```bash {#a}\necho ok\necho {{ namespace \n```\n", &["bad.md:5", "step `a`"]);
