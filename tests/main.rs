@@ -45,6 +45,7 @@ mod serve;
 mod serve_browser;
 mod serve_guard;
 mod serve_reads;
+mod serve_stop;
 mod state_setting;
 mod take_over_tty;
 mod tty;
