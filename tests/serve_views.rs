@@ -6,7 +6,6 @@ use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
-use crate::common::*;
 use crate::serve::{Playing, Serve, gated, get_ok, only_run, until};
 
 /// The cells of the rows of the run page's timeline table, tags removed.
