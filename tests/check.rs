@@ -106,6 +106,24 @@ fn shellcheck_findings_map_to_runbook_lines() {
         .run();
 }
 
+/// A list variable renders several words (`plan`: `for h in a b`), so
+/// shellcheck sees several words for it: no SC2043 ("this loop will only
+/// ever run once") on a loop over a list of the front matter or of an env;
+/// a loop over a one-value variable still gets it.
+#[test]
+fn shellcheck_sees_a_list_variable_as_several_words() {
+    if std::process::Command::new("shellcheck").arg("--version").output().is_err() {
+        return;
+    }
+    let cfg = CONFIG.replace("\nnamespace = ", "\nnodes = [\"n1\", \"n2\"]\nnamespace = ");
+    let md = "---\nvars: {hosts: [a, b], one: x}\n---\n# A\n\n```bash {#a read}\nfor h in {{ hosts }}; do echo \"$h\"; done\nfor n in {{nodes}}; do echo \"$n\"; done\nfor o in {{ one }}; do echo \"$o\"; done\n```\n";
+    let t = || Test::new().config(&cfg).file("runbooks/a.md", md);
+    let f = t().args(["check"]).status(0).run();
+    assert_eq!(f.stdout.matches("shellcheck SC2043").count(), 1, "{}", f.stdout);
+    assert!(f.stdout.contains("runbooks/a.md:9: warning[shellcheck]: shellcheck SC2043"), "{}", f.stdout);
+    t().args(["plan", "a"]).stdout_has("for h in a b; do").stdout_has("for n in n1 n2; do").run();
+}
+
 #[test]
 fn undefined_variable_is_checked_per_env() {
     let cfg = CONFIG.replace("confirm = \"write\"", "confirm = \"write\"\nonly_prod = \"x\"");

@@ -278,15 +278,20 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                     }
                 },
                 Task::Shell(pages) => {
-                    let all: Vec<(&Path, lints::Block)> = pages
+                    let pages: Vec<(&Runbook, BTreeSet<String>)> = pages
                         .iter()
                         .filter_map(|p| p.page.as_ref().map(Page::runbook))
-                        .flat_map(|rb| lints::blocks(rb).into_iter().map(|b| (rb.path.as_path(), b)))
+                        .map(|rb| (rb, bash::list_vars(rb, config)))
+                        .collect();
+                    let all: Vec<(&Path, lints::Block, &BTreeSet<String>)> = pages
+                        .iter()
+                        .flat_map(|(rb, l)| lints::blocks(rb).into_iter().map(move |b| (rb.path.as_path(), b, l)))
                         .collect();
                     let mut unchecked = Unchecked::default();
-                    let mut found = python::check(&all, &mut unchecked);
+                    let py: Vec<(&Path, lints::Block)> = all.iter().map(|(f, b, _)| (*f, b.clone())).collect();
+                    let mut found = python::check(&py, &mut unchecked);
                     let blocks: Vec<bash::ShellBlock> =
-                        all.into_iter().filter_map(|(f, b)| bash::ShellBlock::new(f, b)).collect();
+                        all.into_iter().filter_map(|(f, b, l)| bash::ShellBlock::new(f, b, l)).collect();
                     found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref(), &mut unchecked));
                     Done::Shell(found, unchecked)
                 }
