@@ -1076,3 +1076,40 @@ fn needs_on_exclusive_branches_is_an_error_at_the_needing_step() {
             .run();
     }
 }
+
+/// A scenario that leaves a required variable without a value (here a
+/// misspelt key) is the fixture's mistake: one error at the key, naming the
+/// scenario and the variable, with the did-you-mean; a key the runbook
+/// reads nowhere is a warning, as `--set` of it is. The other scenarios are
+/// still rehearsed, and nothing blames the runbook.
+#[test]
+fn a_scenario_without_a_required_variable_is_the_fixtures_mistake() {
+    let md = "---\nvars: {pod: ~, node: n0}\n---\n# Req\n\n```bash {#logs read}\nkubectl logs {{ pod }} -n {{ namespace }}\n```\n";
+    let fx = concat!(
+        "[[scenario]]\n",
+        "name = \"fine\"\n",
+        "vars = { pod = \"api-1\" }\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+        "\n",
+        "[[scenario]]\n",
+        "name = \"crashloop\"\n",
+        "  [scenario.vars]\n",
+        "  nodes = \"zz\"\n",
+        "  pods = \"api-1\"\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+    );
+    let f = Test::new().runbook("req", md).fixture("req", fx).args(["check"]).status(2).run();
+    let time = f.stdout.find("  (").map(|i| &f.stdout[i..]).and_then(|s| s.find(')').map(|j| &s[..=j])).unwrap();
+    assert_eq!(
+        f.stdout.replace(time, "  (0.0s)"),
+        "fixtures/req.toml:10: warning[unread-variable]: scenario `crashloop`: runbook `req` reads no variable `nodes`; it is ignored\n\
+         \x20 hint: did you mean `node`?\n\
+         fixtures/req.toml:11: error[scenario-variable]: scenario `crashloop` gives no value to `pod`, which runbook `req` requires (read by step `logs`)\n\
+         \x20 hint: the scenario gives `pods`: did you mean `pod`?\n\
+         ok req / fine  (0.0s)\n\
+         \n\
+         FAILED: 1 runbook, 1 error, 1 warning; 1 scenario rehearsed, 0 failed\n"
+    );
+}

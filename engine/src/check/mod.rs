@@ -28,6 +28,7 @@ pub mod page;
 pub mod placeholders;
 pub mod python;
 mod run;
+pub mod scenario_vars;
 pub mod security;
 pub mod shell;
 
