@@ -106,6 +106,24 @@ fn shellcheck_findings_map_to_runbook_lines() {
         .run();
 }
 
+/// A list variable renders several words (`plan`: `for h in a b`), so
+/// shellcheck sees several words for it: no SC2043 ("this loop will only
+/// ever run once") on a loop over a list of the front matter or of an env;
+/// a loop over a one-value variable still gets it.
+#[test]
+fn shellcheck_sees_a_list_variable_as_several_words() {
+    if std::process::Command::new("shellcheck").arg("--version").output().is_err() {
+        return;
+    }
+    let cfg = CONFIG.replace("\nnamespace = ", "\nnodes = [\"n1\", \"n2\"]\nnamespace = ");
+    let md = "---\nvars: {hosts: [a, b], one: x}\n---\n# A\n\n```bash {#a read}\nfor h in {{ hosts }}; do echo \"$h\"; done\nfor n in {{nodes}}; do echo \"$n\"; done\nfor o in {{ one }}; do echo \"$o\"; done\n```\n";
+    let t = || Test::new().config(&cfg).file("runbooks/a.md", md);
+    let f = t().args(["check"]).status(0).run();
+    assert_eq!(f.stdout.matches("shellcheck SC2043").count(), 1, "{}", f.stdout);
+    assert!(f.stdout.contains("runbooks/a.md:9: warning[shellcheck]: shellcheck SC2043"), "{}", f.stdout);
+    t().args(["plan", "a"]).stdout_has("for h in a b; do").stdout_has("for n in n1 n2; do").run();
+}
+
 #[test]
 fn undefined_variable_is_checked_per_env() {
     let cfg = CONFIG.replace("confirm = \"write\"", "confirm = \"write\"\nonly_prod = \"x\"");
@@ -1057,4 +1075,41 @@ fn needs_on_exclusive_branches_is_an_error_at_the_needing_step() {
             .stdout_has("--- verify: skipped: needs `")
             .run();
     }
+}
+
+/// A scenario that leaves a required variable without a value (here a
+/// misspelt key) is the fixture's mistake: one error at the key, naming the
+/// scenario and the variable, with the did-you-mean; a key the runbook
+/// reads nowhere is a warning, as `--set` of it is. The other scenarios are
+/// still rehearsed, and nothing blames the runbook.
+#[test]
+fn a_scenario_without_a_required_variable_is_the_fixtures_mistake() {
+    let md = "---\nvars: {pod: ~, node: n0}\n---\n# Req\n\n```bash {#logs read}\nkubectl logs {{ pod }} -n {{ namespace }}\n```\n";
+    let fx = concat!(
+        "[[scenario]]\n",
+        "name = \"fine\"\n",
+        "vars = { pod = \"api-1\" }\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+        "\n",
+        "[[scenario]]\n",
+        "name = \"crashloop\"\n",
+        "  [scenario.vars]\n",
+        "  nodes = \"zz\"\n",
+        "  pods = \"api-1\"\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+    );
+    let f = Test::new().runbook("req", md).fixture("req", fx).args(["check"]).status(2).run();
+    let time = f.stdout.find("  (").map(|i| &f.stdout[i..]).and_then(|s| s.find(')').map(|j| &s[..=j])).unwrap();
+    assert_eq!(
+        f.stdout.replace(time, "  (0.0s)"),
+        "fixtures/req.toml:10: warning[unread-variable]: scenario `crashloop`: runbook `req` reads no variable `nodes`; it is ignored\n\
+         \x20 hint: did you mean `node`?\n\
+         fixtures/req.toml:11: error[scenario-variable]: scenario `crashloop` gives no value to `pod`, which runbook `req` requires (read by step `logs`)\n\
+         \x20 hint: the scenario gives `pods`: did you mean `pod`?\n\
+         ok req / fine  (0.0s)\n\
+         \n\
+         FAILED: 1 runbook, 1 error, 1 warning; 1 scenario rehearsed, 0 failed\n"
+    );
 }

@@ -93,3 +93,43 @@ fn summaries_count_in_the_singular_and_plural() {
         .stdout("checked 2 runbooks: 0 errors, 0 warnings, 0 of 2 scenarios failed\n")
         .run();
 }
+
+/// `--deny-warnings` fails the check for a warning, and every format says
+/// so: the human verdict is FAILED and names the cause, github makes the
+/// warning an `::error`, json's summary says `failed`, junit fails `lint`.
+#[test]
+fn denied_warnings_fail_in_every_format() {
+    let t = || Test::new().runbook("a", "# A\n\n```bash {#a read}\ntrue\n```\n");
+    let check = |format: &str| t().args(["check", "--deny-warnings", "--format", format]).status(1).run().stdout;
+    let human = check("human");
+    assert!(human.contains("runbooks/a.md:1: warning[no-fixture]: "), "{human}");
+    assert!(
+        human.ends_with(
+            "\nFAILED: 1 runbook, 0 errors, 1 warning, denied by --deny-warnings; 0 scenarios rehearsed, 0 failed\n"
+        ),
+        "{human}"
+    );
+    let github = check("github");
+    assert!(github.starts_with("::error file=runbooks/a.md,line=1,title=no-fixture::"), "{github}");
+    assert!(
+        github.ends_with(
+            "\nchecked 1 runbook: 0 errors, 1 warning, denied by --deny-warnings, 0 of 0 scenarios failed\n"
+        ),
+        "{github}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&check("json")).unwrap();
+    assert_eq!((j["deny_warnings"].as_bool(), j["summary"]["failed"].as_bool()), (Some(true), Some(true)), "{j}");
+    let junit = check("junit");
+    assert!(junit.contains("<failure message=\"runbooks/a.md:1: "), "{junit}");
+    // Without the flag: a warning, and the check passes.
+    let f = t().args(["check"]).run();
+    assert!(
+        f.stdout.ends_with("\nok: 1 runbook, 0 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n"),
+        "{}",
+        f.stdout
+    );
+    let f = t().args(["check", "--format", "github"]).run();
+    assert!(f.stdout.starts_with("::warning file=runbooks/a.md,line=1,title=no-fixture::"), "{}", f.stdout);
+    let j = t().args(["check", "--format", "json"]).run().json();
+    assert_eq!((j["deny_warnings"].as_bool(), j["summary"]["failed"].as_bool()), (Some(false), Some(false)), "{j}");
+}

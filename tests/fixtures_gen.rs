@@ -127,6 +127,31 @@ fn fixture_new_scaffolds_an_exact_stub_per_call_and_keeps_other_scenarios() {
     assert!(code <= 1 && out.contains("=== REHEARSAL") && !out.contains("no fixture for"), "{out}");
 }
 
+/// The env's guard is a call of the plan (`plan` lists it): the scaffold
+/// stubs it before the first write step, where a play runs it, so that the
+/// scenario filled in is rehearsed, not refused by a guard without a stub.
+#[test]
+fn fixture_new_stubs_the_env_guard() {
+    let f = Test::new()
+        .runbook("deploy", DEPLOY)
+        .args(["fixture", "new", "deploy", "--env", "prod", "--scenario", "p"])
+        .stdout_has("scenario `p` with 4 stubs")
+        .run();
+    let text = std::fs::read_to_string(f.path().join("fixtures/deploy.toml")).unwrap();
+    let guard = "cmd = \"kubectl config current-context\"   # the guard of env `prod`: its output must match /^prod-/";
+    let (g, notify) = (text.find(guard), text.find("cmd = \"curl "));
+    assert!(g.is_some() && g < notify, "the guard's stub, before the first write step's: {text}");
+    let filled = text.replace("\nTODO\n", "\nprod-east\n");
+    let (code, out) = again(f.path(), &["play", "deploy", "--dry-run", "--scenario", "p"], None);
+    assert!(code == 1 && out.contains("TODO"), "unfilled, it fails for its TODOs: {out}");
+    std::fs::write(f.path().join("fixtures/deploy.toml"), &filled).unwrap();
+    let (code, out) = again(f.path(), &["play", "deploy", "--dry-run", "--scenario", "p"], None);
+    assert!(code == 0 && out.contains("guard") && !out.contains("refused"), "{out}");
+    // Without a write step, a play never runs the guard: no stub for it.
+    let reads = "# R\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    Test::new().runbook("r", reads).args(["fixture", "new", "r", "--env", "prod"]).stdout_has("with 1 stubs").run();
+}
+
 #[test]
 fn fixture_new_never_overwrites_a_scenario() {
     Test::new()

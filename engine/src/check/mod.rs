@@ -28,6 +28,7 @@ pub mod page;
 pub mod placeholders;
 pub mod python;
 mod run;
+pub mod scenario_vars;
 pub mod security;
 pub mod shell;
 
@@ -71,8 +72,8 @@ pub struct Report {
     /// A fixture or the config was invalid (exit 2).
     #[serde(skip)]
     pub invalid_input: bool,
-    /// `--deny-warnings`: a warning fails the runbook's lint too.
-    #[serde(skip)]
+    /// `--deny-warnings`: a warning fails the runbook's lint too (and the
+    /// check: every format says so).
     pub deny_warnings: bool,
     /// A signal stopped the check: scenarios were cut short or not started.
     pub interrupted: bool,
@@ -114,6 +115,16 @@ impl Report {
                 self.summary.scenarios_interrupted += 1;
             }
         }
+    }
+
+    /// Warnings were found and `--deny-warnings` makes them fail the check.
+    pub fn warnings_denied(&self) -> bool {
+        self.deny_warnings && self.summary.warnings > 0
+    }
+
+    /// Errors, failed scenarios or denied warnings.
+    pub fn failed(&self) -> bool {
+        self.summary.errors > 0 || self.summary.scenarios_failed > 0 || self.warnings_denied()
     }
 
     pub fn exit(&self, deny_warnings: bool) -> Exit {

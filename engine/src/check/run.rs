@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::missing::Unchecked;
-use super::{Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, security};
+use super::{
+    Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, scenario_vars, security,
+};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, Severity};
@@ -182,6 +184,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
         parsed.iter().filter(|p| p.valid().is_none()).flat_map(|p| parse::possible_ids(&p.shown, &p.source)).collect();
     for f in &fixture_files {
         let shown = catalog::display_path(f, &config.root);
+        let mut rep_findings = Vec::new();
         let id = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         if !by_id.contains_key(&id) && unparsed.contains(&id) {
             continue;
@@ -196,7 +199,14 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
             Ok(mut fx) => {
                 fx.file = f.clone();
                 match by_id.get(&id) {
-                    Some(rb) => (fx.validate(rb, config), Some(fx)),
+                    Some(rb) => {
+                        let (found, broken) = scenario_vars::lint(rb, &fx, config);
+                        rep_findings.extend(found);
+                        // The others are still rehearsed.
+                        fx.scenarios.retain(|s| !broken.contains(&s.name));
+                        invalid_input |= !broken.is_empty();
+                        (fx.validate(rb, config), Some(fx))
+                    }
                     None => {
                         let d =
                             Diagnostic::error("fixture", format!("fixture for a runbook that does not exist: `{id}`"))
@@ -224,6 +234,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
             scenarios: Vec::new(),
         });
         rep.findings.extend(diags.clone());
+        rep.findings.extend(rep_findings);
         if diags.is_empty()
             && let Some(fx) = fx
         {
@@ -284,15 +295,20 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                     }
                 },
                 Task::Shell(pages) => {
-                    let all: Vec<(&Path, lints::Block)> = pages
+                    let pages: Vec<(&Runbook, BTreeSet<String>)> = pages
                         .iter()
                         .filter_map(|p| p.page.as_ref().map(Page::runbook))
-                        .flat_map(|rb| lints::blocks(rb).into_iter().map(|b| (rb.path.as_path(), b)))
+                        .map(|rb| (rb, bash::list_vars(rb, config)))
+                        .collect();
+                    let all: Vec<(&Path, lints::Block, &BTreeSet<String>)> = pages
+                        .iter()
+                        .flat_map(|(rb, l)| lints::blocks(rb).into_iter().map(move |b| (rb.path.as_path(), b, l)))
                         .collect();
                     let mut unchecked = Unchecked::default();
-                    let mut found = python::check(&all, &mut unchecked);
+                    let py: Vec<(&Path, lints::Block)> = all.iter().map(|(f, b, _)| (*f, b.clone())).collect();
+                    let mut found = python::check(&py, &mut unchecked);
                     let blocks: Vec<bash::ShellBlock> =
-                        all.into_iter().filter_map(|(f, b)| bash::ShellBlock::new(f, b)).collect();
+                        all.into_iter().filter_map(|(f, b, l)| bash::ShellBlock::new(f, b, l)).collect();
                     found.extend(bash::check(&blocks, true, shellcheck_cache.as_deref(), &mut unchecked));
                     Done::Shell(found, unchecked)
                 }

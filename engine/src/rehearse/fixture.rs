@@ -115,6 +115,10 @@ pub struct Scenario {
     pub description: Option<String>,
     pub env: Option<(String, usize)>,
     pub vars: Vec<(String, String)>,
+    /// The line of `vars`, and of each of its keys (for `check`'s findings
+    /// about them).
+    pub vars_line: Option<usize>,
+    pub var_lines: BTreeMap<String, usize>,
     pub answers: Answers,
     pub stubs: Vec<Stub>,
     /// `[[scenario.query]]`: answers for promql/logql/http steps.
@@ -169,8 +173,7 @@ struct RawScenario {
     name: Spanned<String>,
     description: Option<String>,
     env: Option<Spanned<String>>,
-    #[serde(default)]
-    vars: BTreeMap<String, toml::Value>,
+    vars: Option<Spanned<BTreeMap<String, toml::Value>>>,
     answers: Option<Spanned<toml::Value>>,
     #[serde(default)]
     stub: Vec<Spanned<RawStub>>,
@@ -406,13 +409,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Fixture> {
         for q in queries.iter().filter(|q| q.is_todo() || todo::has_promql_value(text, q.line)) {
             todos.push(Todo { line: q.line, what: format!("{} query `{}`", q.kind.name(), q.pattern) });
         }
-        let vars = s.vars.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
+        let vars_line = s.vars.as_ref().map(|v| line(v.span()));
+        let var_lines = s
+            .vars
+            .as_ref()
+            .map(|v| {
+                let at = line(v.span());
+                v.get_ref().keys().map(|k| (k.clone(), key_line(text, v.span(), k).unwrap_or(at))).collect()
+            })
+            .unwrap_or_default();
+        let vars = s.vars.map(|v| v.into_inner()).unwrap_or_default();
+        let vars = vars.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
         scenarios.push(Scenario {
             name,
             line: s_line,
             description: s.description,
             env: s.env.map(|e| (e.get_ref().clone(), line(e.span()))),
             vars,
+            vars_line,
+            var_lines,
             answers,
             stubs,
             queries,
@@ -471,6 +486,32 @@ fn find_line(text: &str, span: Range<usize>, key: &str) -> Option<usize> {
     let part = text.get(span.clone())?;
     let off = part.find(key)?;
     Some(LineIndex::new(text).line(span.start + off))
+}
+
+/// The line of `key = …` in a table: an inline table's (TOML keeps one on
+/// one line), or the line of the key after the table's `[header]`, up to
+/// the next header.
+fn key_line(text: &str, span: Range<usize>, key: &str) -> Option<usize> {
+    let lines = LineIndex::new(text);
+    if !text.get(span.clone())?.starts_with('[') {
+        return Some(lines.line(span.start));
+    }
+    let is_key = |l: &str| {
+        let l = l.trim_start();
+        let rest = l.strip_prefix(key).or_else(|| l.strip_prefix(&format!("\"{key}\"")));
+        rest.is_some_and(|r| r.trim_start().starts_with('='))
+    };
+    let mut pos = text[span.start..].find('\n').map_or(text.len(), |i| span.start + i + 1);
+    for l in text[pos..].split_inclusive('\n') {
+        if l.trim_start().starts_with('[') {
+            return None;
+        }
+        if is_key(l) {
+            return Some(lines.line(pos));
+        }
+        pos += l.len();
+    }
+    None
 }
 
 impl Fixture {

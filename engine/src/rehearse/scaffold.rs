@@ -12,7 +12,10 @@
 //! `|`, `;`, `&`, `&&`, `||`, `$(…)`, backquotes and newlines, and skipping
 //! assignments and wrappers (`sudo`, `timeout 30s`, `env`, …): a call built
 //! at run time (`"$tool" get pods`) is not found, and shows up as a missing
-//! stub on the first rehearsal instead.
+//! stub on the first rehearsal instead. The env's guard is a call of the
+//! plan too, before the first step that is not `read` (where a play runs
+//! it): its stubbed calls get a stub each, noted with the regex their
+//! output must match.
 
 use std::sync::LazyLock;
 
@@ -47,8 +50,20 @@ pub fn scenario(
     };
     let mut seen = std::collections::BTreeSet::new();
     let mut warnings = Vec::new();
+    let mut guard = config.env(env).ok().flatten().and_then(|p| p.guard.as_ref().map(|g| (p.name.as_str(), g)));
     for s in &preview.steps {
         let Some(step) = rb.step(&s.id) else { continue };
+        if !step.attrs.read
+            && let Some((env, g)) = guard.take()
+        {
+            let at = format!("the guard of env `{env}`: its output must match /{}/", g.expect);
+            for cmd in scan(&g.run, &config.stubs).found {
+                if seen.insert(cmd.clone()) {
+                    let stdout = format!("{}\n", todo::TEXT);
+                    sc.stubs.push(NewStub { cmd, stdout, note: Some(at.clone()), ..NewStub::default() });
+                }
+            }
+        }
         let at = format!("step `{}`, {}:{}", s.id, rb.path.display(), step.line);
         match step.kind {
             StepKind::Promql | StepKind::Logql | StepKind::Http => {

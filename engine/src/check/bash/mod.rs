@@ -4,7 +4,8 @@
 //!
 //! Templates and placeholders are neutralised first, line for line, so that
 //! the shell's line numbers map straight back to the page: `{{ … }}` becomes
-//! one word (`RB_VALUE`, as after shell quoting), `{% … %}` and `{## … ##}`
+//! one word (`RB_VALUE`, as after shell quoting; two for a bare list
+//! variable, which renders as several words), `{% … %}` and `{## … ##}`
 //! (template comments: `{#` is bash's `${#x}`) vanish (keeping their newlines, so both branches of an `if` are
 //! checked), `<pod>` becomes `RB_PLACEHOLDER` (the placeholder lint reports
 //! it; a syntax error on its line is still found).
@@ -27,6 +28,7 @@
 mod shellcheck;
 mod syntax;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -70,9 +72,19 @@ pub fn neutralize(body: &str) -> String {
     neutralize_as(body, VALUE_WORD)
 }
 
+/// What a `{{ name }}` of a list variable stands for: several words, as
+/// `plan` renders a list (a loop over it runs more than once).
+pub const LIST_WORDS: &str = "RB_VALUE RB_VALUE";
+
 /// [`neutralize`], a `{{ … }}` becoming `value` (a Python body's is a
 /// string literal).
 pub fn neutralize_as(body: &str, value: &str) -> String {
+    neutralize_lists(body, value, &BTreeSet::new())
+}
+
+/// [`neutralize_as`], a `{{ name }}` of a variable in `lists` (a bare name,
+/// without filters) becoming [`LIST_WORDS`].
+fn neutralize_lists(body: &str, value: &str, lists: &BTreeSet<String>) -> String {
     let b = body.as_bytes();
     let mut out = String::with_capacity(body.len());
     let mut copied = 0;
@@ -93,7 +105,8 @@ pub fn neutralize_as(body: &str, value: &str) -> String {
         let Some(end) = after.find(close) else { break };
         out.push_str(&body[copied..at]);
         if close == "}}" {
-            out.push_str(value);
+            let list = lists.contains(after[..end].trim());
+            out.push_str(if list { LIST_WORDS } else { value });
         }
         out.extend(std::iter::repeat_n('\n', after[..end].matches('\n').count()));
         i = at + open + end + close.len();
@@ -105,7 +118,19 @@ pub fn neutralize_as(body: &str, value: &str) -> String {
 
 /// What the shell tools are given for a body: templates and placeholders neutralised.
 pub fn prepare(body: &str) -> String {
-    super::placeholders::neutralize(&neutralize(body))
+    prepare_lists(body, &BTreeSet::new())
+}
+
+/// [`prepare`], knowing which variables hold lists.
+pub fn prepare_lists(body: &str, lists: &BTreeSet<String>) -> String {
+    super::placeholders::neutralize(&neutralize_lists(body, VALUE_WORD, lists))
+}
+
+/// The variables whose value is a list, in the runbook's front matter or
+/// in some env of the config: `{{ name }}` renders several words.
+pub fn list_vars(rb: &crate::model::Runbook, config: &crate::config::Config) -> BTreeSet<String> {
+    let envs = config.envs.values().flat_map(|e| &e.vars);
+    rb.vars.iter().chain(envs).filter(|(_, v)| v.is_array()).map(|(k, _)| k.clone()).collect()
 }
 
 /// A shell block of some page, prepared for the shell tools.
@@ -117,9 +142,10 @@ pub struct ShellBlock<'a> {
 }
 
 impl<'a> ShellBlock<'a> {
-    pub fn new(file: &'a Path, block: Block<'a>) -> Option<Self> {
+    /// `lists`: the page's list variables ([`list_vars`]).
+    pub fn new(file: &'a Path, block: Block<'a>, lists: &BTreeSet<String>) -> Option<Self> {
         let dialect = block.dialect()?;
-        let script = prepare(block.body);
+        let script = prepare_lists(block.body, lists);
         Some(ShellBlock { file, block, dialect, script })
     }
 }

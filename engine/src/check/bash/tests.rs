@@ -99,3 +99,16 @@ fn nothing_in_a_checked_block_runs() {
         assert!(!marker.exists() && !dir.path().join("ran").exists(), "{dialect} ran a block");
     }
 }
+
+#[test]
+fn a_bare_list_variable_is_several_words() {
+    let lists: std::collections::BTreeSet<String> = ["hosts".to_string()].into();
+    assert_eq!(
+        neutralize_lists(
+            "for h in {{ hosts }} {{hosts}}; do :; done; {{ hosts | join(',') }} {{ x }}",
+            VALUE_WORD,
+            &lists
+        ),
+        "for h in RB_VALUE RB_VALUE RB_VALUE RB_VALUE; do :; done; RB_VALUE RB_VALUE"
+    );
+}

@@ -3,7 +3,7 @@
 //! `::error file=F,line=N,title=CODE::message`.
 
 use super::super::Report;
-use super::human::count;
+use super::human::{count, warnings};
 use crate::error::{Diagnostic, Severity};
 
 /// Escape a message (data) of a workflow command.
@@ -16,9 +16,11 @@ fn prop(s: &str) -> String {
     data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn annotation(d: &Diagnostic) -> String {
+/// A warning is an `::error` when `--deny-warnings` fails the check for it.
+fn annotation(d: &Diagnostic, denied: bool) -> String {
     let level = match d.severity {
         Severity::Error => "error",
+        Severity::Warning if denied => "error",
         Severity::Warning => "warning",
     };
     let mut props = Vec::new();
@@ -40,7 +42,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     for r in &report.runbooks {
         for d in &r.findings {
-            out.push_str(&annotation(d));
+            out.push_str(&annotation(d, report.deny_warnings));
         }
         for s in r.scenarios.iter().filter(|s| s.interrupted) {
             let mut props = vec![format!("file={}", prop(&s.fixture.display().to_string()))];
@@ -65,7 +67,7 @@ pub fn render(report: &Report) -> String {
                 msg.push_str(&format!("\nnote: {n}"));
             }
             let d = Diagnostic::error("rehearsal", msg).at(&s.fixture, s.line);
-            out.push_str(&annotation(&d));
+            out.push_str(&annotation(&d, report.deny_warnings));
         }
     }
     let s = &report.summary;
@@ -76,7 +78,7 @@ pub fn render(report: &Report) -> String {
         "checked {}{pages}: {}, {}, {} of {} failed{interrupted}\n",
         count(s.runbooks, "runbook"),
         count(s.errors, "error"),
-        count(s.warnings, "warning"),
+        warnings(report),
         s.scenarios_failed,
         count(s.scenarios, "scenario"),
     ));
@@ -90,6 +92,6 @@ mod tests {
     #[test]
     fn escapes() {
         let d = Diagnostic::error("x", "a%b\nc").at("d,e:f.md", 3).hint("h");
-        assert_eq!(annotation(&d), "::error file=d%2Ce%3Af.md,line=3,title=x::a%25b%0Ac%0Ahint: h\n");
+        assert_eq!(annotation(&d, false), "::error file=d%2Ce%3Af.md,line=3,title=x::a%25b%0Ac%0Ahint: h\n");
     }
 }

@@ -93,7 +93,7 @@ pub fn render(report: &Report, color: bool) -> String {
     let s = &report.summary;
     let verdict = if report.interrupted {
         p.yellow("interrupted")
-    } else if s.errors == 0 && s.scenarios_failed == 0 {
+    } else if !report.failed() {
         p.green("ok")
     } else {
         p.red("FAILED")
@@ -105,12 +105,19 @@ pub fn render(report: &Report, color: bool) -> String {
         "\n{verdict}: {}{pages}, {}, {}; {} rehearsed, {} failed{interrupted}{}\n",
         count(s.runbooks, "runbook"),
         count(s.errors, "error"),
-        count(s.warnings, "warning"),
+        warnings(report),
         count(s.scenarios, "scenario"),
         s.scenarios_failed,
         if s.shellcheck { "" } else { " (shellcheck not installed: skipped)" }
     ));
     out
+}
+
+/// `1 warning`, or `1 warning, denied by --deny-warnings` when that is
+/// what fails the check.
+pub fn warnings(report: &Report) -> String {
+    let n = count(report.summary.warnings, "warning");
+    if report.warnings_denied() { format!("{n}, denied by --deny-warnings") } else { n }
 }
 
 /// `1 error`, `2 errors`.
