@@ -54,7 +54,14 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     o.push_str(&format!("# Incident timeline: {} @ {}\n\n", r.runbook, r.env));
     o.push_str("| | |\n|---|---|\n");
-    o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, &r.hash[..r.hash.len().min(12)]));
+    if r.versions.len() < 2 {
+        o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, short(&r.hash)));
+    } else {
+        // Edited between sessions: each version with the sessions that played it.
+        let each: Vec<String> =
+            r.versions.iter().map(|v| format!("`{}` ({})", short(&v.hash), sessions_said(&v.sessions))).collect();
+        o.push_str(&format!("| Runbook | `{}` ({}), sha256 {} |\n", r.runbook, r.path, each.join(" then ")));
+    }
     o.push_str(&format!("| Run | `{}` |\n", r.run));
     o.push_str(&format!("| Environment | {} |\n", r.env));
     o.push_str(&format!("| Operator | {} |\n", cell(&r.operator)));
@@ -194,6 +201,23 @@ pub fn markdown(r: &Report) -> String {
     if !again.is_empty() {
         o.push_str(&format!("- in more than one session: {}\n", again.join(", ")));
     }
+    if r.versions.len() > 1 {
+        let each: Vec<String> = r
+            .versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let ran = if v.steps.is_empty() {
+                    "no step".to_string()
+                } else {
+                    v.steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                };
+                let sha = if i == 0 { "sha256 " } else { "" };
+                format!("under {sha}`{}` ({}) ran {ran}", short(&v.hash), sessions_said(&v.sessions))
+            })
+            .collect();
+        o.push_str(&format!("- the runbook changed between sessions: {}\n", each.join("; ")));
+    }
     let undos: Vec<String> =
         r.steps.iter().filter(|s| s.undo).map(|s| format!("`{}` {}", s.step, s.status.name())).collect();
     if !undos.is_empty() {
@@ -315,6 +339,17 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     o
+}
+
+/// A runbook's sha256 as the report shows it: its first 12 digits.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// `session 1`, `sessions 2 and 3`.
+fn sessions_said(sessions: &[u32]) -> String {
+    let n: Vec<String> = sessions.iter().map(u32::to_string).collect();
+    format!("{} {}", if n.len() == 1 { "session" } else { "sessions" }, and_list(&n))
 }
 
 /// `1, 2 and 3`.

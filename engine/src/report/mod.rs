@@ -14,6 +14,7 @@ mod markdown;
 pub mod shown;
 pub mod timeline;
 pub mod vars;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -256,6 +257,8 @@ pub struct Note {
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
     pub n: u32,
+    /// The sha256 of the runbook it played ([`versions`]).
+    pub hash: String,
     /// `start`, `resume`, `continue`, `take-over`.
     pub kind: String,
     pub operator: String,
@@ -312,7 +315,7 @@ pub fn how_said(how: &str) -> &str {
 
 /// Session `i` of a run as every view shows it (`live` while the run's
 /// engine plays): the one place a session's end is told.
-fn session(st: &RunState, i: usize, live: bool) -> Session {
+fn session(st: &RunState, i: usize, live: bool, hash: String) -> Session {
     let s = &st.sessions[i];
     let taken_over = st
         .sessions
@@ -341,6 +344,7 @@ fn session(st: &RunState, i: usize, live: bool) -> Session {
     };
     Session {
         n: s.n,
+        hash,
         kind: s.kind.map_or("start", |k| name(&k)).to_string(),
         operator: s.operator.clone(),
         at: s.at.clone(),
@@ -387,7 +391,11 @@ pub struct Report {
     pub run: String,
     pub runbook: String,
     pub path: String,
+    /// The sha256 of the runbook the latest session played.
     pub hash: String,
+    /// Each version of the runbook the run's sessions played, and the steps
+    /// that ran under it: one unless the runbook was edited between sessions.
+    pub versions: Vec<versions::Version>,
     pub env: String,
     /// The values in force at the end (a later session's overlay the
     /// earlier ones').
@@ -510,7 +518,10 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             dropped: Some(*n),
         });
     }
-    let sessions = (0..st.sessions.len()).map(|i| session(&st, i, live)).collect();
+    let mut hashes = versions::of_sessions(events).into_iter();
+    let sessions: Vec<Session> =
+        (0..st.sessions.len()).map(|i| session(&st, i, live, hashes.next().unwrap_or_default())).collect();
+    let played: Vec<(u32, String)> = sessions.iter().map(|s| (s.n, s.hash.clone())).collect();
     let approvals = st
         .answers
         .iter()
@@ -540,6 +551,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         runbook: st.runbook.clone(),
         path: st.path.clone(),
         hash: st.hash.clone(),
+        versions: versions::versions(&played, &timeline),
         env: st.env.clone(),
         vars: st.vars.clone(),
         var_changes: vars::changes(events),
