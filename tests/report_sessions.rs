@@ -100,3 +100,44 @@ fn a_run_of_one_runbook_version_says_it_once() {
     let v = report_json(t.path());
     assert_eq!(v["versions"], json!([{"hash": "aaaaaaaaaaaa0001", "sessions": [1, 2], "steps": ["check", "fix", "verify"]}]));
 }
+
+/// On the shared store a step starts once its start is committed: with the
+/// database away, `a`'s start was recorded 30s before it could run (its end
+/// less its duration says when it began), and python step `b`'s process
+/// started (`spawned`) only once its start was committed.
+#[test]
+fn a_step_that_waited_for_the_store_starts_when_it_began_not_when_its_start_was_recorded() {
+    let t = project(&[
+        r#"{"at":"2026-12-02T10:00:00.000Z","event":"run-start","v":2,"run":"20261202T091900Z-inc-devnet","runbook":"inc","path":"runbooks/inc.md","hash":"h","env":"devnet","operator":"u@h","pid":0,"plan":[{"id":"a"},{"id":"b"}]}"#,
+        r#"{"at":"2026-12-02T10:00:01.000Z","event":"step-start","step":"a","attempt":1,"command":"echo a","command_hash":"a"}"#,
+        r#"{"at":"2026-12-02T10:00:01.004Z","event":"spawned","step":"a","pgid":11,"born_ms":5000}"#,
+        r#"{"at":"2026-12-02T10:00:33.000Z","event":"step-end","step":"a","status":"passed","exit":0,"duration_ms":2000,"reason":null}"#,
+        r#"{"at":"2026-12-02T10:00:34.000Z","event":"step-start","step":"b","attempt":1,"command":"print('b')","command_hash":"b","lang":"python"}"#,
+        r#"{"at":"2026-12-02T10:00:45.000Z","event":"spawned","step":"b","pgid":12,"born_ms":49000}"#,
+    ]);
+    let md = report(t.path());
+    assert_eq!(
+        section(&md, "Timeline"),
+        "## Timeline\n\n\
+         | Time (UTC) | Step | Status | Exit | Duration | Note |\n|---|---|---|---|---|---|\n\
+         | 10:00:31 | `a` | passed | 0 | 2.0s | start recorded at 10:00:01 |\n\
+         | 10:00:45 | `b` | interrupted |  | – | in flight when the engine stopped (no end recorded); start recorded at 10:00:34 |\n\
+         | 10:00:45 | *session 1 ended* | unfinished |  | – | no end recorded: last event at 10:00:45, then no word from the engine |"
+    );
+    assert!(md.contains("\n### 2026-12-02 10:00:31 UTC `a` — passed\n"), "{md}");
+    assert!(md.contains("\n### 2026-12-02 10:00:45 UTC `b` — interrupted\n"), "{md}");
+    let v = report_json(t.path());
+    let times: Vec<(&str, &str)> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["started"].as_str().unwrap(), e["recorded"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            ("2026-12-02T10:00:31.000Z", "2026-12-02T10:00:01.000Z"),
+            ("2026-12-02T10:00:45.000Z", "2026-12-02T10:00:34.000Z")
+        ]
+    );
+}

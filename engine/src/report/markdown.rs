@@ -417,14 +417,20 @@ fn detail(e: &Entry) -> Option<&str> {
 }
 
 /// The timeline's note on a step: its reason (an exit code has its own
-/// column) and how many attempts it took, if more than one.
+/// column), how many attempts it took, if more than one, and when its start
+/// was recorded, if it began a second or more after that.
 fn note(e: &Entry) -> String {
     let reason = detail(e);
-    match (e.attempts, reason) {
+    let mut n = match (e.attempts, reason) {
         (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
         (Some(n), None) => format!("{n} attempts"),
         (None, r) => r.unwrap_or("").to_string(),
+    };
+    if let Some(r) = &e.recorded {
+        let sep = if n.is_empty() { "" } else { "; " };
+        n.push_str(&format!("{sep}start recorded at {}", clock(r)));
     }
+    n
 }
 
 /// A fenced block that its content cannot close.

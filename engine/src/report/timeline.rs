@@ -25,7 +25,12 @@ pub struct Entry {
     pub undo: bool,
     /// The session it ran (or was decided) in.
     pub session: u32,
+    /// When it began to run ([`began`]).
     pub started: Option<String>,
+    /// When its start was recorded, where it began a second or more after
+    /// that (it waited for the shared store to commit its start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
     /// `None` when no end was recorded: running, or lost with its engine.
     pub ended: Option<String>,
     pub status: Shown,
@@ -68,6 +73,8 @@ pub fn taken(by: &str) -> String {
 /// A step started and not ended (yet).
 struct Open {
     at: String,
+    /// When its first attempt's process started (`spawned`), if recorded.
+    spawned: Option<String>,
     command: String,
     lang: Option<String>,
     undo: bool,
@@ -81,11 +88,13 @@ struct Open {
 
 impl Open {
     fn entry(self, step: String, running: bool, lost: &str) -> Entry {
+        let (started, recorded) = began(&self.at, self.spawned.as_deref(), None);
         Entry {
             step,
             undo: self.undo,
             session: self.session,
-            started: Some(self.at),
+            started: Some(started),
+            recorded,
             ended: None,
             status: if running { Shown::Running } else { Shown::Interrupted },
             exit: None,
@@ -128,6 +137,7 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                 *n += 1;
                 let o = Open {
                     at: e.at.clone(),
+                    spawned: None,
                     command: s.command.clone(),
                     lang: s.lang.clone(),
                     undo: s.undo,
@@ -138,16 +148,31 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                 };
                 open.insert(s.step.clone(), o);
             }
+            Event::Spawned(s) => {
+                // Its first attempt's process: a retry's starts later.
+                if let Some(o) = open.get_mut(&s.step) {
+                    o.spawned.get_or_insert_with(|| e.at.clone());
+                }
+            }
             Event::StepEnd(s) => {
                 let o = open.shift_remove(&s.step);
                 let at = o.as_ref().map_or(seq, |o| o.seq);
+                let end = s.duration_ms.map(|d| (e.at.as_str(), d));
+                let (started, recorded) = match &o {
+                    Some(o) => {
+                        let (b, r) = began(&o.at, o.spawned.as_deref(), end);
+                        (Some(b), r)
+                    }
+                    None => (None, None),
+                };
                 out.push((
                     at,
                     Entry {
                         step: s.step.clone(),
                         undo: s.undo,
                         session,
-                        started: o.as_ref().map(|o| o.at.clone()),
+                        started,
+                        recorded,
                         ended: Some(e.at.clone()),
                         status: s.status.into(),
                         exit: s.exit,
@@ -178,6 +203,33 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
         }
     }
     out
+}
+
+/// When a run of a step began, and when its start was recorded if that is
+/// a second or more earlier: a step runs once its start is durable, which on
+/// the shared store, while the database is away, is up to `RUNBOOK_PG_WAIT`
+/// after the start was recorded (and stamped). The latest of what the
+/// journal says: the start's time, its process's (`spawned`, recorded as
+/// the process starts: after the wait for a step held at the gate, before
+/// it for one that waits for its body), and its end's time less its
+/// duration (measured from when it began to run). Not `spawned`'s
+/// `born_ms`: that is on the machine's boot clock, not a time of day.
+pub fn began(recorded: &str, spawned: Option<&str>, end: Option<(&str, u64)>) -> (String, Option<String>) {
+    let parse = crate::time::parse;
+    let Some(start) = parse(recorded) else { return (recorded.to_string(), None) };
+    let mut t = start;
+    if let Some(s) = spawned.and_then(parse) {
+        t = t.max(s);
+    }
+    if let Some((at, ms)) = end
+        && let Some(b) = parse(at).and_then(|e| e.checked_sub(std::time::Duration::from_millis(ms)))
+    {
+        t = t.max(b);
+    }
+    if t.duration_since(start).unwrap_or_default() < std::time::Duration::from_secs(1) {
+        return (recorded.to_string(), None);
+    }
+    (humantime::format_rfc3339_millis(t).to_string(), Some(recorded.to_string()))
 }
 
 /// A row of the timeline as printed.
