@@ -44,6 +44,13 @@ fn section(md: &str, title: &str) -> String {
     md[from..to].trim_end().to_string()
 }
 
+/// The line of each step's facts in the Steps section, after its heading.
+fn facts(md: &str) -> Vec<String> {
+    let steps = section(md, "Steps");
+    let parts: Vec<&str> = steps.split("\n### ").skip(1).collect();
+    parts.iter().map(|p| p.lines().nth(2).unwrap_or("").to_string()).collect()
+}
+
 /// Session 1 (alice, runbook `aaaa…`) ran `check` and was killed in
 /// `fix`; session 2 (bob, the runbook edited: `bbbb…`) ran `fix` again and
 /// `verify`.
@@ -91,14 +98,41 @@ fn each_session_shows_the_runbook_version_it_ran_and_which_steps_ran_under_it() 
 
 #[test]
 fn a_run_of_one_runbook_version_says_it_once() {
-    let events: Vec<String> =
-        TWO_VERSIONS.iter().map(|e| e.replace("bbbbbbbbbbbb0002", "aaaaaaaaaaaa0001")).collect();
+    let events: Vec<String> = TWO_VERSIONS.iter().map(|e| e.replace("bbbbbbbbbbbb0002", "aaaaaaaaaaaa0001")).collect();
     let t = project(&events.iter().map(String::as_str).collect::<Vec<_>>());
     let md = report(t.path());
     assert!(md.contains("| Runbook | `inc` (runbooks/inc.md, sha256 `aaaaaaaaaaaa`) |\n"), "{md}");
     assert!(!md.contains("the runbook changed"), "{md}");
     let v = report_json(t.path());
-    assert_eq!(v["versions"], json!([{"hash": "aaaaaaaaaaaa0001", "sessions": [1, 2], "steps": ["check", "fix", "verify"]}]));
+    assert_eq!(
+        v["versions"],
+        json!([{"hash": "aaaaaaaaaaaa0001", "sessions": [1, 2], "steps": ["check", "fix", "verify"]}])
+    );
+}
+
+/// In a run of several sessions every run of a step says its session and
+/// operator, whether the step ran once or more.
+#[test]
+fn every_step_of_a_run_of_several_sessions_says_its_session_and_operator() {
+    let t = project(TWO_VERSIONS);
+    let md = report(t.path());
+    assert_eq!(
+        facts(&md),
+        [
+            "session 1, alice@a · exit 0 · 1.0s",
+            "attempt 1 (session 1, alice@a) · in flight when the engine stopped (no end recorded)",
+            "attempt 2 (session 2, bob@b) · exit 0 · 1.0s",
+            "session 2, bob@b · exit 0 · 1.0s",
+        ]
+    );
+    let v = report_json(t.path());
+    let who: Vec<(&str, u64, &str)> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["step"].as_str().unwrap(), e["session"].as_u64().unwrap(), e["operator"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(who, [("check", 1, "alice@a"), ("fix", 1, "alice@a"), ("fix", 2, "bob@b"), ("verify", 2, "bob@b")]);
 }
 
 /// On the shared store a step starts once its start is committed: with the

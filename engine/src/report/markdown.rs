@@ -304,6 +304,8 @@ pub fn markdown(r: &Report) -> String {
         if let Some(n) = e.attempt {
             let what = if e.undo { "undo" } else { "attempt" };
             facts.push(format!("{what} {n} (session {}, {})", e.session, e.operator));
+        } else if r.sessions.len() > 1 {
+            facts.push(format!("session {}, {}", e.session, e.operator));
         }
         if let Some(c) = e.exit {
             facts.push(format!("exit {c}"));

@@ -54,7 +54,7 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
     /// Who played it (`user@host` of its session's engine), where it is
-    /// numbered (`attempt`).
+    /// numbered (`attempt`) or the run has several sessions.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub operator: String,
     /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
@@ -195,11 +195,15 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
     out.extend(open.drain(..).map(|(step, o)| (o.seq, o.entry(step, live, LOST))));
     out.sort_by_key(|(seq, _)| *seq);
     let mut out: Vec<Entry> = out.into_iter().map(|(_, e)| e).collect();
-    // Numbered, and its operator named, only where the step ran more than once.
+    // Numbered only where the step ran more than once; its operator named
+    // there, and on every run of a run of several sessions.
+    let several = session > 1;
     for e in &mut out {
         if runs.get(&(e.step.clone(), e.undo)).is_none_or(|n| *n < 2) {
             e.attempt = None;
-            e.operator.clear();
+            if !several {
+                e.operator.clear();
+            }
         }
     }
     out
