@@ -175,3 +175,39 @@ fn a_step_that_waited_for_the_store_starts_when_it_began_not_when_its_start_was_
         ]
     );
 }
+
+/// `a` passed, `b` skipped (`when` false), `c` interrupted, `d` not
+/// reached, `e` left out by the mode: `runs` says 1/3, and the report
+/// counts the same steps the same way.
+#[test]
+fn runs_and_the_report_count_the_same_steps_the_same_way() {
+    let t = project(&[
+        r#"{"at":"2026-12-02T09:19:00.000Z","event":"run-start","v":2,"run":"20261202T091900Z-inc-devnet","runbook":"inc","path":"runbooks/inc.md","hash":"h","env":"devnet","operator":"u@h","pid":1,"plan":[{"id":"a"},{"id":"b"},{"id":"c"},{"id":"d"},{"id":"e"}]}"#,
+        r#"{"at":"2026-12-02T09:19:00.000Z","event":"excluded","steps":["e"],"reason":"not selected by --only"}"#,
+        r#"{"at":"2026-12-02T09:19:01.000Z","event":"step-start","step":"a","attempt":1,"command":"echo a","command_hash":"a"}"#,
+        r#"{"at":"2026-12-02T09:19:02.000Z","event":"step-end","step":"a","status":"passed","exit":0,"duration_ms":1000,"reason":null}"#,
+        r#"{"at":"2026-12-02T09:19:02.000Z","event":"step-end","step":"b","status":"skipped","exit":null,"duration_ms":null,"reason":"`when` is false","attempts":0}"#,
+        r#"{"at":"2026-12-02T09:19:03.000Z","event":"step-start","step":"c","attempt":1,"command":"sleep 9","command_hash":"c"}"#,
+        r#"{"at":"2026-12-02T09:19:04.000Z","event":"step-end","step":"c","status":"interrupted","exit":null,"duration_ms":1000,"reason":"interrupted"}"#,
+        r#"{"at":"2026-12-02T09:19:05.000Z","event":"run-end","status":"interrupted","rolled_back":false,"message":"interrupted by SIGINT"}"#,
+    ]);
+    let md = report(t.path());
+    assert_eq!(
+        section(&md, "Summary"),
+        "## Summary\n\n\
+         - **interrupted** `c`\n\
+         - 1 passed, 0 failed, 1 skipped, 1 not run, 1 interrupted\n\
+         - 1 left out: `e` (not selected by --only)\n\
+         - interrupted by SIGINT"
+    );
+    let v = report_json(t.path());
+    assert_eq!(
+        v["counts"],
+        json!({"passed": 1, "failed": 0, "skipped": 1, "left_out": 1, "interrupted": 1, "not_run": 1, "running": 0, "pending": 0, "to_play": 3})
+    );
+    let o = rb(t.path(), &["runs", "--json"]);
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((&rows[0]["passed"], &rows[0]["failed"], &rows[0]["steps"]), (&json!(1), &json!(0), &json!(3)));
+    let table = String::from_utf8_lossy(&rb(t.path(), &["runs"]).stdout).into_owned();
+    assert!(table.lines().nth(1).is_some_and(|l| l.contains(" 1/3 ")), "{table}");
+}

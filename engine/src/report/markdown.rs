@@ -142,19 +142,15 @@ pub fn markdown(r: &Report) -> String {
         let since = last_end(&s.step).and_then(|e| e.started.as_deref()).map(|t| format!(" since {}", clock(t)));
         o.push_str(&format!("- **running** `{}`{}\n", s.step, since.unwrap_or_default()));
     }
-    // The steps of the runbook the latest session played; those renamed or
-    // removed since are listed apart.
-    let count = |st: Shown| r.steps.iter().filter(|s| s.status == st && !s.undo && s.dropped.is_none()).count();
-    let mut counts = format!(
-        "- {} passed, {} failed, {} skipped, {} not run",
-        count(Shown::Passed),
-        count(Shown::Failed),
-        count(Shown::Skipped),
-        count(Shown::NotRun)
-    );
-    // While the engine plays: what it is running and what it may still run.
-    for (st, what) in [(Shown::Running, "running"), (Shown::Pending, "pending")] {
-        let n = count(st);
+    // The steps of the runbook the latest session played, as `runs` counts
+    // them; those renamed or removed since are listed apart, those left
+    // out by the mode with their reasons below.
+    let c = &r.counts;
+    let mut counts =
+        format!("- {} passed, {} failed, {} skipped, {} not run", c.passed, c.failed, c.skipped, c.not_run);
+    // A run stopped under a step, and, while the engine plays, what it is
+    // running and what it may still run.
+    for (n, what) in [(c.interrupted, "interrupted"), (c.running, "running"), (c.pending, "pending")] {
         if n > 0 {
             counts.push_str(&format!(", {n} {what}"));
         }
