@@ -211,3 +211,87 @@ fn runs_and_the_report_count_the_same_steps_the_same_way() {
     let table = String::from_utf8_lossy(&rb(t.path(), &["runs"]).stdout).into_owned();
     assert!(table.lines().nth(1).is_some_and(|l| l.contains(" 1/3 ")), "{table}");
 }
+
+/// The runs' rows of `report RUN --format json`'s approvals: (session,
+/// step, question, reply, how, by).
+fn approvals(v: &Value) -> Vec<(u64, Value, String, String, String, String)> {
+    let s = |a: &Value, k: &str| a[k].as_str().unwrap_or_default().to_string();
+    v["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["session"].as_u64().unwrap(),
+                a["step"].clone(),
+                s(a, "question"),
+                s(a, "reply"),
+                s(a, "how"),
+                s(a, "by"),
+            )
+        })
+        .collect()
+}
+
+/// The operator, on a terminal, answers the resume question: the run's
+/// Approvals list that answer (who, when, what) before the step's confirm.
+#[test]
+fn the_answer_to_the_resume_question_is_listed_under_approvals() {
+    let t = Test::new().runbook(
+        "c",
+        "```bash {#before}\necho before\n```\n\n```bash {#restart confirm=\"restart the node?\"}\necho restarted\n```\n",
+    );
+    let o = rb(t.path(), &["play", "c"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let mut p = crate::tty::Tty::spawn(t.path(), &["play", "c"]);
+    p.expect("Resume it?");
+    p.line("y");
+    p.expect("run it?");
+    p.line("y");
+    p.done(0);
+    let o = rb(t.path(), &["report", "latest", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let me = v["sessions"][1]["operator"].as_str().unwrap().to_string();
+    let by = |q: &str, step: Value| (2, step, q.to_string(), "yes".to_string(), "prompt".to_string(), me.clone());
+    assert_eq!(approvals(&v), [by("resume", Value::Null), by("confirm", json!("restart"))]);
+    assert!(v["approvals"][0]["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{v}");
+    let md = String::from_utf8_lossy(&rb(t.path(), &["report", "latest"]).stdout).into_owned();
+    let rows = regex::Regex::new(r"\b\d{2}:\d{2}:\d{2}\b")
+        .unwrap()
+        .replace_all(&section(&md, "Approvals"), "[TIME]")
+        .into_owned();
+    assert_eq!(
+        rows,
+        format!(
+            "## Approvals\n\n| Time (UTC) | Step | Question | Answer | How | By |\n|---|---|---|---|---|---|\n\
+             | [TIME] | (the play) | resume | **yes** | at the prompt | {me} |\n\
+             | [TIME] | `restart` | confirm \"restart the node?\" | **yes** | at the prompt | {me} |"
+        )
+    );
+}
+
+/// A second checkout takes the run over with `--take-over --yes` while the
+/// first plays it (shared store): its Approvals list the take-over.
+#[test]
+fn a_take_over_is_listed_under_approvals_with_how_it_was_confirmed() {
+    use crate::postgres::{Bg, Checkout, Db, Shared, count, exit_of, server, wait_for};
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "takeapproval");
+    let sh = Shared::new();
+    let book = sh.runbook();
+    let (a, b) = (Checkout::new(&db.url, &[("gated", &book)]), Checkout::new(&db.url, &[("gated", &book)]));
+    let _first = Bg(a.spawn(&["play", "gated"], "first"));
+    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let mut second = Bg(b.spawn(&["play", "gated", "--take-over", "--yes"], "second"));
+    let took = "SELECT count(*) FROM runbook_events WHERE body LIKE '%\"kind\":\"take-over\"%'";
+    wait_for("the take-over", || db.sql(took) == "1");
+    sh.open();
+    assert!(exit_of(&mut second.0).success(), "{}", b.output_of("second"));
+    let o = b.run(&["report", "latest", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let them = v["sessions"][1]["operator"].as_str().unwrap().to_string();
+    assert_eq!(v["sessions"][1]["kind"], "take-over", "{v}");
+    assert_eq!(approvals(&v), [(2, Value::Null, "take-over".into(), "yes".into(), "yes".into(), them.clone())]);
+    let md = String::from_utf8_lossy(&b.run(&["report", "latest"]).stdout).into_owned();
+    assert!(md.contains(&format!(" | (the play) | take-over | **yes** | `--yes` | {them} |\n")), "{md}");
+}
