@@ -259,3 +259,25 @@ pub fn rows(timeline: &[Entry], sessions: &[Session]) -> Vec<Row> {
     out.extend(ends.cloned().map(Row::Session));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step retried on the shared store: each attempt's process is
+    /// recorded (`spawned`) as it starts; the step began with its first.
+    #[test]
+    fn a_retry_s_process_does_not_move_the_start_of_its_step() {
+        let events: Vec<crate::run::Entry> = [
+            r#"{"seq":1,"at":"2026-12-02T10:00:00.000Z","event":"run-start","run":"r","runbook":"a","path":"a.md","hash":"h","env":"local","operator":"u@h"}"#,
+            r#"{"seq":2,"at":"2026-12-02T10:00:01.000Z","event":"step-start","step":"a","attempt":1,"command":"x","command_hash":"c"}"#,
+            r#"{"seq":3,"at":"2026-12-02T10:00:01.005Z","event":"spawned","step":"a","pgid":5,"born_ms":1}"#,
+            r#"{"seq":4,"at":"2026-12-02T10:00:20.000Z","event":"spawned","step":"a","pgid":6,"born_ms":2}"#,
+        ]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        let e = entries(&events, false);
+        assert_eq!((e[0].started.as_deref(), e[0].recorded.as_deref()), (Some("2026-12-02T10:00:01.000Z"), None));
+    }
+}
