@@ -46,6 +46,8 @@ mod serve;
 mod serve_browser;
 mod serve_guard;
 mod serve_reads;
+mod serve_stop;
+mod serve_views;
 mod state_setting;
 mod take_over_tty;
 mod tty;

@@ -373,6 +373,35 @@ fn backslashes_in_attributes_are_read_as_written() {
 }
 
 #[test]
+fn small_attribute_mistakes_say_what_is_wrong() {
+    // A space but no language: the language is what is missing.
+    bad("# T\n\n``` {#a read}\n:\n```\n", &["bad.md:3", "step has no language", "```bash {#a read}"]);
+    bad("# T\n\n```bash {#a timeout=1ns}\n:\n```\n", &["bad.md:3", "`timeout=1ns` is shorter than a millisecond"]);
+    bad(
+        "# T\n\n```bash {#a capture=env}\n:\n```\n",
+        &["bad.md:3", "`capture=env`: `env` is a name templates already define"],
+    );
+    bad(
+        "---\nvars:\n  env: x\n---\n# T\n\n```bash {#a}\n:\n```\n",
+        &["bad.md:3", "rename it: variable names are not `env` or `steps`"],
+    );
+}
+
+/// `needs=` never suggests an undo block (needing one is an error), and
+/// `rollback=` suggests only undo blocks.
+#[test]
+fn a_misspelt_needs_or_rollback_suggests_a_step_it_may_name() {
+    let md = |attrs: &str| {
+        format!(
+            "# T\n\n```bash {{#drain}}\n:\n```\n\n```bash {{#drain-undo undo}}\n:\n```\n\n```bash {{#b {attrs}}}\n:\n```\n"
+        )
+    };
+    bad(&md("needs=drain-und"), &["bad.md:11", "`needs=drain-und` names no step", "did you mean `drain`?"]);
+    bad(&md("rollback=drain"), &["bad.md:11", "names a step that is not an `undo` block"]);
+    bad(&md("rollback=drian"), &["bad.md:11", "`rollback=drian` names no step", "steps `rollback=` may name here: drain-undo"]);
+}
+
+#[test]
 fn runbook_id_cannot_be_a_path() {
     bad("---\nid: ../../etc/x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "invalid runbook id `../../etc/x`"]);
 }

@@ -193,6 +193,38 @@ fn the_api_gives_the_records_of_runs_json_and_the_state_of_a_run() {
     assert!(page.contains("runbook play demo --env devnet --resume"));
 }
 
+/// The runs list shows each run's mode as `runs` does in its MODE column
+/// (the same words), and `/api/runs` has it as `runs --json` has it.
+#[test]
+fn the_runs_list_shows_each_runs_mode_as_runs_does() {
+    let t = project();
+    for args in [&["--yes"][..], &["--yes", "--read-only"], &["--yes", "--only", "a"]] {
+        t.command().args(["play", "demo"]).args(args).output().unwrap();
+    }
+    let table = String::from_utf8(t.command().arg("runs").output().unwrap().stdout).unwrap();
+    let at = table.lines().next().unwrap().find("MODE").expect("a MODE column");
+    let said: Vec<(String, String)> = table
+        .lines()
+        .skip(1)
+        .filter(|l| l.len() > at)
+        .map(|l| (l.split_whitespace().next().unwrap().to_string(), l[at..].trim().to_string()))
+        .collect();
+    let mut modes: Vec<&str> = said.iter().map(|(_, m)| m.as_str()).collect();
+    modes.sort();
+    assert_eq!(modes, ["read-only", "write", "write --only a"], "{table}");
+    let s = Serve::start(t.path(), &[], &[]);
+    let api: Value = serde_json::from_str(&get_ok(&format!("{}/api/runs", s.url))).unwrap();
+    assert_eq!(api, runs_json(&t));
+    for page in [get_ok(&format!("{}/", s.url)), get_ok(&format!("{}/parts/runs", s.url))] {
+        assert!(page.contains("<th>Mode</th>"), "{page}");
+        for (run, mode) in &said {
+            let row = &page[page.find(&format!("data-run=\"{run}\"")).unwrap_or_else(|| panic!("{run}: {page}"))..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            assert!(row.contains(&format!("<td class=\"mode\">{mode}</td>")), "{run} is {mode}: {row}");
+        }
+    }
+}
+
 /// A run page's escalation is the run's: rendered with its values, and
 /// shown only while the runbook is the one the run played.
 #[test]

@@ -70,7 +70,6 @@ impl Dag {
             );
         }
         let index = Index(sorted);
-        let ids = || rb.steps.iter().map(|s| s.id.as_str());
         let mut edges: Vec<Edge> = Vec::with_capacity(rb.steps.len());
         let mut dep_start: Vec<usize> = Vec::with_capacity(rb.steps.len() + 1);
         dep_start.push(0);
@@ -88,7 +87,14 @@ impl Dag {
                         .at(file, s.line)
                         .hint(format!("add the flag `undo` to step `{r}` so it runs only as a rollback")),
                     ),
-                    None => errors.push(unknown(file, s.line, "rollback", r, ids())),
+                    // Only an undo block can be rolled back to.
+                    None => errors.push(unknown(
+                        file,
+                        s.line,
+                        "rollback",
+                        r,
+                        rb.steps.iter().filter(|t| t.attrs.undo).map(|t| t.id.as_str()),
+                    )),
                 }
             }
             if s.attrs.undo {
@@ -117,7 +123,14 @@ impl Dag {
                                     .hint("undo blocks only run as rollbacks; depend on the step they undo"),
                             ),
                             Some(&j) => edges.push(Edge { from: j, kind: EdgeKind::Needs }),
-                            None => errors.push(unknown(file, s.line, "needs", n, ids())),
+                            // An undo block cannot be needed: never the suggestion.
+                            None => errors.push(unknown(
+                                file,
+                                s.line,
+                                "needs",
+                                n,
+                                rb.steps.iter().filter(|t| !t.attrs.undo).map(|t| t.id.as_str()),
+                            )),
                         }
                     }
                 }
@@ -247,7 +260,7 @@ fn unknown<'a>(
     let ids: Vec<&str> = ids.collect();
     let hint = match did_you_mean(name, ids.iter().copied()) {
         Some(m) => format!("did you mean `{m}`?"),
-        None => format!("step ids in this runbook: {}", ids.join(", ")),
+        None => format!("steps `{key}=` may name here: {}", ids.join(", ")),
     };
     Diagnostic::error("unknown-step", format!("`{key}={name}` names no step")).at(file, line).hint(hint)
 }

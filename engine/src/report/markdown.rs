@@ -389,18 +389,30 @@ fn undo_list(r: &Report) -> String {
 /// A session's end in the timeline: when, how, why, as the report tells
 /// it ([`super::Session::end_at`]) for every view.
 fn session_end(s: &Session) -> String {
-    let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
-        (Some(a), Some(b)) => b.duration_since(a).ok().map(crate::time::short),
-        _ => None,
-    };
+    let (span, note) = duration_and_note(&Row::Session(s.clone()));
     format!(
-        "| {} | *session {} ended* | {} |  | {} | {} |\n",
+        "| {} | *session {} ended* | {} |  | {span} | {} |\n",
         clock(s.end_at.as_deref().unwrap_or_default()),
         s.n,
         s.status.replace('-', " "),
-        span.unwrap_or_else(|| "–".into()),
-        code_cell(s.end_note.as_deref().unwrap_or(""))
+        code_cell(&note)
     )
+}
+
+/// What the timeline's Duration and Note columns say of a row, in every
+/// view: a step's time and what its exit code does not say; a session's
+/// span and why it ended.
+pub fn duration_and_note(row: &Row) -> (String, String) {
+    match row {
+        Row::Step(e) => (dur(e.duration_ms), note(e)),
+        Row::Session(s) => {
+            let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
+                (Some(a), Some(b)) => b.duration_since(a).ok().map(crate::time::short),
+                _ => None,
+            };
+            (span.unwrap_or_else(|| "–".into()), s.end_note.clone().unwrap_or_default())
+        }
+    }
 }
 
 /// A step's reason beyond its exit code, which has its own column: none

@@ -27,7 +27,7 @@ use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
 use crate::store::Store;
 pub use counts::Counts;
-pub use markdown::{clock, markdown, utc};
+pub use markdown::{clock, duration_and_note, markdown, utc};
 pub use shown::Shown;
 pub use timeline::{Entry, Row};
 

@@ -177,12 +177,13 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
         crate::errln!("warning: {w}");
     }
     let store: Arc<dyn Store> = Arc::from(crate::store::open_read(config)?);
+    let interrupt = store.interrupter();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(8)
         .build()
         .map_err(anyhow::Error::from)?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Error::invalid(
                 Diagnostic::error("serve-listen", format!("cannot listen on {addr}: {e}"))
@@ -190,6 +191,9 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
             )
         })?;
         let local = listener.local_addr().map_err(anyhow::Error::from)?;
+        // Listened for before the address is printed: a signal sent as soon
+        // as it is read stops serve (exit 0), never kills it.
+        let stop = stop()?;
         let app = Arc::new(App {
             store,
             config: config.clone(),
@@ -204,11 +208,24 @@ pub fn serve(config: &Config, opts: &Options) -> Result<Exit> {
         let server = axum::serve(listener, router(app));
         tokio::select! {
             r = server => r.map_err(anyhow::Error::from)?,
-            _ = stop() => {}
+            _ = stop => {
+                if let Some(interrupt) = &interrupt {
+                    interrupt();
+                }
+            }
         }
         Ok(Exit::Success)
-    })
+    });
+    // A store read still in flight (a database that stopped answering, a
+    // file on a hung mount) does not hold the exit: dropping the runtime
+    // would wait for it. Serve only reads, so nothing is left half written.
+    rt.shutdown_timeout(STOP_WAIT);
+    served
 }
+
+/// How long a stopping serve lets the store reads in flight end (a read of
+/// the shared store ends within `RUNBOOK_PG_SLACK` once interrupted).
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// What the operator should know about how the runs are exposed.
 fn warnings(local: SocketAddr, opts: &Options) -> Vec<String> {
@@ -227,20 +244,20 @@ fn warnings(local: SocketAddr, opts: &Options) -> Vec<String> {
     out
 }
 
-/// Ctrl-C or SIGTERM: open event streams are simply dropped.
-async fn stop() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+/// Ctrl-C or SIGTERM, listened for from now on: open event streams are
+/// simply dropped.
+fn stop() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| Error::Other(anyhow::anyhow!("cannot listen for {name}: {e}")))
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    let (mut int, mut term) = (listen(SignalKind::interrupt(), "SIGINT")?, listen(SignalKind::terminate(), "SIGTERM")?);
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 #[cfg(test)]

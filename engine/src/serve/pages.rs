@@ -68,6 +68,8 @@ fn row_views(rows: &[RunRow]) -> Vec<minijinja::Value> {
                 row => minijinja::value::Serde(r),
                 started => if r.started.is_empty() { String::new() } else { crate::report::utc(&r.started) },
                 duration => view::span(&r.started, r.ended.as_deref(), r.status == "running"),
+                // `runs`'s MODE column; none for a run that cannot be read.
+                mode => if r.runbook.is_empty() { String::new() } else { r.mode_said() },
             }
         })
         .collect()

@@ -44,6 +44,16 @@ pub struct StepView {
     pub escalate: Option<String>,
 }
 
+/// A row of the timeline table, with the Duration and Note the report's
+/// timeline gives it.
+#[derive(Debug, Serialize)]
+pub struct TimelineRow {
+    #[serde(flatten)]
+    pub row: report::Row,
+    pub duration: String,
+    pub note: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct RunView {
     pub run: String,
@@ -71,7 +81,7 @@ pub struct RunView {
     pub resume: Option<String>,
     pub timeline: Vec<report::Entry>,
     /// The timeline as printed: step ends and session ends, in order.
-    pub rows: Vec<report::Row>,
+    pub rows: Vec<TimelineRow>,
     /// `runbook report`'s markdown.
     pub markdown: String,
     pub last_seq: u64,
@@ -187,7 +197,13 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
         levels[s.level].push(i);
     }
     let failures = steps.iter().enumerate().filter(|(_, s)| s.status == "failed").map(|(i, _)| i).collect();
-    let rows = report::timeline::rows(&rep.timeline, &rep.sessions);
+    let rows = report::timeline::rows(&rep.timeline, &rep.sessions)
+        .into_iter()
+        .map(|row| {
+            let (duration, note) = report::duration_and_note(&row);
+            TimelineRow { row, duration, note }
+        })
+        .collect();
     let resume = (st.resumable() && !running && !st.runbook.is_empty())
         .then(|| report::is_latest(store, id, &st.runbook, &st.env))
         .transpose()?
