@@ -35,6 +35,7 @@ mod rehearse;
 mod rehearse_time;
 mod rehearse_uncontained;
 mod report;
+mod report_sessions;
 mod report_views;
 mod resume;
 mod resume_prop;

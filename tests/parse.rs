@@ -398,7 +398,10 @@ fn a_misspelt_needs_or_rollback_suggests_a_step_it_may_name() {
     };
     bad(&md("needs=drain-und"), &["bad.md:11", "`needs=drain-und` names no step", "did you mean `drain`?"]);
     bad(&md("rollback=drain"), &["bad.md:11", "names a step that is not an `undo` block"]);
-    bad(&md("rollback=drian"), &["bad.md:11", "`rollback=drian` names no step", "steps `rollback=` may name here: drain-undo"]);
+    bad(
+        &md("rollback=drian"),
+        &["bad.md:11", "`rollback=drian` names no step", "steps `rollback=` may name here: drain-undo"],
+    );
 }
 
 #[test]

@@ -124,7 +124,7 @@ fn a_step_in_flight_is_running_while_its_engine_plays_and_interrupted_once_it_is
     assert!(md.contains("| Status | **unfinished** |"), "{md}");
     assert_eq!(
         stable(&section(&md, "Summary")),
-        "## Summary\n\n- **interrupted** `fix`\n- 1 passed, 0 failed, 0 skipped, 2 not run"
+        "## Summary\n\n- **interrupted** `fix`\n- 1 passed, 0 failed, 0 skipped, 2 not run, 1 interrupted"
     );
     assert_eq!(
         stable(&section(&md, "Timeline")),

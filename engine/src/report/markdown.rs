@@ -54,7 +54,14 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     o.push_str(&format!("# Incident timeline: {} @ {}\n\n", r.runbook, r.env));
     o.push_str("| | |\n|---|---|\n");
-    o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, &r.hash[..r.hash.len().min(12)]));
+    if r.versions.len() < 2 {
+        o.push_str(&format!("| Runbook | `{}` ({}, sha256 `{}`) |\n", r.runbook, r.path, short(&r.hash)));
+    } else {
+        // Edited between sessions: each version with the sessions that played it.
+        let each: Vec<String> =
+            r.versions.iter().map(|v| format!("`{}` ({})", short(&v.hash), sessions_said(&v.sessions))).collect();
+        o.push_str(&format!("| Runbook | `{}` ({}), sha256 {} |\n", r.runbook, r.path, each.join(" then ")));
+    }
     o.push_str(&format!("| Run | `{}` |\n", r.run));
     o.push_str(&format!("| Environment | {} |\n", r.env));
     o.push_str(&format!("| Operator | {} |\n", cell(&r.operator)));
@@ -135,19 +142,15 @@ pub fn markdown(r: &Report) -> String {
         let since = last_end(&s.step).and_then(|e| e.started.as_deref()).map(|t| format!(" since {}", clock(t)));
         o.push_str(&format!("- **running** `{}`{}\n", s.step, since.unwrap_or_default()));
     }
-    // The steps of the runbook the latest session played; those renamed or
-    // removed since are listed apart.
-    let count = |st: Shown| r.steps.iter().filter(|s| s.status == st && !s.undo && s.dropped.is_none()).count();
-    let mut counts = format!(
-        "- {} passed, {} failed, {} skipped, {} not run",
-        count(Shown::Passed),
-        count(Shown::Failed),
-        count(Shown::Skipped),
-        count(Shown::NotRun)
-    );
-    // While the engine plays: what it is running and what it may still run.
-    for (st, what) in [(Shown::Running, "running"), (Shown::Pending, "pending")] {
-        let n = count(st);
+    // The steps of the runbook the latest session played, as `runs` counts
+    // them; those renamed or removed since are listed apart, those left
+    // out by the mode with their reasons below.
+    let c = &r.counts;
+    let mut counts =
+        format!("- {} passed, {} failed, {} skipped, {} not run", c.passed, c.failed, c.skipped, c.not_run);
+    // A run stopped under a step, and, while the engine plays, what it is
+    // running and what it may still run.
+    for (n, what) in [(c.interrupted, "interrupted"), (c.running, "running"), (c.pending, "pending")] {
         if n > 0 {
             counts.push_str(&format!(", {n} {what}"));
         }
@@ -193,6 +196,23 @@ pub fn markdown(r: &Report) -> String {
         .collect();
     if !again.is_empty() {
         o.push_str(&format!("- in more than one session: {}\n", again.join(", ")));
+    }
+    if r.versions.len() > 1 {
+        let each: Vec<String> = r
+            .versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let ran = if v.steps.is_empty() {
+                    "no step".to_string()
+                } else {
+                    v.steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                };
+                let sha = if i == 0 { "sha256 " } else { "" };
+                format!("under {sha}`{}` ({}) ran {ran}", short(&v.hash), sessions_said(&v.sessions))
+            })
+            .collect();
+        o.push_str(&format!("- the runbook changed between sessions: {}\n", each.join("; ")));
     }
     let undos: Vec<String> =
         r.steps.iter().filter(|s| s.undo).map(|s| format!("`{}` {}", s.step, s.status.name())).collect();
@@ -280,6 +300,8 @@ pub fn markdown(r: &Report) -> String {
         if let Some(n) = e.attempt {
             let what = if e.undo { "undo" } else { "attempt" };
             facts.push(format!("{what} {n} (session {}, {})", e.session, e.operator));
+        } else if r.sessions.len() > 1 {
+            facts.push(format!("session {}, {}", e.session, e.operator));
         }
         if let Some(c) = e.exit {
             facts.push(format!("exit {c}"));
@@ -315,6 +337,17 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     o
+}
+
+/// A runbook's sha256 as the report shows it: its first 12 digits.
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// `session 1`, `sessions 2 and 3`.
+fn sessions_said(sessions: &[u32]) -> String {
+    let n: Vec<String> = sessions.iter().map(u32::to_string).collect();
+    format!("{} {}", if n.len() == 1 { "session" } else { "sessions" }, and_list(&n))
 }
 
 /// `1, 2 and 3`.
@@ -394,14 +427,20 @@ fn detail(e: &Entry) -> Option<&str> {
 }
 
 /// The timeline's note on a step: its reason (an exit code has its own
-/// column) and how many attempts it took, if more than one.
+/// column), how many attempts it took, if more than one, and when its start
+/// was recorded, if it began a second or more after that.
 fn note(e: &Entry) -> String {
     let reason = detail(e);
-    match (e.attempts, reason) {
+    let mut n = match (e.attempts, reason) {
         (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
         (Some(n), None) => format!("{n} attempts"),
         (None, r) => r.unwrap_or("").to_string(),
+    };
+    if let Some(r) = &e.recorded {
+        let sep = if n.is_empty() { "" } else { "; " };
+        n.push_str(&format!("{sep}start recorded at {}", clock(r)));
     }
+    n
 }
 
 /// A fenced block that its content cannot close.

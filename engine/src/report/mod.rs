@@ -10,10 +10,12 @@
 //! events: the report is built with the run's status ([`status_in`]), so a
 //! step in flight reads as running, not lost, while it runs.
 
+pub mod counts;
 mod markdown;
 pub mod shown;
 pub mod timeline;
 pub mod vars;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +26,7 @@ use crate::error::{Diagnostic, Error, Result};
 use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
 use crate::store::Store;
+pub use counts::Counts;
 pub use markdown::{clock, duration_and_note, markdown, utc};
 pub use shown::Shown;
 pub use timeline::{Entry, Row};
@@ -44,6 +47,8 @@ pub struct RunRow {
     pub operators: Vec<String>,
     pub started: String,
     pub ended: Option<String>,
+    /// [`Counts`]: `passed` of the `steps` the run is to play (`runs`'
+    /// PASSED `passed/steps`), as the report counts them.
     pub passed: usize,
     pub failed: usize,
     pub steps: usize,
@@ -90,12 +95,14 @@ pub fn corrupt_row(id: &str, error: String) -> RunRow {
 
 /// The row of a run from its state.
 pub fn row(id: &str, st: &RunState) -> RunRow {
-    let (passed, failed, steps) = st.counts();
+    let status = status_of(st);
+    let c = Counts::of(&step_rows(st, status == "running", &|_| 0));
+    let (passed, failed, steps) = (c.passed, c.failed, c.to_play);
     RunRow {
         run: id.to_string(),
         runbook: st.runbook.clone(),
         env: st.env.clone(),
-        status: status_of(st),
+        status,
         operator: st.sessions.first().map(|s| s.operator.clone()).unwrap_or_default(),
         operators: hands(st),
         started: st.started.clone(),
@@ -256,6 +263,8 @@ pub struct Note {
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
     pub n: u32,
+    /// The sha256 of the runbook it played ([`versions`]).
+    pub hash: String,
     /// `start`, `resume`, `continue`, `take-over`.
     pub kind: String,
     pub operator: String,
@@ -312,7 +321,7 @@ pub fn how_said(how: &str) -> &str {
 
 /// Session `i` of a run as every view shows it (`live` while the run's
 /// engine plays): the one place a session's end is told.
-fn session(st: &RunState, i: usize, live: bool) -> Session {
+fn session(st: &RunState, i: usize, live: bool, hash: String) -> Session {
     let s = &st.sessions[i];
     let taken_over = st
         .sessions
@@ -341,6 +350,7 @@ fn session(st: &RunState, i: usize, live: bool) -> Session {
     };
     Session {
         n: s.n,
+        hash,
         kind: s.kind.map_or("start", |k| name(&k)).to_string(),
         operator: s.operator.clone(),
         at: s.at.clone(),
@@ -354,6 +364,52 @@ fn session(st: &RunState, i: usize, live: bool) -> Session {
         end_note,
         guard: s.guard.clone(),
     }
+}
+
+/// Each step of a run once, as it left it (`live` while its engine plays),
+/// in document order of first appearance: what the run reached, then what
+/// its plan has and it has not reached, then what an earlier session's plan
+/// had and it never reached. `runs`: how many times each step ran.
+fn step_rows(st: &RunState, live: bool, runs: &dyn Fn(&str) -> u32) -> Vec<StepRow> {
+    let mut steps: Vec<StepRow> = st
+        .steps
+        .iter()
+        .filter(|(_, s)| s.status.is_some() || s.in_flight())
+        .map(|(id, s)| StepRow {
+            step: id.clone(),
+            undo: s.undo,
+            status: shown::step(st, id, live),
+            runs: runs(id),
+            sessions: s.sessions.clone(),
+            excluded: s.excluded.clone(),
+            dropped: dropped(st, id),
+        })
+        .collect();
+    // What the plan had and the run has not reached (or never did), then
+    // what an earlier session's plan had and the run never reached.
+    for p in st.plan.iter().filter(|p| !p.undo && st.step(&p.id).is_none()) {
+        steps.push(StepRow {
+            step: p.id.clone(),
+            undo: false,
+            status: shown::step(st, &p.id, live),
+            runs: 0,
+            sessions: Vec::new(),
+            excluded: None,
+            dropped: None,
+        });
+    }
+    for (id, n) in st.dropped.iter().filter(|(id, _)| st.step(id).is_none()) {
+        steps.push(StepRow {
+            step: id.clone(),
+            undo: false,
+            status: Shown::NotRun,
+            runs: 0,
+            sessions: Vec::new(),
+            excluded: None,
+            dropped: Some(*n),
+        });
+    }
+    steps
 }
 
 /// A take-over of a session's run: by whom, when.
@@ -387,7 +443,11 @@ pub struct Report {
     pub run: String,
     pub runbook: String,
     pub path: String,
+    /// The sha256 of the runbook the latest session played.
     pub hash: String,
+    /// Each version of the runbook the run's sessions played, and the steps
+    /// that ran under it: one unless the runbook was edited between sessions.
+    pub versions: Vec<versions::Version>,
     pub env: String,
     /// The values in force at the end (a later session's overlay the
     /// earlier ones').
@@ -415,6 +475,8 @@ pub struct Report {
     pub approvals: Vec<Approval>,
     /// Each step once, in document order of first appearance.
     pub steps: Vec<StepRow>,
+    /// What the run counts ([`Counts`]), as `runs` does.
+    pub counts: Counts,
     /// Every run of a step, in the order it started (a step decided
     /// without running: when it was decided).
     pub timeline: Vec<Entry>,
@@ -472,45 +534,11 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         let ran = timeline.iter().filter(|e| e.step == id && e.started.is_some());
         ran.map(|e| e.attempts.unwrap_or(1)).sum::<u32>()
     };
-    let mut steps: Vec<StepRow> = st
-        .steps
-        .iter()
-        .filter(|(_, s)| s.status.is_some() || s.in_flight())
-        .map(|(id, s)| StepRow {
-            step: id.clone(),
-            undo: s.undo,
-            status: shown::step(&st, id, live),
-            runs: runs(id),
-            sessions: s.sessions.clone(),
-            excluded: s.excluded.clone(),
-            dropped: dropped(&st, id),
-        })
-        .collect();
-    // What the plan had and the run has not reached (or never did), then
-    // what an earlier session's plan had and the run never reached.
-    for p in st.plan.iter().filter(|p| !p.undo && st.step(&p.id).is_none()) {
-        steps.push(StepRow {
-            step: p.id.clone(),
-            undo: false,
-            status: shown::step(&st, &p.id, live),
-            runs: 0,
-            sessions: Vec::new(),
-            excluded: None,
-            dropped: None,
-        });
-    }
-    for (id, n) in st.dropped.iter().filter(|(id, _)| st.step(id).is_none()) {
-        steps.push(StepRow {
-            step: id.clone(),
-            undo: false,
-            status: Shown::NotRun,
-            runs: 0,
-            sessions: Vec::new(),
-            excluded: None,
-            dropped: Some(*n),
-        });
-    }
-    let sessions = (0..st.sessions.len()).map(|i| session(&st, i, live)).collect();
+    let steps = step_rows(&st, live, &runs);
+    let mut hashes = versions::of_sessions(events).into_iter();
+    let sessions: Vec<Session> =
+        (0..st.sessions.len()).map(|i| session(&st, i, live, hashes.next().unwrap_or_default())).collect();
+    let played: Vec<(u32, String)> = sessions.iter().map(|s| (s.n, s.hash.clone())).collect();
     let approvals = st
         .answers
         .iter()
@@ -540,6 +568,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         runbook: st.runbook.clone(),
         path: st.path.clone(),
         hash: st.hash.clone(),
+        versions: versions::versions(&played, &timeline),
         env: st.env.clone(),
         vars: st.vars.clone(),
         var_changes: vars::changes(events),
@@ -552,6 +581,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
         message: st.end.as_ref().and_then(|e| e.message.clone()),
         sessions,
         approvals,
+        counts: Counts::of(&steps),
         steps,
         timeline,
         notes,
@@ -674,6 +704,6 @@ mod tests {
         assert_eq!(shown, [("check", Shown::Passed), ("fix", Shown::Interrupted), ("verify", Shown::NotRun)]);
         let md = markdown(&r);
         assert!(md.contains("| 09:30:01 | `fix` | interrupted |  | – | in flight when the engine stopped (no end recorded) |\n| 09:30:01 | *session 3 ended* | unfinished |"), "{md}");
-        assert!(md.contains("- 1 passed, 0 failed, 0 skipped, 1 not run\n"), "{md}");
+        assert!(md.contains("- 1 passed, 0 failed, 0 skipped, 1 not run, 1 interrupted\n"), "{md}");
     }
 }

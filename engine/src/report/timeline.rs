@@ -25,7 +25,12 @@ pub struct Entry {
     pub undo: bool,
     /// The session it ran (or was decided) in.
     pub session: u32,
+    /// When it began to run ([`began`]).
     pub started: Option<String>,
+    /// When its start was recorded, where it began a second or more after
+    /// that (it waited for the shared store to commit its start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
     /// `None` when no end was recorded: running, or lost with its engine.
     pub ended: Option<String>,
     pub status: Shown,
@@ -49,7 +54,7 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
     /// Who played it (`user@host` of its session's engine), where it is
-    /// numbered (`attempt`).
+    /// numbered (`attempt`) or the run has several sessions.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub operator: String,
     /// promql/logql steps: the dashboard view of the query and its window, `(label, url)`.
@@ -68,6 +73,8 @@ pub fn taken(by: &str) -> String {
 /// A step started and not ended (yet).
 struct Open {
     at: String,
+    /// When its first attempt's process started (`spawned`), if recorded.
+    spawned: Option<String>,
     command: String,
     lang: Option<String>,
     undo: bool,
@@ -81,11 +88,13 @@ struct Open {
 
 impl Open {
     fn entry(self, step: String, running: bool, lost: &str) -> Entry {
+        let (started, recorded) = began(&self.at, self.spawned.as_deref(), None);
         Entry {
             step,
             undo: self.undo,
             session: self.session,
-            started: Some(self.at),
+            started: Some(started),
+            recorded,
             ended: None,
             status: if running { Shown::Running } else { Shown::Interrupted },
             exit: None,
@@ -128,6 +137,7 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                 *n += 1;
                 let o = Open {
                     at: e.at.clone(),
+                    spawned: None,
                     command: s.command.clone(),
                     lang: s.lang.clone(),
                     undo: s.undo,
@@ -138,16 +148,31 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                 };
                 open.insert(s.step.clone(), o);
             }
+            Event::Spawned(s) => {
+                // Its first attempt's process: a retry's starts later.
+                if let Some(o) = open.get_mut(&s.step) {
+                    o.spawned.get_or_insert_with(|| e.at.clone());
+                }
+            }
             Event::StepEnd(s) => {
                 let o = open.shift_remove(&s.step);
                 let at = o.as_ref().map_or(seq, |o| o.seq);
+                let end = s.duration_ms.map(|d| (e.at.as_str(), d));
+                let (started, recorded) = match &o {
+                    Some(o) => {
+                        let (b, r) = began(&o.at, o.spawned.as_deref(), end);
+                        (Some(b), r)
+                    }
+                    None => (None, None),
+                };
                 out.push((
                     at,
                     Entry {
                         step: s.step.clone(),
                         undo: s.undo,
                         session,
-                        started: o.as_ref().map(|o| o.at.clone()),
+                        started,
+                        recorded,
                         ended: Some(e.at.clone()),
                         status: s.status.into(),
                         exit: s.exit,
@@ -170,14 +195,45 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
     out.extend(open.drain(..).map(|(step, o)| (o.seq, o.entry(step, live, LOST))));
     out.sort_by_key(|(seq, _)| *seq);
     let mut out: Vec<Entry> = out.into_iter().map(|(_, e)| e).collect();
-    // Numbered, and its operator named, only where the step ran more than once.
+    // Numbered only where the step ran more than once; its operator named
+    // there, and on every run of a run of several sessions.
+    let several = session > 1;
     for e in &mut out {
         if runs.get(&(e.step.clone(), e.undo)).is_none_or(|n| *n < 2) {
             e.attempt = None;
-            e.operator.clear();
+            if !several {
+                e.operator.clear();
+            }
         }
     }
     out
+}
+
+/// When a run of a step began, and when its start was recorded if that is
+/// a second or more earlier: a step runs once its start is durable, which on
+/// the shared store, while the database is away, is up to `RUNBOOK_PG_WAIT`
+/// after the start was recorded (and stamped). The latest of what the
+/// journal says: the start's time, its process's (`spawned`, recorded as
+/// the process starts: after the wait for a step held at the gate, before
+/// it for one that waits for its body), and its end's time less its
+/// duration (measured from when it began to run). Not `spawned`'s
+/// `born_ms`: that is on the machine's boot clock, not a time of day.
+pub fn began(recorded: &str, spawned: Option<&str>, end: Option<(&str, u64)>) -> (String, Option<String>) {
+    let parse = crate::time::parse;
+    let Some(start) = parse(recorded) else { return (recorded.to_string(), None) };
+    let mut t = start;
+    if let Some(s) = spawned.and_then(parse) {
+        t = t.max(s);
+    }
+    if let Some((at, ms)) = end
+        && let Some(b) = parse(at).and_then(|e| e.checked_sub(std::time::Duration::from_millis(ms)))
+    {
+        t = t.max(b);
+    }
+    if t.duration_since(start).unwrap_or_default() < std::time::Duration::from_secs(1) {
+        return (recorded.to_string(), None);
+    }
+    (humantime::format_rfc3339_millis(t).to_string(), Some(recorded.to_string()))
 }
 
 /// A row of the timeline as printed.
@@ -202,4 +258,26 @@ pub fn rows(timeline: &[Entry], sessions: &[Session]) -> Vec<Row> {
     }
     out.extend(ends.cloned().map(Row::Session));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step retried on the shared store: each attempt's process is
+    /// recorded (`spawned`) as it starts; the step began with its first.
+    #[test]
+    fn a_retry_s_process_does_not_move_the_start_of_its_step() {
+        let events: Vec<crate::run::Entry> = [
+            r#"{"seq":1,"at":"2026-12-02T10:00:00.000Z","event":"run-start","run":"r","runbook":"a","path":"a.md","hash":"h","env":"local","operator":"u@h"}"#,
+            r#"{"seq":2,"at":"2026-12-02T10:00:01.000Z","event":"step-start","step":"a","attempt":1,"command":"x","command_hash":"c"}"#,
+            r#"{"seq":3,"at":"2026-12-02T10:00:01.005Z","event":"spawned","step":"a","pgid":5,"born_ms":1}"#,
+            r#"{"seq":4,"at":"2026-12-02T10:00:20.000Z","event":"spawned","step":"a","pgid":6,"born_ms":2}"#,
+        ]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        let e = entries(&events, false);
+        assert_eq!((e[0].started.as_deref(), e[0].recorded.as_deref()), (Some("2026-12-02T10:00:01.000Z"), None));
+    }
 }

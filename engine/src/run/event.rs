@@ -348,6 +348,11 @@ pub enum Question {
     CtrlC,
     /// Roll back: run this undo block?
     Undo,
+    /// An unfinished run of the runbook and env: resume it (`yes`), or
+    /// start a fresh run (`no`)? Recorded in the run it goes on with.
+    Resume,
+    /// `--take-over`: take the run over from the engine playing it?
+    TakeOver,
 }
 
 /// The answer given.

@@ -478,34 +478,6 @@ impl RunState {
     pub fn in_runbook(&self, id: &str) -> bool {
         self.plan.is_empty() || self.plan.iter().any(|p| p.id == id)
     }
-
-    /// Steps the run counts (not undo blocks): (passed, failed, all seen).
-    /// Steps passed, failed, and to play: the plan's steps less undo
-    /// blocks, those the mode excludes (`--only`, `--from`, `--read-only`)
-    /// and those skipped (`when` false), so that `3/7` reads "3 of the 7
-    /// this run is to play", whether it is running, stopped or done. Only
-    /// steps of the latest session's runbook count: one renamed or removed
-    /// since it ran is no longer one of them. A journal without a plan: the
-    /// steps it reached.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let (mut p, mut f) = (0, 0);
-        for (_, s) in self.steps.iter().filter(|(id, s)| !s.undo && self.in_runbook(id)) {
-            match s.status {
-                Some(StepStatus::Passed) => p += 1,
-                Some(StepStatus::Failed) => f += 1,
-                _ => {}
-            }
-        }
-        let left_out = |id: &str| {
-            self.steps.get(id).is_some_and(|s| s.excluded.is_some() || s.status == Some(StepStatus::Skipped))
-        };
-        let n = if self.plan.is_empty() {
-            self.steps.values().filter(|s| !s.undo).count()
-        } else {
-            self.plan.iter().filter(|s| !s.undo && !left_out(&s.id)).count()
-        };
-        (p, f, n)
-    }
 }
 
 #[cfg(test)]

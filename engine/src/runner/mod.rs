@@ -279,7 +279,13 @@ async fn session_loop(
     let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
     match first {
         session::First::Written(e) => recorder.written(e),
-        session::First::Record(e) => recorder.record(e),
+        session::First::Record(e, answers) => {
+            recorder.record(e);
+            // Said by the play's prompt already, or by the flag typed.
+            for a in answers {
+                recorder.record_as(a, record::Show::Never);
+            }
+        }
     }
     let (ctx, d) = {
         let st = recorder.state();

@@ -24,7 +24,7 @@ use super::{Answers, PlayOptions, ResumeMode, prompt};
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::Runbook;
 use crate::plan::Dag;
-use crate::run::event::{Answering, Mode, RunStart, Session, SessionKind, VarRecord};
+use crate::run::event::{Answer, Answering, How, Mode, Question, Reply, RunStart, Session, SessionKind, VarRecord};
 use crate::run::{Event, RunState, RunStatus};
 use crate::store::{Holder, Latest, Lease};
 use crate::vars::{Origin, Resolved};
@@ -49,7 +49,9 @@ pub struct Prepared {
 /// created the run, or a later session's `session`, to record.
 pub enum First {
     Written(crate::run::Entry),
-    Record(Event),
+    /// With the answers that chose this session (the resume question,
+    /// `--take-over`), recorded after it.
+    Record(Event, Vec<Event>),
 }
 
 pub fn env_name(opts: &PlayOptions) -> String {
@@ -92,8 +94,14 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let me = Holder::me();
     let operator = me.operator();
     let mut notes = Vec::new();
+    let now = || if env.clock { crate::time::now_rfc3339() } else { String::new() };
+    // How the take-over was confirmed, and when it was asked.
+    let mut confirmed: Option<(How, String)> = None;
     let lease = if opts.take_over {
-        let mut confirm = || confirm_take_over(rb, env, &env_name, opts, tty);
+        let mut confirm = || {
+            let asked = now();
+            confirm_take_over(rb, env, &env_name, opts, tty).map(|how| confirmed = Some((how, asked)))
+        };
         env.store.take_over(&rb.id, &env_name, &me, &mut confirm)
     } else {
         env.store.lock(&rb.id, &env_name, &me)
@@ -114,7 +122,27 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
         None => {}
     }
     let latest = env.store.latest(&rb.id, &env_name)?;
-    let previous = pick(rb, env, opts, latest, tty, &mut notes)?;
+    let mut resume_asked = None;
+    let previous = pick(rb, env, opts, latest, tty, &mut notes, &mut resume_asked)?;
+    let answer = |question, asked: String| {
+        Event::Answer(Answer {
+            step: None,
+            question,
+            reply: Reply::Yes,
+            how: How::Prompt,
+            by: operator.clone(),
+            asked,
+            confirm: None,
+        })
+    };
+    let mut answers: Vec<Event> = resume_asked.into_iter().map(|at| answer(Question::Resume, at)).collect();
+    if let (true, Some((how, asked))) = (taken, confirmed) {
+        let mut a = answer(Question::TakeOver, asked);
+        if let Event::Answer(a) = &mut a {
+            a.how = how;
+        }
+        answers.push(a);
+    }
     let kind = previous.as_ref().map(|(_, st)| match &st.end {
         _ if taken => SessionKind::TakeOver,
         Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
@@ -168,7 +196,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
                 step_mode: opts.step_mode,
                 plan: (st.hash != rb.hash || st.plan.is_empty()).then(|| plan(rb, dag)),
             });
-            (id, st, First::Record(first))
+            (id, st, First::Record(first, answers))
         }
         None => {
             let base = format!("{}-{}-{}", crate::time::compact(std::time::SystemTime::now()), rb.id, env_name);
@@ -206,16 +234,17 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
 }
 
 /// `--take-over` asks first: the holder stops starting steps. Off a
-/// terminal only `--yes` says yes (else exit 3 naming the holder).
-fn confirm_take_over(rb: &Runbook, env: &PlayEnv, env_name: &str, opts: &PlayOptions, tty: bool) -> Result<()> {
+/// terminal only `--yes` says yes (else exit 3 naming the holder). How it
+/// was confirmed.
+fn confirm_take_over(rb: &Runbook, env: &PlayEnv, env_name: &str, opts: &PlayOptions, tty: bool) -> Result<How> {
     let who = env.store.holder(&rb.id, env_name)?.map_or_else(|| "no engine now".to_string(), |h| h.describe());
     let what = format!("take over the run of {}@{env_name} from {who}? Its engine starts no more steps", rb.id);
     match opts.answers {
-        Answers::Yes => Ok(()),
+        Answers::Yes => Ok(How::Yes),
         _ if tty => {
             let signals = prompt::SignalFlag::install();
             match prompt::choose(&format!("{what}. [y/N] "), &['y', 'n'], Some('n'), signals.flag()) {
-                Some('y') => Ok(()),
+                Some('y') => Ok(How::Prompt),
                 Some(_) => Err(Error::Refused(format!("--take-over declined: the run stays with {who}"))),
                 // Nobody answered: no "no" (docs/decisions.md, "End of input at a question").
                 None => Err(Error::Interrupted(signals.unanswered("the take-over question"))),
@@ -252,6 +281,7 @@ fn pick(
     latest: Option<Latest>,
     tty: bool,
     notes: &mut Vec<String>,
+    asked: &mut Option<String>,
 ) -> Result<Option<(String, RunState)>> {
     let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
     let Some(Latest { id, events }) = latest else {
@@ -285,7 +315,10 @@ fn pick(
         ResumeMode::Resume if st.resumable() => Ok(Some((id, st))),
         ResumeMode::Resume => Err(Error::Refused(nothing_to_resume(rb, &id, &st, &env_flag))),
         ResumeMode::Ask if unfinished => {
+            let at = if env.clock { crate::time::now_rfc3339() } else { String::new() };
             if ask_resume(&id, &st, opts, tty, &env_flag, rb)? {
+                // Answered at the prompt: recorded in the run it resumes.
+                *asked = Some(at);
                 Ok(Some((id, st)))
             } else {
                 reap_unfinished(env, &id, &st, notes);
