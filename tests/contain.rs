@@ -586,6 +586,17 @@ fn a_signal_stops_check_and_a_rehearsal_with_130() {
     }
 }
 
+/// A scenario cut short by a signal is said to be interrupted, never to
+/// have failed its expectations (docs/decisions.md); exit 130 all the same.
+#[test]
+fn an_interrupted_rehearsal_says_so_and_not_that_it_failed() {
+    let (code, out) = interrupted_rehearsal(&["play", "slow", "--dry-run"]);
+    assert_eq!(code, Some(130), "{out}");
+    let said: Vec<&str> = out.lines().filter(|l| l.starts_with("=== REHEARSAL ") && !l.contains(" — ")).collect();
+    assert_eq!(said, ["=== REHEARSAL interrupted: scenario first was cut short: neither passed nor failed"], "{out}");
+    assert!(!out.contains("FAILED") && !out.contains("expected outcome"), "{out}");
+}
+
 /// A home of the host (outside every fresh directory, so that only the
 /// hiding of the home hides it) with credentials in `.ssh` and `.aws`, a
 /// tool in `bin/` and a python as pyenv installs one: a shim in

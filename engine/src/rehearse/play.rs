@@ -122,6 +122,13 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
         }
         if run.passed {
             let _ = writeln!(o, "=== REHEARSAL passed: scenario {} holds its expectations\n", sc.name);
+        } else if stopping.stopped() && run.outcome.as_deref() == Some("interrupted") {
+            // Cut short by the signal: its expectations were never reached.
+            let _ = writeln!(
+                o,
+                "=== REHEARSAL interrupted: scenario {} was cut short: neither passed nor failed\n",
+                sc.name
+            );
         } else {
             let _ = writeln!(o, "=== REHEARSAL FAILED: scenario {}", sc.name);
             for f in &run.failures {
