@@ -204,3 +204,27 @@ fn a_container_that_fails_after_the_probe_is_said_first() {
         .run();
     assert!(!f.stdout.contains("[a] hi"), "{}", f.stdout);
 }
+
+/// Uncontained, a call no stub answers fails its step (it is not answered
+/// empty, as it is contained): the transcript's verdict says what happened.
+#[test]
+fn the_transcript_says_an_unanswered_call_failed_its_step_uncontained() {
+    let md = "# M\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    let fx = "[[scenario]]\nname = \"s\"\n";
+    let f = Test::new()
+        .runbook("m", md)
+        .fixture("m", fx)
+        .env("RUNBOOK_CONTAIN", "0")
+        .args(["check", "--format", "junit"])
+        .status(1)
+        .run();
+    let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+    let out = r.test_suites[0].test_cases[1].system_out.as_ref().map(|o| o.as_str().to_string()).unwrap_or_default();
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "== outcome: failed: no stub for `kubectl get pods` (step `pods`), the call failed its step (not contained: \
+         no invented answer) (the play itself failed)",
+        "{out}"
+    );
+}
