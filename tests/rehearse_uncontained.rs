@@ -228,3 +228,37 @@ fn the_transcript_says_an_unanswered_call_failed_its_step_uncontained() {
         "{out}"
     );
 }
+
+/// `requires` is checked against the `PATH` the steps of an uncontained
+/// rehearsal get (the stubs, the interpreters, the local tools), not the
+/// engine's: a tool installed here that the steps would not find refuses
+/// the play before it starts, saying why and what to do; stubbed, it is
+/// found.
+#[test]
+fn requires_is_checked_against_the_path_an_uncontained_step_gets() {
+    let md = "---\nrequires: [terraform]\n---\n# Apply\n\n```bash {#apply}\nterraform apply\n```\n";
+    let t = Test::new().file("runbooks/apply.md", md).file("fixtures/apply.toml", "[[scenario]]\nname = \"s\"\n");
+    let (marks, path) = fakes(&t, &["terraform"]);
+    let f = t
+        .env("RUNBOOK_CONTAIN", "0")
+        .env("PATH", &path)
+        .args(["play", "apply", "--dry-run"])
+        .status(1)
+        .stdout_has(
+            "runbook `apply` requires a tool that is installed here but not on the PATH of an uncontained rehearsal's \
+             steps (the stubs, the step interpreters and the local tools): terraform; nothing was run",
+        )
+        .stdout_has("allow it as a local tool (runbook.toml `[rehearse] local`")
+        .run();
+    assert!(!ran(&marks, "terraform"), "{}", f.stdout);
+    assert!(!f.stdout.contains("==> apply"), "{}", f.stdout);
+    let stubbed = "[[scenario]]\nname = \"s\"\n[[scenario.stub]]\ncmd = \"terraform apply\"\nstdout = \"ok\"\n";
+    Test::new()
+        .file("runbooks/apply.md", md)
+        .file("fixtures/apply.toml", stubbed)
+        .env("RUNBOOK_CONTAIN", "0")
+        .env("PATH", &path)
+        .args(["play", "apply", "--dry-run"])
+        .stdout_has("[apply] ok")
+        .run();
+}
