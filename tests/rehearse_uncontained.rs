@@ -262,3 +262,35 @@ fn requires_is_checked_against_the_path_an_uncontained_step_gets() {
         .stdout_has("[apply] ok")
         .run();
 }
+
+/// `check`'s human output says what its JSON has of an uncontained
+/// scenario (`withheld`, `stand_in`): a program installed here that was
+/// not run, and the files the stand-in repo left out.
+#[test]
+fn check_says_what_was_not_run_and_left_out_as_its_json_does() {
+    let md = "# Plan\n\n```bash {#plan}\nterraform plan || true\n```\n";
+    let t = Test::new().file("runbooks/plan.md", md).file("fixtures/plan.toml", "[[scenario]]\nname = \"s\"\n");
+    // Beyond the stand-in's cap (sparse: nothing is written or copied).
+    let big = std::fs::File::create(t.path().join("big.bin")).unwrap();
+    big.set_len(33 << 20).unwrap();
+    let (marks, path) = fakes(&t, &["terraform"]);
+    let f = t.env("RUNBOOK_CONTAIN", "0").env("PATH", &path).args(["check"]).run();
+    assert!(!ran(&marks, "terraform"), "{}", f.stdout);
+    let mut lines = f.stdout.lines().skip_while(|l| !l.starts_with("ok plan / s"));
+    assert!(lines.next().is_some(), "{}", f.stdout);
+    let note = lines.next().unwrap_or_default();
+    assert!(
+        note.starts_with("  note: the stand-in repo holds ") && note.contains("1 more were left out"),
+        "{}",
+        f.stdout
+    );
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        "  not run here: step `plan`: `terraform` is installed here but was not run: an uncontained rehearsal runs \
+         only the stubs, the step interpreters and local tools (docs/containment.md). Answer its calls in the \
+         fixture ([[scenario.stub]] cmd = \"terraform …\", which shims it), or, if it only reads and writes local \
+         files, allow it in runbook.toml: `[rehearse] local = [\"terraform\"]`",
+        "{}",
+        f.stdout
+    );
+}
