@@ -347,6 +347,37 @@ fn two_runbooks_with_one_id() {
         .run();
 }
 
+/// Which file `play drain` would run must never depend on file names:
+/// every command that takes the id refuses, and `check` (the CI gate)
+/// fails, naming both files.
+#[test]
+fn an_id_two_files_share_is_refused_by_every_command_and_fails_check() {
+    let a = "---\nid: drain\n---\n# A\n\n```bash {#a read}\necho from-a\n```\n";
+    let drain = "# Drain\n\n```bash {#b read}\necho from-drain\n```\n";
+    let dup = "runbooks/drain.md:1: error: runbook id `drain` is also used by runbooks/a.md\n\
+               \x20 hint: give one of them another `id:` in front matter, or rename the file\n";
+    for args in
+        [vec!["play", "drain", "--yes"], vec!["play", "dra", "--yes"], vec!["plan", "drain"], vec!["show", "drain"]]
+    {
+        Test::new()
+            .runbook("a", a)
+            .runbook("drain", drain)
+            .args(args)
+            .status(2)
+            .stdout_lacks("from-")
+            .stderr_has(dup)
+            .run();
+    }
+    Test::new()
+        .runbook("a", a)
+        .runbook("drain", drain)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/drain.md:1: error[duplicate-runbook]: runbook id `drain` is also used by runbooks/a.md")
+        .stdout_has("FAILED: 2 runbooks, 1 error")
+        .run();
+}
+
 #[test]
 fn a_symlink_to_a_runbook_is_that_runbook_not_a_second_one() {
     let t = Test::new().runbook("a", "# A\n\n```bash {#x}\n:\n```\n");

@@ -6,6 +6,8 @@
 //! with the runbook's `file:line`.
 
 pub mod attrs;
+mod block;
+mod fence;
 pub mod frontmatter;
 
 pub use attrs::{valid_id, valid_var};
@@ -17,7 +19,9 @@ use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, T
 use sha2::{Digest, Sha256};
 
 use crate::error::{Diagnostic, Error, Result};
-use crate::model::{Attrs, DocBlock, Runbook, Step, StepKind};
+use crate::model::{DocBlock, Runbook, Step};
+use block::{classify, has_attrs};
+use fence::{Closing, OpenBlock, closing_fence, opening_fence, opening_inside, starts_line, top_level_body};
 
 /// Byte offset → 1-based line.
 pub struct LineIndex {
@@ -455,140 +459,6 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
     (if runbook { Page::Runbook(page) } else { Page::Plain(page) }, errors)
 }
 
-/// Does a fence's info string carry runbook's attributes: a `{…}` set
-/// that is not another tool's ([`attrs::foreign`])?
-fn has_attrs(info: &str) -> bool {
-    match info.find('{') {
-        Some(i) => !foreign_attrs(&info[i..]),
-        None => false,
-    }
-}
-
-/// Is the attribute set `rest` starts with (text after its `}` aside)
-/// another tool's?
-fn foreign_attrs(rest: &str) -> bool {
-    closing_brace(rest).and_then(|end| attrs::tokenize(&rest[1..end]).ok()).is_some_and(|raw| attrs::foreign(&raw))
-}
-
-/// Byte index of the `}` closing the attribute set that `s` starts with,
-/// skipping braces inside quoted values.
-fn closing_brace(s: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, c) in s.char_indices().skip(1) {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '}') => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Where the closing fence line of a block's source starts, if it has one:
-/// its last non-blank line, not the opening one, made of the opening's fence
-/// character, at least as many. A block whose fence starts a line
-/// (`top_level`) is in no container: its closing fence is indented less than
-/// 4 columns, and a `>` before it is text. Elsewhere blockquote markers and
-/// indentation are skipped.
-fn closing_fence(src: &str, top_level: bool) -> Option<usize> {
-    fn strip(l: &str, top_level: bool) -> &str {
-        let l = l.trim_end();
-        if top_level {
-            let t = l.trim_start_matches(' ');
-            if l.len() - t.len() >= 4 || t.starts_with('\t') { "" } else { t }
-        } else {
-            l.trim_start_matches(['>', ' ', '\t'])
-        }
-    }
-    let first_end = memchr::memchr(b'\n', src.as_bytes())?;
-    let open = strip(&src[..first_end], top_level);
-    let ch = if open.starts_with('~') { b'~' } else { b'`' };
-    let n = open.bytes().take_while(|&b| b == ch).count();
-    let body = first_end + 1;
-    let mut end = src.len();
-    loop {
-        let start = memchr::memrchr(b'\n', &src.as_bytes()[body..end]).map_or(body, |i| body + i + 1);
-        let line = &src[start..end];
-        if !line.trim().is_empty() {
-            let l = strip(line, top_level);
-            return (n > 0 && l.len() >= n && l.bytes().all(|b| b == ch)).then_some(start);
-        }
-        if start == body {
-            return None;
-        }
-        end = start - 1;
-    }
-}
-
-/// The fenced block being read.
-struct OpenBlock<'a> {
-    info: pulldown_cmark::CowStr<'a>,
-    line: usize,
-    /// Its opening fence: character and length.
-    fence: (u8, usize),
-    closing: Closing,
-    body: String,
-    /// The body was cut from the source: Text events are skipped.
-    sliced: bool,
-}
-
-/// The character and length of the fence that opens the block at the start
-/// of `src` (after any list or quote markers).
-fn opening_fence(src: &str) -> (u8, usize) {
-    let first = src.lines().next().unwrap_or("");
-    let Some(at) = first.find(['`', '~']) else { return (b'`', 3) };
-    let ch = first.as_bytes()[at];
-    (ch, first[at..].bytes().take_while(|&b| b == ch).count())
-}
-
-/// A line of a block's body that looks like the opening of another block:
-/// the block's own fence character, at least as many, and an info string
-/// (with `{` attributes, when `steps_only`). It cannot be content anyone
-/// meant: no closing fence can follow it inside this block without closing
-/// this block instead. So the block's own closing fence is missing above
-/// it, and the block swallowed what came after (a step, often). Its index
-/// among the body's lines.
-fn opening_inside(body: &str, ch: u8, n: usize, steps_only: bool) -> Option<usize> {
-    // Most bodies hold no fence at all: one fast search rules them out.
-    let fence = [ch; 3];
-    memchr::memmem::find(body.as_bytes(), &fence[..n.min(3)])?;
-    body.lines().position(|l| {
-        let t = l.trim_start();
-        let run = t.bytes().take_while(|&b| b == ch).count();
-        let info = t[run..].trim();
-        run >= n && !info.is_empty() && (!steps_only || has_attrs(info)) && (ch == b'~' || !info.contains('`'))
-    })
-}
-
-/// What the source says of a block's closing fence.
-#[derive(Clone, Copy)]
-enum Closing {
-    /// Its last non-blank line is no closing fence.
-    Missing,
-    /// A top-level block's closing fence.
-    Found,
-    /// In a list or quote, whose markers and indentation [`closing_fence`]
-    /// skips without knowing the container's indentation: the fence-like
-    /// line, at this line index within the block (the opening is 0), closes
-    /// it only if the body pulldown-cmark gives has fewer lines than that.
-    Line(usize),
-}
-
-/// Does the block at `range` start a line (no list or quote around it)?
-fn starts_line(text: &str, range: &std::ops::Range<usize>) -> bool {
-    range.start == 0 || text.as_bytes()[range.start - 1] == b'\n'
-}
-
-/// The body of a closed top-level block, cut from the source: pulldown-cmark
-/// would hand over exactly the lines between its fences. `None` for any other
-/// block (an unclosed block's trailing blank lines are dropped, for one).
-fn top_level_body(src: &str, closing: Option<usize>) -> Option<String> {
-    let body = memchr::memchr(b'\n', src.as_bytes())? + 1;
-    Some(src[body..closing?].to_string())
-}
-
 /// Byte offset → 1-based line, for offsets that only grow (the parser's
 /// events come in document order): each byte is scanned once.
 struct LineCounter<'a> {
@@ -608,107 +478,6 @@ impl LineCounter<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn classify(
-    path: &Path,
-    info: &str,
-    line: usize,
-    body: String,
-    unclosed: bool,
-    section: Option<std::sync::Arc<str>>,
-    steps: &mut Vec<Step>,
-    docs: &mut Vec<DocBlock>,
-    errors: &mut Vec<Diagnostic>,
-) {
-    let info = info.trim();
-    let (lang, rest) = match info.find(|c: char| c.is_whitespace() || c == '{') {
-        Some(i) => (&info[..i], info[i..].trim_start()),
-        None => (info, ""),
-    };
-    let at = |d: Diagnostic| d.at(path, line);
-    if !rest.starts_with('{') || foreign_attrs(rest) {
-        docs.push(DocBlock { line, body_line: line + 1, lang: lang.to_string(), body, unclosed });
-        return;
-    }
-    if info[lang.len()..].starts_with('{') {
-        errors.push(at(Diagnostic::error(
-            "attr-syntax",
-            format!("no space between the language and the attributes in ```{info}"),
-        )
-        .hint(format!("write ```{lang} {rest}: without the space GitHub and rustdoc misread the block"))));
-        return;
-    }
-    let Some(inner) = rest.strip_prefix('{').and_then(|r| r.trim_end().strip_suffix('}')) else {
-        let (message, hint) = match closing_brace(rest) {
-            Some(end) => (
-                format!("text after the attributes in ```{info}"),
-                format!("put everything inside the braces, or drop `{}`", rest[end + 1..].trim()),
-            ),
-            None => (
-                format!("attributes not closed by `}}` in ```{info}"),
-                "close the attribute set: ```bash {#id read}".to_string(),
-            ),
-        };
-        errors.push(at(Diagnostic::error("attr-syntax", message).hint(hint)));
-        return;
-    };
-    if unclosed {
-        errors.push(at(Diagnostic::error("unclosed-fence", "code block is not closed")
-            .hint("close the step with a fence line (```) of the same length as the opening")));
-        return;
-    }
-    if lang.is_empty() {
-        errors.push(at(Diagnostic::error("unknown-language", "step has no language").hint(format!(
-            "put the language first: ```bash {{{inner}}}; step languages: {}",
-            StepKind::LANGS.join(", ")
-        ))));
-        return;
-    }
-    let raw = match attrs::tokenize(inner) {
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(at(Diagnostic::error("attr-syntax", e.message).hint(e.hint)));
-            return;
-        }
-    };
-    let (id, attrs): (Option<String>, Attrs) = match attrs::build(raw) {
-        Ok(x) => x,
-        Err(e) => {
-            let code = if e.message.starts_with("unknown attribute") { "unknown-attribute" } else { "attr-value" };
-            errors.push(at(Diagnostic::error(code, e.message).hint(e.hint)));
-            return;
-        }
-    };
-    let Some(kind) = StepKind::from_lang(lang) else {
-        errors.push(at(Diagnostic::error("unknown-language", format!("unknown step language `{lang}`")).hint(
-            format!("step languages: {}; drop the `{{…}}` to keep it as documentation", StepKind::LANGS.join(", ")),
-        )));
-        return;
-    };
-    let Some(id) = id else {
-        errors.push(at(Diagnostic::error("missing-id", "step has no id")
-            .hint(format!("add an id first in the attributes: ```{lang} {{#my-step {inner}}}"))));
-        return;
-    };
-    if !attrs::valid_id(&id) {
-        errors.push(at(Diagnostic::error("invalid-id", format!("invalid step id `{id}`"))
-            .hint("ids are lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit")));
-        return;
-    }
-    if attrs.interactive && kind == StepKind::Manual {
-        errors.push(at(Diagnostic::error("attr-value", "a `manual` step cannot be `interactive`")
-            .hint("drop `interactive`: manual steps already wait for the operator")));
-        return;
-    }
-    if let Some((attr, hint)) = attrs::misplaced(kind, &attrs) {
-        errors.push(at(
-            Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
-        ));
-        return;
-    }
-    steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
-}
-
 /// A deterministic pick in `0..n` for the generated-input tests
 /// (xorshift64: the same documents on every run).
 #[cfg(test)]
@@ -724,26 +493,6 @@ pub(crate) fn picker(mut seed: u64) -> impl FnMut(usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fence_closed(src: &str) -> bool {
-        closing_fence(src, false).is_some()
-    }
-
-    #[test]
-    fn fence_closing_lines() {
-        assert!(fence_closed("```bash\necho\n```\n"));
-        assert!(fence_closed("````bash\necho\n`````\n\n"));
-        assert!(fence_closed("> ~~~sh\n> echo\n> ~~~\n"));
-        assert!(!fence_closed("````bash\necho\n```\n"), "shorter than the opening");
-        assert!(!fence_closed("```bash\necho\n~~~\n"), "other character");
-        assert!(!fence_closed("```\n\n  \n"), "only the opening line");
-        assert!(!fence_closed("```bash"));
-        assert_eq!(closing_fence("```bash\necho\n```\n\n", true), Some(13));
-        assert_eq!(closing_fence("```\n```", true), Some(4));
-        assert_eq!(closing_fence("```\nx\n> ```\n", true), None, "a `>` is text at top level");
-        assert_eq!(closing_fence("```\nx\n    ```\n", true), None, "indented 4: code");
-        assert_eq!(closing_fence("```\nx\n   ```  \n", true), Some(6));
-    }
 
     #[test]
     fn line_counter_restarts_when_going_back() {

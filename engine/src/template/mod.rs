@@ -7,6 +7,9 @@
 //! located at the runbook's line, not the block's.
 
 pub mod bounds;
+mod context;
+use context::longest_id;
+pub use context::{Capture, Context, StepState, rewrite_step_refs};
 mod derived;
 pub use derived::secret_values;
 pub mod lines;
@@ -17,16 +20,16 @@ pub mod query;
 mod query_role;
 pub mod quotes;
 pub mod request;
+mod shell;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use minijinja::value::Value as JValue;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, escape_formatter};
-use serde::Serialize;
 
 use crate::error::Diagnostic;
-use crate::model::{Runbook, Step, StepKind, Vars};
+use crate::model::{Runbook, Step, StepKind};
 
 /// Names every template sees besides the variables.
 pub const BUILTINS: &[&str] = crate::model::BUILTINS;
@@ -123,17 +126,20 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     if value.is_none() || value.is_undefined() {
         return Ok("''".into());
     }
+    // Each value is marked: [`shell::place`] writes it as a word where
+    // the rendered body shows bash reads one.
+    let marked = |s: &str| one(s).map(|_| mark::mark(s));
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
         let items: Result<Vec<String>, _> = value
             .try_iter()?
             .map(|v| match as_bool(&v) {
                 Some(b) => Ok(b.to_string()),
-                None => one(&v.to_string()),
+                None => marked(&v.to_string()),
             })
             .collect();
         return Ok(items?.join(" "));
     }
-    one(&value.to_string())
+    marked(&value.to_string())
 }
 
 /// `value` as a boolean, when it is one.
@@ -149,159 +155,6 @@ fn python_literal(value: &JValue) -> String {
         return value.to_string();
     }
     crate::quote::python_str(&value.to_string())
-}
-
-/// What a step's templates are rendered against.
-#[derive(Debug, Clone, Default)]
-pub struct Context {
-    pub vars: Vars,
-    /// The environment profile name (`env` in templates).
-    pub env: Option<String>,
-    /// `steps.<id>.{status,exit,stdout}`.
-    pub steps: BTreeMap<String, StepState>,
-    /// Captured values (or placeholders at plan time).
-    pub captures: BTreeMap<String, Capture>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepState {
-    pub status: String,
-    pub exit: Option<i32>,
-    pub stdout: String,
-    /// Not known before the play: each field shows as `<stdout of id>`, and a
-    /// `when` reading `steps` is decided at run time.
-    #[serde(skip)]
-    pub placeholder: bool,
-}
-
-impl StepState {
-    pub fn new(status: &str, exit: Option<i32>, stdout: String) -> Self {
-        StepState { status: status.to_string(), exit, stdout, placeholder: false }
-    }
-
-    /// The plan-time state of a step: placeholders only.
-    pub fn placeholder() -> Self {
-        StepState { status: String::new(), exit: None, stdout: String::new(), placeholder: true }
-    }
-
-    fn to_value(&self, id: &str) -> JValue {
-        if !self.placeholder {
-            return JValue::from(minijinja::value::Serde(self));
-        }
-        let field = |f: &str| JValue::from_safe_string(format!("<{f} of {id}>"));
-        let m: BTreeMap<&str, JValue> = ["status", "exit", "stdout"].into_iter().map(|f| (f, field(f))).collect();
-        JValue::from(m)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum Capture {
-    Value(String),
-    /// Not known before the play: shown as `<name from step>`.
-    Placeholder {
-        step: String,
-    },
-    /// A required variable not given yet (a play asks for it): `<name>`.
-    Unset,
-}
-
-impl Context {
-    /// The template's view of the context. `Some(names)`: only those (the
-    /// names the template reads) are converted — converting everything, every
-    /// step's stdout included, for every render made a play quadratic.
-    fn to_value(&self, names: Option<&BTreeSet<String>>) -> JValue {
-        self.view(names, None, None)
-    }
-
-    /// [`Context::to_value`], with `steps` limited to `ids` when given;
-    /// with `mask`, each secret of that runbook as its placeholder
-    /// ([`Runbook::placeheld`]), given or not.
-    fn view(&self, names: Option<&BTreeSet<String>>, ids: Option<&BTreeSet<&str>>, mask: Option<&Runbook>) -> JValue {
-        let mut m: BTreeMap<String, JValue> = BTreeMap::new();
-        let wanted = |k: &str| names.is_none_or(|n| n.contains(k));
-        for (k, v) in self.vars.iter().filter(|(k, _)| wanted(k)) {
-            let v = match mask {
-                Some(rb) => &rb.placeheld(k, v),
-                None => v,
-            };
-            m.insert(k.clone(), JValue::from(minijinja::value::Serde(v)));
-        }
-        if let (Some(rb), Some(names)) = (mask, names) {
-            for n in names.iter().filter(|n| rb.is_secret(n) && !self.vars.contains_key(*n)) {
-                m.insert(n.clone(), JValue::from(crate::model::placeholder(n)));
-            }
-        }
-        for (k, c) in self.captures.iter().filter(|(k, _)| wanted(k)) {
-            let v = match c {
-                Capture::Value(s) => JValue::from(s.clone()),
-                Capture::Placeholder { step } => JValue::from_safe_string(format!("<{k} from {step}>")),
-                Capture::Unset => JValue::from_safe_string(format!("<{k}>")),
-            };
-            m.insert(k.clone(), v);
-        }
-        if wanted("env") {
-            m.insert("env".into(), JValue::from(self.env.clone().unwrap_or_default()));
-        }
-        if wanted("steps") {
-            let steps: BTreeMap<&str, JValue> = match ids {
-                Some(ids) => ids.iter().filter_map(|k| Some((*k, self.steps.get(*k)?.to_value(k)))).collect(),
-                None => self.steps.iter().map(|(k, s)| (k.as_str(), s.to_value(k))).collect(),
-            };
-            m.insert("steps".into(), JValue::from(steps));
-        }
-        JValue::from(m)
-    }
-
-    /// Is this name defined for templates? A variable whose value is null
-    /// is required and not given yet: it is not.
-    pub fn defines(&self, name: &str) -> bool {
-        BUILTINS.contains(&name)
-            || self.vars.get(name).is_some_and(|v| !v.is_null())
-            || self.captures.contains_key(name)
-    }
-}
-
-/// Rewrites `steps.miner-logs.stdout` into `steps["miner-logs"].stdout`, so
-/// that step ids with `-` or `.` can be written naturally in templates.
-/// `ids` is sorted.
-pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
-    if !src.contains("steps.") {
-        return src.to_string();
-    }
-    let mut out = String::with_capacity(src.len() + 8);
-    let mut rest = src;
-    while let Some(pos) = rest.find("steps.") {
-        let boundary = pos == 0 || !rest[..pos].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 6..];
-        let best = longest_id(ids, after).filter(|id| id.contains('-') || id.contains('.'));
-        match (boundary, best) {
-            (true, Some(id)) => {
-                out.push_str("steps[\"");
-                out.push_str(id);
-                out.push_str("\"]");
-                rest = &after[id.len()..];
-            }
-            _ => {
-                out.push_str("steps.");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The longest step id (of the sorted `ids`) that `text` starts with and
-/// that ends where an id may end: at the end of the id-like run of
-/// characters, or before a `.` in it. Binary searches, so a template with
-/// many references costs no more in a runbook with many steps.
-fn longest_id<'a>(ids: &[&'a str], text: &str) -> Option<&'a str> {
-    let run = text.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))).unwrap_or(text.len());
-    let token = &text[..run];
-    let ends = token.match_indices('.').map(|(i, _)| i).chain([token.len()]);
-    let ends: Vec<usize> = ends.collect();
-    ends.into_iter().rev().find_map(|e| ids.binary_search(&&token[..e]).ok().map(|p| ids[p]))
 }
 
 /// Where a template came from, for errors.
@@ -405,6 +258,7 @@ impl<'r> Templater<'r> {
         };
         let text = self.render(step, Source::Body, name, &step.body, ctx, mask)?;
         let (placed, code, asks, hint) = match name {
+            "shell:body" => (shell::place(&text, !mask), "shell-value", "the command", ""),
             "query:body" => (
                 query::place(&text),
                 "query-value",
@@ -422,8 +276,13 @@ impl<'r> Templater<'r> {
         placed.map_err(|m| {
             let line = step.body_line + m.line - 1;
             let kind = step.kind.name();
-            let what = if code == "query-value" { format!("its {kind} query") } else { "its request".to_string() };
+            let what = match code {
+                "query-value" => format!("its {kind} query"),
+                "shell-value" => "its body".to_string(),
+                _ => "its request".to_string(),
+            };
             let what = format!("step `{}`, {what}: {}; it could change {asks}", step.id, m.why);
+            let hint = if code == "shell-value" { shell::hint(&m) } else { hint };
             Diagnostic::error(code, what).at(&self.rb.path, line).hint(hint)
         })
     }
@@ -843,7 +702,7 @@ mod tests {
     #[test]
     fn quotes_hostile_values() {
         let v = JValue::from("x; rm -rf / $(touch pwned) `id` \"q\" 'q'\nnl");
-        let q = shell_quote(&v).unwrap();
+        let q = shell::place(&shell_quote(&v).unwrap(), true).unwrap();
         assert_eq!(shlex::split(&q).unwrap(), vec![v.as_str().unwrap().to_string()]);
     }
 }
