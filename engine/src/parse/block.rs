@@ -131,9 +131,16 @@ pub(super) fn classify(
         return;
     }
     if let Some((attr, hint)) = attrs::misplaced(kind, &attrs) {
-        errors.push(at(
-            Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
-        ));
+        errors.push(at(Diagnostic::error("attr-value", {
+            let reads = matches!(attr, "capture" | "expect");
+            let what = if reads && attrs.interactive && kind != StepKind::Manual {
+                "an `interactive`".to_string()
+            } else {
+                format!("a `{lang}`")
+            };
+            format!("`{attr}` does not apply to {what} step")
+        })
+        .hint(hint)));
         return;
     }
     steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
