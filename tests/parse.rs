@@ -373,6 +373,21 @@ fn backslashes_in_attributes_are_read_as_written() {
 }
 
 #[test]
+fn small_attribute_mistakes_say_what_is_wrong() {
+    // A space but no language: the language is what is missing.
+    bad("# T\n\n``` {#a read}\n:\n```\n", &["bad.md:3", "step has no language", "```bash {#a read}"]);
+    bad("# T\n\n```bash {#a timeout=1ns}\n:\n```\n", &["bad.md:3", "`timeout=1ns` is shorter than a millisecond"]);
+    bad(
+        "# T\n\n```bash {#a capture=env}\n:\n```\n",
+        &["bad.md:3", "`capture=env`: `env` is a name templates already define"],
+    );
+    bad(
+        "---\nvars:\n  env: x\n---\n# T\n\n```bash {#a}\n:\n```\n",
+        &["bad.md:3", "rename it: variable names are not `env` or `steps`"],
+    );
+}
+
+#[test]
 fn runbook_id_cannot_be_a_path() {
     bad("---\nid: ../../etc/x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "invalid runbook id `../../etc/x`"]);
 }

@@ -129,6 +129,11 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
     for (n, &(i, level)) in order.iter().enumerate() {
         let s = &rb.steps[i];
         warnings.extend(quote_warnings(rb, s));
+        let unknown = t.unknown_step_ref_errors(s);
+        if !unknown.is_empty() {
+            errors.extend(unknown);
+            continue;
+        }
         let command = match t.body(s, &ctx) {
             Ok(c) => c,
             Err(d) => {
@@ -293,6 +298,11 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
     let ctx = plan_context(rb, vars, env);
     let mut errors = crate::vars::unread_secrets(rb);
     for s in &rb.steps {
+        let unknown = t.unknown_step_ref_errors(s);
+        if !unknown.is_empty() {
+            errors.extend(unknown);
+            continue;
+        }
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);
         }

@@ -228,6 +228,12 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
     if d.is_zero() && key != "delay" {
         return Err(err(format!("`{key}={v}` is zero"), format!("give it a length, like `{key}={example}`")));
     }
+    if !d.is_zero() && d < Duration::from_millis(1) {
+        return Err(err(
+            format!("`{key}={v}` is shorter than a millisecond, the shortest a duration may be"),
+            format!("give it a length, like `{key}={example}`"),
+        ));
+    }
     Ok(d)
 }
 
@@ -331,6 +337,12 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
                     return Err(err(
                         format!("`capture={v}` is not a variable name"),
                         "use letters, digits and `_`, starting with a letter: `capture=current_rev`",
+                    ));
+                }
+                if crate::model::BUILTINS.contains(&&*v) {
+                    return Err(err(
+                        format!("`capture={v}`: `{v}` is a name templates already define"),
+                        "pick another name: `env` is the env's name and `steps` the steps' results",
                     ));
                 }
                 a.capture = Some(v.into_owned())

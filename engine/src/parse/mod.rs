@@ -262,7 +262,7 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
     }
     for name in fm.vars.keys() {
         let why = if crate::model::BUILTINS.contains(&name.as_str()) {
-            "templates define it (the env's name, the steps' results)"
+            "not `env` or `steps`, which templates define (the env's name, the steps' results)"
         } else if !attrs::valid_var(name) {
             "letters, digits and `_`, starting with a letter"
         } else {

@@ -530,6 +530,31 @@ impl<'r> Templater<'r> {
         out
     }
 
+    /// [`Templater::unknown_step_refs`] as errors at the step's line, with a
+    /// did-you-mean: what `check`, `plan` and `play` report (a template
+    /// reading `steps.cuont.status` would read an undefined value).
+    pub fn unknown_step_ref_errors(&self, step: &Step) -> Vec<Diagnostic> {
+        let rb = self.rb;
+        self.unknown_step_refs(step)
+            .into_iter()
+            .map(|(id, attr)| {
+                let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
+                    Some(m) => format!("did you mean `steps.{m}`?"),
+                    None => {
+                        "`steps.<id>` takes the id of a step of this runbook (`runbook show` lists them)".to_string()
+                    }
+                };
+                let place = attr.map_or("its body".to_string(), |a| format!("`{a}`"));
+                Diagnostic::error(
+                    "unknown-step-ref",
+                    format!("step `{}` refers to `steps.{id}` in {place}, but no step has the id `{id}`", step.id),
+                )
+                .at(&rb.path, step.line)
+                .hint(hint)
+            })
+            .collect()
+    }
+
     /// Compile every template of the step without rendering (syntax check).
     pub fn check_syntax(&self, step: &Step) -> Vec<Diagnostic> {
         let mut out = Vec::new();
@@ -696,7 +721,10 @@ mod tests {
         );
         assert_eq!(rewrite_step_refs("mysteps.a.b", &ids), "mysteps.a.b");
         assert_eq!(rewrite_step_refs("steps.a.b.stdout", &ids), "steps[\"a.b\"].stdout");
-        assert_eq!(rewrite_step_refs("steps.miner-logsx", &ids), "steps.miner-logsx");
+        // Not the known `miner-logs`: an unknown step, still one name.
+        assert_eq!(rewrite_step_refs("steps.miner-logsx", &ids), "steps[\"miner-logsx\"]");
+        assert_eq!(rewrite_step_refs("steps.get-revv.stdout", &ids), "steps[\"get-revv\"].stdout");
+        assert_eq!(rewrite_step_refs("steps.pods.exit-1", &ids), "steps.pods.exit-1");
     }
 
     #[test]
