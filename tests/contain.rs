@@ -270,6 +270,105 @@ fn ctrl_c_during_a_contained_check_leaves_no_stage_behind() {
     assert_eq!(stages, Vec::<String>::new(), "a holder's stage outlived the engine");
 }
 
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// A scenario that writes where the holder must make things fresh again
+/// after it (`/tmp`, `/etc`, the engine's home, hidden under a tmpfs with
+/// its tools' directories overlaid back), and calls stubbed tools: the
+/// holder may still be at work when the engine is done. Its stage must be
+/// gone after every play, never left with a root written onto the host.
+#[test]
+fn contained_plays_one_after_the_other_leave_nothing_in_the_temporary_directory() {
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let stubs = "[[scenario.stub]]\ncmd = \"kubectl get pods\"\nstdout = \"pod-a\"\n\
+                 [[scenario.stub]]\ncmd = \"curl *\"\nstdout = \"ok\"\n";
+    let body = "kubectl get pods && curl -s https://example.invalid; echo x > /tmp/f; echo y > /etc/rb-x";
+    let t = project(&[body], stubs);
+    let home = std::env::var("HOME").unwrap_or_default();
+    let t =
+        t.file("runbooks/escape.md", &format!("# Escape\n\n```bash {{#s0}}\n{body}\necho z > '{home}/rb-z'\n```\n"));
+    for i in 0..30 {
+        // Every other play, the holder makes things fresh once the engine is done (debug builds).
+        let fault = if i % 2 == 0 { "contain-late-reset:1" } else { "" };
+        let o = crate::play::rb_cmd(t.path(), &["play", "escape", "--dry-run"])
+            .env("TMPDIR", tmp.path())
+            .env("RUNBOOK_FAULT", fault)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", crate::play::text(&o));
+        assert_eq!(names_in(tmp.path()), Vec::<String>::new(), "left after play {i}");
+    }
+}
+
+/// A stage left with content by an engine that is gone goes, with what it
+/// holds, links removed and never followed; one of a live engine stays, and
+/// so does one with a mount below it in some namespace (with that mount's
+/// files).
+#[test]
+fn a_dead_engine_s_stage_with_content_goes_but_not_through_a_link_or_a_mount() {
+    use std::io::BufRead;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    if !containable() {
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("runbook-tmpdir-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = on_the_host("runbook-outside-");
+    std::fs::write(outside.path().join("keep"), "keep").unwrap();
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let dead = tmp.path().join(format!("runbook-contain-{pid_max}-a1b2c3"));
+    let mounted = tmp.path().join(format!("runbook-contain-{pid_max}-m0unt1"));
+    let live = tmp.path().join(format!("runbook-contain-{}-d4e5f6", std::process::id()));
+    // As a holder leaves it: a root with the stubs linked, an overlay's work dir (mode 000).
+    for stage in [&dead, &mounted, &live] {
+        std::fs::create_dir_all(stage.join("root/usr/local/bin")).unwrap();
+        std::fs::create_dir_all(stage.join("root/root/tmp")).unwrap();
+        std::fs::create_dir_all(stage.join("layers/home0/2/w/work")).unwrap();
+        std::fs::write(stage.join("root/root/tmp/f"), "x").unwrap();
+        symlink("/usr/bin/true", stage.join("root/usr/local/bin/kubectl")).unwrap();
+        symlink(outside.path(), stage.join("root/out")).unwrap();
+        symlink(outside.path().join("keep"), stage.join("root/keep")).unwrap();
+        std::fs::set_permissions(stage.join("layers/home0/2/w/work"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    // A holder still at work: its tmpfs below the stage, in its namespace.
+    let mut holder = std::process::Command::new("unshare")
+        .args([
+            "-Urm",
+            "sh",
+            "-c",
+            "mount -t tmpfs s \"$1\" && echo x > \"$1/in\" && echo mounted && exec sleep 600",
+            "sh",
+        ])
+        .arg(mounted.join("root/root/tmp"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "mounted\n");
+    project(&["true"], "").env("TMPDIR", tmp.path().to_str().unwrap()).args(["check", "--contained"]).run();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    let mut want = vec![name(&mounted), name(&live)];
+    want.sort();
+    assert_eq!(names_in(tmp.path()), want);
+    assert_eq!(names_in(outside.path()), ["keep"]);
+    assert_eq!(std::fs::read_to_string(outside.path().join("keep")).unwrap(), "keep");
+    assert!(live.join("root/root/tmp/f").exists() && mounted.join("root/root/tmp/f").exists());
+    for stage in [&mounted, &live] {
+        std::fs::set_permissions(stage.join("layers/home0/2/w/work"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
 #[test]
 fn a_symlink_out_of_the_scratch_tree_leads_nowhere() {
     if !containable() {
@@ -485,6 +584,17 @@ fn a_signal_stops_check_and_a_rehearsal_with_130() {
         assert!(out.contains("interrupted: "), "{args:?}\n{out}");
         assert!(!out.contains("scenario second"), "the second scenario played after the signal: {args:?}\n{out}");
     }
+}
+
+/// A scenario cut short by a signal is said to be interrupted, never to
+/// have failed its expectations (docs/decisions.md); exit 130 all the same.
+#[test]
+fn an_interrupted_rehearsal_says_so_and_not_that_it_failed() {
+    let (code, out) = interrupted_rehearsal(&["play", "slow", "--dry-run"]);
+    assert_eq!(code, Some(130), "{out}");
+    let said: Vec<&str> = out.lines().filter(|l| l.starts_with("=== REHEARSAL ") && !l.contains(" — ")).collect();
+    assert_eq!(said, ["=== REHEARSAL interrupted: scenario first was cut short: neither passed nor failed"], "{out}");
+    assert!(!out.contains("FAILED") && !out.contains("expected outcome"), "{out}");
 }
 
 /// A home of the host (outside every fresh directory, so that only the

@@ -333,3 +333,26 @@ fn a_rehearsal_removes_the_scratch_directories_of_killed_engines() {
     kept.sort();
     assert_eq!(kept, live, "what live engines own stays; a rehearsal removes its own");
 }
+
+/// A rehearsal takes `RUNBOOK_VAR_*`, `--set` and `--set-file` of the
+/// command that starts it, where `check` takes none: the rehearsal says
+/// which values came from there and how each was given, names only.
+#[test]
+fn a_rehearsal_names_the_values_the_command_gave_and_where_from() {
+    let md = "---\nvars:\n  ns: dev\n  other: x\n  third: z\n---\n# V\n\n```bash {#s0}\necho {{ ns }} {{ other }} {{ third }}\ntest {{ ns }} = dev\n```\n";
+    let fx = "[[scenario]]\nname = \"one\"\nvars = { other = \"s\" }\n";
+    let t = || Test::new().file("runbooks/v.md", md).file("fixtures/v.toml", fx);
+    // The caller's value is played: the step, which wants the fixture's, fails.
+    t().env("RUNBOOK_VAR_ns", "prod")
+        .args(["play", "v", "--dry-run", "--set", "other=y"])
+        .status(1)
+        .stdout_has(
+            "\n=== vars given by this command, not by the fixture: ns (RUNBOOK_VAR_ns), other (--set other, over the \
+             scenario's value); `runbook check` takes none of them\nplaying v @ ",
+        )
+        .stdout_has("\nvars: ns=prod other=y third=z\n")
+        .run();
+    t().args(["play", "v", "--dry-run"]).stdout_lacks("vars given by this command").stdout_has("[s0] dev s z").run();
+    // `check` plays the fixture's values alone: the step passes.
+    t().env("RUNBOOK_VAR_ns", "prod").args(["check"]).stdout_has("ok v / one").run();
+}

@@ -204,3 +204,93 @@ fn a_container_that_fails_after_the_probe_is_said_first() {
         .run();
     assert!(!f.stdout.contains("[a] hi"), "{}", f.stdout);
 }
+
+/// Uncontained, a call no stub answers fails its step (it is not answered
+/// empty, as it is contained): the transcript's verdict says what happened.
+#[test]
+fn the_transcript_says_an_unanswered_call_failed_its_step_uncontained() {
+    let md = "# M\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    let fx = "[[scenario]]\nname = \"s\"\n";
+    let f = Test::new()
+        .runbook("m", md)
+        .fixture("m", fx)
+        .env("RUNBOOK_CONTAIN", "0")
+        .args(["check", "--format", "junit"])
+        .status(1)
+        .run();
+    let r = quick_junit::Report::deserialize_from_str(&f.stdout).unwrap_or_else(|e| panic!("{e}\n{}", f.stdout));
+    let out = r.test_suites[0].test_cases[1].system_out.as_ref().map(|o| o.as_str().to_string()).unwrap_or_default();
+    let last = out.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "== outcome: failed: no stub for `kubectl get pods` (step `pods`), the call failed its step (not contained: \
+         no invented answer) (the play itself failed)",
+        "{out}"
+    );
+}
+
+/// `requires` is checked against the `PATH` the steps of an uncontained
+/// rehearsal get (the stubs, the interpreters, the local tools), not the
+/// engine's: a tool installed here that the steps would not find refuses
+/// the play before it starts, saying why and what to do; stubbed, it is
+/// found.
+#[test]
+fn requires_is_checked_against_the_path_an_uncontained_step_gets() {
+    let md = "---\nrequires: [terraform]\n---\n# Apply\n\n```bash {#apply}\nterraform apply\n```\n";
+    let t = Test::new().file("runbooks/apply.md", md).file("fixtures/apply.toml", "[[scenario]]\nname = \"s\"\n");
+    let (marks, path) = fakes(&t, &["terraform"]);
+    let f = t
+        .env("RUNBOOK_CONTAIN", "0")
+        .env("PATH", &path)
+        .args(["play", "apply", "--dry-run"])
+        .status(1)
+        .stdout_has(
+            "runbook `apply` requires a tool that is installed here but not on the PATH of an uncontained rehearsal's \
+             steps (the stubs, the step interpreters and the local tools): terraform; nothing was run",
+        )
+        .stdout_has("allow it as a local tool (runbook.toml `[rehearse] local`")
+        .run();
+    assert!(!ran(&marks, "terraform"), "{}", f.stdout);
+    assert!(!f.stdout.contains("==> apply"), "{}", f.stdout);
+    let stubbed = "[[scenario]]\nname = \"s\"\n[[scenario.stub]]\ncmd = \"terraform apply\"\nstdout = \"ok\"\n";
+    Test::new()
+        .file("runbooks/apply.md", md)
+        .file("fixtures/apply.toml", stubbed)
+        .env("RUNBOOK_CONTAIN", "0")
+        .env("PATH", &path)
+        .args(["play", "apply", "--dry-run"])
+        .stdout_has("[apply] ok")
+        .run();
+}
+
+/// `check`'s human output says what its JSON has of an uncontained
+/// scenario (`withheld`, `stand_in`): a program installed here that was
+/// not run, and the files the stand-in repo left out.
+#[test]
+fn check_says_what_was_not_run_and_left_out_as_its_json_does() {
+    let md = "# Plan\n\n```bash {#plan}\nterraform plan || true\n```\n";
+    let t = Test::new().file("runbooks/plan.md", md).file("fixtures/plan.toml", "[[scenario]]\nname = \"s\"\n");
+    // Beyond the stand-in's cap (sparse: nothing is written or copied).
+    let big = std::fs::File::create(t.path().join("big.bin")).unwrap();
+    big.set_len(33 << 20).unwrap();
+    let (marks, path) = fakes(&t, &["terraform"]);
+    let f = t.env("RUNBOOK_CONTAIN", "0").env("PATH", &path).args(["check"]).run();
+    assert!(!ran(&marks, "terraform"), "{}", f.stdout);
+    let mut lines = f.stdout.lines().skip_while(|l| !l.starts_with("ok plan / s"));
+    assert!(lines.next().is_some(), "{}", f.stdout);
+    let note = lines.next().unwrap_or_default();
+    assert!(
+        note.starts_with("  note: the stand-in repo holds ") && note.contains("1 more were left out"),
+        "{}",
+        f.stdout
+    );
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        "  not run here: step `plan`: `terraform` is installed here but was not run: an uncontained rehearsal runs \
+         only the stubs, the step interpreters and local tools (docs/containment.md). Answer its calls in the \
+         fixture ([[scenario.stub]] cmd = \"terraform …\", which shims it), or, if it only reads and writes local \
+         files, allow it in runbook.toml: `[rehearse] local = [\"terraform\"]`",
+        "{}",
+        f.stdout
+    );
+}

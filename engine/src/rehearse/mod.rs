@@ -399,7 +399,8 @@ pub fn run_scenario_with(
     for c in &mut calls {
         c.cmd = red.redact(&c.cmd).into_owned();
     }
-    run.transcript = red.redact(&sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls))).into_owned();
+    run.transcript =
+        red.redact(&sb.scrub(&tr.render(rb, &sc.name, env_shown, &outcome, &calls, run.contained))).into_owned();
     if !run.contained {
         run.withheld = withheld_calls(&outcome);
     }
@@ -446,8 +447,9 @@ pub fn run_scenario_with(
             ));
         }
     }
-    // Every call no stub answered (each was answered empty, so the play went
-    // on): one failure each, with the entry to paste.
+    // Every call no stub answered (answered empty when contained, so the
+    // play went on; failing its step when not): one failure each, with the
+    // entry to paste.
     let mut named = std::collections::BTreeSet::new();
     for c in calls.iter().filter(|c| c.stub.is_none() && named.insert(c.cmd.clone())) {
         let at = c

@@ -79,6 +79,7 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
     }
     let opts = Options { contained_only: a.contained, ..opts };
     for sc in &scenarios {
+        let given = given_line(a, sets, alert, sc);
         if stopping.stopped() {
             break;
         }
@@ -102,6 +103,9 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
                 sc.line,
                 if not_contained.is_some() { UNCONTAINED } else { CONTAINED }
             );
+            if let Some(g) = &given {
+                let _ = writeln!(o, "=== {g}");
+            }
         };
         let run = super::run_scenario_with(
             &rb,
@@ -122,6 +126,13 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
         }
         if run.passed {
             let _ = writeln!(o, "=== REHEARSAL passed: scenario {} holds its expectations\n", sc.name);
+        } else if stopping.stopped() && run.outcome.as_deref() == Some("interrupted") {
+            // Cut short by the signal: its expectations were never reached.
+            let _ = writeln!(
+                o,
+                "=== REHEARSAL interrupted: scenario {} was cut short: neither passed nor failed\n",
+                sc.name
+            );
         } else {
             let _ = writeln!(o, "=== REHEARSAL FAILED: scenario {}", sc.name);
             for f in &run.failures {
@@ -149,4 +160,37 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
         crate::errln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
         Err(Error::Reported(Exit::Failure))
     }
+}
+
+/// The values a scenario is played with that this command gave and not its
+/// fixture, and where each came from (`ns (RUNBOOK_VAR_ns)`): the caller's
+/// environment changes what a rehearsal plays, and `runbook check` takes
+/// none of them. `None` when there are none. Names only, never values.
+fn given_line(
+    a: &PlayArgs,
+    sets: &[(String, String)],
+    alert: &[(String, String)],
+    sc: &super::fixture::Scenario,
+) -> Option<String> {
+    let mut from: Vec<(String, String)> = Vec::new();
+    let mut note = |name: &str, how: String| match from.iter_mut().find(|(n, _)| n == name) {
+        Some(seen) => seen.1 = how,
+        None => from.push((name.to_string(), how)),
+    };
+    let in_scenario = |k: &str| sc.vars.iter().any(|(n, _)| n == k);
+    for (k, _) in alert.iter().filter(|(k, _)| !in_scenario(k)) {
+        note(k, "--from-alert".into());
+    }
+    for (k, _) in sets {
+        let how = a.given.iter().rev().find(|g| &g.name == k).map_or_else(|| format!("--set {k}"), |g| g.label());
+        note(k, if in_scenario(k) { format!("{how}, over the scenario's value") } else { how });
+    }
+    if from.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = from.iter().map(|(n, how)| format!("{n} ({how})")).collect();
+    Some(format!(
+        "vars given by this command, not by the fixture: {}; `runbook check` takes none of them",
+        named.join(", ")
+    ))
 }

@@ -126,7 +126,16 @@ impl TranscriptReporter {
     /// Render the transcript. `calls` are the shim's log; each step's calls
     /// are spread over its attempts by count (an attempt's calls are logged
     /// before the next attempt starts), the remainder going to the last.
-    pub fn render(&self, rb: &Runbook, scenario: &str, env: &str, outcome: &Outcome, calls: &[Call]) -> String {
+    /// `contained`: how an unanswered call was answered ([`verdict`]).
+    pub fn render(
+        &self,
+        rb: &Runbook,
+        scenario: &str,
+        env: &str,
+        outcome: &Outcome,
+        calls: &[Call],
+        contained: bool,
+    ) -> String {
         let c = self.collected.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = format!("# rehearsal of {} — scenario {scenario} (env {env})\n", rb.id);
         for n in &c.run_notes {
@@ -205,17 +214,20 @@ impl TranscriptReporter {
         if !outcome.rolled_back.is_empty() {
             out.push_str(&format!("\n== rolled back: {}\n", outcome.rolled_back.join(", ")));
         }
-        out.push_str(&format!("\n== outcome: {}\n", verdict(outcome, calls)));
+        out.push_str(&format!("\n== outcome: {}\n", verdict(outcome, calls, contained)));
         out
     }
 }
 
 /// The last line's verdict: the play's outcome, unless a call had no stub.
-/// Such a call is answered empty so that the play goes on, but the scenario
-/// fails for it (`run_scenario`), whatever the play came to: the verdict
-/// says so and names the calls, so the transcript (junit's system-out)
-/// never ends in `passed` beside the failure.
-fn verdict(outcome: &Outcome, calls: &[Call]) -> String {
+/// Contained, such a call is answered empty so that the play goes on;
+/// uncontained, it fails its step ([`super::shim::NO_FIXTURE_STRICT_EXIT`]:
+/// no later step acts on an invented answer where its writes stay). Either
+/// way the scenario fails for it (`run_scenario`), whatever the play came
+/// to: the verdict says so, names the calls and how they were answered, so
+/// the transcript (junit's system-out) never ends in `passed` beside the
+/// failure.
+fn verdict(outcome: &Outcome, calls: &[Call], contained: bool) -> String {
     let mut seen = std::collections::BTreeSet::new();
     let missing: Vec<String> = calls
         .iter()
@@ -229,9 +241,12 @@ fn verdict(outcome: &Outcome, calls: &[Call]) -> String {
         })
         .collect();
     let play = outcome.status.name();
-    match missing.len() {
-        0 => play.to_string(),
-        1 => format!("failed: no stub for {}, answered empty (the play itself {play})", missing[0]),
-        _ => format!("failed: no stub for {}, each answered empty (the play itself {play})", missing.join(", ")),
-    }
+    let answered = match (missing.len(), contained) {
+        (0, _) => return play.to_string(),
+        (1, true) => "answered empty",
+        (_, true) => "each answered empty",
+        (1, false) => "the call failed its step (not contained: no invented answer)",
+        (_, false) => "each call failed its step (not contained: no invented answer)",
+    };
+    format!("failed: no stub for {}, {answered} (the play itself {play})", missing.join(", "))
 }

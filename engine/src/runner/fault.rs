@@ -17,6 +17,10 @@
 //! - `contain-setup:SCENARIO`: a rehearsal's containment of scenario
 //!   `SCENARIO` fails after the probe said it can contain (the scenario
 //!   then runs uncontained, and says so first).
+//! - `contain-late-reset:1`: a contained rehearsal's namespace holder makes
+//!   fresh what a scenario wrote only once the engine said what is next
+//!   (the next scenario, or nothing: its stdin closed), so that the engine
+//!   is done before the holder is.
 //! - `spawn-pause:MS`: every child the engine starts waits MS milliseconds
 //!   between its `clone` and its `execve` (when it shares the engine's
 //!   descriptors, the play's lock included).

@@ -697,11 +697,15 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
     Ok(())
 }
 
-/// Every tool of `requires` must be on PATH (the sandbox's, in a
-/// rehearsal): each one missing is named at its line of the front matter,
-/// and nothing runs (exit 3, as any play refused before it starts).
+/// Every tool of `requires` must be on the `PATH` the steps get: the
+/// engine's with the stubs first, or the one `step_env` sets (an
+/// uncontained rehearsal's: the stubs, the step interpreters and the local
+/// tools only, docs/decisions.md). Each one missing is named at its line of
+/// the front matter, and nothing runs (exit 3, as any play refused before
+/// it starts).
 fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
-    let path = super::process::path_with(env.path_prefix.as_deref());
+    let confined = env.step_env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| std::ffi::OsString::from(v));
+    let path = confined.clone().unwrap_or_else(|| super::process::path_with(env.path_prefix.as_deref()));
     let missing: Vec<&str> =
         rb.requires.iter().filter(|t| super::process::which(t, Some(&path)).is_none()).map(String::as_str).collect();
     if missing.is_empty() {
@@ -725,13 +729,40 @@ fn check_requires(rb: &Runbook, env: &PlayEnv) -> Result<()> {
                 1 => ("a tool that is", "it", "the directory that holds it"),
                 _ => ("tools that are", "them", "the directories that hold them"),
             };
-            let msg = format!("runbook `{}` requires {what} not on PATH: {}; nothing was run", rb.id, tools.join(", "));
-            let rehearsal =
-                if env.recorded { "" } else { ", or stub {it} for rehearsals (runbook.toml `[rehearse] stub`)" };
-            let hint = format!(
-                "install {it}, or add {dirs} to PATH{}; front matter `requires` lists the tools the steps call",
-                rehearsal.replace("{it}", it)
-            );
+            let engine_has = |t: &&str| super::process::which(t, Some(&super::process::path_with(None))).is_some();
+            let (msg, hint) = match &confined {
+                Some(_) if tools.iter().all(engine_has) => (
+                    format!(
+                        "runbook `{}` requires {what} installed here but not on the PATH of an uncontained \
+                         rehearsal's steps (the stubs, the step interpreters and the local tools): {}; nothing was run",
+                        rb.id,
+                        tools.join(", ")
+                    ),
+                    format!(
+                        "stub {it} (a [[scenario.stub]] of the fixture, or runbook.toml `[rehearse] stub`), or allow \
+                         {it} as a local tool (runbook.toml `[rehearse] local`, for tools that reach no other machine)"
+                    ),
+                ),
+                _ => {
+                    let rehearsal = if env.recorded {
+                        ""
+                    } else {
+                        ", or stub {it} for rehearsals (runbook.toml `[rehearse] stub`)"
+                    };
+                    (
+                        format!(
+                            "runbook `{}` requires {what} not on PATH: {}; nothing was run",
+                            rb.id,
+                            tools.join(", ")
+                        ),
+                        format!(
+                            "install {it}, or add {dirs} to PATH{}; front matter `requires` lists the tools the steps \
+                             call",
+                            rehearsal.replace("{it}", it)
+                        ),
+                    )
+                }
+            };
             Diagnostic::error("requires", msg).at(&rb.path, line).hint(hint).to_string()
         })
         .collect();

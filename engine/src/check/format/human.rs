@@ -53,6 +53,7 @@ pub fn render(report: &Report, color: bool) -> String {
                     s.scenario,
                     p.dim(&format!("({time})"))
                 ));
+                facts(&mut out, &p, s);
             } else {
                 let (label, cut) = if s.interrupted {
                     (p.yellow("interrupted"), ", cut short: neither passed nor failed")
@@ -87,6 +88,7 @@ pub fn render(report: &Report, color: bool) -> String {
                     out.push_str(&p.dim(&format!("  note: {n}")));
                     out.push('\n');
                 }
+                facts(&mut out, &p, s);
             }
         }
     }
@@ -121,6 +123,20 @@ pub fn warnings(report: &Report) -> String {
 }
 
 /// `1 error`, `2 errors`.
+/// What an uncontained scenario did not play as the real one would, as
+/// `play --dry-run` says it after the scenario and JSON has it (`stand_in`,
+/// `withheld`): the stand-in repo left files out, a program installed here
+/// was not run.
+fn facts(out: &mut String, p: &Paint, s: &crate::rehearse::ScenarioRun) {
+    if let Some(n) = &s.stand_in {
+        out.push_str(&p.dim(&format!("  note: {n}")));
+        out.push('\n');
+    }
+    for w in &s.withheld {
+        out.push_str(&format!("  not run here: {w}\n"));
+    }
+}
+
 pub fn count(n: usize, what: &str) -> String {
     if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }

@@ -173,7 +173,9 @@ fn serve(spec: &Spec, new: &Path, places: &mut [Place]) -> Result<()> {
     let net = places::network();
     say("ready");
     let mut lines = std::io::stdin().lock().lines();
-    while let Some(Ok(line)) = lines.next() {
+    // What the engine said while the fault `contain-late-reset` held the reset back.
+    let mut early: Option<String> = None;
+    while let Some(line) = early.take().or_else(|| lines.next().and_then(Result::ok)) {
         let Some(scratch) = line.strip_prefix("run ") else { continue };
         let scratch = PathBuf::from(scratch);
         let made = bind_scratch(new, &scratch)?;
@@ -193,6 +195,9 @@ fn serve(spec: &Spec, new: &Path, places: &mut [Place]) -> Result<()> {
             std::fs::remove_dir_all(m)?;
         }
         say("ended");
+        if crate::runner::fault::value("contain-late-reset").is_some() {
+            early = lines.next().and_then(Result::ok);
+        }
         places::reset(places, || shadow(spec, new))?;
         if places::network() != net {
             return Err(anyhow!("a scenario changed the network namespace"));

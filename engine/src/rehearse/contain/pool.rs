@@ -9,8 +9,11 @@
 //! the host (its tmpfs is mounted in the holder's namespace only). The
 //! holder removes it when it ends, and so does the engine before it exits
 //! ([`release`]): Ctrl-C reaches the holders too, and they end without a
-//! word. A stage whose engine was killed with its holders is removed by
-//! the next engine that starts one ([`super::sweep`]).
+//! word. The engine removes a stage only once its holder has exited:
+//! removing the directory on the host detaches the holder's tmpfs from it,
+//! and a holder still making places fresh would then write its new root
+//! onto the host. A stage whose engine was killed with its holders is
+//! removed by the next engine that starts one ([`super::sweep`]).
 
 use std::io::{BufRead, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -123,24 +126,50 @@ impl Holder {
 
 impl Drop for Holder {
     fn drop(&mut self) {
-        // It ends when its stdin closes (after its own clean-up): waited for
-        // aside, nothing of a scenario is alive in it any more.
+        // It ends when its stdin closes, after making fresh what its last
+        // scenario wrote and its own clean-up: waited for aside ([`release`]
+        // waits for that), and only then is its stage removed.
         self.stdin.take();
-        if let Some(mut child) = self.child.take() {
-            let _ = std::thread::Builder::new().name("ns-holder".into()).spawn(move || child.wait());
+        let (child, stage) = (self.child.take(), std::mem::take(&mut self.stage));
+        let ending = std::thread::Builder::new().name("ns-holder".into()).spawn(move || end(child, &stage));
+        // No thread: the stage stays (the sweep of a later engine removes it).
+        if let Ok(h) = ending {
+            ENDING.lock().unwrap_or_else(|p| p.into_inner()).push(h);
         }
-        // Empty on the host. Removing it detaches the holder's mount of it
-        // (in a namespace that is ending), nothing else; the holder's own
-        // removal then finds it gone.
-        let _ = std::fs::remove_dir(&self.stage);
     }
 }
 
+/// Holders closed and not yet waited for.
+static ENDING: Mutex<Vec<std::thread::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Wait for a holder whose stdin is closed to exit, then remove its stage
+/// (the holder's own removal may have done it). One that has not exited in
+/// [`ready_wait`] is killed: its namespace, and its mount of the stage, end
+/// with it. The stage is removed only when the holder is gone: never while
+/// it may still write below it.
+fn end(child: Option<Child>, stage: &Path) {
+    use wait_timeout::ChildExt as _;
+    if let Some(mut child) = child {
+        if !matches!(child.wait_timeout(ready_wait()), Ok(Some(_))) {
+            let _ = child.kill();
+        }
+        if child.wait().is_err() {
+            return;
+        }
+    }
+    let _ = std::fs::remove_dir(stage);
+}
+
 /// End the idle holders and remove their stages: when this process is done
-/// with rehearsals (it exits next).
+/// with rehearsals (it exits next). Returns once every holder this process
+/// closed has exited and its stage is gone.
 pub fn release() {
     let idle = std::mem::take(&mut *POOL.lock().unwrap_or_else(|p| p.into_inner()));
     drop(idle);
+    let ending = std::mem::take(&mut *ENDING.lock().unwrap_or_else(|p| p.into_inner()));
+    for h in ending {
+        let _ = h.join();
+    }
 }
 
 /// A holder taken for one scenario, and the namespaces its steps join.

@@ -4,7 +4,10 @@
 //! mounted in its holder's namespace only), named `runbook-contain-…`:
 //!
 //! - `runbook-contain-<pid>-XXXXXX` carries its engine's pid: removed when
-//!   no process has that pid.
+//!   no process has that pid. One that is not empty (a holder that wrote
+//!   below its stage once its tmpfs was gone) is removed with what it
+//!   holds when it is a directory of this user mounted in no namespace,
+//!   without following a link or entering a mount ([`remove_tree`]).
 //! - `runbook-contain-XXXXXX`, named by engines before the pid was added,
 //!   says nothing of its owner, so it goes only when clearly abandoned: a
 //!   directory (not a link) of this user, untouched for
@@ -12,10 +15,11 @@
 //!   namespace. A live holder has its tmpfs on its stage however long its
 //!   rehearsal runs; a stage not mounted yet is new.
 //!
-//! Only empty directories are ever removed (`remove_dir`): anything else
-//! with such a name is left as it is.
+//! Stages without a pid are removed only when empty (`remove_dir`):
+//! anything else with such a name is left as it is.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,7 +46,7 @@ pub fn sweep() {
 
 fn sweep_in(dir: &Path, age: Duration) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut unnamed = Vec::new();
+    let (mut unnamed, mut full) = (Vec::new(), Vec::new());
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
@@ -50,14 +54,24 @@ fn sweep_in(dir: &Path, age: Duration) {
             Some(pid) => {
                 let gone =
                     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
-                if pid > 0 && gone {
-                    let _ = std::fs::remove_dir(e.path());
+                if pid > 0 && gone && std::fs::remove_dir(e.path()).is_err() {
+                    full.push(e.path());
                 }
             }
             None => unnamed.push(e.path()),
         }
     }
     let uid = nix::unistd::geteuid().as_raw();
+    let ours = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+    let full: Vec<PathBuf> = full.into_iter().filter(ours).filter_map(|p| std::fs::canonicalize(p).ok()).collect();
+    if !full.is_empty() {
+        let mounted = mount_points();
+        for p in full {
+            if !mounted.iter().any(|m| m.starts_with(&p)) {
+                remove_tree(&p);
+            }
+        }
+    }
     let abandoned: Vec<PathBuf> = unnamed
         .into_iter()
         .filter(|p| {
@@ -78,6 +92,72 @@ fn sweep_in(dir: &Path, age: Duration) {
             let _ = std::fs::remove_dir(&p);
         }
     }
+}
+
+/// Remove the directory `path` and everything in it, on its own file
+/// system only: a link is removed, never followed (every directory is
+/// opened relative to its parent with `O_NOFOLLOW`); a directory of
+/// another device (a mount point) is not entered, and so it and its
+/// parents stay; a directory that cannot be read (an overlay's `work`,
+/// mode 000) is made readable first, when it is this user's.
+pub(in crate::rehearse) fn remove_tree(path: &Path) {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let Ok(dir) = open_dir(nix::fcntl::AT_FDCWD, parent) else { return };
+    if remove_in(&dir, name, None, 0) {
+        let _ = nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::RemoveDir);
+    }
+}
+
+/// How deep [`remove_tree`] goes (a deeper tree stays).
+const MAX_DEPTH: usize = 64;
+
+fn open_dir<Fd: std::os::fd::AsFd, P: ?Sized + nix::NixPath>(at: Fd, name: &P) -> nix::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    nix::fcntl::openat(at, name, flags, nix::sys::stat::Mode::empty())
+}
+
+/// Empty the directory `name` of `parent` (on device `dev`, that of the
+/// tree's top when `None`); whether it is empty now.
+fn remove_in(parent: &std::os::fd::OwnedFd, name: &std::ffi::OsStr, dev: Option<u64>, depth: usize) -> bool {
+    use nix::sys::stat::{FchmodatFlags, Mode, fstat, fstatat};
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    let Ok(st) = fstatat(parent, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) else { return false };
+    let is_dir = st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFDIR;
+    if !is_dir || depth > MAX_DEPTH || dev.is_some_and(|d| d != st.st_dev) {
+        return false;
+    }
+    let mut opened = open_dir(parent, name);
+    if opened.as_ref().err() == Some(&nix::errno::Errno::EACCES) && st.st_uid == nix::unistd::geteuid().as_raw() {
+        let _ = nix::sys::stat::fchmodat(parent, name, Mode::S_IRWXU, FchmodatFlags::NoFollowSymlink);
+        opened = open_dir(parent, name);
+    }
+    let Ok(fd) = opened else { return false };
+    // What was opened is what was looked at (not swapped for another since).
+    if fstat(&fd).map(|s| (s.st_dev, s.st_ino)) != Ok((st.st_dev, st.st_ino)) {
+        return false;
+    }
+    let Ok(again) = fd.try_clone() else { return false };
+    let Ok(mut entries) = nix::dir::Dir::from_fd(again) else { return false };
+    let names: Vec<std::ffi::CString> = entries
+        .iter()
+        .flatten()
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    let mut empty = true;
+    for n in names {
+        let child = std::ffi::OsStr::from_bytes(n.as_bytes());
+        let gone = if remove_in(&fd, child, Some(st.st_dev), depth + 1) {
+            unlinkat(&fd, child, UnlinkatFlags::RemoveDir).is_ok()
+        } else {
+            let link = fstatat(&fd, child, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|c| c.st_mode & nix::libc::S_IFMT != nix::libc::S_IFDIR);
+            link && unlinkat(&fd, child, UnlinkatFlags::NoRemoveDir).is_ok()
+        };
+        empty &= gone;
+    }
+    empty
 }
 
 /// Every mount point of every mount namespace a process of this machine
