@@ -49,5 +49,6 @@ mod state_setting;
 mod take_over_tty;
 mod tty;
 mod tty_vars;
+mod visible;
 mod warm;
 mod wiki_browser;
