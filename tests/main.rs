@@ -30,6 +30,7 @@ mod observe_values;
 mod parse;
 mod plan;
 mod play;
+mod play_filters;
 mod postgres;
 mod rehearse;
 mod rehearse_time;
