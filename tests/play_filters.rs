@@ -1,7 +1,8 @@
 //! What the filters (`--read-only`, `--only`, `--from`) leave out asks for
 //! nothing: a required variable only a left-out step reads is not demanded
 //! (SPEC §4's `--read-only` triage of an imported runbook, whose
-//! placeholders are required variables).
+//! placeholders are required variables), and a filter pair that leaves
+//! nothing to run is refused, not "passed".
 
 use std::process::Command;
 
@@ -59,4 +60,19 @@ fn on_a_terminal_read_only_triage_does_not_ask_for_a_write_steps_variable() {
     let all = p.all();
     assert!(all.contains("[look] looking"), "{all}");
     assert!(!all.contains("target ("), "asked for `target`:\n{all}");
+}
+
+#[test]
+fn read_only_with_only_a_write_step_is_refused() {
+    let f = Test::new()
+        .runbook("rq", RQ)
+        .args(["play", "rq", "--read-only", "--only", "fix", "--set", "target=x", "--yes"])
+        .status(2)
+        .stderr_has("--only fix with --read-only: `fix` (runbooks/rq.md:11) is a write step")
+        .stderr_has("drop --read-only to run `fix`")
+        .run();
+    assert!(!f.stdout.contains("play passed"), "{}", f.stdout);
+    assert!(!f.stdout.contains("fixing"), "{}", f.stdout);
+    // A read step goes with --read-only.
+    Test::new().runbook("rq", RQ).args(["play", "rq", "--read-only", "--only", "look", "--yes"]).run();
 }

@@ -697,6 +697,18 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
             return Err(Error::usage(format!("{flag} {id}: no such step in `{}`", rb.id), hint));
         }
     }
+    // The one step chosen is one --read-only leaves out: nothing would run.
+    if let Some(id) = mode.only.as_deref().filter(|_| mode.read_only)
+        && let Some(i) = rb.step_index(id).filter(|&i| !rb.steps[i].attrs.read)
+    {
+        let at = format!("{}:{}", rb.path.display(), rb.steps[i].line);
+        return Err(Error::usage(
+            format!(
+                "--only {id} with --read-only: `{id}` ({at}) is a write step (not marked `read`) and --read-only skips every write step, so nothing would run"
+            ),
+            format!("drop --read-only to run `{id}`, or name a `read` step with --only"),
+        ));
+    }
     Ok(())
 }
 
