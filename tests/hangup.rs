@@ -27,6 +27,8 @@ pub(crate) struct Pty {
     master: Option<OwnedFd>,
     pub(crate) child: Child,
     seen: String,
+    /// Everything it printed, waited for or not.
+    all: String,
 }
 
 impl Pty {
@@ -63,7 +65,7 @@ impl Pty {
         }
         let child = c.spawn().expect("spawn runbook on a pty");
         drop(pty.slave);
-        Pty { master: Some(pty.master), child, seen: String::new() }
+        Pty { master: Some(pty.master), child, seen: String::new(), all: String::new() }
     }
 
     /// Wait until `needle` is printed.
@@ -78,7 +80,10 @@ impl Pty {
             }
             let mut buf = [0u8; 4096];
             match nix::unistd::read(master, &mut buf) {
-                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Ok(n) if n > 0 => {
+                    self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    self.all.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
                 _ => panic!("the terminal closed waiting for {needle:?}; seen:\n{}", self.seen),
             }
         }
@@ -124,6 +129,11 @@ impl Pty {
         &self.seen
     }
 
+    /// Everything it printed since it started.
+    pub(crate) fn all(&self) -> &str {
+        &self.all
+    }
+
     /// What is left to read on the terminal.
     fn drain(&mut self) {
         while self.read(0) {}
@@ -140,6 +150,7 @@ impl Pty {
         match nix::unistd::read(master, &mut buf) {
             Ok(n) if n > 0 => {
                 self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                self.all.push_str(&String::from_utf8_lossy(&buf[..n]));
                 true
             }
             _ => false,

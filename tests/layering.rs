@@ -11,13 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The lower layer, each module with what it may import. `quote`, `error`,
-/// `expect`, `state_url` and `prose` are leaves.
+/// `expect`, `state_url`, `prose` and `visible` are leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("error", &[]),
     ("expect", &[]),
     ("state_url", &[]),
     ("prose", &[]),
+    ("visible", &[]),
     ("redact", &["quote"]),
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),

@@ -8,22 +8,33 @@
 
 /// `eprintln!` that never panics: a closed stderr (`runbook play 2>&1 | head
 /// -1`) must not turn a finished play into a crash (exit 101). What is lost
-/// is a message on a stream nobody reads any more.
+/// is a message on a stream nobody reads any more. Control characters in
+/// the message are shown as escapes ([`visible`]): it may name a value
+/// from outside (an alert's label) that would otherwise drive the terminal.
 #[macro_export]
 macro_rules! errln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let _ = writeln!(std::io::stderr(), "{}", $crate::visible::text(&format!($($arg)*)));
     }};
 }
 
 /// `println!` that never panics, for the same reason as [`errln!`]: stdout
 /// may be a terminal that was closed under the play (EIO) or a closed pipe.
+/// Control characters are shown as escapes, as [`errln!`] shows them.
 #[macro_export]
 macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::visible::text(&format!($($arg)*)));
     }};
 }
 
@@ -54,3 +65,4 @@ pub mod store;
 pub mod template;
 pub mod time;
 pub mod vars;
+pub mod visible;

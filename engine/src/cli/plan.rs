@@ -52,7 +52,7 @@ pub fn run(
         }
     }
     if !p.vars.is_empty() {
-        let v: Vec<String> = p.vars.iter().map(|v| format!("{}={}", v.name, v.value)).collect();
+        let v: Vec<String> = p.vars.iter().map(|v| format!("{}={}", v.name, crate::visible::line(&v.value))).collect();
         o.push_str(&format!("vars: {}\n", v.join(" ")));
     }
     o.push('\n');
@@ -90,6 +90,6 @@ pub fn run(
             o.push_str(&format!("  {i}: {}\n", l.join(", ")));
         }
     }
-    super::out(&o);
+    super::out(&crate::visible::text(&o));
     Ok(Exit::Success)
 }

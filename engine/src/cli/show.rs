@@ -75,7 +75,7 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
             crate::render::tags(s).join(" ")
         ));
     }
-    super::out(&o);
+    super::out(&crate::visible::text(&o));
     Ok(Exit::Success)
 }
 

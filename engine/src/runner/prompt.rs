@@ -1,6 +1,7 @@
 //! Questions on the terminal.
 //!
-//! The question is printed on stderr and the reply read from stdin with
+//! The question is printed on stderr (a value's control characters in it
+//! shown as escapes, [`crate::visible`]) and the reply read from stdin with
 //! `poll`, never with a blocking read left behind: a reader stuck in `read`
 //! would steal the first line typed into a later interactive step. Polling
 //! also lets a timeout (Ctrl-C's "quit after 10 s") and a second Ctrl-C
@@ -44,7 +45,7 @@ pub fn step_terminal() -> bool {
 /// Print `question` and read one line.
 pub fn ask(question: &str, timeout: Option<Duration>, cancel: &AtomicBool) -> Reply {
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "{question}");
+    let _ = write!(err, "{}", crate::visible::text(question));
     let _ = err.flush();
     drop(err);
     let start = Instant::now();

@@ -492,6 +492,14 @@ fn settle_vars(
         return Ok(Vec::new());
     }
     let mut missing = crate::vars::missing(rb, &opts.vars);
+    let left = left_out_only(rb, dag, &opts.mode, &mut missing);
+    if !left.is_empty() {
+        notes.push(format!(
+            "not asked for {}: only steps this play leaves out read {} (a play that runs them asks)",
+            left.join(", "),
+            if left.len() == 1 { "it" } else { "them" }
+        ));
+    }
     let mut spared = Vec::new();
     if let Some(p) = previous {
         let unread = self::spared(rb, dag, env, opts, p);
@@ -513,6 +521,7 @@ fn settle_vars(
             if n == 1 { "it" } else { "them" }
         ));
     }
+    spared.extend(left);
     for name in &again {
         if !missing.iter().any(|m| &m.name == name) {
             missing.push(crate::vars::Missing {
@@ -564,6 +573,33 @@ fn settle_vars(
         opts.vars.insert(m.name.clone(), crate::model::Value::String(value), Origin::Prompt);
     }
     Ok(spared)
+}
+
+/// The variables in `missing` that only steps `mode` leaves out (and their
+/// undo blocks) read: taken out of `missing` and returned. The others keep
+/// only the steps that run in `used_by`. A required variable no template
+/// reads stays required.
+fn left_out_only(rb: &Runbook, dag: &Dag, mode: &Mode, missing: &mut Vec<crate::vars::Missing>) -> Vec<String> {
+    let mut runs = vec![false; rb.steps.len()];
+    for &i in &dag.order {
+        if super::dispatch::left_out(rb, dag, mode, i).is_none() {
+            runs[i] = true;
+            if let Some(Some(u)) = dag.rollback.get(i) {
+                runs[*u] = true;
+            }
+        }
+    }
+    let runs = |id: &String| rb.step_index(id).is_none_or(|i| runs[i]);
+    let mut out = Vec::new();
+    missing.retain_mut(|m| {
+        if m.used_by.is_empty() || m.used_by.iter().any(runs) {
+            m.used_by.retain(runs);
+            return true;
+        }
+        out.push(m.name.clone());
+        false
+    });
+    out
 }
 
 /// The names only steps that stand read, in a new session over run `st`
@@ -693,6 +729,18 @@ fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
             };
             return Err(Error::usage(format!("{flag} {id}: no such step in `{}`", rb.id), hint));
         }
+    }
+    // The one step chosen is one --read-only leaves out: nothing would run.
+    if let Some(id) = mode.only.as_deref().filter(|_| mode.read_only)
+        && let Some(i) = rb.step_index(id).filter(|&i| !rb.steps[i].attrs.read)
+    {
+        let at = format!("{}:{}", rb.path.display(), rb.steps[i].line);
+        return Err(Error::usage(
+            format!(
+                "--only {id} with --read-only: `{id}` ({at}) is a write step (not marked `read`) and --read-only skips every write step, so nothing would run"
+            ),
+            format!("drop --read-only to run `{id}`, or name a `read` step with --only"),
+        ));
     }
     Ok(())
 }

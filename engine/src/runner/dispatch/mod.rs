@@ -209,23 +209,7 @@ impl<'a> Dispatcher<'a> {
 
     /// Why this session's filters leave step `i` out, if they do.
     fn left_out(&self, i: usize) -> Option<String> {
-        let s = &self.rb.steps[i];
-        let m = &self.policy.mode;
-        if let Some(only) = &m.only
-            && &s.id != only
-        {
-            return Some(format!("not selected (--only {only})"));
-        }
-        if let Some(from) = &m.from {
-            let at = |id: &str| self.dag.order.iter().position(|&j| self.rb.steps[j].id == id);
-            if at(&s.id) < at(from) {
-                return Some(format!("before --from {from}"));
-            }
-        }
-        if m.read_only && !s.attrs.read {
-            return Some("not a `read` step (--read-only)".into());
-        }
-        None
+        left_out(self.rb, self.dag, &self.policy.mode, i)
     }
 
     pub fn index(&self, id: &str) -> Option<usize> {
@@ -472,6 +456,27 @@ pub fn step_end(id: &str, status: StepStatus, reason: &str) -> Event {
 /// Which steps' stdout some template of the runbook reads: `steps.<id>`
 /// or `steps["<id>"]` in a body, `when`, `expect`, `cwd` or `confirm`. A template that
 /// indexes `steps` with something else could read any: all are kept then.
+/// Why `mode`'s filters (`--only`, `--from`, `--read-only`) leave step `i`
+/// out of a session, if they do.
+pub fn left_out(rb: &Runbook, dag: &Dag, mode: &crate::run::event::Mode, i: usize) -> Option<String> {
+    let s = &rb.steps[i];
+    if let Some(only) = &mode.only
+        && &s.id != only
+    {
+        return Some(format!("not selected (--only {only})"));
+    }
+    if let Some(from) = &mode.from {
+        let at = |id: &str| dag.order.iter().position(|&j| rb.steps[j].id == id);
+        if at(&s.id) < at(from) {
+            return Some(format!("before --from {from}"));
+        }
+    }
+    if mode.read_only && !s.attrs.read {
+        return Some("not a `read` step (--read-only)".into());
+    }
+    None
+}
+
 fn reads_stdout(rb: &Runbook) -> Vec<bool> {
     let mut texts: Vec<&str> = Vec::new();
     for s in &rb.steps {

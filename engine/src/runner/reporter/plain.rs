@@ -1,5 +1,6 @@
 //! Plain lines, for pipes, CI logs and `tee`: every line says which step it
-//! belongs to, so parallel output stays readable.
+//! belongs to, so parallel output stays readable. A value's control
+//! characters are shown as escapes ([`crate::visible`]), in every line.
 
 use std::io::Write;
 
@@ -75,7 +76,8 @@ fn lines(e: &Event, recorded: bool) -> Vec<String> {
             let run = if recorded { format!("run {}", r.run) } else { "a rehearsal: not recorded".into() };
             let mut v = vec![format!("playing {} @ {} ({run})", r.runbook, r.env)];
             if !r.vars.is_empty() {
-                let kv: Vec<String> = r.vars.iter().map(|(k, v)| format!("{k}={}", v.text())).collect();
+                let kv: Vec<String> =
+                    r.vars.iter().map(|(k, v)| format!("{k}={}", crate::visible::line(&v.text()))).collect();
                 v.push(format!("vars: {}", kv.join(" ")));
             }
             let mode = r.mode.words();
@@ -93,7 +95,8 @@ fn lines(e: &Event, recorded: bool) -> Vec<String> {
             let mut v =
                 vec![format!("{what} {} @ {} (run {}, session {}, by {})", s.runbook, s.env, s.run, s.n, s.operator)];
             if !s.vars.is_empty() {
-                let kv: Vec<String> = s.vars.iter().map(|(k, v)| format!("{k}={}", v.text())).collect();
+                let kv: Vec<String> =
+                    s.vars.iter().map(|(k, v)| format!("{k}={}", crate::visible::line(&v.text()))).collect();
                 v.push(format!("vars: {}", kv.join(" ")));
             }
             v
@@ -146,7 +149,7 @@ fn lines(e: &Event, recorded: bool) -> Vec<String> {
 impl<W: Write + Send> Reporter for Plain<W> {
     fn event(&mut self, e: &PlayEvent) {
         for l in render(e, self.recorded) {
-            let _ = writeln!(self.out, "{l}");
+            let _ = writeln!(self.out, "{}", crate::visible::text(&l));
         }
         if !matches!(e, PlayEvent::Output { .. }) {
             let _ = self.out.flush();

@@ -66,6 +66,17 @@ impl Term {
         if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
     }
 
+    /// An engine line with its colour: the text's own control characters
+    /// are shown as escapes first ([`crate::visible`]), so only the
+    /// engine's colours reach the terminal.
+    fn painted(&self, code: Option<&str>, s: &str) -> String {
+        let s = crate::visible::text(s);
+        match code {
+            Some(code) => self.paint(code, &s),
+            None => s.into_owned(),
+        }
+    }
+
     /// A line above the spinners, ended by a newline: indicatif's own
     /// `println` pads a line with blanks to the terminal's width instead,
     /// so a copied line, a `script` recording or a resized window would
@@ -86,7 +97,7 @@ impl Reporter for Term {
                     self.quiet_ctrl_c(false);
                     let what = if s.undo { format!("undo {}", s.step) } else { s.step.clone() };
                     let arrow = self.paint("36", ">");
-                    let first = super::plain::first_line(&s.command);
+                    let first = crate::visible::text(&super::plain::first_line(&s.command)).into_owned();
                     self.print(format!(
                         "{arrow} {what} (interactive: the terminal is the step's until it ends): {first}"
                     ));
@@ -102,7 +113,7 @@ impl Reporter for Term {
                     .unwrap_or_else(|_| ProgressStyle::default_spinner());
                     let pb = self.mp.add(ProgressBar::new_spinner().with_style(style));
                     pb.set_prefix(if s.undo { format!("undo {}", s.step) } else { s.step.clone() });
-                    pb.set_message(super::plain::first_line(&s.command));
+                    pb.set_message(crate::visible::text(&super::plain::first_line(&s.command)).into_owned());
                     pb.enable_steady_tick(Duration::from_millis(100));
                     self.bars.insert(s.step.clone(), pb);
                 }
@@ -122,7 +133,7 @@ impl Reporter for Term {
                         StepStatus::Skipped | StepStatus::NotRun => ("-", "2"),
                     };
                     let what = if end.undo { format!("undo {}", end.step) } else { end.step.clone() };
-                    let mut s = format!("{} {what} {}", self.paint(code, mark), end.status.name());
+                    let mut s = String::new();
                     if let (Some(c), StepStatus::Failed) = (end.exit, end.status) {
                         s.push_str(&format!(", exit {c}"));
                     }
@@ -132,19 +143,20 @@ impl Reporter for Term {
                     if let Some(r) = super::plain::reason(end) {
                         s.push_str(&format!(": {r}"));
                     }
-                    self.print(s);
+                    let rest = self.painted(None, &format!("{what} {}{s}", end.status.name()));
+                    self.print(format!("{} {rest}", self.paint(code, mark)));
                 }
                 other => {
                     let note = matches!(other, Event::Note(_) | Event::Stop(_) | Event::Answer(_));
                     for l in super::plain::render(e, self.recorded) {
-                        let l = if note { self.paint("33", &l) } else { l };
+                        let l = self.painted(note.then_some("33"), &l);
                         self.print(l);
                     }
                 }
             },
             PlayEvent::Output { step, line, .. } => {
                 let p = self.paint("2", &format!("[{step}]"));
-                self.print(format!("{p} {line}"));
+                self.print(format!("{p} {}", crate::visible::text(line)));
             }
             PlayEvent::Finished(o) => {
                 // A step whose end was not recorded (the run was taken
@@ -154,8 +166,8 @@ impl Reporter for Term {
                     self.mp.remove(&pb);
                 }
                 for (n, l) in super::summary(o).into_iter().enumerate() {
-                    let l =
-                        if n == 0 && o.status != crate::runner::RunStatus::Passed { self.paint("1", &l) } else { l };
+                    let bold = n == 0 && o.status != crate::runner::RunStatus::Passed;
+                    let l = self.painted(bold.then_some("1"), &l);
                     self.print(l);
                 }
             }
