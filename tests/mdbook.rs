@@ -39,7 +39,7 @@ kubectl get pods -n {{ namespace }}
 
 - Remediation:
 
-```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
+```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node in {{ namespace }}?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
 kubectl rollout restart statefulset/animica-node -n {{ namespace }}
 kubectl --token {{ api_token }} annotate statefulset/animica-node -n {{ namespace }} restarted=1
 ```
@@ -284,7 +284,7 @@ fn build_book_renders_headers_and_leaks_no_attributes() {
     assert!(out.status.success(), "build-book failed:\n{stderr}");
     let page = std::fs::read_to_string(t.path().join("book/2.1-head-stall.html")).unwrap();
     assert!(page.contains("<div class=\"runbook-step\" id=\"step-pods\">"), "{page}");
-    assert!(page.contains("asks: “restart the node?”"), "{page}");
+    assert!(page.contains("asks: “restart the node in animica-devnet?”"), "{page}");
     assert!(page.contains("<ol class=\"runbook-plan\">"), "{page}");
     assert!(page.contains("<code class=\"language-bash\">"), "{page}");
     let howto = std::fs::read_to_string(t.path().join("book/howto.html")).unwrap();
@@ -346,6 +346,8 @@ fn build_book_fails_on_an_unrendered_command() {
         ),
         "{stderr}"
     );
+    let question = "book/2.1-head-stall.html: the question of step restart still shows {{ namespace }}, but namespace has a value in the default env";
+    assert!(stderr.contains(question), "{stderr}");
 }
 
 /// What mdBook makes of a hostile page: no handler, no script of the

@@ -189,6 +189,23 @@ impl<'a> Page<'a> {
         })
     }
 
+    /// A text attribute (`confirm`, `escalate`) as it reads in each env, as
+    /// `runbook plan` shows it: `<span class="runbook-confirm">`, one per
+    /// distinct rendering, tagged with its envs when they differ (so
+    /// scripts/build-book checks the default env's for leftover templates).
+    fn text_attr(&self, s: &Step, name: &'static str, text: &str, wrap: impl Fn(&str) -> String) -> String {
+        let groups = self.groups(|v| wrap(&segs(&v.attr(self.rb, s, name, text), &v.key, false)));
+        let many = groups.len() > 1;
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, (keys, t))| {
+                let attrs = if many { env_attrs(keys, i == 0) } else { String::new() };
+                format!("<span class=\"runbook-{name}\"{attrs}>{t}</span>")
+            })
+            .collect()
+    }
+
     /// The step header: id, kind, read or write, and every attribute that
     /// changes how it runs, in words.
     pub fn step_header(&self, s: &Step) -> String {
@@ -223,7 +240,7 @@ impl<'a> Page<'a> {
             parts.push(if c.is_empty() {
                 "<span class=\"runbook-confirm\">asks before running</span>".into()
             } else {
-                format!("<span class=\"runbook-confirm\">asks: “{}”</span>", esc(c))
+                self.text_attr(s, "confirm", c, |t| format!("asks: “{t}”"))
             });
         }
         if a.interactive {
@@ -261,10 +278,11 @@ impl<'a> Page<'a> {
                 format!("runs in <code>{}</code>", segs(&v.attr(rb, s, "cwd", c), &v.key, false))
             }));
         }
-        match (a.budget, &a.escalate) {
-            (Some(b), Some(e)) => parts.push(format!("budget {}, then: {}", dur(b), esc(e))),
+        let escalate = a.escalate.as_deref().map(|e| self.text_attr(s, "escalate", e, |t| t.to_string()));
+        match (a.budget, escalate) {
+            (Some(b), Some(e)) => parts.push(format!("budget {}, then: {e}", dur(b))),
             (Some(b), None) => parts.push(format!("budget {}", dur(b))),
-            (None, Some(e)) => parts.push(format!("escalate: {}", esc(e))),
+            (None, Some(e)) => parts.push(format!("escalate: {e}")),
             (None, None) => {}
         }
         if let Some(r) = &a.rollback {

@@ -368,6 +368,22 @@ mod tests {
         assert!(out.contains("asks: “&lt;b&gt;sure&lt;/b&gt; &amp; go”"), "{out}");
     }
 
+    /// `confirm` and `escalate` read as `runbook plan` shows them: values
+    /// in, a secret as its placeholder, never its value.
+    #[test]
+    fn confirm_and_escalate_are_rendered() {
+        let md = "---\nvars:\n  n: 4\n  db_password: hunter2\n---\n# T\n\n```bash {#a confirm=\"scale to {{ n }} with {{ db_password }}\" budget=1m escalate=\"page {{ n }} people\"}\necho\n```\n";
+        let out = page(md);
+        let secret =
+            "<span class=\"runbook-ph\" title=\"a secret: never shown in the wiki\">&lt;db_password: secret&gt;</span>";
+        assert!(
+            out.contains(&format!("<span class=\"runbook-confirm\">asks: “scale to 4 with {secret}”</span>")),
+            "{out}"
+        );
+        assert!(out.contains("budget 1m, then: <span class=\"runbook-escalate\">page 4 people</span>"), "{out}");
+        assert!(!out.contains("hunter2") && !out.contains("{{"), "{out}");
+    }
+
     /// Every `when` and `expect` of the Animica runbooks reads as words, in
     /// every env of the project's runbook.toml.
     #[test]
