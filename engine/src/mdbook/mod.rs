@@ -84,31 +84,55 @@ pub fn render_page(path: &Path, text: &str, config: &Config) -> Result<String> {
 
 /// The page's layout, by 0-based line: the fences, the end of the first H1,
 /// and where the folded machinery goes — before the first top-level heading
-/// after the H1 that is not the symptoms, or the first top-level fence,
-/// whichever comes first, so that a responder reads the symptoms first.
+/// after the H1 that is not the symptoms, or the first top-level step,
+/// whichever comes first, so that a responder reads the symptoms first. A
+/// documentation block is not a step: it stays with the paragraph that
+/// introduces it. Nor is a step parted from its lead-in: a top-level
+/// paragraph ending in `:` right before it (blank lines apart) comes after
+/// the machinery, with the step.
 struct Layout {
     fences: Vec<Fence>,
     h1_end: Option<usize>,
     machinery_at: Option<usize>,
 }
 
-fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
+fn layout(text: &str, body_start: usize, lines: &[&str], is_step: impl Fn(usize) -> bool) -> Layout {
     let index = LineIndex::new(text);
     let mut fences: Vec<Fence> = Vec::new();
     let mut h1_end: Option<usize> = None;
     let mut heading: Option<(usize, String)> = None;
     let mut machinery_at: Option<usize> = None;
+    // Containers open (lists, quotes), and the last top-level paragraph:
+    // its first and last line, and whether it ends in `:`.
+    let mut depth = 0usize;
+    let mut para: Option<(usize, usize, bool)> = None;
+    let mut para_text = String::new();
     let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
     for (event, range) in Parser::new_ext(&text[body_start..], opts).into_offset_iter() {
         let (start, end) = (range.start + body_start, range.end + body_start);
         let line = index.line(start) - 1;
+        let last_line = index.line(end.saturating_sub(1).max(start)) - 1;
         match event {
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::Item | Tag::FootnoteDefinition(_)) => depth += 1,
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::Item | TagEnd::FootnoteDefinition) => {
+                depth = depth.saturating_sub(1)
+            }
+            Event::Start(Tag::Paragraph) if depth == 0 => para_text.clear(),
+            Event::End(TagEnd::Paragraph) if depth == 0 => {
+                para = Some((line, last_line, para_text.trim_end().ends_with(':')));
+            }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
-                let last = end.saturating_sub(1).max(start);
-                fences.push(Fence { open: line, close: index.line(last) - 1 });
+                fences.push(Fence { open: line, close: last_line });
                 let top = lines.get(line).is_some_and(|l| l.starts_with("```") || l.starts_with("~~~"));
-                if top && h1_end.is_some() && machinery_at.is_none() {
-                    machinery_at = Some(line);
+                if top && is_step(line) && h1_end.is_some() && machinery_at.is_none() {
+                    let blank_between =
+                        |from: usize| (from..line).all(|l| lines.get(l).is_none_or(|t| t.trim().is_empty()));
+                    machinery_at = match para {
+                        Some((first, last, true)) if h1_end.is_some_and(|h| first > h) && blank_between(last + 1) => {
+                            Some(first)
+                        }
+                        _ => Some(line),
+                    };
                 }
             }
             Event::End(TagEnd::Heading(HeadingLevel::H1)) if h1_end.is_none() => {
@@ -121,6 +145,7 @@ fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
                 if let Some((_, h)) = heading.as_mut() {
                     h.push_str(&t);
                 }
+                para_text.push_str(&t);
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((line, h)) = heading.take()
@@ -147,7 +172,8 @@ fn rewrite(page: &Page, text: &str) -> String {
     while body_start > 0 && lines.get(skip_lines).is_some_and(|l| l.trim().is_empty()) {
         skip_lines += 1;
     }
-    let Layout { fences, h1_end, mut machinery_at } = layout(text, body_start, &lines);
+    let is_step = |line: usize| rb.steps.iter().any(|s| s.line == line + 1);
+    let Layout { fences, h1_end, mut machinery_at } = layout(text, body_start, &lines, is_step);
 
     let summary = page.summary();
     let machinery = page.machinery();
@@ -366,6 +392,20 @@ mod tests {
     fn values_are_escaped() {
         let out = page("# T\n\n```bash {#a confirm=\"<b>sure</b> & go\"}\necho\n```\n");
         assert!(out.contains("asks: “&lt;b&gt;sure&lt;/b&gt; &amp; go”"), "{out}");
+    }
+
+    /// The machinery goes before the first step, not before the first
+    /// documentation block, and not between a step and its lead-in.
+    #[test]
+    fn machinery_before_the_first_step_and_its_lead_in() {
+        let md = "# T\n\nTo see what runs:\n\n```bash\nps\n```\n\nThe pods, as they are:\n\n```bash {#a read}\nkubectl get pods\n```\n";
+        let out = page(md);
+        let (doc, plan, lead) =
+            (out.find("ps\n```").unwrap(), out.find("<details").unwrap(), out.find("The pods, as").unwrap());
+        assert!(doc < plan && plan < lead, "{out}");
+        let md = "# T\n\nThe pods.\n\n```bash {#a read}\nkubectl get pods\n```\n";
+        let out = page(md);
+        assert!(out.find("The pods.").unwrap() < out.find("<details").unwrap(), "{out}");
     }
 
     /// `confirm` and `escalate` read as `runbook plan` shows them: values
