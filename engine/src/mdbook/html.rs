@@ -154,23 +154,56 @@ impl<'a> Page<'a> {
         out
     }
 
+    /// A step's `when` for each env, with what the envs decide; "skipped in
+    /// every env" once when it is false in all of them.
+    pub fn when_per_env(&self, s: &Step) -> String {
+        let every = self.views.len() > 1 && self.views.iter().all(|v| v.when(self.rb, s) == Some(false));
+        if !every {
+            return self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default());
+        }
+        let words = self.per_env("span", "runbook-env", |v| self.when_words(s, v).unwrap_or_default());
+        let by_env = self.views.iter().all(|v| self.ruled_out_by_env(s, v));
+        let why = if by_env { String::new() } else { self.with_the_defaults(s) };
+        format!("{words} <span class=\"runbook-skip\">(skipped in every env{why})</span>")
+    }
+
     /// `when` in words for one env, the expression on hover; with what the
-    /// env decides ("skipped in prod").
+    /// env decides: "skipped in prod" when its env tests rule it out, "skipped
+    /// in prod with the defaults" (and the `--set` that enables it) when the
+    /// values of its variables there do.
     pub fn when_html(&self, s: &Step, v: &View) -> Option<String> {
-        let w = s.attrs.when.as_deref()?;
-        let words = when::words(w, &self.ids, &|n| v.known(self.rb, n));
-        let mut html = match words {
-            Some(words) => format!("<span class=\"runbook-when\" title=\"when: {}\">{words}</span>", esc(w)),
-            None => format!("only when {}", code(w)),
-        };
-        match v.when(self.rb, s) {
-            Some(false) => {
-                html.push_str(&format!(" <span class=\"runbook-skip\">(skipped in {})</span>", esc(v.label())))
-            }
-            Some(true) => {}
-            None => {}
+        let mut html = self.when_words(s, v)?;
+        if v.when(self.rb, s) == Some(false) {
+            let why = if self.ruled_out_by_env(s, v) { String::new() } else { self.with_the_defaults(s) };
+            html.push_str(&format!(" <span class=\"runbook-skip\">(skipped in {}{why})</span>", esc(v.label())));
         }
         Some(html)
+    }
+
+    fn when_words(&self, s: &Step, v: &View) -> Option<String> {
+        let w = s.attrs.when.as_deref()?;
+        Some(match when::words(w, &self.ids, &|n| v.known(self.rb, n)) {
+            Some(words) => format!("<span class=\"runbook-when\" title=\"when: {}\">{words}</span>", esc(w)),
+            None => format!("only when {}", code(w)),
+        })
+    }
+
+    fn ruled_out_by_env(&self, s: &Step, v: &View) -> bool {
+        let w = s.attrs.when.as_deref().unwrap_or_default();
+        when::env_rules_out(w, &self.ids, v.env.map(|e| e.name.as_str()).unwrap_or_default())
+    }
+
+    /// " with the defaults; to run it: `--set action=rollback`": a step
+    /// skipped by the values of its variables runs when they are set.
+    fn with_the_defaults(&self, s: &Step) -> String {
+        let w = s.attrs.when.as_deref().unwrap_or_default();
+        let captured = |n: &str| self.rb.steps.iter().any(|o| o.attrs.capture.as_deref() == Some(n));
+        let sets = when::enabling_sets(w, &self.ids, &|n| !captured(n));
+        if sets.is_empty() {
+            return " with the defaults".into();
+        }
+        let sets: Vec<String> = sets.iter().map(|x| format!("--set {x}")).collect();
+        format!(" with the defaults; to run it: {}", code(&sets.join(" ")))
     }
 
     /// `expect` in words for one env, the expression on hover.
@@ -234,7 +267,7 @@ impl<'a> Page<'a> {
             None => {}
         }
         if a.when.is_some() {
-            parts.push(self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default()));
+            parts.push(self.when_per_env(s));
         }
         if let Some(c) = &a.confirm {
             parts.push(if c.is_empty() {

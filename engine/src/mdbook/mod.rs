@@ -408,6 +408,20 @@ mod tests {
         assert!(out.find("The pods.").unwrap() < out.find("<details").unwrap(), "{out}");
     }
 
+    /// A step skipped by a variable's default is not "skipped in prod": the
+    /// page says it is the defaults, and how to run it; once for every env.
+    #[test]
+    fn skipped_with_the_defaults_names_the_set() {
+        let toml = "default_env = \"devnet\"\n[env.devnet]\n[env.prod]\n";
+        let config = Config::from_str(Path::new("runbook.toml"), toml).unwrap();
+        let md = "---\nvars:\n  action: upgrade\n---\n# T\n\n```bash {#a when=\"action == 'rollback'\"}\n:\n```\n\n```bash {#b when=\"env == 'prod'\"}\n:\n```\n";
+        let out = render_page(Path::new("runbooks/t.md"), md, &config).unwrap();
+        let every = "<span class=\"runbook-skip\">(skipped in every env with the defaults; to run it: <code>--set action=rollback</code>)</span>";
+        assert_eq!(out.matches(every).count(), 2, "header and plan:\n{out}");
+        assert!(!out.contains("(skipped in prod with") && !out.contains("(skipped in devnet with"), "{out}");
+        assert!(out.contains("<span class=\"runbook-skip\">(skipped in devnet)</span>"), "{out}");
+    }
+
     /// `confirm` and `escalate` read as `runbook plan` shows them: values
     /// in, a secret as its placeholder, never its value.
     #[test]

@@ -279,7 +279,7 @@ impl Page<'_> {
                 bits.push("no dependencies".into());
             }
             if s.attrs.when.is_some() {
-                bits.push(self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default()));
+                bits.push(self.when_per_env(s));
             }
             if s.attrs.confirm.is_some() {
                 bits.push("asks first".into());
