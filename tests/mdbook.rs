@@ -415,3 +415,34 @@ fn build_book_fails_on_a_broken_runbook() {
     assert!(stderr.contains("runbooks/other.md:3: error: unknown attribute"), "{stderr}");
     assert!(stderr.contains("mdbook build failed"), "{stderr}");
 }
+
+/// A documentation block holding a Go template (`kubectl -o go-template`) is
+/// shown as written, with a note, and build-book passes with a warning; the
+/// escape of docs/wiki.md (`{% raw %}`) gets the runbook's values filled in.
+#[test]
+fn build_book_shows_a_go_template_as_written() {
+    if !mdbook_available() {
+        return;
+    }
+    let page = "# Other\n\nTo list the pods by name:\n\n```bash\nkubectl get pods -n {{ namespace }} -o go-template='{{range .items}}{{.metadata.name}} {{end}}'\n```\n\nWith the env's namespace:\n\n```bash\nkubectl get pods -n {{ namespace }} -o go-template='{% raw %}{{range .items}}{{.metadata.name}} {{end}}{% endraw %}'\n```\n\n```bash {#look read}\nkubectl get ns {{ namespace }}\n```\n";
+    let t = tiny_book().runbook("other", page);
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("build-book: warning: book/other.html: a code block is shown as written: its {{ … }} does not compile as a runbook template"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(t.path().join("book/other.html")).unwrap();
+    assert!(html.contains("<p class=\"runbook-note\">Shown as written"), "{html}");
+    assert!(
+        html.contains("<code class=\"language-bash\">kubectl get pods -n {{ namespace }} -o go-template='{{range .items}}{{.metadata.name}} {{end}}'</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "kubectl get pods -n animica-devnet -o go-template='{{range .items}}{{.metadata.name}} {{end}}'</code>"
+        ),
+        "{html}"
+    );
+}

@@ -127,10 +127,11 @@ impl<'a> Page<'a> {
             .collect()
     }
 
-    /// A step's (or documentation block's) code for each env: one `<pre>` per
-    /// distinct rendering, each line after the first prefixed with `cont` so
-    /// it stays in the container (list item, quote) of the fence.
-    pub fn code_blocks(&self, lang: &str, cont: &str, doc: bool, render: impl Fn(&View) -> Rendered) -> String {
+    /// A step's (or documentation block's) code for each env: one `<pre
+    /// class="{class}">` per distinct rendering, each line after the first
+    /// prefixed with `cont` so it stays in the container (list item, quote)
+    /// of the fence.
+    pub fn code_blocks(&self, lang: &str, cont: &str, class: &str, render: impl Fn(&View) -> Rendered) -> String {
         let lang_class = if lang.is_empty() { String::new() } else { format!(" class=\"language-{}\"", esc(lang)) };
         let groups = self.groups(|v| {
             let r = render(v);
@@ -141,7 +142,6 @@ impl<'a> Page<'a> {
         let mut out = String::new();
         for (i, (keys, body)) in groups.iter().enumerate() {
             let attrs = if many { env_attrs(keys, i == 0) } else { String::new() };
-            let class = if doc { "runbook-code runbook-doc" } else { "runbook-code" };
             let html = format!("<pre class=\"{class}\"{attrs}><code{lang_class}>{body}</code></pre>");
             for (n, line) in html.split('\n').enumerate() {
                 if n > 0 || i > 0 {

@@ -204,15 +204,26 @@ fn rewrite(page: &Page, text: &str) -> String {
                     push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(rb, s));
                 } else {
                     out.push_str(&cont);
-                    out.push_str(&page.code_blocks(lang, &cont, false, |v| v.body(rb, s)));
+                    out.push_str(&page.code_blocks(lang, &cont, "runbook-code", |v| v.body(rb, s)));
                 }
                 i = f.close + 1;
                 continue;
             }
             (None, Some(d), Some(f)) => {
                 let (prefix, _, lang) = split_fence_line(line);
+                let cont = continuation(prefix);
                 out.push_str(prefix);
-                out.push_str(&page.code_blocks(lang, &continuation(prefix), true, |v| v.doc(rb, d)));
+                let mut class = "runbook-code runbook-doc";
+                if views::doc_is_foreign(rb, d) {
+                    // scripts/build-book warns about it instead of failing on its `{{`.
+                    class = "runbook-code runbook-doc runbook-as-written";
+                    out.push_str(FOREIGN_NOTE);
+                    out.push('\n');
+                    out.push_str(cont.trim_end());
+                    out.push('\n');
+                    out.push_str(&cont);
+                }
+                out.push_str(&page.code_blocks(lang, &cont, class, |v| v.doc(rb, d)));
                 i = f.close + 1;
                 continue;
             }
@@ -235,6 +246,9 @@ fn rewrite(page: &Page, text: &str) -> String {
     }
     out
 }
+
+/// Above a documentation block whose `{{ … }}` is not a runbook template.
+const FOREIGN_NOTE: &str = "<p class=\"runbook-note\">Shown as written: its <code>{{ … }}</code> is not a runbook template (a Go or Helm template?), so no env's values are filled in.</p>";
 
 fn has_template(body: &str) -> bool {
     body.contains("{{") || body.contains("{%")
