@@ -446,3 +446,30 @@ fn build_book_shows_a_go_template_as_written() {
         "{html}"
     );
 }
+
+/// A step `{{#include}}`d from another page is shown, marked as not played
+/// with this runbook; the page's plan is what `runbook plan` has.
+#[test]
+fn build_book_marks_an_included_step_as_not_played() {
+    if !mdbook_available() {
+        return;
+    }
+    let summary = "# Summary\n\n- [Head](2.1-head-stall.md)\n- [Other](./other.md)\n- [How to](howto.md)\n- [Ctx](common/ctx.md)\n- [Inc](inc.md)\n";
+    let t = tiny_book()
+        .file("runbooks/SUMMARY.md", summary)
+        .file("runbooks/common/ctx.md", "# Context\n\n```bash {#ctx read}\nkubectl config current-context\n```\n")
+        .file(
+            "runbooks/inc.md",
+            "---\nid: inc\n---\n# Inc\n\n{{#include common/ctx.md:3:}}\n\n```bash {#after read}\necho after\n```\n",
+        );
+    let out = build_book(t.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(t.path().join("book/inc.html")).unwrap();
+    let header = html.split("id=\"step-ctx\"").nth(1).and_then(|h| h.split("</div>").next()).unwrap_or_default();
+    assert!(header.contains("included from <code>common/ctx.md</code>, not played with this runbook"), "{html}");
+    let ol = html.split("<ol class=\"runbook-plan\">").nth(1).unwrap().split("</ol>").next().unwrap();
+    assert!(ol.contains("#step-after") && !ol.contains("#step-ctx"), "{ol}");
+    assert!(html.contains("The plan (1 step"), "{html}");
+    let plan = t.args(["plan", "inc"]).run().stdout;
+    assert!(plan.contains("after") && !plan.contains("ctx"), "{plan}");
+}

@@ -59,7 +59,17 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
             ch.content = crate::prose::clean_markdown(&ch.content);
             return;
         }
-        match render_page(&src.join(rel), &ch.content, config) {
+        // mdBook's `{{#include}}` has been expanded: the file on disk is what
+        // `runbook play` reads.
+        let path = src.join(rel);
+        let source = std::fs::read_to_string(config.root.join(&path))
+            .ok()
+            .filter(|s| s.contains("{{#include") && *s != ch.content);
+        let rendered = match &source {
+            Some(source) => render_with_includes(&path, &ch.content, source, config),
+            None => render_page(&path, &ch.content, config),
+        };
+        match rendered {
             Ok(page) => ch.content = crate::prose::clean_markdown(&page),
             Err(Error::Invalid(d)) => errors.extend(d),
             Err(e) => errors.push(Diagnostic::error("mdbook", e.to_string()).in_file(src.join(rel))),
@@ -79,7 +89,69 @@ struct Fence {
 pub fn render_page(path: &Path, text: &str, config: &Config) -> Result<String> {
     let rb = parse::parse_str(path, text, String::new())?;
     let dag = Dag::build(&rb)?;
-    Ok(rewrite(&Page::new(&rb, &dag, config), text))
+    Ok(rewrite(&Page::new(&rb, &dag, config), text, None))
+}
+
+/// Rewrite a page whose `{{#include}}`s mdBook has expanded (`text`) from
+/// its file as written (`source`, what `runbook play` reads). The plan and
+/// the summary are the file's own steps; an included step is shown with its
+/// header, marked as not played with this runbook.
+pub fn render_with_includes(path: &Path, text: &str, source: &str, config: &Config) -> Result<String> {
+    let full = parse::parse_str(path, text, String::new())?;
+    let own = parse::parse_str(path, source, String::new())?;
+    let mut shown = full.clone();
+    shown.steps.retain(|s| own.steps.iter().any(|o| o.id == s.id));
+    if shown.steps.len() == full.steps.len() {
+        return render_page(path, text, config);
+    }
+    let dag = Dag::build(&shown)?;
+    let full_dag = Dag::build(&full)?;
+    let full_page = Page::new(&full, &full_dag, config);
+    let dir = config.root.join(path).parent().map(Path::to_path_buf).unwrap_or_default();
+    let included = Included { page: &full_page, from: include_sources(source, &dir) };
+    Ok(rewrite(&Page::new(&shown, &dag, config), text, Some(&included)))
+}
+
+/// The steps a page shows from other pages (`{{#include}}`), which its own
+/// play does not run.
+struct Included<'a> {
+    page: &'a Page<'a>,
+    /// Each `{{#include}}` path as written, and the text of its file.
+    from: Vec<(String, String)>,
+}
+
+impl Included<'_> {
+    /// The header of an included step: "included from `common/ctx.md`, not
+    /// played with this runbook".
+    fn header(&self, s: &crate::model::Step) -> String {
+        let marker = format!("{{#{}", s.id);
+        let from = self.from.iter().find(|(_, text)| text.contains(&marker));
+        let from = from.map(|(p, _)| html::code(p)).unwrap_or_else(|| "another page".into());
+        let note = format!(
+            " <span class=\"runbook-sep\">·</span> <span class=\"runbook-included\">included from {from}, not played with this runbook</span></p></div>"
+        );
+        let h = self.page.step_header(s);
+        match h.strip_suffix("</p></div>") {
+            Some(head) => format!("{head}{note}"),
+            None => h,
+        }
+    }
+}
+
+/// The `{{#include path…}}` directives of a page and their files' text
+/// (empty when unreadable), paths relative to the page's directory.
+fn include_sources(source: &str, dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (at, _) in source.match_indices("{{#include") {
+        let rest = source[at + "{{#include".len()..].trim_start();
+        let end = rest.find(|c: char| c.is_whitespace() || c == ':' || c == '}').unwrap_or(rest.len());
+        let p = &rest[..end];
+        if p.is_empty() || out.iter().any(|(q, _)| q == p) {
+            continue;
+        }
+        out.push((p.to_string(), std::fs::read_to_string(dir.join(p)).unwrap_or_default()));
+    }
+    out
 }
 
 /// The page's layout, by 0-based line: the fences, the end of the first H1,
@@ -162,7 +234,7 @@ fn layout(text: &str, body_start: usize, lines: &[&str], is_step: impl Fn(usize)
     Layout { fences, h1_end, machinery_at }
 }
 
-fn rewrite(page: &Page, text: &str) -> String {
+fn rewrite(page: &Page, text: &str, included: Option<&Included>) -> String {
     let rb = page.rb;
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let split = frontmatter::split(&text[bom..]);
@@ -189,22 +261,29 @@ fn rewrite(page: &Page, text: &str) -> String {
             out.push_str(&format!("\n{machinery}\n"));
         }
         let fence = fences.iter().find(|f| f.open == i);
-        let step = rb.steps.iter().find(|s| s.line == i + 1);
+        let own = rb.steps.iter().find(|s| s.line == i + 1);
+        let other = || included.and_then(|inc| inc.page.rb.steps.iter().find(|s| s.line == i + 1).map(|s| (inc, s)));
+        // An included step renders with the views of the page as expanded.
+        let (page, step, header) = match (own, other()) {
+            (Some(s), _) => (page, Some(s), page.step_header(s)),
+            (None, Some((inc, s))) => (inc.page, Some(s), inc.header(s)),
+            (None, None) => (page, None, String::new()),
+        };
         let doc = rb.doc_blocks.iter().find(|d| d.line == i + 1 && !d.unclosed && has_template(&d.body));
         match (step, doc, fence) {
             (Some(s), _, Some(f)) => {
                 let (prefix, fence_str, lang) = split_fence_line(line);
                 let cont = continuation(prefix);
                 out.push_str(prefix);
-                out.push_str(&page.step_header(s));
+                out.push_str(&header);
                 out.push('\n');
                 out.push_str(cont.trim_end());
                 out.push('\n');
                 if s.kind == StepKind::Manual {
-                    push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(rb, s));
+                    push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(page.rb, s));
                 } else {
                     out.push_str(&cont);
-                    out.push_str(&page.code_blocks(lang, &cont, "runbook-code", |v| v.body(rb, s)));
+                    out.push_str(&page.code_blocks(lang, &cont, "runbook-code", |v| v.body(page.rb, s)));
                 }
                 i = f.close + 1;
                 continue;
