@@ -515,6 +515,16 @@ mod tests {
         assert!(out.contains("<span class=\"runbook-skip\">(skipped in devnet)</span>"), "{out}");
     }
 
+    /// "Play it:" names the variables a play needs (`--set node=…`); counts
+    /// agree in number.
+    #[test]
+    fn play_it_names_the_required_sets() {
+        let md = "---\nvars:\n  node: ~\n  tail: 5\n---\n# T\n\n```bash {#a read}\nkubectl drain {{ node }} --tail {{ tail }} {{ db_password }}\n```\n";
+        let out = page(md);
+        assert!(out.contains("<code>runbook play t --set node=…</code>"), "{out}");
+        assert!(out.contains("The plan (1 step)") && out.contains("· 1 step (1 read-only"), "{out}");
+    }
+
     /// `confirm` and `escalate` read as `runbook plan` shows them: values
     /// in, a secret as its placeholder, never its value.
     #[test]
