@@ -502,7 +502,7 @@ fn a_reference_to_a_step_that_does_not_exist_is_an_error() {
             "# A\n\n```bash {#count read capture=n}\necho 3\n```\n\n```bash {#scale when=\"steps.cuont.status == 'passed'\"}\necho {{ steps.count.stdout }} {{ steps.miner-lgo.stdout }}\n```\n",
         )
         .args(["check"])
-        // `steps.miner-lgo` reads as `steps.miner - lgo`: an undefined `lgo`, which `plan` refuses too.
+        // `steps.miner-lgo` is one unknown name (not `steps.miner - lgo`), which `plan` refuses too.
         .status(2)
         .run();
     assert!(

@@ -183,6 +183,22 @@ fn numbers_with_leading_zeros_keep_their_digits() {
     }
 }
 
+/// Only `true`/`false` (any case) are booleans, as `--set` reads them:
+/// `region: no` is Norway, not false (YAML 1.1's `yes`/`no`/`on`/`off`/`y`).
+#[test]
+fn yes_no_on_off_are_text_in_front_matter() {
+    for vars in [
+        "vars:\n  region: no\n  enabled: on\n  c: y\n  t: True\n  f: FALSE\n",
+        "vars: {region: no, enabled: on, c: y, t: True, f: FALSE}\n",
+    ] {
+        Test::new()
+            .runbook("n", &format!("---\n{vars}---\n# N\n\n```bash {{#a}}\necho {{{{ region }}}} {{{{ enabled }}}} {{{{ c }}}} {{{{ t }}}} {{{{ f }}}}\n```\n"))
+            .args(["plan", "n"])
+            .stdout_has("$ echo no on y true false\n")
+            .run();
+    }
+}
+
 #[test]
 fn template_syntax_error() {
     bad("# T\n\n```bash {#a}\necho ok\necho {{ namespace \n```\n", &["bad.md:5", "step `a`"]);
@@ -330,6 +346,47 @@ fn text_after_attributes() {
     bad("# T\n\n```bash {#a read} extra\n:\n```\n", &["bad.md:3", "text after the attributes", "drop `extra`"]);
 }
 
+/// An `interactive` step's output goes to the terminal and a `manual` one
+/// prints none: what reads output would read nothing in a play, while a
+/// rehearsal (which captures it) passes.
+#[test]
+fn capture_and_expect_on_a_step_without_output_are_refused() {
+    for (fence, msg) in [
+        ("```bash {#rev interactive capture=cur}", "`capture` does not apply to an `interactive` step"),
+        ("```bash {#rev interactive expect=\"^ok$\"}", "`expect` does not apply to an `interactive` step"),
+        ("```manual {#rev capture=cur}", "`capture` does not apply to a `manual` step"),
+        ("```manual {#rev expect=ok}", "`expect` does not apply to a `manual` step"),
+    ] {
+        bad(&format!("# T\n\n{fence}\necho 41\n```\n"), &["bad.md:3", msg, "in a step of its own"]);
+    }
+}
+
+/// A backslash before punctuation in an attribute is the author's:
+/// `expect="^\[OK\]$"` matches `[OK]` and not `K` (CommonMark's escapes
+/// would have made it a character class).
+#[test]
+fn backslashes_in_attributes_are_read_as_written() {
+    let md = |out: &str| format!("# T\n\n```bash {{#gate read expect=\"^\\[OK\\]$\"}}\necho '{out}'\n```\n");
+    Test::new().runbook("g", &md("K")).args(["play", "g", "--yes"]).status(1).stdout_has("<== gate: failed").run();
+    Test::new().runbook("g", &md("[OK]")).args(["play", "g", "--yes"]).stdout_has("<== gate: passed").run();
+    Test::new().runbook("g", &md("K")).args(["show", "g", "--json"]).stdout_has(r#""expect": "^\\[OK\\]$""#).run();
+}
+
+#[test]
+fn small_attribute_mistakes_say_what_is_wrong() {
+    // A space but no language: the language is what is missing.
+    bad("# T\n\n``` {#a read}\n:\n```\n", &["bad.md:3", "step has no language", "```bash {#a read}"]);
+    bad("# T\n\n```bash {#a timeout=1ns}\n:\n```\n", &["bad.md:3", "`timeout=1ns` is shorter than a millisecond"]);
+    bad(
+        "# T\n\n```bash {#a capture=env}\n:\n```\n",
+        &["bad.md:3", "`capture=env`: `env` is a name templates already define"],
+    );
+    bad(
+        "---\nvars:\n  env: x\n---\n# T\n\n```bash {#a}\n:\n```\n",
+        &["bad.md:3", "rename it: variable names are not `env` or `steps`"],
+    );
+}
+
 #[test]
 fn runbook_id_cannot_be_a_path() {
     bad("---\nid: ../../etc/x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "invalid runbook id `../../etc/x`"]);
@@ -347,6 +404,37 @@ fn two_runbooks_with_one_id() {
         .run();
 }
 
+/// Which file `play drain` would run must never depend on file names:
+/// every command that takes the id refuses, and `check` (the CI gate)
+/// fails, naming both files.
+#[test]
+fn an_id_two_files_share_is_refused_by_every_command_and_fails_check() {
+    let a = "---\nid: drain\n---\n# A\n\n```bash {#a read}\necho from-a\n```\n";
+    let drain = "# Drain\n\n```bash {#b read}\necho from-drain\n```\n";
+    let dup = "runbooks/drain.md:1: error: runbook id `drain` is also used by runbooks/a.md\n\
+               \x20 hint: give one of them another `id:` in front matter, or rename the file\n";
+    for args in
+        [vec!["play", "drain", "--yes"], vec!["play", "dra", "--yes"], vec!["plan", "drain"], vec!["show", "drain"]]
+    {
+        Test::new()
+            .runbook("a", a)
+            .runbook("drain", drain)
+            .args(args)
+            .status(2)
+            .stdout_lacks("from-")
+            .stderr_has(dup)
+            .run();
+    }
+    Test::new()
+        .runbook("a", a)
+        .runbook("drain", drain)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/drain.md:1: error[duplicate-runbook]: runbook id `drain` is also used by runbooks/a.md")
+        .stdout_has("FAILED: 2 runbooks, 1 error")
+        .run();
+}
+
 #[test]
 fn a_symlink_to_a_runbook_is_that_runbook_not_a_second_one() {
     let t = Test::new().runbook("a", "# A\n\n```bash {#x}\n:\n```\n");
@@ -354,12 +442,13 @@ fn a_symlink_to_a_runbook_is_that_runbook_not_a_second_one() {
     t.args(["list"]).stdout("a   1 steps  A\n").run();
 }
 
-/// Markdown takes the backslash of `\"` out of an info string: a value that
-/// holds `"` is quoted with `'`, and the error says so.
+/// An attribute value is read as the file spells it: `\"` inside double
+/// quotes is a quote (CommonMark would take that backslash out of an info
+/// string); an unescaped inner quote is explained.
 #[test]
 fn a_quote_inside_an_attribute_value_is_explained() {
     let f = Test::new()
-        .runbook("a", "# A\n\n```bash {#a read expect=\"say \\\"ok\\\"\"}\necho say '\"ok\"'\n```\n")
+        .runbook("a", "# A\n\n```bash {#a read expect=\"say \"ok\"\"}\necho say '\"ok\"'\n```\n")
         .args(["plan", "a"])
         .status(2)
         .run();
@@ -368,6 +457,11 @@ fn a_quote_inside_an_attribute_value_is_explained() {
         "runbooks/a.md:3: error: text right after the closing quote of `expect`\n  \
          hint: separate attributes with spaces; a value that holds \" is quoted with ': `expect='say \"ok\"'`\n"
     );
+    Test::new()
+        .runbook("a", "# A\n\n```bash {#a read expect=\"say \\\"ok\\\"\"}\necho say '\"ok\"'\n```\n")
+        .args(["play", "a", "--yes"])
+        .stdout_has("<== a: passed")
+        .run();
     Test::new()
         .runbook("a", "# A\n\n```bash {#a read expect='say \"ok\"'}\necho say '\"ok\"'\n```\n")
         .args(["play", "a", "--yes"])

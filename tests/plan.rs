@@ -357,3 +357,20 @@ fn an_alert_label_takes_its_default_type_only_when_it_reads_as_one() {
             .run();
     }
 }
+
+/// A misspelt step id with a `-` is one name, not a subtraction: `plan`
+/// and `play` say which step is unknown and which was meant, as `check`
+/// does, never "undefined variable `revv`".
+#[test]
+fn a_misspelt_step_reference_names_the_step_in_plan_and_play() {
+    let md = "# N\n\n```bash {#get-rev read}\necho 1\n```\n\n```bash {#b read}\necho {{ steps.get-revv.stdout }}\n```\n\n\
+              ```manual {#m}\n- look at {{ steps.pods-on-nod.stdout }}\n```\n";
+    let expected = "runbooks/n.md:7: error: step `b` refers to `steps.get-revv` in its body, but no step has the id `get-revv`\n  \
+                    hint: did you mean `steps.get-rev`?\n\
+                    runbooks/n.md:11: error: step `m` refers to `steps.pods-on-nod` in its body, but no step has the id `pods-on-nod`\n  \
+                    hint: `steps.<id>` takes the id of a step of this runbook (`runbook show` lists them)\n";
+    for args in [vec!["plan", "n"], vec!["play", "n", "--yes"]] {
+        let f = Test::new().runbook("n", md).args(args).status(2).run();
+        assert_eq!(f.stderr, expected);
+    }
+}

@@ -915,6 +915,64 @@ fn hostile_set_values_never_execute() {
     }
 }
 
+/// Quoting protects a value only where bash reads words. Wherever else a
+/// `{{ }}` sits (a comment, quotes, a heredoc), a value crafted to end that
+/// place and run a command is refused before anything runs, in `bash` and
+/// `sh` steps alike; a plain word still goes anywhere.
+#[test]
+fn hostile_values_never_execute_from_any_place_in_a_body() {
+    let places = [
+        ("echo checking  # the pod {{ v }}", "x\ntouch pwned #"),
+        ("# about {{ v }}\necho ok", "x\ntouch pwned #"),
+        ("echo \"hi {{ v }}\"", "\";touch pwned;\""),
+        ("echo 'hi {{ v }}'", "x' ; touch pwned ; '"),
+        ("cat <<EOF\n{{ v }}\nEOF", "x\nEOF\ntouch pwned #"),
+        ("cat <<'EOF'\n{{ v }}\nEOF", "x\nEOF\ntouch pwned #"),
+        ("cat <<EOF\n$(echo {{ v }})\nEOF", "x\nEOF\ntouch pwned #"),
+    ];
+    for lang in ["bash", "sh"] {
+        for (line, hostile) in places {
+            let md = format!("```{lang} {{#first read}}\ntouch first-ran\n```\n\n```{lang} {{#a read}}\n{line}\n```\n");
+            let t = Test::new()
+                .runbook("a", &md)
+                .args(["play", "a", "--yes", "--set"])
+                .args([format!("v={hostile}")])
+                .status(2)
+                .stderr_has("error: step `a`, its body: a value ")
+                .run();
+            assert!(!t.path().join("pwned").exists(), "{lang}: {line:?} ran the value {hostile:?}");
+            assert!(!t.path().join("first-ran").exists(), "{lang}: {line:?}: a step ran before the refusal");
+            Test::new()
+                .runbook("a", &md)
+                .args(["play", "a", "--yes", "--set", "v=web-1"])
+                .stdout_has("play passed: 2 passed")
+                .run();
+        }
+    }
+}
+
+/// SPEC §2.2: `when` sees `steps.<id>.status`. A step skipped without
+/// running (its need failed, its `when` was false) reads `skipped` from
+/// then on, so a fallback written on it runs.
+#[test]
+fn a_skipped_step_reads_as_skipped_in_later_templates() {
+    let md = [
+        "```bash {#a on-fail=continue}\nexit 3\n```\n",
+        "```bash {#c needs=a}\necho never\n```\n",
+        "```bash {#w when=\"env == 'nowhere'\"}\necho never\n```\n",
+        "```bash {#p}\necho c={{ steps.c.status }} w={{ steps.w.status }}\n```\n",
+        "```bash {#fallback when=\"steps.c.status == 'skipped'\"}\necho fallback ran\n```\n",
+    ]
+    .join("\n");
+    Test::new()
+        .runbook("a", &md)
+        .args(["play", "a", "--yes"])
+        .status(1)
+        .stdout_has("[p] c=skipped w=skipped\n")
+        .stdout_has("[fallback] fallback ran\n")
+        .run();
+}
+
 #[test]
 fn secrets_are_redacted_everywhere_even_split_across_reads() {
     let t = Test::new()

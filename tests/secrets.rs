@@ -429,6 +429,10 @@ const REHEARSED: &str = r#"
 secrets: [keys, cfg, nested, quoted]
 vars:
   db_password: ~
+  keys: ~
+  cfg: ~
+  nested: ~
+  quoted: ~
 ---
 # Rehearsed
 
@@ -881,4 +885,31 @@ fn a_secret_read_only_through_a_slice_is_read_and_masked() {
     sources.push(Source::Tree(dir.to_path_buf(), inputs));
     let secrets = [("tok", "s3cret-abc-91"), ("tok[:9]", "s3cret-ab")];
     assert_clean(&sources, &Secrets(secrets.iter().map(|(n, v)| (*n, v.to_string())).collect()));
+}
+
+/// A misspelt `secrets` entry masks nothing: `check`, `plan` and `play`
+/// refuse it at its line, with the name it was meant for, and the value
+/// is never shown.
+#[test]
+fn a_secrets_entry_that_names_nothing_is_refused_before_the_value_is_shown() {
+    let md = "---\nvars:\n  pg_pw: ~\nsecrets: [pgpw]\n---\n# S\n\n```bash {#a read}\necho connecting with {{ pg_pw }}\n```\n";
+    let error = "runbooks/s.md:4: error: `secrets` names `pgpw`, which this runbook neither declares, captures nor reads: it masks nothing\n  hint: did you mean `pg_pw`? Name a variable or a capture of this runbook\n";
+    for args in [vec!["plan", "s"], vec!["play", "s", "--yes"]] {
+        let t = Test::new()
+            .runbook("s", md)
+            .env("RUNBOOK_VAR_pg_pw", "Zebra-Horse-42")
+            .args(args)
+            .status(2)
+            .stderr_has(error)
+            .stdout_lacks("Zebra-Horse-42")
+            .stderr_lacks("Zebra-Horse-42")
+            .run();
+        assert!(!t.path().join(".runbook").join("runs").exists(), "a run was started");
+    }
+    Test::new()
+        .runbook("s", md)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/s.md:4: error[unknown-secret]: `secrets` names `pgpw`")
+        .run();
 }

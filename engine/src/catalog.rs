@@ -121,24 +121,11 @@ impl Catalog {
                 Err(e) => broken.push(e),
             }
         }
-        runbooks.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
-        // Two files with one id: the first (by path) keeps it, the others are reported.
-        let mut i = 0;
-        while i + 1 < runbooks.len() {
-            if runbooks[i].id != runbooks[i + 1].id {
-                i += 1;
-                continue;
-            }
-            let dup = runbooks.remove(i + 1);
-            let first = &runbooks[i];
-            let d = Diagnostic::error(
-                "duplicate-runbook",
-                format!("runbook id `{}` is also used by {}", dup.id, first.path.display()),
-            )
-            .at(&dup.path, dup.front_matter_line.map_or(1, |_| 2))
-            .hint("give one of them another `id:` in front matter, or rename the file");
-            broken.push((dup.path.clone(), Error::invalid(d)));
+        for (dup, d) in duplicate_ids(&runbooks) {
+            broken.push((dup.clone(), Error::invalid(d)));
+            runbooks.retain(|r| r.path != dup);
         }
+        runbooks.sort_by(|a, b| a.id.cmp(&b.id));
         Catalog { runbooks, pages, plain_pages, broken }
     }
 
@@ -157,8 +144,22 @@ impl Catalog {
             return parse::parse_bytes(&shown, &std::fs::read(as_path).map_err(anyhow::Error::from)?);
         }
         let cat = Catalog::load(config)?;
+        // Two files with one id: playing either would be a guess.
+        let duplicate = |id: &str| {
+            cat.broken.iter().find_map(|(_, e)| match e {
+                Error::Invalid(ds)
+                    if ds.iter().any(|d| d.code == "duplicate-runbook" && d.subject.as_deref() == Some(id)) =>
+                {
+                    Some(Error::Invalid(ds.clone()))
+                }
+                _ => None,
+            })
+        };
         if let Some(rb) = cat.runbooks.iter().find(|r| r.id == arg) {
-            return Ok(rb.clone());
+            return match duplicate(arg) {
+                Some(e) => Err(e),
+                None => Ok(rb.clone()),
+            };
         }
         // A broken file whose stem is the id: show its errors, not "not found".
         for (f, e) in &cat.broken {
@@ -171,7 +172,10 @@ impl Catalog {
         }
         let matches: Vec<&Runbook> = cat.runbooks.iter().filter(|r| r.id.starts_with(arg)).collect();
         match matches.as_slice() {
-            [one] => Ok((*one).clone()),
+            [one] => match duplicate(&one.id) {
+                Some(e) => Err(e),
+                None => Ok((*one).clone()),
+            },
             [] => {
                 let ids: Vec<&str> = cat.runbooks.iter().map(|r| r.id.as_str()).collect();
                 let hint = match did_you_mean(arg, ids.iter().copied()) {
@@ -198,6 +202,34 @@ impl Catalog {
             }
         }
     }
+}
+
+/// Runbooks that share an id: the first by path keeps it, and each other
+/// one is an error at its id's line, naming the first. `list`, `check` and
+/// every command that takes an ID read it here.
+pub fn duplicate_ids<'a>(runbooks: impl IntoIterator<Item = &'a Runbook>) -> Vec<(PathBuf, Diagnostic)> {
+    let mut sorted: Vec<&Runbook> = runbooks.into_iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
+    sorted
+        .windows(2)
+        .scan(None::<&Runbook>, |first, pair| {
+            if pair[0].id != pair[1].id {
+                *first = None;
+                return Some(None);
+            }
+            let first = *first.get_or_insert(pair[0]);
+            let dup = pair[1];
+            let d = Diagnostic::error(
+                "duplicate-runbook",
+                format!("runbook id `{}` is also used by {}", dup.id, first.path.display()),
+            )
+            .at(&dup.path, dup.front_matter_line.map_or(1, |_| 2))
+            .hint("give one of them another `id:` in front matter, or rename the file")
+            .about(&dup.id);
+            Some(Some((dup.path.clone(), d)))
+        })
+        .flatten()
+        .collect()
 }
 
 /// A path relative to `root` when it is inside it (for messages and JSON).

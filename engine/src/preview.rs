@@ -104,7 +104,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
     let t = Templater::new(rb);
     let mut ctx = plan_context(rb, vars, env);
     let red = secret_redactor(rb, vars);
-    let mut errors = Vec::new();
+    let mut errors = crate::vars::unread_secrets(rb);
     let mut warnings = Vec::new();
     if show_unset {
         for (k, _) in vars.vars.iter().filter(|(_, v)| v.is_null()) {
@@ -129,6 +129,11 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
     for (n, &(i, level)) in order.iter().enumerate() {
         let s = &rb.steps[i];
         warnings.extend(quote_warnings(rb, s));
+        let unknown = t.unknown_step_ref_errors(s);
+        if !unknown.is_empty() {
+            errors.extend(unknown);
+            continue;
+        }
         let command = match t.body(s, &ctx) {
             Ok(c) => c,
             Err(d) => {
@@ -291,8 +296,13 @@ pub fn secret_redactor(rb: &Runbook, vars: &Resolved) -> crate::redact::Redactor
 pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Result<()> {
     let t = Templater::new(rb);
     let ctx = plan_context(rb, vars, env);
-    let mut errors = Vec::new();
+    let mut errors = crate::vars::unread_secrets(rb);
     for s in &rb.steps {
+        let unknown = t.unknown_step_ref_errors(s);
+        if !unknown.is_empty() {
+            errors.extend(unknown);
+            continue;
+        }
         if let Err(d) = t.body(s, &ctx) {
             errors.push(d);
         }

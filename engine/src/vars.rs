@@ -25,6 +25,7 @@
 //!   `rollback` only, is refused before anything runs.
 
 mod domain;
+mod secrets;
 mod typed;
 
 use serde::Serialize;
@@ -38,6 +39,7 @@ use crate::model::{Runbook, Value, Vars};
 use crate::template::Templater;
 
 pub use domain::unmatched;
+pub use secrets::unread_secrets;
 pub use typed::{mismatch, typed, untyped_comparisons};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

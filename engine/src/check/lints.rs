@@ -80,25 +80,7 @@ pub fn templates(rb: &Runbook) -> Vec<Diagnostic> {
 /// cannot decide on.
 pub fn unknown_step_refs(rb: &Runbook) -> Vec<Diagnostic> {
     let t = Templater::new(rb);
-    let mut out = Vec::new();
-    for s in &rb.steps {
-        for (id, attr) in t.unknown_step_refs(s) {
-            let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
-                Some(m) => format!("did you mean `steps.{m}`?"),
-                None => "`steps.<id>` takes the id of a step of this runbook (`runbook show` lists them)".to_string(),
-            };
-            let place = attr.map_or("its body".to_string(), |a| format!("`{a}`"));
-            out.push(
-                Diagnostic::error(
-                    "unknown-step-ref",
-                    format!("step `{}` refers to `steps.{id}` in {place}, but no step has the id `{id}`", s.id),
-                )
-                .at(&rb.path, s.line)
-                .hint(hint),
-            );
-        }
-    }
-    out
+    rb.steps.iter().flat_map(|s| t.unknown_step_ref_errors(s)).collect()
 }
 
 /// The environments a runbook may run in, with their profiles.

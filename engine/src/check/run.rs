@@ -132,6 +132,12 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
         inputs.runbooks.into_iter().filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or(p.clone()))).collect();
     let parsing = pool(opts.jobs, runbook_files.len())?;
     let mut parsed: Vec<Parsed> = parsing.install(|| parse_all(config, &runbook_files));
+    let duplicates = catalog::duplicate_ids(parsed.iter().filter(|p| !p.plain).filter_map(Parsed::valid));
+    for (path, d) in duplicates {
+        if let Some(p) = parsed.iter_mut().find(|p| p.shown == path) {
+            p.errors.push(d);
+        }
+    }
 
     // Fixtures: those given, and the one of every runbook checked.
     let mut fixture_files: BTreeSet<PathBuf> = inputs.fixtures.into_iter().collect();

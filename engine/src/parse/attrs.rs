@@ -125,8 +125,8 @@ pub fn tokenize(src: &str) -> Result<Vec<RawAttr<'_>>, AttrError> {
                 };
                 i = close + 1;
                 if i < b.len() && !b[i].is_ascii_whitespace() {
-                    // Markdown takes the backslash of `\"` out of an info
-                    // string before the engine sees it: the other quote works.
+                    // An inner quote not escaped: escaping it, or the
+                    // other quote, works.
                     let other = if q == b'"' { '\'' } else { '"' };
                     let q = q as char;
                     return Err(err(
@@ -227,6 +227,12 @@ pub fn parse_duration(key: &str, v: &str) -> Result<Duration, AttrError> {
     }
     if d.is_zero() && key != "delay" {
         return Err(err(format!("`{key}={v}` is zero"), format!("give it a length, like `{key}={example}`")));
+    }
+    if !d.is_zero() && d < Duration::from_millis(1) {
+        return Err(err(
+            format!("`{key}={v}` is shorter than a millisecond, the shortest a duration may be"),
+            format!("give it a length, like `{key}={example}`"),
+        ));
     }
     Ok(d)
 }
@@ -333,6 +339,12 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
                         "use letters, digits and `_`, starting with a letter: `capture=current_rev`",
                     ));
                 }
+                if crate::model::BUILTINS.contains(&&*v) {
+                    return Err(err(
+                        format!("`capture={v}`: `{v}` is a name templates already define"),
+                        "pick another name: `env` is the env's name and `steps` the steps' results",
+                    ));
+                }
                 a.capture = Some(v.into_owned())
             }
             "on-fail" => {
@@ -376,6 +388,27 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
 pub fn misplaced(kind: StepKind, a: &Attrs) -> Option<(&'static str, String)> {
     let q = kind.query();
     let given = |set: bool, name: &'static str| set.then_some(name);
+    // What reads a step's output has none to read: a rehearsal, which
+    // captures it, would pass what a play cannot.
+    let reads_output = given(a.capture.is_some(), "capture").or(given(a.expect.is_some(), "expect"));
+    if let Some(attr) = reads_output {
+        if kind == StepKind::Manual {
+            return Some((
+                attr,
+                format!(
+                    "a `manual` step prints nothing for `{attr}=` to read: drop it, or read the result in a step of its own"
+                ),
+            ));
+        }
+        if a.interactive {
+            return Some((
+                attr,
+                format!(
+                    "an `interactive` step's output goes to the terminal, not to runbook, so `{attr}=` would read nothing: drop one of them, or read the result in a step of its own"
+                ),
+            ));
+        }
+    }
     if q.is_none() {
         let attr = given(a.soak.is_some(), "soak")
             .or(given(a.range.is_some(), "range"))

@@ -60,6 +60,11 @@ pub(super) fn classify(
         docs.push(DocBlock { line, body_line: line + 1, lang: lang.to_string(), body, unclosed });
         return;
     }
+    if lang.is_empty() {
+        errors.push(at(Diagnostic::error("unknown-language", "step has no language")
+            .hint(format!("put the language first: ```bash {rest}; step languages: {}", StepKind::LANGS.join(", ")))));
+        return;
+    }
     if info[lang.len()..].starts_with('{') {
         errors.push(at(Diagnostic::error(
             "attr-syntax",
@@ -85,13 +90,6 @@ pub(super) fn classify(
     if unclosed {
         errors.push(at(Diagnostic::error("unclosed-fence", "code block is not closed")
             .hint("close the step with a fence line (```) of the same length as the opening")));
-        return;
-    }
-    if lang.is_empty() {
-        errors.push(at(Diagnostic::error("unknown-language", "step has no language").hint(format!(
-            "put the language first: ```bash {{{inner}}}; step languages: {}",
-            StepKind::LANGS.join(", ")
-        ))));
         return;
     }
     let raw = match attrs::tokenize(inner) {
@@ -131,9 +129,16 @@ pub(super) fn classify(
         return;
     }
     if let Some((attr, hint)) = attrs::misplaced(kind, &attrs) {
-        errors.push(at(
-            Diagnostic::error("attr-value", format!("`{attr}` does not apply to a `{lang}` step")).hint(hint)
-        ));
+        errors.push(at(Diagnostic::error("attr-value", {
+            let reads = matches!(attr, "capture" | "expect");
+            let what = if reads && attrs.interactive && kind != StepKind::Manual {
+                "an `interactive`".to_string()
+            } else {
+                format!("a `{lang}`")
+            };
+            format!("`{attr}` does not apply to {what} step")
+        })
+        .hint(hint)));
         return;
     }
     steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });

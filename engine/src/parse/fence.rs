@@ -61,6 +61,18 @@ pub(super) fn opening_fence(src: &str) -> (u8, usize) {
     (ch, first[at..].bytes().take_while(|&b| b == ch).count())
 }
 
+/// The info string of the block at the start of `src` as the source spells
+/// it (after any list or quote markers and the fence), without
+/// CommonMark's backslash escapes and entities applied; `None` when the
+/// opening line holds no fence.
+pub(super) fn raw_info(src: &str) -> Option<&str> {
+    let first = src.lines().next()?;
+    let at = first.find(['`', '~'])?;
+    let ch = first.as_bytes()[at];
+    let run = first[at..].bytes().take_while(|&b| b == ch).count();
+    Some(first[at + run..].trim())
+}
+
 /// A line of a block's body that looks like the opening of another block:
 /// the block's own fence character, at least as many, and an info string
 /// (with `{` attributes, when `steps_only`). It cannot be content anyone
@@ -113,6 +125,14 @@ mod tests {
 
     fn fence_closed(src: &str) -> bool {
         closing_fence(src, false).is_some()
+    }
+
+    #[test]
+    fn raw_info_strings_keep_their_backslashes_and_entities() {
+        assert_eq!(raw_info("```bash {#a expect=\"^\\[OK\\]$\"}\nx\n```\n"), Some("bash {#a expect=\"^\\[OK\\]$\"}"));
+        assert_eq!(raw_info("> ~~~~sh {#b} \n> x\n"), Some("sh {#b}"));
+        assert_eq!(raw_info("- ```bash {#c expect=a&amp;b}\n"), Some("bash {#c expect=a&amp;b}"));
+        assert_eq!(raw_info("no fence\n"), None);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::{DocBlock, Runbook, Step};
 use block::{classify, has_attrs};
-use fence::{Closing, OpenBlock, closing_fence, opening_fence, opening_inside, starts_line, top_level_body};
+use fence::{Closing, OpenBlock, closing_fence, opening_fence, opening_inside, raw_info, starts_line, top_level_body};
 
 /// Byte offset → 1-based line.
 pub struct LineIndex {
@@ -262,7 +262,7 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
     }
     for name in fm.vars.keys() {
         let why = if crate::model::BUILTINS.contains(&name.as_str()) {
-            "templates define it (the env's name, the steps' results)"
+            "not `env` or `steps`, which templates define (the env's name, the steps' results)"
         } else if !attrs::valid_var(name) {
             "letters, digits and `_`, starting with a letter"
         } else {
@@ -344,6 +344,14 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
                     None => Closing::Missing,
                     Some(_) if top_level => Closing::Found,
                     Some(at) => Closing::Line(memchr::memchr_iter(b'\n', &src.as_bytes()[..at]).count()),
+                };
+                // The info string as written: CommonMark takes the
+                // backslash out of `\.` and decodes `&amp;` in it, which
+                // would change an attribute's value (`expect="^\[OK\]$"`)
+                // without a word.
+                let info = match raw_info(src) {
+                    Some(raw) if raw != &*info => pulldown_cmark::CowStr::from(raw.to_string()),
+                    _ => info,
                 };
                 block = Some(OpenBlock {
                     info,

@@ -320,6 +320,13 @@ impl<'a> Loop<'a> {
             match action {
                 Action::Record(ev) => {
                     let note = self.failure_note(&ev);
+                    // A step ended without running (skipped, not run): its
+                    // status is what templates read from now on, as a
+                    // resume's context reads it from the journal.
+                    if let Event::StepEnd(e) = &ev {
+                        let state = StepState::new(e.status.name(), e.exit, e.stdout.clone().unwrap_or_default());
+                        self.ctx.steps.insert(e.step.clone(), state);
+                    }
                     self.record(ev);
                     if let Some(n) = note {
                         self.note(None, n);

@@ -139,7 +139,12 @@ pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
         let boundary = pos == 0 || !rest[..pos].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.');
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 6..];
-        let best = longest_id(ids, after).filter(|id| id.contains('-') || id.contains('.'));
+        let best = match longest_id(ids, after) {
+            Some(id) => Some(id).filter(|id| id.contains('-') || id.contains('.')),
+            // No step has this id: one with a `-` is still one name (an
+            // unknown step, reported as such), not a subtraction.
+            None => Some(unknown_id(after)).filter(|id| id.contains('-')),
+        };
         match (boundary, best) {
             (true, Some(id)) => {
                 out.push_str("steps[\"");
@@ -155,6 +160,12 @@ pub fn rewrite_step_refs(src: &str, ids: &[&str]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The id-like name `text` starts with, up to its first `.`.
+fn unknown_id(text: &str) -> &str {
+    let end = text.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-'))).unwrap_or(text.len());
+    &text[..end]
 }
 
 /// The longest step id (of the sorted `ids`) that `text` starts with and

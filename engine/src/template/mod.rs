@@ -20,6 +20,7 @@ pub mod query;
 mod query_role;
 pub mod quotes;
 pub mod request;
+mod shell;
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -125,17 +126,20 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     if value.is_none() || value.is_undefined() {
         return Ok("''".into());
     }
+    // Each value is marked: [`shell::place`] writes it as a word where
+    // the rendered body shows bash reads one.
+    let marked = |s: &str| one(s).map(|_| mark::mark(s));
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
         let items: Result<Vec<String>, _> = value
             .try_iter()?
             .map(|v| match as_bool(&v) {
                 Some(b) => Ok(b.to_string()),
-                None => one(&v.to_string()),
+                None => marked(&v.to_string()),
             })
             .collect();
         return Ok(items?.join(" "));
     }
-    one(&value.to_string())
+    marked(&value.to_string())
 }
 
 /// `value` as a boolean, when it is one.
@@ -254,6 +258,7 @@ impl<'r> Templater<'r> {
         };
         let text = self.render(step, Source::Body, name, &step.body, ctx, mask)?;
         let (placed, code, asks, hint) = match name {
+            "shell:body" => (shell::place(&text, !mask), "shell-value", "the command", ""),
             "query:body" => (
                 query::place(&text),
                 "query-value",
@@ -271,8 +276,13 @@ impl<'r> Templater<'r> {
         placed.map_err(|m| {
             let line = step.body_line + m.line - 1;
             let kind = step.kind.name();
-            let what = if code == "query-value" { format!("its {kind} query") } else { "its request".to_string() };
+            let what = match code {
+                "query-value" => format!("its {kind} query"),
+                "shell-value" => "its body".to_string(),
+                _ => "its request".to_string(),
+            };
             let what = format!("step `{}`, {what}: {}; it could change {asks}", step.id, m.why);
+            let hint = if code == "shell-value" { shell::hint(&m) } else { hint };
             Diagnostic::error(code, what).at(&self.rb.path, line).hint(hint)
         })
     }
@@ -520,6 +530,31 @@ impl<'r> Templater<'r> {
         out
     }
 
+    /// [`Templater::unknown_step_refs`] as errors at the step's line, with a
+    /// did-you-mean: what `check`, `plan` and `play` report (a template
+    /// reading `steps.cuont.status` would read an undefined value).
+    pub fn unknown_step_ref_errors(&self, step: &Step) -> Vec<Diagnostic> {
+        let rb = self.rb;
+        self.unknown_step_refs(step)
+            .into_iter()
+            .map(|(id, attr)| {
+                let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
+                    Some(m) => format!("did you mean `steps.{m}`?"),
+                    None => {
+                        "`steps.<id>` takes the id of a step of this runbook (`runbook show` lists them)".to_string()
+                    }
+                };
+                let place = attr.map_or("its body".to_string(), |a| format!("`{a}`"));
+                Diagnostic::error(
+                    "unknown-step-ref",
+                    format!("step `{}` refers to `steps.{id}` in {place}, but no step has the id `{id}`", step.id),
+                )
+                .at(&rb.path, step.line)
+                .hint(hint)
+            })
+            .collect()
+    }
+
     /// Compile every template of the step without rendering (syntax check).
     pub fn check_syntax(&self, step: &Step) -> Vec<Diagnostic> {
         let mut out = Vec::new();
@@ -686,13 +721,16 @@ mod tests {
         );
         assert_eq!(rewrite_step_refs("mysteps.a.b", &ids), "mysteps.a.b");
         assert_eq!(rewrite_step_refs("steps.a.b.stdout", &ids), "steps[\"a.b\"].stdout");
-        assert_eq!(rewrite_step_refs("steps.miner-logsx", &ids), "steps.miner-logsx");
+        // Not the known `miner-logs`: an unknown step, still one name.
+        assert_eq!(rewrite_step_refs("steps.miner-logsx", &ids), "steps[\"miner-logsx\"]");
+        assert_eq!(rewrite_step_refs("steps.get-revv.stdout", &ids), "steps[\"get-revv\"].stdout");
+        assert_eq!(rewrite_step_refs("steps.pods.exit-1", &ids), "steps.pods.exit-1");
     }
 
     #[test]
     fn quotes_hostile_values() {
         let v = JValue::from("x; rm -rf / $(touch pwned) `id` \"q\" 'q'\nnl");
-        let q = shell_quote(&v).unwrap();
+        let q = shell::place(&shell_quote(&v).unwrap(), true).unwrap();
         assert_eq!(shlex::split(&q).unwrap(), vec![v.as_str().unwrap().to_string()]);
     }
 }

@@ -27,34 +27,109 @@ pub struct QuotedTemplate {
     pub quote: &'static str,
 }
 
+/// Where bash reads a spot of a shell body: what quoting a value written
+/// there can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A word of a command (also inside `$(…)` and arithmetic): a quoted
+    /// value stays one argument.
+    Word,
+    Double,
+    Single,
+    Heredoc,
+    /// After an unquoted `#`: the rest of the line.
+    Comment,
+}
+
+impl Place {
+    /// How a message names it (`inside {}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Word => "a command",
+            Place::Double => "double quotes",
+            Place::Single => "single quotes",
+            Place::Heredoc => "a heredoc",
+            Place::Comment => "a comment",
+        }
+    }
+}
+
+/// A template tag's `{{`, or a value's mark ([`super::mark`]), where bash
+/// reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spot {
+    /// 0-based line of the body.
+    pub line: usize,
+    /// Byte offset in the body.
+    pub at: usize,
+    pub place: Place,
+    /// A value's mark (else a `{{`).
+    pub mark: bool,
+}
+
 /// Works on bytes: every character that matters is ASCII, so the scan is
 /// linear in the body (a line of 100,000 tags included).
 pub fn find(body: &str) -> Vec<QuotedTemplate> {
-    let mut out = Vec::new();
+    let mut out: Vec<QuotedTemplate> = Vec::new();
+    walk(body, true, |spot| {
+        let quote = match spot.place {
+            Place::Word | Place::Comment => return,
+            p => p.name(),
+        };
+        // A heredoc's line is reported once.
+        if spot.place == Place::Heredoc && out.last().is_some_and(|q| q.line == spot.line && q.quote == quote) {
+            return;
+        }
+        if !spot.mark {
+            out.push(QuotedTemplate { line: spot.line, quote });
+        }
+    });
+    out
+}
+
+/// Walks a shell body as bash reads its quotes, heredocs and comments, with
+/// a small quote-context stack (command substitution opens a fresh context
+/// even inside double quotes), and calls `spot` for each `{{` and each
+/// value mark, in order; `tags`: a template (else rendered text, whose `{{`
+/// is text).
+pub fn walk(body: &str, tags: bool, mut spot: impl FnMut(Spot)) {
+    let open = super::mark::OPEN.to_string();
+    let open = open.as_bytes();
     let mut stack = vec![Ctx::Top];
     let mut heredoc: Option<(String, bool)> = None; // (terminator, strip tabs)
     let mut pending_heredoc: Option<(String, bool)> = None;
-    for (ln, line) in body.lines().enumerate() {
+    let mut start = 0;
+    for (ln, raw) in body.split_inclusive('\n').enumerate() {
+        let line_start = start;
+        start += raw.len();
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let b = line.as_bytes();
         if let Some((term, strip)) = &heredoc {
             let l = if *strip { line.trim_start_matches('\t') } else { line };
             if l == term {
                 heredoc = None;
-            } else if line.contains("{{") {
-                out.push(QuotedTemplate { line: ln, quote: "a heredoc" });
+            } else {
+                rest_of_line(b, 0, (ln, line_start), (Place::Heredoc, tags), &mut spot);
             }
             continue;
         }
-        let b = line.as_bytes();
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
             let top = *stack.last().unwrap_or(&Ctx::Top);
-            if c == b'{' && b.get(i + 1) == Some(&b'{') {
-                match top {
-                    Ctx::Double => out.push(QuotedTemplate { line: ln, quote: "double quotes" }),
-                    Ctx::Single => out.push(QuotedTemplate { line: ln, quote: "single quotes" }),
-                    _ => {}
-                }
+            let place = match top {
+                Ctx::Double => Place::Double,
+                Ctx::Single => Place::Single,
+                _ => Place::Word,
+            };
+            if b[i..].starts_with(open) {
+                spot(Spot { line: ln, at: line_start + i, place, mark: true });
+                i += open.len();
+                continue;
+            }
+            if tags && c == b'{' && b.get(i + 1) == Some(&b'{') {
+                spot(Spot { line: ln, at: line_start + i, place, mark: false });
                 // Skip to the closing `}}` so that quotes inside the tag are not shell quotes.
                 match memchr::memmem::find(&b[i + 2..], b"}}") {
                     Some(end) => {
@@ -97,7 +172,10 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
                 (_, b'"') => stack.push(Ctx::Double),
                 (_, b'\'') => stack.push(Ctx::Single),
                 (Ctx::Arith | Ctx::Paren, _) => {}
-                (_, b'#') if i == 0 || b[i - 1].is_ascii_whitespace() => break,
+                (_, b'#') if i == 0 || b[i - 1].is_ascii_whitespace() => {
+                    rest_of_line(b, i, (ln, line_start), (Place::Comment, tags), &mut spot);
+                    break;
+                }
                 // A here-string: one word, no body.
                 (_, b'<') if b[i..].starts_with(b"<<<") => i += 2,
                 (_, b'<') if b.get(i + 1) == Some(&b'<') => {
@@ -133,7 +211,22 @@ pub fn find(body: &str) -> Vec<QuotedTemplate> {
             stack.truncate(1);
         }
     }
-    out
+}
+
+/// Each `{{` (with `tags`) and mark of line `b` from `from` on, all in one
+/// place (the line's number and offset in `at`).
+fn rest_of_line(b: &[u8], from: usize, at: (usize, usize), (place, tags): (Place, bool), spot: &mut impl FnMut(Spot)) {
+    let open = super::mark::OPEN.to_string();
+    let mut i = from;
+    while i < b.len() {
+        let tag = tags && b[i..].starts_with(b"{{");
+        if tag || b[i..].starts_with(open.as_bytes()) {
+            spot(Spot { line: at.0, at: at.1 + i, place, mark: !tag });
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Whether `((` at `i` opens an arithmetic command: it starts a command

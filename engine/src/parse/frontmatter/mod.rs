@@ -190,6 +190,9 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // `mode: 0755`, `shard: 007`: a file mode or a zero-padded id, meant as
     // written, never as 755.0 (docs/decisions.md, "Leading zeros").
     options.leading_zero_numbers_as_strings = true;
+    // `region: no` (Norway), `confirm_with: y`: YAML 1.1 read these as
+    // booleans; only `true`/`false` are (YAML 1.2, as `--set` reads them).
+    options.strict_booleans = true;
     serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();
