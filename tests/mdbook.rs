@@ -39,7 +39,7 @@ kubectl get pods -n {{ namespace }}
 
 - Remediation:
 
-```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
+```bash {#restart needs=pods,logs when="'stall' in node_log" confirm="restart the node in {{ namespace }}?" timeout=6m budget=10m escalate="page the node lead" rollback=undo-restart on-fail=continue}
 kubectl rollout restart statefulset/animica-node -n {{ namespace }}
 kubectl --token {{ api_token }} annotate statefulset/animica-node -n {{ namespace }} restarted=1
 ```
@@ -284,7 +284,7 @@ fn build_book_renders_headers_and_leaks_no_attributes() {
     assert!(out.status.success(), "build-book failed:\n{stderr}");
     let page = std::fs::read_to_string(t.path().join("book/2.1-head-stall.html")).unwrap();
     assert!(page.contains("<div class=\"runbook-step\" id=\"step-pods\">"), "{page}");
-    assert!(page.contains("asks: “restart the node?”"), "{page}");
+    assert!(page.contains("asks: “restart the node in animica-devnet?”"), "{page}");
     assert!(page.contains("<ol class=\"runbook-plan\">"), "{page}");
     assert!(page.contains("<code class=\"language-bash\">"), "{page}");
     let howto = std::fs::read_to_string(t.path().join("book/howto.html")).unwrap();
@@ -346,6 +346,8 @@ fn build_book_fails_on_an_unrendered_command() {
         ),
         "{stderr}"
     );
+    let question = "book/2.1-head-stall.html: the question of step restart still shows {{ namespace }}, but namespace has a value in the default env";
+    assert!(stderr.contains(question), "{stderr}");
 }
 
 /// What mdBook makes of a hostile page: no handler, no script of the
@@ -412,4 +414,62 @@ fn build_book_fails_on_a_broken_runbook() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("runbooks/other.md:3: error: unknown attribute"), "{stderr}");
     assert!(stderr.contains("mdbook build failed"), "{stderr}");
+}
+
+/// A documentation block holding a Go template (`kubectl -o go-template`) is
+/// shown as written, with a note, and build-book passes with a warning; the
+/// escape of docs/wiki.md (`{% raw %}`) gets the runbook's values filled in.
+#[test]
+fn build_book_shows_a_go_template_as_written() {
+    if !mdbook_available() {
+        return;
+    }
+    let page = "# Other\n\nTo list the pods by name:\n\n```bash\nkubectl get pods -n {{ namespace }} -o go-template='{{range .items}}{{.metadata.name}} {{end}}'\n```\n\nWith the env's namespace:\n\n```bash\nkubectl get pods -n {{ namespace }} -o go-template='{% raw %}{{range .items}}{{.metadata.name}} {{end}}{% endraw %}'\n```\n\n```bash {#look read}\nkubectl get ns {{ namespace }}\n```\n";
+    let t = tiny_book().runbook("other", page);
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("build-book: warning: book/other.html: a code block is shown as written: its {{ … }} does not compile as a runbook template"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(t.path().join("book/other.html")).unwrap();
+    assert!(html.contains("<p class=\"runbook-note\">Shown as written"), "{html}");
+    assert!(
+        html.contains("<code class=\"language-bash\">kubectl get pods -n {{ namespace }} -o go-template='{{range .items}}{{.metadata.name}} {{end}}'</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "kubectl get pods -n animica-devnet -o go-template='{{range .items}}{{.metadata.name}} {{end}}'</code>"
+        ),
+        "{html}"
+    );
+}
+
+/// A step `{{#include}}`d from another page is shown, marked as not played
+/// with this runbook; the page's plan is what `runbook plan` has.
+#[test]
+fn build_book_marks_an_included_step_as_not_played() {
+    if !mdbook_available() {
+        return;
+    }
+    let summary = "# Summary\n\n- [Head](2.1-head-stall.md)\n- [Other](./other.md)\n- [How to](howto.md)\n- [Ctx](common/ctx.md)\n- [Inc](inc.md)\n";
+    let t = tiny_book()
+        .file("runbooks/SUMMARY.md", summary)
+        .file("runbooks/common/ctx.md", "# Context\n\n```bash {#ctx read}\nkubectl config current-context\n```\n")
+        .file(
+            "runbooks/inc.md",
+            "---\nid: inc\n---\n# Inc\n\n{{#include common/ctx.md:3:}}\n\n```bash {#after read}\necho after\n```\n",
+        );
+    let out = build_book(t.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(t.path().join("book/inc.html")).unwrap();
+    let header = html.split("id=\"step-ctx\"").nth(1).and_then(|h| h.split("</div>").next()).unwrap_or_default();
+    assert!(header.contains("included from <code>common/ctx.md</code>, not played with this runbook"), "{html}");
+    let ol = html.split("<ol class=\"runbook-plan\">").nth(1).unwrap().split("</ol>").next().unwrap();
+    assert!(ol.contains("#step-after") && !ol.contains("#step-ctx"), "{ol}");
+    assert!(html.contains("The plan (1 step"), "{html}");
+    let plan = t.args(["plan", "inc"]).run().stdout;
+    assert!(plan.contains("after") && !plan.contains("ctx"), "{plan}");
 }

@@ -127,10 +127,11 @@ impl<'a> Page<'a> {
             .collect()
     }
 
-    /// A step's (or documentation block's) code for each env: one `<pre>` per
-    /// distinct rendering, each line after the first prefixed with `cont` so
-    /// it stays in the container (list item, quote) of the fence.
-    pub fn code_blocks(&self, lang: &str, cont: &str, doc: bool, render: impl Fn(&View) -> Rendered) -> String {
+    /// A step's (or documentation block's) code for each env: one `<pre
+    /// class="{class}">` per distinct rendering, each line after the first
+    /// prefixed with `cont` so it stays in the container (list item, quote)
+    /// of the fence.
+    pub fn code_blocks(&self, lang: &str, cont: &str, class: &str, render: impl Fn(&View) -> Rendered) -> String {
         let lang_class = if lang.is_empty() { String::new() } else { format!(" class=\"language-{}\"", esc(lang)) };
         let groups = self.groups(|v| {
             let r = render(v);
@@ -141,7 +142,6 @@ impl<'a> Page<'a> {
         let mut out = String::new();
         for (i, (keys, body)) in groups.iter().enumerate() {
             let attrs = if many { env_attrs(keys, i == 0) } else { String::new() };
-            let class = if doc { "runbook-code runbook-doc" } else { "runbook-code" };
             let html = format!("<pre class=\"{class}\"{attrs}><code{lang_class}>{body}</code></pre>");
             for (n, line) in html.split('\n').enumerate() {
                 if n > 0 || i > 0 {
@@ -154,23 +154,56 @@ impl<'a> Page<'a> {
         out
     }
 
+    /// A step's `when` for each env, with what the envs decide; "skipped in
+    /// every env" once when it is false in all of them.
+    pub fn when_per_env(&self, s: &Step) -> String {
+        let every = self.views.len() > 1 && self.views.iter().all(|v| v.when(self.rb, s) == Some(false));
+        if !every {
+            return self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default());
+        }
+        let words = self.per_env("span", "runbook-env", |v| self.when_words(s, v).unwrap_or_default());
+        let by_env = self.views.iter().all(|v| self.ruled_out_by_env(s, v));
+        let why = if by_env { String::new() } else { self.with_the_defaults(s) };
+        format!("{words} <span class=\"runbook-skip\">(skipped in every env{why})</span>")
+    }
+
     /// `when` in words for one env, the expression on hover; with what the
-    /// env decides ("skipped in prod").
+    /// env decides: "skipped in prod" when its env tests rule it out, "skipped
+    /// in prod with the defaults" (and the `--set` that enables it) when the
+    /// values of its variables there do.
     pub fn when_html(&self, s: &Step, v: &View) -> Option<String> {
-        let w = s.attrs.when.as_deref()?;
-        let words = when::words(w, &self.ids, &|n| v.known(self.rb, n));
-        let mut html = match words {
-            Some(words) => format!("<span class=\"runbook-when\" title=\"when: {}\">{words}</span>", esc(w)),
-            None => format!("only when {}", code(w)),
-        };
-        match v.when(self.rb, s) {
-            Some(false) => {
-                html.push_str(&format!(" <span class=\"runbook-skip\">(skipped in {})</span>", esc(v.label())))
-            }
-            Some(true) => {}
-            None => {}
+        let mut html = self.when_words(s, v)?;
+        if v.when(self.rb, s) == Some(false) {
+            let why = if self.ruled_out_by_env(s, v) { String::new() } else { self.with_the_defaults(s) };
+            html.push_str(&format!(" <span class=\"runbook-skip\">(skipped in {}{why})</span>", esc(v.label())));
         }
         Some(html)
+    }
+
+    fn when_words(&self, s: &Step, v: &View) -> Option<String> {
+        let w = s.attrs.when.as_deref()?;
+        Some(match when::words(w, &self.ids, &|n| v.known(self.rb, n)) {
+            Some(words) => format!("<span class=\"runbook-when\" title=\"when: {}\">{words}</span>", esc(w)),
+            None => format!("only when {}", code(w)),
+        })
+    }
+
+    fn ruled_out_by_env(&self, s: &Step, v: &View) -> bool {
+        let w = s.attrs.when.as_deref().unwrap_or_default();
+        when::env_rules_out(w, &self.ids, v.env.map(|e| e.name.as_str()).unwrap_or_default())
+    }
+
+    /// " with the defaults; to run it: `--set action=rollback`": a step
+    /// skipped by the values of its variables runs when they are set.
+    fn with_the_defaults(&self, s: &Step) -> String {
+        let w = s.attrs.when.as_deref().unwrap_or_default();
+        let captured = |n: &str| self.rb.steps.iter().any(|o| o.attrs.capture.as_deref() == Some(n));
+        let sets = when::enabling_sets(w, &self.ids, &|n| !captured(n));
+        if sets.is_empty() {
+            return " with the defaults".into();
+        }
+        let sets: Vec<String> = sets.iter().map(|x| format!("--set {x}")).collect();
+        format!(" with the defaults; to run it: {}", code(&sets.join(" ")))
     }
 
     /// `expect` in words for one env, the expression on hover.
@@ -187,6 +220,23 @@ impl<'a> Page<'a> {
             None if s.kind.query().is_some() => format!("passes when <code>{}</code>", segs(&r, &v.key, false)),
             None => format!("output must match <code>{}</code>", segs(&r, &v.key, false)),
         })
+    }
+
+    /// A text attribute (`confirm`, `escalate`) as it reads in each env, as
+    /// `runbook plan` shows it: `<span class="runbook-confirm">`, one per
+    /// distinct rendering, tagged with its envs when they differ (so
+    /// scripts/build-book checks the default env's for leftover templates).
+    fn text_attr(&self, s: &Step, name: &'static str, text: &str, wrap: impl Fn(&str) -> String) -> String {
+        let groups = self.groups(|v| wrap(&segs(&v.attr(self.rb, s, name, text), &v.key, false)));
+        let many = groups.len() > 1;
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, (keys, t))| {
+                let attrs = if many { env_attrs(keys, i == 0) } else { String::new() };
+                format!("<span class=\"runbook-{name}\"{attrs}>{t}</span>")
+            })
+            .collect()
     }
 
     /// The step header: id, kind, read or write, and every attribute that
@@ -217,13 +267,13 @@ impl<'a> Page<'a> {
             None => {}
         }
         if a.when.is_some() {
-            parts.push(self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default()));
+            parts.push(self.when_per_env(s));
         }
         if let Some(c) = &a.confirm {
             parts.push(if c.is_empty() {
                 "<span class=\"runbook-confirm\">asks before running</span>".into()
             } else {
-                format!("<span class=\"runbook-confirm\">asks: “{}”</span>", esc(c))
+                self.text_attr(s, "confirm", c, |t| format!("asks: “{t}”"))
             });
         }
         if a.interactive {
@@ -261,10 +311,11 @@ impl<'a> Page<'a> {
                 format!("runs in <code>{}</code>", segs(&v.attr(rb, s, "cwd", c), &v.key, false))
             }));
         }
-        match (a.budget, &a.escalate) {
-            (Some(b), Some(e)) => parts.push(format!("budget {}, then: {}", dur(b), esc(e))),
+        let escalate = a.escalate.as_deref().map(|e| self.text_attr(s, "escalate", e, |t| t.to_string()));
+        match (a.budget, escalate) {
+            (Some(b), Some(e)) => parts.push(format!("budget {}, then: {e}", dur(b))),
             (Some(b), None) => parts.push(format!("budget {}", dur(b))),
-            (None, Some(e)) => parts.push(format!("escalate: {}", esc(e))),
+            (None, Some(e)) => parts.push(format!("escalate: {e}")),
             (None, None) => {}
         }
         if let Some(r) = &a.rollback {

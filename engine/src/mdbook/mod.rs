@@ -59,7 +59,17 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
             ch.content = crate::prose::clean_markdown(&ch.content);
             return;
         }
-        match render_page(&src.join(rel), &ch.content, config) {
+        // mdBook's `{{#include}}` has been expanded: the file on disk is what
+        // `runbook play` reads.
+        let path = src.join(rel);
+        let source = std::fs::read_to_string(config.root.join(&path))
+            .ok()
+            .filter(|s| s.contains("{{#include") && *s != ch.content);
+        let rendered = match &source {
+            Some(source) => render_with_includes(&path, &ch.content, source, config),
+            None => render_page(&path, &ch.content, config),
+        };
+        match rendered {
             Ok(page) => ch.content = crate::prose::clean_markdown(&page),
             Err(Error::Invalid(d)) => errors.extend(d),
             Err(e) => errors.push(Diagnostic::error("mdbook", e.to_string()).in_file(src.join(rel))),
@@ -79,36 +89,122 @@ struct Fence {
 pub fn render_page(path: &Path, text: &str, config: &Config) -> Result<String> {
     let rb = parse::parse_str(path, text, String::new())?;
     let dag = Dag::build(&rb)?;
-    Ok(rewrite(&Page::new(&rb, &dag, config), text))
+    Ok(rewrite(&Page::new(&rb, &dag, config), text, None))
+}
+
+/// Rewrite a page whose `{{#include}}`s mdBook has expanded (`text`) from
+/// its file as written (`source`, what `runbook play` reads). The plan and
+/// the summary are the file's own steps; an included step is shown with its
+/// header, marked as not played with this runbook.
+pub fn render_with_includes(path: &Path, text: &str, source: &str, config: &Config) -> Result<String> {
+    let full = parse::parse_str(path, text, String::new())?;
+    let own = parse::parse_str(path, source, String::new())?;
+    let mut shown = full.clone();
+    shown.steps.retain(|s| own.steps.iter().any(|o| o.id == s.id));
+    if shown.steps.len() == full.steps.len() {
+        return render_page(path, text, config);
+    }
+    let dag = Dag::build(&shown)?;
+    let full_dag = Dag::build(&full)?;
+    let full_page = Page::new(&full, &full_dag, config);
+    let dir = config.root.join(path).parent().map(Path::to_path_buf).unwrap_or_default();
+    let included = Included { page: &full_page, from: include_sources(source, &dir) };
+    Ok(rewrite(&Page::new(&shown, &dag, config), text, Some(&included)))
+}
+
+/// The steps a page shows from other pages (`{{#include}}`), which its own
+/// play does not run.
+struct Included<'a> {
+    page: &'a Page<'a>,
+    /// Each `{{#include}}` path as written, and the text of its file.
+    from: Vec<(String, String)>,
+}
+
+impl Included<'_> {
+    /// The header of an included step: "included from `common/ctx.md`, not
+    /// played with this runbook".
+    fn header(&self, s: &crate::model::Step) -> String {
+        let marker = format!("{{#{}", s.id);
+        let from = self.from.iter().find(|(_, text)| text.contains(&marker));
+        let from = from.map(|(p, _)| html::code(p)).unwrap_or_else(|| "another page".into());
+        let note = format!(
+            " <span class=\"runbook-sep\">·</span> <span class=\"runbook-included\">included from {from}, not played with this runbook</span></p></div>"
+        );
+        let h = self.page.step_header(s);
+        match h.strip_suffix("</p></div>") {
+            Some(head) => format!("{head}{note}"),
+            None => h,
+        }
+    }
+}
+
+/// The `{{#include path…}}` directives of a page and their files' text
+/// (empty when unreadable), paths relative to the page's directory.
+fn include_sources(source: &str, dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (at, _) in source.match_indices("{{#include") {
+        let rest = source[at + "{{#include".len()..].trim_start();
+        let end = rest.find(|c: char| c.is_whitespace() || c == ':' || c == '}').unwrap_or(rest.len());
+        let p = &rest[..end];
+        if p.is_empty() || out.iter().any(|(q, _)| q == p) {
+            continue;
+        }
+        out.push((p.to_string(), std::fs::read_to_string(dir.join(p)).unwrap_or_default()));
+    }
+    out
 }
 
 /// The page's layout, by 0-based line: the fences, the end of the first H1,
 /// and where the folded machinery goes — before the first top-level heading
-/// after the H1 that is not the symptoms, or the first top-level fence,
-/// whichever comes first, so that a responder reads the symptoms first.
+/// after the H1 that is not the symptoms, or the first top-level step,
+/// whichever comes first, so that a responder reads the symptoms first. A
+/// documentation block is not a step: it stays with the paragraph that
+/// introduces it. Nor is a step parted from its lead-in: a top-level
+/// paragraph ending in `:` right before it (blank lines apart) comes after
+/// the machinery, with the step.
 struct Layout {
     fences: Vec<Fence>,
     h1_end: Option<usize>,
     machinery_at: Option<usize>,
 }
 
-fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
+fn layout(text: &str, body_start: usize, lines: &[&str], is_step: impl Fn(usize) -> bool) -> Layout {
     let index = LineIndex::new(text);
     let mut fences: Vec<Fence> = Vec::new();
     let mut h1_end: Option<usize> = None;
     let mut heading: Option<(usize, String)> = None;
     let mut machinery_at: Option<usize> = None;
+    // Containers open (lists, quotes), and the last top-level paragraph:
+    // its first and last line, and whether it ends in `:`.
+    let mut depth = 0usize;
+    let mut para: Option<(usize, usize, bool)> = None;
+    let mut para_text = String::new();
     let opts = Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH;
     for (event, range) in Parser::new_ext(&text[body_start..], opts).into_offset_iter() {
         let (start, end) = (range.start + body_start, range.end + body_start);
         let line = index.line(start) - 1;
+        let last_line = index.line(end.saturating_sub(1).max(start)) - 1;
         match event {
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_) | Tag::Item | Tag::FootnoteDefinition(_)) => depth += 1,
+            Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_) | TagEnd::Item | TagEnd::FootnoteDefinition) => {
+                depth = depth.saturating_sub(1)
+            }
+            Event::Start(Tag::Paragraph) if depth == 0 => para_text.clear(),
+            Event::End(TagEnd::Paragraph) if depth == 0 => {
+                para = Some((line, last_line, para_text.trim_end().ends_with(':')));
+            }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
-                let last = end.saturating_sub(1).max(start);
-                fences.push(Fence { open: line, close: index.line(last) - 1 });
+                fences.push(Fence { open: line, close: last_line });
                 let top = lines.get(line).is_some_and(|l| l.starts_with("```") || l.starts_with("~~~"));
-                if top && h1_end.is_some() && machinery_at.is_none() {
-                    machinery_at = Some(line);
+                if top && is_step(line) && h1_end.is_some() && machinery_at.is_none() {
+                    let blank_between =
+                        |from: usize| (from..line).all(|l| lines.get(l).is_none_or(|t| t.trim().is_empty()));
+                    machinery_at = match para {
+                        Some((first, last, true)) if h1_end.is_some_and(|h| first > h) && blank_between(last + 1) => {
+                            Some(first)
+                        }
+                        _ => Some(line),
+                    };
                 }
             }
             Event::End(TagEnd::Heading(HeadingLevel::H1)) if h1_end.is_none() => {
@@ -121,6 +217,7 @@ fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
                 if let Some((_, h)) = heading.as_mut() {
                     h.push_str(&t);
                 }
+                para_text.push_str(&t);
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((line, h)) = heading.take()
@@ -137,7 +234,7 @@ fn layout(text: &str, body_start: usize, lines: &[&str]) -> Layout {
     Layout { fences, h1_end, machinery_at }
 }
 
-fn rewrite(page: &Page, text: &str) -> String {
+fn rewrite(page: &Page, text: &str, included: Option<&Included>) -> String {
     let rb = page.rb;
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let split = frontmatter::split(&text[bom..]);
@@ -147,7 +244,8 @@ fn rewrite(page: &Page, text: &str) -> String {
     while body_start > 0 && lines.get(skip_lines).is_some_and(|l| l.trim().is_empty()) {
         skip_lines += 1;
     }
-    let Layout { fences, h1_end, mut machinery_at } = layout(text, body_start, &lines);
+    let is_step = |line: usize| rb.steps.iter().any(|s| s.line == line + 1);
+    let Layout { fences, h1_end, mut machinery_at } = layout(text, body_start, &lines, is_step);
 
     let summary = page.summary();
     let machinery = page.machinery();
@@ -163,30 +261,48 @@ fn rewrite(page: &Page, text: &str) -> String {
             out.push_str(&format!("\n{machinery}\n"));
         }
         let fence = fences.iter().find(|f| f.open == i);
-        let step = rb.steps.iter().find(|s| s.line == i + 1);
+        let own = rb.steps.iter().find(|s| s.line == i + 1);
+        let other = || included.and_then(|inc| inc.page.rb.steps.iter().find(|s| s.line == i + 1).map(|s| (inc, s)));
+        // An included step renders with the views of the page as expanded.
+        let (page, step, header) = match (own, other()) {
+            (Some(s), _) => (page, Some(s), page.step_header(s)),
+            (None, Some((inc, s))) => (inc.page, Some(s), inc.header(s)),
+            (None, None) => (page, None, String::new()),
+        };
         let doc = rb.doc_blocks.iter().find(|d| d.line == i + 1 && !d.unclosed && has_template(&d.body));
         match (step, doc, fence) {
             (Some(s), _, Some(f)) => {
                 let (prefix, fence_str, lang) = split_fence_line(line);
                 let cont = continuation(prefix);
                 out.push_str(prefix);
-                out.push_str(&page.step_header(s));
+                out.push_str(&header);
                 out.push('\n');
                 out.push_str(cont.trim_end());
                 out.push('\n');
                 if s.kind == StepKind::Manual {
-                    push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(rb, s));
+                    push_manual_views(page, &mut out, &cont, fence_str, |v| v.body(page.rb, s));
                 } else {
                     out.push_str(&cont);
-                    out.push_str(&page.code_blocks(lang, &cont, false, |v| v.body(rb, s)));
+                    out.push_str(&page.code_blocks(lang, &cont, "runbook-code", |v| v.body(page.rb, s)));
                 }
                 i = f.close + 1;
                 continue;
             }
             (None, Some(d), Some(f)) => {
                 let (prefix, _, lang) = split_fence_line(line);
+                let cont = continuation(prefix);
                 out.push_str(prefix);
-                out.push_str(&page.code_blocks(lang, &continuation(prefix), true, |v| v.doc(rb, d)));
+                let mut class = "runbook-code runbook-doc";
+                if views::doc_is_foreign(rb, d) {
+                    // scripts/build-book warns about it instead of failing on its `{{`.
+                    class = "runbook-code runbook-doc runbook-as-written";
+                    out.push_str(FOREIGN_NOTE);
+                    out.push('\n');
+                    out.push_str(cont.trim_end());
+                    out.push('\n');
+                    out.push_str(&cont);
+                }
+                out.push_str(&page.code_blocks(lang, &cont, class, |v| v.doc(rb, d)));
                 i = f.close + 1;
                 continue;
             }
@@ -209,6 +325,9 @@ fn rewrite(page: &Page, text: &str) -> String {
     }
     out
 }
+
+/// Above a documentation block whose `{{ … }}` is not a runbook template.
+const FOREIGN_NOTE: &str = "<p class=\"runbook-note\">Shown as written: its <code>{{ … }}</code> is not a runbook template (a Go or Helm template?), so no env's values are filled in.</p>";
 
 fn has_template(body: &str) -> bool {
     body.contains("{{") || body.contains("{%")
@@ -366,6 +485,60 @@ mod tests {
     fn values_are_escaped() {
         let out = page("# T\n\n```bash {#a confirm=\"<b>sure</b> & go\"}\necho\n```\n");
         assert!(out.contains("asks: “&lt;b&gt;sure&lt;/b&gt; &amp; go”"), "{out}");
+    }
+
+    /// The machinery goes before the first step, not before the first
+    /// documentation block, and not between a step and its lead-in.
+    #[test]
+    fn machinery_before_the_first_step_and_its_lead_in() {
+        let md = "# T\n\nTo see what runs:\n\n```bash\nps\n```\n\nThe pods, as they are:\n\n```bash {#a read}\nkubectl get pods\n```\n";
+        let out = page(md);
+        let (doc, plan, lead) =
+            (out.find("ps\n```").unwrap(), out.find("<details").unwrap(), out.find("The pods, as").unwrap());
+        assert!(doc < plan && plan < lead, "{out}");
+        let md = "# T\n\nThe pods.\n\n```bash {#a read}\nkubectl get pods\n```\n";
+        let out = page(md);
+        assert!(out.find("The pods.").unwrap() < out.find("<details").unwrap(), "{out}");
+    }
+
+    /// A step skipped by a variable's default is not "skipped in prod": the
+    /// page says it is the defaults, and how to run it; once for every env.
+    #[test]
+    fn skipped_with_the_defaults_names_the_set() {
+        let toml = "default_env = \"devnet\"\n[env.devnet]\n[env.prod]\n";
+        let config = Config::from_str(Path::new("runbook.toml"), toml).unwrap();
+        let md = "---\nvars:\n  action: upgrade\n---\n# T\n\n```bash {#a when=\"action == 'rollback'\"}\n:\n```\n\n```bash {#b when=\"env == 'prod'\"}\n:\n```\n";
+        let out = render_page(Path::new("runbooks/t.md"), md, &config).unwrap();
+        let every = "<span class=\"runbook-skip\">(skipped in every env with the defaults; to run it: <code>--set action=rollback</code>)</span>";
+        assert_eq!(out.matches(every).count(), 2, "header and plan:\n{out}");
+        assert!(!out.contains("(skipped in prod with") && !out.contains("(skipped in devnet with"), "{out}");
+        assert!(out.contains("<span class=\"runbook-skip\">(skipped in devnet)</span>"), "{out}");
+    }
+
+    /// "Play it:" names the variables a play needs (`--set node=…`); counts
+    /// agree in number.
+    #[test]
+    fn play_it_names_the_required_sets() {
+        let md = "---\nvars:\n  node: ~\n  tail: 5\n---\n# T\n\n```bash {#a read}\nkubectl drain {{ node }} --tail {{ tail }} {{ db_password }}\n```\n";
+        let out = page(md);
+        assert!(out.contains("<code>runbook play t --set node=…</code>"), "{out}");
+        assert!(out.contains("The plan (1 step)") && out.contains("· 1 step (1 read-only"), "{out}");
+    }
+
+    /// `confirm` and `escalate` read as `runbook plan` shows them: values
+    /// in, a secret as its placeholder, never its value.
+    #[test]
+    fn confirm_and_escalate_are_rendered() {
+        let md = "---\nvars:\n  n: 4\n  db_password: hunter2\n---\n# T\n\n```bash {#a confirm=\"scale to {{ n }} with {{ db_password }}\" budget=1m escalate=\"page {{ n }} people\"}\necho\n```\n";
+        let out = page(md);
+        let secret =
+            "<span class=\"runbook-ph\" title=\"a secret: never shown in the wiki\">&lt;db_password: secret&gt;</span>";
+        assert!(
+            out.contains(&format!("<span class=\"runbook-confirm\">asks: “scale to 4 with {secret}”</span>")),
+            "{out}"
+        );
+        assert!(out.contains("budget 1m, then: <span class=\"runbook-escalate\">page 4 people</span>"), "{out}");
+        assert!(!out.contains("hunter2") && !out.contains("{{"), "{out}");
     }
 
     /// Every `when` and `expect` of the Animica runbooks reads as words, in

@@ -70,9 +70,12 @@ impl Page<'_> {
             extra.push(format!("time limit {}", dur(t)));
         }
         let extra = if extra.is_empty() { String::new() } else { format!(" ({})", extra.join(", ")) };
-        let play = self.per_env("span", "runbook-env", |v| match v.env {
-            Some(e) => code(&format!("runbook play {} --env {}", rb.id, e.name)),
-            None => code(&format!("runbook play {}", rb.id)),
+        let play = self.per_env("span", "runbook-env", |v| {
+            let sets: String = self.required(v).iter().map(|n| format!(" --set {n}=…")).collect();
+            match v.env {
+                Some(e) => code(&format!("runbook play {} --env {}{sets}", rb.id, e.name)),
+                None => code(&format!("runbook play {}{sets}", rb.id)),
+            }
         });
         let triage = if reads > 0 && !changes.is_empty() {
             format!("; triage only: add {}", code("--read-only"))
@@ -92,6 +95,25 @@ impl Page<'_> {
         o.push_str(&self.env_line());
         o.push_str("</div>\n");
         o
+    }
+
+    /// The variables a play needs given in an env: read by a step, with no
+    /// value there, not captured, not secret (a secret is given another way:
+    /// the variables table says how).
+    fn required(&self, v: &super::views::View) -> Vec<String> {
+        let rb = self.rb;
+        let t = crate::template::Templater::new(rb);
+        let mut names: Vec<String> = Vec::new();
+        for s in &rb.steps {
+            for n in t.names_used(s) {
+                let unset = matches!(v.known(rb, &n), super::when::Known::Name);
+                if unset && !BUILTINS.contains(&n.as_str()) && !rb.is_secret(&n) && !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names.sort();
+        names
     }
 
     /// "Commands for: [devnet ▾]", and what the env changes about a play.
@@ -152,13 +174,15 @@ impl Page<'_> {
         let dag = self.dag;
         let n = dag.order.len();
         let mut o = format!(
-            "<details class=\"runbook-machinery\">\n<summary>The plan ({n} steps), variables{}</summary>\n",
+            "<details class=\"runbook-machinery\">\n<summary>The plan ({}), variables{}</summary>\n",
+            steps(n),
             if rb.steps.iter().any(|s| s.attrs.undo) { " and rollbacks" } else { "" }
         );
         let reads = dag.order.iter().filter(|&&i| rb.steps[i].attrs.read).count();
         o.push_str(&format!(
-            "<p class=\"runbook-meta\"><strong>Runbook</strong> {} · {n} steps ({reads} read-only, {} changing the system) · {}",
+            "<p class=\"runbook-meta\"><strong>Runbook</strong> {} · {} ({reads} read-only, {} changing the system) · {}",
             code(&rb.id),
+            steps(n),
             n - reads,
             if rb.envs.is_empty() {
                 "any environment".to_string()
@@ -279,7 +303,7 @@ impl Page<'_> {
                 bits.push("no dependencies".into());
             }
             if s.attrs.when.is_some() {
-                bits.push(self.per_env("span", "runbook-env", |v| self.when_html(s, v).unwrap_or_default()));
+                bits.push(self.when_per_env(s));
             }
             if s.attrs.confirm.is_some() {
                 bits.push("asks first".into());
@@ -310,6 +334,11 @@ impl Page<'_> {
         }
         o
     }
+}
+
+/// "1 step", "3 steps".
+fn steps(n: usize) -> String {
+    if n == 1 { "1 step".into() } else { format!("{n} steps") }
 }
 
 /// `devnet: a<br>prod: b`, or `devnet, prod: a` when they agree.

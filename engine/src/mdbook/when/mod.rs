@@ -73,6 +73,37 @@ pub fn env_rules_out(expr: &str, step_ids: &[&str], env: &str) -> bool {
     })
 }
 
+/// The `--set`s that make a top-level `and` part on a variable true
+/// (`action == 'rollback'` → `action=rollback`, `peer_id != ''` →
+/// `peer_id=…`), for a step skipped with the defaults. `is_var` tells a
+/// variable from a capture. Parts of other shapes name nothing.
+pub fn enabling_sets(expr: &str, step_ids: &[&str], is_var: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let Some(e) = parse(&rewrite(expr, step_ids)) else { return Vec::new() };
+    let mut conj = Vec::new();
+    flatten_and(e, &mut conj);
+    let var = |o: &Operand| match o.plain() {
+        Operand::Path(p) if p.len() == 1 && p[0] != "env" && is_var(&p[0]) => Some(p[0].clone()),
+        _ => None,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for c in &conj {
+        let set = match c {
+            Expr::Cmp(a, Cmp::Eq, Operand::Str(v) | Operand::Num(v)) if !v.is_empty() => {
+                var(a).map(|n| format!("{n}={v}"))
+            }
+            Expr::Cmp(a, Cmp::Ne, Operand::Str(v)) if v.is_empty() => var(a).map(|n| format!("{n}=…")),
+            Expr::Truthy(a) => var(a).map(|n| format!("{n}=…")),
+            Expr::In { needle, hay: Operand::List(items), negated: false } => match items.first() {
+                Some(Operand::Str(v) | Operand::Num(v)) => var(needle).map(|n| format!("{n}={v}")),
+                _ => None,
+            },
+            _ => None,
+        };
+        out.extend(set.filter(|s| !out.contains(s)));
+    }
+    out
+}
+
 fn flatten_and(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::And(xs) => xs.into_iter().for_each(|x| flatten_and(x, out)),
@@ -389,6 +420,18 @@ mod tests {
         assert!(env_rules_out("env != 'devnet' and x", &ids, "devnet"));
         assert!(env_rules_out("env in ['a', 'b']", &ids, "c"));
         assert!(!env_rules_out("env == 'devnet' or x", &ids, "prod"), "an `or` is decided by the rest");
+    }
+
+    #[test]
+    fn the_sets_that_enable_a_step() {
+        let ids = ["miner-logs"];
+        let var = |n: &str| n != "miner_ready";
+        let sets = |w: &str| enabling_sets(w, &ids, &var);
+        assert_eq!(sets("action == 'rollback'"), ["action=rollback"]);
+        assert_eq!(sets("incident == 'p2p-abuse' and peer_id != ''"), ["incident=p2p-abuse", "peer_id=…"]);
+        assert_eq!(sets("env == 'prod' and via in ['helm', 'kustomize']"), ["via=helm"]);
+        assert!(sets("miner_ready | int < 1 or x").is_empty());
+        assert!(sets("miner_ready == '0' and 'X' in steps.miner-logs.stdout").is_empty());
     }
 
     #[test]
