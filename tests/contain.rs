@@ -192,7 +192,6 @@ fn a_contained_check_leaves_nothing_in_the_temporary_directory() {
 /// do a new one, one with something in it, a link and another user's.
 #[test]
 fn stages_without_a_pid_are_swept_when_abandoned_never_while_mounted() {
-    use std::io::BufRead;
     if !containable() {
         return;
     }
@@ -208,15 +207,7 @@ fn stages_without_a_pid_are_swept_when_abandoned_never_while_mounted() {
         std::os::unix::fs::chown(stage("others"), Some(65534), Some(65534)).unwrap();
     }
     // A holder of an engine from before: its tmpfs on its stage, in its namespace.
-    let mut holder = std::process::Command::new("unshare")
-        .args(["-Urm", "sh", "-c", "mount -t tmpfs stage \"$1\" && echo mounted && exec sleep 600", "sh"])
-        .arg(stage("inuse1"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line, "mounted\n");
+    let mut holder = hold_a_mount(&stage("inuse1"), "");
     let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
     for n in ["abandn", "inuse1", "full01", "others"] {
         std::fs::File::open(stage(n)).unwrap().set_modified(two_hours_ago).unwrap();
@@ -315,7 +306,6 @@ fn contained_plays_one_after_the_other_leave_nothing_in_the_temporary_directory(
 /// files).
 #[test]
 fn a_dead_engine_s_stage_with_content_goes_but_not_through_a_link_or_a_mount() {
-    use std::io::BufRead;
     use std::os::unix::fs::{PermissionsExt, symlink};
     if !containable() {
         return;
@@ -339,21 +329,7 @@ fn a_dead_engine_s_stage_with_content_goes_but_not_through_a_link_or_a_mount() {
         std::fs::set_permissions(stage.join("layers/home0/2/w/work"), std::fs::Permissions::from_mode(0o000)).unwrap();
     }
     // A holder still at work: its tmpfs below the stage, in its namespace.
-    let mut holder = std::process::Command::new("unshare")
-        .args([
-            "-Urm",
-            "sh",
-            "-c",
-            "mount -t tmpfs s \"$1\" && echo x > \"$1/in\" && echo mounted && exec sleep 600",
-            "sh",
-        ])
-        .arg(mounted.join("root/root/tmp"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line, "mounted\n");
+    let mut holder = hold_a_mount(&mounted.join("root/root/tmp"), "&& echo x > \"$1/in\" ");
     project(&["true"], "").env("TMPDIR", tmp.path().to_str().unwrap()).args(["check", "--contained"]).run();
     holder.kill().unwrap();
     holder.wait().unwrap();
@@ -855,4 +831,22 @@ fn rehearse_env_refuses_what_the_sandbox_sets_itself() {
             .stderr_has(&format!("runbook.toml:6: error: [rehearse] env \"{name}\": {why}"))
             .run();
     }
+}
+
+/// A process in a user and mount namespace of its own, holding a tmpfs
+/// mounted at `at` (after `then`, more shell run once it is mounted) until
+/// it is killed: a holder of another engine, as the sweep must see it.
+fn hold_a_mount(at: &Path, then: &str) -> std::process::Child {
+    use std::io::BufRead;
+    let script = format!("mount -t tmpfs s \"$1\" {then}&& echo mounted && exec sleep 600");
+    let mut holder = std::process::Command::new("unshare")
+        .args(["-Urm", "sh", "-c", &script, "sh"])
+        .arg(at)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line, "mounted\n");
+    holder
 }
