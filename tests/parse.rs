@@ -147,7 +147,7 @@ fn list_tells_plain_pages_from_runbooks() {
         .run();
     t().args(["list", "--all"])
         .stdout_has("runbooks/wiki.md     page      Wiki page (2 shell blocks)")
-        .stdout_has("a                     1 steps  A")
+        .stdout_has("a                     1 step   A")
         .stdout_has("draft                 0 steps  Draft")
         .run();
     let j = t().args(["list", "--all", "--json"]).run().json();
@@ -456,7 +456,7 @@ fn an_id_two_files_share_is_refused_by_every_command_and_fails_check() {
 fn a_symlink_to_a_runbook_is_that_runbook_not_a_second_one() {
     let t = Test::new().runbook("a", "# A\n\n```bash {#x}\n:\n```\n");
     std::os::unix::fs::symlink("a.md", t.path().join("runbooks/alias.md")).unwrap();
-    t.args(["list"]).stdout("a   1 steps  A\n").run();
+    t.args(["list"]).stdout("a   1 step   A\n").run();
 }
 
 /// An attribute value is read as the file spells it: `\"` inside double

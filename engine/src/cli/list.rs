@@ -74,7 +74,7 @@ pub fn run(config: &Config, json: bool, all: bool) -> Result<Exit> {
         let mut s = String::new();
         for i in &items {
             let what = match i.shell_blocks {
-                None => format!("{:>2} steps", i.steps),
+                None => format!("{:>2} {:<5}", i.steps, if i.steps == 1 { "step" } else { "steps" }),
                 Some(_) => "page    ".to_string(),
             };
             let blocks = match i.shell_blocks {
