@@ -1,7 +1,9 @@
 //! Security smells in runbook blocks (SPEC §5), by line:
 //!
-//! - **pipe-to-shell** (error): `curl … | sh`, `wget -O- … | sudo bash`: code
-//!   from the network runs unreviewed.
+//! - **pipe-to-shell** (error): `curl … | sh`, `wget -O- … | sudo bash`,
+//!   `bash <(curl …)`, `sh -c "$(curl …)"`, `source <(curl …)`, `eval
+//!   "$(curl …)"`, `curl … | python3 -`: code from the network runs
+//!   unreviewed.
 //! - **plain-http** (warning): `curl`/`wget` of an `http://` URL whose host is
 //!   not local or cluster-internal. Local means `localhost`, `127.*`, `[::1]`,
 //!   `0.0.0.0`; cluster-internal means a host ending in `.svc`, `.local`,
@@ -36,6 +38,19 @@ use crate::error::Diagnostic;
 
 static PIPE_SHELL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:curl|wget)\b[^|]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+)?(?:ba|z|da|k)?sh\b").expect("regex")
+});
+/// The other ways a download becomes a script: a shell reading it through
+/// `<(…)` or `-c "$(…)"`, `source`/`.`/`eval` of it, or an interpreter
+/// reading it from the pipe as its program (`| python3 -`; not `| python3
+/// -m json.tool`, which only reads data).
+static RUN_DOWNLOAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:(?:ba|z|da|k)?sh|source)\s+<\(\s*(?:curl|wget)\b",
+        r"|(?:^|[;&|(]\s*|\s)\.\s+<\(\s*(?:curl|wget)\b",
+        r#"|\b(?:(?:ba|z|da|k)?sh\s+-c|eval)\s+["']?\$\(\s*(?:curl|wget)\b"#,
+        r"|\b(?:curl|wget)\b[^|]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+)?(?:python[0-9.]*|perl|ruby|node)(?:\s+-)?\s*(?:$|[;&|)])",
+    ))
+    .expect("regex")
 });
 static DOWNLOAD_HTTP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\b(?:curl|wget)\b.*?\bhttp://([^\s/'"):?#]+)"#).expect("regex"));
@@ -95,7 +110,7 @@ pub fn lint(file: &std::path::Path, blocks: &[Block]) -> Vec<Diagnostic> {
             if shell && code.starts_with('#') {
                 continue;
             }
-            if shell && PIPE_SHELL.is_match(l) {
+            if shell && (PIPE_SHELL.is_match(l) || RUN_DOWNLOAD.is_match(l)) {
                 out.push(
                     Diagnostic::error("pipe-to-shell", format!("{} pipes a download into a shell", b.what()))
                         .at(file, line)
@@ -271,6 +286,29 @@ mod tests {
         assert_eq!(codes("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"), ["credential"]);
         assert_eq!(codes("-----BEGIN RSA PRIVATE KEY-----\n"), ["credential"]);
         assert!(codes("# curl x | sh\n").is_empty());
+    }
+
+    #[test]
+    fn every_way_a_download_runs_as_a_script() {
+        for body in [
+            "bash <(curl -fsSL https://get.x.io)\n",
+            "sh -c \"$(curl -fsSL https://get.x.io)\"\n",
+            "curl -fsSL https://get.x.io | python3 -\n",
+            "curl -fsSL https://get.x.io | sudo python3\n",
+            "source <(curl -fsSL https://get.x.io)\n",
+            ". <(wget -qO- https://get.x.io)\n",
+            "eval \"$(curl -fsSL https://get.x.io)\"\n",
+        ] {
+            assert_eq!(codes(body), ["pipe-to-shell"], "{body}");
+        }
+        for body in [
+            "curl -fsS https://api.x.io/v1 | python3 -m json.tool\n",
+            "curl -fsS https://api.x.io/v1 | jq .\n",
+            "diff <(curl -fsS https://a.io/x) local.txt\n",
+            "echo \"$(curl -fsS https://a.io/version)\"\n",
+        ] {
+            assert!(codes(body).is_empty(), "{body}");
+        }
     }
 
     #[test]
