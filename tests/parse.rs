@@ -405,6 +405,14 @@ fn a_misspelt_needs_or_rollback_suggests_a_step_it_may_name() {
 }
 
 #[test]
+fn a_when_written_as_a_template_says_to_drop_the_braces() {
+    bad(
+        "---\nvars: {force: false}\n---\n# T\n\n```bash {#a when=\"{{ force }}\"}\n:\n```\n",
+        &["bad.md:6", "hint: `when` is an expression, not a template: write `when=\"force\"`"],
+    );
+}
+
+#[test]
 fn runbook_id_cannot_be_a_path() {
     bad("---\nid: ../../etc/x\n---\n# T\n\n```bash {#a}\n:\n```\n", &["bad.md:2", "invalid runbook id `../../etc/x`"]);
 }

@@ -437,7 +437,16 @@ impl<'r> Templater<'r> {
         let expr = rewrite_step_refs(expr, &self.ids);
         let src = Source::Attr("when");
         self.bounded(step, src, &expr, true)?;
-        let compiled = ENV.compile_expression(&expr).map_err(|e| self.locate(step, src, &e, &expr))?;
+        let compiled = ENV.compile_expression(&expr).map_err(|e| {
+            let d = self.locate(step, src, &e, &expr);
+            // `when="{{ force }}"`: a template where an expression goes.
+            match expr.trim().strip_prefix("{{").and_then(|x| x.strip_suffix("}}")) {
+                Some(inner) => {
+                    d.hint(format!("`when` is an expression, not a template: write `when=\"{}\"`", inner.trim()))
+                }
+                None => d,
+            }
+        })?;
         let names = undeclared_expr(&expr);
         if let Some(d) = self.missing(step, src, &names, ctx, &expr) {
             return Err(d);
