@@ -27,6 +27,7 @@ fn here_strings_and_shifts_are_not_heredocs() {
         .args(["check"])
         .status(1)
         .stdout_has("runbooks/h.md:8: error[template-in-quotes]: `{{ }}` inside a heredoc in step `a`")
+        .stdout_has("hint: set a shell variable before the heredoc (`ns={{ ns }}`) and write `$ns` in it")
         .run();
 }
 

@@ -259,7 +259,11 @@ pub fn quote_warnings(rb: &Runbook, s: &Step) -> Vec<Diagnostic> {
                 format!("`{{{{ }}}}` inside {} in step `{}`: {why}", q.quote, s.id),
             )
             .at(&rb.path, s.body_line + q.line)
-            .hint(hint)
+            .hint(if q.quote == "a heredoc" {
+                "set a shell variable before the heredoc (`ns={{ ns }}`) and write `$ns` in it"
+            } else {
+                hint
+            })
         })
         .collect()
 }
