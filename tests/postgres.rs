@@ -525,6 +525,50 @@ fn a_database_schema_newer_than_the_binary_is_refused() {
     assert!(text(&o).contains("schema version 999") && text(&o).contains("upgrade runbook"), "{}", text(&o));
 }
 
+/// Sixteen engines bringing a fresh database's schema up at the same moment,
+/// on several databases: every one succeeds, and the versions are applied
+/// once. Creating the version table itself races in the catalog unless it
+/// too is under the migration lock.
+#[test]
+fn engines_creating_the_schema_at_once_all_succeed() {
+    use runbook::store::postgres::{connect::Target, schema};
+    let Some(server) = server() else { return };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for round in 0..6 {
+        let db = Db::new(&server, &format!("schema_race{round}"));
+        let t = Target::parse(&db.url).unwrap();
+        rt.block_on(async {
+            let mut clients = Vec::new();
+            for _ in 0..16 {
+                let (c, conn) = t.connect().await.expect("connects");
+                tokio::spawn(conn);
+                clients.push(c);
+            }
+            let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+            let tasks: Vec<_> = clients
+                .into_iter()
+                .map(|mut c| {
+                    let (t, start) = (t.clone(), start.clone());
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        schema::migrate(&mut c, &t).await.map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for task in tasks {
+                if let Err(e) = task.await.unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        });
+        assert_eq!(
+            db.sql("SELECT count(*) = max(version) FROM runbook_schema"),
+            "t",
+            "round {round}: each version applied once"
+        );
+    }
+}
+
 #[test]
 fn a_version_1_database_is_migrated_and_its_runs_still_prune_with_their_events_and_logs() {
     let Some(server) = server() else { return };

@@ -56,20 +56,16 @@ pub async fn migrate(client: &mut Client, t: &Target) -> Result<()> {
     let doing = if current == 0 { Doing::Create } else { Doing::Migrate };
     let what = if current == 0 { "creating the schema" } else { "migrating the schema" };
     let sql = |e: tokio_postgres::Error| failed(t, doing, what, &e);
-    if current == 0 {
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
-            )
-            .await
-            .or_else(|e| {
-                // Two engines creating it at once: the other one won.
-                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) { Ok(()) } else { Err(e) }
-            })
-            .map_err(sql)?;
-    }
+    // Everything under the lock, the table too: two engines creating it at
+    // once race in the catalog (a duplicate type), which IF NOT EXISTS does
+    // not cover. DDL is transactional, so the loser sees the winner's table.
     let tx = client.transaction().await.map_err(sql)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(sql)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS runbook_schema (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
+    )
+    .await
+    .map_err(sql)?;
     let current: i32 = tx.query_one(VERSION, &[]).await.map_err(sql)?.get(0);
     if current > latest() {
         return Err(newer(&t.display, current));
