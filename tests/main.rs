@@ -51,6 +51,7 @@ mod serve_stop;
 mod serve_views;
 mod state_setting;
 mod take_over_tty;
+mod template_values;
 mod tty;
 mod tty_vars;
 mod visible;

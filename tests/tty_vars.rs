@@ -29,13 +29,14 @@ fn missing_variables_are_asked_for_secrets_without_echo() {
     let t = Test::new().runbook("v", VARS);
     let mut p = Tty::spawn(t.path(), &["play", "v"]);
     p.expect("2 variables are not set");
-    p.expect("api_token (secret, not echoed; used by call): ");
-    p.line("s3cr3t-value-42");
+    // In the order the steps first read them.
     p.expect("rev (used by show, again): ");
     // An empty answer asks again.
     p.line("");
     p.expect("rev (used by show, again): ");
     p.line("41");
+    p.expect("api_token (secret, not echoed; used by call): ");
+    p.line("s3cr3t-value-42");
     p.expect("[show] rev is 41");
     let seen = p.done(0);
     has(&seen, "[call] calling with ***");
@@ -74,6 +75,23 @@ fn a_variable_read_only_through_a_slice_is_asked_for() {
     let seen = p.done(0);
     has(&seen, "[call] calling with ***");
     lacks(&seen, "s3cr3t-v");
+}
+
+/// Questions come in the front matter's order, then in the order the steps
+/// first read the undeclared ones, never alphabetically.
+#[test]
+fn variables_are_asked_in_front_matter_order_then_first_use() {
+    let md = "---\nvars:\n  zone: ~\n  app: ~\n---\n# O\n\n```bash {#a read}\necho {{ zz }} {{ app }} {{ zone }}\n```\n\n```bash {#b read}\necho {{ mm }}\n```\n";
+    let t = Test::new().runbook("o", md);
+    let mut p = Tty::spawn(t.path(), &["play", "o"]);
+    p.expect("4 variables are not set");
+    for (name, answer) in [("zone", "z1"), ("app", "a1"), ("zz", "x1"), ("mm", "m1")] {
+        p.expect(&format!("{name} ("));
+        p.line(answer);
+    }
+    p.expect("[a] x1 a1 z1");
+    p.expect("[b] m1");
+    p.done(0);
 }
 
 #[test]

@@ -386,14 +386,16 @@ pub struct Missing {
 
 /// Every variable read by a template (body, `when`, `expect`, `cwd`) that is
 /// neither resolved nor captured by a step, and every required variable
-/// (null default) nothing gave a value, in name order.
+/// (null default) nothing gave a value: those the front matter declares in
+/// its order, then the others in the order steps first read them (the order
+/// a play asks for them).
 pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
     let t = Templater::new(rb);
     let captured: Vec<&str> = rb.steps.iter().filter_map(|s| s.attrs.capture.as_deref()).collect();
     let unset = |n: &str| vars.vars.get(n).is_none_or(Value::is_null);
     let mut out: BTreeMap<String, Missing> = BTreeMap::new();
     for s in &rb.steps {
-        for n in t.names_used(s) {
+        for n in t.names_required(s) {
             if crate::template::BUILTINS.contains(&n.as_str()) || captured.contains(&n.as_str()) {
                 continue;
             }
@@ -422,7 +424,12 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
             line: declared_at(rb, n),
         });
     }
-    out.into_values().collect()
+    let mut out: Vec<Missing> = out.into_values().collect();
+    out.sort_by_cached_key(|m| match m.declared {
+        true => (0, declared_at(rb, &m.name)),
+        false => (1, m.line),
+    });
+    out
 }
 
 /// The line of the runbook where front matter declares `name` (else the

@@ -8,14 +8,16 @@
 
 pub mod bounds;
 mod context;
+mod json;
 use context::longest_id;
 pub use context::{Capture, Context, StepState, rewrite_step_refs};
 mod derived;
 pub use derived::secret_values;
+mod guard;
 pub mod lines;
 pub mod mark;
 mod names;
-pub use names::{undeclared, undeclared_expr};
+pub use names::{required, required_expr, undeclared, undeclared_expr};
 pub mod query;
 mod query_role;
 pub mod quotes;
@@ -45,6 +47,7 @@ pub fn how_to_give(name: &str, secret: bool) -> String {
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("tojson", json::tojson);
     env.set_fuel(Some(bounds::FUEL));
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
@@ -69,6 +72,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             return out.write_str(if b { "true" } else { "false" }).map_err(minijinja::Error::from);
         }
         let AutoEscape::Custom(kind) = state.auto_escape() else {
+            if json::is_map(value) {
+                return out.write_str(&json::to_json(value, None)?).map_err(minijinja::Error::from);
+            }
             return escape_formatter(out, state, value);
         };
         if value.is_safe() {
@@ -76,8 +82,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
         let text = match kind.as_ref() {
             "shell" => shell_quote(value)?,
-            "query" | "request" => mark::mark(&value.to_string()),
-            _ => python_literal(value),
+            "query" | "request" => mark::mark(&text_of(value)?),
+            _ => python_literal(value)?,
         };
         out.write_str(&text).map_err(minijinja::Error::from)
     });
@@ -129,17 +135,26 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     // Each value is marked: [`shell::place`] writes it as a word where
     // the rendered body shows bash reads one.
     let marked = |s: &str| one(s).map(|_| mark::mark(s));
+    // A list is a word per item; an item that is itself a list or a map
+    // is one word of JSON.
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
         let items: Result<Vec<String>, _> = value
             .try_iter()?
             .map(|v| match as_bool(&v) {
                 Some(b) => Ok(b.to_string()),
-                None => marked(&v.to_string()),
+                None if v.kind() == minijinja::value::ValueKind::Seq => marked(&json::to_json(&v, None)?),
+                None => marked(&text_of(&v)?),
             })
             .collect();
         return Ok(items?.join(" "));
     }
-    marked(&value.to_string())
+    marked(&text_of(value)?)
+}
+
+/// The text a value is written as: a map as JSON ([`json`]), anything else
+/// as minijinja displays it.
+fn text_of(value: &JValue) -> Result<String, minijinja::Error> {
+    if json::is_map(value) { json::to_json(value, None) } else { Ok(value.to_string()) }
 }
 
 /// `value` as a boolean, when it is one.
@@ -147,14 +162,14 @@ fn as_bool(value: &JValue) -> Option<bool> {
     matches!(value.kind(), minijinja::value::ValueKind::Bool).then(|| value.is_true())
 }
 
-fn python_literal(value: &JValue) -> String {
+fn python_literal(value: &JValue) -> Result<String, minijinja::Error> {
     if let Some(b) = as_bool(value) {
-        return if b { "True" } else { "False" }.into();
+        return Ok(if b { "True" } else { "False" }.into());
     }
     if value.is_number() {
-        return value.to_string();
+        return Ok(value.to_string());
     }
-    crate::quote::python_str(&value.to_string())
+    Ok(crate::quote::python_str(&text_of(value)?))
 }
 
 /// Where a template came from, for errors.
@@ -341,11 +356,12 @@ impl<'r> Templater<'r> {
         let tmpl = ENV.template_from_named_str(name, &text).map_err(|e| self.locate(step, src, &e, &text))?;
         let names = undeclared(&text);
         let mask = mask.then_some(self.rb);
-        // A secret is masked given or not: only the other names must be defined.
-        let read: BTreeSet<String> = match mask {
-            Some(rb) => names.iter().filter(|n| !rb.is_secret(n) || self.captured(n)).cloned().collect(),
-            None => names.clone(),
-        };
+        // A secret is masked given or not: only the other names must be
+        // defined, and of those only the ones not tested for (`is defined`).
+        let read: BTreeSet<String> = required(&text)
+            .into_iter()
+            .filter(|n| mask.is_none_or(|rb| !rb.is_secret(n) || self.captured(n)))
+            .collect();
         if let Some(d) = self.missing(step, src, &read, ctx, &text) {
             return Err(d);
         }
@@ -448,7 +464,7 @@ impl<'r> Templater<'r> {
             }
         })?;
         let names = undeclared_expr(&expr);
-        if let Some(d) = self.missing(step, src, &names, ctx, &expr) {
+        if let Some(d) = self.missing(step, src, &required_expr(&expr), ctx, &expr) {
             return Err(d);
         }
         let ids = self.steps_read(&expr, &names);
@@ -640,8 +656,23 @@ impl<'r> Templater<'r> {
 
     /// The variables each template of a step reads (top-level names only).
     pub fn names_used(&self, step: &Step) -> BTreeSet<String> {
+        self.names(step, undeclared, undeclared_expr)
+    }
+
+    /// [`Templater::names_used`] less those only tested for (`is defined`)
+    /// or defaulted: the variables the step cannot render without.
+    pub fn names_required(&self, step: &Step) -> BTreeSet<String> {
+        self.names(step, required, required_expr)
+    }
+
+    fn names(
+        &self,
+        step: &Step,
+        template: fn(&str) -> BTreeSet<String>,
+        expr: fn(&str) -> BTreeSet<String>,
+    ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let mut add = |t: &str| out.extend(undeclared(&rewrite_step_refs(t, &self.ids)));
+        let mut add = |t: &str| out.extend(template(&rewrite_step_refs(t, &self.ids)));
         add(&step.body);
         if let Some(x) = &step.attrs.expect {
             add(x);
@@ -656,7 +687,7 @@ impl<'r> Templater<'r> {
             add(x);
         }
         if let Some(w) = &step.attrs.when {
-            out.extend(undeclared_expr(&rewrite_step_refs(w, &self.ids)));
+            out.extend(expr(&rewrite_step_refs(w, &self.ids)));
         }
         out
     }

@@ -9,30 +9,43 @@
 
 use std::collections::BTreeSet;
 
-use super::{ENV, bounds};
+use super::{ENV, bounds, guard};
 
 /// Top-level names a template reads (empty if it does not compile).
 pub fn undeclared(text: &str) -> BTreeSet<String> {
+    names_of(text).unwrap_or_default()
+}
+
+/// Top-level names a template cannot render without: [`undeclared`] less
+/// those only tested for (`is defined`) or defaulted ([`guard`]).
+pub fn required(text: &str) -> BTreeSet<String> {
+    names_of(&guard::unguard_template(text)).unwrap_or_else(|| undeclared(text))
+}
+
+fn names_of(text: &str) -> Option<BTreeSet<String>> {
     if !text.contains("{{") && !text.contains("{%") || bounds::check(text, false).is_err() {
-        return BTreeSet::new();
+        return Some(BTreeSet::new());
     }
     let names = |t: &str| ENV.template_from_str(t).map(|t| t.undeclared_variables(false));
-    match names(&unslice_template(text)).or_else(|_| names(text)) {
-        Ok(n) => n.into_iter().collect(),
-        Err(_) => BTreeSet::new(),
-    }
+    names(&unslice_template(text)).or_else(|_| names(text)).ok().map(|n| n.into_iter().collect())
 }
 
 /// Top-level names an expression reads (empty if it does not compile).
 pub fn undeclared_expr(expr: &str) -> BTreeSet<String> {
+    names_of_expr(expr).unwrap_or_default()
+}
+
+/// [`required`] of an expression.
+pub fn required_expr(expr: &str) -> BTreeSet<String> {
+    names_of_expr(&guard::unguard_expr(expr)).unwrap_or_else(|| undeclared_expr(expr))
+}
+
+fn names_of_expr(expr: &str) -> Option<BTreeSet<String>> {
     if bounds::check(expr, true).is_err() {
-        return BTreeSet::new();
+        return Some(BTreeSet::new());
     }
     let names = |e: &str| ENV.compile_expression(e).map(|e| e.undeclared_variables(false));
-    match names(&unslice(expr)).or_else(|_| names(expr)) {
-        Ok(n) => n.into_iter().collect(),
-        Err(_) => BTreeSet::new(),
-    }
+    names(&unslice(expr)).or_else(|_| names(expr)).ok().map(|n| n.into_iter().collect())
 }
 
 /// `text` with [`unslice`] applied inside each `{{ … }}` and `{% … %}`.

@@ -1,0 +1,85 @@
+//! How a template writes a value that is not a word: a map (or a list of
+//! maps) as JSON, `tojson` for any value, in a shell body one quoted word
+//! placed as every value is.
+
+use crate::common::*;
+
+const PATCH: &str = r#"
+    ---
+    vars:
+      patch: {spec: {replicas: 3}}
+      hooks: [{name: a, on: true}, {name: "it's"}]
+      ns: prod
+    ---
+    ```bash {#show read}
+    printf '%s\n' {{ patch }} {{ hooks }}
+    printf '%s\n' {{ ns | tojson }} {{ patch | tojson(indent=1) }}
+    ```
+"#;
+
+#[test]
+fn a_map_is_one_word_of_json_in_a_shell_body() {
+    Test::new()
+        .runbook("p", PATCH)
+        .args(["plan", "p"])
+        .stdout_has(r#"$ printf '%s\n' '{"spec":{"replicas":3}}' '{"name":"a","on":true}' "{\"name\":\"it's\"}""#)
+        .stdout_has("$ printf '%s\\n' '\"prod\"' '{\n    $  \"spec\": {\n    $   \"replicas\": 3\n    $  }\n    $ }'")
+        .run();
+    Test::new()
+        .runbook("p", PATCH)
+        .args(["play", "p", "--yes"])
+        .stdout_has("[show] {\"spec\":{\"replicas\":3}}\n[show] {\"name\":\"a\",\"on\":true}\n[show] {\"name\":\"it's\"}\n[show] \"prod\"\n")
+        .run();
+}
+
+/// `tojson` writes text the shell formatter quotes as any value: a value
+/// that would end the quotes it sits in is refused, not written raw.
+#[test]
+fn tojson_is_placed_as_any_value() {
+    let rb =
+        |body: &str| format!("---\nvars:\n  m: {{a: \"x $(touch pwned)\"}}\n---\n```bash {{#s read}}\n{body}\n```\n");
+    let f = Test::new()
+        .runbook("q", &rb("echo {{ m | tojson }}"))
+        .args(["play", "q", "--yes"])
+        .stdout_has("[s] {\"a\":\"x $(touch pwned)\"}\n")
+        .run();
+    assert!(!f.path().join("pwned").exists());
+    Test::new()
+        .runbook("q", &rb("echo \"{{ m | tojson }}\""))
+        .args(["play", "q", "--yes"])
+        .status(2)
+        .stderr_has("inside double quotes, where quoting cannot protect it")
+        .run();
+}
+
+/// A variable a runbook only tests for (`is defined`) or gives a default
+/// is optional: a play without it runs the `else` branch, with it the
+/// `then` branch, and never asks for it nor refuses.
+const OPTIONAL: &str = r#"
+    # Optional
+
+    ```bash {#deploy read}
+    {% if tag is defined %}echo tag {{ tag }}{% else %}echo no tag{% endif %}
+    echo channel {{ channel | default("stable") }}
+    ```
+
+    ```bash {#extra read when="tag is undefined or tag != 'x'"}
+    echo extra
+    ```
+"#;
+
+#[test]
+fn a_variable_only_tested_for_is_optional() {
+    Test::new()
+        .runbook("o", OPTIONAL)
+        .args(["play", "o", "--yes"])
+        .stdout_has("[deploy] no tag\n[deploy] channel stable\n")
+        .stdout_has("[extra] extra\n")
+        .run();
+    Test::new()
+        .runbook("o", OPTIONAL)
+        .args(["play", "o", "--yes", "--set", "tag=v2", "--set", "channel=beta"])
+        .stdout_has("[deploy] tag v2\n[deploy] channel beta\n")
+        .stderr_lacks("reads no variable")
+        .run();
+}
