@@ -261,3 +261,32 @@ fn an_undefined_variable_with_no_env_chosen_names_the_envs_that_set_it() {
         .stderr_lacks("no env was chosen")
         .run();
 }
+
+/// Output that cannot be written (a full disk) is not a success: exit 1,
+/// saying why. A closed pipe is the reader's choice and stays exit 0.
+#[test]
+fn output_that_cannot_be_written_is_exit_1_and_a_closed_pipe_is_not() {
+    use crate::play::{rb, rb_cmd};
+    let t = two();
+    let dir = t.path();
+    assert_eq!(rb(dir, &["play", "2.2-rpc", "--yes"]).status.code(), Some(0));
+    let commands: [&[&str]; 6] = [
+        &["list"],
+        &["show", "2.2-rpc"],
+        &["plan", "2.2-rpc"],
+        &["runs"],
+        &["report", "latest"],
+        &["check", "--format", "junit"],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let o = rb_cmd(dir, args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("error: writing the output failed: No space left on device"), "{args:?}: {err}");
+        let mut c = rb_cmd(dir, args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        drop(c.stdout.take());
+        let status = c.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?} into a closed pipe");
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The lower layer, each module with what it may import. `quote`, `error`,
-/// `expect`, `state_url`, `prose` and `visible` are leaves.
+/// `expect`, `state_url`, `prose`, `visible` and `stdout` are leaves.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("error", &[]),
@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("state_url", &[]),
     ("prose", &[]),
     ("visible", &[]),
+    ("stdout", &[]),
     ("redact", &["quote"]),
     ("model", &["redact"]),
     ("parse", &["error", "model", "redact", "quote"]),

@@ -25,16 +25,16 @@ macro_rules! errln {
 
 /// `println!` that never panics, for the same reason as [`errln!`]: stdout
 /// may be a terminal that was closed under the play (EIO) or a closed pipe.
+/// A failed write other than a closed pipe is kept ([`stdout`]) for the
+/// exit code.
 /// Control characters are shown as escapes, as [`errln!`] shows them.
 #[macro_export]
 macro_rules! outln {
     () => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout());
+        $crate::stdout::write("\n");
     }};
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), "{}", $crate::visible::text(&format!($($arg)*)));
+        $crate::stdout::write(&($crate::visible::text(&format!($($arg)*)) + "\n"));
     }};
 }
 
@@ -61,6 +61,7 @@ pub mod run;
 pub mod runner;
 pub mod serve;
 pub mod state_url;
+pub mod stdout;
 pub mod store;
 pub mod template;
 pub mod time;

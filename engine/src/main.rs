@@ -42,6 +42,14 @@ fn main() {
             e.exit().code()
         }
     };
+    // Output that never reached stdout (a full disk): not a success.
+    let code = match runbook::stdout::failed() {
+        Some(e) if code == Exit::Success.code() => {
+            runbook::errln!("error: writing the output failed: {e}");
+            Exit::Failure.code()
+        }
+        _ => code,
+    };
     // Idle namespace holders end, and their stages go (exit runs no destructors).
     runbook::rehearse::contain::release();
     std::process::exit(code);

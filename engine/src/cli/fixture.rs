@@ -78,20 +78,20 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
                 Put::Created => "wrote",
                 _ => "added to",
             };
-            println!(
+            crate::outln!(
                 "{how} {}: scenario `{scenario}` with {} stubs and {} queries, outputs marked TODO",
                 shown.display(),
                 sc.stubs.len(),
                 sc.queries.len()
             );
             if !masked.is_empty() {
-                println!(
+                crate::outln!(
                     "secrets not written: {} = \"{}\" in the scenario's vars, `*` in the stubs (as --record-fixture writes them)",
                     masked.join(", "),
                     crate::rehearse::record::STAND_IN
                 );
             }
-            println!(
+            crate::outln!(
                 "next: fill in the TODOs (a rehearsal fails while one is left), then `runbook play {} --dry-run --scenario {scenario}`",
                 rb.id
             );

@@ -88,9 +88,8 @@ pub fn front_matter_warnings(config: &crate::config::Config, rb: &crate::model::
     }
 }
 
-/// Print to stdout, ignoring a closed pipe (`runbook list | head`).
+/// Print to stdout, ignoring a closed pipe (`runbook list | head`); any
+/// other failure is kept for the exit code ([`crate::stdout`]).
 pub fn out(text: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
+    crate::stdout::write(text);
 }
