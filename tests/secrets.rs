@@ -610,7 +610,7 @@ fn a_secret_part_of_a_list_or_map_is_never_shown() {
         for shown in [
             "vars: db_token=*** hosts=[{\"api_key\":\"***\",\"name\":\"h1\"}] registry={\"password\":\"***\",\"user\":\"bot\"}\n",
             "[login] kubectl login -u bot -p *** --token ***\n",
-            "[login] key=*** host=h1 all={'password': '***', 'user': 'bot'}\n",
+            "[login] key=*** host=h1 all={\"password\":\"***\",\"user\":\"bot\"}\n",
         ] {
             assert!(stdout.contains(shown), "{shown:?} not in:\n{stdout}");
         }
