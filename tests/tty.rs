@@ -475,6 +475,33 @@ fn second_ctrl_c_quits_at_once() {
     let seen = p.done(130);
     has(&seen, "second Ctrl-C");
     has(&seen, "--resume");
+    // The second press is the operator's answer, and the journal says so.
+    let answers = records(t.path(), "answer");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!((&answers[0]["question"], &answers[0]["reply"]), (&"ctrl-c".into(), &"quit".into()), "{answers:?}");
+}
+
+#[test]
+fn the_ctrl_c_question_is_recorded_as_asked_at_the_press_not_at_the_answer() {
+    let t = Test::new().runbook("l", LONG);
+    let mut p = Tty::spawn(t.path(), &["play", "l"]);
+    p.expect("[long] waiting");
+    p.ctrl_c();
+    p.expect(CTRL_C_PROMPT);
+    // The step ends while the question waits for its answer.
+    std::fs::write(t.path().join("go"), "").unwrap();
+    let wait = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while records(t.path(), "step-end").iter().all(|e| e["step"] != "long") {
+        assert!(std::time::Instant::now() < wait, "long never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.line("c");
+    p.expect("continuing");
+    p.done(0);
+    let answer = &records(t.path(), "answer")[0];
+    let end = records(t.path(), "step-end").into_iter().find(|e| e["step"] == "long").unwrap();
+    let (asked, ended) = (answer["asked"].as_str().unwrap(), end["at"].as_str().unwrap());
+    assert!(asked < ended, "asked {asked}, and the step it interrupted ended at {ended}: {answer}");
 }
 
 #[test]

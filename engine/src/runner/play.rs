@@ -65,6 +65,8 @@ pub struct Loop<'a> {
     /// Stopped already for the terminal's hang-up, seen at a question as
     /// the end of its input: its SIGHUP is the same event.
     hung_up: bool,
+    /// When the pending Ctrl-C question was asked: the press, not the answer.
+    ctrlc_asked: String,
 }
 
 /// An answer to Ctrl-C's question, or none (a second Ctrl-C, the end of input).
@@ -109,6 +111,7 @@ impl<'a> Loop<'a> {
             taken: None,
             prompt_cancel: Default::default(),
             hung_up: false,
+            ctrlc_asked: String::new(),
         }
     }
 
@@ -266,6 +269,8 @@ impl<'a> Loop<'a> {
                 Ev::Signal("SIGINT") if self.interactive_running() => {} // the step got it from the terminal
                 Ev::Signal("SIGINT") if ctrlc.is_some() => {
                     self.end_question(ctrlc.take()).await;
+                    // The second press answers the question: quit.
+                    self.record_ctrl_c(Reply::Quit, How::Prompt);
                     self.x.recorder.interrupt();
                     self.stop(StopKind::Interrupted, "interrupted (second Ctrl-C)".into(), false);
                 }
@@ -633,6 +638,7 @@ impl<'a> Loop<'a> {
         let wait = super::timing::ctrl_c_wait();
         self.prompt_cancel.store(false, std::sync::atomic::Ordering::SeqCst);
         let cancel = self.prompt_cancel.clone();
+        self.ctrlc_asked = self.now();
         tokio::task::spawn_blocking(move || {
             sink.prompt(|| {
                 let secs = match wait.subsec_millis() {
@@ -670,7 +676,18 @@ impl<'a> Loop<'a> {
             'r' => Reply::RollBack,
             _ => Reply::Quit,
         };
-        let asked = self.now();
+        self.record_ctrl_c(reply, how);
+        match reply {
+            Reply::Continue => self.note(None, "Ctrl-C: continuing".into()),
+            Reply::RollBack => {
+                self.stop(StopKind::Interrupted, "interrupted by the operator: rolling back".into(), true)
+            }
+            _ => self.stop(StopKind::Interrupted, "interrupted by the operator".into(), false),
+        }
+    }
+
+    fn record_ctrl_c(&mut self, reply: Reply, how: How) {
+        let asked = std::mem::take(&mut self.ctrlc_asked);
         self.record(Event::Answer(Answer {
             step: None,
             question: Question::CtrlC,
@@ -680,13 +697,6 @@ impl<'a> Loop<'a> {
             asked,
             confirm: None,
         }));
-        match reply {
-            Reply::Continue => self.note(None, "Ctrl-C: continuing".into()),
-            Reply::RollBack => {
-                self.stop(StopKind::Interrupted, "interrupted by the operator: rolling back".into(), true)
-            }
-            _ => self.stop(StopKind::Interrupted, "interrupted by the operator".into(), false),
-        }
     }
 
     /// The running steps' template context entries: `pending` until they end.
