@@ -1113,3 +1113,46 @@ fn a_scenario_without_a_required_variable_is_the_fixtures_mistake() {
          FAILED: 1 runbook, 1 error, 1 warning; 1 scenario rehearsed, 0 failed\n"
     );
 }
+
+/// A documentation block whose `{{ }}` is another tool's template (Helm
+/// here) is a warning at its fence line, hinting `{% raw %}`: the wiki
+/// shows it as written. Wrapped in `{% raw %}`, it is a runbook template
+/// again and nothing is said.
+#[test]
+fn a_documentation_block_with_a_foreign_template_is_a_warning() {
+    let md = |yaml: &str| {
+        format!(
+            "# Helm\n\n```bash {{#pods read}}\nkubectl get pods\n```\n\nThe chart's values:\n\n```yaml\n{yaml}\n```\n"
+        )
+    };
+    Test::new()
+        .runbook("helm", &md("image: {{ .Values.image }}"))
+        .args(["check"])
+        .stdout_has(
+            "runbooks/helm.md:9: warning[foreign-template]: the `{{ }}` of this documentation block is not a runbook \
+             template: the wiki shows the block as written\n  \
+             hint: if it is another tool's template (Go, Helm), wrap that part in `{% raw %}…{% endraw %}`\n",
+        )
+        .run();
+    Test::new()
+        .runbook("helm", &md("image: {% raw %}{{ .Values.image }}{% endraw %}"))
+        .args(["check"])
+        .stdout_lacks("foreign-template")
+        .run();
+}
+
+/// A fixture named after no runbook says which runbook it was likely meant
+/// for, and still how to name it.
+#[test]
+fn an_orphan_fixture_suggests_the_nearest_runbook_id() {
+    Test::new()
+        .runbook("2.1-head-stall", "# Stall\n\n```bash {#a read}\necho a\n```\n")
+        .fixture("2.1-head-stal", "[[scenario]]\nname = \"s\"\n")
+        .args(["check"])
+        .status(2)
+        .stdout_has(
+            "fixtures/2.1-head-stal.toml:1: error[fixture]: fixture for a runbook that does not exist: `2.1-head-stal`\n  \
+             hint: did you mean `2.1-head-stall` (2.1-head-stall.toml)? name the file after a runbook id (`runbook list`), in fixtures\n",
+        )
+        .run();
+}

@@ -29,6 +29,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("plan", &["error", "model", "parse"]),
     ("preview", &["config", "error", "expect", "model", "plan", "quote", "redact", "template", "vars"]),
     ("render", &["model"]),
+    ("doc_blocks", &["model", "template"]),
 ];
 
 /// Inside these modules only their top-level items are public API: other

@@ -25,6 +25,19 @@ fn unknown_attribute() {
     );
 }
 
+/// Every unknown attribute of a fence is said in one run, each at the
+/// fence's line with its own did-you-mean.
+#[test]
+fn every_unknown_attribute_is_reported() {
+    bad(
+        "# T\n\n```bash {#a tiemout=5s retires=3}\necho a\n```\n",
+        &[
+            "runbooks/bad.md:3: error: unknown attribute `tiemout`\n  hint: did you mean `timeout`?",
+            "runbooks/bad.md:3: error: unknown attribute `retires`\n  hint: did you mean `retry`?",
+        ],
+    );
+}
+
 #[test]
 fn bad_attribute_quoting() {
     bad("# T\n\n```bash {#a when=\"env == 'x'}\necho a\n```\n", &["bad.md:3", "unterminated quote"]);

@@ -356,3 +356,83 @@ fn a_rehearsal_names_the_values_the_command_gave_and_where_from() {
     // `check` plays the fixture's values alone: the step passes.
     t().env("RUNBOOK_VAR_ns", "prod").args(["check"]).stdout_has("ok v / one").run();
 }
+
+/// `play --dry-run` blames a scenario that leaves a required variable
+/// without a value on the fixture, as `check` does: the error is at the
+/// misspelt key with its did-you-mean, never a `--set` hint about the
+/// runbook; the fixture's other scenarios still rehearse, and the exit is 2
+/// (invalid fixture). A `--set` of the variable gives it, as in a play.
+#[test]
+fn dry_run_blames_a_missing_scenario_variable_on_the_fixture() {
+    let md = "---\nvars: {pod: ~}\n---\n# Req\n\n```bash {#logs read}\nkubectl logs {{ pod }}\n```\n";
+    let fx = concat!(
+        "[[scenario]]\n",
+        "name = \"fine\"\n",
+        "vars = { pod = \"api-1\" }\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+        "\n",
+        "[[scenario]]\n",
+        "name = \"crashloop\"\n",
+        "  [scenario.vars]\n",
+        "  pods = \"api-1\"\n",
+        "  [[scenario.stub]]\n",
+        "  cmd = \"kubectl logs *\"\n",
+    );
+    let error = "fixtures/req.toml:10: error: scenario `crashloop` gives no value to `pod`, \
+                 which runbook `req` requires (read by step `logs`)\n  hint: the scenario gives `pods`: did you mean `pod`?\n";
+    let f = Test::new()
+        .runbook("req", md)
+        .fixture("req", fx)
+        .args(["play", "req", "--dry-run", "--scenario", "crashloop"])
+        .status(2)
+        .stdout_lacks("REHEARSAL of")
+        .stderr_lacks("--set")
+        .run();
+    assert_eq!(
+        f.stderr,
+        format!("{error}not rehearsed (the fixture gives no value to a required variable): crashloop\n")
+    );
+    Test::new()
+        .runbook("req", md)
+        .fixture("req", fx)
+        .args(["play", "req", "--dry-run"])
+        .status(2)
+        .stdout_has("=== REHEARSAL passed: scenario fine holds its expectations")
+        .stdout_lacks("scenario crashloop")
+        .stderr_has(error)
+        .stderr_has("not rehearsed (the fixture gives no value to a required variable): crashloop")
+        .run();
+    Test::new()
+        .runbook("req", md)
+        .fixture("req", fx)
+        .args(["play", "req", "--dry-run", "--scenario", "crashloop", "--set", "pod=api-2"])
+        .stdout_has("=== REHEARSAL passed: scenario crashloop holds its expectations")
+        .run();
+}
+
+/// The run id holds the time, so a rehearsal writes it `$RUN` (in
+/// `RUNBOOK_RUN` and in `RUNBOOK_RUN_DIR`): two rehearsals of one scenario
+/// write byte-identical transcripts (SPEC §5: deterministic).
+#[test]
+fn the_run_id_is_masked_in_transcripts() {
+    let md = "# R\n\n```bash {#id read}\necho \"run $RUNBOOK_RUN\"\necho \"dir $RUNBOOK_RUN_DIR\"\n```\n";
+    let f = Test::new()
+        .runbook("r", md)
+        .fixture("r", "[[scenario]]\nname = \"x\"\n[scenario.expect]\ntranscript = \"r.x.txt\"\n")
+        .args(["check", "--bless"])
+        .run();
+    let golden = std::fs::read_to_string(f.path().join("fixtures/r.x.txt")).unwrap();
+    assert!(golden.contains("| run $RUN\n"), "{golden}");
+    assert!(golden.contains("| dir $WORK/") && golden.contains("/$RUN\n"), "{golden}");
+    let dir = f.test.dir;
+    let rehearse = |golden: &str| {
+        let mut c = std::process::Command::new(bin());
+        c.args(["check", "--bless"]).current_dir(dir.path()).env("NO_COLOR", "1").env_remove("RUNBOOK_CONFIG");
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        std::fs::read(dir.path().join("fixtures").join(golden)).unwrap()
+    };
+    assert_eq!(rehearse("r.x.txt"), golden.as_bytes());
+    assert_eq!(rehearse("r.x.txt"), golden.as_bytes());
+}

@@ -42,6 +42,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod doc_blocks;
 pub mod error;
 pub mod expect;
 pub mod import;

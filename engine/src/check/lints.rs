@@ -262,6 +262,24 @@ pub fn unclosed_docs(rb: &Runbook) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// A documentation block whose `{{ … }}` does not compile as a runbook
+/// template (a Go or Helm template): the wiki shows it as written, with no
+/// value filled in, which the author may not know. `{% raw %}` says so.
+pub fn foreign_docs(rb: &Runbook) -> Vec<Diagnostic> {
+    rb.doc_blocks
+        .iter()
+        .filter(|d| !d.unclosed && crate::doc_blocks::is_foreign(rb, d))
+        .map(|d| {
+            Diagnostic::warning(
+                "foreign-template",
+                "the `{{ }}` of this documentation block is not a runbook template: the wiki shows the block as written",
+            )
+            .at(&rb.path, d.line)
+            .hint("if it is another tool's template (Go, Helm), wrap that part in `{% raw %}…{% endraw %}`")
+        })
+        .collect()
+}
+
 /// A secret whose value is too short to be masked (`redact::MIN_LEN`): its
 /// value would appear in logs, or its name only looks secret (`key_id`).
 /// Secret is what the redactors mask ([`Runbook::secret_parts`]): a secret

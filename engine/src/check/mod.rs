@@ -11,7 +11,8 @@
 //!
 //! Severity decisions: a runbook without a fixture, a stub its scenario
 //! never calls, plain-HTTP downloads, `<placeholder>`s in documentation,
-//! misspelt-looking front-matter keys, a prompting `sudo` and shellcheck
+//! misspelt-looking front-matter keys, a prompting `sudo`, a documentation
+//! block whose `{{ }}` is another tool's template and shellcheck
 //! warnings are warnings, and so is everything found in a plain page but
 //! its syntax; everything else is an error (`page.rs`). A page that does
 //! not parse is linted on what did parse ([`lint_partial`]), so one run
@@ -28,7 +29,6 @@ pub mod page;
 pub mod placeholders;
 pub mod python;
 mod run;
-pub mod scenario_vars;
 pub mod security;
 pub mod shell;
 
@@ -177,6 +177,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(page::hazards(rb, false));
     out.extend(page::front_matter_keys(rb, text));
     out.extend(lints::unclosed_docs(rb));
+    out.extend(lints::foreign_docs(rb));
     out.extend(lints::short_secrets(rb, config, text));
     out.extend(lints::absolute_tools(rb, config));
     out.extend(crate::observe::check::lint(rb));
@@ -202,6 +203,7 @@ pub fn lint_partial(parsed: &Page, text: &str) -> Vec<Diagnostic> {
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
     out.extend(lints::unclosed_docs(rb));
+    out.extend(lints::foreign_docs(rb));
     out.extend(security::lint(&rb.path, &lints::blocks(rb)));
     out
 }

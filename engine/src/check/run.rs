@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::missing::Unchecked;
-use super::{
-    Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, scenario_vars, security,
-};
+use super::{Options, Report, RunbookReport, Summary, bash, lint, lint_partial, lints, page, python, security};
 use crate::catalog::{self, Catalog};
 use crate::config::Config;
 use crate::error::{Diagnostic, Error, Result, Severity};
@@ -200,7 +198,7 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                 fx.file = f.clone();
                 match by_id.get(&id) {
                     Some(rb) => {
-                        let (found, broken) = scenario_vars::lint(rb, &fx, config);
+                        let (found, broken) = crate::rehearse::scenario_vars::lint(rb, &fx, config);
                         rep_findings.extend(found);
                         // The others are still rehearsed.
                         fx.scenarios.retain(|s| !broken.contains(&s.name));
@@ -208,13 +206,17 @@ fn run_pools(config: &Config, inputs: Inputs, opts: &Options, stopping: &Stoppin
                         (fx.validate(rb, config), Some(fx))
                     }
                     None => {
+                        let mut hint = format!(
+                            "name the file after a runbook id (`runbook list`), in {}",
+                            catalog::display_path(&config.fixtures, &config.root).display()
+                        );
+                        if let Some(near) = crate::error::did_you_mean(&id, by_id.keys().map(String::as_str)) {
+                            hint = format!("did you mean `{near}` ({near}.toml)? {hint}");
+                        }
                         let d =
                             Diagnostic::error("fixture", format!("fixture for a runbook that does not exist: `{id}`"))
                                 .at(&shown, 1)
-                                .hint(format!(
-                                    "name the file after a runbook id (`runbook list`), in {}",
-                                    catalog::display_path(&config.fixtures, &config.root).display()
-                                ));
+                                .hint(hint);
                         (vec![d], None)
                     }
                 }

@@ -293,7 +293,7 @@ fn rewrite(page: &Page, text: &str, included: Option<&Included>) -> String {
                 let cont = continuation(prefix);
                 out.push_str(prefix);
                 let mut class = "runbook-code runbook-doc";
-                if views::doc_is_foreign(rb, d) {
+                if crate::doc_blocks::is_foreign(rb, d) {
                     // scripts/build-book warns about it instead of failing on its `{{`.
                     class = "runbook-code runbook-doc runbook-as-written";
                     out.push_str(FOREIGN_NOTE);

@@ -17,7 +17,7 @@ use regex::Regex;
 
 use super::when::Known;
 use crate::config::{Config, EnvProfile};
-use crate::model::{Attrs, DocBlock, Runbook, Step, StepKind, Value};
+use crate::model::{DocBlock, Runbook, Step, StepKind, Value};
 use crate::preview::plan_context;
 use crate::template::{BUILTINS, Capture, Context, StepState, Templater};
 use crate::vars::{self, Resolved};
@@ -133,29 +133,6 @@ pub fn views<'c>(rb: &Runbook, config: &'c Config) -> Vec<View<'c>> {
     envs.into_iter().map(|env| View::new(rb, env, &used, salt)).collect()
 }
 
-/// A documentation block as the step of its language it would be.
-fn doc_step(d: &DocBlock) -> Step {
-    let kind = StepKind::from_lang(&d.lang).unwrap_or(StepKind::Manual);
-    let kind = if d.is_shell() { StepKind::Bash } else { kind };
-    Step {
-        id: "doc".into(),
-        line: d.line,
-        body_line: d.body_line,
-        lang: d.lang.clone(),
-        kind,
-        attrs: Attrs::default(),
-        body: d.body.clone(),
-        section: None,
-    }
-}
-
-/// Does a documentation block's `{{ … }}` not compile as a runbook template
-/// (a Go or Helm template: `{{range .items}}`)? Then it is someone else's
-/// template, shown as written.
-pub fn doc_is_foreign(rb: &Runbook, d: &DocBlock) -> bool {
-    !Templater::new(rb).check_syntax(&doc_step(d)).is_empty()
-}
-
 /// Every name the runbook's templates read, steps and documentation blocks.
 fn names_used(rb: &Runbook) -> BTreeSet<String> {
     let t = Templater::new(rb);
@@ -247,7 +224,7 @@ impl<'c> View<'c> {
     /// A documentation block with templates, rendered as a step of its
     /// language would be (shell words quoted; text verbatim).
     pub fn doc(&self, rb: &Runbook, d: &DocBlock) -> Rendered {
-        self.body(rb, &doc_step(d))
+        self.body(rb, &crate::doc_blocks::as_step(d))
     }
 
     /// An attribute (`expect`, `cwd`) as it reads in this env.

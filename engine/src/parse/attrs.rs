@@ -279,6 +279,35 @@ pub fn foreign(raw: &[RawAttr<'_>]) -> bool {
     !raw.is_empty() && !raw.iter().any(|a| ours(a.key))
 }
 
+/// One error per attribute key runbook does not know, in the order given,
+/// each with its did-you-mean: a fence with several typos says them all at
+/// once rather than one per run.
+pub fn unknown(raw: &[RawAttr<'_>]) -> Vec<AttrError> {
+    raw.iter().filter(|a| !KNOWN_KEYS.contains(&a.key)).map(|a| unknown_key(a.key)).collect()
+}
+
+/// The known key an unknown one was meant for: the usual did-you-mean, or
+/// one that reads much the same (`retires` for `retry`: keys are short, so
+/// a few edits are most of one).
+fn meant(key: &str) -> Option<&'static str> {
+    crate::error::did_you_mean(key, KNOWN_KEYS.iter().copied()).or_else(|| {
+        KNOWN_KEYS
+            .iter()
+            .map(|k| (strsim::jaro_winkler(key, k), *k))
+            .filter(|(s, _)| *s >= 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k)
+    })
+}
+
+fn unknown_key(key: &str) -> AttrError {
+    let hint = match meant(key) {
+        Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
+        None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
+    };
+    err(format!("unknown attribute `{key}`"), hint)
+}
+
 /// Type the tokens into [`Attrs`] and the step id.
 pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError> {
     let mut a = Attrs::default();
@@ -287,11 +316,7 @@ pub fn build(raw: Vec<RawAttr<'_>>) -> Result<(Option<String>, Attrs), AttrError
     let mut seen = 0u32;
     for RawAttr { key, value } in raw {
         let Some(slot) = KNOWN_KEYS.iter().position(|k| *k == key) else {
-            let hint = match crate::error::did_you_mean(key, KNOWN_KEYS.iter().copied()) {
-                Some(k) => format!("did you mean `{k}`? known attributes: {}", KNOWN_KEYS.join(", ")),
-                None => format!("known attributes: {}", KNOWN_KEYS.join(", ")),
-            };
-            return Err(err(format!("unknown attribute `{key}`"), hint));
+            return Err(unknown_key(key));
         };
         let known = KNOWN_KEYS[slot];
         if seen & (1 << slot) != 0 {

@@ -99,6 +99,11 @@ pub(super) fn classify(
             return;
         }
     };
+    let unknown = attrs::unknown(&raw);
+    if !unknown.is_empty() {
+        errors.extend(unknown.into_iter().map(|e| at(Diagnostic::error("unknown-attribute", e.message).hint(e.hint))));
+        return;
+    }
     let (id, attrs): (Option<String>, Attrs) = match attrs::build(raw) {
         Ok(x) => x,
         Err(e) => {

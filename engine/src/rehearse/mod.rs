@@ -17,6 +17,7 @@ pub mod record;
 pub mod record_queries;
 pub mod sandbox;
 pub mod scaffold;
+pub mod scenario_vars;
 pub mod shim;
 pub mod todo;
 pub mod transcript;
@@ -329,6 +330,9 @@ pub fn run_scenario_with(
         true => runner::play(rb, dag, config, &place, play, reporters),
         false => Err(Error::Invalid(Vec::new())),
     };
+    if let Ok(o) = &result {
+        sb.run = Some(o.run_id.clone());
+    }
     // Every process the scenario left is ended before its calls are read.
     let not_contained = container.err();
     let mut calls = sb.calls();

@@ -1,7 +1,8 @@
 //! `runbook play ID --dry-run [--scenario NAME]`: rehearse a runbook's
 //! scenarios with the output of a real play, under a REHEARSAL banner, and
 //! say which expectation failed. Exit 0 when every scenario's expectations
-//! hold, 1 otherwise, 2 for a missing or invalid fixture.
+//! hold, 1 otherwise, 2 for a missing or invalid fixture (a scenario that
+//! gives no value to a required variable included: the others still play).
 
 use std::io::Write;
 
@@ -57,6 +58,14 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
             }
         },
     };
+    // A scenario without a value for a required variable is the fixture's
+    // mistake, said as `check` says it; the other scenarios still rehearse.
+    let given = super::scenario_vars::Given { env: a.env.as_deref(), alert, sets };
+    let (unplayable, broken) = super::scenario_vars::missing_errors(&rb, &fx, scenarios.iter().copied(), config, given);
+    for d in &unplayable {
+        crate::errln!("{d}");
+    }
+    let scenarios: Vec<_> = scenarios.into_iter().filter(|s| !broken.contains(&s.name)).collect();
     let opts = Options {
         jobs: a.jobs.unwrap_or(runner::DEFAULT_JOBS).max(1),
         mode: crate::cli::play::mode(a),
@@ -154,6 +163,13 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
             rb.id
         );
         Err(Error::Reported(Exit::Interrupted))
+    } else if !broken.is_empty() {
+        if !failed.is_empty() {
+            crate::errln!("rehearsal of `{}` failed: {}", rb.id, failed.join(", "));
+        }
+        let names: Vec<&str> = broken.iter().map(String::as_str).collect();
+        crate::errln!("not rehearsed (the fixture gives no value to a required variable): {}", names.join(", "));
+        Err(Error::Reported(Exit::Invalid))
     } else if failed.is_empty() {
         Ok(Exit::Success)
     } else {

@@ -36,6 +36,9 @@ pub struct SandboxDir {
     pub tmp: PathBuf,
     /// The real repo root the steps run in, when contained.
     pub repo: Option<PathBuf>,
+    /// The play's run id (`RUNBOOK_RUN`, part of `RUNBOOK_RUN_DIR`), once
+    /// known: it holds the time, so [`scrub`](Self::scrub) writes it `$RUN`.
+    pub run: Option<String>,
 }
 
 /// What a `[rehearse] stub` entry names.
@@ -97,6 +100,7 @@ impl SandboxDir {
             state: root.join("state"),
             home: root.join("home"),
             tmp: root.join("tmp"),
+            run: None,
             repo: None,
             root,
             _dir: dir,
@@ -232,11 +236,16 @@ impl SandboxDir {
         shim::read_calls(&self.shim)
     }
 
-    /// Replace the sandbox path with `$WORK`, and the repo root the steps
-    /// run in (the real one when contained, its stand-in otherwise) with
-    /// `$REPO`: transcripts are the same contained or not, here or in CI.
+    /// Replace the sandbox path with `$WORK`, the repo root the steps run in
+    /// (the real one when contained, its stand-in otherwise) with `$REPO`,
+    /// and the run id with `$RUN`: transcripts are the same from one
+    /// rehearsal to the next, contained or not, here or in CI.
     pub fn scrub(&self, text: &str) -> String {
-        let mut t = text.replace(&self.work.display().to_string(), "$REPO");
+        let mut t = match self.run.as_deref().filter(|r| !r.is_empty()) {
+            Some(run) => text.replace(run, "$RUN"),
+            None => text.to_string(),
+        };
+        t = t.replace(&self.work.display().to_string(), "$REPO");
         if let Some(r) = self.repo.as_ref().filter(|r| r.components().count() > 2) {
             t = t.replace(&r.display().to_string(), "$REPO");
         }

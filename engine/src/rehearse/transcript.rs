@@ -16,8 +16,8 @@
 //!
 //! `$` lines are the rendered command, `>` lines the stubbed calls it made
 //! (from the shim's log), `|` stdout, `!` stderr (after stdout: their
-//! interleaving is not deterministic). No times appear, and the sandbox path
-//! is written `$WORK`.
+//! interleaving is not deterministic). No times appear: the sandbox path is
+//! written `$WORK` and the run id `$RUN` ([`super::sandbox::SandboxDir::scrub`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -3,26 +3,60 @@
 //! is the scenario's mistake, said at the fixture with a did-you-mean from
 //! the names it does give (its rehearsal would only fail on the runbook's
 //! line, telling the author to `--set` it); a scenario variable the runbook
-//! reads nowhere is a warning, as `--set` of it is in a play.
+//! reads nowhere is a warning, as `--set` of it is in a play. `check` and
+//! `play --dry-run` both say it from here.
 
 use std::collections::BTreeSet;
 
+use super::fixture::{Fixture, Scenario};
 use crate::config::Config;
 use crate::error::{Diagnostic, did_you_mean};
 use crate::model::Runbook;
-use crate::rehearse::fixture::{Fixture, Scenario};
+
+/// What the command gives a scenario besides its fixture: `play --dry-run`'s
+/// `--env`, `--from-alert` and `--set` (`check` gives nothing).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Given<'a> {
+    pub env: Option<&'a str>,
+    pub alert: &'a [(String, String)],
+    pub sets: &'a [(String, String)],
+}
 
 /// The findings of every scenario of `fx`, and the names of the scenarios
 /// that cannot be rehearsed for them.
 pub fn lint(rb: &Runbook, fx: &Fixture, config: &Config) -> (Vec<Diagnostic>, BTreeSet<String>) {
+    lint_scenarios(rb, fx, fx.scenarios.iter(), config, Given::default())
+}
+
+/// The errors alone (a required variable without a value) of the scenarios
+/// `play --dry-run` is about to rehearse, with what the command gives them,
+/// and the names of those scenarios.
+pub fn missing_errors<'s>(
+    rb: &Runbook,
+    fx: &Fixture,
+    scenarios: impl Iterator<Item = &'s Scenario>,
+    config: &Config,
+    given: Given<'_>,
+) -> (Vec<Diagnostic>, BTreeSet<String>) {
+    let (found, broken) = lint_scenarios(rb, fx, scenarios, config, given);
+    (found.into_iter().filter(|d| d.code == "scenario-variable").collect(), broken)
+}
+
+fn lint_scenarios<'s>(
+    rb: &Runbook,
+    fx: &Fixture,
+    scenarios: impl Iterator<Item = &'s Scenario>,
+    config: &Config,
+    given: Given<'_>,
+) -> (Vec<Diagnostic>, BTreeSet<String>) {
     let read = crate::vars::reads(rb);
     let mut out = Vec::new();
     let mut broken = BTreeSet::new();
-    for sc in &fx.scenarios {
+    for sc in scenarios {
         let extra: Vec<&str> = sc.vars.iter().map(|(k, _)| k.as_str()).filter(|k| !read.contains(*k)).collect();
         // The keys taken for a misspelt required variable: said with it.
         let mut meant = BTreeSet::new();
-        for m in missing(rb, sc, config) {
+        for m in missing(rb, sc, config, given) {
             broken.insert(sc.name.clone());
             let near = did_you_mean(&m.name, extra.iter().copied());
             meant.extend(near);
@@ -71,9 +105,11 @@ pub fn lint(rb: &Runbook, fx: &Fixture, config: &Config) -> (Vec<Diagnostic>, BT
 /// defines is the runbook's mistake (`undefined-variable`), not the
 /// scenario's; an env the config lacks is reported by the fixture's own
 /// validation.
-fn missing(rb: &Runbook, sc: &Scenario, config: &Config) -> Vec<crate::vars::Missing> {
-    let Ok(profile) = config.env(sc.env.as_ref().map(|(e, _)| e.as_str())) else { return Vec::new() };
-    let vars = crate::vars::resolve(rb, profile, &[], &sc.vars);
+fn missing(rb: &Runbook, sc: &Scenario, config: &Config, given: Given<'_>) -> Vec<crate::vars::Missing> {
+    let env = given.env.or(sc.env.as_ref().map(|(e, _)| e.as_str()));
+    let Ok(profile) = config.env(env) else { return Vec::new() };
+    let sets: Vec<(String, String)> = sc.vars.iter().chain(given.sets).cloned().collect();
+    let vars = crate::vars::resolve(rb, profile, given.alert, &sets);
     crate::vars::missing(rb, &vars).into_iter().filter(|m| m.declared && !m.used_by.is_empty()).collect()
 }
 
