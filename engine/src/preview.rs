@@ -52,7 +52,8 @@ pub struct StepView {
     /// `needs` that will not run (the play skips it then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
-    /// The `confirm` text, rendered (captures as placeholders), secrets masked.
+    /// The `confirm` text, rendered (captures as placeholders), secrets
+    /// masked, on one line (a newline in it shown as `\n`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
     pub command: String,
@@ -157,7 +158,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         }
         errors.extend(expect_regex(rb, s, &t, &ctx));
         let confirm = match t.confirm(s, &ctx) {
-            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
+            Ok(c) => c.map(|c| crate::visible::line(&red.redact(&c)).into_owned()),
             Err(d) => {
                 errors.push(d);
                 continue;
