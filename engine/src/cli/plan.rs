@@ -60,8 +60,13 @@ pub fn run(
         rb.steps.iter().map(|s| (s.id.as_str(), s)).collect();
     for s in &p.steps {
         let step = by_id[s.id.as_str()];
-        let mut head =
-            format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::plan_tags(step, s.confirm.as_deref()).join(", "));
+        let texts = crate::render::Texts {
+            confirm: s.confirm.as_deref(),
+            expect: s.expect.as_deref(),
+            cwd: s.cwd.as_deref(),
+            escalate: s.escalate.as_deref(),
+        };
+        let mut head = format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::plan_tags(step, &texts).join(", "));
         match s.will_run {
             Some(false) if !s.attrs.undo => {
                 head.push_str(&format!("  — skipped: {}", s.skip.as_deref().unwrap_or("`when` is false")))
