@@ -53,15 +53,14 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
     /// `expect`, `cwd` and `escalate`, rendered as the play renders them
-    /// (in this env, secrets masked, on one line).
+    /// (in this env, secrets masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalate: Option<String>,
-    /// The `confirm` text, rendered (captures as placeholders), secrets
-    /// masked, on one line (a newline in it shown as `\n`).
+    /// The `confirm` text, rendered (captures as placeholders), secrets masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
     pub command: String,
@@ -157,15 +156,15 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 continue;
             }
         };
-        // As a play renders them (masked, on one line); a `cwd` trimmed as
-        // the play trims it.
+        // As a play renders them (masked); a `cwd` trimmed as the play
+        // trims it.
         let mut texts =
             [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)].map(|(a, v)| match v
                 .as_ref()
                 .map(|v| t.attr(s, a, v, &ctx))
             {
                 None => None,
-                Some(Ok(r)) => Some(crate::visible::line(&red.redact(&r)).into_owned()),
+                Some(Ok(r)) => Some(red.redact(&r).into_owned()),
                 Some(Err(d)) => {
                     errors.push(d);
                     None
@@ -177,7 +176,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         let [expect, cwd, escalate] = texts;
         errors.extend(expect_regex(rb, s, &t, &ctx));
         let confirm = match t.confirm(s, &ctx) {
-            Ok(c) => c.map(|c| crate::visible::line(&red.redact(&c)).into_owned()),
+            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
             Err(d) => {
                 errors.push(d);
                 continue;
