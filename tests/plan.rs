@@ -374,3 +374,31 @@ fn a_misspelt_step_reference_names_the_step_in_plan_and_play() {
         assert_eq!(f.stderr, expected);
     }
 }
+
+/// `expect`, `cwd` and `escalate` are templates: `plan` shows them as the
+/// play in that env would use them (rendered, secrets masked), and shows
+/// `escalate` at all.
+#[test]
+fn expect_cwd_and_escalate_are_shown_rendered_for_the_env() {
+    let md = r#"---
+vars:
+  team: db-oncall
+  pager_token: hunter2-pager
+---
+# Attrs
+
+```bash {#up read cwd="deploy/{{ namespace }}" expect="^{{ namespace }} ok$" budget=5m escalate="page {{ team }} in {{ env }} with {{ pager_token }}"}
+echo {{ namespace }} ok
+```
+"#;
+    Test::new().runbook("attrs", md).args(["plan", "attrs", "--env", "prod"]).stdout(
+        "attrs — Attrs  (runbooks/attrs.md)\n\
+         env: prod\n\
+         asks: before every step not marked `read` (env confirm = \"write\")\n\
+         guard: `kubectl config current-context` must print a match of /^prod-/ before the first write step\n\
+         vars: namespace=animica pager_token=*** team=db-oncall\n\
+         \n \
+         1. up  [read, expect /^animica ok$/, cwd deploy/animica, budget 5m, escalate \"page db-oncall in prod with ***\"]  (runbooks/attrs.md:8)\n    \
+         $ echo animica ok\n",
+    ).run();
+}

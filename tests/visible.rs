@@ -79,3 +79,31 @@ fn on_a_terminal_the_confirm_question_shows_the_value_escaped() {
     no_raw("the terminal", &all.replace("\r\n", "\n"));
     assert!(!t.path().join("got").exists(), "the declined step ran");
 }
+
+/// A value whose newline (and `\r`) would print a forged line under the
+/// question: `ok?\nconfirm: restart the canary only`.
+const FORGED: &str = "web-1?\nconfirm: restart the canary only\r";
+const FORGED_SHOWN: &str = r"web-1?\nconfirm: restart the canary only\r";
+
+#[test]
+fn a_newline_in_a_confirm_text_is_shown_as_an_escape_on_the_questions_line() {
+    let set = format!("pod={FORGED}");
+    let t = Test::new().runbook("d6", D6);
+    let mut c = Command::new(bin());
+    c.args(["play", "d6", "--set", &set]).current_dir(t.path()).env_remove("RUNBOOK_CONFIG");
+    let mut p = Pty::on(c);
+    p.expect("[s]kip: ");
+    p.line("n");
+    assert_eq!(p.end(), 3, "{}", p.all());
+    let all = p.all().replace("\r\n", "\n");
+    assert!(all.contains(&format!("\nconfirm: delete pod {FORGED_SHOWN}?\n")), "{all}");
+    assert!(!all.contains("\nconfirm: restart"), "a forged line under the question:\n{all}");
+    assert!(all.contains(&format!("declined step `del`: confirm \"delete pod {FORGED_SHOWN}?\"")), "{all}");
+
+    let refused = Test::new().runbook("d6", D6).args(["play", "d6", "--set", &set]).status(3).run();
+    assert!(refused.stdout.contains(&format!("(confirm \"delete pod {FORGED_SHOWN}?\")")), "{}", refused.stdout);
+    let yes = Test::new().runbook("d6", D6).args(["play", "d6", "--set", &set, "--yes"]).run();
+    assert!(yes.stdout.contains(&format!("confirm \"delete pod {FORGED_SHOWN}?\": yes (--yes)")), "{}", yes.stdout);
+    let plan = Test::new().runbook("d6", D6).args(["plan", "d6", "--set", &set]).run();
+    assert!(plan.stdout.contains(&format!("[write, confirm \"delete pod {FORGED_SHOWN}?\"]")), "{}", plan.stdout);
+}

@@ -52,6 +52,14 @@ pub struct StepView {
     /// `needs` that will not run (the play skips it then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
+    /// `expect`, `cwd` and `escalate`, rendered as the play renders them
+    /// (in this env, secrets masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate: Option<String>,
     /// The `confirm` text, rendered (captures as placeholders), secrets masked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
@@ -148,13 +156,24 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
                 continue;
             }
         };
-        for (a, v) in [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)] {
-            if let Some(v) = v
-                && let Err(d) = t.attr(s, a, v, &ctx)
+        // As a play renders them (masked); a `cwd` trimmed as the play
+        // trims it.
+        let mut texts =
+            [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)].map(|(a, v)| match v
+                .as_ref()
+                .map(|v| t.attr(s, a, v, &ctx))
             {
-                errors.push(d);
-            }
+                None => None,
+                Some(Ok(r)) => Some(red.redact(&r).into_owned()),
+                Some(Err(d)) => {
+                    errors.push(d);
+                    None
+                }
+            });
+        if let Some(c) = &mut texts[1] {
+            *c = c.trim().to_string();
         }
+        let [expect, cwd, escalate] = texts;
         errors.extend(expect_regex(rb, s, &t, &ctx));
         let confirm = match t.confirm(s, &ctx) {
             Ok(c) => c.map(|c| red.redact(&c).into_owned()),
@@ -195,6 +214,9 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
             will_run,
             skip: if s.attrs.undo { None } else { skip },
             confirm,
+            expect,
+            cwd,
+            escalate,
             command: red.redact(&command).into_owned(),
             rollback: s.attrs.rollback.clone(),
             section: s.section.clone(),

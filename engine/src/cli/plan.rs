@@ -60,8 +60,16 @@ pub fn run(
         rb.steps.iter().map(|s| (s.id.as_str(), s)).collect();
     for s in &p.steps {
         let step = by_id[s.id.as_str()];
-        let mut head =
-            format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::plan_tags(step, s.confirm.as_deref()).join(", "));
+        // Each on one line: a newline in a value cannot forge a line.
+        let line = |t: &Option<String>| t.as_deref().map(|t| crate::visible::line(t).into_owned());
+        let (confirm, expect, cwd, escalate) = (line(&s.confirm), line(&s.expect), line(&s.cwd), line(&s.escalate));
+        let texts = crate::render::Texts {
+            confirm: confirm.as_deref(),
+            expect: expect.as_deref(),
+            cwd: cwd.as_deref(),
+            escalate: escalate.as_deref(),
+        };
+        let mut head = format!("{:>2}. {}  [{}]", s.n, s.id, crate::render::plan_tags(step, &texts).join(", "));
         match s.will_run {
             Some(false) if !s.attrs.undo => {
                 head.push_str(&format!("  — skipped: {}", s.skip.as_deref().unwrap_or("`when` is false")))

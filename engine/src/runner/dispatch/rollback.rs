@@ -96,7 +96,7 @@ impl Dispatcher<'_> {
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render the undo block: {d}"), None),
         };
         let said = match self.t.confirm(s, ctx) {
-            Ok(c) => c.map(|c| red.redact(&c).into_owned()).filter(|c| !c.is_empty()),
+            Ok(c) => c.map(|c| super::step::confirm_line(&red.redact(&c))).filter(|c| !c.is_empty()),
             Err(d) => return undo_end(&id, StepStatus::Failed, format!("cannot render `confirm`: {d}"), None),
         };
         let cwd = self.cwd(u, ctx).unwrap_or_else(|_| self.policy.root.clone());

@@ -103,6 +103,14 @@ pub(super) fn needs_terminal(id: &str, at: &str, resume: &str) -> String {
     )
 }
 
+/// A rendered `confirm` text as every question, answer line and refusal
+/// shows it: on one line, a value's newline or `\r` shown as an escape
+/// ([`crate::visible::line`]), so that it cannot forge a line under the
+/// question.
+pub(super) fn confirm_line(text: &str) -> String {
+    crate::visible::line(text).into_owned()
+}
+
 /// A `confirm` text as the answer lines and `plan` show it: `confirm "…"`.
 pub(super) fn quoted(confirm: &str) -> String {
     format!("confirm \"{confirm}\"")
@@ -333,7 +341,7 @@ impl Dispatcher<'_> {
             },
         };
         let said = match self.t.confirm(s, ctx) {
-            Ok(c) => c.map(|c| red.redact(&c).into_owned()),
+            Ok(c) => c.map(|c| confirm_line(&red.redact(&c))),
             Err(d) => return end(StepStatus::Failed, format!("cannot render `confirm`: {d}")),
         };
         let escalate = match self.t.escalate(s, ctx) {
