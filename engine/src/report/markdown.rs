@@ -252,10 +252,13 @@ pub fn markdown(r: &Report) -> String {
                 words => words.to_string(),
             };
             let step = a.step.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "(the play)".into());
-            let question = match &a.confirm {
+            let mut question = match &a.confirm {
                 Some(c) => format!("{} \"{}\"", a.question, cell(c)),
                 None => a.question.clone(),
             };
+            if let Some(run) = &a.run {
+                question.push_str(&format!(" run `{run}`"));
+            }
             o.push_str(&format!(
                 "| {} | {step} | {question} | **{}** | {how} | {} |\n",
                 clock(&a.at),

@@ -435,6 +435,10 @@ pub struct Approval {
     /// The `confirm` text asked (rendered, secrets masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The other run the question was about: the unfinished run a `no` to
+    /// the resume question did not resume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// The report of one run.
@@ -553,6 +557,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             how_said: how_said(name(&a.answer.how)).to_string(),
             by: a.answer.by.clone(),
             confirm: a.answer.confirm.clone(),
+            run: a.answer.run.clone(),
         })
         .collect();
     let notes =

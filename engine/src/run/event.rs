@@ -349,7 +349,8 @@ pub enum Question {
     /// Roll back: run this undo block?
     Undo,
     /// An unfinished run of the runbook and env: resume it (`yes`), or
-    /// start a fresh run (`no`)? Recorded in the run it goes on with.
+    /// start a fresh run (`no`)? Recorded in the run it goes on with: the
+    /// resumed run, or the new one (naming the declined run in `run`).
     Resume,
     /// `--take-over`: take the run over from the engine playing it?
     TakeOver,
@@ -396,6 +397,11 @@ pub struct Answer {
     /// The step's `confirm` text as asked: rendered, secrets masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The run the question was about, when it is not the run the answer
+    /// is recorded in: the unfinished run a `no` to the resume question
+    /// left for a new run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

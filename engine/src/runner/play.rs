@@ -679,6 +679,7 @@ impl<'a> Loop<'a> {
             by: self.operator.clone(),
             asked,
             confirm: None,
+            run: None,
         }));
         match reply {
             Reply::Continue => self.note(None, "Ctrl-C: continuing".into()),

@@ -48,7 +48,9 @@ pub struct Prepared {
 /// A session's first event: a new run's `run-start`, written when the store
 /// created the run, or a later session's `session`, to record.
 pub enum First {
-    Written(crate::run::Entry),
+    /// With the answer that declined resuming the unfinished run, recorded
+    /// after it.
+    Written(crate::run::Entry, Vec<Event>),
     /// With the answers that chose this session (the resume question,
     /// `--take-over`), recorded after it.
     Record(Event, Vec<Event>),
@@ -124,20 +126,28 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let latest = env.store.latest(&rb.id, &env_name)?;
     let mut resume_asked = None;
     let previous = pick(rb, env, opts, latest, tty, &mut notes, &mut resume_asked)?;
-    let answer = |question, asked: String| {
+    let answer = |question, reply, asked: String| {
         Event::Answer(Answer {
             step: None,
             question,
-            reply: Reply::Yes,
+            reply,
             how: How::Prompt,
             by: operator.clone(),
             asked,
             confirm: None,
+            run: None,
         })
     };
-    let mut answers: Vec<Event> = resume_asked.into_iter().map(|at| answer(Question::Resume, at)).collect();
+    let mut answers: Vec<Event> = Vec::new();
+    if let Some(r) = resume_asked {
+        let mut a = answer(Question::Resume, r.reply, r.at);
+        if let Event::Answer(a) = &mut a {
+            a.run = r.declined;
+        }
+        answers.push(a);
+    }
     if let (true, Some((how, asked))) = (taken, confirmed) {
-        let mut a = answer(Question::TakeOver, asked);
+        let mut a = answer(Question::TakeOver, Reply::Yes, asked);
         if let Event::Answer(a) = &mut a {
             a.how = how;
         }
@@ -226,7 +236,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
             };
             let id = env.store.create(&base, &mut first)?;
             let first = entry.ok_or_else(|| anyhow::anyhow!("the store created run {id} without its first event"))?;
-            (id, RunState::default(), First::Written(first))
+            (id, RunState::default(), First::Written(first, answers))
         }
     };
     lease.set_run(&run_id);
@@ -273,6 +283,16 @@ fn plan(rb: &Runbook, dag: &Dag) -> Vec<crate::run::event::Planned> {
         .collect()
 }
 
+/// The operator's answer to the resume question.
+struct ResumeAnswer {
+    /// When it was asked.
+    at: String,
+    reply: Reply,
+    /// The unfinished run, when the answer declined it: the answer is
+    /// recorded in the new run, and names the run it did not resume.
+    declined: Option<String>,
+}
+
 /// Which earlier run this session goes on with, if any.
 fn pick(
     rb: &Runbook,
@@ -281,7 +301,7 @@ fn pick(
     latest: Option<Latest>,
     tty: bool,
     notes: &mut Vec<String>,
-    asked: &mut Option<String>,
+    asked: &mut Option<ResumeAnswer>,
 ) -> Result<Option<(String, RunState)>> {
     let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
     let Some(Latest { id, events }) = latest else {
@@ -316,12 +336,14 @@ fn pick(
         ResumeMode::Resume => Err(Error::Refused(nothing_to_resume(rb, &id, &st, &env_flag))),
         ResumeMode::Ask if unfinished => {
             let at = if env.clock { crate::time::now_rfc3339() } else { String::new() };
+            // Answered at the prompt: recorded in the run the play goes on
+            // with, the resumed one or the new one (which names the other).
             if ask_resume(&id, &st, opts, tty, &env_flag, rb)? {
-                // Answered at the prompt: recorded in the run it resumes.
-                *asked = Some(at);
+                *asked = Some(ResumeAnswer { at, reply: Reply::Yes, declined: None });
                 Ok(Some((id, st)))
             } else {
                 reap_unfinished(env, &id, &st, notes);
+                *asked = Some(ResumeAnswer { at, reply: Reply::No, declined: Some(id) });
                 Ok(None)
             }
         }

@@ -151,6 +151,7 @@ fn drive_with(
                     by: "u@h".into(),
                     asked: String::new(),
                     confirm: a.confirm.clone(),
+                    run: None,
                 };
                 apply(&mut st, &mut d, Event::Answer(answer));
             }
