@@ -9,14 +9,15 @@
 //!
 //! Journals of the first format (`v: 1`, no `seq`, a `resume` event) read
 //! as these: missing fields take their defaults and lines are numbered in
-//! order.
+//! order. A journal of a newer vocabulary is refused ([`crate::run::decode`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The journal format written by this engine (`run-start`'s `v`).
-pub const FORMAT: u32 = 2;
+/// The event vocabulary written by this engine (`v` of `run-start` and
+/// `session`; [`crate::run::decode`]).
+pub const FORMAT: u32 = 3;
 
 /// The status of a step (journal, report, `steps.<id>.status` in templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,6 +252,10 @@ pub enum SessionKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
+    /// The event vocabulary of the engine that played this session (0:
+    /// written before sessions said, v2 or older).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub v: u32,
     /// 2 for the first resume; 0 in `v: 1` journals (numbered by the fold).
     #[serde(default)]
     pub n: u32,

@@ -12,7 +12,8 @@
 //!   widen them: that is a new run (`--fresh`).
 //! - **A damaged journal** is never silently started over: `--resume`
 //!   refuses, naming `--fresh`; `--fresh` (or a new run over an unfinished
-//!   one) first kills what is left of the old run's processes.
+//!   one) first kills what is left of the old run's processes. A journal
+//!   written by a newer runbook is refused unless `--fresh` asks for a new run.
 //! - **Variables** given to the run (`--set`, alerts, prompts) come back
 //!   unless given again; secret ones were journaled as `***` and must be
 //!   given again (asked without echo on a terminal, else exit 2 naming them).
@@ -192,6 +193,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
                 }
             }
             let first = Event::Session(Session {
+                v: crate::run::event::FORMAT,
                 n: st.session() + 1,
                 run: id.clone(),
                 runbook: rb.id.clone(),
@@ -319,6 +321,16 @@ fn pick(
         // A resume never starts over silently: the damaged run's steps may
         // still run. A new run (asked for, or a plain play) first kills them.
         Err(e) if opts.resume == ResumeMode::Resume => return Err(e),
+        // Written by a newer runbook, which may resume it: a new run over it
+        // is asked for (`--fresh`), never started unasked.
+        Err(Error::Invalid(mut d)) if opts.resume == ResumeMode::Ask && newer(&d) => {
+            for x in d.iter_mut().filter(|x| x.code == "journal-version") {
+                let hint = x.hint.as_deref().unwrap_or_default();
+                x.hint =
+                    Some(format!("{hint}\n  or start a new run: `runbook play {}{env_flag} --fresh`", rb.id).into());
+            }
+            return Err(Error::Invalid(d));
+        }
         Err(_) => {
             reap_damaged(env, &id, notes);
             notes.push(format!("the latest run of this runbook and env, {id}, cannot be read: starting a new run"));
@@ -349,6 +361,11 @@ fn pick(
         }
         ResumeMode::Ask => Ok(None),
     }
+}
+
+/// Is this run's journal (partly) written by a newer runbook?
+fn newer(d: &[Diagnostic]) -> bool {
+    d.iter().any(|d| d.code == "journal-version")
 }
 
 /// The session's mode: the run's, narrowed by this session's flags, never

@@ -38,6 +38,7 @@ pub(super) fn start_event() -> Event {
 
 pub(super) fn session(kind: SessionKind) -> Event {
     Event::Session(Session {
+        v: 0,
         n: 0,
         run: "r".into(),
         runbook: "r".into(),
