@@ -14,6 +14,7 @@ pub mod counts;
 mod markdown;
 pub mod shown;
 pub mod timeline;
+pub mod times;
 pub mod vars;
 pub mod versions;
 
@@ -27,9 +28,10 @@ use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
 use crate::store::Store;
 pub use counts::Counts;
-pub use markdown::{clock, duration_and_note, markdown, utc};
+pub use markdown::{duration_and_note, markdown};
 pub use shown::Shown;
 pub use timeline::{Entry, Row};
+pub use times::{clock, utc};
 
 /// A run as listed by `runbook runs`.
 #[derive(Debug, Serialize)]
