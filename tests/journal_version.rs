@@ -101,3 +101,31 @@ fn a_session_records_its_vocabulary() {
     assert!(j.lines().next().unwrap().contains(r#""event":"run-start","v":3,"#), "{j}");
     assert!(j.lines().any(|l| l.contains(r#""event":"session","v":3,"#)), "{j}");
 }
+
+/// The shared store reads the same events: a row of a newer vocabulary is
+/// refused there too, naming the run and the event.
+#[test]
+fn the_shared_store_refuses_a_newer_vocabulary_too() {
+    use crate::postgres::{Checkout, Db, server};
+    let Some(server) = server() else { return };
+    let db = Db::new(&server, "vocabulary");
+    let c = Checkout::new(&db.url, &[("a", BOOK)]);
+    let o = c.run(&["play", "a"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let id = db.sql("SELECT id FROM runbook_runs");
+    let seq: i64 = db.sql(&format!("SELECT max(seq) FROM runbook_events WHERE run = '{id}'")).parse().unwrap();
+    let body = format!(
+        r#"{{"seq":{},"at":"2026-12-04T09:00:00.000Z","event":"session","v":99,"n":2,"run":"{id}","runbook":"a","env":"local","kind":"hand-over","operator":"x@y","pid":1}}"#,
+        seq + 1
+    );
+    db.sql(&format!("INSERT INTO runbook_events (run, seq, body) VALUES ('{id}', {}, '{body}')", seq + 1));
+    let said = format!(
+        "(event {}): written by a newer runbook (event vocabulary v99; this runbook reads up to v3)\n  hint: upgrade runbook",
+        seq + 1
+    );
+    for args in [vec!["report", id.as_str()], vec!["play", "a", "--resume", "--yes"]] {
+        let o = c.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(err(&o).contains(&said), "{args:?}: {}", text(&o));
+    }
+}
