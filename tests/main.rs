@@ -20,6 +20,7 @@ mod hardening;
 mod import;
 mod init;
 mod interactive;
+mod journal_version;
 mod layering;
 mod local_store;
 mod manual_question;

@@ -270,6 +270,49 @@ fn the_answer_to_the_resume_question_is_listed_under_approvals() {
     );
 }
 
+/// The operator declines the resume question: the new run's Approvals list
+/// that "no" (who, when) and name the unfinished run it left.
+#[test]
+fn a_declined_resume_is_listed_under_the_new_runs_approvals() {
+    let t = Test::new().runbook(
+        "c",
+        "```bash {#before}\necho before\n```\n\n```bash {#restart confirm=\"restart the node?\"}\necho restarted\n```\n",
+    );
+    let o = rb(t.path(), &["play", "c"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let rows: Value = serde_json::from_slice(&rb(t.path(), &["runs", "--json"]).stdout).unwrap();
+    let old = rows[0]["run"].as_str().unwrap().to_string();
+    let mut p = crate::tty::Tty::spawn(t.path(), &["play", "c"]);
+    p.expect("Resume it?");
+    p.line("n");
+    p.expect("run it?");
+    p.line("y");
+    p.done(0);
+    let o = rb(t.path(), &["report", "latest", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_ne!(v["run"], old.as_str(), "{v}");
+    let me = v["sessions"][0]["operator"].as_str().unwrap().to_string();
+    let by = |q: &str, step: Value, reply: &str| {
+        (1, step, q.to_string(), reply.to_string(), "prompt".to_string(), me.clone())
+    };
+    assert_eq!(approvals(&v), [by("resume", Value::Null, "no"), by("confirm", json!("restart"), "yes")]);
+    assert_eq!(v["approvals"][0]["run"], old.as_str(), "{v}");
+    assert!(v["approvals"][0]["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{v}");
+    let md = String::from_utf8_lossy(&rb(t.path(), &["report", "latest"]).stdout).into_owned();
+    let rows = regex::Regex::new(r"\b\d{2}:\d{2}:\d{2}\b")
+        .unwrap()
+        .replace_all(&section(&md, "Approvals"), "[TIME]")
+        .into_owned();
+    assert_eq!(
+        rows,
+        format!(
+            "## Approvals\n\n| Time (UTC) | Step | Question | Answer | How | By |\n|---|---|---|---|---|---|\n\
+             | [TIME] | (the play) | resume run `{old}` | **no** | at the prompt | {me} |\n\
+             | [TIME] | `restart` | confirm \"restart the node?\" | **yes** | at the prompt | {me} |"
+        )
+    );
+}
+
 /// A second checkout takes the run over with `--take-over --yes` while the
 /// first plays it (shared store): its Approvals list the take-over.
 #[test]

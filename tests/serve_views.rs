@@ -86,3 +86,58 @@ fn a_run_of_two_sessions_has_the_reports_timeline_on_its_page() {
         }
     }
 }
+
+/// A finished run of two sessions, written with known times.
+const TIMED: &[&str] = &[
+    r#"{"seq":1,"at":"2026-12-04T09:00:00.000Z","event":"run-start","v":3,"run":"20261204T090000Z-a-local","runbook":"a","path":"runbooks/a.md","hash":"h","env":"local","operator":"u@h","pid":1,"answering":"yes","plan":[{"id":"x"},{"id":"y"}]}"#,
+    r#"{"seq":2,"at":"2026-12-04T09:00:01.000Z","event":"step-start","step":"x","attempt":1,"command":"echo x","command_hash":"c"}"#,
+    r#"{"seq":3,"at":"2026-12-04T09:00:02.500Z","event":"step-end","step":"x","status":"passed","exit":0,"duration_ms":1500,"command_hash":"c","reason":null,"tail":"x\n"}"#,
+    r#"{"seq":4,"at":"2026-12-04T09:05:00.000Z","event":"session","v":3,"n":2,"run":"20261204T090000Z-a-local","runbook":"a","env":"local","kind":"resume","operator":"v@h","pid":2,"hash":"h","answering":"ask"}"#,
+    r#"{"seq":5,"at":"2026-12-04T09:05:02.000Z","event":"answer","step":"y","question":"confirm","reply":"yes","how":"prompt","by":"v@h","asked":"2026-12-04T09:05:01.000Z"}"#,
+    r#"{"seq":6,"at":"2026-12-04T09:05:02.000Z","event":"step-start","step":"y","attempt":1,"command":"echo y","command_hash":"d"}"#,
+    r#"{"seq":7,"at":"2026-12-04T09:06:07.000Z","event":"step-end","step":"y","status":"passed","exit":0,"duration_ms":65000,"command_hash":"d","reason":null,"tail":"y\n"}"#,
+    r#"{"seq":8,"at":"2026-12-04T09:06:07.000Z","event":"run-end","status":"passed","rolled_back":false,"message":null}"#,
+];
+
+/// The run page writes every time and duration as `runbook report` does:
+/// the same run, the same characters.
+#[test]
+fn the_run_page_writes_times_and_durations_as_the_report_does() {
+    let t = crate::common::Test::new().runbook("a", "```bash {#x}\necho x\n```\n\n```bash {#y confirm}\necho y\n```\n");
+    let run = "20261204T090000Z-a-local";
+    let dir = t.path().join(".runbook/runs").join(run);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("journal.jsonl"), TIMED.join("\n") + "\n").unwrap();
+    let o = t.command().args(["report", run]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8(o.stdout).unwrap();
+    for line in [
+        "| Started | 2026-12-04 09:00:00 UTC |\n",
+        "| Ended | 2026-12-04 09:06:07 UTC (6m07s) |\n",
+        "| Resumed | 2026-12-04 09:05:00 UTC by v@h (session 2) |\n",
+        "| 09:05:02 | `y` | confirm | **yes** | at the prompt | v@h |\n",
+        "| 09:00:01 | `x` | passed | 0 | 1.5s |  |\n",
+        "| 09:05:02 | `y` | passed | 0 | 1m05s |  |\n",
+    ] {
+        assert!(md.contains(line), "{line}\n{md}");
+    }
+    let s = Serve::start(t.path(), &[], &[]);
+    let page = get_ok(&format!("{}/runs/{run}", s.url));
+    for html in [
+        "<dt>Started</dt><dd>2026-12-04 09:00:00 UTC</dd>",
+        "<dt>Ended</dt><dd>2026-12-04 09:06:07 UTC</dd>",
+        "<dt>Duration</dt><dd>6m07s</dd>",
+        "2: resume by v@h at 2026-12-04 09:05:00 UTC, ended 2026-12-04 09:06:07 UTC",
+        "<tr><td>09:05:02</td><td>v@h</td><td>y</td><td>confirm</td>",
+        "<span class=\"muted\">1.5s</span>",
+        "<span class=\"muted\">1m05s</span>",
+    ] {
+        assert!(page.contains(html), "{html}\n{page}");
+    }
+    let (got, want) = (page_rows(&page), md_rows(&md));
+    assert_eq!(got.len(), want.len(), "{got:?}\n{md}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!((&g[0], &g[4]), (&w[0], &w[4]), "Time and Duration: {g:?} {w:?}");
+    }
+    assert_eq!(got[0], ["09:00:01", "x", "passed", "0", "1.5s", "", "1"], "{got:?}");
+}

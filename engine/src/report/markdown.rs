@@ -5,23 +5,8 @@
 //! then each step with its command and the tail of its output.
 
 use super::timeline::{Row, rows};
+use super::times::{clock, duration as dur, span, utc};
 use super::{Entry, Report, Session, Shown};
-
-/// `2026-11-28T03:15:00.123Z` → `2026-11-28 03:15:00 UTC`
-pub fn utc(t: &str) -> String {
-    let t = t.trim_end_matches('Z');
-    let t = t.split('.').next().unwrap_or(t);
-    format!("{} UTC", t.replace('T', " "))
-}
-
-/// `2026-11-28T03:15:00.123Z` → `03:15:00`
-pub fn clock(t: &str) -> String {
-    utc(t).split(' ').nth(1).unwrap_or("").to_string()
-}
-
-fn dur(ms: Option<u64>) -> String {
-    ms.map(|m| crate::time::short(std::time::Duration::from_millis(m))).unwrap_or_else(|| "–".into())
-}
 
 /// Text in a table cell: a `|` cannot end the cell, a newline the row, and
 /// `<`/`&` show as typed (a confirm text or an operator's name is text, not
@@ -67,10 +52,7 @@ pub fn markdown(r: &Report) -> String {
     o.push_str(&format!("| Operator | {} |\n", cell(&r.operator)));
     o.push_str(&format!("| Started | {} |\n", utc(&r.started)));
     if let Some(e) = &r.ended {
-        let span = match (crate::time::parse(&r.started), crate::time::parse(e)) {
-            (Some(a), Some(b)) => b.duration_since(a).ok().map(|d| format!(" ({})", crate::time::short(d))),
-            _ => None,
-        };
+        let span = span(&r.started, e).map(|d| format!(" ({d})"));
         o.push_str(&format!("| Ended | {}{} |\n", utc(e), span.unwrap_or_default()));
     }
     for ss in r.sessions.iter().skip(1) {
@@ -252,10 +234,13 @@ pub fn markdown(r: &Report) -> String {
                 words => words.to_string(),
             };
             let step = a.step.as_deref().map(|s| format!("`{s}`")).unwrap_or_else(|| "(the play)".into());
-            let question = match &a.confirm {
+            let mut question = match &a.confirm {
                 Some(c) => format!("{} \"{}\"", a.question, cell(c)),
                 None => a.question.clone(),
             };
+            if let Some(run) = &a.run {
+                question.push_str(&format!(" run `{run}`"));
+            }
             o.push_str(&format!(
                 "| {} | {step} | {question} | **{}** | {how} | {} |\n",
                 clock(&a.at),
@@ -406,10 +391,7 @@ pub fn duration_and_note(row: &Row) -> (String, String) {
     match row {
         Row::Step(e) => (dur(e.duration_ms), note(e)),
         Row::Session(s) => {
-            let span = match (crate::time::parse(&s.at), s.ended.as_deref().and_then(crate::time::parse)) {
-                (Some(a), Some(b)) => b.duration_since(a).ok().map(crate::time::short),
-                _ => None,
-            };
+            let span = s.ended.as_deref().and_then(|b| span(&s.at, b));
             (span.unwrap_or_else(|| "–".into()), s.end_note.clone().unwrap_or_default())
         }
     }

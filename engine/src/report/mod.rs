@@ -14,6 +14,7 @@ pub mod counts;
 mod markdown;
 pub mod shown;
 pub mod timeline;
+pub mod times;
 pub mod vars;
 pub mod versions;
 
@@ -27,9 +28,10 @@ use crate::run::RunState;
 use crate::run::event::{Answering, VarRecord, name};
 use crate::store::Store;
 pub use counts::Counts;
-pub use markdown::{clock, duration_and_note, markdown, utc};
+pub use markdown::{duration_and_note, markdown};
 pub use shown::Shown;
 pub use timeline::{Entry, Row};
+pub use times::{clock, utc};
 
 /// A run as listed by `runbook runs`.
 #[derive(Debug, Serialize)]
@@ -435,6 +437,10 @@ pub struct Approval {
     /// The `confirm` text asked (rendered, secrets masked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The other run the question was about: the unfinished run a `no` to
+    /// the resume question did not resume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// The report of one run.
@@ -553,6 +559,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             how_said: how_said(name(&a.answer.how)).to_string(),
             by: a.answer.by.clone(),
             confirm: a.answer.confirm.clone(),
+            run: a.answer.run.clone(),
         })
         .collect();
     let notes =

@@ -9,14 +9,15 @@
 //!
 //! Journals of the first format (`v: 1`, no `seq`, a `resume` event) read
 //! as these: missing fields take their defaults and lines are numbered in
-//! order.
+//! order. A journal of a newer vocabulary is refused ([`crate::run::decode`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The journal format written by this engine (`run-start`'s `v`).
-pub const FORMAT: u32 = 2;
+/// The event vocabulary written by this engine (`v` of `run-start` and
+/// `session`; [`crate::run::decode`]).
+pub const FORMAT: u32 = 3;
 
 /// The status of a step (journal, report, `steps.<id>.status` in templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,6 +252,10 @@ pub enum SessionKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
+    /// The event vocabulary of the engine that played this session (0:
+    /// written before sessions said, v2 or older).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub v: u32,
     /// 2 for the first resume; 0 in `v: 1` journals (numbered by the fold).
     #[serde(default)]
     pub n: u32,
@@ -349,7 +354,8 @@ pub enum Question {
     /// Roll back: run this undo block?
     Undo,
     /// An unfinished run of the runbook and env: resume it (`yes`), or
-    /// start a fresh run (`no`)? Recorded in the run it goes on with.
+    /// start a fresh run (`no`)? Recorded in the run it goes on with: the
+    /// resumed run, or the new one (naming the declined run in `run`).
     Resume,
     /// `--take-over`: take the run over from the engine playing it?
     TakeOver,
@@ -396,6 +402,11 @@ pub struct Answer {
     /// The step's `confirm` text as asked: rendered, secrets masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// The run the question was about, when it is not the run the answer
+    /// is recorded in: the unfinished run a `no` to the resume question
+    /// left for a new run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! read a run this way. Nothing here runs a process or touches a file.
 
 pub mod attempts;
+pub mod decode;
 pub mod event;
 pub mod state;
 

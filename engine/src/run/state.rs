@@ -528,6 +528,7 @@ mod tests {
 
     fn session(kind: SessionKind) -> Event {
         Event::Session(Session {
+            v: 0,
             n: 0,
             run: "r".into(),
             runbook: "a".into(),

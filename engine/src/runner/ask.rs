@@ -60,6 +60,7 @@ pub async fn ask(
             by: by.to_string(),
             asked: asked.clone(),
             confirm: a.confirm.clone(),
+            run: None,
         })
     };
     match answers {

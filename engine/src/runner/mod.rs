@@ -278,7 +278,13 @@ async fn session_loop(
     }
     let redactor = Arc::new(RwLock::new(Redactor::new(secrets.clone())));
     match first {
-        session::First::Written(e) => recorder.written(e),
+        session::First::Written(e, answers) => {
+            recorder.written(e);
+            // Said by the play's prompt already.
+            for a in answers {
+                recorder.record_as(a, record::Show::Never);
+            }
+        }
         session::First::Record(e, answers) => {
             recorder.record(e);
             // Said by the play's prompt already, or by the flag typed.

@@ -696,6 +696,7 @@ impl<'a> Loop<'a> {
             by: self.operator.clone(),
             asked,
             confirm: None,
+            run: None,
         }));
     }
 

@@ -12,7 +12,8 @@
 //!   widen them: that is a new run (`--fresh`).
 //! - **A damaged journal** is never silently started over: `--resume`
 //!   refuses, naming `--fresh`; `--fresh` (or a new run over an unfinished
-//!   one) first kills what is left of the old run's processes.
+//!   one) first kills what is left of the old run's processes. A journal
+//!   written by a newer runbook is refused unless `--fresh` asks for a new run.
 //! - **Variables** given to the run (`--set`, alerts, prompts) come back
 //!   unless given again; secret ones were journaled as `***` and must be
 //!   given again (asked without echo on a terminal, else exit 2 naming them).
@@ -48,7 +49,9 @@ pub struct Prepared {
 /// A session's first event: a new run's `run-start`, written when the store
 /// created the run, or a later session's `session`, to record.
 pub enum First {
-    Written(crate::run::Entry),
+    /// With the answer that declined resuming the unfinished run, recorded
+    /// after it.
+    Written(crate::run::Entry, Vec<Event>),
     /// With the answers that chose this session (the resume question,
     /// `--take-over`), recorded after it.
     Record(Event, Vec<Event>),
@@ -124,20 +127,28 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     let latest = env.store.latest(&rb.id, &env_name)?;
     let mut resume_asked = None;
     let previous = pick(rb, env, opts, latest, tty, &mut notes, &mut resume_asked)?;
-    let answer = |question, asked: String| {
+    let answer = |question, reply, asked: String| {
         Event::Answer(Answer {
             step: None,
             question,
-            reply: Reply::Yes,
+            reply,
             how: How::Prompt,
             by: operator.clone(),
             asked,
             confirm: None,
+            run: None,
         })
     };
-    let mut answers: Vec<Event> = resume_asked.into_iter().map(|at| answer(Question::Resume, at)).collect();
+    let mut answers: Vec<Event> = Vec::new();
+    if let Some(r) = resume_asked {
+        let mut a = answer(Question::Resume, r.reply, r.at);
+        if let Event::Answer(a) = &mut a {
+            a.run = r.declined;
+        }
+        answers.push(a);
+    }
     if let (true, Some((how, asked))) = (taken, confirmed) {
-        let mut a = answer(Question::TakeOver, asked);
+        let mut a = answer(Question::TakeOver, Reply::Yes, asked);
         if let Event::Answer(a) = &mut a {
             a.how = how;
         }
@@ -182,6 +193,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
                 }
             }
             let first = Event::Session(Session {
+                v: crate::run::event::FORMAT,
                 n: st.session() + 1,
                 run: id.clone(),
                 runbook: rb.id.clone(),
@@ -226,7 +238,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
             };
             let id = env.store.create(&base, &mut first)?;
             let first = entry.ok_or_else(|| anyhow::anyhow!("the store created run {id} without its first event"))?;
-            (id, RunState::default(), First::Written(first))
+            (id, RunState::default(), First::Written(first, answers))
         }
     };
     lease.set_run(&run_id);
@@ -273,6 +285,16 @@ fn plan(rb: &Runbook, dag: &Dag) -> Vec<crate::run::event::Planned> {
         .collect()
 }
 
+/// The operator's answer to the resume question.
+struct ResumeAnswer {
+    /// When it was asked.
+    at: String,
+    reply: Reply,
+    /// The unfinished run, when the answer declined it: the answer is
+    /// recorded in the new run, and names the run it did not resume.
+    declined: Option<String>,
+}
+
 /// Which earlier run this session goes on with, if any.
 fn pick(
     rb: &Runbook,
@@ -281,7 +303,7 @@ fn pick(
     latest: Option<Latest>,
     tty: bool,
     notes: &mut Vec<String>,
-    asked: &mut Option<String>,
+    asked: &mut Option<ResumeAnswer>,
 ) -> Result<Option<(String, RunState)>> {
     let env_flag = opts.env.as_ref().map(|e| format!(" --env {}", e.name)).unwrap_or_default();
     let Some(Latest { id, events }) = latest else {
@@ -299,6 +321,16 @@ fn pick(
         // A resume never starts over silently: the damaged run's steps may
         // still run. A new run (asked for, or a plain play) first kills them.
         Err(e) if opts.resume == ResumeMode::Resume => return Err(e),
+        // Written by a newer runbook, which may resume it: a new run over it
+        // is asked for (`--fresh`), never started unasked.
+        Err(Error::Invalid(mut d)) if opts.resume == ResumeMode::Ask && newer(&d) => {
+            for x in d.iter_mut().filter(|x| x.code == "journal-version") {
+                let hint = x.hint.as_deref().unwrap_or_default();
+                x.hint =
+                    Some(format!("{hint}\n  or start a new run: `runbook play {}{env_flag} --fresh`", rb.id).into());
+            }
+            return Err(Error::Invalid(d));
+        }
         Err(_) => {
             reap_damaged(env, &id, notes);
             notes.push(format!("the latest run of this runbook and env, {id}, cannot be read: starting a new run"));
@@ -316,17 +348,24 @@ fn pick(
         ResumeMode::Resume => Err(Error::Refused(nothing_to_resume(rb, &id, &st, &env_flag))),
         ResumeMode::Ask if unfinished => {
             let at = if env.clock { crate::time::now_rfc3339() } else { String::new() };
+            // Answered at the prompt: recorded in the run the play goes on
+            // with, the resumed one or the new one (which names the other).
             if ask_resume(&id, &st, opts, tty, &env_flag, rb)? {
-                // Answered at the prompt: recorded in the run it resumes.
-                *asked = Some(at);
+                *asked = Some(ResumeAnswer { at, reply: Reply::Yes, declined: None });
                 Ok(Some((id, st)))
             } else {
                 reap_unfinished(env, &id, &st, notes);
+                *asked = Some(ResumeAnswer { at, reply: Reply::No, declined: Some(id) });
                 Ok(None)
             }
         }
         ResumeMode::Ask => Ok(None),
     }
+}
+
+/// Is this run's journal (partly) written by a newer runbook?
+fn newer(d: &[Diagnostic]) -> bool {
+    d.iter().any(|d| d.code == "journal-version")
 }
 
 /// The session's mode: the run's, narrowed by this session's flags, never

@@ -34,6 +34,10 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // Times as the report writes them (`runbook report` and the run page
+        // tell one story, in one format).
+        env.add_filter("utc", |t: String| crate::report::utc(&t));
+        env.add_filter("clock", |t: String| crate::report::clock(&t));
         for (name, src) in TEMPLATES {
             env.add_template(name, src).expect("the embedded templates parse");
         }

@@ -87,17 +87,15 @@ pub struct RunView {
     pub last_seq: u64,
 }
 
-/// `2m 3s` from `started` to `ended`, or to now while running.
+/// `2m03s` from `started` to `ended`, or to now while running, as the
+/// report writes a duration ([`report::times`]).
 pub fn span(started: &str, ended: Option<&str>, running: bool) -> String {
     let end = match ended {
-        Some(e) => crate::time::parse(e),
-        None if running => Some(std::time::SystemTime::now()),
-        None => None,
+        Some(e) => e.to_string(),
+        None if running => crate::time::now_rfc3339(),
+        None => return String::new(),
     };
-    match (crate::time::parse(started), end) {
-        (Some(a), Some(b)) => b.duration_since(a).map(crate::time::short).unwrap_or_default(),
-        _ => String::new(),
-    }
+    report::times::span(started, &end).unwrap_or_default()
 }
 
 /// The `escalate` text of the run's steps, rendered with the run's values
@@ -171,10 +169,7 @@ pub fn build(store: &dyn Store, config: &Config, id: &str) -> Result<RunView> {
             command: s.map(|s| s.command.clone()).unwrap_or_default(),
             lang: s.and_then(|s| s.lang.clone()),
             exit: s.and_then(|s| s.exit),
-            duration: s
-                .and_then(|s| s.duration_ms)
-                .map(|m| crate::time::short(std::time::Duration::from_millis(m)))
-                .unwrap_or_default(),
+            duration: s.and_then(|s| s.duration_ms).map(|m| report::times::duration(Some(m))).unwrap_or_default(),
             attempts: s.map_or(0, |s| s.attempts),
             undo: s.is_some_and(|s| s.undo),
             read,

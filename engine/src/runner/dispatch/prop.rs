@@ -245,6 +245,7 @@ impl World<'_> {
                         by: "u@h".into(),
                         asked: String::new(),
                         confirm: a.confirm,
+                        run: None,
                     })
                 }
                 Action::Guard => panic!("no guard in these runbooks"),

@@ -38,6 +38,7 @@ pub(super) fn start_event() -> Event {
 
 pub(super) fn session(kind: SessionKind) -> Event {
     Event::Session(Session {
+        v: 0,
         n: 0,
         run: "r".into(),
         runbook: "r".into(),
@@ -151,6 +152,7 @@ fn drive_with(
                     by: "u@h".into(),
                     asked: String::new(),
                     confirm: a.confirm.clone(),
+                    run: None,
                 };
                 apply(&mut st, &mut d, Event::Answer(answer));
             }

@@ -54,7 +54,7 @@ pub fn events(path: &Path, seq: u64, mark: &mut u64) -> Result<Vec<Entry>> {
         {
             continue;
         }
-        let e: Entry = serde_json::from_str(l).map_err(|e| journal::corrupt(path, line0() + n + 1, &e.to_string()))?;
+        let e: Entry = crate::run::decode::decode(l).map_err(|e| journal::unreadable(path, line0() + n + 1, &e))?;
         if start == 0 && n == 0 && !matches!(e.event, Event::RunStart(_)) {
             return Err(journal::corrupt(path, 1, "the journal does not begin with a run-start event"));
         }

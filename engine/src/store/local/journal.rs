@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::run::Entry;
+use crate::run::decode::{Unreadable, decode};
 
 pub const FILE: &str = "journal.jsonl";
 
@@ -308,10 +309,10 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
         if l.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Entry>(l) {
+        match decode(l) {
             Ok(r) => out.push(r),
             Err(_) if n + 1 == lines.len() && !complete => {}
-            Err(e) => return Err(corrupt(path, n + 1, &e.to_string())),
+            Err(e) => return Err(unreadable(path, n + 1, &e)),
         }
     }
     if !matches!(out.first(), Some(Entry { event: crate::run::Event::RunStart(_), .. })) {
@@ -344,11 +345,11 @@ pub fn read_after(path: &Path, seq: u64) -> Result<Vec<Entry>> {
         {
             continue;
         }
-        match serde_json::from_str::<Entry>(l) {
+        match decode(l) {
             Ok(r) if (if r.seq == 0 { at } else { r.seq }) > seq => out.push(r),
             Ok(_) => {}
             Err(_) if n + 1 == lines.len() && !complete => {}
-            Err(e) => return Err(corrupt(path, n + 1, &e.to_string())),
+            Err(e) => return Err(unreadable(path, n + 1, &e)),
         }
     }
     Ok(out)
@@ -362,10 +363,14 @@ fn quick_seq(line: &str) -> Option<u64> {
 }
 
 pub fn corrupt(path: &Path, line: usize, what: &str) -> Error {
+    unreadable(path, line, &Unreadable::Bad(what.to_string()))
+}
+
+/// A line that is not an event this binary reads: damage, or written by a
+/// newer runbook ([`crate::run::decode`]).
+pub fn unreadable(path: &Path, line: usize, e: &Unreadable) -> Error {
     Error::invalid(
-        Diagnostic::error("corrupt-journal", format!("unreadable run journal: {what}"))
-            .at(path, line)
-            .hint("start a new run with --fresh (the damaged run stays for the post-mortem; its leftover processes are killed first)"),
+        Diagnostic::error(e.code(), format!("unreadable run journal: {}", e.what())).at(path, line).hint(e.hint()),
     )
 }
 

@@ -1,12 +1,14 @@
 //! Reading a run back from the shared store: the latest run of a
 //! runbook@env in one round trip (sent along with the lock when a play
 //! takes it), and rows decoded into events, a row that does not parse
-//! making the run corrupt (exit 2) rather than silently shorter.
+//! making the run corrupt (exit 2) rather than silently shorter, and a row
+//! of a newer event vocabulary refused ([`crate::run::decode`]).
 
 use tokio_postgres::types::Type;
 
 use super::{PgResult, PgStore};
 use crate::error::{Diagnostic, Error, Result};
+use crate::run::decode::{Unreadable, decode};
 use crate::run::{Entry, Event};
 use crate::store::Store;
 
@@ -37,7 +39,7 @@ impl PgStore {
         let name = self.name();
         let mut out = Vec::with_capacity(rows.len());
         for (seq, body) in rows {
-            out.push(serde_json::from_str::<Entry>(&body).map_err(|e| corrupt(&name, run, seq, &e.to_string()))?);
+            out.push(decode(&body).map_err(|e| unreadable(&name, run, seq, &e))?);
         }
         if seq == 0 && !matches!(out.first(), Some(Entry { event: Event::RunStart(_), .. })) {
             return Err(corrupt(&name, run, 1, "the run does not begin with a run-start event"));
@@ -51,4 +53,16 @@ fn corrupt(name: &str, run: &str, seq: i64, what: &str) -> Error {
         Diagnostic::error("corrupt-journal", format!("unreadable run {run} in {name} (event {seq}): {what}"))
             .hint("start a new run with --fresh (the damaged run stays for the post-mortem)"),
     )
+}
+
+/// A row that is not an event this binary reads: damage, or written by a
+/// newer runbook ([`crate::run::decode`]).
+fn unreadable(name: &str, run: &str, seq: i64, e: &Unreadable) -> Error {
+    match e {
+        Unreadable::Bad(what) => corrupt(name, run, seq, what),
+        _ => Error::invalid(
+            Diagnostic::error(e.code(), format!("unreadable run {run} in {name} (event {seq}): {}", e.what()))
+                .hint(e.hint()),
+        ),
+    }
 }
