@@ -1287,20 +1287,21 @@ fn a_play_whose_output_nobody_reads_any_more_ends_normally() {
 #[test]
 fn a_process_a_step_leaves_behind_can_neither_read_nor_change_later_scripts() {
     // `one` leaves a process in a session of its own (out of reach of the
-    // group kill), holding `one`'s script descriptor. While `two` runs it
-    // reads that descriptor, and tries to write it. Warm interpreters off:
-    // every step reads a memfd.
+    // group kill), holding `one`'s script descriptor. Once `two` has started
+    // it reads that descriptor, and tries to write it; `two` runs until the
+    // spy is done. Warm interpreters off: every step reads a memfd.
     let t = Test::new()
         .runbook(
             "a",
             r#"
             ```bash {#one}
             fd=${0#/dev/fd/}
-            setsid bash -c "sleep 0.3; cat /proc/self/fd/$fd > spy.tmp; mv spy.tmp spy.out; { printf 'touch injected\n' > /proc/self/fd/$fd; } 2>/dev/null; echo \$? > spy.write" </dev/null >/dev/null 2>&1 &
+            setsid bash -c "while [ ! -e two.started ]; do sleep 0.02; done; cat /proc/self/fd/$fd > spy.tmp; mv spy.tmp spy.out; { printf 'touch injected\n' > /proc/self/fd/$fd; } 2>/dev/null; echo \$? > spy.write" </dev/null >/dev/null 2>&1 &
             ```
 
-            ```bash {#two}
-            sleep 0.8 # SECRET-OF-TWO
+            ```bash {#two timeout=60s}
+            touch two.started
+            while [ ! -e spy.write ]; do sleep 0.02; done # SECRET-OF-TWO
             ```
             "#,
         )

@@ -349,14 +349,16 @@ fn a_resume_never_combines_only_and_from() {
 #[test]
 fn a_resume_kills_the_old_in_flight_process_even_with_its_environment_reset() {
     // `env -i` (as sudo's env_reset) drops RUNBOOK_*: the recorded process
-    // group still finds it, so the step never runs twice at once.
+    // group still finds it, so the step never runs twice at once. The old
+    // copy waits until it is killed; the resumed one finds `resumed`.
     let t = Test::new().runbook(
         "a",
-        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; sleep 1; echo \"done $$\" >> log'\n```\n",
+        "```bash {#restart timeout=30s}\nenv -i /bin/bash -c 'echo \"begin $$\" >> log; echo $$ > inner.pid; [ -e resumed ] || sleep 1000; echo \"done $$\" >> log'\n```\n",
     );
     let dir = t.path();
     let old = crash_while_running(dir, "a", "inner.pid");
     std::fs::remove_file(dir.join("inner.pid")).unwrap();
+    std::fs::write(dir.join("resumed"), "").unwrap();
     let o = rb(dir, &["play", "a", "--resume"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!alive(old), "the old process was killed");

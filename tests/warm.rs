@@ -235,18 +235,21 @@ fn a_directory_made_again_by_the_step_before_is_the_one_the_next_step_runs_in() 
 fn a_step_after_a_long_one_gets_a_young_interpreter() {
     // bash's `$SECONDS` (wait loops bound by it) counts from the
     // interpreter's start: one warmed during a 1 s step would be a second
-    // ahead. The age is read from /proc, in clock ticks.
+    // ahead. `two`'s interpreter must have started after `one` ended: its
+    // start (from /proc, in clock ticks) is compared with the uptime `one`
+    // wrote last, both on the boot clock, truncated to a tick.
     let t = Test::new()
         .runbook(
             "a",
             r#"
             ```bash {#one}
             sleep 1
+            cut -d' ' -f1 /proc/uptime > one.end
             ```
 
             ```bash {#two}
             start=$(cut -d' ' -f22 /proc/$$/stat)
-            echo "age: $(awk -v s="$start" -v hz="$(getconf CLK_TCK)" '{ print ($1 - s / hz < 0.5) ? "young" : "old" }' /proc/uptime)"
+            echo "age: $(awk -v s="$start" -v hz="$(getconf CLK_TCK)" '{ print (s / hz + 0.5 / hz >= $1) ? "young" : "old" }' one.end)"
             ```
             "#,
         )
