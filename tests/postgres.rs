@@ -140,6 +140,17 @@ pub(crate) fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// [`wait_for`], for something a background play of `c` (spawned as
+/// `name`) must do: if the play ends first, say how and what it printed.
+pub(crate) fn wait_while_running(play: &mut Child, c: &Checkout, name: &str, what: &str, mut ok: impl FnMut() -> bool) {
+    wait_for(what, || {
+        if let Ok(Some(status)) = play.try_wait() {
+            panic!("the play ended ({status}) before {what}:\n{}", c.output_of(name));
+        }
+        ok()
+    });
+}
+
 /// Lines of the step log equal to `line`.
 pub(crate) fn count(log: &Path, line: &str) -> usize {
     std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| *l == line).count()
@@ -803,8 +814,8 @@ fn the_database_gone_mid_play_keeps_the_step_end_and_resumes_after() {
     let Some(cluster) = Cluster::start() else { return };
     let sh = Shared::new();
     let c = Checkout::new(&cluster.url, &[("gated", &sh.runbook())]);
-    let mut play = c.cmd(&["play", "gated"]).env("RUNBOOK_PG_WAIT", "2").stdout(Stdio::null()).spawn().unwrap();
-    wait_for("s2 to start", || count(&sh.log(), "s2-start") == 1);
+    let mut play = c.spawn_with(&["play", "gated"], "play", &[("RUNBOOK_PG_WAIT", "2")]);
+    wait_while_running(&mut play, &c, "play", "s2 to start", || count(&sh.log(), "s2-start") == 1);
     cluster.ctl("halt");
     sh.open();
     // The step in flight finishes; nothing starts after it; exit 1.

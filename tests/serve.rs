@@ -32,15 +32,23 @@ impl Serve {
             .env_remove("RUNBOOK_SERVE_TOKEN")
             .env("RUNBOOK_LOG", "warn")
             .env("RUNBOOK_SERVE_POLL_MS", "10")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stdout(Stdio::piped());
+        // Its stderr goes to a file, read only when it never said where it
+        // listens: then it has ended, and why is there.
+        let mut stderr = tempfile::tempfile().expect("a temporary file");
+        c.stderr(stderr.try_clone().expect("the file again"));
         for (k, v) in env {
             c.env(k, v);
         }
         let mut child = c.spawn().expect("spawn runbook serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("runbook serve: ").unwrap_or_else(|| panic!("no URL in {line:?}"));
+        let url = line.trim().strip_prefix("runbook serve: ").unwrap_or_else(|| {
+            use std::io::{Read, Seek};
+            let mut why = String::new();
+            let _ = stderr.rewind().and_then(|()| stderr.read_to_string(&mut why));
+            panic!("no URL in {line:?}; serve said: {why}")
+        });
         Serve { child, url: url.trim_end_matches('/').to_string() }
     }
 }

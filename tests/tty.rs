@@ -648,3 +648,59 @@ fn each_line_on_a_terminal_ends_with_a_newline() {
     lacks(&seen, "[a] hello ");
     lacks(&seen, "[b] world ");
 }
+
+/// A key typed while a step runs is not an answer to the question that
+/// comes after it: the question discards it and waits for its own reply.
+#[test]
+fn keys_typed_before_a_question_do_not_answer_it() {
+    let md = r#"
+    # Ahead
+
+    ```bash {#slow read}
+    echo waiting
+    while [ ! -e go ]; do sleep 0.05; done
+    ```
+
+    ```bash {#drop confirm="drop the table?"}
+    echo dropped
+    ```
+"#;
+    let t = Test::new().runbook("a", md);
+    let mut p = Tty::spawn(t.path(), &["play", "a"]);
+    p.expect("[slow] waiting");
+    p.line("y");
+    std::fs::write(t.path().join("go"), "").unwrap();
+    p.expect("run it? [y]es / [n]o (stop the play) / [s]kip: ");
+    p.line("n");
+    let seen = p.done(3);
+    has(&seen, "the operator declined step `drop`");
+    lacks(&seen, "[drop] dropped");
+    let answers = records(t.path(), "answer");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["reply"], "no", "{answers:?}");
+}
+
+/// An `interactive` step killed by its timeout after making the terminal
+/// raw (an editor) leaves it as it was before the step.
+#[test]
+fn an_interactive_step_killed_by_its_timeout_gives_the_terminal_back_as_it_was() {
+    let md = r#"
+    # Raw
+
+    ```bash {#editor interactive timeout=1s on-fail=continue}
+    stty raw -echo
+    echo editor-in-raw-mode
+    sleep 1000
+    ```
+"#;
+    let t = Test::new().runbook("r", md);
+    let mut p = Tty::spawn_then_stty(t.path(), &["play", "r", "--yes"]);
+    p.expect("editor-in-raw-mode");
+    let seen = p.done(1);
+    has(&seen, "editor failed");
+    let (_, stty) = seen.rsplit_once("speed ").expect("stty -a output");
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    for flag in ["icanon", "echo", "opost", "isig"] {
+        assert!(flags.contains(&flag), "{flag} is off after the play:\n{stty}");
+    }
+}

@@ -495,6 +495,7 @@ impl<'a> Loop<'a> {
         let panic = super::fault::at("step-panic", &id);
         let h = self.running.spawn(async move {
             assert!(!panic, "injected fault: step-panic");
+            let _terminal = job.interactive.then(prompt::keep_terminal_settings);
             (i, step::run(job).await)
         });
         self.tasks.insert(h.id(), i);

@@ -42,8 +42,11 @@ pub fn step_terminal() -> bool {
     terminal() && std::io::stdout().is_terminal()
 }
 
-/// Print `question` and read one line.
+/// Print `question` and read one line. What was typed before the question
+/// was shown (a `y` meant for something else, typed while a step ran) is
+/// discarded first: only a reply to the question is its answer.
 pub fn ask(question: &str, timeout: Option<Duration>, cancel: &AtomicBool) -> Reply {
+    discard_typed_ahead();
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{}", crate::visible::text(question));
     let _ = err.flush();
@@ -77,6 +80,15 @@ pub fn ask(question: &str, timeout: Option<Duration>, cancel: &AtomicBool) -> Re
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return Reply::Eof,
         }
+    }
+}
+
+/// Drop the terminal's pending input (nothing when stdin is not one: piped
+/// answers are meant in order).
+fn discard_typed_ahead() {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let _ = nix::sys::termios::tcflush(stdin.as_fd(), nix::sys::termios::FlushArg::TCIFLUSH);
     }
 }
 
@@ -130,6 +142,13 @@ pub fn value(question: &str, secret: bool, cancel: &AtomicBool) -> Reply {
     // The typed characters stay hidden; the Enter still ends the line.
     let _echo = TermFlags::remove(LocalFlags::ECHO, LocalFlags::ECHONL);
     ask(question, None, cancel)
+}
+
+/// The terminal's settings as they are now, put back on drop: an
+/// `interactive` step (an editor, `kubectl edit`) killed by its timeout
+/// leaves the terminal raw and without echo otherwise.
+pub fn keep_terminal_settings() -> TermFlags {
+    TermFlags::remove(LocalFlags::empty(), LocalFlags::empty())
 }
 
 /// Local flags of a terminal changed while alive (the previous settings
