@@ -15,6 +15,7 @@ mod end_of_input;
 mod faults;
 mod fixtures_gen;
 mod fuzz;
+mod guard_signals;
 mod hangup;
 mod hardening;
 mod import;
