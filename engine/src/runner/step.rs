@@ -291,6 +291,13 @@ fn spec(job: &Job) -> Spec<'_> {
     }
 }
 
+/// The step's markers in its environment: its run's directory and its id
+/// (see [`process::end_marked`]).
+fn marker(job: &Job) -> Option<(&str, &str)> {
+    let get = |k: &str| job.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    Some((get("RUNBOOK_RUN_DIR")?, get("RUNBOOK_STEP")?))
+}
+
 /// The engine kills itself where the tests ask (`kill-before-spawned`):
 /// the step's process exists, its group is not recorded yet.
 fn fault_before_spawned(id: &str) {
@@ -481,6 +488,14 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
         && process::kill_leftovers(g).await
     {
         job.note("terminated processes the step left running in the background".into());
+    }
+    // Stopped by the engine: what the step started in process groups of
+    // its own ends with it too.
+    if (timed_out || was_cancelled)
+        && let Some((run, step)) = marker(job)
+        && process::end_marked(run, step).await > 0
+    {
+        job.note("terminated processes the step had started in process groups of their own".into());
     }
     // One wait for both streams, not one each (a detached process usually
     // holds both).
