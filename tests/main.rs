@@ -54,6 +54,7 @@ mod state_setting;
 mod step_groups;
 mod take_over_tty;
 mod tty;
+mod tty_stop;
 mod tty_vars;
 mod visible;
 mod warm;

@@ -356,6 +356,46 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
     status
 }
 
+/// Resolves once a process of the step's group is stopped (state `T`): on
+/// a terminal, what a step out of the foreground group gets for reading it
+/// (SIGTTIN) or changing its settings (SIGTTOU), and would wait in for
+/// ever. Never without a group (an interactive step has the terminal) or
+/// where the engine has no controlling terminal (opening `/dev/tty` fails
+/// there, nothing stops). Looked at four times a second: the leader each
+/// time, the whole group every fourth.
+pub async fn stopped_at_terminal(pgid: Option<i32>) {
+    static TTY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let tty = *TTY.get_or_init(|| std::fs::File::open("/dev/tty").is_ok());
+    let Some(g) = pgid.filter(|_| tty) else { return std::future::pending().await };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for n in 0u64.. {
+        tick.tick().await;
+        let leader = matches!(stat(g as u32), Some(('T', pgrp)) if pgrp == g);
+        if leader || (n % 4 == 3 && group_stopped(g)) {
+            return;
+        }
+    }
+}
+
+/// Is a process of the group stopped (state `T`, not a tracer's `t`)?
+fn group_stopped(pgid: i32) -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return false };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .any(|pid| matches!(stat(pid), Some(('T', pgrp)) if pgrp == pgid))
+}
+
+/// [`terminate`] a group that has stopped processes: SIGTERM reaches a
+/// stopped process only once it is continued, so it is continued too.
+pub async fn terminate_stopped(p: &mut Proc) -> Option<std::process::ExitStatus> {
+    if let Some(g) = p.pgid {
+        signal_group(g, Signal::SIGTERM);
+        signal_group(g, Signal::SIGCONT);
+    }
+    terminate(p).await
+}
+
 /// After the main process ended: give the group a moment ([`super::timing::settle`]) to end by itself,
 /// then terminate what still runs. `true` when something had to be.
 pub async fn kill_leftovers(pgid: i32) -> bool {
