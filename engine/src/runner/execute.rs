@@ -110,7 +110,7 @@ impl Executor<'_> {
             path_prefix: self.env.path_prefix.clone(),
             enter: self.env.enter.clone(),
             interactive: false,
-            timeout: Some(Duration::from_secs(60)),
+            timeout: Some(super::timing::guard_timeout()),
             retry: 0,
             delay: Duration::ZERO,
             expect: None,

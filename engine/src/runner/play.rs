@@ -405,7 +405,7 @@ impl<'a> Loop<'a> {
             }
         }
         let env = self.x.env_name.clone();
-        for ev in super::guard::run(&self.x, &g, &env).await {
+        for ev in super::guard::run(&self.x, &g, &env, &mut self.signals).await {
             self.record(ev);
         }
     }

@@ -356,6 +356,46 @@ pub async fn terminate(p: &mut Proc) -> Option<std::process::ExitStatus> {
     status
 }
 
+/// Resolves once a process of the step's group is stopped (state `T`): on
+/// a terminal, what a step out of the foreground group gets for reading it
+/// (SIGTTIN) or changing its settings (SIGTTOU), and would wait in for
+/// ever. Never without a group (an interactive step has the terminal) or
+/// where the engine has no controlling terminal (opening `/dev/tty` fails
+/// there, nothing stops). Looked at four times a second: the leader each
+/// time, the whole group every fourth.
+pub async fn stopped_at_terminal(pgid: Option<i32>) {
+    static TTY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let tty = *TTY.get_or_init(|| std::fs::File::open("/dev/tty").is_ok());
+    let Some(g) = pgid.filter(|_| tty) else { return std::future::pending().await };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for n in 0u64.. {
+        tick.tick().await;
+        let leader = matches!(stat(g as u32), Some(('T', pgrp)) if pgrp == g);
+        if leader || (n % 4 == 3 && group_stopped(g)) {
+            return;
+        }
+    }
+}
+
+/// Is a process of the group stopped (state `T`, not a tracer's `t`)?
+fn group_stopped(pgid: i32) -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return false };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .any(|pid| matches!(stat(pid), Some(('T', pgrp)) if pgrp == pgid))
+}
+
+/// [`terminate`] a group that has stopped processes: SIGTERM reaches a
+/// stopped process only once it is continued, so it is continued too.
+pub async fn terminate_stopped(p: &mut Proc) -> Option<std::process::ExitStatus> {
+    if let Some(g) = p.pgid {
+        signal_group(g, Signal::SIGTERM);
+        signal_group(g, Signal::SIGCONT);
+    }
+    terminate(p).await
+}
+
 /// After the main process ended: give the group a moment ([`super::timing::settle`]) to end by itself,
 /// then terminate what still runs. `true` when something had to be.
 pub async fn kill_leftovers(pgid: i32) -> bool {
@@ -422,6 +462,72 @@ pub fn reap_orphans(run_key: &str, step: Option<&str>) -> usize {
         std::thread::sleep(Duration::from_millis(10));
     }
     killed.len()
+}
+
+/// After a step's timeout or interrupt: end every process that carries the
+/// step's markers (`RUNBOOK_RUN_DIR`/`RUNBOOK_STEP`, `run_key` and `step`)
+/// and is still in the engine's session, wherever its process group is: a
+/// command that made a group of its own (GNU `timeout`, `set -m` job
+/// control) is out of reach of the step's group, not of its end. What left
+/// the session (`setsid`, the documented way to start a daemon) is spared.
+/// SIGTERM, up to the grace period ([`super::timing::grace`]), then SIGKILL.
+/// Returns how many there were.
+pub async fn end_marked(run_key: &str, step: &str) -> usize {
+    let until = tokio::time::Instant::now() + super::timing::grace();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let left = marked(run_key, step);
+        if left.is_empty() {
+            return seen.len();
+        }
+        let last = tokio::time::Instant::now() >= until;
+        for &pid in &left {
+            if seen.insert(pid) || last {
+                let sig = if last { Signal::SIGKILL } else { Signal::SIGTERM };
+                let _ = kill(Pid::from_raw(pid as i32), sig);
+            }
+        }
+        if last {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Killed: gone once the kernel has torn them down, a moment.
+    let gone = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < gone && !marked(run_key, step).is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen.len()
+}
+
+/// The running processes (zombies not counted) of the engine's session
+/// with a step's markers, the engine itself left out.
+fn marked(run_key: &str, step: &str) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let me = std::process::id();
+    let sid = nix::unistd::getsid(None).map(|p| p.as_raw()).ok();
+    let want_run = format!("RUNBOOK_RUN_DIR={run_key}");
+    let want_step = format!("RUNBOOK_STEP={step}");
+    let mut found = Vec::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if pid == me || zombie(pid) {
+            continue;
+        }
+        if sid.is_none() || nix::unistd::getsid(Some(Pid::from_raw(pid as i32))).ok().map(|p| p.as_raw()) != sid {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        let (mut run_ok, mut step_ok) = (false, false);
+        for kv in env.split(|&b| b == 0) {
+            run_ok |= kv == want_run.as_bytes();
+            step_ok |= kv == want_step.as_bytes();
+        }
+        if run_ok && step_ok {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 fn zombie(pid: u32) -> bool {

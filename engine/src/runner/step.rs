@@ -291,6 +291,13 @@ fn spec(job: &Job) -> Spec<'_> {
     }
 }
 
+/// The step's markers in its environment: its run's directory and its id
+/// (see [`process::end_marked`]).
+fn marker(job: &Job) -> Option<(&str, &str)> {
+    let get = |k: &str| job.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    Some((get("RUNBOOK_RUN_DIR")?, get("RUNBOOK_STEP")?))
+}
+
 /// The engine kills itself where the tests ask (`kill-before-spawned`):
 /// the step's process exists, its group is not recorded yet.
 fn fault_before_spawned(id: &str) {
@@ -460,8 +467,13 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     }
     let mut timed_out = false;
     let mut was_cancelled = false;
+    let mut at_terminal = false;
     let status = tokio::select! {
         s = p.child.wait() => s.ok(),
+        _ = process::stopped_at_terminal(p.pgid) => {
+            at_terminal = true;
+            process::terminate_stopped(&mut p).await
+        }
         _ = async {}, if expired => {
             timed_out = true;
             process::terminate(&mut p).await
@@ -478,9 +490,18 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     if let Some(g) = p.pgid
         && !timed_out
         && !was_cancelled
+        && !at_terminal
         && process::kill_leftovers(g).await
     {
         job.note("terminated processes the step left running in the background".into());
+    }
+    // Stopped by the engine: what the step started in process groups of
+    // its own ends with it too.
+    if (timed_out || was_cancelled || at_terminal)
+        && let Some((run, step)) = marker(job)
+        && process::end_marked(run, step).await > 0
+    {
+        job.note("terminated processes the step had started in process groups of their own".into());
     }
     // One wait for both streams, not one each (a detached process usually
     // holds both).
@@ -500,6 +521,13 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     let signal = status.and_then(|s| s.signal());
     if was_cancelled {
         return Attempt { status: StepStatus::Interrupted, exit, reason: Some("interrupted".into()) };
+    }
+    if at_terminal {
+        let why = format!(
+            "step `{}` tried to use the terminal (read it, or change its settings), which only an `interactive` step can: mark it `interactive`",
+            job.id
+        );
+        return Attempt { status: StepStatus::Failed, exit, reason: Some(why) };
     }
     if timed_out {
         let t = job.timeout.map(|t| humantime::format_duration(t).to_string()).unwrap_or_default();

@@ -9,6 +9,7 @@
 //! | `RUNBOOK_SETTLE` | 250ms | for a step's group to empty by itself after its main process exited |
 //! | `RUNBOOK_DRAIN` | 2s | for output still held open by a detached process |
 //! | `RUNBOOK_CTRLC_WAIT` | 10s | before the Ctrl-C question quits by default |
+//! | `RUNBOOK_GUARD_TIMEOUT` | 60s | for the env guard's command (then it fails: nothing is changed) |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -37,6 +38,11 @@ pub fn drain() -> Duration {
 pub fn ctrl_c_wait() -> Duration {
     static C: OnceLock<Duration> = OnceLock::new();
     setting("RUNBOOK_CTRLC_WAIT", Duration::from_secs(10), &C)
+}
+
+pub fn guard_timeout() -> Duration {
+    static C: OnceLock<Duration> = OnceLock::new();
+    setting("RUNBOOK_GUARD_TIMEOUT", Duration::from_secs(60), &C)
 }
 
 /// Resolves when the play cancels its steps (never if the sender is gone).
