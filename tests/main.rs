@@ -51,6 +51,7 @@ mod serve_guard;
 mod serve_reads;
 mod serve_stop;
 mod serve_views;
+mod state_faults;
 mod state_setting;
 mod step_groups;
 mod take_over_tty;

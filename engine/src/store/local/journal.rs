@@ -216,16 +216,16 @@ impl Journal {
             && !bytes.ends_with(b"\n")
         {
             let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-            let f = OpenOptions::new().write(true).open(path).map_err(|e| io(path, e))?;
-            f.set_len(keep as u64).map_err(|e| io(path, e))?;
+            let f = OpenOptions::new().write(true).open(path).map_err(|e| fault(path, e))?;
+            f.set_len(keep as u64).map_err(|e| fault(path, e))?;
         }
         let file =
-            Arc::new(OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| io(path, e))?);
+            Arc::new(OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| fault(path, e))?);
         let syncer = match sync {
             false => None,
             true => {
                 let dirs = path.ancestors().skip(1).take(2).map(Path::to_path_buf).collect();
-                Some(Syncer::start(file.clone(), dirs).map_err(|e| io(path, e))?)
+                Some(Syncer::start(file.clone(), dirs).map_err(|e| fault(path, e))?)
             }
         };
         Ok(Journal { file, path: path.to_path_buf(), syncer })
@@ -279,6 +279,11 @@ fn append(file: &File, path: &Path, shared: Option<&Arc<Shared>>, r: &Entry) -> 
     Ok(())
 }
 
+/// The journal cannot be opened or read: a fault of the state directory.
+fn fault(path: &Path, e: std::io::Error) -> Error {
+    super::fault("journal", path, &e)
+}
+
 fn io(path: &Path, e: std::io::Error) -> Error {
     Error::Other(anyhow::anyhow!("journal {}: {e}", path.display()))
 }
@@ -300,7 +305,7 @@ pub fn first_at(path: &Path) -> Option<String> {
 }
 
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
-    let text = std::fs::read(path).map_err(|e| io(path, e))?;
+    let text = std::fs::read(path).map_err(|e| fault(path, e))?;
     let text = String::from_utf8_lossy(&text);
     let complete = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
@@ -329,7 +334,7 @@ pub fn read_after(path: &Path, seq: u64) -> Result<Vec<Entry>> {
     if seq == 0 {
         return read(path);
     }
-    let text = std::fs::read(path).map_err(|e| io(path, e))?;
+    let text = std::fs::read(path).map_err(|e| fault(path, e))?;
     let text = String::from_utf8_lossy(&text);
     let complete = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();

@@ -71,7 +71,7 @@ pub fn try_acquire(path: &Path, me: &Holder) -> Result<std::result::Result<PlayL
             .truncate(false)
             .mode(0o600)
             .open(path)
-            .map_err(|e| Error::Other(anyhow::anyhow!("cannot open lock {}: {e}", path.display())))
+            .map_err(|e| super::fault("cannot open lock", path, &e))
     };
     let settle =
         std::env::var("RUNBOOK_LOCK_SETTLE").ok().and_then(|v| v.parse().ok()).map_or(SETTLE, Duration::from_millis);
@@ -90,7 +90,7 @@ pub fn try_acquire(path: &Path, me: &Holder) -> Result<std::result::Result<PlayL
                 }
                 return Ok(Err(Busy { holder, dead }));
             }
-            Err((_, e)) => return Err(Error::Other(anyhow::anyhow!("cannot lock {}: {e}", path.display()))),
+            Err((_, e)) => return Err(super::fault("cannot lock", path, &e.into())),
         }
     };
     let previous = read_holder(&mut lock);
@@ -102,7 +102,7 @@ pub fn try_acquire(path: &Path, me: &Holder) -> Result<std::result::Result<PlayL
         f.write_all(json.as_bytes())?;
         f.write_all(b"\n")
     };
-    write(&mut lock).map_err(|e| anyhow::anyhow!("cannot write lock {}: {e}", path.display()))?;
+    write(&mut lock).map_err(|e| super::fault("cannot write lock", path, &e))?;
     Ok(Ok(PlayLock { _lock: lock, path: path.to_path_buf(), took_over }))
 }
 

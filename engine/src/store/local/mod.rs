@@ -60,17 +60,27 @@ impl LocalStore {
 
 /// `mkdir -p` with mode 0700 for what it creates.
 pub fn make_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            Error::invalid(
-                crate::error::Diagnostic::error("state-dir", format!("cannot create {}: {e}", dir.display())).hint(
-                    "the runs, logs and locks need a writable directory: set `state = \"DIR\"` in runbook.toml or RUNBOOK_STATE=DIR (a team shares `postgres://…`)",
-                ),
-            )
-        })
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| fault("cannot create", dir, &e))
+}
+
+/// A path of the state directory that cannot be used (a directory where a
+/// file belongs, a full disk): exit 2 naming the path, what is wrong and the
+/// fix, not exit 1, which says a step failed.
+pub fn fault(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    use std::io::ErrorKind as K;
+    const ELSEWHERE: &str = "set `state = \"DIR\"` in runbook.toml or RUNBOOK_STATE=DIR (a team shares `postgres://…`)";
+    let p = path.display();
+    let hint = match e.kind() {
+        K::IsADirectory => format!("it must be a file: move the directory away (`mv {p} {p}.bad`), or {ELSEWHERE}"),
+        K::NotADirectory | K::AlreadyExists => {
+            format!("it and the directories above it must be directories: move the file in the way, or {ELSEWHERE}")
+        }
+        K::StorageFull | K::QuotaExceeded => {
+            format!("the disk of the state directory is full: free space, or {ELSEWHERE}")
+        }
+        _ => format!("the runs, logs and locks need a writable directory: {ELSEWHERE}"),
+    };
+    Error::invalid(crate::error::Diagnostic::error("state-dir", format!("{what} {p}: {e}")).hint(hint))
 }
 
 /// Does this run id name a run of runbook@env (`<time>-<runbook>-<env>`,
@@ -135,8 +145,7 @@ impl Store for LocalStore {
     fn create(&self, base: &str, first: &mut dyn FnMut(&str) -> Entry) -> Result<String> {
         let runs = self.root.join("runs");
         make_dir(&runs)?;
-        let err =
-            |what: &Path, e: std::io::Error| Error::Other(anyhow::anyhow!("cannot create {}: {e}", what.display()));
+        let err = |what: &Path, e: std::io::Error| fault("cannot create", what, &e);
         for n in 1.. {
             let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
             let dir = runs.join(&id);
