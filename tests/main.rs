@@ -21,6 +21,7 @@ mod import;
 mod init;
 mod interactive;
 mod layering;
+mod literals;
 mod local_store;
 mod manual_question;
 mod mdbook;
