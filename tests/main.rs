@@ -23,6 +23,7 @@ mod init;
 mod interactive;
 mod journal_version;
 mod layering;
+mod literals;
 mod local_store;
 mod manual_question;
 mod mdbook;

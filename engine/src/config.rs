@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Diagnostic, Error, Result, did_you_mean};
-use crate::model::{Value, Vars};
+use crate::model::Vars;
 use crate::parse::LineIndex;
 use crate::state_url::State;
 
@@ -88,7 +88,7 @@ struct Raw {
     state: Option<toml::Spanned<String>>,
     default_env: Option<String>,
     #[serde(default)]
-    env: BTreeMap<String, toml::Table>,
+    env: BTreeMap<String, BTreeMap<String, toml::Spanned<toml::Value>>>,
     #[serde(default)]
     rehearse: RawRehearse,
     #[serde(default)]
@@ -258,6 +258,8 @@ impl Config {
             }
             let mut p = EnvProfile { name: name.clone(), ..EnvProfile::default() };
             for (k, v) in table {
+                let literal = text.get(v.span());
+                let v = v.into_inner();
                 if !matches!(k.as_str(), "confirm" | "guard") && !crate::parse::valid_var(&k)
                     || k == "env"
                     || k == "steps"
@@ -318,10 +320,7 @@ impl Config {
                         }
                     }
                     _ => {
-                        let v: Value = serde_json::to_value(&v).map_err(|e| {
-                            Error::invalid(Diagnostic::error("config", format!("[env.{name}] {k}: {e}")).at(file, at))
-                        })?;
-                        p.vars.insert(k, v);
+                        p.vars.insert(k, crate::parse::frontmatter::from_toml(v, literal));
                     }
                 }
             }

@@ -9,10 +9,13 @@
 //! the ones that look like a misspelt runbook key (`var:` for `vars:`).
 
 mod de;
+mod literal;
 mod plain;
 
+pub use literal::{as_written, from_toml};
+
 use crate::error::Diagnostic;
-use crate::model::{Meta, Runbook, Vars};
+use crate::model::{Meta, Runbook, Value, Vars};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct FrontMatter {
@@ -193,7 +196,7 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
     // `region: no` (Norway), `confirm_with: y`: YAML 1.1 read these as
     // booleans; only `true`/`false` are (YAML 1.2, as `--set` reads them).
     options.strict_booleans = true;
-    serde_saphyr::from_str_with_options::<FrontMatter>(yaml, options).map_err(|e| {
+    let read = serde_saphyr::from_str_with_options::<de::Read>(yaml, options).map_err(|e| {
         let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
         let msg = e.without_snippet().to_string();
         // The rendered message repeats the location; keep its first line.
@@ -214,7 +217,14 @@ fn parse_yaml(yaml: &str) -> Result<FrontMatter, (Option<usize>, String)> {
             return (Some(tab_line), format!("{head} (column {col}): indent with spaces"));
         }
         (line, msg)
-    })
+    })?;
+    let mut fm = read.fm;
+    for (k, span) in read.spans {
+        if let (Some(v @ Value::Number(_)), Some(text)) = (fm.vars.get_mut(&k), yaml.get(span)) {
+            *v = as_written(text, v.take());
+        }
+    }
+    Ok(fm)
 }
 
 /// Values aliases may expand to in front matter, which is a few lines.

@@ -221,7 +221,9 @@ fn scalar(text: &str, flow: bool) -> Option<Value> {
         return Some(Value::from(n));
     }
     if let Some(x) = decimal(value) {
-        return Some(Value::from(x));
+        // `1.10` is kept as written where serde-saphyr reads it (a variable).
+        let n = Value::from(x);
+        return (super::as_written(value, n.clone()) == n).then_some(n);
     }
     plain_text(value, flow).then(|| Value::String(value.to_string()))
 }
