@@ -473,3 +473,133 @@ fn build_book_marks_an_included_step_as_not_played() {
     let plan = t.args(["plan", "inc"]).run().stdout;
     assert!(plan.contains("after") && !plan.contains("ctx"), "{plan}");
 }
+
+/// `owner` and `tags` of the front matter are under the title, before the
+/// "Play it" line; a runbook without them has no such line.
+#[test]
+fn owner_and_tags_are_shown_under_the_title() {
+    let config = runbook::config::Config::defaults(Path::new("."));
+    let md =
+        "---\nowner: platform <team>\ntags: [p2p, node]\n---\n# T\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    let page = runbook::mdbook::render_page(Path::new("runbooks/t.md"), md, &config).unwrap();
+    let summary = page.split("<div class=\"runbook-summary\"").nth(1).unwrap().split("</div>").next().unwrap();
+    assert_eq!(
+        summary,
+        " data-runbook-envs=\"(none)\" data-runbook-default=\"(none)\" data-runbook-valued=\"\">\n\
+         <p class=\"runbook-about\">Owner: <span class=\"runbook-owner\">platform &lt;team&gt;</span> <span class=\"runbook-sep\">·</span> Tags: <span class=\"runbook-tags\">p2p, node</span></p>\n\
+         <p>Read-only: 1 check, nothing here changes the system. <strong>Play it:</strong> <code>runbook play t</code>.</p>\n\
+         <p class=\"runbook-envs\">Commands and values with the runbook's defaults (no env).</p>\n"
+    );
+    let md = "---\ntags: ops\nowner: ~\n---\n# T\n\n```bash {#pods read}\nkubectl get pods\n```\n";
+    let page = runbook::mdbook::render_page(Path::new("runbooks/t.md"), md, &config).unwrap();
+    assert!(
+        page.contains("\n<p class=\"runbook-about\">Tags: <span class=\"runbook-tags\">ops</span></p>\n"),
+        "{page}"
+    );
+    let page = runbook::mdbook::render_page(Path::new("runbooks/t.md"), RUNBOOK, &config).unwrap();
+    assert!(!page.contains("runbook-about"), "{page}");
+}
+
+const MISSPELT: &str = "---\nvars:\n  tail: 200\n---\n# M\n\n```bash {#logs read}\nkubectl logs node --tail={{ tial }}\n```\n\nBy hand:\n\n```bash\nkubectl logs node --tail={{ tali }}\n```\n";
+
+/// A misspelt variable in a step fails the book as it fails `runbook
+/// check` (same lint, same words, same place); in a documentation block it
+/// is a warning and the book builds.
+#[test]
+fn a_misspelt_variable_fails_the_book_in_a_step_and_warns_in_a_doc_block() {
+    let t = Test::new().runbook("m", MISSPELT);
+    let check = Test::new().runbook("m", MISSPELT).args(["check", "runbooks/m.md"]).any_status().run();
+    let said = "runbooks/m.md:8: error[undefined-variable]: undefined variable `tial` in step `logs`\n  hint: define `tial` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`\n";
+    assert!(check.stdout.contains(said) || check.stderr.contains(said), "{}{}", check.stdout, check.stderr);
+    let input = book_input(t.path(), &[("m.md", MISSPELT)]);
+    t.args(["mdbook"])
+        .stdin(&input)
+        .status(2)
+        .stderr_has("runbooks/m.md:8: error: undefined variable `tial` in step `logs`\n  hint: define `tial` in front matter `vars` or in the [env] profile, or capture it in a step this one `needs`\n")
+        .stderr_has("runbooks/m.md:14: warning: undefined variable `tali` in a documentation block: the wiki shows it as <tali>\n")
+        .run();
+    let doc_only = MISSPELT.replace("{{ tial }}", "{{ tail }}");
+    let t = Test::new().runbook("m", &doc_only);
+    let input = book_input(t.path(), &[("m.md", &doc_only)]);
+    t.args(["mdbook"])
+        .stdin(&input)
+        .status(0)
+        .stderr_has("runbooks/m.md:14: warning: undefined variable `tali` in a documentation block")
+        .stderr_lacks("error")
+        .run();
+}
+
+/// Through `scripts/build-book`: the book does not build.
+#[test]
+fn build_book_fails_on_a_misspelt_variable() {
+    if !mdbook_available() {
+        return;
+    }
+    let t = tiny_book().runbook("other", MISSPELT);
+    let out = build_book(t.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("runbooks/other.md:8: error: undefined variable `tial` in step `logs`"), "{stderr}");
+    assert!(stderr.contains("mdbook build failed"), "{stderr}");
+}
+
+/// A quoted `{{ }}` whose value needs quoting: inside double quotes a value
+/// with a space or a `'` is written as it is, and the page shows the command
+/// `runbook plan` shows (what the play runs); a value quoting cannot protect
+/// there (a `'` inside single quotes) makes the play refuse the step, and
+/// the book fails with the play's own words, never showing a command the
+/// play would not run (docs/wiki.md).
+#[test]
+fn a_quoted_template_shows_what_the_play_runs_or_fails_the_book_as_the_play_refuses() {
+    let md = "---\nvars:\n  msg: hello world\n  quip: \"it's done\"\n---\n# Q\n\n```bash {#say read}\necho \"{{ msg }}\" \"{{ quip }}\"\n```\n";
+    let plan = Test::new().config("").runbook("q", md).args(["plan", "q"]).run();
+    assert!(plan.stdout.contains("    $ echo \"hello world\" \"it's done\"\n"), "{}", plan.stdout);
+    let t = Test::new().config("").runbook("q", md);
+    let input = book_input(t.path(), &[("q.md", md)]);
+    let f = t.args(["mdbook"]).stdin(&input).status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    let page = &chapters(&book)[0].content;
+    let shown = "<pre class=\"runbook-code\"><code class=\"language-bash\">echo &quot;hello world&quot; &quot;it's done&quot;</code></pre>";
+    assert!(page.contains(shown), "{page}");
+
+    let refused = md.replace("\"{{ quip }}\"", "'{{ quip }}'");
+    Test::new()
+        .config("")
+        .runbook("q", &refused)
+        .args(["plan", "q"])
+        .status(2)
+        .stderr_has("runbooks/q.md:9: error: step `say`, its body: a value with a `'` is inside single quotes, where it would end them; it could change the command\n")
+        .run();
+    let t = Test::new().config("").runbook("q", &refused);
+    let input = book_input(t.path(), &[("q.md", &refused)]);
+    t.args(["mdbook"])
+        .stdin(&input)
+        .status(2)
+        .stderr_has("runbooks/q.md:9: error: step `say`, its body: a value with a `'` is inside single quotes, where it would end them; it could change the command\n  hint: move the `{{ }}` out of the quotes")
+        .run();
+}
+
+/// The wiki's values come from the repository, never from the builder's
+/// environment: `RUNBOOK_VAR_namespace` changes neither a step nor a
+/// documentation block (docs/wiki.md).
+#[test]
+fn the_builders_environment_gives_the_wiki_no_value() {
+    let md = "# E\n\n```bash {#pods read}\nkubectl get pods -n {{ namespace }}\n```\n\nBy hand:\n\n```bash\nkubectl get svc -n {{ namespace }}\n```\n";
+    let t = Test::new().config("").runbook("e", md);
+    let input = book_input(t.path(), &[("e.md", md)]);
+    // `namespace` has no value anywhere: the step fails the book as check fails it.
+    t.args(["mdbook"])
+        .stdin(&input)
+        .env("RUNBOOK_VAR_namespace", "from-env")
+        .status(2)
+        .stderr_has("undefined variable `namespace` in step `pods`")
+        .run();
+    let md = md.replace("# E\n", "---\nvars:\n  namespace: ~\n---\n# E\n");
+    let t = Test::new().config("").runbook("e", &md);
+    let input = book_input(t.path(), &[("e.md", &md)]);
+    let f = t.args(["mdbook"]).stdin(&input).env("RUNBOOK_VAR_namespace", "from-env").status(0).run();
+    let book: Book = serde_json::from_str(&f.stdout).expect("a book on stdout");
+    let page = &chapters(&book)[0].content;
+    assert!(!page.contains("from-env"), "{page}");
+    assert_eq!(page.matches("&lt;namespace&gt;").count(), 2, "a placeholder in the step and in the doc block:\n{page}");
+}

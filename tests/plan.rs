@@ -402,3 +402,79 @@ echo {{ namespace }} ok
          $ echo animica ok\n",
     ).run();
 }
+
+const FILTERED: &str = "# F\n\n```bash {#look read}\necho looking\n```\n\n```bash {#fix}\necho fixing\n```\n\n```bash {#verify read}\necho verified\n```\n";
+
+#[test]
+fn plan_read_only_shows_what_the_triage_play_leaves_out() {
+    Test::new()
+        .config("")
+        .runbook("f", FILTERED)
+        .args(["plan", "f", "--read-only"])
+        .stdout(
+            "f — F  (runbooks/f.md)\nenv: (none)\nmode: --read-only\n\n \
+             1. look  [read]  (runbooks/f.md:3)\n    $ echo looking\n \
+             2. fix  [write]  — skipped: not a `read` step (--read-only)  (runbooks/f.md:7)\n    after look\n    $ echo fixing\n \
+             3. verify  [read]  (runbooks/f.md:11)\n    after fix\n    $ echo verified\n",
+        )
+        .run();
+    // The play leaves out the same step, for the same reason.
+    Test::new()
+        .config("")
+        .runbook("f", FILTERED)
+        .args(["play", "f", "--read-only", "--yes"])
+        .stdout_has("--- fix: skipped: not a `read` step (--read-only)\n")
+        .run();
+}
+
+#[test]
+fn plan_only_and_from_leave_out_what_the_play_leaves_out() {
+    let f = Test::new().config("").runbook("f", FILTERED).args(["plan", "f", "--only", "fix", "--json"]).run();
+    let skips: Vec<(bool, String)> = f.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["will_run"] == true, s["skip"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(
+        skips,
+        [
+            (false, "not selected (--only fix)".to_string()),
+            (true, String::new()),
+            (false, "not selected (--only fix)".to_string())
+        ]
+    );
+    Test::new()
+        .config("")
+        .runbook("f", FILTERED)
+        .args(["plan", "f", "--from", "fix"])
+        .stdout_has("mode: --from fix\n")
+        .stdout_has("1. look  [read]  — skipped: before --from fix  (runbooks/f.md:3)\n")
+        .stdout_has("2. fix  [write]  (runbooks/f.md:7)\n")
+        .run();
+}
+
+#[test]
+fn plan_read_only_with_only_a_write_step_is_refused_as_the_play_is() {
+    for cmd in ["plan", "play"] {
+        Test::new()
+            .config("")
+            .runbook("f", FILTERED)
+            .args(
+                [cmd, "f", "--read-only", "--only", "fix", "--yes"]
+                    .into_iter()
+                    .filter(|a| cmd == "play" || *a != "--yes"),
+            )
+            .status(2)
+            .stderr_has("--only fix with --read-only: `fix` (runbooks/f.md:7) is a write step")
+            .stderr_has("drop --read-only to run `fix`")
+            .run();
+    }
+    Test::new()
+        .config("")
+        .runbook("f", FILTERED)
+        .args(["plan", "f", "--only", "nope"])
+        .status(2)
+        .stderr_has("--only nope: no such step in `f`")
+        .run();
+}

@@ -20,6 +20,18 @@ pub type Vars = BTreeMap<String, Value>;
 /// the wiki and `show`, in the order written.
 pub type Meta = indexmap::IndexMap<String, Value>;
 
+/// A metadata value on one line (`show`, the wiki): text as is, a list of
+/// texts joined with `, `, anything else as JSON.
+pub fn meta_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.iter().all(|i| i.is_string()) => {
+            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Names every template sees besides the variables: no variable may take them.
 pub const BUILTINS: &[&str] = &["env", "steps"];
 

@@ -55,7 +55,7 @@ pub enum Command {
     },
     /// Show the order, dependencies and rendered commands of a play; runs nothing.
     #[command(
-        after_help = "Examples:\n  runbook plan 2.1-head-stall --env devnet\n  runbook plan 4.2 --set rev=41 --json"
+        after_help = "Examples:\n  runbook plan 2.1-head-stall --env devnet\n  runbook plan 2.1 --read-only          what a triage play runs\n  runbook plan 4.2 --set rev=41 --json"
     )]
     Plan {
         /// Runbook id or unique prefix (with --from-alert: default from [alerts.runbooks]).
@@ -73,6 +73,15 @@ pub enum Command {
         /// Set a variable to a file's content (a secret stays out of argv); repeatable.
         #[arg(long = "set-file", value_name = "KEY=PATH")]
         set_file: Vec<String>,
+        /// Plan `play --read-only`: only `read` steps.
+        #[arg(long)]
+        read_only: bool,
+        /// Plan `play --from STEP`: earlier steps are left out.
+        #[arg(long, value_name = "STEP", conflicts_with = "only", add = ArgValueCandidates::new(super::complete::step_ids))]
+        from: Option<String>,
+        /// Plan `play --only STEP`: only this step.
+        #[arg(long, value_name = "STEP", add = ArgValueCandidates::new(super::complete::step_ids))]
+        only: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -34,11 +34,12 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::List { json, all } => list::run(&config()?, json, all),
         Command::Show { id, json } => show::run(&config()?, &id, json),
-        Command::Plan { id, env, from_alert, set, set_file, json } => {
+        Command::Plan { id, env, from_alert, set, set_file, read_only, from, only, json } => {
             let config = config()?;
             let given = crate::vars::command_line(&set, &set_file, std::env::vars_os())?;
             let (id, alert) = alert::input(&config, &id, from_alert.as_deref())?;
-            plan::run(&config, &id, env.as_deref(), &alert, &given, json)
+            let mode = crate::run::event::Mode { read_only, only, from, ..Default::default() };
+            plan::run(&config, &id, env.as_deref(), &alert, &given, &mode, json)
                 .map_err(|e| env_hint::add(&config, env.as_deref(), e))
         }
         Command::Graph { id, format } => graph::run(&config()?, &id, format),

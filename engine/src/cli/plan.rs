@@ -1,10 +1,13 @@
 //! `runbook plan ID`: the order, the dependencies and the rendered commands.
+//! With `--read-only`, `--only` or `--from`, the steps the play's filters
+//! leave out are shown skipped, for the play's reason (the same code decides).
 
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Exit, Result};
 use crate::plan::Dag;
 use crate::preview;
+use crate::run::event::Mode;
 use crate::vars;
 
 pub fn run(
@@ -13,18 +16,28 @@ pub fn run(
     env: Option<&str>,
     alert: &[(String, String)],
     given: &[vars::Given],
+    mode: &Mode,
     json: bool,
 ) -> Result<Exit> {
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
     let dag = Dag::build(&rb)?;
+    crate::runner::check_selectors(&rb, &dag, mode)?;
     super::front_matter_warnings(config, &rb);
     let (sets, unread) = vars::sort_given(&rb, given);
     for w in unread {
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile, alert, &sets);
-    let p = preview::build(&rb, &dag, &resolved, profile, true)?;
+    let mut p = preview::build(&rb, &dag, &resolved, profile, true)?;
+    for s in &mut p.steps {
+        if let Some(i) = rb.step_index(&s.id)
+            && let Some(why) = crate::runner::left_out(&rb, &dag, mode, i)
+        {
+            s.will_run = Some(false);
+            s.skip = Some(why);
+        }
+    }
     for w in &p.warnings {
         crate::errln!("{w}");
     }
@@ -35,6 +48,9 @@ pub fn run(
     let mut o = String::new();
     o.push_str(&format!("{} — {}  ({})\n", p.runbook, p.title, p.path));
     o.push_str(&format!("env: {}\n", p.env.as_deref().unwrap_or("(none)")));
+    if *mode != Mode::default() {
+        o.push_str(&format!("mode: {}\n", mode.words().join(" ")));
+    }
     // What the env itself adds to a play: who is asked, and what is checked.
     if let Some(e) = profile {
         match e.confirm {

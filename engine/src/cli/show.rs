@@ -36,7 +36,7 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
     }
     // Wiki metadata (front-matter keys the engine does not read).
     for (k, v) in &rb.meta {
-        o.push_str(&format!("  {:<9} {}\n", format!("{k}:"), meta_text(v)));
+        o.push_str(&format!("  {:<9} {}\n", format!("{k}:"), crate::model::meta_text(v)));
     }
     if !vars.is_empty() {
         o.push_str("\nvariables:\n");
@@ -77,16 +77,4 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
     }
     super::out(&crate::visible::text(&o));
     Ok(Exit::Success)
-}
-
-/// A metadata value on one line: text as is, a list of texts joined.
-fn meta_text(v: &crate::model::Value) -> String {
-    use crate::model::Value;
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(|i| i.is_string()) => {
-            items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
-        }
-        other => other.to_string(),
-    }
 }

@@ -21,6 +21,7 @@
 mod gate;
 pub mod html;
 mod overview;
+mod refused;
 pub mod views;
 pub mod when;
 
@@ -65,10 +66,11 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
         let source = std::fs::read_to_string(config.root.join(&path))
             .ok()
             .filter(|s| s.contains("{{#include") && *s != ch.content);
-        let rendered = match &source {
-            Some(source) => render_with_includes(&path, &ch.content, source, config),
-            None => render_page(&path, &ch.content, config),
-        };
+        let rendered =
+            check_play(&path, source.as_deref().unwrap_or(&ch.content), config).and_then(|()| match &source {
+                Some(source) => render_with_includes(&path, &ch.content, source, config),
+                None => render_page(&path, &ch.content, config),
+            });
         match rendered {
             Ok(page) => ch.content = crate::prose::clean_markdown(&page),
             Err(Error::Invalid(d)) => errors.extend(d),
@@ -76,6 +78,20 @@ pub fn render_book(mut book: Book, src: &Path, config: &Config) -> Result<Book> 
         }
     });
     if errors.is_empty() { Ok(book) } else { Err(Error::Invalid(errors)) }
+}
+
+/// A step `runbook check` refuses for its variables or `plan` refuses in
+/// some env fails the book ([`refused`]); a variable nothing defines in a
+/// documentation block is a warning. `text` is the page as `runbook play`
+/// reads it.
+fn check_play(path: &Path, text: &str, config: &Config) -> Result<()> {
+    let rb = parse::parse_str(path, text, String::new())?;
+    let dag = Dag::build(&rb)?;
+    for w in refused::in_docs(&rb, config) {
+        crate::errln!("{w}");
+    }
+    let errors = refused::in_steps(&rb, &dag, config);
+    if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
 }
 
 /// Where a fenced block sits in the page, by 0-based line.

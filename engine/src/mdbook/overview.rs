@@ -91,10 +91,28 @@ impl Page<'_> {
             esc(&self.views[0].key),
             esc(&valued.join(" "))
         );
+        o.push_str(&self.meta_line());
         o.push_str(&format!("<p>{what}{extra}. <strong>Play it:</strong> {play}{triage}.</p>\n"));
         o.push_str(&self.env_line());
         o.push_str("</div>\n");
         o
+    }
+
+    /// Who owns the runbook and its tags (front matter `owner`, `tags`), when
+    /// it says: "Owner: platform · Tags: p2p, node". Empty without either.
+    fn meta_line(&self) -> String {
+        let parts: Vec<String> = [("owner", "Owner"), ("tags", "Tags")]
+            .into_iter()
+            .filter_map(|(key, label)| {
+                let text = crate::model::meta_text(self.rb.meta.get(key).filter(|v| !v.is_null())?);
+                (!text.trim().is_empty())
+                    .then(|| format!("{label}: <span class=\"runbook-{key}\">{}</span>", esc(&text)))
+            })
+            .collect();
+        if parts.is_empty() {
+            return String::new();
+        }
+        format!("<p class=\"runbook-about\">{}</p>\n", parts.join(" <span class=\"runbook-sep\">·</span> "))
     }
 
     /// The variables a play needs given in an env: read by a step, with no

@@ -76,7 +76,9 @@ pub mod timing;
 mod warm;
 
 pub use crate::time;
+pub use dispatch::left_out;
 pub use prompt::terminal as on_terminal;
+pub use session::check_selectors;
 
 use std::sync::{Arc, RwLock};
 

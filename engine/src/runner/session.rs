@@ -744,7 +744,9 @@ fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> 
         .collect()
 }
 
-fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
+/// The steps `--from` and `--only` name must be steps of the play's order,
+/// and `--read-only --only` must name a `read` step (exit 2 otherwise).
+pub fn check_selectors(rb: &Runbook, dag: &Dag, mode: &Mode) -> Result<()> {
     for (flag, v) in [("--from", &mode.from), ("--only", &mode.only)] {
         let Some(id) = v else { continue };
         let ok = rb.step_index(id).is_some_and(|i| dag.order.contains(&i));
