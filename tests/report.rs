@@ -362,3 +362,38 @@ fn a_value_changed_by_a_later_session_shows_each_value_with_its_session() {
     assert!(md.contains("echo scale to 3 ***;") && md.contains("echo scale to 5 ***;"), "{md}");
     assert!(!md.contains("tok-98765"), "{md}");
 }
+
+/// A value given through `RUNBOOK_VAR_x` or `--set-file` is journaled and
+/// reported as given so, not as `--set`: an auditor must not read that a
+/// value (a secret) went on the command line when it did not.
+#[test]
+fn a_value_given_by_the_environment_or_a_file_is_reported_as_given_so() {
+    let md = "---\nvars:\n  lvl: 1\n  token: {secret: true}\n---\n\
+              ```bash {#check}\necho level {{ lvl }} {{ token }}; [ {{ lvl }} -ge 7 ]\n```\n";
+    let t = Test::new().runbook("audit4", md);
+    let dir = t.path();
+    std::fs::write(dir.join("lvl.txt"), "7\n").unwrap();
+    let o = rb_cmd(dir, &["play", "audit4", "--fresh", "--yes"])
+        .env("RUNBOOK_VAR_lvl", "5")
+        .env("RUNBOOK_VAR_token", "tok-4417")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = rb_cmd(dir, &["play", "audit4", "--resume", "--yes", "--set-file", "lvl=lvl.txt"])
+        .env("RUNBOOK_VAR_token", "tok-4417")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = report(dir);
+    let row = md.lines().find(|l| l.starts_with("| Variables |")).unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(
+        row,
+        "| Variables | `lvl=5` (session 1, RUNBOOK_VAR_lvl) then `7` (session 2, --set-file), `token=***` |"
+    );
+    let v = report_json(dir);
+    assert_eq!((&v["vars"]["lvl"]["origin"], &v["vars"]["token"]["origin"]), (&"set-file".into(), &"runbook-var".into()));
+    let journal = std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    let journal = std::fs::read_to_string(journal.join("journal.jsonl")).unwrap();
+    assert!(!journal.contains(r#""origin":"set""#), "{journal}");
+    assert!(!journal.contains("tok-4417"), "{journal}");
+}

@@ -598,3 +598,29 @@ fn the_retries_of_a_rerun_stay_in_its_part_of_the_log_each_opened_by_its_line() 
         )
     );
 }
+
+/// The engine died once the play had decided to end failed (the failing
+/// step's end written, not the run's): the first `--resume` continues the
+/// failed run as it would have had the engine lived, offering the failed
+/// step again, instead of ending at once and saying it is offered again.
+#[test]
+fn a_resume_of_a_failed_run_whose_end_was_not_written_offers_the_failed_step_again() {
+    let md = "```bash {#a}\necho a >> runs.txt\n```\n\n```bash {#b}\necho b >> runs.txt; [ -f fixed ] || exit 1\n```\n";
+    let t = Test::new().runbook("s", md);
+    let dir = t.path();
+    assert_eq!(rb(dir, &["play", "s", "--yes"]).status.code(), Some(1));
+    let run = std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
+    let path = run.join("journal.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(String::from).collect();
+    assert!(lines.last().unwrap().contains(r#""event":"run-end""#), "{lines:?}");
+    std::fs::write(&path, format!("{}\n", lines[..lines.len() - 1].join("\n"))).unwrap();
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let o = rb(dir, &["play", "s", "--yes", "--resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("continuing the failed run of s"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("<== b: passed (")), "{out}");
+    assert_eq!(std::fs::read_to_string(dir.join("runs.txt")).unwrap(), "a\nb\nb\n");
+    let report = text(&rb(dir, &["report", "latest"]));
+    assert!(report.contains("| retry | **yes** | `--yes` |"), "{report}");
+}

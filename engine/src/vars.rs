@@ -11,10 +11,13 @@
 //!   a terminal, else exit 2), and templates treat it as undefined: it never
 //!   renders as an empty string.
 //! - **`RUNBOOK_VAR_<name>` and `--set-file name=PATH`** ([`command_line`])
-//!   keep a secret out of argv, which `ps` shows every user; both count as
-//!   `--set` (origin `set`), the environment first, then files, then `--set`:
-//!   the last given wins. Each value remembers its [`Channel`], so that a
-//!   warning names what the user typed.
+//!   keep a secret out of argv, which `ps` shows every user; both rank as
+//!   `--set`, the environment first, then files, then `--set`: the last
+//!   given wins. Each value remembers its [`Channel`], so that a warning
+//!   names what the user typed and the journal records the real origin
+//!   (`runbook-var`, `set-file`, `set`: [`Resolved::origin_name`]): an
+//!   auditor must not read that a secret went on the command line when it
+//!   did not.
 //! - **A value no template reads** is dropped: a given one after a warning
 //!   ([`sort_given`]), one of the env profile or an alert silently
 //!   ([`resolve`]). It could change nothing; a misspelt secret's name
@@ -56,12 +59,43 @@ pub enum Origin {
 pub struct Resolved {
     pub vars: Vars,
     pub origin: std::collections::BTreeMap<String, Origin>,
+    /// How each value of origin [`Origin::Set`] was given (none: `--set`).
+    pub via: std::collections::BTreeMap<String, Channel>,
 }
 
 impl Resolved {
     pub fn insert(&mut self, k: String, v: Value, o: Origin) {
+        self.via.remove(&k);
         self.origin.insert(k.clone(), o);
         self.vars.insert(k, v);
+    }
+
+    /// A value given from outside, with how it was given.
+    pub fn insert_given(&mut self, k: String, v: Value, channel: Channel) {
+        self.insert(k.clone(), v, Origin::Set);
+        self.via.insert(k, channel);
+    }
+
+    /// Note how each value of origin `set` was given: the last of `given`
+    /// of its name wins, as it does in [`resolve`].
+    pub fn given_through(&mut self, given: &[Given]) {
+        for g in given {
+            if self.origin.get(&g.name) == Some(&Origin::Set) {
+                self.via.insert(g.name.clone(), g.channel);
+            }
+        }
+    }
+
+    /// The origin of `k` as the journal records it: `front-matter`, `env`
+    /// (the env profile), `alert`, `prompt`, or for a value given from
+    /// outside `set`, `set-file` or `runbook-var` ([`Channel::from_origin`]
+    /// reads them back).
+    pub fn origin_name(&self, k: &str) -> &'static str {
+        match (self.origin.get(k), self.via.get(k)) {
+            (Some(Origin::Set), Some(c)) => c.origin(),
+            (Some(o), _) => crate::run::event::name(o),
+            (None, _) => "",
+        }
     }
 }
 
@@ -114,6 +148,27 @@ pub enum Channel {
     File,
     /// `--set name=VALUE`.
     Set,
+}
+
+impl Channel {
+    /// The journal's origin of a value given through this channel.
+    pub fn origin(self) -> &'static str {
+        match self {
+            Channel::Env => "runbook-var",
+            Channel::File => "set-file",
+            Channel::Set => "set",
+        }
+    }
+
+    /// The channel of a journaled origin, if it is one of a given value.
+    pub fn from_origin(o: &str) -> Option<Channel> {
+        match o {
+            "runbook-var" => Some(Channel::Env),
+            "set-file" => Some(Channel::File),
+            "set" => Some(Channel::Set),
+            _ => None,
+        }
+    }
 }
 
 /// A value given from outside the runbook (all count as `--set`).

@@ -44,7 +44,8 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     for w in unread {
         crate::errln!("{w}");
     }
-    let resolved = vars::resolve(&rb, profile.as_ref(), &alert, &sets);
+    let mut resolved = vars::resolve(&rb, profile.as_ref(), &alert, &sets);
+    resolved.given_through(&a.given);
     let mut checked = resolved.clone();
     for m in vars::missing(&rb, &resolved) {
         checked.insert(m.name, crate::model::Value::String(String::new()), vars::Origin::Prompt);

@@ -35,7 +35,7 @@ impl Links {
             .unwrap_or_default();
         let mut r = Resolved::default();
         for (k, v) in vars.iter().filter(|(_, v)| !v.secret) {
-            let o = if v.origin == "set" { Origin::Set } else { Origin::Env };
+            let o = if crate::vars::Channel::from_origin(&v.origin).is_some() { Origin::Set } else { Origin::Env };
             r.insert(k.clone(), v.value.clone(), o);
         }
         Links { steps, servers: Servers::resolve(&r, &|k| std::env::var(k).ok()) }

@@ -91,7 +91,7 @@ pub fn markdown(r: &Report) -> String {
                     .enumerate()
                     .map(|(i, s)| {
                         let shown = if i == 0 { format!("{k}={}", s.value.text()) } else { s.value.text() };
-                        let from = super::vars::origin(&s.value.origin);
+                        let from = super::vars::origin(k, &s.value.origin);
                         let from = if from.is_empty() { String::new() } else { format!(", {from}") };
                         format!("{} (session {}{from})", code_cell(&code(&shown)), s.session)
                     })

@@ -42,10 +42,18 @@ pub fn changes(events: &[crate::run::Entry]) -> BTreeMap<String, Vec<SessionValu
     all
 }
 
-/// Where a value came from, as the operator gave it.
-pub fn origin(o: &str) -> &str {
+/// Where the value of `k` came from, as the operator gave it.
+pub fn origin(k: &str, o: &str) -> String {
+    match o {
+        "runbook-var" => format!("{}{k}", crate::vars::ENV_PREFIX),
+        o => origin_flag(o).to_string(),
+    }
+}
+
+fn origin_flag(o: &str) -> &str {
     match o {
         "set" => "--set",
+        "set-file" => "--set-file",
         "alert" => "--from-alert",
         "prompt" => "asked",
         "env" => "env profile",

@@ -154,11 +154,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
         }
         answers.push(a);
     }
-    let kind = previous.as_ref().map(|(_, st)| match &st.end {
-        _ if taken => SessionKind::TakeOver,
-        Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
-        _ => SessionKind::Resume,
-    });
+    let kind = previous.as_ref().map(|(_, st)| if taken { SessionKind::TakeOver } else { next_kind(rb, dag, st) });
     let mode = match &previous {
         Some((_, st)) => narrow(rb, &st.mode, &opts.mode, &env_name)?,
         None => opts.mode.clone(),
@@ -243,6 +239,35 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
     };
     lease.set_run(&run_id);
     Ok(Prepared { run_id, env_name, lease, state, first, kind, operator, notes })
+}
+
+/// The kind of the session that goes on with `st` (not taken over): a run
+/// that failed is continued (its failed steps offered again), one that had
+/// not finished resumed. A run whose engine died once the play had decided
+/// to end failed (a stopping failure, no rollback to run, nothing in
+/// flight: only the `run-end` is missing) failed all the same: the session
+/// continues it, as it would have had the engine lived (SPEC §6).
+pub(crate) fn next_kind(rb: &Runbook, dag: &Dag, st: &RunState) -> SessionKind {
+    match &st.end {
+        Some(e) if e.status == RunStatus::Failed => SessionKind::Continue,
+        Some(_) => SessionKind::Resume,
+        None if decided_to_fail(rb, dag, st) => SessionKind::Continue,
+        None => SessionKind::Resume,
+    }
+}
+
+/// The play of `st` had nothing left to do but write its failed end.
+fn decided_to_fail(rb: &Runbook, dag: &Dag, st: &RunState) -> bool {
+    let Some(stop) = &st.stop else { return false };
+    let undo = |id: &String| rb.step_index(id).is_some_and(|i| dag.rollback.get(i).is_some_and(Option::is_some));
+    let rolls_back = !st.mode.no_rollback && st.passed_order.iter().any(undo);
+    stop.kind == crate::run::event::StopKind::Failed
+        && !stop.roll_back
+        && !stop.cancel
+        && st.rollback.is_none()
+        && st.rollback_cut.is_none()
+        && !rolls_back
+        && st.in_flight().is_empty()
 }
 
 /// `--take-over` asks first: the holder stops starting steps. Off a
@@ -698,8 +723,9 @@ fn restore(rb: &Runbook, vars: &mut Resolved, recorded: &BTreeMap<String, VarRec
     let mut restored = Vec::new();
     let mut again = Vec::new();
     for (k, r) in recorded {
+        let given = crate::vars::Channel::from_origin(&r.origin);
         let origin = match r.origin.as_str() {
-            "set" => Origin::Set,
+            _ if given.is_some() => Origin::Set,
             "alert" => Origin::Alert,
             "prompt" => Origin::Prompt,
             _ => continue,
@@ -713,7 +739,10 @@ fn restore(rb: &Runbook, vars: &mut Resolved, recorded: &BTreeMap<String, VarRec
             again.push(k.clone());
             continue;
         }
-        vars.insert(k.clone(), r.value.clone(), origin);
+        match given {
+            Some(c) => vars.insert_given(k.clone(), r.value.clone(), c),
+            None => vars.insert(k.clone(), r.value.clone(), origin),
+        }
         restored.push(format!("{k}={}", r.text()));
     }
     (restored, again)
@@ -738,7 +767,7 @@ fn var_records(rb: &Runbook, opts: &PlayOptions) -> BTreeMap<String, VarRecord> 
                     }
                 }
             };
-            let origin = opts.vars.origin.get(k).map(|o| crate::run::event::name(o)).unwrap_or_default().to_string();
+            let origin = opts.vars.origin_name(k).to_string();
             (k.clone(), VarRecord { value, origin, secret })
         })
         .collect()

@@ -180,10 +180,8 @@ impl World<'_> {
         let mut st = RunState::from_entries(&self.log);
         let kind = if self.log.is_empty() {
             None
-        } else if st.end.as_ref().is_some_and(|e| e.status == RunStatus::Failed) {
-            Some(SessionKind::Continue)
         } else {
-            Some(SessionKind::Resume)
+            Some(crate::runner::session::next_kind(self.rb, self.dag, &st))
         };
         let first = match kind {
             None => super::tests::start_event(),
@@ -367,8 +365,18 @@ fn play(spec: &Spec, kills: &[f64]) -> (Vec<Entry>, Vec<String>, usize) {
     let mut kills = kills.iter();
     for _ in 0..50 {
         let kill = kills.next().copied();
-        // Killed after the run's end was written: it ended all the same.
-        if w.session(kill) || RunState::from_entries(&w.log).end.is_some() {
+        // Killed after the run's end was written, or once only its failed
+        // end was left to write: it ended all the same (a next session
+        // continues the failed run, as it would the uninterrupted one).
+        if w.session(kill) {
+            break;
+        }
+        let st = RunState::from_entries(&w.log);
+        if st.end.is_some() {
+            break;
+        }
+        if crate::runner::session::next_kind(&rb, &dag, &st) == SessionKind::Continue {
+            w.push(Event::RunEnd(RunEnd { status: RunStatus::Failed, rolled_back: false, message: None }));
             break;
         }
     }
