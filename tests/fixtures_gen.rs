@@ -381,33 +381,18 @@ fn query_answers_are_recorded_and_replayed() {
 
 #[test]
 fn interactive_answers_are_recorded_as_given() {
-    // A terminal for the prompts: `script` (util-linux) runs the play in a pty.
-    let has_script = std::process::Command::new("script").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !has_script {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "`script` (util-linux) is needed for this test");
-        eprintln!("notice: `script` is not installed, skipping");
-        return;
-    }
     let md = "# Asked\n\n```bash {#look confirm}\nkubectl get pods\n```\n\n```bash {#drop confirm}\nkubectl delete pod x\n```\n";
     let t = Test::new().file("runbooks/asked.md", md);
     let path = fake_tools(t.path());
-    let play = format!("{} play asked --record-fixture live", bin().display());
-    let mut c = std::process::Command::new("script")
-        .args(["-qec", &play, "/dev/null"])
-        .current_dir(t.path())
-        .env_remove("RUNBOOK_CONFIG")
-        .env("NO_COLOR", "1")
-        .env("PATH", &path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // `look` yes, `drop` skipped.
-    use std::io::Write;
-    c.stdin.take().unwrap().write_all(b"y\ns\n").unwrap();
-    let o = c.wait_with_output().unwrap();
-    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let env = [("NO_COLOR", "1"), ("PATH", path.as_str())];
+    let mut p = crate::tty::Tty::spawn_env(t.path(), &["play", "asked", "--record-fixture", "live"], &env);
+    // `look` yes, `drop` skipped, each answered at its question.
+    p.expect("run it? [y]es / [n]o (stop the play) / [s]kip: ");
+    p.line("y");
+    p.expect("confirm: step `drop` asks for confirmation");
+    p.expect("run it? [y]es / [n]o (stop the play) / [s]kip: ");
+    p.line("s");
+    let out = p.done(0);
     assert!(out.contains("recorded scenario `live`"), "{out}");
     let text = std::fs::read_to_string(t.path().join("fixtures/asked.toml")).unwrap();
     assert!(text.contains(r#"answers = { drop = "skip" }"#), "{text}");

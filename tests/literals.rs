@@ -8,7 +8,8 @@ const CONFIG: &str = "default_env = \"dev\"\n\n[env.dev]\nat = 1979-05-27T07:32:
 
 const RUNBOOK: &str = "---\nvars:\n  big: 99999999999999999999999999999\n  ver: 1.10\n  k: 1e3\n  n: 42\n  pi: 3.14\n---\n# L\n\n```bash {#a}\necho {{ at }} {{ day }} {{ local }} {{ ratio }} {{ kilo }} {{ half }} {{ big }} {{ ver }} {{ k }} {{ n }} {{ pi }} > out\n```\n";
 
-const RENDERED: &str = "1979-05-27T07:32:00Z 2026-12-04 07:32:00 1.10 1e3 2.5 99999999999999999999999999999 1.10 1e3 42 3.14";
+const RENDERED: &str =
+    "1979-05-27T07:32:00Z 2026-12-04 07:32:00 1.10 1e3 2.5 99999999999999999999999999999 1.10 1e3 42 3.14";
 
 #[test]
 fn plan_shows_dates_and_numbers_as_written() {

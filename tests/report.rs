@@ -391,7 +391,10 @@ fn a_value_given_by_the_environment_or_a_file_is_reported_as_given_so() {
         "| Variables | `lvl=5` (session 1, RUNBOOK_VAR_lvl) then `7` (session 2, --set-file), `token=***` |"
     );
     let v = report_json(dir);
-    assert_eq!((&v["vars"]["lvl"]["origin"], &v["vars"]["token"]["origin"]), (&"set-file".into(), &"runbook-var".into()));
+    assert_eq!(
+        (&v["vars"]["lvl"]["origin"], &v["vars"]["token"]["origin"]),
+        (&"set-file".into(), &"runbook-var".into())
+    );
     let journal = std::fs::read_dir(dir.join(".runbook/runs")).unwrap().next().unwrap().unwrap().path();
     let journal = std::fs::read_to_string(journal.join("journal.jsonl")).unwrap();
     assert!(!journal.contains(r#""origin":"set""#), "{journal}");

@@ -320,7 +320,7 @@ impl Config {
                         }
                     }
                     _ => {
-                        p.vars.insert(k, crate::parse::frontmatter::from_toml(v, literal));
+                        p.vars.insert(k, crate::parse::from_toml(v, literal));
                     }
                 }
             }

@@ -55,6 +55,19 @@ pub enum Origin {
     Prompt,
 }
 
+impl Origin {
+    /// The journal's name of the origin (its serialized form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::FrontMatter => "front-matter",
+            Origin::Env => "env",
+            Origin::Alert => "alert",
+            Origin::Set => "set",
+            Origin::Prompt => "prompt",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
     pub vars: Vars,
@@ -93,7 +106,7 @@ impl Resolved {
     pub fn origin_name(&self, k: &str) -> &'static str {
         match (self.origin.get(k), self.via.get(k)) {
             (Some(Origin::Set), Some(c)) => c.origin(),
-            (Some(o), _) => crate::run::event::name(o),
+            (Some(o), _) => o.name(),
             (None, _) => "",
         }
     }
@@ -500,4 +513,19 @@ pub fn declared_at(rb: &Runbook, name: &str) -> usize {
                 .position(|l| l.trim_start().strip_prefix(name).is_some_and(|r| r.trim_start().starts_with(':')))
         })
         .map_or(start, |i| start + 1 + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origins_name_is_its_serialized_form() {
+        for o in [Origin::FrontMatter, Origin::Env, Origin::Alert, Origin::Set, Origin::Prompt] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.name());
+        }
+        for c in [Channel::Env, Channel::File, Channel::Set] {
+            assert_eq!(Channel::from_origin(c.origin()), Some(c));
+        }
+    }
 }

@@ -245,7 +245,8 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
 /// that failed is continued (its failed steps offered again), one that had
 /// not finished resumed. A run whose engine died once the play had decided
 /// to end failed (a stopping failure, no rollback to run, nothing in
-/// flight: only the `run-end` is missing) failed all the same: the session
+/// flight nor lost in flight by an earlier session, which a resume runs
+/// again: only the `run-end` is missing) failed all the same: the session
 /// continues it, as it would have had the engine lived (SPEC §6).
 pub(crate) fn next_kind(rb: &Runbook, dag: &Dag, st: &RunState) -> SessionKind {
     match &st.end {
@@ -268,6 +269,7 @@ fn decided_to_fail(rb: &Runbook, dag: &Dag, st: &RunState) -> bool {
         && st.rollback_cut.is_none()
         && !rolls_back
         && st.in_flight().is_empty()
+        && !st.steps.values().any(|s| s.lost)
 }
 
 /// `--take-over` asks first: the holder stops starting steps. Off a

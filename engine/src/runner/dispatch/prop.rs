@@ -178,11 +178,8 @@ impl World<'_> {
     /// One session; `false` when killed after `kill` events.
     fn session(&mut self, kill: Option<usize>) -> bool {
         let mut st = RunState::from_entries(&self.log);
-        let kind = if self.log.is_empty() {
-            None
-        } else {
-            Some(crate::runner::session::next_kind(self.rb, self.dag, &st))
-        };
+        let kind =
+            if self.log.is_empty() { None } else { Some(crate::runner::session::next_kind(self.rb, self.dag, &st)) };
         let first = match kind {
             None => super::tests::start_event(),
             Some(kind) => super::tests::session(kind),
