@@ -837,7 +837,7 @@ vars:
 
 #[test]
 fn a_value_a_statement_derives_from_a_secret_is_secret() {
-    let t = Test::new().runbook("d", DERIVED_BY_STATEMENTS).file("tok.txt", "s3cret-abcdef-91\n");
+    let t = Test::new().runbook("d", DERIVED_BY_STATEMENTS).file("tok.txt", "s3cret-abcdef-9182\n");
     let inputs = ["runbook.toml", "runbooks/d.md", "tok.txt"].map(|f| t.path().join(f)).to_vec();
     let dir = t.path();
     let give = ["--set-file", "tok=tok.txt"];
@@ -855,11 +855,11 @@ fn a_value_a_statement_derives_from_a_secret_is_secret() {
     }
     sources.push(Source::Tree(dir.to_path_buf(), inputs));
     let derived = [
-        ("tok", "s3cret-abcdef-91"),
-        ("{% set t = tok | upper %}", "S3CRET-ABCDEF-91"),
+        ("tok", "s3cret-abcdef-9182"),
+        ("{% set t = tok | upper %}", "S3CRET-ABCDEF-9182"),
         ("{% for p in tok | split('-') %}{{ p | upper }}", "S3CRET"),
         ("… the second part", "ABCDEF"),
-        ("{% macro %} replace", "s3cretabcdef91"),
+        ("{% macro %} replace", "s3cretabcdef9182"),
     ];
     assert_clean(&sources, &Secrets(derived.iter().map(|(n, v)| (*n, v.to_string())).collect()));
 }
@@ -885,6 +885,56 @@ fn a_secret_read_only_through_a_slice_is_read_and_masked() {
     sources.push(Source::Tree(dir.to_path_buf(), inputs));
     let secrets = [("tok", "s3cret-abc-91"), ("tok[:9]", "s3cret-ab")];
     assert_clean(&sources, &Secrets(secrets.iter().map(|(n, v)| (*n, v.to_string())).collect()));
+}
+
+/// A piece of a secret too short to mask (a character of a loop over it,
+/// a short slice, its length) is refused before anything runs, in `play`
+/// and `plan`, and never written: masking a one-letter text is not
+/// possible. The secret written whole, tested, or cut into long pieces is
+/// played and masked.
+#[test]
+fn a_piece_of_a_secret_too_short_to_mask_is_refused_and_never_written() {
+    let tok = "q7-zx-k9w";
+    for (body, n) in [
+        ("echo {% for c in tok %}{{ c }} {% endfor %}", 1),
+        ("echo head={{ tok[:3] }}", 3),
+        ("echo tail={{ tok | split('-') | last }}", 3),
+        ("{% set t = tok | list %}echo {{ t[0] }}-{{ t[1] }}", 1),
+    ] {
+        let md = format!(
+            "---\nsecrets: [tok]\n---\n# S\n\n```bash {{#a}}\necho first > ran\n```\n\n```bash {{#b read}}\n{body}\n```\n"
+        );
+        let t = Test::new().runbook("s", &md);
+        let inputs = ["runbook.toml", "runbooks/s.md"].map(|f| t.path().join(f)).to_vec();
+        let dir = t.path();
+        let play = run(dir, &["play", "s", "--yes"], &[("RUNBOOK_VAR_tok", tok)]);
+        let plan = run(dir, &["plan", "s"], &[("RUNBOOK_VAR_tok", tok)]);
+        for src in [&play, &plan] {
+            let Source::Output(cmd, o) = src else { unreachable!() };
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{body}: {cmd}: {stderr}");
+            let s = if n == 1 { "" } else { "s" };
+            let said = format!(
+                "runbooks/s.md:11: error: step `b` writes a piece of secret `tok` ({n} character{s}) too short to be masked: it would show in the journal, the log and the report\n  hint: write the secret whole (`{{{{ name }}}}`, masked as `***`), or take it apart in the step's own code, from an environment variable\n"
+            );
+            assert!(stderr.contains(&said), "{body}: {cmd}: {stderr}");
+        }
+        assert!(!dir.join("ran").exists(), "{body}: a step ran before the refusal");
+        let pieces: Vec<(&str, String)> = vec![
+            ("tok", tok.to_string()),
+            ("its first characters", "q 7 - z".into()),
+            ("head", "q7-".into()),
+            ("tail", "=k9w".into()),
+        ];
+        assert_clean(&[play, plan, Source::Tree(dir.to_path_buf(), inputs)], &Secrets(pieces));
+    }
+    let md = "---\nsecrets: [tok]\n---\n# S\n\n```bash {#a read}\n{% if tok %}echo whole={{ tok }} up={{ tok | upper }} long={{ tok[:5] }} len={{ tok | length }}{% endif %}\n```\n";
+    let t = Test::new().runbook("s", md);
+    let play = run(t.path(), &["play", "s", "--yes"], &[("RUNBOOK_VAR_tok", tok)]);
+    let Source::Output(_, o) = &play else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("[a] whole=*** up=*** long=*** len=9\n"), "{stdout}");
 }
 
 /// A misspelt `secrets` entry masks nothing: `check`, `plan` and `play`

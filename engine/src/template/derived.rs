@@ -135,6 +135,48 @@ impl Templater<'_> {
             .collect()
     }
 
+    /// A piece of a secret that template `text` writes and no redactor can
+    /// mask: a value that depends on a secret's value (it differs where the
+    /// secrets are placeholders), is not a secret's whole value, and is
+    /// shorter than [`crate::redact::MIN_LEN`]: a character of a `{% for %}`
+    /// over the secret, a slice (`{{ tok[:3] }}`), the last part of a split.
+    /// Masking a one-letter text everywhere is not possible, so such a
+    /// template is refused rather than shown. A number computed from a
+    /// secret (its length) is not its text, and is written. `names`: the
+    /// names `text` reads.
+    pub(super) fn unmaskable_piece(&self, text: &str, names: &BTreeSet<String>, ctx: &Context) -> Option<String> {
+        if !self.reads_secret(names, ctx) {
+            return None;
+        }
+        let whole: BTreeSet<String> = self.rb.secret_values(&ctx.vars).into_iter().collect();
+        let short = |v: &JValue| {
+            let t = v.to_string();
+            let n = t.chars().count();
+            (matches!(v.kind(), ValueKind::String | ValueKind::Seq | ValueKind::Map)
+                && n > 0
+                && n < crate::redact::MIN_LEN
+                && !whole.contains(&t))
+            .then_some(t)
+        };
+        if text.contains("{%") {
+            let real = written(text, ctx.view(Some(names), None, None))?;
+            let held = written(text, self.placeheld(ctx).view(Some(names), None, Some(self.rb)))?;
+            return real.iter().enumerate().filter(|(i, v)| held.get(*i) != Some(*v)).find_map(|(_, v)| short(v));
+        }
+        for e in expressions(text) {
+            let Ok(compiled) = ENV.compile_expression(e) else { continue };
+            let Ok(real) = compiled.eval(ctx.view(Some(names), None, None)) else { continue };
+            let held = compiled.eval(self.placeheld(ctx).view(Some(names), None, Some(self.rb)));
+            if held.as_ref().is_ok_and(|h| *h == real) {
+                continue;
+            }
+            if let Some(t) = short(&real) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
     fn derived(&self, expr: &str, ctx: &Context) -> Vec<String> {
         if bounds::check(expr, true).is_err() {
             return Vec::new();

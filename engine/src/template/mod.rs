@@ -376,7 +376,37 @@ impl<'r> Templater<'r> {
             let why = format!("renders to {} bytes, more than {}", out.len(), bounds::MAX_RENDERED);
             return Err(self.too_much(step, src, why));
         }
+        if mask.is_none()
+            && let Some(piece) = self.unmaskable_piece(&text, &names, ctx)
+        {
+            return Err(self.secret_piece(step, src, &names, ctx, &piece));
+        }
         Ok(out)
+    }
+
+    /// The refusal of a template that writes a piece of a secret too short
+    /// to mask ([`Templater::unmaskable_piece`]); the piece itself is not
+    /// shown.
+    fn secret_piece(
+        &self,
+        step: &Step,
+        src: Source,
+        names: &BTreeSet<String>,
+        ctx: &Context,
+        piece: &str,
+    ) -> Diagnostic {
+        let holds = |n: &String| self.rb.is_secret(n) || ctx.vars.get(n).is_some_and(|v| self.rb.holds_secret(n, v));
+        let which = names.iter().find(|n| holds(n)).map_or_else(String::new, |n| format!(" `{n}`"));
+        let line = names.iter().find(|n| holds(n)).and_then(|n| self.line_of_name(step, src, n)).unwrap_or(step.line);
+        let n = piece.chars().count();
+        let what = format!(
+            "{} writes a piece of secret{which} ({n} character{}) too short to be masked: it would show in the journal, the log and the report",
+            src.describe(step),
+            if n == 1 { "" } else { "s" }
+        );
+        Diagnostic::error("secret-piece", what).at(&self.rb.path, line).hint(
+            "write the secret whole (`{{ name }}`, masked as `***`), or take it apart in the step's own code, from an environment variable",
+        )
     }
 
     fn missing(
