@@ -624,3 +624,28 @@ fn a_resume_of_a_failed_run_whose_end_was_not_written_offers_the_failed_step_aga
     let report = text(&rb(dir, &["report", "latest"]));
     assert!(report.contains("| retry | **yes** | `--yes` |"), "{report}");
 }
+
+/// `--resume --from c` past a failed step: the closing line, `runs` and the
+/// report count the same steps the same way (the step the mode left out
+/// apart, never as skipped), and the report says which session played in
+/// which mode: the run was not played `--from c` from its start.
+#[test]
+fn a_resume_from_past_a_failed_step_is_counted_alike_everywhere_with_each_sessions_mode() {
+    let md = "```bash {#a}\necho a\n```\n\n```bash {#b}\n[ -f fixed ] || exit 3\n```\n\n```bash {#c}\necho c\n```\n";
+    let t = Test::new().runbook("s", md);
+    let dir = t.path();
+    assert_eq!(rb(dir, &["play", "s", "--yes"]).status.code(), Some(1));
+    let o = rb(dir, &["play", "s", "--resume", "--from", "c", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("play passed: 2 passed, 1 left out (run "), "{out}");
+    let stdout = |args: &[&str]| String::from_utf8(rb(dir, args).stdout).unwrap();
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&["runs", "--json"])).unwrap();
+    assert_eq!((&runs[0]["passed"], &runs[0]["failed"], &runs[0]["steps"]), (&2.into(), &0.into(), &2.into()));
+    let md = text(&rb(dir, &["report", "latest"]));
+    assert!(md.contains("| Mode | session 1: every step; session 2: `--from c` |\n"), "{md}");
+    assert!(md.contains("\n- 2 passed, 0 failed, 0 skipped, 0 not run\n- 1 left out: `b` (before --from c)\n"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&["report", "latest", "--format", "json"])).unwrap();
+    let modes: Vec<&serde_json::Value> = json["sessions"].as_array().unwrap().iter().map(|s| &s["mode"]).collect();
+    assert_eq!(modes, [&serde_json::json!([]), &serde_json::json!(["--from c"])]);
+}

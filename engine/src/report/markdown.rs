@@ -69,7 +69,19 @@ pub fn markdown(r: &Report) -> String {
             o.push_str(&format!("| {label} | {} |\n", code_cell(&guard(g))));
         }
     }
-    if !r.mode.is_empty() {
+    // A session that narrowed the mode (`--resume --from c`) is told apart:
+    // the run was not played in that mode from its start.
+    if r.sessions.windows(2).any(|w| w[0].mode != w[1].mode) {
+        let each: Vec<String> = r
+            .sessions
+            .iter()
+            .map(|ss| {
+                let m = if ss.mode.is_empty() { "every step".to_string() } else { format!("`{}`", ss.mode.join(" ")) };
+                format!("session {}: {m}", ss.n)
+            })
+            .collect();
+        o.push_str(&format!("| Mode | {} |\n", each.join("; ")));
+    } else if !r.mode.is_empty() {
         o.push_str(&format!("| Mode | `{}` |\n", r.mode.join(" ")));
     }
     let rollback = if r.rolled_back {

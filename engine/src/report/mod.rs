@@ -299,6 +299,8 @@ pub struct Session {
     /// Its guard, once it ran (output masked, as the journal has it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<crate::run::event::Guard>,
+    /// The mode it played in, as flags (`--from c`; empty: every step).
+    pub mode: Vec<String>,
 }
 
 /// The last session whose runbook had step `id`, when the latest one's has
@@ -365,6 +367,7 @@ fn session(st: &RunState, i: usize, live: bool, hash: String) -> Session {
         end_at,
         end_note,
         guard: s.guard.clone(),
+        mode: s.mode.words(),
     }
 }
 

@@ -84,6 +84,8 @@ pub struct SessionInfo {
     pub at: String,
     pub answering: Answering,
     pub step_mode: bool,
+    /// The mode it played in (the run's, or as it narrowed it).
+    pub mode: Mode,
     /// When its `run-end` was recorded: `None` while it plays, or when its
     /// engine stopped without one.
     pub ended: Option<String>,
@@ -107,6 +109,7 @@ impl SessionInfo {
             at: at.to_string(),
             answering: Answering::default(),
             step_mode: false,
+            mode: Mode::default(),
             ended: None,
             end: None,
             last: at.to_string(),
@@ -220,6 +223,7 @@ impl RunState {
                 self.sessions = vec![SessionInfo {
                     answering: r.answering,
                     step_mode: r.step_mode,
+                    mode: r.mode.clone(),
                     ..SessionInfo::new(1, None, &r.operator, r.pid, at)
                 }];
             }
@@ -419,6 +423,7 @@ impl RunState {
         self.sessions.push(SessionInfo {
             answering: s.answering,
             step_mode: s.step_mode,
+            mode: self.mode.clone(),
             ..SessionInfo::new(n, Some(s.kind), &s.operator, s.pid, at)
         });
     }

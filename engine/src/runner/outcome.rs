@@ -22,6 +22,10 @@ pub struct StepResult {
     pub tail: String,
     /// Runs of the step in this session (retries count; 0: not run now).
     pub attempts: u32,
+    /// Left out by the mode (`--only`, `--from`, `--read-only`): not a
+    /// step the run is to play, counted apart as the report counts it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub left_out: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +92,7 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
                     duration: None,
                     tail: String::new(),
                     attempts: 0,
+                    left_out: false,
                 }
             }
             Some(p) => {
@@ -99,6 +104,7 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
                     duration: p.duration_ms.map(Duration::from_millis),
                     tail: p.tail.clone(),
                     attempts: if earlier { 0 } else { p.attempts },
+                    left_out: p.excluded.is_some(),
                 }
             }
         };

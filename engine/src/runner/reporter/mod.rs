@@ -35,13 +35,18 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     // without a reason.
     let undo = |id: &String| o.rolled_back.contains(id) || o.rollback_incomplete.contains(id);
     let steps = || o.steps.iter().filter(|(id, _)| !undo(id)).map(|(_, r)| r);
-    let count = |st| steps().filter(|r| r.status == st && (st != NotRun || r.reason.is_some())).count();
+    // A step the mode left out is counted apart, as the report does.
+    let count = |st| steps().filter(|r| !r.left_out && r.status == st && (st != NotRun || r.reason.is_some())).count();
     let mut parts = vec![format!("{} passed", count(Passed))];
     for (st, name) in [(Failed, "failed"), (Skipped, "skipped"), (Interrupted, "interrupted"), (NotRun, "not run")] {
         let n = count(st);
         if n > 0 {
             parts.push(format!("{n} {name}"));
         }
+    }
+    let left_out = steps().filter(|r| r.left_out).count();
+    if left_out > 0 {
+        parts.push(format!("{left_out} left out"));
     }
     let run = if o.recorded { format!("run {}", o.run_id) } else { "a rehearsal: not recorded".into() };
     let mut out = vec![format!("play {}: {} ({run})", o.status.name(), parts.join(", "))];
