@@ -15,7 +15,9 @@
 //! not newer than the spool's). Otherwise another session went on with the
 //! run (it ran the kept step again, or finished the run): the spool is set
 //! aside (`.stale`, said once, naming the file), never merged, never
-//! deleted. A spool whose events are all stored already is removed.
+//! deleted. A spool whose events are all stored already is removed. A
+//! spool with a line this engine cannot read (a newer engine's event, a
+//! damaged file) is set aside whole, never written back in part.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -47,6 +49,10 @@ pub struct Spool {
     /// The token of the session that wrote it (`None`: an older spool).
     pub token: Option<i64>,
     pub entries: Vec<Entry>,
+    /// Why part of it cannot be read (a line a newer engine wrote, a damaged
+    /// file): then none of it is written back ([`decide`] sets it aside),
+    /// since what it holds past that line would be lost.
+    pub unreadable: Option<String>,
 }
 
 /// Replace the spool with `pending`, events of the session holding `token`
@@ -69,12 +75,21 @@ pub fn write(file: &Path, token: i64, pending: &[(i64, String)]) -> std::io::Res
 }
 
 pub fn read(text: &str) -> Spool {
-    let mut lines = text.lines().peekable();
-    let token = lines.peek().and_then(|l| serde_json::from_str::<Header>(l).ok()).map(|h| h.token);
+    let mut lines = text.lines().enumerate().peekable();
+    let token = lines.peek().and_then(|(_, l)| serde_json::from_str::<Header>(l).ok()).map(|h| h.token);
     if token.is_some() {
         lines.next();
     }
-    Spool { token, entries: lines.filter_map(|l| serde_json::from_str::<Entry>(l).ok()).collect() }
+    let mut spool = Spool { token, ..Spool::default() };
+    for (i, l) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        match serde_json::from_str::<Entry>(l) {
+            Ok(e) => spool.entries.push(e),
+            Err(e) => {
+                spool.unreadable.get_or_insert_with(|| format!("its line {} cannot be read ({e})", i + 1));
+            }
+        }
+    }
+    spool
 }
 
 /// The spooled runs of this machine: `(run, file, spool)`.
@@ -87,7 +102,10 @@ pub fn list(local: &Path) -> Vec<(String, PathBuf, Spool)> {
             continue;
         }
         let Some(run) = p.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
-        let spool = read(&std::fs::read_to_string(&p).unwrap_or_default());
+        let spool = match std::fs::read_to_string(&p) {
+            Ok(text) => read(&text),
+            Err(e) => Spool { unreadable: Some(format!("it cannot be read ({e})")), ..Spool::default() },
+        };
         out.push((run, p, spool));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -128,6 +146,9 @@ pub enum Decision {
 /// What to do with `spool`, given the run's last stored seq `max` and its
 /// stored events from the one before the spool's first on (`tail`).
 pub fn decide(spool: &Spool, max: u64, tail: &[Stored]) -> Decision {
+    if let Some(why) = &spool.unreadable {
+        return Decision::Aside(format!("{why}: a newer engine's event, or a damaged file"));
+    }
     let (Some(first), Some(last)) = (spool.entries.first(), spool.entries.last()) else { return Decision::Done };
     let (a, b) = (first.seq, last.seq);
     let token_of = |seq: u64| tail.iter().find(|s| s.0 == seq).and_then(|s| s.1);
@@ -281,9 +302,38 @@ mod tests {
         (e.seq, Some(token), serde_json::to_string(e).unwrap())
     }
 
+    /// A line it cannot read (a newer engine's event, a damaged file) sets
+    /// the whole spool aside: writing back the rest would lose that event
+    /// and leave a gap in the run.
+    #[test]
+    fn a_spool_with_a_line_it_cannot_read_is_set_aside_not_written_back_in_part() {
+        let good = serde_json::to_string(&note(14, "a")).unwrap();
+        let text = format!("{{\"token\":5}}\n{good}\n{{\"seq\":15,\"event\":\"from-the-future\"}}\n");
+        let spool = read(&text);
+        assert_eq!(spool.entries.len(), 1);
+        assert!(spool.unreadable.as_deref().is_some_and(|w| w.starts_with("its line 3 cannot be read (")), "{spool:?}");
+        let Decision::Aside(why) = decide(&spool, 13, &[]) else { panic!("written back in part") };
+        assert!(why.ends_with(": a newer engine's event, or a damaged file"), "{why}");
+        let whole = read(&format!("{{\"token\":5}}\n{good}\n"));
+        assert!(whole.unreadable.is_none() && matches!(decide(&whole, 13, &[]), Decision::Write(_)));
+    }
+
+    /// A spool file that cannot be read at all (not UTF-8) is set aside,
+    /// not taken for an empty one and removed.
+    #[test]
+    fn a_spool_file_that_cannot_be_read_is_not_taken_for_an_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path(), "r");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"{\"token\":5}\n\xff\xfe\n").unwrap();
+        let spools = list(dir.path());
+        assert_eq!(spools.len(), 1);
+        assert!(matches!(decide(&spools[0].2, 13, &[]), Decision::Aside(_)));
+    }
+
     #[test]
     fn a_spool_is_written_back_only_where_its_session_left_off() {
-        let spool = Spool { token: Some(5), entries: vec![note(14, "a"), note(15, "b")] };
+        let spool = Spool { token: Some(5), entries: vec![note(14, "a"), note(15, "b")], unreadable: None };
         let mine = note(13, "before");
         // The normal case: the last stored event is this session's, just before.
         assert_eq!(said(decide(&spool, 13, &[stored(&mine, 5)])), Some(vec![14, 15]));

@@ -75,7 +75,7 @@ proptest! {
                 stored.push((e.seq, Some(token), serde_json::to_string(e).unwrap()));
             }
             if !rest.is_empty() {
-                spools[s.machine] = Some(Spool { token: Some(token), entries: rest.to_vec() });
+                spools[s.machine] = Some(Spool { token: Some(token), entries: rest.to_vec(), unreadable: None });
                 spooled += 1;
             }
             // One history.
