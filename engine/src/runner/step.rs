@@ -503,18 +503,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
     {
         job.note("terminated processes the step had started in process groups of their own".into());
     }
-    // One wait for both streams, not one each (a detached process usually
-    // holds both).
-    let drained = tokio::time::Instant::now() + super::timing::drain();
-    let mut held = false;
-    for h in pumps {
-        let abort = h.abort_handle();
-        if tokio::time::timeout_at(drained, h).await.is_err() {
-            abort.abort();
-            held = true;
-        }
-    }
-    if held {
+    if drain_pumps(pumps, super::timing::drain()).await {
         job.note("output still held open by a detached process; not waiting for it".into());
     }
     let exit = status.and_then(|s| s.code());
@@ -554,4 +543,39 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
         return Attempt { status: StepStatus::Failed, exit, reason: Some(reason) };
     }
     Attempt { status: StepStatus::Passed, exit, reason: None }
+}
+
+/// Wait for the output pumps up to `within` for all of them together, not
+/// each in turn (a detached process usually holds both streams): `true`
+/// when one was still held open, and stopped.
+async fn drain_pumps<T>(pumps: Vec<tokio::task::JoinHandle<T>>, within: Duration) -> bool {
+    let drained = tokio::time::Instant::now() + within;
+    let mut held = false;
+    for h in pumps {
+        let abort = h.abort_handle();
+        if tokio::time::timeout_at(drained, h).await.is_err() {
+            abort.abort();
+            held = true;
+        }
+    }
+    held
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+
+    /// Two streams held open: one wait of `within` in all (the clock is
+    /// tokio's paused one: exact, whatever the machine does).
+    #[tokio::test(start_paused = true)]
+    async fn streams_held_open_are_waited_for_once_not_once_each() {
+        let held = || tokio::spawn(std::future::pending::<()>());
+        let start = tokio::time::Instant::now();
+        assert!(drain_pumps(vec![held(), held()], Duration::from_secs(2)).await);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        let start = tokio::time::Instant::now();
+        let done = || tokio::spawn(async {});
+        assert!(!drain_pumps(vec![done(), done()], Duration::from_secs(2)).await);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
 }
