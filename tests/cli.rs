@@ -103,6 +103,19 @@ fn explicit_missing_config() {
     two().args(["--config", "nope.toml", "list"]).status(2).stderr_has("config file not found").run();
 }
 
+/// `--config /dev/null`: no settings, the project is the current
+/// directory; a directory is said to be one, not "not found".
+#[test]
+fn explicit_config_that_is_not_a_regular_file() {
+    two().args(["--config", "/dev/null", "list"]).stdout_has("2.2-rpc").run();
+    two()
+        .file("conf.d/keep", "")
+        .args(["--config", "conf.d", "list"])
+        .status(2)
+        .stderr("error: --config conf.d: is a directory, not a file\n  hint: pass the path of a runbook.toml, or drop --config to search upwards\n")
+        .run();
+}
+
 #[test]
 fn outside_any_project_says_so() {
     let dir = tempfile::tempdir().unwrap();

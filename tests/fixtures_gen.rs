@@ -576,3 +576,15 @@ fn fixture_new_escapes_glob_characters_so_each_stub_matches_its_own_command() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("=== REHEARSAL passed"), "{out}");
 }
+
+/// A scenario needs a name: `--scenario ''` and `--record-fixture ''` are
+/// refused (exit 2) before anything is written or played.
+#[test]
+fn an_empty_scenario_name_is_refused() {
+    let md = "# N\n\n```bash {#a}\necho a > ran\n```\n";
+    for args in [&["fixture", "new", "n", "--scenario", ""][..], &["play", "n", "--yes", "--record-fixture", ""]] {
+        let f =
+            Test::new().runbook("n", md).args(args.iter().copied()).status(2).stderr_has("a value is required").run();
+        assert!(!f.path().join("fixtures/n.toml").exists() && !f.path().join("ran").exists(), "{args:?}");
+    }
+}

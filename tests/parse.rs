@@ -415,6 +415,16 @@ fn a_misspelt_needs_or_rollback_suggests_a_step_it_may_name() {
         &md("rollback=drian"),
         &["bad.md:11", "`rollback=drian` names no step", "steps `rollback=` may name here: drain-undo"],
     );
+    // Nothing to name, or nothing named: said so, not an empty list.
+    bad(
+        "# T
+
+```bash {#a rollback=}
+:
+```
+",
+        &["bad.md:3", "`rollback=` is empty: it names no step", "no step here can be named by `rollback=`: remove it"],
+    );
 }
 
 #[test]

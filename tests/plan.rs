@@ -144,8 +144,18 @@ fn set_without_equals() {
         .runbook("h", HEAD)
         .args(["plan", "h", "--set", "namespace"])
         .status(2)
-        .stderr_has("expected KEY=VALUE")
+        .stderr_has("error: --set namespace: expected NAME=VALUE\n  hint: write --set namespace=VALUE\n")
         .run();
+    // Empty, or not a name (a value typed without its name, perhaps a
+    // secret): not shown back.
+    for given in ["", "s3cr et-v@lue"] {
+        Test::new()
+            .runbook("h", HEAD)
+            .args(["plan", "h", "--set", given])
+            .status(2)
+            .stderr("error: --set: expected NAME=VALUE, and it has no `=`\n  hint: write --set NAME=VALUE\n")
+            .run();
+    }
 }
 
 #[test]

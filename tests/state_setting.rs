@@ -106,3 +106,16 @@ fn a_state_that_is_a_file_is_refused_where_it_is_set() {
     let (err, _) = refused(t, &["runs"], 2);
     assert_eq!(err, format!("error: RUNBOOK_STATE: `runbooks/hello.md` is a file, not a directory\n{hint}"));
 }
+
+/// `RUNBOOK_STATE=$TEAM_DB` with `TEAM_DB` unset: refused, not taken for
+/// this machine's `.runbook`, whose lock the team does not share.
+#[test]
+fn an_empty_runbook_state_is_refused_not_taken_for_the_local_store() {
+    let t = Test::new().runbook("hello", HELLO).env("RUNBOOK_STATE", "");
+    let (stderr, entries) = refused(t, &["play", "hello", "--yes"], 2);
+    assert_eq!(
+        stderr,
+        "error: RUNBOOK_STATE is set but empty\n  hint: unset it to use `state` of runbook.toml (`.runbook` without one), or set it to a directory or the team's `postgres://…`\n"
+    );
+    assert!(!entries.iter().any(|e| e == ".runbook" || e == "ran"), "{entries:?}");
+}

@@ -118,7 +118,15 @@ pub const DEFAULT_STUBS: &[&str] = &["kubectl", "helm", "docker", "curl", "pytho
 /// then stay in `.runbook`). A value that is neither is refused, where it was
 /// set ([`crate::state_url`]).
 fn state(root: &Path, configured: Option<&str>, at: Option<(&Path, usize)>) -> Result<(PathBuf, Option<SharedState>)> {
-    let env = std::env::var("RUNBOOK_STATE").ok().filter(|s| !s.is_empty());
+    let env = std::env::var("RUNBOOK_STATE").ok();
+    // Set but empty (`RUNBOOK_STATE=$TEAM_DB` with TEAM_DB unset): falling
+    // back to this machine's `.runbook` would take a local lock where the
+    // team shares one.
+    if env.as_deref().is_some_and(|v| v.trim().is_empty()) {
+        return Err(Error::invalid(Diagnostic::error("state-dir", "RUNBOOK_STATE is set but empty").hint(
+            "unset it to use `state` of runbook.toml (`.runbook` without one), or set it to a directory or the team's `postgres://…`",
+        )));
+    }
     let (value, at) = match (&env, configured) {
         (Some(v), _) => (v.as_str(), None),
         (None, Some(v)) => (v, at),
@@ -203,13 +211,28 @@ impl Config {
     /// `--config FILE`, or `runbook.toml` in `start` or any parent.
     pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<Config> {
         if let Some(p) = explicit {
-            if !p.is_file() {
+            // Not only a regular file: `--config /dev/null` (no settings) or
+            // a process substitution is read as what it holds.
+            let why = match std::fs::metadata(p) {
+                Err(_) => Some(format!("config file not found: {}", p.display())),
+                Ok(m) if m.is_dir() => Some(format!("--config {}: is a directory, not a file", p.display())),
+                Ok(_) => None,
+            };
+            if let Some(why) = why {
                 return Err(Error::invalid(
-                    Diagnostic::error("config", format!("config file not found: {}", p.display()))
+                    Diagnostic::error("config", why)
                         .hint("pass the path of a runbook.toml, or drop --config to search upwards"),
                 ));
             }
-            return Config::load(p);
+            if p.is_file() {
+                return Config::load(p);
+            }
+            // `/dev/null`, a pipe: no directory of its own, so the project
+            // is the current one.
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Error::invalid(Diagnostic::error("config", format!("cannot read config: {e}")).in_file(p))
+            })?;
+            return Config::from_str_at(p, &text, start.to_path_buf());
         }
         let mut dir = Some(start);
         while let Some(d) = dir {
@@ -234,6 +257,12 @@ impl Config {
     pub fn from_str(file: &Path, text: &str) -> Result<Config> {
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        Config::from_str_at(file, text, root)
+    }
+
+    /// [`Config::from_str`], the project rooted at `root` rather than at the
+    /// file's directory.
+    fn from_str_at(file: &Path, text: &str, root: PathBuf) -> Result<Config> {
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| LineIndex::new(text).line(s.start)).unwrap_or(1);
             Error::invalid(

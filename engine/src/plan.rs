@@ -260,8 +260,14 @@ fn unknown<'a>(
     let ids: Vec<&str> = ids.collect();
     let hint = match did_you_mean(name, ids.iter().copied()) {
         Some(m) => format!("did you mean `{m}`?"),
+        None if ids.is_empty() => format!("no step here can be named by `{key}=`: remove it, or add the step it means"),
         None => format!("steps `{key}=` may name here: {}", ids.join(", ")),
     };
+    if name.is_empty() {
+        return Diagnostic::error("unknown-step", format!("`{key}=` is empty: it names no step"))
+            .at(file, line)
+            .hint(hint);
+    }
     Diagnostic::error("unknown-step", format!("`{key}={name}` names no step")).at(file, line).hint(hint)
 }
 

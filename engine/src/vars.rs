@@ -147,7 +147,12 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
                 None => Ok((k.trim().to_string(), v.to_string())),
                 Some((why, hint)) => Err(Error::usage(format!("--set {}=…: {why}", k.trim()), hint)),
             },
-            None => Err(Error::usage(format!("--set {s}: expected KEY=VALUE"), format!("write --set {s}=VALUE"))),
+            // Without `=` the word is shown only when it is a name: it may
+            // be a value, a secret, typed without its name.
+            None if bad_name(s.trim()).is_none() => {
+                Err(Error::usage(format!("--set {s}: expected NAME=VALUE"), format!("write --set {s}=VALUE")))
+            }
+            None => Err(Error::usage("--set: expected NAME=VALUE, and it has no `=`", "write --set NAME=VALUE")),
         })
         .collect()
 }

@@ -44,6 +44,7 @@ pub struct Test {
     stderr_has: Vec<String>,
     stderr_lacks: Vec<String>,
     stdout_exact: Option<String>,
+    stderr_exact: Option<String>,
     cwd: Option<PathBuf>,
 }
 
@@ -79,6 +80,7 @@ impl Test {
             stderr_has: Vec::new(),
             stderr_lacks: Vec::new(),
             stdout_exact: None,
+            stderr_exact: None,
             cwd: None,
         }
     }
@@ -151,6 +153,12 @@ impl Test {
         self
     }
 
+    /// Exactly this on stderr (as written: not unindented).
+    pub fn stderr(mut self, s: &str) -> Self {
+        self.stderr_exact = Some(s.into());
+        self
+    }
+
     pub fn stdout_has(mut self, s: &str) -> Self {
         self.stdout_has.push(s.into());
         self
@@ -211,6 +219,9 @@ impl Test {
         }
         if let Some(exact) = &self.stdout_exact {
             assert_eq!(&stdout, exact, "stdout differs{}", ctx());
+        }
+        if let Some(exact) = &self.stderr_exact {
+            assert_eq!(&stderr, exact, "stderr differs{}", ctx());
         }
         for s in &self.stdout_has {
             assert!(stdout.contains(s.as_str()), "stdout lacks {s:?}{}", ctx());

@@ -294,7 +294,7 @@ pub struct PlayArgs {
     pub contained: bool,
     /// Play for real and record every stubbed program's calls and answers into
     /// `fixtures/<id>.toml` as scenario NAME (replacing only a scenario of that name).
-    #[arg(long, value_name = "NAME", conflicts_with = "dry_run")]
+    #[arg(long, value_name = "NAME", conflicts_with = "dry_run", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub record_fixture: Option<String>,
 }
 

@@ -23,7 +23,7 @@ pub enum FixtureCommand {
         /// Runbook id or unique prefix.
         id: String,
         /// Name of the scenario (default: `scaffold`).
-        #[arg(long, default_value = "scaffold")]
+        #[arg(long, default_value = "scaffold", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         scenario: String,
         /// Environment the plan is rendered for (and the scenario's `env`).
         #[arg(long)]
