@@ -44,12 +44,12 @@ fn a_newer_vocabulary_is_refused_naming_it_and_the_upgrade() {
         ),
     );
     let said = format!(
-        "journal.jsonl:{line}: error: unreadable run journal: written by a newer runbook (event vocabulary v99; this runbook reads up to v3)\n  hint: upgrade runbook on this machine to read, report or resume this run (an engine never writes to a run it cannot read)"
+        "journal.jsonl:{line}: error: unreadable run journal: written by a newer runbook (event vocabulary v99; this runbook reads up to v4)\n  hint: upgrade runbook on this machine to read, report or resume this run (an engine never writes to a run it cannot read)"
     );
     let o = rb(dir, &["runs"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("written by a newer runbook (event vocabulary v99; this runbook reads up to v3)"), "{out}");
+    assert!(out.contains("written by a newer runbook (event vocabulary v99; this runbook reads up to v4)"), "{out}");
     let o = rb(dir, &["report", &id]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(err(&o).contains(&said), "{}", text(&o));
@@ -77,7 +77,7 @@ fn an_unknown_event_is_refused_never_dropped() {
     let (id, jf) = unfinished(dir);
     let line = append(&jf, r#"{"seq":SEQ,"at":"2026-12-04T09:00:00.000Z","event":"step-paused","step":"y"}"#);
     let said = format!(
-        "journal.jsonl:{line}: error: unreadable run journal: unknown event `step-paused` (not in event vocabulary v3, which this runbook reads)\n  hint: upgrade runbook"
+        "journal.jsonl:{line}: error: unreadable run journal: unknown event `step-paused` (not in event vocabulary v4, which this runbook reads)\n  hint: upgrade runbook"
     );
     let o = rb(dir, &["report", &id]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -98,8 +98,8 @@ fn a_session_records_its_vocabulary() {
     let o = rb(dir, &["play", "a", "--resume", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let j = std::fs::read_to_string(&jf).unwrap();
-    assert!(j.lines().next().unwrap().contains(r#""event":"run-start","v":3,"#), "{j}");
-    assert!(j.lines().any(|l| l.contains(r#""event":"session","v":3,"#)), "{j}");
+    assert!(j.lines().next().unwrap().contains(r#""event":"run-start","v":4,"#), "{j}");
+    assert!(j.lines().any(|l| l.contains(r#""event":"session","v":4,"#)), "{j}");
 }
 
 /// The shared store reads the same events: a row of a newer vocabulary is
@@ -120,7 +120,7 @@ fn the_shared_store_refuses_a_newer_vocabulary_too() {
     );
     db.sql(&format!("INSERT INTO runbook_events (run, seq, body) VALUES ('{id}', {}, '{body}')", seq + 1));
     let said = format!(
-        "(event {}): written by a newer runbook (event vocabulary v99; this runbook reads up to v3)\n  hint: upgrade runbook",
+        "(event {}): written by a newer runbook (event vocabulary v99; this runbook reads up to v4)\n  hint: upgrade runbook",
         seq + 1
     );
     for args in [vec!["report", id.as_str()], vec!["play", "a", "--resume", "--yes"]] {

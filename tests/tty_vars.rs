@@ -50,6 +50,22 @@ fn missing_variables_are_asked_for_secrets_without_echo() {
     assert_eq!(start["vars"]["rev"]["origin"], "prompt", "{start}");
     assert_eq!(start["vars"]["api_token"]["value"], "***", "{start}");
     assert_eq!(start["vars"]["api_token"]["secret"], true, "{start}");
+    // Each typed value is an answer (SPEC §6: who, how and when); the value
+    // itself is the session's `vars`, never in the answer.
+    let answers = records(t.path(), "answer");
+    let said: Vec<[&str; 4]> = answers
+        .iter()
+        .map(|a| ["question", "var", "reply", "how"].map(|k| a[k].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(said, [["variable", "rev", "given", "prompt"], ["variable", "api_token", "given", "prompt"]]);
+    for a in &answers {
+        let (asked, at) = (a["asked"].as_str().unwrap_or_default(), a["at"].as_str().unwrap_or_default());
+        assert!(!asked.is_empty() && asked <= at, "asked when shown, before the answer: {a}");
+        assert!(a.get("value").is_none(), "{a}");
+    }
+    let md = text(&rb(t.path(), &["report", "latest"]));
+    assert!(md.contains(" | (the play) | variable `rev` | **given** | at the prompt | "), "{md}");
+    assert!(md.contains(" | (the play) | variable `api_token` | **given** | at the prompt | "), "{md}");
 }
 
 #[test]

@@ -253,6 +253,9 @@ pub fn markdown(r: &Report) -> String {
             if let Some(run) = &a.run {
                 question.push_str(&format!(" run `{run}`"));
             }
+            if let Some(var) = &a.var {
+                question.push_str(&format!(" `{var}`"));
+            }
             o.push_str(&format!(
                 "| {} | {step} | {question} | **{}** | {how} | {} |\n",
                 clock(&a.at),

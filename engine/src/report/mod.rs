@@ -444,6 +444,9 @@ pub struct Approval {
     /// the resume question did not resume.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The variable the `variable` question asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub var: Option<String>,
 }
 
 /// The report of one run.
@@ -563,6 +566,7 @@ pub fn build(events: &[crate::run::Entry], status: String, root: Option<&Path>) 
             by: a.answer.by.clone(),
             confirm: a.answer.confirm.clone(),
             run: a.answer.run.clone(),
+            var: a.answer.var.clone(),
         })
         .collect();
     let notes =

@@ -13,7 +13,8 @@ use super::{Entry, Event};
 
 /// The event vocabulary this binary writes and reads (`v` of `run-start`
 /// and `session`): 1 the first format, 2 `seq` and `session`, 3 the
-/// `resume` and `take-over` questions, `v` on `session`, an answer's `run`.
+/// `resume` and `take-over` questions, `v` on `session`, an answer's `run`,
+/// 4 the `variable` question (an answer's `var`, the reply `given`).
 pub const VOCABULARY: u32 = super::event::FORMAT;
 
 /// Why a line is not an event this binary can read.
@@ -128,10 +129,11 @@ mod tests {
     fn a_newer_start_or_session_is_refused_even_when_it_parses() {
         let start = START.replace(r#""v":3"#, r#""v":99"#);
         assert_eq!(decode(&start).unwrap_err(), Unreadable::Newer(99));
-        let session = r#"{"seq":5,"event":"session","v":4,"n":2,"operator":"u@h","kind":"a-new-kind"}"#;
-        assert_eq!(decode(session).unwrap_err(), Unreadable::Newer(4));
-        let session = r#"{"seq":5,"event":"session","v":4,"n":2,"operator":"u@h"}"#;
-        assert_eq!(decode(session).unwrap_err(), Unreadable::Newer(4));
+        let next = VOCABULARY + 1;
+        let session = format!(r#"{{"seq":5,"event":"session","v":{next},"n":2,"operator":"u@h","kind":"a-new-kind"}}"#);
+        assert_eq!(decode(&session).unwrap_err(), Unreadable::Newer(next));
+        let session = format!(r#"{{"seq":5,"event":"session","v":{next},"n":2,"operator":"u@h"}}"#);
+        assert_eq!(decode(&session).unwrap_err(), Unreadable::Newer(next));
     }
 
     #[test]

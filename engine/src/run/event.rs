@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// The event vocabulary written by this engine (`v` of `run-start` and
 /// `session`; [`crate::run::decode`]).
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// The status of a step (journal, report, `steps.<id>.status` in templates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -359,6 +359,9 @@ pub enum Question {
     Resume,
     /// `--take-over`: take the run over from the engine playing it?
     TakeOver,
+    /// A variable without a value: what is it? (`var` names it; the value
+    /// is the session's, in its `vars`, a secret as `***`.)
+    Variable,
 }
 
 /// The answer given.
@@ -371,6 +374,8 @@ pub enum Reply {
     Quit,
     RollBack,
     Continue,
+    /// A value was typed (the `variable` question).
+    Given,
 }
 
 /// How the answer was given.
@@ -407,6 +412,9 @@ pub struct Answer {
     /// left for a new run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The variable the `variable` question asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub var: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -61,6 +61,7 @@ pub async fn ask(
             asked: asked.clone(),
             confirm: a.confirm.clone(),
             run: None,
+            var: None,
         })
     };
     match answers {

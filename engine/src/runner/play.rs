@@ -698,6 +698,7 @@ impl<'a> Loop<'a> {
             asked,
             confirm: None,
             run: None,
+            var: None,
         }));
     }
 

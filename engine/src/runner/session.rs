@@ -137,6 +137,7 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
             asked,
             confirm: None,
             run: None,
+            var: None,
         })
     };
     let mut answers: Vec<Event> = Vec::new();
@@ -160,7 +161,16 @@ pub fn prepare(rb: &Runbook, dag: &Dag, env: &PlayEnv, opts: &mut PlayOptions, t
         None => opts.mode.clone(),
     };
     opts.mode = mode.clone();
-    let spared = settle_vars(rb, dag, env, opts, previous.as_ref().map(|(_, s)| s), &mut notes, tty)?;
+    let (spared, vars_asked) = settle_vars(rb, dag, env, opts, previous.as_ref().map(|(_, s)| s), &mut notes, tty)?;
+    // Each value typed at a prompt is an answer too: who, how and when it
+    // was asked (the value itself is the session's `vars`).
+    for (name, asked) in vars_asked {
+        let mut a = answer(Question::Variable, Reply::Given, asked);
+        if let Event::Answer(a) = &mut a {
+            a.var = Some(name);
+        }
+        answers.push(a);
+    }
     let mut checked = opts.vars.clone();
     // What only steps that stand read need not render: it has no value.
     for n in spared {
@@ -533,10 +543,14 @@ fn reap_recorded(st: &RunState, step: &str) -> usize {
     }
 }
 
+/// A variable asked for at a prompt, and when it was asked.
+type Asked = (String, String);
+
 /// Restore the resumed run's variables, then make sure every variable the
 /// templates of steps still to run read has a value: ask on a terminal,
 /// else exit 2 naming them. Returns the variables left without one because
-/// only steps that stand read them ([`spared`]).
+/// only steps that stand read them ([`spared`]), and each variable asked
+/// for with when it was asked.
 fn settle_vars(
     rb: &Runbook,
     dag: &Dag,
@@ -545,7 +559,7 @@ fn settle_vars(
     previous: Option<&RunState>,
     notes: &mut Vec<String>,
     tty: bool,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<Asked>)> {
     let mut again = Vec::new();
     if let Some(p) = previous {
         let (restored, secrets) = restore(rb, &mut opts.vars, &p.vars);
@@ -555,7 +569,7 @@ fn settle_vars(
         again = secrets;
     }
     if !env.ask_missing {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut missing = crate::vars::missing(rb, &opts.vars);
     let left = left_out_only(rb, dag, &opts.mode, &mut missing);
@@ -601,7 +615,7 @@ fn settle_vars(
         }
     }
     if missing.is_empty() {
-        return Ok(spared);
+        return Ok((spared, Vec::new()));
     }
     let run = previous.map(|p| p.run.as_str()).unwrap_or_default();
     if !(matches!(opts.answers, Answers::Interactive) && tty) {
@@ -613,6 +627,7 @@ fn settle_vars(
         if n == 1 { " is" } else { "s are" }
     );
     let signals = prompt::SignalFlag::install();
+    let mut asked = Vec::new();
     for m in &missing {
         let mut why = Vec::new();
         let given_before = again.contains(&m.name);
@@ -625,6 +640,7 @@ fn settle_vars(
             why.push(format!("used by {}", m.used_by.join(", ")));
         }
         let q = format!("  {} ({}): ", m.name, why.join("; "));
+        let at = if env.clock { crate::time::now_rfc3339() } else { String::new() };
         let value = loop {
             match prompt::value(&q, m.secret || given_before, signals.flag()) {
                 prompt::Reply::Line(v) if v.is_empty() => continue,
@@ -637,8 +653,9 @@ fn settle_vars(
             }
         };
         opts.vars.insert(m.name.clone(), crate::model::Value::String(value), Origin::Prompt);
+        asked.push((m.name.clone(), at));
     }
-    Ok(spared)
+    Ok((spared, asked))
 }
 
 /// The variables in `missing` that only steps `mode` leaves out (and their

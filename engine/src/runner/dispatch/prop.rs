@@ -241,6 +241,7 @@ impl World<'_> {
                         asked: String::new(),
                         confirm: a.confirm,
                         run: None,
+                        var: None,
                     })
                 }
                 Action::Guard => panic!("no guard in these runbooks"),

@@ -77,7 +77,7 @@ pub(super) fn cannot_ask(id: &str, q: Question, confirm: Option<&str>) -> String
         Question::Step => "--step",
         Question::Retry => "it failed before: run it again?",
         Question::Undo => "an undo block asks first",
-        Question::Guard | Question::CtrlC | Question::Resume | Question::TakeOver => "a question",
+        Question::Guard | Question::CtrlC | Question::Resume | Question::TakeOver | Question::Variable => "a question",
     };
     let what = match (q, confirm) {
         (Question::Confirm, Some(c)) => quoted(c),

@@ -153,6 +153,7 @@ fn drive_with(
                     asked: String::new(),
                     confirm: a.confirm.clone(),
                     run: None,
+                    var: None,
                 };
                 apply(&mut st, &mut d, Event::Answer(answer));
             }
