@@ -171,6 +171,24 @@ fn undefined_variable_names_the_template_as_plan_does() {
     }
 }
 
+/// A variable only tested for (`is defined`) or given a `default` is
+/// optional: `check` agrees with `plan` and the play, which render it
+/// without a value; the same name read bare is still undefined.
+#[test]
+fn a_guarded_variable_is_optional_in_check_as_in_plan() {
+    let md = "# D\n\n```bash {#a read}\necho {{ tier | default('gold') }} {% if extra is defined %}{{ extra }}{% endif %}\n```\n";
+    Test::new().file("runbooks/d.md", md).args(["check"]).stdout_lacks("undefined").run();
+    Test::new().file("runbooks/d.md", md).args(["plan", "d"]).stdout_has("    $ echo gold\n").run();
+    let bare = md.replace("{% endif %}", "{% endif %} {{ tier }}");
+    Test::new()
+        .file("runbooks/d.md", &bare)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/d.md:4: error[undefined-variable]: undefined variable `tier` in step `a`\n")
+        .stdout_lacks("`extra`")
+        .run();
+}
+
 /// A variable read only through a slice (`{{ tok[:6] }}`, which
 /// minijinja's `undeclared_variables` does not see) is read: `check` and
 /// `plan` name it undefined as they name `{{ tok }}`.

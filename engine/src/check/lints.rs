@@ -181,12 +181,16 @@ pub fn undefined_vars(
             }
             Some(d) => d.ancestors(i).into_iter().collect(),
         };
+        // A name only tested for (`is defined`) or given a `default` is not
+        // required, as the play and `plan` read it; read from a capture the
+        // step does not wait for, it is still the capture-order mistake.
+        let required = t.names_required(s);
         for name in t.names_used(s) {
             if BUILTINS.contains(&name.as_str()) || rb.vars.contains_key(&name) || t.calls_global(s, &name) {
                 continue;
             }
             let captured_by: Vec<usize> = captures.iter().filter(|(_, c)| **c == name).map(|(i, _)| *i).collect();
-            if captured_by.iter().any(|j| before.contains(j)) {
+            if captured_by.iter().any(|j| before.contains(j)) || captured_by.is_empty() && !required.contains(&name) {
                 continue;
             }
             let missing_in: Vec<&str> = envs
