@@ -1562,3 +1562,37 @@ fn a_step_s_process_group_is_recorded_right_after_its_start_and_each_retry() {
         }
     }
 }
+
+/// Each attempt of a retried step has its exit in the journal (`exits`)
+/// and the report ("3 attempts: exit 3, 4, 5"), not only in notes.
+#[test]
+fn each_attempt_of_a_retried_step_keeps_its_exit() {
+    let md = "```bash {#r retry=2 delay=0s}\nn=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; exit $((3+n))\n```\n";
+    let f = Test::new().runbook("r", md).args(["play", "r"]).status(1).run();
+    let end = journal(f.path()).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
+    let end: serde_json::Value = serde_json::from_str(&end).unwrap();
+    assert_eq!((&end["exit"], &end["exits"]), (&5.into(), &serde_json::json!([3, 4, 5])), "{end}");
+    let md = text(&rb(f.path(), &["report", "latest"]));
+    assert!(md.contains("| `r` | failed | 5 | 0.0s | 3 attempts: exit 3, 4, 5 |"), "{md}");
+}
+
+/// Interrupted while waiting to retry: no process gave the end an exit,
+/// so it has none; the attempt that failed keeps its own in `exits`.
+#[test]
+fn a_retry_interrupted_during_its_delay_ends_without_an_exit_of_its_own() {
+    let md = "```bash {#r retry=1 delay=1h}\ntouch tried; exit 7\n```\n";
+    let t = Test::new().runbook("r", md);
+    let dir = t.path().to_path_buf();
+    let child = rb_cmd(&dir, &["play", "r"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_until("the first attempt to fail", || journal(&dir).contains("retrying in 1h"));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let end = journal(&dir).lines().find(|l| l.contains("\"step-end\"")).unwrap().to_string();
+    let end: serde_json::Value = serde_json::from_str(&end).unwrap();
+    assert_eq!(
+        (&end["status"], &end["exit"], &end["exits"]),
+        (&"interrupted".into(), &serde_json::Value::Null, &serde_json::json!([7])),
+        "{end}"
+    );
+}

@@ -310,7 +310,7 @@ pub fn markdown(r: &Report) -> String {
             facts.push(dur(e.duration_ms));
         }
         if let Some(n) = e.attempts {
-            facts.push(format!("{n} attempts"));
+            facts.push(format!("{n} attempts{}", exits(e)));
         }
         if let Some(x) = detail(e) {
             facts.push(x.to_string());
@@ -428,9 +428,10 @@ fn detail(e: &Entry) -> Option<&str> {
 /// was recorded, if it began a second or more after that.
 fn note(e: &Entry) -> String {
     let reason = detail(e);
-    let mut n = match (e.attempts, reason) {
-        (Some(n), Some(r)) => format!("{r} ({n} attempts)"),
-        (Some(n), None) => format!("{n} attempts"),
+    let tries = e.attempts.map(|n| format!("{n} attempts{}", exits(e)));
+    let mut n = match (tries, reason) {
+        (Some(n), Some(r)) => format!("{r} ({n})"),
+        (Some(n), None) => n,
         (None, r) => r.unwrap_or("").to_string(),
     };
     if let Some(r) = &e.recorded {
@@ -448,6 +449,16 @@ fn fence(text: &str, lang: &str) -> String {
     }
     let f = "`".repeat(ticks);
     format!("{f}{lang}\n{}\n{f}\n", text.trim_end())
+}
+
+/// Each attempt's exit, when the journal has them: `: exit 3, 4, 5` (a
+/// signal's end as `signal`).
+fn exits(e: &Entry) -> String {
+    if e.exits.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = e.exits.iter().map(|x| x.map_or_else(|| "signal".to_string(), |c| c.to_string())).collect();
+    format!(": exit {}", each.join(", "))
 }
 
 #[cfg(test)]

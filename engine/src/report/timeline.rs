@@ -48,6 +48,9 @@ pub struct Entry {
     /// Attempts made, when `retry` took more than one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// Each attempt's exit, in order, when there was more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<Option<i32>>,
     /// Which run of the step this is (1, 2, …; its undo blocks counted
     /// apart), when the step ran more than once: a resume re-runs the step
     /// its killed engine was running ([`crate::run::attempts`]).
@@ -105,6 +108,7 @@ impl Open {
             tail: String::new(),
             lang: self.lang,
             attempts: None,
+            exits: Vec::new(),
             attempt: Some(self.n),
             operator: self.operator,
             link: None,
@@ -182,6 +186,7 @@ pub fn entries(events: &[crate::run::Entry], live: bool) -> Vec<Entry> {
                         captures: s.captures.clone(),
                         tail: s.tail.clone(),
                         attempts: (s.attempts > 1).then_some(s.attempts),
+                        exits: s.exits.clone(),
                         attempt: o.as_ref().map(|o| o.n),
                         operator: o.as_ref().map_or_else(|| operator.clone(), |o| o.operator.clone()),
                         lang: o.and_then(|o| o.lang),

@@ -465,6 +465,11 @@ pub struct StepEnd {
     /// Runs of the step in this end (retries count; 0: decided without running).
     #[serde(default = "one")]
     pub attempts: u32,
+    /// Each attempt's exit, in order, when there was more than one (`null`:
+    /// ended by a signal); `exit` is the last one's, or none when the step
+    /// was interrupted between attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<Option<i32>>,
     /// This failure stops the play (`on-fail=stop`): in the same event, so
     /// that no crash can come between the failure and the stop.
     #[serde(default, skip_serializing_if = "is_false")]

@@ -527,6 +527,7 @@ mod tests {
             tail: String::new(),
             undo: false,
             attempts: 1,
+            exits: Vec::new(),
             stop: false,
         })
     }

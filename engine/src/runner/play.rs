@@ -594,6 +594,13 @@ impl<'a> Loop<'a> {
             tail: self.x.redact(&r.tail),
             undo,
             attempts: r.attempts,
+            // Each attempt's exit, where `exit` alone does not say them all
+            // (retried, or interrupted before the next attempt).
+            exits: if r.exits.len() > 1 || r.exits.first().is_some_and(|x| *x != r.exit) {
+                r.exits.clone()
+            } else {
+                Vec::new()
+            },
             stop: stops,
         };
         let ev = Event::StepEnd(end);

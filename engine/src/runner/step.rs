@@ -142,6 +142,8 @@ pub struct JobResult {
     /// what the last attempt printed.
     pub stdout_cut: bool,
     pub attempts: u32,
+    /// Each attempt's exit, in order.
+    pub exits: Vec<Option<i32>>,
     pub origin: Option<Arc<ScriptOrigin>>,
 }
 
@@ -190,6 +192,7 @@ pub async fn run(mut job: Job) -> JobResult {
     });
     let total = job.retry.saturating_add(1);
     let mut attempts = 0;
+    let mut exits = Vec::new();
     let mut last = Attempt { status: StepStatus::Failed, exit: None, reason: None };
     for attempt in 1..=total {
         attempts = attempt;
@@ -205,6 +208,7 @@ pub async fn run(mut job: Job) -> JobResult {
             break;
         }
         last = once(&mut job, &out, attempt).await;
+        exits.push(last.exit);
         out.hold_secret();
         let stop_now = *job.cancel.borrow();
         if last.status != StepStatus::Failed || attempt == total || stop_now {
@@ -226,7 +230,9 @@ pub async fn run(mut job: Job) -> JobResult {
                 }
             }
             _ = super::timing::cancelled(&mut cancel) => {
-                last = Attempt { status: StepStatus::Interrupted, exit: last.exit, reason: Some("interrupted".into()) };
+                // Between attempts: no process ran to give the end an exit
+                // (each attempt's is in `exits`).
+                last = Attempt { status: StepStatus::Interrupted, exit: None, reason: Some("interrupted".into()) };
                 break;
             }
         }
@@ -246,6 +252,7 @@ pub async fn run(mut job: Job) -> JobResult {
         stdout: out.stdout_text(),
         stdout_cut: out.stdout_truncated.load(std::sync::atomic::Ordering::Relaxed),
         attempts,
+        exits,
         origin: job.origin.clone(),
     }
 }

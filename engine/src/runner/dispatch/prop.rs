@@ -323,6 +323,7 @@ impl World<'_> {
             tail: String::new(),
             undo,
             attempts: 1,
+            exits: Vec::new(),
             stop: status == StepStatus::Failed && !undo && s.attrs.on_fail == crate::model::OnFail::Stop,
         })
     }

@@ -37,6 +37,7 @@ fn undo_end(id: &str, status: StepStatus, reason: String, hash: Option<String>) 
         tail: String::new(),
         undo: true,
         attempts: u32::from(status == StepStatus::Passed),
+        exits: Vec::new(),
         stop: false,
     }))
 }

@@ -61,6 +61,7 @@ pub fn decided(id: &str, status: StepStatus, reason: String, stop: bool) -> Even
         tail: String::new(),
         undo: false,
         attempts: 0,
+        exits: Vec::new(),
         stop,
     })
 }

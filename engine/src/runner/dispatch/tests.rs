@@ -85,6 +85,7 @@ fn ended(id: &str, status: StepStatus, stdout: Option<&str>, stop: bool) -> Even
         tail: String::new(),
         undo: false,
         attempts: 1,
+        exits: Vec::new(),
         stop,
     })
 }
