@@ -1503,7 +1503,7 @@ fn a_value_the_runbook_may_mean_is_never_refused() {
 }
 
 /// A guard whose `expect` is no regex is invalid config, said in one line
-/// with a fix, where the env is defined: nothing plays.
+/// with a fix, at the guard's line: nothing plays.
 #[test]
 fn a_guard_expect_that_is_not_a_regex_is_one_line_with_a_fix_at_its_env() {
     let f = Test::new()
@@ -1515,7 +1515,7 @@ fn a_guard_expect_that_is_not_a_regex_is_one_line_with_a_fix_at_its_env() {
     let err = f.stderr.replace(&f.path().display().to_string(), "$DIR");
     assert!(
         err.starts_with(
-            "$DIR/runbook.toml:5: error: [env.prod] guard: its expect is not a regex: unclosed group at character 2 of `^(prod`\n  hint: close each `(`"
+            "$DIR/runbook.toml:6: error: [env.prod] guard: its expect is not a regex: unclosed group at character 2 of `^(prod`\n  hint: close each `(`"
         ),
         "{err}"
     );
@@ -1594,5 +1594,23 @@ fn a_retry_interrupted_during_its_delay_ends_without_an_exit_of_its_own() {
         (&end["status"], &end["exit"], &end["exits"]),
         (&"interrupted".into(), &serde_json::Value::Null, &serde_json::json!([7])),
         "{end}"
+    );
+}
+
+/// A bad value in an env table is reported at its own line, not at the
+/// table's header (a long `[env.prod]` has many keys).
+#[test]
+fn a_bad_env_value_is_reported_at_its_line() {
+    let config = "default_env = \"dev\"\n\n[env.dev]\nnamespace = \"a\"\nregion = \"eu\"\nconfirm = \"sometimes\"\n";
+    let f = Test::new()
+        .config(config)
+        .runbook("a", "# A\n\n```bash {#a}\necho a\n```\n")
+        .args(["plan", "a"])
+        .status(2)
+        .run();
+    let err = f.stderr.replace(&f.path().display().to_string(), "$DIR");
+    assert!(
+        err.starts_with("$DIR/runbook.toml:6: error: [env.dev] confirm = \"sometimes\": not a confirm policy\n"),
+        "{err}"
     );
 }

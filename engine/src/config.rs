@@ -288,6 +288,9 @@ impl Config {
             let mut p = EnvProfile { name: name.clone(), ..EnvProfile::default() };
             for (k, v) in table {
                 let literal = text.get(v.span());
+                // Where the key's value is: an error points at its line, not
+                // at the table's header.
+                let here = LineIndex::new(text).line(v.span().start);
                 let v = v.into_inner();
                 if !matches!(k.as_str(), "confirm" | "guard") && !crate::parse::valid_var(&k)
                     || k == "env"
@@ -295,7 +298,7 @@ impl Config {
                 {
                     return Err(Error::invalid(
                         Diagnostic::error("config", format!("[env.{name}] `{}`: not a variable name", k.escape_debug()))
-                            .at(file, at)
+                            .at(file, here)
                             .hint("variable names are letters, digits and `_`, starting with a letter (not `env` or `steps`, which templates define)"),
                     ));
                 }
@@ -324,7 +327,7 @@ impl Config {
                                         "config",
                                         format!("[env.{name}] confirm = {v}: not a confirm policy"),
                                     )
-                                    .at(file, at)
+                                    .at(file, here)
                                     .hint("use \"write\" (every non-read step asks), \"all\" or \"marked\" (default)"),
                                 ));
                             }
@@ -334,7 +337,7 @@ impl Config {
                         p.guard = Some(v.try_into().map_err(|e: toml::de::Error| {
                             Error::invalid(
                                 Diagnostic::error("config", format!("[env.{name}] guard: {}", e.message().trim()))
-                                    .at(file, at)
+                                    .at(file, here)
                                     .hint("guard = { run = \"kubectl config current-context\", expect = \"^prod-\" }"),
                             )
                         })?);
@@ -343,7 +346,7 @@ impl Config {
                             let what = e.message(&g.expect).replacen("`expect`", "its expect", 1);
                             return Err(Error::invalid(
                                 Diagnostic::error("config", format!("[env.{name}] guard: {what}"))
-                                    .at(file, at)
+                                    .at(file, here)
                                     .hint(e.hint),
                             ));
                         }
