@@ -15,22 +15,7 @@ use std::collections::BTreeSet;
 pub fn unguard_template(text: &str) -> String {
     // Each open block: the name it guards in the branch being read.
     let mut stack: Vec<Frame> = Vec::new();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let close = match after.as_bytes().first() {
-            Some(b'{') => "}}",
-            Some(b'%') => "%}",
-            _ => {
-                out.push_str(&rest[..=start]);
-                rest = after;
-                continue;
-            }
-        };
-        let inner = &after[1..];
-        let Some(end) = inner.find(close) else { break };
-        let region = &inner[..end];
+    super::regions::rewrite(text, |close, region| {
         let guarded: BTreeSet<String> = stack.iter().filter_map(Frame::guards).map(str::to_string).collect();
         let tag = close == "%}";
         let body = region.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
@@ -64,15 +49,8 @@ pub fn unguard_template(text: &str) -> String {
             }
             _ => unguard_names(body, &guarded),
         };
-        out.push_str(&rest[..start + 2]);
-        out.push(' ');
-        out.push_str(&rewritten);
-        out.push(' ');
-        out.push_str(close);
-        rest = &inner[end + 2..];
-    }
-    out.push_str(rest);
-    out
+        format!(" {rewritten} ")
+    })
 }
 
 /// `expr` (a `when`) with every guarded use of a name as `none`.

@@ -21,6 +21,7 @@ pub use names::{required, required_expr, undeclared, undeclared_expr};
 pub mod query;
 mod query_role;
 pub mod quotes;
+mod regions;
 pub mod request;
 mod shell;
 

@@ -50,28 +50,7 @@ fn names_of_expr(expr: &str) -> Option<BTreeSet<String>> {
 
 /// `text` with [`unslice`] applied inside each `{{ … }}` and `{% … %}`.
 fn unslice_template(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let close = match after.as_bytes().first() {
-            Some(b'{') => "}}",
-            Some(b'%') => "%}",
-            _ => {
-                out.push_str(&rest[..=start]);
-                rest = after;
-                continue;
-            }
-        };
-        let inner = &after[1..];
-        let Some(end) = inner.find(close) else { break };
-        out.push_str(&rest[..start + 2]);
-        out.push_str(&unslice(&inner[..end]));
-        out.push_str(close);
-        rest = &inner[end + 2..];
-    }
-    out.push_str(rest);
-    out
+    super::regions::rewrite(text, |_, inside| unslice(inside))
 }
 
 /// An expression with each slice `x[a:b:c]` written `x[(a, b, c)]`.
