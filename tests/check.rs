@@ -1174,3 +1174,16 @@ fn an_orphan_fixture_suggests_the_nearest_runbook_id() {
         )
         .run();
 }
+
+/// An `undo` block no step names in `rollback=` never runs: a warning at
+/// its fence, naming how to wire it; a named one is not reported.
+#[test]
+fn an_undo_block_no_step_names_is_a_warning() {
+    let md = "# O\n\n```bash {#scale rollback=unscale}\necho scale\n```\n\n```bash {#unscale undo}\necho unscale\n```\n\n```bash {#orphan undo}\necho undo\n```\n";
+    Test::new()
+        .file("runbooks/o.md", md)
+        .args(["check"])
+        .stdout_has("runbooks/o.md:11: warning[orphan-undo]: undo block `orphan` is the rollback of no step: it never runs\n  hint: name it in the step it undoes (`rollback=orphan`), or drop `undo` to make it a step\n")
+        .stdout_lacks("`unscale` is the rollback of no step")
+        .run();
+}

@@ -129,6 +129,25 @@ pub fn plan_refusals(rb: &Runbook, dag: &Dag, config: &Config) -> Vec<Diagnostic
         .collect()
 }
 
+/// An `undo` block no step names in `rollback=`: no rollback runs it, so
+/// it is documentation that looks like a safety net.
+pub fn orphan_undos(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
+    let named: std::collections::BTreeSet<usize> = dag.rollback.iter().flatten().copied().collect();
+    rb.steps
+        .iter()
+        .enumerate()
+        .filter(|(u, s)| s.attrs.undo && !named.contains(u))
+        .map(|(_, s)| {
+            Diagnostic::warning(
+                "orphan-undo",
+                format!("undo block `{}` is the rollback of no step: it never runs", s.id),
+            )
+            .at(&rb.path, s.line)
+            .hint(format!("name it in the step it undoes (`rollback={}`), or drop `undo` to make it a step", s.id))
+        })
+        .collect()
+}
+
 /// Front-matter `envs` that runbook.toml does not define.
 pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
     if config.envs.is_empty() {

@@ -172,6 +172,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(lints::quotes(rb));
     out.extend(lints::unknown_step_refs(rb));
     out.extend(dag.as_ref().map(|d| exclusive::lint(rb, d)).unwrap_or_default());
+    out.extend(dag.as_ref().map(|d| lints::orphan_undos(rb, d)).unwrap_or_default());
     out.extend(lints::unknown_envs(rb, config));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
