@@ -704,3 +704,20 @@ fn an_interactive_step_killed_by_its_timeout_gives_the_terminal_back_as_it_was()
         assert!(flags.contains(&flag), "{flag} is off after the play:\n{stty}");
     }
 }
+
+/// `TERM=dumb` (an editor's shell buffer, a serial console) shows escape
+/// codes as text: no colour, as with `NO_COLOR`, in a play and in `check`.
+#[test]
+fn a_dumb_terminal_gets_no_colour() {
+    let t = Test::new().runbook("d", "# D\n\n```bash {#a read}\necho hello\n```\n\n```bash {#b read}\nexit 3\n```\n");
+    for args in [&["play", "d"][..], &["check"]] {
+        let p = Tty::spawn_env(t.path(), args, &[("TERM", "dumb")]);
+        let (_, seen) = p.finish();
+        assert!(seen.contains("hello") || seen.contains("runbook"), "{args:?}: {seen}");
+        assert!(!seen.contains('\x1b'), "{args:?}: an escape code on a dumb terminal: {seen:?}");
+    }
+    // The same play on xterm is coloured: the test can see colour.
+    let p = Tty::spawn_env(t.path(), &["play", "d", "--fresh"], &[]);
+    let (_, seen) = p.finish();
+    assert!(seen.contains("\x1b["), "{seen:?}");
+}

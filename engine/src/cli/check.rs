@@ -58,7 +58,7 @@ pub fn run(
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let opts = check::Options { jobs, bless, deny_warnings };
     let report = check::run(config, paths, &opts)?;
-    let color = format == Format::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = format == Format::Human && std::io::stdout().is_terminal() && crate::stdout::colour_allowed();
     // Said first: every rehearsal below ran on this machine unprotected.
     let scenarios = report.runbooks.iter().flat_map(|r| &r.scenarios);
     let mut refused = scenarios.clone().find_map(|s| s.not_contained.clone());

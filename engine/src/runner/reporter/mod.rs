@@ -13,7 +13,7 @@ use super::Reporter;
 /// The reporter for this process's stdout; `recorded`: the run is kept
 /// (false for a rehearsal's, whose id is not shown).
 pub fn for_stdout(recorded: bool) -> Box<dyn Reporter> {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = crate::stdout::colour_allowed();
     match (std::io::stdout().is_terminal(), recorded) {
         (true, true) => Box::new(term::Term::new(color)),
         (true, false) => Box::new(term::Term::new(color).not_recorded()),
