@@ -516,3 +516,23 @@ fn a_quote_inside_an_attribute_value_is_explained() {
         .stdout_has("<== a: passed")
         .run();
 }
+
+/// A NUL byte in a step's body: no interpreter runs it (bash exits 126
+/// "cannot execute binary file") and a shown command hides it, so it is a
+/// parse error at its line, before anything plays.
+#[test]
+fn a_nul_byte_in_a_body_is_an_error_at_its_line() {
+    bad(
+        "# N\n\n```bash {#a}\necho ok\necho a\0b > out\n```\n",
+        &[
+            "runbooks/bad.md:5: error: step `a` has a NUL byte in its body: no interpreter can run it",
+            "hint: remove it",
+        ],
+    );
+    let f = Test::new()
+        .runbook("n", "# N\n\n```bash {#a}\necho a\0b > out\n```\n")
+        .args(["play", "n", "--yes"])
+        .status(2)
+        .run();
+    assert!(!f.path().join("out").exists());
+}

@@ -146,5 +146,15 @@ pub(super) fn classify(
         .hint(hint)));
         return;
     }
+    // An interpreter cannot run a script with a NUL byte (bash: "cannot
+    // execute binary file", exit 126), and a shown command would hide it.
+    if let Some(n) = body.split('\n').position(|l| l.contains('\0')) {
+        errors.push(
+            Diagnostic::error("nul-byte", format!("step `{id}` has a NUL byte in its body: no interpreter can run it"))
+                .at(path, line + 1 + n)
+                .hint("remove it (an editor may show it as ^@); write `\\0` where the command means one, as `printf '\\0'` does"),
+        );
+        return;
+    }
     steps.push(Step { id, line, body_line: line + 1, lang: lang.to_string(), kind, attrs, body, section });
 }
