@@ -185,20 +185,25 @@ pub fn undefined_vars(
         rb.steps.iter().enumerate().filter_map(|(i, s)| s.attrs.capture.as_deref().map(|c| (i, c))).collect();
     let mut out = Vec::new();
     for (i, s) in rb.steps.iter().enumerate() {
-        // What has certainly run (and captured) before this step.
-        let before: BTreeSet<usize> = match dag {
-            None => (0..rb.steps.len()).collect(),
-            Some(d) if s.attrs.undo => {
-                let mut b = BTreeSet::new();
-                for (k, r) in d.rollback.iter().enumerate() {
-                    if *r == Some(i) {
-                        b.insert(k);
-                        b.extend(d.ancestors(k));
+        // What has certainly run (and captured) before this step: worked out
+        // only for a name some step captures (a walk of the graph per step
+        // made `check` quadratic on a long `needs` chain).
+        let before = std::cell::OnceCell::new();
+        let before = || {
+            before.get_or_init(|| match dag {
+                None => (0..rb.steps.len()).collect(),
+                Some(d) if s.attrs.undo => {
+                    let mut b = BTreeSet::new();
+                    for (k, r) in d.rollback.iter().enumerate() {
+                        if *r == Some(i) {
+                            b.insert(k);
+                            b.extend(d.ancestors(k));
+                        }
                     }
+                    b
                 }
-                b
-            }
-            Some(d) => d.ancestors(i).into_iter().collect(),
+                Some(d) => d.ancestors(i).into_iter().collect::<BTreeSet<usize>>(),
+            })
         };
         // A name only tested for (`is defined`) or given a `default` is not
         // required, as the play and `plan` read it; read from a capture the
@@ -209,7 +214,7 @@ pub fn undefined_vars(
                 continue;
             }
             let captured_by: Vec<usize> = captures.iter().filter(|(_, c)| **c == name).map(|(i, _)| *i).collect();
-            if captured_by.iter().any(|j| before.contains(j)) || captured_by.is_empty() && !required.contains(&name) {
+            if captured_by.iter().any(|j| before().contains(j)) || captured_by.is_empty() && !required.contains(&name) {
                 continue;
             }
             let missing_in: Vec<&str> = envs

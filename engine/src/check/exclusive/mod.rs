@@ -338,21 +338,23 @@ pub fn lint(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
     let needs =
         |i: usize| -> Vec<usize> { dag.deps(i).iter().filter(|e| e.kind == EdgeKind::Needs).map(|e| e.from).collect() };
     // What must hold for each step to pass: its `when` and those of the
-    // steps it needs, transitively; in the DAG's order.
+    // steps it needs, transitively; in the DAG's order. Only the conditions
+    // that may be false count (a step without `when`, or one not read, adds
+    // nothing), and only those are kept: a long `needs` chain without
+    // `when`s keeps empty sets, not every ancestor of every step.
+    let may_fail = |k: usize| !matches!(conds[k], Cond::Free | Cond::Const(true));
     let mut must: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); rb.steps.len()];
     let mut dead = vec![false; rb.steps.len()];
     let mut known: BTreeMap<Vec<usize>, bool> = BTreeMap::new();
     let mut out = Vec::new();
     for i in dag.levels().into_iter().flatten() {
         let direct = needs(i);
-        let mut set = BTreeSet::from([i]);
+        let mut set: BTreeSet<usize> = may_fail(i).then_some(i).into_iter().collect();
         for &n in &direct {
             set.extend(must[n].iter().copied());
         }
-        // Only the conditions that may be false count (a step without
-        // `when`, or one not read, adds nothing): many steps share a set.
-        let key: Vec<usize> =
-            set.iter().copied().filter(|&k| !matches!(conds[k], Cond::Free | Cond::Const(true))).collect();
+        // Many steps share a set.
+        let key: Vec<usize> = set.iter().copied().collect();
         let runs = *known
             .entry(key)
             .or_insert_with_key(|key| satisfiable(&key.iter().map(|&k| &conds[k]).collect::<Vec<_>>()));
