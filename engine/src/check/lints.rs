@@ -186,8 +186,8 @@ pub fn undefined_vars(
     let mut out = Vec::new();
     for (i, s) in rb.steps.iter().enumerate() {
         // What has certainly run (and captured) before this step: worked out
-        // only for a name some step captures (a walk of the graph per step
-        // made `check` quadratic on a long `needs` chain).
+        // only for a name some step captures, since walking the graph for
+        // every step is quadratic on a long `needs` chain.
         let before = std::cell::OnceCell::new();
         let before = || {
             before.get_or_init(|| match dag {
