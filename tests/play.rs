@@ -1364,7 +1364,7 @@ fn output_held_by_a_detached_process_is_waited_for_once() {
     assert_eq!(t.stdout.matches("output still held open by a detached process").count(), 1, "{}", t.stdout);
     // One wait for both streams, not one each: `runner::step`'s
     // `streams_held_open_are_waited_for_once_not_once_each`, on a paused
-    // clock (no timed assertion here).
+    // clock.
 }
 
 #[test]

@@ -189,6 +189,12 @@ impl SharedState {
     }
 }
 
+/// The text of the config file `file`.
+fn read(file: &Path) -> Result<String> {
+    std::fs::read_to_string(file)
+        .map_err(|e| Error::invalid(Diagnostic::error("config", format!("cannot read config: {e}")).in_file(file)))
+}
+
 impl Config {
     /// The defaults, rooted at `root`, when there is no `runbook.toml`.
     pub fn defaults(root: &Path) -> Config {
@@ -229,10 +235,7 @@ impl Config {
             }
             // `/dev/null`, a pipe: no directory of its own, so the project
             // is the current one.
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                Error::invalid(Diagnostic::error("config", format!("cannot read config: {e}")).in_file(p))
-            })?;
-            return Config::from_str_at(p, &text, start.to_path_buf());
+            return Config::from_str_at(p, &read(p)?, start.to_path_buf());
         }
         let mut dir = Some(start);
         while let Some(d) = dir {
@@ -248,10 +251,7 @@ impl Config {
     }
 
     pub fn load(file: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid(Diagnostic::error("config", format!("cannot read config: {e}")).in_file(file))
-        })?;
-        Config::from_str(file, &text)
+        Config::from_str(file, &read(file)?)
     }
 
     pub fn from_str(file: &Path, text: &str) -> Result<Config> {
@@ -272,6 +272,7 @@ impl Config {
             )
         })?;
         let line_of = |needle: &str| text.find(needle).map(|o| LineIndex::new(text).line(o)).unwrap_or(1);
+        let lines = LineIndex::new(text);
         let mut envs = BTreeMap::new();
         for (name, table) in raw.env {
             let at = env_line(text, &name);
@@ -290,7 +291,7 @@ impl Config {
                 let literal = text.get(v.span());
                 // Where the key's value is: an error points at its line, not
                 // at the table's header.
-                let here = LineIndex::new(text).line(v.span().start);
+                let here = lines.line(v.span().start);
                 let v = v.into_inner();
                 if !matches!(k.as_str(), "confirm" | "guard") && !crate::parse::valid_var(&k)
                     || k == "env"

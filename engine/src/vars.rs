@@ -58,13 +58,7 @@ pub enum Origin {
 impl Origin {
     /// The journal's name of the origin (its serialized form).
     pub fn name(self) -> &'static str {
-        match self {
-            Origin::FrontMatter => "front-matter",
-            Origin::Env => "env",
-            Origin::Alert => "alert",
-            Origin::Set => "set",
-            Origin::Prompt => "prompt",
-        }
+        serde_variant::to_variant_name(&self).unwrap_or("?")
     }
 }
 
