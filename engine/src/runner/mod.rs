@@ -236,8 +236,10 @@ pub fn play(
     // Given back before anything below waits for the store.
     drop(runtime);
     let mut outcome = match ended {
-        Ok(o) => {
+        Ok(mut o) => {
             recorder.close();
+            // Lost before the run's end, it stopped the play and is in the journal.
+            o.output_lost = recorder.output_lost().filter(|l| o.message.as_deref().is_none_or(|m| !m.contains(l)));
             let o = if interrupted() { o.interrupted() } else { o };
             recorder.sink.emit(PlayEvent::Finished(Box::new(o.clone())));
             o

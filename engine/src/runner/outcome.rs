@@ -53,6 +53,11 @@ pub struct Outcome {
     /// this engine says at its end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken_over: Option<String>,
+    /// Output the store could not keep after the run's end was recorded
+    /// (a full disk as the last step's log was written): said, since the
+    /// journal cannot say it any more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_lost: Option<String>,
 }
 
 impl Outcome {
@@ -148,5 +153,6 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
         escalate,
         recorded,
         taken_over: None,
+        output_lost: None,
     }
 }

@@ -52,6 +52,8 @@ pub struct Loop<'a> {
     play_timed_out: bool,
     /// The store refused an event: already stopped for it.
     store_failed: bool,
+    /// The steps' output was all written before the run's end ([`Loop::settle_output`]).
+    settled: bool,
     /// A step's start could not be recorded: the play stopped for it, and
     /// said why.
     pub store_away: bool,
@@ -106,6 +108,7 @@ impl<'a> Loop<'a> {
             warm: None,
             play_timed_out: false,
             store_failed: false,
+            settled: false,
             store_away: false,
             lost,
             taken: None,
@@ -155,6 +158,7 @@ impl<'a> Loop<'a> {
         }
         let cancel = matches!(&ev, Event::Stop(s) if s.cancel);
         let rollback = matches!(&ev, Event::Rollback(_));
+        let end = matches!(&ev, Event::RunEnd(_));
         self.d.observe(&ev);
         self.x.recorder.record_as(ev, show);
         if cancel {
@@ -165,6 +169,16 @@ impl<'a> Loop<'a> {
             // Undo blocks run after an interrupt too: a cancel of their own.
             self.x.cancel = watch::channel(false).0;
         }
+        // Nothing is recorded after the run's end: what fails then is said
+        // by the closing screen.
+        if !end {
+            self.check_store();
+        }
+    }
+
+    /// The store refused an event or could not keep a step's output: the
+    /// play stops (once), as failed and resumable.
+    fn check_store(&mut self) {
         if !self.store_failed
             && let Some(e) = self.x.recorder.failed()
         {
@@ -172,6 +186,24 @@ impl<'a> Loop<'a> {
             let why = format!("cannot record the run: {e}");
             self.record(Event::Stop(Stop { kind: StopKind::Failed, why, roll_back: false, cancel: true }));
         }
+    }
+
+    /// Before the run's end: the steps' output is all written, so the end
+    /// says whether the store kept it. `false`: it did not, or a signal
+    /// came meanwhile (a stop is recorded: the dispatcher decides again).
+    async fn settle_output(&mut self) -> bool {
+        let logs = self.x.recorder.logs();
+        tokio::select! {
+            biased;
+            () = logs.settled() => {}
+            sig = self.signals.recv() => {
+                self.x.recorder.interrupt();
+                self.stop(StopKind::Interrupted, format!("interrupted by {sig} while the steps' output was written"), false);
+                return false;
+            }
+        }
+        self.check_store();
+        !self.store_failed
     }
 
     pub fn note(&mut self, step: Option<&str>, text: String) {
@@ -341,7 +373,15 @@ impl<'a> Loop<'a> {
                 Action::Guard => self.guard().await,
                 Action::Start(s) => self.start(s).await,
                 Action::Wait => return None,
-                Action::Finish(end) => return Some(end),
+                Action::Finish(end) => {
+                    if !self.settled {
+                        self.settled = true;
+                        if !self.settle_output().await {
+                            continue;
+                        }
+                    }
+                    return Some(end);
+                }
             }
         }
     }

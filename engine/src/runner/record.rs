@@ -22,6 +22,9 @@ use crate::store::{Durable, Lost, Writer};
 
 pub struct Recorder {
     inner: Mutex<Inner>,
+    /// The steps' output on its way to the store: output it could not
+    /// keep is a record lost ([`Recorder::failed`]).
+    output: LogSender,
     pub sink: Arc<Sink>,
     /// `false` in a rehearsal: no times in events.
     clock: bool,
@@ -49,7 +52,8 @@ impl std::ops::Deref for State<'_> {
 impl Recorder {
     /// `state`: the run so far (folded from the store on a resume).
     pub fn new(state: RunState, writer: Box<dyn Writer>, sink: Arc<Sink>, clock: bool) -> Arc<Recorder> {
-        Arc::new(Recorder { inner: Mutex::new(Inner { state, writer, failed: None, held: None }), sink, clock })
+        let output = writer.logs();
+        Arc::new(Recorder { inner: Mutex::new(Inner { state, writer, failed: None, held: None }), output, sink, clock })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -139,9 +143,16 @@ impl Recorder {
         self.record(Event::Note(Note { step: step.map(str::to_string), text }));
     }
 
-    /// The first append the store refused, if any.
+    /// The first append the store refused, or else the first output it
+    /// could not keep, if any.
     pub fn failed(&self) -> Option<String> {
-        self.lock().failed.clone()
+        self.lock().failed.clone().or_else(|| self.output.lost())
+    }
+
+    /// Output the store could not keep (known once the play's logs are
+    /// written: after [`Recorder::close`]).
+    pub fn output_lost(&self) -> Option<String> {
+        self.output.lost()
     }
 
     /// Everything recorded so far, durable enough for a step to start.

@@ -50,6 +50,8 @@ enum Msg {
     /// Nothing more waiting (made by [`batches`], never sent): write what
     /// the store holds back.
     Flush,
+    /// Write what was sent before, then answer ([`LogSender::settled`]).
+    Settle(tokio::sync::oneshot::Sender<()>),
     Stop,
 }
 
@@ -72,6 +74,11 @@ pub trait Chunks: Send {
     fn rest(&self) -> std::time::Duration {
         REST
     }
+    /// Output this store could not keep anywhere since it was last asked
+    /// (a full disk): what was lost and how to fix it, in one sentence.
+    fn lost(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The writer thread of one play. Dropping it writes what was sent and
@@ -91,6 +98,8 @@ struct Room {
     /// The writer is gone: nobody waits for it.
     closed: AtomicBool,
     freed: tokio::sync::Notify,
+    /// The first output the store could not keep ([`Chunks::lost`]).
+    lost: Mutex<Option<String>>,
 }
 
 impl Room {
@@ -108,6 +117,11 @@ impl Room {
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.freed.notify_waiters();
+    }
+
+    fn lose(&self, what: String) {
+        tracing::error!("{what}");
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(what);
     }
 }
 
@@ -140,6 +154,23 @@ impl LogSender {
     /// `step-start`'s `log_from`).
     pub fn offset(&self, step: &str) -> u64 {
         self.sizes.lock().unwrap_or_else(|p| p.into_inner()).get(step).copied().unwrap_or(0)
+    }
+
+    /// The first output the store could not keep, if any: the play starts
+    /// no step after that (its output would be lost too).
+    pub fn lost(&self) -> Option<String> {
+        self.room.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Resolves once everything sent before is written (or could not be:
+    /// [`LogSender::lost`] says so then), or once the writer is gone.
+    pub async fn settled(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Settle(done)).is_err() {
+            return;
+        }
+        self.writer.unpark();
+        let _ = written.await;
     }
 
     /// Nothing more comes soon (the play is ending): the writer stops
@@ -284,12 +315,25 @@ fn writer(rx: Receiver<Msg>, mut chunks: Box<dyn Chunks>, room: &Room) {
                 chunks.write(&step, &data, last);
             }
             Msg::Flush => chunks.flush(),
+            Msg::Settle(done) => {
+                chunks.flush();
+                if let Some(what) = chunks.lost() {
+                    room.lose(what);
+                }
+                let _ = done.send(());
+            }
             Msg::Stop => break,
+        }
+        if let Some(what) = chunks.lost() {
+            room.lose(what);
         }
     }
     fault_wait("logs-stop-wait-for");
     room.close();
     chunks.finish();
+    if let Some(what) = chunks.lost() {
+        room.lose(what);
+    }
 }
 
 /// One step's log: lines are collected here and handed to the writer in

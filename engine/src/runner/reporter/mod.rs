@@ -66,6 +66,9 @@ pub fn summary(o: &super::Outcome) -> Vec<String> {
     for (id, e) in &o.escalate {
         out.push(format!("  escalate ({id}): {e}"));
     }
+    if let Some(l) = &o.output_lost {
+        out.push(format!("  not recorded: {l}"));
+    }
     if let Some(line) = rollback(o) {
         out.push(format!("  {line}"));
     }

@@ -67,10 +67,17 @@ pub fn make_dir(dir: &Path) -> Result<()> {
 /// file belongs, a full disk): exit 2 naming the path, what is wrong and the
 /// fix, not exit 1, which says a step failed.
 pub fn fault(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    let hint = fix(path, e);
+    let p = path.display();
+    Error::invalid(crate::error::Diagnostic::error("state-dir", format!("{what} {p}: {e}")).hint(hint))
+}
+
+/// How to mend a path of the state directory that `e` says cannot be used.
+pub fn fix(path: &Path, e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     const ELSEWHERE: &str = "set `state = \"DIR\"` in runbook.toml or RUNBOOK_STATE=DIR (a team shares `postgres://…`)";
     let p = path.display();
-    let hint = match e.kind() {
+    match e.kind() {
         K::IsADirectory => format!("it must be a file: move the directory away (`mv {p} {p}.bad`), or {ELSEWHERE}"),
         K::NotADirectory | K::AlreadyExists => {
             format!("it and the directories above it must be directories: move the file in the way, or {ELSEWHERE}")
@@ -79,8 +86,7 @@ pub fn fault(what: &str, path: &Path, e: &std::io::Error) -> Error {
             format!("the disk of the state directory is full: free space, or {ELSEWHERE}")
         }
         _ => format!("the runs, logs and locks need a writable directory: {ELSEWHERE}"),
-    };
-    Error::invalid(crate::error::Diagnostic::error("state-dir", format!("{what} {p}: {e}")).hint(hint))
+    }
 }
 
 /// Does this run id name a run of runbook@env (`<time>-<runbook>-<env>`,
@@ -349,31 +355,49 @@ fn log_sizes(dir: &Path) -> HashMap<String, u64> {
 /// Step logs as files of the run directory: `<step>.log`, 0600.
 pub struct Files {
     dir: PathBuf,
-    /// `None`: the file could not be opened; its output is dropped (a log
-    /// is a convenience, the journal is the record).
+    /// `None`: the file could not be opened or written; the step's later
+    /// output is dropped, said once ([`Chunks::lost`]).
     open: HashMap<String, Option<File>>,
+    /// What could not be written since last asked.
+    lost: Option<String>,
 }
 
 impl Files {
     pub fn new(dir: &Path) -> Self {
-        Files { dir: dir.to_path_buf(), open: HashMap::new() }
+        Files { dir: dir.to_path_buf(), open: HashMap::new(), lost: None }
     }
+}
+
+/// Output of `step` that could not be written to `path`: what is lost and
+/// the fix.
+pub fn output_lost(step: &str, path: &Path, e: &std::io::Error) -> String {
+    format!("the output of step `{step}` could not be written to {}: {e}: {}", path.display(), fix(path, e))
 }
 
 impl Chunks for Files {
     fn write(&mut self, step: &str, data: &[u8], last: bool) {
-        let dir = &self.dir;
+        let path = self.dir.join(format!("{step}.log"));
+        let mut failed = None;
         let f = self.open.entry(step.to_string()).or_insert_with(|| {
-            OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join(format!("{step}.log"))).ok()
+            OpenOptions::new().create(true).append(true).mode(0o600).open(&path).map_err(|e| failed = Some(e)).ok()
         });
-        if let Some(f) = f
+        if let Some(file) = f
             && !data.is_empty()
+            && let Err(e) = file.write_all(data)
         {
-            let _ = f.write_all(data);
+            failed = Some(e);
+            *f = None;
+        }
+        if let Some(e) = failed {
+            self.lost.get_or_insert_with(|| output_lost(step, &path, &e));
         }
         if last {
             self.open.remove(step);
         }
+    }
+
+    fn lost(&mut self) -> Option<String> {
+        self.lost.take()
     }
 }
 

@@ -72,6 +72,8 @@ pub struct PgChunks {
     /// Chunks not written yet: `(step, data)`, in order.
     held: Vec<(String, Vec<u8>)>,
     held_bytes: usize,
+    /// Output neither stored nor kept since last asked ([`Chunks::lost`]).
+    lost: Option<String>,
 }
 
 /// Chunks held back at most, in bytes (then written at once).
@@ -103,6 +105,7 @@ impl PgChunks {
             sizes: HashMap::new(),
             held: Vec::new(),
             held_bytes: 0,
+            lost: None,
         }
     }
 
@@ -188,6 +191,9 @@ impl PgChunks {
                     format!("runbook: output of step `{step}` {what} and could not be kept in {}: {e}", file.display())
                 }
             };
+            if let Err(e) = &kept {
+                self.lost.get_or_insert_with(|| crate::store::local::output_lost(step, &file, e));
+            }
             if self.kept.insert(step.clone()) || kept.is_err() {
                 tracing::warn!("{said}");
                 crate::errln!("{said}");
@@ -262,5 +268,9 @@ impl Chunks for PgChunks {
         if !steps.is_empty() {
             self.keep(&steps, &data, Kept::Away);
         }
+    }
+
+    fn lost(&mut self) -> Option<String> {
+        self.lost.take()
     }
 }
