@@ -168,6 +168,46 @@ fn env_not_allowed_by_front_matter() {
         .run();
 }
 
+/// No env chosen (no `--env`, no `default_env`) a play is `local`, with no
+/// profile: a runbook for `prod` alone is refused there (play, plan) unless
+/// `--env local` is typed; `check` says runbook.toml defines no such env.
+#[test]
+fn a_runbook_not_for_local_is_refused_when_no_env_is_chosen() {
+    let md = "---\nenvs: [prod]\n---\n# D\n\n```bash {#a}\necho ran\n```\n";
+    let hint = "  hint: its front matter allows: prod; no env was chosen (`--env`, or `default_env` in runbook.toml), \
+                so the play would be `local`, with no profile: choose one with `--env prod` (or `--env local` to play it so)\n";
+    for config in ["", "[env.prod]\nconfirm = \"marked\"\n"] {
+        for args in [vec!["play", "d", "--yes"], vec!["plan", "d"]] {
+            Test::new()
+                .config(config)
+                .runbook("d", md)
+                .args(args)
+                .status(2)
+                .stdout("")
+                .stderr(&format!("runbooks/d.md:1: error: runbook `d` is not for env `local`\n{hint}"))
+                .run();
+        }
+    }
+    Test::new().config("").runbook("d", md).args(["play", "d", "--yes", "--env", "local"]).stdout_has("[a] ran").run();
+    Test::new()
+        .config("")
+        .runbook("d", md)
+        .args(["check"])
+        .status(1)
+        .stdout_has(
+            "runbooks/d.md:1: error[unknown-env]: front matter `envs` names `prod`, but runbook.toml defines no env: \
+             the runbook plays only with `--env local`\n  hint: define them in runbook.toml (`[env.prod]`), or add `local` to `envs`",
+        )
+        .run();
+    // `local` among them: it plays.
+    Test::new()
+        .config("")
+        .runbook("d", "---\nenvs: [local, prod]\n---\n# D\n\n```bash {#a}\necho ran\n```\n")
+        .args(["play", "d", "--yes"])
+        .stdout_has("[a] ran")
+        .run();
+}
+
 #[test]
 fn bash_length_expansion_is_not_a_template_comment() {
     Test::new()

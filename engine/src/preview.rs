@@ -104,6 +104,28 @@ pub fn check_env_allowed(rb: &Runbook, env: Option<&EnvProfile>) -> Result<()> {
     Ok(())
 }
 
+/// No env chosen (no `--env`, no `default_env`): the play is `local`, with
+/// no profile, so with none of an env's guard, confirm policy or variables.
+/// A runbook whose front matter `envs` does not list `local` is refused
+/// then (plan and play alike); `--env local` plays it deliberately.
+pub fn check_env_chosen(rb: &Runbook, config: &crate::config::Config, chosen: Option<&str>) -> Result<()> {
+    let local = crate::config::LOCAL_ENV;
+    if chosen.or(config.default_env.as_deref()).is_some() || rb.envs.is_empty() || rb.envs.iter().any(|e| e == local) {
+        return Ok(());
+    }
+    let hint = format!(
+        "its front matter allows: {}; no env was chosen (`--env`, or `default_env` in runbook.toml), so the play \
+         would be `{local}`, with no profile: choose one with `--env {}` (or `--env {local}` to play it so)",
+        rb.envs.join(", "),
+        rb.envs[0]
+    );
+    Err(Error::invalid(
+        Diagnostic::error("env-not-allowed", format!("runbook `{}` is not for env `{local}`", rb.id))
+            .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+            .hint(hint),
+    ))
+}
+
 /// The plan of a play. `show_unset`: a required variable without a value
 /// (`~` in front matter, not given) is shown as `<name>` with a warning, as
 /// the wiki shows it (a play asks for it), rather than refused.

@@ -148,8 +148,9 @@ impl Test {
         self
     }
 
+    /// Exactly this on stdout, unindented (`""`: nothing at all).
     pub fn stdout(mut self, s: &str) -> Self {
-        self.stdout_exact = Some(unindent(s));
+        self.stdout_exact = Some(if s.is_empty() { String::new() } else { unindent(s) });
         self
     }
 

@@ -148,10 +148,31 @@ pub fn orphan_undos(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// Front-matter `envs` that runbook.toml does not define.
+/// Front-matter `envs` that runbook.toml does not define. Without any
+/// `[env.*]`, a play is `local`: an `envs` without it plays only when
+/// `--env local` is typed.
 pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
+    let at = rb.front_matter_line.unwrap_or(1);
     if config.envs.is_empty() {
-        return Vec::new();
+        let local = crate::config::LOCAL_ENV;
+        if rb.envs.is_empty() || rb.envs.iter().any(|e| e == local) {
+            return Vec::new();
+        }
+        let names = rb.envs.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ");
+        return vec![
+            Diagnostic::error(
+                "unknown-env",
+                format!(
+                    "front matter `envs` names {names}, but runbook.toml defines no env: \
+                     the runbook plays only with `--env {local}`"
+                ),
+            )
+            .at(&rb.path, at)
+            .hint(format!(
+                "define them in runbook.toml (`[env.{}]`), or add `{local}` to `envs` (the env of a play without profiles)",
+                rb.envs[0]
+            )),
+        ];
     }
     rb.envs
         .iter()
@@ -162,7 +183,7 @@ pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
                 "unknown-env",
                 format!("front matter `envs` names `{e}`, which runbook.toml does not define"),
             )
-            .at(&rb.path, rb.front_matter_line.unwrap_or(1))
+            .at(&rb.path, at)
             .hint(format!("environments in runbook.toml: {}", known.join(", ")))
         })
         .collect()

@@ -21,6 +21,7 @@ pub fn run(
 ) -> Result<Exit> {
     let profile = config.env(env)?;
     let rb = Catalog::find(config, id)?;
+    crate::preview::check_env_chosen(&rb, config, env)?;
     let dag = Dag::build(&rb)?;
     crate::runner::check_selectors(&rb, &dag, mode)?;
     super::front_matter_warnings(config, &rb);

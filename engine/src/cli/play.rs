@@ -38,6 +38,9 @@ pub fn run(config: &Config, mut a: PlayArgs) -> Result<Exit> {
     a.id = id;
     let profile = config.env(a.env.as_deref())?.cloned();
     let rb = Catalog::find(config, &a.id)?;
+    if !a.dry_run {
+        crate::preview::check_env_chosen(&rb, config, a.env.as_deref())?;
+    }
     let dag = Dag::build(&rb)?;
     super::front_matter_warnings(config, &rb);
     let (sets, unread) = vars::sort_given(&rb, &a.given);
