@@ -83,3 +83,23 @@ fn a_variable_only_tested_for_is_optional() {
         .stderr_lacks("reads no variable")
         .run();
 }
+
+/// A value whose text is longer than a rendered body may be (4 MiB) is
+/// refused as it is written, in a shell body, a python one and an
+/// attribute, by plan, check and play alike (exit 2, what `plan` refuses):
+/// never written out first.
+#[test]
+fn a_value_longer_than_a_body_may_be_is_refused() {
+    let md = "# L\n\n```bash {#a}\necho {{ [1] * 100000000 }}\n```\n\n```python {#b}\nprint({{ [[0] * 100000000] }})\n```\n\n```bash {#c confirm=\"{{ [2] * 100000000 }}\"}\n:\n```\n";
+    let hint = "  hint: split the work into steps, or compute it in the step's shell code\n";
+    let want = [(3, "step `a`"), (7, "step `b`"), (11, "`confirm` of step `c`")]
+        .map(|(line, what)| format!("runbooks/l.md:{line}: error: {what}: renders to more than 4194304 bytes\n{hint}"));
+    Test::new().runbook("l", md).args(["plan", "l"]).status(2).stdout("").stderr(&want.concat()).run();
+    Test::new().runbook("l", md).args(["play", "l", "--yes"]).status(2).stdout("").stderr_has(&want[0]).run();
+    Test::new()
+        .runbook("l", md)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/l.md:3: error[rendered-too-large]: step `a`: renders to more than 4194304 bytes")
+        .run();
+}

@@ -64,6 +64,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         _ => AutoEscape::None,
     });
     env.set_formatter(|out, state, value| {
+        bounds::fits(value)?;
         // minijinja displays a boolean as Python does (`True`); outside a
         // `python` body it is written as the front matter and `--set` write
         // it, and as shell idioms test it: `true`/`false`
@@ -139,15 +140,22 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
     // A list is a word per item; an item that is itself a list or a map
     // is one word of JSON.
     if matches!(value.kind(), minijinja::value::ValueKind::Seq) {
-        let items: Result<Vec<String>, _> = value
-            .try_iter()?
-            .map(|v| match as_bool(&v) {
-                Some(b) => Ok(b.to_string()),
-                None if v.kind() == minijinja::value::ValueKind::Seq => marked(&json::to_json(&v, None)?),
-                None => marked(&text_of(&v)?),
-            })
-            .collect();
-        return Ok(items?.join(" "));
+        let mut words = String::new();
+        for v in value.try_iter()? {
+            let word = match as_bool(&v) {
+                Some(b) => b.to_string(),
+                None if v.kind() == minijinja::value::ValueKind::Seq => marked(&json::to_json(&v, None)?)?,
+                None => marked(&text_of(&v)?)?,
+            };
+            if !words.is_empty() {
+                words.push(' ');
+            }
+            words.push_str(&word);
+            if words.len() > bounds::MAX_RENDERED {
+                return Err(bounds::too_large());
+            }
+        }
+        return Ok(words);
     }
     marked(&text_of(value)?)
 }
@@ -155,7 +163,7 @@ fn shell_quote(value: &JValue) -> Result<String, minijinja::Error> {
 /// The text a value is written as: a map as JSON ([`json`]), anything else
 /// as minijinja displays it.
 fn text_of(value: &JValue) -> Result<String, minijinja::Error> {
-    if json::is_map(value) { json::to_json(value, None) } else { Ok(value.to_string()) }
+    if json::is_map(value) { json::to_json(value, None) } else { bounds::display(value) }
 }
 
 /// `value` as a boolean, when it is one.
@@ -328,12 +336,14 @@ impl<'r> Templater<'r> {
 
     /// A template beyond [`bounds`], as a diagnostic at the step.
     fn bounded(&self, step: &Step, src: Source, text: &str, expr: bool) -> Result<(), Diagnostic> {
-        bounds::check(text, expr).map_err(|why| self.too_much(step, src, why))
+        bounds::check(text, expr).map_err(|why| self.too_much(step, src, "template-too-large", why))
     }
 
-    fn too_much(&self, step: &Step, src: Source, why: String) -> Diagnostic {
+    /// `code`: `template-too-large` (the template's own text, a lint of
+    /// `check`) or `rendered-too-large` (what it renders to, with a play's values).
+    fn too_much(&self, step: &Step, src: Source, code: &'static str, why: String) -> Diagnostic {
         let what = src.describe(step);
-        Diagnostic::error("template-too-large", format!("{what}: {why}"))
+        Diagnostic::error(code, format!("{what}: {why}"))
             .at(&self.rb.path, step.line)
             .hint("split the work into steps, or compute it in the step's shell code")
     }
@@ -367,16 +377,20 @@ impl<'r> Templater<'r> {
             return Err(d);
         }
         let ids = self.steps_read(&text, &names);
-        let out = match tmpl.render(ctx.view(Some(&names), ids.as_ref(), mask)) {
+        let out = match bounds::render(&tmpl, ctx.view(Some(&names), ids.as_ref(), mask)) {
             // Should a name escape the analysis, render against everything.
-            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => tmpl.render(ctx.view(None, None, mask)),
+            Err(e) if e.kind() == minijinja::ErrorKind::UndefinedError => {
+                bounds::render(&tmpl, ctx.view(None, None, mask))
+            }
             r => r,
         };
-        let out = out.map_err(|e| self.values_read(self.locate(step, src, &e, &text), &e, &names, ctx, "template"))?;
-        if out.len() > bounds::MAX_RENDERED {
-            let why = format!("renders to {} bytes, more than {}", out.len(), bounds::MAX_RENDERED);
-            return Err(self.too_much(step, src, why));
-        }
+        let out = match out {
+            Err(e) if e.kind() == minijinja::ErrorKind::WriteFailure => {
+                let why = format!("renders to more than {} bytes", bounds::MAX_RENDERED);
+                return Err(self.too_much(step, src, "rendered-too-large", why));
+            }
+            out => out.map_err(|e| self.values_read(self.locate(step, src, &e, &text), &e, &names, ctx, "template"))?,
+        };
         if mask.is_none()
             && let Some(piece) = self.unmaskable_piece(&text, &names, ctx)
         {
