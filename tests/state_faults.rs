@@ -86,13 +86,20 @@ fn passed(dir: &std::path::Path, step: &str) -> usize {
         .count()
 }
 
+/// [`failed_once`], then resumed with `step`'s log a full disk: exit 1.
+/// The project, the log and the play's stdout.
+fn resumed_with_full(step: &str) -> (Test, std::path::PathBuf, String) {
+    let (t, run) = failed_once();
+    let log = full(&run, step);
+    let o = rb(t.path(), &["play", "lf", "--yes", "--resume"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    (t, log, out)
+}
+
 #[test]
 fn output_the_disk_does_not_take_stops_the_play_failed_and_resumable() {
-    let (t, run) = failed_once();
-    let log = full(&run, "s2");
-    let o = rb(t.path(), &["play", "lf", "--yes", "--resume"]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    let (t, log, out) = resumed_with_full("s2");
     let why = format!(
         "cannot record the run: the output of step `s2` could not be written to {}: No space left on device",
         log.display()
@@ -114,11 +121,7 @@ fn output_the_disk_does_not_take_stops_the_play_failed_and_resumable() {
 
 #[test]
 fn the_last_steps_output_not_taken_makes_the_runs_end_failed() {
-    let (t, run) = failed_once();
-    let log = full(&run, "s3");
-    let o = rb(t.path(), &["play", "lf", "--yes", "--resume"]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(1), "{out}");
+    let (t, log, out) = resumed_with_full("s3");
     assert!(out.contains("play failed: 3 passed"), "{out}");
     let last = run_ends(t.path()).pop().unwrap();
     assert_eq!(last["status"], "failed", "{last}");
