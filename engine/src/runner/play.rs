@@ -189,19 +189,13 @@ impl<'a> Loop<'a> {
     }
 
     /// Before the run's end: the steps' output is all written, so the end
-    /// says whether the store kept it. `false`: it did not, or a signal
-    /// came meanwhile (a stop is recorded: the dispatcher decides again).
+    /// says whether the store kept it. `false`: it did not (a stop is
+    /// recorded: the dispatcher decides again). Signals wait for the run's
+    /// end (its own wait hears them): a SIGINT that an interactive step got
+    /// from the terminal may reach the engine only now, and is no Ctrl-C of
+    /// the play. The store bounds this wait (`RUNBOOK_PG_WAIT`).
     async fn settle_output(&mut self) -> bool {
-        let logs = self.x.recorder.logs();
-        tokio::select! {
-            biased;
-            () = logs.settled() => {}
-            sig = self.signals.recv() => {
-                self.x.recorder.interrupt();
-                self.stop(StopKind::Interrupted, format!("interrupted by {sig} while the steps' output was written"), false);
-                return false;
-            }
-        }
+        self.x.recorder.logs().settled().await;
         self.check_store();
         !self.store_failed
     }
