@@ -53,9 +53,10 @@ pub struct Outcome {
     /// this engine says at its end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken_over: Option<String>,
-    /// Output the store could not keep after the run's end was recorded
-    /// (a full disk as the last step's log was written): said, since the
-    /// journal cannot say it any more.
+    /// Output the store could not keep after the run's end was recorded:
+    /// the PostgreSQL store's last held chunks, written to this machine as
+    /// the play closes, when that write fails too. Said here, since the
+    /// journal cannot say it any more (a loss before the end stops the play).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_lost: Option<String>,
 }
