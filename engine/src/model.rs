@@ -57,15 +57,40 @@ pub struct Runbook {
     pub steps: Vec<Step>,
     /// Fenced blocks without attributes: documentation, linted but never run.
     pub doc_blocks: Vec<DocBlock>,
+    /// Where each step id is in `steps`, made on the first lookup.
+    #[serde(skip)]
+    pub index: StepIndex,
 }
+
+/// Step ids to their place in [`Runbook::steps`], so that looking up each
+/// step of a runbook of thousands (`check` asks for each block's step)
+/// stays linear in all. Made on the first lookup, with the number of steps
+/// then. The steps may change later (a rehearsal stages them), not their
+/// ids: a place whose step has another id, or a miss after steps were added
+/// or removed, is not trusted, and the steps are searched instead.
+#[derive(Debug, Clone, Default)]
+pub struct StepIndex(std::sync::OnceLock<(usize, std::collections::HashMap<String, usize>)>);
 
 impl Runbook {
     pub fn step(&self, id: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.id == id)
+        self.step_index(id).map(|i| &self.steps[i])
     }
 
+    /// The place of the first step with this id (an id given twice is an
+    /// error the parser reports, with the steps still there to show it).
     pub fn step_index(&self, id: &str) -> Option<usize> {
-        self.steps.iter().position(|s| s.id == id)
+        let (len, places) = self.index.0.get_or_init(|| {
+            let mut m = std::collections::HashMap::with_capacity(self.steps.len());
+            for (i, s) in self.steps.iter().enumerate() {
+                m.entry(s.id.clone()).or_insert(i);
+            }
+            (self.steps.len(), m)
+        });
+        match places.get(id) {
+            Some(&i) if self.steps.get(i).is_some_and(|s| s.id == id) => Some(i),
+            None if *len == self.steps.len() => None,
+            _ => self.steps.iter().position(|s| s.id == id),
+        }
     }
 
     /// Is this variable secret (listed, or by its name, SPEC §2.1)?

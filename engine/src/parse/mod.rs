@@ -463,6 +463,7 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
         meta: fm.meta,
         steps,
         doc_blocks,
+        index: Default::default(),
     };
     (if runbook { Page::Runbook(page) } else { Page::Plain(page) }, errors)
 }

@@ -425,9 +425,8 @@ fn narrow(rb: &Runbook, run: &Mode, asked: &Mode, env: &str) -> Result<Mode> {
         m.only = Some(o.clone());
     }
     if let Some(f) = &asked.from {
-        let pos = |id: &str| rb.steps.iter().position(|s| s.id == id);
         if let Some(r) = &run.from
-            && pos(f) < pos(r)
+            && rb.step_index(f) < rb.step_index(r)
         {
             return Err(widen(format!("the run was started --from {r}, which is after `{f}`")));
         }
