@@ -84,6 +84,47 @@ fn a_variable_only_tested_for_is_optional() {
         .run();
 }
 
+/// Work inside a filter counts against the template's fuel, not only the
+/// template's own instructions: a `join` of 100,000 items 20,000 times over
+/// in a body, or a `sum` of 11 lists of 99,999 items in a `when` (more than
+/// the million items a `sum` may join), is
+/// refused in a moment with its own code, by plan, play and check alike
+/// (exit 2), never left to run for minutes.
+#[test]
+fn a_template_that_does_too_much_work_is_refused() {
+    let body =
+        "# W\n\n```bash {#a}\necho {% for i in range(20000) %}{{ range(99999) | join | length }}{% endfor %}\n```\n";
+    let hint = "  hint: split the work into steps, or compute it in the step's shell code\n";
+    let fuel = "does more work than a template may (minijinja's fuel of 1000000)";
+    let want = format!("runbooks/w.md:3: error: step `a`: {fuel}\n{hint}");
+    Test::new().runbook("w", body).args(["plan", "w"]).status(2).stdout("").stderr(&want).run();
+    Test::new()
+        .runbook("w", body)
+        .args(["check"])
+        .status(2)
+        .stdout_has(&format!("runbooks/w.md:3: error[template-too-much-work]: step `a`: {fuel}"))
+        .run();
+    let when =
+        "# W\n\n```bash {#b when=\"([range(99999) | list] * 11) | sum(start=[]) | length > 0\"}\necho ran\n```\n";
+    Test::new()
+        .runbook("w", when)
+        .args(["play", "w", "--yes"])
+        .status(2)
+        .stdout_lacks("ran")
+        .stderr_has(&format!("runbooks/w.md:3: error: `when` of step `b`: {fuel}\n{hint}"))
+        .run();
+}
+
+/// A global function only called (`range(3)`, `dict(a=1)`) is no variable:
+/// a play renders it as plan does, rather than giving it an empty value as
+/// a variable nobody set.
+#[test]
+fn a_global_function_called_in_a_template_is_no_variable() {
+    let md = "# G\n\n```bash {#a when=\"range(3) | length > 0\"}\necho {{ range(3) | join }} {{ dict(k=1).k }}\n```\n";
+    Test::new().runbook("g", md).args(["plan", "g"]).stdout_has("    $ echo 012 1\n").run();
+    Test::new().runbook("g", md).args(["play", "g", "--yes"]).stdout_has("[a] 012 1\n").run();
+}
+
 /// A value whose text is longer than a rendered body may be (4 MiB) is
 /// refused as it is written, in a shell body, a python one and an
 /// attribute, by plan, check and play alike (exit 2, what `plan` refuses):

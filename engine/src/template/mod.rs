@@ -24,6 +24,7 @@ pub mod quotes;
 mod regions;
 pub mod request;
 mod shell;
+mod sum;
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -49,6 +50,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("tojson", json::tojson);
+    env.add_filter("sum", sum::sum);
     env.set_fuel(Some(bounds::FUEL));
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
@@ -234,6 +236,10 @@ impl<'r> Templater<'r> {
             // Top-level names were checked before rendering: this is a missing key.
             detail = "undefined value (a missing key, or a step that has not run)".into();
         }
+        if e.kind() == minijinja::ErrorKind::OutOfFuel {
+            let why = format!("does more work than a template may (minijinja's fuel of {})", bounds::FUEL);
+            return self.too_much(step, src, "template-too-much-work", why);
+        }
         let code = if e.kind() == minijinja::ErrorKind::SyntaxError { "template-syntax" } else { "template" };
         Diagnostic::error(code, format!("{what}: {detail}"))
             .at(&self.rb.path, line)
@@ -340,7 +346,8 @@ impl<'r> Templater<'r> {
     }
 
     /// `code`: `template-too-large` (the template's own text, a lint of
-    /// `check`) or `rendered-too-large` (what it renders to, with a play's values).
+    /// `check`), `rendered-too-large` (what it renders to, with a play's
+    /// values) or `template-too-much-work` (out of fuel).
     fn too_much(&self, step: &Step, src: Source, code: &'static str, why: String) -> Diagnostic {
         let what = src.describe(step);
         Diagnostic::error(code, format!("{what}: {why}"))
@@ -717,7 +724,13 @@ impl<'r> Templater<'r> {
         expr: fn(&str) -> BTreeSet<String>,
     ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let mut add = |t: &str| out.extend(template(&rewrite_step_refs(t, &self.ids)));
+        // A global function only called (`range(3)`) is no variable.
+        let mut read = |t: &str, is_expr: bool| {
+            let t = rewrite_step_refs(t, &self.ids);
+            let names = if is_expr { expr(&t) } else { template(&t) };
+            out.extend(names.into_iter().filter(|n| global_calls(&t, n, is_expr).is_none_or(|c| c == 0)));
+        };
+        let mut add = |t: &str| read(t, false);
         add(&step.body);
         if let Some(x) = &step.attrs.expect {
             add(x);
@@ -732,7 +745,7 @@ impl<'r> Templater<'r> {
             add(x);
         }
         if let Some(w) = &step.attrs.when {
-            out.extend(expr(&rewrite_step_refs(w, &self.ids)));
+            read(w, true);
         }
         out
     }
