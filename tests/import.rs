@@ -84,9 +84,6 @@ fn bad_input_is_exit_2_with_its_line() {
     Test::new().bytes("p.md", b"# P\n\xff\n").args(["import", "p.md"]).status(2).stderr_has("p.md:2").run();
 }
 
-/// The runbook written is a file like the team's others: a page converted in
-/// place keeps its mode, a new one gets 0666 less the umask (never 0600, which
-/// the wiki build of another user could not read).
 #[test]
 fn other_tools_attribute_sets_are_left_as_they_are() {
     let page = "# P\n\n```bash {1,3}\nkubectl get pods\n```\n\n```js {2-3} title=\"app.js\"\nx();\n```\n\n```bash\nkubectl get nodes\n```\n";
@@ -109,6 +106,31 @@ fn other_tools_attribute_sets_are_left_as_they_are() {
         .run();
 }
 
+/// A block written as a terminal session: prompted commands only become a
+/// step without their prompts (`$` would run as a command); prompts with
+/// what the commands printed stay documentation, said. A block that names
+/// no language but starts with a command is said too: it cannot be a step
+/// until it says `bash`.
+#[test]
+fn terminal_sessions_and_blocks_without_a_language() {
+    let page = "# P\n\n```bash\n$ kubectl get pods -n prod\nNAME    READY\nweb-1   1/1\n```\n\n```bash\n$ kubectl rollout restart deploy/web \\\n    -n prod\n  $ kubectl get nodes\n```\n\n```\nkubectl get nodes\n```\n\n```\nNAME    READY\n```\n";
+    let f = Test::new()
+        .file("p.md", page)
+        .args(["import", "p.md"])
+        .status(0)
+        .stderr_has("line 3: left as documentation: a terminal session (`$ ` prompts and what the commands printed): put its commands in a block of their own, without the prompts, to make them a step\n")
+        .stderr_has("line 9: the prompts (`$ `) before its commands removed\n")
+        .stderr_has("line 9: #kubectl-rollout-restart {confirm}: `kubectl` changes the system")
+        .stderr_has("line 15: left as documentation: the block names no language, though `kubectl` is a command: write ```bash to make it a step, then import again\n")
+        .stderr_lacks("line 19")
+        .run();
+    let expected = page.replace("# P", "---\nid: p\ntitle: P\n---\n# P").replace(
+        "```bash\n$ kubectl rollout restart deploy/web \\\n    -n prod\n  $ kubectl get nodes",
+        "```bash {#kubectl-rollout-restart confirm}\nkubectl rollout restart deploy/web \\\n    -n prod\n  kubectl get nodes",
+    );
+    assert_eq!(f.stdout, expected);
+}
+
 #[test]
 fn every_action_of_a_go_template_stays_literal() {
     let cmd = r#"kubectl get pods -o go-template='{{range .items}}{{.metadata.name}}{{"\n"}}{{end}}'"#;
@@ -127,6 +149,9 @@ fn every_action_of_a_go_template_stays_literal() {
     assert!(plan.stdout.contains(&format!("{cmd2}\n")), "{}", plan.stdout);
 }
 
+/// The runbook written is a file like the team's others: a page converted in
+/// place keeps its mode, a new one gets 0666 less the umask (never 0600, which
+/// the wiki build of another user could not read).
 #[test]
 fn the_file_written_keeps_the_mode_of_the_page_or_gets_the_usual_one() {
     use std::os::unix::fs::PermissionsExt;

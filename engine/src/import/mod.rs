@@ -19,6 +19,7 @@
 //!   changes nothing.
 
 mod gotemplate;
+mod prompts;
 pub mod rewrite;
 pub mod scan;
 
@@ -29,6 +30,7 @@ use crate::check::hazards::{self, Effect, Hazard};
 use crate::check::missing::{self, Unchecked};
 use crate::error::{Diagnostic, Error, Result};
 use crate::parse::{self, frontmatter};
+use prompts::Prompts;
 
 /// The converted page and what was decided.
 #[derive(Debug)]
@@ -107,6 +109,15 @@ fn command_label(body: &str) -> Option<String> {
     scan::slug(&words.join(" "))
 }
 
+/// The program a block without a language starts with, if it is a command
+/// (one the hazard table knows, or one on PATH) rather than output or text.
+fn command_of(body: &str) -> Option<String> {
+    let calls = hazards::calls(&bash::prepare(body));
+    let c = calls.first()?;
+    let known = !matches!(hazards::effect(c), Effect::Unknown(_));
+    (known || missing::on_path(&c.program)).then(|| c.program.clone())
+}
+
 /// A YAML scalar that reads back as `s` (plain when it can be).
 fn yaml_str(s: &str) -> String {
     let plain = frontmatter::parse(&format!("title: {s}\n")).ok().and_then(|f| f.title);
@@ -172,11 +183,22 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
     let body_start = bom + if split.yaml.is_some() { split.body_start } else { 0 };
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let (blocks, h1) = scan::scan(text, body_start);
-    let convert = |b: &scan::Fenced| -> Option<&'static str> {
+    // Each block's prompts (`$ `), and its commands without them.
+    let prompted: Vec<Prompts> = blocks.iter().map(|b| prompts::prompts(&b.body)).collect();
+    let commands: Vec<String> = blocks
+        .iter()
+        .zip(&prompted)
+        .map(|(b, p)| match p {
+            Prompts::Commands(at) => prompts::strip(&b.body, at),
+            _ => b.body.clone(),
+        })
+        .collect();
+    let convert = |k: usize| -> Option<&'static str> {
+        let b = &blocks[k];
         let info = &text[b.info.clone()];
         let lang = info.split(|c: char| c.is_whitespace() || c == '{').next().unwrap_or("");
         match lang {
-            _ if info.contains('{') || !b.verbatim => None,
+            _ if info.contains('{') || !b.verbatim || prompted[k] == Prompts::WithOutput => None,
             "bash" | "shell" => Some("bash"),
             "sh" => Some("sh"),
             _ => None,
@@ -187,12 +209,12 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
     let mut unchecked = Unchecked::default();
     if let Ok(dir) = tempfile::tempdir() {
         for dialect in ["bash", "sh"] {
-            let idx: Vec<usize> = (0..blocks.len()).filter(|&k| convert(&blocks[k]) == Some(dialect)).collect();
+            let idx: Vec<usize> = (0..blocks.len()).filter(|&k| convert(k) == Some(dialect)).collect();
             if !idx.is_empty() && !missing::on_path(dialect) {
                 unchecked.add(dialect, idx.len());
                 continue;
             }
-            let scripts: Vec<String> = idx.iter().map(|&k| bash::prepare(&blocks[k].body)).collect();
+            let scripts: Vec<String> = idx.iter().map(|&k| bash::prepare(&commands[k])).collect();
             let refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
             for (k, r) in idx.into_iter().zip(bash::syntax_batch(dialect, &refs, dir.path())) {
                 broken[k] = r;
@@ -219,10 +241,30 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
                 info[info.find('{').unwrap_or(0)..].trim()
             ));
         }
-        if convert(b).is_none() {
+        let shell = matches!(lang, "bash" | "sh" | "shell") && b.verbatim && !info.contains('{');
+        if shell && prompted[k] == Prompts::WithOutput {
+            notes.push(format!(
+                "line {}: left as documentation: a terminal session (`$ ` prompts and what the commands printed): put its commands in a block of their own, without the prompts, to make them a step",
+                b.line
+            ));
+        }
+        if lang.is_empty()
+            && b.verbatim
+            && let Some(program) = command_of(&commands[k])
+        {
+            notes.push(format!(
+                "line {}: left as documentation: the block names no language, though `{program}` is a command: write ```bash to make it a step, then import again",
+                b.line
+            ));
+        }
+        if convert(k).is_none() {
             continue;
         }
         let (mut edits, mut found, left) = rewrite::placeholders(&b.body);
+        if let Prompts::Commands(at) = &prompted[k] {
+            edits.extend(at.iter().map(|r| rewrite::Edit { range: r.clone(), text: String::new() }));
+            notes.push(format!("line {}: the prompts (`$ `) before its commands removed", b.line));
+        }
         edits.extend(raw_edits(&b.body));
         edits.sort_by_key(|e| (e.range.start, e.range.end));
         found.extend(template_names(&b.body).into_iter().map(|n| (format!("{{{{ {n} }}}}"), n)));
@@ -241,13 +283,13 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
                 p.name
             ));
         }
-        let decision = decide(&b.body, broken[k].as_ref());
+        let decision = decide(&commands[k], broken[k].as_ref());
         let label = b
             .item
             .as_deref()
             .and_then(scan::slug)
             .or_else(|| b.heading.as_deref().filter(|_| !b.heading_taken).and_then(scan::slug))
-            .or_else(|| command_label(&b.body))
+            .or_else(|| command_label(&commands[k]))
             .unwrap_or_else(|| "step".to_string());
         let mut id = label.clone();
         let mut n = 2;
