@@ -640,6 +640,25 @@ fn hazards_of_steps_are_errors_and_the_safe_twin_passes() {
     Test::new().runbook("a", safe).args(["check"]).stdout_lacks("error[").run();
 }
 
+/// A command pasted from a terminal with its `$ ` prompt would run `$`
+/// (exit 127): an error in a step, wherever the line is, but not in a
+/// heredoc's text nor in a documentation block (a transcript is fine there).
+#[test]
+fn a_prompt_pasted_into_a_step_is_an_error() {
+    let md = "# A\n\n```bash {#a read}\n$ kubectl get pods\ncat <<EOF\n$ in a heredoc\nEOF\n  $ echo hi\n```\n\n```bash\n$ ls\n```\n";
+    let hint = "  hint: remove the `$ ` before the command; what the command printed goes in a block of its own\n";
+    let f = Test::new().runbook("a", md).args(["check"]).status(1).run();
+    let prompts: Vec<&str> = f.stdout.lines().filter(|l| l.contains("shell-prompt")).collect();
+    assert_eq!(
+        prompts,
+        [
+            "runbooks/a.md:4: error[shell-prompt]: step `a` runs `$ kubectl get pods`: the `$ ` is the prompt of the terminal it was copied from, and would run as a command named `$`",
+            "runbooks/a.md:8: error[shell-prompt]: step `a` runs `$ echo hi`: the `$ ` is the prompt of the terminal it was copied from, and would run as a command named `$`",
+        ]
+    );
+    assert!(f.stdout.contains(hint), "{}", f.stdout);
+}
+
 /// A `read` step runs in `--read-only` triage without asking: a write run
 /// over `ssh` (or under `sudo`), or `journalctl --vacuum-size`, is an
 /// error there; `watch` of a remote `df` reads.

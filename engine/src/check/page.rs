@@ -71,6 +71,20 @@ pub fn hazards(rb: &Runbook, plain: bool) -> Vec<Diagnostic> {
 fn block_hazards(file: &std::path::Path, b: &Block, attrs: Option<&Attrs>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for call in hazards::calls(&super::bash::prepare(b.body)) {
+        // `$ kubectl get pods`, copied from a terminal: the step would run `$`.
+        if attrs.is_some() && call.program == "$" {
+            let msg = format!(
+                "{} runs `{}`: the `$ ` is the prompt of the terminal it was copied from, and would run as a command named `$`",
+                b.what(),
+                source_line(b.body, call.line)
+            );
+            out.push(
+                Diagnostic::error("shell-prompt", msg)
+                    .at(file, b.body_line + call.line)
+                    .hint("remove the `$ ` before the command; what the command printed goes in a block of its own"),
+            );
+            continue;
+        }
         for rule in hazards::hazards(&call) {
             let fires = match (rule.hazard, attrs) {
                 (Hazard::NeverEnding, Some(a)) => a.timeout.is_none(),
