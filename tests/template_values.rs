@@ -84,6 +84,29 @@ fn a_variable_only_tested_for_is_optional() {
         .run();
 }
 
+/// A step whose `when` needs a name defined (`when="tag is defined"`) reads
+/// it only when it runs: without it, plan shows the step skipped with its
+/// templates as written, a play skips it (as it would on its `when`) and
+/// asks for nothing; with it, the step runs. `check` does not call it
+/// undefined either.
+#[test]
+fn a_when_that_needs_a_variable_defined_guards_its_step() {
+    let md = "# G\n\n```bash {#tag read when=\"tag is defined and tag != 'latest'\"}\necho tag {{ tag }}\n```\n\n```bash {#always read}\necho always\n```\n";
+    Test::new()
+        .runbook("g", md)
+        .args(["plan", "g"])
+        .stdout_has(" 1. tag  [read, when tag is defined and tag != 'latest']  — skipped: `when` is false  (runbooks/g.md:3)\n    $ echo tag {{ tag }}\n")
+        .run();
+    Test::new()
+        .runbook("g", md)
+        .args(["play", "g", "--yes"])
+        .stdout_has("--- tag: skipped: `when` is false: tag is defined and tag != 'latest'\n")
+        .stdout_has("[always] always\n")
+        .run();
+    Test::new().runbook("g", md).args(["play", "g", "--yes", "--set", "tag=v2"]).stdout_has("[tag] tag v2\n").run();
+    Test::new().runbook("g", md).args(["check"]).stdout_lacks("undefined").run();
+}
+
 /// Work inside a filter counts against the template's fuel, not only the
 /// template's own instructions: a `join` of 100,000 items 20,000 times over
 /// in a body, or a `sum` of 11 lists of 99,999 items in a `when` (more than
@@ -96,13 +119,13 @@ fn a_template_that_does_too_much_work_is_refused() {
         "# W\n\n```bash {#a}\necho {% for i in range(20000) %}{{ range(99999) | join | length }}{% endfor %}\n```\n";
     let hint = "  hint: split the work into steps, or compute it in the step's shell code\n";
     let fuel = "does more work than a template may (minijinja's fuel of 1000000)";
-    let want = format!("runbooks/w.md:3: error: step `a`: {fuel}\n{hint}");
+    let want = format!("runbooks/w.md:4: error: step `a`: {fuel}\n{hint}");
     Test::new().runbook("w", body).args(["plan", "w"]).status(2).stdout("").stderr(&want).run();
     Test::new()
         .runbook("w", body)
         .args(["check"])
         .status(2)
-        .stdout_has(&format!("runbooks/w.md:3: error[template-too-much-work]: step `a`: {fuel}"))
+        .stdout_has(&format!("runbooks/w.md:4: error[template-too-much-work]: step `a`: {fuel}"))
         .run();
     let when =
         "# W\n\n```bash {#b when=\"([range(99999) | list] * 11) | sum(start=[]) | length > 0\"}\necho ran\n```\n";

@@ -164,12 +164,18 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
             errors.extend(unknown);
             continue;
         }
-        let command = match t.body(s, &ctx) {
-            Ok(c) => c,
-            Err(d) => {
-                errors.push(d);
-                continue;
-            }
+        // A `when` that needs a name not defined: the step does not run, and
+        // its templates, which may read that name, are shown as written.
+        let guarded = t.unmet_guard(s, &ctx).is_some();
+        let command = match guarded {
+            true => s.body.clone(),
+            false => match t.body(s, &ctx) {
+                Ok(c) => c,
+                Err(d) => {
+                    errors.push(d);
+                    continue;
+                }
+            },
         };
         let will_run = match t.when(s, &ctx) {
             Ok(w) => w,
@@ -183,6 +189,7 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
         let mut texts =
             [("expect", &s.attrs.expect), ("cwd", &s.attrs.cwd), ("escalate", &s.attrs.escalate)].map(|(a, v)| match v
                 .as_ref()
+                .filter(|_| !guarded)
                 .map(|v| t.attr(s, a, v, &ctx))
             {
                 None => None,
@@ -196,8 +203,10 @@ pub fn build(rb: &Runbook, dag: &Dag, vars: &Resolved, env: Option<&EnvProfile>,
             *c = c.trim().to_string();
         }
         let [expect, cwd, escalate] = texts;
-        errors.extend(expect_regex(rb, s, &t, &ctx));
-        let confirm = match t.confirm(s, &ctx) {
+        if !guarded {
+            errors.extend(expect_regex(rb, s, &t, &ctx));
+        }
+        let confirm = match if guarded { Ok(None) } else { t.confirm(s, &ctx) } {
             Ok(c) => c.map(|c| red.redact(&c).into_owned()),
             Err(d) => {
                 errors.push(d);
@@ -349,6 +358,10 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         let unknown = t.unknown_step_ref_errors(s);
         if !unknown.is_empty() {
             errors.extend(unknown);
+            continue;
+        }
+        // Its `when` is false: it does not run in this play.
+        if t.unmet_guard(s, &ctx).is_some() {
             continue;
         }
         if let Err(d) = t.body(s, &ctx) {

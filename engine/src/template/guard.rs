@@ -1,7 +1,9 @@
 //! Names a template reads only where it tests whether they are defined: an
 //! optional variable. `{% if tag is defined %}--tag {{ tag }}{% endif %}`,
 //! `{{ tag | default("latest") }}` and `when="tag is defined"` render
-//! without `tag`, so a play neither asks for it nor refuses to run.
+//! without `tag`, so a play neither asks for it nor refuses to run. A step
+//! whose `when` needs `tag` defined reads `tag` only when it runs
+//! ([`defined_by_when`]).
 //!
 //! The names are read from a copy of the template in which each guarded use
 //! is `none`: `NAME is [not] defined|undefined`, `NAME | default(…)` (or
@@ -56,6 +58,42 @@ pub fn unguard_template(text: &str) -> String {
 /// `expr` (a `when`) with every guarded use of a name as `none`.
 pub fn unguard_expr(expr: &str) -> String {
     Frame::open(expr).1
+}
+
+/// The names a `when` can only be true with: `a is defined`, or a chain
+/// `a is defined and b is defined and …` (each link a test or anything
+/// else), with no `or`, `not` or `if … else` that could make it true
+/// without them. A step whose `when` names `x` so reads `x` only when it is
+/// defined.
+pub fn defined_by_when(expr: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    // Strings emptied: what they hold is no operator.
+    let mut bare = String::with_capacity(expr.len());
+    let mut quote = None;
+    for c in expr.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => continue,
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None => {}
+        }
+        bare.push(c);
+    }
+    // `not` of a test (`is not defined`) is part of the test; any other
+    // negates what follows.
+    let plain = bare.replace("is not ", "is ");
+    let mut words = plain.split(|c: char| c.is_whitespace() || c == '(' || c == ')');
+    if quote.is_some() || words.any(|w| matches!(w, "or" | "not" | "if" | "else")) {
+        return out;
+    }
+    for link in bare.split(" and ") {
+        if let Some((name, true, rest)) = test_of(link)
+            && rest.trim().is_empty()
+        {
+            out.insert(name.to_string());
+        }
+    }
+    out
 }
 
 /// Does a tag with `keyword` open a block its `end…` tag closes?
@@ -193,6 +231,21 @@ mod tests {
             ["l", "t"]
         );
         assert!(undeclared_expr(&unguard_expr("tag is defined and tag == 'a'")).is_empty());
+    }
+
+    #[test]
+    fn a_when_that_needs_a_name_defined_guards_the_step() {
+        let names = |w: &str| defined_by_when(w).into_iter().collect::<Vec<_>>();
+        assert_eq!(names("tag is defined"), ["tag"]);
+        assert_eq!(names("a is defined and n > 1 and b is not undefined"), ["a", "b"]);
+        assert!(names("a is defined or b").is_empty(), "true without a");
+        assert!(names("not a is defined").is_empty());
+        assert!(names("a is undefined").is_empty());
+        assert!(names("a is defined and (b or c)").is_empty());
+        assert!(names("a is defined if c else true").is_empty());
+        assert_eq!(names("a is defined and b == 'x or y' and a.startswith(\"v\")"), ["a"]);
+        assert_eq!(names("a is defined and b == ' and c is defined'"), ["a"], "a string is no link");
+        assert!(names("a is defined and b == 'open").is_empty(), "an open string: not judged");
     }
 
     #[test]

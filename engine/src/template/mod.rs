@@ -238,7 +238,9 @@ impl<'r> Templater<'r> {
         }
         if e.kind() == minijinja::ErrorKind::OutOfFuel {
             let why = format!("does more work than a template may (minijinja's fuel of {})", bounds::FUEL);
-            return self.too_much(step, src, "template-too-much-work", why);
+            return Diagnostic::error("template-too-much-work", format!("{what}: {why}"))
+                .at(&self.rb.path, line)
+                .hint("split the work into steps, or compute it in the step's shell code");
         }
         let code = if e.kind() == minijinja::ErrorKind::SyntaxError { "template-syntax" } else { "template" };
         Diagnostic::error(code, format!("{what}: {detail}"))
@@ -564,7 +566,7 @@ impl<'r> Templater<'r> {
                 _ => None,
             })
             .collect();
-        if read.is_empty() || e.kind() == minijinja::ErrorKind::SyntaxError {
+        if read.is_empty() || matches!(e.kind(), minijinja::ErrorKind::SyntaxError | minijinja::ErrorKind::OutOfFuel) {
             return d;
         }
         Diagnostic { message: format!("{} (it read {})", d.message, read.join(", ")), ..d }.hint(format!(
@@ -714,7 +716,22 @@ impl<'r> Templater<'r> {
     /// [`Templater::names_used`] less those only tested for (`is defined`)
     /// or defaulted: the variables the step cannot render without.
     pub fn names_required(&self, step: &Step) -> BTreeSet<String> {
-        self.names(step, required, required_expr)
+        let mut names = self.names(step, required, required_expr);
+        if let Some(w) = &step.attrs.when {
+            // The step runs only with them: it reads them only then.
+            for n in guard::defined_by_when(w) {
+                names.remove(&n);
+            }
+        }
+        names
+    }
+
+    /// A name the step's `when` needs defined (`when="tag is defined"`)
+    /// that `ctx` does not define: the step does not run, and none of its
+    /// templates, which may read that name, is rendered.
+    pub fn unmet_guard(&self, step: &Step, ctx: &Context) -> Option<String> {
+        let w = step.attrs.when.as_deref()?;
+        guard::defined_by_when(w).into_iter().find(|n| !ctx.defines(n))
     }
 
     fn names(

@@ -302,6 +302,11 @@ impl Dispatcher<'_> {
         if let Some(note) = self.cut_note(i, st) {
             return Decision::act(note);
         }
+        // Decided as its `when` would be, before its templates read the name.
+        if self.t.unmet_guard(s, ctx).is_some() {
+            let when = s.attrs.when.as_deref().unwrap_or_default();
+            return end(StepStatus::Skipped, format!("`when` is false: {when}"));
+        }
         let (body, display) = match self.command(i, ctx, red) {
             Ok(c) => c,
             Err(d) => return cannot_render(d),
