@@ -107,6 +107,16 @@ fn a_when_that_needs_a_variable_defined_guards_its_step() {
     Test::new().runbook("g", md).args(["check"]).stdout_lacks("undefined").run();
 }
 
+/// The Python methods Jinja2 templates call on strings, lists and dicts
+/// (minijinja-contrib's pycompat) work in a body and a `when`, and what
+/// they make is quoted as any value.
+#[test]
+fn python_methods_work_as_in_jinja2() {
+    let md = "---\nvars: {ver: \"v1.2 beta\", labels: {app: web}}\n---\n# P\n\n```bash {#a when=\"ver.startswith('v1') and labels.get('app') == 'web'\"}\necho {{ ver.split(' ')[0].upper() }} {{ ver.replace('v', 'V') }} {{ labels.get('team', 'none') }}\n```\n";
+    Test::new().runbook("p", md).args(["plan", "p"]).stdout_has("    $ echo V1.2 'V1.2 beta' none\n").run();
+    Test::new().runbook("p", md).args(["play", "p", "--yes"]).stdout_has("[a] V1.2 V1.2 beta none\n").run();
+}
+
 /// Work inside a filter counts against the template's fuel, not only the
 /// template's own instructions: a `join` of 100,000 items 20,000 times over
 /// in a body, or a `sum` of 11 lists of 99,999 items in a `when` (more than

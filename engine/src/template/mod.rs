@@ -51,6 +51,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("tojson", json::tojson);
     env.add_filter("sum", sum::sum);
+    // The Python string, list and dict methods Jinja2 templates use
+    // (`ver.startswith('v1')`, `name.split('-')`, `labels.get('app')`).
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.set_fuel(Some(bounds::FUEL));
     let mut syntax = minijinja::syntax::SyntaxConfig::builder();
     syntax.keep_trailing_newline(true);
