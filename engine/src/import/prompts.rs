@@ -34,6 +34,11 @@ pub fn prompts(body: &str) -> Prompts {
         }
         if !continued {
             if rest == "$" || rest.starts_with("$ ") {
+                // A session starts with a prompt: a `$ ` after a first
+                // command is that command's (a heredoc's text).
+                if output && found.is_empty() {
+                    return Prompts::None;
+                }
                 let p = start + (text.len() - rest.len());
                 found.push(p..(p + 2).min(start + text.len()));
             } else {
@@ -77,5 +82,6 @@ mod tests {
         assert_eq!(prompts("$ kubectl get pods\nNAME READY\nweb-1 1/1\n"), Prompts::WithOutput);
         assert_eq!(prompts("kubectl get pods\necho $HOME\n"), Prompts::None);
         assert_eq!(prompts("echo a \\\n$ b\n"), Prompts::None, "a continued line is the command's, even with a `$`");
+        assert_eq!(prompts("cat <<EOF\n$ text\nEOF\n"), Prompts::None, "a session starts with a prompt");
     }
 }
