@@ -18,23 +18,24 @@ pub fn unguard_template(text: &str) -> String {
     // Each open block: the name it guards in the branch being read.
     let mut stack: Vec<Frame> = Vec::new();
     super::regions::rewrite(text, |close, region| {
-        let guarded: BTreeSet<String> = stack.iter().filter_map(Frame::guards).map(str::to_string).collect();
         let tag = close == "%}";
         let body = region.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         let (keyword, cond) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+        // An `elif`'s condition is read where the branch before it ended.
+        if tag && keyword == "elif" {
+            let negative = stack.last().is_some_and(|f| f.name.is_some() && !f.then_defined);
+            if let Some(f) = stack.last_mut() {
+                f.branch = if negative { Branch::Defined } else { Branch::Other };
+            }
+        }
+        let guarded: BTreeSet<String> = stack.iter().filter_map(Frame::guards).map(str::to_string).collect();
         let rewritten = match (tag, keyword) {
             (true, "if") => {
                 let (frame, cond) = Frame::open(cond);
                 stack.push(frame);
                 format!("if {}", unguard_names(&cond, &guarded))
             }
-            (true, "elif") => {
-                let negative = stack.last().is_some_and(|f| f.name.is_some() && !f.then_defined);
-                if let Some(f) = stack.last_mut() {
-                    f.branch = if negative { Branch::Defined } else { Branch::Other };
-                }
-                format!("elif {}", unguard_names(cond, &guarded))
-            }
+            (true, "elif") => format!("elif {}", unguard_names(cond, &guarded)),
             (true, "else") => {
                 if let Some(f) = stack.last_mut() {
                     f.branch = if f.then_defined { Branch::Other } else { Branch::Defined };
@@ -136,7 +137,12 @@ impl Frame {
             return (Frame::plain(), unguard_names(cond, &BTreeSet::new()));
         };
         let rest_t = rest.trim_start();
-        let short_circuit = if defined { rest_t.starts_with("and ") } else { rest_t.starts_with("or ") };
+        // `x is defined and a or b` is `(x is defined and a) or b`: `b` is
+        // read, and the branch may run, without `x`; so is an `if … else`
+        // around the whole. (`x is undefined or a and b` keeps its guard:
+        // `and` binds tighter.)
+        let loose = top_level_words(rest).any(|w| matches!(w, "if" | "else") || (defined && w == "or"));
+        let short_circuit = !loose && if defined { rest_t.starts_with("and ") } else { rest_t.starts_with("or ") };
         let guarded: BTreeSet<String> = if short_circuit { [name.to_string()].into() } else { BTreeSet::new() };
         let cond = format!("none is defined {}", unguard_names(rest, &guarded));
         // `x is defined or …` may run its first branch without `x`.
@@ -172,6 +178,24 @@ fn test_of(cond: &str) -> Option<(&str, bool, &str)> {
         return None;
     }
     Some((name, defined != not, rest))
+}
+
+/// The words of `expr` outside strings and brackets.
+fn top_level_words(expr: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    expr.split(move |c: char| {
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, _) => return depth > 0 || c.is_whitespace(),
+        }
+        true
+    })
+    .filter(|w| !w.is_empty())
 }
 
 /// `expr` with each use of a name of `guarded`, and each name tested
@@ -256,5 +280,18 @@ mod tests {
         assert_eq!(required("{% if tag is defined %}a{% elif b %}{{ tag }}{% endif %}"), ["b", "tag"]);
         assert_eq!(required("{{ tag | upper }} {{ 'tag is defined' }}"), ["tag"]);
         assert_eq!(undeclared_expr(&unguard_expr("tag is defined or tag == 'a'")).len(), 1);
+        // `and` binds tighter than `or`: `z` alone opens the branch, and
+        // `x.a` after the `or` is read when `x` is not defined.
+        assert_eq!(required("{% if x is defined and y or z %}{{ x }}{% endif %}"), ["x", "y", "z"]);
+        assert_eq!(required("{% if x is defined and y or x.a %}{% endif %}"), ["x", "y"]);
+        // (An `{% if %}` takes no `… if … else …`; a `when` does.)
+        let when = |e: &str| undeclared_expr(&unguard_expr(e)).into_iter().collect::<Vec<_>>();
+        assert_eq!(when("x is defined and x.a if z else x.b"), ["x", "z"]);
+        assert_eq!(when("x is undefined or x.a if z else w"), ["w", "x", "z"]);
+        assert_eq!(when("x is defined and x.a"), Vec::<String>::new());
+        // Inside brackets or a string, an `or` is the operand's own.
+        assert_eq!(required("{% if x is defined and (y or z) %}{{ x }}{% endif %}"), ["y", "z"]);
+        assert_eq!(required("{% if x is defined and y == 'a or b' %}{{ x }}{% endif %}"), ["y"]);
+        assert_eq!(required("{% if x is undefined or y and x.a %}{% else %}{{ x }}{% endif %}"), ["y"]);
     }
 }

@@ -14,6 +14,8 @@ pub use context::{Capture, Context, StepState, rewrite_step_refs};
 mod derived;
 pub use derived::secret_values;
 mod guard;
+#[cfg(test)]
+mod guard_prop;
 pub mod lines;
 pub mod mark;
 mod names;
