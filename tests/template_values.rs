@@ -158,6 +158,25 @@ fn a_global_function_called_in_a_template_is_no_variable() {
     Test::new().runbook("g", md).args(["play", "g", "--yes"]).stdout_has("[a] 012 1\n").run();
 }
 
+/// A call of a function there is none of (Jinja2's `lipsum`) is that, in
+/// plan, play and check alike: no value is asked for it, nor stood in for
+/// it (a play with `--yes` said "string is not callable (it read lipsum =
+/// "")").
+#[test]
+fn a_call_of_an_unknown_function_is_no_undefined_variable() {
+    let md = "# U\n\n```bash {#a}\necho {{ lipsum(2) }}\n```\n";
+    let want = "runbooks/u.md:4: error: unknown function `lipsum` in step `a`\n  hint: the functions a template can call are debug, dict, namespace, range; do other work in the step's code\n";
+    Test::new().runbook("u", md).args(["plan", "u"]).status(2).stdout("").stderr(want).run();
+    Test::new().runbook("u", md).args(["play", "u", "--yes"]).status(2).stdout("").stderr(want).run();
+    Test::new()
+        .runbook("u", md)
+        .args(["check"])
+        .status(2)
+        .stdout_has("runbooks/u.md:4: error[unknown-function]: unknown function `lipsum` in step `a`\n")
+        .stdout_lacks("undefined-variable")
+        .run();
+}
+
 /// A value whose text is longer than a rendered body may be (4 MiB) is
 /// refused as it is written, in a shell body, a python one and an
 /// attribute, by plan, check and play alike (exit 2, what `plan` refuses):

@@ -463,7 +463,12 @@ pub fn missing(rb: &Runbook, vars: &Resolved) -> Vec<Missing> {
     let mut out: BTreeMap<String, Missing> = BTreeMap::new();
     for s in &rb.steps {
         for n in t.names_required(s) {
-            if crate::template::BUILTINS.contains(&n.as_str()) || captured.contains(&n.as_str()) {
+            // A function there is none of: no value can be it (the render
+            // says so).
+            if crate::template::BUILTINS.contains(&n.as_str())
+                || captured.contains(&n.as_str())
+                || t.calls_unknown(s, &n)
+            {
                 continue;
             }
             if !unset(&n) {

@@ -234,6 +234,12 @@ pub fn undefined_vars(
             if BUILTINS.contains(&name.as_str()) || rb.vars.contains_key(&name) || t.calls_global(s, &name) {
                 continue;
             }
+            if t.calls_unknown(s, &name) {
+                let src = t.first_use(s, &name).unwrap_or(Source::Body);
+                let line = t.line_of_name(s, src, &name).unwrap_or(s.line);
+                out.push(crate::template::unknown_function(&name, s, src).at(&rb.path, line));
+                continue;
+            }
             let captured_by: Vec<usize> = captures.iter().filter(|(_, c)| **c == name).map(|(i, _)| *i).collect();
             if captured_by.iter().any(|j| before().contains(j)) || captured_by.is_empty() && !required.contains(&name) {
                 continue;

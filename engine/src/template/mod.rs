@@ -110,6 +110,12 @@ fn global_calls(text: &str, name: &str, expr: bool) -> Option<usize> {
     if !GLOBALS.contains(name) {
         return None;
     }
+    calls(text, name, expr)
+}
+
+/// How many times `text` calls `name`, or `None` when it also uses `name`
+/// another way.
+fn calls(text: &str, name: &str, expr: bool) -> Option<usize> {
     let regions = if expr { vec![text] } else { template_regions(text) };
     let mut calls = 0;
     for r in regions {
@@ -212,6 +218,14 @@ impl Source {
 pub fn undefined_variable(name: &str, step: &Step, src: Source, scope: &str) -> Diagnostic {
     Diagnostic::error("undefined-variable", format!("undefined variable `{name}` in {}{scope}", src.describe(step)))
         .about(name)
+}
+
+/// The one wording of a call of a function there is none of.
+pub fn unknown_function(name: &str, step: &Step, src: Source) -> Diagnostic {
+    let known: Vec<&str> = GLOBALS.iter().map(String::as_str).collect();
+    Diagnostic::error("unknown-function", format!("unknown function `{name}` in {}", src.describe(step)))
+        .about(name)
+        .hint(format!("the functions a template can call are {}; do other work in the step's code", known.join(", ")))
 }
 
 /// The renderer for one runbook.
@@ -450,6 +464,9 @@ impl<'r> Templater<'r> {
         let n = names.iter().find(|n| !ctx.defines(n) && global_calls(text, n, expr).is_none_or(|c| c == 0))?.clone();
         let what = src.describe(step);
         let line = self.line_of_name(step, src, &n).unwrap_or(step.line);
+        if calls(text, &n, expr).is_some_and(|c| c > 0) {
+            return Some(unknown_function(&n, step, src).at(&self.rb.path, line));
+        }
         let secret = self.rb.is_secret(&n);
         let how = how_to_give(&n, secret);
         if ctx.vars.get(&n).is_some_and(|v| v.is_null()) {
@@ -675,20 +692,35 @@ impl<'r> Templater<'r> {
     /// Whether the step's templates use `name` only to call the global
     /// function of that name (`range(3)`), so it needs no variable.
     pub fn calls_global(&self, step: &Step, name: &str) -> bool {
+        GLOBALS.contains(name) && self.only_calls(step, name)
+    }
+
+    /// Whether the step's templates use `name` only to call a function
+    /// there is none of (`lipsum(2)`, Jinja2's): no variable can be it.
+    pub fn calls_unknown(&self, step: &Step, name: &str) -> bool {
+        !GLOBALS.contains(name) && self.only_calls(step, name)
+    }
+
+    fn only_calls(&self, step: &Step, name: &str) -> bool {
         let mut texts = vec![(rewrite_step_refs(&step.body, &self.ids), false)];
         texts.extend(
-            step.attrs.expect.iter().chain(&step.attrs.cwd).chain(&step.attrs.confirm).map(|t| (t.clone(), false)),
+            step.attrs
+                .expect
+                .iter()
+                .chain(&step.attrs.cwd)
+                .chain(&step.attrs.confirm)
+                .chain(&step.attrs.escalate)
+                .map(|t| (t.clone(), false)),
         );
         texts.extend(step.attrs.when.iter().map(|w| (rewrite_step_refs(w, &self.ids), true)));
-        let mut calls = 0;
+        let mut n = 0;
         for (text, expr) in &texts {
-            match global_calls(text, name, *expr) {
-                Some(c) => calls += c,
-                None if text.contains(name) => return false,
-                None => {}
+            match calls(text, name, *expr) {
+                Some(c) => n += c,
+                None => return false,
             }
         }
-        calls > 0
+        n > 0
     }
 
     /// The first template of the step that reads `name`, in the order a
