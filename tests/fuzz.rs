@@ -1,6 +1,6 @@
 //! The fuzz harness (issue 20, "Keep it proven"): generated runbooks,
 //! fixtures and configs (`fuzz/generate.rs`, on proptest's seeded RNG) are run
-//! through `plan`, `show`, `list`, `check` and `play --dry-run`, each bounded
+//! through `plan`, `show`, `list`, `check`, `import` and `play --dry-run`, each bounded
 //! in memory and time (`fuzz/run.rs`). Every case must end without a panic,
 //! an abort or a signal, within its bounds, with exit 0–3, and name
 //! file:line whenever it exits 2.
@@ -107,4 +107,37 @@ fn endless() {
         eprintln!("  {}", f.display());
     }
     assert!(found.is_empty());
+}
+
+/// A fuzz finding (seed 0x6b132cf1): `check` rehearsing scenarios on many
+/// threads aborted under the harness's 1 GiB of address space ("memory
+/// allocation of 6 bytes failed") while it used 21 MB: glibc's malloc, which
+/// only libc's own calls use, reserved 64 MiB of address space for each
+/// thread that made one. The engine keeps it to one arena.
+#[test]
+fn a_check_on_many_threads_fits_in_the_fuzz_address_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("runbooks")).unwrap();
+    std::fs::create_dir_all(p.join("fixtures")).unwrap();
+    std::fs::write(p.join("runbook.toml"), "state = \".runbook\"\n").unwrap();
+    let md =
+        "# M\n\n```bash {#a}\nkubectl get pods\nls / > /dev/null\n```\n\n```bash {#b needs=a}\nkubectl logs x\n```\n";
+    std::fs::write(p.join("runbooks/m.md"), md).unwrap();
+    let scenario =
+        |i| format!("[[scenario]]\nname = \"s{i}\"\n  [[scenario.stub]]\n  cmd = \"kubectl *\"\n  stdout = \"ok\"\n\n");
+    std::fs::write(p.join("fixtures/m.toml"), (0..16).map(scenario).collect::<String>()).unwrap();
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 1u64 << 30))
+        .arg("--")
+        .arg(crate::common::bin())
+        .args(["check", "--jobs", "4"])
+        .current_dir(p)
+        .env("NO_COLOR", "1")
+        .env_remove("RUNBOOK_STATE")
+        .output()
+        .expect("prlimit (util-linux) runs the binary");
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("16 scenarios rehearsed, 0 failed"), "{all}");
 }

@@ -11,6 +11,15 @@ use runbook::error::{Error, Exit};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // glibc's malloc serves only libc's own calls (`opendir`, `getpwuid`):
+    // one arena for them, rather than 64 MiB of address space reserved for
+    // each thread that makes one, which under `ulimit -v` ran out long
+    // before the memory did (docs/decisions.md, "Allocator").
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: a process-wide setting, made before any other thread exists.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1);
+    }
     // `runbook __contain SPEC`: the namespaces of a contained rehearsal,
     // made while the process is still single-threaded.
     #[cfg(target_os = "linux")]

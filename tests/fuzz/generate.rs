@@ -290,11 +290,21 @@ impl<'a> Gen<'a> {
                 "ns",
                 "steps.s0.status == 'passed'",
                 "rev is defined",
+                "rev is defined and rev != 'x'",
                 "keys | length > 1",
                 "cfg",
                 "true",
             ],
-            &["steps.nope.exit", "1 / 0", "'3 replicas' | int", "cfg.pass.x.y", "steps.s0.stdout | int > 3"],
+            &[
+                "steps.nope.exit",
+                "1 / 0",
+                "'3 replicas' | int",
+                "cfg.pass.x.y",
+                "steps.s0.stdout | int > 3",
+                "rev is defined and ns or rev.startswith('4')",
+                "ns.startswith('a')",
+                "lipsum(2)",
+            ],
         );
         match self.below(6) {
             0 => {
@@ -398,7 +408,7 @@ impl<'a> Gen<'a> {
     fn tag(&mut self) -> String {
         let v = self.pick(VARS);
         // Tame: tags that render whatever the variables' values are.
-        let kind = if self.wild { self.below(12) } else { [0, 5, 6, 7, 8][self.below(5)] };
+        let kind = if self.wild { self.below(17) } else { [0, 5, 6, 7, 8, 12, 13][self.below(7)] };
         match kind {
             0 => format!("{{{{ {v} }}}}"),
             1 => "{{ steps.s0.stdout }}".into(),
@@ -425,6 +435,17 @@ impl<'a> Gen<'a> {
             }
             9 => "{{ 'x' * 99999999 }}".into(),
             10 => "{% if".into(),
+            // The guard: what it lets go renders without it.
+            12 => format!("{{% if {v} is defined %}}{{{{ {v} }}}}{{% elif tail is undefined %}}-{{% endif %}}"),
+            13 => "{{ range(3) | join }}".into(),
+            14 => format!("{{% if {v} is defined and ns or rev %}}{{{{ {v} }}}}{{% endif %}}"),
+            15 => {
+                format!("{{{{ {v}.upper() }}}} {{{{ {v}.split('-') }}}} {{{{ cfg.get('pass') }}}} {{{{ lipsum(2) }}}}")
+            }
+            16 => {
+                let n = self.count(self.scale.huge);
+                format!("{{{{ ([[1]] * {n}) | sum(start=[]) | length }}}}")
+            }
             _ => format!("{{{{ {} }}}}", self.hostile()),
         }
     }

@@ -37,13 +37,21 @@ pub struct Finding {
 
 const ID: &str = "runbooks/f.md";
 
-/// The commands run on every case: the read-only ones always, the rehearsal
+/// The commands run on every case: the read-only ones (and `import`, which
+/// writes to stdout) always, the rehearsal
 /// (real bash over harmless bodies) when there is a fixture.
 fn commands(case: &Case) -> Vec<Vec<String>> {
     let sets = case.sets.iter().flat_map(|s| ["--set".to_string(), s.clone()]);
     let mut plan = vec!["plan".to_string(), ID.into()];
     plan.extend(sets.clone());
-    let mut cmds = vec![plan, vec!["show".into(), ID.into()], vec!["list".into()], vec!["check".into()]];
+    let mut cmds = vec![
+        plan,
+        vec!["show".into(), ID.into()],
+        vec!["list".into()],
+        vec!["check".into()],
+        // A page as a team's wiki has it, turned into a runbook.
+        vec!["import".into(), ID.into()],
+    ];
     if case.fixture.is_some() {
         let mut play: Vec<String> = ["play", ID, "--dry-run", "--yes"].map(String::from).to_vec();
         play.extend(sets);
