@@ -100,7 +100,10 @@ impl Redactor {
     /// A redactor for these secret values, each as text (a list or map
     /// variable as its JSON text, see [`forms`]).
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().flat_map(|v| forms(&v)).collect();
+        // Each value once: a template writing a secret 40,000 times derives
+        // it as often, and its forms cost a percent-encoding each.
+        let given: std::collections::BTreeSet<String> = values.into_iter().collect();
+        let mut values: Vec<String> = given.into_iter().flat_map(|v| forms(&v)).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         Redactor { values }

@@ -128,10 +128,15 @@ impl Templater<'_> {
         let Some(held) = written(text, self.placeheld(ctx).view(Some(&names), None, Some(self.rb))) else {
             return Vec::new();
         };
+        // A set: a line of 40,000 `{{ x }}` compared each with each took
+        // minutes of CPU.
+        let held: std::collections::HashSet<&JValue> = held.iter().collect();
         real.iter()
             .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))
             .filter(|v| !held.contains(v))
             .flat_map(texts)
+            .collect::<BTreeSet<String>>()
+            .into_iter()
             .collect()
     }
 

@@ -26,8 +26,40 @@ fn names_of(text: &str) -> Option<BTreeSet<String>> {
     if !text.contains("{{") && !text.contains("{%") || bounds::check(text, false).is_err() {
         return Some(BTreeSet::new());
     }
-    let names = |t: &str| ENV.template_from_str(t).map(|t| t.undeclared_variables(false));
-    names(&unslice_template(text)).or_else(|_| names(text)).ok().map(|n| n.into_iter().collect())
+    let read = || {
+        let names = |t: &str| ENV.template_from_str(t).map(|t| t.undeclared_variables(false));
+        names(&unslice_template(text)).or_else(|_| names(text)).ok().map(|n| n.into_iter().collect())
+    };
+    if text.len() < MEMO_FROM {
+        return read();
+    }
+    remembered(text, read)
+}
+
+/// Templates at least this long have their names remembered: `check` asks
+/// for a step's names once per scenario, and a line of 40,000 tags took a
+/// quarter of a second to compile each time.
+const MEMO_FROM: usize = 4096;
+
+/// `read()`'s answer for `text`, from the memo of the last few long
+/// templates (by digest) when it is there.
+fn remembered(text: &str, read: impl FnOnce() -> Option<BTreeSet<String>>) -> Option<BTreeSet<String>> {
+    use sha2::{Digest, Sha256};
+    type Memo = std::collections::HashMap<[u8; 32], Option<BTreeSet<String>>>;
+    static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
+    let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let lock = || MEMO.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(hit) = lock().as_ref().and_then(|m| m.get(&key)) {
+        return hit.clone();
+    }
+    let names = read();
+    let mut memo = lock();
+    let memo = memo.get_or_insert_with(Memo::new);
+    if memo.len() >= 256 {
+        memo.clear();
+    }
+    memo.insert(key, names.clone());
+    names
 }
 
 /// Top-level names an expression reads (empty if it does not compile).
@@ -115,6 +147,17 @@ mod tests {
 
     fn names(n: &[&str]) -> BTreeSet<String> {
         n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_long_template_read_again_has_its_own_names() {
+        let long = |last: &str| format!("{}{{{{ {last} }}}}", "{{ x }} ".repeat(MEMO_FROM / 8));
+        for _ in 0..2 {
+            assert_eq!(undeclared(&long("y")), names(&["x", "y"]));
+            assert_eq!(undeclared(&long("z")), names(&["x", "z"]));
+            assert_eq!(required(&long("z | default(1)")), names(&["x"]));
+            assert_eq!(undeclared(&long("{% if")), names(&[]), "does not compile");
+        }
     }
 
     #[test]
