@@ -128,8 +128,7 @@ impl Templater<'_> {
         let Some(held) = written(text, self.placeheld(ctx).view(Some(&names), None, Some(self.rb))) else {
             return Vec::new();
         };
-        // A set: a line of 40,000 `{{ x }}` compared each with each took
-        // minutes of CPU.
+        // A set: a line may write a value tens of thousands of times.
         let held: std::collections::HashSet<&JValue> = held.iter().collect();
         real.iter()
             .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))

@@ -37,8 +37,8 @@ fn names_of(text: &str) -> Option<BTreeSet<String>> {
 }
 
 /// Templates at least this long have their names remembered: `check` asks
-/// for a step's names once per scenario, and a line of 40,000 tags took a
-/// quarter of a second to compile each time.
+/// for a step's names once per scenario, and compiling a long template is
+/// what its names cost.
 const MEMO_FROM: usize = 4096;
 
 /// `read()`'s answer for `text`, from the memo of the last few long
