@@ -109,11 +109,10 @@ fn endless() {
     assert!(found.is_empty());
 }
 
-/// A fuzz finding (seed 0x6b132cf1): `check` rehearsing scenarios on many
-/// threads aborted under the harness's 1 GiB of address space ("memory
-/// allocation of 6 bytes failed") while it used 21 MB: glibc's malloc, which
-/// only libc's own calls use, reserved 64 MiB of address space for each
-/// thread that made one. The engine keeps it to one arena.
+/// `check` rehearsing scenarios on several threads fits in the harness's
+/// 1 GiB of address space (it uses some 21 MB): glibc's malloc, which only
+/// libc's own calls use, would reserve 64 MiB of it for each thread that
+/// makes one, so the engine keeps it to one arena.
 #[test]
 fn a_check_on_many_threads_fits_in_the_fuzz_address_space() {
     let dir = tempfile::tempdir().unwrap();

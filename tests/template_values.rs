@@ -160,8 +160,7 @@ fn a_global_function_called_in_a_template_is_no_variable() {
 
 /// A call of a function there is none of (Jinja2's `lipsum`) is that, in
 /// plan, play and check alike: no value is asked for it, nor stood in for
-/// it (a play with `--yes` said "string is not callable (it read lipsum =
-/// "")").
+/// it under `--yes` (where a stand-in would read "string is not callable").
 #[test]
 fn a_call_of_an_unknown_function_is_no_undefined_variable() {
     let md = "# U\n\n```bash {#a}\necho {{ lipsum(2) }}\n```\n";

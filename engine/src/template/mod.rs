@@ -702,25 +702,25 @@ impl<'r> Templater<'r> {
     }
 
     fn only_calls(&self, step: &Step, name: &str) -> bool {
-        let mut texts = vec![(rewrite_step_refs(&step.body, &self.ids), false)];
-        texts.extend(
-            step.attrs
-                .expect
-                .iter()
-                .chain(&step.attrs.cwd)
-                .chain(&step.attrs.confirm)
-                .chain(&step.attrs.escalate)
-                .map(|t| (t.clone(), false)),
-        );
-        texts.extend(step.attrs.when.iter().map(|w| (rewrite_step_refs(w, &self.ids), true)));
         let mut n = 0;
-        for (text, expr) in &texts {
-            match calls(text, name, *expr) {
+        for (text, expr) in self.templates(step) {
+            match calls(&text, name, expr) {
                 Some(c) => n += c,
                 None => return false,
             }
         }
         n > 0
+    }
+
+    /// Each template of the step, its references to steps rewritten
+    /// ([`rewrite_step_refs`]), and whether it is an expression (`when`).
+    fn templates(&self, step: &Step) -> Vec<(String, bool)> {
+        let a = &step.attrs;
+        let texts = [Some(&step.body), a.expect.as_ref(), a.cwd.as_ref(), a.confirm.as_ref(), a.escalate.as_ref()];
+        let mut out: Vec<(String, bool)> =
+            texts.into_iter().flatten().map(|t| (rewrite_step_refs(t, &self.ids), false)).collect();
+        out.extend(a.when.iter().map(|w| (rewrite_step_refs(w, &self.ids), true)));
+        out
     }
 
     /// The first template of the step that reads `name`, in the order a
@@ -778,28 +778,10 @@ impl<'r> Templater<'r> {
         expr: fn(&str) -> BTreeSet<String>,
     ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        // A global function only called (`range(3)`) is no variable.
-        let mut read = |t: &str, is_expr: bool| {
-            let t = rewrite_step_refs(t, &self.ids);
+        for (t, is_expr) in self.templates(step) {
             let names = if is_expr { expr(&t) } else { template(&t) };
+            // A global function only called (`range(3)`) is no variable.
             out.extend(names.into_iter().filter(|n| global_calls(&t, n, is_expr).is_none_or(|c| c == 0)));
-        };
-        let mut add = |t: &str| read(t, false);
-        add(&step.body);
-        if let Some(x) = &step.attrs.expect {
-            add(x);
-        }
-        if let Some(x) = &step.attrs.cwd {
-            add(x);
-        }
-        if let Some(x) = &step.attrs.confirm {
-            add(x);
-        }
-        if let Some(x) = &step.attrs.escalate {
-            add(x);
-        }
-        if let Some(w) = &step.attrs.when {
-            read(w, true);
         }
         out
     }
