@@ -152,7 +152,7 @@ pub fn spawn(spec: &Spec, started: &dyn Fn(Option<i32>, u64)) -> std::io::Result
     let mut p = start(spec, script, None)?;
     p.script.close_reader();
     started(p.pgid, p.born_ms);
-    p.script.fill(body);
+    p.feed(body)?;
     Ok(p)
 }
 
@@ -166,9 +166,18 @@ pub fn spawn_waiting(spec: &Spec) -> std::io::Result<Proc> {
 }
 
 impl Proc {
-    /// The body of a process from [`spawn_waiting`]: it runs now.
-    pub fn feed(&mut self, body: &[u8]) {
-        self.script.fill(body);
+    /// The body of a process from [`spawn_waiting`]: it runs now. When it
+    /// cannot be handed over whole, the process is killed with its group
+    /// and the step does not run.
+    pub fn feed(&mut self, body: &[u8]) -> std::io::Result<()> {
+        let fed = self.script.fill(body);
+        if fed.is_err() {
+            match self.pgid {
+                Some(g) => signal_group(g, Signal::SIGKILL),
+                None => drop(self.child.start_kill()),
+            }
+        }
+        fed
     }
 }
 

@@ -78,19 +78,33 @@ impl Script {
 
     /// Write the body into a pipe and close it: the interpreter reads it,
     /// then the end of its script. Nothing for a memfd (written already).
-    pub fn fill(&mut self, body: &[u8]) {
-        let Script::Pipe(_, writer) = self else { return };
-        let Some(mut w) = writer.take() else { return };
+    /// An error when no thread could be made to write a body larger than
+    /// the pipe holds: the interpreter then reads only part of its script,
+    /// so the caller kills it before it runs anything.
+    pub fn fill(&mut self, body: &[u8]) -> std::io::Result<()> {
+        self.fill_with(body, |write| std::thread::Builder::new().name("script-body".into()).spawn(write).map(drop))
+    }
+
+    /// [`Script::fill`], with `thread` making the thread that writes a body
+    /// larger than the pipe holds.
+    fn fill_with(
+        &mut self,
+        body: &[u8],
+        thread: impl FnOnce(Box<dyn FnOnce() + Send>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Script::Pipe(_, writer) = self else { return Ok(()) };
+        let Some(mut w) = writer.take() else { return Ok(()) };
         if body.len() <= PIPE_ROOM {
             // Fits in the pipe buffer: written at once, without blocking.
             let _ = w.write_all(body);
-        } else {
-            // A larger body would block until the interpreter reads: a thread writes it.
-            let body = body.to_vec();
-            std::thread::spawn(move || {
-                let _ = w.write_all(&body);
-            });
+            return Ok(());
         }
+        // A larger body would block until the interpreter reads: a thread writes it.
+        let body = body.to_vec();
+        thread(Box::new(move || {
+            let _ = w.write_all(&body);
+        }))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("no thread to hand the interpreter its script: {e}")))
     }
 }
 
@@ -139,5 +153,31 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let ino = |s: &Script| std::fs::metadata(path(s)).unwrap().ino();
         assert_ne!(ino(&s), ino(&t));
+    }
+
+    /// The reading end of a pipe script, as the interpreter has it.
+    fn reader(s: &mut Script) -> std::io::PipeReader {
+        let Script::Pipe(r, _) = s else { panic!("a pipe") };
+        r.take().unwrap()
+    }
+
+    #[test]
+    fn a_body_larger_than_the_pipe_is_handed_over_whole_or_not_at_all() {
+        let body = format!("echo start\n{}echo end\n", "# filler\n".repeat(PIPE_ROOM));
+        let mut s = Script::empty_pipe().unwrap();
+        let mut r = reader(&mut s);
+        s.fill(body.as_bytes()).unwrap();
+        let mut got = String::new();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, body, "written whole by its thread");
+
+        let mut s = Script::empty_pipe().unwrap();
+        let mut r = reader(&mut s);
+        let no_thread = |_| Err(std::io::Error::from(std::io::ErrorKind::WouldBlock));
+        let e = s.fill_with(body.as_bytes(), no_thread).unwrap_err();
+        assert!(e.to_string().starts_with("no thread to hand the interpreter its script"), "{e}");
+        got.clear();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "", "nothing of it written: the caller kills the interpreter");
     }
 }

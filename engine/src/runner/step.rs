@@ -407,10 +407,7 @@ async fn once(job: &mut Job, out: &Arc<StepOutput>, attempt: u32) -> Attempt {
         }
     };
     let spawned = match ready {
-        Some(mut p) => {
-            p.feed(job.body.as_bytes());
-            Ok(p)
-        }
+        Some(mut p) => p.feed(job.body.as_bytes()).map(|()| p),
         None => process::spawn(&spec, &started),
     };
     let mut p = match spawned {

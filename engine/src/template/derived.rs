@@ -83,7 +83,8 @@ impl Templater<'_> {
                 let text = rewrite_step_refs(text, &self.ids);
                 let mut new = Vec::new();
                 for e in expressions(&text) {
-                    if seen.insert(e.to_string()) {
+                    if !seen.contains(e) {
+                        seen.insert(e.to_string());
                         new.extend(self.derived(e, ctx));
                     }
                 }
@@ -128,11 +129,13 @@ impl Templater<'_> {
         let Some(held) = written(text, self.placeheld(ctx).view(Some(&names), None, Some(self.rb))) else {
             return Vec::new();
         };
-        // A set: a line may write a value tens of thousands of times.
+        // Sets: a line may write a value tens of thousands of times, and
+        // each is made into its texts once.
         let held: std::collections::HashSet<&JValue> = held.iter().collect();
+        let mut kept = std::collections::HashSet::new();
         real.iter()
             .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))
-            .filter(|v| !held.contains(v))
+            .filter(|v| !held.contains(v) && kept.insert(*v))
             .flat_map(texts)
             .collect::<BTreeSet<String>>()
             .into_iter()

@@ -67,7 +67,7 @@ impl Holder {
         let out = child.stdout.take().ok_or("no pipe from the holder")?;
         // Read on a thread, so that a holder that hangs is given up on.
         let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::Builder::new().name("ns-holder-lines".into()).spawn(move || {
             for line in std::io::BufReader::new(out).lines() {
                 let Ok(line) = line else { break };
                 if tx.send(line).is_err() {
@@ -76,6 +76,10 @@ impl Holder {
             }
         });
         let mut h = Holder { key, stage, child: Some(child), stdin, lines };
+        if let Err(e) = reader {
+            // Dropped, the holder is ended and its stage removed.
+            return Err(format!("no thread to read the namespace holder: {e}"));
+        }
         h.expect("ready")?;
         Ok(h)
     }
