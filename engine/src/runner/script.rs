@@ -79,8 +79,8 @@ impl Script {
     /// Write the body into a pipe and close it: the interpreter reads it,
     /// then the end of its script. Nothing for a memfd (written already).
     /// An error when no thread could be made to write a body larger than
-    /// the pipe holds: the interpreter then reads only part of its script,
-    /// so the caller kills it before it runs anything.
+    /// the pipe holds: the pipe is closed with nothing in it, and the
+    /// caller kills the interpreter (the step did not run).
     pub fn fill(&mut self, body: &[u8]) -> std::io::Result<()> {
         self.fill_with(body, |write| std::thread::Builder::new().name("script-body".into()).spawn(write).map(drop))
     }
