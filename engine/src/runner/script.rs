@@ -104,7 +104,7 @@ impl Script {
         thread(Box::new(move || {
             let _ = w.write_all(&body);
         }))
-        .map_err(|e| std::io::Error::new(e.kind(), format!("no thread to hand the interpreter its script: {e}")))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("no thread to hand the interpreter its script ({e}); free memory or threads on this machine, then resume the run")))
     }
 }
 
