@@ -125,21 +125,9 @@ impl Templater<'_> {
         if !self.reads_secret(&names, ctx) {
             return Vec::new();
         }
-        let Some(real) = written(text, ctx.view(Some(&names), None, None)) else { return Vec::new() };
-        let Some(held) = written(text, self.placeheld(ctx).view(Some(&names), None, Some(self.rb))) else {
-            return Vec::new();
-        };
-        // Sets: a line may write a value tens of thousands of times, and
-        // each is made into its texts once.
-        let held: std::collections::HashSet<&JValue> = held.iter().collect();
-        let mut kept = std::collections::HashSet::new();
-        real.iter()
-            .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))
-            .filter(|v| !held.contains(v) && kept.insert(*v))
-            .flat_map(texts)
-            .collect::<BTreeSet<String>>()
-            .into_iter()
-            .collect()
+        let real = ctx.view(Some(&names), None, None);
+        let held = self.placeheld(ctx).view(Some(&names), None, Some(self.rb));
+        super::found::found("text", text, &real, &held, || written_apart(text, real.clone(), held.clone()))
     }
 
     /// A piece of a secret that template `text` writes and no redactor can
@@ -188,21 +176,47 @@ impl Templater<'_> {
         if bounds::check(expr, true).is_err() {
             return Vec::new();
         }
-        let Ok(compiled) = ENV.compile_expression(expr) else { return Vec::new() };
         let names = undeclared_expr(expr);
         if !self.reads_secret(&names, ctx) {
             return Vec::new();
         }
-        let Ok(real) = compiled.eval(ctx.view(Some(&names), None, None)) else { return Vec::new() };
-        if matches!(real.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined) {
-            return Vec::new();
-        }
-        let held = compiled.eval(self.placeheld(ctx).view(Some(&names), None, Some(self.rb)));
-        if held.as_ref().is_ok_and(|h| *h == real) {
-            return Vec::new();
-        }
-        texts(&real)
+        let real = ctx.view(Some(&names), None, None);
+        let held = self.placeheld(ctx).view(Some(&names), None, Some(self.rb));
+        super::found::found("expr", expr, &real, &held, || evaluated_apart(expr, real.clone(), held.clone()))
     }
+}
+
+/// The texts of what `expr` evaluates to against `real` when that is not
+/// what it evaluates to against `held`, nor a boolean or none.
+fn evaluated_apart(expr: &str, real: JValue, held: JValue) -> Vec<String> {
+    let Ok(compiled) = ENV.compile_expression(expr) else { return Vec::new() };
+    let Ok(real) = compiled.eval(real) else { return Vec::new() };
+    if matches!(real.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined) {
+        return Vec::new();
+    }
+    if compiled.eval(held).is_ok_and(|h| h == real) {
+        return Vec::new();
+    }
+    texts(&real)
+}
+
+/// The texts of each value template `text` writes against `real` that it
+/// does not write against `held` (nothing if either render fails), but a
+/// boolean or none.
+fn written_apart(text: &str, real: JValue, held: JValue) -> Vec<String> {
+    let Some(real) = written(text, real) else { return Vec::new() };
+    let Some(held) = written(text, held) else { return Vec::new() };
+    // Sets: a line may write a value tens of thousands of times, and
+    // each is made into its texts once.
+    let held: std::collections::HashSet<&JValue> = held.iter().collect();
+    let mut kept = std::collections::HashSet::new();
+    real.iter()
+        .filter(|v| !matches!(v.kind(), ValueKind::Bool | ValueKind::None | ValueKind::Undefined))
+        .filter(|v| !held.contains(v) && kept.insert(*v))
+        .flat_map(texts)
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect()
 }
 
 /// [`Templater::secret_values`] with these variables alone (no capture,

@@ -13,6 +13,7 @@ use context::longest_id;
 pub use context::{Capture, Context, StepState, rewrite_step_refs};
 mod derived;
 pub use derived::secret_values;
+mod found;
 mod guard;
 #[cfg(test)]
 mod guard_prop;
