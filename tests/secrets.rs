@@ -963,3 +963,30 @@ fn a_secrets_entry_that_names_nothing_is_refused_before_the_value_is_shown() {
         .stdout_has("runbooks/s.md:4: error[unknown-secret]: `secrets` names `pgpw`")
         .run();
 }
+
+/// A secret's front-matter default (a secret by `secrets:` or by its name,
+/// whole or a part of a map) is the runbook's own text, but no command that
+/// describes the runbook shows it: `show` and `plan`, text and JSON.
+#[test]
+fn a_secret_default_in_the_front_matter_is_shown_by_no_command() {
+    let md = "---\nvars:\n  db_password: ByNameSecret77\n  foo: ExplicitSecretValue99\n  \
+              registry: {user: bot, password: NestedSecret55}\nsecrets: [foo]\n---\n# S\n\n\
+              ```bash {#a read}\necho {{ foo }} {{ db_password }} {{ registry.user }}\n```\n";
+    let t = Test::new().runbook("s", md);
+    let dir = t.path();
+    let mut sources = Vec::new();
+    for cmd in [&["show", "s"][..], &["show", "s", "--json"], &["plan", "s"], &["plan", "s", "--json"]] {
+        sources.push(run(dir, cmd, &[]));
+    }
+    let Source::Output(_, o) = &sources[1] else { unreachable!() };
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["runbook"]["vars"]["registry"], serde_json::json!({"user": "bot", "password": "***"}));
+    assert_clean(
+        &sources,
+        &Secrets(vec![
+            ("db_password", "ByNameSecret77".into()),
+            ("foo", "ExplicitSecretValue99".into()),
+            ("registry.password", "NestedSecret55".into()),
+        ]),
+    );
+}

@@ -18,7 +18,14 @@ pub fn run(config: &Config, id: &str, json: bool) -> Result<Exit> {
             runbook: &'a Runbook,
             variables: &'a [crate::vars::VarNeed],
         }
-        let s = serde_json::to_string_pretty(&Show { runbook: &rb, variables: &vars }).map_err(anyhow::Error::from)?;
+        // Each secret default as the text form shows it: `***`, or a map
+        // with its secret parts so.
+        let mut shown = rb.clone();
+        for (k, v) in &mut shown.vars {
+            *v = rb.shown(k, v);
+        }
+        let s =
+            serde_json::to_string_pretty(&Show { runbook: &shown, variables: &vars }).map_err(anyhow::Error::from)?;
         super::out(&(s + "\n"));
         return Ok(Exit::Success);
     }
