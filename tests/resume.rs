@@ -649,3 +649,13 @@ fn a_resume_from_past_a_failed_step_is_counted_alike_everywhere_with_each_sessio
     let modes: Vec<&serde_json::Value> = json["sessions"].as_array().unwrap().iter().map(|s| &s["mode"]).collect();
     assert_eq!(modes, [&serde_json::json!([]), &serde_json::json!(["--from c"])]);
 }
+
+/// The continuation of a failed run offers every failed step again, one
+/// the play went on past (`on-fail=continue`) too, and its hint names them
+/// all, in the runbook's order.
+#[test]
+fn the_continue_hint_names_every_step_offered_again() {
+    let md = "# C\n\n```bash {#notify on-fail=continue}\nexit 1\n```\n\n```bash {#work}\nexit 2\n```\n";
+    let t = Test::new().runbook("c", md).args(["play", "c", "--yes"]).status(1);
+    t.stdout_has("continue this run: `notify`, `work` are offered again\n").run();
+}

@@ -129,12 +129,16 @@ pub fn build(rb: &Runbook, st: &RunState, env: Option<&str>, run_dir: Option<Pat
     let mut next = Vec::new();
     let resumable = st.resumable();
     if recorded && status != RunStatus::Passed && resumable {
-        let forward = failed.iter().find(|f| !rollback_incomplete.iter().any(|u| u == *f));
-        let what = match (status, forward) {
+        // The continuation offers every failed step again, a failure the
+        // play went on past (`on-fail=continue`) too.
+        let forward: Vec<String> =
+            failed.iter().filter(|f| !rollback_incomplete.iter().any(|u| u == *f)).map(|f| format!("`{f}`")).collect();
+        let what = match (status, forward.len()) {
             _ if st.rollback_to_finish() => {
                 format!("finish the rollback: {} offered again", rollback_incomplete.join(", "))
             }
-            (RunStatus::Failed, Some(f)) => format!("continue this run: `{f}` is offered again"),
+            (RunStatus::Failed, 1) => format!("continue this run: {} is offered again", forward[0]),
+            (RunStatus::Failed, 2..) => format!("continue this run: {} are offered again", forward.join(", ")),
             _ => "continue this run where it stopped".to_string(),
         };
         next.push((super::session::resume_hint(rb, env, &st.mode), what));
