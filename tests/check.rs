@@ -55,7 +55,7 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
         "# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n",
         "a.md:8",
         "capture-order",
-        1,
+        2,
     ),
     ("# A\n\n```bash {#a}\necho \"ns {{ env }}\"\n```\n", "a.md:4", "template-in-quotes", 1),
     ("# A\n\n```bash {#a}\necho ok\nif true; then echo (; fi\n```\n", "a.md:5", "shell-syntax", 1),

@@ -139,7 +139,7 @@ fn a_capture_read_by_a_confirm_text_is_checked_for_order() {
     Test::new()
         .runbook("o", md)
         .args(["check", "runbooks/o.md"])
-        .status(1)
+        .status(2)
         .stdout_has("runbooks/o.md:1: error[capture-order]: step `roll` uses `current`, captured by step `current`, which it does not depend on")
         .run();
 }

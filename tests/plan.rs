@@ -528,3 +528,19 @@ fn plan_read_only_with_only_a_write_step_is_refused_as_the_play_is() {
         .stderr_has("--only nope: no such step in `f`")
         .run();
 }
+
+/// A step that reads a capture of a step it does not depend on would render
+/// before the capture exists, or after it, as the branches race: `plan` and
+/// `play` refuse it as `check` does (exit 2), before anything runs.
+#[test]
+fn a_capture_read_without_needs_is_refused_before_anything_runs() {
+    let md = "# C\n\n```bash {#snapshot needs=}\ntouch snapshot-taken\n```\n\n\
+              ```bash {#get-ver read needs= capture=ver}\necho v1\n```\n\n\
+              ```bash {#use read needs=snapshot}\necho deploying {{ ver }}\n```\n";
+    let refused = "runbooks/c.md:12: error: step `use` uses `ver`, captured by step `get-ver`, which it does not depend on\n  \
+                   hint: add `needs=get-ver` to step `use` so the capture exists when it runs\n";
+    Test::new().runbook("c", md).args(["plan", "c"]).status(2).stderr(refused).run();
+    let f = Test::new().runbook("c", md).args(["play", "c", "--yes"]).status(2).stderr(refused).run();
+    assert!(f.path().join("runbook.toml").exists());
+    assert!(!f.path().join("snapshot-taken").exists(), "a step ran");
+}

@@ -225,6 +225,22 @@ impl Dag {
         out
     }
 
+    /// What has certainly run before step `i` in a play: its ancestors; for
+    /// an undo block, each step it rolls back and that step's ancestors.
+    pub fn runs_before(&self, i: usize, undo: bool) -> std::collections::BTreeSet<usize> {
+        if !undo {
+            return self.ancestors(i).into_iter().collect();
+        }
+        let mut b = std::collections::BTreeSet::new();
+        for (k, r) in self.rollback.iter().enumerate() {
+            if *r == Some(i) {
+                b.insert(k);
+                b.extend(self.ancestors(k));
+            }
+        }
+        b
+    }
+
     /// Every step that `i` transitively depends on (any edge kind).
     pub fn ancestors(&self, i: usize) -> Vec<usize> {
         let mut seen = vec![false; self.len()];

@@ -354,6 +354,7 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
     let t = Templater::new(rb);
     let ctx = plan_context(rb, vars, env);
     let mut errors = crate::vars::unread_secrets(rb);
+    errors.extend(captures_out_of_order(rb, &Dag::build(rb)?, vars));
     for s in &rb.steps {
         let unknown = t.unknown_step_ref_errors(s);
         if !unknown.is_empty() {
@@ -388,4 +389,46 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
         errors = crate::vars::unmatched(rb, vars, &ctx);
     }
     if errors.is_empty() { Ok(()) } else { Err(Error::Invalid(errors)) }
+}
+
+/// Each step that reads a capture of a step it does not come after in the
+/// DAG, where no variable of that name has a value: in a play it would
+/// render before the capture exists or after it, as the branches race.
+/// Refused by `plan` and before a play's first step, as `check` refuses it.
+pub fn captures_out_of_order(rb: &Runbook, dag: &Dag, vars: &Resolved) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    let mut out = Vec::new();
+    for (i, s) in rb.steps.iter().enumerate() {
+        let mut before = None;
+        for name in t.names_used(s) {
+            if rb.vars.contains_key(&name) || vars.vars.contains_key(&name) {
+                continue;
+            }
+            let captured_by: Vec<usize> = rb
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.attrs.capture.as_deref() == Some(&name))
+                .map(|(j, _)| j)
+                .collect();
+            let Some(&first) = captured_by.first() else { continue };
+            let before = before.get_or_insert_with(|| dag.runs_before(i, s.attrs.undo));
+            if captured_by.iter().any(|j| before.contains(j)) {
+                continue;
+            }
+            let src = t.first_use(s, &name).unwrap_or(crate::template::Source::Body);
+            let line = t.line_of_name(s, src, &name).unwrap_or(s.line);
+            out.push(capture_order(s, &rb.steps[first], &name).at(&rb.path, line));
+        }
+    }
+    out
+}
+
+/// Step `s` reads `name`, captured by step `c`, which it does not depend on.
+pub fn capture_order(s: &Step, c: &Step, name: &str) -> Diagnostic {
+    Diagnostic::error(
+        "capture-order",
+        format!("step `{}` uses `{name}`, captured by step `{}`, which it does not depend on", s.id, c.id),
+    )
+    .hint(format!("add `needs={}` to step `{}` so the capture exists when it runs", c.id, s.id))
 }

@@ -213,17 +213,7 @@ pub fn undefined_vars(
         let before = || {
             before.get_or_init(|| match dag {
                 None => (0..rb.steps.len()).collect(),
-                Some(d) if s.attrs.undo => {
-                    let mut b = BTreeSet::new();
-                    for (k, r) in d.rollback.iter().enumerate() {
-                        if *r == Some(i) {
-                            b.insert(k);
-                            b.extend(d.ancestors(k));
-                        }
-                    }
-                    b
-                }
-                Some(d) => d.ancestors(i).into_iter().collect::<BTreeSet<usize>>(),
+                Some(d) => d.runs_before(i, s.attrs.undo),
             })
         };
         // A name only tested for (`is defined`) or given a `default` is not
@@ -260,12 +250,7 @@ pub fn undefined_vars(
                 format!(" in env {}", missing_in.join(", "))
             };
             let d = if let Some(&j) = captured_by.first() {
-                let c = &rb.steps[j];
-                Diagnostic::error(
-                    "capture-order",
-                    format!("step `{}` uses `{name}`, captured by step `{}`, which it does not depend on", s.id, c.id),
-                )
-                .hint(format!("add `needs={}` to step `{}` so the capture exists when it runs", c.id, s.id))
+                crate::preview::capture_order(s, &rb.steps[j], &name)
             } else if scenario_vars.contains(&name) {
                 Diagnostic::warning(
                     "variable-without-default",

@@ -145,6 +145,7 @@ impl Report {
 /// over many pages: [`bash::check`]), and whether the runbook is invalid
 /// input: what `plan` refuses with exit 2 too (a DAG that does not build, a
 /// template that does not compile, a variable with no value in some env,
+/// a capture read by a step that does not come after its step,
 /// and whatever else `plan` refuses in some env: [`lints::plan_refusals`]).
 /// `text` is the file's text.
 pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> (Vec<Diagnostic>, bool) {
@@ -165,7 +166,9 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     let invalid = dag.is_none()
         || !syntax.is_empty()
         || !refused.is_empty()
-        || vars.iter().any(|d| d.code == "undefined-variable" && d.severity == Severity::Error);
+        || vars
+            .iter()
+            .any(|d| ["undefined-variable", "capture-order"].contains(&d.code) && d.severity == Severity::Error);
     out.extend(syntax);
     out.extend(vars);
     out.extend(refused);

@@ -38,6 +38,7 @@ pub enum Command {
         after_help = "Examples:\n  runbook list --json | jq '.[].id'\n  runbook list --all        pages without steps too (`runbook import` converts them)"
     )]
     List {
+        /// Print JSON (an array of the runbooks) instead of text
         #[arg(long)]
         json: bool,
         /// Also list plain pages: markdown without steps, whose shell blocks `check` lints.
@@ -50,6 +51,7 @@ pub enum Command {
         /// Runbook id, unique prefix, or path to a .md file.
         #[arg(add = ArgValueCandidates::new(super::complete::runbook_ids))]
         id: String,
+        /// Print JSON (the parsed runbook and its variables) instead of text
         #[arg(long)]
         json: bool,
     },
@@ -82,6 +84,7 @@ pub enum Command {
         /// Plan `play --only STEP`: only this step.
         #[arg(long, value_name = "STEP", add = ArgValueCandidates::new(super::complete::step_ids))]
         only: Option<String>,
+        /// Print JSON (the plan, step by step) instead of text
         #[arg(long)]
         json: bool,
     },
@@ -105,6 +108,7 @@ pub enum Command {
         after_help = "Examples:\n  runbook runs --json | jq '.[-1].run'\n  runbook runs --prune --older-than 90d --keep 20"
     )]
     Runs {
+        /// Print JSON (one object per run) instead of text
         #[arg(long)]
         json: bool,
         /// Remove old runs (their events and logs) from the store; a running run is kept, and so is a resumable one.
@@ -152,7 +156,9 @@ pub enum Command {
     /// Lint runbooks and rehearse every scenario of their fixtures (for CI).
     ///
     /// Without PATH, checks every runbook and fixture of runbook.toml. Exit 0: clean
-    /// (warnings allowed), 1: an error finding or a failed scenario, 2: an invalid
+    /// (warnings allowed), 1: an error finding or a failed scenario, 2: invalid
+    /// input: a runbook `plan` refuses (a cycle, an undefined variable, a
+    /// capture read by a step that does not need its step), or an invalid
     /// fixture or config.
     #[command(
         after_help = "Examples:\n  runbook check\n  runbook check runbooks/2.1-head-stall.md --format github\n  runbook check --bless                    rewrite the golden transcripts"

@@ -30,6 +30,10 @@ pub fn run(
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile, alert, &sets);
+    let out_of_order = preview::captures_out_of_order(&rb, &dag, &resolved);
+    if !out_of_order.is_empty() {
+        return Err(crate::error::Error::Invalid(out_of_order));
+    }
     let mut p = preview::build(&rb, &dag, &resolved, profile, true)?;
     for s in &mut p.steps {
         if let Some(i) = rb.step_index(&s.id)
