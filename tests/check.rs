@@ -52,6 +52,13 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
     ("# A\n\n```bash {#a rollback=u}\necho\n```\n\n```bash {#u}\necho\n```\n", "a.md:3", "rollback-not-undo", 2),
     ("# A\n\n```bash {#a}\necho\necho {{ nope }}\n```\n", "a.md:5", "undefined-variable", 2),
     (
+        "# A\n\n```bash {#a when=\"'E' in steps.b.stdout\"}\necho\n```\n\n```bash {#b}\necho E\n```\n",
+        "a.md:3",
+        "step-ref-order",
+        2,
+    ),
+    ("# A\n\n```bash {#a}\necho {{ steps.a.status }}\n```\n", "a.md:3", "step-ref-order", 2),
+    (
         "# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n",
         "a.md:8",
         "capture-order",

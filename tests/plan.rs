@@ -544,3 +544,24 @@ fn a_capture_read_without_needs_is_refused_before_anything_runs() {
     assert!(f.path().join("runbook.toml").exists());
     assert!(!f.path().join("snapshot-taken").exists(), "a step ran");
 }
+
+/// A `when` reading the output of a step that runs after it would decide
+/// from nothing (an empty stdout) and skip the fix without a word: the
+/// play is refused before anything runs.
+#[test]
+fn a_when_reading_a_later_step_is_refused_before_anything_runs() {
+    let md = "# F\n\n```bash {#fix when=\"'ERROR' in steps.logs.stdout\"}\ntouch fixed\n```\n\n\
+              ```bash {#logs read}\ntouch looked; echo ERROR disk full\n```\n";
+    let f = Test::new()
+        .runbook("f", md)
+        .args(["play", "f", "--yes"])
+        .status(2)
+        .stderr(
+            "runbooks/f.md:3: error: step `fix` reads `steps.logs` in `when`, but step `logs` does not run before it: \
+             the value would be empty or depend on which branch is faster\n  \
+             hint: add `needs=logs` to step `fix` so `logs` has ended when it runs\n",
+        )
+        .run();
+    assert!(f.path().join("runbook.toml").exists());
+    assert!(!f.path().join("looked").exists() && !f.path().join("fixed").exists(), "a step ran");
+}

@@ -354,7 +354,7 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
     let t = Templater::new(rb);
     let ctx = plan_context(rb, vars, env);
     let mut errors = crate::vars::unread_secrets(rb);
-    errors.extend(captures_out_of_order(rb, &Dag::build(rb)?, vars));
+    errors.extend(read_out_of_order(rb, &Dag::build(rb)?, vars));
     for s in &rb.steps {
         let unknown = t.unknown_step_ref_errors(s);
         if !unknown.is_empty() {
@@ -431,4 +431,54 @@ pub fn capture_order(s: &Step, c: &Step, name: &str) -> Diagnostic {
         format!("step `{}` uses `{name}`, captured by step `{}`, which it does not depend on", s.id, c.id),
     )
     .hint(format!("add `needs={}` to step `{}` so the capture exists when it runs", c.id, s.id))
+}
+
+/// Each `steps.<id>` a step reads of a step that does not run before it in
+/// the DAG (a later step, a parallel branch, itself): in a play the value
+/// would be empty, or depend on which branch is faster, and a `when`
+/// reading it would decide from nothing. Refused by `plan`, `check` and
+/// before a play's first step.
+pub fn steps_read_out_of_order(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
+    let t = Templater::new(rb);
+    let mut out = Vec::new();
+    for (i, s) in rb.steps.iter().enumerate() {
+        let refs = t.known_step_refs(s);
+        if refs.is_empty() {
+            continue;
+        }
+        let before = dag.runs_before(i, s.attrs.undo);
+        for (id, attr) in refs {
+            let Some(j) = rb.step_index(&id) else { continue };
+            if before.contains(&j) {
+                continue;
+            }
+            let place = attr.map_or("its body".to_string(), |a| format!("`{a}`"));
+            let d = if j == i {
+                Diagnostic::error(
+                    "step-ref-order",
+                    format!("step `{id}` reads its own `steps.{id}` in {place}: its status and output are known only once it has ended"),
+                )
+                .hint(format!("read them in a later step with `needs={id}`"))
+            } else {
+                Diagnostic::error(
+                    "step-ref-order",
+                    format!(
+                        "step `{}` reads `steps.{id}` in {place}, but step `{id}` does not run before it: the value would be empty or depend on which branch is faster",
+                        s.id
+                    ),
+                )
+                .hint(format!("add `needs={id}` to step `{}` so `{id}` has ended when it runs", s.id))
+            };
+            out.push(d.at(&rb.path, s.line));
+        }
+    }
+    out
+}
+
+/// What `plan` and a play refuse about the order of what steps read: a
+/// capture or a step's state read before it exists.
+pub fn read_out_of_order(rb: &Runbook, dag: &Dag, vars: &Resolved) -> Vec<Diagnostic> {
+    let mut out = steps_read_out_of_order(rb, dag);
+    out.extend(captures_out_of_order(rb, dag, vars));
+    out
 }

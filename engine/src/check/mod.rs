@@ -145,7 +145,8 @@ impl Report {
 /// over many pages: [`bash::check`]), and whether the runbook is invalid
 /// input: what `plan` refuses with exit 2 too (a DAG that does not build, a
 /// template that does not compile, a variable with no value in some env,
-/// a capture read by a step that does not come after its step,
+/// a capture or a step's state read by a step that does not come after
+/// that step,
 /// and whatever else `plan` refuses in some env: [`lints::plan_refusals`]).
 /// `text` is the file's text.
 pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> (Vec<Diagnostic>, bool) {
@@ -163,14 +164,17 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     let syntax = lints::templates(rb);
     let vars = lints::undefined_vars(rb, dag.as_ref(), config, &scenario_vars);
     let refused = dag.as_ref().map(|d| lints::plan_refusals(rb, d, config)).unwrap_or_default();
+    let read_early = dag.as_ref().map(|d| crate::preview::steps_read_out_of_order(rb, d)).unwrap_or_default();
     let invalid = dag.is_none()
         || !syntax.is_empty()
         || !refused.is_empty()
+        || !read_early.is_empty()
         || vars
             .iter()
             .any(|d| ["undefined-variable", "capture-order"].contains(&d.code) && d.severity == Severity::Error);
     out.extend(syntax);
     out.extend(vars);
+    out.extend(read_early);
     out.extend(refused);
     out.extend(lints::quotes(rb));
     out.extend(lints::unknown_step_refs(rb));

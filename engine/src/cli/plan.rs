@@ -30,7 +30,7 @@ pub fn run(
         crate::errln!("{w}");
     }
     let resolved = vars::resolve(&rb, profile, alert, &sets);
-    let out_of_order = preview::captures_out_of_order(&rb, &dag, &resolved);
+    let out_of_order = preview::read_out_of_order(&rb, &dag, &resolved);
     if !out_of_order.is_empty() {
         return Err(crate::error::Error::Invalid(out_of_order));
     }

@@ -602,15 +602,29 @@ impl<'r> Templater<'r> {
     /// `expect` only what is between template delimiters counts; `when` is
     /// an expression throughout.
     pub fn unknown_step_refs(&self, step: &Step) -> Vec<(String, Option<&'static str>)> {
+        self.step_refs_of(step, false)
+    }
+
+    /// The ids of the steps `step` reads as `steps.<id>`, each once, with
+    /// the attribute that reads it first (`None`: its body).
+    pub fn known_step_refs(&self, step: &Step) -> Vec<(String, Option<&'static str>)> {
+        self.step_refs_of(step, true)
+    }
+
+    /// The `steps.<id>` references of `step` to a step of this runbook
+    /// (`known`) or to none (the first part of what follows `steps.`).
+    fn step_refs_of(&self, step: &Step, known: bool) -> Vec<(String, Option<&'static str>)> {
         let mut out = Vec::new();
         let mut scan = |text: &str, attr: Option<&'static str>| {
             for id in step_refs(text) {
-                let known = longest_id(&self.ids, &id).is_some_and(|k| id == k || id[k.len()..].starts_with('.'));
-                if !known {
-                    let shown = id.split('.').next().unwrap_or(&id).to_string();
-                    if !out.iter().any(|(o, _)| *o == shown) {
-                        out.push((shown, attr));
-                    }
+                let k = longest_id(&self.ids, &id).filter(|k| id == *k || id[k.len()..].starts_with('.'));
+                let shown = match k {
+                    Some(k) if known => k.to_string(),
+                    None if !known => id.split('.').next().unwrap_or(&id).to_string(),
+                    _ => continue,
+                };
+                if !out.iter().any(|(o, _)| *o == shown) {
+                    out.push((shown, attr));
                 }
             }
         };
@@ -640,7 +654,8 @@ impl<'r> Templater<'r> {
         self.unknown_step_refs(step)
             .into_iter()
             .map(|(id, attr)| {
-                let hint = match crate::error::did_you_mean(&id, rb.steps.iter().map(|s| s.id.as_str())) {
+                let others = rb.steps.iter().map(|s| s.id.as_str()).filter(|s| *s != step.id);
+                let hint = match crate::error::did_you_mean(&id, others) {
                     Some(m) => format!("did you mean `steps.{m}`?"),
                     None => {
                         "`steps.<id>` takes the id of a step of this runbook (`runbook show` lists them)".to_string()
