@@ -478,3 +478,19 @@ fn regex_lite_untemplate(body: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// `-o` into a directory that does not exist is refused before anything is
+/// converted (exit 2, what to do), not after the notes of a conversion that
+/// then writes nothing.
+#[test]
+fn import_into_a_directory_that_does_not_exist_is_refused_first() {
+    Test::new()
+        .bytes("page.md", b"# P\n\n```bash\nkubectl get pods -n <NS>\n```\n")
+        .args(["import", "page.md", "-o", "book/page.md"])
+        .status(2)
+        .stderr(
+            "error: cannot write book/page.md: the directory book does not exist\n  \
+             hint: create it first (`mkdir -p book`), or give a path in an existing directory\n",
+        )
+        .run();
+}

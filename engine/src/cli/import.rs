@@ -29,6 +29,15 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
             "give a new path, or the input itself (-o FILE) to convert it in place",
         ));
     }
+    if let Some(o) = out {
+        let dir = o.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(Error::usage(
+                format!("cannot write {}: the directory {} does not exist", o.display(), dir.display()),
+                format!("create it first (`mkdir -p {}`), or give a path in an existing directory", dir.display()),
+            ));
+        }
+    }
     let imported = crate::import::import(file, text)?;
     let to = out.map_or("stdout".to_string(), |o| o.display().to_string());
     crate::errln!("import: {} -> {to}", file.display());
@@ -49,10 +58,16 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
                 Ok(m) => m.permissions(),
                 Err(_) => std::fs::Permissions::from_mode(0o666 & !umask()),
             };
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(anyhow::Error::from)?;
-            std::io::Write::write_all(&mut tmp, imported.text.as_bytes()).map_err(anyhow::Error::from)?;
-            tmp.as_file().set_permissions(mode).map_err(anyhow::Error::from)?;
-            tmp.persist(o).map_err(|e| anyhow::Error::from(e.error))?;
+            let unwritable = |e: std::io::Error| {
+                Error::invalid(
+                    Diagnostic::error("io", format!("cannot write {}: {e}", o.display()))
+                        .hint("give a path where this user can write a file; nothing was written"),
+                )
+            };
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(unwritable)?;
+            std::io::Write::write_all(&mut tmp, imported.text.as_bytes()).map_err(unwritable)?;
+            tmp.as_file().set_permissions(mode).map_err(unwritable)?;
+            tmp.persist(o).map_err(|e| unwritable(e.error))?;
         }
     }
     if imported.steps > 0 {
