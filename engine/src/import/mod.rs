@@ -10,7 +10,9 @@
 //!   merged (`<ns>`, `<namespace>` → `namespace`);
 //! - the hazard table of `check` decides the attributes: a block of
 //!   diagnosis commands only is `read`; anything else asks first
-//!   (`confirm`); a never-ending command gets `timeout=5m on-fail=continue`;
+//!   (`confirm`); a never-ending command gets `timeout=5m`, and in a
+//!   diagnosis block `on-fail=continue` (a block that changes the system
+//!   and times out stops the play);
 //!   a terminal-needing one or `sudo` gets `interactive`;
 //! - Go templates of the page (`{{.State.Status}}`) are kept literal with
 //!   `{% raw %}`; the page's own `{{ var }}`s are declared like placeholders;
@@ -71,7 +73,9 @@ fn decide(body: &str, broken: Option<&(usize, String)>) -> Decision {
     let rules: Vec<&hazards::Rule> = calls.iter().flat_map(hazards::hazards).collect();
     let has = |h: Hazard| rules.iter().find(|r| r.hazard == h);
     let mut attrs = Vec::new();
-    match write.or(unknown) {
+    let changes = write.or(unknown);
+    let reads_only = changes.is_none();
+    match changes {
         None => {
             attrs.push("read".to_string());
             why.push("diagnosis only".to_string());
@@ -87,8 +91,14 @@ fn decide(body: &str, broken: Option<&(usize, String)>) -> Decision {
     }
     if let Some(r) = has(Hazard::NeverEnding) {
         attrs.push(format!("timeout={NEVER_ENDING_TIMEOUT}"));
-        attrs.push("on-fail=continue".to_string());
-        why.push(format!("{} never ends: stopped after {NEVER_ENDING_TIMEOUT}", r.pattern));
+        // Stopping a diagnosis at its timeout is its end; a block that
+        // changes the system and fails (or is stopped) stops the play.
+        if reads_only {
+            attrs.push("on-fail=continue".to_string());
+            why.push(format!("{} never ends: stopped after {NEVER_ENDING_TIMEOUT}", r.pattern));
+        } else {
+            why.push(format!("{} never ends: stopped after {NEVER_ENDING_TIMEOUT}, which fails the step", r.pattern));
+        }
     }
     Decision { attrs, why }
 }

@@ -144,7 +144,7 @@ fn every_generated_page_imports_to_a_clean_idempotent_runbook() {
 
 #[test]
 fn decisions() {
-    let md = "# T\n\n## Look\n\n```bash\nkubectl get pods -n <ns>\nkubectl describe pod <pod> | grep -i events\n```\n\n## Fix\n\n```bash\nkubectl delete pod <pod> -n <ns>\n```\n\n```bash\nkubectl logs -f <pod>\n```\n\n```bash\nkubectl exec -it <pod> -- sh\n```\n\n```bash\nops/scripts/smoke.sh\n```\n";
+    let md = "# T\n\n## Look\n\n```bash\nkubectl get pods -n <ns>\nkubectl describe pod <pod> | grep -i events\n```\n\n## Fix\n\n```bash\nkubectl delete pod <pod> -n <ns>\n```\n\n```bash\nkubectl logs -f <pod>\n```\n\n```bash\nkubectl exec -it <pod> -- sh\n```\n\n```bash\nops/scripts/smoke.sh\n```\n\n```bash\nkubectl scale deploy/web --replicas=0\nkubectl get pods -w\n```\n";
     let out = import(Path::new("t.md"), md).unwrap().text;
     for want in [
         "```bash {#look read}",
@@ -152,6 +152,7 @@ fn decisions() {
         "```bash {#kubectl-logs read timeout=5m on-fail=continue}",
         "```bash {#kubectl-exec confirm interactive}",
         "```bash {#smoke-sh confirm}",
+        "```bash {#kubectl-scale confirm timeout=5m}",
         "vars:\n  namespace: ~\n  pod: ~\n",
     ] {
         assert!(out.contains(want), "no {want:?} in\n{out}");

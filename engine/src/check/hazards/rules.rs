@@ -19,7 +19,8 @@ pub static RULES: &[Rule] = &[
     Rule {
         hazard: Hazard::NeverEnding,
         pattern: "kubectl get -w",
-        detect: |c| c.is("kubectl") && c.flag("w", &["--watch", "--watch-only"]),
+        // `rollout status` watches by default and ends with the rollout.
+        detect: |c| c.is("kubectl") && c.sub(0) != Some("rollout") && c.flag("w", &["--watch", "--watch-only"]),
         hint: "drop `-w` and poll with `retry=N delay=5s expect=\"…\"`, or give the step `timeout=`",
     },
     Rule {

@@ -545,3 +545,12 @@ proptest! {
 fn shell_words(cmd: &str) -> Vec<String> {
     crate::check::shell::commands(cmd).into_iter().flat_map(|c| c.words).collect()
 }
+
+#[test]
+fn rollout_status_ends_with_the_rollout_watching_or_not() {
+    for cmd in ["kubectl rollout status deploy/web -n ns --watch", "kubectl -n ns rollout status deploy/web -w"] {
+        assert!(codes(cmd).is_empty(), "{cmd}: {:?}", codes(cmd));
+    }
+    assert_eq!(codes("kubectl get pods -n ns --watch"), ["never-ending"]);
+    assert_eq!(codes("kubectl -n ns get pods -w"), ["never-ending"]);
+}
