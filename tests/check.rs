@@ -477,7 +477,7 @@ fn short_nested_secret_values_are_a_warning_at_their_line() {
         .args(["check", "runbooks/s.md"])
         .stdout(&format!(
             "runbooks/s.md:1: warning[no-fixture]: runbook `s` has no fixture: it is never rehearsed\n\
-             \x20 hint: add fixtures/s.toml with a [[scenario]] (SPEC §5)\n\
+             \x20 hint: start one with `runbook fixture new s`, or add fixtures/s.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/s.md:5: warning[short-secret]: secret `registry.password` (front matter) is shorter than 4 characters: it is not masked\n\
              \x20 hint: if `registry.password` is not secret, rename `password` {hint}\n\
              runbooks/s.md:8: warning[short-secret]: secret `hosts[0].api_key` (front matter) is shorter than 4 characters: it is not masked\n\
@@ -902,7 +902,7 @@ fn a_when_that_fails_in_one_env_is_refused_in_that_env() {
         .status(2)
         .stdout(
             "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new w`, or add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"auto\") in env prod\n  \
              hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
              \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
@@ -922,7 +922,7 @@ fn a_when_that_fails_on_the_default_is_refused_once() {
         .status(2)
         .stdout(
             "runbooks/w.md:1: warning[no-fixture]: runbook `w` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new w`, or add fixtures/w.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/w.md:6: error[template]: `when` of step `a`: invalid float literal (it read replicas = \"3 replicas\")\n  \
              hint: a value it read is not what the expression expects: give another (`--set NAME=…`, the env profile, front matter `vars`)\n\
              \nFAILED: 1 runbook, 1 error, 1 warning; 0 scenarios rehearsed, 0 failed\n",
@@ -948,7 +948,7 @@ fn python_steps_are_compiled_and_templates_in_their_strings_found() {
         .status(1)
         .stdout(
             "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new p`, or add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/p.md:7: error[python-syntax]: python syntax error in step `a`: invalid syntax. Perhaps you forgot a comma?\n  \
              hint: `python3` cannot compile this line; check quotes, brackets, colons and indentation\n\
              runbooks/p.md:7: error[template-in-quotes]: `{{ }}` inside a Python string in step `a`: the value is a string literal of its own there\n  \
@@ -994,7 +994,7 @@ fn a_parse_error_hides_no_other_finding() {
              runbooks/a.md:8: error[placeholder]: `<pod>` placeholder in step `y`: bash reads it as a redirection\n  \
              hint: use a variable: `{{ pod }}`, defined in front matter `vars` or captured\n\
              runbooks/b.md:1: warning[no-fixture]: runbook `b` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/b.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new b`, or add fixtures/b.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/b.md:4: error[template-in-quotes]: `{{ }}` inside double quotes in step `z`: quoting cannot protect the value there\n  \
              hint: move it outside the quotes: `echo prepare {{ ns }}` or `echo \"prepare \"{{ ns }}`\n\
              \nFAILED: 2 runbooks, 3 errors, 1 warning; 0 scenarios rehearsed, 0 failed\n",
@@ -1055,7 +1055,7 @@ fn a_missing_python3_is_one_notice_that_changes_no_exit_code() {
         .status(0)
         .stdout(
             "runbooks/p.md:1: warning[no-fixture]: runbook `p` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new p`, or add fixtures/p.toml with a [[scenario]] (SPEC §5)\n\
              \nok: 1 runbook, 0 errors, 1 warning; 0 scenarios rehearsed, 0 failed (shellcheck not installed: skipped)\n",
         )
         .run();
@@ -1103,7 +1103,7 @@ fn needs_on_exclusive_branches_is_an_error_at_the_needing_step() {
         .status(1)
         .stdout(
             "runbooks/x.md:1: warning[no-fixture]: runbook `x` has no fixture: it is never rehearsed\n  \
-             hint: add fixtures/x.toml with a [[scenario]] (SPEC §5)\n\
+             hint: start one with `runbook fixture new x`, or add fixtures/x.toml with a [[scenario]] (SPEC §5)\n\
              runbooks/x.md:14: error[needs-exclusive]: step `verify` can never run: it needs `restart` (when=\"action == 'restart'\") \
              and `rollback` (when=\"action == 'rollback'\"), which never both pass in one play, and a step runs only when every step it needs passed\n  \
              hint: `needs` is all-of and the format has no any-of: give each branch its own step (one with `needs=restart`, \

@@ -5,7 +5,7 @@
 use crate::common::*;
 
 const NO_FIXTURE: &str = "runbooks/h.md:1: warning[no-fixture]: runbook `h` has no fixture: it is never rehearsed
-  hint: add fixtures/h.toml with a [[scenario]] (SPEC §5)
+  hint: start one with `runbook fixture new h`, or add fixtures/h.toml with a [[scenario]] (SPEC §5)
 ";
 
 #[test]

@@ -44,7 +44,7 @@ impl Catalog {
             let hint = match &config.file {
                 Some(_) => "create it, or set `runbooks = \"…\"` in runbook.toml".to_string(),
                 None => format!(
-                    "no {} in {} or any directory above it: run runbook inside a project, or pass --config FILE",
+                    "no {} in {} or any directory above it: run runbook inside a project, make one here with `runbook init`, or pass --config FILE",
                     crate::config::FILE_NAME,
                     config.root.display()
                 ),

@@ -456,6 +456,10 @@ pub fn missing_fixture(rb: &Runbook, config: &Config) -> Option<Diagnostic> {
     Some(
         Diagnostic::warning("no-fixture", format!("runbook `{}` has no fixture: it is never rehearsed", rb.id))
             .at(&rb.path, rb.front_matter_line.unwrap_or(1))
-            .hint(format!("add {} with a [[scenario]] (SPEC §5)", shown.display())),
+            .hint(format!(
+                "start one with `runbook fixture new {}`, or add {} with a [[scenario]] (SPEC §5)",
+                rb.id,
+                shown.display()
+            )),
     )
 }

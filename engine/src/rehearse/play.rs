@@ -35,7 +35,8 @@ pub fn dry_run(config: &Config, a: &PlayArgs, sets: &[(String, String)], alert: 
             Diagnostic::error("no-fixture", format!("runbook `{}` has no fixture to rehearse", rb.id))
                 .at(&rb.path, rb.front_matter_line.unwrap_or(1))
                 .hint(format!(
-                    "write {} with a [[scenario]] and its [[scenario.stub]] answers (SPEC §5)",
+                    "start one with `runbook fixture new {}`, or write {} with a [[scenario]] and its [[scenario.stub]] answers (SPEC §5)",
+                    rb.id,
                     crate::catalog::display_path(&f, &config.root).display()
                 )),
         ));
