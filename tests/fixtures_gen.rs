@@ -588,3 +588,26 @@ fn an_empty_scenario_name_is_refused() {
         assert!(!f.path().join("fixtures/n.toml").exists() && !f.path().join("ran").exists(), "{args:?}");
     }
 }
+
+/// A freshly imported runbook declares its placeholders required (`~`):
+/// `fixture new` names each one nothing gives, with the command that gives
+/// them all to the scenario, and then writes it with those values.
+#[test]
+fn fixture_new_names_the_values_the_scenario_needs() {
+    let md = "---\nvars:\n  pod: ~\n---\n# R\n\n```bash {#logs read}\nkubectl logs {{ pod }}\n```\n";
+    Test::new()
+        .runbook("r", md)
+        .args(["fixture", "new", "r"])
+        .status(2)
+        .stderr(
+            "runbooks/r.md:8: error: required variable `pod` has no value (read by step `logs`)\n  \
+             hint: give the scenario its values: `runbook fixture new r --set pod=…` (written in its `vars`)\n",
+        )
+        .run();
+    let f = Test::new().runbook("r", md).args(["fixture", "new", "r", "--set", "pod=web-1"]).run();
+    let written = std::fs::read_to_string(f.path().join("fixtures/r.toml")).unwrap();
+    assert!(
+        written.contains("vars = { pod = \"web-1\" }\n") && written.contains("cmd = \"kubectl logs web-1\""),
+        "{written}"
+    );
+}

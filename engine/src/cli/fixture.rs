@@ -57,6 +57,34 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
         let stand_in = crate::model::Value::String(crate::rehearse::record::STAND_IN.into());
         resolved.insert(m.name, stand_in, crate::vars::Origin::Prompt);
     }
+    // A scenario's values are the author's to give: each one nothing gives,
+    // named with the command that gives it.
+    let missing = crate::vars::missing(&rb, &resolved);
+    if !missing.is_empty() {
+        let sets: Vec<String> = missing.iter().map(|m| format!("--set {}=…", m.name)).collect();
+        let env = env.as_deref().map(|e| format!(" --env {e}")).unwrap_or_default();
+        return Err(Error::Invalid(
+            missing
+                .iter()
+                .map(|m| {
+                    Diagnostic::error(
+                        "required-variable",
+                        format!(
+                            "required variable `{}` has no value (read by step `{}`)",
+                            m.name,
+                            m.used_by.join("`, `")
+                        ),
+                    )
+                    .at(&m.file, m.line)
+                    .hint(format!(
+                        "give the scenario its values: `runbook fixture new {}{env} {}` (written in its `vars`)",
+                        rb.id,
+                        sets.join(" ")
+                    ))
+                })
+                .collect(),
+        ));
+    }
     let preview = crate::preview::build(&rb, &dag, &resolved, profile, false)?;
     let (mut sc, warnings) = crate::rehearse::scaffold::scenario(config, &rb, &preview, &scenario, env.as_deref());
     for w in &warnings {
