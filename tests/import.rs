@@ -494,3 +494,24 @@ fn import_into_a_directory_that_does_not_exist_is_refused_first() {
         )
         .run();
 }
+
+/// A page's setup block (`export PGHOST=…`) and the blocks that read it
+/// become steps of their own shells: `import` and `check` both say so.
+#[test]
+fn a_variable_one_block_sets_and_another_reads_is_reported() {
+    let page = "# Lag\n\n```bash\nexport PGHOST=<PRIMARY_HOST>\n```\n\n## Check\n\n```bash\npsql -h $PGHOST -c 'select 1'\n```\n";
+    let warning = "runbooks/lag.md:16: warning: step `check` reads `$PGHOST`, which only step `lag` sets: each step runs \
+                   in a shell of its own, so it is unset here (and `set -u` stops the step)\n";
+    let f = Test::new()
+        .bytes("wiki/lag.md", page.as_bytes())
+        .args(["import", "wiki/lag.md", "-o", "runbooks/lag.md"])
+        .stderr_has(warning)
+        .run();
+    let imported = std::fs::read_to_string(f.path().join("runbooks/lag.md")).unwrap();
+    assert_eq!(imported.lines().nth(15), Some("psql -h $PGHOST -c 'select 1'"), "{imported}");
+    Test::new()
+        .bytes("runbooks/lag.md", imported.as_bytes())
+        .args(["check", "runbooks/lag.md"])
+        .stdout_has(&warning.replace("warning:", "warning[shell-state]:"))
+        .run();
+}

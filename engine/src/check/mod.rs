@@ -31,6 +31,7 @@ pub mod python;
 mod run;
 pub mod security;
 pub mod shell;
+pub mod shell_state;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -183,6 +184,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(lints::unknown_envs(rb, config));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
+    out.extend(shell_state::lint(rb));
     out.extend(page::front_matter_keys(rb, text));
     out.extend(lints::unclosed_docs(rb));
     out.extend(lints::foreign_docs(rb));

@@ -70,6 +70,14 @@ pub fn run(file: &Path, output: Option<&Path>) -> Result<Exit> {
             tmp.persist(o).map_err(|e| unwritable(e.error))?;
         }
     }
+    // What the steps of one page share that steps cannot: a shell variable
+    // one block sets and another reads.
+    let written = out.unwrap_or(file);
+    if let Ok(rb) = crate::parse::parse_str(written, &imported.text, String::new()) {
+        for d in crate::check::shell_state::lint(&rb) {
+            crate::errln!("{d}");
+        }
+    }
     if imported.steps > 0 {
         crate::errln!(
             "  next: `runbook check` it, then record a fixture for it (`runbook fixture new ID` or `runbook play ID --record-fixture NAME`)"
