@@ -151,8 +151,9 @@ pub fn orphan_undos(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
 /// Front-matter `envs` that runbook.toml does not define. Without any
 /// `[env.*]`, a play is `local`: an `envs` without it plays only when
 /// `--env local` is typed.
-pub fn unknown_envs(rb: &Runbook, config: &Config) -> Vec<Diagnostic> {
-    let at = rb.front_matter_line.unwrap_or(1);
+/// `text`: the runbook file's, for the line of `envs`.
+pub fn unknown_envs(rb: &Runbook, config: &Config, text: &str) -> Vec<Diagnostic> {
+    let at = crate::parse::top_key_line(text, "envs").or(rb.front_matter_line).unwrap_or(1);
     if config.envs.is_empty() {
         let local = crate::config::LOCAL_ENV;
         if rb.envs.is_empty() || rb.envs.iter().any(|e| e == local) {

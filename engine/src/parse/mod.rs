@@ -11,7 +11,7 @@ mod fence;
 pub mod frontmatter;
 
 pub use attrs::{valid_id, valid_var};
-pub use frontmatter::{from_toml, requires_line};
+pub use frontmatter::{from_toml, requires_line, top_key_line};
 
 use std::path::Path;
 

@@ -88,6 +88,13 @@ pub fn key_line(yaml: &str, key: &str) -> Option<usize> {
     yaml.lines().position(at).map(|i| i + 1)
 }
 
+/// The 1-based line of runbook `text` where its front matter writes
+/// top-level `key` plainly; `None` without it.
+pub fn top_key_line(text: &str, key: &str) -> Option<usize> {
+    // The YAML starts on the line after the opening `---`.
+    Some(1 + key_line(split(text).yaml?, key)?)
+}
+
 /// The 1-based line of runbook `text` where front matter `requires` lists
 /// `tool`: its own line in a block list (`- kubectl`), else the line of the
 /// key (`requires: [kubectl, helm]`); `None` without the key.
