@@ -252,11 +252,18 @@ pub fn parse_page_partial(path: &Path, text: &str, hash: String) -> (Page, Vec<D
         } else {
             match frontmatter::parse(yaml) {
                 Ok(f) => fm = f,
-                Err((line, msg)) => errors.push(
-                    Diagnostic::error("front-matter", format!("front matter: {msg}"))
-                        .at(path, 1 + line.unwrap_or(0))
-                        .hint(format!("front matter is YAML with the keys {}", frontmatter::KNOWN_KEYS)),
-                ),
+                Err((line, msg)) => {
+                    let keys = format!("front matter is YAML with the keys {}", frontmatter::KNOWN_KEYS);
+                    let hint = match frontmatter::unclosed_bracket(yaml, line.unwrap_or(usize::MAX)) {
+                        Some((at, open)) => format!("the `{open}` on line {} is not closed; {keys}", 1 + at),
+                        None => keys,
+                    };
+                    errors.push(
+                        Diagnostic::error("front-matter", format!("front matter: {msg}"))
+                            .at(path, 1 + line.unwrap_or(0))
+                            .hint(hint),
+                    )
+                }
             }
         }
     }

@@ -88,6 +88,33 @@ pub fn key_line(yaml: &str, key: &str) -> Option<usize> {
     yaml.lines().position(at).map(|i| i + 1)
 }
 
+/// The last flow-style `[` or `{` that `yaml` opens before its line
+/// `before` (1-based) and does not close by then, as its line (1-based)
+/// and bracket: what a YAML error further down most likely comes from.
+/// Quoted text and comments are skipped.
+pub fn unclosed_bracket(yaml: &str, before: usize) -> Option<(usize, char)> {
+    let mut open: Vec<(usize, char)> = Vec::new();
+    for (n, l) in yaml.lines().enumerate().take(before.saturating_sub(1)) {
+        let mut quote = None;
+        let mut prev = ' ';
+        for c in l.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') if prev.is_whitespace() => break,
+                (None, '[' | '{') => open.push((n + 1, c)),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            prev = c;
+        }
+    }
+    open.pop()
+}
+
 /// The 1-based line of runbook `text` where its front matter writes
 /// top-level `key` plainly; `None` without it.
 pub fn top_key_line(text: &str, key: &str) -> Option<usize> {
@@ -391,6 +418,14 @@ mod tests {
         let wrapped = "---\nrequires: [bash,\n  no-such-x]\n---\n";
         assert_eq!(requires_line(wrapped, "no-such-x"), Some(3));
         assert_eq!(requires_line("---\nid: a\n---\n", "bash"), None);
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_found_above_the_error() {
+        let yaml = "id: fm\nvars:\n  a: [1, 2\n  b: 3\n";
+        assert_eq!(unclosed_bracket(yaml, 4), Some((3, '[')));
+        assert_eq!(unclosed_bracket("a: [1, 2]\nb: {c: '['}  # [\nd: :\n", 3), None);
+        assert_eq!(unclosed_bracket("a: {b: [1]\nc: 2\n", 2), Some((1, '{')));
     }
 
     #[test]
