@@ -51,3 +51,36 @@ fn the_hook_calls_back_into_runbook() {
         .stdout_has("_clap_complete_runbook")
         .run();
 }
+
+/// `report` completes `latest` and the project's runs, newest first.
+#[test]
+fn report_completes_latest_and_the_runs() {
+    let t = Test::new().runbook("r", "# R\n\n```bash {#a read}\necho\n```\n");
+    let dir = t.path().to_path_buf();
+    let play = |dir: &std::path::Path| {
+        let o = std::process::Command::new(bin()).args(["play", "r", "--yes"]).current_dir(dir).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    play(&dir);
+    play(&dir);
+    let runs = std::process::Command::new(bin()).args(["runs", "--json"]).current_dir(&dir).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let ids: Vec<String> =
+        runs.as_array().unwrap().iter().rev().map(|r| r["run"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 2);
+    let out = std::process::Command::new(bin())
+        .env("COMPLETE", "fish")
+        .args(["--", "runbook", "report", ""])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .filter(|c| !c.starts_with('-'))
+        .collect();
+    let mut want = vec!["latest".to_string()];
+    want.extend(ids);
+    assert_eq!(got, want);
+    drop(t);
+}

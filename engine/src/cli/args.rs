@@ -125,6 +125,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  runbook report latest\n  runbook report 20261128T0315 --format json")]
     Report {
         /// Run id, a unique prefix of one, or `latest`.
+        #[arg(add = ArgValueCandidates::new(super::complete::run_ids))]
         run_id: String,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,

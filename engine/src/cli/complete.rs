@@ -147,3 +147,22 @@ pub fn scenario_names() -> Vec<CompletionCandidate> {
     let Ok(fx) = crate::rehearse::fixture::parse(&path, &text) else { return Vec::new() };
     fx.scenarios.iter().map(|s| CompletionCandidate::new(&s.name)).collect()
 }
+
+/// `latest` and the recorded runs of the project's store, newest first
+/// (`report RUN_ID`). A shared store is not asked: completing a word does
+/// not reach for the network.
+pub fn run_ids() -> Vec<CompletionCandidate> {
+    let mut out = vec![CompletionCandidate::new("latest").help(Some("the newest run".into()))];
+    let Some(config) = config() else { return out };
+    if config.shared_state.is_some() {
+        return out;
+    }
+    let store = crate::store::LocalStore::new(config.state.clone());
+    let Ok(rows) = crate::report::list(&store) else { return out };
+    out.extend(
+        rows.iter().rev().map(|r| {
+            CompletionCandidate::new(&r.run).help(Some(format!("{} {}@{}", r.status, r.runbook, r.env).into()))
+        }),
+    );
+    out
+}
