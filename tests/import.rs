@@ -515,3 +515,20 @@ fn a_variable_one_block_sets_and_another_reads_is_reported() {
         .stdout_has(&warning.replace("warning:", "warning[shell-state]:"))
         .run();
 }
+
+/// A `console` block whose every line is a `$ ` command becomes a step (the
+/// prompts dropped, the fence `bash`); one that shows what the commands
+/// printed stays documentation, and the notes say why.
+#[test]
+fn a_console_session_of_commands_becomes_a_step() {
+    let page =
+        "# P\n\n```console\n$ kubectl get pods -n <NS>\n```\n\n```console\n$ kubectl get pods\nNAME READY\n```\n";
+    let f = Test::new()
+        .bytes("p.md", page.as_bytes())
+        .args(["import", "p.md"])
+        .stderr_has("line 3: the prompts (`$ `) before its commands removed\n")
+        .stderr_has("line 7: left as documentation: a terminal session")
+        .run();
+    assert!(f.stdout.contains("```bash {#p read}\nkubectl get pods -n {{ namespace }}\n```\n"), "{}", f.stdout);
+    assert!(f.stdout.ends_with("```console\n$ kubectl get pods\nNAME READY\n```\n"), "{}", f.stdout);
+}

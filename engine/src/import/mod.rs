@@ -178,6 +178,10 @@ fn template_names(body: &str) -> Vec<String> {
     out
 }
 
+/// The fence languages of a terminal session (`$ ` before each command):
+/// its commands become a step when no line is what they printed.
+const SESSION: &[&str] = &["console", "shell-session", "terminal"];
+
 pub fn import(path: &Path, text: &str) -> Result<Imported> {
     let page = parse::parse_page(path, text, String::new())?;
     let rb = page.runbook();
@@ -211,6 +215,8 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
             _ if info.contains('{') || !b.verbatim || prompted[k] == Prompts::WithOutput => None,
             "bash" | "shell" => Some("bash"),
             "sh" => Some("sh"),
+            // A terminal session's commands, when every line is one.
+            _ if SESSION.contains(&lang) && matches!(prompted[k], Prompts::Commands(_)) => Some("bash"),
             _ => None,
         }
     };
@@ -251,7 +257,8 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
                 info[info.find('{').unwrap_or(0)..].trim()
             ));
         }
-        let shell = matches!(lang, "bash" | "sh" | "shell") && b.verbatim && !info.contains('{');
+        let shell =
+            (matches!(lang, "bash" | "sh" | "shell") || SESSION.contains(&lang)) && b.verbatim && !info.contains('{');
         if shell && prompted[k] == Prompts::WithOutput {
             notes.push(format!(
                 "line {}: left as documentation: a terminal session (`$ ` prompts and what the commands printed): put its commands in a block of their own, without the prompts, to make them a step",
@@ -308,9 +315,9 @@ pub fn import(path: &Path, text: &str) -> Result<Imported> {
             n += 1;
         }
         ids.push(id.clone());
-        // The fence: `shell` is no step language, `bash` is.
+        // The fence: `shell` (or a session's) is no step language, `bash` is.
         let lang_end = b.info.start + lang.len();
-        if lang == "shell" {
+        if lang == "shell" || SESSION.contains(&lang) {
             page_edits.push(rewrite::Edit { range: b.info.start..lang_end, text: "bash".into() });
         }
         let attrs =
