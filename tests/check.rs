@@ -58,7 +58,6 @@ const CORPUS: &[(&str, &str, &str, i32)] = &[
         2,
     ),
     ("# A\n\n```bash {#a}\necho {{ steps.a.status }}\n```\n", "a.md:3", "step-ref-order", 2),
-    ("---\ntitle: A\nenvs: [staging]\n---\n# A\n\n```bash {#a}\n:\n```\n", "a.md:3", "unknown-env", 2),
     (
         "# A\n\n```bash {#a capture=x}\necho\n```\n\n```bash {#b needs=}\necho {{ x }}\n```\n",
         "a.md:8",

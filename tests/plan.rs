@@ -195,7 +195,7 @@ fn a_runbook_not_for_local_is_refused_when_no_env_is_chosen() {
         .args(["check"])
         .status(1)
         .stdout_has(
-            "runbooks/d.md:1: error[unknown-env]: front matter `envs` names `prod`, but runbook.toml defines no env: \
+            "runbooks/d.md:2: error[unknown-env]: front matter `envs` names `prod`, but runbook.toml defines no env: \
              the runbook plays only with `--env local`\n  hint: define them in runbook.toml (`[env.prod]`), or add `local` to `envs`",
         )
         .run();

@@ -166,10 +166,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     let vars = lints::undefined_vars(rb, dag.as_ref(), config, &scenario_vars);
     let refused = dag.as_ref().map(|d| lints::plan_refusals(rb, d, config)).unwrap_or_default();
     let read_early = dag.as_ref().map(|d| crate::preview::steps_read_out_of_order(rb, d)).unwrap_or_default();
-    // An env runbook.toml lacks: no play can choose it (`plan` refuses).
-    let unknown_envs = lints::unknown_envs(rb, config, text);
     let invalid = dag.is_none()
-        || !unknown_envs.is_empty()
         || !syntax.is_empty()
         || !refused.is_empty()
         || !read_early.is_empty()
@@ -184,7 +181,7 @@ pub fn lint(rb: &Runbook, config: &Config, fx: Option<&Fixture>, text: &str) -> 
     out.extend(lints::unknown_step_refs(rb));
     out.extend(dag.as_ref().map(|d| exclusive::lint(rb, d)).unwrap_or_default());
     out.extend(dag.as_ref().map(|d| lints::orphan_undos(rb, d)).unwrap_or_default());
-    out.extend(unknown_envs);
+    out.extend(lints::unknown_envs(rb, config, text));
     out.extend(page::placeholders(rb));
     out.extend(page::hazards(rb, false));
     out.extend(shell_state::lint(rb));

@@ -58,8 +58,13 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
         resolved.insert(m.name, stand_in, crate::vars::Origin::Prompt);
     }
     // A scenario's values are the author's to give: each one nothing gives,
-    // named with the command that gives it.
-    let missing = crate::vars::missing(&rb, &resolved);
+    // named with the command that gives them all.
+    // One an env profile sets is the env's to give: `preview::build` says
+    // which, and to choose it.
+    let missing: Vec<_> = crate::vars::missing(&rb, &resolved)
+        .into_iter()
+        .filter(|m| !config.envs.values().any(|p| p.vars.contains_key(&m.name)))
+        .collect();
     if !missing.is_empty() {
         let sets: Vec<String> = missing.iter().map(|m| format!("--set {}=…", m.name)).collect();
         let env = env.as_deref().map(|e| format!(" --env {e}")).unwrap_or_default();
