@@ -397,21 +397,26 @@ pub fn preflight(rb: &Runbook, vars: &Resolved, env: Option<&EnvProfile>) -> Res
 /// Refused by `plan` and before a play's first step, as `check` refuses it.
 pub fn captures_out_of_order(rb: &Runbook, dag: &Dag, vars: &Resolved) -> Vec<Diagnostic> {
     let t = Templater::new(rb);
+    let mut captured: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (j, c) in rb.steps.iter().enumerate() {
+        if let Some(name) = &c.attrs.capture {
+            captured.entry(name.as_str()).or_default().push(j);
+        }
+    }
     let mut out = Vec::new();
+    if captured.is_empty() {
+        return out;
+    }
     for (i, s) in rb.steps.iter().enumerate() {
+        // Walked only for a step that reads a capture: walking the graph
+        // for every step is quadratic on a long `needs` chain.
         let mut before = None;
         for name in t.names_used(s) {
             if rb.vars.contains_key(&name) || vars.vars.contains_key(&name) {
                 continue;
             }
-            let captured_by: Vec<usize> = rb
-                .steps
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.attrs.capture.as_deref() == Some(&name))
-                .map(|(j, _)| j)
-                .collect();
-            let Some(&first) = captured_by.first() else { continue };
+            let Some(captured_by) = captured.get(name.as_str()) else { continue };
+            let first = captured_by[0];
             let before = before.get_or_insert_with(|| dag.runs_before(i, s.attrs.undo));
             if captured_by.iter().any(|j| before.contains(j)) {
                 continue;

@@ -57,10 +57,9 @@ pub fn run(config: &Config, cmd: FixtureCommand) -> Result<Exit> {
         let stand_in = crate::model::Value::String(crate::rehearse::record::STAND_IN.into());
         resolved.insert(m.name, stand_in, crate::vars::Origin::Prompt);
     }
-    // A scenario's values are the author's to give: each one nothing gives,
-    // named with the command that gives them all.
-    // One an env profile sets is the env's to give: `preview::build` says
-    // which, and to choose it.
+    // A scenario's values are the author's to give: each one nothing gives
+    // is named, with the command that gives them all. One an env profile
+    // sets is left to `preview::build`, which names those envs.
     let missing: Vec<_> = crate::vars::missing(&rb, &resolved)
         .into_iter()
         .filter(|m| !config.envs.values().any(|p| p.vars.contains_key(&m.name)))
