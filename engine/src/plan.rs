@@ -241,6 +241,30 @@ impl Dag {
         b
     }
 
+    /// Whether step `j` has certainly run before step `i` in a play
+    /// ([`Dag::runs_before`]), found by a walk back from `i` that stops
+    /// at `j`: a step mostly reads one a few steps back, and a walk of
+    /// every ancestor for every step is quadratic on a long chain.
+    pub fn ran_before(&self, i: usize, undo: bool, j: usize) -> bool {
+        if undo {
+            return self.runs_before(i, true).contains(&j);
+        }
+        let mut seen = vec![false; self.len()];
+        let mut stack = vec![i];
+        while let Some(k) = stack.pop() {
+            for e in self.deps(k) {
+                if e.from == j {
+                    return true;
+                }
+                if !seen[e.from] {
+                    seen[e.from] = true;
+                    stack.push(e.from);
+                }
+            }
+        }
+        false
+    }
+
     /// Every step that `i` transitively depends on (any edge kind).
     pub fn ancestors(&self, i: usize) -> Vec<usize> {
         let mut seen = vec![false; self.len()];
@@ -320,6 +344,25 @@ mod tests {
     fn dag(md: &str) -> Dag {
         let rb = crate::parse::parse_str(std::path::Path::new("t.md"), md, String::new()).unwrap();
         Dag::build(&rb).unwrap()
+    }
+
+    #[test]
+    fn ran_before_is_runs_before_one_step_at_a_time() {
+        let d = dag(concat!(
+            "```bash {#a}\na\n```\n",
+            "```bash {#b rollback=u}\nb\n```\n",
+            "```bash {#c needs=}\nc\n```\n",
+            "```bash {#d needs=b}\nd\n```\n",
+            "```bash {#u undo}\nu\n```\n",
+        ));
+        for i in 0..d.len() {
+            let undo = i == 4;
+            let before = d.runs_before(i, undo);
+            for j in 0..d.len() {
+                assert_eq!(d.ran_before(i, undo, j), before.contains(&j), "{i} after {j}");
+            }
+        }
+        assert!(d.ran_before(3, false, 0) && !d.ran_before(3, false, 2) && !d.ran_before(1, false, 1));
     }
 
     #[test]

@@ -408,17 +408,13 @@ pub fn captures_out_of_order(rb: &Runbook, dag: &Dag, vars: &Resolved) -> Vec<Di
         return out;
     }
     for (i, s) in rb.steps.iter().enumerate() {
-        // Walked only for a step that reads a capture: walking the graph
-        // for every step is quadratic on a long `needs` chain.
-        let mut before = None;
         for name in t.names_used(s) {
             if rb.vars.contains_key(&name) || vars.vars.contains_key(&name) {
                 continue;
             }
             let Some(captured_by) = captured.get(name.as_str()) else { continue };
             let first = captured_by[0];
-            let before = before.get_or_insert_with(|| dag.runs_before(i, s.attrs.undo));
-            if captured_by.iter().any(|j| before.contains(j)) {
+            if captured_by.iter().any(|&j| dag.ran_before(i, s.attrs.undo, j)) {
                 continue;
             }
             let src = t.first_use(s, &name).unwrap_or(crate::template::Source::Body);
@@ -447,14 +443,9 @@ pub fn steps_read_out_of_order(rb: &Runbook, dag: &Dag) -> Vec<Diagnostic> {
     let t = Templater::new(rb);
     let mut out = Vec::new();
     for (i, s) in rb.steps.iter().enumerate() {
-        let refs = t.known_step_refs(s);
-        if refs.is_empty() {
-            continue;
-        }
-        let before = dag.runs_before(i, s.attrs.undo);
-        for (id, attr) in refs {
+        for (id, attr) in t.known_step_refs(s) {
             let Some(j) = rb.step_index(&id) else { continue };
-            if before.contains(&j) {
+            if dag.ran_before(i, s.attrs.undo, j) {
                 continue;
             }
             let place = attr.map_or("its body".to_string(), |a| format!("`{a}`"));
